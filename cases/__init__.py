@@ -1,0 +1,1 @@
+"""The case domain: applications, evidence, timelines, appeals, enrolments, officers."""

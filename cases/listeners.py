@@ -1,0 +1,130 @@
+"""Record what the engine did on the case: evidence, timeline, status, decision, enrolment."""
+from datetime import datetime
+
+from sqlalchemy import select
+from SpiffWorkflow.util.task import TaskState
+
+from engine import signals
+from engine.db import utcnow
+from engine.spec import properties
+
+from .models import Appeal, Application, Enrolment, EvidenceRecord
+from .operations import CLOSED_STATUSES, add_event
+
+DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
+
+
+def _application(session, runtime):
+    return session.execute(
+        select(Application).where(Application.case_number == runtime.instance.business_key)
+    ).scalar_one_or_none()
+
+
+def _current_data(workflow):
+    for state in (TaskState.READY, TaskState.WAITING):
+        for task in workflow.get_tasks(state=state):
+            if properties(task.task_spec).get("caseStatus"):
+                return task.data
+    return workflow.last_task.data if workflow.last_task is not None else workflow.data
+
+
+def _summary(entry):
+    kind = entry["kind"]
+    if kind == "service":
+        return f"Check {entry['operator']} done"
+    if kind == "bpmn_error":
+        return f"Check {entry['operator']} failed: {entry['code']}"
+    if kind == "retry_scheduled":
+        return f"{entry['operator']} unavailable (attempt {entry['attempts']}), retry at {entry['retry_at']}"
+    if kind == "incident":
+        return f"Incident on {entry['bpmn_id']}: {entry['error']}"
+    if kind in ("task_created", "task_completed", "task_cancelled"):
+        return f"{kind.replace('_', ' ').capitalize()}: {entry.get('name')}"
+    if kind == "milestone":
+        return f"Status {entry['status']}"
+    if kind == "message":
+        return f"Message received: {entry['name']}"
+    return kind.replace("_", " ").capitalize()
+
+
+def record_instance_saved(engine, runtime):
+    """Turn an engine run's journal into evidence rows, timeline lines and the case status."""
+    session = engine.session
+    app = _application(session, runtime)
+    if app is None:
+        return
+    if app.instance_id is None:
+        app.instance_id = runtime.instance.id
+    status = None
+    for entry in runtime.journal:
+        kind = entry["kind"]
+        if kind == "service":
+            for ev in entry.get("evidence") or []:
+                session.add(EvidenceRecord(application_id=app.id, source=ev["source"], operator=entry["operator"],
+                                           checked_at=datetime.fromisoformat(ev["checked_at"]), value=ev["value"]))
+                if ev["source"] == "civil_registry" and ev["value"].get("name"):
+                    app.applicant_name = ev["value"]["name"]
+                    app.kk_number = ev["value"].get("kk_number")
+        if kind == "milestone":
+            if entry["status"] == status:
+                continue
+            status = entry["status"]
+        add_event(session, app, kind, _summary(entry), actor=entry.get("actor", "system"), at=entry["at"],
+                  detail={k: v for k, v in entry.items()
+                          if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
+                                   "due_at", "error", "name")})
+    if status and status != app.status:
+        _apply_status(session, app, status, runtime)
+    app.updated_at = utcnow()
+
+
+def _apply_status(session, app, status, runtime):
+    app.status = status
+    data = _current_data(runtime.workflow)
+    if status in DECISION_STATUSES:
+        app.decision = data.get("decision")
+        app.decided_by = data.get("decided_by")
+        app.reasons = data.get("reasons") or []
+        app.review_flags = data.get("review_flags") or []
+        app.programmes = data.get("programmes") or []
+        version = runtime.instance.version
+        dmn = ", ".join(sorted(n for n in version.files if n.endswith(".dmn")))
+        app.rule_version = f"{version.process_id}@{version.content_hash[:12]} ({dmn})"
+        if app.decision in ("approve", "reject") and status != "AWAITING_APPROVAL":
+            app.decided_at = utcnow()
+    if status in CLOSED_STATUSES:
+        app.active_nik = None
+    if status == "ENROLLED":
+        app.benefits = data.get("benefits")
+        disbursement = data.get("disbursement") or {}
+        session.add(Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
+                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference")))
+
+
+def record_task_completed(engine, row, actor, data):
+    """Keep the appeal's outcome with the appeal."""
+    if row.bpmn_id != "appeal_review":
+        return
+    session = engine.session
+    app = session.execute(select(Application).where(Application.case_number == row.business_key)).scalar_one()
+    appeal = session.execute(
+        select(Appeal).where(Appeal.application_id == app.id, Appeal.outcome.is_(None)).order_by(Appeal.id.desc())
+    ).scalars().first()
+    if appeal is not None:
+        appeal.outcome, appeal.decided_by, appeal.decided_at = data["appeal_outcome"], actor.id, utcnow()
+
+
+def record_task_assigned(engine, row, actor, action, target, runtime=None):
+    """Log claims, releases and reassignments on the case timeline."""
+    session = engine.session
+    app = session.execute(select(Application).where(Application.case_number == row.business_key)).scalar_one_or_none()
+    if app is not None:
+        add_event(session, app, f"task_{action}", f"Task {row.name}: {action} ({target or '-'})", actor=actor.id,
+                  detail={"task_id": row.id, "target": target})
+
+
+def connect():
+    """Subscribe the case recorders to the engine's signals (idempotent)."""
+    signals.instance_saved.connect(record_instance_saved)
+    signals.task_completed.connect(record_task_completed)
+    signals.task_assigned.connect(record_task_assigned)

@@ -1,0 +1,114 @@
+"""Case records: who applied, what the checks found, what was decided and why."""
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import UTCDateTime, db, utcnow
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Officer(db.Model):
+    """A user who acts on cases: caseworker, supervisor, appeals officer, administrator, ..."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    # District codes this officer works; None means every district.
+    regions: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Application(db.Model):
+    """One application for assistance (a case) and its current decision."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    # Equal to nik while the case is open or enrolled, NULL once closed: one open case per NIK.
+    active_nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    applicant_name: Mapped[str | None] = mapped_column(String(200))
+    kk_number: Mapped[str | None] = mapped_column(String(16))
+    district_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="self")
+    facilitator: Mapped[str | None] = mapped_column(String(100))
+    payment_channel: Mapped[str | None] = mapped_column(String(10))
+    bank_account: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    consent_version: Mapped[str] = mapped_column(String(20))
+    consent_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    selfie_ref: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(30), default="SUBMITTED", index=True)
+    decision: Mapped[str | None] = mapped_column(String(10))
+    decided_by: Mapped[str | None] = mapped_column(String(20))
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    review_flags: Mapped[list] = mapped_column(JSON, default=list)
+    programmes: Mapped[list] = mapped_column(JSON, default=list)
+    benefits: Mapped[dict | None] = mapped_column(JSON)
+    rule_version: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceRecord(db.Model):
+    """One answer of an outside source, kept as proof of a decision."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    source: Mapped[str] = mapped_column(String(50))
+    operator: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[object] = mapped_column(UTCDateTime)
+    value: Mapped[dict] = mapped_column(JSON)
+
+
+class CaseEvent(db.Model):
+    """One line of a case's timeline: what happened, who did it, when."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), default="system")
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Appeal(db.Model):
+    """An applicant's objection (sanggah) to the decision on their own case."""
+
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence_refs: Mapped[list] = mapped_column(JSON, default=list)
+    filed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+
+class Enrolment(db.Model):
+    """A family enrolled in one or more programmes, with its benefits."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    programmes: Mapped[list] = mapped_column(JSON)
+    benefits: Mapped[dict] = mapped_column(JSON)
+    disbursement_ref: Mapped[str | None] = mapped_column(String(64))
+    enrolled_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

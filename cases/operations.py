@@ -1,0 +1,149 @@
+"""State changes of cases, one function each; callers commit once."""
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine.core import Actor
+from engine.db import utcnow
+from engine.errors import EngineError, FormInvalid
+from forms import AppealSchema, ApplicationSubmissionSchema
+from integrations.nik import NikInvalid, mask_nik, validate_nik
+
+from .models import Appeal, Application, CaseEvent, Officer
+
+PROCESS_ID = "application"
+CLOSED_STATUSES = ("CLOSED_REJECTED",)
+
+
+class CaseError(EngineError):
+    code = "CASE_ERROR"
+
+
+class NikRejected(CaseError):
+    code = "NIK_INVALID"
+
+
+class DuplicateApplication(CaseError):
+    code = "DUPLICATE_APPLICATION"
+
+
+class CaseNotFound(CaseError):
+    code = "CASE_NOT_FOUND"
+
+
+class AppealNotAllowed(CaseError):
+    code = "APPEAL_NOT_ALLOWED"
+
+
+def case_or_404(session, case_number):
+    """Return the application with this case number or raise CaseNotFound."""
+    app = session.execute(select(Application).where(Application.case_number == case_number)).scalar_one_or_none()
+    if app is None:
+        raise CaseNotFound(f"case {case_number} does not exist")
+    return app
+
+
+def add_event(session, application, kind, summary, actor="system", detail=None, at=None):
+    """Append a line to a case's timeline."""
+    session.add(CaseEvent(application_id=application.id, kind=kind, summary=summary, actor=actor,
+                          detail=detail, at=at or utcnow()))
+
+
+def _open_case_for(session, nik):
+    return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
+
+
+def submit_application(engine, payload, photos=None, selfie=None, actor="applicant"):
+    """Validate, create the case and start its process; refuse a second open case for a NIK."""
+    session = engine.session
+    try:
+        data = ApplicationSubmissionSchema().load(payload)
+    except ValidationError as exc:
+        raise FormInvalid("the application has errors", exc.messages) from exc
+    try:
+        nik = validate_nik(data["nik"])
+    except NikInvalid as exc:
+        raise NikRejected(str(exc), field="nik", reason=getattr(exc, "code", "NIK_INVALID")) from exc
+    existing = _open_case_for(session, nik)
+    if existing is not None:
+        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {existing.case_number}",
+                                   case_number=existing.case_number)
+    if selfie is not None:
+        data["selfie_ref"] = photos.put(selfie)
+    app = Application(
+        nik=nik, active_nik=nik, district_code=nik[4:6], channel=data["channel"],
+        facilitator=data.get("facilitator_id"), payment_channel=data["payment_channel"],
+        bank_account=data.get("bank_account"), phone=data.get("phone"),
+        consent_version=data["consent_version"], selfie_ref=data.get("selfie_ref"), status="SUBMITTED",
+    )
+    try:
+        with session.begin_nested():
+            session.add(app)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent submit won the race for this NIK
+        existing = _open_case_for(session, nik)
+        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case",
+                                   case_number=existing.case_number if existing else None) from exc
+    app.case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"
+    add_event(session, app, "submitted", f"Application submitted ({data['channel']})", actor=actor,
+              detail={"consent_version": data["consent_version"]})
+    settings = engine.settings
+    start_data = {
+        "nik": nik,
+        "case_number": app.case_number,
+        "selfie_ref": app.selfie_ref,
+        "payment_channel": app.payment_channel,
+        "bank_account": app.bank_account,
+        "review_flags": [],
+        "appeal_count": 0,
+        "appeal_window": settings["BANSOS_APPEAL_WINDOW"],
+        "review_sla_days": int(settings["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
+        "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"]),
+    }
+    session.flush()
+    instance = engine.start(PROCESS_ID, app.case_number, start_data, region=app.district_code)
+    app.instance_id = instance.id
+    return app
+
+
+def file_appeal(engine, case_number, payload, actor="applicant"):
+    """Record an appeal and deliver it to the waiting process; refused outside the window."""
+    session = engine.session
+    app = case_or_404(session, case_number)
+    try:
+        data = AppealSchema().load(payload)
+    except ValidationError as exc:
+        raise FormInvalid("the appeal has errors", exc.messages) from exc
+    if app.status != "REJECTED":
+        raise AppealNotAllowed(f"case {case_number} cannot be appealed now (status {app.status})",
+                               status=app.status)
+    appeal = Appeal(application_id=app.id, reason=data["reason"], evidence_refs=data["evidence_refs"])
+    session.add(appeal)
+    session.flush()
+    engine.send_message(case_number, "appeal_filed",
+                        {"appeal_id": appeal.id, "reason": data["reason"], "filed_at": utcnow().isoformat()})
+    add_event(session, app, "appeal_filed", "Appeal filed", actor=actor, detail={"appeal_id": appeal.id})
+    return appeal
+
+
+def actor_for(officer):
+    """Build the engine's Actor from an officer record."""
+    return Actor(id=officer.username, roles=frozenset(officer.roles or []),
+                 regions=None if officer.regions is None else frozenset(officer.regions), name=officer.name)
+
+
+def officer_or_404(session, username):
+    """Return the active officer with this username or raise CaseNotFound."""
+    officer = session.execute(select(Officer).where(Officer.username == username)).scalar_one_or_none()
+    if officer is None or not officer.active:
+        raise CaseNotFound(f"no active officer {username!r}")
+    return officer
+
+
+def create_officer(session, username, name, roles, regions=None, password_hash=None):
+    """Add an officer; roles and regions as lists."""
+    officer = Officer(username=username, name=name, roles=list(roles), regions=regions,
+                      password_hash=password_hash)
+    session.add(officer)
+    session.flush()
+    return officer

@@ -1,0 +1,1 @@
+"""The runtime around SpiffWorkflow: parse and validate, versions, load/save, locks, timers, messages."""

@@ -1,0 +1,231 @@
+"""The engine facade: deploy, start, act on instances, fire timers, handle incidents.
+
+Every method works inside the caller's transaction and only flushes; the caller commits once.
+"""
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from . import signals
+from .db import utcnow
+from .deploy import deploy_bundle, latest_version, read_folder
+from .errors import (
+    IncidentNotFound,
+    MessageNotExpected,
+    ProcessNotDeployed,
+)
+from .models import HumanTask, Incident, ProcessInstance
+from .runtime import InstanceRuntime, human_task_fields
+from .script_engine import RETRY_KEY, TepatScriptEngine
+from .spec import load_spec
+
+_SPEC_CACHE = {}
+_SPEC_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an officer id with roles and regions (None = every region)."""
+
+    id: str
+    roles: frozenset = field(default_factory=frozenset)
+    regions: frozenset | None = None
+    name: str = ""
+
+    def in_region(self, region):
+        """Return True if this actor may work cases of `region`."""
+        return self.regions is None or region is None or region in self.regions
+
+
+SYSTEM = Actor("system", frozenset({"system"}))
+
+
+class Engine:
+    """Deploys process versions and runs instances on a SQLAlchemy session."""
+
+    def __init__(self, session, settings, integrations, forms, handlers=None, photos=None):
+        self.session = session
+        self.settings = settings
+        self.forms = forms
+        self.script_engine = TepatScriptEngine(settings, integrations, handlers, photos)
+        self.handlers = self.script_engine.handlers
+        self.lane_roles = settings["BANSOS_LANE_ROLES"]
+        self.holidays = {date.fromisoformat(d) for d in settings.get("BANSOS_HOLIDAYS") or []}
+
+    # --- definitions -------------------------------------------------------------------------
+
+    def deploy_folder(self, folder=None, deployed_by=None):
+        """Deploy every BPMN/DMN file of a folder (the settings' process folder by default)."""
+        files = read_folder(folder or self.settings["BANSOS_PROCESS_DIR"])
+        return self.deploy_files(files, deployed_by)
+
+    def deploy_files(self, files, deployed_by=None):
+        """Deploy a bundle {name: xml}; return (versions, newly created ids)."""
+        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by)
+
+    def latest_version(self, process_id):
+        """Return the newest version of a process or raise ProcessNotDeployed."""
+        version = latest_version(self.session, process_id)
+        if version is None:
+            raise ProcessNotDeployed(f"process {process_id!r} has not been deployed")
+        return version
+
+    def specs_for(self, version):
+        """Return the (spec, subprocess_specs) objects of a version, restored once per process."""
+        key = (version.id, version.content_hash)
+        cached = _SPEC_CACHE.get(key)
+        if cached is None:
+            with _SPEC_LOCK:
+                cached = _SPEC_CACHE.get(key)
+                if cached is None:
+                    cached = _SPEC_CACHE[key] = load_spec(version.spec_json)
+        return cached
+
+    # --- instances ---------------------------------------------------------------------------
+
+    def start(self, process_id, business_key, data, region=None, version=None):
+        """Start an instance of the latest (or given) version and run it as far as it goes."""
+        version = version or self.latest_version(process_id)
+        runtime = InstanceRuntime.create(self, version, business_key, data, region)
+        runtime.run()
+        runtime.save()
+        return runtime.instance
+
+    def open(self, instance_id):
+        """Lock and load an instance; the caller acts, runs and saves."""
+        return InstanceRuntime.open(self, instance_id)
+
+    def instance_for_key(self, business_key):
+        """Return the newest unfinished instance with this business key, or None."""
+        return self.session.execute(
+            select(ProcessInstance)
+            .where(ProcessInstance.business_key == business_key,
+                   ProcessInstance.status.notin_(("completed", "cancelled")))
+            .order_by(ProcessInstance.id.desc()).limit(1)
+        ).scalar_one_or_none()
+
+    def send_message(self, business_key, name, payload):
+        """Deliver a message to the instance waiting for it under `business_key`."""
+        instance = self.instance_for_key(business_key)
+        if instance is None:
+            raise MessageNotExpected(f"no open process for {business_key}", business_key=business_key)
+        runtime = self.open(instance.id)
+        waiting = {e.name for e in runtime.workflow.waiting_events() if e.event_type.startswith("Message")}
+        waiting |= {n for e in runtime.workflow.waiting_events() if e.event_type == "MultipleEventDefinition"
+                    for n in _multiple_message_names(runtime.workflow, e)}
+        if name not in waiting:
+            raise MessageNotExpected(f"the process for {business_key} is not waiting for {name!r}",
+                                     business_key=business_key, message=name)
+        runtime.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
+        runtime.journal.add("message", name=name)
+        runtime.run()
+        runtime.save()
+        return runtime.instance
+
+    def wake_due(self, now=None, limit=100):
+        """Return ids of instances whose timer or retry is due (the scheduler job's query)."""
+        now = now or utcnow()
+        return list(self.session.execute(
+            select(ProcessInstance.id)
+            .where(ProcessInstance.wake_at <= now, ProcessInstance.status.in_(("waiting", "running")))
+            .order_by(ProcessInstance.wake_at).limit(limit)
+        ).scalars())
+
+    def wake(self, instance_id, now=None):
+        """Fire due timers and retries of one instance and run on."""
+        now = now or utcnow()
+        runtime = self.open(instance_id)
+        if runtime.instance.wake_at is None or runtime.instance.wake_at > now:
+            return runtime.instance  # another worker got here first
+        runtime.workflow.refresh_timers()
+        runtime.retry_due_services(now)
+        runtime.run()
+        runtime.save()
+        return runtime.instance
+
+    # --- human tasks (rows) --------------------------------------------------------------------
+
+    def human_task_row(self, runtime, task, now):
+        """Build the queue row for a ready user task."""
+        fields = human_task_fields(task, self.lane_roles, self.holidays, now)
+        return HumanTask(instance_id=runtime.instance.id, task_guid=str(task.id),
+                         region=runtime.instance.region, business_key=runtime.instance.business_key,
+                         status="open", **fields)
+
+    # --- incidents ---------------------------------------------------------------------------
+
+    def open_incident(self, runtime, task):
+        """Record an incident for a task in ERROR, once."""
+        guid = str(task.id)
+        exists = self.session.execute(
+            select(Incident.id).where(Incident.instance_id == runtime.instance.id, Incident.task_guid == guid,
+                                      Incident.status == "open")
+        ).first()
+        if exists:
+            return
+        retry = task.internal_data.get(RETRY_KEY) or {}
+        error = retry.get("last_error") or task.internal_data.get("error") or "task failed"
+        incident = Incident(instance_id=runtime.instance.id, business_key=runtime.instance.business_key,
+                            task_guid=guid, bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
+                            operator=getattr(task.task_spec, "operation_name", None), error=str(error)[:4000],
+                            attempts=retry.get("attempts", 1))
+        self.session.add(incident)
+
+    def incident_or_404(self, incident_id):
+        """Return an open incident or raise IncidentNotFound."""
+        incident = self.session.get(Incident, incident_id)
+        if incident is None or incident.status != "open":
+            raise IncidentNotFound(f"no open incident {incident_id}")
+        return incident
+
+    def retry_incident(self, incident_id, actor):
+        """Run the failed task again from a fresh attempt count."""
+        incident = self.incident_or_404(incident_id)
+        runtime = self.open(incident.instance_id)
+        incident = self.incident_or_404(incident_id)  # re-read under the lock
+        task = runtime.get_task(incident.task_guid)
+        if task is None or not task.has_state(TaskState.ERROR):
+            raise IncidentNotFound(f"incident {incident_id} is no longer pending")
+        task.internal_data.pop(RETRY_KEY, None)
+        task._set_state(TaskState.READY)
+        incident.status, incident.resolved_by, incident.resolved_at = "retried", actor.id, utcnow()
+        runtime.journal.add("incident_retried", bpmn_id=incident.bpmn_id, actor=actor.id)
+        runtime.run()
+        runtime.save()
+        signals.incident_resolved.send(self, incident=incident, actor=actor, action="retry")
+        return runtime.instance
+
+    def skip_incident(self, incident_id, actor, result=None):
+        """Complete the failed task without running it, with an optional result, and go on."""
+        incident = self.incident_or_404(incident_id)
+        runtime = self.open(incident.instance_id)
+        incident = self.incident_or_404(incident_id)
+        task = runtime.get_task(incident.task_guid)
+        if task is None or not task.has_state(TaskState.ERROR):
+            raise IncidentNotFound(f"incident {incident_id} is no longer pending")
+        variable = getattr(task.task_spec, "result_variable", None)
+        if variable:
+            task.data[variable] = result if result is not None else {"ok": False, "skipped": True}
+        task.internal_data.pop(RETRY_KEY, None)
+        task.complete()
+        incident.status, incident.resolved_by, incident.resolved_at = "skipped", actor.id, utcnow()
+        runtime.journal.add("incident_skipped", bpmn_id=incident.bpmn_id, actor=actor.id)
+        runtime.run()
+        runtime.save()
+        signals.incident_resolved.send(self, incident=incident, actor=actor, action="skip")
+        return runtime.instance
+
+
+def _multiple_message_names(workflow, pending):
+    names = set()
+    for task in workflow.event_manager.tasks.values():
+        definition = task.task_spec.event_definition
+        for sub in getattr(definition, "event_definitions", []) or []:
+            if isinstance(sub, MessageEventDefinition):
+                names.add(sub.name)
+    return names

@@ -1,0 +1,168 @@
+"""Claim, unclaim, reassign and complete human tasks; the queries behind the inbox."""
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from SpiffWorkflow.util.task import TaskState
+
+from . import signals
+from .db import utcnow
+from .errors import (
+    FormInvalid,
+    FourEyesViolation,
+    NotAllowed,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotFound,
+    TaskNotReady,
+)
+from .models import HumanTask
+
+SUPERVISOR_ROLES = {"supervisor", "administrator"}
+
+
+def task_or_404(session, task_id):
+    """Return the human task row or raise TaskNotFound."""
+    row = session.get(HumanTask, task_id)
+    if row is None:
+        raise TaskNotFound(f"task {task_id} does not exist")
+    return row
+
+
+def check_may_work(session, row, actor):
+    """Raise unless `actor` may work this task: role, region, four eyes."""
+    if row.queue not in actor.roles:
+        raise NotAllowed(f"task {row.id} is for role {row.queue!r}", task=row.id)
+    if not actor.in_region(row.region):
+        raise NotAllowed(f"task {row.id} is in region {row.region}, outside yours", task=row.id)
+    if row.excluded_after:
+        earlier = session.execute(
+            select(HumanTask.bpmn_id).where(
+                HumanTask.instance_id == row.instance_id,
+                HumanTask.bpmn_id.in_(row.excluded_after),
+                HumanTask.status == "completed",
+                HumanTask.completed_by == actor.id,
+            ).limit(1)
+        ).scalar_one_or_none()
+        if earlier is not None:
+            raise FourEyesViolation(
+                f"you completed {earlier!r} on this case, so another officer must take this task",
+                task=row.id, earlier=earlier)
+
+
+def _fresh(session, row):
+    session.refresh(row)
+    return row
+
+
+def claim_task(engine, task_id, actor):
+    """Assign an open task to `actor`."""
+    row = task_or_404(engine.session, task_id)
+    runtime = engine.open(row.instance_id)  # serialize with other actions on the instance
+    row = _fresh(engine.session, row)
+    if row.status == "claimed":
+        if row.assignee == actor.id:
+            return row
+        raise TaskAlreadyClaimed(f"task {row.id} is already claimed by {row.assignee}", assignee=row.assignee)
+    if row.status != "open":
+        raise TaskNotReady(f"task {row.id} is {row.status}", status=row.status)
+    check_may_work(engine.session, row, actor)
+    row.status, row.assignee, row.claimed_at = "claimed", actor.id, utcnow()
+    engine.session.flush()
+    signals.task_assigned.send(engine, row=row, actor=actor, action="claim", target=actor.id,
+                               runtime=runtime)
+    return row
+
+
+def unclaim_task(engine, task_id, actor):
+    """Put a claimed task back in its queue (its holder or a supervisor)."""
+    row = task_or_404(engine.session, task_id)
+    runtime = engine.open(row.instance_id)
+    row = _fresh(engine.session, row)
+    if row.status != "claimed":
+        raise TaskNotClaimed(f"task {row.id} is not claimed")
+    if row.assignee != actor.id and not (actor.roles & SUPERVISOR_ROLES):
+        raise NotAllowed(f"task {row.id} is held by {row.assignee}")
+    row.status, row.assignee, row.claimed_at = "open", None, None
+    engine.session.flush()
+    signals.task_assigned.send(engine, row=row, actor=actor, action="unclaim", target=None, runtime=runtime)
+    return row
+
+
+def reassign_task(engine, task_id, actor, target):
+    """Give a task to another officer (supervisors only); `target` is an Actor."""
+    if not (actor.roles & SUPERVISOR_ROLES):
+        raise NotAllowed("only a supervisor may reassign tasks")
+    row = task_or_404(engine.session, task_id)
+    runtime = engine.open(row.instance_id)
+    row = _fresh(engine.session, row)
+    if row.status not in ("open", "claimed"):
+        raise TaskNotReady(f"task {row.id} is {row.status}", status=row.status)
+    check_may_work(engine.session, row, target)
+    row.status, row.assignee, row.claimed_at = "claimed", target.id, utcnow()
+    engine.session.flush()
+    signals.task_assigned.send(engine, row=row, actor=actor, action="reassign", target=target.id,
+                               runtime=runtime)
+    return row
+
+
+def validate_form(forms, form_name, data):
+    """Load form data through its marshmallow schema; raise FormInvalid with field errors."""
+    schema_cls = forms.get(form_name)
+    if schema_cls is None:
+        raise FormInvalid(f"form {form_name!r} does not exist", {"_schema": ["unknown form"]})
+    try:
+        return schema_cls().load(data or {})
+    except ValidationError as exc:
+        raise FormInvalid("the form has errors", exc.messages) from exc
+
+
+def complete_task(engine, task_id, actor, data, expected_guid=None):
+    """Complete a claimed task with validated form data and run the instance on."""
+    row = task_or_404(engine.session, task_id)
+    runtime = engine.open(row.instance_id)
+    row = _fresh(engine.session, row)
+    if expected_guid is not None and expected_guid != row.task_guid:
+        raise TaskNotReady("this form is out of date: the task has changed", status=row.status)
+    if row.status in ("completed", "cancelled"):
+        raise TaskNotReady(f"task {row.id} is already {row.status}", status=row.status)
+    if row.status != "claimed":
+        raise TaskNotClaimed(f"claim task {row.id} before completing it")
+    if row.assignee != actor.id:
+        raise TaskAlreadyClaimed(f"task {row.id} is held by {row.assignee}", assignee=row.assignee)
+    check_may_work(engine.session, row, actor)
+    values = validate_form(engine.forms, row.form_name, data)
+    task = runtime.get_task(row.task_guid)
+    if task is None or not task.has_state(TaskState.READY):
+        raise TaskNotReady(f"task {row.id} is no longer ready")
+    task.set_data(**values, **{f"{row.bpmn_id}_by": actor.id})
+    task.run()
+    now = utcnow()
+    row.status, row.completed_at, row.completed_by, row.data = "completed", now, actor.id, values
+    runtime.completed_by_us.add(row.task_guid)
+    runtime.journal.add("task_completed", bpmn_id=row.bpmn_id, name=row.name, actor=actor.id,
+                        data=values)
+    runtime.run()
+    runtime.save()
+    signals.task_completed.send(engine, row=row, actor=actor, data=values)
+    return row
+
+
+def queue_counts(session, actor):
+    """Return {(queue, region): open count} for the queues `actor` may work."""
+    query = (select(HumanTask.queue, HumanTask.region, func.count())
+             .where(HumanTask.status == "open", HumanTask.queue.in_(sorted(actor.roles)))
+             .group_by(HumanTask.queue, HumanTask.region))
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    return {(q, r): n for q, r, n in session.execute(query)}
+
+
+def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50, offset=0):
+    """Return the tasks `actor` may see, most urgent first."""
+    query = select(HumanTask).where(HumanTask.status.in_(status), HumanTask.queue.in_(sorted(actor.roles)))
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    if mine:
+        query = query.where(HumanTask.assignee == actor.id)
+    query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
+                           HumanTask.id).limit(limit).offset(offset)
+    return list(session.execute(query).scalars())

@@ -1,0 +1,101 @@
+"""Engine tables: process versions, instances, human tasks, incidents."""
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import UTCDateTime, db, utcnow
+
+
+class ProcessVersion(db.Model):
+    """One immutable deployed version of an executable process, keyed by content hash."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (UniqueConstraint("process_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # {file name: XML text} of every BPMN/DMN file in the deployed bundle.
+    files: Mapped[dict] = mapped_column(JSON)
+    # Serialized spec and subprocess specs, stored once per version, not per instance.
+    spec_json: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    deployed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ProcessInstance(db.Model):
+    """One running or finished process instance and its saved engine state."""
+
+    __tablename__ = "process_instances"
+    __table_args__ = (Index("ix_process_instances_wake", "wake_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(64), index=True)
+    region: Mapped[str | None] = mapped_column(String(10))
+    # running | waiting | incident | completed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="running", index=True)
+    state_json: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    # Earliest due timer or service retry; the scheduler queries on it instead of scanning.
+    wake_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    lock_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    version = relationship(ProcessVersion, lazy="joined")
+
+
+class HumanTask(db.Model):
+    """A ready user task, as it sits in an officer queue."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "task_guid"),
+        Index("ix_human_tasks_queue", "status", "queue", "region", "due_at"),
+        Index("ix_human_tasks_assignee", "assignee", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(50))
+    region: Mapped[str | None] = mapped_column(String(10))
+    form_name: Mapped[str | None] = mapped_column(String(100))
+    business_key: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    due_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # open | claimed | completed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    # bpmn ids whose completers may not take this task (four eyes)
+    excluded_after: Mapped[list] = mapped_column(JSON, default=list)
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict | None] = mapped_column(JSON)
+
+
+class Incident(db.Model):
+    """A task the engine could not run; waits for an administrator to retry or skip it."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(64))
+    task_guid: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(100))
+    operator: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # open | retried | skipped | resolved
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))

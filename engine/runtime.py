@@ -1,0 +1,205 @@
+"""One runtime per instance: lock, load, act, run engine steps, save — in the caller's transaction."""
+from datetime import datetime, timezone
+from uuid import UUID
+
+from sqlalchemy import select, update
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import signals
+from .db import utcnow
+from .errors import InstanceNotFound
+from .models import HumanTask, ProcessInstance
+from .script_engine import RETRY_KEY, Journal
+from .spec import TepatServiceTask, dump_state, load_state, properties
+from .workdays import add_working_days
+
+OPEN_STATES = ("open", "claimed")
+
+
+class InstanceRuntime:
+    """Owns one BpmnWorkflow between load and save; create with `Engine.open` or `Engine.create`."""
+
+    def __init__(self, engine, instance, workflow, is_new=False):
+        self.engine = engine
+        self.session = engine.session
+        self.instance = instance
+        self.workflow = workflow
+        self.is_new = is_new
+        self.journal = Journal()
+        self.completed_by_us = set()
+        workflow.tepat_journal = self.journal
+        workflow.tepat_business_key = instance.business_key
+        workflow.tepat_instance_id = instance.id
+        workflow.script_engine = engine.script_engine
+
+    # --- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, engine, instance_id):
+        """Lock the instance row (held until commit or rollback) and load its workflow."""
+        session = engine.session
+        # A write first: a row lock on PostgreSQL, the database write lock on SQLite.
+        result = session.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .values(lock_version=ProcessInstance.lock_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise InstanceNotFound(f"process instance {instance_id} does not exist")
+        instance = session.execute(
+            select(ProcessInstance).where(ProcessInstance.id == instance_id)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        spec, subprocess_specs = engine.specs_for(instance.version)
+        workflow = load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
+                              instance.version.spec_json)
+        return cls(engine, instance, workflow)
+
+    @classmethod
+    def create(cls, engine, version, business_key, data, region):
+        """Make a new instance of `version` with start data; it is saved by `save`."""
+        spec, subprocess_specs = engine.specs_for(version)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine.script_engine)
+        start = workflow.get_tasks(state=TaskState.READY)[0]
+        start.data.update(data)
+        instance = ProcessInstance(version=version, version_id=version.id, business_key=business_key,
+                                   region=region, status="running", state_json="{}",
+                                   serializer_version="", lock_version=0)
+        engine.session.add(instance)
+        engine.session.flush()
+        runtime = cls(engine, instance, workflow, is_new=True)
+        runtime.journal.add("started", process_id=version.process_id, version_id=version.id)
+        return runtime
+
+    # --- acting ------------------------------------------------------------------------------
+
+    def run(self):
+        """Run every automatic task until only user tasks and waits remain."""
+        self.workflow.do_engine_steps(will_complete_task=self._will_complete)
+
+    def _will_complete(self, task):
+        status = properties(task.task_spec).get("caseStatus")
+        if status:
+            self.journal.add("milestone", status=status, bpmn_id=task.task_spec.bpmn_id)
+
+    def get_task(self, task_guid):
+        """Return the workflow task with this id, or None."""
+        try:
+            return self.workflow.get_task_from_id(UUID(task_guid))
+        except (KeyError, ValueError, WorkflowException):
+            return None
+
+    def retry_due_services(self, now):
+        """Re-run service tasks whose retry time has come."""
+        count = 0
+        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+            if not isinstance(task.task_spec, TepatServiceTask):
+                continue
+            retry = task.internal_data.get(RETRY_KEY) or {}
+            due = retry.get("retry_at")
+            if due and datetime.fromisoformat(due) <= now:
+                task.run()
+                count += 1
+        return count
+
+    # --- saving ------------------------------------------------------------------------------
+
+    def save(self):
+        """Write state, human tasks, status and next wake time; flush, and tell listeners."""
+        now = utcnow()
+        workflow = self.workflow
+        inst = self.instance
+        inst.state_json = dump_state(workflow)
+        from .spec import SERIALIZER_VERSION
+
+        inst.serializer_version = SERIALIZER_VERSION
+        inst.updated_at = now
+        errors = workflow.get_tasks(state=TaskState.ERROR)
+        ready_manual = workflow.get_tasks(state=TaskState.READY, manual=True)
+        if workflow.completed:
+            inst.status = "completed"
+        elif errors:
+            inst.status = "incident"
+        elif ready_manual or self.workflow.waiting_events():
+            inst.status = "waiting"
+        else:
+            inst.status = "running"
+        inst.wake_at = None if workflow.completed else self._next_wake()
+        milestone = self._frontier_milestone(ready_manual)
+        if milestone:
+            self.journal.add("milestone", status=milestone["status"], bpmn_id=milestone["bpmn_id"])
+        self._sync_human_tasks(ready_manual, now)
+        for task in errors:
+            self.engine.open_incident(self, task)
+        self.session.flush()
+        signals.instance_saved.send(self.engine, runtime=self)
+
+    def _frontier_milestone(self, ready_manual):
+        frontier = ready_manual + self.workflow.get_tasks(state=TaskState.WAITING)
+        for task in frontier:
+            status = properties(task.task_spec).get("caseStatus")
+            if status:
+                return {"status": status, "bpmn_id": task.task_spec.bpmn_id}
+        return None
+
+    def _next_wake(self):
+        times = []
+        for task in self.workflow.event_manager.tasks.values():
+            value = task.internal_data.get("event_value")
+            if isinstance(value, str):
+                try:
+                    times.append(TimerEventDefinition.get_datetime(value))
+                except (ValueError, TypeError):
+                    continue
+        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+            due = (task.internal_data.get(RETRY_KEY) or {}).get("retry_at")
+            if due:
+                times.append(datetime.fromisoformat(due))
+        times = [t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in times]
+        return min(times) if times else None
+
+    def _sync_human_tasks(self, ready_manual, now):
+        ready = {str(t.id): t for t in ready_manual}
+        existing = {}
+        if not self.is_new:
+            rows = self.session.execute(
+                select(HumanTask).where(HumanTask.instance_id == self.instance.id,
+                                        HumanTask.status.in_(OPEN_STATES))
+            ).scalars()
+            existing = {row.task_guid: row for row in rows}
+        for guid, row in existing.items():
+            if guid not in ready and guid not in self.completed_by_us:
+                row.status = "cancelled"
+                row.completed_at = now
+                self.journal.add("task_cancelled", bpmn_id=row.bpmn_id, name=row.name)
+        for guid, task in ready.items():
+            if guid in existing:
+                continue
+            row = self.engine.human_task_row(self, task, now)
+            self.session.add(row)
+            self.journal.add("task_created", bpmn_id=row.bpmn_id, name=row.name, queue=row.queue,
+                             due_at=row.due_at.isoformat() if row.due_at else None)
+
+
+def human_task_fields(task, lane_roles, holidays, now):
+    """Queue, form, due date, priority and four-eyes list of a ready user task, from the diagram."""
+    spec = task.task_spec
+    props = properties(spec)
+    sla = props.get("slaWorkingDays")
+    due = add_working_days(now, int(sla), holidays) if sla is not None else None
+    exclude = [x.strip() for x in props.get("excludeActorsOf", "").split(",") if x.strip()]
+    flags = task.data.get("review_flags") or []
+    return {
+        "bpmn_id": spec.bpmn_id,
+        "name": spec.bpmn_name or spec.bpmn_id,
+        "queue": lane_roles.get(spec.lane, spec.lane or "unassigned"),
+        "form_name": props.get("formName"),
+        "priority": int(props.get("priority", 50)),
+        "due_at": due,
+        "excluded_after": exclude,
+        "flags": [str(f) for f in flags][:10],
+    }

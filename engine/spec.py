@@ -1,0 +1,273 @@
+"""Parsing, validation and serialization of process definitions."""
+import hashlib
+import json
+from dataclasses import dataclass
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+
+from .errors import DeployRejected
+from .sandbox import validate as validate_script
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+class TepatServiceTask(ServiceTask):
+    """A service task whose call goes through the host: retries, incidents, BPMN errors."""
+
+    def _execute(self, task):
+        params = {name: p["value"] for name, p in self.evaluate_params(task).items()}
+        # True: done; None: waiting for a retry (task stays STARTED); False: incident (ERROR).
+        return task.workflow.script_engine.run_service(task, self, params)
+
+
+class TepatBpmnParser(SpiffBpmnParser):
+    """The Spiff parser with our service-task class."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (ServiceTaskParser, TepatServiceTask),
+    }
+
+
+class SpecRefWorkflowConverter(BpmnWorkflowConverter):
+    """Saves instance state without its spec; the spec is stored once per version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        # The runtime puts the already-restored spec objects into the dict.
+        if isinstance(dct.get("spec"), dict):
+            return super().from_dict(dct)
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        from uuid import UUID
+
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _config(spec_refs):
+    config = dict(SPIFF_CONFIG)
+    config[TepatServiceTask] = ServiceTaskConverter
+    if spec_refs:
+        config[BpmnWorkflow] = SpecRefWorkflowConverter
+    return config
+
+
+# Full serializer (specs included) for storing specs; state serializer (specs left out) for instances.
+SPEC_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config(False)))
+STATE_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config(True)))
+SERIALIZER_VERSION = STATE_SERIALIZER.VERSION
+
+
+def dump_state(workflow):
+    """Serialize an instance's state (no spec) to JSON."""
+    registry = STATE_SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = STATE_SERIALIZER.to_dict(workflow)
+        return json.dumps(dct, cls=STATE_SERIALIZER._encoder_cls, separators=(",", ":"))
+    finally:
+        registry._encoder_mode = False
+
+
+def load_state(state_json, spec, subprocess_specs, stored_version, spec_json):
+    """Restore an instance from its JSON state and its version's spec objects."""
+    dct = json.loads(state_json)
+    if stored_version != SERIALIZER_VERSION:
+        # Older state: migrations need the full document, spec included.
+        full = json.loads(spec_json)
+        dct.update(spec=full["spec"], subprocess_specs=full["subprocess_specs"])
+        dct[STATE_SERIALIZER.VERSION_KEY] = stored_version
+        STATE_SERIALIZER.migrate(dct)
+        return STATE_SERIALIZER.from_dict(dct)
+    dct["spec"] = spec
+    dct["subprocess_specs"] = subprocess_specs
+    return STATE_SERIALIZER.from_dict(dct)
+
+
+def dump_spec(spec, subprocess_specs):
+    """Serialize a process spec and its subprocess specs."""
+    registry = SPEC_SERIALIZER.registry
+    return json.dumps(
+        {
+            "spec": registry.convert(spec),
+            "subprocess_specs": SPEC_SERIALIZER.registry.convert(subprocess_specs),
+        }
+    )
+
+
+def load_spec(spec_json):
+    """Restore (spec, subprocess_specs) from their JSON."""
+    dct = json.loads(spec_json)
+    registry = SPEC_SERIALIZER.registry
+    spec = registry.restore(dct["spec"])
+    subprocess_specs = {k: registry.restore(v) for k, v in dct["subprocess_specs"].items()}
+    return spec, subprocess_specs
+
+
+# --- safe XML -----------------------------------------------------------------------------
+
+_SAFE_XML = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                 remove_comments=False, dtd_validation=False)
+
+
+def parse_untrusted_xml(name, content):
+    """Parse uploaded XML with entities, DTDs and network off, and a size limit."""
+    raw = content.encode("utf-8") if isinstance(content, str) else content
+    if len(raw) > MAX_FILE_BYTES:
+        raise DeployRejected(f"{name}: file is larger than {MAX_FILE_BYTES // 1024} KiB",
+                             [{"file": name, "element": None, "message": "file too large"}])
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise DeployRejected(f"{name}: DOCTYPE and entity declarations are not allowed",
+                             [{"file": name, "element": None, "message": "DOCTYPE/ENTITY not allowed"}])
+    try:
+        return etree.fromstring(raw, etree.XMLParser(**_SAFE_XML))
+    except etree.XMLSyntaxError as exc:
+        raise DeployRejected(f"{name}: not well-formed XML: {exc}",
+                             [{"file": name, "element": None, "message": str(exc)}]) from exc
+
+
+@dataclass
+class ParsedBundle:
+    """The result of parsing one set of BPMN/DMN files."""
+
+    files: dict
+    content_hash: str
+    specs: dict  # process_id -> (spec, subprocess_specs)
+
+
+def content_hash(files):
+    """Return the sha256 of a bundle of files, independent of their order."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(files[name].encode() if isinstance(files[name], str) else files[name])
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _problem(file, element, message):
+    return {"file": file, "element": element, "message": message}
+
+
+def parse_bundle(files, operators, forms, lane_roles):
+    """Parse and check a bundle {name: xml}; raise DeployRejected listing every problem."""
+    parser = TepatBpmnParser(validator=VALIDATOR)
+    problems = []
+    for name in sorted(files):
+        try:
+            tree = parse_untrusted_xml(name, files[name])
+            if name.endswith(".dmn"):
+                parser.add_dmn_xml(tree, filename=name)
+            elif name.endswith(".bpmn"):
+                parser.add_bpmn_xml(tree, filename=name)
+            else:
+                problems.append(_problem(name, None, "only .bpmn and .dmn files can be deployed"))
+        except DeployRejected as exc:
+            problems.extend(exc.problems)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            problems.append(_problem(name, getattr(exc, "id", None) or None, str(exc)))
+    if problems:
+        raise DeployRejected(_summary(problems), problems)
+
+    specs = {}
+    executable = [pid for pid in parser.get_process_ids() if _is_executable(parser, pid)]
+    for pid in executable:
+        try:
+            spec = parser.get_spec(pid)
+            subprocess_specs = parser.get_subprocess_specs(pid)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            problems.append(_problem(getattr(exc, "file_name", None), getattr(exc, "id", None), str(exc)))
+            continue
+        problems.extend(check_spec(spec, subprocess_specs, operators, forms, lane_roles))
+        specs[pid] = (spec, subprocess_specs)
+    if not executable and not problems:
+        problems.append(_problem(None, None, "the bundle holds no executable process"))
+    if problems:
+        raise DeployRejected(_summary(problems), problems)
+    return ParsedBundle(files=files, content_hash=content_hash(files), specs=specs)
+
+
+def _is_executable(parser, pid):
+    node = parser.get_process_parser(pid).node
+    return node.get("isExecutable", "true").lower() == "true"
+
+
+def _summary(problems):
+    first = problems[0]
+    where = " ".join(x for x in (first.get("file"), first.get("element")) if x)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {first['message']}{more}" if where else f"{first['message']}{more}"
+
+
+def properties(task_spec):
+    """Return the Spiff extension properties of a task spec (empty when none)."""
+    return (getattr(task_spec, "extensions", None) or {}).get("properties", {})
+
+
+def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
+    """Our own checks: operators registered, forms exist, lanes mapped, scripts compile."""
+    problems = []
+    for proc in [spec, *subprocess_specs.values()]:
+        filename = getattr(proc, "file", None) or getattr(proc, "filename", None)
+        for ts in proc.task_specs.values():
+            bpmn_id = getattr(ts, "bpmn_id", None)
+            if bpmn_id is None:
+                continue
+            label = f"{bpmn_id} ({ts.bpmn_name})" if getattr(ts, "bpmn_name", None) else bpmn_id
+            if isinstance(ts, ServiceTask):
+                if not isinstance(ts, TepatServiceTask):
+                    problems.append(_problem(filename, label, "service task not handled by the host"))
+                elif ts.operation_name not in operators:
+                    problems.append(_problem(filename, label,
+                                             f"operator {ts.operation_name!r} is not registered in tasks/"))
+                for pname, param in ts.operation_params.items():
+                    for msg in validate_script(param["value"], "eval"):
+                        problems.append(_problem(filename, label, f"parameter {pname}: {msg}"))
+            lane = getattr(ts, "lane", None)
+            if lane is not None and lane not in lane_roles:
+                problems.append(_problem(filename, label, f"lane {lane!r} maps to no role"))
+            if isinstance(ts, UserTask):
+                props = properties(ts)
+                form = props.get("formName")
+                if not form:
+                    problems.append(_problem(filename, label, "user task has no formName property"))
+                elif form not in forms:
+                    problems.append(_problem(filename, label, f"form {form!r} does not exist in forms/"))
+                if ts.lane is None:
+                    problems.append(_problem(filename, label, "user task is not in a lane"))
+                sla = props.get("slaWorkingDays")
+                if sla is not None and not str(sla).isdigit():
+                    problems.append(_problem(filename, label, "slaWorkingDays must be a whole number"))
+            script = getattr(ts, "script", None)
+            for source in filter(None, [script, getattr(ts, "prescript", None), getattr(ts, "postscript", None)]):
+                for msg in validate_script(source, "exec"):
+                    problems.append(_problem(filename, label, f"script: {msg}"))
+            for cond, _target in getattr(ts, "cond_task_specs", []) or []:
+                source = cond.args[0] if getattr(cond, "args", None) else None
+                if isinstance(source, str):
+                    for msg in validate_script(source, "eval"):
+                        problems.append(_problem(filename, label, f"condition {source!r}: {msg}"))
+    return problems

@@ -1,0 +1,3 @@
+"""Marshmallow schemas for every human-task form and API payload; FORMS maps form names to schemas."""
+from .application import ApplicationSubmissionSchema, AppealSchema  # noqa: F401
+from .tasks import FORMS  # noqa: F401

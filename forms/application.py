@@ -1,0 +1,42 @@
+"""Payloads from applicants and facilitators."""
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+
+class ApplicationSubmissionSchema(Schema):
+    """A new application: who, how to pay, consent, and the selfie already stored."""
+
+    class Meta:
+        unknown = "raise"
+
+    nik = fields.String(required=True)
+    channel = fields.String(load_default="self", validate=validate.OneOf(["self", "facilitator"]))
+    facilitator_id = fields.String(load_default=None, allow_none=True)
+    payment_channel = fields.String(load_default="BRI",
+                                    validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
+    bank_account = fields.String(load_default=None, allow_none=True,
+                                 validate=validate.Regexp(r"^\d{6,20}$", error="account number: 6-20 digits"))
+    phone = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Regexp(r"^\+?\d{8,15}$", error="phone number: 8-15 digits"))
+    consent = fields.Boolean(required=True)
+    consent_version = fields.String(load_default="2025-01")
+    selfie_ref = fields.String(load_default=None, allow_none=True)
+
+    @validates("consent")
+    def _consent_given(self, value, **kwargs):
+        if not value:
+            raise ValidationError("consent to the data look-ups is required")
+
+    @validates("nik")
+    def _nik_shape(self, value, **kwargs):
+        if not (len(value) == 16 and value.isdigit()):
+            raise ValidationError("NIK must be 16 digits")
+
+
+class AppealSchema(Schema):
+    """An applicant's appeal (sanggah) against the decision on their own case."""
+
+    class Meta:
+        unknown = "raise"
+
+    reason = fields.String(required=True, validate=validate.Length(min=10, max=4000))
+    evidence_refs = fields.List(fields.String(), load_default=list)

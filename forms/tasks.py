@@ -1,0 +1,62 @@
+"""Human-task forms, by the formName the diagrams use."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+REJECTION_REASONS = (
+    "IDENTITY_NOT_CONFIRMED",
+    "FACE_NOT_MATCHED",
+    "DECEASED",
+    "DECILE_ABOVE_CUTOFF",
+    "CIVIL_SERVANT_HOUSEHOLD",
+    "WAGE_ABOVE_MINIMUM",
+    "ASSETS_ABOVE_LIMIT",
+    "COMPANY_OWNER",
+    "DUPLICATE",
+    "OTHER",
+)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = "raise"
+
+
+class CaseReviewForm(_Strict):
+    """A caseworker's (or escalated supervisor's) review of a case the machine could not decide."""
+
+    review_decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    review_reason_code = fields.String(load_default=None, allow_none=True,
+                                       validate=validate.OneOf(REJECTION_REASONS))
+    review_notes = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _reason_when_rejecting(self, data, **kwargs):
+        if data.get("review_decision") == "reject" and not data.get("review_reason_code"):
+            raise ValidationError("a reason code is required to reject", "review_reason_code")
+
+
+class ApprovalForm(_Strict):
+    """A supervisor's approval of a reviewed or overturned case."""
+
+    approval_decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    approval_reason_code = fields.String(load_default=None, allow_none=True,
+                                         validate=validate.OneOf(REJECTION_REASONS))
+    approval_notes = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _reason_when_rejecting(self, data, **kwargs):
+        if data.get("approval_decision") == "reject" and not data.get("approval_reason_code"):
+            raise ValidationError("a reason code is required to reject", "approval_reason_code")
+
+
+class AppealReviewForm(_Strict):
+    """An appeals officer's judgement of an appeal."""
+
+    appeal_outcome = fields.String(required=True, validate=validate.OneOf(["overturn", "uphold"]))
+    appeal_notes = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
+FORMS = {
+    "case_review": CaseReviewForm,
+    "approval": ApprovalForm,
+    "appeal_review": AppealReviewForm,
+}

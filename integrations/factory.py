@@ -1,0 +1,81 @@
+"""Choose and wire one implementation per outside system from settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from integrations.face import FaceMatcher, FaceRecognitionMatcher
+from integrations.identity import CivilRegistry
+from integrations.notify import Notifier
+from integrations.payments import PaymentGateway
+from integrations.registries import AssetRegistry, BpjsEmployment, BpjsHealth, CivilServiceRegistry, Dtsen
+from integrations.sandbox.delivery import SandboxNotifier, SandboxPaymentGateway
+from integrations.sandbox.faults import SandboxFaults
+from integrations.sandbox.registries import (
+    SandboxAssetRegistry,
+    SandboxBpjsEmployment,
+    SandboxBpjsHealth,
+    SandboxCivilRegistry,
+    SandboxCivilServiceRegistry,
+    SandboxDtsen,
+)
+
+# setting -> sandbox class; the civil registry is built apart because it also needs the photo folder.
+_SANDBOX_BACKENDS = {
+    "BANSOS_DTSEN_BACKEND": ("dtsen", SandboxDtsen),
+    "BANSOS_BPJS_HEALTH_BACKEND": ("bpjs_health", SandboxBpjsHealth),
+    "BANSOS_BPJS_EMPLOYMENT_BACKEND": ("bpjs_employment", SandboxBpjsEmployment),
+    "BANSOS_ASSETS_BACKEND": ("assets", SandboxAssetRegistry),
+    "BANSOS_CIVIL_SERVICE_BACKEND": ("civil_service", SandboxCivilServiceRegistry),
+    "BANSOS_PAYMENTS_BACKEND": ("payments", SandboxPaymentGateway),
+    "BANSOS_NOTIFY_BACKEND": ("notifier", SandboxNotifier),
+}
+
+
+@dataclass
+class Integrations:
+    """One adapter per outside system, as the host wired them."""
+
+    civil_registry: CivilRegistry
+    dtsen: Dtsen
+    bpjs_health: BpjsHealth
+    bpjs_employment: BpjsEmployment
+    assets: AssetRegistry
+    civil_service: CivilServiceRegistry
+    payments: PaymentGateway
+    notifier: Notifier
+    face: FaceMatcher
+    # Shared by every sandbox adapter, so tests and demos can inject faults.
+    faults: SandboxFaults
+
+
+def _require_sandbox(settings: dict, key: str) -> None:
+    backend = settings.get(key, "sandbox")
+    if backend != "sandbox":
+        raise ValueError(
+            f"{key}={backend!r} is not available: only 'sandbox' is implemented; "
+            "HTTP backends are not available yet."
+        )
+
+
+def build_integrations(settings: dict, session_factory: Callable[[], Session]) -> Integrations:
+    """Build every adapter from BANSOS_* settings; sandbox ones use the caller's session."""
+    faults = SandboxFaults(settings.get("BANSOS_SANDBOX_FAULTS") or {})
+    _require_sandbox(settings, "BANSOS_IDENTITY_BACKEND")
+    adapters = {
+        "civil_registry": SandboxCivilRegistry(
+            session_factory, faults, photo_dir=settings.get("BANSOS_SANDBOX_PHOTO_DIR")
+        )
+    }
+    for key, (name, cls) in _SANDBOX_BACKENDS.items():
+        _require_sandbox(settings, key)
+        adapters[name] = cls(session_factory, faults)
+    face_backend = settings.get("BANSOS_FACE_BACKEND", "face_recognition")
+    if face_backend != "face_recognition":
+        raise ValueError(
+            f"BANSOS_FACE_BACKEND={face_backend!r} is not available; use 'face_recognition'."
+        )
+    threshold = float(settings.get("BANSOS_FACE_MATCH_THRESHOLD", 0.6))
+    return Integrations(face=FaceRecognitionMatcher(threshold=threshold), faults=faults, **adapters)

@@ -1,0 +1,44 @@
+"""Paying banks (Himbara) and the post office: disbursement requests."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from integrations.base import Evidence
+
+CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "POS")
+# The post office pays out in cash (community pay-outs, home delivery): no account needed.
+CHANNELS_WITHOUT_ACCOUNT = frozenset({"POS"})
+
+
+@dataclass(frozen=True)
+class DisbursementReceipt:
+    """The provider's acknowledgement of one disbursement request."""
+
+    reference: str
+    status: str  # 'ACCEPTED'
+    provider_ref: str
+    evidence: Evidence | None = None
+
+
+class PaymentGateway(ABC):
+    """Sends disbursement requests to a paying bank or the post office.
+
+    Contract for every implementation:
+    - ``request_disbursement`` is idempotent by ``reference``: asking again with the same reference
+      returns the first receipt and never pays twice. Reusing a reference for a different NIK, amount,
+      channel or account raises ``DisbursementConflict``.
+    - ``amount`` is a positive integer number of rupiah; ``channel`` is one of ``CHANNELS``; bank
+      channels need an ``account``. Bad arguments raise ``ValueError``; a bad NIK raises ``NikInvalid``.
+    - Source trouble raises a ``TransientIntegrationError`` subclass; retrying with the same
+      reference is always safe.
+    - Implementations never commit a database transaction; they may flush.
+    """
+
+    source = "payments"
+
+    @abstractmethod
+    def request_disbursement(
+        self, reference: str, nik: str, amount: int, channel: str, account: str | None
+    ) -> DisbursementReceipt:
+        """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""

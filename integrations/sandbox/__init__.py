@@ -1,0 +1,1 @@
+"""Sandbox implementations of the outside systems, over synthetic registry extracts."""

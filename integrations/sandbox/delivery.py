@@ -1,0 +1,120 @@
+"""Sandbox payment gateway and notifier: requests are kept in tables instead of sent."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from sqlalchemy import insert, select
+
+from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
+from integrations.notify import NOTIFY_CHANNELS, Notifier
+from integrations.parsing import parse_disbursement_receipt
+from integrations.payments import CHANNELS, CHANNELS_WITHOUT_ACCOUNT, DisbursementReceipt, PaymentGateway
+from integrations.sandbox import tables as t
+from integrations.sandbox.common import SandboxAdapter, as_utc
+from integrations.sandbox.faults import malform
+
+
+def _check_disbursement(reference, amount, channel, account) -> None:
+    if not isinstance(reference, str) or not reference.strip():
+        raise ValueError("A disbursement needs a non-empty reference.")
+    if len(reference) > 100:
+        raise ValueError("A disbursement reference has at most 100 characters.")
+    # bool is an int in Python; a True amount is a bug, not one rupiah.
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError("The amount must be a positive integer number of rupiah.")
+    if channel not in CHANNELS:
+        raise ValueError(f"Unknown payment channel {channel!r}; use one of {CHANNELS}.")
+    if channel not in CHANNELS_WITHOUT_ACCOUNT and not account:
+        raise ValueError(f"Channel {channel} pays into an account; give the account number.")
+
+
+class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
+    """Payment provider that records each request in ``sandbox_disbursements``."""
+
+    source = PaymentGateway.source
+
+    def _receipt(self, row, malformed: bool) -> DisbursementReceipt:
+        raw = {"reference": row.reference, "status": "ACCEPTED", "provider_ref": row.provider_ref}
+        if malformed:
+            raw = malform(raw, "provider_ref")
+        # The evidence time is when the provider accepted the request, also on a repeated ask.
+        return parse_disbursement_receipt(raw, as_utc(row.requested_at), self.source)
+
+    def request_disbursement(
+        self, reference: str, nik: str, amount: int, channel: str, account: str | None
+    ) -> DisbursementReceipt:
+        """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
+        _check_disbursement(reference, amount, channel, account)
+        nik = validate_nik(nik)
+        account = account or None
+        malformed = self._faults.before_call(self.source, reference)
+        session = self._session
+        row = session.execute(
+            select(t.disbursements).where(t.disbursements.c.reference == reference)
+        ).first()
+        if row is not None:
+            if (row.nik, row.amount, row.channel, row.account) != (nik, amount, channel, account):
+                raise DisbursementConflict(
+                    self.source, f"reference {reference!r} was already used for another payment"
+                )
+            return self._receipt(row, malformed)
+        digest = hashlib.sha256(reference.encode()).hexdigest()[:12].upper()
+        values = {
+            "reference": reference, "nik": nik, "amount": amount, "channel": channel,
+            "account": account, "provider_ref": f"{channel}-{digest}", "requested_at": self._clock(),
+        }
+        session.execute(insert(t.disbursements).values(**values))
+        session.flush()
+        row = session.execute(
+            select(t.disbursements).where(t.disbursements.c.reference == reference)
+        ).first()
+        return self._receipt(row, malformed)
+
+
+class SandboxNotifier(SandboxAdapter, Notifier):
+    """Notifier that keeps every message in ``sandbox_outbox``."""
+
+    source = Notifier.source
+
+    def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
+        """Send one templated message and return its id."""
+        recipient_nik = validate_nik(recipient_nik)
+        if channel not in NOTIFY_CHANNELS:
+            raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
+        if not isinstance(template, str) or not template.strip():
+            raise ValueError("A message needs a template name.")
+        if not isinstance(params, dict):
+            raise ValueError("Message parameters must be a dict.")
+        try:
+            # Round-trip so what is stored is exactly what a JSON API would have received.
+            params = json.loads(json.dumps(params))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Message parameters must be JSON-able: {exc}") from exc
+        if self._faults.before_call(self.source, recipient_nik):
+            # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
+            raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
+        session = self._session
+        result = session.execute(
+            insert(t.outbox).values(
+                recipient_nik=recipient_nik, channel=channel, template=template,
+                params=params, sent_at=self._clock(),
+            )
+        )
+        session.flush()
+        return str(result.inserted_primary_key[0])
+
+    def outbox(self, recipient_nik: str) -> list[dict]:
+        """Return the messages sent to this person, oldest first."""
+        rows = self._session.execute(
+            select(t.outbox)
+            .where(t.outbox.c.recipient_nik == str(recipient_nik).strip())
+            .order_by(t.outbox.c.id)
+        ).all()
+        return [
+            {
+                "message_id": str(r.id), "recipient_nik": r.recipient_nik, "channel": r.channel,
+                "template": r.template, "params": r.params, "sent_at": as_utc(r.sent_at),
+            }
+            for r in rows
+        ]

@@ -1,0 +1,217 @@
+"""Sandbox look-ups in the civil, welfare and status registries, over the imported extracts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from integrations.base import MalformedResponse, PersonNotFound
+from integrations.identity import RELATIONS, CivilRecord, CivilRegistry
+from integrations.parsing import (
+    parse_asset_record,
+    parse_civil_record,
+    parse_civil_service_record,
+    parse_dtsen_record,
+    parse_employment_record,
+    parse_health_record,
+)
+from integrations.registries import (
+    AssetRecord,
+    AssetRegistry,
+    BpjsEmployment,
+    BpjsHealth,
+    CivilServiceRecord,
+    CivilServiceRegistry,
+    Dtsen,
+    DtsenRecord,
+    EmploymentRecord,
+    HealthRecord,
+)
+from integrations.sandbox import tables as t
+from integrations.sandbox.common import SandboxAdapter, iso
+
+
+def _key(value) -> str:
+    return str(value or "").strip()
+
+
+def _member(row) -> dict:
+    return {
+        "nik": row.nik, "name": row.name, "relation": row.relation, "sex": row.sex,
+        "birth_date": iso(row.birth_date), "alive": row.alive, "disability": row.disability,
+        "pregnant": row.pregnant, "school_level": row.school_level,
+    }
+
+
+class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
+    """Civil registry answered from ``sandbox_people``; photos read from a folder."""
+
+    source = CivilRegistry.source
+
+    def __init__(self, session_factory, faults=None, photo_dir: str | Path | None = None, **kwargs):
+        super().__init__(session_factory, faults, **kwargs)
+        self._photo_dir = Path(photo_dir) if photo_dir else None
+
+    def _person(self, nik: str):
+        return self._session.execute(select(t.people).where(t.people.c.nik == nik)).first()
+
+    def _raw(self, nik: str) -> dict:
+        person = self._person(nik)
+        if person is None:
+            raise PersonNotFound(self.source, nik)
+        members = self._session.execute(
+            select(t.people).where(t.people.c.kk_number == person.kk_number)
+        ).all()
+        members.sort(key=lambda m: (RELATIONS.index(m.relation), m.birth_date, m.nik))
+        return {
+            "nik": person.nik, "name": person.name, "sex": person.sex,
+            "birth_date": iso(person.birth_date), "kk_number": person.kk_number,
+            "district_code": person.district_code, "district_name": person.district_name,
+            "village": person.village, "address": person.address, "relation": person.relation,
+            "alive": person.alive, "death_date": iso(person.death_date),
+            "photo_ref": person.photo_ref, "household": [_member(m) for m in members],
+        }
+
+    def lookup_person(self, nik: str) -> CivilRecord:
+        """Return the civil record of this person and their household."""
+        nik = _key(nik)
+        return self._answer(nik, lambda: self._raw(nik), parse_civil_record, "household")
+
+    def reference_photo(self, nik: str) -> bytes | None:
+        """Return the registry photo of this person, or None when there is none."""
+        nik = _key(nik)
+        if self._faults.before_call(self.source, nik):
+            raise MalformedResponse(self.source, "sandbox: photo answer could not be decoded")
+        person = self._person(nik)
+        if person is None or not person.photo_ref or self._photo_dir is None:
+            return None
+        # photo_ref comes from an imported file: never let it point outside the photo folder.
+        if Path(person.photo_ref).name != person.photo_ref:
+            return None
+        path = self._photo_dir / person.photo_ref
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+
+class SandboxDtsen(SandboxAdapter, Dtsen):
+    """DTSEN deciles answered from ``sandbox_dtsen``."""
+
+    source = Dtsen.source
+
+    def _raw(self, kk_number: str) -> dict:
+        session = self._session
+        known = session.execute(
+            select(t.households.c.kk_number).where(t.households.c.kk_number == kk_number)
+        ).first()
+        if known is None:
+            raise PersonNotFound(self.source, kk_number)
+        row = session.execute(select(t.dtsen).where(t.dtsen.c.kk_number == kk_number)).first()
+        if row is None:
+            return {"kk_number": kk_number, "decile": None, "updated_at": None}
+        return {"kk_number": kk_number, "decile": row.decile, "updated_at": iso(row.updated_at)}
+
+    def lookup_household(self, kk_number: str) -> DtsenRecord:
+        """Return the DTSEN ranking of this family card."""
+        kk_number = _key(kk_number)
+        return self._answer(kk_number, lambda: self._raw(kk_number), parse_dtsen_record, "decile")
+
+
+class _PersonSource(SandboxAdapter):
+    """A source keyed by NIK that only answers for people in the civil registry."""
+
+    def _require_person(self, nik: str) -> None:
+        found = self._session.execute(select(t.people.c.nik).where(t.people.c.nik == nik)).first()
+        if found is None:
+            raise PersonNotFound(self.source, nik)
+
+
+class SandboxBpjsHealth(_PersonSource, BpjsHealth):
+    """BPJS Kesehatan membership answered from ``sandbox_bpjs_health``."""
+
+    source = BpjsHealth.source
+
+    def _raw(self, nik: str) -> dict:
+        self._require_person(nik)
+        row = self._session.execute(select(t.bpjs_health).where(t.bpjs_health.c.nik == nik)).first()
+        if row is None:
+            return {"nik": nik, "member": False, "segment": None, "active": False}
+        return {"nik": nik, "member": True, "segment": row.segment, "active": row.active}
+
+    def lookup(self, nik: str) -> HealthRecord:
+        """Return this person's health-insurance membership."""
+        nik = _key(nik)
+        return self._answer(nik, lambda: self._raw(nik), parse_health_record, "member")
+
+
+class SandboxBpjsEmployment(_PersonSource, BpjsEmployment):
+    """BPJS Ketenagakerjaan membership answered from ``sandbox_bpjs_employment``."""
+
+    source = BpjsEmployment.source
+
+    def _raw(self, nik: str) -> dict:
+        self._require_person(nik)
+        row = self._session.execute(
+            select(t.bpjs_employment).where(t.bpjs_employment.c.nik == nik)
+        ).first()
+        if row is None:
+            return {"nik": nik, "member": False, "monthly_wage": None, "employer": None}
+        return {"nik": nik, "member": True, "monthly_wage": row.monthly_wage, "employer": row.employer}
+
+    def lookup(self, nik: str) -> EmploymentRecord:
+        """Return this person's employment-insurance membership and wage."""
+        nik = _key(nik)
+        return self._answer(nik, lambda: self._raw(nik), parse_employment_record, "monthly_wage")
+
+
+class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
+    """Vehicles, electricity and company roles answered from the sandbox asset tables."""
+
+    source = AssetRegistry.source
+
+    def _raw(self, kk_number: str) -> dict:
+        session = self._session
+        known = session.execute(
+            select(t.households.c.kk_number).where(t.households.c.kk_number == kk_number)
+        ).first()
+        if known is None:
+            raise PersonNotFound(self.source, kk_number)
+        row = session.execute(select(t.assets).where(t.assets.c.kk_number == kk_number)).first()
+        members = select(t.people.c.nik).where(t.people.c.kk_number == kk_number)
+        roles = session.execute(
+            select(t.company_roles)
+            .where(t.company_roles.c.nik.in_(members))
+            .order_by(t.company_roles.c.nik, t.company_roles.c.id)
+        ).all()
+        return {
+            "kk_number": kk_number,
+            # No record in the vehicle or electricity registries means none registered.
+            "four_wheel_vehicles": row.four_wheel_vehicles if row else 0,
+            "electricity_va": row.electricity_va if row else 0,
+            "electricity_subsidised": row.electricity_subsidised if row else False,
+            "company_roles": [{"nik": r.nik, "role": r.role, "company": r.company} for r in roles],
+        }
+
+    def lookup_household(self, kk_number: str) -> AssetRecord:
+        """Return the assets registered to this family and its members."""
+        kk_number = _key(kk_number)
+        return self._answer(kk_number, lambda: self._raw(kk_number), parse_asset_record, "electricity_va")
+
+
+class SandboxCivilServiceRegistry(_PersonSource, CivilServiceRegistry):
+    """Civil-service categories answered from ``sandbox_civil_service``."""
+
+    source = CivilServiceRegistry.source
+
+    def _raw(self, nik: str) -> dict:
+        self._require_person(nik)
+        row = self._session.execute(
+            select(t.civil_service.c.category).where(t.civil_service.c.nik == nik)
+        ).first()
+        return {"nik": nik, "category": row.category if row else None}
+
+    def lookup(self, nik: str) -> CivilServiceRecord:
+        """Return this person's civil-service category, if any."""
+        nik = _key(nik)
+        return self._answer(nik, lambda: self._raw(nik), parse_civil_service_record, "category")

@@ -1,0 +1,105 @@
+"""Every Tepat setting, with a default that runs on a laptop.
+
+Settings are read from the environment (same name) and override these defaults.
+All names start with ``BANSOS_`` except the few that Flask and its extensions
+define themselves (``SECRET_KEY``, ``SQLALCHEMY_DATABASE_URI``).
+"""
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("BANSOS_VAR_DIR", ROOT / "var"))
+
+
+class DefaultSettings:
+    # Where the embedded default keeps its database, photos and generated extracts.
+    BANSOS_VAR_DIR = str(VAR_DIR)
+    # SQLAlchemy URL; SQLite file by default, e.g. postgresql+psycopg://127.0.0.1/tepat
+    BANSOS_DATABASE_URL = f"sqlite:///{VAR_DIR / 'tepat.sqlite'}"
+    SECRET_KEY = "dev-only-change-me"
+
+    # Folder of BPMN/DMN files deployed by `tepat deploy` and at start-up.
+    BANSOS_PROCESS_DIR = str(ROOT / "processes")
+    # BPMN lane name -> officer role.
+    BANSOS_LANE_ROLES = {
+        "Caseworker": "caseworker",
+        "Supervisor": "supervisor",
+        "AppealsOfficer": "appeals_officer",
+        "Facilitator": "facilitator",
+        "System": "system",
+    }
+
+    # Sandbox or http per outside system (http arrives with the verification issue).
+    BANSOS_IDENTITY_BACKEND = "sandbox"
+    BANSOS_DTSEN_BACKEND = "sandbox"
+    BANSOS_BPJS_HEALTH_BACKEND = "sandbox"
+    BANSOS_BPJS_EMPLOYMENT_BACKEND = "sandbox"
+    BANSOS_ASSETS_BACKEND = "sandbox"
+    BANSOS_CIVIL_SERVICE_BACKEND = "sandbox"
+    BANSOS_PAYMENTS_BACKEND = "sandbox"
+    BANSOS_NOTIFY_BACKEND = "sandbox"
+    BANSOS_FACE_BACKEND = "face_recognition"
+    # Sandbox fault injection per source: {"dtsen": {"timeout_rate": 0.01, "malformed_rate": 0.0}}
+    BANSOS_SANDBOX_FAULTS = {}
+    # Folder holding the registry reference photos named in the civil-registry extract.
+    BANSOS_SANDBOX_PHOTO_DIR = str(ROOT.parent / "shared" / "faces")
+    # Where applicants' selfies are kept (outside the database and the web root).
+    BANSOS_PHOTO_DIR = str(VAR_DIR / "photos")
+    # Face distance at or below which two photos are the same person.
+    BANSOS_FACE_MATCH_THRESHOLD = 0.6
+
+    # Service-task retries for transient failures: attempts, first delay in seconds (doubles).
+    BANSOS_SERVICE_RETRIES = 4
+    BANSOS_SERVICE_BACKOFF_SECONDS = 30
+    # Scripts and expressions inside diagrams: wall-clock limit in seconds.
+    BANSOS_SCRIPT_TIME_LIMIT = 1.0
+
+    # Eligibility and benefit parameters handed to the rules (see docs/domain facts).
+    BANSOS_REGIONAL_MINIMUM_WAGE = 2_810_000  # UMK Banyuwangi, rupiah per month
+    BANSOS_DECILE_CUTOFFS = {"PKH": 4, "BPNT": 4, "PBI": 5}
+    BANSOS_APPEAL_WINDOW = "P30D"
+    # Programme amounts in rupiah (domain facts; configuration, not code).
+    BANSOS_BENEFITS = {
+        "PKH": {
+            "pregnant": 3_000_000, "child_0_6": 3_000_000, "SD": 900_000, "SMP": 1_500_000,
+            "SMA": 2_000_000, "disability": 2_400_000, "elderly_70": 2_400_000,
+            "caps": {"pregnant": 2, "child_0_6": 2, "elderly_70": 1, "disability": 1},
+            "stages_per_year": 4,
+        },
+        "BPNT": {"monthly": 200_000, "per_stage": 600_000},
+        "PBI": {"premium_per_person_monthly": 42_000},
+    }
+    BANSOS_REVIEW_SLA_WORKING_DAYS = 3
+    # Public holidays (ISO dates) skipped when counting working days.
+    BANSOS_HOLIDAYS = []
+
+    # In-process scheduler for timers and retries (off in tests; they call the job directly).
+    BANSOS_SCHEDULER_ENABLED = True
+    BANSOS_SCHEDULER_INTERVAL_SECONDS = 30
+
+    # Demo data loaded by `make run` on an empty database.
+    BANSOS_DEMO_PEOPLE = 2000
+    BANSOS_DEMO_SEED = 7
+
+
+def _coerce(default, raw):
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, (dict, list)):
+        return json.loads(raw)
+    return raw
+
+
+def load_settings(overrides=None):
+    """Return the settings dict: defaults, then environment, then overrides."""
+    values = {k: getattr(DefaultSettings, k) for k in dir(DefaultSettings) if k.isupper()}
+    for key, default in list(values.items()):
+        if key in os.environ:
+            values[key] = _coerce(default, os.environ[key])
+    values.update(overrides or {})
+    return values

@@ -1,0 +1,48 @@
+"""The handler registry, the context handlers get, and the BPMN error they raise."""
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+class BpmnError(Exception):
+    """A business outcome the diagram catches with an error boundary event (e.g. unknown NIK)."""
+
+    def __init__(self, code, message, **details):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass
+class ServiceContext:
+    """What a handler may use: the outside systems, the settings, and who/what it runs for."""
+
+    integrations: Any
+    settings: dict
+    photos: Any = None
+    business_key: str = ""
+    instance_id: int | None = None
+    attempt: int = 1
+    extras: dict = field(default_factory=dict)
+
+
+REGISTRY: dict[str, Callable] = {}
+
+
+def handler(operator):
+    """Register the decorated function as the handler of `operator`."""
+
+    def register(fn):
+        if operator in REGISTRY:
+            raise ValueError(f"operator {operator!r} registered twice")
+        REGISTRY[operator] = fn
+        return fn
+
+    return register
+
+
+def load_handlers():
+    """Import every handler module so the registry is complete."""
+    from . import benefits, biometric, data_checks, identity, payments  # noqa: F401
+
+    return REGISTRY

@@ -1,0 +1,37 @@
+"""The in-process APScheduler job that fires due timers and service retries."""
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from engine.db import db
+
+log = logging.getLogger(__name__)
+
+
+def fire_due(app, limit=100):
+    """Wake every instance whose timer or retry is due; commit once per instance."""
+    from . import services
+
+    fired = 0
+    with app.app_context():
+        engine = services().engine
+        for instance_id in engine.wake_due(limit=limit):
+            try:
+                engine.wake(instance_id)
+                db.session.commit()
+                fired += 1
+            except Exception:  # one broken instance must not stop the others
+                db.session.rollback()
+                log.exception("waking instance %s failed", instance_id)
+        db.session.remove()
+    return fired
+
+
+def start_scheduler(app):
+    """Start the background job (one per process)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(fire_due, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+                      id="tepat-fire-due", max_instances=1, coalesce=True)
+    scheduler.start()
+    app.extensions["tepat-scheduler"] = scheduler
+    return scheduler

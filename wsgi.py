@@ -1,0 +1,3 @@
+from web import create_app
+
+app = create_app(scheduler=True)
