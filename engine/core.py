@@ -120,7 +120,7 @@ class Engine:
                     for n in _multiple_message_names(runtime.workflow, e)}
         if name not in waiting:
             raise MessageNotExpected(f"the process for {business_key} is not waiting for {name!r}",
-                                     business_key=business_key, message=name)
+                                     business_key=business_key, message_name=name)
         runtime.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
         runtime.journal.add("message", name=name)
         runtime.run()

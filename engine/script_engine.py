@@ -80,7 +80,7 @@ class TepatScriptEngine(PythonScriptEngine):
                 journal.add("bpmn_error", operator=operator, bpmn_id=spec.bpmn_id, code=exc.code,
                             message=exc.message, details=payload)
             event = BpmnEvent(ErrorEventDefinition(exc.code, code=exc.code),
-                              {"service_error": payload}, target=task.workflow)
+                              payload, target=task.workflow)
             top.catch(event)
             return True
         except transient_errors() as exc:

@@ -1,6 +1,7 @@
 """Load registry extract workbooks into the sandbox tables, validating every row."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Callable
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
-from integrations.base import NikInvalid, nik_birth_date_and_sex, validate_nik
+from integrations.base import NikInvalid, validate_nik
+from integrations.nik import nik_day_code
 from integrations.identity import SCHOOL_LEVELS
 from integrations.registries import CIVIL_SERVICE_CATEGORIES, HEALTH_SEGMENTS
 from integrations.sandbox import extracts as x
@@ -123,10 +125,10 @@ def _person(c: dict) -> dict:
     nik = _nik(c["NIK"])
     born = _date(c["TANGGAL_LAHIR"], "TANGGAL_LAHIR")
     sex = _label(c["JENIS_KELAMIN"], "JENIS_KELAMIN", _SEX)
-    nik_born, nik_sex = nik_birth_date_and_sex(nik)
-    if nik_sex != sex:
+    # The NIK encodes birth date and sex; a row contradicting its own NIK is a data-quality fault.
+    if (int(nik[6:8]) > 40) != (sex == "F"):
         raise _RowInvalid("JENIS_KELAMIN does not match the sex encoded in the NIK")
-    if (nik_born.day, nik_born.month, nik_born.year % 100) != (born.day, born.month, born.year % 100):
+    if nik[6:12] != nik_day_code(born, sex):
         raise _RowInvalid("TANGGAL_LAHIR does not match the birth date encoded in the NIK")
     district = _text(c["KODE_KECAMATAN"], "KODE_KECAMATAN")
     if district not in x.DISTRICT_BY_CODE:
@@ -203,70 +205,73 @@ _PLAN = (
 )
 
 
-def _open(folder: Path, name: str):
-    path = folder / name
-    if not path.is_file():
-        raise ExtractInvalid(f"Extract {name} is missing from {folder}.")
-    return load_workbook(path, read_only=True, data_only=True)
-
-
-def _check_headers(folder: Path) -> None:
-    """Refuse the whole import before touching the tables when a sheet or column is missing."""
+def _open_all(folder: Path, stack: ExitStack) -> dict:
+    books = {}
     for name in sorted({layout.workbook for layout in x.ALL_SHEETS}):
-        wb = _open(folder, name)
-        try:
-            for layout in (lay for lay in x.ALL_SHEETS if lay.workbook == name):
-                if layout.sheet not in wb.sheetnames:
-                    raise ExtractInvalid(f"{name} has no sheet {layout.sheet}.")
-                sheet = wb[layout.sheet]
-                # Without this, openpyxl scans the whole sheet for its size when the file omits it.
-                sheet.reset_dimensions()
-                header = next(sheet.iter_rows(max_row=1, values_only=True), ())
-                found = {str(h).strip().upper() for h in header if h is not None}
-                missing = [col for col in layout.columns if col not in found]
-                if missing:
-                    raise ExtractInvalid(f"{name}/{layout.sheet} lacks columns {missing}.")
-        finally:
-            wb.close()
+        path = folder / name
+        if not path.is_file():
+            raise ExtractInvalid(f"Extract {name} is missing from {folder}.")
+        # Opening is costly (openpyxl scans sheets that lack a size record): open each file once.
+        books[name] = load_workbook(path, read_only=True, data_only=True)
+        stack.callback(books[name].close)
+    return books
 
 
-def _import_sheet(folder, session, layout, table, convert, unique, report, progress, batch_size):
-    wb = _open(folder, layout.workbook)
+def _sheet(books: dict, layout: x.SheetLayout):
+    wb = books[layout.workbook]
+    if layout.sheet not in wb.sheetnames:
+        raise ExtractInvalid(f"{layout.workbook} has no sheet {layout.sheet}.")
+    sheet = wb[layout.sheet]
+    # Without this, openpyxl may scan the whole sheet for its size before the first row.
+    sheet.reset_dimensions()
+    return sheet
+
+
+def _header(sheet) -> list[str]:
+    first = next(sheet.iter_rows(max_row=1, values_only=True), ())
+    return [str(h).strip().upper() if h is not None else "" for h in first]
+
+
+def _check_headers(books: dict) -> None:
+    """Refuse the whole import before touching the tables when a sheet or column is missing."""
+    for layout in x.ALL_SHEETS:
+        found = set(_header(_sheet(books, layout)))
+        missing = [col for col in layout.columns if col not in found]
+        if missing:
+            raise ExtractInvalid(f"{layout.workbook}/{layout.sheet} lacks columns {missing}.")
+
+
+def _import_sheet(books, session, layout, table, convert, unique, report, progress, batch_size):
     seen: set[int] = set()
     batch: list[dict] = []
     count = 0
-    try:
-        sheet = wb[layout.sheet]
-        sheet.reset_dimensions()
-        rows = sheet.iter_rows(values_only=True)
-        header = [str(h).strip().upper() if h is not None else "" for h in next(rows)]
-        positions = [(col, header.index(col)) for col in layout.columns]
-        for number, cells in enumerate(rows, start=2):
-            if cells is None or all(v is None for v in cells):
-                continue
-            padded = tuple(cells) + (None,) * (len(header) - len(cells))
-            try:
-                row = convert({col: padded[i] for col, i in positions})
-                if unique is not None:
-                    key = int(row[unique])
-                    if key in seen:
-                        raise _RowInvalid(f"duplicate {unique} {row[unique]}")
-                    seen.add(key)
-            except _RowInvalid as exc:
-                report.errors.append(RowError(layout.workbook, layout.sheet, number, str(exc)))
-                continue
-            batch.append(row)
-            if len(batch) >= batch_size:
-                session.execute(table.insert(), batch)
-                count += len(batch)
-                batch = []
-                if progress:
-                    progress(f"{layout.workbook}/{layout.sheet}", count)
-        if batch:
+    rows = _sheet(books, layout).iter_rows(values_only=True)
+    header = [str(h).strip().upper() if h is not None else "" for h in next(rows)]
+    positions = [(col, header.index(col)) for col in layout.columns]
+    for number, cells in enumerate(rows, start=2):
+        if cells is None or all(v is None for v in cells):
+            continue
+        padded = tuple(cells) + (None,) * (len(header) - len(cells))
+        try:
+            row = convert({col: padded[i] for col, i in positions})
+            if unique is not None:
+                key = int(row[unique])
+                if key in seen:
+                    raise _RowInvalid(f"duplicate {unique} {row[unique]}")
+                seen.add(key)
+        except _RowInvalid as exc:
+            report.errors.append(RowError(layout.workbook, layout.sheet, number, str(exc)))
+            continue
+        batch.append(row)
+        if len(batch) >= batch_size:
             session.execute(table.insert(), batch)
             count += len(batch)
-    finally:
-        wb.close()
+            batch = []
+            if progress:
+                progress(f"{layout.workbook}/{layout.sheet}", count)
+    if batch:
+        session.execute(table.insert(), batch)
+        count += len(batch)
     if progress:
         progress(f"{layout.workbook}/{layout.sheet}", count)
     report.counts[table.name] = count
@@ -283,12 +288,13 @@ def import_extracts(
     Bad rows are skipped and reported; a missing workbook, sheet or column raises ExtractInvalid
     before anything is deleted. Payments and the outbox are the sandbox's own ledgers and stay.
     """
-    folder = Path(folder)
-    _check_headers(folder)
-    for table in reversed(t.EXTRACT_TABLES):
-        session.execute(table.delete())
     report = ImportReport()
-    for layout, table, convert, unique in _PLAN:
-        _import_sheet(folder, session, layout, table, convert, unique, report, progress, batch_size)
+    with ExitStack() as stack:
+        books = _open_all(Path(folder), stack)
+        _check_headers(books)
+        for table in reversed(t.EXTRACT_TABLES):
+            session.execute(table.delete())
+        for layout, table, convert, unique in _PLAN:
+            _import_sheet(books, session, layout, table, convert, unique, report, progress, batch_size)
     session.flush()
     return report

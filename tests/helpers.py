@@ -1,0 +1,63 @@
+"""Small helpers shared by the integration tests."""
+from datetime import datetime, timedelta, timezone
+
+import time_machine
+from sqlalchemy import select
+
+from cases.models import Application
+from cases.operations import case_or_404, submit_application
+from engine.db import db
+from engine.humantasks import claim_task, complete_task
+from engine.models import HumanTask
+
+
+def submit(svc, nik, selfie=None, **extra):
+    """Submit an application and commit; return the Application."""
+    payload = {"nik": nik, "consent": True, "bank_account": "1234567890", **extra}
+    app = submit_application(svc.engine, payload, photos=svc.photos, selfie=selfie)
+    db.session.commit()
+    return app
+
+
+def case(number):
+    """Reload a case by number."""
+    db.session.expire_all()
+    return case_or_404(db.session, number)
+
+
+def open_task(number, bpmn_id=None):
+    """Return the open or claimed human task of a case (optionally of one BPMN id)."""
+    query = select(HumanTask).where(HumanTask.business_key == number, HumanTask.status.in_(("open", "claimed")))
+    if bpmn_id:
+        query = query.where(HumanTask.bpmn_id == bpmn_id)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def work(svc, number, bpmn_id, actor, data):
+    """Claim and complete a case's task as `actor`, commit, and return the case."""
+    row = open_task(number, bpmn_id)
+    assert row is not None, f"no open {bpmn_id} task on {number}"
+    claim_task(svc.engine, row.id, actor)
+    db.session.commit()
+    complete_task(svc.engine, row.id, actor, data)
+    db.session.commit()
+    return case(number)
+
+
+def later(days):
+    """A time_machine traveller `days` from now (ticking)."""
+    return time_machine.travel(datetime.now(timezone.utc) + timedelta(days=days), tick=True)
+
+
+def wake_all(svc):
+    """Run the scheduler job's work once, committing per instance."""
+    count = 0
+    for instance_id in svc.engine.wake_due():
+        svc.engine.wake(instance_id)
+        db.session.commit()
+        count += 1
+    return count
+
+
+def all_cases():
+    return list(db.session.execute(select(Application)).scalars())
