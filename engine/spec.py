@@ -145,7 +145,7 @@ def parse_untrusted_xml(name, content):
         return etree.fromstring(raw, etree.XMLParser(**_SAFE_XML))
     except etree.XMLSyntaxError as exc:
         raise DeployRejected(f"{name}: not well-formed XML: {exc}",
-                             [{"file": name, "element": None, "message": str(exc)}]) from exc
+                             [{"file": name, "element": None, "message": f"not well-formed XML: {exc}"}]) from exc
 
 
 @dataclass

@@ -63,7 +63,10 @@ def app(settings_overrides, population):
         sandbox_metadata.create_all(engine)
         import_extracts(population["dir"], db.session)
         db.session.commit()
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _clean(db):

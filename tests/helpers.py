@@ -50,10 +50,11 @@ def later(days):
 
 
 def wake_all(svc):
-    """Run the scheduler job's work once, committing per instance."""
+    """Run the scheduler job's work once, committing per instance (`svc`: services or an Engine)."""
+    engine = getattr(svc, "engine", svc)
     count = 0
-    for instance_id in svc.engine.wake_due():
-        svc.engine.wake(instance_id)
+    for instance_id in engine.wake_due():
+        engine.wake(instance_id)
         db.session.commit()
         count += 1
     return count

@@ -20,7 +20,7 @@ def faces_dir() -> Path:
     if os.environ.get("TEPAT_FACES_DIR"):
         return Path(os.environ["TEPAT_FACES_DIR"])
     here = Path(__file__).resolve()
-    root = next((p for p in here.parents if (p / "integrations").is_dir()), here.parents[3])
+    root = next((p for p in here.parents if (p / "integrations" / "base.py").is_file()), here.parents[3])
     return root.parent / "shared" / "faces"
 
 

@@ -1,0 +1,308 @@
+"""Throughput of the persisted Tepat engine against raw SpiffWorkflow on the same diagram.
+
+What is measured
+----------------
+N applications (half that the rules auto-approve, half that they auto-reject, interleaved) are run
+end to end twice, in the same process and on the same synthetic registry:
+
+* raw      - SpiffWorkflow alone: one in-memory ``BpmnWorkflow`` per application, built from the
+             diagram and DMN files in ``processes/`` (parsed once with ``TepatBpmnParser``), start
+             data as ``submit_application`` gives it, ``do_engine_steps()``.  Nothing is persisted;
+             the session is rolled back afterwards (the sandbox payment/notify adapters write rows).
+* persisted - ``cases.operations.submit_application`` followed by one ``db.session.commit()`` per
+             application, as a web request does: case row, process instance, state JSON, evidence,
+             timeline, enrolment, all in the database.
+
+Both paths use the same ``TepatScriptEngine``, the same service handlers (``tasks/``) and the same
+sandbox integrations, so both do the same registry look-ups in the database; the difference is
+the cost of persisting the case and the engine state.  The figure is applications per second and
+the ratio persisted/raw (target: >= 0.5 on SQLite with N=2000).
+
+Face matching is replaced by precomputed encodings: dlib would dominate both paths and measure
+nothing about the engine.  At start-up, one real comparison (shared/faces obama.jpg vs obama2.jpg)
+gives a distance, when the folder and ``face_recognition`` are there (else 0.35); every
+application then gets a MATCH at that distance.  The civil registry still answers its reference
+photo query, and hands back placeholder bytes for people without a registry photo.
+
+Applicants are found by classifying registry people with the raw engine first (untimed).  Each
+database backend gets its own throwaway database: a temporary SQLite file, and on PostgreSQL
+(``--postgres URL`` or TEPAT_BENCH_POSTGRES_URL) a ``tepat_bench`` database created and dropped by
+the script through the server's ``postgres`` database.
+
+    .venv/bin/python bench/throughput.py [--n 2000] [--people 20000] [--postgres URL] [--profile]
+"""
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+FACES = ROOT.parent / "shared" / "faces"
+SELFIE = b"bench-selfie: face matching uses a precomputed encoding"
+PLACEHOLDER_REFERENCE = b"bench-reference-photo"
+WARMUP = 10
+BENCH_DB = "tepat_bench"
+
+
+def precomputed_distance():
+    """One real face_recognition comparison, done once; 0.35 when faces or dlib are missing."""
+    try:
+        from integrations.face import FaceRecognitionMatcher
+
+        a, b = (FACES / "obama.jpg").read_bytes(), (FACES / "obama2.jpg").read_bytes()
+        return round(FaceRecognitionMatcher().verify(a, b).distance, 4), "obama.jpg vs obama2.jpg"
+    except Exception as exc:  # noqa: BLE001 - any failure just means "use the default"
+        return 0.35, f"default ({type(exc).__name__})"
+
+
+def patch_integrations(integrations, distance):
+    """Swap dlib for a precomputed match; give everybody a reference photo."""
+    from integrations.base import Evidence, utc_now
+    from integrations.face import FaceMatcher, FaceMatchResult
+
+    class PrecomputedFace(FaceMatcher):
+        def verify(self, selfie, reference):
+            value = {"outcome": "match", "distance": distance, "threshold": 0.6, "reason_code": None,
+                     "model": "bench/precomputed-encoding"}
+            return FaceMatchResult("match", distance, 0.6, None, Evidence("face", utc_now(), value))
+
+    registry = integrations.civil_registry
+    if not hasattr(registry, "bench_original_photo"):
+        registry.bench_original_photo = registry.reference_photo
+        registry.reference_photo = lambda nik: registry.bench_original_photo(nik) or PLACEHOLDER_REFERENCE
+    integrations.face = PrecomputedFace()
+
+
+class RawSpiff:
+    """The same diagram and handlers on bare SpiffWorkflow, in memory."""
+
+    def __init__(self, settings, integrations, photos):
+        from SpiffWorkflow.spiff.parser.process import VALIDATOR
+
+        from engine.script_engine import TepatScriptEngine
+        from engine.spec import TepatBpmnParser
+
+        parser = TepatBpmnParser(validator=VALIDATOR)
+        parser.add_bpmn_files(sorted(str(p) for p in (ROOT / "processes").glob("*.bpmn")))
+        parser.add_dmn_files(sorted(str(p) for p in (ROOT / "processes").glob("*.dmn")))
+        self.spec = parser.get_spec("application")
+        self.subprocess_specs = parser.get_subprocess_specs("application")
+        self.script_engine = TepatScriptEngine(settings, integrations, photos=photos)
+        self.settings = settings
+        self.selfie_ref = photos.put(SELFIE)
+        self.count = 0
+
+    def run(self, nik):
+        """Run one application; return 'approve', 'reject' or something else."""
+        from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+        from SpiffWorkflow.util.task import TaskState
+
+        self.count += 1
+        s = self.settings
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
+        wf.get_tasks(state=TaskState.READY)[0].data.update({
+            "nik": nik, "case_number": f"RAW-{self.count:07d}", "selfie_ref": self.selfie_ref,
+            "payment_channel": "BRI", "bank_account": "1234567890", "review_flags": [],
+            "appeal_count": 0, "appeal_window": s["BANSOS_APPEAL_WINDOW"],
+            "review_sla_days": int(s["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
+            "umk": int(s["BANSOS_REGIONAL_MINIMUM_WAGE"]),
+        })
+        wf.do_engine_steps()
+        if wf.completed:  # only the enrolment path ends without an officer or an appeal window
+            return "approve" if wf.last_task.data.get("decision") == "approve" else "other"
+        waiting = wf.get_tasks(state=TaskState.WAITING)
+        if not wf.get_tasks(state=TaskState.READY, manual=True) and waiting:
+            return "reject" if waiting[0].data.get("decision") == "reject" else "other"
+        return "other"
+
+
+def make_app(url, tmp, extracts):
+    """A Tepat app on `url` with a fresh schema, the registry imported and processes deployed."""
+    from engine.db import db
+    from integrations.sandbox.importer import import_extracts
+    from integrations.sandbox.tables import sandbox_metadata
+    from web import create_app
+
+    app = create_app({
+        "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(tmp / "var"), "BANSOS_PHOTO_DIR": str(tmp / "photos"),
+        "BANSOS_SANDBOX_PHOTO_DIR": str(FACES), "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_SANDBOX_FAULTS": {},
+    })
+    with app.app_context():
+        db.drop_all()
+        sandbox_metadata.drop_all(db.engine)
+        db.create_all()
+        sandbox_metadata.create_all(db.engine)
+        import_extracts(extracts, db.session)
+        db.session.commit()
+    return app
+
+
+def classify(raw, want):
+    """Pick `want` applicants per outcome, by running living registry people through raw Spiff."""
+    from engine.db import db
+    from integrations.sandbox.tables import people
+
+    niks = list(db.session.scalars(select(people.c.nik).where(people.c.alive.is_(True)).order_by(people.c.nik)))
+    random.Random(7).shuffle(niks)
+    found = {"approve": [], "reject": []}
+    for nik in niks:
+        outcome = raw.run(nik)
+        if outcome in found and len(found[outcome]) < want:
+            found[outcome].append(nik)
+            if all(len(v) >= want for v in found.values()):
+                break
+    db.session.rollback()
+    if not all(len(v) >= want for v in found.values()):
+        sys.exit(f"only {len(found['approve'])} approve / {len(found['reject'])} reject applicants found; "
+                 "raise --people")
+    return found
+
+
+def time_raw(raw, warm, timed, expected):
+    from engine.db import db
+
+    for nik in warm:
+        raw.run(nik)
+    start = time.perf_counter()
+    outcomes = [raw.run(nik) for nik in timed]
+    elapsed = time.perf_counter() - start
+    db.session.rollback()  # raw persists nothing: drop the sandbox payment/notify rows
+    return elapsed, sum(o == e for o, e in zip(outcomes, expected))
+
+
+def time_persisted(svc, warm, timed, profile):
+    from cases.models import Application
+    from cases.operations import submit_application
+    from engine.db import db
+
+    def submit(nik):
+        payload = {"nik": nik, "consent": True, "bank_account": "1234567890"}
+        submit_application(svc.engine, payload, photos=svc.photos, selfie=SELFIE)
+        db.session.commit()
+
+    for nik in warm:
+        submit(nik)
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for nik in timed:
+        submit(nik)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    rows = db.session.execute(select(Application.status, func.count()).where(Application.nik.in_(timed))
+                              .group_by(Application.status)).all()
+    return elapsed, dict(rows), profiler
+
+
+def bench_backend(label, url, tmp, extracts, n, distance, applicants, profile):
+    """Raw then persisted on one database; returns (applicants, raw seconds, persisted seconds)."""
+    from engine.db import db
+    from web import services
+
+    app = make_app(url, tmp, extracts)
+    with app.app_context():
+        svc = services()
+        patch_integrations(svc.integrations, distance)
+        svc.engine.deploy_folder(deployed_by="bench")
+        db.session.commit()
+        raw = RawSpiff(dict(app.config), svc.integrations, svc.photos)
+        if applicants is None:
+            applicants = classify(raw, n // 2 + WARMUP)
+        approve, reject = applicants["approve"], applicants["reject"]
+        warm = approve[:WARMUP // 2] + reject[:WARMUP // 2]
+        timed, expected = [], []
+        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n - n // 2]):
+            timed += [a, r]
+            expected += ["approve", "reject"]
+        raw_s, raw_ok = time_raw(raw, warm, timed, expected)
+        per_s, statuses, profiler = time_persisted(svc, approve[WARMUP // 2:WARMUP] + reject[WARMUP // 2:WARMUP],
+                                                    timed, profile)
+        db.session.remove()
+        db.engine.dispose()
+    n = len(timed)
+    raw_rate, per_rate = n / raw_s, n / per_s
+    print(f"raw SpiffWorkflow (in memory), {label} registry".ljust(46)
+          + f": {raw_rate:8.1f} apps/s   ({raw_s:6.2f} s, {raw_ok}/{n} outcomes as expected)")
+    print(f"persisted engine, {label}".ljust(46)
+          + f": {per_rate:8.1f} apps/s   ({per_s:6.2f} s)   ratio persisted/raw = {per_rate / raw_rate:.2f}")
+    print(" " * 48 + f"cases in the database: ENROLLED={statuses.get('ENROLLED', 0)}"
+          f" REJECTED={statuses.get('REJECTED', 0)} other={n - statuses.get('ENROLLED', 0) - statuses.get('REJECTED', 0)}"
+          f" (expected {n // 2} + {n - n // 2})")
+    if profiler:
+        print(f"\n--- cProfile of the persisted run on {label} (top 25 by cumulative time) ---")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    sys.stdout.flush()
+    return applicants
+
+
+def postgres_bench_url(server_url):
+    """Create a fresh `tepat_bench` database next to `postgres`; return its URL and a drop function."""
+    admin_url = make_url(server_url).set(database="postgres")
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        admin.dispose()
+
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+    return make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False), drop
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="applications timed per path (default 2000)")
+    parser.add_argument("--people", type=int, default=20000, help="size of the synthetic registry")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
+                        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
+    parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
+    parser.add_argument("--profile", action="store_true", help="cProfile the persisted runs")
+    args = parser.parse_args()
+    if args.n < 2:
+        parser.error("--n must be at least 2")
+
+    from integrations.sandbox.generator import generate_population
+
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="tepat-bench-"))
+    try:
+        distance, source = precomputed_distance()
+        report = generate_population(args.people, args.seed, tmp / "extracts")
+        print(f"tepat throughput benchmark  N={args.n} ({args.n // 2} approve + {args.n - args.n // 2} reject)"
+              f"  people={report.people} households={report.households}")
+        print(f"face matching replaced by a precomputed encoding: MATCH at distance {distance} ({source})")
+        print(f"one commit per persisted application; {WARMUP} warm-up applications per path, untimed\n")
+        applicants = None
+        if not args.no_sqlite:
+            applicants = bench_backend("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}", tmp / "sqlite",
+                                       tmp / "extracts", args.n, distance, applicants, args.profile)
+        if args.postgres:
+            url, drop = postgres_bench_url(args.postgres)
+            try:
+                bench_backend("PostgreSQL", url, tmp / "pg", tmp / "extracts", args.n, distance, applicants,
+                              args.profile)
+            finally:
+                drop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from integrations.base import DisbursementConflict, NikInvalid
+from integrations.sandbox import tables as t
+from integrations.sandbox.delivery import SandboxNotifier, SandboxPaymentGateway
+
+NIK = "3510011708450001"
+OTHER = "3510025708450002"
+
+
+def clock():
+    return datetime(2025, 7, 1, 1, 2, 3, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def gateway(empty_session, faults):
+    return SandboxPaymentGateway(lambda: empty_session, faults, clock=clock)
+
+
+@pytest.fixture
+def notifier(empty_session, faults):
+    return SandboxNotifier(lambda: empty_session, faults, clock=clock)
+
+
+def test_disbursement_is_idempotent_by_reference(gateway, empty_session):
+    first = gateway.request_disbursement("PKH-2025Q3-0001", NIK, 750_000, "BRI", "0011223344")
+    again = gateway.request_disbursement("PKH-2025Q3-0001", NIK, 750_000, "BRI", "0011223344")
+    other = gateway.request_disbursement("PKH-2025Q3-0002", OTHER, 750_000, "POS", None)
+    assert first.status == again.status == "ACCEPTED"
+    assert first.provider_ref == again.provider_ref != other.provider_ref
+    assert first.evidence.checked_at == clock()
+    assert empty_session.scalar(select(func.count()).select_from(t.disbursements)) == 2
+
+
+def test_reused_reference_for_another_payment_conflicts(gateway):
+    gateway.request_disbursement("REF-1", NIK, 600_000, "BNI", "123")
+    with pytest.raises(DisbursementConflict):
+        gateway.request_disbursement("REF-1", NIK, 900_000, "BNI", "123")
+
+
+@pytest.mark.parametrize("args", [
+    ("", NIK, 1, "BRI", "1"),
+    ("R", NIK, 0, "BRI", "1"),
+    ("R", NIK, 10.5, "BRI", "1"),
+    ("R", NIK, True, "BRI", "1"),
+    ("R", NIK, 100, "PAYPAL", "1"),
+    ("R", NIK, 100, "MANDIRI", None),
+])
+def test_bad_disbursement_arguments(gateway, args):
+    with pytest.raises(ValueError):
+        gateway.request_disbursement(*args)
+
+
+def test_disbursement_needs_a_valid_nik(gateway):
+    with pytest.raises(NikInvalid):
+        gateway.request_disbursement("R", "123", 100, "POS", None)
+
+
+def test_notifier_outbox(notifier):
+    first = notifier.send(NIK, "SMS", "decision_published", {"status": "ELIGIBLE", "amount": 600_000})
+    second = notifier.send(NIK, "PORTAL", "appeal_received", {})
+    notifier.send(OTHER, "EMAIL", "decision_published", {"status": "REJECTED"})
+    messages = notifier.outbox(NIK)
+    assert [m["message_id"] for m in messages] == [first, second]
+    assert messages[0]["params"] == {"status": "ELIGIBLE", "amount": 600_000}
+    assert messages[0]["sent_at"] == clock()
+    assert len(notifier.outbox(OTHER)) == 1
+    assert notifier.outbox("3510011708450009") == []
+
+
+@pytest.mark.parametrize("channel, template, params", [
+    ("FAX", "t", {}), ("SMS", "", {}), ("SMS", "t", {"when": object()}), ("SMS", "t", ["x"]),
+])
+def test_bad_messages_are_refused(notifier, channel, template, params):
+    with pytest.raises(ValueError):
+        notifier.send(NIK, channel, template, params)
