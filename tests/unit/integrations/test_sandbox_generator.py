@@ -30,14 +30,19 @@ def test_same_seed_gives_the_same_rows_and_another_seed_differs(tmp_path):
     assert read_rows(first.out_dir, x.PEOPLE) != read_rows(other.out_dir, x.PEOPLE)
 
 
-def test_headers_use_registry_column_names(population):
-    header = read_rows(population.out_dir, x.PEOPLE)[0]
+@pytest.fixture(scope="module")
+def people_rows(population):
+    return read_rows(population.out_dir, x.PEOPLE)
+
+
+def test_headers_use_registry_column_names(people_rows):
+    header = people_rows[0]
     assert header[:4] == ("NIK", "NO_KK", "NAMA_LENGKAP", "JENIS_KELAMIN")
     assert "STATUS_HIDUP" in header and "TANGGAL_MENINGGAL" in header
 
 
-def test_every_nik_is_valid_unique_and_matches_its_row(population):
-    rows = read_rows(population.out_dir, x.PEOPLE)[1:]
+def test_every_nik_is_valid_unique_and_matches_its_row(population, people_rows):
+    rows = people_rows[1:]
     assert len(rows) == population.people == 5000
     niks = [r[0] for r in rows]
     assert len(set(niks)) == len(niks)

@@ -1,0 +1,35 @@
+# Tepat: `make run` sets up and runs the app; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt requirements-face.txt pyproject.toml | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup run test bench clean
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# face_recognition declares dlib (a long source build); dlib-bin, installed above, provides it.
+	$(PY) -m pip install --quiet --no-deps -r requirements-face.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Embedded default: SQLite in var/, in-process scheduler, sandbox integrations, demo data.
+run: setup
+	$(VENV)/bin/tepat setup
+	$(VENV)/bin/flask --app wsgi run --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
