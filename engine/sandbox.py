@@ -328,6 +328,10 @@ def guarded_apply(func, *args, **kwargs):
     return func(*args, **kwargs)
 
 
+def _tick():
+    """Called at the top of every loop body; the call event lets the tracer check the deadline."""
+
+
 def _build_builtins():
     allowed = dict(safe_builtins)
     # Not exposed: class creation, exception classes that could catch the timeout,
@@ -366,6 +370,7 @@ _GUARD_GLOBALS = {
     "_add_": guarded_add,
     "_mod_": guarded_mod,
     "_format_": guarded_format,
+    "_tick_": _tick,
 }
 
 
@@ -409,6 +414,20 @@ class SandboxPolicy(RestrictingNodeTransformer):
             copy_locations(new.value, node)
             return self.visit(new)
         return super().visit_AugAssign(node)
+
+    def _tick(self, node):
+        # Make every loop iteration call a Python function, so the trace function sees an
+        # event even for loops CPython does not report line events for (`while True: pass`).
+        tick = ast.Expr(self._call("_tick_", [], node.body[0] if node.body else node))
+        copy_locations(tick, node.body[0] if node.body else node)
+        node.body.insert(0, tick)
+        return node
+
+    def visit_While(self, node):
+        return self._tick(super().visit_While(node))
+
+    def visit_For(self, node):
+        return self._tick(super().visit_For(node))
 
     def visit_Import(self, node):
         self.error(node, "import statements are not allowed in scripts.")

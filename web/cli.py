@@ -218,6 +218,7 @@ def case_show(case_number, evidence):
     """Show a case: status, decision and reasons, benefits, timeline."""
     from cases.models import CaseEvent, EvidenceRecord
     from cases.operations import case_or_404
+    from cases.privacy import mask_identifiers
     from integrations.nik import mask_nik
 
     app = case_or_404(db.session, case_number)
@@ -237,7 +238,8 @@ def case_show(case_number, evidence):
         click.echo("  evidence:")
         for ev in db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
                                      .order_by(EvidenceRecord.id)).scalars():
-            click.echo(f"    {ev.checked_at:%Y-%m-%d %H:%M:%S} {ev.source:16} {json.dumps(ev.value, default=str)[:160]}")
+            shown = json.dumps(mask_identifiers(ev.value), default=str)
+            click.echo(f"    {ev.checked_at:%Y-%m-%d %H:%M:%S} {ev.source:16} {shown[:200]}")
 
 
 # --- human tasks ---------------------------------------------------------------------------
