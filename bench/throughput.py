@@ -3,7 +3,8 @@
 What is measured
 ----------------
 N applications (half that the rules auto-approve, half that they auto-reject, interleaved) are run
-end to end twice, in the same process and on the same synthetic registry:
+end to end twice, in the same process and on the same synthetic registry, in alternating blocks
+(raw block, persisted block, ...) so that other load on the machine hits both paths alike:
 
 * raw      - SpiffWorkflow alone: one in-memory ``BpmnWorkflow`` per application, built from the
              diagram and DMN files in ``processes/`` (parsed once with ``TepatBpmnParser``), start
@@ -16,7 +17,9 @@ end to end twice, in the same process and on the same synthetic registry:
 Both paths use the same ``TepatScriptEngine``, the same service handlers (``tasks/``) and the same
 sandbox integrations, so both do the same registry look-ups in the database; the difference is
 the cost of persisting the case and the engine state.  The figure is applications per second and
-the ratio persisted/raw (target: >= 0.5 on SQLite with N=2000).
+the ratio persisted/raw (target: >= 0.5 on SQLite with N=2000), from wall-clock time; the CPU time
+of this process per application is printed too (steadier on a busy machine; on PostgreSQL it
+leaves out the server's work).
 
 Face matching is replaced by precomputed encodings: dlib would dominate both paths and measure
 nothing about the engine.  At start-up, one real comparison (shared/faces obama.jpg vs obama2.jpg)
@@ -169,20 +172,9 @@ def classify(raw, want):
     return found
 
 
-def time_raw(raw, warm, timed, expected):
-    from engine.db import db
-
-    for nik in warm:
-        raw.run(nik)
-    start = time.perf_counter()
-    outcomes = [raw.run(nik) for nik in timed]
-    elapsed = time.perf_counter() - start
-    db.session.rollback()  # raw persists nothing: drop the sandbox payment/notify rows
-    return elapsed, sum(o == e for o, e in zip(outcomes, expected))
-
-
-def time_persisted(svc, warm, timed, profile):
-    from cases.models import Application
+def interleaved_runs(svc, raw, warm, timed, expected, block, profile):
+    """Alternate blocks of raw and persisted runs over the same applicants, so load on the machine
+    hits both alike; raw's block is rolled back before the persisted block starts."""
     from cases.operations import submit_application
     from engine.db import db
 
@@ -191,24 +183,36 @@ def time_persisted(svc, warm, timed, profile):
         submit_application(svc.engine, payload, photos=svc.photos, selfie=SELFIE)
         db.session.commit()
 
-    for nik in warm:
+    for nik in warm["raw"]:
+        raw.run(nik)
+    db.session.rollback()
+    for nik in warm["persisted"]:
         submit(nik)
+    wall, cpu, ok = {"raw": 0.0, "persisted": 0.0}, {"raw": 0.0, "persisted": 0.0}, 0
     profiler = cProfile.Profile() if profile else None
-    start = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    for nik in timed:
-        submit(nik)
-    if profiler:
-        profiler.disable()
-    elapsed = time.perf_counter() - start
-    rows = db.session.execute(select(Application.status, func.count()).where(Application.nik.in_(timed))
-                              .group_by(Application.status)).all()
-    return elapsed, dict(rows), profiler
+    for i in range(0, len(timed), block):
+        chunk = timed[i:i + block]
+        w, c = time.perf_counter(), time.process_time()
+        outcomes = [raw.run(nik) for nik in chunk]
+        wall["raw"] += time.perf_counter() - w
+        cpu["raw"] += time.process_time() - c
+        ok += sum(o == e for o, e in zip(outcomes, expected[i:i + block]))
+        db.session.rollback()  # raw persists nothing: drop the sandbox payment/notify rows (untimed)
+        if profiler:
+            profiler.enable()
+        w, c = time.perf_counter(), time.process_time()
+        for nik in chunk:
+            submit(nik)
+        wall["persisted"] += time.perf_counter() - w
+        cpu["persisted"] += time.process_time() - c
+        if profiler:
+            profiler.disable()
+    return wall, cpu, ok, profiler
 
 
-def bench_backend(label, url, tmp, extracts, n, distance, applicants, profile):
-    """Raw then persisted on one database; returns (applicants, raw seconds, persisted seconds)."""
+def bench_backend(label, url, tmp, extracts, n, distance, applicants, block, profile):
+    """Raw and persisted on one database; returns the applicants (classified on first use)."""
+    from cases.models import Application
     from engine.db import db
     from web import services
 
@@ -222,28 +226,31 @@ def bench_backend(label, url, tmp, extracts, n, distance, applicants, profile):
         if applicants is None:
             applicants = classify(raw, n // 2 + WARMUP)
         approve, reject = applicants["approve"], applicants["reject"]
-        warm = approve[:WARMUP // 2] + reject[:WARMUP // 2]
+        half = WARMUP // 2
+        warm = {"raw": approve[:half] + reject[:half], "persisted": approve[half:WARMUP] + reject[half:WARMUP]}
         timed, expected = [], []
-        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n - n // 2]):
+        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n // 2]):
             timed += [a, r]
             expected += ["approve", "reject"]
-        raw_s, raw_ok = time_raw(raw, warm, timed, expected)
-        per_s, statuses, profiler = time_persisted(svc, approve[WARMUP // 2:WARMUP] + reject[WARMUP // 2:WARMUP],
-                                                    timed, profile)
+        wall, cpu, raw_ok, profiler = interleaved_runs(svc, raw, warm, timed, expected, block, profile)
+        statuses = dict(db.session.execute(select(Application.status, func.count())
+                                           .where(Application.nik.in_(timed)).group_by(Application.status)).all())
         db.session.remove()
         db.engine.dispose()
-    n = len(timed)
-    raw_rate, per_rate = n / raw_s, n / per_s
-    print(f"raw SpiffWorkflow (in memory), {label} registry".ljust(46)
-          + f": {raw_rate:8.1f} apps/s   ({raw_s:6.2f} s, {raw_ok}/{n} outcomes as expected)")
-    print(f"persisted engine, {label}".ljust(46)
-          + f": {per_rate:8.1f} apps/s   ({per_s:6.2f} s)   ratio persisted/raw = {per_rate / raw_rate:.2f}")
-    print(" " * 48 + f"cases in the database: ENROLLED={statuses.get('ENROLLED', 0)}"
-          f" REJECTED={statuses.get('REJECTED', 0)} other={n - statuses.get('ENROLLED', 0) - statuses.get('REJECTED', 0)}"
-          f" (expected {n // 2} + {n - n // 2})")
+    raw_rate, per_rate = n / wall["raw"], n / wall["persisted"]
+    enrolled, rejected = statuses.get("ENROLLED", 0), statuses.get("REJECTED", 0)
+    print(f"raw SpiffWorkflow (in memory), {label} registry".ljust(50)
+          + f": {raw_rate:7.1f} apps/s  ({wall['raw']:6.1f} s; {raw_ok}/{n} outcomes as expected)")
+    print(f"persisted engine, {label}".ljust(50)
+          + f": {per_rate:7.1f} apps/s  ({wall['persisted']:6.1f} s)   ratio persisted/raw = {per_rate / raw_rate:.2f}")
+    print("  cases in the database".ljust(50) + f": ENROLLED={enrolled} REJECTED={rejected} "
+          f"other={n - enrolled - rejected}  (expected {n // 2} + {n // 2})")
+    print("  this process's CPU per application".ljust(50)
+          + f": raw {cpu['raw'] / n * 1000:.1f} ms, persisted {cpu['persisted'] / n * 1000:.1f} ms"
+          f"  (ratio {cpu['raw'] / cpu['persisted']:.2f}{'; server CPU not included' if 'Postgre' in label else ''})")
     if profiler:
-        print(f"\n--- cProfile of the persisted run on {label} (top 25 by cumulative time) ---")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        print(f"\n--- cProfile of the persisted runs on {label} (top 30 by cumulative time) ---")
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(30)
     sys.stdout.flush()
     return applicants
 
@@ -272,10 +279,11 @@ def main():
     parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
                         help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
     parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
+    parser.add_argument("--block", type=int, default=100, help="applications per alternating block")
     parser.add_argument("--profile", action="store_true", help="cProfile the persisted runs")
     args = parser.parse_args()
-    if args.n < 2:
-        parser.error("--n must be at least 2")
+    if args.n < 2 or args.n % 2:
+        parser.error("--n must be an even number >= 2 (half approve, half reject)")
 
     from integrations.sandbox.generator import generate_population
 
@@ -284,19 +292,21 @@ def main():
     try:
         distance, source = precomputed_distance()
         report = generate_population(args.people, args.seed, tmp / "extracts")
-        print(f"tepat throughput benchmark  N={args.n} ({args.n // 2} approve + {args.n - args.n // 2} reject)"
+        print(f"tepat throughput benchmark  N={args.n} ({args.n // 2} approve + {args.n // 2} reject)"
               f"  people={report.people} households={report.households}")
         print(f"face matching replaced by a precomputed encoding: MATCH at distance {distance} ({source})")
-        print(f"one commit per persisted application; {WARMUP} warm-up applications per path, untimed\n")
+        print(f"one commit per persisted application; {WARMUP} untimed warm-up applications per path; "
+              f"raw and persisted alternate in blocks of {args.block}\n")
         applicants = None
         if not args.no_sqlite:
             applicants = bench_backend("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}", tmp / "sqlite",
-                                       tmp / "extracts", args.n, distance, applicants, args.profile)
+                                       tmp / "extracts", args.n, distance, applicants, args.block,
+                                       args.profile)
         if args.postgres:
             url, drop = postgres_bench_url(args.postgres)
             try:
                 bench_backend("PostgreSQL", url, tmp / "pg", tmp / "extracts", args.n, distance, applicants,
-                              args.profile)
+                              args.block, args.profile)
             finally:
                 drop()
     finally:

@@ -280,9 +280,10 @@ def _guard_str_method(name, s, method):
             if len(items) > MAX_SEQUENCE:
                 _check_len(len(items))
             total = len(s) * max(len(items) - 1, 0)
-            for item in items:
-                if hasattr(item, "__len__"):
-                    total += len(item)
+            try:
+                total += sum(map(len, items))
+            except TypeError:
+                pass  # join itself will refuse the non-string item
             _check_len(total)
             return method(items)
         return join

@@ -103,7 +103,11 @@ class FaceRecognitionMatcher(FaceMatcher):
             raise ImageRejected(encoded.problem, encoded.message)
         if reference is None:
             return self._result("cannot_decide", None, "NO_REFERENCE_PHOTO", selfie_hash, None)
-        reference_hash = self._hash(reference)
+        try:
+            reference_hash = self._hash(reference)
+        except ImageRejected:
+            # A reference of the wrong kind is the registry's problem, never the applicant's.
+            return self._result("cannot_decide", None, "REFERENCE_UNUSABLE", selfie_hash, None)
         ref = self._encoding(reference, reference_hash)
         if ref.problem:
             return self._result("cannot_decide", None, "REFERENCE_UNUSABLE", selfie_hash, reference_hash)
