@@ -17,8 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from integrations.base import Evidence, IntegrationError, utc_now
 
 with warnings.catch_warnings():
-    # face_recognition_models may import pkg_resources, which warns on newer setuptools.
+    # face_recognition_models imports pkg_resources, which newer setuptools flags as deprecated
+    # (DeprecationWarning, later UserWarning); that is the library's concern, not ours.
     warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*pkg_resources.*")
     import face_recognition
 
 OUTCOMES = ("match", "no_match", "cannot_decide")

@@ -77,7 +77,9 @@ HOUSEHOLDS = SheetLayout("dukcapil.xlsx", "KELUARGA", (
 ))
 DTSEN = SheetLayout("dtsen.xlsx", "DTSEN", ("NO_KK", "DESIL", "TANGGAL_PEMUTAKHIRAN"))
 BPJS_HEALTH = SheetLayout("bpjs_kesehatan.xlsx", "PESERTA", ("NIK", "SEGMEN_PESERTA", "STATUS_KEPESERTAAN"))
-BPJS_EMPLOYMENT = SheetLayout("bpjs_ketenagakerjaan.xlsx", "PESERTA", ("NIK", "UPAH_BULANAN", "NAMA_PEMBERI_KERJA"))
+BPJS_EMPLOYMENT = SheetLayout(
+    "bpjs_ketenagakerjaan.xlsx", "PESERTA", ("NIK", "UPAH_BULANAN", "NAMA_PEMBERI_KERJA")
+)
 ASSETS = SheetLayout("aset.xlsx", "ASET_KELUARGA", (
     "NO_KK", "JUMLAH_KENDARAAN_RODA_EMPAT", "DAYA_LISTRIK_VA", "SUBSIDI_LISTRIK",
 ))

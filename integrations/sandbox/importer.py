@@ -157,7 +157,8 @@ def _household(c: dict) -> dict:
     if district not in x.DISTRICT_BY_CODE:
         raise _RowInvalid(f"KODE_KECAMATAN {district!r} is not a district of Banyuwangi")
     return {"kk_number": _number16(c["NO_KK"], "NO_KK"), "district_code": district,
-            "village": _text(c["DESA"], "DESA"), "head_nik": _nik(c["NIK_KEPALA_KELUARGA"], "NIK_KEPALA_KELUARGA")}
+            "village": _text(c["DESA"], "DESA"),
+            "head_nik": _nik(c["NIK_KEPALA_KELUARGA"], "NIK_KEPALA_KELUARGA")}
 
 
 def _dtsen(c: dict) -> dict:

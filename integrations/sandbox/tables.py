@@ -125,4 +125,6 @@ outbox = Table(
 )
 
 # Tables filled from registry extracts; an import replaces exactly these.
-EXTRACT_TABLES = (people, households, dtsen, bpjs_health, bpjs_employment, assets, company_roles, civil_service)
+EXTRACT_TABLES = (
+    people, households, dtsen, bpjs_health, bpjs_employment, assets, company_roles, civil_service,
+)

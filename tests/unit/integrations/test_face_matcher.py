@@ -62,11 +62,12 @@ def test_photo_without_face_is_rejected(matcher):
 
 def test_missing_reference_cannot_decide(matcher, faces):
     result = matcher.verify(photo(faces, "obama.jpg"), None)
-    assert (result.outcome, result.distance, result.reason_code) == ("cannot_decide", None, "NO_REFERENCE_PHOTO")
+    assert (result.outcome, result.distance) == ("cannot_decide", None)
+    assert result.reason_code == "NO_REFERENCE_PHOTO"
 
 
 def test_unusable_reference_is_not_the_applicants_fault(matcher, faces):
-    for reference in (blank_png(), photo(faces, "two_people.jpg"), b"garbage"):
+    for reference in (blank_png(), photo(faces, "two_people.jpg"), b"garbage", "not bytes"):
         result = matcher.verify(photo(faces, "obama.jpg"), reference)
         assert (result.outcome, result.reason_code) == ("cannot_decide", "REFERENCE_UNUSABLE")
 
