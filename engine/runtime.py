@@ -78,8 +78,23 @@ class InstanceRuntime:
     # --- acting ------------------------------------------------------------------------------
 
     def run(self):
-        """Run every automatic task until only user tasks and waits remain."""
-        self.workflow.do_engine_steps(will_complete_task=self._will_complete)
+        """Run every automatic task until only user tasks and waits remain.
+
+        A script or rule that fails leaves its task in ERROR: saved as an incident, not a crash.
+        """
+        try:
+            self.workflow.do_engine_steps(will_complete_task=self._will_complete)
+        except WorkflowException as exc:
+            task = getattr(exc, "task", None)
+            if task is None or not task.has_state(TaskState.ERROR):
+                raise
+            message = str(exc)
+            notes = getattr(exc, "notes", None) or []
+            if notes:
+                message = f"{message} ({'; '.join(notes)})"
+            task.internal_data["error"] = message[:4000]
+            self.journal.add("incident", bpmn_id=task.task_spec.bpmn_id, error=message[:500],
+                             attempts=1, task_guid=str(task.id))
 
     def _will_complete(self, task):
         status = properties(task.task_spec).get("caseStatus")

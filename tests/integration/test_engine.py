@@ -50,7 +50,7 @@ def tick_engine(ctx):
     handlers = {**REGISTRY, "test.flaky": flaky}
     s = services()
     engine = Engine(db.session, s.engine.settings, s.integrations, TICK_FORMS, handlers=handlers, photos=s.photos)
-    engine.deploy_files(_files("counter.bpmn", "flaky.bpmn"), deployed_by="tests")
+    engine.deploy_files(_files("counter.bpmn", "flaky.bpmn", "script_error.bpmn"), deployed_by="tests")
     db.session.commit()
     engine.flaky = flaky
     engine.calls = calls
@@ -167,6 +167,21 @@ def test_a_handler_bug_is_an_incident_that_can_be_skipped(tick_engine):
     incident = db.session.scalars(select(Incident)).one()
     assert "KeyError" in incident.error
     tick_engine.skip_incident(incident.id, ADMIN, result={"value": "entered by hand"})
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, instance.id).status == "completed"
+
+
+def test_a_failing_script_is_an_incident_not_a_crash(tick_engine):
+    instance = tick_engine.start("script_error", "K-4", {"facts": {}})
+    db.session.commit()
+    assert instance.status == "incident"
+    incident = db.session.scalars(select(Incident)).one()
+    assert incident.bpmn_id == "compute" and "missing" in incident.error
+    tick_engine.retry_incident(incident.id, ADMIN)  # same data, same failure: a new incident
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Incident).where(Incident.status == "open")) == 1
+    tick_engine.skip_incident(db.session.scalars(select(Incident).where(Incident.status == "open")).one().id, ADMIN)
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(ProcessInstance, instance.id).status == "completed"
