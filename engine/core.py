@@ -183,15 +183,21 @@ class Engine:
             raise IncidentNotFound(f"no open incident {incident_id}")
         return incident
 
-    def retry_incident(self, incident_id, actor):
-        """Run the failed task again from a fresh attempt count."""
+    def _incident_task(self, incident_id):
+        """Lock the incident's instance and return (incident, runtime, the task in ERROR)."""
         incident = self.incident_or_404(incident_id)
         runtime = self.open(incident.instance_id)
         incident = self.incident_or_404(incident_id)  # re-read under the lock
         task = runtime.get_task(incident.task_guid)
         if task is None or not task.has_state(TaskState.ERROR):
             raise IncidentNotFound(f"incident {incident_id} is no longer pending")
+        return incident, runtime, task
+
+    def retry_incident(self, incident_id, actor):
+        """Run the failed task again from a fresh attempt count."""
+        incident, runtime, task = self._incident_task(incident_id)
         task.internal_data.pop(RETRY_KEY, None)
+        task.internal_data.pop("error", None)
         task._set_state(TaskState.READY)
         incident.status, incident.resolved_by, incident.resolved_at = "retried", actor.id, utcnow()
         runtime.journal.add("incident_retried", bpmn_id=incident.bpmn_id, actor=actor.id)
@@ -202,12 +208,7 @@ class Engine:
 
     def skip_incident(self, incident_id, actor, result=None):
         """Complete the failed task without running it, with an optional result, and go on."""
-        incident = self.incident_or_404(incident_id)
-        runtime = self.open(incident.instance_id)
-        incident = self.incident_or_404(incident_id)
-        task = runtime.get_task(incident.task_guid)
-        if task is None or not task.has_state(TaskState.ERROR):
-            raise IncidentNotFound(f"incident {incident_id} is no longer pending")
+        incident, runtime, task = self._incident_task(incident_id)
         variable = getattr(task.task_spec, "result_variable", None)
         if variable:
             task.data[variable] = result if result is not None else {"ok": False, "skipped": True}

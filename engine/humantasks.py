@@ -48,16 +48,17 @@ def check_may_work(session, row, actor):
                 task=row.id, earlier=earlier)
 
 
-def _fresh(session, row):
-    session.refresh(row)
-    return row
+def _locked(engine, task_id):
+    """Lock the task's instance (serializing with every other action on it) and re-read the row."""
+    row = task_or_404(engine.session, task_id)
+    runtime = engine.open(row.instance_id)
+    engine.session.refresh(row)
+    return row, runtime
 
 
 def claim_task(engine, task_id, actor):
     """Assign an open task to `actor`."""
-    row = task_or_404(engine.session, task_id)
-    runtime = engine.open(row.instance_id)  # serialize with other actions on the instance
-    row = _fresh(engine.session, row)
+    row, runtime = _locked(engine, task_id)
     if row.status == "claimed":
         if row.assignee == actor.id:
             return row
@@ -74,9 +75,7 @@ def claim_task(engine, task_id, actor):
 
 def unclaim_task(engine, task_id, actor):
     """Put a claimed task back in its queue (its holder or a supervisor)."""
-    row = task_or_404(engine.session, task_id)
-    runtime = engine.open(row.instance_id)
-    row = _fresh(engine.session, row)
+    row, runtime = _locked(engine, task_id)
     if row.status != "claimed":
         raise TaskNotClaimed(f"task {row.id} is not claimed")
     if row.assignee != actor.id and not (actor.roles & SUPERVISOR_ROLES):
@@ -91,9 +90,7 @@ def reassign_task(engine, task_id, actor, target):
     """Give a task to another officer (supervisors only); `target` is an Actor."""
     if not (actor.roles & SUPERVISOR_ROLES):
         raise NotAllowed("only a supervisor may reassign tasks")
-    row = task_or_404(engine.session, task_id)
-    runtime = engine.open(row.instance_id)
-    row = _fresh(engine.session, row)
+    row, runtime = _locked(engine, task_id)
     if row.status not in ("open", "claimed"):
         raise TaskNotReady(f"task {row.id} is {row.status}", status=row.status)
     check_may_work(engine.session, row, target)
@@ -117,9 +114,7 @@ def validate_form(forms, form_name, data):
 
 def complete_task(engine, task_id, actor, data, expected_guid=None):
     """Complete a claimed task with validated form data and run the instance on."""
-    row = task_or_404(engine.session, task_id)
-    runtime = engine.open(row.instance_id)
-    row = _fresh(engine.session, row)
+    row, runtime = _locked(engine, task_id)
     if expected_guid is not None and expected_guid != row.task_guid:
         raise TaskNotReady("this form is out of date: the task has changed", status=row.status)
     if row.status in ("completed", "cancelled"):
