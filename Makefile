@@ -14,7 +14,7 @@ $(STAMP):
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# face_recognition declares dlib (a long source build); dlib-bin, installed above, provides it.
 	$(PY) -m pip install --quiet --no-deps -r requirements-face.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
