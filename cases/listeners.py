@@ -2,11 +2,9 @@
 from datetime import datetime
 
 from sqlalchemy import select
-from SpiffWorkflow.util.task import TaskState
 
 from engine import signals
 from engine.db import utcnow
-from engine.spec import properties
 
 from .models import Appeal, Application, Enrolment, EvidenceRecord
 from .operations import CLOSED_STATUSES, add_event
@@ -18,14 +16,6 @@ def _application(session, runtime):
     return session.execute(
         select(Application).where(Application.case_number == runtime.instance.business_key)
     ).scalar_one_or_none()
-
-
-def _current_data(workflow):
-    for state in (TaskState.READY, TaskState.WAITING):
-        for task in workflow.get_tasks(state=state):
-            if properties(task.task_spec).get("caseStatus"):
-                return task.data
-    return workflow.last_task.data if workflow.last_task is not None else workflow.data
 
 
 def _summary(entry):
@@ -78,18 +68,28 @@ def record_instance_saved(engine, runtime):
     app.updated_at = utcnow()
 
 
+_RULE_VERSIONS = {}
+
+
+def rule_version(version):
+    """Name the rules a decision used: process, content hash and DMN files (cached per version)."""
+    key = (version.id, version.content_hash)
+    if key not in _RULE_VERSIONS:
+        dmn = ", ".join(sorted(n for n in version.files if n.endswith(".dmn")))
+        _RULE_VERSIONS[key] = f"{version.process_id}@{version.content_hash[:12]} ({dmn})"
+    return _RULE_VERSIONS[key]
+
+
 def _apply_status(session, app, status, runtime):
     app.status = status
-    data = _current_data(runtime.workflow)
+    data = runtime.current_data
     if status in DECISION_STATUSES:
         app.decision = data.get("decision")
         app.decided_by = data.get("decided_by")
         app.reasons = data.get("reasons") or []
         app.review_flags = data.get("review_flags") or []
         app.programmes = data.get("programmes") or []
-        version = runtime.instance.version
-        dmn = ", ".join(sorted(n for n in version.files if n.endswith(".dmn")))
-        app.rule_version = f"{version.process_id}@{version.content_hash[:12]} ({dmn})"
+        app.rule_version = rule_version(runtime.instance.version)
         if app.decision in ("approve", "reject") and status != "AWAITING_APPROVAL":
             app.decided_at = utcnow()
     if status in CLOSED_STATUSES:

@@ -13,12 +13,13 @@ class ProcessVersion(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
+    # The large columns load only when needed: the spec is restored once per process and cached.
     name: Mapped[str | None] = mapped_column(String(200))
     content_hash: Mapped[str] = mapped_column(String(64))
     # {file name: XML text} of every BPMN/DMN file in the deployed bundle.
-    files: Mapped[dict] = mapped_column(JSON)
+    files: Mapped[dict] = mapped_column(JSON, deferred=True)
     # Serialized spec and subprocess specs, stored once per version, not per instance.
-    spec_json: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     deployed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(100))

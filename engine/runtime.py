@@ -13,7 +13,7 @@ from .db import utcnow
 from .errors import InstanceNotFound
 from .models import HumanTask, ProcessInstance
 from .script_engine import RETRY_KEY, Journal
-from .spec import TepatServiceTask, dump_state, load_state, properties
+from .spec import SERIALIZER_VERSION, TepatServiceTask, dump_state, load_state, properties
 from .workdays import add_working_days
 
 OPEN_STATES = ("open", "claimed")
@@ -30,6 +30,7 @@ class InstanceRuntime:
         self.is_new = is_new
         self.journal = Journal()
         self.completed_by_us = set()
+        self.current_data = {}  # data at the case's current position, set by save()
         workflow.tepat_journal = self.journal
         workflow.tepat_business_key = instance.business_key
         workflow.tepat_instance_id = instance.id
@@ -56,7 +57,7 @@ class InstanceRuntime:
         ).scalar_one()
         spec, subprocess_specs = engine.specs_for(instance.version)
         workflow = load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
-                              instance.version.spec_json)
+                              lambda: instance.version.spec_json)
         return cls(engine, instance, workflow)
 
     @classmethod
@@ -129,39 +130,44 @@ class InstanceRuntime:
         workflow = self.workflow
         inst = self.instance
         inst.state_json = dump_state(workflow)
-        from .spec import SERIALIZER_VERSION
-
         inst.serializer_version = SERIALIZER_VERSION
         inst.updated_at = now
-        errors = workflow.get_tasks(state=TaskState.ERROR)
-        ready_manual = workflow.get_tasks(state=TaskState.READY, manual=True)
+        by_state = {}
+        for task in workflow.get_tasks():  # one walk of the tree for everything below
+            by_state.setdefault(task.state, []).append(task)
+        errors = by_state.get(TaskState.ERROR, [])
+        ready_manual = [t for t in by_state.get(TaskState.READY, []) if t.task_spec.manual]
+        waiting = by_state.get(TaskState.WAITING, [])
         if workflow.completed:
             inst.status = "completed"
         elif errors:
             inst.status = "incident"
-        elif ready_manual or self.workflow.waiting_events():
+        elif ready_manual or waiting:
             inst.status = "waiting"
         else:
             inst.status = "running"
-        inst.wake_at = None if workflow.completed else self._next_wake()
-        milestone = self._frontier_milestone(ready_manual)
-        if milestone:
-            self.journal.add("milestone", status=milestone["status"], bpmn_id=milestone["bpmn_id"])
+        inst.wake_at = None if workflow.completed else self._next_wake(by_state.get(TaskState.STARTED, []))
+        frontier = self._frontier(ready_manual + waiting)
+        if frontier is not None:
+            self.journal.add("milestone", status=properties(frontier.task_spec)["caseStatus"],
+                             bpmn_id=frontier.task_spec.bpmn_id)
+        self.current_data = frontier.data if frontier is not None else (
+            workflow.last_task.data if workflow.last_task is not None else workflow.data)
         self._sync_human_tasks(ready_manual, now)
         for task in errors:
             self.engine.open_incident(self, task)
         self.session.flush()
         signals.instance_saved.send(self.engine, runtime=self)
 
-    def _frontier_milestone(self, ready_manual):
-        frontier = ready_manual + self.workflow.get_tasks(state=TaskState.WAITING)
-        for task in frontier:
-            status = properties(task.task_spec).get("caseStatus")
-            if status:
-                return {"status": status, "bpmn_id": task.task_spec.bpmn_id}
+    @staticmethod
+    def _frontier(tasks):
+        """Return the first ready or waiting task that names a case status, or None."""
+        for task in tasks:
+            if properties(task.task_spec).get("caseStatus"):
+                return task
         return None
 
-    def _next_wake(self):
+    def _next_wake(self, started):
         times = []
         for task in self.workflow.event_manager.tasks.values():
             value = task.internal_data.get("event_value")
@@ -170,7 +176,7 @@ class InstanceRuntime:
                     times.append(TimerEventDefinition.get_datetime(value))
                 except (ValueError, TypeError):
                     continue
-        for task in self.workflow.get_tasks(state=TaskState.STARTED):
+        for task in started:
             due = (task.internal_data.get(RETRY_KEY) or {}).get("retry_at")
             if due:
                 times.append(datetime.fromisoformat(due))

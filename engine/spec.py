@@ -91,12 +91,12 @@ def dump_state(workflow):
         registry._encoder_mode = False
 
 
-def load_state(state_json, spec, subprocess_specs, stored_version, spec_json):
+def load_state(state_json, spec, subprocess_specs, stored_version, spec_json_loader):
     """Restore an instance from its JSON state and its version's spec objects."""
     dct = json.loads(state_json)
     if stored_version != SERIALIZER_VERSION:
         # Older state: migrations need the full document, spec included.
-        full = json.loads(spec_json)
+        full = json.loads(spec_json_loader())
         dct.update(spec=full["spec"], subprocess_specs=full["subprocess_specs"])
         dct[STATE_SERIALIZER.VERSION_KEY] = stored_version
         STATE_SERIALIZER.migrate(dct)
