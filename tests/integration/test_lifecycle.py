@@ -242,3 +242,44 @@ def test_message_to_a_case_not_waiting_is_refused(svc, personas):
     db.session.rollback()
     with pytest.raises(MessageNotExpected):
         svc.engine.send_message("TPT-0000-9999999", "appeal_filed", {})
+
+
+def test_unclaim_and_reassign(svc, personas, officers):
+    from engine.humantasks import reassign_task, unclaim_task
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    row = open_task(number, "review")
+    claim_task(svc.engine, row.id, officers["cw1"])
+    db.session.commit()
+    with pytest.raises(NotAllowed):
+        unclaim_task(svc.engine, row.id, officers["cw2"])  # not the holder, not a supervisor
+    db.session.rollback()
+    with pytest.raises(NotAllowed):
+        reassign_task(svc.engine, row.id, officers["cw1"], officers["cw2"])  # caseworkers do not reassign
+    db.session.rollback()
+    with pytest.raises(NotAllowed):
+        reassign_task(svc.engine, row.id, officers["sup1"], officers["app1"])  # target lacks the role
+    db.session.rollback()
+    reassign_task(svc.engine, row.id, officers["sup1"], officers["cw2"])
+    db.session.commit()
+    assert open_task(number, "review").assignee == "cw2"
+    unclaim_task(svc.engine, row.id, officers["cw2"])
+    db.session.commit()
+    row = open_task(number, "review")
+    assert row.status == "open" and row.assignee is None
+    events = db.session.scalars(select(CaseEvent.kind).where(CaseEvent.application_id == case(number).id)).all()
+    assert {"task_claim", "task_reassign", "task_unclaim"} <= set(events)
+
+
+def test_scheduler_job_fires_due_timers(svc, personas):
+    from flask import current_app
+
+    from web.scheduler import fire_due
+
+    number = submit(svc, personas["rich_decile"]).case_number
+    assert case(number).status == "REJECTED"
+    app = current_app._get_current_object()
+    assert fire_due(app) == 0
+    with later(31):
+        assert fire_due(app) == 1
+    assert case(number).status == "CLOSED_REJECTED"
