@@ -64,12 +64,6 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         nik = validate_nik(data["nik"])
     except NikInvalid as exc:
         raise NikRejected(str(exc), field="nik", reason=getattr(exc, "code", "NIK_INVALID")) from exc
-    existing = _open_case_for(session, nik)
-    if existing is not None:
-        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {existing.case_number}",
-                                   case_number=existing.case_number)
-    if selfie is not None:
-        data["selfie_ref"] = photos.put(selfie)
     app = Application(
         nik=nik, active_nik=nik, district_code=nik[4:6], channel=data["channel"],
         facilitator=data.get("facilitator_id"), payment_channel=data["payment_channel"],
@@ -80,10 +74,13 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         with session.begin_nested():
             session.add(app)
             session.flush()
-    except IntegrityError as exc:  # a concurrent submit won the race for this NIK
+    except IntegrityError as exc:  # the unique open-case NIK: an open case exists, or a concurrent submit won
         existing = _open_case_for(session, nik)
-        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case",
-                                   case_number=existing.case_number if existing else None) from exc
+        number = existing.case_number if existing else None
+        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {number or ''}".strip(),
+                                   case_number=number) from exc
+    if selfie is not None:  # stored only once the case exists: a refused submission keeps no photo
+        app.selfie_ref = photos.put(selfie)
     app.case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"
     add_event(session, app, "submitted", f"Application submitted ({data['channel']})", actor=actor,
               detail={"consent_version": data["consent_version"]})

@@ -70,8 +70,7 @@ class InstanceRuntime:
         instance = ProcessInstance(version=version, version_id=version.id, business_key=business_key,
                                    region=region, status="running", state_json="{}",
                                    serializer_version="", lock_version=0)
-        engine.session.add(instance)
-        engine.session.flush()
+        engine.session.add(instance)  # inserted by save(), with its state, in one statement
         runtime = cls(engine, instance, workflow, is_new=True)
         runtime.journal.add("started", process_id=version.process_id, version_id=version.id)
         return runtime
@@ -84,7 +83,9 @@ class InstanceRuntime:
         A script or rule that fails leaves its task in ERROR: saved as an incident, not a crash.
         """
         try:
-            self.workflow.do_engine_steps(will_complete_task=self._will_complete)
+            # Handlers only read; flushing before each of their queries would only cost time.
+            with self.session.no_autoflush:
+                self.workflow.do_engine_steps(will_complete_task=self._will_complete)
         except WorkflowException as exc:
             task = getattr(exc, "task", None)
             if task is None or not task.has_state(TaskState.ERROR):
@@ -153,6 +154,9 @@ class InstanceRuntime:
                              bpmn_id=frontier.task_spec.bpmn_id)
         self.current_data = frontier.data if frontier is not None else (
             workflow.last_task.data if workflow.last_task is not None else workflow.data)
+        if inst.id is None:
+            self.session.flush()  # the new instance's id, for its task rows and listeners
+            workflow.tepat_instance_id = inst.id
         self._sync_human_tasks(ready_manual, now)
         for task in errors:
             self.engine.open_incident(self, task)

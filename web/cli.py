@@ -229,15 +229,17 @@ def case_show(case_number, evidence):
         b = app.benefits
         click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"
                    f"  first payment: Rp{b.get('first_payment', 0):,}")
+    events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
+    checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
+                                .order_by(EvidenceRecord.id)).scalars().all()
+    lines = [(e.at, 0, e.id, f"{e.actor:12} {e.summary}") for e in events]
+    lines += [(ev.checked_at, 1, ev.id, f"{'system':12} Check answered: {ev.source} ({ev.operator})") for ev in checks]
     click.echo("  timeline:")
-    events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)
-                                .order_by(CaseEvent.at, CaseEvent.id)).scalars()
-    for e in events:
-        click.echo(f"    {e.at:%Y-%m-%d %H:%M:%S} {e.actor:12} {e.summary}")
+    for at, _, _, text in sorted(lines):
+        click.echo(f"    {at:%Y-%m-%d %H:%M:%S} {text}")
     if evidence:
         click.echo("  evidence:")
-        for ev in db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
-                                     .order_by(EvidenceRecord.id)).scalars():
+        for ev in checks:
             shown = json.dumps(mask_identifiers(ev.value), default=str)
             click.echo(f"    {ev.checked_at:%Y-%m-%d %H:%M:%S} {ev.source:16} {shown[:200]}")
 
