@@ -6,7 +6,8 @@ from sqlalchemy import select
 from engine import signals
 from engine.db import utcnow
 
-from .models import Appeal, Application, Enrolment, EvidenceRecord
+from .explanation import build_explanation, compare_explanations
+from .models import Appeal, Application, Enrolment, EvidenceRecord, Recheck
 from .operations import CLOSED_STATUSES, add_event
 
 DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
@@ -64,7 +65,9 @@ def record_instance_saved(engine, runtime):
                   detail={k: v for k, v in entry.items()
                           if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
                                    "due_at", "error", "name")})
-    if status and status != app.status:
+    if runtime.instance.version.process_id == "recheck":
+        _record_recheck(session, app, status, runtime)
+    elif status and status != app.status:
         _apply_status(session, app, status, runtime)
     app.updated_at = utcnow()
 
@@ -81,9 +84,43 @@ def rule_version(version):
     return _RULE_VERSIONS[key]
 
 
+def _explain(session, app, runtime, data):
+    session.flush()  # this run's evidence rows need their ids
+    evidence = [{"id": ev_id, "source": source, "checked_at": at.isoformat()}
+                for ev_id, source, at in session.execute(
+                    select(EvidenceRecord.id, EvidenceRecord.source, EvidenceRecord.checked_at)
+                    .where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id))]
+    version = runtime.instance.version
+    return build_explanation(version.files, rule_version(version), data, evidence)
+
+
+def _record_recheck(session, app, status, runtime):
+    """Keep a re-check's result and what changed since the last decision; act on removal."""
+    data = runtime.current_data
+    done = session.execute(select(Recheck).where(Recheck.instance_id == runtime.instance.id)).scalar_one_or_none()
+    if done is None and "recheck_outcome" in data:
+        explanation = _explain(session, app, runtime, data)
+        changes = compare_explanations(app.explanation, explanation)
+        session.add(Recheck(application_id=app.id, instance_id=runtime.instance.id, outcome=data["recheck_outcome"],
+                            rule_version=rule_version(runtime.instance.version), changes=changes,
+                            explanation=explanation))
+        add_event(session, app, "recheck", f"Re-check: {data['recheck_outcome']}, {len(changes)} change(s)",
+                  detail={"changes": changes[:20]})
+    if status and status != app.status:
+        app.status = status
+        if status == "REMOVED":
+            app.active_nik = None
+            app.reasons = data.get("reasons") or []
+            for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
+                                                                     Enrolment.ended_at.is_(None))).scalars():
+                enrolment.ended_at = utcnow()
+
+
 def _apply_status(session, app, status, runtime):
     app.status = status
     data = runtime.current_data
+    if status in DECISION_STATUSES and "exclusions" in data:
+        app.explanation = _explain(session, app, runtime, data)
     if status in DECISION_STATUSES:
         app.decision = data.get("decision")
         app.decided_by = data.get("decided_by")

@@ -52,6 +52,8 @@ class Application(db.Model):
     programmes: Mapped[list] = mapped_column(JSON, default=list)
     benefits: Mapped[dict | None] = mapped_column(JSON)
     rule_version: Mapped[str | None] = mapped_column(String(200))
+    # One entry per criterion: facts and evidence used, rule and version, outcome, texts (id, en).
+    explanation: Mapped[list | None] = mapped_column(JSON)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
@@ -112,3 +114,20 @@ class Enrolment(db.Model):
     benefits: Mapped[dict] = mapped_column(JSON)
     disbursement_ref: Mapped[str | None] = mapped_column(String(64))
     enrolled_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+
+class Recheck(db.Model):
+    """A periodic re-check of an enrolled family: the same rules on fresh evidence, and what changed."""
+
+    __tablename__ = "rechecks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), unique=True)
+    checked_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # keep | review | exclude, as the rules see it; the officers decide a removal
+    outcome: Mapped[str] = mapped_column(String(10))
+    rule_version: Mapped[str | None] = mapped_column(String(200))
+    changes: Mapped[list] = mapped_column(JSON, default=list)
+    explanation: Mapped[list] = mapped_column(JSON, default=list)

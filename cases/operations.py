@@ -123,6 +123,24 @@ def file_appeal(engine, case_number, payload, actor="applicant"):
     return appeal
 
 
+class RecheckNotAllowed(CaseError):
+    code = "RECHECK_NOT_ALLOWED"
+
+
+def recheck_enrolment(engine, case_number, actor="system"):
+    """Re-run the eligibility rules for an enrolled family on fresh evidence (one re-check at a time)."""
+    app = case_or_404(engine.session, case_number)
+    if app.status != "ENROLLED":
+        raise RecheckNotAllowed(f"case {case_number} is {app.status}, not enrolled", status=app.status)
+    if engine.instance_for_key(case_number) is not None:
+        raise RecheckNotAllowed(f"case {case_number} already has a process running")
+    settings = engine.settings
+    data = {"nik": app.nik, "case_number": case_number, "review_flags": [],
+            "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"])}
+    add_event(engine.session, app, "recheck_started", "Re-check started", actor=actor)
+    return engine.start("recheck", case_number, data, region=app.district_code)
+
+
 def actor_for(officer):
     """Build the engine's Actor from an officer record."""
     return Actor(id=officer.username, roles=frozenset(officer.roles or []),

@@ -1,5 +1,5 @@
 """Payloads from applicants and facilitators."""
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 
 class ApplicationSubmissionSchema(Schema):
@@ -20,6 +20,12 @@ class ApplicationSubmissionSchema(Schema):
     consent = fields.Boolean(required=True)
     consent_version = fields.String(load_default="2025-01")
     selfie_ref = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _account_for_bank_channels(self, data, **kwargs):
+        # Banks pay into an account (KKS); only the post office pays out in cash.
+        if data.get("payment_channel", "BRI") != "POS" and not data.get("bank_account"):
+            raise ValidationError("a bank account number is required unless paid by PT Pos", "bank_account")
 
     @validates("consent")
     def _consent_given(self, value, **kwargs):

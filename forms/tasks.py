@@ -55,8 +55,16 @@ class AppealReviewForm(_Strict):
     appeal_notes = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 
+class RemovalReviewForm(_Strict):
+    """A caseworker's review of an enrolled family whose re-check no longer passes the rules."""
+
+    removal_decision = fields.String(required=True, validate=validate.OneOf(["remove", "keep"]))
+    removal_notes = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
 FORMS = {
     "case_review": CaseReviewForm,
     "approval": ApprovalForm,
     "appeal_review": AppealReviewForm,
+    "removal_review": RemovalReviewForm,
 }

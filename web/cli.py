@@ -26,6 +26,7 @@ ERROR_TEXT = {
     "MESSAGE_NOT_EXPECTED": "Proses tidak menunggu pesan ini / Process is not waiting for this message",
     "APPEAL_NOT_ALLOWED": "Sanggah tidak dapat diajukan / Appeal not allowed",
     "CASE_NOT_FOUND": "Kasus tidak ditemukan / Case not found",
+    "RECHECK_NOT_ALLOWED": "Pemeriksaan ulang tidak dapat dilakukan / Re-check not allowed",
     "INCIDENT_NOT_FOUND": "Insiden tidak ditemukan / Incident not found",
     "PROCESS_NOT_DEPLOYED": "Proses belum dipasang / Process not deployed",
 }
@@ -71,7 +72,7 @@ def register_cli(app):
     """Attach the command groups to the app."""
     for group in (sandbox, officer, tasks, case, incidents, timers):
         app.cli.add_command(group)
-    for command in (deploy, submit, appeal, setup):
+    for command in (deploy, submit, appeal, setup, recheck):
         app.cli.add_command(command)
 
 
@@ -196,6 +197,33 @@ def appeal(case_number, reason):
     click.echo(f"appeal filed on {case_number}: {app.status}")
 
 
+@click.command(help="Re-check enrolled families on fresh evidence (as for the quarterly DTSEN update).")
+@click.argument("case_numbers", nargs=-1)
+@click.option("--all-enrolled", is_flag=True, help="every enrolled case, one transaction each")
+@with_appcontext
+def recheck(case_numbers, all_enrolled):
+    from cases.models import Application
+    from cases.operations import case_or_404, recheck_enrolment
+    from engine.errors import EngineError
+
+    if all_enrolled:
+        case_numbers = db.session.scalars(select(Application.case_number)
+                                          .where(Application.status == "ENROLLED")).all()
+    failures = 0
+    for number in case_numbers:
+        try:
+            recheck_enrolment(_services().engine, number)
+            db.session.commit()
+            app = case_or_404(db.session, number)
+            click.echo(f"{number}: {app.status}")
+        except EngineError as exc:
+            db.session.rollback()
+            failures += 1
+            click.echo(f"{number}: Error [{exc.code}] {exc.message}", err=True)
+    if failures:
+        sys.exit(2)
+
+
 @click.group(help="Cases: show one with its timeline, reasons and evidence.")
 def case():
     pass
@@ -225,6 +253,11 @@ def case_show(case_number, evidence):
     click.echo(f"{app.case_number}  NIK {mask_nik(app.nik)}  {app.applicant_name or '-'}  district {app.district_code}")
     click.echo(f"  status: {app.status}")
     _print_decision(app)
+    if app.explanation:
+        click.echo("  penjelasan / explanation:")
+        for e in app.explanation:
+            facts = ", ".join(f"{k}={v}" for k, v in mask_identifiers(e["facts"]).items())
+            click.echo(f"    [{e['outcome']:12}] {e['criterion']}: {e['text_id']} / {e['text_en']}  ({facts})")
     if app.benefits:
         b = app.benefits
         click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"

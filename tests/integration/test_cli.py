@@ -28,10 +28,12 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas):
     number = re.search(r"case (TPT-\d{4}-\d{7}): REJECTED", out).group(1)
     assert "CIVIL_SERVANT_HOUSEHOLD" in out
 
-    out = run(runner, "submit", "--nik", personas["civil_servant"], code=2)
+    out = run(runner, "submit", "--nik", personas["civil_servant"], "--account", "1234567890", code=2)
     assert "DUPLICATE_APPLICATION" in out
-    out = run(runner, "submit", "--nik", "3510011399900001", code=2)
+    out = run(runner, "submit", "--nik", "3510011399900001", "--account", "1234567890", code=2)
     assert "NIK_INVALID" in out
+    out = run(runner, "submit", "--nik", personas["not_in_dtsen"], code=2)  # a bank channel needs an account
+    assert "FORM_INVALID" in out and "bank_account" in out
 
     run(runner, "appeal", number, "--reason", "My husband retired long ago; no pension.")
     task = _task_id(run(runner, "tasks", "list", "--as", "appeals1"), number)
