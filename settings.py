@@ -30,7 +30,8 @@ class DefaultSettings:
         "System": "system",
     }
 
-    # Sandbox or http per outside system (http arrives with the verification issue).
+    # "sandbox" (answers from the imported extracts) or "http" per outside system; "http" needs the
+    # matching BANSOS_<SYSTEM>_URL, the service's base URL (API: docs/integrations-http.md).
     BANSOS_IDENTITY_BACKEND = "sandbox"
     BANSOS_DTSEN_BACKEND = "sandbox"
     BANSOS_BPJS_HEALTH_BACKEND = "sandbox"
@@ -39,6 +40,24 @@ class DefaultSettings:
     BANSOS_CIVIL_SERVICE_BACKEND = "sandbox"
     BANSOS_PAYMENTS_BACKEND = "sandbox"
     BANSOS_NOTIFY_BACKEND = "sandbox"
+    BANSOS_IDENTITY_URL = ""  # e.g. https://dukcapil.example.go.id/api/v1
+    BANSOS_DTSEN_URL = ""
+    BANSOS_BPJS_HEALTH_URL = ""
+    BANSOS_BPJS_EMPLOYMENT_URL = ""
+    BANSOS_ASSETS_URL = ""
+    BANSOS_CIVIL_SERVICE_URL = ""
+    BANSOS_PAYMENTS_URL = ""
+    BANSOS_NOTIFY_URL = ""
+    # Every "http" backend: read and connect timeouts per attempt (seconds); retries after the first
+    # attempt within one call, first backoff (doubles, plus jitter); the circuit opens after this
+    # many consecutive failed attempts and lets one trial call through after the reset. Longer
+    # outages are the engine's business (BANSOS_SERVICE_RETRIES), so these stay short.
+    BANSOS_HTTP_TIMEOUT_SECONDS = 5.0
+    BANSOS_HTTP_CONNECT_TIMEOUT_SECONDS = 2.0
+    BANSOS_HTTP_RETRIES = 2
+    BANSOS_HTTP_BACKOFF_SECONDS = 0.5
+    BANSOS_HTTP_BREAKER_FAILURES = 5
+    BANSOS_HTTP_BREAKER_RESET_SECONDS = 30.0
     BANSOS_FACE_BACKEND = "face_recognition"
     # Sandbox fault injection per source: {"dtsen": {"timeout_rate": 0.01, "malformed_rate": 0.0}}
     BANSOS_SANDBOX_FAULTS = {}

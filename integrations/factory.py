@@ -7,6 +7,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from integrations.face import FaceMatcher, FaceRecognitionMatcher
+from integrations.http.wiring import build_http_adapter
 from integrations.identity import CivilRegistry
 from integrations.notify import Notifier
 from integrations.payments import PaymentGateway
@@ -51,27 +52,29 @@ class Integrations:
     faults: SandboxFaults
 
 
-def _require_sandbox(settings: dict, key: str) -> None:
+def _wants_http(settings: dict, key: str) -> bool:
     backend = settings.get(key, "sandbox")
-    if backend != "sandbox":
-        raise ValueError(
-            f"{key}={backend!r} is not available: only 'sandbox' is implemented; "
-            "HTTP backends are not available yet."
-        )
+    if backend not in ("sandbox", "http"):
+        raise ValueError(f"{key}={backend!r} is not available; use 'sandbox' or 'http'.")
+    return backend == "http"
 
 
 def build_integrations(settings: dict, session_factory: Callable[[], Session]) -> Integrations:
     """Build every adapter from BANSOS_* settings; sandbox ones use the caller's session."""
     faults = SandboxFaults(settings.get("BANSOS_SANDBOX_FAULTS") or {})
-    _require_sandbox(settings, "BANSOS_IDENTITY_BACKEND")
-    adapters = {
-        "civil_registry": SandboxCivilRegistry(
-            session_factory, faults, photo_dir=settings.get("BANSOS_SANDBOX_PHOTO_DIR")
-        )
-    }
+    if _wants_http(settings, "BANSOS_IDENTITY_BACKEND"):
+        adapters = {"civil_registry": build_http_adapter(settings, "BANSOS_IDENTITY_BACKEND")}
+    else:
+        adapters = {
+            "civil_registry": SandboxCivilRegistry(
+                session_factory, faults, photo_dir=settings.get("BANSOS_SANDBOX_PHOTO_DIR")
+            )
+        }
     for key, (name, cls) in _SANDBOX_BACKENDS.items():
-        _require_sandbox(settings, key)
-        adapters[name] = cls(session_factory, faults)
+        if _wants_http(settings, key):
+            adapters[name] = build_http_adapter(settings, key)
+        else:
+            adapters[name] = cls(session_factory, faults)
     face_backend = settings.get("BANSOS_FACE_BACKEND", "face_recognition")
     if face_backend != "face_recognition":
         raise ValueError(

@@ -4,7 +4,6 @@ The wire format (paths, JSON bodies, error codes) is documented in docs/integrat
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,15 +163,6 @@ def require_success(response: httpx.Response, source: str) -> None:
     if not 200 <= response.status_code < 300:
         code = error_code(response) or "no error code"
         raise RequestRejected(source, f"HTTP {response.status_code} ({code}) for {response.request.url.path}")
-
-
-def is_json_able(value) -> bool:
-    """Return True when ``value`` survives a JSON round trip."""
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 class HttpAdapter:

@@ -51,10 +51,26 @@ def test_recheck_without_changes_keeps_the_family_enrolled(svc, personas, office
     assert check.outcome == "keep" and check.changes == []
 
 
-def test_recheck_after_a_dtsen_update_records_changes_and_leads_to_removal(svc, personas, officers):
-    app = _enrol(svc, personas, officers)
-    db.session.execute(update(dtsen).where(dtsen.c.kk_number == app.kk_number).values(decile=8))
+@pytest.fixture
+def dtsen_update():
+    """Change a family's DTSEN decile in the shared sandbox registry, and put it back afterwards."""
+    changed = {}
+
+    def apply(kk_number, decile):
+        changed[kk_number] = db.session.scalar(select(dtsen.c.decile).where(dtsen.c.kk_number == kk_number))
+        db.session.execute(update(dtsen).where(dtsen.c.kk_number == kk_number).values(decile=decile))
+        db.session.commit()
+
+    yield apply
+    db.session.rollback()
+    for kk_number, decile in changed.items():
+        db.session.execute(update(dtsen).where(dtsen.c.kk_number == kk_number).values(decile=decile))
     db.session.commit()
+
+
+def test_recheck_after_a_dtsen_update_records_changes_and_leads_to_removal(svc, personas, officers, dtsen_update):
+    app = _enrol(svc, personas, officers)
+    dtsen_update(app.kk_number, 8)
     recheck_enrolment(svc.engine, app.case_number)
     db.session.commit()
     app = case(app.case_number)

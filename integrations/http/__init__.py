@@ -1,0 +1,1 @@
+"""HTTP implementations of the outside-system interfaces (wire format: docs/integrations-http.md)."""

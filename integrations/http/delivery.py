@@ -1,0 +1,138 @@
+"""HTTP payment gateway and notifier (wire format: docs/integrations-http.md)."""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import timezone
+
+import httpx
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
+from integrations.http.client import HttpAdapter, error_code, json_body, require_success
+from integrations.notify import NOTIFY_CHANNELS, Notifier
+from integrations.parsing import parse_disbursement_receipt
+from integrations.payments import DisbursementReceipt, PaymentGateway
+
+# One rule for valid disbursement arguments, whichever implementation pays: it lives with the sandbox.
+from integrations.sandbox.delivery import _check_disbursement
+
+_SIXTEEN_DIGITS = re.compile(r"\d{16}")
+
+
+class _Answer(Schema):
+    class Meta:
+        unknown = EXCLUDE  # providers add fields over time; ignoring them is not an error
+
+
+class _AcceptedSchema(_Answer):
+    accepted_at = fields.AwareDateTime(required=True)
+
+
+class _SentSchema(_Answer):
+    message_id = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class _MessageSchema(_Answer):
+    message_id = fields.String(required=True, validate=validate.Length(min=1))
+    recipient_nik = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
+    channel = fields.String(required=True, validate=validate.OneOf(NOTIFY_CHANNELS))
+    template = fields.String(required=True, validate=validate.Length(min=1))
+    params = fields.Dict(required=True)
+    sent_at = fields.AwareDateTime(required=True)
+
+
+class _OutboxSchema(_Answer):
+    messages = fields.List(fields.Nested(_MessageSchema), required=True)
+
+
+_ACCEPTED, _SENT, _OUTBOX = _AcceptedSchema(), _SentSchema(), _OutboxSchema()
+
+
+def _load(schema: Schema, source: str, raw) -> dict:
+    if not isinstance(raw, dict):
+        raise MalformedResponse(source, f"expected an object, got {type(raw).__name__}")
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        raise MalformedResponse(source, f"answer failed validation: {exc.messages}") from exc
+
+
+class HttpPaymentGateway(HttpAdapter, PaymentGateway):
+    """Payment provider over HTTP: ``POST /disbursements`` with the reference as Idempotency-Key."""
+
+    source = PaymentGateway.source
+
+    def request_disbursement(
+        self, reference: str, nik: str, amount: int, channel: str, account: str | None
+    ) -> DisbursementReceipt:
+        """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
+        _check_disbursement(reference, amount, channel, account)
+        body = {
+            "reference": reference, "nik": validate_nik(nik), "amount": amount,
+            "channel": channel, "account": account or None,
+        }
+
+        def handle(response: httpx.Response) -> DisbursementReceipt:
+            if response.status_code == 409 and error_code(response) == "REFERENCE_CONFLICT":
+                raise DisbursementConflict(
+                    self.source, f"reference {reference!r} was already used for another payment"
+                )
+            require_success(response, self.source)
+            raw = json_body(response, self.source)
+            # The evidence time is when the provider accepted the request, also on a repeated ask.
+            accepted_at = _load(_ACCEPTED, self.source, raw)["accepted_at"]
+            receipt = parse_disbursement_receipt(raw, accepted_at, self.source)
+            if receipt.reference != reference:
+                raise MalformedResponse(self.source, "receipt is for another reference")
+            return receipt
+
+        # The same key on every retry: the provider pays once however often a timeout makes us ask.
+        return self.http.call(
+            "POST", "/disbursements", handle, json=body, headers={"Idempotency-Key": reference}
+        )
+
+
+class HttpNotifier(HttpAdapter, Notifier):
+    """Notification provider over HTTP: ``POST /messages`` and ``GET /messages?recipient_nik=``."""
+
+    source = Notifier.source
+
+    def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
+        """Send one templated message and return its id."""
+        recipient_nik = validate_nik(recipient_nik)
+        if channel not in NOTIFY_CHANNELS:
+            raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
+        if not isinstance(template, str) or not template.strip():
+            raise ValueError("A message needs a template name.")
+        if not isinstance(params, dict):
+            raise ValueError("Message parameters must be a dict.")
+        try:
+            params = json.loads(json.dumps(params))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Message parameters must be JSON-able: {exc}") from exc
+        body = {"recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params}
+
+        def handle(response: httpx.Response) -> str:
+            require_success(response, self.source)
+            return _load(_SENT, self.source, json_body(response, self.source))["message_id"]
+
+        # One key per message, kept across retries, so a retry after a lost answer sends nothing twice.
+        key = str(uuid.uuid4())
+        return self.http.call("POST", "/messages", handle, json=body, headers={"Idempotency-Key": key})
+
+    def outbox(self, recipient_nik: str) -> list[dict]:
+        """Return the messages sent to this person, oldest first."""
+        nik = str(recipient_nik).strip()
+        if not _SIXTEEN_DIGITS.fullmatch(nik):
+            return []  # nothing can have been sent to a number that is no NIK
+
+        def handle(response: httpx.Response) -> list[dict]:
+            require_success(response, self.source)
+            messages = _load(_OUTBOX, self.source, json_body(response, self.source))["messages"]
+            if any(m["recipient_nik"] != nik for m in messages):
+                raise MalformedResponse(self.source, "outbox lists messages to someone else")
+            return [{**m, "sent_at": m["sent_at"].astimezone(timezone.utc)} for m in messages]
+
+        return self.http.call("GET", "/messages", handle, params={"recipient_nik": nik})
