@@ -67,6 +67,16 @@ class DefaultSettings:
     BANSOS_PHOTO_DIR = str(VAR_DIR / "photos")
     # Face distance at or below which two photos are the same person.
     BANSOS_FACE_MATCH_THRESHOLD = 0.6
+    # Photos larger than this many bytes are refused before they are read (IMAGE_TOO_LARGE).
+    BANSOS_FACE_MAX_IMAGE_BYTES = 10 * 1024 * 1024
+    # Pictures with more pixels than this are refused from their header (IMAGE_DIMENSIONS_TOO_LARGE).
+    BANSOS_FACE_MAX_IMAGE_PIXELS = 64_000_000
+    # 1:N deduplication: a face this close to another NIK's face is a suspected duplicate. Stricter
+    # than the 1:1 threshold because one probe is compared with every applicant, not with one photo.
+    BANSOS_FACE_DEDUP_THRESHOLD = 0.5
+    # Optional file the face-template index starts from instead of reading every row (holds
+    # biometric templates: keep it on the server's own disk, readable by the service account only).
+    BANSOS_FACE_INDEX_SNAPSHOT = None
 
     # Service-task retries for transient failures: attempts, first delay in seconds (doubles).
     BANSOS_SERVICE_RETRIES = 4

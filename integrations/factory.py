@@ -7,6 +7,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from integrations.face import FaceMatcher, FaceRecognitionMatcher
+from integrations.face_index import FaceTemplateIndex
 from integrations.http.wiring import build_http_adapter
 from integrations.identity import CivilRegistry
 from integrations.notify import Notifier
@@ -48,6 +49,8 @@ class Integrations:
     payments: PaymentGateway
     notifier: Notifier
     face: FaceMatcher
+    # Our own table of applicants' face templates (1:N deduplication), not an outside system.
+    face_index: FaceTemplateIndex
     # Shared by every sandbox adapter, so tests and demos can inject faults.
     faults: SandboxFaults
 
@@ -80,5 +83,14 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
         raise ValueError(
             f"BANSOS_FACE_BACKEND={face_backend!r} is not available; use 'face_recognition'."
         )
-    threshold = float(settings.get("BANSOS_FACE_MATCH_THRESHOLD", 0.6))
-    return Integrations(face=FaceRecognitionMatcher(threshold=threshold), faults=faults, **adapters)
+    face = FaceRecognitionMatcher(
+        threshold=float(settings.get("BANSOS_FACE_MATCH_THRESHOLD", 0.6)),
+        max_bytes=int(settings.get("BANSOS_FACE_MAX_IMAGE_BYTES", 10 * 1024 * 1024)),
+        max_pixels=int(settings.get("BANSOS_FACE_MAX_IMAGE_PIXELS", 64_000_000)),
+    )
+    face_index = FaceTemplateIndex(
+        session_factory,
+        snapshot_path=settings.get("BANSOS_FACE_INDEX_SNAPSHOT") or None,
+        threshold=float(settings.get("BANSOS_FACE_DEDUP_THRESHOLD", 0.5)),
+    )
+    return Integrations(face=face, face_index=face_index, faults=faults, **adapters)

@@ -4,6 +4,7 @@ The wire format (paths, JSON bodies, error codes) is documented in docs/integrat
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,13 @@ from typing import Callable
 
 import httpx
 import pybreaker
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from integrations.base import (
     IntegrationError,
@@ -21,6 +28,8 @@ from integrations.base import (
     TransientIntegrationError,
     utc_now,
 )
+
+log = logging.getLogger(__name__)
 
 
 class RequestRejected(IntegrationError):
@@ -67,6 +76,14 @@ def _counts_against_source(exc: BaseException) -> bool:
     return isinstance(exc, TransientIntegrationError)
 
 
+class _LogStateChanges(pybreaker.CircuitBreakerListener):
+    """Log each circuit state change: an open circuit is an outage someone should hear about."""
+
+    def state_change(self, cb, old_state, new_state):
+        level = logging.WARNING if new_state.name == pybreaker.STATE_OPEN else logging.INFO
+        log.log(level, "circuit for %s: %s -> %s", cb.name, old_state.name if old_state else None, new_state.name)
+
+
 def _worth_retrying(exc: BaseException) -> bool:
     # An open circuit is the answer "stop calling for now": retrying it would only spin.
     return isinstance(exc, TransientIntegrationError) and not isinstance(exc, CircuitOpen)
@@ -103,6 +120,7 @@ class HttpSource:
             exclude=[lambda exc: not _counts_against_source(exc)],
             # The call that trips the breaker reports its own failure (timeout, 5xx...), not "open".
             throw_new_error_on_trip=False,
+            listeners=[_LogStateChanges()],
             name=source,
         )
 
@@ -114,9 +132,10 @@ class HttpSource:
         """Send a request under the policy and return ``handle(response)`` for the first usable answer."""
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.retries + 1),
-            wait=wait_exponential_jitter(initial=self.policy.backoff, jitter=self.policy.backoff),
+            wait=wait_exponential_jitter(multiplier=self.policy.backoff, jitter=self.policy.backoff),
             retry=retry_if_exception(_worth_retrying),
             sleep=self._sleep,
+            before_sleep=before_sleep_log(log, logging.INFO),
             reraise=True,
         )
         return retrying(self._attempt, method, path, handle, request)

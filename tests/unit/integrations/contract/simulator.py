@@ -94,7 +94,8 @@ class RegistrySimulator:
         """Listen on 127.0.0.1 (the same port again after stop())."""
         self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval keeps stop() quick; the tests stop and start servers often.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
