@@ -36,6 +36,7 @@ the script through the server's ``postgres`` database.
 """
 import argparse
 import cProfile
+import hashlib
 import os
 import pstats
 import random
@@ -48,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -56,6 +58,11 @@ SELFIE = b"bench-selfie: face matching uses a precomputed encoding"
 PLACEHOLDER_REFERENCE = b"bench-reference-photo"
 WARMUP = 10
 BENCH_DB = "tepat_bench"
+
+
+def selfie_for(nik):
+    """Each applicant's own selfie bytes (their template is derived from them)."""
+    return SELFIE + nik.encode()
 
 
 def precomputed_distance():
@@ -75,6 +82,12 @@ def patch_integrations(integrations, distance):
     from integrations.face import FaceMatcher, FaceMatchResult
 
     class PrecomputedFace(FaceMatcher):
+        def encode(self, image_bytes):
+            # A fixed random template per selfie: different applicants never look alike.
+            seed = int.from_bytes(hashlib.sha256(image_bytes).digest()[:8], "big")
+            vector = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
+            return vector / np.linalg.norm(vector)
+
         def verify(self, selfie, reference):
             value = {"outcome": "match", "distance": distance, "threshold": 0.6, "reason_code": None,
                      "model": "bench/precomputed-encoding"}
@@ -103,7 +116,7 @@ class RawSpiff:
         self.subprocess_specs = parser.get_subprocess_specs("application")
         self.script_engine = TepatScriptEngine(settings, integrations, photos=photos)
         self.settings = settings
-        self.selfie_ref = photos.put(SELFIE)
+        self.photos = photos
         self.count = 0
 
     def run(self, nik):
@@ -115,7 +128,7 @@ class RawSpiff:
         s = self.settings
         wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
         wf.get_tasks(state=TaskState.READY)[0].data.update({
-            "nik": nik, "case_number": f"RAW-{self.count:07d}", "selfie_ref": self.selfie_ref,
+            "nik": nik, "case_number": f"RAW-{self.count:07d}", "selfie_ref": self.photos.put(selfie_for(nik)),
             "payment_channel": "BRI", "bank_account": "1234567890", "review_flags": [],
             "appeal_count": 0, "appeal_window": s["BANSOS_APPEAL_WINDOW"],
             "review_sla_days": int(s["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
@@ -134,18 +147,15 @@ def make_app(url, tmp, extracts):
     """A Tepat app on `url` with a fresh schema, the registry imported and processes deployed."""
     from engine.db import db
     from integrations.sandbox.importer import import_extracts
-    from integrations.sandbox.tables import sandbox_metadata
     from web import create_app
+    from web.schema import reset_schema
 
     app = create_app({
         "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(tmp / "var"), "BANSOS_PHOTO_DIR": str(tmp / "photos"),
         "BANSOS_SANDBOX_PHOTO_DIR": str(FACES), "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_SANDBOX_FAULTS": {},
     })
     with app.app_context():
-        db.drop_all()
-        sandbox_metadata.drop_all(db.engine)
-        db.create_all()
-        sandbox_metadata.create_all(db.engine)
+        reset_schema(db.engine)
         import_extracts(extracts, db.session)
         db.session.commit()
     return app
@@ -180,7 +190,7 @@ def interleaved_runs(svc, raw, warm, timed, expected, block, profile):
 
     def submit(nik):
         payload = {"nik": nik, "consent": True, "bank_account": "1234567890"}
-        submit_application(svc.engine, payload, photos=svc.photos, selfie=SELFIE)
+        submit_application(svc.engine, payload, photos=svc.photos, selfie=selfie_for(nik))
         db.session.commit()
 
     for nik in warm["raw"]:

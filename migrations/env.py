@@ -41,14 +41,10 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    # The app's tables and the sandbox registries (plain SQLAlchemy, no Flask) in one schema.
-    import cases.models  # noqa: F401  (register the models)
-    import engine.models  # noqa: F401
-    from integrations.sandbox.tables import sandbox_metadata
+    # The app's tables, the sandbox registries and the face templates (plain SQLAlchemy) in one schema.
+    from web.schema import all_metadata
 
-    if hasattr(target_db, 'metadatas'):
-        return [target_db.metadatas[None], sandbox_metadata]
-    return [target_db.metadata, sandbox_metadata]
+    return all_metadata()
 
 
 def run_migrations_offline():

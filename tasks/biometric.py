@@ -1,7 +1,12 @@
-"""Face match of the applicant's selfie against the civil-registry reference photo."""
+"""Face checks: 1:1 against the civil-registry photo, 1:N against every other applicant's face."""
+import hashlib
+
+from integrations.base import Evidence, mask_nik, utc_now
 from integrations.face import ImageRejected
 
 from .base import BpmnError, handler
+
+DEDUP_SOURCE = "face_index"
 
 
 @handler("biometric.face_match")
@@ -18,7 +23,7 @@ def face_match(ctx, nik, selfie_ref):
     try:
         result = ctx.integrations.face.verify(selfie, reference)
     except ImageRejected as exc:
-        raise BpmnError(exc.code, exc.message) from exc
+        raise BpmnError(exc.code, exc.message, id=exc.message_id, en=exc.message) from exc
     return {
         "outcome": result.outcome,
         "distance": None if result.distance is None else round(float(result.distance), 4),
@@ -26,3 +31,49 @@ def face_match(ctx, nik, selfie_ref):
         "reason_code": result.reason_code,
         "evidence": [result.evidence.to_dict()] if result.evidence else [],
     }
+
+
+@handler("biometric.deduplicate")
+def deduplicate(ctx, nik, case_number, selfie_ref):
+    """Look for this face under other NIKs, then keep this applicant's template for later searches.
+
+    outcome: 'suspected' (a caseworker must look), 'clear', or 'not_checked' (no usable selfie;
+    reason_code says why, the 1:1 face check has already routed the photo problem).
+    """
+    index = ctx.integrations.face_index
+    threshold = index.threshold
+    if not selfie_ref:
+        return _not_checked("NO_SELFIE", threshold)
+    selfie = ctx.photos.read(selfie_ref)
+    if selfie is None:
+        return _not_checked("SELFIE_MISSING", threshold)
+    try:
+        encoding = ctx.integrations.face.encode(selfie)  # cached: the 1:1 check encoded it already
+    except ImageRejected as exc:
+        return _not_checked(exc.code, threshold)
+    # One entry per other application: a NIK may hold templates from several cases.
+    candidates = index.search(encoding, k=10, threshold=threshold, exclude_nik=nik)
+    checked = index.size
+    index.add(nik, case_number, encoding)
+    duplicates = {}
+    for c in candidates:
+        if c.case_ref not in duplicates:
+            duplicates[c.case_ref] = {"case_number": c.case_ref, "nik_masked": mask_nik(c.nik),
+                                      "distance": round(c.distance, 4)}
+    suspected = list(duplicates.values())
+    outcome = "suspected" if suspected else "clear"
+    reason = "DUPLICATE_FACE_SUSPECTED" if suspected else None
+    value = {
+        "outcome": outcome, "reason_code": reason, "threshold": threshold, "checked_templates": checked,
+        "suspected_duplicates": suspected, "selfie_sha256": hashlib.sha256(selfie).hexdigest(),
+    }
+    return {
+        "outcome": outcome, "reason_code": reason, "threshold": threshold,
+        "suspected_duplicates": suspected, "checked_templates": checked,
+        "evidence": [Evidence(DEDUP_SOURCE, utc_now(), value).to_dict()],
+    }
+
+
+def _not_checked(reason, threshold):
+    return {"outcome": "not_checked", "reason_code": reason, "threshold": threshold, "suspected_duplicates": [],
+            "checked_templates": 0, "evidence": []}

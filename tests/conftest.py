@@ -49,18 +49,12 @@ def app(settings_overrides, population):
     """The app, with a fresh schema and the sandbox registry imported."""
     from engine.db import db
     from integrations.sandbox.importer import import_extracts
-    from integrations.sandbox.tables import sandbox_metadata
     from web import create_app
+    from web.schema import reset_schema
 
     app = create_app(settings_overrides)
     with app.app_context():
-        engine = db.engine
-        db.drop_all()
-        sandbox_metadata.drop_all(engine)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        db.create_all()
-        sandbox_metadata.create_all(engine)
+        reset_schema(db.engine)
         import_extracts(population["dir"], db.session)
         db.session.commit()
     yield app
@@ -71,12 +65,14 @@ def app(settings_overrides, population):
 
 def _clean(db):
     """Delete every case and engine row (the sandbox registry stays)."""
+    from integrations.face_index import face_templates
     from integrations.sandbox.tables import disbursements, outbox
 
     for table in reversed(db.metadata.sorted_tables):
         db.session.execute(delete(table))
     db.session.execute(delete(disbursements))
     db.session.execute(delete(outbox))
+    db.session.execute(delete(face_templates))
     db.session.commit()
 
 

@@ -17,8 +17,8 @@ def test_every_criterion_is_explained_with_facts_evidence_rule_and_outcome(svc, 
     app = case(submit(svc, personas["high_wage"]).case_number)
     assert app.status == "REJECTED"
     entries = _by_criterion(app)
-    # One entry per rule of the deployed DMN tables: 13 exclusion grounds and 3 programmes.
-    assert len(entries) == 16
+    # One entry per rule of the deployed DMN tables: 14 exclusion grounds and 3 programmes.
+    assert len(entries) == 17
     wage = entries["WAGE_ABOVE_MINIMUM"]
     assert wage["outcome"] == "fail" and wage["effect"] == "reject"
     assert wage["facts"]["max_wage"] > wage["facts"]["umk"] == 2_810_000

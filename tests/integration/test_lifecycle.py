@@ -1,5 +1,6 @@
 """Every path of the application lifecycle, end to end on the real engine and database."""
 import csv
+import json
 
 import pytest
 from sqlalchemy import func, select
@@ -283,3 +284,20 @@ def test_scheduler_job_fires_due_timers(svc, personas):
     with later(31):
         assert fire_due(app) == 1
     assert case(number).status == "CLOSED_REJECTED"
+
+
+def test_same_face_under_another_nik_is_flagged_for_a_caseworker(svc, population):
+    faces = faces_or_skip()
+    holder = next(nik for nik, photo in population["photo_holders"].items() if photo == "obama.jpg")
+    first = case(submit(svc, holder, selfie=(faces / "obama2.jpg").read_bytes()).case_number)
+    assert "DUPLICATE_FACE_SUSPECTED" not in first.review_flags
+    other = population["personas"]["eligible_head_without_photo"]
+    second = case(submit(svc, other, selfie=(faces / "obama3.jpg").read_bytes()).case_number)
+    assert second.status == "IN_REVIEW"
+    assert "DUPLICATE_FACE_SUSPECTED" in second.review_flags
+    assert "DUPLICATE_FACE_SUSPECTED" in {r["code"] for r in second.reasons}
+    task = open_task(second.case_number, "review")
+    assert "DUPLICATE_FACE_SUSPECTED" in task.flags
+    dedup = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == second.id,
+                                                            EvidenceRecord.source == "face_index")).one()
+    assert first.case_number in json.dumps(dedup.value)

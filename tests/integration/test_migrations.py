@@ -24,8 +24,8 @@ def migration_url(tmp_path):
 
 def test_upgrade_from_empty_matches_models_and_keeps_data(migration_url, tmp_path):
     from engine.db import db
-    from integrations.sandbox.tables import sandbox_metadata
     from web import create_app
+    from web.schema import all_metadata
 
     app = create_app({"BANSOS_DATABASE_URL": migration_url, "BANSOS_VAR_DIR": str(tmp_path),
                       "BANSOS_SCHEDULER_ENABLED": False})
@@ -33,9 +33,10 @@ def test_upgrade_from_empty_matches_models_and_keeps_data(migration_url, tmp_pat
         upgrade()
         names = set(inspect(db.engine).get_table_names())
         assert {"process_versions", "process_instances", "human_tasks", "incidents", "applications",
-                "evidence", "case_events", "officers", "sandbox_people", "alembic_version"} <= names
+                "evidence", "case_events", "officers", "sandbox_people", "face_templates", "rechecks",
+                "alembic_version"} <= names
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), [db.metadata, sandbox_metadata])
+            diff = compare_metadata(MigrationContext.configure(conn), all_metadata())
         assert diff == [], f"models and migrations differ: {diff}"
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO officers (username, name, roles, active, created_at) "

@@ -47,11 +47,15 @@ def test_two_faces_are_rejected(matcher, faces):
     assert caught.value.code == "MULTIPLE_FACES"
 
 
-@pytest.mark.parametrize("data", [b"not an image", b"", b"\xff\xd8\xff\xe0 truncated jpeg"])
-def test_non_images_are_rejected(matcher, data):
+@pytest.mark.parametrize("data, code", [
+    (b"not an image", "IMAGE_TYPE_NOT_ALLOWED"),  # no JPEG/PNG/WebP signature: the type is refused
+    (b"", "IMAGE_INVALID"),
+    (b"\xff\xd8\xff\xe0 truncated jpeg", "IMAGE_INVALID"),  # a JPEG signature, then nothing usable
+])
+def test_non_images_are_rejected(matcher, data, code):
     with pytest.raises(ImageRejected) as caught:
         matcher.verify(data, None)
-    assert caught.value.code == "IMAGE_INVALID"
+    assert caught.value.code == code
 
 
 def test_photo_without_face_is_rejected(matcher):

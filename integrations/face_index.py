@@ -1,0 +1,445 @@
+"""1:N face deduplication: every applicant's face template, searched for the same face under another NIK.
+
+The ``face_templates`` table is the truth; each process keeps an in-memory copy (``TemplateMatrix``)
+and catches up with committed rows before every search, so processes agree with each other and a
+rolled-back insert never enters any index. Templates are 128 float32 numbers (never photos); they are
+biometric data under UU PDP 27/2022: erasing one (``delete_for``) also clears its bytes in the row.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from integrations.base import utc_now
+
+DIMENSION = 128
+TEMPLATE_BYTES = DIMENSION * 4  # float32, little-endian
+_NIK = re.compile(r"^\d{16}$")
+
+face_metadata = MetaData()
+
+face_templates = Table(
+    "face_templates",
+    face_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("nik", String(16), nullable=False, index=True),
+    Column("case_ref", String(64), nullable=False),
+    # NULL once deleted: the row stays only as a tombstone that tells other processes to drop it.
+    Column("encoding", LargeBinary(TEMPLATE_BYTES), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True, index=True),
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored template close to the probe: whose it is and how close."""
+
+    nik: str
+    case_ref: str
+    distance: float
+    template_id: int
+
+
+def as_template(encoding) -> np.ndarray:
+    """Return a face encoding as a float32 vector of 128 finite numbers, or raise ValueError."""
+    vector = np.asarray(encoding, dtype=np.float32).reshape(-1)
+    if vector.shape != (DIMENSION,) or not np.all(np.isfinite(vector)):
+        raise ValueError(f"a face template is {DIMENSION} finite numbers")
+    return vector
+
+
+class TemplateMatrix:
+    """Templates in one float32 matrix growing in chunks, searched by vectorised Euclidean distance.
+
+    Not thread-safe and not persistent on its own: ``FaceTemplateIndex`` guards and fills it.
+    """
+
+    def __init__(self, chunk_rows: int = 65_536):
+        self._chunk = int(chunk_rows)
+        self._vectors = np.empty((0, DIMENSION), dtype=np.float32)
+        # Squared norms, +inf for removed rows: a removed row is then infinitely far without a mask.
+        self._norms = np.empty(0, dtype=np.float32)
+        self._ids = np.empty(0, dtype=np.int64)
+        self._niks = np.empty(0, dtype=np.int64)  # a NIK is 16 digits: it fits an int64 exactly
+        self._rows = 0
+        self._live = 0
+
+    def __len__(self) -> int:
+        return self._live
+
+    def add_many(self, ids: Iterable[int], niks: Iterable[str], vectors) -> None:
+        """Append templates; ids already present are skipped."""
+        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        if ids.size == 0:
+            return
+        niks = np.asarray([_nik_number(n) for n in niks] if not isinstance(niks, np.ndarray) else niks,
+                          dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), DIMENSION)
+        if self._rows and ids.min() <= self._ids[: self._rows].max():
+            # Only late-committed rows arrive out of order; they are few, so the scan is cheap.
+            fresh = ~np.isin(ids, self._ids[: self._rows])
+            ids, niks, vectors = ids[fresh], niks[fresh], vectors[fresh]
+        count = len(ids)
+        self._reserve(self._rows + count)
+        end = self._rows + count
+        self._vectors[self._rows:end] = vectors
+        self._norms[self._rows:end] = np.einsum("ij,ij->i", vectors, vectors)
+        self._ids[self._rows:end] = ids
+        self._niks[self._rows:end] = niks
+        self._rows = end
+        self._live += count
+
+    def remove(self, ids: Iterable[int]) -> int:
+        """Drop templates by id; return how many were present."""
+        ids = np.asarray(list(ids), dtype=np.int64)
+        if ids.size == 0 or self._rows == 0:
+            return 0
+        hit = np.isin(self._ids[: self._rows], ids) & np.isfinite(self._norms[: self._rows])
+        self._norms[: self._rows][hit] = np.inf
+        removed = int(hit.sum())
+        self._live -= removed
+        return removed
+
+    def search(self, query, k: int, threshold: float, exclude_nik: str | None = None) -> list[tuple[int, str, float]]:
+        """Return up to ``k`` (template_id, nik, distance) within ``threshold``, nearest first."""
+        if self._rows == 0 or k <= 0:
+            return []
+        q = as_template(query)
+        rows = self._rows
+        squared = self._vectors[:rows] @ q
+        squared *= -2.0
+        squared += self._norms[:rows]
+        squared += float(q @ q)
+        if exclude_nik is not None:
+            squared[self._niks[:rows] == _nik_number(exclude_nik)] = np.inf
+        # The expanded form loses a little precision in float32: widen the net, then measure exactly.
+        limit = (threshold + 1e-3) ** 2
+        near = np.flatnonzero(squared <= limit)
+        if near.size > 4 * k:
+            near = near[np.argpartition(squared[near], 4 * k)[: 4 * k]]
+        exact = np.linalg.norm(self._vectors[near].astype(np.float64) - q.astype(np.float64), axis=1)
+        order = np.argsort(exact, kind="stable")
+        found = []
+        for i in order:
+            if exact[i] > threshold or len(found) == k:
+                break
+            row = near[i]
+            found.append((int(self._ids[row]), f"{int(self._niks[row]):016d}", float(exact[i])))
+        return found
+
+    def live_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return copies of (ids, niks, vectors) of the live templates, for a snapshot."""
+        keep = np.isfinite(self._norms[: self._rows])
+        return self._ids[: self._rows][keep].copy(), self._niks[: self._rows][keep].copy(), \
+            self._vectors[: self._rows][keep].copy()
+
+    def _reserve(self, rows: int) -> None:
+        capacity = len(self._ids)
+        if rows <= capacity:
+            return
+        # Grow by half again (at least a chunk) so a million appends copy the matrix a few times only.
+        new = max(rows, capacity + max(self._chunk, capacity // 2))
+        new = -(-new // self._chunk) * self._chunk
+        self._vectors = _grown(self._vectors, new, self._rows)
+        self._norms = _grown(self._norms, new, self._rows)
+        self._ids = _grown(self._ids, new, self._rows)
+        self._niks = _grown(self._niks, new, self._rows)
+
+
+class FaceTemplateIndex:
+    """Face templates in the database, searched through an in-memory copy kept in step with it.
+
+    - ``add`` writes a row through the caller's session (flush, never commit); the index learns of it
+      only once it is committed, so a rolled-back add never appears in any process.
+    - ``search`` first catches up with committed changes: rows with id above the last one seen,
+      ids skipped earlier (a transaction that committed late), and rows deleted recently. Deletions
+      are re-read for ``late_commit_seconds`` because their time is taken before their commit.
+    - Rows are never removed, only marked deleted (``delete_for``); anything else that empties or
+      rewrites the table is noticed by a cheap count check and answered with a rebuild.
+    - ``snapshot_path`` (optional): a file holding the templates (sensitive: written 0600) to start
+      from instead of reading every row; what changed since is caught up, and a snapshot that does
+      not agree with the table is ignored.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        snapshot_path: str | os.PathLike | None = None,
+        threshold: float = 0.5,
+        clock: Callable[[], datetime] = utc_now,
+        late_commit_seconds: float = 600.0,
+        verify_every_seconds: float = 300.0,
+    ):
+        if not 0 < threshold < 2:
+            raise ValueError("The deduplication threshold must be between 0 and 2.")
+        self._session_factory = session_factory
+        self.snapshot_path = Path(snapshot_path) if snapshot_path else None
+        self.threshold = float(threshold)
+        self._clock = clock
+        self._late = timedelta(seconds=late_commit_seconds)
+        self._verify_every = timedelta(seconds=verify_every_seconds)
+        self._lock = threading.RLock()
+        self._reset()
+
+    @property
+    def size(self) -> int:
+        """Return the number of live templates, after catching up with the database."""
+        with self._lock:
+            self._sync()
+            return len(self._matrix)
+
+    def add(self, nik: str, case_ref: str, encoding) -> int:
+        """Store the template of one case in the caller's transaction (one live template per case)."""
+        if not isinstance(nik, str) or not _NIK.match(nik):
+            raise ValueError("nik must be 16 digits")
+        if not case_ref:
+            raise ValueError("case_ref is required")
+        data = as_template(encoding).astype("<f4").tobytes()
+        session = self._session_factory()
+        now = _utc(self._clock())
+        same_case = session.execute(
+            select(face_templates.c.id, face_templates.c.encoding).where(
+                face_templates.c.nik == nik, face_templates.c.case_ref == case_ref,
+                face_templates.c.deleted_at.is_(None))
+        ).all()
+        for row in same_case:
+            if bytes(row.encoding) == data:
+                return row.id  # a retried task adds the same template again: nothing to do
+        if same_case:
+            # A retaken selfie replaces the case's earlier template.
+            session.execute(update(face_templates)
+                            .where(face_templates.c.id.in_([r.id for r in same_case]))
+                            .values(deleted_at=now, encoding=None))
+        result = session.execute(insert(face_templates).values(
+            nik=nik, case_ref=str(case_ref), encoding=data, created_at=now))
+        return int(result.inserted_primary_key[0])
+
+    def delete_for(self, nik: str) -> int:
+        """Erase every template of a NIK in the caller's transaction; return how many."""
+        result = self._session_factory().execute(
+            update(face_templates)
+            .where(face_templates.c.nik == nik, face_templates.c.deleted_at.is_(None))
+            .values(deleted_at=_utc(self._clock()), encoding=None))
+        return int(result.rowcount or 0)
+
+    def search(self, encoding, k: int = 5, threshold: float | None = None,
+               exclude_nik: str | None = None) -> list[Candidate]:
+        """Return up to ``k`` committed templates within ``threshold`` of ``encoding``, nearest first."""
+        limit = self.threshold if threshold is None else float(threshold)
+        probe = as_template(encoding)
+        with self._lock:
+            self._sync()
+            hits = self._matrix.search(probe, k, limit, exclude_nik)
+        if not hits:
+            return []
+        with self._connect() as conn:
+            # The table has the final word: a template erased since the catch-up is not reported.
+            rows = {r.id: r for r in conn.execute(
+                select(face_templates.c.id, face_templates.c.nik, face_templates.c.case_ref).where(
+                    face_templates.c.id.in_([h[0] for h in hits]), face_templates.c.deleted_at.is_(None)))}
+        return [Candidate(rows[i].nik, rows[i].case_ref, distance, i) for i, _, distance in hits if i in rows]
+
+    def rebuild(self) -> int:
+        """Reload every committed template from the database; return how many."""
+        with self._lock:
+            self._full_load()
+            if self.snapshot_path:
+                self._write_snapshot()
+            return len(self._matrix)
+
+    def save_snapshot(self) -> Path:
+        """Write the in-memory copy to ``snapshot_path`` (replacing it atomically) and return the path."""
+        if not self.snapshot_path:
+            raise ValueError("no snapshot_path configured")
+        with self._lock:
+            self._sync()
+            self._write_snapshot()
+        return self.snapshot_path
+
+    # -- keeping in step with the database ---------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._matrix = TemplateMatrix()
+        self._loaded = False
+        self._last_id = 0
+        self._gaps: dict[int, datetime] = {}  # ids skipped so far -> when first noticed
+        self._synced_at: datetime | None = None
+        self._deleted_seen: dict[int, datetime] = {}  # deletions applied, kept while re-read
+        self._verified_at: datetime | None = None
+
+    def _connect(self):
+        # A connection of its own, outside the caller's transaction: it sees committed rows only.
+        bind = self._session_factory().get_bind()
+        return getattr(bind, "engine", bind).connect()
+
+    def _sync(self) -> None:
+        if not self._loaded:
+            if not (self.snapshot_path and self._load_snapshot()):
+                self._full_load()
+            return
+        started = _utc(self._clock())
+        with self._connect() as conn:
+            top = conn.execute(select(func.max(face_templates.c.id))).scalar()
+            if (top or 0) < self._last_id:
+                self._rebuild_locked(conn)  # the table was emptied or replaced under us
+                return
+            self._catch_up(conn, started)
+            if self._verified_at is None or started - self._verified_at >= self._verify_every:
+                self._verify(conn, started)
+
+    def _full_load(self) -> None:
+        started = _utc(self._clock())
+        with self._connect() as conn:
+            self._rebuild_locked(conn, started)
+
+    def _rebuild_locked(self, conn, started: datetime | None = None) -> None:
+        started = started or _utc(self._clock())
+        self._reset()
+        self._read_rows(conn, face_templates.c.id > 0, started)
+        # Ids below a row written longer ago than any transaction lasts were handed out before it,
+        # so their rows are committed or never will be: not gaps worth re-reading.
+        settled = conn.execute(select(func.max(face_templates.c.id)).where(
+            face_templates.c.created_at <= started - self._late)).scalar() or 0
+        self._gaps = {i: seen for i, seen in self._gaps.items() if i > settled}
+        self._synced_at = self._verified_at = started
+        self._loaded = True
+
+    def _catch_up(self, conn, started: datetime) -> None:
+        since = self._synced_at - self._late
+        self._read_rows(conn, face_templates.c.id > self._last_id, started)
+        if self._gaps:
+            self._read_rows(conn, face_templates.c.id.in_(list(self._gaps)), started, gaps=True)
+            self._gaps = {i: seen for i, seen in self._gaps.items() if started - seen < self._late}
+        deleted = conn.execute(
+            select(face_templates.c.id, face_templates.c.deleted_at).where(face_templates.c.deleted_at > since)
+        ).all()
+        fresh = [r.id for r in deleted if r.id not in self._deleted_seen]
+        self._matrix.remove(fresh)
+        self._deleted_seen.update({r.id: _utc(r.deleted_at) for r in deleted})
+        self._deleted_seen = {i: at for i, at in self._deleted_seen.items() if at > since}
+        self._synced_at = started
+
+    def _read_rows(self, conn, where, started: datetime, gaps: bool = False) -> None:
+        """Add the live rows matching ``where``; note skipped ids as gaps (unless re-reading gaps)."""
+        t = face_templates
+        # Streamed in batches: a million rows never sit in memory as Python objects at once.
+        result = conn.execute(
+            select(t.c.id, t.c.nik, t.c.encoding).where(where).order_by(t.c.id)
+            .execution_options(yield_per=50_000))
+        seen_ids = []
+        for batch in result.partitions():
+            ids = np.fromiter((r.id for r in batch), dtype=np.int64, count=len(batch))
+            seen_ids.append(ids)
+            live = [r for r in batch if r.encoding is not None]
+            if live:
+                vectors = np.frombuffer(b"".join(r.encoding for r in live), dtype="<f4").reshape(-1, DIMENSION)
+                self._matrix.add_many([r.id for r in live], [r.nik for r in live], vectors)
+        if gaps:
+            for ids in seen_ids:
+                for i in ids.tolist():
+                    self._gaps.pop(i, None)
+            return
+        if not seen_ids:
+            return
+        ids = np.concatenate(seen_ids)
+        expected = np.arange(self._last_id + 1, int(ids[-1]) + 1, dtype=np.int64)
+        if len(expected) != len(ids):
+            # Ids handed out but not (yet) committed: a concurrent transaction, or a rollback.
+            for i in np.setdiff1d(expected, ids, assume_unique=True).tolist():
+                self._gaps.setdefault(i, started)
+        self._last_id = int(ids[-1])
+
+    def _verify(self, conn, started: datetime) -> None:
+        """Compare the live count with the table's; catch up once more, then rebuild if still off."""
+        for attempt in range(2):
+            stored = conn.execute(select(func.count()).select_from(face_templates).where(
+                face_templates.c.deleted_at.is_(None), face_templates.c.id <= self._last_id)).scalar()
+            if stored == len(self._matrix):
+                self._verified_at = started
+                return
+            if attempt == 0:
+                self._catch_up(conn, started)
+        self._rebuild_locked(conn, started)
+
+    # -- snapshot ----------------------------------------------------------------------------------
+
+    def _write_snapshot(self) -> None:
+        ids, niks, vectors = self._matrix.live_arrays()
+        gap_ids = np.fromiter(self._gaps, dtype=np.int64, count=len(self._gaps))
+        meta = np.array([self._last_id, _micros(self._synced_at)], dtype=np.int64)
+        tmp = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
+        self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, ids=ids, niks=niks, vectors=vectors, gaps=gap_ids, meta=meta)
+        os.replace(tmp, self.snapshot_path)
+
+    def _load_snapshot(self) -> bool:
+        """Start from the snapshot file and catch up; False (nothing loaded) when absent or stale."""
+        try:
+            with np.load(self.snapshot_path, allow_pickle=False) as saved:
+                ids, niks, vectors = saved["ids"], saved["niks"], saved["vectors"]
+                gaps, (last_id, synced_us) = saved["gaps"], saved["meta"].tolist()
+        except (FileNotFoundError, OSError, ValueError, KeyError):
+            return False
+        self._reset()
+        self._matrix.add_many(ids, niks, vectors)
+        self._last_id = int(last_id)
+        self._synced_at = datetime.fromtimestamp(synced_us / 1_000_000, timezone.utc)
+        started = _utc(self._clock())
+        self._gaps = {int(i): started for i in gaps.tolist()}
+        self._loaded = True
+        with self._connect() as conn:
+            top = conn.execute(select(func.max(face_templates.c.id))).scalar()
+            if (top or 0) < self._last_id:
+                self._rebuild_locked(conn, started)
+                return True
+            self._catch_up(conn, started)
+            self._verify(conn, started)
+        return True
+
+
+def _grown(array: np.ndarray, rows: int, used: int) -> np.ndarray:
+    grown = np.empty((rows,) + array.shape[1:], dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
+
+
+def _nik_number(nik) -> int:
+    text = str(nik)
+    if not _NIK.match(text):
+        raise ValueError("nik must be 16 digits")
+    return int(text)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time here is UTC.
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _micros(value: datetime | None) -> int:
+    return 0 if value is None else int(_utc(value).timestamp() * 1_000_000)
+
