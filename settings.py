@@ -65,6 +65,8 @@ class DefaultSettings:
     BANSOS_SANDBOX_PHOTO_DIR = str(ROOT.parent / "shared" / "faces")
     # Where applicants' selfies are kept (outside the database and the web root).
     BANSOS_PHOTO_DIR = str(VAR_DIR / "photos")
+    # Days a selfie is kept; decisions keep the face template and the evidence, not the photo.
+    BANSOS_PHOTO_RETENTION_DAYS = 90
     # Face distance at or below which two photos are the same person.
     BANSOS_FACE_MATCH_THRESHOLD = 0.6
     # Photos larger than this many bytes are refused before they are read (IMAGE_TOO_LARGE).

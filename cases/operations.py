@@ -60,6 +60,9 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         data = ApplicationSubmissionSchema().load(payload)
     except ValidationError as exc:
         raise FormInvalid("the application has errors", exc.messages) from exc
+    if selfie is not None and len(selfie) > photos.max_bytes:
+        raise FormInvalid("the photo is too large",
+                          {"selfie": [f"the photo is larger than {photos.max_bytes // (1024 * 1024)} MB"]})
     try:
         nik = validate_nik(data["nik"])
     except NikInvalid as exc:

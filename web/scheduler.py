@@ -27,11 +27,21 @@ def fire_due(app, limit=100):
     return fired
 
 
+def purge_photos(app):
+    """Delete selfies older than the retention setting; return how many."""
+    from . import services
+
+    with app.app_context():
+        return services().photos.purge_older_than(app.config["BANSOS_PHOTO_RETENTION_DAYS"])
+
+
 def start_scheduler(app):
     """Start the background job (one per process)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(fire_due, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
                       id="tepat-fire-due", max_instances=1, coalesce=True)
+    scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",
+                      max_instances=1, coalesce=True)
     scheduler.start()
     app.extensions["tepat-scheduler"] = scheduler
     return scheduler

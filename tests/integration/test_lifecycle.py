@@ -301,3 +301,11 @@ def test_same_face_under_another_nik_is_flagged_for_a_caseworker(svc, population
     dedup = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == second.id,
                                                             EvidenceRecord.source == "face_index")).one()
     assert first.case_number in json.dumps(dedup.value)
+
+
+def test_a_50_mb_photo_is_refused_before_anything_is_stored(svc, personas):
+    with pytest.raises(FormInvalid) as err:
+        submit(svc, personas["not_in_dtsen"], selfie=b"\xff\xd8" + b"\0" * (50 * 1024 * 1024))
+    db.session.rollback()
+    assert "selfie" in err.value.errors
+    assert db.session.scalar(select(func.count()).select_from(Application)) == 0
