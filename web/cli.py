@@ -99,20 +99,53 @@ def sandbox_generate(people, seed, out_dir):
 
 @sandbox.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), default=None,
+              help="where to write refused rows (default FOLDER/import-errors.xlsx)")
+@click.option("--progress-every", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="seconds between progress lines on stderr")
 @commits
-def sandbox_import(folder):
-    """Replace the sandbox registries with the extracts in FOLDER (all or nothing)."""
-    from integrations.sandbox.importer import import_extracts
+def sandbox_import(folder, errors_path, progress_every):
+    """Synchronise the sandbox registries with the extracts in FOLDER (all or nothing).
 
-    def progress(name, rows):
-        click.echo(f"  {name}: {rows} rows", err=True)
+    Good rows are inserted or updated, rows the extracts no longer list are deleted, unchanged rows
+    are left alone; refused rows are listed in an error workbook and keep their stored version.
+    """
+    import time
 
-    report = import_extracts(folder, db.session, progress=progress)
+    from integrations.sandbox.importer import ExtractInvalid, import_extracts
+
+    shown = {"table": None, "at": 0.0}
+
+    def progress(table, rows):
+        now = time.monotonic()
+        if table != shown["table"] or now - shown["at"] >= progress_every:
+            shown.update(table=table, at=now)
+            click.echo(f"  {table}: {rows} rows read", err=True)
+
+    try:
+        report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path)
+    except ExtractInvalid as exc:
+        db.session.rollback()
+        click.echo("Error: the extracts cannot be imported; nothing was changed.", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(f"{'table':<26}{'inserted':>10}{'updated':>10}{'unchanged':>11}{'deleted':>10}"
+               f"{'kept':>7}{'rows now':>10}")
+    for table, sync in report.sync.items():
+        click.echo(f"{table:<26}{sync.inserted:>10}{sync.updated:>10}{sync.unchanged:>11}{sync.deleted:>10}"
+                   f"{sync.kept:>7}{report.counts[table]:>10}")
+    rate = report.rows_read / report.seconds if report.seconds else 0
+    click.echo(f"{report.rows_read} rows read in {report.seconds:.1f} s ({rate:.0f} rows/s)")
     click.echo(f"imported: {json.dumps(report.counts, sort_keys=True)}")
-    for error in report.errors[:20]:
-        click.echo(f"  skipped {error}", err=True)
-    if len(report.errors) > 20:
-        click.echo(f"  ... and {len(report.errors) - 20} more skipped rows", err=True)
+    if report.errors:
+        click.echo(f"refused rows: {len(report.errors)} -> {report.error_workbook}")
+        for error in report.errors[:20]:
+            click.echo(f"  refused {error}", err=True)
+        if len(report.errors) > 20:
+            click.echo(f"  ... and {len(report.errors) - 20} more refused rows", err=True)
+    else:
+        click.echo("refused rows: 0")
 
 
 # --- definitions and officers ----------------------------------------------------------------
