@@ -18,7 +18,24 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+MO := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+web/static/vendor/bootstrap.min.css: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css $@
+
+web/static/vendor/htmx.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile -i $< -o $@
+
+setup: $(STAMP) $(MO) $(VENDOR)
 
 # Embedded default: SQLite in var/, in-process scheduler, sandbox integrations, demo data.
 run: setup

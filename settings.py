@@ -18,6 +18,10 @@ class DefaultSettings:
     # SQLAlchemy URL; SQLite file by default, e.g. postgresql+psycopg://127.0.0.1/tepat
     BANSOS_DATABASE_URL = f"sqlite:///{VAR_DIR / 'tepat.sqlite'}"
     SECRET_KEY = "dev-only-change-me"
+    # Officers' sessions expire after this many minutes without a request.
+    BANSOS_SESSION_MINUTES = 30
+    # Behind TLS in production: secure cookies, HSTS, redirects to https.
+    BANSOS_FORCE_HTTPS = False
 
     # Folder of BPMN/DMN files deployed by `tepat deploy` and at start-up.
     BANSOS_PROCESS_DIR = str(ROOT / "processes")

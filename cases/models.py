@@ -20,6 +20,9 @@ class Officer(db.Model):
     regions: Mapped[list | None] = mapped_column(JSON, nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(300))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[object | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -158,10 +158,13 @@ def officer_or_404(session, username):
     return officer
 
 
-def create_officer(session, username, name, roles, regions=None, password_hash=None):
-    """Add an officer; roles and regions as lists."""
-    officer = Officer(username=username, name=name, roles=list(roles), regions=regions,
-                      password_hash=password_hash)
+def create_officer(session, username, name, roles, regions=None, password=None):
+    """Add an officer; roles and regions as lists; a password of at least 10 characters, if given."""
+    from .accounts import set_password
+
+    officer = Officer(username=username, name=name, roles=list(roles), regions=regions, failed_logins=0)
+    if password:
+        set_password(officer, password)
     session.add(officer)
     session.flush()
     return officer

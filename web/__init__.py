@@ -1,14 +1,23 @@
 """Flask app factory: settings, database, engine, integrations, command line."""
 from pathlib import Path
 
-from flask import Flask, current_app
+from datetime import timedelta
+
+from flask import Flask, current_app, render_template, request, session
+from flask_babel import Babel, format_datetime, get_locale
 from flask_migrate import Migrate
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.engine import Engine as SqlEngine
 
 from settings import load_settings
 
 migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+talisman = Talisman()
+LANGUAGES = ("id", "en")  # Indonesian first
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -40,16 +49,60 @@ def create_app(overrides=None, scheduler=False):
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     listeners.connect()
 
+    _init_web(app, settings)
     from .cli import register_cli
-    from .routes import bp
 
-    app.register_blueprint(bp)
     register_cli(app)
     if scheduler and settings["BANSOS_SCHEDULER_ENABLED"]:
         from .scheduler import start_scheduler
 
         start_scheduler(app)
     return app
+
+
+def select_locale():
+    """Indonesian unless the officer chose English (or the browser prefers it and no choice was made)."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default="id") if request else "id"
+
+
+def _init_web(app, settings):
+    """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
+    from . import auth, casepages, inbox, routes
+
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["BANSOS_FORCE_HTTPS"],
+        BABEL_DEFAULT_LOCALE="id",
+        BABEL_DEFAULT_TIMEZONE="Asia/Jakarta",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).resolve().parent / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,  # the session's own lifetime bounds the token
+    )
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    talisman.init_app(
+        app, force_https=settings["BANSOS_FORCE_HTTPS"], strict_transport_security=settings["BANSOS_FORCE_HTTPS"],
+        session_cookie_secure=settings["BANSOS_FORCE_HTTPS"], frame_options="DENY",
+        content_security_policy={"default-src": "'self'", "img-src": "'self' data:", "style-src": "'self'",
+                                 "script-src": "'self'", "object-src": "'none'", "base-uri": "'none'",
+                                 "form-action": "'self'", "frame-ancestors": "'none'"},
+        referrer_policy="same-origin",
+    )
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp):
+        app.register_blueprint(blueprint)
+    app.jinja_env.globals.update(current_locale=lambda: str(get_locale() or "id"), format_datetime=format_datetime)
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(exc):
+        return render_template("error.html", code=400, reason="csrf"), 400
+
+    for code in (403, 404, 429):
+        app.register_error_handler(code, lambda exc, code=code: (render_template("error.html", code=code), code))
 
 
 def services():

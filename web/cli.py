@@ -173,12 +173,17 @@ def officer():
               type=click.Choice(["caseworker", "supervisor", "appeals_officer", "administrator", "auditor",
                                  "facilitator"]))
 @click.option("--region", "regions", multiple=True, help="district code 01-25; none = all districts")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="at least 10 characters (prompted when not given)")
 @commits
-def officer_add(username, name, roles, regions):
+def officer_add(username, name, roles, regions, password):
     """Add an officer."""
     from cases.operations import create_officer
 
-    create_officer(db.session, username, name, roles, list(regions) or None)
+    try:
+        create_officer(db.session, username, name, roles, list(regions) or None, password=password)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--password") from exc
     click.echo(f"officer {username} added: {', '.join(roles)}")
 
 
@@ -449,6 +454,7 @@ def incidents_skip(incident_id, username):
 
 # --- one-shot setup ----------------------------------------------------------------------------
 
+DEMO_PASSWORD = "tepat-demo-2026"  # demo data only; real officers get their own
 DEMO_OFFICERS = [
     ("caseworker1", "Sari Caseworker", ["caseworker"], None),
     ("caseworker2", "Budi Caseworker", ["caseworker"], None),
@@ -478,8 +484,8 @@ def setup(demo):
         return
     if not db.session.scalar(select(func.count()).select_from(Officer)):
         for username, name, roles, regions in DEMO_OFFICERS:
-            create_officer(db.session, username, name, roles, regions)
-        click.echo(f"demo officers: {', '.join(o[0] for o in DEMO_OFFICERS)}")
+            create_officer(db.session, username, name, roles, regions, password=DEMO_PASSWORD)
+        click.echo(f"demo officers: {', '.join(o[0] for o in DEMO_OFFICERS)} (password {DEMO_PASSWORD!r})")
     if not db.session.scalar(select(func.count()).select_from(people)):
         cfg = current_app.config
         out = Path(cfg["BANSOS_VAR_DIR"]) / "extracts"

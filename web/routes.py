@@ -24,7 +24,7 @@ def _counts():
     }
 
 
-@bp.get("/")
+@bp.get("/status")
 def index():
     """Show aggregate counts only (no personal data)."""
     return render_template_string(PAGE, **_counts())

@@ -23,7 +23,7 @@ def _task_id(output, case_number):
 def test_walk_rejection_appeal_overturn_enrolment(svc, personas):
     runner = current_app.test_cli_runner()
     for user, role in (("appeals1", "appeals_officer"), ("supervisor1", "supervisor")):
-        run(runner, "officer", "add", user, "--name", user, "--role", role)
+        run(runner, "officer", "add", user, "--name", user, "--role", role, "--password", "a-long-password")
     out = run(runner, "submit", "--nik", personas["civil_servant"], "--account", "1234567890")
     number = re.search(r"case (TPT-\d{4}-\d{7}): REJECTED", out).group(1)
     assert "CIVIL_SERVANT_HOUSEHOLD" in out

@@ -1,0 +1,74 @@
+"""The caseworker inbox: the queues an officer may work, filtered, sorted and paged."""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from .db import utcnow
+from .models import HumanTask
+
+PER_PAGE = 25
+SORTS = ("due", "priority", "newest")
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What the officer asked to see."""
+
+    view: str = "queue"  # queue (open tasks) | mine (claimed by me) | all (open and claimed)
+    district: str | None = None
+    queue: str | None = None
+    flag: str | None = None
+    due: str | None = None  # overdue | soon (within 1 day)
+    sort: str = "due"
+    page: int = 1
+
+
+def _base(actor, f, now):
+    query = select(HumanTask).where(HumanTask.queue.in_(sorted(actor.roles)))
+    if f.view == "mine":
+        query = query.where(HumanTask.status == "claimed", HumanTask.assignee == actor.id)
+    elif f.view == "all":
+        query = query.where(HumanTask.status.in_(("open", "claimed")))
+    else:
+        query = query.where(HumanTask.status == "open")
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    if f.district:
+        query = query.where(HumanTask.region == f.district)
+    if f.queue:
+        query = query.where(HumanTask.queue == f.queue)
+    if f.due == "overdue":
+        query = query.where(HumanTask.due_at < now)
+    elif f.due == "soon":
+        query = query.where(HumanTask.due_at >= now, HumanTask.due_at < now + timedelta(days=1))
+    return query
+
+
+def inbox_page(session, actor, f):
+    """Return (rows, total, pages) of the tasks `actor` may see under filter `f`."""
+    now = utcnow()
+    query = _base(actor, f, now)
+    rows_query = query
+    if f.sort == "priority":
+        rows_query = rows_query.order_by(HumanTask.priority.desc(), HumanTask.due_at, HumanTask.id)
+    elif f.sort == "newest":
+        rows_query = rows_query.order_by(HumanTask.id.desc())
+    else:
+        rows_query = rows_query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    page = max(1, f.page)
+    if f.flag:
+        # Flags are a short JSON list; filter after the indexed part, on one page's worth at a time.
+        rows = [r for r in session.execute(rows_query.limit(2000)).scalars() if f.flag in (r.flags or [])]
+        total = len(rows)
+        rows = rows[(page - 1) * PER_PAGE: page * PER_PAGE]
+    else:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = list(session.execute(rows_query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars())
+    pages = max(1, -(-total // PER_PAGE))
+    return rows, total, pages
+
+
+def is_overdue(row, now=None):
+    """Return True when a task's due date has passed."""
+    return row.due_at is not None and row.due_at < (now or utcnow())

@@ -1,0 +1,174 @@
+"""Officers' web: sign-in and lock-out, CSRF, headers, translations, the authorization matrix, task forms."""
+import re
+
+import pytest
+from flask import current_app
+from flask.testing import FlaskClient
+
+from cases.operations import create_officer
+from engine.db import db
+from tests.helpers import case, open_task, submit
+
+PASSWORD = "correct-horse-battery"
+ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production (the test itself holds one open)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def web(ctx):
+    """A test client and one officer per role (all districts), plus a caseworker of district 25 only."""
+    for role in ROLES:
+        create_officer(db.session, f"w_{role}", role.title(), [role], None, password=PASSWORD)
+    create_officer(db.session, "w_far", "Far Caseworker", ["caseworker"], ["25"], password=PASSWORD)
+    create_officer(db.session, "w_cwsup", "Both", ["caseworker", "supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    app = current_app._get_current_object()
+    app.test_client_class = FreshContextClient
+    try:
+        yield app.test_client()
+    finally:
+        app.test_client_class = None
+
+
+def csrf_of(client, path="/login"):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, username, password=PASSWORD):
+    token = csrf_of(client)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def post(client, path, data=None):
+    token = csrf_of(client, "/inbox")
+    return client.post(path, data={**(data or {}), "csrf_token": token})
+
+
+def test_sign_in_lock_out_and_sign_out(web):
+    assert web.get("/inbox").status_code == 302
+    for _ in range(5):
+        assert login(web, "w_caseworker", "wrong-password").status_code == 401
+    response = login(web, "w_caseworker")
+    assert response.status_code == 429  # locked, even with the right password now
+    assert login(web, "nobody", "whatever-pass").status_code == 401
+    assert login(web, "w_supervisor").status_code == 302
+    assert web.get("/inbox").status_code == 200
+    post(web, "/logout")
+    assert web.get("/inbox").status_code == 302
+
+
+def test_open_redirect_after_login_is_ignored(web):
+    token = csrf_of(web)
+    response = web.post("/login?next=//evil.example/x", data={"username": "w_caseworker", "password": PASSWORD,
+                                                             "csrf_token": token})
+    assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
+
+
+def test_forged_or_missing_csrf_token_is_refused(web, svc, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    task = open_task(number, "review")
+    login(web, "w_caseworker")
+    assert web.post(f"/tasks/{task.id}/claim").status_code == 400
+    assert web.post(f"/tasks/{task.id}/claim", data={"csrf_token": "forged"}).status_code == 400
+    assert open_task(number, "review").status == "open"
+    assert post(web, f"/tasks/{task.id}/claim").status_code == 302
+    db.session.expire_all()
+    assert open_task(number, "review").assignee == "w_caseworker"
+
+
+def test_pages_are_indonesian_first_english_on_request_and_send_security_headers(web):
+    login(web, "w_caseworker")
+    response = web.get("/inbox")
+    html = response.get_data(as_text=True)
+    assert "Kotak tugas" in html and 'lang="id"' in html
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    web.get("/lang/en")
+    assert "Inbox" in web.get("/inbox").get_data(as_text=True)
+
+
+def _expected(role, route):
+    """What each role gets on each route (the matrix the product promises)."""
+    readers = {"caseworker", "supervisor", "appeals_officer", "administrator", "auditor"}
+    workers = {"caseworker", "supervisor", "appeals_officer"}
+    if role is None:
+        return {302} if route[0] == "GET" else {302, 400}
+    allowed = {"inbox": workers, "case": readers, "photo": workers, "claim": workers,
+               "reassign": {"supervisor", "administrator"}, "complete": workers}[route[1]]
+    if role not in allowed:
+        return {403}
+    return {"inbox": {200}, "case": {200}, "photo": {200, 404}, "claim": {302}, "reassign": {302, 400},
+            "complete": {409, 422, 302}}[route[1]]
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_authorization_matrix(web, svc, personas, role):
+    faces_app = submit(svc, personas["not_in_dtsen"])
+    number = faces_app.case_number
+    task = open_task(number, "review")
+    routes = [
+        ("GET", "inbox", "/inbox"),
+        ("GET", "case", f"/cases/{number}"),
+        ("GET", "photo", f"/cases/{number}/photos/selfie"),
+        ("POST", "claim", f"/tasks/{task.id}/claim"),
+        ("POST", "reassign", f"/tasks/{task.id}/reassign"),
+        ("POST", "complete", f"/cases/{number}/tasks/{task.id}"),
+    ]
+    if role is not None:
+        assert login(web, f"w_{role}").status_code == 302
+    for method, name, path in routes:
+        if method == "GET":
+            status = web.get(path).status_code
+        elif role is None:
+            status = web.post(path).status_code
+        else:
+            status = post(web, path, {"to": "w_caseworker"}).status_code
+        assert status in _expected(role, (method, name)), (role, name, status)
+
+
+def test_a_caseworker_of_another_district_cannot_open_the_case(web, svc, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    if case(number).district_code == "25":
+        pytest.skip("the persona lives in district 25")
+    login(web, "w_far")
+    assert web.get(f"/cases/{number}").status_code == 404
+    assert web.get(f"/cases/{number}/photos/selfie").status_code == 404
+
+
+def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    review = open_task(number, "review")
+    login(web, "w_cwsup")
+    post(web, f"/tasks/{review.id}/claim")
+    page = web.get(f"/cases/{number}").get_data(as_text=True)
+    assert personas["not_in_dtsen"] not in page and "3510********" in page  # masked NIK
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": review.task_guid,
+                                                                "review_decision": "reject"})
+    assert response.status_code == 422
+    assert "is-invalid" in response.get_data(as_text=True)
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": "0" * 36,
+                                                                "review_decision": "approve"})
+    assert response.status_code == 409  # a stale form
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": review.task_guid,
+                                                                "review_decision": "approve"})
+    assert response.status_code == 302
+    assert case(number).status == "AWAITING_APPROVAL"
+    approve = open_task(number, "approve")
+    response = post(web, f"/tasks/{approve.id}/claim")
+    assert response.status_code == 302 and open_task(number, "approve").status == "open"  # four eyes
+    post(web, "/logout")
+    login(web, "w_supervisor")
+    post(web, f"/tasks/{approve.id}/claim")
+    response = post(web, f"/cases/{number}/tasks/{approve.id}", {"task_guid": approve.task_guid,
+                                                                 "approval_decision": "approve"})
+    assert response.status_code == 302
+    assert case(number).status == "ENROLLED"

@@ -1,0 +1,119 @@
+"""Officer sign-in (Flask-Login), session expiry, and the role check every page uses."""
+import functools
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from marshmallow import Schema, ValidationError, fields, validate
+
+from cases.accounts import AccountLocked, LoginFailed, authenticate
+from cases.models import Officer
+from cases.operations import actor_for
+from engine.db import db
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = None
+login_manager.session_protection = "strong"
+
+OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
+
+
+class SignedInOfficer(UserMixin):
+    """The Flask-Login user: an officer row and its engine Actor."""
+
+    def __init__(self, officer):
+        self.officer = officer
+        self.id = str(officer.id)
+        self.actor = actor_for(officer)
+
+    @property
+    def roles(self):
+        return self.actor.roles
+
+    def has_any(self, *roles):
+        """Return True if the officer holds one of `roles`."""
+        return bool(self.actor.roles & set(roles))
+
+
+@login_manager.user_loader
+def load_officer(officer_id):
+    """Load the signed-in officer; a deactivated account is signed out."""
+    officer = db.session.get(Officer, int(officer_id)) if officer_id.isdigit() else None
+    if officer is None or not officer.active:
+        return None
+    return SignedInOfficer(officer)
+
+
+def roles_required(*roles):
+    """Allow the view only to signed-in officers holding one of `roles` (403 otherwise)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_any(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with username and password."""
+    if request.method == "POST":
+        try:
+            data = LoginSchema().load({"username": request.form.get("username", ""),
+                                       "password": request.form.get("password", "")})
+        except ValidationError:
+            flash(_("Enter your username and password."), "danger")
+            return render_template("login.html"), 400
+        try:
+            officer = authenticate(db.session, data["username"], data["password"])
+        except AccountLocked:
+            db.session.commit()
+            flash(_("Too many failed sign-ins. The account is locked for 15 minutes."), "danger")
+            return render_template("login.html"), 429
+        except LoginFailed:
+            db.session.commit()  # keep the failure count
+            flash(_("Wrong username or password."), "danger")
+            return render_template("login.html"), 401
+        db.session.commit()
+        session.clear()  # no session fixation
+        session.permanent = True
+        login_user(SignedInOfficer(officer))
+        return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+    return render_template("login.html")
+
+
+def _safe_next(target):
+    # Only local paths: an open redirect would let a phishing link borrow our login page.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code):
+    """Switch the interface language (Indonesian or English)."""
+    if code in ("id", "en"):
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))

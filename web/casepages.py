@@ -1,0 +1,107 @@
+"""The case view: applicant, household, evidence, decision and reasons, timeline, and the task form."""
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from cases.models import CaseEvent, EvidenceRecord
+from cases.operations import CaseNotFound, case_or_404
+from cases.privacy import mask_identifiers
+from engine.db import db
+from engine.errors import EngineError, FormInvalid
+from engine.humantasks import complete_task, task_or_404
+from engine.models import HumanTask
+from integrations.face import sniff_image_type
+from integrations.nik import mask_nik
+
+from . import services
+from .auth import roles_required
+from .formrender import CHOICE_LABELS, describe
+from .messages import error_text
+
+bp = Blueprint("casepages", __name__)
+READERS = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor")
+PHOTO_VIEWERS = ("caseworker", "supervisor", "appeals_officer")
+
+
+def case_for_officer_or_404(case_number):
+    """Return the case if the signed-in officer may see it (role and district), else 404."""
+    try:
+        app = case_or_404(db.session, case_number)
+    except CaseNotFound:
+        abort(404)
+    if not current_user.actor.in_region(app.district_code):
+        abort(404)  # another district's case: do not even confirm it exists
+    return app
+
+
+def _page(app, errors=None, values=None, status=200):
+    forms = services().engine.forms
+    tasks = db.session.execute(select(HumanTask).where(HumanTask.business_key == app.case_number,
+                                                       HumanTask.status.in_(("open", "claimed")))
+                               .order_by(HumanTask.id)).scalars().all()
+    evidence = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
+                                  .order_by(EvidenceRecord.id)).scalars().all()
+    events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)
+                                .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
+    registry = next((e.value for e in reversed(evidence) if e.source == "civil_registry"), {})
+    household = mask_identifiers(registry.get("household") or [])
+    mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
+    task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
+    return render_template("case.html", app=app, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
+                           evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
+                           household=household, errors=errors or {}, values=values or {},
+                           choice_labels=CHOICE_LABELS,
+                           show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
+
+
+@bp.get("/cases/<case_number>")
+@roles_required(*READERS)
+def show(case_number):
+    """Show a case to an officer of its district."""
+    return _page(case_for_officer_or_404(case_number))
+
+
+@bp.post("/cases/<case_number>/tasks/<int:task_id>")
+@roles_required("caseworker", "supervisor", "appeals_officer")
+def complete(case_number, task_id):
+    """Complete the officer's task on this case with the submitted form."""
+    app = case_for_officer_or_404(case_number)
+    row = task_or_404(db.session, task_id)
+    if row.business_key != app.case_number:
+        abort(404)
+    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "task_guid") and v != ""}
+    try:
+        complete_task(services().engine, task_id, current_user.actor, data,
+                      expected_guid=request.form.get("task_guid"))
+        db.session.commit()
+    except FormInvalid as exc:
+        db.session.rollback()
+        flash(error_text(exc), "danger")
+        return _page(case_or_404(db.session, case_number), errors=exc.errors, values=data, status=422)
+    except EngineError as exc:
+        db.session.rollback()
+        flash(error_text(exc), "danger")
+        return _page(case_or_404(db.session, case_number), status=409)
+    flash(_("Task completed."), "success")
+    return redirect(url_for("casepages.show", case_number=case_number))
+
+
+@bp.get("/cases/<case_number>/photos/<which>")
+@roles_required(*PHOTO_VIEWERS)
+def photo(case_number, which):
+    """Serve the selfie or the registry photo to the roles that compare them (never cached)."""
+    app = case_for_officer_or_404(case_number)
+    svc = services()
+    if which == "selfie":
+        data = svc.photos.read(app.selfie_ref) if app.selfie_ref else None
+    elif which == "reference":
+        data = svc.integrations.civil_registry.reference_photo(app.nik)
+    else:
+        abort(404)
+    kind = sniff_image_type(data) if data else None
+    if kind is None:
+        abort(404)
+    return Response(data, mimetype=f"image/{kind.lower()}",
+                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": "inline"})

@@ -1,0 +1,100 @@
+"""The inbox: queues an officer may work, with claim, release and reassignment."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import Schema, ValidationError, fields, validate
+
+from cases.operations import CaseNotFound, actor_for, officer_or_404
+from engine.db import db
+from engine.errors import EngineError
+from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
+from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
+
+from . import services
+from .auth import roles_required
+from .messages import error_text
+
+bp = Blueprint("inbox", __name__)
+WORKERS = ("caseworker", "supervisor", "appeals_officer")
+
+
+class InboxQuery(Schema):
+    view = fields.String(load_default="queue", validate=validate.OneOf(["queue", "mine", "all"]))
+    district = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"))
+    queue = fields.String(load_default=None, validate=validate.OneOf(list(WORKERS)))
+    flag = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z_]{3,40}$"))
+    due = fields.String(load_default=None, validate=validate.OneOf(["overdue", "soon"]))
+    sort = fields.String(load_default="due", validate=validate.OneOf(list(SORTS)))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+@bp.get("/")
+@bp.get("/inbox")
+@roles_required(*WORKERS)
+def index():
+    """List the officer's queues and tasks."""
+    args = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        query = InboxQuery().load(args)
+    except ValidationError as exc:
+        flash(_("Some filters were not valid and were ignored."), "warning")
+        query = InboxQuery().load({k: v for k, v in args.items() if k not in exc.messages})
+    actor = current_user.actor
+    rows, total, pages = inbox_page(db.session, actor, InboxFilter(**query))
+    counts = sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or ""))
+    template = "_task_table.html" if request.headers.get("HX-Request") else "inbox.html"
+    return render_template(template, rows=rows, total=total, pages=pages, query=query, counts=counts,
+                           is_overdue=is_overdue, can_reassign=current_user.has_any("supervisor", "administrator"))
+
+
+def _act(action):
+    try:
+        action()
+        db.session.commit()
+    except EngineError as exc:
+        db.session.rollback()
+        flash(error_text(exc), "danger")
+        return False
+    return True
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@roles_required(*WORKERS)
+def claim(task_id):
+    """Claim a task, then open its case."""
+    from engine.humantasks import task_or_404
+
+    ok = _act(lambda: claim_task(services().engine, task_id, current_user.actor))
+    row = task_or_404(db.session, task_id) if ok else None
+    if ok:
+        return redirect(url_for("casepages.show", case_number=row.business_key))
+    return redirect(request.referrer if _local(request.referrer) else url_for("inbox.index"))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@roles_required(*WORKERS)
+def unclaim(task_id):
+    """Put a task back in its queue."""
+    if _act(lambda: unclaim_task(services().engine, task_id, current_user.actor)):
+        flash(_("The task is back in its queue."), "success")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+@roles_required("supervisor", "administrator")
+def reassign(task_id):
+    """Give a task to another officer."""
+    username = request.form.get("to", "").strip()
+    try:
+        target = actor_for(officer_or_404(db.session, username))
+    except CaseNotFound:
+        abort(400)
+    if _act(lambda: reassign_task(services().engine, task_id, current_user.actor, target)):
+        flash(_("Task reassigned to %(name)s.", name=username), "success")
+    return redirect(url_for("inbox.index"))
+
+
+def _local(url):
+    from urllib.parse import urlparse
+
+    return bool(url) and urlparse(url).netloc in ("", request.host)
