@@ -3,7 +3,7 @@ from pathlib import Path
 
 from datetime import timedelta
 
-from flask import Flask, current_app, render_template, request, session
+from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import Babel, format_datetime, get_locale
 from flask_migrate import Migrate
 from flask_talisman import Talisman
@@ -35,7 +35,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def create_app(overrides=None, scheduler=False):
     """Create the Tepat app; `scheduler=True` starts the in-process timer job."""
-    from cases import listeners
+    from cases import audit, listeners
     from engine.db import db
 
     settings = load_settings(overrides)
@@ -48,6 +48,7 @@ def create_app(overrides=None, scheduler=False):
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     listeners.connect()
+    audit.connect()
 
     _init_web(app, settings)
     from .cli import register_cli
@@ -70,7 +71,9 @@ def select_locale():
 
 def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
-    from . import auth, casepages, inbox, routes
+    from cases.audit import reset_origin, set_origin
+
+    from . import auditpages, auth, casepages, inbox, routes
 
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
@@ -93,8 +96,19 @@ def _init_web(app, settings):
                                  "form-action": "'self'", "frame-ancestors": "'none'"},
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp):
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp):
         app.register_blueprint(blueprint)
+    @app.before_request
+    def _remember_origin():
+        # Engine-signal audit entries (claims, completions) carry the client address.
+        g.audit_origin = set_origin(request.remote_addr, (request.user_agent.string or "")[:300])
+
+    @app.teardown_request
+    def _forget_origin(exc=None):
+        token = g.pop("audit_origin", None)
+        if token is not None:
+            reset_origin(token)
+
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale() or "id"), format_datetime=format_datetime)
 
     @app.errorhandler(CSRFError)

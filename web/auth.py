@@ -7,6 +7,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from marshmallow import Schema, ValidationError, fields, validate
 
 from cases.accounts import AccountLocked, LoginFailed, authenticate
+from cases.audit import record
 from cases.models import Officer
 from cases.operations import actor_for
 from engine.db import db
@@ -81,19 +82,37 @@ def login():
         try:
             officer = authenticate(db.session, data["username"], data["password"])
         except AccountLocked:
+            _audit(data["username"], "login.locked")
             db.session.commit()
             flash(_("Too many failed sign-ins. The account is locked for 15 minutes."), "danger")
             return render_template("login.html"), 429
         except LoginFailed:
-            db.session.commit()  # keep the failure count
+            _audit(data["username"], "login.failed")
+            db.session.commit()  # keep the failure count and the audit entry
             flash(_("Wrong username or password."), "danger")
             return render_template("login.html"), 401
+        _audit(officer.username, "login.success")
         db.session.commit()
         session.clear()  # no session fixation
         session.permanent = True
-        login_user(SignedInOfficer(officer))
-        return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+        user = SignedInOfficer(officer)
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")) or landing_page(user))
     return render_template("login.html")
+
+
+def landing_page(user):
+    """Where an officer starts: the inbox for those who work tasks, the audit page for auditors."""
+    if user.has_any("caseworker", "supervisor", "appeals_officer"):
+        return url_for("inbox.index")
+    if user.has_any("auditor", "administrator"):
+        return url_for("auditpages.index")
+    return url_for("status.index")
+
+
+def _audit(username, action):
+    record(db.session, username[:100], action, target_type="officer", target_id=username[:100],
+           ip=request.remote_addr, user_agent=request.user_agent.string)
 
 
 def _safe_next(target):
@@ -106,6 +125,9 @@ def _safe_next(target):
 @bp.post("/logout")
 def logout():
     """Sign out."""
+    if current_user.is_authenticated:
+        _audit(current_user.actor.id, "logout")
+        db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

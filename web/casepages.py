@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from cases.audit import record
 from cases.models import CaseEvent, EvidenceRecord
 from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers
@@ -58,8 +59,17 @@ def _page(app, errors=None, values=None, status=200):
 @bp.get("/cases/<case_number>")
 @roles_required(*READERS)
 def show(case_number):
-    """Show a case to an officer of its district."""
-    return _page(case_for_officer_or_404(case_number))
+    """Show a case to an officer of its district (each view of personal data is audited)."""
+    app = case_for_officer_or_404(case_number)
+    page = _page(app)
+    _audit("case.view", app.case_number)
+    db.session.commit()
+    return page
+
+
+def _audit(action, case_number, **detail):
+    record(db.session, current_user.actor, action, target_type="case", target_id=case_number,
+           ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
 
 
 @bp.post("/cases/<case_number>/tasks/<int:task_id>")
@@ -102,6 +112,8 @@ def photo(case_number, which):
     kind = sniff_image_type(data) if data else None
     if kind is None:
         abort(404)
+    _audit("photo.view", app.case_number, which=which)
+    db.session.commit()
     return Response(data, mimetype=f"image/{kind.lower()}",
                     headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                              "Content-Disposition": "inline"})

@@ -70,7 +70,7 @@ def _actor(username):
 
 def register_cli(app):
     """Attach the command groups to the app."""
-    for group in (sandbox, officer, tasks, case, incidents, timers):
+    for group in (sandbox, officer, tasks, case, incidents, timers, audit):
         app.cli.add_command(group)
     for command in (deploy, submit, appeal, setup, recheck):
         app.cli.add_command(command)
@@ -450,6 +450,44 @@ def incidents_skip(incident_id, username):
     """Complete the failed task without running it."""
     inst = _services().engine.skip_incident(incident_id, _actor(username))
     click.echo(f"incident {incident_id} skipped; instance {inst.id} is {inst.status}")
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+@click.group(help="The hash-chained audit log.")
+def audit():
+    pass
+
+
+@audit.command("verify")
+@click.option("--batch", default=10_000, show_default=True)
+@with_appcontext
+def audit_verify(batch):
+    """Recompute every hash; exit 1 if the chain is broken."""
+    from cases.audit import record, verify_chain
+
+    result = verify_chain(db.session, batch=batch)
+    record(db.session, "cli", "audit.verify", user_agent="cli", detail={"ok": result.ok, "checked": result.checked})
+    db.session.commit()
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} entries")
+    else:
+        click.echo(f"audit chain BROKEN at entry {result.first_bad_id}: {result.reason}", err=True)
+        sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@with_appcontext
+def audit_export(out_path):
+    """Write every entry with its hashes to a CSV file."""
+    from cases.audit import export_csv, record
+
+    with open(out_path, "w", newline="", encoding="utf-8") as out:
+        count = export_csv(db.session, out)
+    record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
+    db.session.commit()
+    click.echo(f"{count} entries -> {out_path}")
 
 
 # --- one-shot setup ----------------------------------------------------------------------------

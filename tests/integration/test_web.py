@@ -172,3 +172,32 @@ def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, 
                                                                  "approval_decision": "approve"})
     assert response.status_code == 302
     assert case(number).status == "ENROLLED"
+
+
+def test_views_and_sign_ins_are_audited_and_the_chain_verifies(web, svc, personas):
+    from sqlalchemy import select
+
+    from cases.audit import AuditEntry
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    login(web, "w_caseworker", "wrong-password")
+    login(web, "w_caseworker")
+    web.get(f"/cases/{number}")
+    task = open_task(number, "review")
+    post(web, f"/tasks/{task.id}/claim")
+    post(web, "/logout")
+    login(web, "w_auditor")
+    page = web.get("/audit")
+    assert page.status_code == 200 and "alert-success" in page.get_data(as_text=True)
+    csv_text = web.get("/audit/export.csv").get_data(as_text=True)
+    db.session.expire_all()
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    actions = [(e.actor, e.action) for e in entries]
+    assert ("w_caseworker", "login.failed") in actions and ("w_caseworker", "login.success") in actions
+    assert ("w_caseworker", "case.view") in actions and ("w_caseworker", "task.claim") in actions
+    view = next(e for e in entries if e.action == "case.view")
+    assert view.target_id == number and view.ip == "127.0.0.1"
+    assert all(e.hash in csv_text for e in entries if e.action != "audit.export")
+    assert personas["not_in_dtsen"] not in csv_text
+    login(web, "w_caseworker")
+    assert web.get("/audit").status_code == 403
