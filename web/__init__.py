@@ -62,11 +62,9 @@ def create_app(overrides=None, scheduler=False):
 
 
 def select_locale():
-    """Indonesian unless the officer chose English (or the browser prefers it and no choice was made)."""
-    chosen = session.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="id") if request else "id"
+    """Indonesian unless the officer chose English (offices' browsers are often set to English)."""
+    chosen = session.get("lang") if request else None
+    return chosen if chosen in LANGUAGES else "id"
 
 
 def _init_web(app, settings):

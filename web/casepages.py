@@ -52,7 +52,7 @@ def _page(app, errors=None, values=None, status=200):
     return render_template("case.html", app=app, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
                            evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
                            household=household, errors=errors or {}, values=values or {},
-                           choice_labels=CHOICE_LABELS,
+                           choice_labels=CHOICE_LABELS, has_reference=bool(registry.get("photo_ref")),
                            show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
 
 

@@ -520,10 +520,15 @@ def setup(demo):
     click.echo(f"processes: {', '.join(f'{v.process_id} v{v.id}' for v in versions)} ({len(created)} new)")
     if not demo:
         return
-    if not db.session.scalar(select(func.count()).select_from(Officer)):
-        for username, name, roles, regions in DEMO_OFFICERS:
+    from cases.accounts import set_password
+
+    for username, name, roles, regions in DEMO_OFFICERS:
+        existing = db.session.execute(select(Officer).where(Officer.username == username)).scalar_one_or_none()
+        if existing is None:
             create_officer(db.session, username, name, roles, regions, password=DEMO_PASSWORD)
-        click.echo(f"demo officers: {', '.join(o[0] for o in DEMO_OFFICERS)} (password {DEMO_PASSWORD!r})")
+        elif not existing.password_hash:  # demo officers made before sign-in existed
+            set_password(existing, DEMO_PASSWORD)
+    click.echo(f"demo officers: {', '.join(o[0] for o in DEMO_OFFICERS)} (password {DEMO_PASSWORD!r})")
     if not db.session.scalar(select(func.count()).select_from(people)):
         cfg = current_app.config
         out = Path(cfg["BANSOS_VAR_DIR"]) / "extracts"
