@@ -1,6 +1,6 @@
 """Claim, unclaim, reassign and complete human tasks; the queries behind the inbox."""
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from SpiffWorkflow.util.task import TaskState
 
 from . import signals
@@ -151,13 +151,47 @@ def queue_counts(session, actor):
     return {(q, r): n for q, r, n in session.execute(query)}
 
 
+# Most urgent first: tasks with a due date before those without, earliest due, highest priority.
+def _urgency(due_at, priority, id_):
+    return (due_at.is_(None), due_at, priority.desc(), id_)
+
+
 def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50, offset=0):
-    """Return the tasks `actor` may see, most urgent first."""
-    query = select(HumanTask).where(HumanTask.status.in_(status), HumanTask.queue.in_(sorted(actor.roles)))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    """Return the tasks `actor` may see, most urgent first.
+
+    An IN list on status or queue keeps the database from reading an index in urgency order, so it
+    would sort every matching row for each page. Instead, each (status, queue, has a due date) part
+    reads its first `offset + limit` candidates (id and sort keys only) from ix_human_tasks_inbox in
+    due order, with the district checked in the index (only ties on due_at need sorting); the page
+    is cut from those few candidates and only its rows are loaded. "Mine" lists are small (the
+    assignee index), so they are sorted directly.
+    """
+    roles = sorted(actor.roles)
+    regions = None if actor.regions is None else sorted(actor.regions)
     if mine:
-        query = query.where(HumanTask.assignee == actor.id)
-    query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
-                           HumanTask.id).limit(limit).offset(offset)
+        query = select(HumanTask).where(HumanTask.status.in_(status), HumanTask.queue.in_(roles),
+                                        HumanTask.assignee == actor.id)
+        if regions is not None:
+            query = query.where(HumanTask.region.in_(regions))
+        query = query.order_by(*_urgency(HumanTask.due_at, HumanTask.priority, HumanTask.id))
+        return list(session.execute(query.limit(limit).offset(offset)).scalars())
+    offset = offset or 0
+    arms = []
+    for state in dict.fromkeys(status):
+        for queue in roles:
+            for due in (HumanTask.due_at.is_not(None), HumanTask.due_at.is_(None)):
+                arm = (select(HumanTask.id, HumanTask.due_at, HumanTask.priority)
+                       .where(HumanTask.status == state, HumanTask.queue == queue, due))
+                if regions is not None:
+                    arm = arm.where(HumanTask.region.in_(regions))
+                arms.append(arm.order_by(HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id))
+    if not arms:
+        return []
+    bound = None if limit is None else offset + limit
+    candidates = union_all(*(select(arm.limit(bound).subquery()) for arm in arms)).subquery()
+    page = (select(candidates)
+            .order_by(*_urgency(candidates.c.due_at, candidates.c.priority, candidates.c.id))
+            .limit(limit).offset(offset).subquery())
+    query = (select(HumanTask).join(page, HumanTask.id == page.c.id)
+             .order_by(*_urgency(page.c.due_at, page.c.priority, page.c.id)))
     return list(session.execute(query).scalars())
