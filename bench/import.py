@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from bench.common import postgres_bench_url  # noqa: E402
+
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from integrations.sandbox import extracts as x  # noqa: E402
@@ -85,22 +86,6 @@ def bench_backend(name: str, url: str, folder: Path, profile: bool) -> None:
         engine.dispose()
 
 
-def postgres_bench_url(server_url: str):
-    """Create a fresh throwaway database next to `postgres`; return its URL and a drop function."""
-    admin_url = make_url(server_url).set(database="postgres")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        admin.dispose()
-
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    return make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False), drop
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--people", type=int, default=100_000)
@@ -117,7 +102,7 @@ def main():
         with tempfile.TemporaryDirectory(prefix="tepat-import-bench-") as tmp:
             bench_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.sqlite'}", folder, args.profile)
     if args.postgres:
-        url, drop = postgres_bench_url(args.postgres)
+        url, drop = postgres_bench_url(args.postgres, BENCH_DB)
         try:
             bench_backend("PostgreSQL", url, folder, args.profile)
         finally:

@@ -52,8 +52,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import postgres_bench_url  # noqa: E402
+
 from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 BENCH_DB = "tepat_inbox_bench"
@@ -345,22 +346,6 @@ def bench_backend(label, url, args, now):
         engine.dispose()
 
 
-def postgres_bench_url(server_url):
-    """Create a fresh throwaway database next to `postgres`; return its URL and a drop function."""
-    admin_url = make_url(server_url).set(database="postgres")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        admin.dispose()
-
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    return make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False), drop
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000, help="active (open/claimed) human tasks")
@@ -387,7 +372,7 @@ def main():
             results += bench_backend("SQLite", f"sqlite:///{tmp / 'inbox.sqlite'}", args, now)
             print()
         if args.postgres:
-            url, drop = postgres_bench_url(args.postgres)
+            url, drop = postgres_bench_url(args.postgres, BENCH_DB)
             try:
                 results += bench_backend("PostgreSQL", url, args, now)
             finally:

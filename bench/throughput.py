@@ -49,9 +49,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import postgres_bench_url  # noqa: E402
+
 import numpy as np  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 FACES = ROOT.parent / "shared" / "faces"
 SELFIE = b"bench-selfie: face matching uses a precomputed encoding"
@@ -265,22 +266,6 @@ def bench_backend(label, url, tmp, extracts, n, distance, applicants, block, pro
     return applicants
 
 
-def postgres_bench_url(server_url):
-    """Create a fresh `tepat_bench` database next to `postgres`; return its URL and a drop function."""
-    admin_url = make_url(server_url).set(database="postgres")
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        admin.dispose()
-
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
-    return make_url(server_url).set(database=BENCH_DB).render_as_string(hide_password=False), drop
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="applications timed per path (default 2000)")
@@ -313,7 +298,7 @@ def main():
                                        tmp / "extracts", args.n, distance, applicants, args.block,
                                        args.profile)
         if args.postgres:
-            url, drop = postgres_bench_url(args.postgres)
+            url, drop = postgres_bench_url(args.postgres, BENCH_DB)
             try:
                 bench_backend("PostgreSQL", url, tmp / "pg", tmp / "extracts", args.n, distance, applicants,
                               args.block, args.profile)
