@@ -71,7 +71,7 @@ def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
     from cases.audit import reset_origin, set_origin
 
-    from . import auditpages, auth, casepages, inbox, routes
+    from . import auditpages, auth, casepages, desk, inbox, routes
 
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
@@ -94,7 +94,7 @@ def _init_web(app, settings):
                                  "form-action": "'self'", "frame-ancestors": "'none'"},
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp):
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp):
         app.register_blueprint(blueprint)
     @app.before_request
     def _remember_origin():

@@ -103,11 +103,12 @@ def _expected(role, route):
     if role is None:
         return {302} if route[0] == "GET" else {302, 400}
     allowed = {"inbox": workers, "case": readers, "photo": workers, "claim": workers,
-               "reassign": {"supervisor", "administrator"}, "complete": workers}[route[1]]
+               "reassign": {"supervisor", "administrator"}, "complete": workers,
+               "desk": {"supervisor", "administrator"}, "audit": {"auditor", "administrator"}}[route[1]]
     if role not in allowed:
         return {403}
     return {"inbox": {200}, "case": {200}, "photo": {200, 404}, "claim": {302}, "reassign": {302, 400},
-            "complete": {409, 422, 302}}[route[1]]
+            "complete": {409, 422, 302}, "desk": {200}, "audit": {200}}[route[1]]
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])
@@ -122,6 +123,8 @@ def test_authorization_matrix(web, svc, personas, role):
         ("POST", "claim", f"/tasks/{task.id}/claim"),
         ("POST", "reassign", f"/tasks/{task.id}/reassign"),
         ("POST", "complete", f"/cases/{number}/tasks/{task.id}"),
+        ("GET", "desk", "/desk"),
+        ("GET", "audit", "/audit"),
     ]
     if role is not None:
         assert login(web, f"w_{role}").status_code == 302
@@ -201,3 +204,30 @@ def test_views_and_sign_ins_are_audited_and_the_chain_verifies(web, svc, persona
     assert personas["not_in_dtsen"] not in csv_text
     login(web, "w_caseworker")
     assert web.get("/audit").status_code == 403
+
+
+def test_supervisor_desk_and_incident_retry_through_the_web(web, svc, personas):
+    from tests.helpers import later, wake_all
+
+    nik = personas["not_in_dtsen"]
+    svc.integrations.faults.inject("bpjs_health", nik, "timeout", times=3)
+    number = submit(svc, nik).case_number
+    for day in (1, 2):
+        with later(day):
+            wake_all(svc)
+    assert case(number).status == "SUBMITTED"
+    login(web, "w_caseworker")
+    assert web.get("/desk").status_code == 403
+    post(web, "/logout")
+    login(web, "w_supervisor")
+    page = web.get("/desk").get_data(as_text=True)
+    assert "Meja supervisor" in page and number in page and "IntegrationTimeout" in page
+    incident_id = re.search(r"/incidents/(\d+)/retry", page)
+    assert incident_id is None  # supervisors see incidents; administrators handle them
+    post(web, "/logout")
+    login(web, "w_administrator")
+    page = web.get("/desk").get_data(as_text=True)
+    incident_id = re.search(r"/incidents/(\d+)/retry", page).group(1)
+    assert post(web, f"/incidents/{incident_id}/retry").status_code == 302
+    assert case(number).status == "IN_REVIEW"
+    assert "Tidak ada insiden terbuka." in web.get("/desk").get_data(as_text=True)

@@ -1,0 +1,39 @@
+"""Figures for the supervisor desk: SLA state per district, throughput per officer, open incidents."""
+from datetime import timedelta
+
+from sqlalchemy import case, func, select
+
+from .db import utcnow
+from .models import HumanTask, Incident
+
+
+def sla_by_district(session, actor, now=None):
+    """Return [(district, open, overdue, due_soon)] for the districts `actor` oversees."""
+    now = now or utcnow()
+    query = (select(HumanTask.region, func.count(),
+                    func.sum(case((HumanTask.due_at < now, 1), else_=0)),
+                    func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < now + timedelta(days=1)), 1),
+                                  else_=0)))
+             .where(HumanTask.status.in_(("open", "claimed")))
+             .group_by(HumanTask.region).order_by(HumanTask.region))
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    return [(r, n, int(o or 0), int(s or 0)) for r, n, o, s in session.execute(query)]
+
+
+def throughput_by_officer(session, actor, days=7, now=None):
+    """Return [(officer, completed, completed late)] over the last `days` days."""
+    now = now or utcnow()
+    query = (select(HumanTask.completed_by, func.count(),
+                    func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
+             .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
+             .group_by(HumanTask.completed_by).order_by(func.count().desc()))
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    return [(who, n, int(late or 0)) for who, n, late in session.execute(query)]
+
+
+def open_incidents(session, limit=200):
+    """Return the open incidents, oldest first."""
+    return list(session.execute(select(Incident).where(Incident.status == "open")
+                                .order_by(Incident.id).limit(limit)).scalars())
