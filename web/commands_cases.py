@@ -1,0 +1,267 @@
+"""Commands for casework: submit, appeal, re-check, show cases, tasks, timers, incidents."""
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from engine.db import db
+
+from .cli import _actor, _services, commits
+
+
+# --- applications --------------------------------------------------------------------------
+
+@click.command(help="Submit an application (as the applicant, or a facilitator with --facilitator).")
+@click.option("--nik", required=True)
+@click.option("--selfie", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--payment-channel", default="BRI", show_default=True)
+@click.option("--account", default=None)
+@click.option("--phone", default=None)
+@click.option("--facilitator", default=None, help="username of the facilitator registering the applicant")
+@commits
+def submit(nik, selfie, payment_channel, account, phone, facilitator):
+    from cases.operations import submit_application
+
+    svc = _services()
+    payload = {"nik": nik, "consent": True, "payment_channel": payment_channel, "bank_account": account,
+               "phone": phone, "channel": "facilitator" if facilitator else "self", "facilitator_id": facilitator}
+    data = Path(selfie).read_bytes() if selfie else None
+    app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data,
+                             actor=facilitator or "applicant")
+    db.session.flush()
+    click.echo(f"case {app.case_number}: {app.status}")
+    _print_decision(app)
+
+
+@click.command(help="File an appeal (sanggah) on a rejected case.")
+@click.argument("case_number")
+@click.option("--reason", required=True)
+@commits
+def appeal(case_number, reason):
+    from cases.operations import case_or_404, file_appeal
+
+    file_appeal(_services().engine, case_number, {"reason": reason})
+    db.session.flush()
+    app = case_or_404(db.session, case_number)
+    click.echo(f"appeal filed on {case_number}: {app.status}")
+
+
+@click.command(help="Re-check enrolled families on fresh evidence (as for the quarterly DTSEN update).")
+@click.argument("case_numbers", nargs=-1)
+@click.option("--all-enrolled", is_flag=True, help="every enrolled case, one transaction each")
+@with_appcontext
+def recheck(case_numbers, all_enrolled):
+    from cases.models import Application
+    from cases.operations import case_or_404, recheck_enrolment
+    from engine.errors import EngineError
+
+    if all_enrolled:
+        case_numbers = db.session.scalars(select(Application.case_number)
+                                          .where(Application.status == "ENROLLED")).all()
+    failures = 0
+    for number in case_numbers:
+        try:
+            recheck_enrolment(_services().engine, number)
+            db.session.commit()
+            app = case_or_404(db.session, number)
+            click.echo(f"{number}: {app.status}")
+        except EngineError as exc:
+            db.session.rollback()
+            failures += 1
+            click.echo(f"{number}: Error [{exc.code}] {exc.message}", err=True)
+    if failures:
+        sys.exit(2)
+
+
+@click.group(help="Cases: show one with its timeline, reasons and evidence.")
+def case():
+    pass
+
+
+def _print_decision(app):
+    if app.decision:
+        click.echo(f"  keputusan / decision: {app.decision} (by {app.decided_by})  rules: {app.rule_version}")
+    for r in app.reasons or []:
+        click.echo(f"  - [{r.get('code')}] {r.get('id')} / {r.get('en')}")
+    if app.review_flags:
+        click.echo(f"  flags: {', '.join(app.review_flags)}")
+
+
+@case.command("show")
+@click.argument("case_number")
+@click.option("--evidence/--no-evidence", default=False)
+@with_appcontext
+def case_show(case_number, evidence):
+    """Show a case: status, decision and reasons, benefits, timeline."""
+    from cases.models import CaseEvent, EvidenceRecord
+    from cases.operations import case_or_404
+    from cases.privacy import mask_identifiers
+    from integrations.nik import mask_nik
+
+    app = case_or_404(db.session, case_number)
+    click.echo(f"{app.case_number}  NIK {mask_nik(app.nik)}  {app.applicant_name or '-'}  district {app.district_code}")
+    click.echo(f"  status: {app.status}")
+    _print_decision(app)
+    if app.explanation:
+        click.echo("  penjelasan / explanation:")
+        for e in app.explanation:
+            facts = ", ".join(f"{k}={v}" for k, v in mask_identifiers(e["facts"]).items())
+            click.echo(f"    [{e['outcome']:12}] {e['criterion']}: {e['text_id']} / {e['text_en']}  ({facts})")
+    if app.benefits:
+        b = app.benefits
+        click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"
+                   f"  first payment: Rp{b.get('first_payment', 0):,}")
+    events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
+    checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
+                                .order_by(EvidenceRecord.id)).scalars().all()
+    lines = [(e.at, 0, e.id, f"{e.actor:12} {e.summary}") for e in events]
+    lines += [(ev.checked_at, 1, ev.id, f"{'system':12} Check answered: {ev.source} ({ev.operator})") for ev in checks]
+    click.echo("  timeline:")
+    for at, _, _, text in sorted(lines):
+        click.echo(f"    {at:%Y-%m-%d %H:%M:%S} {text}")
+    if evidence:
+        click.echo("  evidence:")
+        for ev in checks:
+            shown = json.dumps(mask_identifiers(ev.value), default=str)
+            click.echo(f"    {ev.checked_at:%Y-%m-%d %H:%M:%S} {ev.source:16} {shown[:200]}")
+
+
+# --- human tasks ---------------------------------------------------------------------------
+
+@click.group(help="Human tasks: list, claim, unclaim, reassign, complete.")
+def tasks():
+    pass
+
+
+@tasks.command("list")
+@click.option("--as", "username", required=True)
+@click.option("--mine", is_flag=True)
+@with_appcontext
+def tasks_list(username, mine):
+    """List the tasks an officer may work, most urgent first."""
+    from engine.humantasks import list_tasks, queue_counts
+
+    actor = _actor(username)
+    for (queue, region), n in sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or "")):
+        click.echo(f"queue {queue} district {region}: {n} open")
+    for t in list_tasks(db.session, actor, mine=mine):
+        due = f"{t.due_at:%Y-%m-%d}" if t.due_at else "-"
+        flags = f" flags={','.join(t.flags)}" if t.flags else ""
+        click.echo(f"#{t.id:<6} {t.status:8} {t.business_key} {t.name} form={t.form_name} due={due} "
+                   f"prio={t.priority} assignee={t.assignee or '-'}{flags}")
+
+
+@tasks.command("claim")
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@commits
+def tasks_claim(task_id, username):
+    """Claim a task."""
+    from engine.humantasks import claim_task
+
+    row = claim_task(_services().engine, task_id, _actor(username))
+    click.echo(f"task {row.id} claimed by {row.assignee}")
+
+
+@tasks.command("unclaim")
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@commits
+def tasks_unclaim(task_id, username):
+    """Put a task back in its queue."""
+    from engine.humantasks import unclaim_task
+
+    row = unclaim_task(_services().engine, task_id, _actor(username))
+    click.echo(f"task {row.id} back in queue {row.queue}")
+
+
+@tasks.command("reassign")
+@click.argument("task_id", type=int)
+@click.option("--to", "target", required=True)
+@click.option("--as", "username", required=True)
+@commits
+def tasks_reassign(task_id, target, username):
+    """Give a task to another officer (supervisors)."""
+    from engine.humantasks import reassign_task
+
+    row = reassign_task(_services().engine, task_id, _actor(username), _actor(target))
+    click.echo(f"task {row.id} reassigned to {row.assignee}")
+
+
+@tasks.command("complete")
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("-f", "--field", "fields", multiple=True, help="form field as name=value")
+@commits
+def tasks_complete(task_id, username, fields):
+    """Complete a claimed task with form fields."""
+    from cases.operations import case_or_404
+    from engine.humantasks import complete_task
+
+    data = {}
+    for item in fields:
+        name, _, value = item.partition("=")
+        data[name.strip()] = value
+    row = complete_task(_services().engine, task_id, _actor(username), data)
+    db.session.flush()
+    app = case_or_404(db.session, row.business_key)
+    click.echo(f"task {row.id} completed; case {app.case_number}: {app.status}")
+    _print_decision(app)
+
+
+# --- timers and incidents --------------------------------------------------------------------
+
+@click.group(help="Timers and service retries.")
+def timers():
+    pass
+
+
+@timers.command("fire")
+@with_appcontext
+def timers_fire():
+    """Fire every due timer and retry now (the scheduler job, once)."""
+    from .scheduler import fire_due
+
+    n = fire_due(current_app._get_current_object())
+    click.echo(f"{n} instance(s) woken")
+
+
+@click.group(help="Incidents: tasks the engine could not run.")
+def incidents():
+    pass
+
+
+@incidents.command("list")
+@with_appcontext
+def incidents_list():
+    """List open incidents."""
+    from engine.models import Incident
+
+    rows = db.session.execute(select(Incident).where(Incident.status == "open").order_by(Incident.id)).scalars()
+    for i in rows:
+        click.echo(f"#{i.id} {i.business_key} {i.bpmn_id} ({i.operator}) attempts={i.attempts} {i.created_at:%Y-%m-%d %H:%M}"
+                   f"\n    {i.error}")
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--as", "username", required=True)
+@commits
+def incidents_retry(incident_id, username):
+    """Run the failed task again."""
+    inst = _services().engine.retry_incident(incident_id, _actor(username))
+    click.echo(f"incident {incident_id} retried; instance {inst.id} is {inst.status}")
+
+
+@incidents.command("skip")
+@click.argument("incident_id", type=int)
+@click.option("--as", "username", required=True)
+@commits
+def incidents_skip(incident_id, username):
+    """Complete the failed task without running it."""
+    inst = _services().engine.skip_incident(incident_id, _actor(username))
+    click.echo(f"incident {incident_id} skipped; instance {inst.id} is {inst.status}")

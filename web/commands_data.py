@@ -1,0 +1,220 @@
+"""Commands for data and set-up: sandbox registries, processes, officers, audit log, setup."""
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from engine.db import db
+
+from .cli import _services, commits
+
+
+# --- sandbox data ---------------------------------------------------------------------------
+
+@click.group(help="Synthetic registry data for the sandbox integrations.")
+def sandbox():
+    pass
+
+
+@sandbox.command("generate")
+@click.option("--people", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=7, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True)
+def sandbox_generate(people, seed, out_dir):
+    """Write registry extract workbooks for a synthetic Banyuwangi population."""
+    from integrations.sandbox.generator import generate_population
+
+    report = generate_population(people, seed, out_dir)
+    click.echo(f"{report.people} people in {report.households} households -> {out_dir}")
+    for kind, nik in sorted(report.personas.items()):
+        click.echo(f"  persona {kind}: {nik}")
+
+
+@sandbox.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), default=None,
+              help="where to write refused rows (default FOLDER/import-errors.xlsx)")
+@click.option("--progress-every", default=2.0, show_default=True, type=click.FloatRange(min=0),
+              help="seconds between progress lines on stderr")
+@commits
+def sandbox_import(folder, errors_path, progress_every):
+    """Synchronise the sandbox registries with the extracts in FOLDER (all or nothing).
+
+    Good rows are inserted or updated, rows the extracts no longer list are deleted, unchanged rows
+    are left alone; refused rows are listed in an error workbook and keep their stored version.
+    """
+    import time
+
+    from integrations.sandbox.importer import ExtractInvalid, import_extracts
+
+    shown = {"table": None, "at": 0.0}
+
+    def progress(table, rows):
+        now = time.monotonic()
+        if table != shown["table"] or now - shown["at"] >= progress_every:
+            shown.update(table=table, at=now)
+            click.echo(f"  {table}: {rows} rows read", err=True)
+
+    try:
+        report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path)
+    except ExtractInvalid as exc:
+        db.session.rollback()
+        click.echo("Error: the extracts cannot be imported; nothing was changed.", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo(f"{'table':<26}{'inserted':>10}{'updated':>10}{'unchanged':>11}{'deleted':>10}"
+               f"{'kept':>7}{'rows now':>10}")
+    for table, sync in report.sync.items():
+        click.echo(f"{table:<26}{sync.inserted:>10}{sync.updated:>10}{sync.unchanged:>11}{sync.deleted:>10}"
+                   f"{sync.kept:>7}{report.counts[table]:>10}")
+    rate = report.rows_read / report.seconds if report.seconds else 0
+    click.echo(f"{report.rows_read} rows read in {report.seconds:.1f} s ({rate:.0f} rows/s)")
+    click.echo(f"imported: {json.dumps(report.counts, sort_keys=True)}")
+    if report.errors:
+        click.echo(f"refused rows: {len(report.errors)} -> {report.error_workbook}")
+        for error in report.errors[:20]:
+            click.echo(f"  refused {error}", err=True)
+        if len(report.errors) > 20:
+            click.echo(f"  ... and {len(report.errors) - 20} more refused rows", err=True)
+    else:
+        click.echo("refused rows: 0")
+
+
+# --- definitions and officers ----------------------------------------------------------------
+
+@click.command(help="Deploy the BPMN/DMN files of a folder as new versions.")
+@click.option("--folder", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--as", "username", default=None, help="officer who deploys")
+@commits
+def deploy(folder, username):
+    versions, created = _services().engine.deploy_folder(folder, deployed_by=username)
+    for v in versions:
+        mark = "new" if v.id in created else "unchanged"
+        click.echo(f"{v.process_id} version {v.id} ({v.content_hash[:12]}) {mark}")
+
+
+@click.group(help="Officers (caseworkers, supervisors, appeals officers, administrators).")
+def officer():
+    pass
+
+
+@officer.command("add")
+@click.argument("username")
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["caseworker", "supervisor", "appeals_officer", "administrator", "auditor",
+                                 "facilitator"]))
+@click.option("--region", "regions", multiple=True, help="district code 01-25; none = all districts")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="at least 10 characters (prompted when not given)")
+@commits
+def officer_add(username, name, roles, regions, password):
+    """Add an officer."""
+    from cases.operations import create_officer
+
+    try:
+        create_officer(db.session, username, name, roles, list(regions) or None, password=password)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--password") from exc
+    click.echo(f"officer {username} added: {', '.join(roles)}")
+
+
+@officer.command("list")
+@with_appcontext
+def officer_list():
+    """List officers."""
+    from cases.models import Officer
+
+    for o in db.session.execute(select(Officer).order_by(Officer.username)).scalars():
+        regions = ",".join(o.regions) if o.regions else "all"
+        click.echo(f"{o.username:15} {','.join(o.roles):30} regions={regions}  {o.name}")
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+@click.group(help="The hash-chained audit log.")
+def audit():
+    pass
+
+
+@audit.command("verify")
+@click.option("--batch", default=10_000, show_default=True)
+@with_appcontext
+def audit_verify(batch):
+    """Recompute every hash; exit 1 if the chain is broken."""
+    from cases.audit import record, verify_chain
+
+    result = verify_chain(db.session, batch=batch)
+    record(db.session, "cli", "audit.verify", user_agent="cli", detail={"ok": result.ok, "checked": result.checked})
+    db.session.commit()
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} entries")
+    else:
+        click.echo(f"audit chain BROKEN at entry {result.first_bad_id}: {result.reason}", err=True)
+        sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@with_appcontext
+def audit_export(out_path):
+    """Write every entry with its hashes to a CSV file."""
+    from cases.audit import export_csv, record
+
+    with open(out_path, "w", newline="", encoding="utf-8") as out:
+        count = export_csv(db.session, out)
+    record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
+    db.session.commit()
+    click.echo(f"{count} entries -> {out_path}")
+
+
+# --- one-shot setup ----------------------------------------------------------------------------
+
+DEMO_PASSWORD = "tepat-demo-2026"  # demo data only; real officers get their own
+DEMO_OFFICERS = [
+    ("caseworker1", "Sari Caseworker", ["caseworker"], None),
+    ("caseworker2", "Budi Caseworker", ["caseworker"], None),
+    ("supervisor1", "Dewi Supervisor", ["supervisor"], None),
+    ("supervisor2", "Agus Supervisor", ["supervisor"], None),
+    ("appeals1", "Rina Appeals", ["appeals_officer"], None),
+    ("admin", "Admin", ["administrator", "supervisor"], None),
+]
+
+
+@click.command(help="Upgrade the database, deploy processes, and load demo data on an empty database.")
+@click.option("--demo/--no-demo", default=True)
+@commits
+def setup(demo):
+    from flask_migrate import upgrade
+
+    from cases.models import Officer
+    from cases.operations import create_officer
+    from integrations.sandbox.generator import generate_population
+    from integrations.sandbox.importer import import_extracts
+    from integrations.sandbox.tables import people
+
+    upgrade()
+    versions, created = _services().engine.deploy_folder(deployed_by="setup")
+    click.echo(f"processes: {', '.join(f'{v.process_id} v{v.id}' for v in versions)} ({len(created)} new)")
+    if not demo:
+        return
+    from cases.accounts import set_password
+
+    for username, name, roles, regions in DEMO_OFFICERS:
+        existing = db.session.execute(select(Officer).where(Officer.username == username)).scalar_one_or_none()
+        if existing is None:
+            create_officer(db.session, username, name, roles, regions, password=DEMO_PASSWORD)
+        elif not existing.password_hash:  # demo officers made before sign-in existed
+            set_password(existing, DEMO_PASSWORD)
+    click.echo(f"demo officers: {', '.join(o[0] for o in DEMO_OFFICERS)} (password {DEMO_PASSWORD!r})")
+    if not db.session.scalar(select(func.count()).select_from(people)):
+        cfg = current_app.config
+        out = Path(cfg["BANSOS_VAR_DIR"]) / "extracts"
+        report = generate_population(cfg["BANSOS_DEMO_PEOPLE"], cfg["BANSOS_DEMO_SEED"], out)
+        import_extracts(out, db.session)
+        click.echo(f"demo registry: {report.people} people; personas in {out / 'personas.json'}")
