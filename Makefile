@@ -19,7 +19,8 @@ $(STAMP):
 	touch $(STAMP)
 
 MO := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
-VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js
+VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js \
+	web/static/vendor/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js.css web/static/vendor/diagram-js.css
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -31,6 +32,14 @@ web/static/vendor/bootstrap.min.css: node_modules/.package-lock.json
 web/static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p web/static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+web/static/vendor/bpmn-navigated-viewer.production.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $@
+
+web/static/vendor/%.css: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/bpmn-js/dist/assets/$*.css $@
 
 %.mo: %.po $(STAMP)
 	$(VENV)/bin/pybabel compile -i $< -o $@

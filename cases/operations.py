@@ -144,6 +144,18 @@ def recheck_enrolment(engine, case_number, actor="system"):
     return engine.start("recheck", case_number, data, region=app.district_code)
 
 
+def case_diagram(engine, app):
+    """Return the diagram of the case's latest process with where it stands: {xml, active, done}."""
+    instance = engine.instance_for_key(app.case_number)
+    instance_id = instance.id if instance is not None else app.instance_id
+    found = engine.positions(instance_id) if instance_id else None
+    if found is None:
+        raise CaseNotFound(f"case {app.case_number} has no process")
+    files, process_id, active, done = found
+    xml = next((x for x in files.values() if f'id="{process_id}"' in x), next(iter(files.values())))
+    return {"process_id": process_id, "xml": xml, "active": active, "done": done}
+
+
 def actor_for(officer):
     """Build the engine's Actor from an officer record."""
     return Actor(id=officer.username, roles=frozenset(officer.roles or []),

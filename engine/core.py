@@ -100,6 +100,28 @@ class Engine:
         """Lock and load an instance; the caller acts, runs and saves."""
         return InstanceRuntime.open(self, instance_id)
 
+    def positions(self, instance_id):
+        """Return (bpmn files, process id, active element ids, completed element ids) of an instance, read-only."""
+        from .spec import load_state
+
+        instance = self.session.get(ProcessInstance, instance_id)
+        if instance is None:
+            return None
+        spec, subprocess_specs = self.specs_for(instance.version)
+        workflow = load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
+                              lambda: instance.version.spec_json)
+        active, done = set(), set()
+        for task in workflow.get_tasks():
+            bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+            if not bpmn_id:
+                continue
+            if task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR):
+                active.add(bpmn_id)
+            elif task.has_state(TaskState.COMPLETED):
+                done.add(bpmn_id)
+        bpmn = {n: x for n, x in instance.version.files.items() if n.endswith(".bpmn")}
+        return bpmn, instance.version.process_id, sorted(active), sorted(done - active)
+
     def instance_for_key(self, business_key):
         """Return the newest unfinished instance with this business key, or None."""
         return self.session.execute(

@@ -51,11 +51,17 @@ def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):
     number = submit(svc, personas["not_in_dtsen"]).case_number
 
     page = browser.new_page()
+    refused = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     sign_in(page, live, "e2e_cw")
     assert page.locator("h1").inner_text() == "Kotak tugas"
     row = page.locator("tr", has_text=number)
     row.get_by_role("button", name="Ambil").click()
     page.wait_for_url(f"**/cases/{number}")
+    # The diagram shows where the case stands: the review task is the current step.
+    page.wait_for_selector("#diagram[data-ready=true]")
+    assert page.locator('#diagram .djs-element.current[data-element-id="review"]').count() == 1
+    assert page.locator('#diagram .djs-element.done[data-element-id="verify_identity"]').count() == 1
     page.select_option("select[name=review_decision]", "approve")
     page.fill("textarea[name=review_notes]", "Verified at the village office")
     page.get_by_role("button", name="Selesaikan tugas").click()
@@ -74,3 +80,4 @@ def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):
     page.wait_for_selector(".alert-success")
     assert "Terdaftar sebagai penerima" in page.locator(".badge.bg-primary").inner_text()
     assert case(number).status == "ENROLLED"
+    assert refused == [], refused

@@ -231,3 +231,16 @@ def test_supervisor_desk_and_incident_retry_through_the_web(web, svc, personas):
     assert post(web, f"/incidents/{incident_id}/retry").status_code == 302
     assert case(number).status == "IN_REVIEW"
     assert "Tidak ada insiden terbuka." in web.get("/desk").get_data(as_text=True)
+
+
+def test_diagram_of_a_case_shows_where_it_stands(web, svc, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    assert web.get(f"/cases/{number}/diagram.json").status_code == 302
+    login(web, "w_caseworker")
+    data = web.get(f"/cases/{number}/diagram.json").get_json()
+    assert data["process_id"] == "application" and "<bpmn:definitions" in data["xml"]
+    assert "review" in data["active"] and "verify_identity" in data["done"]
+    post(web, "/logout")
+    login(web, "w_far")
+    if case(number).district_code != "25":
+        assert web.get(f"/cases/{number}/diagram.json").status_code == 404
