@@ -1,7 +1,10 @@
 """Messages to applicants: SMS, e-mail and the portal inbox."""
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
+
+from integrations.nik import validate_nik
 
 NOTIFY_CHANNELS = ("SMS", "EMAIL", "PORTAL")
 
@@ -28,3 +31,19 @@ class Notifier(ABC):
     @abstractmethod
     def outbox(self, recipient_nik: str) -> list[dict]:
         """Return the messages sent to this person, oldest first."""
+
+    @staticmethod
+    def checked(recipient_nik, channel, template, params):
+        """Validate a message's arguments as every implementation must; return (nik, JSON round-tripped params)."""
+        recipient_nik = validate_nik(recipient_nik)
+        if channel not in NOTIFY_CHANNELS:
+            raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
+        if not isinstance(template, str) or not template.strip():
+            raise ValueError("A message needs a template name.")
+        if not isinstance(params, dict):
+            raise ValueError("Message parameters must be a dict.")
+        try:
+            # Round-trip so what is kept is exactly what a JSON API would have received.
+            return recipient_nik, json.loads(json.dumps(params))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Message parameters must be JSON-able: {exc}") from exc

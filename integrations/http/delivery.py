@@ -1,7 +1,6 @@
 """HTTP payment gateway and notifier (wire format: docs/integrations-http.md)."""
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import timezone
@@ -101,17 +100,7 @@ class HttpNotifier(HttpAdapter, Notifier):
 
     def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
         """Send one templated message and return its id."""
-        recipient_nik = validate_nik(recipient_nik)
-        if channel not in NOTIFY_CHANNELS:
-            raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
-        if not isinstance(template, str) or not template.strip():
-            raise ValueError("A message needs a template name.")
-        if not isinstance(params, dict):
-            raise ValueError("Message parameters must be a dict.")
-        try:
-            params = json.loads(json.dumps(params))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Message parameters must be JSON-able: {exc}") from exc
+        recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         body = {"recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params}
 
         def handle(response: httpx.Response) -> str:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from sqlalchemy import insert, select
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
-from integrations.notify import NOTIFY_CHANNELS, Notifier
+from integrations.notify import Notifier
 from integrations.parsing import parse_disbursement_receipt
 from integrations.payments import CHANNELS, CHANNELS_WITHOUT_ACCOUNT, DisbursementReceipt, PaymentGateway
 from integrations.sandbox import tables as t
@@ -79,18 +78,7 @@ class SandboxNotifier(SandboxAdapter, Notifier):
 
     def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
         """Send one templated message and return its id."""
-        recipient_nik = validate_nik(recipient_nik)
-        if channel not in NOTIFY_CHANNELS:
-            raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
-        if not isinstance(template, str) or not template.strip():
-            raise ValueError("A message needs a template name.")
-        if not isinstance(params, dict):
-            raise ValueError("Message parameters must be a dict.")
-        try:
-            # Round-trip so what is stored is exactly what a JSON API would have received.
-            params = json.loads(json.dumps(params))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Message parameters must be JSON-able: {exc}") from exc
+        recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")

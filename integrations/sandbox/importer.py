@@ -27,7 +27,7 @@ from integrations.nik import _check_region, nik_day_code
 from integrations.registries import CIVIL_SERVICE_CATEGORIES, HEALTH_SEGMENTS
 from integrations.sandbox import extracts as x
 from integrations.sandbox import tables as t
-from integrations.sandbox.xlsx import ERROR, FORMULA, WorkbookUnreadable, XlsxWorkbook
+from integrations.sandbox.xlsx import FORMULA, WorkbookUnreadable, XlsxWorkbook
 
 BATCH_SIZE = 5_000
 ERROR_WORKBOOK = "import-errors.xlsx"  # written next to the extracts unless told otherwise
