@@ -31,12 +31,14 @@ def _strict_bool(**kwargs):
     return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
 
 
-class _Answer(Schema):
+class AnswerSchema(Schema):
+    """Base of every answer schema: fields a source adds later are ignored, not errors."""
+
     class Meta:
         unknown = EXCLUDE  # sources add fields over time; ignoring them is not an error
 
 
-class _MemberSchema(_Answer):
+class _MemberSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     name = fields.String(required=True, validate=validate.Length(min=1))
     relation = fields.String(required=True, validate=validate.OneOf(RELATIONS))
@@ -48,7 +50,7 @@ class _MemberSchema(_Answer):
     school_level = fields.String(required=True, allow_none=True, validate=validate.OneOf(SCHOOL_LEVELS))
 
 
-class _CivilSchema(_Answer):
+class _CivilSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     name = fields.String(required=True, validate=validate.Length(min=1))
     sex = fields.String(required=True, validate=validate.OneOf(("F", "M")))
@@ -70,13 +72,13 @@ class _CivilSchema(_Answer):
             raise ValidationError("a living person has no death date", "death_date")
 
 
-class _DtsenSchema(_Answer):
+class _DtsenSchema(AnswerSchema):
     kk_number = fields.String(required=True, validate=_DIGITS16)
     decile = fields.Integer(required=True, strict=True, allow_none=True, validate=validate.Range(1, 10))
     updated_at = fields.Date(required=True, allow_none=True)
 
 
-class _HealthSchema(_Answer):
+class _HealthSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     member = _strict_bool(required=True)
     segment = fields.String(required=True, allow_none=True, validate=validate.OneOf(HEALTH_SEGMENTS))
@@ -88,20 +90,20 @@ class _HealthSchema(_Answer):
             raise ValidationError("members have a segment and non-members none", "segment")
 
 
-class _EmploymentSchema(_Answer):
+class _EmploymentSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     member = _strict_bool(required=True)
     monthly_wage = fields.Integer(required=True, strict=True, allow_none=True, validate=validate.Range(0))
     employer = fields.String(required=True, allow_none=True)
 
 
-class _CompanyRoleSchema(_Answer):
+class _CompanyRoleSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     role = fields.String(required=True, validate=validate.OneOf(COMPANY_ROLES))
     company = fields.String(required=True, validate=validate.Length(min=1))
 
 
-class _AssetSchema(_Answer):
+class _AssetSchema(AnswerSchema):
     kk_number = fields.String(required=True, validate=_DIGITS16)
     four_wheel_vehicles = fields.Integer(required=True, strict=True, validate=validate.Range(0))
     electricity_va = fields.Integer(required=True, strict=True, validate=validate.Range(0))
@@ -109,20 +111,21 @@ class _AssetSchema(_Answer):
     company_roles = fields.List(fields.Nested(_CompanyRoleSchema), required=True)
 
 
-class _CivilServiceSchema(_Answer):
+class _CivilServiceSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
     category = fields.String(
         required=True, allow_none=True, validate=validate.OneOf(CIVIL_SERVICE_CATEGORIES)
     )
 
 
-class _ReceiptSchema(_Answer):
+class _ReceiptSchema(AnswerSchema):
     reference = fields.String(required=True, validate=validate.Length(min=1))
     status = fields.String(required=True, validate=validate.OneOf(("ACCEPTED",)))
     provider_ref = fields.String(required=True, validate=validate.Length(min=1))
 
 
-def _load(schema: Schema, source: str, raw) -> dict:
+def load_answer(schema: Schema, source: str, raw) -> dict:
+    """Validate a source's raw answer with `schema`; anything else raises MalformedResponse."""
     if not isinstance(raw, dict):
         raise MalformedResponse(source, f"expected an object, got {type(raw).__name__}")
     try:
@@ -139,38 +142,38 @@ _EMPLOYMENT, _ASSETS, _CIVIL_SERVICE, _RECEIPT = (
 
 def parse_civil_record(raw: dict, checked_at: datetime, source: str = "civil_registry") -> CivilRecord:
     """Validate a civil-registry answer and return it as a CivilRecord."""
-    data = _load(_CIVIL, source, raw)
+    data = load_answer(_CIVIL, source, raw)
     return CivilRecord(**data, evidence=Evidence(source, checked_at, raw))
 
 
 def parse_dtsen_record(raw: dict, checked_at: datetime, source: str = "dtsen") -> DtsenRecord:
     """Validate a DTSEN answer and return it as a DtsenRecord."""
-    return DtsenRecord(**_load(_DTSEN, source, raw), evidence=Evidence(source, checked_at, raw))
+    return DtsenRecord(**load_answer(_DTSEN, source, raw), evidence=Evidence(source, checked_at, raw))
 
 
 def parse_health_record(raw: dict, checked_at: datetime, source: str = "bpjs_health") -> HealthRecord:
     """Validate a BPJS Kesehatan answer and return it as a HealthRecord."""
-    return HealthRecord(**_load(_HEALTH, source, raw), evidence=Evidence(source, checked_at, raw))
+    return HealthRecord(**load_answer(_HEALTH, source, raw), evidence=Evidence(source, checked_at, raw))
 
 
 def parse_employment_record(
     raw: dict, checked_at: datetime, source: str = "bpjs_employment"
 ) -> EmploymentRecord:
     """Validate a BPJS Ketenagakerjaan answer and return it as an EmploymentRecord."""
-    data = _load(_EMPLOYMENT, source, raw)
+    data = load_answer(_EMPLOYMENT, source, raw)
     return EmploymentRecord(**data, evidence=Evidence(source, checked_at, raw))
 
 
 def parse_asset_record(raw: dict, checked_at: datetime, source: str = "assets") -> AssetRecord:
     """Validate an asset-registry answer and return it as an AssetRecord."""
-    return AssetRecord(**_load(_ASSETS, source, raw), evidence=Evidence(source, checked_at, raw))
+    return AssetRecord(**load_answer(_ASSETS, source, raw), evidence=Evidence(source, checked_at, raw))
 
 
 def parse_civil_service_record(
     raw: dict, checked_at: datetime, source: str = "civil_service"
 ) -> CivilServiceRecord:
     """Validate a civil-service answer and return it as a CivilServiceRecord."""
-    data = _load(_CIVIL_SERVICE, source, raw)
+    data = load_answer(_CIVIL_SERVICE, source, raw)
     return CivilServiceRecord(**data, evidence=Evidence(source, checked_at, raw))
 
 
@@ -178,5 +181,5 @@ def parse_disbursement_receipt(
     raw: dict, checked_at: datetime, source: str = "payments"
 ) -> DisbursementReceipt:
     """Validate a payment provider's acknowledgement and return it as a receipt."""
-    data = _load(_RECEIPT, source, raw)
+    data = load_answer(_RECEIPT, source, raw)
     return DisbursementReceipt(**data, evidence=Evidence(source, checked_at, raw))

@@ -42,3 +42,18 @@ class PaymentGateway(ABC):
         self, reference: str, nik: str, amount: int, channel: str, account: str | None
     ) -> DisbursementReceipt:
         """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
+
+
+def check_disbursement(reference, amount, channel, account) -> None:
+    """Refuse a disbursement whose arguments break the contract (every implementation applies this)."""
+    if not isinstance(reference, str) or not reference.strip():
+        raise ValueError("A disbursement needs a non-empty reference.")
+    if len(reference) > 100:
+        raise ValueError("A disbursement reference has at most 100 characters.")
+    # bool is an int in Python; a True amount is a bug, not one rupiah.
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError("The amount must be a positive integer number of rupiah.")
+    if channel not in CHANNELS:
+        raise ValueError(f"Unknown payment channel {channel!r}; use one of {CHANNELS}.")
+    if channel not in CHANNELS_WITHOUT_ACCOUNT and not account:
+        raise ValueError(f"Channel {channel} pays into an account; give the account number.")

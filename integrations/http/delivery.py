@@ -6,34 +6,27 @@ import uuid
 from datetime import timezone
 
 import httpx
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
 from integrations.http.client import HttpAdapter, error_code, json_body, require_success
 from integrations.notify import NOTIFY_CHANNELS, Notifier
-from integrations.parsing import parse_disbursement_receipt
-from integrations.payments import DisbursementReceipt, PaymentGateway
+from integrations.parsing import AnswerSchema, load_answer, parse_disbursement_receipt
+from integrations.payments import DisbursementReceipt, PaymentGateway, check_disbursement
 
-# One rule for valid disbursement arguments, whichever implementation pays: it lives with the sandbox.
-from integrations.sandbox.delivery import _check_disbursement
 
 _SIXTEEN_DIGITS = re.compile(r"\d{16}")
 
 
-class _Answer(Schema):
-    class Meta:
-        unknown = EXCLUDE  # providers add fields over time; ignoring them is not an error
-
-
-class _AcceptedSchema(_Answer):
+class _AcceptedSchema(AnswerSchema):
     accepted_at = fields.AwareDateTime(required=True)
 
 
-class _SentSchema(_Answer):
+class _SentSchema(AnswerSchema):
     message_id = fields.String(required=True, validate=validate.Length(min=1))
 
 
-class _MessageSchema(_Answer):
+class _MessageSchema(AnswerSchema):
     message_id = fields.String(required=True, validate=validate.Length(min=1))
     recipient_nik = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
     channel = fields.String(required=True, validate=validate.OneOf(NOTIFY_CHANNELS))
@@ -42,20 +35,11 @@ class _MessageSchema(_Answer):
     sent_at = fields.AwareDateTime(required=True)
 
 
-class _OutboxSchema(_Answer):
+class _OutboxSchema(AnswerSchema):
     messages = fields.List(fields.Nested(_MessageSchema), required=True)
 
 
 _ACCEPTED, _SENT, _OUTBOX = _AcceptedSchema(), _SentSchema(), _OutboxSchema()
-
-
-def _load(schema: Schema, source: str, raw) -> dict:
-    if not isinstance(raw, dict):
-        raise MalformedResponse(source, f"expected an object, got {type(raw).__name__}")
-    try:
-        return schema.load(raw)
-    except ValidationError as exc:
-        raise MalformedResponse(source, f"answer failed validation: {exc.messages}") from exc
 
 
 class HttpPaymentGateway(HttpAdapter, PaymentGateway):
@@ -67,7 +51,7 @@ class HttpPaymentGateway(HttpAdapter, PaymentGateway):
         self, reference: str, nik: str, amount: int, channel: str, account: str | None
     ) -> DisbursementReceipt:
         """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
-        _check_disbursement(reference, amount, channel, account)
+        check_disbursement(reference, amount, channel, account)
         body = {
             "reference": reference, "nik": validate_nik(nik), "amount": amount,
             "channel": channel, "account": account or None,
@@ -81,7 +65,7 @@ class HttpPaymentGateway(HttpAdapter, PaymentGateway):
             require_success(response, self.source)
             raw = json_body(response, self.source)
             # The evidence time is when the provider accepted the request, also on a repeated ask.
-            accepted_at = _load(_ACCEPTED, self.source, raw)["accepted_at"]
+            accepted_at = load_answer(_ACCEPTED, self.source, raw)["accepted_at"]
             receipt = parse_disbursement_receipt(raw, accepted_at, self.source)
             if receipt.reference != reference:
                 raise MalformedResponse(self.source, "receipt is for another reference")
@@ -105,7 +89,7 @@ class HttpNotifier(HttpAdapter, Notifier):
 
         def handle(response: httpx.Response) -> str:
             require_success(response, self.source)
-            return _load(_SENT, self.source, json_body(response, self.source))["message_id"]
+            return load_answer(_SENT, self.source, json_body(response, self.source))["message_id"]
 
         # One key per message, kept across retries, so a retry after a lost answer sends nothing twice.
         key = str(uuid.uuid4())
@@ -119,7 +103,7 @@ class HttpNotifier(HttpAdapter, Notifier):
 
         def handle(response: httpx.Response) -> list[dict]:
             require_success(response, self.source)
-            messages = _load(_OUTBOX, self.source, json_body(response, self.source))["messages"]
+            messages = load_answer(_OUTBOX, self.source, json_body(response, self.source))["messages"]
             if any(m["recipient_nik"] != nik for m in messages):
                 raise MalformedResponse(self.source, "outbox lists messages to someone else")
             return [{**m, "sent_at": m["sent_at"].astimezone(timezone.utc)} for m in messages]

@@ -8,24 +8,10 @@ from sqlalchemy import insert, select
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
 from integrations.notify import Notifier
 from integrations.parsing import parse_disbursement_receipt
-from integrations.payments import CHANNELS, CHANNELS_WITHOUT_ACCOUNT, DisbursementReceipt, PaymentGateway
+from integrations.payments import DisbursementReceipt, PaymentGateway, check_disbursement
 from integrations.sandbox import tables as t
 from integrations.sandbox.common import SandboxAdapter, as_utc
 from integrations.sandbox.faults import malform
-
-
-def _check_disbursement(reference, amount, channel, account) -> None:
-    if not isinstance(reference, str) or not reference.strip():
-        raise ValueError("A disbursement needs a non-empty reference.")
-    if len(reference) > 100:
-        raise ValueError("A disbursement reference has at most 100 characters.")
-    # bool is an int in Python; a True amount is a bug, not one rupiah.
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ValueError("The amount must be a positive integer number of rupiah.")
-    if channel not in CHANNELS:
-        raise ValueError(f"Unknown payment channel {channel!r}; use one of {CHANNELS}.")
-    if channel not in CHANNELS_WITHOUT_ACCOUNT and not account:
-        raise ValueError(f"Channel {channel} pays into an account; give the account number.")
 
 
 class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
@@ -44,7 +30,7 @@ class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
         self, reference: str, nik: str, amount: int, channel: str, account: str | None
     ) -> DisbursementReceipt:
         """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
-        _check_disbursement(reference, amount, channel, account)
+        check_disbursement(reference, amount, channel, account)
         nik = validate_nik(nik)
         account = account or None
         malformed = self._faults.before_call(self.source, reference)
