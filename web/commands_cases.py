@@ -94,15 +94,20 @@ def _print_decision(app):
 @case.command("show")
 @click.argument("case_number")
 @click.option("--evidence/--no-evidence", default=False)
-@with_appcontext
-def case_show(case_number, evidence):
+@click.option("--as", "username", default="cli", help="who is looking (recorded in the audit log)")
+@commits
+def case_show(case_number, evidence, username):
     """Show a case: status, decision and reasons, benefits, timeline."""
     from cases.models import CaseEvent, EvidenceRecord
     from cases.operations import case_or_404
     from cases.privacy import mask_identifiers
     from integrations.nik import mask_nik
 
+    from cases.audit import record
+
     app = case_or_404(db.session, case_number)
+    record(db.session, username, "case.view", target_type="case", target_id=case_number, user_agent="cli",
+           detail={"evidence": evidence})
     click.echo(f"{app.case_number}  NIK {mask_nik(app.nik)}  {app.applicant_name or '-'}  district {app.district_code}")
     click.echo(f"  status: {app.status}")
     _print_decision(app)

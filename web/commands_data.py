@@ -92,7 +92,12 @@ def sandbox_import(folder, errors_path, progress_every):
 @click.option("--as", "username", default=None, help="officer who deploys")
 @commits
 def deploy(folder, username):
+    from cases.audit import record
+
     versions, created = _services().engine.deploy_folder(folder, deployed_by=username)
+    record(db.session, username or "cli", "deploy", target_type="process_versions",
+           target_id=",".join(str(i) for i in created) or None, user_agent="cli",
+           detail={"versions": [v.id for v in versions], "created": created})
     for v in versions:
         mark = "new" if v.id in created else "unchanged"
         click.echo(f"{v.process_id} version {v.id} ({v.content_hash[:12]}) {mark}")

@@ -50,6 +50,10 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas):
     out = run(runner, "case", "show", number, "--evidence")
     assert "status: ENROLLED" in out and "Appeal filed" in out and "civil_registry" in out
     assert personas["civil_servant"] not in out  # the NIK is masked on screen
+    from cases.audit import AuditEntry
+
+    views = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "case.view")).all()
+    assert [(v.actor, v.target_id) for v in views] == [("cli", number)]
     db.session.expire_all()
     assert db.session.scalars(select(Application.status)).one() == "ENROLLED"
 
