@@ -20,7 +20,10 @@ $(STAMP):
 
 MO := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js \
-	web/static/vendor/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js.css web/static/vendor/diagram-js.css
+	web/static/vendor/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js.css web/static/vendor/diagram-js.css \
+	web/static/vendor/bpmn-modeler.production.min.js web/static/vendor/dmn-modeler.production.min.js \
+	web/static/vendor/dmn/.copied web/static/vendor/chart.umd.min.js web/static/vendor/swagger-ui/.copied \
+	web/static/vendor/axe.min.js
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -36,6 +39,34 @@ web/static/vendor/htmx.min.js: node_modules/.package-lock.json
 web/static/vendor/bpmn-navigated-viewer.production.min.js: node_modules/.package-lock.json
 	mkdir -p web/static/vendor
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js $@
+
+web/static/vendor/bpmn-modeler.production.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $@
+
+web/static/vendor/dmn-modeler.production.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/dmn-js/dist/dmn-modeler.production.min.js $@
+
+# dmn-js styles and its icon font (the CSS refers to the font by a relative path).
+web/static/vendor/dmn/.copied: node_modules/.package-lock.json
+	mkdir -p web/static/vendor/dmn
+	cp -r node_modules/dmn-js/dist/assets/. web/static/vendor/dmn/
+	touch $@
+
+web/static/vendor/chart.umd.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+web/static/vendor/swagger-ui/.copied: node_modules/.package-lock.json
+	mkdir -p web/static/vendor/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css web/static/vendor/swagger-ui/
+	touch $@
+
+# Only the browser tests use axe (accessibility checks of the portal pages).
+web/static/vendor/axe.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/axe-core/axe.min.js $@
 
 web/static/vendor/%.css: node_modules/.package-lock.json
 	mkdir -p web/static/vendor
