@@ -22,7 +22,7 @@ from .errors import (
 from .models import HumanTask, Incident, ProcessInstance
 from .runtime import InstanceRuntime, human_task_fields
 from .script_engine import RETRY_KEY, TepatScriptEngine
-from .spec import load_spec
+from .spec import load_spec, load_state
 
 _SPEC_CACHE = {}
 _SPEC_LOCK = threading.Lock()
@@ -100,16 +100,18 @@ class Engine:
         """Lock and load an instance; the caller acts, runs and saves."""
         return InstanceRuntime.open(self, instance_id)
 
+    def load_readonly(self, instance):
+        """Load an instance's workflow without locking it (to look, never to save)."""
+        spec, subprocess_specs = self.specs_for(instance.version)
+        return load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
+                          lambda: instance.version.spec_json)
+
     def positions(self, instance_id):
         """Return (bpmn files, process id, active element ids, completed element ids) of an instance, read-only."""
-        from .spec import load_state
-
         instance = self.session.get(ProcessInstance, instance_id)
         if instance is None:
             return None
-        spec, subprocess_specs = self.specs_for(instance.version)
-        workflow = load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
-                              lambda: instance.version.spec_json)
+        workflow = self.load_readonly(instance)
         active, done = set(), set()
         for task in workflow.get_tasks():
             bpmn_id = getattr(task.task_spec, "bpmn_id", None)

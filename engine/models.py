@@ -103,3 +103,19 @@ class Incident(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[object | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ProcessDraft(db.Model):
+    """An administrator's edited BPMN/DMN file, checked and saved but not yet deployed."""
+
+    __tablename__ = "process_drafts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(100), unique=True)
+    xml: Mapped[str] = mapped_column(Text)
+    # Hash of the deployed bundle the draft was started from: a deploy by someone else makes it stale.
+    base_hash: Mapped[str | None] = mapped_column(String(64))
+    # The engine's findings at the last save: [{"file", "element", "element_id", "message"}].
+    problems: Mapped[list] = mapped_column(JSON, default=list)
+    saved_by: Mapped[str | None] = mapped_column(String(100))
+    saved_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -168,8 +168,9 @@ def content_hash(files):
     return digest.hexdigest()
 
 
-def _problem(file, element, message):
-    return {"file": file, "element": element, "message": message}
+def _problem(file, element, message, element_id=None):
+    """One finding; `element_id` is the BPMN/DMN id the editor marks (None for file-level problems)."""
+    return {"file": file, "element": element, "message": message, "element_id": element_id or element}
 
 
 def parse_bundle(files, operators, forms, lane_roles):
@@ -237,37 +238,37 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
             if bpmn_id is None:
                 continue
             label = f"{bpmn_id} ({ts.bpmn_name})" if getattr(ts, "bpmn_name", None) else bpmn_id
+            problem = lambda message, _label=label, _id=bpmn_id: _problem(filename, _label, message, _id)  # noqa: E731
             if isinstance(ts, ServiceTask):
                 if not isinstance(ts, TepatServiceTask):
-                    problems.append(_problem(filename, label, "service task not handled by the host"))
+                    problems.append(problem("service task not handled by the host"))
                 elif ts.operation_name not in operators:
-                    problems.append(_problem(filename, label,
-                                             f"operator {ts.operation_name!r} is not registered in tasks/"))
+                    problems.append(problem(f"operator {ts.operation_name!r} is not registered in tasks/"))
                 for pname, param in ts.operation_params.items():
                     for msg in validate_script(param["value"], "eval"):
-                        problems.append(_problem(filename, label, f"parameter {pname}: {msg}"))
+                        problems.append(problem(f"parameter {pname}: {msg}"))
             lane = getattr(ts, "lane", None)
             if lane is not None and lane not in lane_roles:
-                problems.append(_problem(filename, label, f"lane {lane!r} maps to no role"))
+                problems.append(problem(f"lane {lane!r} maps to no role"))
             if isinstance(ts, UserTask):
                 props = properties(ts)
                 form = props.get("formName")
                 if not form:
-                    problems.append(_problem(filename, label, "user task has no formName property"))
+                    problems.append(problem("user task has no formName property"))
                 elif form not in forms:
-                    problems.append(_problem(filename, label, f"form {form!r} does not exist in forms/"))
+                    problems.append(problem(f"form {form!r} does not exist in forms/"))
                 if ts.lane is None:
-                    problems.append(_problem(filename, label, "user task is not in a lane"))
+                    problems.append(problem("user task is not in a lane"))
                 sla = props.get("slaWorkingDays")
                 if sla is not None and not str(sla).isdigit():
-                    problems.append(_problem(filename, label, "slaWorkingDays must be a whole number"))
+                    problems.append(problem("slaWorkingDays must be a whole number"))
             script = getattr(ts, "script", None)
             for source in filter(None, [script, getattr(ts, "prescript", None), getattr(ts, "postscript", None)]):
                 for msg in validate_script(source, "exec"):
-                    problems.append(_problem(filename, label, f"script: {msg}"))
+                    problems.append(problem(f"script: {msg}"))
             for cond, _target in getattr(ts, "cond_task_specs", []) or []:
                 source = cond.args[0] if getattr(cond, "args", None) else None
                 if isinstance(source, str):
                     for msg in validate_script(source, "eval"):
-                        problems.append(_problem(filename, label, f"condition {source!r}: {msg}"))
+                        problems.append(problem(f"condition {source!r}: {msg}"))
     return problems
