@@ -109,6 +109,12 @@ class DefaultSettings:
     # Public holidays (ISO dates) skipped when counting working days.
     BANSOS_HOLIDAYS = []
 
+    # Public figures: village counts under this are published as "<5"; recomputed at most this often.
+    BANSOS_PUBLIC_MIN_CELL = 5
+    BANSOS_PUBLIC_FIGURES_CACHE_SECONDS = 60
+    # Community objections (sanggah) one resident may file in 24 hours.
+    BANSOS_OBJECTIONS_PER_DAY = 3
+
     # In-process scheduler for timers and retries (off in tests; they call the job directly).
     BANSOS_SCHEDULER_ENABLED = True
     BANSOS_SCHEDULER_INTERVAL_SECONDS = 30

@@ -56,6 +56,8 @@ def record_instance_saved(engine, runtime):
                 if ev["source"] == "civil_registry" and ev["value"].get("name"):
                     app.applicant_name = ev["value"]["name"]
                     app.kk_number = ev["value"].get("kk_number")
+                    app.district_name = ev["value"].get("district_name")
+                    app.village = ev["value"].get("village")
             continue  # the evidence row, with its time and source, is the timeline's record of a check
         if kind == "milestone":
             if entry["status"] == status:

@@ -1,5 +1,5 @@
 """Case records: who applied, what the checks found, what was decided and why."""
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -30,6 +30,8 @@ class Application(db.Model):
     """One application for assistance (a case) and its current decision."""
 
     __tablename__ = "applications"
+    # Village lists: the enrolled families of one village (objections) and figures per village.
+    __table_args__ = (Index("ix_applications_place", "district_code", "village", "status"),)
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -39,6 +41,9 @@ class Application(db.Model):
     applicant_name: Mapped[str | None] = mapped_column(String(200))
     kk_number: Mapped[str | None] = mapped_column(String(16))
     district_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    # From the civil registry once identity is checked: where the family lives (public figures, objections).
+    district_name: Mapped[str | None] = mapped_column(String(60))
+    village: Mapped[str | None] = mapped_column(String(60))
     channel: Mapped[str] = mapped_column(String(20), default="self")
     facilitator: Mapped[str | None] = mapped_column(String(100))
     payment_channel: Mapped[str | None] = mapped_column(String(10))

@@ -96,6 +96,9 @@ def _init_web(app, settings):
     )
     for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp):
         app.register_blueprint(blueprint)
+    from . import public  # public figures (no sign-in)
+
+    app.register_blueprint(public.bp)
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.
