@@ -23,7 +23,7 @@ VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js \
 	web/static/vendor/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js.css web/static/vendor/diagram-js.css \
 	web/static/vendor/bpmn-modeler.production.min.js web/static/vendor/dmn-modeler.production.min.js \
 	web/static/vendor/dmn/.copied web/static/vendor/chart.umd.min.js web/static/vendor/swagger-ui/.copied \
-	web/static/vendor/axe.min.js
+	web/static/vendor/axe.min.js web/static/vendor/bpmn-font/.copied
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -49,6 +49,11 @@ web/static/vendor/dmn-modeler.production.min.js: node_modules/.package-lock.json
 	cp node_modules/dmn-js/dist/dmn-modeler.production.min.js $@
 
 # dmn-js styles and its icon font (the CSS refers to the font by a relative path).
+web/static/vendor/bpmn-font/.copied: node_modules/.package-lock.json
+	mkdir -p web/static/vendor/bpmn-font
+	cp -r node_modules/bpmn-js/dist/assets/bpmn-font/. web/static/vendor/bpmn-font/
+	touch $@
+
 web/static/vendor/dmn/.copied: node_modules/.package-lock.json
 	mkdir -p web/static/vendor/dmn
 	cp -r node_modules/dmn-js/dist/assets/. web/static/vendor/dmn/

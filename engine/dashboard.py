@@ -1,4 +1,4 @@
-"""Figures for the supervisor desk: SLA state per district, throughput per officer, open incidents."""
+"""Figures for the supervisor desk: SLA state per district, throughput per officer and district, incidents."""
 from datetime import timedelta
 
 from sqlalchemy import case, func, select
@@ -31,6 +31,18 @@ def throughput_by_officer(session, actor, days=7, now=None):
     if actor.regions is not None:
         query = query.where(HumanTask.region.in_(sorted(actor.regions)))
     return [(who, n, int(late or 0)) for who, n, late in session.execute(query)]
+
+
+def throughput_by_district(session, actor, days=7, now=None):
+    """Return [(district, completed, completed late)] over the last `days` days, by district."""
+    now = now or utcnow()
+    query = (select(HumanTask.region, func.count(),
+                    func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
+             .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
+             .group_by(HumanTask.region).order_by(HumanTask.region))
+    if actor.regions is not None:
+        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    return [(region, n, int(late or 0)) for region, n, late in session.execute(query)]
 
 
 def open_incidents(session, limit=200):

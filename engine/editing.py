@@ -7,7 +7,7 @@ from .db import utcnow
 from .deploy import deploy_bundle
 from .errors import DeployRejected, EngineError
 from .models import ProcessDraft, ProcessInstance, ProcessVersion
-from .spec import parse_bundle, parse_untrusted_xml
+from .spec import _problem, parse_bundle, parse_untrusted_xml
 
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(bpmn|dmn)$")
 
@@ -74,7 +74,7 @@ def save_draft(engine, name, xml, actor):
             xml = xml.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DeployRejected(f"{name}: not UTF-8 text",
-                                 [{"file": name, "element": None, "element_id": None, "message": "not UTF-8 text"}]) from exc
+                                 [_problem(name, None, "not UTF-8 text", code="NOT_UTF8")]) from exc
     parse_untrusted_xml(name, xml_bytes)  # oversize, DOCTYPE/entities, malformed: refused, nothing kept
     problems = check_bundle(engine, proposed_bundle(engine.session, {name: xml}))
     session = engine.session

@@ -137,15 +137,16 @@ def parse_untrusted_xml(name, content):
     raw = content.encode("utf-8") if isinstance(content, str) else content
     if len(raw) > MAX_FILE_BYTES:
         raise DeployRejected(f"{name}: file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                             [{"file": name, "element": None, "message": "file too large"}])
+                             [_problem(name, None, "file too large", code="FILE_TOO_LARGE")])
     if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
         raise DeployRejected(f"{name}: DOCTYPE and entity declarations are not allowed",
-                             [{"file": name, "element": None, "message": "DOCTYPE/ENTITY not allowed"}])
+                             [_problem(name, None, "DOCTYPE/ENTITY not allowed", code="XML_DTD")])
     try:
         return etree.fromstring(raw, etree.XMLParser(**_SAFE_XML))
     except etree.XMLSyntaxError as exc:
         raise DeployRejected(f"{name}: not well-formed XML: {exc}",
-                             [{"file": name, "element": None, "message": f"not well-formed XML: {exc}"}]) from exc
+                             [_problem(name, None, f"not well-formed XML: {exc}", code="XML_MALFORMED",
+                                       detail=str(exc))]) from exc
 
 
 @dataclass
@@ -168,9 +169,11 @@ def content_hash(files):
     return digest.hexdigest()
 
 
-def _problem(file, element, message, element_id=None):
-    """One finding; `element_id` is the BPMN/DMN id the editor marks (None for file-level problems)."""
-    return {"file": file, "element": element, "message": message, "element_id": element_id or element}
+def _problem(file, element, message, element_id=None, code="INVALID", **params):
+    """One finding: `element_id` is the BPMN/DMN id the editor marks (None for file-level problems),
+    `code` and `params` let a screen translate it, `message` is the English text."""
+    return {"file": file, "element": element, "message": message, "element_id": element_id or element,
+            "code": code, "params": params}
 
 
 def parse_bundle(files, operators, forms, lane_roles):
@@ -185,11 +188,11 @@ def parse_bundle(files, operators, forms, lane_roles):
             elif name.endswith(".bpmn"):
                 parser.add_bpmn_xml(tree, filename=name)
             else:
-                problems.append(_problem(name, None, "only .bpmn and .dmn files can be deployed"))
+                problems.append(_problem(name, None, "only .bpmn and .dmn files can be deployed", code="FILE_TYPE"))
         except DeployRejected as exc:
             problems.extend(exc.problems)
         except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_problem(name, getattr(exc, "id", None) or None, str(exc)))
+            problems.append(_problem(name, getattr(exc, "id", None) or None, str(exc), code="PARSE_ERROR", detail=str(exc)))
     if problems:
         raise DeployRejected(_summary(problems), problems)
 
@@ -200,12 +203,13 @@ def parse_bundle(files, operators, forms, lane_roles):
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
         except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_problem(getattr(exc, "file_name", None), getattr(exc, "id", None), str(exc)))
+            problems.append(_problem(getattr(exc, "file_name", None), getattr(exc, "id", None), str(exc),
+                                     code="PARSE_ERROR", detail=str(exc)))
             continue
         problems.extend(check_spec(spec, subprocess_specs, operators, forms, lane_roles))
         specs[pid] = (spec, subprocess_specs)
     if not executable and not problems:
-        problems.append(_problem(None, None, "the bundle holds no executable process"))
+        problems.append(_problem(None, None, "the bundle holds no executable process", code="NO_PROCESS"))
     if problems:
         raise DeployRejected(_summary(problems), problems)
     return ParsedBundle(files=files, content_hash=content_hash(files), specs=specs)
@@ -238,37 +242,41 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
             if bpmn_id is None:
                 continue
             label = f"{bpmn_id} ({ts.bpmn_name})" if getattr(ts, "bpmn_name", None) else bpmn_id
-            problem = lambda message, _label=label, _id=bpmn_id: _problem(filename, _label, message, _id)  # noqa: E731
+
+            def problem(code, message, _label=label, _id=bpmn_id, **params):
+                return _problem(filename, _label, message, _id, code, **params)
+
             if isinstance(ts, ServiceTask):
                 if not isinstance(ts, TepatServiceTask):
-                    problems.append(problem("service task not handled by the host"))
+                    problems.append(problem("SERVICE_NOT_HOSTED", "service task not handled by the host"))
                 elif ts.operation_name not in operators:
-                    problems.append(problem(f"operator {ts.operation_name!r} is not registered in tasks/"))
+                    problems.append(problem("OPERATOR_UNKNOWN", f"operator {ts.operation_name!r} is not registered in tasks/",
+                                            operator=ts.operation_name))
                 for pname, param in ts.operation_params.items():
                     for msg in validate_script(param["value"], "eval"):
-                        problems.append(problem(f"parameter {pname}: {msg}"))
+                        problems.append(problem("PARAMETER_INVALID", f"parameter {pname}: {msg}", name=pname, detail=msg))
             lane = getattr(ts, "lane", None)
             if lane is not None and lane not in lane_roles:
-                problems.append(problem(f"lane {lane!r} maps to no role"))
+                problems.append(problem("LANE_UNMAPPED", f"lane {lane!r} maps to no role", lane=lane))
             if isinstance(ts, UserTask):
                 props = properties(ts)
                 form = props.get("formName")
                 if not form:
-                    problems.append(problem("user task has no formName property"))
+                    problems.append(problem("FORM_MISSING", "user task has no formName property"))
                 elif form not in forms:
-                    problems.append(problem(f"form {form!r} does not exist in forms/"))
+                    problems.append(problem("FORM_UNKNOWN", f"form {form!r} does not exist in forms/", form=form))
                 if ts.lane is None:
-                    problems.append(problem("user task is not in a lane"))
+                    problems.append(problem("NOT_IN_LANE", "user task is not in a lane"))
                 sla = props.get("slaWorkingDays")
                 if sla is not None and not str(sla).isdigit():
-                    problems.append(problem("slaWorkingDays must be a whole number"))
+                    problems.append(problem("SLA_NOT_NUMBER", "slaWorkingDays must be a whole number"))
             script = getattr(ts, "script", None)
             for source in filter(None, [script, getattr(ts, "prescript", None), getattr(ts, "postscript", None)]):
                 for msg in validate_script(source, "exec"):
-                    problems.append(problem(f"script: {msg}"))
+                    problems.append(problem("SCRIPT_INVALID", f"script: {msg}", detail=msg))
             for cond, _target in getattr(ts, "cond_task_specs", []) or []:
                 source = cond.args[0] if getattr(cond, "args", None) else None
                 if isinstance(source, str):
                     for msg in validate_script(source, "eval"):
-                        problems.append(problem(f"condition {source!r}: {msg}"))
+                        problems.append(problem("CONDITION_INVALID", f"condition {source!r}: {msg}", detail=msg))
     return problems

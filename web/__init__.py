@@ -71,7 +71,7 @@ def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
     from cases.audit import reset_origin, set_origin
 
-    from . import auditpages, auth, casepages, desk, inbox, routes
+    from . import auditpages, auth, casepages, desk, editor, inbox, routes, versions
 
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
@@ -94,11 +94,19 @@ def _init_web(app, settings):
                                  "form-action": "'self'", "frame-ancestors": "'none'"},
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp):
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp):
+        app.register_blueprint(blueprint)
+    from . import admin  # officer administration, profiles
+
+    for blueprint in (admin.bp, admin.profile_bp):
         app.register_blueprint(blueprint)
     from . import public  # public figures (no sign-in)
 
     app.register_blueprint(public.bp)
+    from . import api, tokens  # the JSON API (/api/v1) and the officers' API tokens
+
+    app.register_blueprint(tokens.bp)
+    api.init_api(app)
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.

@@ -1,0 +1,166 @@
+"""Process and rule editing for administrators: bpmn-js/dmn-js modelers, drafts checked by the engine, deploy."""
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from cases.audit import record
+from engine import editing
+from engine.db import db
+from engine.errors import EngineError
+
+from . import services
+from .auth import roles_required
+from .editor_messages import problem_text, refusal_text
+
+bp = Blueprint("editor", __name__, url_prefix="/admin/processes")
+UPLOAD_LIMIT = 3 * 1024 * 1024  # the engine refuses files over 2 MiB; the request may carry a little more
+
+
+def _audit(action, target_id, detail=None):
+    record(db.session, current_user.actor, action, target_type="process_file", target_id=target_id,
+           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300], detail=detail)
+
+
+def _file_name_or_404(name):
+    try:
+        return editing.check_file_name(name)
+    except EngineError:
+        abort(404)
+
+
+def _with_text(problems):
+    return [{**p, "text": problem_text(p)} for p in problems]
+
+
+@bp.get("")
+@roles_required("administrator")
+def index():
+    """List the deployed files, drafts and processes with their versions."""
+    files, bundle_hash = editing.current_bundle(db.session)
+    drafts = editing.drafts(db.session)
+    names = sorted(set(files) | set(drafts))
+    processes = [(pid, editing.version_list(db.session, pid)[:3]) for pid, _vid in editing.process_ids(db.session)]
+    return render_template("editor_index.html", names=names, files=files, drafts=drafts,
+                           bundle_hash=bundle_hash, processes=processes,
+                           problems={n: _with_text(d.problems) for n, d in drafts.items()})
+
+
+@bp.get("/files/<name>")
+@roles_required("administrator")
+def edit(name):
+    """Open a file in the modeler (its draft if there is one)."""
+    name = _file_name_or_404(name)
+    files, _hash = editing.current_bundle(db.session)
+    if name not in files and name not in editing.drafts(db.session):
+        abort(404)
+    kind = "dmn" if name.endswith(".dmn") else "bpmn"
+    engine = services().engine
+    return render_template("editor_edit.html", name=name, kind=kind, forms=sorted(engine.forms),
+                           operators=sorted(engine.handlers))
+
+
+@bp.get("/files/<name>/source.json")
+@roles_required("administrator")
+def source(name):
+    """Return the XML the modeler opens: the draft, else the deployed file."""
+    name = _file_name_or_404(name)
+    files, bundle_hash = editing.current_bundle(db.session)
+    draft = editing.drafts(db.session).get(name)
+    if draft is not None:
+        return jsonify(xml=draft.xml, source="draft", problems=_with_text(draft.problems),
+                       stale=draft.base_hash != bundle_hash, saved_by=draft.saved_by,
+                       saved_at=draft.saved_at.isoformat())
+    if name not in files:
+        abort(404)
+    return jsonify(xml=files[name], source="deployed", problems=[], stale=False)
+
+
+@bp.post("/files/<name>/draft")
+@roles_required("administrator")
+def save(name):
+    """Check the modeler's XML against the engine and keep it as a draft; answer with the problems."""
+    name = _file_name_or_404(name)
+    payload = request.get_json(silent=True) or {}
+    xml = payload.get("xml")
+    if not isinstance(xml, str) or not xml:
+        return jsonify(saved=False, problems=[], message=_("The editor sent no diagram.")), 400
+    try:
+        problems = editing.save_draft(services().engine, name, xml, current_user.actor)
+    except EngineError as exc:
+        db.session.rollback()
+        problems = getattr(exc, "problems", None) or []
+        _audit("process.draft_refused", name, {"code": exc.code})
+        db.session.commit()
+        return jsonify(saved=False, problems=_with_text(problems), message=refusal_text(exc)), 422
+    _audit("process.draft_saved", name, {"problems": len(problems)})
+    db.session.commit()
+    return jsonify(saved=True, problems=_with_text(problems),
+                   message=_("Saved. The engine found no problems.") if not problems
+                   else _("Saved as a draft, but it cannot be deployed until the marked problems are fixed."))
+
+
+@bp.post("/files/<name>/discard")
+@roles_required("administrator")
+def discard(name):
+    """Throw a draft away."""
+    name = _file_name_or_404(name)
+    if editing.discard_draft(db.session, name):
+        _audit("process.draft_discarded", name)
+        flash(_("The draft of %(name)s was discarded.", name=name), "success")
+    db.session.commit()
+    return redirect(url_for("editor.index"))
+
+
+@bp.post("/upload")
+@roles_required("administrator")
+def upload():
+    """Take a .bpmn/.dmn file from disk as a draft (checked exactly like an edit)."""
+    if (request.content_length or 0) > UPLOAD_LIMIT:
+        flash(_("The file is too large (at most 2 MiB)."), "danger")
+        _audit("process.upload_refused", None, {"reason": "too large", "bytes": request.content_length})
+        db.session.commit()
+        return redirect(url_for("editor.index")), 303
+    request.max_content_length = UPLOAD_LIMIT
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        flash(_("Choose a .bpmn or .dmn file."), "danger")
+        return redirect(url_for("editor.index")), 303
+    name = upload_file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
+    content = upload_file.read(UPLOAD_LIMIT + 1)
+    try:
+        problems = editing.save_draft(services().engine, name, content, current_user.actor)
+    except EngineError as exc:
+        db.session.rollback()
+        _audit("process.upload_refused", name[:100], {"code": exc.code})
+        db.session.commit()
+        flash(refusal_text(exc), "danger")
+        return redirect(url_for("editor.index")), 303
+    _audit("process.draft_uploaded", name, {"problems": len(problems), "bytes": len(content)})
+    db.session.commit()
+    if problems:
+        flash(_("%(name)s was saved as a draft with problems; open it to see them on the diagram.", name=name),
+              "warning")
+    else:
+        flash(_("%(name)s was saved as a draft; the engine found no problems.", name=name), "success")
+    return redirect(url_for("editor.index")), 303
+
+
+@bp.post("/deploy")
+@roles_required("administrator")
+def deploy():
+    """Deploy every draft as a new version of the processes."""
+    try:
+        versions, created = editing.deploy_drafts(services().engine, current_user.actor,
+                                                  allow_stale=request.form.get("allow_stale") == "1")
+    except EngineError as exc:
+        db.session.rollback()
+        _audit("process.deploy_refused", None, {"code": exc.code})
+        db.session.commit()
+        flash(refusal_text(exc), "danger")
+        return redirect(url_for("editor.index")), 303
+    detail = {"created": created, "versions": {v.process_id: v.id for v in versions}}
+    _audit("process.deployed", ",".join(str(i) for i in created) or None, detail)
+    db.session.commit()
+    flash(_("Deployed: new applications now use version(s) %(ids)s.", ids=", ".join(map(str, created)) or "-"),
+          "success")
+    return redirect(url_for("editor.index")), 303
