@@ -23,10 +23,39 @@ class AccountLocked(EngineError):
     code = "ACCOUNT_LOCKED"
 
 
+class WeakPassword(ValueError):
+    """A password the rules refuse; `code` says which rule (PASSWORD_TOO_SHORT, ...)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+MIN_PASSWORD, MAX_PASSWORD = 10, 200  # the sign-in form accepts at most 200 characters
+# Long enough to pass the length rule, yet first in every guessing list.
+_COMMON = frozenset({"1234567890", "12345678910", "0123456789", "qwertyuiop", "password123", "password1234",
+                     "passw0rd123", "iloveyou123", "abcdefghij", "1q2w3e4r5t", "qwerty12345", "indonesia123",
+                     "bismillah123", "banyuwangi123", "katasandi123"})
+
+
+def check_password(password, username=None):
+    """Raise WeakPassword unless `password` is 10-200 characters, varied, common-list free and not the username."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword("PASSWORD_TOO_SHORT", f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise WeakPassword("PASSWORD_TOO_LONG", f"a password has at most {MAX_PASSWORD} characters")
+    if len(set(password)) < 5:
+        raise WeakPassword("PASSWORD_TOO_SIMPLE", "a password needs at least 5 different characters")
+    if password.lower() in _COMMON:
+        raise WeakPassword("PASSWORD_TOO_COMMON", "this password is on every guessing list")
+    if username and len(username) >= 3 and username.lower() in password.lower():
+        raise WeakPassword("PASSWORD_HAS_USERNAME", "a password may not contain the username")
+
+
 def set_password(officer, password):
-    """Store a salted hash of a new password (at least 10 characters)."""
-    if len(password or "") < 10:
-        raise ValueError("a password needs at least 10 characters")
+    """Store a salted hash of a new password that passes check_password."""
+    check_password(password, officer.username)
     officer.password_hash = generate_password_hash(password)
     officer.failed_logins = 0
     officer.locked_until = None
@@ -52,3 +81,8 @@ def authenticate(session, username, password, max_failures=MAX_FAILURES, lock_mi
     officer.locked_until = None
     officer.last_login_at = now
     return officer
+
+
+def password_matches(officer, password):
+    """Return True if `password` is the officer's current password."""
+    return bool(officer.password_hash) and check_password_hash(officer.password_hash, password or "")

@@ -1,9 +1,12 @@
-"""The supervisor desk: SLA per district, throughput per officer, incidents with retry and skip."""
-from flask import Blueprint, flash, redirect, render_template, url_for
+"""The supervisor desk: SLA per district, throughput per officer and district (charts and tables),
+incidents with retry and skip, and the approval queue with four-eyes refusals."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from engine.dashboard import open_incidents, sla_by_district, throughput_by_officer
+from cases.officers import district_name
+from engine.approvals import approval_queue
+from engine.dashboard import open_incidents, sla_by_district, throughput_by_district, throughput_by_officer
 from engine.db import db
 from engine.errors import EngineError
 
@@ -12,16 +15,53 @@ from .auth import roles_required
 from .messages import error_text
 
 bp = Blueprint("desk", __name__)
+THROUGHPUT_DAYS = 14
+
+
+def _district_label(code):
+    name = district_name(code) if code else ""
+    return f"{code} {name}".strip() if code else _("no district")
+
+
+def chart_data(sla, by_officer, by_district):
+    """The desk's figures as Chart.js series (the tables show the same numbers)."""
+    return {
+        "sla": {"codes": [row[0] for row in sla], "labels": [_district_label(row[0]) for row in sla],
+                "series": {"on_track": [n - overdue - soon for _d, n, overdue, soon in sla],
+                           "due_soon": [row[3] for row in sla], "overdue": [row[2] for row in sla]}},
+        "officers": {"labels": [row[0] or "?" for row in by_officer],
+                     "series": {"on_time": [n - late for _w, n, late in by_officer],
+                                "late": [row[2] for row in by_officer]}},
+        "districts": {"codes": [row[0] for row in by_district],
+                      "labels": [_district_label(row[0]) for row in by_district],
+                      "series": {"on_time": [n - late for _d, n, late in by_district],
+                                 "late": [row[2] for row in by_district]}},
+        "names": {"on_track": _("On track"), "due_soon": _("Due within a day"), "overdue": _("Overdue"),
+                  "on_time": _("Completed on time"), "late": _("Completed late"), "tasks": _("Tasks")},
+    }
 
 
 @bp.get("/desk")
 @roles_required("supervisor", "administrator")
 def index():
-    """Show deadlines, throughput and incidents."""
+    """Show deadlines, throughput and incidents, as charts and tables."""
     actor = current_user.actor
-    return render_template("desk.html", sla=sla_by_district(db.session, actor),
-                           throughput=throughput_by_officer(db.session, actor),
-                           incidents=open_incidents(db.session))
+    sla = sla_by_district(db.session, actor)
+    by_officer = throughput_by_officer(db.session, actor, days=THROUGHPUT_DAYS)
+    by_district = throughput_by_district(db.session, actor, days=THROUGHPUT_DAYS)
+    return render_template("desk.html", sla=sla, throughput=by_officer, by_district=by_district,
+                           days=THROUGHPUT_DAYS, charts=chart_data(sla, by_officer, by_district),
+                           district_label=_district_label, incidents=open_incidents(db.session))
+
+
+@bp.get("/desk/approvals")
+@roles_required("supervisor", "administrator")
+def approvals():
+    """List approval tasks: which the supervisor may take, and why not the others (four eyes)."""
+    page = request.args.get("page", 1, type=int) or 1
+    items, total, pages = approval_queue(db.session, current_user.actor, page=max(1, min(page, 100_000)))
+    return render_template("desk_approvals.html", items=items, total=total, pages=pages, page=page,
+                           district_label=_district_label)
 
 
 @bp.post("/incidents/<int:incident_id>/<any(retry, skip):action>")

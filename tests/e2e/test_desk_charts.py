@@ -1,0 +1,68 @@
+"""In headless Chromium: the desk's charts draw under the strict CSP; an administrator creates an officer."""
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from cases.operations import create_officer
+from engine.db import db
+from tests.helpers import submit
+
+from .test_browser import CHROMIUM, FLAGS, PASSWORD, playwright_api, sign_in  # noqa: F401
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture
+def live(ctx):
+    """The app served on a loopback port for the browser."""
+    server = make_server("127.0.0.1", 0, ctx, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+def test_desk_charts_draw_without_csp_refusals(live, browser, svc, personas):
+    create_officer(db.session, "e2e_desk", "Desk Supervisor", ["supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    submit(svc, personas["not_in_dtsen"])
+    page = browser.new_page()
+    problems = []
+    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    sign_in(page, live, "e2e_desk")
+    page.goto(f"{live}/desk")
+    page.wait_for_selector("#chart-sla[data-ready=true]")
+    assert page.locator("#chart-sla").bounding_box()["height"] > 100
+    assert problems == []
+
+
+def test_an_administrator_creates_an_officer_in_the_browser(live, browser, svc):
+    create_officer(db.session, "e2e_admin", "E2E Admin", ["administrator"], None, password=PASSWORD)
+    db.session.commit()
+    page = browser.new_page()
+    sign_in(page, live, "e2e_admin")
+    page.get_by_role("link", name="Petugas", exact=True).click()
+    page.get_by_role("link", name="Petugas baru").click()
+    page.fill("#username", "e2e_new")
+    page.fill("#name", "Sri Wahyuni")
+    page.check("#role-caseworker")
+    page.check("#scope-some")
+    page.check("#region-12")
+    page.fill("#password", "gula-jawa-manis")
+    page.fill("#password_confirm", "gula-jawa-manis")
+    page.get_by_role("button", name="Buat petugas").click()
+    page.wait_for_selector(".alert-success")
+    assert "e2e_new" in page.locator("h1").inner_text()
+    assert page.locator("#region-12").is_checked() and not page.locator("#region-11").is_checked()
