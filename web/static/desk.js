@@ -17,7 +17,9 @@ document.addEventListener("DOMContentLoaded", () => {
       type: "bar",
       data: {
         labels: block.labels,
-        datasets: keys.map((key) => ({ label: data.names[key], data: block.series[key], backgroundColor: colours[key] })),
+        datasets: keys.map((key) => ({
+          label: data.names[key], data: block.series[key], backgroundColor: colours[key], maxBarThickness: 56,
+        })),
       },
       options: {
         indexAxis: horizontal ? "y" : "x",
