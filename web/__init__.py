@@ -18,6 +18,8 @@ csrf = CSRFProtect()
 babel = Babel()
 talisman = Talisman()
 LANGUAGES = ("id", "en")  # Indonesian first
+CSP = {"default-src": "'self'", "img-src": "'self' data:", "style-src": "'self'", "script-src": "'self'",
+       "object-src": "'none'", "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'none'"}
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -89,9 +91,7 @@ def _init_web(app, settings):
     talisman.init_app(
         app, force_https=settings["BANSOS_FORCE_HTTPS"], strict_transport_security=settings["BANSOS_FORCE_HTTPS"],
         session_cookie_secure=settings["BANSOS_FORCE_HTTPS"], frame_options="DENY",
-        content_security_policy={"default-src": "'self'", "img-src": "'self' data:", "style-src": "'self'",
-                                 "script-src": "'self'", "object-src": "'none'", "base-uri": "'none'",
-                                 "form-action": "'self'", "frame-ancestors": "'none'"},
+        content_security_policy=CSP,
         referrer_policy="same-origin",
     )
     for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp):
@@ -100,13 +100,17 @@ def _init_web(app, settings):
 
     for blueprint in (admin.bp, admin.profile_bp):
         app.register_blueprint(blueprint)
-    from . import public  # public figures (no sign-in)
+    from . import objections, public  # public figures (no sign-in), community objections
 
-    app.register_blueprint(public.bp)
+    for blueprint in (public.bp, objections.bp):
+        app.register_blueprint(blueprint)
     from . import api, tokens  # the JSON API (/api/v1) and the officers' API tokens
 
     app.register_blueprint(tokens.bp)
     api.init_api(app)
+    from . import portal  # the applicant portal, facilitators' assisted registration, sandbox digital ID
+
+    portal.register(app)
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.

@@ -8,7 +8,7 @@ from engine import editing
 from engine.db import db
 from engine.errors import EngineError
 
-from . import services
+from . import CSP, services, talisman
 from .auth import roles_required
 from .editor_messages import problem_text, refusal_text
 
@@ -45,7 +45,9 @@ def index():
                            problems={n: _with_text(d.problems) for n, d in drafts.items()})
 
 
+# dmn-js's decision table sets style attributes; style attributes cannot run scripts, so only they are allowed.
 @bp.get("/files/<name>")
+@talisman(content_security_policy={**CSP, "style-src-attr": "'unsafe-inline'"})
 @roles_required("administrator")
 def edit(name):
     """Open a file in the modeler (its draft if there is one)."""

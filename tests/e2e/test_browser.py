@@ -81,3 +81,65 @@ def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):
     assert "Terdaftar sebagai penerima" in page.locator(".badge.bg-primary").inner_text()
     assert case(number).status == "ENROLLED"
     assert refused == [], refused
+
+
+def test_edit_a_diagram_deploy_it_and_a_new_application_uses_the_new_version(live, browser, svc, personas):
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance, ProcessVersion
+    from tests.helpers import open_task
+
+    create_officer(db.session, "e2e_admin", "E2E Admin", ["administrator"], None, password=PASSWORD)
+    db.session.commit()
+    old = db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == "application")).one()
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    refused, errors = [], []
+    page.on("console", lambda msg: refused.append((page.url, msg.text[:60])) if "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, live, "e2e_admin")
+    page.get_by_role("link", name="Proses dan aturan").first.click()
+    page.locator('tr[data-file="application.bpmn"]').get_by_role("link", name="Ubah").click()
+    page.wait_for_selector("#canvas[data-ready=true]")
+
+    # Take the form away from the review task: the engine's check marks the element.
+    page.click('#canvas [data-element-id="review"] .djs-hit')
+    page.wait_for_selector("#props:not([hidden])")
+    assert page.locator("#prop-id").inner_text() == "review"
+    page.select_option("#prop-formName", "")
+    page.click("#save")
+    page.wait_for_selector("#status.alert-warning")
+    page.wait_for_selector('#canvas .djs-element.tepat-error[data-element-id="review"]', state="attached")
+    assert "tidak punya formulir" in page.locator("#problems").inner_text()
+
+    # Put a form back, rename the task and raise its priority; now the check passes.
+    page.select_option("#prop-formName", "case_review")
+    page.fill("#prop-name", "Tinjau ulang / Re-check")
+    page.press("#prop-name", "Tab")
+    page.fill("#prop-priority", "70")
+    page.press("#prop-priority", "Tab")
+    page.click("#save")
+    page.wait_for_selector("#status.alert-success")
+    assert page.locator('#canvas .djs-element.tepat-error').count() == 0
+
+    page.goto(f"{live}/admin/processes")
+    page.get_by_role("button", name="Pasang draf sebagai versi baru").click()
+    page.wait_for_selector(".alert-success")
+    db.session.expire_all()
+    new = db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == "application")
+                             .order_by(ProcessVersion.id.desc())).first()
+    assert new != old
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    assert db.session.get(ProcessInstance, case(number).instance_id).version_id == new
+    task = open_task(number, "review")
+    assert task.name == "Tinjau ulang / Re-check" and task.priority == 70 and task.form_name == "case_review"
+
+    # The visual diff marks the renamed task on both sides.
+    page.goto(f"{live}/admin/processes/application/diff?old={old}&new={new}")
+    page.wait_for_selector('.diff-view[data-side="new"][data-ready=true]')
+    assert page.locator('.diff-view[data-side="new"] .djs-element.diff-changed[data-element-id="review"]').count() == 1
+    # The rule tables open in the DMN modeler.
+    page.goto(f"{live}/admin/processes/files/eligibility.dmn")
+    page.wait_for_selector("#canvas[data-ready=true]")
+    assert refused == [], refused
+    assert errors == [], errors
