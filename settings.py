@@ -123,6 +123,31 @@ class DefaultSettings:
     BANSOS_DEMO_PEOPLE = 2000
     BANSOS_DEMO_SEED = 7
 
+    # Applicant portal (docs/portal.md). Sign-in with the digital ID: "sandbox" (the built-in provider:
+    # NIK + date of birth from the civil registry, then a one-time code by SMS) or "oidc" (a real
+    # OpenID Connect provider found at BANSOS_IDP_ISSUER/.well-known/openid-configuration).
+    BANSOS_IDP_BACKEND = "sandbox"
+    BANSOS_IDP_ISSUER = ""  # "oidc" only, e.g. https://id.dukcapil.example.go.id
+    BANSOS_IDP_CLIENT_ID = "tepat-portal"
+    BANSOS_IDP_CLIENT_SECRET = "sandbox-client-secret"  # set the provider's secret with "oidc"
+    BANSOS_IDP_NIK_CLAIM = "nik"  # the ID-token claim holding the NIK
+    BANSOS_IDP_SCOPE = "openid"
+    # The sandbox provider's issuer name (in its tokens) and signing key (generated on first use).
+    BANSOS_IDP_SANDBOX_ISSUER = "http://sandbox-idp.invalid/idp"
+    BANSOS_IDP_SANDBOX_KEY_FILE = str(VAR_DIR / "idp" / "sandbox-signing-key.json")
+    # Show the sandbox provider's one-time code on screen (the embedded demo has no phones).
+    BANSOS_DEMO_SHOW_OTP = True
+    # Applicants are signed out after this many idle minutes, and after this many minutes in any case.
+    BANSOS_APPLICANT_SESSION_MINUTES = 20
+    BANSOS_APPLICANT_SESSION_MAX_MINUTES = 240
+    # Version of the consent text applicants agree to (recorded on each application).
+    BANSOS_CONSENT_VERSION = "2026-01"
+    # Appeal evidence files (PDF, JPEG, PNG): where they are kept (outside the web root), the size
+    # of one file, how many per appeal.
+    BANSOS_EVIDENCE_DIR = str(VAR_DIR / "evidence")
+    BANSOS_EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
+    BANSOS_EVIDENCE_MAX_FILES = 5
+
 
 def _coerce(default, raw):
     if isinstance(default, bool):

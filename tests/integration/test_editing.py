@@ -141,3 +141,23 @@ def test_a_draft_older_than_the_deployed_bundle_is_stale(svc):
         deploy_drafts(svc.engine, "admin1")
     versions, created = deploy_drafts(svc.engine, "admin1", allow_stale=True)
     assert created
+
+
+def test_command_line_dry_run_then_apply_in_batches(svc, personas):
+    from flask import current_app
+
+    numbers = [submit(svc, personas["not_in_dtsen"]).case_number]
+    numbers.append(submit(svc, personas["civil_servant"]).case_number)
+    old = live_version(numbers[0]).version_id
+    new = deploy_edit(svc, renamed_review(application_xml())).id
+    runner = current_app.test_cli_runner()
+    out = runner.invoke(args=["processes", "migrate", "application", "--from", str(old), "--to", str(new)]).output
+    assert "2 of 2 running instances can move" in out
+    assert live_version(numbers[0]).version_id == old  # a dry run moves nothing
+    result = runner.invoke(args=["processes", "migrate", "application", "--from", str(old), "--to", str(new),
+                                 "--apply", "--batch", "1"])
+    assert result.exit_code == 0 and "moved 2 instances" in result.output
+    db.session.expire_all()
+    assert {live_version(n).version_id for n in numbers} == {new}
+    listing = runner.invoke(args=["processes", "versions", "application"]).output
+    assert f"{new}\t" in listing and "running 2" in listing
