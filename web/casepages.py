@@ -1,12 +1,12 @@
 """The case view: applicant, household, evidence, decision and reasons, timeline, and the task form."""
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from cases.audit import record
 from cases.models import CaseEvent, EvidenceRecord
-from cases.operations import CaseNotFound, case_diagram, case_or_404
+from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers
 from engine.db import db
 from engine.errors import EngineError, FormInvalid
@@ -70,17 +70,6 @@ def show(case_number):
 def _audit(action, case_number, **detail):
     record(db.session, current_user.actor, action, target_type="case", target_id=case_number,
            ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
-
-
-@bp.get("/cases/<case_number>/diagram.json")
-@roles_required(*READERS)
-def diagram(case_number):
-    """The case's process diagram and where the case stands in it (for the bpmn-js viewer)."""
-    app = case_for_officer_or_404(case_number)
-    try:
-        return jsonify(case_diagram(services().engine, app))
-    except CaseNotFound:
-        abort(404)
 
 
 @bp.post("/cases/<case_number>/tasks/<int:task_id>")

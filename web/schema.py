@@ -6,6 +6,7 @@ def all_metadata():
     import cases.audit  # noqa: F401  (registers the models on db.metadata)
     import cases.models  # noqa: F401
     import cases.portal.models  # noqa: F401
+    import cases.tokens  # noqa: F401
     import engine.models  # noqa: F401
     from engine.db import db
     from integrations.face_index import face_metadata

@@ -102,20 +102,20 @@ def _expected(role, route):
     workers = {"caseworker", "supervisor", "appeals_officer"}
     if role is None:
         return {302} if route[0] == "GET" else {302, 400}
-    allowed = {"inbox": workers, "case": readers, "diagram": readers, "photo": workers, "claim": workers,
+    allowed = {"inbox": workers, "case": readers, "photo": workers, "claim": workers,
                "unclaim": workers, "reassign": {"supervisor", "administrator"}, "complete": workers,
                "desk": {"supervisor", "administrator"}, "resolve": {"administrator"},
                "audit": {"auditor", "administrator"}, "export": {"auditor", "administrator"}}[route[1]]
     if role not in allowed:
         return {403}
-    return {"inbox": {200}, "case": {200}, "diagram": {200}, "photo": {200, 404}, "claim": {302},
+    return {"inbox": {200}, "case": {200}, "photo": {200, 404}, "claim": {302},
             "unclaim": {302, 409}, "reassign": {302, 400}, "complete": {409, 422, 302}, "desk": {200},
             "resolve": {302, 404}, "audit": {200}, "export": {200}}[route[1]]
 
 
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py requires every route in one).
 COVERED_ENDPOINTS = {"inbox.index", "inbox.claim", "inbox.unclaim", "inbox.reassign", "casepages.show",
-                     "casepages.diagram", "casepages.complete", "casepages.photo", "desk.index", "desk.resolve",
+                     "casepages.complete", "casepages.photo", "desk.index", "desk.resolve",
                      "auditpages.index", "auditpages.export", "auth.logout"}
 PUBLIC_ENDPOINTS = {"static", "status.index", "status.health", "auth.login", "auth.set_language"}
 
@@ -128,7 +128,6 @@ def test_authorization_matrix(web, svc, personas, role):
     routes = [
         ("GET", "inbox", "/inbox"),
         ("GET", "case", f"/cases/{number}"),
-        ("GET", "diagram", f"/cases/{number}/diagram.json"),
         ("GET", "photo", f"/cases/{number}/photos/selfie"),
         ("POST", "claim", f"/tasks/{task.id}/claim"),
         ("POST", "unclaim", f"/tasks/{task.id}/unclaim"),
@@ -244,16 +243,3 @@ def test_supervisor_desk_and_incident_retry_through_the_web(web, svc, personas):
     assert post(web, f"/incidents/{incident_id}/retry").status_code == 302
     assert case(number).status == "IN_REVIEW"
     assert "Tidak ada insiden terbuka." in web.get("/desk").get_data(as_text=True)
-
-
-def test_diagram_of_a_case_shows_where_it_stands(web, svc, personas):
-    number = submit(svc, personas["not_in_dtsen"]).case_number
-    assert web.get(f"/cases/{number}/diagram.json").status_code == 302
-    login(web, "w_caseworker")
-    data = web.get(f"/cases/{number}/diagram.json").get_json()
-    assert data["process_id"] == "application" and "<bpmn:definitions" in data["xml"]
-    assert "review" in data["active"] and "verify_identity" in data["done"]
-    post(web, "/logout")
-    login(web, "w_far")
-    if case(number).district_code != "25":
-        assert web.get(f"/cases/{number}/diagram.json").status_code == 404

@@ -2,7 +2,8 @@
 document.addEventListener("DOMContentLoaded", async () => {
   const box = document.getElementById("diagram");
   if (!box || !window.BpmnJS) return;
-  const response = await fetch(box.dataset.src, { credentials: "same-origin" });
+  // data-src is the JSON API's GET /api/v1/cases/<case number>/diagram (the signed-in session authenticates it).
+  const response = await fetch(box.dataset.src, { credentials: "same-origin", headers: { Accept: "application/json" } });
   if (!response.ok) { box.remove(); return; }
   const data = await response.json();
   const viewer = new window.BpmnJS({ container: box });

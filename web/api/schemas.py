@@ -1,0 +1,192 @@
+"""Request and response schemas of the JSON API (task forms themselves are in forms/)."""
+from marshmallow import Schema, fields, validate
+
+
+class _Out(Schema):
+    """A response schema (ordered as declared)."""
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = "raise"
+
+
+# --- requests --------------------------------------------------------------------------------
+
+class CaseListQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z_]{3,40}$"),
+                           metadata={"description": "Case status, e.g. IN_REVIEW"})
+    district = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"),
+                             metadata={"description": "District code (two digits)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class ReassignSchema(_Strict):
+    """Whom to give the task to."""
+
+    to = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                       metadata={"description": "Username of an active officer who may work the task"})
+
+
+# --- responses -------------------------------------------------------------------------------
+
+class PageMeta(_Out):
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CaseSummarySchema(_Out):
+    case_number = fields.String()
+    status = fields.String()
+    decision = fields.String(allow_none=True)
+    district = fields.String(attribute="district_code", allow_none=True)
+    channel = fields.String()
+    created_at = fields.DateTime()
+    decided_at = fields.DateTime(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class CasePageSchema(PageMeta):
+    items = fields.List(fields.Nested(CaseSummarySchema))
+
+
+class TaskSchema(_Out):
+    id = fields.Integer()
+    case_number = fields.String(attribute="business_key")
+    bpmn_id = fields.String()
+    name = fields.String(allow_none=True)
+    queue = fields.String()
+    district = fields.String(attribute="region", allow_none=True)
+    form_name = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "open | claimed | completed | cancelled"})
+    assignee = fields.String(allow_none=True)
+    priority = fields.Integer()
+    due_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean()
+    flags = fields.List(fields.String())
+    created_at = fields.DateTime()
+    claimed_at = fields.DateTime(allow_none=True)
+
+
+class ApplicantSchema(_Out):
+    name = fields.String(allow_none=True)
+    nik = fields.String(metadata={"description": "Masked NIK (first and last digits hidden)"})
+    district = fields.String(allow_none=True)
+    channel = fields.String()
+    submitted_at = fields.DateTime()
+
+
+class EventSchema(_Out):
+    at = fields.DateTime()
+    actor = fields.String()
+    kind = fields.String()
+    summary = fields.String()
+
+
+class EvidenceSchema(_Out):
+    id = fields.Integer()
+    source = fields.String()
+    operator = fields.String(allow_none=True)
+    checked_at = fields.DateTime()
+    value = fields.Dict(metadata={"description": "The source's answer, identifiers masked"})
+
+
+class CaseDetailSchema(_Out):
+    case_number = fields.String()
+    status = fields.String()
+    decision = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    rule_version = fields.String(allow_none=True)
+    applicant = fields.Nested(ApplicantSchema)
+    household = fields.List(fields.Dict(), metadata={"description": "Household members, NIKs masked"})
+    reasons = fields.List(fields.Dict())
+    review_flags = fields.List(fields.String())
+    programmes = fields.List(fields.String())
+    benefits = fields.Dict(allow_none=True)
+    explanation = fields.List(fields.Dict(), metadata={"description": "One entry per rule: facts, evidence, "
+                                                                      "outcome, texts (id, en)"})
+    timeline = fields.List(fields.Nested(EventSchema))
+    evidence = fields.List(fields.Nested(EvidenceSchema))
+    tasks = fields.List(fields.Nested(TaskSchema))
+
+
+class DiagramSchema(_Out):
+    process_id = fields.String()
+    xml = fields.String(metadata={"description": "BPMN XML of the case's process"})
+    active = fields.List(fields.String(), metadata={"description": "Element ids where the case stands"})
+    done = fields.List(fields.String(), metadata={"description": "Element ids already passed"})
+
+
+class QueueCountSchema(_Out):
+    queue = fields.String()
+    district = fields.String(allow_none=True)
+    open = fields.Integer()
+
+
+class TaskPageSchema(PageMeta):
+    items = fields.List(fields.Nested(TaskSchema))
+    queues = fields.List(fields.Nested(QueueCountSchema))
+
+
+class FormFieldSchema(_Out):
+    name = fields.String()
+    label = fields.String()
+    required = fields.Boolean()
+    kind = fields.String(metadata={"description": "select | textarea | text"})
+    max_length = fields.Integer(allow_none=True)
+    choices = fields.List(fields.Dict(), allow_none=True, metadata={"description": "[{value, label}]"})
+
+
+class TaskFormSchema(_Out):
+    name = fields.String()
+    fields_ = fields.List(fields.Nested(FormFieldSchema), attribute="fields", data_key="fields")
+    schema = fields.Dict(metadata={"description": "JSON schema of the body POST .../complete accepts"})
+    schema_ref = fields.String(metadata={"description": "The same schema in the OpenAPI document"})
+
+
+class TaskDetailSchema(TaskSchema):
+    form = fields.Nested(TaskFormSchema, allow_none=True)
+
+
+class CaseStateSchema(_Out):
+    case_number = fields.String()
+    status = fields.String()
+    decision = fields.String(allow_none=True)
+
+
+class TaskActionSchema(_Out):
+    task = fields.Nested(TaskSchema)
+    case = fields.Nested(CaseStateSchema)
+
+
+class VersionSchema(_Out):
+    id = fields.Integer()
+    process_id = fields.String()
+    name = fields.String(allow_none=True)
+    content_hash = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String(allow_none=True)
+    latest = fields.Boolean()
+    instances = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                            metadata={"description": "Instances on this version by status"})
+
+
+class FileInfoSchema(_Out):
+    name = fields.String()
+    kind = fields.String(metadata={"description": "bpmn | dmn"})
+    size = fields.Integer(metadata={"description": "Characters of XML"})
+    url = fields.String()
+
+
+class VersionDetailSchema(VersionSchema):
+    files = fields.List(fields.Nested(FileInfoSchema))
+
+
+class ProcessSchema(_Out):
+    process_id = fields.String()
+    latest_version = fields.Integer()
+    versions = fields.List(fields.Nested(VersionSchema))
