@@ -8,6 +8,7 @@ from engine.db import utcnow
 
 from .explanation import build_explanation, compare_explanations
 from .models import Appeal, Application, Enrolment, EvidenceRecord, Recheck
+from .objections import record_objection_review
 from .operations import CLOSED_STATUSES, add_event
 
 DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
@@ -168,3 +169,4 @@ def connect():
     signals.instance_saved.connect(record_instance_saved)
     signals.task_completed.connect(record_task_completed)
     signals.task_assigned.connect(record_task_assigned)
+    signals.task_completed.connect(record_objection_review)

@@ -139,3 +139,32 @@ class Recheck(db.Model):
     rule_version: Mapped[str | None] = mapped_column(String(200))
     changes: Mapped[list] = mapped_column(JSON, default=list)
     explanation: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Objection(db.Model):
+    """A resident's community objection (usul/sanggah) to a recipient of their own village."""
+
+    __tablename__ = "objections"
+    __table_args__ = (Index("ix_objections_objector", "objector_nik", "filed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The recipient's case; the objector is never shown to the recipient.
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    objector_nik: Mapped[str] = mapped_column(String(16))
+    objector_name: Mapped[str | None] = mapped_column(String(200))
+    # "<objector NIK>:<application id>" while open, NULL once decided: one open objection per pair.
+    open_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    district_code: Mapped[str] = mapped_column(String(2), index=True)
+    village: Mapped[str] = mapped_column(String(60))
+    ground: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    # open | upheld | dismissed
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # What an upheld objection led to: started | already_running | not_enrolled
+    recheck: Mapped[str | None] = mapped_column(String(20))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    filed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -130,15 +130,21 @@ class RecheckNotAllowed(CaseError):
     code = "RECHECK_NOT_ALLOWED"
 
 
-def recheck_enrolment(engine, case_number, actor="system"):
-    """Re-run the eligibility rules for an enrolled family on fresh evidence (one re-check at a time)."""
+def recheck_enrolment(engine, case_number, actor="system", review_reasons=()):
+    """Re-run the eligibility rules for an enrolled family on fresh evidence (one re-check at a time).
+
+    `review_reasons` (reason dicts: code, effect, id, en) send the family to a caseworker's removal
+    review even when the rules still pass, e.g. a verified community objection.
+    """
     app = case_or_404(engine.session, case_number)
     if app.status != "ENROLLED":
         raise RecheckNotAllowed(f"case {case_number} is {app.status}, not enrolled", status=app.status)
     if engine.instance_for_key(case_number) is not None:
         raise RecheckNotAllowed(f"case {case_number} already has a process running")
     settings = engine.settings
-    data = {"nik": app.nik, "case_number": case_number, "review_flags": [],
+    data = {"nik": app.nik, "case_number": case_number,
+            "review_flags": list(dict.fromkeys(r["code"] for r in review_reasons)),
+            "review_reasons": [dict(r) for r in review_reasons],
             "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"])}
     add_event(engine.session, app, "recheck_started", "Re-check started", actor=actor)
     return engine.start("recheck", case_number, data, region=app.district_code)

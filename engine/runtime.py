@@ -14,7 +14,7 @@ from .errors import InstanceNotFound
 from .models import HumanTask, ProcessInstance
 from .script_engine import RETRY_KEY, Journal
 from .spec import SERIALIZER_VERSION, TepatServiceTask, dump_state, load_state, properties
-from .workdays import add_working_days
+from .workdays import add_calendar_days, add_working_days
 
 OPEN_STATES = ("open", "claimed")
 
@@ -214,8 +214,13 @@ def human_task_fields(task, lane_roles, holidays, now):
     """Queue, form, due date, priority and four-eyes list of a ready user task, from the diagram."""
     spec = task.task_spec
     props = properties(spec)
-    sla = props.get("slaWorkingDays")
-    due = add_working_days(now, int(sla), holidays) if sla is not None else None
+    sla, calendar_days = props.get("slaWorkingDays"), props.get("slaCalendarDays")
+    if sla is not None:
+        due = add_working_days(now, int(sla), holidays)
+    elif calendar_days is not None:  # deadlines set in calendar days (objections: 14 days)
+        due = add_calendar_days(now, int(calendar_days))
+    else:
+        due = None
     exclude = [x.strip() for x in props.get("excludeActorsOf", "").split(",") if x.strip()]
     flags = task.data.get("review_flags") or []
     return {

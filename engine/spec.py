@@ -270,6 +270,11 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                 sla = props.get("slaWorkingDays")
                 if sla is not None and not str(sla).isdigit():
                     problems.append(problem("SLA_NOT_NUMBER", "slaWorkingDays must be a whole number"))
+                calendar_days = props.get("slaCalendarDays")
+                if calendar_days is not None and not str(calendar_days).isdigit():
+                    problems.append(problem("SLA_CALENDAR_NOT_NUMBER", "slaCalendarDays must be a whole number"))
+                if sla is not None and calendar_days is not None:
+                    problems.append(problem("SLA_TWICE", "give slaWorkingDays or slaCalendarDays, not both"))
             script = getattr(ts, "script", None)
             for source in filter(None, [script, getattr(ts, "prescript", None), getattr(ts, "postscript", None)]):
                 for msg in validate_script(source, "exec"):

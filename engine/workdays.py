@@ -1,14 +1,15 @@
 """Working-day arithmetic in Jakarta local time (Mon-Fri, minus public holidays).
 
-Used for user-task SLAs (``add_working_days``) and, inside scripts, for timer durations
-(``working_days_duration`` returns an ISO-8601 duration a BPMN timer can use).
+Used for user-task SLAs (``add_working_days``; ``add_calendar_days`` for deadlines counted in calendar
+days) and, inside scripts, for timer durations (``working_days_duration`` returns an ISO-8601 duration
+a BPMN timer can use).
 """
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 DEFAULT_TZ = "Asia/Jakarta"
 
-__all__ = ["DEFAULT_TZ", "add_working_days", "working_days_duration", "is_working_day"]
+__all__ = ["DEFAULT_TZ", "add_calendar_days", "add_working_days", "working_days_duration", "is_working_day"]
 
 
 def _as_date(value):
@@ -55,6 +56,18 @@ def add_working_days(start: datetime, n: int, holidays=(), tz: str = DEFAULT_TZ)
             remaining -= 1
     result = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone)
     return result.astimezone(timezone.utc)
+
+
+def add_calendar_days(start: datetime, n: int, tz: str = DEFAULT_TZ) -> datetime:
+    """``start`` plus ``n`` calendar days (weekends and holidays count), same local time in ``tz``; UTC result."""
+    if isinstance(n, bool) or int(n) != n:
+        raise ValueError(f"n must be a whole number of days, got {n!r}")
+    zone = ZoneInfo(tz)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    local = start.astimezone(zone)
+    day = local.date() + timedelta(days=int(n))
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone).astimezone(timezone.utc)
 
 
 def _iso_duration(delta: timedelta) -> str:

@@ -1,6 +1,8 @@
 """Human-task forms, by the formName the diagrams use."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from .objection import ObjectionReviewForm
+
 REJECTION_REASONS = (
     "IDENTITY_NOT_CONFIRMED",
     "FACE_NOT_MATCHED",
@@ -67,4 +69,5 @@ FORMS = {
     "approval": ApprovalForm,
     "appeal_review": AppealReviewForm,
     "removal_review": RemovalReviewForm,
+    "objection_review": ObjectionReviewForm,
 }

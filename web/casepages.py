@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from cases.audit import record
 from cases.models import CaseEvent, EvidenceRecord
+from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers
 from engine.db import db
@@ -60,6 +61,8 @@ def _page(app, errors=None, values=None, status=200):
 @roles_required(*READERS)
 def show(case_number):
     """Show a case to an officer of its district (each view of personal data is audited)."""
+    if is_objection_number(case_number):  # community-objection tasks share the inbox; they have their own page
+        return redirect(url_for("objections.show", number=case_number))
     app = case_for_officer_or_404(case_number)
     page = _page(app)
     _audit("case.view", app.case_number)

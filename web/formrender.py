@@ -7,10 +7,12 @@ LABELS = {
     "approval_decision": "Decision", "approval_reason_code": "Reason for rejection", "approval_notes": "Notes",
     "appeal_outcome": "Appeal outcome", "appeal_notes": "Reasons for the outcome",
     "removal_decision": "Decision", "removal_notes": "Notes",
+    "objection_outcome": "Outcome of the verification", "objection_notes": "Findings (seen by officers only)",
 }
 CHOICE_LABELS = {
     "approve": "Approve", "reject": "Reject", "overturn": "Overturn the decision", "uphold": "Uphold the decision",
     "remove": "Remove from the programme", "keep": "Keep enrolled",
+    "upheld": "Upheld: re-check the family's enrolment", "dismissed": "Dismissed: no ground found",
 }
 
 

@@ -1,0 +1,39 @@
+"""Community objections (usul/sanggah): what a resident files, and the officer's verification form."""
+from marshmallow import Schema, fields, validate
+
+# The exclusion grounds of the programme a resident can point to (domain.md), and "other".
+OBJECTION_GROUNDS = (
+    "DECEASED",
+    "NOT_IN_VILLAGE",
+    "CIVIL_SERVANT",
+    "STATE_PAID",
+    "VILLAGE_OFFICIAL",
+    "CERTIFIED_PROFESSIONAL",
+    "COMPANY_OWNER",
+    "WAGE_ABOVE_MINIMUM",
+    "LARGE_ELECTRICITY",
+    "FOUR_WHEEL_VEHICLE",
+    "AID_ELSEWHERE",
+    "OTHER",
+)
+
+
+class ObjectionSchema(Schema):
+    """A resident's objection to an enrolled family of their own village."""
+
+    class Meta:
+        unknown = "raise"
+
+    recipient = fields.Integer(required=True, strict=False, validate=validate.Range(min=1))
+    ground = fields.String(required=True, validate=validate.OneOf(OBJECTION_GROUNDS))
+    reason = fields.String(required=True, validate=validate.Length(min=10, max=2000))
+
+
+class ObjectionReviewForm(Schema):
+    """An officer's verification of a community objection (the notes stay with the officers)."""
+
+    class Meta:
+        unknown = "raise"
+
+    objection_outcome = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    objection_notes = fields.String(required=True, validate=validate.Length(min=3, max=2000))
