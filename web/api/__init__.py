@@ -62,8 +62,9 @@ SPEC_DESCRIPTION = """Cases, tasks and process definitions of Tepat.
 Authenticate with an API token (`Authorization: Bearer tpt_...`; officers create tokens on the page
 "My API tokens", administrators with `tepat token create`), or, from the officers' pages, with the
 signed-in session: then requests that change something need the `X-CSRFToken` header. Each call is
-allowed to the same roles and districts as the pages. Errors are JSON with a stable `error` code.
-Messages follow `Accept-Language` (Indonesian `id` by default, or `en`)."""
+allowed to the same roles and districts as the pages. Errors are JSON with a stable `error` code
+and a message in Indonesian, or in English for token callers sending `Accept-Language: en` (session
+callers get the language chosen on the pages). Times are ISO 8601 in UTC."""
 
 
 def init_api(app):
