@@ -306,3 +306,28 @@ def test_documented_request_schemas_are_what_the_endpoints_enforce(api, svc, per
     assert documented["properties"]["review_notes"]["maxLength"] == 2000
     ok = api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker", json={"review_decision": choices[0]})
     assert ok.status_code == 200
+
+
+def test_tasks_of_other_processes_go_through_the_api_without_a_case(api, svc, personas):
+    from cases.objections import file_objection, resident_for
+    from cases.operations import actor_for
+    from integrations.sandbox.tables import people
+    from tests.helpers import work
+
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
+    work(svc, number, "review", actor_for(api.officers["a_cw2"]), {"review_decision": "approve"})
+    app = work(svc, number, "approve", actor_for(api.officers["a_sup2"]), {"approval_decision": "approve"})
+    neighbour = db.session.execute(
+        select(people.c.nik).where(people.c.alive.is_(True), people.c.kk_number != app.kk_number,
+                                   people.c.district_code == app.district_code, people.c.village == app.village)
+        .order_by(people.c.nik).limit(1)).scalar_one()
+    objection = file_objection(svc.engine, resident_for(svc.integrations, neighbour),
+                               {"recipient": app.id, "ground": "FOUR_WHEEL_VEHICLE",
+                                "reason": "He drives his own car to the market every day."}, per_day=3)
+    db.session.commit()
+    task = open_task(objection.number)
+    claimed = api.post(f"/api/v1/tasks/{task.id}/claim", "a_caseworker")
+    assert claimed.status_code == 200 and claimed.get_json()["case"] is None
+    shown = api.get(f"/api/v1/tasks/{task.id}", "a_caseworker").get_json()
+    assert shown["form"]["name"] == task.form_name and shown["case_number"] == objection.number
+    assert api.get(f"/api/v1/cases/{objection.number}", "a_caseworker").status_code == 404

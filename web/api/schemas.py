@@ -160,7 +160,8 @@ class CaseStateSchema(_Out):
 
 class TaskActionSchema(_Out):
     task = fields.Nested(TaskSchema)
-    case = fields.Nested(CaseStateSchema)
+    case = fields.Nested(CaseStateSchema, allow_none=True,
+                         metadata={"description": "The case after the action (null for tasks of other processes)"})
 
 
 class VersionSchema(_Out):

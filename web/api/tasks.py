@@ -45,7 +45,10 @@ def _result(task_id):
     """The task and its case after an action (re-read: the engine may have moved the case on)."""
     db.session.flush()
     row = task_or_404(db.session, task_id)
-    app = case_or_404(db.session, row.business_key)
+    try:
+        app = case_or_404(db.session, row.business_key)
+    except CaseNotFound:  # a task of another kind of process (e.g. a community objection)
+        return {"task": task_out(row), "case": None}
     return {"task": task_out(row), "case": {"case_number": app.case_number, "status": app.status,
                                             "decision": app.decision}}
 
