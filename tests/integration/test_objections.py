@@ -1,6 +1,5 @@
 """Community objections (usul/sanggah): own village only, 14-day verification, escalation, re-check, privacy."""
 import re
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -19,6 +18,7 @@ from engine.humantasks import claim_task, complete_task
 from engine.models import HumanTask
 from integrations.sandbox.tables import outbox, people
 from tests.helpers import case, later, open_task, submit, wake_all, work
+from tests.integration.portal_helpers import sign_in_applicant
 from tests.integration.test_web import PASSWORD, ROLES, FreshContextClient, csrf_of, login
 
 APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}
@@ -213,16 +213,8 @@ def web(ctx):
 
 
 def sign_in_resident(client, svc, nik):
-    """Open a portal session for `nik` as the digital-ID sign-in does, and give the browser its token."""
-    from cases.portal.sessions import open_applicant_session
-    from web.portal.session import SEEN_KEY, TOKEN_KEY
-
-    person = svc.integrations.civil_registry.lookup_person(nik)
-    token, _row = open_applicant_session(db.session, nik, person, issuer="tests")
-    db.session.commit()
-    with client.session_transaction() as session:
-        session[TOKEN_KEY] = token
-        session[SEEN_KEY] = int(time.time())
+    """Sign a resident in through the portal's sandbox digital ID (OIDC, one-time code by SMS)."""
+    sign_in_applicant(client, nik)
 
 
 def _post(client, path, data, token_page):
@@ -340,7 +332,7 @@ def test_authorization_matrix(web, svc, recipient, who):
         elif who is None:
             status = web.post(path).status_code
         else:
-            token_page = "/portal/objections" if who == RESIDENT else "/figures"
+            token_page = "/portal/objections" if who == RESIDENT else "/login"
             status = _post(web, path, {"task_guid": task.task_guid, **UPHOLD}, token_page).status_code
         assert status in _expected(who, name), (who, name, status)
     db.session.expire_all()
