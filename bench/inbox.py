@@ -216,6 +216,11 @@ def seed(engine, n_tasks, n_history, now):
         for table in tables:
             for ix in secondary_indexes(table):
                 ix.create(conn)
+    with Session(engine) as session:  # the rows went in with Core: count the open tasks once, as a migration does
+        from engine.queuecounts import rebuild_open_counts
+
+        rebuild_open_counts(session)
+        session.commit()
     indexed = time.perf_counter() - started - loaded
     if postgres:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -355,6 +360,8 @@ def main():
     parser.add_argument("--pages", type=int, default=10, help="list calls pick a random page among the first N")
     parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
                         help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
+    parser.add_argument("--database", default=BENCH_DB,
+                        help="name of the throwaway PostgreSQL database (one per person running the bench)")
     parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
     parser.add_argument("--explain", action="store_true", help="print each query's plan")
     args = parser.parse_args()
@@ -372,7 +379,7 @@ def main():
             results += bench_backend("SQLite", f"sqlite:///{tmp / 'inbox.sqlite'}", args, now)
             print()
         if args.postgres:
-            url, drop = postgres_bench_url(args.postgres, BENCH_DB)
+            url, drop = postgres_bench_url(args.postgres, args.database)
             try:
                 results += bench_backend("PostgreSQL", url, args, now)
             finally:

@@ -1,6 +1,6 @@
 """Claim, unclaim, reassign and complete human tasks; the queries behind the inbox."""
 from marshmallow import ValidationError
-from sqlalchemy import func, select, union_all
+from sqlalchemy import select, union_all
 from SpiffWorkflow.util.task import TaskState
 
 from . import signals
@@ -15,6 +15,7 @@ from .errors import (
     TaskNotReady,
 )
 from .models import HumanTask
+from .queuecounts import open_counts
 
 SUPERVISOR_ROLES = {"supervisor", "administrator"}
 
@@ -142,13 +143,8 @@ def complete_task(engine, task_id, actor, data, expected_guid=None):
 
 
 def queue_counts(session, actor):
-    """Return {(queue, region): open count} for the queues `actor` may work."""
-    query = (select(HumanTask.queue, HumanTask.region, func.count())
-             .where(HumanTask.status == "open", HumanTask.queue.in_(sorted(actor.roles)))
-             .group_by(HumanTask.queue, HumanTask.region))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
-    return {(q, r): n for q, r, n in session.execute(query)}
+    """Return {(queue, region): open count} for the queues `actor` may work (from open_task_counts)."""
+    return open_counts(session, actor.roles, actor.regions)
 
 
 # Most urgent first: tasks with a due date before those without, earliest due, highest priority.

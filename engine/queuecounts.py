@@ -1,0 +1,124 @@
+"""Open tasks per queue and district, kept in ``open_task_counts`` in the same transaction as the tasks.
+
+Every flush notes how each human task's (status, queue, region) changed: a task entering "open" adds
+one to its queue and district, a task leaving it (claimed, cancelled, deleted, moved) takes one away.
+The notes are applied when the session commits, as one upsert per (queue, district) in key order:
+the counter rows stay locked only while the transaction commits, and every transaction takes them in
+the same order (no deadlocks). A rollback forgets the notes with the changes, a savepoint's rollback
+only the notes made inside it.
+
+Only ORM changes are seen. Code that changes human_tasks with Core statements must call
+``rebuild_open_counts`` afterwards (the benchmark's bulk loader does).
+"""
+from collections import Counter
+
+from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session
+
+from .models import HumanTask, OpenTaskCount
+
+_PENDING = "tepat_open_count_deltas"
+_table = OpenTaskCount.__table__
+
+
+def _key(queue, region):
+    return queue, region or ""
+
+
+def _before(obj, name):
+    history = inspect(obj).attrs[name].history
+    if history.deleted:
+        return history.deleted[0]
+    return getattr(obj, name)
+
+
+def _note_changes(session, flush_context):
+    deltas = Counter()
+    for obj in session.new:
+        if isinstance(obj, HumanTask) and obj.status == "open":
+            deltas[_key(obj.queue, obj.region)] += 1
+    for obj in session.dirty:
+        if not isinstance(obj, HumanTask):
+            continue
+        state = inspect(obj)
+        if not any(state.attrs[name].history.has_changes() for name in ("status", "queue", "region")):
+            continue
+        if _before(obj, "status") == "open":
+            deltas[_key(_before(obj, "queue"), _before(obj, "region"))] -= 1
+        if obj.status == "open":
+            deltas[_key(obj.queue, obj.region)] += 1
+    for obj in session.deleted:
+        if isinstance(obj, HumanTask) and _before(obj, "status") == "open":
+            deltas[_key(_before(obj, "queue"), _before(obj, "region"))] -= 1
+    if any(deltas.values()):
+        # Noted under the innermost transaction, so a savepoint's rollback can take back its own notes.
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((transaction, deltas))
+
+
+def _upsert(session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - the engine runs on PostgreSQL and SQLite only
+        raise NotImplementedError(dialect)
+    stmt = dialect_insert(_table)
+    return stmt.on_conflict_do_update(index_elements=[_table.c.queue, _table.c.region],
+                                      set_={"open_count": _table.c.open_count + stmt.excluded.open_count})
+
+
+def _apply(session):
+    session.flush()  # notes of changes made since the last flush
+    deltas = Counter()
+    for _transaction, noted in session.info.pop(_PENDING, ()):
+        deltas.update(noted)
+    rows = [{"queue": q, "region": r, "open_count": n} for (q, r), n in sorted(deltas.items()) if n]
+    if rows:
+        stmt = _upsert(session)
+        for row in rows:  # one statement per key, in key order: locks are taken in a fixed order
+            session.execute(stmt.values(**row))
+
+
+def _within(transaction, ended):
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _forget(session, previous_transaction):
+    notes = session.info.get(_PENDING)
+    if notes:
+        session.info[_PENDING] = [(t, d) for t, d in notes if not _within(t, previous_transaction)]
+
+
+def connect():
+    """Keep the counts on every session (idempotent)."""
+    for name, fn in (("after_flush", _note_changes), ("before_commit", _apply),
+                     ("after_soft_rollback", _forget)):
+        if not event.contains(Session, name, fn):
+            event.listen(Session, name, fn)
+
+
+def open_counts(session, queues, regions=None):
+    """Return {(queue, district or None): open tasks} for `queues`, limited to `regions` unless None."""
+    query = select(OpenTaskCount.queue, OpenTaskCount.region, OpenTaskCount.open_count).where(
+        OpenTaskCount.queue.in_(sorted(queues)), OpenTaskCount.open_count > 0)
+    if regions is not None:
+        query = query.where(OpenTaskCount.region.in_(sorted(regions)))
+    return {(q, r or None): n for q, r, n in session.execute(query)}
+
+
+def rebuild_open_counts(session):
+    """Recount open tasks from human_tasks (after bulk loads with Core; also a repair)."""
+    session.execute(delete(_table))
+    region = func.coalesce(HumanTask.region, "")
+    counted = (select(HumanTask.queue, region, func.count()).where(HumanTask.status == "open")
+               .group_by(HumanTask.queue, region))
+    session.execute(insert(_table).from_select(["queue", "region", "open_count"], counted))
+
+
+connect()

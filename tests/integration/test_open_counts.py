@@ -1,0 +1,100 @@
+"""The open-task counters behind the inbox stay equal to a count of human_tasks through every change."""
+from sqlalchemy import func, select
+
+from cases.operations import actor_for, create_officer
+from engine.core import Actor
+from engine.db import db
+from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
+from engine.models import HumanTask
+from engine.queuecounts import open_counts, rebuild_open_counts
+from tests.helpers import later, open_task, submit, wake_all, work
+
+EVERYONE = Actor("all", frozenset({"caseworker", "supervisor", "appeals_officer"}))
+
+
+def counted():
+    """What a GROUP BY over human_tasks says (the former queue_counts query)."""
+    rows = db.session.execute(select(HumanTask.queue, HumanTask.region, func.count())
+                              .where(HumanTask.status == "open").group_by(HumanTask.queue, HumanTask.region))
+    return {(q, r): n for q, r, n in rows}
+
+
+def check():
+    db.session.expire_all()
+    assert open_counts(db.session, EVERYONE.roles) == counted()
+
+
+def test_counts_follow_claims_releases_completions_escalations_and_rollbacks(svc, officers, personas):
+    first = submit(svc, personas["not_in_dtsen"]).case_number
+    second = submit(svc, personas["eligible_head_without_photo"]).case_number
+    check()
+    assert sum(counted().values()) == 2
+    review = open_task(first, "review")
+    claim_task(svc.engine, review.id, officers["cw1"])
+    db.session.commit()
+    check()
+    unclaim_task(svc.engine, review.id, officers["cw1"])
+    db.session.commit()
+    check()
+    reassign_task(svc.engine, review.id, officers["sup1"], officers["cw2"])
+    db.session.commit()
+    check()
+    db.session.rollback()
+    # A change rolled back leaves the counts alone.
+    claim_task(svc.engine, open_task(second, "review").id, officers["cw1"])
+    db.session.rollback()
+    check()
+    # The review is completed and an approval task appears in the supervisors' queue.
+    work(svc, first, "review", officers["cw2"], {"review_decision": "approve", "review_notes": "ok"})
+    check()
+    assert counted()[("supervisor", open_task(first, "approve").region)] >= 1
+    # The second review's SLA passes: it is cancelled and an escalated review opens.
+    with later(10):
+        wake_all(svc)
+    check()
+    assert open_task(second, "review_escalated") is not None
+    # A plain ORM edit of an expired row (as a script or a test might do) is counted too.
+    row = open_task(second, "review_escalated")
+    db.session.commit()
+    row.region = "25"
+    db.session.commit()
+    check()
+    row.status = "cancelled"
+    db.session.flush()
+    with db.session.begin_nested() as savepoint:
+        open_task(first, "approve").status = "claimed"
+        db.session.flush()
+        savepoint.rollback()
+    db.session.commit()
+    check()
+
+
+def test_the_inbox_counts_by_role_and_district_and_a_rebuild_agrees(svc, officers, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    region = open_task(number, "review").region
+    assert queue_counts(db.session, officers["cw1"]) == {("caseworker", region): 1}
+    assert queue_counts(db.session, officers["sup1"]) == {}
+    far = Actor("far", frozenset({"caseworker"}), frozenset({"25" if region != "25" else "24"}))
+    assert queue_counts(db.session, far) == {}
+    before = open_counts(db.session, EVERYONE.roles)
+    rebuild_open_counts(db.session)
+    db.session.commit()
+    assert open_counts(db.session, EVERYONE.roles) == before == counted()
+
+
+def test_deactivating_an_officer_puts_counts_back(svc, officers, personas):
+    from cases.officers import deactivate_officer
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    claim_task(svc.engine, open_task(number, "review").id, officers["cw1"])
+    db.session.commit()
+    check()
+    admin = create_officer(db.session, "root_admin", "Root", ["administrator"], None)
+    db.session.commit()
+    from cases.models import Officer
+
+    cw1 = db.session.execute(select(Officer).where(Officer.username == "cw1")).scalar_one()
+    deactivate_officer(svc.engine, actor_for(admin), cw1)
+    db.session.commit()
+    check()
+    assert sum(counted().values()) == 1
