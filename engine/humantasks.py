@@ -92,6 +92,8 @@ def reassign_task(engine, task_id, actor, target):
     if not (actor.roles & SUPERVISOR_ROLES):
         raise NotAllowed("only a supervisor may reassign tasks")
     row, runtime = _locked(engine, task_id)
+    if not actor.in_region(row.region):
+        raise NotAllowed("the task is outside the districts this supervisor covers")
     if row.status not in ("open", "claimed"):
         raise TaskNotReady(f"task {row.id} is {row.status}", status=row.status)
     check_may_work(engine.session, row, target)
@@ -113,11 +115,24 @@ def validate_form(forms, form_name, data):
         raise FormInvalid("the form has errors", exc.messages) from exc
 
 
-def complete_task(engine, task_id, actor, data, expected_guid=None):
-    """Complete a claimed task with validated form data and run the instance on."""
+def claim_stamp(row):
+    """The claim a form was rendered under; a form sent under another claim is stale."""
+    return row.claimed_at.isoformat() if row.claimed_at is not None else ""
+
+
+def complete_task(engine, task_id, actor, data, expected_guid=None, expected_claim=None):
+    """Complete a claimed task with validated form data and run the instance on.
+
+    `expected_claim` (from `claim_stamp` when the form was shown) refuses a form that outlived its
+    claim: the task was released, reassigned or claimed again since.
+    """
     row, runtime = _locked(engine, task_id)
     if expected_guid is not None and expected_guid != row.task_guid:
         raise TaskNotReady("this form is out of date: the task has changed", status=row.status)
+    if (expected_claim is not None and row.status == "claimed" and row.assignee == actor.id
+            and expected_claim != claim_stamp(row)):
+        raise TaskNotReady("this form is out of date: the task was released or reassigned since",
+                           status=row.status)
     if row.status in ("completed", "cancelled"):
         raise TaskNotReady(f"task {row.id} is already {row.status}", status=row.status)
     if row.status != "claimed":

@@ -159,6 +159,11 @@ def test_a_caseworker_of_another_district_cannot_open_the_case(web, svc, persona
     assert web.get(f"/cases/{number}/photos/selfie").status_code == 404
 
 
+def stamp_of(client, number):
+    html = client.get(f"/cases/{number}").get_data(as_text=True)
+    return re.search(r'name="claim_stamp" value="([^"]*)"', html).group(1)
+
+
 def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, personas):
     number = submit(svc, personas["not_in_dtsen"]).case_number
     review = open_task(number, "review")
@@ -166,27 +171,44 @@ def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, 
     post(web, f"/tasks/{review.id}/claim")
     page = web.get(f"/cases/{number}").get_data(as_text=True)
     assert personas["not_in_dtsen"] not in page and "3510********" in page  # masked NIK
-    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": review.task_guid,
-                                                                "review_decision": "reject"})
+    stale = stamp_of(web, number)
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stale, "review_decision": "reject"})
     assert response.status_code == 422
     assert "is-invalid" in response.get_data(as_text=True)
-    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": "0" * 36,
-                                                                "review_decision": "approve"})
-    assert response.status_code == 409  # a stale form
-    response = post(web, f"/cases/{number}/tasks/{review.id}", {"task_guid": review.task_guid,
+    # The task was released and claimed again (another tab, a reassignment): the old form is stale.
+    post(web, f"/tasks/{review.id}/unclaim")
+    post(web, f"/tasks/{review.id}/claim")
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stale, "review_decision": "approve"})
+    assert response.status_code == 409 and open_task(number, "review") is not None
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stamp_of(web, number),
                                                                 "review_decision": "approve"})
     assert response.status_code == 302
     assert case(number).status == "AWAITING_APPROVAL"
+    # The same form sent twice (double submit): the second is refused, nothing happens twice.
+    response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stale, "review_decision": "approve"})
+    assert response.status_code == 409
     approve = open_task(number, "approve")
     response = post(web, f"/tasks/{approve.id}/claim")
     assert response.status_code == 302 and open_task(number, "approve").status == "open"  # four eyes
     post(web, "/logout")
     login(web, "w_supervisor")
     post(web, f"/tasks/{approve.id}/claim")
-    response = post(web, f"/cases/{number}/tasks/{approve.id}", {"task_guid": approve.task_guid,
+    response = post(web, f"/cases/{number}/tasks/{approve.id}", {"claim_stamp": stamp_of(web, number),
                                                                  "approval_decision": "approve"})
     assert response.status_code == 302
     assert case(number).status == "ENROLLED"
+
+
+def test_a_supervisor_cannot_reassign_tasks_outside_their_districts(web, svc, personas):
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    task = open_task(number, "review")
+    other = "25" if task.region != "25" else "24"
+    create_officer(db.session, "w_farsup", "Far Supervisor", ["supervisor"], [other], password=PASSWORD)
+    db.session.commit()
+    login(web, "w_farsup")
+    post(web, f"/tasks/{task.id}/reassign", {"to": "w_caseworker"})
+    db.session.expire_all()
+    assert open_task(number, "review").assignee is None
 
 
 def test_views_and_sign_ins_are_audited_and_the_chain_verifies(web, svc, personas):
