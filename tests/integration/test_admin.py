@@ -467,3 +467,48 @@ def test_approval_queue_shows_four_eyes_refusals(web, svc, personas):
     row = re.search(rf'<tr id="approval-{task.id}".*?</tr>', web.get("/desk/approvals").get_data(as_text=True),
                     re.S).group(0)
     assert "Bukan peran Anda" in row and "a_supervisor" in row and f"/tasks/{task.id}/claim" not in row
+
+
+def test_two_administrators_demoting_each_other_at_once_leave_one(ctx, svc, monkeypatch):
+    import threading
+
+    import cases.officers as officer_ops
+    from web import services
+
+    for name in ("twin_a", "twin_b"):
+        create_officer(db.session, name, name, ["administrator"], None, password=PASSWORD)
+    db.session.commit()
+    app = current_app._get_current_object()
+    # Both requests reach the check at the same moment: only the locks keep them from both passing it.
+    barrier = threading.Barrier(2, timeout=30)
+    real_lock = officer_ops._lock_administrators
+
+    def lock_together(session, target):
+        barrier.wait()
+        return real_lock(session, target)
+
+    monkeypatch.setattr(officer_ops, "_lock_administrators", lock_together)
+    outcome = {}
+
+    def demote(actor_name, target_name):
+        with app.app_context():
+            try:
+                target = db.session.execute(select(Officer).where(Officer.username == target_name)).scalar_one()
+                update_officer(services().engine, Actor(actor_name, frozenset({"administrator"})), target,
+                               target_name, ["supervisor"], None)
+                db.session.commit()
+                outcome[actor_name] = "demoted"
+            except LastAdministrator:
+                db.session.rollback()
+                outcome[actor_name] = "refused"
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=demote, args=pair) for pair in (("twin_a", "twin_b"), ("twin_b", "twin_a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcome.values()) == ["demoted", "refused"]
+    db.session.expire_all()
+    assert len([o for o in db.session.scalars(select(Officer)) if "administrator" in o.roles and o.active]) == 1
