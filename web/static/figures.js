@@ -4,6 +4,8 @@ document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("figures-chart-data");
   if (!canvas || !source || !window.Chart) return;
   const chart = JSON.parse(source.textContent);
+  // One bar per district: the chart grows with them (CSSOM, allowed by the CSP; no style attribute).
+  canvas.parentElement.style.height = `${Math.max(180, chart.labels.length * 26 + 110)}px`;
   const reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   new window.Chart(canvas, {
     type: "bar",
