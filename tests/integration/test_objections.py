@@ -282,6 +282,8 @@ def test_officers_work_the_objection_from_the_inbox(web, svc, recipient):
     db.session.expire_all()
     assert db.session.get(Objection, objection.id).status == "upheld"
     assert case(recipient.case_number).status == "REMOVAL_REVIEW"
+    flagged = web.get("/inbox?flag=COMMUNITY_OBJECTION").get_data(as_text=True)
+    assert recipient.case_number in flagged and "Sanggahan masyarakat" in flagged  # the removal review, flagged
     views = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "objection.view")).all()
     assert views and views[0].actor == "w_caseworker"
 
