@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.db import utcnow
 from engine.errors import FormInvalid
+from engine.models import HumanTask
 from forms import ObjectionSchema
 from integrations.base import PersonNotFound
 from integrations.nik import NikInvalid, mask_nik, validate_nik
@@ -181,6 +182,12 @@ def objections_of(session, nik, limit=100):
     ).all()
     return [{"objection": o, "initials": initials(name), "nik": mask_nik(recipient_nik)}
             for o, name, recipient_nik in rows]
+
+
+def objection_tasks(session, number):
+    """Return the verification tasks of an objection (open, claimed and finished), oldest first."""
+    return list(session.execute(select(HumanTask).where(HumanTask.business_key == number)
+                                .order_by(HumanTask.id)).scalars())
 
 
 def is_objection_number(value):

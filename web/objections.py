@@ -10,17 +10,16 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from cases.audit import record
 from cases.models import Application
 from cases.objections import (GROUND_TEXTS, ObjectionNotFound, ObjectionRefused, ObjectorUnknown,
-                              objection_or_404, objections_of, resident_for, village_recipients)
+                              objection_or_404, objection_tasks, objections_of, resident_for,
+                              village_recipients)
 from cases.objections import file_objection as file_objection_op
 from engine.db import db
 from engine.errors import EngineError, FormInvalid
 from engine.humantasks import complete_task, task_or_404
-from engine.models import HumanTask
 from forms import OBJECTION_GROUNDS
 from integrations.base import TransientIntegrationError
 from integrations.nik import mask_nik
@@ -157,8 +156,7 @@ def objection_for_officer_or_404(number):
 
 def _task_page(objection, errors=None, values=None, status=200):
     forms = services().engine.forms
-    tasks = db.session.execute(select(HumanTask).where(HumanTask.business_key == objection.number)
-                               .order_by(HumanTask.id)).scalars().all()
+    tasks = objection_tasks(db.session, objection.number)
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
     recipient = db.session.get(Application, objection.application_id)

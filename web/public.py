@@ -32,8 +32,8 @@ def _chart_data(figures):
     labels = _labels()
     return {
         "labels": [f"{d.code} {d.name}" for d in figures.districts],
-        "datasets": [{"label": labels[k], "colour": SERIES_COLOURS[k], "data": [getattr(d, k) for d in figures.districts]}
-                     for k in CATEGORIES],
+        "datasets": [{"label": labels[k], "colour": SERIES_COLOURS[k],
+                      "data": [getattr(d, k) for d in figures.districts]} for k in CATEGORIES],
         "axis": _("Applications"),
     }
 
