@@ -17,6 +17,8 @@ def problem_text(problem):
         "FORM_UNKNOWN": lambda: _("The form %(name)s does not exist.", name=params.get("form")),
         "NOT_IN_LANE": lambda: _("This user task is not in a lane, so no queue would receive it."),
         "SLA_NOT_NUMBER": lambda: _("slaWorkingDays must be a whole number of working days."),
+        "SLA_CALENDAR_NOT_NUMBER": lambda: _("slaCalendarDays must be a whole number of days."),
+        "SLA_TWICE": lambda: _("Give a deadline in working days or in calendar days, not both."),
         "SCRIPT_INVALID": lambda: _("The script is refused by the sandbox."),
         "CONDITION_INVALID": lambda: _("The condition is refused by the sandbox."),
         "PARSE_ERROR": lambda: _("The diagram is not valid BPMN/DMN."),
