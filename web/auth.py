@@ -107,6 +107,8 @@ def landing_page(user):
         return url_for("inbox.index")
     if user.has_any("auditor", "administrator"):
         return url_for("auditpages.index")
+    if user.has_any("facilitator"):
+        return url_for("assist.index")
     return url_for("status.index")
 
 

@@ -1,5 +1,5 @@
 """Tables of the applicant portal, and the sandbox identity provider's tables on the app's metadata."""
-from sqlalchemy import Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -26,3 +26,42 @@ class ApplicantSession(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     # Signed out, or found expired: the token no longer works.
     ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+
+
+class RegistrationDraft(db.Model):
+    """An application being filled in, kept on the server step by step (one per person and owner)."""
+
+    __tablename__ = "registration_drafts"
+    __table_args__ = (UniqueConstraint("nik", "owner"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The random handle in facilitators' URLs (never the row id).
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    nik: Mapped[str] = mapped_column(String(16), index=True)
+    # "self" for the applicant's own draft, else the facilitator's username.
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    # Consent (version, time, name typed), phone, payment channel and account, household confirmed.
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    selfie_ref: Mapped[str | None] = mapped_column(String(64))
+    steps: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvidenceFile(db.Model):
+    """A file an applicant sent with an appeal; the bytes are in the evidence store, not here."""
+
+    __tablename__ = "evidence_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    # NULL while attached to an appeal not yet sent.
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeals.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    ref: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

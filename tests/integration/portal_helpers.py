@@ -112,3 +112,58 @@ def sign_in_applicant(client, nik, birth_date=None):
     callback = follow_callback(client, response)
     assert callback.status_code == 302 and "/portal/" in callback.headers["Location"], callback.headers.get("Location")
     return callback
+
+
+def other_photo_of(faces, file_name):
+    """Another single-face photo of the person in `file_name`, from the faces manifest."""
+    import csv
+
+    with (faces / "manifest.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    person = next(r["person"] for r in rows if r["file"] == file_name)
+    return next(faces / r["file"] for r in rows if r["person"] == person and r["file"] != file_name
+                and r["faces"] == "1" and not r["note"])
+
+
+def post_form(client, path, data, page=None):
+    """POST a form with the CSRF token of `page` (default: the same path)."""
+    html = client.get(page or path).get_data(as_text=True)
+    return client.post(path, data={**data, "csrf_token": csrf_of(html)})
+
+
+def post_multipart(client, path, fields, files, page=None):
+    """POST a multipart form built in memory (fields + [(field, filename, bytes)]) with a CSRF token."""
+    import io
+
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import encode_multipart
+
+    values = MultiDict(fields)
+    if page is not False:
+        values["csrf_token"] = csrf_of(client.get(page or path).get_data(as_text=True))
+    for field, filename, content in files:
+        values.add(field, FileStorage(io.BytesIO(content), filename=filename))
+    boundary, body = encode_multipart(values)
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def post_photo(client, path, content, filename="selfie.jpg", page=None, field="selfie"):
+    """POST a photo (multipart) with the CSRF token of `page`."""
+    return post_multipart(client, path, {}, [(field, filename, content)], page=page)
+
+
+def register_self(client, selfie, payment_channel="BRI", bank_account="1234567890", phone="081234567890"):
+    """Fill every step of the signed-in applicant's registration; return the review page."""
+    assert client.get("/portal/apply").status_code == 302  # starts the server-side draft
+    assert post_form(client, "/portal/apply/consent", {"agree": "yes"}).status_code == 302
+    assert post_form(client, "/portal/apply/household", {"confirmed": "yes", "phone": phone}).status_code == 302
+    assert post_form(client, "/portal/apply/payment", {"payment_channel": payment_channel,
+                                                        "bank_account": bank_account}).status_code == 302
+    response = post_photo(client, "/portal/apply/photo", selfie)
+    assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
+    return client.get("/portal/apply/review")
+
+
+def submit_registration(client, path="/portal/apply/submit", page="/portal/apply/review"):
+    """Press "Send the application"; return the response."""
+    return post_form(client, path, {}, page=page)

@@ -35,3 +35,18 @@ def sign_in_text(exc):
     if code == "CODE_WRONG":
         return _("The code is wrong. %(left)d attempt(s) left.", left=exc.attempts_left or 0)
     return str(SIGN_IN.get(code, SIGN_IN["PROVIDER_UNAVAILABLE"]))
+
+
+def evidence_text(exc, max_files=None):
+    """Return the text for an EvidenceRefused, naming the file."""
+    name = exc.filename or "?"
+    if exc.code == "EVIDENCE_TOO_LARGE":
+        return _("%(name)s is too large: at most %(mb)d MB per file.", name=name, mb=exc.details.get("max_mb", 5))
+    if exc.code == "EVIDENCE_TYPE":
+        return _("%(name)s is not a PDF, JPEG or PNG file (its content was checked, not its name).", name=name)
+    if exc.code == "EVIDENCE_DAMAGED":
+        return _("%(name)s is damaged or incomplete and cannot be opened.", name=name)
+    if exc.code == "EVIDENCE_TOO_MANY":
+        return _("%(name)s was not added: at most %(n)d files per appeal.", name=name,
+                 n=exc.details.get("max_files", max_files or 5))
+    return _("%(name)s is empty.", name=name)

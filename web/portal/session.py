@@ -50,8 +50,8 @@ class Applicant:
 
     @property
     def audit_actor(self):
-        """The actor name for audit entries (the log masks the NIK)."""
-        return f"applicant:{self.nik}"
+        """Who acts, for the audit log and the case timeline (officers see it; the NIK is masked)."""
+        return f"applicant:{mask_nik(self.nik)}"
 
 
 def current_applicant():

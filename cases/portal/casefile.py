@@ -1,0 +1,80 @@
+"""What an applicant may read about their own cases: the cases, a plain timeline, appeals and their
+outcomes, the appeal deadline."""
+from datetime import timedelta
+
+from sqlalchemy import select
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.models import HumanTask
+
+from ..models import Appeal, Application, CaseEvent
+from ..operations import CaseNotFound, case_or_404
+
+# Timeline lines an applicant sees (the checks themselves are officers' detail).
+APPLICANT_EVENT_KINDS = ("submitted", "milestone", "appeal_filed", "recheck")
+
+
+class NotYourCase(CaseNotFound):
+    """The case exists but belongs to someone else (shown as not found)."""
+
+
+def cases_of(session, nik):
+    """Return every case of this NIK, newest first."""
+    return session.execute(select(Application).where(Application.nik == nik)
+                           .order_by(Application.created_at.desc(), Application.id.desc())).scalars().all()
+
+
+def case_of_applicant(session, case_number, nik):
+    """Return the case if it is this NIK's; raise CaseNotFound (or NotYourCase) otherwise."""
+    app = case_or_404(session, case_number)
+    if app.nik != nik:
+        raise NotYourCase(f"case {case_number} is not the applicant's")
+    return app
+
+
+def applicant_timeline(session, app):
+    """Return the case's timeline lines an applicant sees, oldest first."""
+    return session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id,
+                                                   CaseEvent.kind.in_(APPLICANT_EVENT_KINDS))
+                           .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
+
+
+def appeal_deadline(session, app, window):
+    """Return when the appeal window of a rejection closes (aware UTC), or None if never rejected.
+
+    The window (ISO 8601 duration, BANSOS_APPEAL_WINDOW) starts when the case became REJECTED, the
+    moment the process's timer starts too.
+    """
+    rejected = session.execute(
+        select(CaseEvent.at).where(CaseEvent.application_id == app.id, CaseEvent.kind == "milestone",
+                                   CaseEvent.summary == "Status REJECTED")
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)).scalar_one_or_none()
+    if rejected is None:
+        return None
+    return rejected + _duration(window, rejected)
+
+
+def _duration(window, start):
+    parsed = TimerEventDefinition.parse_iso_duration(window)
+    return TimerEventDefinition.get_timedelta_from_start(parsed, start) if parsed else timedelta(days=30)
+
+
+def appeals_of(session, app):
+    """Return the case's appeals with the reviewing officer's reasons: [(Appeal, notes or None)]."""
+    appeals = session.execute(select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id)
+                              ).scalars().all()
+    reviews = session.execute(select(HumanTask.data).where(HumanTask.business_key == app.case_number,
+                                                           HumanTask.bpmn_id == "appeal_review",
+                                                           HumanTask.status == "completed")
+                              .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
+    notes = [(data or {}).get("appeal_notes") for data in reviews]
+    decided = [a for a in appeals if a.outcome]
+    by_appeal = {a.id: notes[i] if i < len(notes) else None for i, a in enumerate(decided)}
+    return [(a, by_appeal.get(a.id)) for a in appeals]
+
+
+def cases_registered_by(session, facilitator, limit=200):
+    """Return the cases a facilitator registered, newest first."""
+    return session.execute(select(Application).where(Application.facilitator == facilitator,
+                                                     Application.channel == "facilitator")
+                           .order_by(Application.created_at.desc(), Application.id.desc()).limit(limit)).scalars().all()

@@ -1,0 +1,65 @@
+"""Plain-language texts for applicants: case statuses, what to do next, messages, benefit parts."""
+from flask_babel import lazy_gettext as _l
+
+# status -> (headline, explanation)
+STATUS_TEXTS = {
+    "SUBMITTED": (_l("Received, being checked"),
+                  _l("Your application was received. The registers are being checked; this usually takes a few minutes.")),
+    "IN_REVIEW": (_l("Being checked by an officer"),
+                  _l("Some things could not be decided automatically, so an officer checks your application by hand. "
+                     "This takes up to 3 working days.")),
+    "IN_REVIEW_ESCALATED": (_l("Being checked by a supervisor"),
+                            _l("The check took longer than planned and was passed to a supervisor.")),
+    "AWAITING_APPROVAL": (_l("Waiting for approval"),
+                          _l("An officer recommended your application. A second officer must confirm the decision.")),
+    "ENROLLED": (_l("Approved: your family receives assistance"),
+                 _l("Your family is registered for the programmes below. Payments go to the account you gave.")),
+    "REJECTED": (_l("Not approved"),
+                 _l("Your application was not approved for the reasons below. If you think this is wrong, you can "
+                    "appeal.")),
+    "APPEAL_REVIEW": (_l("Appeal being reviewed"),
+                      _l("An officer who took no part in the first decision is reviewing your appeal. This takes up to "
+                         "10 working days.")),
+    "CLOSED_REJECTED": (_l("Not approved (final)"),
+                        _l("The decision is final. You may apply again if your situation changes.")),
+    "REMOVAL_REVIEW": (_l("Being re-checked"),
+                       _l("A periodic re-check found changes; an officer is checking whether your family still "
+                          "qualifies.")),
+    "AWAITING_REMOVAL_APPROVAL": (_l("Being re-checked"),
+                                  _l("A periodic re-check found changes; a second officer is confirming the result.")),
+    "REMOVED": (_l("No longer receiving assistance"),
+                _l("After a re-check your family no longer qualifies. You may apply again if your situation changes.")),
+}
+
+EVENT_TEXTS = {
+    "submitted": _l("Application sent"),
+    "appeal_filed": _l("Appeal sent"),
+    "recheck": _l("Periodic re-check"),
+}
+
+BENEFIT_PARTS = {
+    "pregnant": _l("PKH: pregnancy"), "child_0_6": _l("PKH: child under 7"), "SD": _l("PKH: primary school child"),
+    "SMP": _l("PKH: junior high school child"), "SMA": _l("PKH: senior high school child"),
+    "disability": _l("PKH: person with a disability"), "elderly_70": _l("PKH: person aged 70 or more"),
+    "food": _l("BPNT: food assistance"),
+}
+
+OUTCOME_TEXTS = {
+    "pass": _l("met"), "fail": _l("not met"), "review": _l("checked by an officer"), "not_checked": _l("not checked"),
+    "eligible": _l("eligible"), "not_eligible": _l("not eligible"),
+}
+
+APPEAL_OUTCOMES = {
+    None: _l("Being reviewed"), "overturn": _l("Accepted: the decision was changed"),
+    "uphold": _l("Not accepted: the decision stays"),
+}
+
+# Portal messages by template (what the notifier kept); params are the message's own.
+NOTICE_TEXTS = {
+    "application_received": _l("Your application %(case_number)s was received."),
+    "decision_rejected": _l("Your application %(case_number)s was not approved. Open it to see the reasons and how to "
+                            "appeal."),
+    "decision_appeal_upheld": _l("Your appeal on %(case_number)s was reviewed; the decision stays."),
+    "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
+    "decision_enrolled": _l("Your application %(case_number)s was approved."),
+}
