@@ -126,6 +126,9 @@ def _init_web(app, settings):
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
+        from .refusals import log_refusal
+
+        log_refusal("csrf.refused", reason=str(exc.description)[:100])
         return render_template("error.html", code=400, reason="csrf"), 400
 
     for code in (403, 404, 429):

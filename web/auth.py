@@ -56,6 +56,9 @@ def roles_required(*roles):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.has_any(*roles):
+                from .refusals import log_refusal
+
+                log_refusal("access.refused", reason="role", needs=sorted(roles))
                 abort(403)
             return view(*args, **kwargs)
 

@@ -20,6 +20,7 @@ from . import services
 from .auth import roles_required
 from .formrender import CHOICE_LABELS, describe
 from .messages import error_text
+from .refusals import log_refusal
 
 bp = Blueprint("casepages", __name__)
 READERS = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor")
@@ -33,6 +34,7 @@ def case_for_officer_or_404(case_number):
     except CaseNotFound:
         abort(404)
     if not current_user.actor.in_region(app.district_code):
+        log_refusal("case.view_refused", "case", case_number, reason="district")
         abort(404)  # another district's case: do not even confirm it exists
     return app
 
@@ -94,6 +96,8 @@ def complete(case_number, task_id):
         return _page(case_or_404(db.session, case_number), errors=exc.errors, values=data, status=422)
     except EngineError as exc:
         db.session.rollback()
+        if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
+            log_refusal("task.refused", "task", task_id, code=exc.code)
         flash(error_text(exc), "danger")
         return _page(case_or_404(db.session, case_number), status=409)
     flash(_("Task completed."), "success")

@@ -13,6 +13,7 @@ from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
 from . import services
 from .auth import roles_required
 from .messages import error_text
+from .refusals import log_refusal
 
 bp = Blueprint("inbox", __name__)
 WORKERS = ("caseworker", "supervisor", "appeals_officer")
@@ -53,6 +54,8 @@ def _act(action):
         db.session.commit()
     except EngineError as exc:
         db.session.rollback()
+        if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
+            log_refusal("task.refused", "task", request.view_args.get("task_id"), code=exc.code)
         flash(error_text(exc), "danger")
         return False
     return True

@@ -307,7 +307,7 @@ def test_engine_actions_are_audited_with_the_request_origin(ctx):
     audit.connect()
     try:
         engine = SimpleNamespace(session=db.session)
-        row = SimpleNamespace(id=41, business_key="TPT-2026-0000001", bpmn_id="review")
+        row = SimpleNamespace(id=41, business_key="TPT-2026-0000001", bpmn_id="review", form_name="case_review")
         actor = Actor("cw1", frozenset({"caseworker"}))
         with audit.origin("203.0.113.9", "Firefox"):
             signals.task_assigned.send(engine, row=row, actor=actor, action="claim", target="cw1", runtime=None)

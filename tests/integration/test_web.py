@@ -265,3 +265,25 @@ def test_supervisor_desk_and_incident_retry_through_the_web(web, svc, personas):
     assert post(web, f"/incidents/{incident_id}/retry").status_code == 302
     assert case(number).status == "IN_REVIEW"
     assert "Tidak ada insiden terbuka." in web.get("/desk").get_data(as_text=True)
+
+
+def test_refusals_are_audited_with_who_what_and_where(web, svc, personas):
+    from sqlalchemy import select
+
+    from cases.audit import AuditEntry
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    far = "w_far" if case(number).district_code != "25" else None
+    login(web, "w_caseworker")
+    assert web.get("/desk").status_code == 403
+    assert web.post("/tasks/1/claim", data={"csrf_token": "forged"}).status_code == 400
+    post(web, "/logout")
+    if far:
+        login(web, far)
+        assert web.get(f"/cases/{number}").status_code == 404
+    entries = {e.action: e for e in db.session.scalars(select(AuditEntry))}
+    assert entries["access.refused"].actor == "w_caseworker" and entries["access.refused"].detail["path"] == "/desk"
+    assert entries["access.refused"].ip == "127.0.0.1"
+    assert entries["csrf.refused"].actor == "w_caseworker"
+    if far:
+        assert entries["case.view_refused"].target_id == number and entries["case.view_refused"].actor == far
