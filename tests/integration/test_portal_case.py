@@ -72,6 +72,7 @@ def test_an_enrolled_case_shows_its_benefits_in_rupiah(portal, svc, population):
     assert "Disetujui: keluarga Anda menerima bantuan" in html
     total = app.benefits["annual_cash_total"]
     assert f"Rp {total:,}".replace(",", ".") in html
+    assert f"Permohonan Anda {number} disetujui." in portal.get("/portal/messages").get_data(as_text=True)
     portal.get("/lang/en")
     assert f"Rp {total:,}" in portal.get(f"/portal/cases/{number}").get_data(as_text=True)
 
