@@ -153,3 +153,14 @@ def test_evidence_upload_needs_a_csrf_token(portal, svc, personas):
     response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON},
                               [("evidence", "a.pdf", PDF)], page=False)
     assert response.status_code == 400 and counts() == (0, 0)
+
+
+def test_an_absurdly_large_body_is_refused_unread(portal, svc, personas):
+    nik = personas["civil_servant"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+    response = portal.post(f"/portal/cases/{number}/appeal", data=b"x" * 16,
+                           content_type="multipart/form-data; boundary=x",
+                           environ_overrides={"CONTENT_LENGTH": str(300 * 1024 * 1024)})
+    assert response.status_code == 413 and "terlalu besar" in response.get_data(as_text=True)
+    assert counts() == (0, 0)

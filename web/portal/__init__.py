@@ -35,5 +35,15 @@ def register(app):
     app.jinja_env.globals["appeal_files_of"] = lambda case: files_of_case(db.session, case)
     app.jinja_env.filters["rupiah"] = rupiah
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
+    for blueprint in (bp, assist.bp):
+        blueprint.register_error_handler(413, _too_large)
     for blueprint in (bp, idp_pages.bp, evidence.bp, assist.bp):
         app.register_blueprint(blueprint)
+
+
+def _too_large(exc):
+    """An upload refused unread for its announced size (web/portal/uploads.py HARD_LIMIT)."""
+    from flask import render_template, request
+
+    back = request.path if request.path.startswith("/") else "/portal/"
+    return render_template("portal/too_large.html", back=back), 413
