@@ -2,10 +2,18 @@
 facilitators' assisted registration. `current_applicant` / `applicant_required` are in .session."""
 from datetime import datetime
 
-from flask import Blueprint
+from flask import Blueprint, render_template, request
 from flask_babel import format_decimal
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+
+def too_large(exc):
+    """An upload refused unread for its announced size (web/portal/uploads.py HARD_LIMIT)."""
+    return render_template("portal/too_large.html", back=request.path), 413
+
+
+bp.register_error_handler(413, too_large)
 
 
 def rupiah(amount):
@@ -35,15 +43,6 @@ def register(app):
     app.jinja_env.globals["appeal_files_of"] = lambda case: files_of_case(db.session, case)
     app.jinja_env.filters["rupiah"] = rupiah
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
-    for blueprint in (bp, assist.bp):
-        blueprint.register_error_handler(413, _too_large)
     for blueprint in (bp, idp_pages.bp, evidence.bp, assist.bp):
         app.register_blueprint(blueprint)
 
-
-def _too_large(exc):
-    """An upload refused unread for its announced size (web/portal/uploads.py HARD_LIMIT)."""
-    from flask import render_template, request
-
-    back = request.path if request.path.startswith("/") else "/portal/"
-    return render_template("portal/too_large.html", back=back), 413

@@ -16,11 +16,13 @@ from integrations.nik import NikInvalid, mask_nik, validate_nik
 from .. import services
 from ..auth import roles_required
 from ..messages import error_text
+from . import too_large
 from .messages import SIGN_IN
 from .texts import STATUS_TEXTS
 from .wizard import Flow, check_photo, post_photo, post_step, show_step
 
 bp = Blueprint("assist", __name__, url_prefix="/assist")
+bp.register_error_handler(413, too_large)
 FACILITATOR = "facilitator"
 
 
