@@ -34,9 +34,9 @@ def notify_enrolment(engine, runtime):
     if not any(e["kind"] == "milestone" and e.get("status") == "ENROLLED" for e in runtime.journal):
         return
     nik = (runtime.current_data or {}).get("nik")
-    if nik:
-        notify_applicant(engine.script_engine.integrations.notifier, nik, "decision_enrolled",
-                         {"case_number": runtime.instance.business_key})
+    notifier = getattr(getattr(engine.script_engine, "integrations", None), "notifier", None)
+    if nik and notifier is not None:  # engines built without outside systems (tests, tools) send nothing
+        notify_applicant(notifier, nik, "decision_enrolled", {"case_number": runtime.instance.business_key})
 
 
 def connect():
