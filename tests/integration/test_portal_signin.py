@@ -153,6 +153,7 @@ def test_code_requests_are_rate_limited_per_nik_and_per_client_address(portal, s
     limited = start_sign_in(portal, nik)
     assert limited.status_code == 429 and "Terlalu banyak kode diminta" in limited.get_data(as_text=True)
     assert codes_sent(nik) == 3
+    assert ("idp.rate_limited", nik[:4] + "********" + nik[-4:]) in actions()
     with travel(16):
         assert start_sign_in(portal, nik).status_code == 302
     # One address asking codes for many people is stopped too (10 codes in 15 minutes).

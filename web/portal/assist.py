@@ -53,8 +53,11 @@ def _index(nik="", error=None, status=200):
     registered = [(c, mask_nik(c.nik), STATUS_TEXTS.get(c.status, (c.status, ""))[0])
                   for c in cases_registered_by(db.session, actor.id)]
     drafts = [(d, mask_nik(d.nik)) for d in drafts_kept_by(db.session, actor.id)]
-    return render_template("portal/assist_index.html", registered=registered, drafts=drafts, nik=nik, error=error,
-                           regions=sorted(actor.regions) if actor.regions is not None else None), status
+    page = render_template("portal/assist_index.html", registered=registered, drafts=drafts, nik=nik, error=error,
+                           regions=sorted(actor.regions) if actor.regions is not None else None)
+    _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
+    db.session.commit()
+    return page, status
 
 
 @bp.get("/")

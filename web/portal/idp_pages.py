@@ -105,8 +105,10 @@ def identify():
     try:
         challenge = server.start_challenge(data["nik"], data["birth_date"], request.remote_addr)
     except ChallengeRefused as exc:
-        if exc.code in ("NO_MATCH", "LOCKED"):
-            _audit("idp.locked" if exc.locked_now else "idp.identity_failed", data["nik"], code=exc.code)
+        if exc.code in ("NO_MATCH", "LOCKED", "RATE_LIMITED"):
+            action = {"NO_MATCH": "idp.identity_failed", "LOCKED": "idp.refused_locked",
+                      "RATE_LIMITED": "idp.rate_limited"}[exc.code]
+            _audit("idp.locked" if exc.locked_now else action, data["nik"], code=exc.code)
         db.session.commit()  # the failure counts towards the lock
         status = 429 if exc.code in ("LOCKED", "RATE_LIMITED") else 400
         return render_template("portal/idp_identity.html", values=values, errors={}, refusal=sign_in_text(exc)), status
