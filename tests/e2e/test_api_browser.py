@@ -6,14 +6,9 @@ from cases.operations import create_officer
 from engine.db import db
 from tests.helpers import open_task, submit
 
-from .test_browser import PASSWORD, browser, live, sign_in  # noqa: F401  (fixtures)
+from .conftest import PASSWORD, sign_in, watch
 
 
-def _watch(page):
-    problems = []
-    page.on("console", lambda msg: problems.append(msg.text[:120]) if "Content Security Policy" in msg.text else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)[:120]))
-    return problems
 
 
 def _execute(page, operation_id):
@@ -29,7 +24,7 @@ def test_swagger_ui_renders_and_tries_calls_with_the_session(live, browser, svc,
     number = submit(svc, personas["not_in_dtsen"]).case_number
     task = open_task(number, "review")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    problems = _watch(page)
+    problems = watch(page)
     sign_in(page, live, "e2e_api")
     page.goto(f"{live}/api/v1/docs")
     page.wait_for_selector("#swagger-ui[data-ready=true]")
@@ -56,7 +51,7 @@ def test_a_token_created_on_the_page_is_shown_once_and_works(live, browser, svc,
     create_officer(db.session, "e2e_tok", "Token Supervisor", ["supervisor"], None, password=PASSWORD)
     db.session.commit()
     page = browser.new_page()
-    problems = _watch(page)
+    problems = watch(page)
     sign_in(page, live, "e2e_tok")
     page.get_by_role("link", name="Token API saya").click()
     page.fill("#token-name", "dashboard")

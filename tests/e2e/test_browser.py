@@ -1,47 +1,9 @@
 """End to end in headless Chromium: sign in, claim a review, complete it, approve as a second officer."""
-import shutil
-import threading
-
-import pytest
-from werkzeug.serving import make_server
-
 from cases.operations import create_officer
 from engine.db import db
 from tests.helpers import case, submit
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PASSWORD = "e2e-password-123"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live(ctx):
-    """The app served on a loopback port for the browser."""
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    server = make_server("127.0.0.1", 0, ctx, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
-
-
-def sign_in(page, base, username):
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit], form button.btn-success")
+from .conftest import PASSWORD, sign_in
 
 
 def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):

@@ -1,35 +1,18 @@
 """In headless Chromium: the desk's charts draw under the strict CSP; an administrator creates an officer."""
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from cases.operations import create_officer
 from engine.db import db
 from tests.helpers import submit
 
-from .test_browser import CHROMIUM, FLAGS, PASSWORD, playwright_api, sign_in  # noqa: F401
+from .conftest import CHROMIUM, PASSWORD, sign_in
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
-@pytest.fixture
-def live(ctx):
-    """The app served on a loopback port for the browser."""
-    server = make_server("127.0.0.1", 0, ctx, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 def test_desk_charts_draw_without_csp_refusals(live, browser, svc, personas):

@@ -1,48 +1,24 @@
 """In headless Chromium: the public figures chart draws under the strict CSP and the page passes axe;
 a resident signs in with the sandbox digital ID and files a community objection."""
 import re
-import threading
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from cases.models import Objection
 from engine.db import db
 from integrations.sandbox.tables import people
 from tests.helpers import submit, work
 
-from .test_browser import CHROMIUM, FLAGS, playwright_api
+from .conftest import AXE, CHROMIUM, watch
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-AXE = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => v.id + ': ' + v.help))"
 
 
-@pytest.fixture
-def live(ctx):
-    """The app served on a loopback port for the browser."""
-    server = make_server("127.0.0.1", 0, ctx, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
-def _watch(page):
-    problems = []
-    page.on("console", lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None)
-    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
 
 
 def test_figures_chart_draws_under_csp_and_the_page_passes_axe(live, browser, svc, personas):
@@ -52,7 +28,7 @@ def test_figures_chart_draws_under_csp_and_the_page_passes_axe(live, browser, sv
     for kind in ("civil_servant", "not_in_dtsen", "rich_decile"):
         submit(svc, personas[kind])
     page = browser.new_page()
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(f"{live}/figures")
     page.wait_for_selector("#figures-chart[data-ready=true]")
     assert page.locator("#figures-chart").bounding_box()["height"] > 150
@@ -75,7 +51,7 @@ def test_a_resident_signs_in_and_files_an_objection(live, browser, svc, personas
         .order_by(people.c.nik).limit(1)).one()
 
     page = browser.new_page()
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(f"{live}/portal/objections/new")
     page.locator("a.btn-success").click()  # sign in with the digital ID
     page.fill("#nik", objector)
