@@ -1,5 +1,5 @@
 """A minimal status page until the officers' web lands."""
-from flask import Blueprint, jsonify, render_template_string
+from flask import Blueprint, current_app, jsonify, render_template_string
 from sqlalchemy import func, select
 
 from cases.models import Application
@@ -34,3 +34,12 @@ def index():
 def health():
     """Report liveness and the aggregate counts."""
     return jsonify(status="ok", **_counts())
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The icon browsers ask for on their own (served as a file, so it never goes through an error page)."""
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Content-Type"] = "image/svg+xml"
+    response.cache_control.max_age = 86400
+    return response

@@ -117,7 +117,7 @@ def _expected(role, route):
 COVERED_ENDPOINTS = {"inbox.index", "inbox.claim", "inbox.unclaim", "inbox.reassign", "casepages.show",
                      "casepages.complete", "casepages.photo", "desk.index", "desk.resolve",
                      "auditpages.index", "auditpages.export", "auth.logout"}
-PUBLIC_ENDPOINTS = {"static", "status.index", "status.health", "auth.login", "auth.set_language"}
+PUBLIC_ENDPOINTS = {"static", "status.index", "status.health", "status.favicon", "auth.login", "auth.set_language"}
 
 
 @pytest.mark.parametrize("role", [None, *ROLES])

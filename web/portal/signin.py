@@ -59,7 +59,7 @@ def callback():
         # First, before this request writes anything: the token request may reach this same app.
         identity = portal_services().identity.complete(pending, request.args.to_dict(), _callback_url())
     except SignInFailed as exc:
-        _audit("applicant", "applicant.sign_in_failed", code=exc.code)
+        _audit("applicant", "applicant.sign_in_failed", code=exc.code, reason=str(exc)[:100])
         db.session.commit()
         flash(sign_in_text(exc), "danger")
         return redirect(url_for("portal.index")), 302
