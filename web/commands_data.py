@@ -188,6 +188,8 @@ DEMO_OFFICERS = [
     ("supervisor2", "Agus Supervisor", ["supervisor"], None),
     ("appeals1", "Rina Appeals", ["appeals_officer"], None),
     ("admin", "Admin", ["administrator", "supervisor"], None),
+    ("facilitator1", "Eko Pendamping", ["facilitator"], None),
+    ("auditor1", "Lina Auditor", ["auditor"], None),
 ]
 
 
