@@ -120,15 +120,13 @@ def claim_stamp(row):
     return row.claimed_at.isoformat() if row.claimed_at is not None else ""
 
 
-def complete_task(engine, task_id, actor, data, expected_guid=None, expected_claim=None):
+def complete_task(engine, task_id, actor, data, expected_claim=None):
     """Complete a claimed task with validated form data and run the instance on.
 
     `expected_claim` (from `claim_stamp` when the form was shown) refuses a form that outlived its
     claim: the task was released, reassigned or claimed again since.
     """
     row, runtime = _locked(engine, task_id)
-    if expected_guid is not None and expected_guid != row.task_guid:
-        raise TaskNotReady("this form is out of date: the task has changed", status=row.status)
     if (expected_claim is not None and row.status == "claimed" and row.assignee == actor.id
             and expected_claim != claim_stamp(row)):
         raise TaskNotReady("this form is out of date: the task was released or reassigned since",

@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta, timezone
 
 import time_machine
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cases.models import Application
@@ -62,3 +63,11 @@ def wake_all(svc):
 
 def all_cases():
     return list(db.session.execute(select(Application)).scalars())
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production (the test itself holds one open)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)

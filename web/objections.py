@@ -187,9 +187,10 @@ def complete(number, task_id):
     row = task_or_404(db.session, task_id)
     if row.business_key != objection.number:
         abort(404)
-    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "task_guid") and v != ""}
+    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "claim_stamp") and v != ""}
     try:
-        complete_task(services().engine, task_id, current_user.actor, data, expected_guid=request.form.get("task_guid"))
+        complete_task(services().engine, task_id, current_user.actor, data,
+                      expected_claim=request.form.get("claim_stamp"))
         db.session.commit()
     except FormInvalid as exc:
         db.session.rollback()

@@ -4,11 +4,11 @@ from dataclasses import dataclass, field
 
 import pytest
 from flask import current_app
-from flask.testing import FlaskClient
 
 from cases.operations import create_officer
 from cases.tokens import issue_token
 from engine.db import db
+from tests.helpers import FreshContextClient
 
 PASSWORD = "api-test-password"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
@@ -18,17 +18,9 @@ EXTRA = {"a_far": (["caseworker"], ["25"]), "a_cw2": (["caseworker"], None),
          "a_cwsup": (["caseworker", "supervisor"], None), "a_sup2": (["supervisor"], None)}
 
 
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (the test itself holds one open)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
 @dataclass
 class ApiWorld:
-    client: FlaskClient
+    client: FreshContextClient
     tokens: dict = field(default_factory=dict)  # username -> secret
     officers: dict = field(default_factory=dict)  # username -> Officer
 

@@ -11,23 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import current_app
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from cases.operations import create_officer
 from engine.db import db
+from tests.helpers import FreshContextClient
 from integrations.sandbox.tables import outbox, people
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (the test itself holds one open)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -274,10 +274,10 @@ def test_officers_work_the_objection_from_the_inbox(web, svc, recipient):
     assert objector not in html and objector[:4] + "********" + objector[-4:] in html  # the objector, masked
     assert recipient.case_number in html
     response = _post(web, f"/objections/{objection.number}/tasks/{task.id}",
-                     {"task_guid": task.task_guid, "objection_outcome": "upheld"}, f"/objections/{objection.number}")
+                     {"objection_outcome": "upheld"}, f"/objections/{objection.number}")
     assert response.status_code == 422 and "is-invalid" in response.get_data(as_text=True)
     response = _post(web, f"/objections/{objection.number}/tasks/{task.id}",
-                     {"task_guid": task.task_guid, **UPHOLD}, f"/objections/{objection.number}")
+                     {**UPHOLD}, f"/objections/{objection.number}")
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Objection, objection.id).status == "upheld"
@@ -335,7 +335,7 @@ def test_authorization_matrix(web, svc, recipient, who):
             status = web.post(path).status_code
         else:
             token_page = "/portal/objections" if who == RESIDENT else "/login"
-            status = _post(web, path, {"task_guid": task.task_guid, **UPHOLD}, token_page).status_code
+            status = _post(web, path, {**UPHOLD}, token_page).status_code
         assert status in _expected(who, name), (who, name, status)
     db.session.expire_all()
     assert db.session.get(Objection, objection.id).status == "open"

@@ -3,22 +3,13 @@ import re
 
 import pytest
 from flask import current_app
-from flask.testing import FlaskClient
 
 from cases.operations import create_officer
 from engine.db import db
-from tests.helpers import case, open_task, submit
+from tests.helpers import FreshContextClient, case, open_task, submit
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production (the test itself holds one open)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture
