@@ -5,7 +5,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, func, insert, select
 
-from integrations.sandbox import importer
+from integrations.sandbox import import_rules, importer
 from integrations.sandbox import tables as t
 from integrations.sandbox.generator import generate_population
 from integrations.sandbox.importer import ERROR_WORKBOOK, ExtractInvalid, import_extracts
@@ -143,9 +143,9 @@ def test_bad_person_cells(folder, empty_session, edits, column, words):
 
 def test_a_nik_excel_turned_into_a_float_is_refused():
     # Excel keeps 15 significant digits and saves such a cell as 3.51001170845E+15.
-    with pytest.raises(importer._Bad, match="floating-point"):
-        importer._nik()(3.51001170845e15)
-    assert importer._nik()(3510011708450001) == "3510011708450001"  # an exact integer cell is fine
+    with pytest.raises(import_rules.RowRefused, match="floating-point"):
+        import_rules._nik()(3.51001170845e15)
+    assert import_rules._nik()(3510011708450001) == "3510011708450001"  # an exact integer cell is fine
 
 
 def test_text_in_a_number_column(folder, empty_session):
