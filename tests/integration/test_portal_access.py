@@ -110,3 +110,16 @@ def test_authorization_matrix(portal, svc, personas, officer_logins, who):
         else:
             status = post_multipart(portal, route["path"], route.get("data", {}), [], page="/login").status_code
         assert status in expected(who, route), (who, route["name"], status)
+
+
+def test_an_applicant_session_opens_nothing_in_the_officers_api(portal, svc, personas):
+    mine = submit(svc, personas["civil_servant"]).case_number
+    other = submit(svc, personas["not_in_dtsen"]).case_number
+    sign_in_applicant(portal, personas["civil_servant"])
+    for path in (f"/api/v1/cases/{mine}", f"/api/v1/cases/{other}", "/api/v1/cases", "/api/v1/tasks"):
+        response = portal.get(path)
+        assert response.status_code == 401 and response.is_json, path
+        assert other not in response.get_data(as_text=True)
+    # Guessing numbers in the portal itself: another case is "not found", never shown.
+    assert portal.get(f"/portal/cases/{other}").status_code == 404
+    assert portal.get(f"/portal/cases/{other[:-1]}{(int(other[-1]) + 1) % 10}").status_code == 404
