@@ -17,7 +17,7 @@ def read_folder(folder):
 
 
 def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None):
-    """Check a bundle and store a new version of each process whose content changed.
+    """Check a bundle and store a new version of each process whose current version differs from it.
 
     Returns (versions, created): every process's current version and the ids newly created.
     Raises DeployRejected, storing nothing, when any file or element fails a check.
@@ -25,13 +25,11 @@ def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None
     bundle = parse_bundle(files, operators, forms, lane_roles)
     versions, created = [], []
     for process_id, (spec, subprocess_specs) in sorted(bundle.specs.items()):
-        existing = session.execute(
-            select(ProcessVersion).where(ProcessVersion.process_id == process_id,
-                                         ProcessVersion.content_hash == bundle.content_hash)
-        ).scalar_one_or_none()
-        if existing is not None:
-            versions.append(existing)
+        current = latest_version(session, process_id)
+        if current is not None and current.content_hash == bundle.content_hash:
+            versions.append(current)  # nothing changed for this process
             continue
+        # New content, or an older bundle restored: either way a new version that becomes current.
         version = ProcessVersion(
             process_id=process_id,
             name=getattr(spec, "description", None) or process_id,

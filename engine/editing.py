@@ -91,6 +91,21 @@ def save_draft(engine, name, xml, actor):
     return problems
 
 
+def restore_as_drafts(engine, version, actor):
+    """Put an older version's files that differ from the deployed bundle into drafts; return their names.
+
+    Deploying them afterwards makes that content current again as a new version (a roll-back that
+    keeps the history); running cases are not moved by this.
+    """
+    files, _hash = current_bundle(engine.session)
+    restored = []
+    for name, xml in sorted(version.files.items()):
+        if files.get(name) != xml:
+            save_draft(engine, name, xml, actor)
+            restored.append(name)
+    return restored
+
+
 def discard_draft(session, name):
     """Delete the draft of a file; return whether there was one."""
     draft = session.execute(select(ProcessDraft).where(ProcessDraft.file_name == name)).scalar_one_or_none()

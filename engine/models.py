@@ -9,7 +9,8 @@ class ProcessVersion(db.Model):
     """One immutable deployed version of an executable process, keyed by content hash."""
 
     __tablename__ = "process_versions"
-    __table_args__ = (UniqueConstraint("process_id", "content_hash"),)
+    # Not unique: restoring an older bundle deploys its content again as a new, current version.
+    __table_args__ = (Index("ix_process_versions_content", "process_id", "content_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)

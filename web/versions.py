@@ -119,6 +119,28 @@ def run(process_id):
     return redirect(url_for("versions.plan", process_id=process_id, old=old.id, new=new.id)), 303
 
 
+@bp.post("/<process_id>/versions/<int:version_id>/restore")
+@roles_required("administrator")
+def restore(process_id, version_id):
+    """Copy an older version's files into drafts, to check and deploy again (a roll-back)."""
+    version = _version_or_404(process_id, version_id)
+    try:
+        restored = editing.restore_as_drafts(services().engine, version, current_user.actor)
+    except EngineError as exc:
+        db.session.rollback()
+        flash(refusal_text(exc), "danger")
+        return redirect(url_for("versions.index", process_id=process_id)), 303
+    record(db.session, current_user.actor, "process.version_restored_as_drafts", target_type="process_version",
+           target_id=str(version.id), ip=request.remote_addr, detail={"files": restored})
+    db.session.commit()
+    if restored:
+        flash(_("The files of version %(id)d are now drafts: %(files)s. Deploy them to make that content current "
+                "again.", id=version.id, files=", ".join(restored)), "success")
+    else:
+        flash(_("Version %(id)d has the same files as the deployed bundle.", id=version.id), "info")
+    return redirect(url_for("editor.index")), 303
+
+
 @bp.get("/<process_id>/versions/<int:version_id>/<name>")
 @roles_required("administrator")
 def file(process_id, version_id, name):

@@ -14,7 +14,7 @@ from tests.integration.test_web import ROLES, csrf_of, login, post, web  # noqa:
 
 COVERED_ENDPOINTS = {"editor.index", "editor.edit", "editor.source", "editor.save", "editor.discard", "editor.upload",
                      "editor.deploy", "versions.index", "versions.diff", "versions.diff_data", "versions.plan",
-                     "versions.run", "versions.file"}
+                     "versions.run", "versions.file", "versions.restore"}
 
 
 def application_xml():
@@ -45,7 +45,8 @@ def test_only_administrators_reach_the_editor(web, svc, personas, role):
               ("GET", f"{base}/application/versions"), ("GET", f"{base}/application/diff"),
               ("GET", f"{base}/application/diff/application.bpmn/data.json?old={version}&new={version}"),
               ("GET", f"{base}/application/migrate"), ("POST", f"{base}/application/migrate"),
-              ("GET", f"{base}/application/versions/{version}/application.bpmn")]
+              ("GET", f"{base}/application/versions/{version}/application.bpmn"),
+              ("POST", f"{base}/application/versions/{version}/restore")]
     if role is not None:
         assert login(web, f"w_{role}").status_code == 302
     for method, path in routes:
@@ -167,3 +168,21 @@ def test_diff_and_migration_pages(web, svc, personas):
     assert web.get("/admin/processes/application/diff?old=999999").status_code == 404
     downloaded = web.get(f"/admin/processes/application/versions/{new}/application.bpmn")
     assert downloaded.headers["Content-Disposition"].startswith("attachment") and b"Tinjau ulang" in downloaded.data
+
+
+def test_restoring_an_older_version_makes_its_content_current_again_as_a_new_version(web, svc, personas):
+    login(web, "w_administrator")
+    first = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "application")).one()
+    save_json(web, renamed(application_xml()))
+    post(web, "/admin/processes/deploy")
+    assert post(web, f"/admin/processes/application/versions/{first.id}/restore").status_code == 303
+    assert [d.file_name for d in db.session.scalars(select(ProcessDraft))] == ["application.bpmn"]
+    post(web, "/admin/processes/deploy")
+    db.session.expire_all()
+    versions = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "application")
+                                  .order_by(ProcessVersion.id)).all()
+    assert len(versions) == 3 and versions[2].content_hash == first.content_hash
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    assert db.session.get(ProcessInstance, case(number).instance_id).version_id == versions[2].id
+    assert open_task(number, "review").name == "Tinjau kasus / Review case"
+    assert "process.version_restored_as_drafts" in audit_actions()
