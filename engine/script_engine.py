@@ -99,15 +99,27 @@ class TepatScriptEngine(PythonScriptEngine):
                         evidence=evidence, attempts=attempt)
         return True
 
+    def retry_policy(self, spec):
+        """(attempts, first backoff in seconds) of a service task: its diagram's maxAttempts and
+        retryBackoffSeconds properties where given, else the host's settings."""
+        from .spec import properties
+
+        props = properties(spec)
+        attempts = props.get("maxAttempts")
+        backoff = props.get("retryBackoffSeconds")
+        return (int(attempts) if attempts not in (None, "") else self.max_attempts,
+                float(backoff) if backoff not in (None, "") else self.backoff)
+
     def _transient_failure(self, task, spec, retry, attempt, exc, journal):
         error = _describe(exc)
-        if attempt >= self.max_attempts:
+        max_attempts, backoff = self.retry_policy(spec)
+        if attempt >= max_attempts:
             task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": error, "final": True}
             if journal is not None:
                 journal.add("incident", operator=spec.operation_name, bpmn_id=spec.bpmn_id, error=error,
                             attempts=attempt, task_guid=str(task.id))
             return False
-        delay = self.backoff * (2 ** (attempt - 1))
+        delay = backoff * (2 ** (attempt - 1))
         retry_at = utcnow() + timedelta(seconds=delay)
         task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": error, "retry_at": retry_at.isoformat()}
         if journal is not None:

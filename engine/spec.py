@@ -232,6 +232,17 @@ def properties(task_spec):
     return (getattr(task_spec, "extensions", None) or {}).get("properties", {})
 
 
+def _retry_problems(props, problem):
+    """A service task's own retry policy must be sane: 1-20 attempts, a first backoff of 1 s to 1 day."""
+    found = []
+    attempts, backoff = props.get("maxAttempts"), props.get("retryBackoffSeconds")
+    if attempts is not None and not (str(attempts).isdigit() and 1 <= int(attempts) <= 20):
+        found.append(problem("ATTEMPTS_RANGE", "maxAttempts must be a whole number from 1 to 20"))
+    if backoff is not None and not (str(backoff).isdigit() and 1 <= int(backoff) <= 86_400):
+        found.append(problem("BACKOFF_RANGE", "retryBackoffSeconds must be a whole number from 1 to 86400"))
+    return found
+
+
 def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
     """Our own checks: operators registered, forms exist, lanes mapped, scripts compile."""
     problems = []
@@ -252,6 +263,7 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                 elif ts.operation_name not in operators:
                     problems.append(problem("OPERATOR_UNKNOWN", f"operator {ts.operation_name!r} is not registered in tasks/",
                                             operator=ts.operation_name))
+                problems.extend(_retry_problems(properties(ts), problem))
                 for pname, param in ts.operation_params.items():
                     for msg in validate_script(param["value"], "eval"):
                         problems.append(problem("PARAMETER_INVALID", f"parameter {pname}: {msg}", name=pname, detail=msg))

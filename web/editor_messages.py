@@ -19,6 +19,8 @@ def problem_text(problem):
         "SLA_NOT_NUMBER": lambda: _("slaWorkingDays must be a whole number of working days."),
         "SLA_CALENDAR_NOT_NUMBER": lambda: _("slaCalendarDays must be a whole number of days."),
         "SLA_TWICE": lambda: _("Give a deadline in working days or in calendar days, not both."),
+        "ATTEMPTS_RANGE": lambda: _("maxAttempts must be a whole number from 1 to 20."),
+        "BACKOFF_RANGE": lambda: _("retryBackoffSeconds must be a whole number of seconds from 1 to 86400."),
         "SCRIPT_INVALID": lambda: _("The script is refused by the sandbox."),
         "CONDITION_INVALID": lambda: _("The condition is refused by the sandbox."),
         "PARSE_ERROR": lambda: _("The diagram is not valid BPMN/DMN."),

@@ -50,7 +50,7 @@ def tick_engine(ctx):
     handlers = {**REGISTRY, "test.flaky": flaky}
     s = services()
     engine = Engine(db.session, s.engine.settings, s.integrations, TICK_FORMS, handlers=handlers, photos=s.photos)
-    engine.deploy_files(_files("counter.bpmn", "flaky.bpmn", "script_error.bpmn"), deployed_by="tests")
+    engine.deploy_files(_files("counter.bpmn", "flaky.bpmn", "patient.bpmn", "script_error.bpmn"), deployed_by="tests")
     db.session.commit()
     engine.flaky = flaky
     engine.calls = calls
@@ -157,6 +157,31 @@ def test_retries_spent_open_an_incident_that_an_administrator_retries(tick_engin
     assert db.session.get(Incident, incident.id).status == "retried"
     with pytest.raises(IncidentNotFound):
         tick_engine.retry_incident(incident.id, ADMIN)
+
+
+def test_a_service_task_s_own_retry_policy_in_the_diagram_wins_over_the_host_settings(tick_engine):
+    from datetime import datetime, timezone
+
+    tick_engine.flaky.plan = ["timeout", "timeout", "timeout"]
+    started = datetime.now(timezone.utc)
+    instance = tick_engine.start("patient", "K-9", {"key": "abc"})
+    db.session.commit()
+    # retryBackoffSeconds=3600: the first retry is an hour away, not the host's 60 s.
+    assert 3500 <= (instance.wake_at - started).total_seconds() <= 3700
+    with later(1):
+        wake_all(tick_engine)
+    db.session.expire_all()
+    # maxAttempts=2: the second timeout already opens the incident (the host allows 3).
+    assert db.session.get(ProcessInstance, instance.id).status == "incident" and tick_engine.calls == [1, 2]
+
+
+@pytest.mark.parametrize("attempts, backoff", [("0", "60"), ("x", "60"), ("3", "0"), ("3", "99999999")])
+def test_an_insane_retry_policy_is_refused_at_deploy(tick_engine, attempts, backoff):
+    xml = _files("patient.bpmn")["patient.bpmn"].replace('value="2"', f'value="{attempts}"').replace(
+        'value="3600"', f'value="{backoff}"')
+    with pytest.raises(DeployRejected) as refused:
+        tick_engine.deploy_files({"patient.bpmn": xml})
+    assert {p["code"] for p in refused.value.problems} & {"ATTEMPTS_RANGE", "BACKOFF_RANGE"}
 
 
 def test_a_handler_bug_is_an_incident_that_can_be_skipped(tick_engine):
