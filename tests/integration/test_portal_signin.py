@@ -225,3 +225,29 @@ def test_cancel_at_the_provider_returns_without_signing_in(portal, svc, personas
     back = follow_callback(portal, cancelled)
     assert back.headers["Location"].endswith("/portal/")
     assert "Masuk dibatalkan" in portal.get("/portal/").get_data(as_text=True)
+
+
+def test_the_pending_sign_in_survives_a_stale_session_cookie_and_is_single_use(portal, svc, personas):
+    from tests.integration.portal_helpers import birth_date_of, csrf_of, enter_code, follow_callback, latest_code
+
+    nik = personas["civil_servant"]
+    portal.get("/portal/")
+    stale = portal.get_cookie("session")
+    response = portal.get("/portal/signin")
+    assert response.status_code == 302
+    # A response racing the sign-in (an icon, a second tab) writes back the session as it was before.
+    if stale is not None:
+        portal.set_cookie("session", stale.value)
+    else:
+        portal.delete_cookie("session")
+    page = portal.get(response.headers["Location"])
+    answer = portal.post("/idp/authorize", data={"nik": nik, "birth_date": birth_date_of(nik),
+                                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+    assert answer.status_code == 302
+    sent = enter_code(portal, latest_code(nik))
+    callback_url = sent.headers["Location"]
+    callback = follow_callback(portal, sent)
+    assert callback.headers["Location"].endswith("/portal/home")
+    # The same answer replayed finds no pending sign-in.
+    replay = portal.get(callback_url[callback_url.index("/portal/"):])
+    assert replay.status_code == 302 and replay.headers["Location"].endswith("/portal/")

@@ -1,6 +1,7 @@
 """Portal sign-in with the digital ID (OpenID Connect), and sign-out."""
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from cases.audit import record
 from cases.portal.sessions import end_applicant_session, open_applicant_session
@@ -14,7 +15,25 @@ from .messages import sign_in_text
 from .session import current_applicant, forget_applicant, remember_applicant
 from .wiring import portal_services
 
-PENDING_KEY = "portal_oidc"
+# The pending sign-in (state, nonce, PKCE verifier) rides in a cookie of its own, signed, sent only to
+# the callback: no other response rewrites it, unlike the shared session cookie, which a concurrent
+# request (an icon, a second tab) could write back without it.
+PENDING_COOKIE = "tepat_signin"
+PENDING_MAX_AGE = 600
+
+
+def _pending_serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="portal-sign-in")
+
+
+def _read_pending():
+    raw = request.cookies.get(PENDING_COOKIE)
+    if not raw:
+        return None
+    try:
+        return _pending_serializer().loads(raw, max_age=PENDING_MAX_AGE)
+    except BadSignature:
+        return None
 
 
 def _callback_url():
@@ -41,20 +60,24 @@ def index():
 
 @bp.get("/signin")
 def signin():
-    """Send the browser to the digital-ID provider (state, nonce and PKCE kept in the session)."""
+    """Send the browser to the digital-ID provider (state, nonce and PKCE kept in a signed cookie)."""
     try:
         started = portal_services().identity.begin(_callback_url())
     except SignInFailed as exc:
         flash(sign_in_text(exc), "danger")
         return redirect(url_for("portal.index"))
-    session[PENDING_KEY] = {**started.pending, "next": _local(request.args.get("next"))}
-    return redirect(started.url)
+    response = redirect(started.url)
+    response.set_cookie(PENDING_COOKIE, _pending_serializer().dumps({**started.pending,
+                                                                      "next": _local(request.args.get("next"))}),
+                        max_age=PENDING_MAX_AGE, path=url_for("portal.callback"), httponly=True, samesite="Lax",
+                        secure=current_app.config["BANSOS_FORCE_HTTPS"])
+    return response
 
 
 @bp.get("/callback")
 def callback():
     """Finish the sign-in: exchange the code, verify the ID token, open the applicant's session."""
-    pending = session.pop(PENDING_KEY, None)
+    pending = _read_pending()
     try:
         # First, before this request writes anything: the token request may reach this same app.
         identity = portal_services().identity.complete(pending, request.args.to_dict(), _callback_url())
@@ -62,7 +85,7 @@ def callback():
         _audit("applicant", "applicant.sign_in_failed", code=exc.code, reason=str(exc)[:100])
         db.session.commit()
         flash(sign_in_text(exc), "danger")
-        return redirect(url_for("portal.index")), 302
+        return _forget_pending(redirect(url_for("portal.index")))
     try:
         person = services().integrations.civil_registry.lookup_person(identity.nik)
     except IntegrationError:
@@ -72,7 +95,13 @@ def callback():
     _audit(f"applicant:{identity.nik}", "applicant.sign_in", identity.nik, issuer=identity.issuer)
     db.session.commit()
     remember_applicant(token)
-    return redirect(_local((pending or {}).get("next")) or url_for("portal.home"))
+    return _forget_pending(redirect(_local((pending or {}).get("next")) or url_for("portal.home")))
+
+
+def _forget_pending(response):
+    # Single use: a replayed callback finds no pending sign-in.
+    response.delete_cookie(PENDING_COOKIE, path=url_for("portal.callback"))
+    return response
 
 
 @bp.post("/signout")
