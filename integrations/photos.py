@@ -63,3 +63,15 @@ class FilePhotoStore:
                 path.unlink()
                 count += 1
         return count
+
+    def sweep_unreferenced(self, keep, grace_seconds) -> int:
+        """Delete stored files whose reference is not in `keep` and that are older than the grace period
+        (a file younger than it may belong to a transaction not committed yet); return how many."""
+        cutoff = datetime.now(timezone.utc).timestamp() - grace_seconds
+        keep = set(keep)
+        count = 0
+        for path in self.root.glob("*/*"):
+            if path.is_file() and path.name not in keep and path.stat().st_mtime < cutoff:
+                path.unlink()
+                count += 1
+        return count

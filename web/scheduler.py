@@ -35,12 +35,27 @@ def purge_photos(app):
         return services().photos.purge_older_than(app.config["BANSOS_PHOTO_RETENTION_DAYS"])
 
 
+def purge_evidence(app):
+    """Delete evidence files no appeal or draft refers to any more; return how many."""
+    from cases.portal.files import purge_unreferenced_evidence
+
+    from .portal.wiring import portal_services
+
+    with app.app_context():
+        try:
+            return purge_unreferenced_evidence(db.session, portal_services().evidence)
+        finally:
+            db.session.remove()
+
+
 def start_scheduler(app):
     """Start the background job (one per process)."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(fire_due, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
                       id="tepat-fire-due", max_instances=1, coalesce=True)
     scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",
+                      max_instances=1, coalesce=True)
+    scheduler.add_job(purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence",
                       max_instances=1, coalesce=True)
     scheduler.start()
     app.extensions["tepat-scheduler"] = scheduler

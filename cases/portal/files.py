@@ -99,3 +99,9 @@ def remove_pending_file(session, app, key):
                                                       EvidenceFile.key == str(key)[:32],
                                                       EvidenceFile.appeal_id.is_(None)))
     return done.rowcount == 1
+
+
+def purge_unreferenced_evidence(session, store, grace_hours=24):
+    """Delete evidence bytes no file row refers to any more (removed before sending); return how many."""
+    keep = set(session.execute(select(EvidenceFile.ref)).scalars())
+    return store.sweep_unreferenced(keep, grace_hours * 3600)

@@ -164,3 +164,29 @@ def test_an_absurdly_large_body_is_refused_unread(portal, svc, personas):
                            environ_overrides={"CONTENT_LENGTH": str(300 * 1024 * 1024)})
     assert response.status_code == 413 and "terlalu besar" in response.get_data(as_text=True)
     assert counts() == (0, 0)
+
+
+def test_bytes_of_removed_evidence_are_swept_after_the_grace_period(portal, svc, personas, app):
+    import os
+    import time
+
+    from cases.portal.files import purge_unreferenced_evidence
+    from web.portal.wiring import portal_services
+
+    nik = personas["civil_servant"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+    other = png()
+    appeal(portal, number, reason="short", files=[("evidence", "keep.pdf", PDF), ("evidence", "drop.png", other)])
+    rows = db.session.execute(select(EvidenceFile.key, EvidenceFile.ref).order_by(EvidenceFile.id)).all()
+    (_, kept), (dropped_key, dropped) = rows
+    store = portal_services().evidence
+    post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": "removing the photo", "remove": dropped_key},
+                   [], page=f"/portal/cases/{number}/appeal")
+    assert counts() == (0, 1) and store.read(dropped) == other  # the row is gone, the bytes not yet
+    assert purge_unreferenced_evidence(db.session, store) == 0  # younger than the grace period: kept
+    old = time.time() - 2 * 24 * 3600
+    for ref in (kept, dropped):
+        os.utime(store._path(ref), (old, old))
+    assert purge_unreferenced_evidence(db.session, store) == 1
+    assert store.read(dropped) is None and store.read(kept) == PDF
