@@ -48,6 +48,10 @@ def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
     assert app.benefits["first_payment"] > 0 and isinstance(app.benefits["first_payment"], int)
     paid = db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).scalar_one()
     assert paid == app.benefits["first_payment"]
+    # The diagram's own notify step tells the family, by SMS and in the portal.
+    sent = db.session.execute(select(outbox.c.channel).where(outbox.c.recipient_nik == nik,
+                                                             outbox.c.template == "decision_enrolled")).scalars()
+    assert sorted(sent) == ["PORTAL", "SMS"]
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "completed" and instance.wake_at is None
 

@@ -27,7 +27,6 @@ def register(app):
     Upload views read their body with limits first and check the CSRF token themselves
     (web/portal/uploads.py); the sandbox provider's token endpoint authenticates the client instead.
     """
-    from cases.portal import notices
     from cases.portal.files import files_of_case
     from engine.db import db
 
@@ -38,7 +37,6 @@ def register(app):
     for view in (idp_pages.token, apply.apply_photo, apply.apply_photo_check, appeal.appeal_send, assist.photo,
                  assist.photo_check):
         csrf.exempt(view)
-    notices.connect()
     app.jinja_env.globals["current_applicant"] = current_applicant
     app.jinja_env.globals["appeal_files_of"] = lambda case: files_of_case(db.session, case)
     app.jinja_env.filters["rupiah"] = rupiah
