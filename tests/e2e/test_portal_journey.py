@@ -157,3 +157,43 @@ def case_of(nik):
 
     db.session.expire_all()
     return db.session.execute(select(Application).where(Application.nik == nik)).scalar_one()
+
+
+def tab_to(page, selector, limit=40):
+    """Press Tab until the element matching `selector` has the focus; fail if it never does."""
+    target = page.locator(selector).first
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} cannot be reached with the keyboard")
+
+
+def test_the_portal_works_with_the_keyboard_alone(live, browser, svc, personas):
+    nik = personas["not_in_dtsen"]
+    page = browser.new_page()
+    problems = watch(page)
+    page.goto(f"{live}/portal/")
+    tab_to(page, "a[href*='/portal/signin']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#nik")
+    tab_to(page, "#nik")
+    page.keyboard.type(nik)
+    page.fill("#birth_date", birth_date_of(nik))  # a date picker; typing into it depends on the locale
+    tab_to(page, "button.btn-success")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#code")
+    tab_to(page, "#code")
+    page.keyboard.type(latest_code(nik))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/portal/home")
+    tab_to(page, "a[href*='/portal/apply']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#agree")
+    tab_to(page, "#agree")
+    page.keyboard.press("Space")
+    assert page.locator("#agree").is_checked()
+    tab_to(page, "button.btn-success")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirmed")
+    assert problems == [], problems
