@@ -60,20 +60,25 @@ def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, pe
 
     portal_sign_in(page, live, nik)
     check_page(page, live, problems, seen)
-    page.get_by_role("link", name="Mulai permohonan").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Mulai permohonan").click()
     check_page(page, live, problems, seen)
     page.check("#agree")
-    page.get_by_role("button", name="Setuju dan lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Setuju dan lanjutkan").click()
     check_page(page, live, problems, seen)
     page.check("#confirmed")
-    page.get_by_role("button", name="Lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lanjutkan").click()
     check_page(page, live, problems, seen)
     page.check("#pay-BRI")
     page.fill("#bank_account", "0012345678")
-    page.get_by_role("button", name="Lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lanjutkan").click()
     check_page(page, live, problems, seen)
     page.set_input_files("#selfie", str(faces / "obama2.jpg"))
-    page.get_by_role("button", name="Gunakan foto ini").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Gunakan foto ini").click()
     check_page(page, live, problems, seen)
     page.get_by_role("button", name="Kirim permohonan").click()
     page.wait_for_url("**/portal/cases/*")
@@ -86,7 +91,8 @@ def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, pe
 
     evidence = tmp_path / "surat pensiun.pdf"
     evidence.write_bytes(PDF)
-    page.get_by_role("link", name="Ajukan sanggahan").first.click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Ajukan sanggahan").first.click()
     check_page(page, live, problems, seen)
     page.fill("#reason", "Suami saya sudah pensiun sejak 2015; data kepegawaian belum diperbarui.")
     page.set_input_files("#evidence", str(evidence))
@@ -125,21 +131,26 @@ def test_facilitator_registers_a_person_without_a_phone(live, browser, svc, popu
     page.wait_for_url("**/assist/")
     check_page(page, live, problems, seen)
     page.fill("#nik", nik)
-    page.get_by_role("button", name="Mulai").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mulai").click()
     page.wait_for_url("**/consent")
     assert nik not in page.url
     check_page(page, live, problems, seen)
     page.check("#agree")
     page.fill("#applicant_name", name)
-    page.get_by_role("button", name="Setuju dan lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Setuju dan lanjutkan").click()
     page.check("#confirmed")
-    page.get_by_role("button", name="Lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lanjutkan").click()
     check_page(page, live, problems, seen)
     page.check("#pay-POS")
-    page.get_by_role("button", name="Lanjutkan").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lanjutkan").click()
     check_page(page, live, problems, seen)
     page.set_input_files("#selfie", str(other_photo_of(faces, population["photo_holders"][nik])))
-    page.get_by_role("button", name="Gunakan foto ini").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Gunakan foto ini").click()
     check_page(page, live, problems, seen)
     page.get_by_role("button", name="Kirim permohonan").click()
     page.wait_for_url("**/assist/")
