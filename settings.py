@@ -62,6 +62,9 @@ class DefaultSettings:
     BANSOS_HTTP_BACKOFF_SECONDS = 0.5
     BANSOS_HTTP_BREAKER_FAILURES = 5
     BANSOS_HTTP_BREAKER_RESET_SECONDS = 30.0
+    # A Retry-After up to this many seconds is waited out within a call; longer ones end the call and
+    # the engine retries the task no sooner than asked.
+    BANSOS_HTTP_MAX_RETRY_AFTER_SECONDS = 10.0
     BANSOS_FACE_BACKEND = "face_recognition"
     # Sandbox fault injection per source: {"dtsen": {"timeout_rate": 0.01, "malformed_rate": 0.0}}
     BANSOS_SANDBOX_FAULTS = {}

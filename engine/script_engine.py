@@ -120,6 +120,8 @@ class TepatScriptEngine(PythonScriptEngine):
                             attempts=attempt, task_guid=str(task.id))
             return False
         delay = backoff * (2 ** (attempt - 1))
+        # An outside system that said when to come back (HTTP Retry-After) is not called sooner.
+        delay = max(delay, float(getattr(exc, "retry_after", None) or 0))
         retry_at = utcnow() + timedelta(seconds=delay)
         task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": error, "retry_at": retry_at.isoformat()}
         if journal is not None:

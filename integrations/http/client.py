@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable
 
 import httpx
@@ -50,6 +51,9 @@ class HttpPolicy:
     backoff: float = 0.5  # first wait in seconds; doubles, plus up to as much again of jitter
     breaker_failures: int = 5  # consecutive failed attempts that open the circuit
     breaker_reset: float = 30.0  # seconds the circuit stays open before one trial call
+    # A Retry-After up to this long is waited out within the call; a longer one ends the call, and the
+    # engine's own retry (which honours it too) comes back later.
+    max_retry_after: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: dict) -> "HttpPolicy":
@@ -61,6 +65,7 @@ class HttpPolicy:
             "backoff": ("BANSOS_HTTP_BACKOFF_SECONDS", float),
             "breaker_failures": ("BANSOS_HTTP_BREAKER_FAILURES", int),
             "breaker_reset": ("BANSOS_HTTP_BREAKER_RESET_SECONDS", float),
+            "max_retry_after": ("BANSOS_HTTP_MAX_RETRY_AFTER_SECONDS", float),
         }
         values = {name: kind(settings[key]) for name, (key, kind) in keys.items() if settings.get(key) is not None}
         policy = cls(**values)
@@ -87,6 +92,22 @@ class _LogStateChanges(pybreaker.CircuitBreakerListener):
 def _worth_retrying(exc: BaseException) -> bool:
     # An open circuit is the answer "stop calling for now": retrying it would only spin.
     return isinstance(exc, TransientIntegrationError) and not isinstance(exc, CircuitOpen)
+
+
+def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """The server's Retry-After (delay seconds or an HTTP date) in seconds, or None when absent or bad."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 class HttpSource:
@@ -130,10 +151,21 @@ class HttpSource:
 
     def call(self, method: str, path: str, handle: Callable[[httpx.Response], object], **request):
         """Send a request under the policy and return ``handle(response)`` for the first usable answer."""
+        backoff = wait_exponential_jitter(multiplier=self.policy.backoff, jitter=self.policy.backoff)
+
+        def wait(state):
+            # The server's Retry-After, when it sent one, is the least we wait.
+            asked = getattr(state.outcome.exception(), "retry_after", None) or 0.0
+            return max(backoff(state), asked)
+
+        def worth_retrying(exc):
+            asked = getattr(exc, "retry_after", None)
+            return _worth_retrying(exc) and (asked is None or asked <= self.policy.max_retry_after)
+
         retrying = Retrying(
             stop=stop_after_attempt(self.policy.retries + 1),
-            wait=wait_exponential_jitter(multiplier=self.policy.backoff, jitter=self.policy.backoff),
-            retry=retry_if_exception(_worth_retrying),
+            wait=wait,
+            retry=retry_if_exception(worth_retrying),
             sleep=self._sleep,
             before_sleep=before_sleep_log(log, logging.INFO),
             reraise=True,
@@ -156,7 +188,9 @@ class HttpSource:
         except httpx.TransportError as exc:
             raise IntegrationUnavailable(self.source, f"cannot reach the service ({type(exc).__name__})") from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise IntegrationUnavailable(self.source, f"HTTP {response.status_code}")
+            error = IntegrationUnavailable(self.source, f"HTTP {response.status_code}")
+            error.retry_after = retry_after_seconds(response)
+            raise error
         return response
 
 

@@ -14,7 +14,7 @@ from engine.errors import DeployRejected, IncidentNotFound
 from engine.humantasks import claim_task, complete_task
 from engine.models import HumanTask, Incident, ProcessInstance, ProcessVersion
 from engine.spec import SERIALIZER_VERSION
-from integrations.base import IntegrationTimeout
+from integrations.base import IntegrationTimeout, IntegrationUnavailable
 from tasks.base import REGISTRY, BpmnError
 from tests.conftest import DATA_DIR, ROOT
 from tests.helpers import case, later, submit, wake_all
@@ -40,6 +40,10 @@ def tick_engine(ctx):
         behaviour = flaky.plan.pop(0) if flaky.plan else "ok"
         if behaviour == "timeout":
             raise IntegrationTimeout("test", "no answer in time")
+        if behaviour == "maintenance":
+            error = IntegrationUnavailable("test", "HTTP 503")
+            error.retry_after = 7200.0
+            raise error
         if behaviour == "bug":
             raise KeyError("household")
         if behaviour == "business":
@@ -136,6 +140,17 @@ def test_transient_failure_retries_with_backoff_then_continues(tick_engine):
     instance = db.session.get(ProcessInstance, instance.id)
     assert instance.status == "completed" and tick_engine.calls == [1, 2]
     assert first_wake is not None
+
+
+def test_a_system_that_says_when_to_come_back_is_not_called_sooner(tick_engine):
+    from datetime import datetime, timezone
+
+    tick_engine.flaky.plan = ["maintenance"]
+    started = datetime.now(timezone.utc)
+    instance = tick_engine.start("flaky", "K-8", {"key": "abc"})
+    db.session.commit()
+    # Retry-After: 7200 outweighs the host's 60-second first backoff.
+    assert 7100 <= (instance.wake_at - started).total_seconds() <= 7300
 
 
 def test_retries_spent_open_an_incident_that_an_administrator_retries(tick_engine):

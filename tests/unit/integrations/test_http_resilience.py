@@ -99,6 +99,34 @@ def test_each_failure_is_retried_with_backoff_then_reported(make, sim, kk, mode,
     assert 0.05 <= first <= 0.1 and 0.1 <= second <= 0.15
 
 
+def test_a_short_retry_after_is_waited_out_within_the_call(make, sim, kk):
+    dtsen = make(HttpDtsen, retries=2, backoff=0.05)
+    sim.fail("throttled_briefly", times=2)
+    assert dtsen.lookup_household(kk).kk_number == kk
+    assert sim.count("dtsen") == 3 and dtsen.waits and all(2.0 <= w < 2.2 for w in dtsen.waits)
+
+
+def test_a_long_retry_after_ends_the_call_and_is_reported_to_the_engine(make, sim, kk):
+    dtsen = make(HttpDtsen, retries=2, backoff=0.05, max_retry_after=10.0)
+    sim.fail("throttled_for_an_hour")
+    with pytest.raises(IntegrationUnavailable) as caught:
+        dtsen.lookup_household(kk)
+    assert caught.value.retry_after == 3600 and sim.count("dtsen") == 1 and dtsen.waits == []
+
+
+def test_retry_after_as_seconds_or_an_http_date():
+    from datetime import datetime, timezone
+
+    from integrations.http.client import retry_after_seconds
+
+    now = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)
+    answer = lambda value: httpx.Response(503, headers={"Retry-After": value} if value else {})  # noqa: E731
+    assert retry_after_seconds(answer("120"), now) == 120
+    assert retry_after_seconds(answer("Sat, 28 Nov 2026 04:05:00 GMT"), now) == 300
+    assert retry_after_seconds(answer("Sat, 28 Nov 2026 03:00:00 GMT"), now) == 0
+    assert retry_after_seconds(answer("soon"), now) is None and retry_after_seconds(answer(None), now) is None
+
+
 def test_a_refused_connection_is_unavailable_after_the_same_attempts(make, sim, kk):
     dtsen = make(HttpDtsen, retries=2)
     sim.stop()

@@ -30,7 +30,8 @@ from integrations.sandbox.registries import (
 
 SYSTEMS = ("civil_registry", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service",
            "payments", "notify")
-FAILURE_MODES = ("slow", "error500", "throttled", "not_json", "wrong_shape", "bad_request")
+FAILURE_MODES = ("slow", "error500", "throttled", "throttled_briefly", "throttled_for_an_hour", "not_json", "wrong_shape",
+                 "bad_request")
 _LOOKUPS = {  # endpoint -> (sandbox class, method name)
     "person": (SandboxCivilRegistry, "lookup_person"),
     "dtsen": (SandboxDtsen, "lookup_household"),
@@ -66,6 +67,11 @@ def copy_sqlite(engine, path):
 
 def _json(body, status=200) -> Response:
     return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def _with_header(response: Response, name: str, value: str) -> Response:
+    response.headers[name] = value
+    return response
 
 
 def _error(status, code, message="") -> Response:
@@ -167,6 +173,10 @@ class RegistrySimulator:
         return {
             "error500": lambda: _error(500, "INTERNAL", "simulated failure"),
             "throttled": lambda: _error(429, "TOO_MANY_REQUESTS", "simulated throttling"),
+            "throttled_briefly": lambda: _with_header(_error(429, "TOO_MANY_REQUESTS", "wait a moment"),
+                                                      "Retry-After", "2"),
+            "throttled_for_an_hour": lambda: _with_header(_error(503, "MAINTENANCE", "back in an hour"),
+                                                          "Retry-After", "3600"),
             "not_json": lambda: Response("<html>maintenance</html>", content_type="text/html"),
             "wrong_shape": lambda: _json({"status": "ok", "data": []}),
             "bad_request": lambda: _error(400, "BAD_REQUEST", "simulated rejection"),
