@@ -1,6 +1,6 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.core import Actor
@@ -49,6 +49,17 @@ def add_event(session, application, kind, summary, actor="system", detail=None, 
                           detail=detail, at=at or utcnow()))
 
 
+def _open_transaction(session):
+    """Make sure a real transaction is open before a savepoint.
+
+    Python's sqlite3 driver (in its default mode) starts a transaction only before a write statement,
+    not before SAVEPOINT; a savepoint opened first would then be the transaction, and releasing it
+    would commit the case before its process has started. A write that touches nothing opens one.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Application).where(false()).values(status=Application.status))
+
+
 def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
@@ -73,6 +84,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         bank_account=data.get("bank_account"), phone=data.get("phone"),
         consent_version=data["consent_version"], selfie_ref=data.get("selfie_ref"), status="SUBMITTED",
     )
+    _open_transaction(session)
     try:
         with session.begin_nested():
             session.add(app)

@@ -313,3 +313,19 @@ def test_a_50_mb_photo_is_refused_before_anything_is_stored(svc, personas):
     db.session.rollback()
     assert "selfie" in err.value.errors
     assert db.session.scalar(select(func.count()).select_from(Application)) == 0
+
+
+def test_a_submission_whose_process_fails_to_start_leaves_no_case_behind(svc, personas, monkeypatch):
+    from cases.operations import submit_application
+
+    nik = personas["not_in_dtsen"]
+
+    def broken_start(*args, **kwargs):
+        raise RuntimeError("the engine fell over")
+
+    monkeypatch.setattr(svc.engine, "start", broken_start)
+    with pytest.raises(RuntimeError):
+        submit_application(svc.engine, {"nik": nik, "consent": True, "bank_account": "1234567890"})
+    db.session.rollback()
+    # Nothing was committed half-way (on SQLite a released savepoint used to commit the case row).
+    assert db.session.scalars(select(Application).where(Application.nik == nik)).all() == []

@@ -170,3 +170,24 @@ def test_the_registration_speaks_english_on_request(portal, svc, personas):
     portal.get("/lang/en")
     page = portal.get("/portal/apply", follow_redirects=True).get_data(as_text=True)
     assert "I agree to these look-ups and checks." in page and 'lang="en"' in page
+
+
+def test_a_submit_that_lost_the_race_before_seeing_the_winner_lands_on_the_case(portal, svc, population,
+                                                                                monkeypatch):
+    import web.portal.apply as apply_views
+
+    nik = population["personas"]["eligible_head_with_photo"]
+    sign_in_applicant(portal, nik)
+    register_self(portal, good_selfie(population, nik))
+    real = apply_views.submit_draft
+
+    def lost_race(engine, draft, actor):
+        # The winner's case is committed, but this transaction's snapshot did not show it.
+        real(engine, draft, actor)
+        db.session.commit()
+        return None, False
+
+    monkeypatch.setattr(apply_views, "submit_draft", lost_race)
+    sent = submit_registration(portal)
+    number = db.session.execute(select(Application.case_number).where(Application.nik == nik)).scalar_one()
+    assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/portal/cases/{number}")

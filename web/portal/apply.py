@@ -117,6 +117,14 @@ def apply_submit():
         db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("portal.apply_step", step="review"))
+    if app is None:
+        # A simultaneous submit won but its case is not visible in this transaction's snapshot yet
+        # (SQLite): nothing of ours to keep; look again in a fresh transaction.
+        db.session.rollback()
+        app = open_case_of(db.session, applicant.nik)
+        if app is None:
+            flash(_("Your application is being sent. Open your case in a moment."), "info")
+            return redirect(url_for("portal.home"))
     if created:
         notify_applicant(services().integrations.notifier, applicant.nik, "application_received",
                          {"case_number": app.case_number})

@@ -133,6 +133,13 @@ def submit(key):
         db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("assist.step", key=key, step="review"))
+    if app is None:
+        # A simultaneous submit won but its case is not in this transaction's snapshot yet (SQLite).
+        db.session.rollback()
+        app = open_case_of(db.session, nik)
+        if app is None:
+            flash(_("The application is being sent. It will appear in the list in a moment."), "info")
+            return redirect(url_for("assist.index"))
     if created:
         notify_applicant(services().integrations.notifier, nik, "application_received", {"case_number": app.case_number})
     record(db.session, current_user.actor, "application.submit" if created else "application.submit_again",
