@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import utcnow
+from engine.db import open_transaction, utcnow
 from engine.errors import FormInvalid
 from engine.models import HumanTask
 from forms import ObjectionSchema
@@ -144,6 +144,7 @@ def file_objection(engine, resident, payload, per_day, actor_label=None):
     objection = Objection(application_id=app.id, objector_nik=resident.nik, objector_name=resident.name,
                           open_key=_open_key(resident.nik, app.id), district_code=app.district_code,
                           village=app.village, ground=data["ground"], reason=data["reason"], status="open")
+    open_transaction(session, Objection)  # else on SQLite the savepoint's release commits the objection
     try:
         with session.begin_nested():
             session.add(objection)

@@ -1,10 +1,10 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import false, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from engine.core import Actor
-from engine.db import utcnow
+from engine.db import open_transaction, utcnow
 from engine.errors import EngineError, FormInvalid
 from forms import AppealSchema, ApplicationSubmissionSchema
 from integrations.nik import NikInvalid, mask_nik, validate_nik
@@ -49,17 +49,6 @@ def add_event(session, application, kind, summary, actor="system", detail=None, 
                           detail=detail, at=at or utcnow()))
 
 
-def _open_transaction(session):
-    """Make sure a real transaction is open before a savepoint.
-
-    Python's sqlite3 driver (in its default mode) starts a transaction only before a write statement,
-    not before SAVEPOINT; a savepoint opened first would then be the transaction, and releasing it
-    would commit the case before its process has started. A write that touches nothing opens one.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(Application).where(false()).values(status=Application.status))
-
-
 def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
@@ -84,7 +73,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         bank_account=data.get("bank_account"), phone=data.get("phone"),
         consent_version=data["consent_version"], selfie_ref=data.get("selfie_ref"), status="SUBMITTED",
     )
-    _open_transaction(session)
+    open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
     try:
         with session.begin_nested():
             session.add(app)

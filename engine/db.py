@@ -41,3 +41,17 @@ class UTCDateTime(TypeDecorator):
 def utcnow():
     """Return the current time, tz-aware UTC."""
     return datetime.now(timezone.utc)
+
+
+def open_transaction(session, model):
+    """Make sure a real transaction is open before a savepoint (call it right before begin_nested).
+
+    Python's sqlite3 driver (in its default mode) starts a transaction only before a write statement,
+    not before SAVEPOINT; a savepoint opened first would then be the transaction, and releasing it
+    would commit everything so far. A write that touches no row of `model`'s table opens one.
+    """
+    from sqlalchemy import false, update
+
+    if session.get_bind().dialect.name == "sqlite":
+        key = model.__table__.primary_key.columns[0]
+        session.execute(update(model).where(false()).values({key.name: key}))

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import utcnow
+from engine.db import open_transaction, utcnow
 
 from ..models import Application
 from ..operations import CaseError, DuplicateApplication, submit_application
@@ -49,6 +49,7 @@ def start_draft(session, nik, owner=SELF, channel="self"):
         return draft
     draft = RegistrationDraft(key=secrets.token_urlsafe(16)[:22], nik=nik, owner=owner, channel=channel, data={},
                               steps=[])
+    open_transaction(session, RegistrationDraft)  # else on SQLite the savepoint's release commits at once
     try:
         with session.begin_nested():
             session.add(draft)

@@ -339,3 +339,17 @@ def test_authorization_matrix(web, svc, recipient, who):
         assert status in _expected(who, name), (who, name, status)
     db.session.expire_all()
     assert db.session.get(Objection, objection.id).status == "open"
+
+
+def test_an_objection_whose_process_fails_to_start_leaves_nothing_behind(svc, recipient, monkeypatch):
+    objector = _neighbour(recipient)
+
+    def broken_start(*args, **kwargs):
+        raise RuntimeError("the engine fell over")
+
+    monkeypatch.setattr(svc.engine, "start", broken_start)
+    with pytest.raises(RuntimeError):
+        _file(svc, objector, recipient)
+    db.session.rollback()
+    # Nothing committed half-way (on SQLite a released savepoint used to commit the objection row).
+    assert db.session.scalars(select(Objection)).all() == []
