@@ -10,8 +10,8 @@ from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers
 from engine.db import db
-from engine.errors import EngineError, FormInvalid
-from engine.humantasks import complete_task, task_or_404
+from engine.errors import FormInvalid
+from engine.humantasks import task_or_404
 from engine.models import HumanTask
 from integrations.face import sniff_image_type
 from integrations.nik import mask_nik
@@ -19,8 +19,8 @@ from integrations.nik import mask_nik
 from . import services
 from .auth import roles_required
 from .formrender import CHOICE_LABELS, describe
-from .messages import error_text
 from .refusals import log_refusal
+from .taskforms import complete_from_form
 
 bp = Blueprint("casepages", __name__)
 READERS = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor")
@@ -85,20 +85,10 @@ def complete(case_number, task_id):
     row = task_or_404(db.session, task_id)
     if row.business_key != app.case_number:
         abort(404)
-    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "claim_stamp") and v != ""}
-    try:
-        complete_task(services().engine, task_id, current_user.actor, data,
-                      expected_claim=request.form.get("claim_stamp"))
-        db.session.commit()
-    except FormInvalid as exc:
-        db.session.rollback()
-        flash(error_text(exc), "danger")
-        return _page(case_or_404(db.session, case_number), errors=exc.errors, values=data, status=422)
-    except EngineError as exc:
-        db.session.rollback()
-        if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
-            log_refusal("task.refused", "task", task_id, code=exc.code)
-        flash(error_text(exc), "danger")
+    values, refusal = complete_from_form(task_id)
+    if isinstance(refusal, FormInvalid):
+        return _page(case_or_404(db.session, case_number), errors=refusal.errors, values=values, status=422)
+    if refusal is not None:
         return _page(case_or_404(db.session, case_number), status=409)
     flash(_("Task completed."), "success")
     return redirect(url_for("casepages.show", case_number=case_number))

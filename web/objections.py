@@ -18,8 +18,8 @@ from cases.objections import (GROUND_TEXTS, ObjectionNotFound, ObjectionRefused,
                               village_recipients)
 from cases.objections import file_objection as file_objection_op
 from engine.db import db
-from engine.errors import EngineError, FormInvalid
-from engine.humantasks import complete_task, task_or_404
+from engine.errors import FormInvalid
+from engine.humantasks import task_or_404
 from forms import OBJECTION_GROUNDS
 from integrations.base import TransientIntegrationError
 from integrations.nik import mask_nik
@@ -27,8 +27,8 @@ from integrations.nik import mask_nik
 from . import services
 from .auth import roles_required
 from .formrender import CHOICE_LABELS, describe
-from .messages import error_text
 from .portal.session import applicant_required, current_applicant
+from .taskforms import complete_from_form
 
 bp = Blueprint("objections", __name__)
 # Who may read an objection (it names the objector): the officers who verify, supervise or audit it.
@@ -187,18 +187,10 @@ def complete(number, task_id):
     row = task_or_404(db.session, task_id)
     if row.business_key != objection.number:
         abort(404)
-    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", "claim_stamp") and v != ""}
-    try:
-        complete_task(services().engine, task_id, current_user.actor, data,
-                      expected_claim=request.form.get("claim_stamp"))
-        db.session.commit()
-    except FormInvalid as exc:
-        db.session.rollback()
-        flash(error_text(exc), "danger")
-        return _task_page(objection_or_404(db.session, number), errors=exc.errors, values=data, status=422)
-    except EngineError as exc:
-        db.session.rollback()
-        flash(error_text(exc), "danger")
+    values, refusal = complete_from_form(task_id)
+    if isinstance(refusal, FormInvalid):
+        return _task_page(objection_or_404(db.session, number), errors=refusal.errors, values=values, status=422)
+    if refusal is not None:
         return _task_page(objection_or_404(db.session, number), status=409)
     flash(_("Task completed."), "success")
     return redirect(url_for("objections.show", number=number))

@@ -1,0 +1,33 @@
+"""Completing a human task from a posted page form (case pages and objection pages share this)."""
+from flask import flash, request
+from flask_login import current_user
+
+from engine.db import db
+from engine.errors import EngineError
+from engine.humantasks import complete_task
+
+from . import services
+from .messages import error_text
+from .refusals import log_refusal
+
+FORM_META = ("csrf_token", "claim_stamp")
+
+
+def complete_from_form(task_id):
+    """Complete the officer's task with the posted form and commit; return (values, refusal or None).
+
+    On a refusal the transaction is rolled back, the reason flashed, and four-eyes or not-allowed
+    attempts written to the audit log; the caller re-renders its page (422 for FormInvalid, else 409).
+    """
+    values = {k: v for k, v in request.form.items() if k not in FORM_META and v != ""}
+    try:
+        complete_task(services().engine, task_id, current_user.actor, values,
+                      expected_claim=request.form.get("claim_stamp"))
+        db.session.commit()
+    except EngineError as exc:
+        db.session.rollback()
+        if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
+            log_refusal("task.refused", "task", task_id, code=exc.code)
+        flash(error_text(exc), "danger")
+        return values, exc
+    return values, None
