@@ -1,7 +1,9 @@
 """Small helpers shared by the integration tests."""
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import time_machine
+from flask import current_app
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -63,6 +65,17 @@ def wake_all(svc):
 
 def all_cases():
     return list(db.session.execute(select(Application)).scalars())
+
+
+@contextmanager
+def fresh_client():
+    """A test client of the current app whose requests each run in their own app context."""
+    app = current_app._get_current_object()
+    app.test_client_class = FreshContextClient
+    try:
+        yield app.test_client()
+    finally:
+        app.test_client_class = None
 
 
 class FreshContextClient(FlaskClient):

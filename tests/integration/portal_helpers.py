@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cases.operations import create_officer
 from engine.db import db
-from tests.helpers import FreshContextClient
+from tests.helpers import FreshContextClient, fresh_client  # noqa: F401  (re-exported for the portal tests)
 from integrations.sandbox.tables import outbox, people
 
 PASSWORD = "correct-horse-battery"
@@ -25,13 +25,9 @@ ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "audito
 @pytest.fixture
 def portal(ctx, monkeypatch):
     """A test client; the sandbox provider's code is not shown on screen unless a test turns it on."""
-    app = current_app._get_current_object()
-    monkeypatch.setitem(app.config, "BANSOS_DEMO_SHOW_OTP", False)
-    app.test_client_class = FreshContextClient
-    try:
-        yield app.test_client()
-    finally:
-        app.test_client_class = None
+    monkeypatch.setitem(current_app.config, "BANSOS_DEMO_SHOW_OTP", False)
+    with fresh_client() as client:
+        yield client
 
 
 @pytest.fixture

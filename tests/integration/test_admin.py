@@ -13,8 +13,7 @@ from cases.operations import actor_for, create_officer
 from engine.core import Actor
 from engine.db import db
 from engine.models import HumanTask
-from tests.helpers import later, open_task, submit, work
-from tests.integration.test_web import FreshContextClient
+from tests.helpers import FreshContextClient, fresh_client, later, open_task, submit, work
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
@@ -30,12 +29,8 @@ def web(ctx):
     create_officer(db.session, "a_cwsup", "Both", ["caseworker", "supervisor"], None, password=PASSWORD)
     create_officer(db.session, "a_target", "Target", ["caseworker"], ["05"], password=PASSWORD)
     db.session.commit()
-    app = current_app._get_current_object()
-    app.test_client_class = FreshContextClient
-    try:
-        yield app.test_client()
-    finally:
-        app.test_client_class = None
+    with fresh_client() as client:
+        yield client
 
 
 def csrf_of(client, path="/login"):

@@ -17,9 +17,9 @@ from engine.errors import FormInvalid
 from engine.humantasks import claim_task, complete_task
 from engine.models import HumanTask
 from integrations.sandbox.tables import outbox, people
-from tests.helpers import case, later, open_task, submit, wake_all, work
+from tests.helpers import case, fresh_client, later, open_task, submit, wake_all, work
 from tests.integration.portal_helpers import sign_in_applicant
-from tests.integration.test_web import PASSWORD, ROLES, FreshContextClient, csrf_of, login
+from tests.integration.test_web import PASSWORD, ROLES, csrf_of, login
 
 APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}
 SUP_APPROVE = {"approval_decision": "approve"}
@@ -204,12 +204,8 @@ def web(ctx):
         create_officer(db.session, f"w_{role}", role.title(), [role], None, password=PASSWORD)
     create_officer(db.session, "w_far", "Far Caseworker", ["caseworker"], ["25"], password=PASSWORD)
     db.session.commit()
-    app = current_app._get_current_object()
-    app.test_client_class = FreshContextClient
-    try:
-        yield app.test_client()
-    finally:
-        app.test_client_class = None
+    with fresh_client() as client:
+        yield client
 
 
 def sign_in_resident(client, svc, nik):

@@ -162,18 +162,15 @@ def test_figures_are_cached_for_a_minute(handful, svc, personas):
 
 @pytest.fixture
 def client(ctx):
-    from tests.integration.test_web import FreshContextClient, PASSWORD
+    from tests.helpers import fresh_client
+    from tests.integration.test_web import PASSWORD
     from cases.operations import create_officer
 
     for role in ROLES:
         create_officer(db.session, f"w_{role}", role.title(), [role], None, password=PASSWORD)
     db.session.commit()
-    app = current_app._get_current_object()
-    app.test_client_class = FreshContextClient
-    try:
-        yield app.test_client()
-    finally:
-        app.test_client_class = None
+    with fresh_client() as client:
+        yield client
 
 
 def _personal_data(apps):

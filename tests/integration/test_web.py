@@ -6,7 +6,7 @@ from flask import current_app
 
 from cases.operations import create_officer
 from engine.db import db
-from tests.helpers import FreshContextClient, case, open_task, submit
+from tests.helpers import case, fresh_client, open_task, submit
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
@@ -20,12 +20,8 @@ def web(ctx):
     create_officer(db.session, "w_far", "Far Caseworker", ["caseworker"], ["25"], password=PASSWORD)
     create_officer(db.session, "w_cwsup", "Both", ["caseworker", "supervisor"], None, password=PASSWORD)
     db.session.commit()
-    app = current_app._get_current_object()
-    app.test_client_class = FreshContextClient
-    try:
-        yield app.test_client()
-    finally:
-        app.test_client_class = None
+    with fresh_client() as client:
+        yield client
 
 
 def csrf_of(client, path="/login"):
