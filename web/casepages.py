@@ -5,6 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cases.audit import record
+from cases.enrolment_check import approval_warning
 from cases.models import CaseEvent, EvidenceRecord
 from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
@@ -52,10 +53,12 @@ def _page(app, errors=None, values=None, status=200):
     household = mask_identifiers(registry.get("household") or [])
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
+    warnings = {t.id: approval_warning(services().engine, t) for t in tasks if t.bpmn_id == "approve"}
     return render_template("case.html", app=app, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
                            evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
                            household=household, errors=errors or {}, values=values or {},
-                           choice_labels=CHOICE_LABELS, has_reference=bool(registry.get("photo_ref")),
+                           choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
+                           has_reference=bool(registry.get("photo_ref")),
                            show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
 
 
