@@ -89,3 +89,39 @@ def test_an_approver_may_still_reject_with_their_own_reason(svc, officers):
                {"approval_decision": "reject", "approval_reason_code": "CIVIL_SERVANT_HOUSEHOLD",
                 "approval_notes": "still employed"})
     assert app.status == "CLOSED_REJECTED" and app.reasons[0]["code"] == "CIVIL_SERVANT_HOUSEHOLD"
+
+
+def test_a_case_on_the_previous_version_keeps_running_and_its_approver_is_warned(svc, officers):
+    """A case started before this change stays on its version: no crash, and its approver is warned
+    that approving would enrol the family with no programme."""
+    from flask import current_app
+
+    from engine.deploy import read_folder
+    from engine.models import Incident, ProcessInstance
+    from tests.conftest import DATA_DIR
+
+    files = read_folder(current_app.config["BANSOS_PROCESS_DIR"])
+    files["application.bpmn"] = (DATA_DIR / "application_before_recheck.bpmn").read_text()
+    svc.engine.deploy_files(files, deployed_by="tests")
+    db.session.commit()
+    number = submit(svc, civil_servant_in_rich_family()).case_number
+    old_version = db.session.get(ProcessInstance, case(number).instance_id).version_id
+    svc.engine.deploy_folder(deployed_by="tests")  # the new diagram arrives while the case waits
+    db.session.commit()
+    file_appeal(svc.engine, number, RETIRED)
+    db.session.commit()
+    app = work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "overturn", "appeal_notes": "pension ended"})
+    assert app.status == "AWAITING_APPROVAL"
+    assert db.session.get(ProcessInstance, app.instance_id).version_id == old_version
+
+    create_officer(db.session, "w_old_approver", "Approver", ["supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        login(client, "w_old_approver")
+        page = client.get(f"/cases/{number}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "data-approval-warning" in html and "versi proses lama" in html
+    app = work(svc, number, "approve", officers["sup1"],
+               {"approval_decision": "reject", "approval_reason_code": "DECILE_ABOVE_CUTOFF", "approval_notes": "Rp0"})
+    assert app.status == "CLOSED_REJECTED"
+    assert db.session.scalars(select(Incident)).first() is None
