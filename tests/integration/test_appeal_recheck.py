@@ -8,6 +8,7 @@ from cases.operations import create_officer, file_appeal
 from engine.db import db
 from integrations.sandbox.tables import civil_service, disbursements, dtsen, outbox, people
 from tests.helpers import case, fresh_client, open_task, submit, work
+from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
 from tests.integration.test_web import PASSWORD, login
 
 RETIRED = {"reason": "My husband retired years ago and gets no pension now."}
@@ -25,7 +26,7 @@ def civil_servant_in_rich_family():
     return nik
 
 
-def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, officers):
+def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, officers, portal):  # noqa: F811
     nik = civil_servant_in_rich_family()
     number = submit(svc, nik).case_number
     codes = {r["code"] for r in case(number).reasons}
@@ -62,6 +63,17 @@ def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, offic
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == nik)).scalars().all()
     assert "decision_enrolled" not in sent and "decision_rejected" in sent
     assert app.benefits in (None, {})
+    outcomes = {e["criterion"]: e["outcome"] for e in app.explanation}
+    assert outcomes["CIVIL_SERVANT_HOUSEHOLD"] == "set_aside" and outcomes["DECILE_ABOVE_CUTOFF"] == "fail"
+
+    # The applicant reads why, in their words; the overturned ground is not among the reasons.
+    sign_in_applicant(portal, nik)
+    html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    reasons = html.split('id="reasons-title"', 1)[1].split("</ul>", 1)[0]
+    assert "Keluarga tidak memenuhi syarat program bansos mana pun" in reasons
+    assert "Desil kesejahteraan DTSEN di atas batas program" in reasons
+    assert "ASN/TNI/Polri" not in reasons
+    assert "Dikesampingkan dalam sanggahan: Ada anggota keluarga ASN/TNI/Polri" in html
 
 
 def test_overturning_every_ground_still_enrols_only_with_a_programme(svc, officers):
