@@ -2,6 +2,8 @@
 qualifies (processes/application.bpmn, check_enrolment), read from the waiting approval task."""
 from uuid import UUID
 
+from SpiffWorkflow.exceptions import TaskNotFoundException
+
 from engine.models import ProcessInstance
 
 NO_PROGRAMME_CODE = "NO_PROGRAMME"
@@ -14,10 +16,9 @@ def _task_data(engine, row):
         return {}
     workflow = engine.load_readonly(instance)
     try:
-        task = workflow.get_task_from_id(UUID(row.task_guid))
-    except Exception:  # noqa: BLE001 - a task gone since the row was written: nothing to warn about
+        return workflow.get_task_from_id(UUID(row.task_guid)).data
+    except TaskNotFoundException:  # gone since the row was written: nothing to warn about
         return {}
-    return task.data if task is not None else {}
 
 
 def approval_warning(engine, row):
