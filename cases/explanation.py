@@ -26,6 +26,7 @@ FACT_SOURCES = {
 
 PASS_TEXT = ("Memenuhi syarat", "Criterion met")
 NOT_CHECKED_TEXT = ("Tidak diperiksa", "Not checked")
+SET_ASIDE_TEXT = ("Dikesampingkan dalam sanggahan", "Set aside on appeal")
 
 
 @lru_cache(maxsize=64)
@@ -67,6 +68,7 @@ def build_explanation(files, rule_version, data, evidence):
         latest[ev["source"]] = ev
     failed = {x.get("code"): x for x in data.get("exclusions") or [] if isinstance(x, dict)}
     programmes = set(data.get("programmes") or [])
+    set_aside = set(data.get("overturned_grounds") or [])  # grounds an appeals officer overturned
     entries = []
     for name in sorted(n for n in files if n.endswith(".dmn")):
         decision_id, rules = _rules_of(files[name])
@@ -83,7 +85,10 @@ def build_explanation(files, rule_version, data, evidence):
             if isinstance(output, dict):  # an exclusion ground
                 code = output.get("code")
                 unknown = all(data.get(f) is None for f in facts_used) and code not in failed
-                if code in failed:
+                if code in failed and code in set_aside:
+                    outcome = "set_aside"
+                    text = (f"{SET_ASIDE_TEXT[0]}: {output.get('id')}", f"{SET_ASIDE_TEXT[1]}: {output.get('en')}")
+                elif code in failed:
                     outcome = "fail" if output.get("effect") == "reject" else "review"
                     text = (output.get("id"), output.get("en"))
                 elif unknown and facts_used != ["decile"]:

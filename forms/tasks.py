@@ -50,10 +50,29 @@ class ApprovalForm(_Strict):
             raise ValidationError("a reason code is required to reject", "approval_reason_code")
 
 
+# The exclusion grounds of processes/eligibility.dmn that reject a family; an appeals officer who
+# overturns names the one they judged wrong (ALL: every ground of the rejection). The rules then run
+# again with that ground set aside: every other failing ground still counts (application.bpmn).
+OVERTURNABLE_GROUNDS = (
+    "ALL",
+    "DECEASED",
+    "CIVIL_SERVANT_HOUSEHOLD",
+    "STATE_PAID_EMPLOYEE",
+    "VILLAGE_OFFICIAL",
+    "CERTIFIED_PROFESSIONAL",
+    "WAGE_ABOVE_MINIMUM",
+    "FOUR_WHEEL_VEHICLE",
+    "ELECTRICITY_NON_SUBSIDISED",
+    "COMPANY_OWNER",
+    "DECILE_ABOVE_CUTOFF",
+)
+
+
 class AppealReviewForm(_Strict):
     """An appeals officer's judgement of an appeal."""
 
     appeal_outcome = fields.String(required=True, validate=validate.OneOf(["overturn", "uphold"]))
+    appeal_overturned_ground = fields.String(load_default="ALL", validate=validate.OneOf(OVERTURNABLE_GROUNDS))
     appeal_notes = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 

@@ -72,3 +72,19 @@ def face_message(code: str, **params) -> tuple[str, str]:
     """Return (indonesian, english) for a reason code, placeholders filled from ``params``."""
     id_text, en_text = FACE_MESSAGES[code]
     return id_text.format(**params), en_text.format(**params)
+
+
+# The same codes worded for officers (never shown to the applicant: they may name other cases).
+OFFICER_MESSAGES: dict[str, tuple[str, str]] = {
+    "DUPLICATE_FACE_SUSPECTED": (
+        "Wajah mirip dengan pemohon lain: {cases}. Bandingkan kedua swafoto di panel wajah ganda sebelum memutuskan.",
+        "The face resembles another applicant's: {cases}. Compare both selfies in the duplicate-face panel "
+        "before deciding.",
+    ),
+}
+
+
+def officer_message(code: str, **params) -> tuple[str, str]:
+    """Return (indonesian, english) of a reason code as officers read it."""
+    id_text, en_text = OFFICER_MESSAGES[code]
+    return id_text.format(**params), en_text.format(**params)

@@ -84,3 +84,20 @@ class FreshContextClient(FlaskClient):
     def open(self, *args, **kwargs):
         with self.application.app_context():
             return super().open(*args, **kwargs)
+
+
+@contextmanager
+def civil_servant_in_poor_family(nik):
+    """Make `nik` (a head of a poor family no ground excludes) a civil servant in the sandbox civil-service
+    registry for the duration: their case is rejected on that one ground, and an appeal that overturns it
+    can enrol them (the synthetic population has few such families)."""
+    from integrations.sandbox.tables import civil_service
+
+    db.session.execute(civil_service.insert().values(nik=nik, category="ASN"))
+    db.session.commit()
+    try:
+        yield nik
+    finally:
+        db.session.rollback()
+        db.session.execute(civil_service.delete().where(civil_service.c.nik == nik))
+        db.session.commit()

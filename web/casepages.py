@@ -5,6 +5,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cases.audit import record
+from cases.duplicates import audit_duplicate_views, duplicate_review, officer_reasons
+from cases.enrolment_check import approval_warning
 from cases.models import CaseEvent, EvidenceRecord
 from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
@@ -52,10 +54,15 @@ def _page(app, errors=None, values=None, status=200):
     household = mask_identifiers(registry.get("household") or [])
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
+    warnings = {t.id: approval_warning(services().engine, t) for t in tasks if t.bpmn_id == "approve"}
+    duplicates = duplicate_review(db.session, app, current_user.actor)
+    audit_duplicate_views(db.session, current_user.actor, app, duplicates, ip=request.remote_addr,
+                          user_agent=request.user_agent.string)  # the other cases' data is a view of them
     return render_template("case.html", app=app, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
                            evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
-                           household=household, errors=errors or {}, values=values or {},
-                           choice_labels=CHOICE_LABELS, has_reference=bool(registry.get("photo_ref")),
+                           household=household, duplicates=duplicates, reasons=officer_reasons(app, duplicates), errors=errors or {}, values=values or {},
+                           choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
+                           has_reference=bool(registry.get("photo_ref")),
                            show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
 
 
@@ -87,11 +94,14 @@ def complete(case_number, task_id):
         abort(404)
     values, refusal = complete_from_form(task_id)
     if isinstance(refusal, FormInvalid):
-        return _page(case_or_404(db.session, case_number), errors=refusal.errors, values=values, status=422)
-    if refusal is not None:
-        return _page(case_or_404(db.session, case_number), status=409)
-    flash(_("Task completed."), "success")
-    return redirect(url_for("casepages.show", case_number=case_number))
+        page = _page(case_or_404(db.session, case_number), errors=refusal.errors, values=values, status=422)
+    elif refusal is not None:
+        page = _page(case_or_404(db.session, case_number), status=409)
+    else:
+        flash(_("Task completed."), "success")
+        return redirect(url_for("casepages.show", case_number=case_number))
+    db.session.commit()  # the audit of the other cases the re-rendered page shows
+    return page
 
 
 @bp.get("/cases/<case_number>/photos/<which>")

@@ -6,6 +6,7 @@ LABELS = {
     "review_decision": "Decision", "review_reason_code": "Reason for rejection", "review_notes": "Notes",
     "approval_decision": "Decision", "approval_reason_code": "Reason for rejection", "approval_notes": "Notes",
     "appeal_outcome": "Appeal outcome", "appeal_notes": "Reasons for the outcome",
+    "appeal_overturned_ground": "Ground judged wrong (when overturning)",
     "removal_decision": "Decision", "removal_notes": "Notes",
     "objection_outcome": "Outcome of the verification", "objection_notes": "Findings (seen by officers only)",
 }
@@ -13,6 +14,7 @@ CHOICE_LABELS = {
     "approve": "Approve", "reject": "Reject", "overturn": "Overturn the decision", "uphold": "Uphold the decision",
     "remove": "Remove from the programme", "keep": "Keep enrolled",
     "upheld": "Upheld: re-check the family's enrolment", "dismissed": "Dismissed: no ground found",
+    "ALL": "Every ground of the rejection",
 }
 
 

@@ -1,10 +1,12 @@
 """The citizen's whole journey in headless Chromium: sign in with the digital ID, register, auto-reject,
 appeal with evidence, overturn by an appeals officer, approval by a supervisor, enrolled, seen in the portal;
 and a facilitator's assisted registration. Every portal page passes axe and the strict CSP."""
+import pytest
+
 from cases.operations import create_officer
 from engine.db import db
 from tests.conftest import faces_or_skip
-from tests.helpers import case, open_task
+from tests.helpers import case, civil_servant_in_poor_family, open_task
 from tests.integration.portal_helpers import birth_date_of, latest_code
 
 from .conftest import PASSWORD, axe_violations, sign_in, watch
@@ -49,9 +51,16 @@ def officer_completes(browser, live, username, number, bpmn_id, choose, notes=No
     page.close()
 
 
-def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, personas, tmp_path):
+@pytest.fixture
+def poor_civil_servant(svc, personas):
+    """A family rejected on the civil-service ground alone, so an overturn can enrol it."""
+    with civil_servant_in_poor_family(personas["eligible_head_without_photo"]) as nik:
+        yield nik
+
+
+def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, poor_civil_servant, tmp_path):
     faces = faces_or_skip()
-    nik = personas["civil_servant"]
+    nik = poor_civil_servant
     create_officer(db.session, "e2e_appeals", "E2E Appeals", ["appeals_officer"], None, password=PASSWORD)
     create_officer(db.session, "e2e_sup", "E2E Supervisor", ["supervisor"], None, password=PASSWORD)
     db.session.commit()

@@ -1,11 +1,13 @@
 """The command line alone walks a case through rejection, appeal, overturn and enrolment."""
 import re
 
+import pytest
 from flask import current_app
 from sqlalchemy import select
 
 from cases.models import Application
 from engine.db import db
+from tests.helpers import civil_servant_in_poor_family
 
 
 def run(runner, *args, code=0):
@@ -20,15 +22,22 @@ def _task_id(output, case_number):
     return match.group(1)
 
 
-def test_walk_rejection_appeal_overturn_enrolment(svc, personas):
+@pytest.fixture
+def poor_civil_servant(svc, personas):
+    """A family rejected on the civil-service ground alone (see tests/helpers.py)."""
+    with civil_servant_in_poor_family(personas["eligible_head_without_photo"]) as nik:
+        yield nik
+
+
+def test_walk_rejection_appeal_overturn_enrolment(svc, personas, poor_civil_servant):
     runner = current_app.test_cli_runner()
     for user, role in (("appeals1", "appeals_officer"), ("supervisor1", "supervisor")):
         run(runner, "officer", "add", user, "--name", user, "--role", role, "--password", "a-long-password")
-    out = run(runner, "submit", "--nik", personas["civil_servant"], "--account", "1234567890")
+    out = run(runner, "submit", "--nik", poor_civil_servant, "--account", "1234567890")
     number = re.search(r"case (TPT-\d{4}-\d{7}): REJECTED", out).group(1)
     assert "CIVIL_SERVANT_HOUSEHOLD" in out
 
-    out = run(runner, "submit", "--nik", personas["civil_servant"], "--account", "1234567890", code=2)
+    out = run(runner, "submit", "--nik", poor_civil_servant, "--account", "1234567890", code=2)
     assert "DUPLICATE_APPLICATION" in out
     out = run(runner, "submit", "--nik", "3510011399900001", "--account", "1234567890", code=2)
     assert "NIK_INVALID" in out
@@ -49,7 +58,7 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas):
     assert "ENROLLED" in out
     out = run(runner, "case", "show", number, "--evidence")
     assert "status: ENROLLED" in out and "Appeal filed" in out and "civil_registry" in out
-    assert personas["civil_servant"] not in out  # the NIK is masked on screen
+    assert poor_civil_servant not in out  # the NIK is masked on screen
     from cases.audit import AuditEntry
 
     views = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "case.view")).all()

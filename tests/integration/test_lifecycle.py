@@ -13,7 +13,7 @@ from engine.humantasks import claim_task, complete_task
 from engine.models import HumanTask, ProcessInstance
 from integrations.sandbox.tables import disbursements, outbox
 from tests.conftest import faces_or_skip
-from tests.helpers import case, later, open_task, submit, wake_all, work
+from tests.helpers import case, civil_servant_in_poor_family, later, open_task, submit, wake_all, work
 
 APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}
 SUP_APPROVE = {"approval_decision": "approve"}
@@ -57,28 +57,31 @@ def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
 
 
 def test_auto_reject_then_appeal_overturned_then_approved(svc, personas, officers):
-    number = submit(svc, personas["civil_servant"]).case_number
-    app = case(number)
-    assert app.status == "REJECTED" and app.decision == "reject"
-    codes = {r["code"] for r in app.reasons}
-    assert "CIVIL_SERVANT_HOUSEHOLD" in codes
-    reason = next(r for r in app.reasons if r["code"] == "CIVIL_SERVANT_HOUSEHOLD")
-    assert reason["id"] and reason["en"] and reason["id"] != reason["en"]
-    sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == app.nik)).scalars().all()
-    assert "decision_rejected" in sent
+    # A poor family rejected on one ground only: the overturn leaves nothing failing, so it is enrolled.
+    with civil_servant_in_poor_family(personas["eligible_head_without_photo"]) as nik:
+        number = submit(svc, nik).case_number
+        app = case(number)
+        assert app.status == "REJECTED" and app.decision == "reject"
+        assert [r["code"] for r in app.reasons] == ["CIVIL_SERVANT_HOUSEHOLD"]
+        reason = app.reasons[0]
+        assert reason["id"] and reason["en"] and reason["id"] != reason["en"]
+        sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == app.nik)).scalars().all()
+        assert "decision_rejected" in sent
 
-    file_appeal(svc.engine, number, {"reason": "My husband retired years ago and gets no pension now."})
-    db.session.commit()
-    assert case(number).status == "APPEAL_REVIEW"
-    task = open_task(number, "appeal_review")
-    assert task.queue == "appeals_officer" and task.due_at is not None
+        file_appeal(svc.engine, number, {"reason": "My husband retired years ago and gets no pension now."})
+        db.session.commit()
+        assert case(number).status == "APPEAL_REVIEW"
+        task = open_task(number, "appeal_review")
+        assert task.queue == "appeals_officer" and task.due_at is not None
 
-    app = work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "overturn",
-                                                               "appeal_notes": "pension ended in 2019"})
-    assert app.status == "AWAITING_APPROVAL"
-    assert db.session.scalars(select(Appeal.outcome)).one() == "overturn"
-    app = work(svc, number, "approve", officers["sup1"], SUP_APPROVE)
-    assert app.status == "ENROLLED" and app.decided_by == "officer"
+        app = work(svc, number, "appeal_review", officers["app1"],
+                   {"appeal_outcome": "overturn", "appeal_overturned_ground": "CIVIL_SERVANT_HOUSEHOLD",
+                    "appeal_notes": "pension ended in 2019"})
+        assert app.status == "AWAITING_APPROVAL" and app.programmes
+        assert db.session.scalars(select(Appeal.outcome)).one() == "overturn"
+        app = work(svc, number, "approve", officers["sup1"], SUP_APPROVE)
+        assert app.status == "ENROLLED" and app.decided_by == "officer"
+        assert app.benefits["first_payment"] > 0
 
 
 def test_appeal_upheld_closes_the_case(svc, personas, officers):

@@ -46,7 +46,7 @@ BENEFIT_PARTS = {
 
 OUTCOME_TEXTS = {
     "pass": _l("met"), "fail": _l("not met"), "review": _l("checked by an officer"), "not_checked": _l("not checked"),
-    "eligible": _l("eligible"), "not_eligible": _l("not eligible"),
+    "eligible": _l("eligible"), "not_eligible": _l("not eligible"), "set_aside": _l("set aside on appeal"),
 }
 
 APPEAL_OUTCOMES = {

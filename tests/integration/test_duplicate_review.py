@@ -1,0 +1,94 @@
+"""The duplicate-face review panel: the same person's photos under two NIKs (real face matching), the
+other case as the officer may see it, both selfies with the distance, audited; never in the portal."""
+import pytest
+from sqlalchemy import select
+
+from cases.audit import AuditEntry
+from cases.duplicates import latest_dedup
+from cases.operations import create_officer
+from engine.db import db
+from tests.conftest import faces_or_skip
+from tests.helpers import case, fresh_client, submit
+from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
+from tests.integration.test_web import PASSWORD, login
+
+OFFICER_WORDING = "Wajah mirip dengan pemohon lain"
+
+
+@pytest.fixture
+def same_face_twice(svc, population):
+    """Two applications, two NIKs, one face: the second is flagged DUPLICATE_FACE_SUSPECTED."""
+    faces = faces_or_skip()
+    holder = next(nik for nik, photo in population["photo_holders"].items() if photo == "obama.jpg")
+    first = case(submit(svc, holder, selfie=(faces / "obama2.jpg").read_bytes()).case_number)
+    other = population["personas"]["eligible_head_without_photo"]
+    second = case(submit(svc, other, selfie=(faces / "obama3.jpg").read_bytes()).case_number)
+    assert "DUPLICATE_FACE_SUSPECTED" in second.review_flags and second.status == "IN_REVIEW"
+    return first, second
+
+
+def views_of(number):
+    db.session.expire_all()
+    return db.session.scalars(select(AuditEntry).where(AuditEntry.target_id == number)).all()
+
+
+def test_the_panel_shows_the_other_case_both_selfies_and_the_distance(same_face_twice):
+    first, second = same_face_twice
+    create_officer(db.session, "d_cw", "Dup Caseworker", ["caseworker"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        login(client, "d_cw")
+        html = client.get(f"/cases/{second.case_number}").get_data(as_text=True)
+        panel = html.split("data-duplicate-review", 1)[1].split("</section>", 1)[0]
+        assert f'href="/cases/{first.case_number}"' in panel
+        assert first.applicant_name and first.applicant_name in panel
+        masked = f"{first.nik[:4]}********{first.nik[-4:]}"
+        assert masked in panel and first.nik not in html
+        assert first.status == "ENROLLED" and "Terdaftar sebagai penerima" in panel  # the status, in words
+        assert f"/cases/{second.case_number}/photos/selfie" in panel
+        assert f"/cases/{first.case_number}/photos/selfie" in panel
+        [match] = latest_dedup(db.session, second)["suspected_duplicates"]
+        distance = f"{match['distance']:.4f}".replace(".", ",")  # Indonesian decimals
+        assert f"<strong data-distance>{distance}</strong>" in panel and "0,50" in panel  # and the threshold
+        # The reason is worded for officers and names the other case.
+        reasons = html.split("Keputusan dan alasan", 1)[1].split("</ul>", 1)[0]
+        assert f"{OFFICER_WORDING}: {first.case_number}" in reasons
+        assert "Wajah yang sama ditemukan" not in reasons
+        # Both selfies are served to the caseworker (each view audited by the photo route).
+        for number in (second.case_number, first.case_number):
+            photo = client.get(f"/cases/{number}/photos/selfie")
+            assert photo.status_code == 200 and photo.mimetype.startswith("image/")
+    # Seeing the other case's name, NIK and status through the panel is a view of that case.
+    seen = [(e.actor, e.action, (e.detail or {}).get("via")) for e in views_of(first.case_number)]
+    assert ("d_cw", "case.view", "duplicate_review") in seen and ("d_cw", "photo.view", None) in seen
+
+
+def test_another_districts_case_is_shown_without_its_personal_data(same_face_twice):
+    first, second = same_face_twice
+    if first.district_code == second.district_code:  # put the first case in a district the officer lacks
+        first.district_code = "99" if second.district_code != "99" else "98"
+        db.session.commit()
+    create_officer(db.session, "d_near", "Near Caseworker", ["caseworker"], [second.district_code], password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        login(client, "d_near")
+        html = client.get(f"/cases/{second.case_number}").get_data(as_text=True)
+        panel = html.split("data-duplicate-review", 1)[1].split("</section>", 1)[0]
+        assert 'data-duplicate="hidden"' in panel and "data-distance" in panel
+        assert f'href="/cases/{first.case_number}"' not in panel
+        assert first.applicant_name not in html and "col-sm-8 nik" not in panel and first.case_number in panel
+        assert f"/cases/{first.case_number}/photos" not in html
+        assert client.get(f"/cases/{first.case_number}/photos/selfie").status_code == 404
+    assert "case.view" not in [e.action for e in views_of(first.case_number) if e.actor == "d_near"]
+
+
+def test_the_applicant_never_sees_the_other_case(same_face_twice, portal):  # noqa: F811
+    first, second = same_face_twice
+    sign_in_applicant(portal, second.nik)
+    pages = [portal.get("/portal/home"), portal.get(f"/portal/cases/{second.case_number}")]
+    assert all(p.status_code == 200 for p in pages)
+    for page in pages:
+        html = page.get_data(as_text=True)
+        assert first.case_number not in html and first.applicant_name not in html
+        assert OFFICER_WORDING not in html and "Bandingkan kedua swafoto" not in html
+    assert "Wajah yang sama ditemukan" in pages[1].get_data(as_text=True)  # the applicant's own wording
