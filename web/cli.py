@@ -25,6 +25,7 @@ ERROR_TEXT = {
     "CASE_NOT_FOUND": "Kasus tidak ditemukan / Case not found",
     "RECHECK_NOT_ALLOWED": "Pemeriksaan ulang tidak dapat dilakukan / Re-check not allowed",
     "INCIDENT_NOT_FOUND": "Insiden tidak ditemukan / Incident not found",
+    "INCIDENT_NOT_SKIPPABLE": "Insiden ini bukan tugas; hanya bisa dicoba lagi / Not a task; it can only be retried",
     "PROCESS_NOT_DEPLOYED": "Proses belum dipasang / Process not deployed",
 }
 

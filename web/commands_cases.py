@@ -228,11 +228,14 @@ def timers():
 @timers.command("fire")
 @with_appcontext
 def timers_fire():
-    """Fire every due timer and retry now (the scheduler job, once)."""
-    from .scheduler import fire_due
+    """Fire every due timer and retry now, however many are due (what the scheduler job does)."""
+    from .scheduler import run_due
 
-    n = fire_due(current_app._get_current_object())
-    click.echo(f"{n} instance(s) woken")
+    run = run_due(current_app._get_current_object(), bounded=False)
+    click.echo(f"{run.woken} instance(s) woken")
+    if run.failed or run.incidents:
+        click.echo(f"Gagal dibangunkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
+                   f"{run.incidents} menjadi insiden / became incidents (tepat incidents list)")
 
 
 @click.group(help="Incidents: tasks the engine could not run.")
