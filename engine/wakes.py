@@ -80,8 +80,8 @@ def record_wake_failure(session, settings, instance_id, error, now=None):
     if already is None:
         session.add(Incident(instance_id=instance_id, business_key=instance.business_key, task_guid="",
                              bpmn_id=WAKE_BPMN_ID, operator=WAKE_OPERATOR, attempts=failures,
-                             error=f"Waking the instance failed {failures} times in a row. Last error: "
-                                   f"{text}"[:4000]))
+                             error=f"Waking the instance failed {failures} time{'s' if failures != 1 else ''} "
+                                   f"in a row. Last error: {text}"[:4000]))
     session.flush()
     return "incident"
 

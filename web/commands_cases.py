@@ -241,7 +241,7 @@ def timers_fire():
     run = run_due(current_app._get_current_object(), bounded=False)
     click.echo(f"{run.woken} instance(s) woken")
     if run.failed or run.incidents:
-        click.echo(f"Gagal dibangunkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
+        click.echo(f"Gagal dilanjutkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
                    f"{run.incidents} menjadi insiden / became incidents (tepat incidents list)")
 
 
