@@ -31,7 +31,8 @@ def sandbox_generate(people, seed, out_dir):
     report = generate_population(people, seed, out_dir)
     click.echo(f"{report.people} people in {report.households} households -> {out_dir}")
     for kind, nik in sorted(report.personas.items()):
-        click.echo(f"  persona {kind}: {nik}")
+        born = report.sign_in.get(kind, {}).get("birth_date", "-")
+        click.echo(f"  persona {kind}: {nik}  lahir/born {born}")
 
 
 @sandbox.command("import")
