@@ -121,6 +121,22 @@ class DefaultSettings:
     # In-process scheduler for timers and retries (off in tests; they call the job directly).
     BANSOS_SCHEDULER_ENABLED = True
     BANSOS_SCHEDULER_INTERVAL_SECONDS = 30
+    # One scheduler run wakes due instances in batches of this size until none is due, but stops
+    # after this many instances or seconds so that the run ends (the next run goes on).
+    BANSOS_SCHEDULER_BATCH_SIZE = 100
+    BANSOS_SCHEDULER_MAX_PER_RUN = 5000
+    BANSOS_SCHEDULER_MAX_SECONDS = 20.0
+    # An instance whose wake fails (an exception, not a BPMN error) is tried again after this many
+    # seconds, doubling each time up to the cap; after this many failures in a row it becomes an
+    # incident and is not woken again until an administrator retries it.
+    BANSOS_WAKE_BACKOFF_SECONDS = 60
+    BANSOS_WAKE_BACKOFF_MAX_SECONDS = 6 * 3600
+    BANSOS_WAKE_MAX_FAILURES = 5
+
+    # `tepat sandbox import` refuses an import that would delete more than this share (0-1) of the
+    # rows stored in any registry table (a sheet saved with its header only would empty the civil
+    # registry); `--allow-mass-delete` overrides it.
+    BANSOS_IMPORT_MAX_DELETE_SHARE = 0.10
 
     # Demo data loaded by `make run` on an empty database.
     BANSOS_DEMO_PEOPLE = 2000

@@ -16,6 +16,7 @@ from .db import utcnow
 from .deploy import deploy_bundle, latest_version, read_folder
 from .errors import (
     IncidentNotFound,
+    IncidentNotSkippable,
     MessageNotExpected,
     ProcessNotDeployed,
 )
@@ -23,6 +24,7 @@ from .models import HumanTask, Incident, ProcessInstance
 from .runtime import InstanceRuntime, human_task_fields
 from .script_engine import RETRY_KEY, TepatScriptEngine
 from .spec import load_spec, load_state
+from .wakes import due_instances, is_wake_incident, record_wake_failure, reschedule_wake
 
 _SPEC_CACHE = {}
 _SPEC_LOCK = threading.Lock()
@@ -151,14 +153,13 @@ class Engine:
         runtime.save()
         return runtime.instance
 
+    def due_instances(self, now=None, limit=100, after=None):
+        """Return [(id, wake_at)] of instances whose timer or retry is due (engine.wakes)."""
+        return due_instances(self.session, now or utcnow(), limit, after)
+
     def wake_due(self, now=None, limit=100):
-        """Return ids of instances whose timer or retry is due (the scheduler job's query)."""
-        now = now or utcnow()
-        return list(self.session.execute(
-            select(ProcessInstance.id)
-            .where(ProcessInstance.wake_at <= now, ProcessInstance.status.in_(("waiting", "running")))
-            .order_by(ProcessInstance.wake_at).limit(limit)
-        ).scalars())
+        """Return ids of instances whose timer or retry is due, earliest first."""
+        return [instance_id for instance_id, _ in self.due_instances(now, limit)]
 
     def wake(self, instance_id, now=None):
         """Fire due timers and retries of one instance and run on."""
@@ -170,7 +171,13 @@ class Engine:
         runtime.retry_due_services(now)
         runtime.run()
         runtime.save()
+        if runtime.instance.wake_failures:
+            runtime.instance.wake_failures = 0  # it woke: the next failure starts the backoff afresh
         return runtime.instance
+
+    def wake_failed(self, instance_id, error, now=None):
+        """Record a wake that raised (after the caller's rollback): backoff, or an incident at the bound."""
+        return record_wake_failure(self.session, self.settings, instance_id, error, now)
 
     # --- human tasks (rows) --------------------------------------------------------------------
 
@@ -218,7 +225,9 @@ class Engine:
         return incident, runtime, task
 
     def retry_incident(self, incident_id, actor):
-        """Run the failed task again from a fresh attempt count."""
+        """Run the failed task again from a fresh attempt count (a failed wake: wake it again soon)."""
+        if is_wake_incident(self.incident_or_404(incident_id)):
+            return self._retry_wake(incident_id, actor)
         incident, runtime, task = self._incident_task(incident_id)
         task.internal_data.pop(RETRY_KEY, None)
         task.internal_data.pop("error", None)
@@ -230,8 +239,20 @@ class Engine:
         signals.incident_resolved.send(self, incident=incident, actor=actor, action="retry")
         return runtime.instance
 
+    def _retry_wake(self, incident_id, actor):
+        incident = self.incident_or_404(incident_id)
+        instance = reschedule_wake(self.session, incident.instance_id)
+        incident = self.incident_or_404(incident_id)  # re-read under the lock
+        incident.status, incident.resolved_by, incident.resolved_at = "retried", actor.id, utcnow()
+        self.session.flush()
+        signals.incident_resolved.send(self, incident=incident, actor=actor, action="retry")
+        return instance
+
     def skip_incident(self, incident_id, actor, result=None):
         """Complete the failed task without running it, with an optional result, and go on."""
+        if is_wake_incident(self.incident_or_404(incident_id)):
+            raise IncidentNotSkippable(f"incident {incident_id} is a failed wake, not a task: retry it",
+                                       incident_id=incident_id)
         incident, runtime, task = self._incident_task(incident_id)
         variable = getattr(task.task_spec, "result_variable", None)
         if variable:

@@ -66,3 +66,9 @@ class MessageNotExpected(EngineError):
 
 class IncidentNotFound(EngineError):
     code = "INCIDENT_NOT_FOUND"
+
+
+class IncidentNotSkippable(EngineError):
+    """A failed wake has no task to complete in its place; it can only be retried."""
+
+    code = "INCIDENT_NOT_SKIPPABLE"

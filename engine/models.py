@@ -42,6 +42,8 @@ class ProcessInstance(db.Model):
     serializer_version: Mapped[str] = mapped_column(String(20))
     # Earliest due timer or service retry; the scheduler queries on it instead of scanning.
     wake_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Wakes that raised in a row (engine.wakes): the next is pushed back, and at the bound an incident.
+    wake_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lock_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

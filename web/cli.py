@@ -2,6 +2,7 @@
 import functools
 import json
 import sys
+from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
@@ -25,8 +26,20 @@ ERROR_TEXT = {
     "CASE_NOT_FOUND": "Kasus tidak ditemukan / Case not found",
     "RECHECK_NOT_ALLOWED": "Pemeriksaan ulang tidak dapat dilakukan / Re-check not allowed",
     "INCIDENT_NOT_FOUND": "Insiden tidak ditemukan / Incident not found",
+    "INCIDENT_NOT_SKIPPABLE": "Insiden ini bukan tugas; hanya bisa dicoba lagi / Not a task; it can only be retried",
     "PROCESS_NOT_DEPLOYED": "Proses belum dipasang / Process not deployed",
 }
+
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def wib(moment, date_only=False):
+    """Show a stored UTC time as the officers read it: Western Indonesian Time (WIB)."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(WIB)
+    return f"{local:%Y-%m-%d}" if date_only else f"{local:%Y-%m-%d %H:%M:%S} WIB"
 
 
 def _services():

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine.db import db
 
-from .cli import _actor, _services, commits
+from .cli import _actor, _services, commits, wib
 
 
 # --- applications --------------------------------------------------------------------------
@@ -18,8 +18,10 @@ from .cli import _actor, _services, commits
 @click.command(help="Submit an application (as the applicant, or a facilitator with --facilitator).")
 @click.option("--nik", required=True)
 @click.option("--selfie", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--payment-channel", default="BRI", show_default=True)
-@click.option("--account", default=None)
+@click.option("--payment-channel", type=click.Choice(["BRI", "BNI", "MANDIRI", "BTN", "POS"]), default=None,
+              help="bank of --account (default BRI); without an account the benefit is paid at the post "
+                   "office (POS, PT Pos Indonesia)")
+@click.option("--account", default=None, help="bank account number; leave out to be paid through PT Pos")
 @click.option("--phone", default=None)
 @click.option("--facilitator", default=None, help="username of the facilitator registering the applicant")
 @commits
@@ -27,6 +29,8 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator):
     from cases.operations import submit_application
 
     svc = _services()
+    if payment_channel is None:
+        payment_channel = "BRI" if account else "POS"
     payload = {"nik": nik, "consent": True, "payment_channel": payment_channel, "bank_account": account,
                "phone": phone, "channel": "facilitator" if facilitator else "self", "facilitator_id": facilitator}
     data = Path(selfie).read_bytes() if selfie else None
@@ -127,12 +131,12 @@ def case_show(case_number, evidence, username):
     lines += [(ev.checked_at, 1, ev.id, f"{'system':12} Check answered: {ev.source} ({ev.operator})") for ev in checks]
     click.echo("  timeline:")
     for at, _, _, text in sorted(lines):
-        click.echo(f"    {at:%Y-%m-%d %H:%M:%S} {text}")
+        click.echo(f"    {wib(at)} {text}")
     if evidence:
         click.echo("  evidence:")
         for ev in checks:
             shown = json.dumps(mask_identifiers(ev.value), default=str)
-            click.echo(f"    {ev.checked_at:%Y-%m-%d %H:%M:%S} {ev.source:16} {shown[:200]}")
+            click.echo(f"    {wib(ev.checked_at)} {ev.source:16} {shown[:200]}")
 
 
 # --- human tasks ---------------------------------------------------------------------------
@@ -153,8 +157,11 @@ def tasks_list(username, mine):
     actor = _actor(username)
     for (queue, region), n in sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or "")):
         click.echo(f"queue {queue} district {region}: {n} open")
-    for t in list_tasks(db.session, actor, mine=mine):
-        due = f"{t.due_at:%Y-%m-%d}" if t.due_at else "-"
+    rows = list_tasks(db.session, actor, mine=mine)
+    if not rows:
+        click.echo("Tidak ada tugas. / No tasks.")
+    for t in rows:
+        due = wib(t.due_at, date_only=True)
         flags = f" flags={','.join(t.flags)}" if t.flags else ""
         click.echo(f"#{t.id:<6} {t.status:8} {t.business_key} {t.name} form={t.form_name} due={due} "
                    f"prio={t.priority} assignee={t.assignee or '-'}{flags}")
@@ -228,11 +235,14 @@ def timers():
 @timers.command("fire")
 @with_appcontext
 def timers_fire():
-    """Fire every due timer and retry now (the scheduler job, once)."""
-    from .scheduler import fire_due
+    """Fire every due timer and retry now, however many are due (what the scheduler job does)."""
+    from .scheduler import run_due
 
-    n = fire_due(current_app._get_current_object())
-    click.echo(f"{n} instance(s) woken")
+    run = run_due(current_app._get_current_object(), bounded=False)
+    click.echo(f"{run.woken} instance(s) woken")
+    if run.failed or run.incidents:
+        click.echo(f"Gagal dilanjutkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
+                   f"{run.incidents} menjadi insiden / became incidents (tepat incidents list)")
 
 
 @click.group(help="Incidents: tasks the engine could not run.")
@@ -246,9 +256,11 @@ def incidents_list():
     """List open incidents."""
     from engine.models import Incident
 
-    rows = db.session.execute(select(Incident).where(Incident.status == "open").order_by(Incident.id)).scalars()
+    rows = db.session.execute(select(Incident).where(Incident.status == "open").order_by(Incident.id)).scalars().all()
+    if not rows:
+        click.echo("Tidak ada insiden terbuka. / No open incidents.")
     for i in rows:
-        click.echo(f"#{i.id} {i.business_key} {i.bpmn_id} ({i.operator}) attempts={i.attempts} {i.created_at:%Y-%m-%d %H:%M}"
+        click.echo(f"#{i.id} {i.business_key} {i.bpmn_id} ({i.operator}) attempts={i.attempts} {wib(i.created_at)}"
                    f"\n    {i.error}")
 
 

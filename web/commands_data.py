@@ -31,7 +31,8 @@ def sandbox_generate(people, seed, out_dir):
     report = generate_population(people, seed, out_dir)
     click.echo(f"{report.people} people in {report.households} households -> {out_dir}")
     for kind, nik in sorted(report.personas.items()):
-        click.echo(f"  persona {kind}: {nik}")
+        born = report.sign_in.get(kind, {}).get("birth_date", "-")
+        click.echo(f"  persona {kind}: {nik}  lahir/born {born}")
 
 
 @sandbox.command("import")
@@ -40,16 +41,20 @@ def sandbox_generate(people, seed, out_dir):
               help="where to write refused rows (default FOLDER/import-errors.xlsx)")
 @click.option("--progress-every", default=2.0, show_default=True, type=click.FloatRange(min=0),
               help="seconds between progress lines on stderr")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="delete even more than BANSOS_IMPORT_MAX_DELETE_SHARE of a table's stored rows")
 @commits
-def sandbox_import(folder, errors_path, progress_every):
+def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
     """Synchronise the sandbox registries with the extracts in FOLDER (all or nothing).
 
     Good rows are inserted or updated, rows the extracts no longer list are deleted, unchanged rows
     are left alone; refused rows are listed in an error workbook and keep their stored version.
+    An import that would delete more than BANSOS_IMPORT_MAX_DELETE_SHARE (10%) of a table's stored
+    rows is refused unless --allow-mass-delete is given.
     """
     import time
 
-    from integrations.sandbox.importer import ExtractInvalid, import_extracts
+    from integrations.sandbox.importer import ExtractInvalid, MassDeleteRefused, import_extracts
 
     shown = {"table": None, "at": 0.0}
 
@@ -59,13 +64,28 @@ def sandbox_import(folder, errors_path, progress_every):
             shown.update(table=table, at=now)
             click.echo(f"  {table}: {rows} rows read", err=True)
 
+    limit = None if allow_mass_delete else current_app.config["BANSOS_IMPORT_MAX_DELETE_SHARE"]
     try:
-        report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path)
+        report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path,
+                                 max_delete_share=limit)
     except ExtractInvalid as exc:
         db.session.rollback()
-        click.echo("Error: the extracts cannot be imported; nothing was changed.", err=True)
+        click.echo("Error [EXTRACT_INVALID] Ekstrak tidak dapat diimpor; tidak ada yang diubah. / "
+                   "The extracts cannot be imported; nothing was changed.", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    except MassDeleteRefused as exc:
+        db.session.rollback()
+        click.echo(f"Error [MASS_DELETE] Impor ditolak: akan menghapus lebih dari {exc.limit:.0%} baris "
+                   f"yang tersimpan; tidak ada yang diubah. / Import refused: it would delete more than "
+                   f"{exc.limit:.0%} of the stored rows; nothing was changed.", err=True)
+        for t in exc.tables:
+            click.echo(f"  {t.table}: {t.deleting} dari/of {t.stored} baris/rows ({t.share:.0%})", err=True)
+        click.echo("  Periksa ekstraknya (lembar berisi judul kolom saja? berkas yang salah?), atau jalankan "
+                   "lagi dengan --allow-mass-delete jika penghapusan ini memang disengaja. / Check the "
+                   "extracts (a sheet with only its header? the wrong file?), or run again with "
+                   "--allow-mass-delete if the deletion is intended.", err=True)
         sys.exit(2)
     click.echo(f"{'table':<26}{'inserted':>10}{'updated':>10}{'unchanged':>11}{'deleted':>10}"
                f"{'kept':>7}{'rows now':>10}")

@@ -15,6 +15,7 @@ ERRORS = {
     "MESSAGE_NOT_EXPECTED": _l("The case is not waiting for this."),
     "APPEAL_NOT_ALLOWED": _l("An appeal is not possible now."),
     "INCIDENT_NOT_FOUND": _l("The incident is no longer open."),
+    "INCIDENT_NOT_SKIPPABLE": _l("This incident is a process that could not be woken, not a task: retry it."),
 }
 
 

@@ -1,30 +1,99 @@
-"""The in-process APScheduler job that fires due timers and service retries."""
+"""The in-process APScheduler jobs: due timers and service retries, photo and evidence purges."""
 import logging
+import time
+from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine.db import db
+from engine.db import db, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def fire_due(app, limit=100):
-    """Wake every instance whose timer or retry is due; commit once per instance."""
+@dataclass
+class WakeRun:
+    """What one run over the due instances did."""
+
+    woken: int = 0
+    failed: int = 0  # wakes that raised and were pushed back
+    incidents: int = 0  # wakes that raised once too often: now incidents, no longer woken
+    finished: bool = True  # False when the run stopped at its bound with instances still due
+
+
+def wake_one(engine, instance_id, now):
+    """Wake one instance and commit; if the wake raises, roll back and record the failure instead.
+
+    Returns "woken", "backoff", "incident", or None (nothing to record). One instance's failure
+    never stops the others, and never leaves it first in line (engine.wakes).
+    """
+    try:
+        engine.wake(instance_id, now)
+        db.session.commit()
+        return "woken"
+    except Exception as exc:  # one broken instance must not stop the others
+        db.session.rollback()
+        log.warning("waking instance %s failed", instance_id, exc_info=True)
+        try:
+            outcome = engine.wake_failed(instance_id, exc)
+            db.session.commit()
+            return outcome
+        except Exception:  # the database itself is failing: the next run tries again
+            db.session.rollback()
+            log.exception("recording the failed wake of instance %s failed", instance_id)
+            return None
+
+
+def run_due(app, bounded=True):
+    """Wake every due instance, in batches, each in its own transaction, until none is due.
+
+    Bounded (the scheduler job), a run stops after BANSOS_SCHEDULER_MAX_PER_RUN instances or
+    BANSOS_SCHEDULER_MAX_SECONDS, so that it ends before the next is due; the next run goes on
+    where the due order puts it. Unbounded (`tepat timers fire`), it handles every instance due
+    when it started.
+    """
     from . import services
 
-    fired = 0
+    cfg = app.config
+    batch_size = int(cfg.get("BANSOS_SCHEDULER_BATCH_SIZE", 100))
+    max_instances = int(cfg.get("BANSOS_SCHEDULER_MAX_PER_RUN", 5000)) if bounded else None
+    max_seconds = float(cfg.get("BANSOS_SCHEDULER_MAX_SECONDS", 20.0)) if bounded else None
+    run = WakeRun()
+    started = time.monotonic()
     with app.app_context():
         engine = services().engine
-        for instance_id in engine.wake_due(limit=limit):
-            try:
-                engine.wake(instance_id)
-                db.session.commit()
-                fired += 1
-            except Exception:  # one broken instance must not stop the others
-                db.session.rollback()
-                log.exception("waking instance %s failed", instance_id)
-        db.session.remove()
-    return fired
+        now = utcnow()
+        after = None
+        handled = 0
+        try:
+            while True:
+                batch = engine.due_instances(now, batch_size, after)
+                if not batch:
+                    break
+                for instance_id, wake_at in batch:
+                    if (max_instances is not None and handled >= max_instances) or (
+                            max_seconds is not None and time.monotonic() - started >= max_seconds):
+                        run.finished = False
+                        return run
+                    outcome = wake_one(engine, instance_id, now)
+                    handled += 1
+                    after = (wake_at, instance_id)
+                    if outcome == "woken":
+                        run.woken += 1
+                    elif outcome == "backoff":
+                        run.failed += 1
+                    elif outcome == "incident":
+                        run.incidents += 1
+        finally:
+            db.session.remove()
+    if run.failed or run.incidents:
+        log.warning("wake run: %d woken, %d failed and pushed back, %d became incidents",
+                    run.woken, run.failed, run.incidents)
+    return run
+
+
+def fire_due(app):
+    """The scheduler job: one bounded run over the due instances; return how many woke."""
+    return run_due(app).woken
 
 
 def purge_photos(app):

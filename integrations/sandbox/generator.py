@@ -36,6 +36,8 @@ class GenerationReport:
     households: int = 0
     rows: dict = field(default_factory=dict)  # "workbook/sheet" -> data rows written
     personas: dict = field(default_factory=dict)  # kind -> NIK
+    # kind -> {"nik", "birth_date" (ISO), "name"}: what the portal's sandbox sign-in asks for
+    sign_in: dict = field(default_factory=dict)
     photo_holders: dict = field(default_factory=dict)  # NIK -> photo file
 
 
@@ -58,6 +60,8 @@ class _PersonaCollector:
         self.photos = [p if isinstance(p, tuple) else (p, None) for p in photo_people]
         self.minimum_wage = minimum_wage
         self.personas: dict[str, str] = {}
+        self.sign_in: dict[str, dict] = {}
+        self._members: dict[str, dict] = {}  # NIK -> member, of the household being seen
         self.photo_holders: dict[str, str] = {}
         self._used: set[str] = set()
 
@@ -66,6 +70,9 @@ class _PersonaCollector:
         if kind not in self.personas and nik not in self._used:
             self.personas[kind] = nik
             self._used.add(nik)
+            person = self._members[nik]
+            self.sign_in[kind] = {"nik": nik, "birth_date": person["birth_date"].isoformat(),
+                                  "name": person["name"]}
 
     def _give_photo(self, hh: Household) -> None:
         adults = [m for m in hh.members if m["alive"] and 18 <= m["age"] <= 69]
@@ -78,6 +85,7 @@ class _PersonaCollector:
                 return
 
     def see(self, hh: Household) -> None:
+        self._members = {m["nik"]: m for m in hh.members}
         head = hh.head
         clean = household_is_clean(hh, self.minimum_wage)
         low = hh.decile is not None and hh.decile <= 4
@@ -179,10 +187,11 @@ def generate_population(
         for name, wb in workbooks.items():
             wb.save(out / name)
     report.personas = {k: collector.personas[k] for k in PERSONA_KINDS if k in collector.personas}
+    report.sign_in = {k: collector.sign_in[k] for k in report.personas}
     report.photo_holders = dict(collector.photo_holders)
     (out / PERSONAS_FILE).write_text(json.dumps(
         {"seed": seed, "people": report.people, "households": report.households,
-         "personas": report.personas, "photo_holders": report.photo_holders},
+         "personas": report.personas, "sign_in": report.sign_in, "photo_holders": report.photo_holders},
         indent=2, sort_keys=True,
     ))
     return report

@@ -5,26 +5,28 @@ inserted, updated or left alone; stored rows the extract no longer lists are del
 reported (and written to an error workbook) and leave their stored version as it was. Everything
 happens in the caller's session and transaction: the caller commits, or rolls back on an exception,
 so an import is never half applied.
+
+An extract that would delete more than a set share of a table's stored rows (a sheet saved with its
+header only, the wrong file, a truncated export) is refused as a whole (MassDeleteRefused) unless
+the caller allows it: the sync would otherwise wipe the registry and exit as if all were well.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from integrations.sandbox import extracts as x
+from integrations.sandbox.import_errors import write_error_workbook
 from integrations.sandbox.import_rules import SHEET_SPECS, RowRefused, SheetSpec
 from integrations.sandbox.xlsx import FORMULA, WorkbookUnreadable, XlsxWorkbook
 
 BATCH_SIZE = 5_000
+DEFAULT_MAX_DELETE_SHARE = 0.10  # settings.BANSOS_IMPORT_MAX_DELETE_SHARE; None allows any deletion
 ERROR_WORKBOOK = "import-errors.xlsx"  # written next to the extracts unless told otherwise
 _DELETE_CHUNK = 500  # keys per DELETE ... IN (...), well under every driver's parameter limit
 
@@ -35,6 +37,29 @@ class ExtractInvalid(ValueError):
     def __init__(self, message: str, problems: list[str] | None = None):
         super().__init__(message)
         self.problems = problems or [message]
+
+
+@dataclass(frozen=True)
+class MassDelete:
+    """A table the import would empty too far: how many stored rows it would delete, of how many."""
+
+    table: str
+    deleting: int
+    stored: int
+
+    @property
+    def share(self) -> float:
+        return self.deleting / self.stored if self.stored else 0.0
+
+
+class MassDeleteRefused(ValueError):
+    """The import would delete more than the allowed share of some table's stored rows."""
+
+    def __init__(self, limit: float, tables: list):
+        self.limit = limit
+        self.tables = tables  # MassDelete
+        shown = "; ".join(f"{t.table}: {t.deleting} of {t.stored} rows ({t.share:.0%})" for t in tables)
+        super().__init__(f"the import would delete more than {limit:.0%} of the stored rows ({shown})")
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,7 @@ class ImportReport:
     error_workbook: Path | None = None  # where the refused rows were written, if any
     rows_read: int = 0  # data rows read from all sheets
     seconds: float = 0.0
+    mass_deletes: list = field(default_factory=list)  # MassDelete, tables over the deletion limit
 
     def total(self, what: str) -> int:
         """Sum one TableSync attribute ('inserted', 'updated', ...) over the tables."""
@@ -227,7 +253,7 @@ def _known_first(parse, good: set):
 
 
 def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportReport, progress,
-                batch_size: int) -> None:
+                batch_size: int, max_delete_share: float | None) -> None:
     layout, table = spec.layout, spec.table
     names = tuple(name for _, name, _ in spec.fields)
     width = len(header)
@@ -243,6 +269,7 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
     mine = keys[table.name] = _Keys(f"{layout.workbook}/{layout.sheet}")
     first_row: dict = {}  # key -> row number where it was first seen
     stored, ids, duplicates = _stored(conn, spec, names)
+    stored_before = len(stored) + len(duplicates)
     sync = report.sync[table.name] = TableSync()
     writer = _Writer(conn, spec, batch_size)
     name = table.name
@@ -316,60 +343,17 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
     # Stored rows the extract no longer lists go; those whose new row was refused stay as they were.
     gone = [key for key in stored if key not in mine.refused]
     sync.kept = len(stored) - len(gone)
-    if ids is None:
+    sync.deleted = len(gone) + len(duplicates)
+    report.counts[name] = sync.present
+    if max_delete_share is not None and sync.deleted > max_delete_share * stored_before:
+        # Refused as a whole by import_extracts once every sheet is read; nothing to delete here.
+        report.mass_deletes.append(MassDelete(name, sync.deleted, stored_before))
+    elif ids is None:
         _delete_keys(conn, table, spec.key[0], gone)
     else:
         _delete_keys(conn, table, "id", [ids[key] for key in gone] + duplicates)
-    sync.deleted = len(gone) + len(duplicates)
-    report.counts[name] = sync.present
     if progress:
         progress(name, done)
-
-
-# -- error workbook ------------------------------------------------------------------------------
-def _sheet_title(layout: x.SheetLayout, used: set) -> str:
-    base = f"{Path(layout.workbook).stem} {layout.sheet}"[:31]
-    title, n = base, 1
-    while title in used:
-        n += 1
-        title = f"{base[:28]} {n}"
-    used.add(title)
-    return title
-
-
-def _text_cell(sheet, value):
-    cell = WriteOnlyCell(sheet, value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # show the formula's text, do not make it a formula again
-    return cell
-
-
-def write_error_workbook(path, errors: list, headers: dict) -> Path:
-    """Write refused rows to an .xlsx, one sheet per extract sheet; return the path."""
-    path = Path(path)
-    wb = Workbook(write_only=True)
-    used: set = set()
-    for layout in x.ALL_SHEETS:
-        rows = [e for e in errors if (e.workbook, e.sheet) == (layout.workbook, layout.sheet)]
-        if not rows:
-            continue
-        sheet = wb.create_sheet(_sheet_title(layout, used))
-        sheet.append(["WORKBOOK", "SHEET", "ROW", "COLUMNS", "REASON",
-                      *[h or f"(column {i + 1})" for i, h in enumerate(headers[layout])]])
-        for e in rows:
-            sheet.append([e.workbook, e.sheet, e.row, ", ".join(e.columns), _text_cell(sheet, e.reason),
-                          *[_text_cell(sheet, v) for v in e.values]])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target and rename, so a reader never sees half a workbook.
-    handle, temporary = tempfile.mkstemp(prefix=".import-errors-", suffix=".xlsx", dir=path.parent)
-    os.close(handle)
-    try:
-        wb.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -379,6 +363,7 @@ def import_extracts(
     progress: Callable[[str, int], None] | None = None,
     batch_size: int = BATCH_SIZE,
     error_workbook_path=None,
+    max_delete_share: float | None = DEFAULT_MAX_DELETE_SHARE,
 ) -> ImportReport:
     """Synchronise the sandbox registry tables with the extracts in ``folder``; the caller commits.
 
@@ -387,7 +372,9 @@ def import_extracts(
     default place is removed when there are no errors) and keep their stored version. A missing
     workbook, sheet or column raises ExtractInvalid before anything is written. ``progress(table,
     rows_read)`` is called every ``batch_size`` rows and when a table is done. On any exception the
-    caller must roll back: nothing is committed here. Payments and the outbox are the sandbox's own
+    caller must roll back: nothing is committed here. An import that would delete more than
+    ``max_delete_share`` of any table's stored rows raises MassDeleteRefused after reading every
+    sheet (None allows it); the caller rolls back. Payments and the outbox are the sandbox's own
     ledgers and stay.
     """
     started = time.perf_counter()
@@ -405,10 +392,14 @@ def import_extracts(
         keys: dict = {}
         for spec in SHEET_SPECS:
             _sync_sheet(books[spec.layout.workbook], headers[spec.layout], conn, spec, keys, report,
-                        progress, batch_size)
+                        progress, batch_size, max_delete_share)
+    except WorkbookUnreadable as exc:  # a sheet that turned out damaged or unsafe while reading
+        raise ExtractInvalid(str(exc)) from None
     finally:
         for book in books.values():
             book.close()
+    if report.mass_deletes:
+        raise MassDeleteRefused(max_delete_share, report.mass_deletes)
     if report.errors:
         report.error_workbook = write_error_workbook(error_workbook_path or default_errors,
                                                      report.errors, headers)

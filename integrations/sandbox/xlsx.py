@@ -9,12 +9,19 @@ lacks a ``<dimension>`` record when the workbook is opened, which is every write
 Values come out as ``openpyxl``'s ``iter_rows(values_only=True)`` gives them (numbers as int or
 float, date-styled numbers as datetime, booleans, strings), except that formula and error cells are
 also *flagged*, so a caller can refuse a formula instead of mistaking its text for data.
+
+Extracts come from outside, so the package is checked before openpyxl reads any of it
+(``check_package``): no part may declare a DTD (Excel never writes one; entity declarations are how
+"billion laughs" expansion bombs work), and the sizes the zip declares must stay within bounds (a zip
+bomb inflates a small file into gigabytes). zipfile never inflates a part past its declared size.
 """
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from zipfile import BadZipFile
+from zipfile import BadZipFile, ZipFile
 
 from lxml import etree
 from openpyxl.reader.excel import ExcelReader
@@ -30,8 +37,65 @@ FORMULA = "formula"
 ERROR = "error"
 
 
+# Bounds on what a workbook may inflate to. A sheet of 1,000,000 people is about 750 MB of XML and
+# compresses about ten to one; zip bombs compress a thousand to one and more.
+MAX_PART_BYTES = 4 * 1024**3
+MAX_TOTAL_BYTES = 8 * 1024**3
+MAX_RATIO = 250  # uncompressed / compressed, checked for parts over RATIO_FLOOR bytes
+RATIO_FLOOR = 1024**2
+_PROLOG_BYTES = 64 * 1024  # a part's root element must start within this many bytes
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+_ROOT_START = re.compile(r"<[A-Za-z_]")  # the root element (not <?...?>, <!-- -->, <!DOCTYPE)
+
+
 class WorkbookUnreadable(ValueError):
-    """The file is not an .xlsx workbook openpyxl can open."""
+    """The file is not an .xlsx workbook openpyxl can open, or it is refused as unsafe."""
+
+
+def _prolog_problem(head: bytes) -> str | None:
+    """Return why the start of an XML part is refused, or None (DTDs are refused outright)."""
+    encoding = "utf-16" if head.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8"
+    text = head.decode(encoding, errors="replace")
+    root = _ROOT_START.search(text)
+    if root is None:
+        return f"has no root element in its first {_PROLOG_BYTES // 1024} KiB"
+    prolog = text[:root.start()].upper()
+    if "<!DOCTYPE" in prolog or "<!ENTITY" in prolog:
+        return "declares a DTD or entities (<!DOCTYPE>, <!ENTITY>), which Excel never writes"
+    return None
+
+
+def check_package(path) -> None:
+    """Refuse a workbook that is a zip bomb or whose XML declares a DTD (raises WorkbookUnreadable)."""
+    name = Path(path).name
+    try:
+        with ZipFile(path) as archive:
+            total = 0
+            for info in archive.infolist():
+                size, packed = info.file_size, max(info.compress_size, 1)
+                total += size
+                if size > MAX_PART_BYTES:
+                    raise WorkbookUnreadable(
+                        f"{name} is refused: its part {info.filename} would inflate to {size:,} bytes "
+                        f"(at most {MAX_PART_BYTES:,}).")
+                if size > RATIO_FLOOR and size / packed > MAX_RATIO:
+                    raise WorkbookUnreadable(
+                        f"{name} is refused: its part {info.filename} would inflate {size / packed:,.0f} "
+                        f"times ({packed:,} to {size:,} bytes; at most {MAX_RATIO} times), like a zip bomb.")
+                if total > MAX_TOTAL_BYTES:
+                    raise WorkbookUnreadable(
+                        f"{name} is refused: it would inflate to more than {MAX_TOTAL_BYTES:,} bytes.")
+            for info in archive.infolist():
+                if not info.filename.lower().endswith(_XML_SUFFIXES) or info.is_dir():
+                    continue
+                with archive.open(info) as part:
+                    problem = _prolog_problem(part.read(_PROLOG_BYTES))
+                if problem:
+                    raise WorkbookUnreadable(f"{name} is refused: its part {info.filename} {problem}.")
+    except (BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
+        if isinstance(exc, WorkbookUnreadable):
+            raise
+        raise WorkbookUnreadable(f"{name} is not an .xlsx workbook ({exc}).") from None
 
 
 def _inline_text(element) -> str:
@@ -48,11 +112,20 @@ def _inline_text(element) -> str:
     return "".join(parts)
 
 
+def _checked(parser, name: str, sheet: str):
+    """Iterate a sheet's parser, turning a parse failure into WorkbookUnreadable."""
+    try:
+        yield from parser
+    except etree.XMLSyntaxError as exc:
+        raise WorkbookUnreadable(f"{name}: sheet {sheet} is not well-formed XML ({exc}).") from None
+
+
 class XlsxWorkbook:
     """One workbook opened for streaming; use as a context manager or call close()."""
 
     def __init__(self, path):
         self.path = Path(path)
+        check_package(self.path)
         try:
             reader = ExcelReader(str(path), read_only=True, data_only=False)
         except (BadZipFile, InvalidFileException, OSError, KeyError) as exc:
@@ -120,7 +193,7 @@ class XlsxWorkbook:
                 source, events=("end",), tag=_ROW,
                 resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
             )
-            for _event, row in parser:
+            for _event, row in _checked(parser, self.path.name, sheet):
                 number_attr = row.get("r")
                 counter = int(number_attr) if number_attr else counter + 1
                 values = [None] * width if width is not None else []

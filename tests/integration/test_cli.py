@@ -41,7 +41,7 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas, poor_civil_serv
     assert "DUPLICATE_APPLICATION" in out
     out = run(runner, "submit", "--nik", "3510011399900001", "--account", "1234567890", code=2)
     assert "NIK_INVALID" in out
-    out = run(runner, "submit", "--nik", personas["not_in_dtsen"], code=2)  # a bank channel needs an account
+    out = run(runner, "submit", "--nik", personas["not_in_dtsen"], "--payment-channel", "BRI", code=2)  # a bank needs an account
     assert "FORM_INVALID" in out and "bank_account" in out
 
     run(runner, "appeal", number, "--reason", "My husband retired long ago; no pension.")
