@@ -20,9 +20,11 @@ DEFAULT_PHOTO_PEOPLE = (
 DEFAULT_AS_OF = date(2025, 6, 30)
 DEFAULT_MINIMUM_WAGE = 2_810_000  # UMK Banyuwangi 2025, rupiah per month
 PERSONAS_FILE = "personas.json"
+# Civil-service categories of the "civil servant household" ground (processes/eligibility.dmn).
+CIVIL_SERVANT_CATEGORIES = ("ASN", "TNI", "POLRI", "PENSIUNAN")
 PERSONA_KINDS = (
     "eligible_head_with_photo", "eligible_head_without_photo", "eligible_family_with_children",
-    "civil_servant", "deceased", "high_wage", "not_in_dtsen", "rich_decile",
+    "civil_servant", "civil_servant_poor_family", "deceased", "high_wage", "not_in_dtsen", "rich_decile",
     "four_wheel_vehicle", "large_electricity", "company_owner",
 )
 
@@ -41,11 +43,11 @@ class GenerationReport:
     photo_holders: dict = field(default_factory=dict)  # NIK -> photo file
 
 
-def household_is_clean(hh: Household, minimum_wage: int) -> bool:
+def household_is_clean(hh: Household, minimum_wage: int, *, ignore_civil_service: bool = False) -> bool:
     """Tell whether no exclusion ground touches this family (ignoring the decile)."""
     return (
         hh.head["alive"]
-        and not hh.civil_service
+        and (ignore_civil_service or not hh.civil_service)
         and not hh.company_roles
         and all(wage <= minimum_wage for _, wage, _ in hh.employment)
         and hh.four_wheel_vehicles == 0
@@ -99,6 +101,11 @@ class _PersonaCollector:
         for nik, category in hh.civil_service:
             if category in ("ASN", "TNI", "POLRI"):
                 self._keep("civil_servant", nik)
+        if (hh.civil_service and low and all(c in CIVIL_SERVANT_CATEGORIES for _, c in hh.civil_service)
+                and household_is_clean(hh, self.minimum_wage, ignore_civil_service=True)):
+            # A poor family excluded on the civil-service ground alone: the appeal demo (an overturn
+            # of that one ground leaves a family the programmes still take).
+            self._keep("civil_servant_poor_family", head["nik"])
         for nik, wage, _ in hh.employment:
             if wage > self.minimum_wage:
                 self._keep("high_wage", nik)

@@ -148,7 +148,7 @@ def test_the_readme_walk_runs_as_written(fresh_app):
         assert statuses == {number: "ENROLLED" for number in seen}
         # What the walk says of personas.json holds: its sign-in details open the portal.
         sign_in = _personas_file(fresh_app)["sign_in"]
-        person = sign_in["civil_servant"]
+        person = sign_in["civil_servant_poor_family"]
         assert set(person) == {"nik", "birth_date", "name"}
         with fresh_client() as client:
             sign_in_applicant(client, person["nik"], person["birth_date"])
