@@ -111,6 +111,10 @@ def _init_web(app, settings):
     from . import portal  # the applicant portal, facilitators' assisted registration, sandbox digital ID
 
     portal.register(app)
+    from . import taskcontext  # the appeal and earlier decisions beside a task form
+
+    taskcontext.register(app)
+
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.
