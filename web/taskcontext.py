@@ -18,11 +18,12 @@ DECISION_WORDS = {"approve": "Approve", "reject": "Reject", "overturn": "Overtur
 def task_context(app, task):
     """The panel's content for one task of the case: {"appeal": ..., "files": ..., "decisions": ...}."""
     context = {}
-    if task.form_name in APPEAL_FORMS:
+    if task.form_name in APPEAL_FORMS + APPROVAL_FORMS:
         appeal = latest_appeal(db.session, app)
-        context["appeal"] = appeal
-        context["files"] = [f for f in files_of_case(db.session, app)
-                            if appeal is not None and f.appeal_id == appeal.id]
+        if appeal is not None or task.form_name in APPEAL_FORMS:  # an approval after an appeal shows it too
+            context["appeal"] = appeal
+            context["files"] = [f for f in files_of_case(db.session, app)
+                                if appeal is not None and f.appeal_id == appeal.id]
     if task.form_name in APPROVAL_FORMS:
         context["decisions"] = human_decisions(db.session, app.case_number)
     return context
