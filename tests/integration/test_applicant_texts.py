@@ -7,13 +7,14 @@ import re
 from flask import current_app
 from sqlalchemy import select
 
-from cases.operations import actor_for, case_or_404, file_appeal
+from cases.operations import actor_for, case_or_404, file_appeal, recheck_enrolment
 from cases.models import Officer
 from engine.db import db
 from engine.humantasks import claim_task
 from tests.helpers import case, fresh_client, open_task, submit, work
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
     csrf_of, officer_login, officer_logins, portal, post_multipart, sign_in_applicant)
+from tests.integration.test_explanation import _enrol, dtsen_update  # noqa: F401  (fixture)
 
 OTHER_CASE = "TPT-2026-0000777"
 NOTE = f"Sama seperti {OTHER_CASE} milik Budi Santoso, tetangganya; jangan disetujui."
@@ -183,3 +184,26 @@ def test_appeal_upheld_reasons_reach_the_applicant_as_codes(svc, personas, offic
     shown = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert "Bukti yang dikirim tidak menunjukkan bahwa alasan keputusan sudah tidak berlaku." in shown
     assert OTHER_CASE not in shown
+
+
+def test_removal_approval_shows_the_review_and_the_family_reads_the_message_only(
+        svc, personas, officers, officer_logins, portal, dtsen_update):
+    app = _enrol(svc, personas, officers)
+    dtsen_update(app.kk_number, 8)
+    recheck_enrolment(svc.engine, app.case_number)
+    db.session.commit()
+    number = app.case_number
+    work(svc, number, "removal_review", _officer(officer_logins["caseworker"]),
+         {"removal_decision": "remove", "removal_message": MESSAGE, "removal_notes": NOTE})
+    _claim(svc, number, "approve_removal", officer_logins["supervisor"])
+    with fresh_client() as supervisor:
+        officer_login(supervisor, officer_logins["supervisor"])
+        panel = _panel(supervisor.get(f"/cases/{number}").get_data(as_text=True))
+    assert "Hapus dari program" in panel and NOTE in panel and MESSAGE in panel
+    assert officer_logins["caseworker"] in panel
+    app = work(svc, number, "approve_removal", _officer(officer_logins["supervisor"]), {"approval_decision": "approve"})
+    assert app.status == "REMOVED"
+    sign_in_applicant(portal, app.nik)
+    shown = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    assert MESSAGE in shown and OTHER_CASE not in shown and "Budi Santoso" not in shown
+    assert MESSAGE in _outbox_text(app.nik) and OTHER_CASE not in _outbox_text(app.nik)
