@@ -45,8 +45,8 @@ def human_decisions(session, case_number):
                                                    HumanTask.status == "completed",
                                                    HumanTask.form_name.in_(tuple(DECISION_FIELDS)))
                            .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
-    names = {o.username: o for o in session.execute(
-        select(Officer).where(Officer.username.in_(sorted({r.completed_by for r in rows if r.completed_by})))).scalars()}
+    usernames = sorted({r.completed_by for r in rows if r.completed_by})
+    names = {o.username: o for o in session.execute(select(Officer).where(Officer.username.in_(usernames))).scalars()}
     decisions = []
     for row in rows:
         decision_field, codes_field, message_field, notes_field = DECISION_FIELDS[row.form_name]

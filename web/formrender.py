@@ -39,8 +39,10 @@ def describe(schema_cls):
                 choices = list(validator.choices)
             if isinstance(validator, validate.Length):
                 max_length = validator.max
-        kind = "checkboxes" if choices and inner is not None else "select" if choices else ("textarea" if isinstance(field, fields.String) and (max_length or 0) > 200
-                                          else "text")
+        if choices:
+            kind = "checkboxes" if inner is not None else "select"
+        else:
+            kind = "textarea" if isinstance(field, fields.String) and (max_length or 0) > 200 else "text"
         described.append({
             "name": name, "label": LABELS.get(name, name.replace("_", " ").capitalize()),
             "required": field.required, "choices": choices, "kind": kind, "max_length": max_length,
