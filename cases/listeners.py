@@ -114,6 +114,7 @@ def _record_recheck(session, app, status, runtime):
         if status == "REMOVED":
             app.active_nik = None
             app.reasons = data.get("reasons") or []
+            app.applicant_message = data.get("approval_message") or data.get("removal_message") or None
             for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
                                                                      Enrolment.ended_at.is_(None))).scalars():
                 enrolment.ended_at = utcnow()
@@ -128,6 +129,7 @@ def _apply_status(session, app, status, runtime):
         app.decision = data.get("decision")
         app.decided_by = data.get("decided_by")
         app.reasons = data.get("reasons") or []
+        app.applicant_message = data.get("applicant_message") or None
         app.review_flags = data.get("review_flags") or []
         app.programmes = data.get("programmes") or []
         app.rule_version = rule_version(runtime.instance.version)

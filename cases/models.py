@@ -58,6 +58,8 @@ class Application(db.Model):
     decision: Mapped[str | None] = mapped_column(String(10))
     decided_by: Mapped[str | None] = mapped_column(String(20))
     reasons: Mapped[list] = mapped_column(JSON, default=list)
+    # The officer's message written for the applicant with the decision (reasons are codes; notes stay internal).
+    applicant_message: Mapped[str | None] = mapped_column(Text)
     review_flags: Mapped[list] = mapped_column(JSON, default=list)
     programmes: Mapped[list] = mapped_column(JSON, default=list)
     benefits: Mapped[dict | None] = mapped_column(JSON)

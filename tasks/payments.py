@@ -1,4 +1,6 @@
 """Disbursement requests and decision notices."""
+from forms.reason_codes import applicant_reason_text
+
 from .base import handler
 
 
@@ -14,10 +16,17 @@ def request_disbursement(ctx, reference, nik, amount, channel, account):
 
 
 @handler("notify.decision")
-def notify_decision(ctx, nik, case_number, decision, reasons):
-    """Tell the applicant the decision and every reason, by SMS and in the portal."""
+def notify_decision(ctx, nik, case_number, decision, reasons, message=None):
+    """Tell the applicant the decision, every reason and the officer's message to them, by SMS and in the portal.
+
+    An officer's reasons go out as their codes' catalogue texts (forms/reason_codes.py), never as the
+    officer's own words; only the message written for the applicant is sent as written.
+    """
     params = {"case_number": case_number, "decision": decision,
-              "reasons": [{"code": r.get("code"), "id": r.get("id"), "en": r.get("en")} for r in reasons or []]}
+              "reasons": [{"code": r.get("code"), "id": applicant_reason_text(r, "id"),
+                           "en": applicant_reason_text(r, "en")} for r in reasons or []]}
+    if message:
+        params["message"] = message
     ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params)
            for channel in ("SMS", "PORTAL")]
     return {"message_ids": ids}

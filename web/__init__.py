@@ -111,16 +111,22 @@ def _init_web(app, settings):
     from . import portal  # the applicant portal, facilitators' assisted registration, sandbox digital ID
 
     portal.register(app)
+    from . import taskcontext  # the appeal and earlier decisions beside a task form
+
+    taskcontext.register(app)
+
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.
-        g.audit_origin = set_origin(request.remote_addr, (request.user_agent.string or "")[:300])
+        # A stack: a request made inside another (the sandbox sign-in's token call) shares the app context's g.
+        g.setdefault("audit_origins", []).append(
+            set_origin(request.remote_addr, (request.user_agent.string or "")[:300]))
 
     @app.teardown_request
     def _forget_origin(exc=None):
-        token = g.pop("audit_origin", None)
-        if token is not None:
-            reset_origin(token)
+        tokens = g.get("audit_origins")
+        if tokens:
+            reset_origin(tokens.pop())
 
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale() or "id"), format_datetime=format_datetime)
 

@@ -89,8 +89,15 @@ def case():
 def _print_decision(app):
     if app.decision:
         click.echo(f"  keputusan / decision: {app.decision} (by {app.decided_by})  rules: {app.rule_version}")
+    from forms.reason_codes import applicant_reason_text, officer_written
+
     for r in app.reasons or []:
-        click.echo(f"  - [{r.get('code')}] {r.get('id')} / {r.get('en')}")
+        # an officer's reason shows its catalogue texts (what the applicant reads), never a note kept in it
+        texts = (applicant_reason_text(r, "id"), applicant_reason_text(r, "en")) if officer_written(r) \
+            else (r.get("id"), r.get("en"))
+        click.echo(f"  - [{r.get('code')}] {texts[0]} / {texts[1]}")
+    if app.applicant_message:
+        click.echo(f"  pesan untuk pemohon / message to the applicant: {app.applicant_message}")
     if app.review_flags:
         click.echo(f"  flags: {', '.join(app.review_flags)}")
 
@@ -124,6 +131,7 @@ def case_show(case_number, evidence, username):
         b = app.benefits
         click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"
                    f"  first payment: Rp{b.get('first_payment', 0):,}")
+    _print_appeals_and_decisions(app)
     events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
     checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
                                 .order_by(EvidenceRecord.id)).scalars().all()
@@ -137,6 +145,36 @@ def case_show(case_number, evidence, username):
         for ev in checks:
             shown = json.dumps(mask_identifiers(ev.value), default=str)
             click.echo(f"    {wib(ev.checked_at)} {ev.source:16} {shown[:200]}")
+
+
+def _print_appeals_and_decisions(app):
+    """The applicant's appeals (reason, evidence files) and the officers' decisions (notes included)."""
+    from cases.decisions import human_decisions
+    from cases.portal.files import files_of_case
+    from cases.models import Appeal
+    from forms.reason_codes import reason_text
+
+    appeals = db.session.execute(select(Appeal).where(Appeal.application_id == app.id)
+                                 .order_by(Appeal.id)).scalars().all()
+    files = files_of_case(db.session, app)
+    for appeal in appeals:
+        click.echo(f"  sanggahan / appeal {appeal.filed_at:%Y-%m-%d %H:%M} UTC: {appeal.outcome or 'open'}")
+        click.echo(f"    alasan pemohon / applicant's reason: {appeal.reason}")
+        for f in (f for f in files if f.appeal_id == appeal.id):
+            click.echo(f"    file: {f.filename} ({f.content_type}, {f.size} bytes) "
+                       f"/cases/{app.case_number}/evidence-files/{f.key}")
+    decisions = human_decisions(db.session, app.case_number)
+    if decisions:
+        click.echo("  keputusan petugas / officers' decisions:")
+    for d in decisions:
+        click.echo(f"    {d.at:%Y-%m-%d %H:%M} UTC {d.officer} ({', '.join(d.officer_roles) or '-'}) "
+                   f"{d.task_name}: {d.decision}")
+        for code in d.reason_codes:
+            click.echo(f"      [{code}] {reason_text(code, 'id')} / {reason_text(code, 'en')}")
+        if d.message:
+            click.echo(f"      pesan untuk pemohon / message to the applicant: {d.message}")
+        if d.notes:
+            click.echo(f"      catatan internal / internal note: {d.notes}")
 
 
 # --- human tasks ---------------------------------------------------------------------------

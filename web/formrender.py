@@ -1,13 +1,22 @@
 """Describe a marshmallow form schema for the task-form template (fields, choices, errors)."""
 from marshmallow import fields, validate
 
+from forms.reason_codes import CATALOGUE
+
 # Field and choice labels, as msgids: the template translates them.
+# What the applicant will read is labelled as such; the notes are labelled internal.
+APPLICANT_REASONS = "Reasons the applicant will see (when refusing)"
+APPLICANT_MESSAGE = "Message to the applicant (the applicant will read it)"
+INTERNAL_NOTE = "Internal note (officers only)"
 LABELS = {
-    "review_decision": "Decision", "review_reason_code": "Reason for rejection", "review_notes": "Notes",
-    "approval_decision": "Decision", "approval_reason_code": "Reason for rejection", "approval_notes": "Notes",
-    "appeal_outcome": "Appeal outcome", "appeal_notes": "Reasons for the outcome",
+    "review_decision": "Decision", "review_reason_codes": APPLICANT_REASONS, "review_message": APPLICANT_MESSAGE,
+    "review_notes": INTERNAL_NOTE,
+    "approval_decision": "Decision", "approval_reason_codes": APPLICANT_REASONS,
+    "approval_message": APPLICANT_MESSAGE, "approval_notes": INTERNAL_NOTE,
+    "appeal_outcome": "Appeal outcome", "appeal_reason_codes": "Reasons the applicant will see (when not accepted)",
+    "appeal_message": APPLICANT_MESSAGE, "appeal_notes": INTERNAL_NOTE,
+    "removal_decision": "Decision", "removal_message": APPLICANT_MESSAGE, "removal_notes": INTERNAL_NOTE,
     "appeal_overturned_ground": "Ground judged wrong (when overturning)",
-    "removal_decision": "Decision", "removal_notes": "Notes",
     "objection_outcome": "Outcome of the verification", "objection_notes": "Findings (seen by officers only)",
 }
 CHOICE_LABELS = {
@@ -15,6 +24,8 @@ CHOICE_LABELS = {
     "remove": "Remove from the programme", "keep": "Keep enrolled",
     "upheld": "Upheld: re-check the family's enrolment", "dismissed": "Dismissed: no ground found",
     "ALL": "Every ground of the rejection",
+    # reason codes: their catalogue texts (English source strings, translated where shown)
+    **CATALOGUE,
 }
 
 
@@ -24,13 +35,16 @@ def describe(schema_cls):
     for name, field in schema_cls().fields.items():
         choices = None
         max_length = None
-        for validator in field.validators:
+        inner = getattr(field, "inner", None)
+        for validator in list(field.validators) + list(getattr(inner, "validators", [])):
             if isinstance(validator, validate.OneOf):
                 choices = list(validator.choices)
             if isinstance(validator, validate.Length):
                 max_length = validator.max
-        kind = "select" if choices else ("textarea" if isinstance(field, fields.String) and (max_length or 0) > 200
-                                          else "text")
+        if choices:
+            kind = "checkboxes" if inner is not None else "select"
+        else:
+            kind = "textarea" if isinstance(field, fields.String) and (max_length or 0) > 200 else "text"
         described.append({
             "name": name, "label": LABELS.get(name, name.replace("_", " ").capitalize()),
             "required": field.required, "choices": choices, "kind": kind, "max_length": max_length,

@@ -19,7 +19,11 @@ def complete_from_form(task_id):
     On a refusal the transaction is rolled back, the reason flashed, and four-eyes or not-allowed
     attempts written to the audit log; the caller re-renders its page (422 for FormInvalid, else 409).
     """
-    values = {k: v for k, v in request.form.items() if k not in FORM_META and v != ""}
+    values = {}
+    for key in request.form:
+        posted = [v for v in request.form.getlist(key) if v != ""]
+        if key not in FORM_META and posted:
+            values[key] = posted if len(posted) > 1 or key.endswith("_codes") else posted[0]
     try:
         complete_task(services().engine, task_id, current_user.actor, values,
                       expected_claim=request.form.get("claim_stamp"))

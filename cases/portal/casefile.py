@@ -60,16 +60,19 @@ def _duration(window, start):
 
 
 def appeals_of(session, app):
-    """Return the case's appeals with the reviewing officer's reasons: [(Appeal, notes or None)]."""
+    """Return the case's appeals with what the reviewing officer wrote *for the applicant*:
+    [(Appeal, {"reason_codes": [...], "message": str} or None)]. The officer's internal notes are
+    never part of it."""
     appeals = session.execute(select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id)
                               ).scalars().all()
     reviews = session.execute(select(HumanTask.data).where(HumanTask.business_key == app.case_number,
                                                            HumanTask.bpmn_id == "appeal_review",
                                                            HumanTask.status == "completed")
                               .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
-    notes = [(data or {}).get("appeal_notes") for data in reviews]
+    replies = [{"reason_codes": list((data or {}).get("appeal_reason_codes") or []),
+                "message": (data or {}).get("appeal_message") or ""} for data in reviews]
     decided = [a for a in appeals if a.outcome]
-    by_appeal = {a.id: notes[i] if i < len(notes) else None for i, a in enumerate(decided)}
+    by_appeal = {a.id: replies[i] if i < len(replies) else None for i, a in enumerate(decided)}
     return [(a, by_appeal.get(a.id)) for a in appeals]
 
 

@@ -397,8 +397,8 @@ def test_desk_chart_data_matches_the_tasks(web, svc, personas):
         fresh = open_task(second, "review")
         # An officer completes the overdue review late.
         work(svc, first, "review", actor_for(officer("a_caseworker")),
-             {"review_decision": "reject", "review_reason_code": "OTHER",
-              "review_notes": "x"})
+             {"review_decision": "reject", "review_reason_codes": ["OTHER"],
+              "review_message": "Silakan datang ke kantor desa.", "review_notes": "x"})
         login(web, "a_supervisor")
         data = desk_data(web)
     db.session.expire_all()

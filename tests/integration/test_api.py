@@ -100,7 +100,8 @@ def test_task_round_trip_with_form_errors_four_eyes_and_conflicts(api, svc, pers
     review = open_task(number, "review")
     shown = api.get(f"/api/v1/tasks/{review.id}", "a_cwsup").get_json()
     assert shown["form"]["name"] == "case_review" and shown["case_number"] == number
-    assert {f["name"] for f in shown["form"]["fields"]} == {"review_decision", "review_reason_code", "review_notes"}
+    assert {f["name"] for f in shown["form"]["fields"]} == {"review_decision", "review_reason_codes",
+                                                                  "review_message", "review_notes"}
     assert api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json={"review_decision": "approve"}) \
         .get_json()["error"] == "TASK_NOT_CLAIMED"
     claimed = api.post(f"/api/v1/tasks/{review.id}/claim", "a_cwsup").get_json()
@@ -112,7 +113,7 @@ def test_task_round_trip_with_form_errors_four_eyes_and_conflicts(api, svc, pers
     response = api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json={"review_decision": "reject"})
     assert response.status_code == 422
     body = response.get_json()
-    assert body["error"] == "FORM_INVALID" and "review_reason_code" in body["errors"]["json"]
+    assert body["error"] == "FORM_INVALID" and "review_reason_codes" in body["errors"]["json"]
     response = api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json=["approve"])
     assert response.status_code == 422 and "_schema" in response.get_json()["errors"]["json"]
     assert case(number).status == "IN_REVIEW"

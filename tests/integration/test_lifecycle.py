@@ -90,6 +90,7 @@ def test_appeal_upheld_closes_the_case(svc, personas, officers):
     file_appeal(svc.engine, number, {"reason": "The wage on record belongs to a job I lost in May."})
     db.session.commit()
     app = work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
+                                                               "appeal_reason_codes": "APPEAL_REGISTRY_CONFIRMS",
                                                                "appeal_notes": "employer confirms the wage"})
     assert app.status == "CLOSED_REJECTED" and app.active_nik is None
     # Closed: the person may apply again.
@@ -136,7 +137,7 @@ def test_review_rejection_by_officer(svc, personas, officers):
     number = submit(svc, personas["not_in_dtsen"]).case_number
     assert "NOT_IN_DTSEN" in {r["code"] for r in case(number).reasons}
     app = work(svc, number, "review", officers["cw1"], {"review_decision": "reject",
-                                                       "review_reason_code": "DECILE_ABOVE_CUTOFF",
+                                                       "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
                                                        "review_notes": "field survey: decile 8"})
     assert app.status == "REJECTED" and app.decided_by == "officer"
     assert app.reasons[0]["code"] == "DECILE_ABOVE_CUTOFF"
@@ -213,7 +214,7 @@ def test_form_errors_lose_nothing_and_a_task_completes_once(svc, personas, offic
     with pytest.raises(FormInvalid) as err:
         complete_task(svc.engine, row.id, officers["cw1"], {"review_decision": "reject"})
     db.session.rollback()
-    assert "review_reason_code" in err.value.errors
+    assert "review_reason_codes" in err.value.errors
     with pytest.raises(FormInvalid):
         complete_task(svc.engine, row.id, officers["cw1"], {"review_decision": "maybe", "extra": 1})
     db.session.rollback()

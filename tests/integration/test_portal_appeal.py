@@ -69,11 +69,15 @@ def test_appeal_with_evidence_reaches_the_appeals_officer_and_the_outcome_is_sho
     assert seen.status_code == 200 and seen.headers["Content-Type"] == "image/png"
     assert "sandbox" in seen.headers["Content-Security-Policy"]
 
-    work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
-                                                          "appeal_notes": "The civil-service register confirms it."})
+    work(svc, number, "appeal_review", officers["app1"], {
+        "appeal_outcome": "uphold", "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
+        "appeal_message": "Data BKN masih mencatat suami Anda sebagai ASN.",
+        "appeal_notes": "The civil-service register confirms it."})
     page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert "Tidak disetujui (final)" in page and "Tidak diterima: keputusan tetap" in page
-    assert "The civil-service register confirms it." in page
+    assert "Data BKN masih mencatat suami Anda sebagai ASN." in page  # the message to the applicant
+    assert "Data resmi masih membenarkan alasan keputusan tersebut." in page  # the reason code's text
+    assert "The civil-service register confirms it." not in page  # the internal note stays with officers
     closed = portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
     assert "Keputusan ini final" in closed
 

@@ -12,7 +12,7 @@ from ..casepages import READERS
 from . import API_PREFIX, documented_errors
 from .auth import api_roles_required, caller
 from .errors import api_abort, register_json_errors
-from .present import case_detail_out
+from .present import case_decisions_out, case_detail_out
 from .schemas import CaseDetailSchema, CaseListQuery, CasePageSchema, DiagramSchema
 
 bp = Blueprint("api_cases", __name__, url_prefix=f"{API_PREFIX}/cases",
@@ -57,6 +57,7 @@ def show(case_number):
     """
     app = case_for_caller_or_404(case_number)
     shown = case_detail_out(app, case_records(db.session, app))
+    shown.update(case_decisions_out(app))
     who = caller()
     record(db.session, who.actor, "case.view", target_type="case", target_id=app.case_number,
            ip=request.remote_addr, user_agent=request.user_agent.string, detail=who.audit_detail())

@@ -41,6 +41,33 @@ def case_detail_out(app, records):
     }
 
 
+def case_decisions_out(app):
+    """The applicant's appeals (reason, files) and the officers' decisions, as the API shows them."""
+    from flask import url_for
+    from sqlalchemy import select
+
+    from cases.decisions import human_decisions
+    from cases.models import Appeal
+    from cases.portal.files import files_of_case
+    from engine.db import db
+
+    files = files_of_case(db.session, app)
+    appeals = db.session.execute(select(Appeal).where(Appeal.application_id == app.id)
+                                 .order_by(Appeal.id)).scalars().all()
+    return {
+        "applicant_message": app.applicant_message,
+        "appeals": [{"reason": a.reason, "filed_at": a.filed_at, "outcome": a.outcome, "decided_by": a.decided_by,
+                     "decided_at": a.decided_at,
+                     "files": [{"filename": f.filename, "content_type": f.content_type, "size": f.size,
+                                "url": url_for("evidence.officer_file", case_number=app.case_number, key=f.key)}
+                               for f in files if f.appeal_id == a.id]} for a in appeals],
+        "decisions": [{"task": d.task_name, "form_name": d.form_name, "officer": d.officer,
+                       "officer_name": d.officer_name, "officer_roles": d.officer_roles, "at": d.at,
+                       "decision": d.decision, "reason_codes": d.reason_codes, "notes": d.notes,
+                       "message": d.message} for d in human_decisions(db.session, app.case_number)],
+    }
+
+
 def form_out(forms, form_name):
     """A task form: its fields with translated labels, and its JSON schema (what .../complete accepts)."""
     schema_cls = forms.get(form_name)

@@ -94,6 +94,35 @@ class EvidenceSchema(_Out):
     value = fields.Dict(metadata={"description": "The source's answer, identifiers masked"})
 
 
+class AppealFileSchema(_Out):
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    url = fields.String(metadata={"description": "The officers' download address (each download audited)"})
+
+
+class AppealOutSchema(_Out):
+    reason = fields.String(metadata={"description": "The applicant's reason for the appeal"})
+    filed_at = fields.DateTime()
+    outcome = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    files = fields.List(fields.Nested(AppealFileSchema))
+
+
+class HumanDecisionSchema(_Out):
+    task = fields.String()
+    form_name = fields.String()
+    officer = fields.String()
+    officer_name = fields.String()
+    officer_roles = fields.List(fields.String())
+    at = fields.DateTime()
+    decision = fields.String(allow_none=True)
+    reason_codes = fields.List(fields.String(), metadata={"description": "Codes of forms/reason_codes.py"})
+    notes = fields.String(metadata={"description": "Internal note (officers only)"})
+    message = fields.String(metadata={"description": "The message written for the applicant"})
+
+
 class CaseDetailSchema(_Out):
     case_number = fields.String()
     status = fields.String()
@@ -104,6 +133,8 @@ class CaseDetailSchema(_Out):
     applicant = fields.Nested(ApplicantSchema)
     household = fields.List(fields.Dict(), metadata={"description": "Household members, NIKs masked"})
     reasons = fields.List(fields.Dict())
+    applicant_message = fields.String(allow_none=True, metadata={"description": "The officer's message to the "
+                                                                               "applicant with the decision"})
     review_flags = fields.List(fields.String())
     programmes = fields.List(fields.String())
     benefits = fields.Dict(allow_none=True)
@@ -112,6 +143,9 @@ class CaseDetailSchema(_Out):
     timeline = fields.List(fields.Nested(EventSchema))
     evidence = fields.List(fields.Nested(EvidenceSchema))
     tasks = fields.List(fields.Nested(TaskSchema))
+    appeals = fields.List(fields.Nested(AppealOutSchema))
+    decisions = fields.List(fields.Nested(HumanDecisionSchema),
+                            metadata={"description": "The officers' decisions on the case, oldest first"})
 
 
 class DiagramSchema(_Out):

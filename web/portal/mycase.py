@@ -11,6 +11,7 @@ from cases.portal.drafts import draft_of
 from cases.portal.files import files_of_case
 from cases.portal.notices import portal_notices
 from engine.db import db, utcnow
+from forms.reason_codes import applicant_reason_texts
 from integrations.base import TransientIntegrationError
 
 from .. import services
@@ -88,7 +89,7 @@ def case(case_number):
     page = render_template(
         "portal/case.html", app=app, status_text=STATUS_TEXTS.get(app.status, (app.status, "")),
         events=applicant_timeline(db.session, app), event_texts=EVENT_TEXTS, status_texts=STATUS_TEXTS,
-        reasons=[r.get("id") if locale == "id" else r.get("en") for r in app.reasons or []],
+        reasons=applicant_reason_texts(app.reasons, locale), message=app.applicant_message,
         failed=[e for e in explanation if e.get("outcome") in ("fail", "review")], explanation=explanation,
         outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
         appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
