@@ -98,7 +98,7 @@ def test_an_approver_may_still_reject_with_their_own_reason(svc, officers):
          {"appeal_outcome": "overturn", "appeal_overturned_ground": "DECILE_ABOVE_CUTOFF", "appeal_notes": "x" * 5})
     assert open_task(number, "approve") is not None
     app = work(svc, number, "approve", officers["sup1"],
-               {"approval_decision": "reject", "approval_reason_code": "CIVIL_SERVANT_HOUSEHOLD",
+               {"approval_decision": "reject", "approval_reason_codes": ["CIVIL_SERVANT_HOUSEHOLD"],
                 "approval_notes": "still employed"})
     assert app.status == "CLOSED_REJECTED" and app.reasons[0]["code"] == "CIVIL_SERVANT_HOUSEHOLD"
 
@@ -134,6 +134,6 @@ def test_a_case_on_the_previous_version_keeps_running_and_its_approver_is_warned
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "data-approval-warning" in html and "versi proses lama" in html
     app = work(svc, number, "approve", officers["sup1"],
-               {"approval_decision": "reject", "approval_reason_code": "DECILE_ABOVE_CUTOFF", "approval_notes": "Rp0"})
+               {"approval_decision": "reject", "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"], "approval_notes": "Rp0"})
     assert app.status == "CLOSED_REJECTED"
     assert db.session.scalars(select(Incident)).first() is None
