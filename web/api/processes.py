@@ -17,7 +17,7 @@ register_json_errors(bp)
 
 
 def _version_out(version, counts, latest):
-    return {"id": version.id, "process_id": version.process_id, "name": version.name,
+    return {"id": version.id, "number": version.number, "process_id": version.process_id, "name": version.name,
             "content_hash": version.content_hash, "deployed_at": version.deployed_at,
             "deployed_by": version.deployed_by, "latest": latest, "instances": counts.get(version.id, {})}
 

@@ -166,6 +166,7 @@ class TaskActionSchema(_Out):
 
 class VersionSchema(_Out):
     id = fields.Integer()
+    number = fields.Integer(metadata={"description": "version number within its process: 1, 2, 3..."})
     process_id = fields.String()
     name = fields.String(allow_none=True)
     content_hash = fields.String()
