@@ -249,8 +249,21 @@ def too_long(parsed):
     return months > MAX_TIMER_MONTHS or days > MAX_TIMER_DAYS or months * 31 + days > MAX_TIMER_DAYS
 
 
+class TimerTooLong(ValueError):
+    """A timer expression evaluated to a duration longer than ten years."""
+
+
 def bound_timers():
-    """Make Spiff refuse, at run time, a duration longer than ten years instead of expanding it month by month."""
+    """Make Spiff refuse, at run time, a duration longer than ten years instead of expanding it month by month.
+
+    The timer's task goes to ERROR with a WorkflowTaskException, which the runtime records as an incident.
+    """
+    from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+        CycleTimerEventDefinition,
+        DurationTimerEventDefinition,
+    )
+
     cls = TimerEventDefinition
     if getattr(cls, "_tepat_bounded", False):
         return
@@ -258,7 +271,7 @@ def bound_timers():
 
     def checked(parsed):
         if too_long(parsed):
-            raise ValueError("timer duration longer than ten years")
+            raise TimerTooLong("timer duration longer than ten years")
 
     def start(parsed_duration, start=None):
         checked(parsed_duration)
@@ -268,6 +281,19 @@ def bound_timers():
         checked(parsed_duration)
         return from_end(parsed_duration, end)
 
+    def task_error(method):
+        def wrapped(self, my_task, *args, **kwargs):
+            try:
+                return method(self, my_task, *args, **kwargs)
+            except TimerTooLong as exc:
+                my_task.error()
+                raise WorkflowTaskException(str(exc), task=my_task, exception=exc) from exc
+        return wrapped
+
     cls.get_timedelta_from_start = staticmethod(start)
     cls.get_timedelta_from_end = staticmethod(end)
+    for timer in (DurationTimerEventDefinition, CycleTimerEventDefinition):
+        for name in ("has_fired", "update_task", "details"):
+            if name in vars(timer):
+                setattr(timer, name, task_error(vars(timer)[name]))
     cls._tepat_bounded = True

@@ -18,9 +18,12 @@ from .spec import SERIALIZER_VERSION, TepatServiceTask, dump_state, load_state, 
 from .workdays import add_calendar_days, add_working_days
 
 OPEN_STATES = ("open", "claimed")
-# Automatic steps one run may take: a process that calls itself at run time (or loops without a wait)
-# ends in an incident instead of holding the request for ever. The largest real run takes ~100.
-STEP_BUDGET = 5000
+# Automatic steps one run may take, and subprocesses one instance may hold: a process that calls itself
+# at run time (or loops without a wait) ends in an incident instead of holding the request for ever.
+# The largest real run takes about a hundred steps and no subprocess. (Each nested call makes every
+# later step slower, so the subprocess bound is what stops a self-call quickly.)
+STEP_BUDGET = 2000
+MAX_SUBPROCESSES = 100
 
 
 class StepBudgetExceeded(WorkflowTaskException):
@@ -109,10 +112,10 @@ class InstanceRuntime:
 
     def _will_complete(self, task):
         self.steps += 1
-        if self.steps > STEP_BUDGET:
+        if self.steps > STEP_BUDGET or len(self.workflow.subprocesses) > MAX_SUBPROCESSES:
             task.error()
-            raise StepBudgetExceeded(f"more than {STEP_BUDGET} automatic steps in one run "
-                                     "(does the process call itself or loop without waiting?)", task=task)
+            raise StepBudgetExceeded(f"more than {STEP_BUDGET} automatic steps or {MAX_SUBPROCESSES} subprocesses "
+                                     "in one run (does the process call itself or loop without waiting?)", task=task)
         status = properties(task.task_spec).get("caseStatus")
         if status:
             self.journal.add("milestone", status=status, bpmn_id=task.task_spec.bpmn_id)
