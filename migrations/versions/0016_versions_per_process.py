@@ -36,11 +36,11 @@ def upgrade():
                      .values(number=counters[process_id], origin=origin))
     with op.batch_alter_table("process_versions", schema=None) as batch_op:
         batch_op.alter_column("number", existing_type=sa.Integer(), nullable=False)
-        batch_op.create_unique_constraint(batch_op.f("uq_process_versions_process_id"), ["process_id", "number"])
+        batch_op.create_unique_constraint("uq_process_versions_number", ["process_id", "number"])
 
 
 def downgrade():
     with op.batch_alter_table("process_versions", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_process_versions_process_id"), type_="unique")
+        batch_op.drop_constraint("uq_process_versions_number", type_="unique")
         batch_op.drop_column("origin")
         batch_op.drop_column("number")

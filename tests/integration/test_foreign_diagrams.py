@@ -113,7 +113,7 @@ def _unchecked_version(name, process_id):
     parser = TepatBpmnParser()
     parser.add_bpmn_file(str(FOREIGN / name))
     spec = parser.get_spec(process_id)
-    version = ProcessVersion(process_id=process_id, number=1, origin="folder", name=process_id, content_hash="x",
+    version = ProcessVersion(process_id=process_id, number=1, origin="folder", name=process_id, content_hash="unchecked-calls-itself",
                              files={name: (FOREIGN / name).read_text()},
                              spec_json=dump_spec(spec, parser.get_subprocess_specs(process_id)),
                              serializer_version=SERIALIZER_VERSION)
@@ -138,7 +138,7 @@ def test_an_absurd_timer_at_run_time_ends_in_an_incident(svc, tmp_path):
     parser = TepatBpmnParser()
     parser.add_bpmn_file(str(path))
     spec = parser.get_spec("timer_absurd")
-    version = ProcessVersion(process_id="timer_absurd", number=1, origin="folder", name="t", content_hash="x",
+    version = ProcessVersion(process_id="timer_absurd", number=1, origin="folder", name="t", content_hash="unchecked-timer",
                              files={"timer_absurd.bpmn": xml}, spec_json=dump_spec(spec, {}),
                              serializer_version=SERIALIZER_VERSION)
     db.session.add(version)
