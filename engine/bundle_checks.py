@@ -70,28 +70,25 @@ def normalise_dmn(name, tree):
 
 
 def dmn_expression_problems(name, decision):
-    """Compile every input, rule and output expression of a parsed decision in the sandbox."""
+    """Compile every input, rule and output expression of a parsed decision in the sandbox (one problem each)."""
     found = []
+
+    def refuse(element_id, what, messages):
+        if messages:
+            found.append(problem(name, element_id, f"{what}: {messages[0]}", "DMN_EXPRESSION_INVALID",
+                                 detail="; ".join(messages)))
+
     for table in decision.decisionTables:
         for entry in table.inputs:
             if entry.expression:
-                for msg in validate_script(entry.expression, "eval"):
-                    found.append(problem(name, entry.id, f"input {entry.expression!r}: {msg}", "DMN_EXPRESSION_INVALID",
-                                         detail=msg))
+                refuse(entry.id, f"input {entry.expression!r}", validate_script(entry.expression, "eval"))
         for rule in table.rules:
             for entry in rule.inputEntries:
-                source = entry.input.expression or "x"
-                for lhs in entry.lhs:
-                    if not lhs:
-                        continue
-                    for msg in _rule_messages(source, lhs):
-                        found.append(problem(name, entry.id, f"rule {rule.id} {lhs!r}: {msg}", "DMN_EXPRESSION_INVALID",
-                                             detail=msg))
+                for lhs in filter(None, entry.lhs):
+                    refuse(entry.id, f"rule {rule.id} {lhs!r}", _rule_messages(entry.input.expression or "x", lhs))
             for entry in rule.outputEntries:
                 if entry.text:
-                    for msg in validate_script(entry.text, "eval"):
-                        found.append(problem(name, entry.id, f"rule {rule.id} output {entry.text!r}: {msg}",
-                                             "DMN_EXPRESSION_INVALID", detail=msg))
+                    refuse(entry.id, f"rule {rule.id} output {entry.text!r}", validate_script(entry.text, "eval"))
     return found
 
 
