@@ -36,7 +36,7 @@ def _version_or_404(process_id, version_id):
 def index():
     """List deployed processes with every version (newest first) and its instances by status."""
     counts = instance_counts(db.session)
-    return [{"process_id": process_id, "latest_version": versions[0].id,
+    return [{"process_id": process_id, "latest_version": versions[0].id, "latest_number": versions[0].number,
              "versions": [_version_out(v, counts, i == 0) for i, v in enumerate(versions)]}
             for process_id, versions in process_catalog(db.session)]
 

@@ -190,5 +190,6 @@ class VersionDetailSchema(VersionSchema):
 
 class ProcessSchema(_Out):
     process_id = fields.String()
-    latest_version = fields.Integer()
+    latest_version = fields.Integer(metadata={"description": "id of the current version"})
+    latest_number = fields.Integer(metadata={"description": "number of the current version within the process"})
     versions = fields.List(fields.Nested(VersionSchema))
