@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import signals
 from .db import utcnow
-from .deploy import deploy_bundle, latest_version, read_folder
+from .deploy import deploy_bundle, deploy_folder_files, latest_version, read_folder
 from .errors import (
     IncidentNotFound,
     IncidentNotSkippable,
@@ -61,14 +61,19 @@ class Engine:
 
     # --- definitions -------------------------------------------------------------------------
 
-    def deploy_folder(self, folder=None, deployed_by=None):
-        """Deploy every BPMN/DMN file of a folder (the settings' process folder by default)."""
-        files = read_folder(folder or self.settings["BANSOS_PROCESS_DIR"])
-        return self.deploy_files(files, deployed_by)
+    def deploy_folder(self, folder=None, deployed_by=None, force=False):
+        """Deploy the BPMN/DMN files of a folder (the settings' process folder by default); return a FolderReport.
 
-    def deploy_files(self, files, deployed_by=None):
+        Only processes whose files changed since the folder last deployed them get a new version; a
+        version an administrator deployed in the editor stays current unless `force`.
+        """
+        files = read_folder(folder or self.settings["BANSOS_PROCESS_DIR"])
+        return deploy_folder_files(self.session, files, self.handlers, self.forms, self.lane_roles,
+                                   deployed_by, force)
+
+    def deploy_files(self, files, deployed_by=None, origin="editor"):
         """Deploy a bundle {name: xml}; return (versions, newly created ids)."""
-        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by)
+        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, origin)
 
     def latest_version(self, process_id):
         """Return the newest version of a process or raise ProcessNotDeployed."""

@@ -4,10 +4,10 @@ import re
 from sqlalchemy import Integer, func, select
 
 from .db import utcnow
-from .deploy import deploy_bundle
+from .deploy import deploy_bundle, latest_bundle
 from .errors import DeployRejected, EngineError
 from .models import ProcessDraft, ProcessInstance, ProcessVersion
-from .spec import _problem, parse_bundle, parse_untrusted_xml
+from .spec import _problem, content_hash, parse_bundle, parse_untrusted_xml
 
 FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}\.(bpmn|dmn)$")
 
@@ -21,11 +21,9 @@ class DraftStale(EngineError):
 
 
 def current_bundle(session):
-    """Return (files, content_hash) of the most recently deployed bundle ({} and None before any)."""
-    version = session.execute(select(ProcessVersion).order_by(ProcessVersion.id.desc()).limit(1)).scalar_one_or_none()
-    if version is None:
-        return {}, None
-    return dict(version.files), version.content_hash
+    """Return (files, content hash) of the most recently deployed bundle ({} and None before any)."""
+    files = latest_bundle(session)
+    return (files, content_hash(files)) if files else ({}, None)
 
 
 def drafts(session):
@@ -133,7 +131,7 @@ def deploy_drafts(engine, actor, allow_stale=False):
                          files=stale)
     files = proposed_bundle(session)
     versions, created = deploy_bundle(session, files, engine.handlers, engine.forms, engine.lane_roles,
-                                      deployed_by=_actor_id(actor))
+                                      deployed_by=_actor_id(actor), origin="editor")
     for draft in pending.values():
         session.delete(draft)
     session.flush()

@@ -6,18 +6,24 @@ from .db import UTCDateTime, db, utcnow
 
 
 class ProcessVersion(db.Model):
-    """One immutable deployed version of an executable process, keyed by content hash."""
+    """One immutable deployed version of an executable process: number 1, 2, 3... per process."""
 
     __tablename__ = "process_versions"
-    # Not unique: restoring an older bundle deploys its content again as a new, current version.
-    __table_args__ = (Index("ix_process_versions_content", "process_id", "content_hash"),)
+    # The content index is not unique: restoring older content deploys it again as a new, current version.
+    __table_args__ = (Index("ix_process_versions_content", "process_id", "content_hash"),
+                      UniqueConstraint("process_id", "number", name="uq_process_versions_number"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # counts per process: 1, 2, 3 of `application`
+    # "folder": deployed from the process folder (setup, `tepat deploy`); "editor": by an administrator
+    # in the browser. Setup never silently replaces an editor version with the folder's file.
+    origin: Mapped[str] = mapped_column(String(20), default="folder", server_default="folder")
     # The large columns load only when needed: the spec is restored once per process and cached.
     name: Mapped[str | None] = mapped_column(String(200))
+    # sha256 of the files this process uses (its BPMN file, called processes, DMN tables).
     content_hash: Mapped[str] = mapped_column(String(64))
-    # {file name: XML text} of every BPMN/DMN file in the deployed bundle.
+    # {file name: XML text} of every BPMN/DMN file in the bundle current when this version was deployed.
     files: Mapped[dict] = mapped_column(JSON, deferred=True)
     # Serialized spec and subprocess specs, stored once per version, not per instance.
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)

@@ -5,6 +5,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
@@ -17,6 +18,16 @@ from .spec import SERIALIZER_VERSION, TepatServiceTask, dump_state, load_state, 
 from .workdays import add_calendar_days, add_working_days
 
 OPEN_STATES = ("open", "claimed")
+# Automatic steps one run may take, and subprocesses one instance may hold: a process that calls itself
+# at run time (or loops without a wait) ends in an incident instead of holding the request for ever.
+# The largest real run takes about a hundred steps and no subprocess. (Each nested call makes every
+# later step slower, so the subprocess bound is what stops a self-call quickly.)
+STEP_BUDGET = 2000
+MAX_SUBPROCESSES = 100
+
+
+class StepBudgetExceeded(WorkflowTaskException):
+    """Raised inside do_engine_steps when a run took more automatic steps than STEP_BUDGET."""
 
 
 class InstanceRuntime:
@@ -31,6 +42,7 @@ class InstanceRuntime:
         self.journal = Journal()
         self.completed_by_us = set()
         self.current_data = {}  # data at the case's current position, set by save()
+        self.steps = 0
         workflow.tepat_journal = self.journal
         workflow.tepat_business_key = instance.business_key
         workflow.tepat_instance_id = instance.id
@@ -99,6 +111,11 @@ class InstanceRuntime:
                              attempts=1, task_guid=str(task.id))
 
     def _will_complete(self, task):
+        self.steps += 1
+        if self.steps > STEP_BUDGET or len(self.workflow.subprocesses) > MAX_SUBPROCESSES:
+            task.error()
+            raise StepBudgetExceeded(f"more than {STEP_BUDGET} automatic steps or {MAX_SUBPROCESSES} subprocesses "
+                                     "in one run (does the process call itself or loop without waiting?)", task=task)
         status = properties(task.task_spec).get("caseStatus")
         if status:
             self.journal.add("milestone", status=status, bpmn_id=task.task_spec.bpmn_id)

@@ -4,11 +4,12 @@ import json
 from dataclasses import dataclass
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.dmn.parser.DMNParser import DMNParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
@@ -16,6 +17,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
+from . import bundle_checks as checks
 from .errors import DeployRejected
 from .sandbox import validate as validate_script
 
@@ -32,12 +34,23 @@ class TepatServiceTask(ServiceTask):
 
 
 class TepatBpmnParser(SpiffBpmnParser):
-    """The Spiff parser with our service-task class."""
+    """The Spiff parser with our service-task class; DMN files read whatever prefix their root uses."""
 
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (ServiceTaskParser, TepatServiceTask),
     }
+
+    def add_dmn_xml(self, node, filename=None):
+        # Spiff maps "dmn" only from a default namespace; `<semantic:definitions>` files name it otherwise.
+        namespaces = {**self.namespaces, **{k: v for k, v in node.nsmap.items() if k},
+                      "dmn": etree.QName(node).namespace}
+        schema = self.dmn_schemas.get(namespaces["dmn"])
+        if self.validator and schema is not None:
+            BpmnValidator(schema).validate(node, filename)
+        dmn_parser = DMNParser(self, node, namespaces, filename=filename)
+        self.dmn_parsers[dmn_parser.bpmn_id] = dmn_parser
+        self.dmn_parsers_by_name[dmn_parser.get_name()] = dmn_parser
 
 
 class SpecRefWorkflowConverter(BpmnWorkflowConverter):
@@ -156,6 +169,7 @@ class ParsedBundle:
     files: dict
     content_hash: str
     specs: dict  # process_id -> (spec, subprocess_specs)
+    dependencies: dict  # process_id -> sorted names of the files it uses (its own, called processes, DMN)
 
 
 def content_hash(files):
@@ -176,43 +190,103 @@ def _problem(file, element, message, element_id=None, code="INVALID", **params):
             "code": code, "params": params}
 
 
+def _parse_failure(name, exc):
+    """A parser exception as a problem (deep paths as CHAIN_TOO_LONG, never a traceback)."""
+    if isinstance(exc, RecursionError):
+        return _problem(name, None, "a path of elements is too long to read", code="CHAIN_TOO_LONG",
+                        length="?", limit=checks.MAX_CHAIN)
+    return _problem(getattr(exc, "file_name", None) or name, getattr(exc, "id", None) or None, str(exc),
+                    code="PARSE_ERROR", detail=str(exc)[:500])
+
+
+def _add_file(parser, name, text):
+    """Check one file and hand it to the parser; return its problems (then it is left out)."""
+    if len(name) > checks.MAX_FILE_NAME:
+        return [_problem(name[:40] + "...", None, "the file name is too long", code="FILE_NAME_TOO_LONG",
+                         limit=checks.MAX_FILE_NAME)]
+    if not name.endswith((".bpmn", ".dmn")):
+        return [_problem(name, None, "only .bpmn and .dmn files can be deployed", code="FILE_TYPE")]
+    tree = parse_untrusted_xml(name, text)
+    if name.endswith(".dmn"):
+        tree, found = checks.normalise_dmn(name, tree)
+        if not found:
+            parser.add_dmn_xml(tree, filename=name)
+        return found
+    found = checks.bpmn_tree_problems(name, tree) or checks.executable_problems(name, tree)
+    for process in tree.iterfind("bpmn:process", checks.NS):
+        other = parser.process_parsers.get(process.get("id"))
+        if other is not None:
+            found.append(_problem(name, process.get("id"), f"the process id is also used in {other.filename}",
+                                  code="DUPLICATE_ID", other=other.filename))
+    if not found:
+        parser.add_bpmn_xml(tree, filename=name)
+    return found
+
+
+def _dmn_problems(parser):
+    """Parse every decision table now (Spiff parses them lazily) and check its expressions; map tables to files."""
+    problems, table_files = [], {}
+    for dmn_parser in parser.dmn_parsers.values():
+        try:
+            dmn_parser.parse()
+        except Exception as exc:  # noqa: BLE001  (any parser failure is the file's problem, not a crash)
+            problems.append(_parse_failure(dmn_parser.filename, exc))
+            continue
+        for table in dmn_parser.decision.decisionTables:
+            table_files[table.id] = dmn_parser.filename
+        problems.extend(checks.dmn_expression_problems(dmn_parser.filename, dmn_parser.decision))
+    return problems, table_files
+
+
+def _dependencies(parser, spec, subprocess_specs, table_files):
+    names = set()
+    for proc in [spec, *[s for s in subprocess_specs.values() if s is not None]]:
+        if getattr(proc, "file", None):
+            names.add(proc.file)
+        for ts in proc.task_specs.values():
+            table = getattr(getattr(ts, "dmnEngine", None), "decision_table", None)
+            if table is not None and table.id in table_files:
+                names.add(table_files[table.id])
+    return sorted(names)
+
+
 def parse_bundle(files, operators, forms, lane_roles):
     """Parse and check a bundle {name: xml}; raise DeployRejected listing every problem."""
     parser = TepatBpmnParser(validator=VALIDATOR)
     problems = []
     for name in sorted(files):
         try:
-            tree = parse_untrusted_xml(name, files[name])
-            if name.endswith(".dmn"):
-                parser.add_dmn_xml(tree, filename=name)
-            elif name.endswith(".bpmn"):
-                parser.add_bpmn_xml(tree, filename=name)
-            else:
-                problems.append(_problem(name, None, "only .bpmn and .dmn files can be deployed", code="FILE_TYPE"))
+            problems.extend(_add_file(parser, name, files[name]))
         except DeployRejected as exc:
             problems.extend(exc.problems)
-        except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_problem(name, getattr(exc, "id", None) or None, str(exc), code="PARSE_ERROR", detail=str(exc)))
+        except Exception as exc:  # noqa: BLE001  (Spiff and lxml raise many kinds; each is a problem here)
+            problems.append(_parse_failure(name, exc))
+    dmn_problems, table_files = _dmn_problems(parser)
+    problems.extend(dmn_problems)
     if problems:
         raise DeployRejected(_summary(problems), problems)
 
-    specs = {}
     executable = [pid for pid in parser.get_process_ids() if _is_executable(parser, pid)]
+    problems.extend(checks.call_problems(parser, executable))
+    problems.extend(checks.timer_problems(parser, executable))
+    if problems:
+        raise DeployRejected(_summary(problems), problems)
+    specs, dependencies = {}, {}
     for pid in executable:
         try:
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
-        except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_problem(getattr(exc, "file_name", None), getattr(exc, "id", None), str(exc),
-                                     code="PARSE_ERROR", detail=str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            problems.append(_parse_failure(parser.get_process_parser(pid).filename, exc))
             continue
         problems.extend(check_spec(spec, subprocess_specs, operators, forms, lane_roles))
         specs[pid] = (spec, subprocess_specs)
+        dependencies[pid] = _dependencies(parser, spec, subprocess_specs, table_files)
     if not executable and not problems:
         problems.append(_problem(None, None, "the bundle holds no executable process", code="NO_PROCESS"))
     if problems:
         raise DeployRejected(_summary(problems), problems)
-    return ParsedBundle(files=files, content_hash=content_hash(files), specs=specs)
+    return ParsedBundle(files=files, content_hash=content_hash(files), specs=specs, dependencies=dependencies)
 
 
 def _is_executable(parser, pid):
@@ -297,3 +371,6 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                     for msg in validate_script(source, "eval"):
                         problems.append(problem("CONDITION_INVALID", f"condition {source!r}: {msg}", detail=msg))
     return problems
+
+
+checks.bound_timers()  # a timer expression that evaluates to an absurd duration fails its task, never hangs

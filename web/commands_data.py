@@ -107,20 +107,50 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
 
 # --- definitions and officers ----------------------------------------------------------------
 
-@click.command(help="Deploy the BPMN/DMN files of a folder as new versions.")
+@click.command(help="Deploy the BPMN/DMN files of a folder: a new version of each process whose files changed.")
 @click.option("--folder", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--as", "username", default=None, help="officer who deploys")
+@click.option("--force", is_flag=True, help="also replace versions an administrator deployed in the browser")
 @commits
-def deploy(folder, username):
+def deploy(folder, username, force):
     from cases.audit import record
 
-    versions, created = _services().engine.deploy_folder(folder, deployed_by=username)
+    report = _deploy_folder(folder, username or "cli", force)
     record(db.session, username or "cli", "deploy", target_type="process_versions",
-           target_id=",".join(str(i) for i in created) or None, user_agent="cli",
-           detail={"versions": [v.id for v in versions], "created": created})
-    for v in versions:
-        mark = "new" if v.id in created else "unchanged"
-        click.echo(f"{v.process_id} version {v.id} ({v.content_hash[:12]}) {mark}")
+           target_id=",".join(str(i) for i in report.created) or None, user_agent="cli",
+           detail={"versions": [v.id for v in report.versions], "created": report.created,
+                   "kept": [v.id for _pid, v in report.kept], "forced": [v.id for _pid, v in report.forced]})
+    for v in report.versions:
+        mark = "new" if v.id in report.created else "unchanged"
+        click.echo(f"{v.process_id} version {v.number} ({v.content_hash[:12]}) {mark}")
+
+
+def _deploy_folder(folder, deployed_by, force=False):
+    """Deploy the folder; print what was kept or replaced, and each refused file's problems (both languages)."""
+    from flask_babel import force_locale
+
+    from engine.errors import DeployRejected
+
+    from .editor_messages import problem_text
+
+    try:
+        report = _services().engine.deploy_folder(folder, deployed_by=deployed_by, force=force)
+    except DeployRejected as exc:
+        for problem in exc.problems:
+            with force_locale("id"):
+                text_id = problem_text(problem, with_place=True)
+            with force_locale("en"):
+                text_en = problem_text(problem, with_place=True)
+            click.echo(f"[{problem.get('code')}] {text_id} / {text_en}", err=True)
+        raise
+    for process_id, version in report.kept:
+        click.echo(f"{process_id}: the folder's file differs from version {version.number}, which "
+                   f"{version.deployed_by or '-'} deployed in the editor; that version stays current "
+                   "(tepat deploy --force replaces it)", err=True)
+    for process_id, version in report.forced:
+        click.echo(f"{process_id}: replaced version {version.number} deployed by {version.deployed_by or '-'} "
+                   "(--force)", err=True)
+    return report
 
 
 @click.group(help="Officers (caseworkers, supervisors, appeals officers, administrators).")
@@ -226,8 +256,15 @@ def setup(demo):
     from integrations.sandbox.tables import people
 
     upgrade()
-    versions, created = _services().engine.deploy_folder(deployed_by="setup")
-    click.echo(f"processes: {', '.join(f'{v.process_id} v{v.id}' for v in versions)} ({len(created)} new)")
+    report = _deploy_folder(None, "setup")
+    if report.created or report.kept:
+        from cases.audit import record
+
+        record(db.session, "setup", "deploy", target_type="process_versions",
+               target_id=",".join(str(i) for i in report.created) or None, user_agent="cli",
+               detail={"created": report.created, "kept": [v.id for _pid, v in report.kept]})
+    click.echo(f"processes: {', '.join(f'{v.process_id} v{v.number}' for v in report.versions)} "
+               f"({len(report.created)} new)")
     if not demo:
         return
     from cases.accounts import set_password

@@ -1,5 +1,6 @@
 """Commands for deployed processes: versions, and moving running instances to a newer version."""
 import click
+from sqlalchemy import select
 
 from engine.db import db
 
@@ -21,35 +22,40 @@ def versions(process_id):
     if not rows:
         raise click.ClickException(f"process {process_id!r} has not been deployed")
     for version, live, total in rows:
-        click.echo(f"{version.id}\t{version.deployed_at:%Y-%m-%d %H:%M}\t{version.deployed_by or '-'}\t"
+        click.echo(f"{version.number}\t{version.origin}\t{version.deployed_at:%Y-%m-%d %H:%M}\t{version.deployed_by or '-'}\t"
                    f"{version.content_hash[:12]}\trunning {live}\tall {total}")
 
 
 @processes.command("migrate")
 @click.argument("process_id")
-@click.option("--from", "from_id", type=int, required=True, help="version the instances run on")
-@click.option("--to", "to_id", type=int, required=True, help="version to move them to")
+@click.option("--from", "from_number", type=int, required=True, help="version number the instances run on")
+@click.option("--to", "to_number", type=int, required=True, help="version number to move them to")
 @click.option("--apply", is_flag=True, help="move them (without it: a dry run that only reports)")
 @click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 5000),
               help="instances per transaction when applying")
 @click.option("--as", "username", default="cli", help="officer named in the audit log")
 @commits
-def migrate(process_id, from_id, to_id, apply, batch, username):
+def migrate(process_id, from_number, to_number, apply, batch, username):
     """Dry run (default) or move every movable running instance; one transaction per batch."""
     from cases.audit import record
     from engine import migration
     from engine.models import ProcessVersion
 
-    source = db.session.get(ProcessVersion, from_id)
-    if source is None or source.process_id != process_id:
-        raise click.ClickException(f"version {from_id} is not a version of {process_id!r}")
+    ids = {}
+    for number in (from_number, to_number):
+        ids[number] = db.session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == process_id,
+                                                                        ProcessVersion.number == number))
+        if ids[number] is None:
+            raise click.ClickException(f"{process_id!r} has no version {number}")
+    from_id, to_id = ids[from_number], ids[to_number]
     engine = _services().engine
     checks = migration.dry_run(engine, from_id, to_id, limit=1_000_000)
     movable = [c for c in checks if c.can_move]
     for check in checks:
         verdict = "can move" if check.can_move else "cannot move: " + "; ".join(r["message"] for r in check.reasons)
         click.echo(f"{check.business_key}\t{check.status}\t{','.join(check.positions)}\t{verdict}")
-    click.echo(f"{len(movable)} of {len(checks)} running instances can move from version {from_id} to {to_id}")
+    click.echo(f"{len(movable)} of {len(checks)} running instances can move from version {from_number} "
+               f"to {to_number}")
     record(db.session, username, "process.migration_dry_run", target_type="process_version",
            target_id=f"{from_id}->{to_id}", user_agent="cli",
            detail={"instances": len(checks), "movable": len(movable)})

@@ -163,6 +163,6 @@ def deploy():
     detail = {"created": created, "versions": {v.process_id: v.id for v in versions}}
     _audit("process.deployed", ",".join(str(i) for i in created) or None, detail)
     db.session.commit()
-    flash(_("Deployed: new applications now use version(s) %(ids)s.", ids=", ".join(map(str, created)) or "-"),
-          "success")
+    made = ", ".join(f"{v.process_id} {v.number}" for v in versions if v.id in created) or "-"
+    flash(_("Deployed: new applications now use version(s) %(ids)s.", ids=made), "success")
     return redirect(url_for("editor.index")), 303

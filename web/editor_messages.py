@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from .messages import error_text
 
 
-def problem_text(problem):
+def problem_text(problem, with_place=False):
     """Return a translated sentence for one deploy-check problem (English technical detail appended)."""
     params = problem.get("params") or {}
     detail = params.get("detail")
@@ -30,9 +30,29 @@ def problem_text(problem):
         "XML_DTD": lambda: _("DOCTYPE and entity declarations are not allowed (they can read files or hang the server)."),
         "XML_MALFORMED": lambda: _("The file is not well-formed XML."),
         "NOT_UTF8": lambda: _("The file is not UTF-8 text."),
+        "FILE_NAME_TOO_LONG": lambda: _("The file name is longer than %(limit)s characters.", limit=params.get("limit")),
+        "DMN_NAMESPACE": lambda: _("This is not a DMN 1.1, 1.2 or 1.3 file (namespace %(namespace)s).",
+                                   namespace=params.get("namespace")),
+        "DMN_NO_DECISION": lambda: _("The DMN file holds no decision table (only decision services or diagrams)."),
+        "DMN_ONE_TABLE": lambda: _("Each DMN file must hold exactly one decision with a decision table."),
+        "DMN_EXPRESSION_INVALID": lambda: _("This rule expression is refused by the sandbox."),
+        "DUPLICATE_ID": lambda: _("Two elements have the same id %(id)s; every id must be unique.",
+                                  id=problem.get("element_id")),
+        "ID_TOO_LONG": lambda: _("The id is longer than %(limit)s characters.", limit=params.get("limit")),
+        "NAME_TOO_LONG": lambda: _("The name is longer than %(limit)s characters.", limit=params.get("limit")),
+        "CHAIN_TOO_LONG": lambda: _("A path of elements is too long (at most %(limit)s one after another); "
+                                    "split it into called processes.", limit=params.get("limit")),
+        "NOT_EXECUTABLE": lambda: _("Every process in this file is marked non-executable, so nothing would run."),
+        "CALLED_PROCESS_MISSING": lambda: _("This element calls the process %(name)s, which no file holds.",
+                                            name=params.get("called")),
+        "CALL_CYCLE": lambda: _("The process calls itself (%(path)s); it would never end.", path=params.get("path")),
+        "TIMER_TOO_LONG": lambda: _("The timer %(value)s is longer than ten years.", value=params.get("value")),
+        "TIMER_INVALID": lambda: _("The timer %(value)s is not an ISO 8601 duration.", value=params.get("value")),
     }
     make = texts.get(problem.get("code"))
     text = make() if make else problem.get("message", "")
+    where = " ".join(str(x) for x in (problem.get("file"), problem.get("element")) if x)
+    text = f"{where}: {text}" if where and with_place else text
     return f"{text} ({detail})" if detail and make else text
 
 
@@ -68,7 +88,7 @@ def refusal_text(exc):
         return make()
     problems = getattr(exc, "problems", None)
     if problems:
-        return problem_text(problems[0])
+        return problem_text(problems[0], with_place=True)
     if getattr(exc, "code", None) == "DEPLOY_REJECTED":
         return _("There is nothing to deploy: no drafts.")
     return error_text(exc)

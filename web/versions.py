@@ -115,7 +115,7 @@ def run(process_id):
            detail={"moved": moved, "refused": [r.business_key for r in results if not r.can_move]})
     db.session.commit()
     flash(_("%(moved)d of %(asked)d cases moved to version %(version)d.", moved=len(moved), asked=len(ids),
-            version=new.id), "success" if len(moved) == len(ids) else "warning")
+            version=new.number), "success" if len(moved) == len(ids) else "warning")
     return redirect(url_for("versions.plan", process_id=process_id, old=old.id, new=new.id)), 303
 
 
@@ -135,9 +135,9 @@ def restore(process_id, version_id):
     db.session.commit()
     if restored:
         flash(_("The files of version %(id)d are now drafts: %(files)s. Deploy them to make that content current "
-                "again.", id=version.id, files=", ".join(restored)), "success")
+                "again.", id=version.number, files=", ".join(restored)), "success")
     else:
-        flash(_("Version %(id)d has the same files as the deployed bundle.", id=version.id), "info")
+        flash(_("Version %(id)d has the same files as the deployed bundle.", id=version.number), "info")
     return redirect(url_for("editor.index")), 303
 
 

@@ -220,6 +220,7 @@ def test_processes_versions_and_files(api, svc, personas):
     latest = application["versions"][0]
     assert latest["latest"] and latest["id"] == application["latest_version"] and latest["deployed_by"] == "tests"
     assert sum(latest["instances"].values()) == 1 and len(latest["content_hash"]) == 64
+    assert latest["number"] == application["latest_number"] == 1 and listed["recheck"]["latest_number"] == 1
     detail = api.get(f"/api/v1/processes/application/versions/{latest['id']}", "a_auditor").get_json()
     names = {f["name"]: f for f in detail["files"]}
     assert {"application.bpmn", "eligibility.dmn"} <= set(names)

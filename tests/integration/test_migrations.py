@@ -50,3 +50,29 @@ def test_upgrade_from_empty_matches_models_and_keeps_data(migration_url, tmp_pat
         db.session.remove()
         db.engine.dispose()
     assert (ROOT / "migrations" / "versions").is_dir()
+
+
+def test_existing_versions_are_numbered_per_process(migration_url, tmp_path):
+    """0016: rows deployed before get 1, 2, 3 per process in deployment order, and where they came from."""
+    from engine.db import db
+    from web import create_app
+
+    app = create_app({"BANSOS_DATABASE_URL": migration_url, "BANSOS_VAR_DIR": str(tmp_path),
+                      "BANSOS_SCHEDULER_ENABLED": False})
+    with app.app_context():
+        upgrade(revision="0015")
+        with db.engine.begin() as conn:
+            for n, (process_id, by) in enumerate([("application", "setup"), ("objection", "setup"),
+                                                  ("application", "admin"), ("recheck", None), ("application", "setup")]):
+                conn.execute(text("INSERT INTO process_versions (process_id, name, content_hash, files, spec_json, "
+                                  "serializer_version, deployed_at, deployed_by) VALUES (:p, :p, :h, '{}', '{}', "
+                                  "'1', CURRENT_TIMESTAMP, :by)"), {"p": process_id, "by": by, "h": f"h{n}"})
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT process_id, number, origin FROM process_versions ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [("application", 1, "folder"), ("objection", 1, "folder"),
+                                            ("application", 2, "editor"), ("recheck", 1, "folder"),
+                                            ("application", 3, "folder")]
+        downgrade(revision="base")
+        db.session.remove()
+        db.engine.dispose()

@@ -17,7 +17,7 @@ register_json_errors(bp)
 
 
 def _version_out(version, counts, latest):
-    return {"id": version.id, "process_id": version.process_id, "name": version.name,
+    return {"id": version.id, "number": version.number, "process_id": version.process_id, "name": version.name,
             "content_hash": version.content_hash, "deployed_at": version.deployed_at,
             "deployed_by": version.deployed_by, "latest": latest, "instances": counts.get(version.id, {})}
 
@@ -36,7 +36,7 @@ def _version_or_404(process_id, version_id):
 def index():
     """List deployed processes with every version (newest first) and its instances by status."""
     counts = instance_counts(db.session)
-    return [{"process_id": process_id, "latest_version": versions[0].id,
+    return [{"process_id": process_id, "latest_version": versions[0].id, "latest_number": versions[0].number,
              "versions": [_version_out(v, counts, i == 0) for i, v in enumerate(versions)]}
             for process_id, versions in process_catalog(db.session)]
 

@@ -200,6 +200,7 @@ class TaskActionSchema(_Out):
 
 class VersionSchema(_Out):
     id = fields.Integer()
+    number = fields.Integer(metadata={"description": "version number within its process: 1, 2, 3..."})
     process_id = fields.String()
     name = fields.String(allow_none=True)
     content_hash = fields.String()
@@ -223,5 +224,6 @@ class VersionDetailSchema(VersionSchema):
 
 class ProcessSchema(_Out):
     process_id = fields.String()
-    latest_version = fields.Integer()
+    latest_version = fields.Integer(metadata={"description": "id of the current version"})
+    latest_number = fields.Integer(metadata={"description": "number of the current version within the process"})
     versions = fields.List(fields.Nested(VersionSchema))

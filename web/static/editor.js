@@ -6,6 +6,7 @@
   let kind = "bpmn";
   let dirty = false;
   let marked = [];
+  let imported = false;
 
   const box = () => document.getElementById("canvas");
   const csrf = () => {
@@ -46,7 +47,7 @@
   }
 
   function markProblems(problems) {
-    if (kind !== "bpmn") return;
+    if (kind !== "bpmn" || !imported) return;
     const canvas = modeler.get("canvas");
     const registry = modeler.get("elementRegistry");
     const overlays = modeler.get("overlays");
@@ -88,9 +89,12 @@
     try {
       await modeler.importXML(data.xml);
     } catch (err) {
+      // A diagram from another modeler may have no drawing (no BPMNDI): still list what the engine found.
       showStatus(`${el.dataset.failed} ${err}`, "danger");
+      listProblems(data.problems || []);
       return;
     }
+    imported = true;
     if (kind === "bpmn") {
       modeler.get("canvas").zoom("fit-viewport");
       modeler.on("commandStack.changed", () => { dirty = true; });
