@@ -1,7 +1,7 @@
 """version numbers per process, and where each version came from
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 13:40:00
 
 Existing versions are numbered 1, 2, 3... per process in the order they were deployed. Versions deployed
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
