@@ -124,6 +124,11 @@ def _ensure_another_administrator(session, officer):
         raise LastAdministrator(f"{officer.username} is the last active administrator")
 
 
+def end_sessions(officer):
+    """End every signed-in session of the officer (each session carries the epoch it began in)."""
+    officer.session_epoch = (officer.session_epoch or 0) + 1
+
+
 def _is_self(actor, officer):
     return actor.id == officer.username
 
@@ -175,6 +180,7 @@ def deactivate_officer(engine, actor, officer, origin=None):
     if not officer.active:
         return []
     officer.active = False
+    end_sessions(officer)
     session.flush()
     released = _release_tasks(engine, actor, officer)
     _audit(session, actor, "officer.deactivate", officer, origin, before={"active": True},
@@ -206,17 +212,23 @@ def reset_password(session, actor, officer, password, origin=None):
     if _is_self(actor, officer):
         raise SelfLockout("change your own password on your profile page, with your current password")
     set_password(officer, password)
+    end_sessions(officer)  # a copied cookie must not outlive the reset
     session.flush()
     _audit(session, actor, "officer.password_reset", officer, origin)
 
 
 def change_own_password(session, actor, officer, current, new, origin=None):
-    """Change one's own password after checking the current one (raise WrongPassword or WeakPassword)."""
+    """Change one's own password after checking the current one (raise WrongPassword or WeakPassword).
+
+    Every session of the officer ends; the caller carries its own session on into the new epoch
+    (web/admin/profile.py), so only the other sessions (another browser, a copied cookie) are signed out.
+    """
     if not password_matches(officer, current):
         _audit(session, actor, "officer.password_change_refused", officer, origin)
         raise WrongPassword("the current password is wrong")
     if current == new:
         raise WeakPassword("PASSWORD_UNCHANGED", "the new password is the current one")
     set_password(officer, new)
+    end_sessions(officer)
     session.flush()
     _audit(session, actor, "officer.password_change", officer, origin)
