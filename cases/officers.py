@@ -1,5 +1,9 @@
 """Officer administration: create, edit roles and districts, deactivate, unlock, passwords; each audited.
 
+District scope (engine/scope.py): an administrator limited to districts manages only officers of
+their own districts and gives only those districts; only an administrator of every district gives
+"every district". Each function here checks it (raising OutOfScope), for pages and commands alike.
+
 Callers commit once. Two rules keep the system administrable: an administrator never removes their
 own administrator role or deactivates themselves, and the last active administrator is never removed.
 The check for "another active administrator remains" runs under locks (rows on PostgreSQL, the write
@@ -10,6 +14,7 @@ from sqlalchemy import Text, cast, func, or_, select, update
 from engine.errors import EngineError
 from engine.humantasks import unclaim_task
 from engine.models import HumanTask
+from engine.scope import require_may_grant, require_may_manage
 from integrations.nik import BANYUWANGI_DISTRICTS
 from integrations.sandbox.extracts import DISTRICT_BY_CODE
 
@@ -98,6 +103,7 @@ def _normal_regions(regions):
 def add_officer(session, actor, username, name, roles, regions, password, origin=None):
     """Create an officer account with a password; raise UsernameTaken or WeakPassword."""
     _check_choices(roles, regions)
+    require_may_grant(actor, regions)
     if session.execute(select(Officer.id).where(func.lower(Officer.username) == username.lower())).first():
         raise UsernameTaken(f"the username {username!r} is taken", username=username)
     officer = create_officer(session, username, name, sorted(set(roles)), _normal_regions(regions), password=None)
@@ -150,7 +156,9 @@ def update_officer(engine, actor, officer, name, roles, regions, origin=None):
     """Change name, roles and districts; tasks the officer may no longer work go back to their queues."""
     session = engine.session
     _check_choices(roles, regions)
+    require_may_manage(actor, officer.id, officer.regions)
     roles, regions = sorted(set(roles)), _normal_regions(regions)
+    require_may_grant(actor, regions)
     if ADMIN in (officer.roles or []) and ADMIN not in roles:
         if _is_self(actor, officer):
             raise SelfLockout("you cannot remove your own administrator role")
@@ -175,6 +183,7 @@ def deactivate_officer(engine, actor, officer, origin=None):
     session = engine.session
     if _is_self(actor, officer):
         raise SelfLockout("you cannot deactivate your own account")
+    require_may_manage(actor, officer.id, officer.regions)
     if ADMIN in (officer.roles or []) and officer.active:
         _ensure_another_administrator(session, officer)
     if not officer.active:
@@ -190,6 +199,7 @@ def deactivate_officer(engine, actor, officer, origin=None):
 
 def reactivate_officer(session, actor, officer, origin=None):
     """Let a deactivated officer sign in again."""
+    require_may_manage(actor, officer.id, officer.regions)
     if officer.active:
         return
     officer.active = True
@@ -200,6 +210,7 @@ def reactivate_officer(session, actor, officer, origin=None):
 
 def unlock_officer(session, actor, officer, origin=None):
     """Lift a sign-in lock-out and forget the failed attempts."""
+    require_may_manage(actor, officer.id, officer.regions)
     before = {"locked_until": officer.locked_until.isoformat() if officer.locked_until else None,
               "failed_logins": officer.failed_logins or 0}
     officer.locked_until, officer.failed_logins = None, 0
@@ -211,6 +222,7 @@ def reset_password(session, actor, officer, password, origin=None):
     """Give another officer a new password (raise WeakPassword); one's own changes on the profile page."""
     if _is_self(actor, officer):
         raise SelfLockout("change your own password on your profile page, with your current password")
+    require_may_manage(actor, officer.id, officer.regions)
     set_password(officer, password)
     end_sessions(officer)  # a copied cookie must not outlive the reset
     session.flush()

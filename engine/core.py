@@ -38,8 +38,10 @@ class Actor:
     name: str = ""
 
     def in_region(self, region):
-        """Return True if this actor may work cases of `region`."""
-        return self.regions is None or region is None or region in self.regions
+        """Return True if this actor may work cases of `region` (the rule: engine/scope.py)."""
+        from .scope import in_scope
+
+        return in_scope(self, region)
 
 
 SYSTEM = Actor("system", frozenset({"system"}))
@@ -207,10 +209,13 @@ class Engine:
             raise IncidentNotFound(f"no open incident {incident_id}")
         return incident
 
-    def _incident_task(self, incident_id):
-        """Lock the incident's instance and return (incident, runtime, the task in ERROR)."""
+    def _incident_task(self, incident_id, actor):
+        """Lock the incident's instance and return (incident, runtime, the task in ERROR), in `actor`'s districts."""
+        from .scope import require_in_scope
+
         incident = self.incident_or_404(incident_id)
         runtime = self.open(incident.instance_id)
+        require_in_scope(actor, runtime.instance.region, "incident", incident_id)
         incident = self.incident_or_404(incident_id)  # re-read under the lock
         task = runtime.get_task(incident.task_guid)
         if task is None or not task.has_state(TaskState.ERROR):
@@ -219,7 +224,7 @@ class Engine:
 
     def retry_incident(self, incident_id, actor):
         """Run the failed task again from a fresh attempt count."""
-        incident, runtime, task = self._incident_task(incident_id)
+        incident, runtime, task = self._incident_task(incident_id, actor)
         task.internal_data.pop(RETRY_KEY, None)
         task.internal_data.pop("error", None)
         task._set_state(TaskState.READY)
@@ -232,7 +237,7 @@ class Engine:
 
     def skip_incident(self, incident_id, actor, result=None):
         """Complete the failed task without running it, with an optional result, and go on."""
-        incident, runtime, task = self._incident_task(incident_id)
+        incident, runtime, task = self._incident_task(incident_id, actor)
         variable = getattr(task.task_spec, "result_variable", None)
         if variable:
             task.data[variable] = result if result is not None else {"ok": False, "skipped": True}
