@@ -172,6 +172,10 @@ def test_a_district_limited_administrator_cannot_widen_scopes_or_manage_other_di
     other, home = world["other"], world["home"]
     with fresh_client() as client:
         token = _login(client, "x_admin")
+        listed = client.get("/admin/officers").get_data(as_text=True)
+        assert "x_cw" in listed and "h_cw" not in listed and "cw1" not in listed  # only officers they manage
+        form = client.get("/admin/officers/new").get_data(as_text=True)
+        assert 'value="all"' not in form and re.findall(r'name="regions" value="(\d+)"', form) == [world["other"]]
         # Officers of other districts (or of every district) are not theirs to manage.
         for target in (home_cw, _officer("admin")):
             assert client.get(f"/admin/officers/{target.id}").status_code == 404

@@ -65,9 +65,11 @@ def _form_error(errors, status=422):
 
 
 def _render_form(officer, values, errors, password_errors=None, status=200):
+    own = current_user.actor.regions  # a district-limited administrator offers only their own districts
+    districts = [(code, name) for code, name in district_choices() if own is None or code in own]
     return render_template("admin_officer_form.html", officer=officer, values=values, errors=errors,
-                           password_errors=password_errors or {}, districts=district_choices(),
-                           now=utcnow()), status
+                           password_errors=password_errors or {}, districts=districts,
+                           every_district=own is None, now=utcnow()), status
 
 
 @bp.get("/officers")
@@ -80,7 +82,7 @@ def officers():
     except ValidationError as exc:
         flash(_("Some filters were not valid and were ignored."), "warning")
         query = OfficerQuery().load({k: v for k, v in args.items() if k not in exc.messages})
-    rows, total, pages = search_officers(db.session, OfficerFilter(**query))
+    rows, total, pages = search_officers(db.session, OfficerFilter(**query), within=current_user.actor.regions)
     return render_template("admin_officers.html", rows=rows, total=total, pages=pages, query=query,
                            districts=dict(district_choices()), now=utcnow())
 
@@ -90,7 +92,8 @@ def officers():
 def create():
     """Create an officer account with roles, districts and a first password."""
     if request.method == "GET":
-        return _render_form(None, {"region_scope": "all", "roles": [], "regions": []}, {})
+        scope = "all" if current_user.actor.regions is None else "some"
+        return _render_form(None, {"region_scope": scope, "roles": [], "regions": []}, {})
     values = form_input(request.form)
     try:
         data = CreateOfficerForm().load(values)
