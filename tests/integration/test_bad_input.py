@@ -9,6 +9,8 @@ from werkzeug.routing import IntegerConverter
 from cases.operations import create_officer
 from engine.db import db
 from tests.helpers import fresh_client
+from tests.integration.portal_helpers import sign_in_applicant
+from tests.integration.test_objections import REASON, _neighbour, recipient  # noqa: F401  (fixture)
 
 PASSWORD = "correct-horse-battery"
 TOO_BIG = (2**31, 2**63, 10**30)
@@ -83,6 +85,16 @@ def _refused(response):
         assert body["error"] == "TEXT_HAS_NUL" and "NUL" in body["message"]
     else:
         assert NUL_MESSAGE_ID in response.get_data(as_text=True)
+
+
+def test_an_objection_about_a_case_id_beyond_the_range_is_a_form_error(svc, recipient):
+    with fresh_client() as client:
+        sign_in_applicant(client, _neighbour(recipient))
+        for value in TOO_BIG[1:]:
+            response = client.post("/portal/objections/new", data={
+                "recipient": str(value), "ground": "FOUR_WHEEL_VEHICLE", "reason": REASON,
+                "csrf_token": csrf_of(client, "/portal/objections/new")})
+            assert response.status_code in (400, 403, 422), response.status_code
 
 
 def test_nul_in_the_login_form_is_refused_with_a_translated_message(ctx):
