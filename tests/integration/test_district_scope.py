@@ -154,16 +154,20 @@ def test_the_api_refuses_another_districts_cases_and_tasks(world):
     assert _refusals("task.refused") >= 5 and _refusals("case.refused") == 2
 
 
-def test_the_engine_refuses_for_the_command_line_too(world, svc):
-    from engine.scope import OutOfScope
-    from engine.humantasks import unclaim_task
+def test_the_command_line_refuses_too(world):
+    """The engine's checks (engine/scope.py) hold for `tepat ... --as`: refused with status 2."""
+    from flask import current_app
 
-    with pytest.raises(OutOfScope):
-        unclaim_task(svc.engine, world["review"], actor_for(_officer("x_sup")))
-    db.session.rollback()
-    with pytest.raises(OutOfScope):
-        svc.engine.retry_incident(world["incident"], actor_for(_officer("x_admin")))
-    db.session.rollback()
+    runner = current_app.test_cli_runner()
+    claimed = _task(world["review"])
+    for args in (("tasks", "unclaim", str(world["review"]), "--as", "x_sup"),
+                 ("tasks", "reassign", str(world["review"]), "--to", "x_cw", "--as", "x_sup"),
+                 ("incidents", "retry", str(world["incident"]), "--as", "x_admin"),
+                 ("incidents", "skip", str(world["incident"]), "--as", "x_admin")):
+        result = runner.invoke(args=list(args), catch_exceptions=False)
+        assert result.exit_code == 2 and "NOT_ALLOWED" in result.output, (args, result.output)
+    assert _task(world["review"]) == claimed
+    db.session.expire_all()
     assert db.session.get(Incident, world["incident"]).status == "open"
 
 
