@@ -72,7 +72,9 @@ def _variant(schema_cls, base, field, choice):
         required |= missing
     else:
         raise DescriptionError(f"{schema_cls.__name__} with {field}={choice!r} never loads")
-    forbidden = {name for name in props if name not in required and _errors(schema_cls, {**body, name: _sample(props[name])})}
+    # An optional field the form refuses next to this choice is left out of the variant (forbidden).
+    forbidden = {name for name in props
+                 if name not in required and _errors(schema_cls, {**body, name: _sample(props[name])})}
     variant = copy.deepcopy(base)
     variant["properties"][field] = {**props[field], "enum": [choice]}
     for name in forbidden:
