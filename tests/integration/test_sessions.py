@@ -1,6 +1,7 @@
 """Officer sessions end on the server: sign-out, password change or reset and deactivation sign out every
 copy of the session cookie (web/auth.py checks the officer's session epoch on each request)."""
 import re
+from contextlib import ExitStack
 
 import pytest
 
@@ -12,11 +13,16 @@ PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "another-horse-battery"
 
 
+BROWSERS = ExitStack()
+
+
 @pytest.fixture
 def officers(ctx):
     create_officer(db.session, "s_worker", "Worker", ["caseworker"], None, password=PASSWORD)
     create_officer(db.session, "s_admin", "Admin", ["administrator"], None, password=PASSWORD)
     db.session.commit()
+    with BROWSERS:  # every browser a test opened is closed after it
+        yield
 
 
 def csrf_of(client, path="/login"):
@@ -26,7 +32,7 @@ def csrf_of(client, path="/login"):
 
 def signed_in(username, password=PASSWORD):
     """A new browser signed in as `username` (the caller closes it)."""
-    client = fresh_client().__enter__()
+    client = BROWSERS.enter_context(fresh_client())
     response = client.post("/login", data={"username": username, "password": password,
                                            "csrf_token": csrf_of(client)})
     assert response.status_code == 302
@@ -35,7 +41,7 @@ def signed_in(username, password=PASSWORD):
 
 def copy_of(client):
     """A second browser holding a copy of `client`'s session cookie."""
-    thief = fresh_client().__enter__()
+    thief = BROWSERS.enter_context(fresh_client())
     thief.set_cookie("session", client.get_cookie("session").value)
     return thief
 
