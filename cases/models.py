@@ -24,6 +24,9 @@ class Officer(db.Model):
     locked_until: Mapped[object | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[object | None] = mapped_column(UTCDateTime)
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+    # Sessions carry the epoch they began in; raising it (sign-out, password change or reset,
+    # deactivation) ends every session of the officer (web/auth.py checks it on each request).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Application(db.Model):

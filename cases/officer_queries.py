@@ -27,9 +27,16 @@ def _json_has(column, value):
     return cast(column, Text).like(f'%"{value}"%')
 
 
-def search_officers(session, f, per_page=PER_PAGE):
-    """Return (officers, total, pages) matching filter `f`, by username."""
+def search_officers(session, f, per_page=PER_PAGE, within=None):
+    """Return (officers, total, pages) matching filter `f`, by username.
+
+    `within` (a district-limited administrator's districts) keeps the officers they may manage: those
+    whose districts all lie within them (engine/scope.py may_manage, as a query).
+    """
     query = select(Officer)
+    if within is not None:
+        query = query.where(Officer.regions.is_not(None), cast(Officer.regions, Text).not_in(["null", "[]"]),
+                            *(~_json_has(Officer.regions, code) for code in DISTRICT_CODES if code not in within))
     if f.q:
         text = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{text}%"

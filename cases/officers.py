@@ -1,5 +1,9 @@
 """Officer administration: create, edit roles and districts, deactivate, unlock, passwords; each audited.
 
+District scope (engine/scope.py): an administrator limited to districts manages only officers of
+their own districts and gives only those districts; only an administrator of every district gives
+"every district". Each function here checks it (raising OutOfScope), for pages and commands alike.
+
 Callers commit once. Two rules keep the system administrable: an administrator never removes their
 own administrator role or deactivates themselves, and the last active administrator is never removed.
 The check for "another active administrator remains" runs under locks (rows on PostgreSQL, the write
@@ -10,6 +14,7 @@ from sqlalchemy import Text, cast, func, or_, select, update
 from engine.errors import EngineError
 from engine.humantasks import unclaim_task
 from engine.models import HumanTask
+from engine.scope import require_may_grant, require_may_manage
 from integrations.nik import BANYUWANGI_DISTRICTS
 from integrations.sandbox.extracts import DISTRICT_BY_CODE
 
@@ -98,6 +103,7 @@ def _normal_regions(regions):
 def add_officer(session, actor, username, name, roles, regions, password, origin=None):
     """Create an officer account with a password; raise UsernameTaken or WeakPassword."""
     _check_choices(roles, regions)
+    require_may_grant(actor, regions)
     if session.execute(select(Officer.id).where(func.lower(Officer.username) == username.lower())).first():
         raise UsernameTaken(f"the username {username!r} is taken", username=username)
     officer = create_officer(session, username, name, sorted(set(roles)), _normal_regions(regions), password=None)
@@ -124,6 +130,11 @@ def _ensure_another_administrator(session, officer):
         raise LastAdministrator(f"{officer.username} is the last active administrator")
 
 
+def end_sessions(officer):
+    """End every signed-in session of the officer (each session carries the epoch it began in)."""
+    officer.session_epoch = (officer.session_epoch or 0) + 1
+
+
 def _is_self(actor, officer):
     return actor.id == officer.username
 
@@ -145,7 +156,9 @@ def update_officer(engine, actor, officer, name, roles, regions, origin=None):
     """Change name, roles and districts; tasks the officer may no longer work go back to their queues."""
     session = engine.session
     _check_choices(roles, regions)
+    require_may_manage(actor, officer.id, officer.regions)
     roles, regions = sorted(set(roles)), _normal_regions(regions)
+    require_may_grant(actor, regions)
     if ADMIN in (officer.roles or []) and ADMIN not in roles:
         if _is_self(actor, officer):
             raise SelfLockout("you cannot remove your own administrator role")
@@ -170,11 +183,13 @@ def deactivate_officer(engine, actor, officer, origin=None):
     session = engine.session
     if _is_self(actor, officer):
         raise SelfLockout("you cannot deactivate your own account")
+    require_may_manage(actor, officer.id, officer.regions)
     if ADMIN in (officer.roles or []) and officer.active:
         _ensure_another_administrator(session, officer)
     if not officer.active:
         return []
     officer.active = False
+    end_sessions(officer)
     session.flush()
     released = _release_tasks(engine, actor, officer)
     _audit(session, actor, "officer.deactivate", officer, origin, before={"active": True},
@@ -184,6 +199,7 @@ def deactivate_officer(engine, actor, officer, origin=None):
 
 def reactivate_officer(session, actor, officer, origin=None):
     """Let a deactivated officer sign in again."""
+    require_may_manage(actor, officer.id, officer.regions)
     if officer.active:
         return
     officer.active = True
@@ -194,6 +210,7 @@ def reactivate_officer(session, actor, officer, origin=None):
 
 def unlock_officer(session, actor, officer, origin=None):
     """Lift a sign-in lock-out and forget the failed attempts."""
+    require_may_manage(actor, officer.id, officer.regions)
     before = {"locked_until": officer.locked_until.isoformat() if officer.locked_until else None,
               "failed_logins": officer.failed_logins or 0}
     officer.locked_until, officer.failed_logins = None, 0
@@ -205,18 +222,25 @@ def reset_password(session, actor, officer, password, origin=None):
     """Give another officer a new password (raise WeakPassword); one's own changes on the profile page."""
     if _is_self(actor, officer):
         raise SelfLockout("change your own password on your profile page, with your current password")
+    require_may_manage(actor, officer.id, officer.regions)
     set_password(officer, password)
+    end_sessions(officer)  # a copied cookie must not outlive the reset
     session.flush()
     _audit(session, actor, "officer.password_reset", officer, origin)
 
 
 def change_own_password(session, actor, officer, current, new, origin=None):
-    """Change one's own password after checking the current one (raise WrongPassword or WeakPassword)."""
+    """Change one's own password after checking the current one (raise WrongPassword or WeakPassword).
+
+    Every session of the officer ends; the caller carries its own session on into the new epoch
+    (web/admin/profile.py), so only the other sessions (another browser, a copied cookie) are signed out.
+    """
     if not password_matches(officer, current):
         _audit(session, actor, "officer.password_change_refused", officer, origin)
         raise WrongPassword("the current password is wrong")
     if current == new:
         raise WeakPassword("PASSWORD_UNCHANGED", "the new password is the current one")
     set_password(officer, new)
+    end_sessions(officer)
     session.flush()
     _audit(session, actor, "officer.password_change", officer, origin)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from .errors import FourEyesViolation, NotAllowed
 from .humantasks import check_may_work
 from .models import HumanTask
+from .scope import scoped
 
 PER_PAGE = 25
 
@@ -44,8 +45,7 @@ def _position(session, row, actor):
 def approval_queue(session, actor, page=1, form_name="approval", per_page=PER_PAGE):
     """Return (items, total, pages): open and claimed approval tasks in `actor`'s districts, most urgent first."""
     query = select(HumanTask).where(HumanTask.form_name == form_name, HumanTask.status.in_(("open", "claimed")))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    query = scoped(query, HumanTask.region, actor)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)

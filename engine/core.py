@@ -40,8 +40,10 @@ class Actor:
     name: str = ""
 
     def in_region(self, region):
-        """Return True if this actor may work cases of `region`."""
-        return self.regions is None or region is None or region in self.regions
+        """Return True if this actor may work cases of `region` (the rule: engine/scope.py)."""
+        from .scope import in_scope
+
+        return in_scope(self, region)
 
 
 SYSTEM = Actor("system", frozenset({"system"}))
@@ -219,10 +221,13 @@ class Engine:
             raise IncidentNotFound(f"no open incident {incident_id}")
         return incident
 
-    def _incident_task(self, incident_id):
-        """Lock the incident's instance and return (incident, runtime, the task in ERROR)."""
+    def _incident_task(self, incident_id, actor):
+        """Lock the incident's instance and return (incident, runtime, the task in ERROR), in `actor`'s districts."""
+        from .scope import require_in_scope
+
         incident = self.incident_or_404(incident_id)
         runtime = self.open(incident.instance_id)
+        require_in_scope(actor, runtime.instance.region, "incident", incident_id)
         incident = self.incident_or_404(incident_id)  # re-read under the lock
         task = runtime.get_task(incident.task_guid)
         if task is None or not task.has_state(TaskState.ERROR):
@@ -233,7 +238,7 @@ class Engine:
         """Run the failed task again from a fresh attempt count (a failed wake: wake it again soon)."""
         if is_wake_incident(self.incident_or_404(incident_id)):
             return self._retry_wake(incident_id, actor)
-        incident, runtime, task = self._incident_task(incident_id)
+        incident, runtime, task = self._incident_task(incident_id, actor)
         task.internal_data.pop(RETRY_KEY, None)
         task.internal_data.pop("error", None)
         task._set_state(TaskState.READY)
@@ -245,8 +250,11 @@ class Engine:
         return runtime.instance
 
     def _retry_wake(self, incident_id, actor):
+        from .scope import require_in_scope
+
         incident = self.incident_or_404(incident_id)
         instance = reschedule_wake(self.session, incident.instance_id)
+        require_in_scope(actor, instance.region, "incident", incident_id)
         incident = self.incident_or_404(incident_id)  # re-read under the lock
         incident.status, incident.resolved_by, incident.resolved_at = "retried", actor.id, utcnow()
         self.session.flush()
@@ -258,7 +266,7 @@ class Engine:
         if is_wake_incident(self.incident_or_404(incident_id)):
             raise IncidentNotSkippable(f"incident {incident_id} is a failed wake, not a task: retry it",
                                        incident_id=incident_id)
-        incident, runtime, task = self._incident_task(incident_id)
+        incident, runtime, task = self._incident_task(incident_id, actor)
         variable = getattr(task.task_spec, "result_variable", None)
         if variable:
             task.data[variable] = result if result is not None else {"ok": False, "skipped": True}

@@ -4,7 +4,8 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from .db import utcnow
-from .models import HumanTask, Incident
+from .models import HumanTask, Incident, ProcessInstance
+from .scope import scoped
 
 
 def sla_by_district(session, actor, now=None):
@@ -16,8 +17,7 @@ def sla_by_district(session, actor, now=None):
                                   else_=0)))
              .where(HumanTask.status.in_(("open", "claimed")))
              .group_by(HumanTask.region).order_by(HumanTask.region))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    query = scoped(query, HumanTask.region, actor)
     return [(r, n, int(o or 0), int(s or 0)) for r, n, o, s in session.execute(query)]
 
 
@@ -28,8 +28,7 @@ def throughput_by_officer(session, actor, days=7, now=None):
                     func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
              .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
              .group_by(HumanTask.completed_by).order_by(func.count().desc()))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    query = scoped(query, HumanTask.region, actor)
     return [(who, n, int(late or 0)) for who, n, late in session.execute(query)]
 
 
@@ -40,12 +39,13 @@ def throughput_by_district(session, actor, days=7, now=None):
                     func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
              .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
              .group_by(HumanTask.region).order_by(HumanTask.region))
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    query = scoped(query, HumanTask.region, actor)
     return [(region, n, int(late or 0)) for region, n, late in session.execute(query)]
 
 
-def open_incidents(session, limit=200):
-    """Return the open incidents, oldest first."""
-    return list(session.execute(select(Incident).where(Incident.status == "open")
-                                .order_by(Incident.id).limit(limit)).scalars())
+def open_incidents(session, actor, limit=200):
+    """Return the open incidents of `actor`'s districts, oldest first."""
+    query = (select(Incident).join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+             .where(Incident.status == "open"))
+    query = scoped(query, ProcessInstance.region, actor)
+    return list(session.execute(query.order_by(Incident.id).limit(limit)).scalars())

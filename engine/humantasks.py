@@ -16,6 +16,7 @@ from .errors import (
 )
 from .models import HumanTask
 from .queuecounts import open_counts
+from .scope import require_in_scope, scoped
 
 SUPERVISOR_ROLES = {"supervisor", "administrator"}
 
@@ -32,8 +33,7 @@ def check_may_work(session, row, actor):
     """Raise unless `actor` may work this task: role, region, four eyes."""
     if row.queue not in actor.roles:
         raise NotAllowed(f"task {row.id} is for role {row.queue!r}", task=row.id)
-    if not actor.in_region(row.region):
-        raise NotAllowed(f"task {row.id} is in region {row.region}, outside yours", task=row.id)
+    require_in_scope(actor, row.region, "task", row.id)
     if row.excluded_after:
         earlier = session.execute(
             select(HumanTask.bpmn_id).where(
@@ -79,8 +79,10 @@ def unclaim_task(engine, task_id, actor):
     row, runtime = _locked(engine, task_id)
     if row.status != "claimed":
         raise TaskNotClaimed(f"task {row.id} is not claimed")
-    if row.assignee != actor.id and not (actor.roles & SUPERVISOR_ROLES):
-        raise NotAllowed(f"task {row.id} is held by {row.assignee}")
+    if row.assignee != actor.id:  # releasing another's claim: a supervisor of the task's district
+        if not (actor.roles & SUPERVISOR_ROLES):
+            raise NotAllowed(f"task {row.id} is held by {row.assignee}")
+        require_in_scope(actor, row.region, "task", row.id)
     row.status, row.assignee, row.claimed_at = "open", None, None
     engine.session.flush()
     signals.task_assigned.send(engine, row=row, actor=actor, action="unclaim", target=None, runtime=runtime)
@@ -92,8 +94,7 @@ def reassign_task(engine, task_id, actor, target):
     if not (actor.roles & SUPERVISOR_ROLES):
         raise NotAllowed("only a supervisor may reassign tasks")
     row, runtime = _locked(engine, task_id)
-    if not actor.in_region(row.region):
-        raise NotAllowed("the task is outside the districts this supervisor covers")
+    require_in_scope(actor, row.region, "task", row.id)
     if row.status not in ("open", "claimed"):
         raise TaskNotReady(f"task {row.id} is {row.status}", status=row.status)
     check_may_work(engine.session, row, target)
@@ -176,12 +177,10 @@ def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50,
     assignee index), so they are sorted directly.
     """
     roles = sorted(actor.roles)
-    regions = None if actor.regions is None else sorted(actor.regions)
     if mine:
         query = select(HumanTask).where(HumanTask.status.in_(status), HumanTask.queue.in_(roles),
                                         HumanTask.assignee == actor.id)
-        if regions is not None:
-            query = query.where(HumanTask.region.in_(regions))
+        query = scoped(query, HumanTask.region, actor)
         query = query.order_by(*_urgency(HumanTask.due_at, HumanTask.priority, HumanTask.id))
         return list(session.execute(query.limit(limit).offset(offset)).scalars())
     offset = offset or 0
@@ -191,8 +190,7 @@ def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50,
             for due in (HumanTask.due_at.is_not(None), HumanTask.due_at.is_(None)):
                 arm = (select(HumanTask.id, HumanTask.due_at, HumanTask.priority)
                        .where(HumanTask.status == state, HumanTask.queue == queue, due))
-                if regions is not None:
-                    arm = arm.where(HumanTask.region.in_(regions))
+                arm = scoped(arm, HumanTask.region, actor)
                 arms.append(arm.order_by(HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id))
     if not arms:
         return []

@@ -6,6 +6,7 @@ from sqlalchemy import false, func, select
 
 from .core import Actor
 from .db import utcnow
+from .scope import scoped
 from .humantasks import list_tasks
 from .models import HumanTask
 
@@ -36,8 +37,7 @@ def _base(actor, f, now):
         query = query.where(HumanTask.status.in_(("open", "claimed")))
     else:
         query = query.where(HumanTask.status == "open")
-    if actor.regions is not None:
-        query = query.where(HumanTask.region.in_(sorted(actor.regions)))
+    query = scoped(query, HumanTask.region, actor)
     if f.due == "overdue":
         query = query.where(HumanTask.due_at < now)
     elif f.due == "soon":

@@ -24,7 +24,8 @@ class ObjectionSchema(Schema):
     class Meta:
         unknown = "raise"
 
-    recipient = fields.Integer(required=True, strict=False, validate=validate.Range(min=1))
+    # A case id: beyond the id column's range (bigint) it is no case, not a database error.
+    recipient = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=2**63 - 1))
     ground = fields.String(required=True, validate=validate.OneOf(OBJECTION_GROUNDS))
     reason = fields.String(required=True, validate=validate.Length(min=10, max=2000))
 

@@ -73,8 +73,9 @@ def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
     from cases.audit import reset_origin, set_origin
 
-    from . import auditpages, auth, casepages, desk, editor, inbox, routes, versions
+    from . import auditpages, auth, casepages, desk, editor, guards, inbox, routes, versions
 
+    guards.install(app)  # bounded ids, NUL characters refused, 503 when the database is unreachable
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
         SESSION_COOKIE_HTTPONLY=True,

@@ -38,13 +38,27 @@ class SignedInOfficer(UserMixin):
         return bool(self.actor.roles & set(roles))
 
 
+EPOCH_KEY = "officer_epoch"
+
+
 @login_manager.user_loader
 def load_officer(officer_id):
-    """Load the signed-in officer; a deactivated account is signed out."""
-    officer = db.session.get(Officer, int(officer_id)) if officer_id.isdigit() else None
-    if officer is None or not officer.active:
+    """Load the signed-in officer; a deactivated account, or a session of an ended epoch, is signed out.
+
+    Sessions live in the signed cookie, so the server ends them by epoch: each session remembers the
+    officer's `session_epoch` at sign-in; sign-out, a password change or reset and deactivation raise
+    it (cases.officers.end_sessions), and every session of an earlier epoch (a copied cookie too) is
+    then refused here.
+    """
+    officer = db.session.get(Officer, int(officer_id)) if officer_id.isdigit() and len(officer_id) < 10 else None
+    if officer is None or not officer.active or session.get(EPOCH_KEY) != (officer.session_epoch or 0):
         return None
     return SignedInOfficer(officer)
+
+
+def keep_session(officer):
+    """Carry the current session into the officer's new epoch (after their own password change)."""
+    session[EPOCH_KEY] = officer.session_epoch or 0
 
 
 def roles_required(*roles):
@@ -98,6 +112,7 @@ def login():
         db.session.commit()
         session.clear()  # no session fixation
         session.permanent = True
+        session[EPOCH_KEY] = officer.session_epoch or 0
         user = SignedInOfficer(officer)
         login_user(user)
         return redirect(_safe_next(request.args.get("next")) or landing_page(user))
@@ -129,8 +144,11 @@ def _safe_next(target):
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
+    """Sign out: this officer's sessions end everywhere (other browsers included)."""
     if current_user.is_authenticated:
+        from cases.officers import end_sessions
+
+        end_sessions(current_user.officer)  # every session of this officer ends, copies of the cookie too
         _audit(current_user.actor.id, "logout")
         db.session.commit()
     logout_user()

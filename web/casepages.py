@@ -15,6 +15,7 @@ from engine.db import db
 from engine.errors import FormInvalid
 from engine.humantasks import task_or_404
 from engine.models import HumanTask
+from engine.scope import in_scope
 from integrations.face import sniff_image_type
 from integrations.nik import mask_nik
 
@@ -35,7 +36,7 @@ def case_for_officer_or_404(case_number):
         app = case_or_404(db.session, case_number)
     except CaseNotFound:
         abort(404)
-    if not current_user.actor.in_region(app.district_code):
+    if not in_scope(current_user.actor, app.district_code):
         log_refusal("case.view_refused", "case", case_number, reason="district")
         abort(404)  # another district's case: do not even confirm it exists
     return app

@@ -9,10 +9,12 @@ from engine.approvals import approval_queue
 from engine.dashboard import open_incidents, sla_by_district, throughput_by_district, throughput_by_officer
 from engine.db import db
 from engine.errors import EngineError
+from engine.scope import OutOfScope
 
 from . import services
 from .auth import roles_required
 from .messages import error_text
+from .refusals import log_refusal
 
 bp = Blueprint("desk", __name__)
 THROUGHPUT_DAYS = 14
@@ -51,7 +53,7 @@ def index():
     by_district = throughput_by_district(db.session, actor, days=THROUGHPUT_DAYS)
     return render_template("desk.html", sla=sla, throughput=by_officer, by_district=by_district,
                            days=THROUGHPUT_DAYS, charts=chart_data(sla, by_officer, by_district),
-                           district_label=_district_label, incidents=open_incidents(db.session))
+                           district_label=_district_label, incidents=open_incidents(db.session, actor))
 
 
 @bp.get("/desk/approvals")
@@ -78,5 +80,7 @@ def resolve(incident_id, action):
         flash(_("Incident handled."), "success")
     except EngineError as exc:
         db.session.rollback()
+        if isinstance(exc, OutOfScope):
+            log_refusal("incident.refused", "incident", incident_id, code=exc.code, reason="district")
         flash(error_text(exc), "danger")
     return redirect(url_for("desk.index"))

@@ -55,7 +55,8 @@ def _act(action):
     except EngineError as exc:
         db.session.rollback()
         if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
-            log_refusal("task.refused", "task", request.view_args.get("task_id"), code=exc.code)
+            log_refusal("task.refused", "task", request.view_args.get("task_id"), code=exc.code,
+                        **({"reason": exc.details["reason"]} if "reason" in exc.details else {}))
         flash(error_text(exc), "danger")
         return False
     return True

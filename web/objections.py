@@ -20,6 +20,7 @@ from cases.objections import file_objection as file_objection_op
 from engine.db import db
 from engine.errors import FormInvalid
 from engine.humantasks import task_or_404
+from engine.scope import in_scope
 from forms import OBJECTION_GROUNDS
 from integrations.base import TransientIntegrationError
 from integrations.nik import mask_nik
@@ -28,6 +29,7 @@ from . import services
 from .auth import roles_required
 from .formrender import CHOICE_LABELS, describe
 from .portal.session import applicant_required, current_applicant
+from .refusals import log_refusal
 from .taskforms import complete_from_form
 
 bp = Blueprint("objections", __name__)
@@ -149,8 +151,9 @@ def objection_for_officer_or_404(number):
         objection = objection_or_404(db.session, number)
     except ObjectionNotFound:
         abort(404)
-    if not current_user.actor.in_region(objection.district_code):
-        abort(404)
+    if not in_scope(current_user.actor, objection.district_code):
+        log_refusal("objection.view_refused", "objection", number, reason="district")
+        abort(404)  # another district's objection: do not confirm it exists
     return objection
 
 

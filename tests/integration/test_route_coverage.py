@@ -25,3 +25,19 @@ def test_every_route_is_in_an_authorization_matrix_or_public(app):
     covered, public = _declared("COVERED_ENDPOINTS"), _declared("PUBLIC_ENDPOINTS")
     assert sorted(endpoints - covered - public) == []
     assert sorted((covered | public) - endpoints) == [], "declared endpoints that no longer exist"
+
+
+# Path arguments naming a district-bound object: a case, task, incident, objection or officer account.
+DISTRICT_BOUND_ARGUMENTS = {"case_number", "task_id", "incident_id", "number", "officer_id"}
+
+
+def test_every_route_on_a_district_bound_object_is_in_the_district_scope_matrix(app):
+    """Such routes are exercised by an officer of another district (test_district_scope.py) and must refuse.
+
+    The applicant portal's routes are the applicant's own case (checked by owner, not district).
+    """
+    bound = {rule.endpoint for rule in app.url_map.iter_rules()
+             if set(rule.arguments) & DISTRICT_BOUND_ARGUMENTS and not rule.endpoint.startswith("portal.")}
+    scoped = _declared("DISTRICT_SCOPED_ENDPOINTS")
+    assert sorted(bound - scoped) == []
+    assert sorted(scoped - bound) == [], "declared district-scoped endpoints that no longer exist"

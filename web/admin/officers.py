@@ -12,9 +12,11 @@ from cases.officers import (LastAdministrator, OfficerNotFound, SelfLockout, Use
                             deactivate_officer, district_choices, officer_by_id_or_404, reactivate_officer,
                             reset_password, unlock_officer, update_officer)
 from engine.db import db, utcnow
+from engine.scope import OutOfScope, may_manage
 
 from .. import services
 from ..auth import roles_required
+from ..refusals import log_refusal
 from . import bp
 from .forms import (CreateOfficerForm, EditOfficerForm, OfficerQuery, ResetPasswordForm, flat_errors, form_input,
                     password_error)
@@ -24,6 +26,7 @@ REFUSALS = {
     "SELF_LOCKOUT": _l("You cannot remove your own administrator role or deactivate yourself; ask another "
                        "administrator. Change your own password on your profile page."),
     "LAST_ADMINISTRATOR": _l("This is the last active administrator: appoint another administrator first."),
+    "NOT_ALLOWED": _l("You may give only districts that you work in yourself."),
 }
 
 
@@ -33,10 +36,23 @@ def origin():
 
 
 def _officer_or_404(officer_id):
+    """The officer, if the signed-in administrator may manage them (district scope: engine/scope.py), else 404."""
     try:
-        return officer_by_id_or_404(db.session, officer_id)
+        officer = officer_by_id_or_404(db.session, officer_id)
     except OfficerNotFound:
         abort(404)
+    if not may_manage(current_user.actor, officer.regions):
+        log_refusal("officer.refused", "officer", officer.username, reason="district")
+        abort(404)  # an officer of other districts: do not confirm the account exists
+    return officer
+
+
+def _out_of_scope(exc):
+    """A district-limited administrator gave districts beyond their own: audited, shown beside the districts."""
+    db.session.rollback()
+    log_refusal("officer.refused", "officer", request.form.get("username") or request.view_args.get("officer_id"),
+                reason="grant")
+    return {"regions": [str(REFUSALS["NOT_ALLOWED"])]}
 
 
 def _regions(data):
@@ -49,9 +65,11 @@ def _form_error(errors, status=422):
 
 
 def _render_form(officer, values, errors, password_errors=None, status=200):
+    own = current_user.actor.regions  # a district-limited administrator offers only their own districts
+    districts = [(code, name) for code, name in district_choices() if own is None or code in own]
     return render_template("admin_officer_form.html", officer=officer, values=values, errors=errors,
-                           password_errors=password_errors or {}, districts=district_choices(),
-                           now=utcnow()), status
+                           password_errors=password_errors or {}, districts=districts,
+                           every_district=own is None, now=utcnow()), status
 
 
 @bp.get("/officers")
@@ -64,7 +82,7 @@ def officers():
     except ValidationError as exc:
         flash(_("Some filters were not valid and were ignored."), "warning")
         query = OfficerQuery().load({k: v for k, v in args.items() if k not in exc.messages})
-    rows, total, pages = search_officers(db.session, OfficerFilter(**query))
+    rows, total, pages = search_officers(db.session, OfficerFilter(**query), within=current_user.actor.regions)
     return render_template("admin_officers.html", rows=rows, total=total, pages=pages, query=query,
                            districts=dict(district_choices()), now=utcnow())
 
@@ -74,7 +92,8 @@ def officers():
 def create():
     """Create an officer account with roles, districts and a first password."""
     if request.method == "GET":
-        return _render_form(None, {"region_scope": "all", "roles": [], "regions": []}, {})
+        scope = "all" if current_user.actor.regions is None else "some"
+        return _render_form(None, {"region_scope": scope, "roles": [], "regions": []}, {})
     values = form_input(request.form)
     try:
         data = CreateOfficerForm().load(values)
@@ -85,6 +104,8 @@ def create():
         errors = flat_errors(exc.messages)
     except UsernameTaken:
         errors = {"username": [_("This username is taken.")]}
+    except OutOfScope as exc:
+        errors = _out_of_scope(exc)
     except WeakPassword as exc:
         errors = {"password": [password_error(exc)]}
     else:
@@ -121,6 +142,8 @@ def edit(officer_id):
         errors = flat_errors(exc.messages)
     except (SelfLockout, LastAdministrator) as exc:
         errors = {"roles": [str(REFUSALS[exc.code])]}
+    except OutOfScope as exc:
+        errors = _out_of_scope(exc)
     else:
         flash(_("Changes saved."), "success")
         if released:

@@ -8,7 +8,7 @@ from cases.accounts import WeakPassword
 from cases.officers import OFFICER_ROLES, WrongPassword, change_own_password, district_choices
 from engine.db import db
 
-from ..auth import roles_required
+from ..auth import keep_session, roles_required
 from . import profile_bp
 from .forms import ChangePasswordForm, flat_errors, form_input, password_error
 from .officers import origin
@@ -35,6 +35,7 @@ def password():
         change_own_password(db.session, current_user.actor, current_user.officer, data["current_password"],
                             data["password"], origin=origin())
         db.session.commit()
+        keep_session(current_user.officer)  # the other sessions end; this one goes on
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
         db.session.rollback()

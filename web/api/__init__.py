@@ -86,8 +86,9 @@ def init_api(app):
     api.spec.components.security_scheme("browserSession", {
         "type": "apiKey", "in": "cookie", "name": app.config.get("SESSION_COOKIE_NAME", "session"),
         "description": "The signed-in officer's session; writes also need the X-CSRFToken header"})
-    for schema_cls in FORMS.values():  # the bodies of POST /tasks/{id}/complete, one per form
-        api.spec.components.schema(schema_cls.__name__, schema=schema_cls)
+    from .formschemas import register_form_schemas
+
+    register_form_schemas(api, FORMS)  # the bodies of POST /tasks/{id}/complete: one per form (and variant)
     for blueprint in (cases.bp, tasks.bp, processes.bp):
         csrf.exempt(blueprint)  # tokens need none; session writes are checked in auth.authenticate
         api.register_blueprint(blueprint)

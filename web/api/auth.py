@@ -99,6 +99,16 @@ def authenticate():
     return _from_session()
 
 
+def refuse_out_of_scope(target_type, target_id):
+    """Audit a refused request for another district's object (kept: the view's transaction is rolled back)."""
+    api_caller = caller()
+    db.session.rollback()
+    record(db.session, api_caller.actor.id, f"{target_type}.refused", target_type=target_type,
+           target_id=str(target_id), ip=request.remote_addr, user_agent=request.user_agent.string,
+           detail=api_caller.audit_detail(reason="district", path=request.path[:200], method=request.method))
+    db.session.commit()
+
+
 def api_roles_required(*roles):
     """Allow the view to callers holding one of `roles`; commit once after it, roll back if it fails.
 

@@ -6,11 +6,12 @@ from cases.audit import record
 from cases.operations import CaseNotFound, case_diagram, case_or_404
 from cases.queries import case_records, list_cases
 from engine.db import db
+from engine.scope import in_scope
 
 from .. import services
 from ..casepages import READERS
 from . import API_PREFIX, documented_errors
-from .auth import api_roles_required, caller
+from .auth import api_roles_required, caller, refuse_out_of_scope
 from .errors import api_abort, register_json_errors
 from .present import case_decisions_out, case_detail_out
 from .schemas import CaseDetailSchema, CaseListQuery, CasePageSchema, DiagramSchema
@@ -26,7 +27,8 @@ def case_for_caller_or_404(case_number):
         app = case_or_404(db.session, case_number)
     except CaseNotFound:
         api_abort(404, "CASE_NOT_FOUND")
-    if not caller().actor.in_region(app.district_code):
+    if not in_scope(caller().actor, app.district_code):
+        refuse_out_of_scope("case", case_number)
         api_abort(404, "CASE_NOT_FOUND")  # another district's case: do not even confirm it exists
     return app
 

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from engine.db import db
 from engine.errors import FormInvalid
 
+from ..guards import NUL_MESSAGE
 from ..messages import ERRORS
 
 API_PREFIX = "/api/"
@@ -35,6 +36,7 @@ MESSAGES = {
     "BODY_NOT_OBJECT": _l("The body must be a JSON object."),
     "TOO_MANY_REQUESTS": _l("Too many attempts. Try again later."),
     "SERVER_ERROR": _l("Something went wrong."),
+    "TEXT_HAS_NUL": NUL_MESSAGE,
 }
 # Engine refusals as HTTP statuses; anything else the engine refuses is a conflict with the case's state.
 ENGINE_STATUS = {

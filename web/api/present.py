@@ -9,6 +9,7 @@ from integrations.nik import mask_nik
 
 from ..formrender import CHOICE_LABELS, describe
 from .errors import api_language
+from .formschemas import form_json_schema
 
 TASK_FIELDS = ("id", "bpmn_id", "name", "queue", "form_name", "status", "assignee", "priority", "due_at",
                "created_at", "claimed_at")
@@ -80,5 +81,5 @@ def form_out(forms, form_name):
                       [{"value": c, "label": translate(CHOICE_LABELS.get(c, c))} for c in f["choices"]]}
                      for f in describe(schema_cls)]
     return {"name": form_name, "fields": described,
-            "schema": api.ma_plugin.converter.schema2jsonschema(schema_cls),
+            "schema": form_json_schema(api, schema_cls),
             "schema_ref": f"#/components/schemas/{schema_cls.__name__}"}

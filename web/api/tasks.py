@@ -7,13 +7,14 @@ from engine.db import db
 from engine.errors import EngineError, TaskNotFound
 from engine.humantasks import claim_task, complete_task, queue_counts, reassign_task, task_or_404, unclaim_task
 from engine.inbox import PER_PAGE, InboxFilter, inbox_page
+from engine.scope import in_scope
 from forms import FORMS
 
 from .. import services
 from ..casepages import READERS
 from ..inbox import WORKERS, InboxQuery
 from . import API_PREFIX, documented_errors
-from .auth import api_roles_required, caller
+from .auth import api_roles_required, caller, refuse_out_of_scope
 from .errors import abort_for_engine_error, api_abort, api_text, register_json_errors
 from .present import form_out, task_out
 from .schemas import ReassignSchema, TaskActionSchema, TaskDetailSchema, TaskPageSchema
@@ -24,7 +25,9 @@ register_json_errors(bp)
 SUPERVISORS = ("supervisor", "administrator")
 COMPLETE_BODY = {
     "required": True,
-    "description": "The task's form: the schema named by the task's form_name (GET /api/v1/tasks/{id}).",
+    "description": ("The task's form: the schema named by the task's form_name (GET /api/v1/tasks/{id}). A form "
+                    "whose fields depend on a decision (e.g. a rejection needs a reason code) is a oneOf of one "
+                    "schema per decision value; every body valid by the schema is accepted."),
     "content": {"application/json": {"schema": {
         "oneOf": [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in FORMS.values()]}}},
 }
@@ -36,7 +39,8 @@ def task_for_caller_or_404(task_id):
         row = task_or_404(db.session, task_id)
     except TaskNotFound:
         api_abort(404, "TASK_NOT_FOUND")
-    if not caller().actor.in_region(row.region):
+    if not in_scope(caller().actor, row.region):
+        refuse_out_of_scope("task", task_id)
         api_abort(404, "TASK_NOT_FOUND")  # another district's task: do not confirm it exists
     return row
 

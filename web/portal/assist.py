@@ -11,6 +11,7 @@ from cases.portal.drafts import (DraftIncomplete, discard_draft, draft_by_key, d
 from cases.portal.notices import notify_applicant
 from engine.db import db
 from engine.errors import EngineError
+from engine.scope import in_scope
 from integrations.nik import NikInvalid, mask_nik, validate_nik
 
 from .. import services
@@ -41,7 +42,7 @@ def facilitator_flow(draft):
 def draft_or_404(key):
     """Return the signed-in facilitator's draft with this key, in one of their districts, else 404."""
     draft = draft_by_key(db.session, key, current_user.actor.id)
-    if draft is None or not current_user.actor.in_region(draft.nik[4:6]):
+    if draft is None or not in_scope(current_user.actor, draft.nik[4:6]):
         _audit("assist.draft_refused", key=str(key)[:32])
         db.session.commit()
         abort(404)
@@ -76,7 +77,7 @@ def start():
         nik = validate_nik(raw)
     except NikInvalid:
         return _index(raw, str(SIGN_IN["NIK_INVALID"]), 422)
-    if not current_user.actor.in_region(nik[4:6]):
+    if not in_scope(current_user.actor, nik[4:6]):
         _audit("assist.outside_region", nik, district=nik[4:6])
         db.session.commit()
         return _index(raw, _("This NIK belongs to district %(district)s, which is not one of yours. The facilitators of "
