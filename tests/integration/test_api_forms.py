@@ -113,7 +113,7 @@ def test_a_rejection_needs_its_reason_in_the_schema_as_in_the_api(api, svc, pers
     bare = {"review_decision": "reject"}
     assert not review_form.is_valid(bare)
     refused = api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker", json=bare)
-    assert refused.status_code == 422 and "review_reason_code" in refused.get_json()["errors"]["json"]
-    full = {"review_decision": "reject", "review_reason_code": "OTHER", "review_notes": ""}
+    assert refused.status_code == 422 and "review_reason_codes" in refused.get_json()["errors"]["json"]
+    full = {"review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF"], "review_notes": ""}
     assert review_form.is_valid(full)
     assert api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker", json=full).status_code == 200
