@@ -1,6 +1,6 @@
 """Case records: who applied, what the checks found, what was decided and why."""
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from engine.db import UTCDateTime, db, utcnow
 
@@ -32,8 +32,11 @@ class Application(db.Model):
     __tablename__ = "applications"
     # Village lists: the enrolled families of one village (objections), and the public figures per
     # village, read from this index alone (it covers every column their GROUP BY needs).
+    # Name search (officers' /search): a prefix of `name_key` is a range of this index; text_pattern_ops
+    # lets PostgreSQL use it for LIKE 'prefix%' whatever the database's collation.
     __table_args__ = (Index("ix_applications_place", "district_code", "village", "status", "created_at",
-                            "decided_at", "district_name"),)
+                            "decided_at", "district_name"),
+                      Index("ix_applications_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -41,7 +44,9 @@ class Application(db.Model):
     # Equal to nik while the case is open or enrolled, NULL once closed: one open case per NIK.
     active_nik: Mapped[str | None] = mapped_column(String(16), unique=True)
     applicant_name: Mapped[str | None] = mapped_column(String(200))
-    kk_number: Mapped[str | None] = mapped_column(String(16))
+    # applicant_name lower-cased with single spaces (cases.search.name_key), kept in step by `_name_key`.
+    name_key: Mapped[str | None] = mapped_column(String(200))
+    kk_number: Mapped[str | None] = mapped_column(String(16), index=True)
     district_code: Mapped[str | None] = mapped_column(String(2), index=True)
     # From the civil registry once identity is checked: where the family lives (public figures, objections).
     district_name: Mapped[str | None] = mapped_column(String(60))
@@ -68,6 +73,18 @@ class Application(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("applicant_name")
+    def _name_key(self, key, value):
+        self.name_key = name_key(value)
+        return value
+
+
+def name_key(name):
+    """Return the form of a name that name search compares: lower case, single spaces (None if empty)."""
+    if not name:
+        return None
+    return " ".join(str(name).split()).lower()[:200] or None
 
 
 class EvidenceRecord(db.Model):
@@ -98,7 +115,7 @@ class CaseEvent(db.Model):
 
 
 class Appeal(db.Model):
-    """An applicant's objection (sanggah) to the decision on their own case."""
+    """An applicant's appeal (banding) against the decision on their own case."""
 
     __tablename__ = "appeals"
 

@@ -73,7 +73,7 @@ def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
     from cases.audit import reset_origin, set_origin
 
-    from . import auditpages, auth, casepages, desk, editor, inbox, routes, versions
+    from . import auditpages, auth, casepages, desk, editor, inbox, labels, routes, search, versions
 
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
@@ -94,8 +94,10 @@ def _init_web(app, settings):
         content_security_policy=CSP,
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp):
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp,
+                      search.bp):
         app.register_blueprint(blueprint)
+    labels.register(app)
     from . import admin  # officer administration, profiles
 
     for blueprint in (admin.bp, admin.profile_bp):
