@@ -29,6 +29,14 @@ OPERATOR_LABELS = {
     "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 
+# Evidence sources (EvidenceRecord.source)
+SOURCE_LABELS = {
+    "civil_registry": _l("Civil registry"), "dtsen": _l("DTSEN welfare register"), "bpjs_health": _l("BPJS Health"),
+    "bpjs_employment": _l("BPJS Employment"), "assets": _l("Asset registers"),
+    "civil_service": _l("Civil-service register"), "face": _l("Face match"), "face_index": _l("Duplicate-face check"),
+    "payments": _l("Payments"), "notify": _l("Notices"),
+}
+
 CHANNEL_LABELS = {"self": _l("self"), "facilitator": _l("facilitator")}
 RECHECK_OUTCOMES = {"keep": _l("still eligible"), "review": _l("an officer must review"),
                     "exclude": _l("no longer eligible by the rules")}
@@ -45,6 +53,18 @@ def district_label(code, registry_name=None):
     """Return a district's name from the regions data (the registry's spelling, then the code, as fallbacks)."""
     name = district_name(code) if code else ""
     return name or (registry_name or "").title() or (code or "—")
+
+
+def source_label(code):
+    """Return an evidence source's name in the officer's language."""
+    return str(SOURCE_LABELS.get(code, code or "—"))
+
+
+def relation_label(code):
+    """Return a household relation (the registry's code, e.g. ISTRI) in the officer's language."""
+    from .portal.wizard import RELATION_LABELS
+
+    return str(RELATION_LABELS.get(code, code or "—"))
 
 
 def task_label(bpmn_id=None, name=None):
@@ -165,5 +185,5 @@ def form_errors(messages):
 def register(app):
     """Make these available to every template."""
     app.jinja_env.globals.update(status_label=status_label, district_label=district_label, task_label=task_label,
-                                 event_text=event_text)
+                                 event_text=event_text, source_label=source_label, relation_label=relation_label)
     app.jinja_env.filters["form_errors"] = form_errors
