@@ -32,11 +32,11 @@ class Application(db.Model):
     __tablename__ = "applications"
     # Village lists: the enrolled families of one village (objections), and the public figures per
     # village, read from this index alone (it covers every column their GROUP BY needs).
-    # Name search (officers' /search): a prefix of `name_key` is a range of this index; text_pattern_ops
-    # lets PostgreSQL use it for LIKE 'prefix%' whatever the database's collation.
     __table_args__ = (Index("ix_applications_place", "district_code", "village", "status", "created_at",
                             "decided_at", "district_name"),
-                      Index("ix_applications_name_key", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}))
+                      # Name search: a prefix is a range, read in the results' order; the district in the
+                      # index lets a district-limited search filter (and count) without reading rows.
+                      Index("ix_applications_name_key", "name_key", "district_code", "id"))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -44,8 +44,10 @@ class Application(db.Model):
     # Equal to nik while the case is open or enrolled, NULL once closed: one open case per NIK.
     active_nik: Mapped[str | None] = mapped_column(String(16), unique=True)
     applicant_name: Mapped[str | None] = mapped_column(String(200))
-    # applicant_name lower-cased with single spaces (cases.search.name_key), kept in step by `_name_key`.
-    name_key: Mapped[str | None] = mapped_column(String(200))
+    # applicant_name lower-cased with single spaces (`name_key` below), kept in step by `_name_key`. Name
+    # search reads a prefix as a range of this index, in index order. Byte order ("C" on PostgreSQL, SQLite's
+    # default) makes a prefix's names exactly one range, whatever the database's own collation.
+    name_key: Mapped[str | None] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"))
     kk_number: Mapped[str | None] = mapped_column(String(16), index=True)
     district_code: Mapped[str | None] = mapped_column(String(2), index=True)
     # From the civil registry once identity is checked: where the family lives (public figures, objections).

@@ -1,9 +1,10 @@
 """case search: a searchable name key and indexes for name-prefix and family-card look-ups
 
 Officers search cases by NIK (indexed already), case number (unique) or a name prefix. A prefix of
-the lower-cased name is a range of `ix_applications_name_key` (text_pattern_ops on PostgreSQL, so
-LIKE 'prefix%' uses it under any collation); the family-card number gets an index for 16-digit
-searches. Existing names are copied into the key here, in batches.
+the lower-cased name is a range of `ix_applications_name_key`, read in index order: the column
+compares bytes (collation "C" on PostgreSQL, SQLite's default), so a prefix's names are exactly one
+range under any database collation. The family-card number gets an index for 16-digit searches.
+Existing names are copied into the key here, in batches.
 
 Revision ID: 0019
 Revises: 0015
@@ -32,10 +33,10 @@ def _key(name):
 
 def upgrade():
     with op.batch_alter_table("applications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("name_key", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("name_key", sa.String(length=200).with_variant(
+            sa.String(length=200, collation="C"), "postgresql"), nullable=True))
         batch_op.create_index("ix_applications_kk_number", ["kk_number"], unique=False)
-    op.create_index("ix_applications_name_key", "applications", ["name_key"], unique=False,
-                    postgresql_ops={"name_key": "text_pattern_ops"})
+        batch_op.create_index("ix_applications_name_key", ["name_key", "district_code", "id"], unique=False)
     conn = op.get_bind()
     table = sa.table("applications", sa.column("id", sa.BigInteger), sa.column("applicant_name", sa.String),
                      sa.column("name_key", sa.String))
@@ -53,7 +54,7 @@ def upgrade():
 
 
 def downgrade():
-    op.drop_index("ix_applications_name_key", table_name="applications")
     with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_index("ix_applications_name_key")
         batch_op.drop_index("ix_applications_kk_number")
         batch_op.drop_column("name_key")
