@@ -57,7 +57,13 @@ def district_label(code, registry_name=None):
 
 def source_label(code):
     """Return an evidence source's name in the officer's language."""
-    return str(SOURCE_LABELS.get(code, code or "—"))
+    text = str(SOURCE_LABELS.get(code, code or "—"))
+    return text[:1].upper() + text[1:]
+
+
+def village_label(name):
+    """Return a village's name as officers read it (the registry writes it in capitals)."""
+    return name.title() if name else "—"
 
 
 def relation_label(code):
@@ -185,5 +191,6 @@ def form_errors(messages):
 def register(app):
     """Make these available to every template."""
     app.jinja_env.globals.update(status_label=status_label, district_label=district_label, task_label=task_label,
-                                 event_text=event_text, source_label=source_label, relation_label=relation_label)
+                                 event_text=event_text, source_label=source_label, relation_label=relation_label,
+                                 village_label=village_label)
     app.jinja_env.filters["form_errors"] = form_errors

@@ -33,7 +33,7 @@ def test_inbox_rows_name_the_applicant_village_and_district(web, svc, personas):
     html = web.get("/inbox").get_data(as_text=True)
     row = _row(html, task.id)
     name = district_name(app.district_code)
-    assert app.applicant_name in row and app.village in row and name in row
+    assert app.applicant_name in row and app.village.title() in row and name in row
     assert "Tinjau kasus" in row and "Review case" not in row
     # The district filter is a pick-list of names, from the regions data.
     select_html = re.search(r'<select[^>]*id="f-district".*?</select>', html, re.S).group(0)

@@ -77,7 +77,7 @@ def test_search_by_nik_case_number_and_name_prefix(client, svc, personas):
     html = search(client, nik)
     assert _rows(html) == [app.case_number]
     assert nik not in _results(html) and f"{nik[:4]}********{nik[-4:]}" in html  # the NIK masked
-    assert app.applicant_name in html and app.village in html and district_name(app.district_code) in html
+    assert app.applicant_name in html and app.village.title() in html and district_name(app.district_code) in html
     assert "Dalam peninjauan" in html and "IN_REVIEW" not in html  # the status, translated
     if app.kk_number and app.kk_number != other.kk_number:  # the family card number finds the family's case
         assert _rows(search(client, app.kk_number)) == [app.case_number]
