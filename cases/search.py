@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import false, func, or_, select
 
+from integrations.nik import mask_nik
+
 from .models import Application, name_key
 
 PER_PAGE = 25
@@ -100,3 +102,11 @@ def search_cases(session, regions, query, page=1):
     page = min(max(1, page), pages)
     rows = session.execute(base.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
     return Results(list(rows), total, capped, page)
+
+
+def audit_detail(query, results):
+    """What the audit log keeps of a search: its kind, the NIK masked (what was typed only if it was a
+    case number or a name), how many cases were found and which were shown."""
+    shown = {"nik": mask_nik(query.value), "case": query.value, "name": query.value}.get(query.kind)
+    return {"kind": query.kind, "query": shown, "results": results.total, "more": results.capped,
+            "page": results.page, "cases": [row.case_number for row in results.rows]}

@@ -8,7 +8,7 @@ from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user
 
 from cases.audit import record
-from cases.search import PER_PAGE, parse, search_cases
+from cases.search import PER_PAGE, audit_detail, parse, search_cases
 from engine.db import db
 from integrations.nik import mask_nik
 
@@ -25,14 +25,6 @@ def _page_number():
         return 1
 
 
-def _audited_query(query):
-    if query.kind == "nik":
-        return mask_nik(query.value)
-    if query.kind in ("case", "name"):
-        return query.value
-    return None  # nothing searched: do not keep what was typed (it may be part of a NIK)
-
-
 @bp.route("/search", methods=["GET", "POST"])
 @roles_required(*READERS)
 def index():
@@ -44,9 +36,7 @@ def index():
     results = search_cases(db.session, current_user.actor.regions, query, _page_number())
     record(db.session, current_user.actor, "case.search", target_type="search",
            ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"kind": query.kind, "query": _audited_query(query), "results": results.total,
-                   "more": results.capped, "page": results.page,
-                   "cases": [row.case_number for row in results.rows]})
+           detail=audit_detail(query, results))
     db.session.commit()
     response = make_response(render_template("search.html", q=text, query=query, results=results,
                                               per_page=PER_PAGE, mask_nik=mask_nik))

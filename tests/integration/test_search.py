@@ -9,8 +9,10 @@ from cases.models import Application
 from cases.officers import district_name
 from cases.operations import create_officer
 from cases.search import COUNT_CAP, Query, parse
+from cases.tokens import issue_token
 from engine.db import db
 from tests.helpers import case, fresh_client, submit
+from tests.integration.api_support import api  # noqa: F401  (the fixture)
 from tests.integration.test_web import PASSWORD, ROLES, csrf_of, login
 
 # The authorization matrix below requests this route as every role and anonymously.
@@ -164,3 +166,25 @@ def test_search_authorization_matrix(client, svc, personas, role):
         assert 'action="/search"' in client.get("/profile").get_data(as_text=True)
     elif role == "facilitator":
         assert 'action="/search"' not in client.get("/profile").get_data(as_text=True)
+
+
+def test_the_api_searches_the_same_way_limited_and_audited(api, svc, personas):
+    nik = personas["not_in_dtsen"]
+    app = case(submit(svc, nik).case_number)
+    response = api.post("/api/v1/cases/search", as_="a_caseworker", json={"q": f" {nik[:8]} {nik[8:]} "})
+    body = response.get_json()
+    assert response.status_code == 200 and body["kind"] == "nik" and body["total"] == 1
+    hit = body["items"][0]
+    assert hit["case_number"] == app.case_number and hit["nik"] == f"{nik[:4]}********{nik[-4:]}"
+    assert hit["name"] == app.applicant_name and hit["district_name"] == district_name(app.district_code)
+    assert nik not in response.get_data(as_text=True)
+    other = "25" if app.district_code != "25" else "24"
+    far = create_officer(db.session, "a_far_search", "Far", ["caseworker"], [other], password=PASSWORD)
+    api.tokens["a_far_search"] = issue_token(db.session, far, "tests", 30)[1]
+    db.session.commit()
+    for q in (nik, app.case_number, app.applicant_name[:4]):
+        assert api.post("/api/v1/cases/search", as_="a_far_search", json={"q": q}).get_json()["total"] == 0, q
+    assert api.post("/api/v1/cases/search", as_="a_caseworker", json={"q": "x", "extra": 1}).status_code == 422
+    entry = _searches()[0]  # (the refused body was not searched, so not audited)
+    assert len(_searches()) == 4
+    assert entry.detail["via"] == "api-token" and entry.detail["query"] == hit["nik"] and entry.detail["results"] == 1
