@@ -67,7 +67,7 @@ def record_instance_saved(engine, runtime):
         add_event(session, app, kind, _summary(entry), actor=entry.get("actor", "system"), at=entry["at"],
                   detail={k: v for k, v in entry.items()
                           if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
-                                   "due_at", "error", "name")})
+                                   "due_at", "error", "name", "retry_at")})
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
     elif status and status != app.status:
@@ -108,7 +108,7 @@ def _record_recheck(session, app, status, runtime):
                             rule_version=rule_version(runtime.instance.version), changes=changes,
                             explanation=explanation))
         add_event(session, app, "recheck", f"Re-check: {data['recheck_outcome']}, {len(changes)} change(s)",
-                  detail={"changes": changes[:20]})
+                  detail={"outcome": data["recheck_outcome"], "change_count": len(changes), "changes": changes[:20]})
     if status and status != app.status:
         app.status = status
         if status == "REMOVED":
@@ -163,7 +163,7 @@ def record_task_assigned(engine, row, actor, action, target, runtime=None):
     app = session.execute(select(Application).where(Application.case_number == row.business_key)).scalar_one_or_none()
     if app is not None:
         add_event(session, app, f"task_{action}", f"Task {row.name}: {action} ({target or '-'})", actor=actor.id,
-                  detail={"task_id": row.id, "target": target})
+                  detail={"task_id": row.id, "target": target, "bpmn_id": row.bpmn_id, "name": row.name})
 
 
 def connect():

@@ -1,6 +1,6 @@
 """Case records: who applied, what the checks found, what was decided and why."""
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from engine.db import UTCDateTime, db, utcnow
 
@@ -36,7 +36,10 @@ class Application(db.Model):
     # Village lists: the enrolled families of one village (objections), and the public figures per
     # village, read from this index alone (it covers every column their GROUP BY needs).
     __table_args__ = (Index("ix_applications_place", "district_code", "village", "status", "created_at",
-                            "decided_at", "district_name"),)
+                            "decided_at", "district_name"),
+                      # Name search: a prefix is a range, read in the results' order; the district in the
+                      # index lets a district-limited search filter (and count) without reading rows.
+                      Index("ix_applications_name_key", "name_key", "district_code", "id"))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -44,7 +47,11 @@ class Application(db.Model):
     # Equal to nik while the case is open or enrolled, NULL once closed: one open case per NIK.
     active_nik: Mapped[str | None] = mapped_column(String(16), unique=True)
     applicant_name: Mapped[str | None] = mapped_column(String(200))
-    kk_number: Mapped[str | None] = mapped_column(String(16))
+    # applicant_name lower-cased with single spaces (`name_key` below), kept in step by `_name_key`. Name
+    # search reads a prefix as a range of this index, in index order. Byte order ("C" on PostgreSQL, SQLite's
+    # default) makes a prefix's names exactly one range, whatever the database's own collation.
+    name_key: Mapped[str | None] = mapped_column(String(200).with_variant(String(200, collation="C"), "postgresql"))
+    kk_number: Mapped[str | None] = mapped_column(String(16), index=True)
     district_code: Mapped[str | None] = mapped_column(String(2), index=True)
     # From the civil registry once identity is checked: where the family lives (public figures, objections).
     district_name: Mapped[str | None] = mapped_column(String(60))
@@ -73,6 +80,18 @@ class Application(db.Model):
     created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[object | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("applicant_name")
+    def _name_key(self, key, value):
+        self.name_key = name_key(value)
+        return value
+
+
+def name_key(name):
+    """Return the form of a name that name search compares: lower case, single spaces (None if empty)."""
+    if not name:
+        return None
+    return " ".join(str(name).split()).lower()[:200] or None
 
 
 class EvidenceRecord(db.Model):
@@ -103,7 +122,7 @@ class CaseEvent(db.Model):
 
 
 class Appeal(db.Model):
-    """An applicant's objection (sanggah) to the decision on their own case."""
+    """An applicant's appeal (banding) against the decision on their own case."""
 
     __tablename__ = "appeals"
 

@@ -87,7 +87,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         app.selfie_ref = photos.put(selfie)
     app.case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"
     add_event(session, app, "submitted", f"Application submitted ({data['channel']})", actor=actor,
-              detail={"consent_version": data["consent_version"]})
+              detail={"consent_version": data["consent_version"], "channel": data["channel"]})
     settings = engine.settings
     start_data = {
         "nik": nik,

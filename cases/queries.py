@@ -60,3 +60,31 @@ def case_records(session, app):
     events = session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)
                              .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
     return CaseRecords(list(tasks), list(evidence), list(events))
+
+
+@dataclass(frozen=True)
+class Place:
+    """Who and where an inbox row is about: the applicant's name, village and district name."""
+
+    name: str | None
+    village: str | None
+    district_name: str | None
+
+
+def places_of(session, business_keys):
+    """Return {business key: Place} for tasks' keys: case numbers, and objection numbers (the recipient)."""
+    from .models import Objection
+
+    keys = sorted({k for k in business_keys if k})
+    if not keys:
+        return {}
+    places = {row.case_number: Place(row.applicant_name, row.village, row.district_name) for row in session.execute(
+        select(Application.case_number, Application.applicant_name, Application.village, Application.district_name)
+        .where(Application.case_number.in_(keys)))}
+    rest = [k for k in keys if k not in places]
+    if rest:
+        for row in session.execute(
+                select(Objection.number, Application.applicant_name, Objection.village, Application.district_name)
+                .join(Application, Application.id == Objection.application_id).where(Objection.number.in_(rest))):
+            places[row.number] = Place(row.applicant_name, row.village, row.district_name)
+    return places

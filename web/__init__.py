@@ -73,7 +73,7 @@ def _init_web(app, settings):
     """Sign-in, CSRF, security headers, translations, blueprints and error pages."""
     from cases.audit import reset_origin, set_origin
 
-    from . import auditpages, auth, casepages, desk, editor, guards, inbox, routes, versions
+    from . import auditpages, auth, casepages, desk, editor, guards, inbox, labels, routes, search, versions
 
     guards.install(app)  # bounded ids, NUL characters refused, 503 when the database is unreachable
     app.config.update(
@@ -95,8 +95,10 @@ def _init_web(app, settings):
         content_security_policy=CSP,
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp):
+    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp,
+                      search.bp):
         app.register_blueprint(blueprint)
+    labels.register(app)
     from . import admin  # officer administration, profiles
 
     for blueprint in (admin.bp, admin.profile_bp):

@@ -22,7 +22,7 @@ ERROR_TEXT = {
     "NOT_ALLOWED": "Tidak diizinkan / Not allowed",
     "DEPLOY_REJECTED": "Diagram ditolak / Diagram rejected",
     "MESSAGE_NOT_EXPECTED": "Proses tidak menunggu pesan ini / Process is not waiting for this message",
-    "APPEAL_NOT_ALLOWED": "Sanggah tidak dapat diajukan / Appeal not allowed",
+    "APPEAL_NOT_ALLOWED": "Banding tidak dapat diajukan / Appeal not allowed",
     "CASE_NOT_FOUND": "Kasus tidak ditemukan / Case not found",
     "RECHECK_NOT_ALLOWED": "Pemeriksaan ulang tidak dapat dilakukan / Re-check not allowed",
     "INCIDENT_NOT_FOUND": "Insiden tidak ditemukan / Incident not found",

@@ -41,7 +41,7 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator):
     _print_decision(app)
 
 
-@click.command(help="File an appeal (sanggah) on a rejected case.")
+@click.command(help="File an appeal (banding) on a rejected case.")
 @click.argument("case_number")
 @click.option("--reason", required=True)
 @commits

@@ -4,7 +4,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
 
+from cases.officers import district_choices
 from cases.operations import CaseNotFound, actor_for, officer_or_404
+from cases.queries import places_of
 from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
@@ -44,7 +46,9 @@ def index():
     rows, total, pages = inbox_page(db.session, actor, InboxFilter(**query))
     counts = sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or ""))
     template = "_task_table.html" if request.headers.get("HX-Request") else "inbox.html"
+    districts = [(code, name) for code, name in district_choices() if actor.in_region(code)]
     return render_template(template, rows=rows, total=total, pages=pages, query=query, counts=counts,
+                           places=places_of(db.session, [r.business_key for r in rows]), districts=districts,
                            is_overdue=is_overdue, can_reassign=current_user.has_any("supervisor", "administrator"))
 
 

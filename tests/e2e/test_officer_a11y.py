@@ -17,7 +17,7 @@ def test_officer_pages_pass_axe(live, browser, svc, personas):
     found = {}
     for path in ("/inbox", f"/cases/{number}", "/desk", "/desk/approvals", "/audit", "/admin/officers",
                  "/admin/regions", "/admin/processes", "/admin/processes/application/versions", "/tokens",
-                 "/profile"):
+                 "/profile", f"/search?q={number}", "/search?q=zz"):
         page.goto(f"{live}{path}")
         violations = axe_violations(page, live)
         if violations:

@@ -101,11 +101,11 @@ def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, po
     evidence = tmp_path / "surat pensiun.pdf"
     evidence.write_bytes(PDF)
     with page.expect_navigation():
-        page.get_by_role("link", name="Ajukan sanggahan").first.click()
+        page.get_by_role("link", name="Ajukan banding").first.click()
     check_page(page, live, problems, seen)
     page.fill("#reason", "Suami saya sudah pensiun sejak 2015; data kepegawaian belum diperbarui.")
     page.set_input_files("#evidence", str(evidence))
-    page.get_by_role("button", name="Kirim sanggahan").click()
+    page.get_by_role("button", name="Kirim banding").click()
     page.wait_for_url(f"**/portal/cases/{number}")
     assert page.locator("[data-status]").get_attribute("data-status") == "APPEAL_REVIEW"
     assert open_task(number, "appeal_review").queue == "appeals_officer"

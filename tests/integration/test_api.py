@@ -14,7 +14,7 @@ READERS = {"caseworker", "supervisor", "appeals_officer", "administrator", "audi
 WORKERS = {"caseworker", "supervisor", "appeals_officer"}
 
 # Endpoints this module's matrix requests as every role and anonymous (tests/integration/test_route_coverage.py).
-COVERED_ENDPOINTS = {"api_cases.index", "api_cases.show", "api_cases.diagram", "api_tasks.index", "api_tasks.show",
+COVERED_ENDPOINTS = {"api_cases.index", "api_cases.search", "api_cases.show", "api_cases.diagram", "api_tasks.index", "api_tasks.show",
                      "api_tasks.claim", "api_tasks.unclaim", "api_tasks.complete", "api_tasks.reassign",
                      "api_processes.index", "api_processes.version", "api_processes.file"}
 # The OpenAPI document and its Swagger UI page describe the API and hold no data.
@@ -25,7 +25,8 @@ def _expected(role, name):
     """The status each role gets, in the order the matrix requests (claim, release, complete, reassign)."""
     if role is None:
         return 200 if name in ("spec", "docs") else 401
-    allowed = {"spec": set(ROLES), "docs": set(ROLES), "cases": READERS, "case": READERS, "diagram": READERS,
+    allowed = {"spec": set(ROLES), "docs": set(ROLES), "cases": READERS, "search": READERS, "case": READERS,
+               "diagram": READERS,
                "tasks": WORKERS, "task": READERS, "claim": WORKERS, "unclaim": WORKERS, "complete": WORKERS,
                "reassign": {"supervisor", "administrator"}, "processes": READERS, "version": READERS,
                "file": {"administrator"}}[name]
@@ -48,7 +49,8 @@ def test_authorization_matrix(api, svc, personas, role, mode):
     base = f"/api/v1/processes/application/versions/{version.id}"
     routes = [
         ("GET", "spec", "/api/v1/openapi.json"), ("GET", "docs", "/api/v1/docs"),
-        ("GET", "cases", "/api/v1/cases"), ("GET", "case", f"/api/v1/cases/{number}"),
+        ("GET", "cases", "/api/v1/cases"), ("POST", "search", "/api/v1/cases/search"),
+        ("GET", "case", f"/api/v1/cases/{number}"),
         ("GET", "diagram", f"/api/v1/cases/{number}/diagram"), ("GET", "tasks", "/api/v1/tasks"),
         ("GET", "task", f"/api/v1/tasks/{task.id}"), ("POST", "claim", f"/api/v1/tasks/{task.id}/claim"),
         ("POST", "unclaim", f"/api/v1/tasks/{task.id}/unclaim"),
@@ -63,7 +65,7 @@ def test_authorization_matrix(api, svc, personas, role, mode):
         headers = api.bearer(username)
     elif mode == "session":
         headers = {"X-CSRFToken": api.login(username)}
-    bodies = {"complete": {"review_decision": "approve"}, "reassign": {"to": "a_cw2"}}
+    bodies = {"complete": {"review_decision": "approve"}, "reassign": {"to": "a_cw2"}, "search": {"q": number}}
     for method, name, path in routes:
         if method == "GET":
             response = api.client.get(path, headers=headers)

@@ -50,7 +50,7 @@ def test_appeal_with_evidence_reaches_the_appeals_officer_and_the_outcome_is_sho
     assert [f.content_type for f in files] == ["application/pdf", "image/png"]
     assert all(f.appeal_id == filed.id for f in files)
     page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
-    assert "Sanggahan sedang ditinjau" in page and "pension_letter.pdf" in page
+    assert "Banding sedang ditinjau" in page and "pension_letter.pdf" in page
 
     # The applicant downloads their file: an attachment, never rendered by the browser.
     download = portal.get(f"/portal/cases/{number}/files/{files[0].key}")
@@ -86,21 +86,21 @@ def test_after_the_window_the_portal_says_so_and_refuses(portal, svc, personas):
     nik = personas["high_wage"]
     number = submit(svc, nik).case_number
     sign_in_applicant(portal, nik)
-    assert "Anda dapat mengajukan sanggahan sampai" in portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
+    assert "Anda dapat mengajukan banding sampai" in portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
     with later(31):  # the scheduler has not run yet: the deadline decides, not the status
         sign_in_applicant(portal, nik)
         page = portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
-        assert "Masa sanggah berakhir pada" in page and 'id="appeal-form"' not in page
+        assert "Masa banding berakhir pada" in page and 'id="appeal-form"' not in page
         response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON},
                                   [("evidence", "letter.pdf", PDF)], page=f"/portal/cases/{number}")
-        assert response.status_code == 409 and "Masa sanggah berakhir pada" in response.get_data(as_text=True)
+        assert response.status_code == 409 and "Masa banding berakhir pada" in response.get_data(as_text=True)
         assert counts() == (0, 0)
         wake_all(svc)
         assert case(number).status == "CLOSED_REJECTED"
         response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON}, [],
                                   page=f"/portal/cases/{number}")
         assert response.status_code == 409
-        assert "Masa sanggah berakhir pada" in portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+        assert "Masa banding berakhir pada" in portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert counts() == (0, 0)
 
 
@@ -140,7 +140,7 @@ def test_too_many_files_a_short_reason_and_removing_a_file(portal, svc, personas
     sign_in_applicant(portal, nik)
     response = appeal(portal, number, reason="short", files=[("evidence", f"f{i}.pdf", PDF) for i in range(3)])
     html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "maksimal 2 berkas per sanggahan" in html
+    assert response.status_code == 422 and "maksimal 2 berkas per banding" in html
     assert "Tulis alasan dalam 10 sampai 4.000 karakter" in html and ">short</textarea>" in html
     assert counts() == (0, 2)
     keys = db.session.execute(select(EvidenceFile.key).order_by(EvidenceFile.id)).scalars().all()

@@ -36,7 +36,7 @@ def test_a_rejected_case_in_plain_language_with_every_reason_and_the_appeal_dead
     failed = [e for e in app.explanation if e["outcome"] == "fail"]
     assert failed and all(e["text_id"] in html for e in failed)
     assert f"Tampilkan semua {len(app.explanation)} pemeriksaan" in html
-    assert "Anda dapat mengajukan sanggahan sampai" in html and f"/portal/cases/{number}/appeal" in html
+    assert "Anda dapat mengajukan banding sampai" in html and f"/portal/cases/{number}/appeal" in html
     assert "Permohonan dikirim" in html  # the timeline
     assert nik not in html
     assert ("case.view", number) in audit_actions()

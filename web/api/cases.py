@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from cases.audit import record
 from cases.operations import CaseNotFound, case_diagram, case_or_404
 from cases.queries import case_records, list_cases
+from cases.search import PER_PAGE, audit_detail, parse, search_cases
 from engine.db import db
 from engine.scope import in_scope
 
@@ -14,7 +15,8 @@ from . import API_PREFIX, documented_errors
 from .auth import api_roles_required, caller, refuse_out_of_scope
 from .errors import api_abort, register_json_errors
 from .present import case_decisions_out, case_detail_out
-from .schemas import CaseDetailSchema, CaseListQuery, CasePageSchema, DiagramSchema
+from .schemas import (CaseDetailSchema, CaseListQuery, CasePageSchema, CaseSearchResultSchema, CaseSearchSchema,
+                      DiagramSchema)
 
 bp = Blueprint("api_cases", __name__, url_prefix=f"{API_PREFIX}/cases",
                description="Cases (applications) of the caller's districts.")
@@ -46,6 +48,25 @@ def index(query):
     page = list_cases(db.session, caller().actor.regions, **query)
     return {"items": page.rows, "total": page.total, "page": page.page, "pages": page.pages,
             "per_page": page.per_page}
+
+
+@bp.route("/search", methods=["POST"])
+@api_roles_required(*READERS)
+@bp.arguments(CaseSearchSchema)
+@bp.response(200, CaseSearchResultSchema)
+@documented_errors(bp, 401, 403)
+def search(body):
+    """Find cases of the caller's districts by NIK or family-card number, case number or name prefix.
+
+    The same search as the officers' /search page; each call is written to the audit log (the NIK masked).
+    """
+    query = parse(body["q"])
+    results = search_cases(db.session, caller().actor.regions, query, body["page"])
+    who = caller()
+    record(db.session, who.actor, "case.search", target_type="search", ip=request.remote_addr,
+           user_agent=request.user_agent.string, detail=who.audit_detail(**audit_detail(query, results)))
+    return {"kind": query.kind, "more": results.capped, "items": results.rows, "total": results.total,
+            "page": results.page, "pages": results.pages, "per_page": PER_PAGE}
 
 
 @bp.route("/<case_number>")

@@ -1,6 +1,9 @@
 """Request and response schemas of the JSON API (task forms themselves are in forms/)."""
 from marshmallow import Schema, fields, validate
 
+from cases.officers import district_name
+from integrations.nik import mask_nik
+
 
 class _Out(Schema):
     """A response schema (ordered as declared)."""
@@ -20,6 +23,16 @@ class CaseListQuery(Schema):
                              metadata={"description": "District code (two digits)"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class CaseSearchSchema(_Strict):
+    """A case search, sent in the body so a NIK stays out of addresses and logs."""
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                      metadata={"description": "A NIK or family-card number (16 digits), a case number "
+                                               "(TPT-YYYY-NNNNNNN, any case, spaces allowed) or the start of "
+                                               "a name (3 letters or more, any case)"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
 
 
 class ReassignSchema(_Strict):
@@ -51,6 +64,23 @@ class CaseSummarySchema(_Out):
 
 class CasePageSchema(PageMeta):
     items = fields.List(fields.Nested(CaseSummarySchema))
+
+
+class CaseHitSchema(_Out):
+    case_number = fields.String()
+    name = fields.String(attribute="applicant_name", allow_none=True)
+    nik = fields.Function(lambda app: mask_nik(app.nik), metadata={"description": "Masked"})
+    village = fields.String(allow_none=True)
+    district = fields.String(attribute="district_code", allow_none=True)
+    district_name = fields.Function(lambda app: district_name(app.district_code) or app.district_name)
+    status = fields.String()
+    created_at = fields.DateTime()
+
+
+class CaseSearchResultSchema(PageMeta):
+    kind = fields.String(metadata={"description": "nik | case | name | too_short | invalid (nothing searched)"})
+    more = fields.Boolean(metadata={"description": "More cases than `total` matched (the count stops there)"})
+    items = fields.List(fields.Nested(CaseHitSchema))
 
 
 class TaskSchema(_Out):
