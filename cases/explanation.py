@@ -26,7 +26,7 @@ FACT_SOURCES = {
 
 PASS_TEXT = ("Memenuhi syarat", "Criterion met")
 NOT_CHECKED_TEXT = ("Tidak diperiksa", "Not checked")
-SET_ASIDE_TEXT = ("Dikesampingkan dalam sanggahan", "Set aside on appeal")
+SET_ASIDE_TEXT = ("Dikesampingkan dalam banding", "Set aside on appeal")
 
 
 @lru_cache(maxsize=64)

@@ -158,7 +158,7 @@ def _print_appeals_and_decisions(app):
                                  .order_by(Appeal.id)).scalars().all()
     files = files_of_case(db.session, app)
     for appeal in appeals:
-        click.echo(f"  sanggahan / appeal {appeal.filed_at:%Y-%m-%d %H:%M} UTC: {appeal.outcome or 'open'}")
+        click.echo(f"  banding / appeal {appeal.filed_at:%Y-%m-%d %H:%M} UTC: {appeal.outcome or 'open'}")
         click.echo(f"    alasan pemohon / applicant's reason: {appeal.reason}")
         for f in (f for f in files if f.appeal_id == appeal.id):
             click.echo(f"    file: {f.filename} ({f.content_type}, {f.size} bytes) "

@@ -73,7 +73,7 @@ def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, offic
     assert "Keluarga tidak memenuhi syarat program bansos mana pun" in reasons
     assert "Desil kesejahteraan DTSEN di atas batas program" in reasons
     assert "ASN/TNI/Polri" not in reasons
-    assert "Dikesampingkan dalam sanggahan: Ada anggota keluarga ASN/TNI/Polri" in html
+    assert "Dikesampingkan dalam banding: Ada anggota keluarga ASN/TNI/Polri" in html
 
 
 def test_overturning_every_ground_still_enrols_only_with_a_programme(svc, officers):

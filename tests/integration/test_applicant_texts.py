@@ -126,7 +126,7 @@ def test_appeal_task_shows_the_appeal_and_approval_shows_the_earlier_decisions(
         officer_login(officer, officer_logins["appeals_officer"])
         page = officer.get(f"/cases/{number}").get_data(as_text=True)
         panel = _panel(page)
-        assert "Sanggahan pemohon" in panel and APPEAL_REASON in panel
+        assert "Banding pemohon" in panel and APPEAL_REASON in panel
         assert "surat_pensiun.pdf" in panel and f"/cases/{number}/evidence-files/" in panel
         assert page.index(APPEAL_REASON) < page.index('name="appeal_outcome"')  # above the form
         done = _post_task(officer, number, task.id, {"appeal_outcome": "overturn", "appeal_notes": NOTE,

@@ -108,10 +108,10 @@ def test_form_validation_errors_are_indonesian(web, svc, personas):
     def complete(data):
         response = post(web, f"/cases/{number}/tasks/{task.id}", {"claim_stamp": stamp, **data})
         assert response.status_code == 422
-        return " ".join(re.findall(r'<div class="invalid-feedback"[^>]*>([^<]*)</div>', response.get_data(as_text=True)))
+        return " ".join(re.findall(r'<div class="invalid-feedback[^"]*"[^>]*>([^<]*)</div>', response.get_data(as_text=True)))
 
     errors = complete({"review_decision": "reject"})
-    assert "Pilih alasan penolakan." in errors and "reason code" not in errors
+    assert "Pilih paling sedikit satu alasan yang akan dilihat pemohon." in errors and "Choose" not in errors
     errors = complete({"review_notes": "x" * 2001})
     assert "Kolom ini wajib diisi." in errors and "Tulis paling banyak 2000 karakter." in errors
     assert "Missing data" not in errors and "Longer than" not in errors
