@@ -24,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
     func,
     insert,
     select,
@@ -35,6 +36,9 @@ from integrations.base import utc_now
 from integrations.face_matrix import DIMENSION, TemplateMatrix, as_template, nik_number
 
 TEMPLATE_BYTES = DIMENSION * 4  # float32, little-endian
+# The PostgreSQL advisory lock that serialises search-and-insert (a constant of this application:
+# int.from_bytes(b"tepatdup", "big") >> 1, a positive bigint no other code uses).
+DEDUP_LOCK_KEY = int.from_bytes(b"tepatdup", "big") >> 1
 
 face_metadata = MetaData()
 
@@ -129,6 +133,20 @@ class FaceTemplateIndex:
         result = session.execute(insert(face_templates).values(
             nik=nik, case_ref=str(case_ref), encoding=data, created_at=now))
         return int(result.inserted_primary_key[0])
+
+    def search_and_add(self, nik: str, case_ref: str, encoding, k: int = 5,
+                       threshold: float | None = None) -> tuple[list[Candidate], int]:
+        """Search for this face under other NIKs, then store it; serialised with every other call.
+
+        Returns (candidates, how many templates were searched). The dedup lock is taken in the
+        caller's transaction before the search and held until it commits or rolls back, so of two
+        concurrent calls the second searches only after the first's template is committed.
+        """
+        hold_dedup_lock(self._session_factory())  # before the in-process lock: a waiter holds none
+        candidates = self.search(encoding, k=k, threshold=threshold, exclude_nik=nik)
+        checked = self.size
+        self.add(nik, case_ref, encoding)
+        return candidates, checked
 
     def delete_for(self, nik: str) -> int:
         """Erase every template of a NIK in the caller's transaction; return how many."""
@@ -313,6 +331,22 @@ class FaceTemplateIndex:
             self._catch_up(conn, started)
             self._verify(conn, started)
         return True
+
+
+def hold_dedup_lock(session: Session) -> None:
+    """Take the deduplication lock in the session's transaction (released by its commit or rollback).
+
+    PostgreSQL: ``pg_advisory_xact_lock``, waiting for the holder. SQLite: a write that touches no
+    row takes the database's write lock (one writer at a time; ``busy_timeout`` waits for it), so no
+    other transaction can add a template until this one ends.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY)))
+    elif dialect == "sqlite":
+        session.execute(update(face_templates).where(false()).values(id=face_templates.c.id))
+    else:
+        raise NotImplementedError(f"no deduplication lock for {dialect}")
 
 
 def _utc(value: datetime) -> datetime:
