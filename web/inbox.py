@@ -13,6 +13,7 @@ from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
 from . import services
 from .auth import roles_required
 from .messages import error_text
+from .redirects import local_referrer
 from .refusals import log_refusal
 
 bp = Blueprint("inbox", __name__)
@@ -71,7 +72,7 @@ def claim(task_id):
     row = task_or_404(db.session, task_id) if ok else None
     if ok:
         return redirect(url_for("casepages.show", case_number=row.business_key))
-    return redirect(request.referrer if _local(request.referrer) else url_for("inbox.index"))
+    return redirect(local_referrer(request.referrer, request.host) or url_for("inbox.index"))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -95,9 +96,3 @@ def reassign(task_id):
     if _act(lambda: reassign_task(services().engine, task_id, current_user.actor, target)):
         flash(_("Task reassigned to %(name)s.", name=username), "success")
     return redirect(url_for("inbox.index"))
-
-
-def _local(url):
-    from urllib.parse import urlparse
-
-    return bool(url) and urlparse(url).netloc in ("", request.host)
