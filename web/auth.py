@@ -11,6 +11,7 @@ from cases.audit import record
 from cases.models import Officer
 from cases.operations import actor_for
 from engine.db import db
+from integrations.digits import is_ascii_digits
 
 from .redirects import safe_next
 
@@ -43,7 +44,7 @@ class SignedInOfficer(UserMixin):
 @login_manager.user_loader
 def load_officer(officer_id):
     """Load the signed-in officer; a deactivated account is signed out."""
-    officer = db.session.get(Officer, int(officer_id)) if officer_id.isdigit() else None
+    officer = db.session.get(Officer, int(officer_id)) if is_ascii_digits(officer_id) else None
     if officer is None or not officer.active:
         return None
     return SignedInOfficer(officer)

@@ -9,6 +9,7 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
 from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
+from integrations.digits import Digits
 
 from . import services
 from .auth import roles_required
@@ -22,7 +23,7 @@ WORKERS = ("caseworker", "supervisor", "appeals_officer")
 
 class InboxQuery(Schema):
     view = fields.String(load_default="queue", validate=validate.OneOf(["queue", "mine", "all"]))
-    district = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"))
+    district = fields.String(load_default=None, validate=Digits(2))
     queue = fields.String(load_default=None, validate=validate.OneOf(list(WORKERS)))
     flag = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z_]{3,40}$"))
     due = fields.String(load_default=None, validate=validate.OneOf(["overdue", "soon"]))
