@@ -197,7 +197,7 @@ def check_photo_bytes(upload):
 
 
 def _selfie_upload():
-    form, uploads = read_upload_form(current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"])
+    form, uploads = read_upload_form(current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"], max_files=1)
     return next((u for u in uploads if u.field == "selfie"), None)
 
 
