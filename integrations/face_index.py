@@ -4,6 +4,27 @@ The ``face_templates`` table is the truth; each process keeps an in-memory copy 
 and catches up with committed rows before every search, so processes agree with each other and a
 rolled-back insert never enters any index. Templates are 128 float32 numbers (never photos); they are
 biometric data under UU PDP 27/2022: erasing one (``delete_for``) also clears its bytes in the row.
+
+Concurrent applications (``search_and_add``): a search sees committed templates only, so two
+transactions that search before either commits would miss each other (the same face submitted under
+two NIKs at the same moment through two servers). Search and insert are therefore serialised until
+the caller's commit: on PostgreSQL by a transaction-level advisory lock (``pg_advisory_xact_lock``),
+which holds across processes and machines sharing the database; on SQLite by taking the database's
+write lock (a write that touches no row) before searching. The commit or rollback releases the lock;
+the next waiter's search then sees the template just committed.
+
+Why a lock and not a re-check after the commit: the rest of the application runs in the same
+transaction (an automatic approval enrols and pays before the commit), so a duplicate found after the
+commit would be found too late. The cost: deduplicating transactions run one at a time from the search
+to their commit, i.e. through the service tasks after ``check_duplicates`` in the diagram (registry
+look-ups, rules, benefits and the payment of an automatic approval). Other work (officers' tasks,
+timers, submissions that have not reached the face search) is not blocked. Deduplicated submissions
+per second are bounded by 1 / (time from the search to the commit): measured at 75-135 ms with the
+sandbox registries on PostgreSQL (about 8-13 per second per deployment); slow HTTP registries lengthen
+it. Placing ``check_duplicates`` just before the decision in the diagram keeps the registry look-ups
+out of the window. If that is not enough, the alternative is a short critical section that commits a
+"pending" template on its own connection, with the owner's liveness checked through a per-template
+advisory lock (so that owners that rolled back are told apart from those still running).
 """
 from __future__ import annotations
 
