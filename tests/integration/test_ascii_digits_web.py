@@ -19,7 +19,8 @@ def test_portal_refuses_an_account_and_a_phone_in_other_digits(portal, svc, pers
     phone = post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": digits})
     assert phone.status_code == 422
     assert "Ketik nomornya hanya dengan angka 0 sampai 9." in phone.get_data(as_text=True)
-    assert post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": "081234567890"}).status_code == 302
+    kept = post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": "081234567890"})
+    assert kept.status_code == 302
     account = post_form(portal, "/portal/apply/payment", {"payment_channel": "BRI", "bank_account": digits})
     assert account.status_code == 422
     assert "Ketik nomornya hanya dengan angka 0 sampai 9." in account.get_data(as_text=True)
