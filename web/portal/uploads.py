@@ -113,6 +113,9 @@ def read_upload_form(max_file_bytes, max_files=1, max_total=None, hard_limit=HAR
     if mimetype != "multipart/form-data" or not boundary:
         raise BadRequest("multipart/form-data expected")
     max_total = max_total or hard_limit
+    # This view's own limit, above an app-wide MAX_CONTENT_LENGTH if one is set (before the stream is
+    # opened); a chunk more, so that the stop below (which keeps what was read) comes first.
+    request.max_content_length = max(max_total, hard_limit) + CHUNK
     result = _Reader(boundary, max_file_bytes, max_files, max_total).read(request.stream)
     try:
         validate_csrf(result.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
