@@ -114,13 +114,16 @@ def _init_web(app, settings):
     @app.before_request
     def _remember_origin():
         # Engine-signal audit entries (claims, completions) carry the client address.
-        g.audit_origin = set_origin(request.remote_addr, (request.user_agent.string or "")[:300])
+        # A stack: a request served inside another (the portal's sign-in calling the sandbox provider's
+        # token endpoint in-process) shares the outer one's `g`; each resets only its own.
+        g.setdefault("audit_origins", []).append(
+            set_origin(request.remote_addr, (request.user_agent.string or "")[:300]))
 
     @app.teardown_request
     def _forget_origin(exc=None):
-        token = g.pop("audit_origin", None)
-        if token is not None:
-            reset_origin(token)
+        tokens = g.get("audit_origins")
+        if tokens:
+            reset_origin(tokens.pop())
 
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale() or "id"), format_datetime=format_datetime)
 

@@ -74,7 +74,7 @@ def appeal_send(case_number):
             file_errors.append(evidence_text(exc, max_files))
             _audit("evidence.refused", app, code=exc.code, size=upload.size)
     if body.stopped:  # the rest of the body was left unread: never file the appeal from half a form
-        file_errors.append(_stopped_text(body.stopped, max_bytes, max_files))
+        file_errors.append(_stopped_text(body.stopped, max_files))
         _audit("evidence.refused", app, code=f"UPLOAD_{body.stopped}", read=body.bytes_read)
     removed = form.get("remove")
     if removed:  # a file's "remove" button: the reason typed so far stays on the page
@@ -109,7 +109,7 @@ def appeal_send(case_number):
     return redirect(url_for("portal.case", case_number=app.case_number))
 
 
-def _stopped_text(stopped, max_bytes, max_files):
+def _stopped_text(stopped, max_files):
     if stopped == TOO_MANY_FILES:
         return _("At most %(n)d files can be sent at once; the other files were not read.", n=max_files)
     return _("The files sent together were too large (at most %(mb)d MB in all); the rest was not read.",
