@@ -11,7 +11,6 @@ head can rewrite history. Export the head (``chain_head``) somewhere else now an
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
@@ -29,6 +28,7 @@ from engine.db import UTCDateTime, db, utcnow
 from engine.errors import EngineError
 from integrations.nik import mask_nik
 
+from .csvcells import SafeWriter, restore
 from .privacy import mask_identifiers
 
 GENESIS_HASH = "0" * 64
@@ -296,10 +296,12 @@ def verify_chain(session, batch=10_000):
 def export_csv(session, out, batch=10_000):
     """Write every entry with its hashes to the text stream `out` as CSV, in id order; return the count.
 
-    Values are written exactly as hashed (JSON columns as canonical JSON), so an auditor can
-    recompute the chain from the file alone with `entry_hash`.
+    Values are written as hashed (JSON columns as canonical JSON), so an auditor can recompute the
+    chain from the file alone with `entry_hash`. One exception keeps spreadsheets safe: a text cell
+    starting with =, +, -, @, tab, CR, LF or a single quote is written with one more single quote in
+    front (`cases.csvcells`); `read_csv_row` removes it, giving back the stored (hashed) value.
     """
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for row in _stream(session, 0, batch):
@@ -313,7 +315,7 @@ def export_csv(session, out, batch=10_000):
 
 def read_csv_row(line):
     """Turn one exported CSV line (a dict from csv.DictReader) back into hashable fields."""
-    fields = dict(line)
+    fields = {name: restore(value) for name, value in line.items()}
     fields["id"] = int(fields["id"])
     fields["actor_roles"] = json.loads(fields["actor_roles"])
     fields["detail"] = json.loads(fields["detail"])

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import UTCDateTime, db, utcnow
 from engine.errors import EngineError
+from integrations.digits import is_ascii_digits
 
 from .models import Officer
 
@@ -149,7 +150,7 @@ def all_tokens(session, limit=500):
 def find_token(session, ident):
     """Return a token by id or by prefix (unique prefix only); raise TokenNotFound."""
     ident = str(ident).strip()
-    if ident.isdigit():
+    if is_ascii_digits(ident):
         row = session.get(ApiToken, int(ident))
         if row is not None:
             return row

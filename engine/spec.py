@@ -17,6 +17,8 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
+from integrations.digits import is_ascii_digits
+
 from . import bundle_checks as checks
 from .errors import DeployRejected
 from .sandbox import validate as validate_script
@@ -310,9 +312,9 @@ def _retry_problems(props, problem):
     """A service task's own retry policy must be sane: 1-20 attempts, a first backoff of 1 s to 1 day."""
     found = []
     attempts, backoff = props.get("maxAttempts"), props.get("retryBackoffSeconds")
-    if attempts is not None and not (str(attempts).isdigit() and 1 <= int(attempts) <= 20):
+    if attempts is not None and not (is_ascii_digits(str(attempts)) and 1 <= int(attempts) <= 20):
         found.append(problem("ATTEMPTS_RANGE", "maxAttempts must be a whole number from 1 to 20"))
-    if backoff is not None and not (str(backoff).isdigit() and 1 <= int(backoff) <= 86_400):
+    if backoff is not None and not (is_ascii_digits(str(backoff)) and 1 <= int(backoff) <= 86_400):
         found.append(problem("BACKOFF_RANGE", "retryBackoffSeconds must be a whole number from 1 to 86400"))
     return found
 
@@ -354,10 +356,10 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                 if ts.lane is None:
                     problems.append(problem("NOT_IN_LANE", "user task is not in a lane"))
                 sla = props.get("slaWorkingDays")
-                if sla is not None and not str(sla).isdigit():
+                if sla is not None and not is_ascii_digits(str(sla)):
                     problems.append(problem("SLA_NOT_NUMBER", "slaWorkingDays must be a whole number"))
                 calendar_days = props.get("slaCalendarDays")
-                if calendar_days is not None and not str(calendar_days).isdigit():
+                if calendar_days is not None and not is_ascii_digits(str(calendar_days)):
                     problems.append(problem("SLA_CALENDAR_NOT_NUMBER", "slaCalendarDays must be a whole number"))
                 if sla is not None and calendar_days is not None:
                     problems.append(problem("SLA_TWICE", "give slaWorkingDays or slaCalendarDays, not both"))

@@ -1,6 +1,8 @@
 """Payloads from applicants and facilitators."""
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from integrations.digits import Digits, is_ascii_digits
+
 
 class ApplicationSubmissionSchema(Schema):
     """A new application: who, how to pay, consent, and the selfie already stored."""
@@ -14,9 +16,9 @@ class ApplicationSubmissionSchema(Schema):
     payment_channel = fields.String(load_default="BRI",
                                     validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
     bank_account = fields.String(load_default=None, allow_none=True,
-                                 validate=validate.Regexp(r"^\d{6,20}$", error="account number: 6-20 digits"))
+                                 validate=Digits(6, 20, error="account number: 6-20 digits"))
     phone = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Regexp(r"^\+?\d{8,15}$", error="phone number: 8-15 digits"))
+                          validate=Digits(8, 15, plus=True, error="phone number: 8-15 digits"))
     consent = fields.Boolean(required=True)
     consent_version = fields.String(load_default="2025-01")
     selfie_ref = fields.String(load_default=None, allow_none=True)
@@ -34,7 +36,7 @@ class ApplicationSubmissionSchema(Schema):
 
     @validates("nik")
     def _nik_shape(self, value, **kwargs):
-        if not (len(value) == 16 and value.isdigit()):
+        if not is_ascii_digits(value, 16, 16):
             raise ValidationError("NIK must be 16 digits")
 
 

@@ -1,6 +1,8 @@
 """Payloads of the applicant portal's registration steps (the final submission is ApplicationSubmissionSchema)."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from integrations.digits import Digits
+
 PAYMENT_CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "POS")
 
 
@@ -15,14 +17,14 @@ class HouseholdStepSchema(Schema):
     """The applicant confirms the civil registry's details and may give a phone number."""
 
     confirmed = fields.Boolean(required=True, validate=validate.Equal(True))
-    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\+?\d{8,15}$"))
+    phone = fields.String(load_default=None, allow_none=True, validate=Digits(8, 15, plus=True))
 
 
 class PaymentStepSchema(Schema):
     """How the benefit is paid: a bank account (KKS), or cash at the post office."""
 
     payment_channel = fields.String(required=True, validate=validate.OneOf(PAYMENT_CHANNELS))
-    bank_account = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{6,20}$"))
+    bank_account = fields.String(load_default=None, allow_none=True, validate=Digits(6, 20))
 
     @validates_schema
     def _account_for_banks(self, data, **kwargs):

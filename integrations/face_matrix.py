@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 
 DIMENSION = 128
-_NIK = re.compile(r"^\d{16}$")
+_NIK = re.compile(r"[0-9]{16}\Z")
 
 
 def as_template(encoding) -> np.ndarray:

@@ -10,6 +10,7 @@ from datetime import datetime
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from integrations.base import Evidence, MalformedResponse
+from integrations.digits import Digits
 from integrations.identity import RELATIONS, SCHOOL_LEVELS, CivilRecord
 from integrations.payments import DisbursementReceipt
 from integrations.registries import (
@@ -23,7 +24,7 @@ from integrations.registries import (
     HealthRecord,
 )
 
-_DIGITS16 = validate.Regexp(r"^\d{16}$", error="must be 16 digits")
+_DIGITS16 = Digits(16, error="must be 16 digits")
 
 
 def _strict_bool(**kwargs):
@@ -56,7 +57,7 @@ class _CivilSchema(AnswerSchema):
     sex = fields.String(required=True, validate=validate.OneOf(("F", "M")))
     birth_date = fields.Date(required=True)
     kk_number = fields.String(required=True, validate=_DIGITS16)
-    district_code = fields.String(required=True, validate=validate.Regexp(r"^\d{2}$"))
+    district_code = fields.String(required=True, validate=Digits(2))
     district_name = fields.String(required=True)
     village = fields.String(required=True)
     address = fields.String(required=True)

@@ -52,9 +52,9 @@ def deduplicate(ctx, nik, case_number, selfie_ref):
     except ImageRejected as exc:
         return _not_checked(exc.code, threshold)
     # One entry per other application: a NIK may hold templates from several cases.
-    candidates = index.search(encoding, k=10, threshold=threshold, exclude_nik=nik)
-    checked = index.size
-    index.add(nik, case_number, encoding)
+    # Search and store under the dedup lock, held until this transaction commits: an application
+    # submitted at the same moment elsewhere searches after this template is committed, and finds it.
+    candidates, checked = index.search_and_add(nik, case_number, encoding, k=10, threshold=threshold)
     duplicates = {}
     for c in candidates:
         if c.case_ref not in duplicates:

@@ -11,6 +11,9 @@ from cases.audit import record
 from cases.models import Officer
 from cases.operations import actor_for
 from engine.db import db
+from integrations.digits import is_ascii_digits
+
+from .redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -50,7 +53,7 @@ def load_officer(officer_id):
     it (cases.officers.end_sessions), and every session of an earlier epoch (a copied cookie too) is
     then refused here.
     """
-    officer = db.session.get(Officer, int(officer_id)) if officer_id.isdigit() and len(officer_id) < 10 else None
+    officer = db.session.get(Officer, int(officer_id)) if is_ascii_digits(officer_id) and len(officer_id) < 10 else None
     if officer is None or not officer.active or session.get(EPOCH_KEY) != (officer.session_epoch or 0):
         return None
     return SignedInOfficer(officer)
@@ -115,7 +118,7 @@ def login():
         session[EPOCH_KEY] = officer.session_epoch or 0
         user = SignedInOfficer(officer)
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or landing_page(user))
+        return redirect(safe_next(request.args.get("next")) or landing_page(user))
     return render_template("login.html")
 
 
@@ -133,13 +136,6 @@ def landing_page(user):
 def _audit(username, action):
     record(db.session, username[:100], action, target_type="officer", target_id=username[:100],
            ip=request.remote_addr, user_agent=request.user_agent.string)
-
-
-def _safe_next(target):
-    # Only local paths: an open redirect would let a phishing link borrow our login page.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
 
 
 @bp.post("/logout")
@@ -161,4 +157,4 @@ def set_language(code):
     """Switch the interface language (Indonesian or English)."""
     if code in ("id", "en"):
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")) or url_for("inbox.index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("inbox.index"))

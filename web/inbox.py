@@ -11,10 +11,12 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
 from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
+from integrations.digits import Digits
 
 from . import services
 from .auth import roles_required
 from .messages import error_text
+from .redirects import local_referrer
 from .refusals import log_refusal
 
 bp = Blueprint("inbox", __name__)
@@ -23,7 +25,7 @@ WORKERS = ("caseworker", "supervisor", "appeals_officer")
 
 class InboxQuery(Schema):
     view = fields.String(load_default="queue", validate=validate.OneOf(["queue", "mine", "all"]))
-    district = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"))
+    district = fields.String(load_default=None, validate=Digits(2))
     queue = fields.String(load_default=None, validate=validate.OneOf(list(WORKERS)))
     flag = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z_]{3,40}$"))
     due = fields.String(load_default=None, validate=validate.OneOf(["overdue", "soon"]))
@@ -76,7 +78,7 @@ def claim(task_id):
     row = task_or_404(db.session, task_id) if ok else None
     if ok:
         return redirect(url_for("casepages.show", case_number=row.business_key))
-    return redirect(request.referrer if _local(request.referrer) else url_for("inbox.index"))
+    return redirect(local_referrer(request.referrer, request.host) or url_for("inbox.index"))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -100,9 +102,3 @@ def reassign(task_id):
     if _act(lambda: reassign_task(services().engine, task_id, current_user.actor, target)):
         flash(_("Task reassigned to %(name)s.", name=username), "success")
     return redirect(url_for("inbox.index"))
-
-
-def _local(url):
-    from urllib.parse import urlparse
-
-    return bool(url) and urlparse(url).netloc in ("", request.host)

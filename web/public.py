@@ -1,10 +1,10 @@
 """Public transparency: aggregate figures per district and village, open to anyone, with no personal data."""
-import csv
 import io
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 from flask_babel import gettext as _
 
+from cases.csvcells import SafeWriter
 from cases.figures import CATEGORIES, COUNTS, HIDDEN, UNKNOWN_VILLAGE, cache, suppressed_text
 from engine.db import db
 
@@ -59,26 +59,20 @@ def figures_json():
     return response
 
 
-def _csv_cell(value):
-    text = "" if value is None else str(value)
-    # A spreadsheet would run a cell starting with these as a formula.
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
-
-
 @bp.get("/figures.csv")
 def figures_csv():
     """The same figures as a CSV file: the regency, each district, each village."""
     figures = current_figures()
     db.session.rollback()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out)  # every text cell (names from imported extracts too) never a formula
     writer.writerow(CSV_COLUMNS)
 
     def row(level, district, village):
         area = village or district or figures.total
         writer.writerow([level, district.code if district else "", district.name if district else "",
                          village.name if village else "",
-                         *(_csv_cell(getattr(area, k)) for k in COUNTS), _csv_cell(area.avg_days_to_decision)])
+                         *(getattr(area, k) for k in COUNTS), area.avg_days_to_decision])
 
     row("regency", None, None)
     for district in figures.districts:

@@ -9,6 +9,7 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.models import ProcessVersion
 from engine.xmldiff import diff_files
+from integrations.digits import is_ascii_digits
 
 from . import services
 from .auth import roles_required
@@ -99,7 +100,7 @@ def run(process_id):
     """Move the chosen instances (re-checked one by one under their locks)."""
     old = _version_or_404(process_id, request.form.get("old", type=int))
     new = _version_or_404(process_id, request.form.get("new", type=int))
-    ids = [int(x) for x in request.form.getlist("instance") if x.isdigit()][:MIGRATE_BATCH]
+    ids = [int(x) for x in request.form.getlist("instance") if is_ascii_digits(x)][:MIGRATE_BATCH]
     if not ids:
         flash(_("Choose at least one case to move."), "warning")
         return redirect(url_for("versions.plan", process_id=process_id, old=old.id, new=new.id)), 303

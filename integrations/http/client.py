@@ -29,6 +29,7 @@ from integrations.base import (
     TransientIntegrationError,
     utc_now,
 )
+from integrations.digits import is_ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
     value = (response.headers.get("Retry-After") or "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if is_ascii_digits(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -9,6 +9,7 @@ import httpx
 from marshmallow import fields, validate
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
+from integrations.digits import Digits
 from integrations.http.client import HttpAdapter, error_code, json_body, require_success
 from integrations.notify import NOTIFY_CHANNELS, Notifier
 from integrations.parsing import AnswerSchema, load_answer, parse_disbursement_receipt
@@ -28,7 +29,7 @@ class _SentSchema(AnswerSchema):
 
 class _MessageSchema(AnswerSchema):
     message_id = fields.String(required=True, validate=validate.Length(min=1))
-    recipient_nik = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
+    recipient_nik = fields.String(required=True, validate=Digits(16))
     channel = fields.String(required=True, validate=validate.OneOf(NOTIFY_CHANNELS))
     template = fields.String(required=True, validate=validate.Length(min=1))
     params = fields.Dict(required=True)

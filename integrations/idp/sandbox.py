@@ -23,6 +23,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import and_, func, insert, select, update
 
 from integrations.base import PersonNotFound, utc_now
+from integrations.digits import ascii_digits_in
 from integrations.identity import CivilRegistry
 from integrations.idp.tables import IdpTables
 from integrations.nik import NikInvalid, validate_nik
@@ -226,7 +227,7 @@ class SandboxIdentityServer:
             raise ChallengeRefused("CODE_EXPIRED", nik=row.nik)
         if row.attempts >= self.limits.code_attempts:
             raise ChallengeRefused("TOO_MANY_ATTEMPTS", nik=row.nik)
-        given = "".join(ch for ch in str(code or "") if ch.isdigit())[:6]
+        given = ascii_digits_in(code)[:6]
         if not hmac.compare_digest(self._code_hash(row.handle, given), row.code_hash):
             attempts = row.attempts + 1
             session.execute(update(t).where(t.c.id == row.id).values(attempts=attempts))

@@ -317,9 +317,9 @@ def test_engine_actions_are_audited_with_the_request_origin(ctx):
                                        actor=Actor("admin", frozenset({"administrator"})), action="retry")
         db.session.commit()
     finally:
-        signals.task_assigned.disconnect(audit.audit_task_assigned)
-        signals.task_completed.disconnect(audit.audit_task_completed)
-        signals.incident_resolved.disconnect(audit.audit_incident_resolved)
+        # Still connected afterwards, as create_app leaves them (disconnecting here took the engine
+        # audit away from every later test of the session).
+        audit.connect()
     rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [(r.action, r.actor, r.actor_roles, r.target_id, r.ip, r.user_agent) for r in rows] == [
         ("task.claim", "cw1", ["caseworker"], "41", "203.0.113.9", "Firefox"),
@@ -350,3 +350,14 @@ if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "append":
         _append_worker(int(args[0]), args[1], float(args[2]))
+
+
+def test_a_request_served_inside_another_leaves_no_origin_behind(ctx, svc, personas):
+    """The portal's sign-in calls the sandbox provider's token endpoint in-process: both requests share
+    one `g`, and each must reset the audit origin it set (else later engine entries carry a stale one)."""
+    from tests.integration.portal_helpers import sign_in_applicant
+    from tests.helpers import fresh_client
+
+    with fresh_client() as client:
+        sign_in_applicant(client, personas["civil_servant"])
+    assert audit._origin.get() == (None, None)

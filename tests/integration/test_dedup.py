@@ -196,3 +196,175 @@ def test_ids_committed_out_of_order_are_all_found(svc, index, faces):
         assert [c.case_ref for c in index.search(obama)] == ["TPT-slow"]
     finally:
         slow.close()
+
+
+# --- the same face submitted at the same moment ----------------------------------------------------
+
+def test_search_and_add_holds_the_dedup_lock_until_commit(svc, index, faces):
+    """While one transaction has searched and stored, no other can search: the lock lasts to its commit."""
+    from engine.db import db
+
+    encoding = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
+    index.search_and_add(NIK_A, "TPT-1", encoding)
+    assert not _other_connection_can_take_the_lock(db.engine)
+    db.session.commit()
+    assert _other_connection_can_take_the_lock(db.engine)
+
+
+def _other_connection_can_take_the_lock(engine):
+    from sqlalchemy import func, select, text
+
+    from integrations.face_index import DEDUP_LOCK_KEY
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            taken = conn.execute(select(func.pg_try_advisory_xact_lock(DEDUP_LOCK_KEY))).scalar()
+        else:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, without waiting
+                taken = True
+            except Exception as exc:  # sqlite3.OperationalError: database is locked
+                assert "locked" in str(exc)
+                taken = False
+            conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
+        conn.rollback()
+        conn.execute(text("SELECT 1"))
+    return taken
+
+
+PAIRS = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden2.jpg"), ("rose_leslie1.jpg", "rose_leslie2.jpg"),
+         ("kit_harington1.jpeg", "kit_harington2.jpeg")]
+
+
+def test_the_same_face_under_two_niks_at_the_same_moment_from_two_processes_is_flagged(svc, faces):
+    """Two OS processes submit each pair together and keep their transactions open until both have
+    saved (or one waits for the dedup lock): of every pair, the later commit is flagged."""
+    from engine.db import db
+    from integrations.sandbox.tables import households, people
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite the second submission cannot write (nor reach the face search) "
+                    "until the first commits; test_search_and_add_holds_the_dedup_lock_until_commit covers it")
+    niks = db.session.execute(
+        select(people.c.nik).join(households, households.c.head_nik == people.c.nik)
+        .where(people.c.alive.is_(True), people.c.photo_ref.is_(None)).order_by(people.c.nik)
+        .limit(2 * len(PAIRS))).scalars().all()
+    db.session.rollback()
+    workers = [_Worker(current_app(), "submit_held") for _ in range(2)]
+    try:
+        for w in workers:
+            assert w.wait_for("ready") == ["ready"]
+        for i, pair in enumerate(PAIRS):
+            for w, nik, photo in zip(workers, niks[2 * i: 2 * i + 2], pair):
+                w.send(f"submit {nik} {faces / photo}")
+            outcomes = _commit_when_both_saved_or_one_waits(workers, db.engine)
+            assert sorted(outcomes) == ["clear", "suspected"], (pair, outcomes)
+    finally:
+        for w in workers:
+            w.close()
+
+
+def current_app():
+    from flask import current_app as app
+
+    return app._get_current_object()
+
+
+def _advisory_waiters(engine):
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+
+
+def _commit_when_both_saved_or_one_waits(workers, engine):
+    """Let a saved worker commit only once the other has saved too, or waits for the dedup lock.
+
+    Without the lock both search before either commits (and neither finds the other); with it the
+    second blocks on the lock, which this sees in pg_locks, so the first may commit.
+    """
+    import time
+
+    held, done = set(), {}
+    deadline = time.monotonic() + 120  # a safety net against a hung worker, not a timing assertion
+    while len(done) < len(workers):
+        assert time.monotonic() < deadline, [w.stderr() for w in workers]
+        for i, w in enumerate(workers):
+            for line in w.lines(timeout=0.02):
+                kind, *rest = line.split()
+                if kind == "saved":
+                    held.add(i)
+                elif kind == "done":
+                    done[i] = rest[1]
+        settled = held | set(done)
+        if held and (len(settled) == len(workers) or _advisory_waiters(engine)):
+            for i in sorted(held):
+                workers[i].send("commit")
+            held.clear()
+    return [done[i] for i in range(len(workers))]
+
+
+class _Worker:
+    """A worker process spoken to by lines on stdin and stdout (read without blocking)."""
+
+    def __init__(self, app, *args):
+        import os
+        import subprocess
+        import sys
+        import tempfile
+
+        from tests.conftest import ROOT
+        from tests.integration.test_engine import _worker_env
+
+        self._err = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.integration.workers", *args], cwd=ROOT,
+                                        env=_worker_env(app), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self._err, text=False)
+        self._buffer = b""
+        self._fd = self.process.stdout.fileno()
+        os.set_blocking(self._fd, False)
+
+    def send(self, line):
+        self.process.stdin.write((line + "\n").encode())
+        self.process.stdin.flush()
+
+    def lines(self, timeout):
+        import os
+        import select as io_select
+
+        readable, _, _ = io_select.select([self._fd], [], [], timeout)
+        if readable:
+            chunk = os.read(self._fd, 65536)
+            assert chunk or self.process.poll() is None, self.stderr()
+            self._buffer += chunk
+        *complete, self._buffer = self._buffer.split(b"\n")
+        return [c.decode() for c in complete if c.strip()]
+
+    def wait_for(self, word):
+        import time
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines(timeout=0.1) if line.startswith(word)]
+            if found:
+                return found
+            assert self.process.poll() is None, self.stderr()
+        raise AssertionError(f"no {word!r} from the worker")
+
+    def stderr(self):
+        self._err.seek(0)
+        return self._err.read().decode(errors="replace")[-4000:]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self._err.close()

@@ -140,7 +140,8 @@ def test_too_many_files_a_short_reason_and_removing_a_file(portal, svc, personas
     sign_in_applicant(portal, nik)
     response = appeal(portal, number, reason="short", files=[("evidence", f"f{i}.pdf", PDF) for i in range(3)])
     html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "maksimal 2 berkas per banding" in html
+    # The third file part is not even read (web/portal/uploads.py): 413, the two good files kept.
+    assert response.status_code == 413 and "Paling banyak 2 berkas dapat dikirim sekaligus" in html
     assert "Tulis alasan dalam 10 sampai 4.000 karakter" in html and ">short</textarea>" in html
     assert counts() == (0, 2)
     keys = db.session.execute(select(EvidenceFile.key).order_by(EvidenceFile.id)).scalars().all()
@@ -194,3 +195,82 @@ def test_bytes_of_removed_evidence_are_swept_after_the_grace_period(portal, svc,
         os.utime(store._path(ref), (old, old))
     assert purge_unreferenced_evidence(db.session, store) == 1
     assert store.read(dropped) is None and store.read(kept) == PDF
+
+
+MiB = 1024 * 1024
+
+
+class _PartsStream:
+    """A multipart body of many ~5 MiB PDF parts, made as it is read; counts the bytes read from it."""
+
+    def __init__(self, csrf_token, parts, boundary=b"tepat-test-boundary"):
+        self.boundary = boundary
+        self.file = b"%PDF-1.4\n" + b"0" * (5 * MiB - 64) + b"\n%%EOF\n"
+        head = [self._field("csrf_token", csrf_token), self._field("reason", REASON)]
+        self.segments = head + [self._file_head(i) for i in range(parts)]
+        self.length = sum(len(s) for s in head) + parts * (len(self._file_head(0)) + len(self.file) + 2) + \
+            len(self._end())
+        self.read_bytes = 0
+        self._pending = self._generate(parts, head)
+        self._buffer = b""
+
+    def _field(self, name, value):
+        return (b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                % (self.boundary, name.encode(), value.encode()))
+
+    def _file_head(self, i):
+        return (b"--%s\r\nContent-Disposition: form-data; name=\"evidence\"; filename=\"f%02d.pdf\"\r\n"
+                b"Content-Type: application/pdf\r\n\r\n" % (self.boundary, i))
+
+    def _end(self):
+        return b"--%s--\r\n" % self.boundary
+
+    def _generate(self, parts, head):
+        yield from head
+        for i in range(parts):
+            yield self._file_head(i)
+            for start in range(0, len(self.file), MiB):
+                yield self.file[start:start + MiB]
+            yield b"\r\n"
+        yield self._end()
+
+    def read(self, size=-1):
+        while size < 0 or len(self._buffer) < size:
+            piece = next(self._pending, None)
+            if piece is None:
+                break
+            self._buffer += piece
+        size = len(self._buffer) if size < 0 else size
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        self.read_bytes += len(out)
+        return out
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "chunked"])
+def test_dozens_of_large_parts_are_not_read_past_the_allowed_files(portal, svc, personas, announced):
+    import re
+    import tracemalloc
+
+    nik = personas["civil_servant"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+    page = portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    body = _PartsStream(token, parts=36)  # 180 MiB, under the 200 MiB refused unread
+    # As a WSGI server hands it over: a Content-Length, or a chunked body the server terminates.
+    environ = {"wsgi.input": body, "CONTENT_TYPE": f"multipart/form-data; boundary={body.boundary.decode()}",
+               **({"CONTENT_LENGTH": str(body.length)} if announced else
+                  {"CONTENT_LENGTH": "", "wsgi.input_terminated": True})}
+    tracemalloc.start()
+    try:
+        response = portal.post(f"/portal/cases/{number}/appeal", environ_overrides=environ)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    html = response.get_data(as_text=True)
+    assert response.status_code == 413 and "Paling banyak 5 berkas dapat dikirim sekaligus" in html
+    assert REASON in html  # the reason is kept on the page
+    assert counts() == (0, 5)  # the first five files are attached for the next try, the appeal not filed
+    # Reading stopped at the sixth file's headers: five files and a chunk of the sixth at most.
+    assert body.read_bytes < 5 * len(body.file) + 256 * 1024, body.read_bytes
+    assert peak < 16 * MiB, peak  # about one file in memory at a time, not 36 of them

@@ -100,11 +100,53 @@ def crash_after_save(task_id, name):
     db.session.commit()  # never reached
 
 
+def submit_held():
+    """Submit applications told on stdin; hold each commit until told to (the dedup race test).
+
+    stdin: ``submit NIK PHOTO_PATH`` then, once this worker printed ``saved``, ``commit``.
+    stdout: ``ready``, ``saved CASE`` (the engine saved, not committed), ``done CASE OUTCOME``.
+    """
+    from cases.operations import submit_application
+    from engine import signals
+    from web import services
+
+    engine, db = _engine()
+    photos = services().photos
+
+    def hold(sender, runtime):
+        print("saved", runtime.instance.business_key, flush=True)
+        assert sys.stdin.readline().strip() == "commit"
+
+    signals.instance_saved.connect(hold)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        _, nik, photo = line.split()
+        with open(photo, "rb") as handle:
+            app = submit_application(engine, {"nik": nik, "consent": True, "bank_account": "1234567890"},
+                                     photos=photos, selfie=handle.read())
+        number = app.case_number
+        db.session.commit()
+        dedup = db.session.execute(_dedup_query(number)).scalar_one()
+        db.session.rollback()
+        print("done", number, dedup["outcome"], flush=True)
+
+
+def _dedup_query(number):
+    from sqlalchemy import select
+
+    from cases.models import Application, EvidenceRecord
+
+    return select(EvidenceRecord.value).join(Application, Application.id == EvidenceRecord.application_id).where(
+        Application.case_number == number, EvidenceRecord.source == "face_index")
+
+
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
     if mode == "loop":
         loop(int(args[0]), args[1], float(args[2]))
     elif mode == "complete_once":
         complete_once(int(args[0]), args[1], float(args[2]))
+    elif mode == "submit_held":
+        submit_held()
     elif mode == "crash":
         crash_after_save(int(args[0]), args[1])

@@ -19,7 +19,7 @@ from .evidence import FILE_POLICY, send_evidence
 from .messages import evidence_text
 from .mycase import appeal_window, own_case_or_404
 from .session import applicant_required, current_applicant
-from .uploads import read_upload_form
+from .uploads import HARD_LIMIT, TOO_MANY_FILES, read_upload_form
 from .wiring import portal_services
 
 
@@ -54,7 +54,9 @@ def appeal_send(case_number):
     """Attach the files sent, then file the appeal; on any error keep the reason and the good files."""
     app = own_case_or_404(case_number)
     max_bytes, max_files = _limits()
-    form, uploads = read_upload_form(max_bytes)
+    # Stops reading at the first file beyond max_files (or past HARD_LIMIT bytes sent unannounced).
+    body = read_upload_form(max_bytes, max_files)
+    form, uploads = body.form, body.uploads
     reason = form.get("reason", "")
     _deadline, can_appeal = appeal_window(app)
     if not can_appeal:
@@ -71,12 +73,15 @@ def appeal_send(case_number):
         except EvidenceRefused as exc:
             file_errors.append(evidence_text(exc, max_files))
             _audit("evidence.refused", app, code=exc.code, size=upload.size)
+    if body.stopped:  # the rest of the body was left unread: never file the appeal from half a form
+        file_errors.append(_stopped_text(body.stopped, max_files))
+        _audit("evidence.refused", app, code=f"UPLOAD_{body.stopped}", read=body.bytes_read)
     removed = form.get("remove")
     if removed:  # a file's "remove" button: the reason typed so far stays on the page
         if remove_pending_file(db.session, app, removed):
             _audit("evidence.remove", app, file=removed)
         db.session.commit()
-        return _page(app, reason, file_errors=file_errors)
+        return _page(app, reason, file_errors=file_errors, status=413 if body.stopped else 200)
     errors = {}
     try:
         data = AppealStepSchema().load({"reason": reason.strip()})
@@ -85,7 +90,7 @@ def appeal_send(case_number):
     if errors or file_errors or form.get("attach"):
         db.session.commit()  # the good files stay attached, for the next try
         return _page(app, reason, errors=errors, file_errors=file_errors,
-                     status=422 if errors or file_errors else 200)
+                     status=413 if body.stopped else 422 if errors or file_errors else 200)
     try:
         filed = file_portal_appeal(services().engine, app, data["reason"], current_app.config["BANSOS_APPEAL_WINDOW"],
                                    actor=actor)
@@ -102,6 +107,13 @@ def appeal_send(case_number):
     db.session.commit()
     flash(_("Your appeal was sent. An officer who took no part in the decision will review it."), "success")
     return redirect(url_for("portal.case", case_number=app.case_number))
+
+
+def _stopped_text(stopped, max_files):
+    if stopped == TOO_MANY_FILES:
+        return _("At most %(n)d files can be sent at once; the other files were not read.", n=max_files)
+    return _("The files sent together were too large (at most %(mb)d MB in all); the rest was not read.",
+             mb=HARD_LIMIT // (1024 * 1024))
 
 
 @bp.get("/cases/<case_number>/files/<key>")

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from cases.audit import record
 from engine.db import db
+from integrations.digits import Digits
 from integrations.base import TransientIntegrationError
 from integrations.idp.sandbox import AuthorizationRequestInvalid, ChallengeRefused, TokenRequestRefused
 
@@ -21,7 +22,7 @@ REQUEST_KEY, CHALLENGE_KEY, DEMO_CODE_KEY = "idp_request", "idp_challenge", "idp
 
 
 class IdentityForm(Schema):
-    nik = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
+    nik = fields.String(required=True, validate=Digits(16))
     birth_date = fields.Date(required=True)
 
 

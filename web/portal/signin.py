@@ -10,6 +10,7 @@ from integrations.base import IntegrationError
 from integrations.idp.base import SignInFailed
 
 from .. import services
+from ..redirects import safe_next
 from . import bp
 from .messages import sign_in_text
 from .session import current_applicant, forget_applicant, remember_applicant
@@ -40,11 +41,6 @@ def _callback_url():
     return url_for("portal.callback", _external=True)
 
 
-def _local(target):
-    # Only local paths: the sign-in must not become an open redirect.
-    return target if target and target.startswith("/") and not target.startswith("//") else None
-
-
 def _audit(actor, action, nik=None, **detail):
     record(db.session, actor, action, target_type="applicant", target_id=nik, ip=request.remote_addr,
            user_agent=request.user_agent.string, detail=detail or None)
@@ -55,7 +51,7 @@ def index():
     """The portal's front page: what it is for, and sign-in with the digital ID."""
     if current_applicant() is not None:
         return redirect(url_for("portal.home"))
-    return render_template("portal/index.html", next=_local(request.args.get("next")))
+    return render_template("portal/index.html", next=safe_next(request.args.get("next")))
 
 
 @bp.get("/signin")
@@ -68,7 +64,7 @@ def signin():
         return redirect(url_for("portal.index"))
     response = redirect(started.url)
     response.set_cookie(PENDING_COOKIE, _pending_serializer().dumps({**started.pending,
-                                                                      "next": _local(request.args.get("next"))}),
+                                                                      "next": safe_next(request.args.get("next"))}),
                         max_age=PENDING_MAX_AGE, path=url_for("portal.callback"), httponly=True, samesite="Lax",
                         secure=current_app.config["BANSOS_FORCE_HTTPS"])
     return response
@@ -95,7 +91,7 @@ def callback():
     _audit(f"applicant:{identity.nik}", "applicant.sign_in", identity.nik, issuer=identity.issuer)
     db.session.commit()
     remember_applicant(token)
-    return _forget_pending(redirect(_local((pending or {}).get("next")) or url_for("portal.home")))
+    return _forget_pending(redirect(safe_next((pending or {}).get("next")) or url_for("portal.home")))
 
 
 def _forget_pending(response):

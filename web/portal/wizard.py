@@ -17,6 +17,7 @@ from engine.db import db, utcnow
 from forms.portal import ConsentStepSchema, HouseholdStepSchema, PaymentStepSchema
 from integrations.base import PersonNotFound, TransientIntegrationError
 from integrations.face import ImageRejected
+from integrations.digits import has_other_digits
 from integrations.face_messages import face_message
 from integrations.nik import mask_nik
 
@@ -82,6 +83,11 @@ def registry_record(nik):
     except TransientIntegrationError:
         return None, _("The civil registry cannot be reached right now, so your details cannot be shown. Your draft "
                        "is kept; please try again later.")
+
+
+def _digits_only(value):
+    """The message for a number typed in other digits (Arabic-Indic, full-width), else None."""
+    return _("Type the number with the digits 0 to 9 only.") if has_other_digits(value) else None
 
 
 def render_step(flow, draft, step, errors=None, values=None, status=200, notice=None):
@@ -153,7 +159,8 @@ def post_step(flow, draft, step):
                 errors["confirmed"] = _("Confirm the details. If something is wrong, have it corrected at Dukcapil "
                                         "first; your draft is kept.")
             if "phone" in exc.messages:
-                errors["phone"] = _("Enter a phone number of 8 to 15 digits, or leave it empty.")
+                errors["phone"] = _digits_only(values["phone"]) or _(
+                    "Enter a phone number of 8 to 15 digits, or leave it empty.")
     else:
         values = {"payment_channel": form.get("payment_channel", ""),
                   "bank_account": form.get("bank_account", "").replace(" ", "") or None}
@@ -165,8 +172,8 @@ def post_step(flow, draft, step):
             if "payment_channel" in exc.messages:
                 errors["payment_channel"] = _("Choose how the assistance is paid.")
             if "bank_account" in exc.messages:
-                errors["bank_account"] = _("Enter the account number: 6 to 20 digits (needed unless paid at the post "
-                                           "office).")
+                errors["bank_account"] = _digits_only(values["bank_account"]) or _(
+                    "Enter the account number: 6 to 20 digits (needed unless paid at the post office).")
     if errors:
         return render_step(flow, draft, step, errors=errors, values={**(draft.data or {}), **values}, status=422)
     record_step(draft, step, kept)
@@ -190,7 +197,7 @@ def check_photo_bytes(upload):
 
 
 def _selfie_upload():
-    form, uploads = read_upload_form(current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"])
+    form, uploads = read_upload_form(current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"], max_files=1)
     return next((u for u in uploads if u.field == "selfie"), None)
 
 
