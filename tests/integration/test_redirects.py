@@ -49,6 +49,9 @@ def test_officer_sign_in_never_redirects_off_site(portal, officer_logins):
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         response = portal.post(f"/login?next={raw}", data={"username": officer_logins["caseworker"],
                                                             "password": "correct-horse-battery", "csrf_token": token})
+        if "%00" in raw:  # web/guards.py refuses a NUL anywhere in a request, before any redirect
+            assert response.status_code == 400, raw
+            continue
         assert response.status_code == 302, raw
         assert lands_on_our_site(response.headers["Location"]), raw
         assert response.headers["Location"] == "/inbox", (raw, response.headers["Location"])
@@ -57,6 +60,9 @@ def test_officer_sign_in_never_redirects_off_site(portal, officer_logins):
 def test_language_switch_never_redirects_off_site(portal):
     for raw in BYPASSES:
         response = portal.get(f"/lang/en?next={raw}")
+        if "%00" in raw:  # web/guards.py refuses a NUL anywhere in a request, before any redirect
+            assert response.status_code == 400, raw
+            continue
         assert response.status_code == 302 and lands_on_our_site(response.headers["Location"]), raw
         assert response.headers["Location"] == "/inbox", raw
     response = portal.get("/lang/id?next=" + quote("/portal/case?x=1"))
@@ -71,6 +77,9 @@ def test_portal_sign_in_keeps_no_off_site_next(portal, svc, personas, app):
     serializer = URLSafeTimedSerializer(app.secret_key, salt="portal-sign-in")
     for raw in BYPASSES:
         response = portal.get(f"/portal/signin?next={raw}")
+        if "%00" in raw:  # web/guards.py refuses a NUL anywhere in a request, before any redirect
+            assert response.status_code == 400, raw
+            continue
         assert response.status_code == 302, raw
         cookie = portal.get_cookie(PENDING_COOKIE, path="/portal/callback")
         assert serializer.loads(cookie.value)["next"] is None, raw
