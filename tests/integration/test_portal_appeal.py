@@ -151,6 +151,15 @@ def test_too_many_files_a_short_reason_and_removing_a_file(portal, svc, personas
     assert counts() == (0, 1)
 
 
+def test_a_nul_character_in_the_appeal_reason_is_refused_and_nothing_is_kept(portal, svc, personas):
+    nik = personas["civil_servant"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+    response = appeal(portal, number, reason="My husband retired\x00 in 2015.", files=[("evidence", "a.pdf", PDF)])
+    assert response.status_code == 400 and counts() == (0, 0)
+    assert case(number).status == "REJECTED"
+
+
 def test_evidence_upload_needs_a_csrf_token(portal, svc, personas):
     nik = personas["civil_servant"]
     number = submit(svc, nik).case_number

@@ -117,6 +117,10 @@ def read_upload_form(max_file_bytes, max_files=1, max_total=None, hard_limit=HAR
     # opened); a chunk more, so that the stop below (which keeps what was read) comes first.
     request.max_content_length = max(max_total, hard_limit) + CHUNK
     result = _Reader(boundary, max_file_bytes, max_files, max_total).read(request.stream)
+    if any("\x00" in value for _, value in result.form.items(multi=True)):
+        from ..guards import NulCharacter
+
+        raise NulCharacter("the form")  # as for every other form (web/guards.py): 400, nothing kept
     try:
         validate_csrf(result.form.get("csrf_token") or request.headers.get("X-CSRFToken"))
     except ValidationError as exc:
