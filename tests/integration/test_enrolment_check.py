@@ -12,6 +12,7 @@ from forms.reason_codes import RULE_REASONS, reason_text
 from integrations.sandbox.tables import disbursements, outbox
 from tests.conftest import faces_or_skip
 from tests.helpers import case, fresh_client, open_task, submit, work
+from tests.integration.api_support import api  # noqa: F401  (fixture)
 from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
 from tests.integration.test_lifecycle import other_photo_of
 from tests.integration.test_web import PASSWORD, login
@@ -52,6 +53,11 @@ def test_a_family_not_in_dtsen_approved_after_review_is_not_enrolled(svc, person
     assert app.benefits in (None, {})
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == nik)).scalars().all()
     assert "decision_enrolled" not in sent and "decision_rejected" in sent
+    notice = db.session.execute(select(outbox.c.params).where(outbox.c.recipient_nik == nik,
+                                                              outbox.c.template == "decision_rejected")).scalars().first()
+    assert notice["reasons"] == [{"code": "NO_PROGRAMME", "id": reason_text("NO_PROGRAMME", "id"),
+                                  "en": reason_text("NO_PROGRAMME", "en")}]
+    assert INTERNAL_NOTE not in str(notice)
 
     # The applicant reads the reason and what to do next, in Indonesian; never the caseworker's note.
     sign_in_applicant(portal, nik)
@@ -79,6 +85,24 @@ def test_an_approver_warned_may_reject_with_their_own_reason(svc, personas, offi
                {"approval_decision": "reject", "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"],
                 "approval_notes": "not in DTSEN"})
     assert app.status == "REJECTED" and [r["code"] for r in app.reasons] == ["DECILE_ABOVE_CUTOFF"]
+
+
+def test_an_approver_through_the_api_is_warned_too(api, svc, personas):  # noqa: F811
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    review = open_task(number, "review")
+    api.post(f"/api/v1/tasks/{review.id}/claim", "a_caseworker")
+    done = api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker",
+                    json={"review_decision": "approve", "review_notes": "checked"})
+    assert done.status_code == 200 and done.get_json()["case"]["status"] == "AWAITING_APPROVAL"
+    approve = open_task(number, "approve")
+    shown = api.get(f"/api/v1/tasks/{approve.id}", "a_supervisor").get_json()
+    warning = shown["approval_warning"]
+    assert [b["code"] for b in warning["blockers"]] == ["NO_PROGRAMME"] and warning["legacy"] is False
+    assert "DTSEN" in warning["blockers"][0]["en"] and "DTSEN" in warning["blockers"][0]["id"]
+    assert api.get(f"/api/v1/tasks/{review.id}", "a_supervisor").get_json()["approval_warning"] is None
+    api.post(f"/api/v1/tasks/{approve.id}/claim", "a_supervisor")
+    finished = api.post(f"/api/v1/tasks/{approve.id}/complete", "a_supervisor", json={"approval_decision": "approve"})
+    assert finished.get_json()["case"] == {"case_number": number, "status": "REJECTED", "decision": "reject"}
 
 
 def test_the_rules_never_auto_approve_a_family_with_no_programme(svc, population):
