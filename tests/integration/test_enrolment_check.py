@@ -122,3 +122,16 @@ def test_the_rules_never_auto_approve_a_family_with_no_programme(svc, population
     assert open_task(app.case_number, "review") is not None
     assert db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).first() is None
     assert db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).first() is None
+
+
+def test_an_approver_on_the_command_line_is_warned_on_claiming(svc, personas, officers):
+    from tests.integration.test_cli import _task_id, run
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    work(svc, number, "review", officers["cw1"], {"review_decision": "approve", "review_notes": "checked"})
+    runner = current_app.test_cli_runner()
+    task = _task_id(run(runner, "tasks", "list", "--as", "sup1"), number)
+    out = run(runner, "tasks", "claim", task, "--as", "sup1")
+    assert "WARNING: this family cannot be enrolled" in out and "NO_PROGRAMME:" in out
+    out = run(runner, "tasks", "complete", task, "--as", "sup1", "-f", "approval_decision=approve")
+    assert f"case {number}: REJECTED" in out and "NO_PROGRAMME" in out
