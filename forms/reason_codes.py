@@ -38,6 +38,15 @@ APPEAL_REASONS = {
     "OTHER": REJECTION_REASONS["OTHER"],
 }
 
+# Why the rules leave a family out even though an officer approved it (processes/application.bpmn,
+# check_enrolment). Not an officer's choice on a form; the applicant reads this text, with what to do next.
+RULE_REASONS = {
+    "NO_PROGRAMME": N_("The family qualifies for no assistance programme (PKH, BPNT or PBI): it is not registered "
+                       "in DTSEN, or its DTSEN welfare decile is above the cut-off of every programme, so no "
+                       "programme can pay. What to do: ask your village office to register your family in DTSEN "
+                       "or to update its data, then apply again."),
+}
+
 # Shown instead of any text an officer wrote before reasons had codes, or for a code not listed.
 GENERIC_TEXT = N_("An officer decided after checking your application. Ask the social affairs office of "
                   "your district if you need more detail.")
@@ -48,7 +57,7 @@ OTHER = "OTHER"
 
 def reason_label(code):
     """The code's text in the current language (the generic text for a code not listed)."""
-    return gettext(CATALOGUE.get(code, GENERIC_TEXT))
+    return gettext(CATALOGUE.get(code) or RULE_REASONS.get(code, GENERIC_TEXT))
 
 
 def reason_text(code, locale):
@@ -72,8 +81,11 @@ def applicant_reason_text(reason, locale):
     """What the applicant reads for one stored reason: the rule's text, or the code's catalogue text.
 
     Never an officer's free text: a reason written before codes had texts shows the catalogue text
-    of its code ("OTHER" and unknown codes show the generic text).
+    of its code ("OTHER" and unknown codes show the generic text). A rules reason with a catalogue
+    text of its own (RULE_REASONS) shows that text, which says what to do next.
     """
+    if reason.get("code") in RULE_REASONS:
+        return reason_text(reason["code"], locale)
     if not officer_written(reason):
         return reason.get("id") if locale == "id" else reason.get("en")
     code = reason.get("code")

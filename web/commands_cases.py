@@ -213,8 +213,16 @@ def tasks_claim(task_id, username):
     """Claim a task."""
     from engine.humantasks import claim_task
 
+    from cases.enrolment_check import approval_warning
+
     row = claim_task(_services().engine, task_id, _actor(username))
     click.echo(f"task {row.id} claimed by {row.assignee}")
+    warning = approval_warning(_services().engine, row)
+    if warning:  # told before approving: approving this one rejects the case with these reasons
+        click.echo("PERINGATAN: keluarga ini tidak dapat didaftarkan; jika disetujui, permohonan ditolak karena: / "
+                   "WARNING: this family cannot be enrolled; approving rejects the application because:")
+        for blocker in warning["blockers"]:
+            click.echo(f"  {blocker['code']}: {blocker['id']} / {blocker['en']}")
 
 
 @tasks.command("unclaim")

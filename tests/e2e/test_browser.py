@@ -10,7 +10,7 @@ def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):
     create_officer(db.session, "e2e_cw", "E2E Caseworker", ["caseworker"], None, password=PASSWORD)
     create_officer(db.session, "e2e_sup", "E2E Supervisor", ["supervisor"], None, password=PASSWORD)
     db.session.commit()
-    number = submit(svc, personas["not_in_dtsen"]).case_number
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
 
     page = browser.new_page()
     refused = []

@@ -98,7 +98,7 @@ def test_a_caseworker_of_another_district_sees_none_of_its_cases_or_tasks(api, s
 
 
 def test_task_round_trip_with_form_errors_four_eyes_and_conflicts(api, svc, personas):
-    number = submit(svc, personas["not_in_dtsen"]).case_number
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
     review = open_task(number, "review")
     shown = api.get(f"/api/v1/tasks/{review.id}", "a_cwsup").get_json()
     assert shown["form"]["name"] == "case_review" and shown["case_number"] == number

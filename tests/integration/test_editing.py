@@ -39,7 +39,7 @@ def deploy_edit(svc, xml, actor="admin"):
 
 
 def test_edit_deploy_dry_run_and_move_a_waiting_case(svc, personas, officers):
-    number = submit(svc, personas["not_in_dtsen"]).case_number
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
     old = live_version(number).version_id
     before = open_task(number, "review")
     new = deploy_edit(svc, renamed_review(application_xml()))

@@ -152,12 +152,12 @@ def stamp_of(client, number):
 
 
 def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, personas):
-    number = submit(svc, personas["not_in_dtsen"]).case_number
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
     review = open_task(number, "review")
     login(web, "w_cwsup")
     post(web, f"/tasks/{review.id}/claim")
     page = web.get(f"/cases/{number}").get_data(as_text=True)
-    assert personas["not_in_dtsen"] not in page and "3510********" in page  # masked NIK
+    assert personas["eligible_head_without_photo"] not in page and "3510********" in page  # masked NIK
     stale = stamp_of(web, number)
     response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stale, "review_decision": "reject"})
     assert response.status_code == 422

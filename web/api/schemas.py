@@ -212,8 +212,27 @@ class TaskFormSchema(_Out):
     schema_ref = fields.String(metadata={"description": "The same schema in the OpenAPI document"})
 
 
+class EnrolmentBlockerSchema(_Out):
+    code = fields.String(metadata={"description": "An exclusion code of the rules, or NO_PROGRAMME"})
+    id = fields.String(metadata={"description": "Indonesian text"})
+    en = fields.String(metadata={"description": "English text"})
+
+
+class ApprovalWarningSchema(_Out):
+    blockers = fields.List(fields.Nested(EnrolmentBlockerSchema),
+                           metadata={"description": "Why the family cannot be enrolled: approving rejects the case "
+                                                    "with these reasons"})
+    overturned = fields.List(fields.String(), metadata={"description": "Grounds the appeals officer set aside"})
+    legacy = fields.Boolean(metadata={"description": "The case runs an older process version without the check: "
+                                                     "approving would enrol the family with no benefit"})
+
+
 class TaskDetailSchema(TaskSchema):
     form = fields.Nested(TaskFormSchema, allow_none=True)
+    approval_warning = fields.Nested(
+        ApprovalWarningSchema, allow_none=True,
+        metadata={"description": "On an approval task whose family qualifies for no programme or still fails a "
+                                 "ground: what the approver must know before approving (else null)"})
 
 
 class CaseStateSchema(_Out):

@@ -2,6 +2,7 @@
 from flask import request
 from flask_smorest import Blueprint
 
+from cases.enrolment_check import approval_warning
 from cases.operations import CaseNotFound, actor_for, case_or_404, officer_or_404
 from engine.db import db
 from engine.errors import EngineError, TaskNotFound
@@ -88,9 +89,13 @@ def index(query):
 @bp.response(200, TaskDetailSchema)
 @documented_errors(bp, 401, 403, 404)
 def show(task_id):
-    """Show a task with its form: field list (translated labels, choices) and the JSON schema of its body."""
+    """Show a task with its form: field list (translated labels, choices) and the JSON schema of its body.
+
+    An approval task of a family that cannot be enrolled carries approval_warning: approving it rejects the case.
+    """
     row = task_for_caller_or_404(task_id)
-    return {**task_out(row), "form": form_out(services().engine.forms, row.form_name)}
+    return {**task_out(row), "form": form_out(services().engine.forms, row.form_name),
+            "approval_warning": approval_warning(services().engine, row)}
 
 
 @bp.route("/<int:task_id>/claim", methods=["POST"])
