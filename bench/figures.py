@@ -14,12 +14,9 @@ created and dropped through the server's ``postgres`` database, analysed after s
 
     .venv/bin/python bench/figures.py [--applications 350000] [--runs 10] [--no-sqlite] [--postgres URL]
 """
-import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.common import postgres_bench_url  # noqa: E402
+from bench.common import p95, run_on_sqlite_and_postgres  # noqa: E402
 from cases.figures import compute_figures  # noqa: E402
 from cases.models import Appeal, Application  # noqa: E402
 from engine.db import db  # noqa: E402
@@ -99,29 +96,14 @@ def measure(label, url, n, runs):
             times.append((time.perf_counter() - t0) * 1000)
     assert figures.total.registered == n
     times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    print(f"{label}: compute_figures median {statistics.median(times):.0f} ms, p95 {p95:.0f} ms, "
+    print(f"{label}: compute_figures median {statistics.median(times):.0f} ms, p95 {p95(times):.0f} ms, "
           f"max {times[-1]:.0f} ms ({runs} runs; {len(figures.districts)} districts, "
           f"{sum(len(d.villages) for d in figures.districts)} villages)")
     engine.dispose()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--applications", type=int, default=350_000)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"))
-    args = parser.parse_args()
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            measure("SQLite", f"sqlite:///{Path(tmp) / 'figures.sqlite'}", args.applications, args.runs)
-    if args.postgres:
-        url, drop = postgres_bench_url(args.postgres, "tepat_figures_bench")
-        try:
-            measure("PostgreSQL", url, args.applications, args.runs)
-        finally:
-            drop()
+    run_on_sqlite_and_postgres(__doc__.split("\n")[0], measure, "figures", runs=10)
 
 
 if __name__ == "__main__":

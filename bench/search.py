@@ -14,12 +14,9 @@ and dropped through the server's ``postgres`` database, analysed after seeding.
 
     .venv/bin/python bench/search.py [--applications 350000] [--runs 50] [--no-sqlite] [--postgres URL]
 """
-import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.common import postgres_bench_url  # noqa: E402
+from bench.common import p95, run_on_sqlite_and_postgres  # noqa: E402
 from cases.models import Application, name_key  # noqa: E402
 from cases.search import parse, search_cases  # noqa: E402
 from engine.db import db  # noqa: E402
@@ -101,29 +98,14 @@ def measure(label, url, n, runs):
                     if i:
                         times.append((time.perf_counter() - t0) * 1000)
             times.sort()
-            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
             more = "+" if results.capped else ""
             print(f"{label}: {kind:17} {scope:14} {results.total:>5}{more} found; median "
-                  f"{statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
+                  f"{statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms, max {times[-1]:.1f} ms")
     engine.dispose()
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--applications", type=int, default=350_000)
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"))
-    args = parser.parse_args()
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            measure("SQLite", f"sqlite:///{Path(tmp) / 'search.sqlite'}", args.applications, args.runs)
-    if args.postgres:
-        url, drop = postgres_bench_url(args.postgres, "tepat_search_bench")
-        try:
-            measure("PostgreSQL", url, args.applications, args.runs)
-        finally:
-            drop()
+    run_on_sqlite_and_postgres(__doc__.split("\n")[0], measure, "search", runs=50)
 
 
 if __name__ == "__main__":
