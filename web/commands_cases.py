@@ -5,12 +5,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask_babel import force_locale, gettext
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from engine.db import db
 
 from .cli import _actor, _services, commits, wib
+from .labels import event_text
 
 
 # --- applications --------------------------------------------------------------------------
@@ -135,8 +137,8 @@ def case_show(case_number, evidence, username):
     events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
     checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
                                 .order_by(EvidenceRecord.id)).scalars().all()
-    lines = [(e.at, 0, e.id, f"{e.actor:12} {e.summary}") for e in events]
-    lines += [(ev.checked_at, 1, ev.id, f"{'system':12} Check answered: {ev.source} ({ev.operator})") for ev in checks]
+    lines = [(e.at, 0, e.id, f"{e.actor:12} {_in_both_languages(event_text, e)}") for e in events]
+    lines += [(ev.checked_at, 1, ev.id, f"{'system':12} {_in_both_languages(_check_answered, ev)}") for ev in checks]
     click.echo("  timeline:")
     for at, _, _, text in sorted(lines):
         click.echo(f"    {wib(at)} {text}")
@@ -145,6 +147,21 @@ def case_show(case_number, evidence, username):
         for ev in checks:
             shown = json.dumps(mask_identifiers(ev.value), default=str)
             click.echo(f"    {wib(ev.checked_at)} {ev.source:16} {shown[:200]}")
+
+
+def _check_answered(record):
+    from .labels import source_label
+
+    return gettext("Check answered: %(source)s", source=source_label(record.source))
+
+
+def _in_both_languages(render, item):
+    """Render a line as the officers' pages do, Indonesian first, then English when it differs."""
+    with force_locale("id"):
+        indonesian = str(render(item))
+    with force_locale("en"):
+        english = str(render(item))
+    return indonesian if indonesian == english else f"{indonesian} / {english}"
 
 
 def _print_appeals_and_decisions(app):
