@@ -154,3 +154,23 @@ def test_the_appeals_officer_reads_banding_and_community_objections_stay_sanggah
     page = web.get(f"/cases/{number}").get_data(as_text=True)
     assert _badge(page) == "Banding sedang ditinjau"
     assert "Banding diajukan" in _timeline(page) and "sanggah" not in page.lower()
+
+
+def test_the_api_timeline_speaks_the_callers_language(svc, personas):
+    """The API's case timeline carries each entry worded for people, in the Accept-Language asked for."""
+    from flask import current_app
+
+    from cases.tokens import issue_token
+
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    officer = create_officer(db.session, "w_api_words", "Words", ["caseworker"], None, password="a-long-password")
+    secret = issue_token(db.session, officer, "words", 1)[1]
+    db.session.commit()
+    with current_app.test_client() as client:
+        texts = {}
+        for language in ("id", "en"):
+            body = client.get(f"/api/v1/cases/{number}", headers={"Authorization": f"Bearer {secret}",
+                                                                   "Accept-Language": language}).get_json()
+            texts[language] = [e["text"] for e in body["timeline"]]
+    assert "Proses dimulai" in texts["id"] and "Process started" in texts["en"]
+    assert all(e for e in texts["id"])

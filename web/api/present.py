@@ -23,6 +23,16 @@ def task_out(row):
     return out
 
 
+def _event_text(event):
+    from flask_babel import force_locale
+
+    from ..labels import event_text
+    from .errors import api_language
+
+    with force_locale(api_language()):
+        return str(event_text(event))
+
+
 def case_detail_out(app, records):
     """A case as the API shows it: what the case page shows, without photos."""
     registry = records.registry_answer()
@@ -35,7 +45,8 @@ def case_detail_out(app, records):
         "reasons": mask_identifiers(app.reasons or []), "review_flags": list(app.review_flags or []),
         "programmes": list(app.programmes or []), "benefits": app.benefits,
         "explanation": mask_identifiers(app.explanation or []),
-        "timeline": records.events,
+        "timeline": [{"at": e.at, "actor": e.actor, "kind": e.kind, "summary": e.summary, "text": _event_text(e)}
+                     for e in records.events],
         "evidence": [{"id": e.id, "source": e.source, "operator": e.operator, "checked_at": e.checked_at,
                       "value": mask_identifiers(e.value)} for e in records.evidence],
         "tasks": [task_out(t) for t in records.tasks],

@@ -113,7 +113,8 @@ class EventSchema(_Out):
     at = fields.DateTime()
     actor = fields.String()
     kind = fields.String()
-    summary = fields.String()
+    summary = fields.String(metadata={"description": "As stored (English); `text` is for people"})
+    text = fields.String(metadata={"description": "The entry in the caller's language (Accept-Language)"})
 
 
 class EvidenceSchema(_Out):
