@@ -20,6 +20,8 @@ class DefaultSettings:
     SECRET_KEY = "dev-only-change-me"
     # Officers' sessions expire after this many minutes without a request.
     BANSOS_SESSION_MINUTES = 30
+    # Largest request body any route reads (upload views set their own, larger, streamed limit).
+    BANSOS_MAX_REQUEST_BYTES = 16 * 1024 * 1024
     # Behind TLS in production: secure cookies, HSTS, redirects to https.
     BANSOS_FORCE_HTTPS = False
 

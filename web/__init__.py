@@ -79,6 +79,8 @@ def _init_web(app, settings):
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings["BANSOS_SESSION_MINUTES"]),
         SESSION_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=settings["BANSOS_MAX_REQUEST_BYTES"],
+        MAX_FORM_PARTS=100,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["BANSOS_FORCE_HTTPS"],
         BABEL_DEFAULT_LOCALE="id",
@@ -140,7 +142,7 @@ def _init_web(app, settings):
         log_refusal("csrf.refused", reason=str(exc.description)[:100])
         return render_template("error.html", code=400, reason="csrf"), 400
 
-    for code in (403, 404, 429):
+    for code in (403, 404, 413, 429):
         app.register_error_handler(code, lambda exc, code=code: (render_template("error.html", code=code), code))
 
 

@@ -146,3 +146,18 @@ def test_an_unreachable_database_answers_503_with_retry_after(settings_overrides
     assert api.get_json()["error"] == "DATABASE_UNAVAILABLE"
     with unreachable.app_context():
         db.engine.dispose()
+
+
+def test_a_body_over_the_app_wide_limit_is_refused_with_a_translated_page(admin):
+    """Every route reads at most BANSOS_MAX_REQUEST_BYTES (uploads stream under their own limits)."""
+    client, token = admin
+    big = "x" * (16 * 1024 * 1024 + 1)
+    response = client.post("/tokens", data={"csrf_token": token, "name": big, "days": "30"})
+    assert response.status_code == 413 and "Kiriman terlalu besar" in response.get_data(as_text=True)
+    parts = {f"f{i}": "x" for i in range(150)}
+    response = client.post("/tokens", data={"csrf_token": token, "name": "many", "days": "30", **parts},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    refused = client.post("/api/v1/tasks/1/reassign", data=big, content_type="application/json",
+                          headers={"X-CSRFToken": token})
+    assert refused.status_code == 413 and refused.is_json
