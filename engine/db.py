@@ -55,3 +55,18 @@ def open_transaction(session, model):
     if session.get_bind().dialect.name == "sqlite":
         key = model.__table__.primary_key.columns[0]
         session.execute(update(model).where(false()).values({key.name: key}))
+
+
+def hold_write_lock(session, model, key):
+    """Serialise this transaction with every other that holds the same lock, until it ends.
+
+    PostgreSQL: ``pg_advisory_xact_lock(key)`` (across processes and machines). SQLite: a write that
+    touches no row of `model`'s table takes the database's write lock (one writer at a time).
+    """
+    from sqlalchemy import false, func, select, update
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+    else:
+        column = model.__table__.primary_key.columns[0]
+        session.execute(update(model).where(false()).values({column.name: column}))

@@ -11,9 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from .db import hold_write_lock
 from .errors import DeployRejected
 from .models import ProcessVersion
 from .spec import SERIALIZER_VERSION, _problem, content_hash, dump_spec, parse_bundle
+
+# The PostgreSQL advisory lock that makes deploys one at a time (versions are numbered per process).
+DEPLOY_LOCK_KEY = int.from_bytes(b"tepatdpl", "big") >> 1
 
 
 def read_folder(folder):
@@ -85,6 +89,7 @@ def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None
     Raises DeployRejected, storing nothing, when any file or element fails a check.
     """
     bundle = parse_bundle(files, operators, forms, lane_roles)
+    hold_write_lock(session, ProcessVersion, DEPLOY_LOCK_KEY)  # per-process numbers: one deploy at a time
     stored = {**latest_bundle(session), **files}
     versions, created = [], []
     for process_id, (spec, subprocess_specs) in sorted(bundle.specs.items()):
@@ -115,6 +120,7 @@ def deploy_folder_files(session, files, operators, forms, lane_roles, deployed_b
     process is listed in `kept` (unless `force`, listed in `forced`). Raises DeployRejected like deploy_bundle.
     """
     bundle = parse_bundle(files, operators, forms, lane_roles)
+    hold_write_lock(session, ProcessVersion, DEPLOY_LOCK_KEY)
     report = FolderReport()
     plan = []
     keep_names = set()

@@ -79,3 +79,57 @@ def test_one_changed_file_makes_a_new_version_of_that_process_only_numbered_per_
     assert "Review again" in current.files["application.bpmn"] and "~" in current.files["objection.bpmn"]
     listing = cli("processes", "versions", "application").output
     assert listing.splitlines()[0].startswith("3\tfolder\t")
+
+
+def test_two_deploys_at_the_same_moment_get_the_next_numbers_one_after_the_other(svc):
+    """Per-process numbers are taken under a deploy lock: a second deploy waits for the first to commit,
+    then numbers after it (without the lock both would take number 2 and one would fail)."""
+    import threading
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from engine.deploy import deploy_bundle, read_folder
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: it tells a waiting lock apart (pg_locks); SQLite's write lock serialises anyway")
+    engine = svc.engine
+    base = read_folder(current_app.config["BANSOS_PROCESS_DIR"])
+
+    def bundle(label):
+        xml = renamed_review(application_xml()).replace("Re-check the case", f"Re-check the case ({label})")
+        return {**base, "application.bpmn": xml}
+
+    def deploy(session, label):
+        return deploy_bundle(session, bundle(label), engine.handlers, engine.forms, engine.lane_roles, label)
+
+    bind, second_bundle = db.engine, bundle("second")
+    first = Session(bind)
+    deploy(first, "first")  # holds the deploy lock until it commits
+    outcome = {}
+
+    def second():
+        with Session(bind) as session:
+            try:
+                deploy_bundle(session, second_bundle, engine.handlers, engine.forms, engine.lane_roles, "second")
+                session.commit()
+                outcome["ok"] = True
+            except Exception as exc:  # noqa: BLE001 (reported by the assertion below)
+                outcome["error"] = repr(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with bind.connect() as watcher:
+        for _ in range(500):  # bounded: until the second deploy waits on the lock (or has finished)
+            waiting = watcher.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+            if waiting.scalar() or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+    first.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert outcome == {"ok": True}
+    rows = db.session.execute(select(ProcessVersion.number, ProcessVersion.deployed_by)
+                              .where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id)).all()
+    assert [tuple(r) for r in rows][-2:] == [(2, "first"), (3, "second")]
