@@ -18,6 +18,7 @@ def notify_decision(ctx, nik, case_number, decision, reasons):
     """Tell the applicant the decision and every reason, by SMS and in the portal."""
     params = {"case_number": case_number, "decision": decision,
               "reasons": [{"code": r.get("code"), "id": r.get("id"), "en": r.get("en")} for r in reasons or []]}
-    ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params)
+    ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params,
+                                          idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None)
            for channel in ("SMS", "PORTAL")]
     return {"message_ids": ids}

@@ -53,6 +53,9 @@ def create_app(overrides=None, scheduler=False):
     audit.connect()
 
     _init_web(app, settings)
+    from . import health  # /healthz, /readyz (docs/deploy.md)
+
+    app.register_blueprint(health.bp)
     from .cli import register_cli
 
     register_cli(app)

@@ -1,0 +1,150 @@
+"""The worker mode's pieces in process, on the configured database (no broker needed).
+
+With BANSOS_EXECUTION = "celery" a submit commits the case with its instance due now and sends a
+hint only after the commit; a worker's advance decides it, a duplicate hint finds nothing to do;
+the dispatcher re-sends what stays due; the one scheduler is elected; outbound notices carry a key
+that a re-run of the step computes again; /healthz and /readyz answer.
+"""
+import pytest
+from sqlalchemy import func, select
+
+from cases.operations import submit_application
+from engine.db import db, utcnow
+from engine.models import ProcessInstance
+from integrations.sandbox.tables import outbox
+from tests.helpers import case, submit
+from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
+from web.dispatcher import Dispatcher, Leadership
+from web.worker import advance_instance
+
+PUBLIC_ENDPOINTS = {"health.live", "health.ready"}
+
+
+@pytest.fixture
+def workers_mode(svc):
+    """The web side of the worker mode: steps deferred, hints recorded instead of published."""
+    sent = []
+    engine = svc.engine
+    saved = engine.defer_steps, engine.hint_sender
+    engine.defer_steps, engine.hint_sender = True, sent.extend
+    yield sent
+    engine.defer_steps, engine.hint_sender = saved
+
+
+def _worker(svc):
+    """An engine as a worker has it: it runs the steps."""
+    from engine.core import Engine
+
+    engine = Engine(db.session, svc.engine.settings, svc.integrations, svc.engine.forms, photos=svc.photos)
+    engine.defer_steps = False
+    return engine
+
+
+def test_a_submit_leaves_the_steps_to_a_worker_and_hints_after_commit(svc, personas, workers_mode):
+    app = submit(svc, personas["civil_servant"])
+    instance = db.session.get(ProcessInstance, app.instance_id)
+    assert case(app.case_number).status == "SUBMITTED"  # the request did not wait for the checks
+    assert instance.wake_at is not None and instance.wake_at <= utcnow() and instance.status == "running"
+    assert workers_mode == [instance.id]  # one hint, sent once the case was committed
+
+    worker = _worker(svc)
+    assert advance_instance(worker, instance.id) == "woken"
+    assert case(app.case_number).status == "REJECTED"
+    db.session.expire_all()
+    instance = db.session.get(ProcessInstance, app.instance_id)
+    assert instance.status == "waiting" and instance.wake_at > utcnow()  # the appeal window's timer
+    notices = db.session.scalar(select(func.count()).select_from(outbox).where(
+        outbox.c.recipient_nik == app.nik))
+    # The same hint again (a duplicate delivery): nothing to do, nothing sent twice.
+    assert advance_instance(worker, instance.id) == "skipped"
+    assert db.session.scalar(select(func.count()).select_from(outbox).where(
+        outbox.c.recipient_nik == app.nik)) == notices == 2
+
+
+def test_a_rolled_back_submit_sends_no_hint(svc, personas, workers_mode):
+    submit_application(svc.engine, {"nik": personas["civil_servant"], "consent": True,
+                                    "bank_account": "1234567890"}, photos=svc.photos)
+    db.session.rollback()
+    db.session.commit()
+    assert workers_mode == []
+
+
+def test_the_dispatcher_resends_what_stays_due_and_only_then(svc, personas, workers_mode, ctx):
+    number = submit(svc, personas["high_wage"]).case_number
+    workers_mode.clear()  # the submit's own hint is lost
+    sent = []
+    dispatcher = Dispatcher(ctx, send=sent.extend)
+    dispatcher.celery = True
+    dispatcher.last_purge = float("inf")  # the purges are not what this test is about
+    assert dispatcher.dispatch_due() == 1 and sent == [case(number).instance_id]
+    assert dispatcher.dispatch_due() == 0  # within the resend interval: no second hint
+    dispatcher.sent = {i: t - 10_000 for i, t in dispatcher.sent.items()}  # the interval has passed
+    assert dispatcher.dispatch_due() == 1
+    advance_instance(_worker(svc), sent[0])
+    dispatcher.sent.clear()
+    assert dispatcher.dispatch_due() == 0  # decided: nothing due any more
+    assert case(number).status == "REJECTED"
+
+
+def test_one_scheduler_leads(ctx):
+    url = ctx.config["BANSOS_DATABASE_URL"]
+    first, second = Leadership(url), Leadership(url)
+    try:
+        if not url.startswith("postgresql"):
+            assert first.hold() and second.hold()  # SQLite: one machine, nothing to elect
+            return
+        assert first.hold() and not second.hold()
+        assert first.hold() and not second.hold()  # it keeps the lead
+        first.release()  # the leader's process or connection dies
+        assert second.hold() and not first.hold()
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_step_run_again_sends_its_notice_with_the_same_key(svc, personas, workers_mode):
+    app = submit(svc, personas["civil_servant"])
+    worker = _worker(svc)
+
+    def run_once():
+        worker.wake(app.instance_id)
+        db.session.flush()
+        keys = sorted(db.session.scalars(select(outbox.c.idempotency_key).where(
+            outbox.c.recipient_nik == app.nik)))
+        db.session.rollback()  # the worker dies before its commit
+        return keys
+
+    first, again = run_once(), run_once()
+    assert len(first) == 2 and all(first) and first == again
+    # A provider that keeps the key sends nothing the second time.
+    notifier = svc.integrations.notifier
+    one = notifier.send(app.nik, "SMS", "decision_rejected", {"case": "x"}, idempotency_key="k-1")
+    assert notifier.send(app.nik, "SMS", "decision_rejected", {"case": "x"}, idempotency_key="k-1") == one
+    assert len([m for m in notifier.outbox(app.nik) if m["message_id"] == one]) == 1
+    db.session.rollback()
+
+
+def test_the_portal_page_follows_a_case_being_checked(portal, svc, personas, workers_mode):  # noqa: F811
+    nik = personas["civil_servant"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+    html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    assert 'http-equiv="refresh"' in html and "Halaman ini diperbarui otomatis" in html
+    advance_instance(_worker(svc), case(number).instance_id)
+    html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in html and "Tidak disetujui" in html
+
+
+def test_health_and_readiness(ctx):
+    client = ctx.test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json() == {"status": "ok", "checks": {"database": "ok"}}
+    ctx.config["BANSOS_EXECUTION"], broker = "celery", ctx.config["BANSOS_BROKER_URL"]
+    ctx.config["BANSOS_BROKER_URL"] = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens there
+    try:
+        ready = client.get("/readyz")
+    finally:
+        ctx.config["BANSOS_EXECUTION"], ctx.config["BANSOS_BROKER_URL"] = "inline", broker
+    assert ready.status_code == 503
+    assert ready.get_json() == {"status": "unavailable", "checks": {"database": "ok", "broker": "failing"}}
