@@ -161,6 +161,7 @@ def worker_command(concurrency, pool, loglevel, hostname):
         click.echo("BANSOS_EXECUTION is not \"celery\": requests run the engine themselves; "
                    "a worker would only wake what the scheduler sends it.", err=True)
     _FLASK["app"] = current_app._get_current_object()
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change is not news
     celery = celery_for(config)
     argv = ["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
             "--without-gossip", "--without-mingle", "-Q", config["BANSOS_QUEUE"]]
