@@ -148,3 +148,23 @@ def test_health_and_readiness(ctx):
         ctx.config["BANSOS_EXECUTION"], ctx.config["BANSOS_BROKER_URL"] = "inline", broker
     assert ready.status_code == 503
     assert ready.get_json() == {"status": "unavailable", "checks": {"database": "ok", "broker": "failing"}}
+
+
+def test_the_inline_scheduler_wakes_due_instances_itself(svc, personas, ctx):
+    import threading
+
+    from tests.helpers import later
+    from web.dispatcher import run_scheduler
+
+    number = submit(svc, personas["rich_decile"]).case_number  # inline: decided in the request
+    assert case(number).status == "REJECTED"
+    stop, woken = threading.Event(), []
+
+    class Once(Dispatcher):
+        def tick(self):
+            woken.append(super().tick())
+            stop.set()
+
+    with later(31):  # past the appeal window
+        run_scheduler(ctx, stop, Leadership(ctx.config["BANSOS_DATABASE_URL"]), Once(ctx))
+    assert woken == [1] and case(number).status == "CLOSED_REJECTED"

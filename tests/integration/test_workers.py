@@ -125,8 +125,7 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
     cluster.start("stalling", "--pool", "solo", "--hostname", "stalling@test",
                   module="tests.integration.stall_worker", TEPAT_TEST_STALL_MARKER=str(marker))
     cluster.start("worker-b", "worker", "--pool", "solo", "--hostname", "b@test")
-    cluster.start("scheduler-1", "scheduler")
-    cluster.start("scheduler-2", "scheduler")
+    cluster.start("scheduler", "scheduler")
     deadline = time.monotonic() + DEADLINE
 
     eligible = personas["eligible_head_with_photo"]
@@ -140,11 +139,10 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
 
     _wait(marker.exists, cluster, "the stalling worker to reach a step", deadline)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # in the middle of a step, its effects uncommitted
-    # Every other database connection (workers, schedulers) is cut while the work goes on.
+    # Every other database connection (the worker, the scheduler) is cut while the work goes on.
     db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     db.session.commit()
-    cluster.start("worker-c", "worker", "--pool", "solo", "--hostname", "c@test")  # the replacement
 
     _wait(lambda: not _undecided(numbers) and _nothing_due(), cluster, "every case's decision", deadline)
 
@@ -168,8 +166,7 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
 
 
 def test_two_schedulers_fire_each_timer_once(cluster, svc, personas):
-    cluster.start("worker-a", "worker", "--pool", "solo", "--hostname", "a@test")
-    cluster.start("worker-b", "worker", "--pool", "solo", "--hostname", "b@test")
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "a@test")
     first = cluster.start("scheduler-1", "scheduler")
     second = cluster.start("scheduler-2", "scheduler")
     deadline = time.monotonic() + DEADLINE
