@@ -6,7 +6,7 @@ the dispatcher re-sends what stays due; the one scheduler is elected; outbound n
 that a re-run of the step computes again; /healthz and /readyz answer.
 """
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cases.operations import submit_application
 from engine.db import db, utcnow
@@ -168,3 +168,24 @@ def test_the_inline_scheduler_wakes_due_instances_itself(svc, personas, ctx):
     with later(31):  # past the appeal window
         run_scheduler(ctx, stop, Leadership(ctx.config["BANSOS_DATABASE_URL"]), Once(ctx))
     assert woken == [1] and case(number).status == "CLOSED_REJECTED"
+
+
+def test_a_worker_finding_the_instance_locked_moves_on_at_once(svc, personas, workers_mode, ctx):
+    import time
+
+    from sqlalchemy import update
+
+    if not ctx.config["BANSOS_DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; the embedded SQLite mode runs in one process")
+    app = submit(svc, personas["civil_servant"])
+    with db.engine.connect() as other:  # someone else (another worker, a request) holds the instance
+        other.execute(update(ProcessInstance).where(ProcessInstance.id == app.instance_id)
+                      .values(lock_version=ProcessInstance.lock_version + 1))
+        db.session.execute(text("SET LOCAL lock_timeout = '5s'"))  # a worker that waited fails, not hangs
+        started = time.monotonic()
+        assert advance_instance(_worker(svc), app.instance_id) == "skipped"
+        assert time.monotonic() - started < 5  # it did not wait for the lock
+        other.rollback()
+    assert case(app.case_number).status == "SUBMITTED"  # still due: the next hint decides it
+    assert advance_instance(_worker(svc), app.instance_id) == "woken"
+    assert case(app.case_number).status == "REJECTED"
