@@ -63,8 +63,9 @@ def _make_celery(broker, queue):
 def send_hints(config, ids):
     """Publish one "look at instance N" message per id (after the caller's commit)."""
     celery = celery_for(config)
-    for instance_id in ids:
-        celery.send_task(ADVANCE, args=[int(instance_id)])
+    with celery.producer_or_acquire() as producer:  # one connection for the lot
+        for instance_id in ids:
+            celery.send_task(ADVANCE, args=[int(instance_id)], producer=producer)
 
 
 def hint_sender(config):
