@@ -1,11 +1,12 @@
 """Workers on Celery and RabbitMQ, on PostgreSQL: real `tepat worker` and `tepat scheduler` processes.
 
 Faults: a worker killed with SIGKILL in the middle of a step, every database connection cut while
-work runs; two schedulers at once. Every case still reaches its decision, once; no payment and no
+work runs, the broker restarted; two schedulers at once. Every case still reaches its decision, once; no payment and no
 notice goes out twice; nothing is left due. Skipped on SQLite (the embedded default runs in
 process) and when RabbitMQ does not answer. Every wait has a deadline: a hang fails, it never blocks.
 """
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,3 +188,30 @@ def test_two_schedulers_fire_each_timer_once(cluster, svc, personas):
     assert first.poll() is None and second.poll() is None
     leaders = [n for n in ("scheduler-1", "scheduler-2") if "leading" in (cluster.tmp / f"{n}.log").read_text()]
     assert len(leaders) == 1, cluster.logs()
+
+
+def _rabbitmqctl(*args):
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=60, capture_output=True)
+
+
+def test_a_broker_restart_loses_no_case(cluster, svc, personas):
+    if shutil.which("rabbitmqctl") is None or urlparse(BROKER).hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("restarting the broker needs the local RabbitMQ's rabbitmqctl")
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "a@test")
+    cluster.start("scheduler", "scheduler")
+    deadline = time.monotonic() + DEADLINE
+    numbers = [submit(svc, personas["rich_decile"]).case_number]
+    _wait(lambda: not _undecided(numbers), cluster, "the worker to connect and decide a case", deadline)
+    _rabbitmqctl("stop_app")  # the worker and the scheduler lose the broker
+    try:
+        # The broker is down: the submits still commit (their hints cannot leave; the work is in the database).
+        numbers += [submit(svc, personas[k]).case_number for k in ("high_wage", "company_owner")]
+    finally:
+        _rabbitmqctl("start_app")
+    _wait(lambda: not _undecided(numbers) and _nothing_due(), cluster, "every case's decision", deadline)
+    for number in numbers:
+        app = db.session.scalar(select(Application).where(Application.case_number == number))
+        assert app.status == "REJECTED" and _milestones(app).count("REJECTED") == 1, (number, _milestones(app))
+    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
+                              .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
+    assert len(sent) == 2 * len(numbers) and all(count == 1 for *_, count in sent), sent
