@@ -55,7 +55,7 @@ def _make_celery(broker, queue):
         worker_send_task_events=False,
         enable_utc=True,
     )
-    celery.task(name=ADVANCE, ignore_result=True)(advance)
+    celery.task(name=ADVANCE, ignore_result=True, bind=True)(advance)
     celery.task(name=PURGE, ignore_result=True)(purge)
     return celery
 
@@ -94,11 +94,20 @@ def _worker_engine():
     return engine
 
 
-def advance_instance(engine, instance_id, now=None):
+class WorkerLost(Exception):
+    """A worker died (killed, out of memory, its machine lost) while it advanced the instance."""
+
+
+def advance_instance(engine, instance_id, now=None, redelivered=False):
     """Advance one instance if it is due and free; commit once. Returns the outcome.
 
     "skipped": not due (a duplicate hint, or done meanwhile) or locked by someone else (they are
     advancing it); otherwise wake_one's outcome ("woken", "backoff", "incident", None).
+
+    `redelivered`: the broker gives the message again because the worker that had it died in the
+    middle. That counts as a failed wake (backoff, an incident at the bound) instead of running the
+    step at once: a step that kills its worker (a crash in a native library, memory) would otherwise
+    kill one worker after another, in a tight loop.
     """
     from .scheduler import wake_one
 
@@ -113,15 +122,20 @@ def advance_instance(engine, instance_id, now=None):
     if not claimed:
         db.session.rollback()
         return "skipped"
+    if redelivered:
+        outcome = engine.wake_failed(instance_id, WorkerLost("a worker died while advancing this instance"), now)
+        db.session.commit()
+        return outcome
     return wake_one(engine, instance_id, now)  # under our lock: the wake's own lock is ours already
 
 
-def advance(instance_id):
+def advance(task, instance_id):
     """Celery task: look at instance N."""
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
     app = _worker_app()
     with app.app_context():
         try:
-            outcome = advance_instance(_worker_engine(), int(instance_id))
+            outcome = advance_instance(_worker_engine(), int(instance_id), redelivered=redelivered)
             log.info("instance %s: %s", instance_id, outcome)
             return outcome
         finally:

@@ -189,3 +189,26 @@ def test_a_worker_finding_the_instance_locked_moves_on_at_once(svc, personas, wo
     assert case(app.case_number).status == "SUBMITTED"  # still due: the next hint decides it
     assert advance_instance(_worker(svc), app.instance_id) == "woken"
     assert case(app.case_number).status == "REJECTED"
+
+
+def test_a_step_whose_worker_died_backs_off_then_becomes_an_incident(svc, personas, workers_mode):
+    from engine.models import Incident
+
+    app = submit(svc, personas["civil_servant"])
+    worker = _worker(svc)
+    # The broker gives the message again: the worker that had it died in the middle of the step.
+    assert advance_instance(worker, app.instance_id, redelivered=True) == "backoff"
+    db.session.expire_all()
+    instance = db.session.get(ProcessInstance, app.instance_id)
+    assert instance.wake_failures == 1 and instance.wake_at > utcnow()  # not run again at once
+    assert advance_instance(worker, app.instance_id) == "skipped"  # a hint meanwhile: not due yet
+    instance.wake_at = utcnow()
+    db.session.commit()
+    worker.settings["BANSOS_WAKE_MAX_FAILURES"], bound = 2, worker.settings["BANSOS_WAKE_MAX_FAILURES"]
+    try:
+        assert advance_instance(worker, app.instance_id, redelivered=True) == "incident"
+    finally:
+        worker.settings["BANSOS_WAKE_MAX_FAILURES"] = bound
+    incident = db.session.scalar(select(Incident).where(Incident.instance_id == app.instance_id))
+    assert incident.status == "open" and "worker died" in incident.error
+    assert case(app.case_number).status == "SUBMITTED"  # waits for an administrator's retry
