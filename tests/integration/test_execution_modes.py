@@ -212,3 +212,25 @@ def test_a_step_whose_worker_died_backs_off_then_becomes_an_incident(svc, person
     incident = db.session.scalar(select(Incident).where(Incident.instance_id == app.instance_id))
     assert incident.status == "open" and "worker died" in incident.error
     assert case(app.case_number).status == "SUBMITTED"  # waits for an administrator's retry
+
+
+def test_a_message_and_a_completed_task_leave_their_steps_to_a_worker(svc, personas, officers, workers_mode):
+    from cases.operations import file_appeal
+    from tests.helpers import work
+
+    number = submit(svc, personas["high_wage"]).case_number
+    worker = _worker(svc)
+    advance_instance(worker, case(number).instance_id)
+    assert case(number).status == "REJECTED"
+    workers_mode.clear()
+    file_appeal(svc.engine, number, {"reason": "The wage on record belongs to a job I lost in May."})
+    db.session.commit()
+    instance_id = case(number).instance_id
+    assert workers_mode == [instance_id] and advance_instance(worker, instance_id) == "woken"
+    assert case(number).status == "APPEAL_REVIEW"
+    workers_mode.clear()
+    work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
+                                                          "appeal_notes": "employer confirms the wage"})
+    assert case(number).status == "APPEAL_REVIEW" and workers_mode == [instance_id]  # the request did not run on
+    assert advance_instance(worker, instance_id) == "woken"
+    assert case(number).status == "CLOSED_REJECTED"
