@@ -95,7 +95,7 @@ def test_one_scheduler_leads(ctx):
             return
         assert first.hold() and not second.hold()
         assert first.hold() and not second.hold()  # it keeps the lead
-        first.release()  # the leader's process or connection dies
+        first.release()  # the leader stops (a dead connection releases it too: test_workers.py)
         assert second.hold() and not first.hold()
     finally:
         first.release()
