@@ -85,7 +85,9 @@ class InstanceRuntime:
         With workers (`engine.defer_steps`, BANSOS_EXECUTION = "celery") the steps are left to a
         worker instead: save() marks the instance due now and a hint goes to the queue on commit.
         """
-        if self.engine.defer_steps if defer is None else defer:
+        if defer is None:
+            defer = self.engine.defer_steps
+        if defer:
             self.deferred = True
             return
         try:
