@@ -120,7 +120,19 @@ class DefaultSettings:
     # Community objections (sanggah) one resident may file in 24 hours.
     BANSOS_OBJECTIONS_PER_DAY = 3
 
+    # Where engine steps run (docs/deploy.md): "inline" runs them in the request or command, as the
+    # embedded default does; "celery" leaves them to `tepat worker` processes fed from the broker.
+    BANSOS_EXECUTION = "inline"
+    # The message broker of the workers (RabbitMQ), and the queue their hints go to.
+    BANSOS_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+    BANSOS_QUEUE = "tepat"
+    # `tepat scheduler` (one leader per deployment, the others wait): how often it looks for due work,
+    # and after how many seconds a hint sent for work still not done is sent again (a lost message).
+    BANSOS_DISPATCH_INTERVAL_SECONDS = 5.0
+    BANSOS_DISPATCH_RESEND_SECONDS = 60.0
+
     # In-process scheduler for timers and retries (off in tests; they call the job directly).
+    # Off in the web processes of a deployment: `tepat scheduler` runs the one scheduler instead.
     BANSOS_SCHEDULER_ENABLED = True
     BANSOS_SCHEDULER_INTERVAL_SECONDS = 30
     # One scheduler run wakes due instances in batches of this size until none is due, but stops

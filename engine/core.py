@@ -60,6 +60,10 @@ class Engine:
         self.handlers = self.script_engine.handlers
         self.lane_roles = settings["BANSOS_LANE_ROLES"]
         self.holidays = {date.fromisoformat(d) for d in settings.get("BANSOS_HOLIDAYS") or []}
+        # With workers, requests and commands leave engine steps to them (engine.dispatch); the
+        # workers' own engines run them. `hint_sender(ids)` tells the queue after a commit.
+        self.defer_steps = settings.get("BANSOS_EXECUTION", "inline") == "celery"
+        self.hint_sender = None
 
     # --- definitions -------------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class Engine:
             return runtime.instance  # another worker got here first
         runtime.workflow.refresh_timers()
         runtime.retry_due_services(now)
-        runtime.run()
+        runtime.run(defer=False)  # a wake is the work itself, wherever it runs
         runtime.save()
         if runtime.instance.wake_failures:
             runtime.instance.wake_failures = 0  # it woke: the next failure starts the backoff afresh

@@ -9,7 +9,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import signals
+from . import dispatch, signals
 from .db import utcnow
 from .errors import InstanceNotFound
 from .models import HumanTask, ProcessInstance
@@ -43,6 +43,7 @@ class InstanceRuntime:
         self.completed_by_us = set()
         self.current_data = {}  # data at the case's current position, set by save()
         self.steps = 0
+        self.deferred = False  # run() left the engine steps to a worker (engine.dispatch)
         workflow.tepat_journal = self.journal
         workflow.tepat_business_key = instance.business_key
         workflow.tepat_instance_id = instance.id
@@ -89,11 +90,18 @@ class InstanceRuntime:
 
     # --- acting ------------------------------------------------------------------------------
 
-    def run(self):
+    def run(self, defer=None):
         """Run every automatic task until only user tasks and waits remain.
 
         A script or rule that fails leaves its task in ERROR: saved as an incident, not a crash.
+        With workers (`engine.defer_steps`, BANSOS_EXECUTION = "celery") the steps are left to a
+        worker instead: save() marks the instance due now and a hint goes to the queue on commit.
         """
+        if defer is None:
+            defer = self.engine.defer_steps
+        if defer:
+            self.deferred = True
+            return
         try:
             # Handlers only read; flushing before each of their queries would only cost time.
             with self.session.no_autoflush:
@@ -165,6 +173,8 @@ class InstanceRuntime:
         else:
             inst.status = "running"
         inst.wake_at = None if workflow.completed else self._next_wake(by_state.get(TaskState.STARTED, []))
+        if self.deferred and not workflow.completed:
+            inst.wake_at = now  # the work it needs is in the database: due now (engine.dispatch)
         frontier = self._frontier(ready_manual + waiting)
         if frontier is not None:
             self.journal.add("milestone", status=properties(frontier.task_spec)["caseStatus"],
@@ -178,6 +188,8 @@ class InstanceRuntime:
         for task in errors:
             self.engine.open_incident(self, task)
         self.session.flush()
+        if self.deferred:
+            dispatch.hint_after_commit(self.session, self.engine.hint_sender, inst.id)
         signals.instance_saved.send(self.engine, runtime=self)
 
     @staticmethod

@@ -6,6 +6,7 @@ from datetime import timedelta
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
+from SpiffWorkflow.util.task import TaskState
 
 from tasks.base import REGISTRY, BpmnError, ServiceContext
 
@@ -62,6 +63,7 @@ class TepatScriptEngine(PythonScriptEngine):
             business_key=getattr(top, "tepat_business_key", ""),
             instance_id=getattr(top, "tepat_instance_id", None),
             attempt=attempt,
+            idempotency_key=step_key(task),
         )
         operator = spec.operation_name
         handler = self.handlers.get(operator)
@@ -136,3 +138,17 @@ def _describe(exc):
 
 def _safe(params):
     return json.loads(json.dumps(params, default=str))
+
+
+def step_key(task):
+    """A key naming this run of this step of this instance, the same when the step runs again.
+
+    The instance's root task id (saved with the instance, before any step), the element, and how
+    many times the element has completed before (its visit: a loop back is a new visit). A re-run
+    after a crash starts from the same saved state, so it computes the same key.
+    """
+    top = task.workflow.top_workflow
+    name = task.task_spec.name
+    visits = sum(len(wf.get_tasks(state=TaskState.COMPLETED, spec_name=name))
+                 for wf in (top, *top.subprocesses.values()))
+    return f"tepat:{top.task_tree.id}:{name}:{visits + 1}"

@@ -19,13 +19,17 @@ class Notifier(ABC):
     - ``outbox(recipient_nik)`` lists the messages sent to that person, oldest first, as dicts
       ``{message_id, recipient_nik, channel, template, params, sent_at}``.
     - Source trouble raises a ``TransientIntegrationError`` subclass.
+    - ``idempotency_key`` (optional): a second ``send`` with the same key sends nothing and returns
+      the first message's id. The engine derives it from the instance and the step, so a step run
+      again after a crash never notifies twice.
     - Implementations never commit a database transaction; they may flush.
     """
 
     source = "notify"
 
     @abstractmethod
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
+    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
+             idempotency_key: str | None = None) -> str:
         """Send one templated message and return its id."""
 
     @abstractmethod

@@ -23,6 +23,9 @@ class ServiceContext:
     business_key: str = ""
     instance_id: int | None = None
     attempt: int = 1
+    # Stable for this step of this instance, also when the step runs again after a crash: give it
+    # to outside calls with an effect (payments, notices) so they happen once.
+    idempotency_key: str = ""
     extras: dict = field(default_factory=dict)
 
 

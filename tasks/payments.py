@@ -27,6 +27,7 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None):
                            "en": applicant_reason_text(r, "en")} for r in reasons or []]}
     if message:
         params["message"] = message
-    ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params)
+    ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params,
+                                          idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None)
            for channel in ("SMS", "PORTAL")]
     return {"message_ids": ids}

@@ -53,10 +53,13 @@ def create_app(overrides=None, scheduler=False):
     audit.connect()
 
     _init_web(app, settings)
+    from . import health  # /healthz, /readyz (docs/deploy.md)
+
+    app.register_blueprint(health.bp)
     from .cli import register_cli
 
     register_cli(app)
-    if scheduler and settings["BANSOS_SCHEDULER_ENABLED"]:
+    if scheduler and settings["BANSOS_SCHEDULER_ENABLED"] and settings["BANSOS_EXECUTION"] != "celery":
         from .scheduler import start_scheduler
 
         start_scheduler(app)
@@ -168,6 +171,10 @@ def build_services(config):
     integrations = build_integrations(settings, lambda: db.session)
     photos = FilePhotoStore(settings["BANSOS_PHOTO_DIR"])
     engine = Engine(db.session, settings, integrations, FORMS, photos=photos)
+    if settings.get("BANSOS_EXECUTION") == "celery":  # engine steps on workers (web/worker.py)
+        from .worker import hint_sender
+
+        engine.hint_sender = hint_sender(settings)
     return Services(engine=engine, integrations=integrations, photos=photos)
 
 

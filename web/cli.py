@@ -87,6 +87,11 @@ def register_cli(app):
                     commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
                     commands_tokens.token, commands_processes.processes):
         app.cli.add_command(command)
+    from .dispatcher import scheduler_command
+    from .worker import worker_command
+
+    app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)
 
 
 def main():
@@ -95,3 +100,7 @@ def main():
 
     cli = FlaskGroup(create_app=create_app, add_version_option=False, help="Tepat: bansos case engine.")
     cli.main(prog_name="tepat")
+
+
+if __name__ == "__main__":
+    main()

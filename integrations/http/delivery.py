@@ -83,7 +83,8 @@ class HttpNotifier(HttpAdapter, Notifier):
 
     source = Notifier.source
 
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
+    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
+             idempotency_key: str | None = None) -> str:
         """Send one templated message and return its id."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         body = {"recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params}
@@ -92,8 +93,9 @@ class HttpNotifier(HttpAdapter, Notifier):
             require_success(response, self.source)
             return load_answer(_SENT, self.source, json_body(response, self.source))["message_id"]
 
-        # One key per message, kept across retries, so a retry after a lost answer sends nothing twice.
-        key = str(uuid.uuid4())
+        # One key per message, kept across retries, so a retry after a lost answer sends nothing twice;
+        # the engine's key (instance, step) also covers a step run again after a crash.
+        key = idempotency_key or str(uuid.uuid4())
         return self.http.call("POST", "/messages", handle, json=body, headers={"Idempotency-Key": key})
 
     def outbox(self, recipient_nik: str) -> list[dict]:

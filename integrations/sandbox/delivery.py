@@ -62,9 +62,15 @@ class SandboxNotifier(SandboxAdapter, Notifier):
 
     source = Notifier.source
 
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict) -> str:
-        """Send one templated message and return its id."""
+    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
+             idempotency_key: str | None = None) -> str:
+        """Send one templated message and return its id (the first one's, for a key already used)."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
+        if idempotency_key:
+            known = self._session.execute(
+                select(t.outbox.c.id).where(t.outbox.c.idempotency_key == idempotency_key)).scalar()
+            if known is not None:
+                return str(known)
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
@@ -72,7 +78,7 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         result = session.execute(
             insert(t.outbox).values(
                 recipient_nik=recipient_nik, channel=channel, template=template,
-                params=params, sent_at=self._clock(),
+                params=params, sent_at=self._clock(), idempotency_key=idempotency_key or None,
             )
         )
         session.flush()

@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 sandbox_metadata = MetaData()
@@ -122,6 +123,9 @@ outbox = Table(
     Column("template", String(100), nullable=False),
     Column("params", JSON, nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
+    # The sender's key (engine: instance and step): a message sent again with it is not sent twice.
+    Column("idempotency_key", String(200), nullable=True),
+    UniqueConstraint("idempotency_key", name="uq_sandbox_outbox_idempotency_key"),
 )
 
 # Tables filled from registry extracts; an import replaces exactly these.

@@ -1,0 +1,59 @@
+"""Work on background workers: the database says what is due, queue messages are only hints.
+
+With BANSOS_EXECUTION = "celery" a request or command does not run engine steps itself: it saves
+the instance with `wake_at` = now (the work it needs is in the database) and, once its transaction
+has committed, sends a hint "look at instance N" to the queue. A worker takes the hint, locks the
+instance row WITHOUT waiting (another worker holding it is already advancing it), runs it and
+commits once. A hint that is lost is sent again by the dispatcher (whatever is due and not yet
+done is re-sent); a hint delivered twice finds nothing due and does nothing.
+
+Nothing here commits; the hints leave after the caller's commit and are forgotten on rollback.
+"""
+import logging
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from .models import ProcessInstance
+from .wakes import WAKEABLE
+
+log = logging.getLogger(__name__)
+
+_HINTS = "tepat_hints"
+
+
+def hint_after_commit(session, sender, instance_id):
+    """Send a hint for `instance_id` through `sender(ids)` once the session's transaction commits."""
+    if sender is None:  # no queue configured (a test engine, a worker): the dispatcher finds it
+        return
+    session.info.setdefault(_HINTS, {}).setdefault(sender, set()).add(instance_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_hints(session):
+    pending = session.info.pop(_HINTS, None)
+    for sender, ids in (pending or {}).items():
+        try:
+            sender(sorted(ids))
+        except Exception:  # the broker is down: the work is in the database, the dispatcher re-sends
+            log.warning("could not send %d work hints; the dispatcher will", len(ids), exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_hints(session):
+    session.info.pop(_HINTS, None)
+
+
+def claim_due(session, instance_id, now):
+    """Lock the instance row if it is due and nobody holds it; return True if we hold it now.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED`: a worker that finds the row locked moves on at once (the
+    holder is advancing it, or will send its own hint after its commit). SQLite has no row locks
+    and runs the embedded mode in one process: the plain query decides.
+    """
+    query = select(ProcessInstance.id).where(
+        ProcessInstance.id == instance_id, ProcessInstance.wake_at <= now,
+        ProcessInstance.status.in_(WAKEABLE))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.execute(query).first() is not None

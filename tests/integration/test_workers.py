@@ -1,0 +1,217 @@
+"""Workers on Celery and RabbitMQ, on PostgreSQL: real `tepat worker` and `tepat scheduler` processes.
+
+Faults: a worker killed with SIGKILL in the middle of a step, every database connection cut while
+work runs, the broker restarted; two schedulers at once. Every case still reaches its decision, once; no payment and no
+notice goes out twice; nothing is left due. Skipped on SQLite (the embedded default runs in
+process) and when RabbitMQ does not answer. Every wait has a deadline: a hang fails, it never blocks.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import func, select, text
+
+from cases.models import Application, CaseEvent
+from engine.db import db, utcnow
+from engine.models import ProcessInstance
+from engine.wakes import WAKEABLE
+from integrations.sandbox.tables import disbursements, outbox
+from tests.conftest import ROOT, faces_or_skip
+from tests.helpers import submit
+
+BROKER = os.environ.get("TEPAT_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+DEADLINE = 60  # seconds for all the work of one test
+
+
+def _broker_or_skip():
+    url = urlparse(BROKER)
+    try:
+        socket.create_connection((url.hostname or "127.0.0.1", url.port or 5672), timeout=1).close()
+    except OSError as exc:
+        pytest.skip(f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({exc}); "
+                    "`.ci/run` starts it")
+
+
+@pytest.fixture
+def cluster(svc, settings_overrides, tmp_path):
+    """Start workers and schedulers on a queue of this test's own; stop them and drop the queue after."""
+    if not settings_overrides["BANSOS_DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("workers need PostgreSQL (SKIP LOCKED, advisory locks); the embedded SQLite mode runs in process")
+    _broker_or_skip()
+    queue = f"tepat-test-{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "BANSOS_EXECUTION": "celery", "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": queue,
+           "BANSOS_DISPATCH_INTERVAL_SECONDS": "0.5", "BANSOS_DISPATCH_RESEND_SECONDS": "2",
+           "BANSOS_WAKE_BACKOFF_SECONDS": "1", "BANSOS_SCHEDULER_ENABLED": "false",
+           "BANSOS_SERVICE_BACKOFF_SECONDS": "1", "PYTHONUNBUFFERED": "1",
+           **{k: str(v) for k, v in settings_overrides.items() if isinstance(v, (str, int, float))
+              and not isinstance(v, bool)}}
+    env.pop("BANSOS_SANDBOX_FAULTS", None)
+    procs = {}
+
+    def start(name, *args, module="web.cli", **extra_env):
+        log = open(tmp_path / f"{name}.log", "w")
+        procs[name] = (subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=log,
+                                        stderr=subprocess.STDOUT, env={**env, **extra_env}), log)
+        return procs[name][0]
+
+    def logs():
+        return "\n".join(f"--- {n}\n{(tmp_path / f'{n}.log').read_text()[-3000:]}" for n in procs)
+
+    from web.worker import hint_sender
+
+    engine = svc.engine
+    saved = engine.defer_steps, engine.hint_sender
+    engine.defer_steps = True  # this process is the web: it leaves the steps to the workers
+    engine.hint_sender = hint_sender({"BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": queue})
+    try:
+        yield type("Cluster", (), {"start": staticmethod(start), "procs": procs, "logs": staticmethod(logs),
+                                   "tmp": tmp_path})
+    finally:
+        engine.defer_steps, engine.hint_sender = saved
+        for proc, log in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc, log in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            log.close()
+        from kombu import Connection
+
+        with Connection(BROKER, connect_timeout=3) as conn:
+            conn.default_channel.queue_delete(queue)
+
+
+def _wait(predicate, cluster, what, deadline):
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        if predicate():
+            return
+        time.sleep(0.25)
+    pytest.fail(f"timed out waiting for {what}\n{cluster.logs()}")
+
+
+def _undecided(numbers):
+    rows = db.session.execute(select(Application.case_number, Application.status)
+                              .where(Application.case_number.in_(numbers))).all()
+    return [n for n, status in rows if status == "SUBMITTED"]
+
+
+def _milestones(app):
+    """The statuses on a case's timeline, in order."""
+    events = db.session.scalars(select(CaseEvent).where(CaseEvent.application_id == app.id,
+                                                        CaseEvent.kind == "milestone").order_by(CaseEvent.id))
+    return [(e.detail or {}).get("status") for e in events]
+
+
+def _nothing_due():
+    return db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
+        ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE))) == 0
+
+
+def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc, population):
+    faces = faces_or_skip()
+    personas = population["personas"]
+    marker = cluster.tmp / "stalled"
+    cluster.start("stalling", "--pool", "solo", "--hostname", "stalling@test",
+                  module="tests.integration.stall_worker", TEPAT_TEST_STALL_MARKER=str(marker))
+    cluster.start("worker-b", "worker", "--pool", "solo", "--hostname", "b@test")
+    cluster.start("scheduler", "scheduler")
+    deadline = time.monotonic() + DEADLINE
+
+    eligible = personas["eligible_head_with_photo"]
+    from tests.integration.test_lifecycle import other_photo_of
+
+    selfie = other_photo_of(faces, population["photo_holders"][eligible]).read_bytes()
+    numbers = [submit(svc, eligible, selfie=selfie).case_number]
+    numbers += [submit(svc, nik).case_number for kind, nik in personas.items() if kind != "eligible_head_with_photo"]
+    # The request returned before any engine step: the cases wait for the workers.
+    assert len(_undecided(numbers)) == len(numbers)
+
+    _wait(marker.exists, cluster, "the stalling worker to reach a step", deadline)
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # in the middle of a step, its effects uncommitted
+    # Every other database connection (the worker, the scheduler) is cut while the work goes on.
+    db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    db.session.commit()
+
+    _wait(lambda: not _undecided(numbers) and _nothing_due(), cluster, "every case's decision", deadline)
+
+    enrolled = db.session.scalar(select(Application).where(Application.case_number == numbers[0]))
+    assert enrolled.status == "ENROLLED", cluster.logs()
+    assert db.session.scalar(select(func.count()).select_from(disbursements)) == 1
+    paid = db.session.execute(select(disbursements.c.amount)).scalar_one()
+    assert paid == enrolled.benefits["first_payment"]
+    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, outbox.c.template,
+                                     func.count()).group_by(outbox.c.recipient_nik, outbox.c.channel,
+                                                            outbox.c.template)).all()
+    assert sent and all(count == 1 for *_, count in sent), sent  # no notice twice
+    # Each case has one decision on its timeline, and no instance is stuck or an incident.
+    for number in numbers:
+        app = db.session.scalar(select(Application).where(Application.case_number == number))
+        assert app.status not in ("SUBMITTED",), number
+        assert _milestones(app).count(app.status) == 1, (number, app.status, _milestones(app))
+        instance = db.session.get(ProcessInstance, app.instance_id)
+        assert instance.status in ("waiting", "completed"), (number, instance.status)
+        assert instance.wake_at is None or instance.wake_at > utcnow()
+
+
+def test_two_schedulers_fire_each_timer_once(cluster, svc, personas):
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "a@test")
+    first = cluster.start("scheduler-1", "scheduler")
+    second = cluster.start("scheduler-2", "scheduler")
+    deadline = time.monotonic() + DEADLINE
+    window = svc.engine.settings["BANSOS_APPEAL_WINDOW"]
+    svc.engine.settings["BANSOS_APPEAL_WINDOW"] = "PT2S"  # the appeal window's timer: due in two seconds
+    try:
+        rejected = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage", "company_owner")]
+    finally:
+        svc.engine.settings["BANSOS_APPEAL_WINDOW"] = window
+    _wait(lambda: db.session.scalar(select(func.count()).select_from(Application).where(
+        Application.case_number.in_(rejected), Application.status == "CLOSED_REJECTED")) == len(rejected),
+        cluster, "the appeal windows to close", deadline)
+    for number in rejected:
+        app = db.session.scalar(select(Application).where(Application.case_number == number))
+        assert _milestones(app).count("CLOSED_REJECTED") == 1, _milestones(app)
+        instance = db.session.get(ProcessInstance, app.instance_id)
+        assert instance.status == "completed" and instance.wake_at is None
+    assert first.poll() is None and second.poll() is None
+    leaders = [n for n in ("scheduler-1", "scheduler-2") if "leading" in (cluster.tmp / f"{n}.log").read_text()]
+    assert len(leaders) == 1, cluster.logs()
+
+
+def _rabbitmqctl(*args):
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=60, capture_output=True)
+
+
+def test_a_broker_restart_loses_no_case(cluster, svc, personas):
+    if shutil.which("rabbitmqctl") is None or urlparse(BROKER).hostname not in ("127.0.0.1", "localhost"):
+        pytest.skip("restarting the broker needs the local RabbitMQ's rabbitmqctl")
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "a@test")
+    cluster.start("scheduler", "scheduler")
+    deadline = time.monotonic() + DEADLINE
+    numbers = [submit(svc, personas["rich_decile"]).case_number]
+    _wait(lambda: not _undecided(numbers), cluster, "the worker to connect and decide a case", deadline)
+    _rabbitmqctl("stop_app")  # the worker and the scheduler lose the broker
+    try:
+        # The broker is down: the submits still commit (their hints cannot leave; the work is in the database).
+        numbers += [submit(svc, personas[k]).case_number for k in ("high_wage", "company_owner")]
+    finally:
+        _rabbitmqctl("start_app")
+    _wait(lambda: not _undecided(numbers) and _nothing_due(), cluster, "every case's decision", deadline)
+    for number in numbers:
+        app = db.session.scalar(select(Application).where(Application.case_number == number))
+        assert app.status == "REJECTED" and _milestones(app).count("REJECTED") == 1, (number, _milestones(app))
+    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
+                              .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
+    assert len(sent) == 2 * len(numbers) and all(count == 1 for *_, count in sent), sent
