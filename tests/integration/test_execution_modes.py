@@ -230,6 +230,7 @@ def test_a_message_and_a_completed_task_leave_their_steps_to_a_worker(svc, perso
     assert case(number).status == "APPEAL_REVIEW"
     workers_mode.clear()
     work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
+                                                          "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
                                                           "appeal_notes": "employer confirms the wage"})
     assert case(number).status == "APPEAL_REVIEW" and workers_mode == [instance_id]  # the request did not run on
     assert advance_instance(worker, instance_id) == "woken"
