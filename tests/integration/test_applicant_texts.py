@@ -207,3 +207,23 @@ def test_removal_approval_shows_the_review_and_the_family_reads_the_message_only
     shown = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert MESSAGE in shown and OTHER_CASE not in shown and "Budi Santoso" not in shown
     assert MESSAGE in _outbox_text(app.nik) and OTHER_CASE not in _outbox_text(app.nik)
+
+
+def test_could_not_decide_explains_the_wait_but_is_never_a_reason_for_the_decision(svc, personas, officer_logins, portal):
+    """While officers check the case the portal says what they verify; once an officer rejects it, only the
+    decision's reasons are listed, never "perlu verifikasi petugas"."""
+    nik = personas["not_in_dtsen"]
+    number = submit(svc, nik).case_number
+    sign_in_applicant(portal, nik)
+
+    def reasons_section():
+        page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+        found = re.search(r'<section[^>]*aria-labelledby="reasons-title".*?</section>', page, re.S)
+        return found.group(0) if found else ""
+
+    assert "perlu verifikasi petugas" in reasons_section()
+    work(svc, number, "review", _officer(officer_logins["caseworker"]),
+         {"review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF"]})
+    assert case(number).status == "REJECTED"
+    shown = reasons_section()
+    assert "DTSEN" in shown and "perlu verifikasi petugas" not in shown

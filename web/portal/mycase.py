@@ -78,6 +78,11 @@ def messages():
     return render_template("portal/messages.html", notices=notices_for(current_applicant().nik))
 
 
+# While officers check a case, the criteria they must verify explain the wait; once decided, "could
+# not decide" is no reason for the decision and is not listed among its reasons.
+BEING_REVIEWED = {"SUBMITTED", "IN_REVIEW", "IN_REVIEW_ESCALATED", "AWAITING_APPROVAL"}
+
+
 @bp.get("/cases/<case_number>")
 @applicant_required
 def case(case_number):
@@ -90,7 +95,8 @@ def case(case_number):
         "portal/case.html", app=app, status_text=STATUS_TEXTS.get(app.status, (app.status, "")),
         events=applicant_timeline(db.session, app), event_texts=EVENT_TEXTS, status_texts=STATUS_TEXTS,
         reasons=applicant_reason_texts(app.reasons, locale), message=app.applicant_message,
-        failed=[e for e in explanation if e.get("outcome") in ("fail", "review")], explanation=explanation,
+        failed=[e for e in explanation if e.get("outcome") == "fail"
+                or (e.get("outcome") == "review" and app.status in BEING_REVIEWED)], explanation=explanation,
         outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
         appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
         locale=locale, now=utcnow())
