@@ -1,5 +1,6 @@
 """Fixtures for the integrations tests: a generated population in a SQLite file database."""
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,22 @@ def faults():
 @pytest.fixture
 def personas(population):
     return population.personas
+
+
+SMALL_POPULATION = 1000  # people in the `small_extracts` fixture (keep in step with test_sandbox_importer.py)
+
+
+@pytest.fixture(scope="session")
+def small_extracts(tmp_path_factory):
+    """A small generated population's extract workbooks (importer tests), made once per session."""
+    out = tmp_path_factory.mktemp("small")
+    generate_population(SMALL_POPULATION, 21, out)
+    return out
+
+
+@pytest.fixture
+def folder(small_extracts, tmp_path):
+    """A private copy of the small extracts, free to edit."""
+    copy = tmp_path / "extracts"
+    shutil.copytree(small_extracts, copy)
+    return copy

@@ -1,5 +1,4 @@
 """The importer refuses what would wreck the registry: mass deletions, XML entity bombs, zip bombs."""
-import shutil
 import zipfile
 
 import pytest
@@ -7,26 +6,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from integrations.sandbox import tables as t
-from integrations.sandbox.generator import generate_population
 from integrations.sandbox.importer import ExtractInvalid, MassDeleteRefused, import_extracts
 from integrations.sandbox.xlsx import WorkbookUnreadable, XlsxWorkbook
-
-PEOPLE = 400
-
-
-@pytest.fixture(scope="module")
-def extracts(tmp_path_factory):
-    out = tmp_path_factory.mktemp("guards")
-    generate_population(PEOPLE, 23, out)
-    return out
-
-
-@pytest.fixture
-def folder(extracts, tmp_path):
-    copy = tmp_path / "extracts"
-    shutil.copytree(extracts, copy)
-    return copy
-
 
 @pytest.fixture
 def loaded(folder, empty_session):
@@ -148,8 +129,8 @@ def test_a_sheet_that_breaks_while_streaming_is_an_extract_error_not_a_crash(fol
     assert "dtsen.xlsx: sheet DTSEN is not well-formed XML" in str(refused.value)
 
 
-def test_a_good_workbook_passes_the_package_check(extracts):
-    with XlsxWorkbook(extracts / "dukcapil.xlsx") as book:
+def test_a_good_workbook_passes_the_package_check(small_extracts):
+    with XlsxWorkbook(small_extracts / "dukcapil.xlsx") as book:
         assert book.sheetnames == ["PENDUDUK", "KELUARGA"]
 
 

@@ -1,4 +1,3 @@
-import shutil
 from datetime import date, datetime, timezone
 
 import pytest
@@ -10,22 +9,7 @@ from integrations.sandbox import tables as t
 from integrations.sandbox.generator import generate_population
 from integrations.sandbox.importer import ERROR_WORKBOOK, ExtractInvalid, import_extracts
 
-PEOPLE = 1000
-
-
-@pytest.fixture(scope="module")
-def small_extracts(tmp_path_factory):
-    out = tmp_path_factory.mktemp("small")
-    generate_population(PEOPLE, 21, out)
-    return out
-
-
-@pytest.fixture
-def folder(small_extracts, tmp_path):
-    """A private copy of the small extracts, free to edit."""
-    copy = tmp_path / "extracts"
-    shutil.copytree(small_extracts, copy)
-    return copy
+SMALL_POPULATION = 1000  # people in the `small_extracts` fixture (conftest.py)
 
 
 def edit_cells(path, sheet, edits):
@@ -101,9 +85,9 @@ def test_bad_rows_are_reported_and_skipped(folder, empty_session):
     assert all(e.reason.endswith(("is not in dukcapil.xlsx/PENDUDUK",
                                   "refers to dukcapil.xlsx/PENDUDUK row 12, which was refused"))
                for e in others)
-    assert report.counts["sandbox_people"] == PEOPLE - 3
-    assert count(empty_session, t.people) == PEOPLE - 3
-    assert report.sync["sandbox_people"].inserted == PEOPLE - 3
+    assert report.counts["sandbox_people"] == SMALL_POPULATION - 3
+    assert count(empty_session, t.people) == SMALL_POPULATION - 3
+    assert report.sync["sandbox_people"].inserted == SMALL_POPULATION - 3
 
 
 def test_duplicate_nik_points_at_the_first_row(folder, empty_session):
@@ -138,7 +122,7 @@ def test_bad_person_cells(folder, empty_session, edits, column, words):
     error = errors_at(report, "PENDUDUK")[2]
     assert column in error.columns, error
     assert words in error.reason, error
-    assert count(empty_session, t.people) == PEOPLE - 1
+    assert count(empty_session, t.people) == SMALL_POPULATION - 1
 
 
 def test_a_nik_excel_turned_into_a_float_is_refused():
@@ -269,10 +253,10 @@ def test_import_replaces_extracts_but_keeps_ledgers(small_extracts, empty_sessio
     ))
     # The one stored person is all of the table: a deletion only allowed when asked for.
     report = import_extracts(small_extracts, empty_session, max_delete_share=None)
-    assert report.counts["sandbox_people"] == PEOPLE
+    assert report.counts["sandbox_people"] == SMALL_POPULATION
     assert report.sync["sandbox_people"].as_dict() == {
-        "inserted": PEOPLE, "updated": 0, "unchanged": 0, "deleted": 1, "kept": 0}
-    assert count(empty_session, t.people) == PEOPLE
+        "inserted": SMALL_POPULATION, "updated": 0, "unchanged": 0, "deleted": 1, "kept": 0}
+    assert count(empty_session, t.people) == SMALL_POPULATION
     assert count(empty_session, t.outbox) == 1
     assert report.error_workbook is None and not (small_extracts / ERROR_WORKBOOK).exists()
 
@@ -299,7 +283,7 @@ def test_a_changed_row_updates_exactly_one_row(folder, empty_session):
     writes = write_statements(empty_session)
     report = import_extracts(folder, empty_session)
     assert report.sync["sandbox_people"].as_dict() == {
-        "inserted": 0, "updated": 1, "unchanged": PEOPLE - 1, "deleted": 0, "kept": 0}
+        "inserted": 0, "updated": 1, "unchanged": SMALL_POPULATION - 1, "deleted": 0, "kept": 0}
     assert report.total("updated") == 1 and report.total("inserted") == report.total("deleted") == 0
     assert len(writes) == 1 and writes[0].startswith("UPDATE sandbox_people")
     assert empty_session.scalar(select(t.people.c.address).where(t.people.c.nik == nik)) == "JL. MERDEKA 17"
@@ -315,7 +299,7 @@ def test_a_removed_person_is_deleted(folder, empty_session):
     report = import_extracts(folder, empty_session)
     assert report.errors == []
     assert report.sync["sandbox_people"].deleted == 1 and report.total("deleted") == 1
-    assert report.counts["sandbox_people"] == PEOPLE - 1
+    assert report.counts["sandbox_people"] == SMALL_POPULATION - 1
     assert empty_session.scalar(select(func.count()).where(t.people.c.nik == cells[0])) == 0
 
 
@@ -327,7 +311,7 @@ def test_a_refused_row_keeps_its_stored_version(folder, empty_session):
     report = import_extracts(folder, empty_session)
     assert errors_at(report, "PENDUDUK")[number].reason == "NAMA_LENGKAP is empty"
     assert report.sync["sandbox_people"].kept == 1 and report.total("deleted") == 0
-    assert report.counts["sandbox_people"] == PEOPLE
+    assert report.counts["sandbox_people"] == SMALL_POPULATION
     stored = empty_session.execute(select(t.people.c.name, t.people.c.address)
                                    .where(t.people.c.nik == cells[0])).one()
     assert tuple(stored) == (cells[2], cells[9] or "")
@@ -364,5 +348,5 @@ def test_progress_is_reported_per_table(small_extracts, empty_session):
     import_extracts(small_extracts, empty_session, progress=lambda s, n: progress.append((s, n)),
                     batch_size=300)
     people = [n for s, n in progress if s == "sandbox_people"]
-    assert people == [300, 600, 900, PEOPLE]
+    assert people == [300, 600, 900, SMALL_POPULATION]
     assert {s for s, _ in progress} == {table.name for table in t.EXTRACT_TABLES}
