@@ -257,8 +257,9 @@ class Engine:
         from .scope import require_in_scope
 
         incident = self.incident_or_404(incident_id)
+        # Checked before anything changes: a refusal is audited and committed, and must carry nothing else.
+        require_in_scope(actor, self.session.get(ProcessInstance, incident.instance_id).region, "incident", incident_id)
         instance = reschedule_wake(self.session, incident.instance_id)
-        require_in_scope(actor, instance.region, "incident", incident_id)
         incident = self.incident_or_404(incident_id)  # re-read under the lock
         incident.status, incident.resolved_by, incident.resolved_at = "retried", actor.id, utcnow()
         self.session.flush()

@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select
 from engine.core import Actor
 from engine.db import db, utcnow
 from engine.errors import IncidentNotSkippable
+from engine.scope import OutOfScope
 from engine.models import Incident, ProcessInstance
 from engine.spec import SERIALIZER_VERSION
 from engine.wakes import WAKE_BPMN_ID, wake_backoff_seconds
@@ -72,8 +73,17 @@ def test_a_healthy_timer_fires_in_one_run_and_failing_wakes_back_off_then_become
         run = run_due(app)
     assert (run.woken, run.failed, run.incidents) == (0, 0, 0)
 
-    # An administrator retries one: it is due again at once with a fresh count; a wake has no skip.
+    # An administrator of another district may not retry it, and the refusal changes nothing.
     incident = incidents[0]
+    far = Actor("far_admin", frozenset({"administrator"}), frozenset({"25"}))
+    with pytest.raises(OutOfScope):
+        svc.engine.retry_incident(incident.id, far)
+    db.session.commit()  # as a page does after auditing a refusal
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, incident.instance_id).wake_at is None
+    assert db.session.get(Incident, incident.id).status == "open"
+
+    # An administrator retries one: it is due again at once with a fresh count; a wake has no skip.
     svc.engine.retry_incident(incident.id, ADMIN)
     db.session.commit()
     db.session.expire_all()
