@@ -1,23 +1,30 @@
 """Record what the engine did on the case: evidence, timeline, status, decision, enrolment."""
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, inspect, select
 
 from engine import signals
 from engine.db import utcnow
 
 from .explanation import build_explanation, compare_explanations
-from .models import Appeal, Application, Enrolment, EvidenceRecord, Recheck
+from .models import Appeal, Application, CaseEvent, Enrolment, EvidenceRecord, Recheck
 from .objections import record_objection_review
-from .operations import CLOSED_STATUSES, add_event
+from .operations import CLOSED_STATUSES, SUBMITTED_KEY, add_event
 
 DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
 
 
 def _application(session, runtime):
+    """Return (the case, what cases.operations.submit_application left to record with the first run)."""
+    key = runtime.instance.business_key
+    submitted = session.info.get(SUBMITTED_KEY, {}).get(key)
+    if submitted is not None and submitted.get("event") is not None:
+        app = submitted["application"]  # at hand: no query
+        if app in session and inspect(app).persistent:
+            return app, submitted
     return session.execute(
-        select(Application).where(Application.case_number == runtime.instance.business_key)
-    ).scalar_one_or_none()
+        select(Application).where(Application.case_number == key)
+    ).scalar_one_or_none(), None
 
 
 def _summary(entry):
@@ -40,11 +47,26 @@ def _summary(entry):
 
 
 def record_instance_saved(engine, runtime):
-    """Turn an engine run's journal into evidence rows, timeline lines and the case status."""
+    """Turn an engine run's journal into evidence rows, timeline lines and the case status.
+
+    Evidence rows and timeline lines go in as one multi-row INSERT each (no ORM round trip per row);
+    the case row itself is only changed in memory here and written by the caller's next flush.
+    """
     session = engine.session
-    app = _application(session, runtime)
+    with session.no_autoflush:
+        _record(engine, session, runtime)
+
+
+def _record(engine, session, runtime):
+    app, submitted = _application(session, runtime)
     if app is None:
         return
+    evidence, events = [], []
+    if submitted is not None:  # a case submitted in this transaction: its number, photo, first line
+        for name, value in submitted["fields"].items():
+            setattr(app, name, value)
+        event = submitted.pop("event")
+        events.append({"application_id": app.id, **event})
     if app.instance_id is None:
         app.instance_id = runtime.instance.id
     status = None
@@ -52,8 +74,8 @@ def record_instance_saved(engine, runtime):
         kind = entry["kind"]
         if kind == "service":
             for ev in entry.get("evidence") or []:
-                session.add(EvidenceRecord(application_id=app.id, source=ev["source"], operator=entry["operator"],
-                                           checked_at=datetime.fromisoformat(ev["checked_at"]), value=ev["value"]))
+                evidence.append({"application_id": app.id, "source": ev["source"], "operator": entry["operator"],
+                                 "checked_at": datetime.fromisoformat(ev["checked_at"]), "value": ev["value"]})
                 if ev["source"] == "civil_registry" and ev["value"].get("name"):
                     app.applicant_name = ev["value"]["name"]
                     app.kk_number = ev["value"].get("kk_number")
@@ -64,10 +86,28 @@ def record_instance_saved(engine, runtime):
             if entry["status"] == status:
                 continue
             status = entry["status"]
-        add_event(session, app, kind, _summary(entry), actor=entry.get("actor", "system"), at=entry["at"],
-                  detail={k: v for k, v in entry.items()
-                          if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
-                                   "due_at", "error", "name", "retry_at")})
+        events.append({"application_id": app.id, "kind": kind, "summary": _summary(entry),
+                       "actor": entry.get("actor", "system"), "at": entry["at"],
+                       "detail": {k: v for k, v in entry.items()
+                                  if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
+                                           "due_at", "error", "name", "retry_at")}})
+    runtime.tepat_evidence = None
+    if evidence:
+        table = EvidenceRecord.__table__
+        if submitted is not None:
+            # The case's first run: these are all its evidence rows; their ids come back with the
+            # INSERT, so the decision's explanation needs no query for them.
+            # (Each returned row names its own source and time, so the order they come back in does
+            # not matter: one multi-row statement, sorted by id here.)
+            rows = session.execute(insert(table).returning(table.c.id, table.c.source, table.c.checked_at),
+                                   evidence).all()
+            runtime.tepat_evidence = sorted((r.id, r.source, r.checked_at) for r in rows)
+        else:
+            session.execute(insert(table), evidence)
+    elif submitted is not None:
+        runtime.tepat_evidence = []
+    if events:
+        session.execute(insert(CaseEvent.__table__), events)
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
     elif status and status != app.status:
@@ -78,23 +118,27 @@ def record_instance_saved(engine, runtime):
 _RULE_VERSIONS = {}
 
 
-def rule_version(version):
+def rule_version(version, engine=None):
     """Name the rules a decision used: process, content hash and DMN files (cached per version)."""
     key = (version.id, version.content_hash)
     if key not in _RULE_VERSIONS:
-        dmn = ", ".join(sorted(n for n in version.files if n.endswith(".dmn")))
+        files = engine.version_files(version) if engine is not None else version.files
+        dmn = ", ".join(sorted(n for n in files if n.endswith(".dmn")))
         _RULE_VERSIONS[key] = f"{version.process_id}@{version.content_hash[:12]} ({dmn})"
     return _RULE_VERSIONS[key]
 
 
 def _explain(session, app, runtime, data):
-    session.flush()  # this run's evidence rows need their ids
-    evidence = [{"id": ev_id, "source": source, "checked_at": at.isoformat()}
-                for ev_id, source, at in session.execute(
-                    select(EvidenceRecord.id, EvidenceRecord.source, EvidenceRecord.checked_at)
-                    .where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id))]
+    # This run's evidence rows are in the database already (inserted by _record, not pending).
+    rows = getattr(runtime, "tepat_evidence", None)  # a new case's rows, from their INSERT
+    if rows is None:
+        rows = session.execute(
+            select(EvidenceRecord.id, EvidenceRecord.source, EvidenceRecord.checked_at)
+            .where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id))
+    evidence = [{"id": ev_id, "source": source, "checked_at": at.isoformat()} for ev_id, source, at in rows]
     version = runtime.instance.version
-    return build_explanation(version.files, rule_version(version), data, evidence)
+    return build_explanation(runtime.engine.version_files(version), rule_version(version, runtime.engine),
+                             data, evidence)
 
 
 def _record_recheck(session, app, status, runtime):

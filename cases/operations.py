@@ -13,6 +13,9 @@ from .models import Appeal, Application, CaseEvent, Officer
 
 PROCESS_ID = "application"
 CLOSED_STATUSES = ("CLOSED_REJECTED",)
+# session.info key: {case number: Application} of the cases submitted in this session, so that the
+# engine's listener (cases.listeners) finds the case without querying for it.
+SUBMITTED_KEY = "tepat_submitted_applications"
 
 
 class CaseError(EngineError):
@@ -84,15 +87,15 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {number or ''}".strip(),
                                    case_number=number) from exc
     if selfie is not None:  # stored only once the case exists: a refused submission keeps no photo
-        app.selfie_ref = photos.put(selfie)
-    app.case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"
-    add_event(session, app, "submitted", f"Application submitted ({data['channel']})", actor=actor,
-              detail={"consent_version": data["consent_version"], "channel": data["channel"]})
+        selfie_ref = photos.put(selfie)
+    else:
+        selfie_ref = app.selfie_ref
+    case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"
     settings = engine.settings
     start_data = {
         "nik": nik,
-        "case_number": app.case_number,
-        "selfie_ref": app.selfie_ref,
+        "case_number": case_number,
+        "selfie_ref": selfie_ref,
         "payment_channel": app.payment_channel,
         "bank_account": app.bank_account,
         "review_flags": [],
@@ -101,8 +104,25 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         "review_sla_days": int(settings["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
         "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"]),
     }
-    session.flush()
-    instance = engine.start(PROCESS_ID, app.case_number, start_data, region=app.district_code)
+    # The row's remaining fields (case number, photo, then the run's outcome) are given to the
+    # engine's listener (cases.listeners), which sets them with the run's results: the row is then
+    # written once more, in one UPDATE, instead of once before the run and again after it. The
+    # INSERT above already holds the NIK and gives the id.
+    submitted = {"application": app, "fields": {"case_number": case_number, "selfie_ref": selfie_ref},
+                 "event": {"kind": "submitted", "summary": f"Application submitted ({data['channel']})",
+                           "actor": actor, "at": utcnow(),
+                           "detail": {"consent_version": data["consent_version"], "channel": data["channel"]}}}
+    session.info.setdefault(SUBMITTED_KEY, {})[case_number] = submitted
+    try:
+        instance = engine.start(PROCESS_ID, case_number, start_data, region=app.district_code)
+    finally:
+        session.info.get(SUBMITTED_KEY, {}).pop(case_number, None)
+    if submitted.get("event") is not None:  # no listener took it (the engine alone, without cases)
+        for name, value in submitted["fields"].items():
+            setattr(app, name, value)
+        event = submitted["event"]
+        add_event(session, app, event["kind"], event["summary"], actor=event["actor"], detail=event["detail"],
+                  at=event["at"])
     app.instance_id = instance.id
     return app
 

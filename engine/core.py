@@ -28,6 +28,9 @@ from .wakes import due_instances, is_wake_incident, record_wake_failure, resched
 
 _SPEC_CACHE = {}
 _SPEC_LOCK = threading.Lock()
+# The files of deployed versions, per (version id, content hash): a version never changes once
+# deployed, and a newly deployed one has a new id, so a cached bundle can never be stale.
+_FILES_CACHE = {}
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,23 @@ class Engine:
                     cached = _SPEC_CACHE[key] = load_spec(version.spec_json)
         return cached
 
+    def version_files(self, version):
+        """Return the {name: xml} files of a deployed version, read from the database once per process."""
+        key = (version.id, version.content_hash)
+        cached = _FILES_CACHE.get(key)
+        if cached is None:
+            cached = _FILES_CACHE[key] = dict(version.files)
+        return cached
+
     # --- instances ---------------------------------------------------------------------------
 
     def start(self, process_id, business_key, data, region=None, version=None):
         """Start an instance of the latest (or given) version and run it as far as it goes."""
-        version = version or self.latest_version(process_id)
+        if version is None:
+            # No autoflush: a deployed version is flushed when deployed, and the caller's pending rows
+            # (a new case) are better written once, with the run's results, at save().
+            with self.session.no_autoflush:
+                version = self.latest_version(process_id)
         runtime = InstanceRuntime.create(self, version, business_key, data, region)
         runtime.run()
         runtime.save()

@@ -182,15 +182,18 @@ class InstanceRuntime:
         self.current_data = frontier.data if frontier is not None else (
             workflow.last_task.data if workflow.last_task is not None else workflow.data)
         if inst.id is None:
-            self.session.flush()  # the new instance's id, for its task rows and listeners
+            # The new instance's id, for its task rows and listeners (inserted with its whole state).
+            self.session.flush()
             workflow.tepat_instance_id = inst.id
         self._sync_human_tasks(ready_manual, now)
         for task in errors:
             self.engine.open_incident(self, task)
-        self.session.flush()
         if self.deferred:
             dispatch.hint_after_commit(self.session, self.engine.hint_sender, inst.id)
+        # Listeners first, then one flush: a row they change (the case) is written once, not once
+        # before and once after them.
         signals.instance_saved.send(self.engine, runtime=self)
+        self.session.flush()
 
     @staticmethod
     def _frontier(tasks):

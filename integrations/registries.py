@@ -9,7 +9,12 @@ Contract shared by every interface here:
   (a business outcome, never retried).
 - Source trouble raises a ``TransientIntegrationError`` subclass: ``IntegrationTimeout``,
   ``IntegrationUnavailable`` or ``MalformedResponse``; callers may retry these.
-- Implementations never commit a database transaction; they may flush.
+- Implementations never commit a database transaction, and never flush the caller's session (a
+  flush would write the caller's half-built rows early: look-ups read, they do not write).
+- Sources keyed by NIK also answer for a whole household at once (``lookup_household(niks)``: one
+  record per NIK, in the order given). The default asks person by person; an adapter whose source
+  can answer a family in one request (the sandbox: one query) overrides it. Any unknown NIK raises
+  ``PersonNotFound`` for the whole call, like the per-person look-up would.
 """
 from __future__ import annotations
 
@@ -110,6 +115,10 @@ class BpjsEmployment(ABC):
     def lookup(self, nik: str) -> EmploymentRecord:
         """Return this person's employment-insurance membership and wage."""
 
+    def lookup_household(self, niks) -> list[EmploymentRecord]:
+        """Return the membership of each of these people, in order (default: one look-up each)."""
+        return [self.lookup(nik) for nik in niks]
+
 
 class AssetRegistry(ABC):
     """Vehicle, electricity (PLN) and company (AHU) registries, answered per family card."""
@@ -129,3 +138,7 @@ class CivilServiceRegistry(ABC):
     @abstractmethod
     def lookup(self, nik: str) -> CivilServiceRecord:
         """Return this person's civil-service category, if any."""
+
+    def lookup_household(self, niks) -> list[CivilServiceRecord]:
+        """Return the category of each of these people, in order (default: one look-up each)."""
+        return [self.lookup(nik) for nik in niks]

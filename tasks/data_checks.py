@@ -25,8 +25,9 @@ def lookup_bpjs_health(ctx, nik):
 
 @handler("bpjs_employment.lookup_household")
 def lookup_bpjs_employment(ctx, niks):
-    """Return the highest wage reported to BPJS Ketenagakerjaan for anyone in the household."""
-    records = [ctx.integrations.bpjs_employment.lookup(nik) for nik in niks]
+    """Return the highest wage reported to BPJS Ketenagakerjaan for anyone in the household
+    (one household look-up: a single query in the sandbox, not one per member)."""
+    records = ctx.integrations.bpjs_employment.lookup_household(list(niks or []))
     wages = [r.monthly_wage for r in records if r.member and r.monthly_wage is not None]
     return {"max_wage": max(wages) if wages else 0, "members_with_wage": len(wages),
             "evidence": _evidence(*records)}
@@ -51,6 +52,6 @@ def lookup_assets(ctx, kk_number):
 @handler("civil_service.lookup_household")
 def lookup_civil_service(ctx, niks):
     """Return the state-employment categories found among the household's members."""
-    records = [ctx.integrations.civil_service.lookup(nik) for nik in niks]
+    records = ctx.integrations.civil_service.lookup_household(list(niks or []))
     categories = sorted({r.category for r in records if r.category})
     return {"categories": categories, "evidence": _evidence(*records)}

@@ -115,7 +115,11 @@ class HttpBpjsHealth(_HttpLookup, BpjsHealth):
 
 
 class HttpBpjsEmployment(_HttpLookup, BpjsEmployment):
-    """BPJS Ketenagakerjaan over HTTP: ``GET /members/{nik}``."""
+    """BPJS Ketenagakerjaan over HTTP: ``GET /members/{nik}``.
+
+    ``lookup_household(niks)`` is the registries' default: one GET per member, in order (the wire
+    format has no family request); the answers are the same records the per-person look-up gives.
+    """
 
     source = BpjsEmployment.source
 
@@ -137,7 +141,10 @@ class HttpAssetRegistry(_HttpLookup, AssetRegistry):
 
 
 class HttpCivilServiceRegistry(_HttpLookup, CivilServiceRegistry):
-    """Civil-service registries over HTTP: ``GET /people/{nik}``."""
+    """Civil-service registries over HTTP: ``GET /people/{nik}``.
+
+    ``lookup_household(niks)``: one GET per member, in order (the registries' default).
+    """
 
     source = CivilServiceRegistry.source
 

@@ -56,12 +56,12 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         return self._session.execute(select(t.people).where(t.people.c.nik == nik)).first()
 
     def _raw(self, nik: str) -> dict:
-        person = self._person(nik)
+        # One query: the person's whole family card (the person is one of its members).
+        kk = select(t.people.c.kk_number).where(t.people.c.nik == nik).scalar_subquery()
+        members = self._session.execute(select(t.people).where(t.people.c.kk_number == kk)).all()
+        person = next((m for m in members if m.nik == nik), None)
         if person is None:
             raise PersonNotFound(self.source, nik)
-        members = self._session.execute(
-            select(t.people).where(t.people.c.kk_number == person.kk_number)
-        ).all()
         members.sort(key=lambda m: (RELATIONS.index(m.relation), m.birth_date, m.nik))
         return {
             "nik": person.nik, "name": person.name, "sex": person.sex,
@@ -82,7 +82,7 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         nik = _key(nik)
         if self._faults.before_call(self.source, nik):
             raise MalformedResponse(self.source, "sandbox: photo answer could not be decoded")
-        person = self._person(nik)
+        person = self._session.execute(select(t.people.c.photo_ref).where(t.people.c.nik == nik)).first()
         if person is None or not person.photo_ref or self._photo_dir is None:
             return None
         # photo_ref comes from an imported file: never let it point outside the photo folder.
@@ -101,15 +101,14 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
     source = Dtsen.source
 
     def _raw(self, kk_number: str) -> dict:
-        session = self._session
-        known = session.execute(
-            select(t.households.c.kk_number).where(t.households.c.kk_number == kk_number)
+        # One query: the family card, with its ranking when it has one.
+        row = self._session.execute(
+            select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
+            .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
+            .where(t.households.c.kk_number == kk_number)
         ).first()
-        if known is None:
-            raise PersonNotFound(self.source, kk_number)
-        row = session.execute(select(t.dtsen).where(t.dtsen.c.kk_number == kk_number)).first()
         if row is None:
-            return {"kk_number": kk_number, "decile": None, "updated_at": None}
+            raise PersonNotFound(self.source, kk_number)
         return {"kk_number": kk_number, "decile": row.decile, "updated_at": iso(row.updated_at)}
 
     def lookup_household(self, kk_number: str) -> DtsenRecord:
@@ -119,50 +118,91 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
 
 
 class _PersonSource(SandboxAdapter):
-    """A source keyed by NIK that only answers for people in the civil registry."""
+    """A source keyed by NIK that only answers for people in the civil registry.
 
-    def _require_person(self, nik: str) -> None:
-        found = self._session.execute(select(t.people.c.nik).where(t.people.c.nik == nik)).first()
-        if found is None:
-            raise PersonNotFound(self.source, nik)
+    ``_rows(niks)`` asks for several people in ONE query (people left-joined to the source's table);
+    subclasses give the table, its columns and how a row (or its absence) reads as an answer.
+    """
+
+    table = None
+    columns: tuple = ()
+    required_field = ""
+
+    def _answer_for(self, nik: str, row) -> dict:
+        raise NotImplementedError
+
+    def _rows(self, niks) -> dict:
+        """{nik: row} for the given people; a NIK the civil registry does not know raises PersonNotFound."""
+        wanted = list(dict.fromkeys(niks))
+        query = (select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
+                 .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
+                 .where(t.people.c.nik.in_(wanted)))
+        found = {row.person_nik: row for row in self._session.execute(query)}
+        for nik in wanted:
+            if nik not in found:
+                raise PersonNotFound(self.source, nik)
+        return found
+
+    def _raw(self, nik: str) -> dict:
+        return self._answer_for(nik, self._rows([nik])[nik])
+
+    def _lookup_one(self, nik, parse):
+        nik = _key(nik)
+        return self._answer(nik, lambda: self._raw(nik), parse, self.required_field)
+
+    def _lookup_many(self, niks, parse):
+        """One query for the whole list; faults and parsing still apply to each person's answer."""
+        niks = [_key(n) for n in niks]
+        if len(niks) <= 1:
+            return [self._lookup_one(n, parse) for n in niks]
+        rows = {}
+
+        def build(nik):
+            if not rows:
+                rows.update(self._rows(niks))
+            return self._answer_for(nik, rows[nik])
+
+        return [self._answer(nik, lambda nik=nik: build(nik), parse, self.required_field) for nik in niks]
 
 
 class SandboxBpjsHealth(_PersonSource, BpjsHealth):
     """BPJS Kesehatan membership answered from ``sandbox_bpjs_health``."""
 
     source = BpjsHealth.source
+    table = t.bpjs_health
+    columns = ("nik", "segment", "active")
+    required_field = "member"
 
-    def _raw(self, nik: str) -> dict:
-        self._require_person(nik)
-        row = self._session.execute(select(t.bpjs_health).where(t.bpjs_health.c.nik == nik)).first()
-        if row is None:
+    def _answer_for(self, nik, row) -> dict:
+        if row.nik is None:
             return {"nik": nik, "member": False, "segment": None, "active": False}
         return {"nik": nik, "member": True, "segment": row.segment, "active": row.active}
 
     def lookup(self, nik: str) -> HealthRecord:
         """Return this person's health-insurance membership."""
-        nik = _key(nik)
-        return self._answer(nik, lambda: self._raw(nik), parse_health_record, "member")
+        return self._lookup_one(nik, parse_health_record)
 
 
 class SandboxBpjsEmployment(_PersonSource, BpjsEmployment):
     """BPJS Ketenagakerjaan membership answered from ``sandbox_bpjs_employment``."""
 
     source = BpjsEmployment.source
+    table = t.bpjs_employment
+    columns = ("nik", "monthly_wage", "employer")
+    required_field = "monthly_wage"
 
-    def _raw(self, nik: str) -> dict:
-        self._require_person(nik)
-        row = self._session.execute(
-            select(t.bpjs_employment).where(t.bpjs_employment.c.nik == nik)
-        ).first()
-        if row is None:
+    def _answer_for(self, nik, row) -> dict:
+        if row.nik is None:
             return {"nik": nik, "member": False, "monthly_wage": None, "employer": None}
         return {"nik": nik, "member": True, "monthly_wage": row.monthly_wage, "employer": row.employer}
 
     def lookup(self, nik: str) -> EmploymentRecord:
         """Return this person's employment-insurance membership and wage."""
-        nik = _key(nik)
-        return self._answer(nik, lambda: self._raw(nik), parse_employment_record, "monthly_wage")
+        return self._lookup_one(nik, parse_employment_record)
+
+    def lookup_household(self, niks) -> list[EmploymentRecord]:
+        """Return the membership of each of these people, in order, from one query."""
+        return self._lookup_many(niks, parse_employment_record)
 
 
 class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
@@ -172,12 +212,17 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
 
     def _raw(self, kk_number: str) -> dict:
         session = self._session
-        known = session.execute(
-            select(t.households.c.kk_number).where(t.households.c.kk_number == kk_number)
+        # The family card with its vehicle and electricity record (when there is one), in one query.
+        row = session.execute(
+            select(t.households.c.kk_number.label("known"), t.assets.c.kk_number,
+                   t.assets.c.four_wheel_vehicles, t.assets.c.electricity_va, t.assets.c.electricity_subsidised)
+            .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
+            .where(t.households.c.kk_number == kk_number)
         ).first()
-        if known is None:
+        if row is None:
             raise PersonNotFound(self.source, kk_number)
-        row = session.execute(select(t.assets).where(t.assets.c.kk_number == kk_number)).first()
+        if row.kk_number is None:
+            row = None
         members = select(t.people.c.nik).where(t.people.c.kk_number == kk_number)
         roles = session.execute(
             select(t.company_roles)
@@ -203,15 +248,17 @@ class SandboxCivilServiceRegistry(_PersonSource, CivilServiceRegistry):
     """Civil-service categories answered from ``sandbox_civil_service``."""
 
     source = CivilServiceRegistry.source
+    table = t.civil_service
+    columns = ("nik", "category")
+    required_field = "category"
 
-    def _raw(self, nik: str) -> dict:
-        self._require_person(nik)
-        row = self._session.execute(
-            select(t.civil_service.c.category).where(t.civil_service.c.nik == nik)
-        ).first()
-        return {"nik": nik, "category": row.category if row else None}
+    def _answer_for(self, nik, row) -> dict:
+        return {"nik": nik, "category": row.category if row.nik is not None else None}
 
     def lookup(self, nik: str) -> CivilServiceRecord:
         """Return this person's civil-service category, if any."""
-        nik = _key(nik)
-        return self._answer(nik, lambda: self._raw(nik), parse_civil_service_record, "category")
+        return self._lookup_one(nik, parse_civil_service_record)
+
+    def lookup_household(self, niks) -> list[CivilServiceRecord]:
+        """Return the category of each of these people, in order, from one query."""
+        return self._lookup_many(niks, parse_civil_service_record)
