@@ -8,6 +8,7 @@ from engine.db import open_transaction, utcnow
 from engine.errors import EngineError, FormInvalid
 from forms import AppealSchema, ApplicationSubmissionSchema
 from integrations.nik import NikInvalid, mask_nik, validate_nik
+from tasks.prefetch import prefetch_application, using
 
 from .models import Appeal, Application, CaseEvent, Officer
 
@@ -76,6 +77,14 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         bank_account=data.get("bank_account"), phone=data.get("phone"),
         consent_version=data["consent_version"], selfie_ref=data.get("selfie_ref"), status="SUBMITTED",
     )
+    # Slow work first, before this transaction writes anything (on SQLite the first write takes the
+    # database's write lock until commit): the registry look-ups of the first run and the selfie's
+    # face encoding (tasks/prefetch.py). Not with workers: the run happens later, on a worker.
+    version, answers = None, None
+    if not engine.defer_steps:
+        with session.no_autoflush:
+            version = engine.latest_version(PROCESS_ID)
+        answers = prefetch_application(engine.script_engine.integrations, engine.operators(version), nik, selfie)
     open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
     try:
         with session.begin_nested():
@@ -114,7 +123,8 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
                            "detail": {"consent_version": data["consent_version"], "channel": data["channel"]}}}
     session.info.setdefault(SUBMITTED_KEY, {})[case_number] = submitted
     try:
-        instance = engine.start(PROCESS_ID, case_number, start_data, region=app.district_code)
+        with using(answers):
+            instance = engine.start(PROCESS_ID, case_number, start_data, region=app.district_code, version=version)
     finally:
         session.info.get(SUBMITTED_KEY, {}).pop(case_number, None)
     if submitted.get("event") is not None:  # no listener took it (the engine alone, without cases)

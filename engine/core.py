@@ -110,6 +110,17 @@ class Engine:
             cached = _FILES_CACHE[key] = dict(version.files)
         return cached
 
+    def operators(self, version):
+        """Return the set of service-task operators a version's diagrams call (cached per version)."""
+        key = ("operators", version.id, version.content_hash)
+        cached = _FILES_CACHE.get(key)
+        if cached is None:
+            spec, subprocess_specs = self.specs_for(version)
+            cached = _FILES_CACHE[key] = frozenset(
+                name for s in (spec, *subprocess_specs.values()) for ts in s.task_specs.values()
+                if (name := getattr(ts, "operation_name", None)))
+        return cached
+
     # --- instances ---------------------------------------------------------------------------
 
     def start(self, process_id, business_key, data, region=None, version=None):

@@ -5,6 +5,7 @@ from integrations.base import Evidence, mask_nik, utc_now
 from integrations.face import ImageRejected
 
 from .base import BpmnError, handler
+from .prefetch import take
 
 DEDUP_SOURCE = "face_index"
 
@@ -19,7 +20,8 @@ def face_match(ctx, nik, selfie_ref):
     if selfie is None:
         return {"outcome": "cannot_decide", "distance": None, "threshold": None,
                 "reason_code": "SELFIE_MISSING", "evidence": []}
-    reference = ctx.integrations.civil_registry.reference_photo(nik)
+    reference = take("civil_registry.reference_photo", nik,
+                     lambda: ctx.integrations.civil_registry.reference_photo(nik))
     try:
         result = ctx.integrations.face.verify(selfie, reference)
     except ImageRejected as exc:

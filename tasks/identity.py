@@ -3,6 +3,7 @@ from integrations.base import PersonNotFound
 from integrations.nik import NikInvalid, mask_nik, validate_nik
 
 from .base import BpmnError, handler
+from .prefetch import take
 
 # Household fields kept in task data; names and addresses stay in the evidence, not in engine state.
 MEMBER_FIELDS = ("nik", "relation", "sex", "birth_date", "alive", "disability", "pregnant", "school_level")
@@ -16,7 +17,7 @@ def verify_identity(ctx, nik):
     except NikInvalid as exc:
         raise BpmnError("NIK_INVALID", str(exc), nik=mask_nik(nik)) from exc
     try:
-        record = ctx.integrations.civil_registry.lookup_person(nik)
+        record = take("civil_registry.lookup_person", nik, lambda: ctx.integrations.civil_registry.lookup_person(nik))
     except PersonNotFound as exc:
         raise BpmnError("NIK_UNKNOWN", "the NIK is not in the civil registry", nik=mask_nik(nik)) from exc
     return {
