@@ -49,7 +49,7 @@ class CivilRegistry(ABC):
       ``IntegrationUnavailable`` or ``MalformedResponse`` (answer failed validation).
     - ``reference_photo(nik)`` returns the registry photo as image bytes, or ``None`` when the
       registry holds no usable photo; it never raises for a missing photo.
-    - Implementations never commit a database transaction; they may flush.
+    - Implementations never commit a database transaction, and never flush the caller's session.
     """
 
     source = "civil_registry"

@@ -22,7 +22,7 @@ class Notifier(ABC):
     - ``idempotency_key`` (optional): a second ``send`` with the same key sends nothing and returns
       the first message's id. The engine derives it from the instance and the step, so a step run
       again after a crash never notifies twice.
-    - Implementations never commit a database transaction; they may flush.
+    - Implementations never commit a database transaction, and never flush the caller's session.
     """
 
     source = "notify"

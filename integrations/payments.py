@@ -32,7 +32,7 @@ class PaymentGateway(ABC):
       channels need an ``account``. Bad arguments raise ``ValueError``; a bad NIK raises ``NikInvalid``.
     - Source trouble raises a ``TransientIntegrationError`` subclass; retrying with the same
       reference is always safe.
-    - Implementations never commit a database transaction; they may flush.
+    - Implementations never commit a database transaction, and never flush the caller's session.
     """
 
     source = "payments"
