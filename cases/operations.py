@@ -57,6 +57,32 @@ def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
 
+def _insert_claiming_nik(session, values):
+    """Insert the case row unless the NIK already has an open case; return it, or None when refused.
+
+    PostgreSQL and SQLite: one INSERT ... ON CONFLICT (active_nik) DO NOTHING RETURNING (a concurrent
+    submission for the same NIK is waited for, then refused), with no savepoint around it.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = (insert(Application).values(**values)
+                .on_conflict_do_nothing(index_elements=[Application.active_nik]).returning(Application))
+        return session.execute(stmt, execution_options={"autoflush": False}).scalar_one_or_none()
+    app = Application(**values)
+    open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
+    try:
+        with session.begin_nested():
+            session.add(app)
+            session.flush()
+    except IntegrityError:
+        return None
+    return app
+
+
 def submit_application(engine, payload, photos=None, selfie=None, actor="applicant"):
     """Validate, create the case and start its process; refuse a second open case for a NIK."""
     session = engine.session
@@ -71,7 +97,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         nik = validate_nik(data["nik"])
     except NikInvalid as exc:
         raise NikRejected(str(exc), field="nik", reason=getattr(exc, "code", "NIK_INVALID")) from exc
-    app = Application(
+    values = dict(
         nik=nik, active_nik=nik, district_code=nik[4:6], channel=data["channel"],
         facilitator=data.get("facilitator_id"), payment_channel=data["payment_channel"],
         bank_account=data.get("bank_account"), phone=data.get("phone"),
@@ -85,16 +111,12 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         with session.no_autoflush:
             version = engine.latest_version(PROCESS_ID)
         answers = prefetch_application(engine.script_engine.integrations, engine.operators(version), nik, selfie)
-    open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
-    try:
-        with session.begin_nested():
-            session.add(app)
-            session.flush()
-    except IntegrityError as exc:  # the unique open-case NIK: an open case exists, or a concurrent submit won
+    app = _insert_claiming_nik(session, values)
+    if app is None:  # the unique open-case NIK: an open case exists, or a concurrent submit won
         existing = _open_case_for(session, nik)
         number = existing.case_number if existing else None
         raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {number or ''}".strip(),
-                                   case_number=number) from exc
+                                   case_number=number)
     if selfie is not None:  # stored only once the case exists: a refused submission keeps no photo
         selfie_ref = photos.put(selfie)
     else:

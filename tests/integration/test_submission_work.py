@@ -8,7 +8,7 @@ real sandbox registry, on the test database) with a SQLAlchemy ``before_cursor_e
 import re
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from cases.models import Application, EvidenceRecord
 from engine.db import db
@@ -122,3 +122,46 @@ def test_a_new_deployed_version_is_used_by_the_next_decision(svc, personas):
     version = db.session.get(ProcessInstance, second.instance_id).version
     assert "<!-- v2 -->" in svc.engine.version_files(version)[name]
     assert db.session.scalar(select(Application.rule_version).where(Application.id == first.id)) == first.rule_version
+
+
+def test_a_submission_racing_an_uncommitted_one_for_the_same_nik_waits_then_is_refused(app, svc, personas):
+    """The case row's INSERT claims the NIK (ON CONFLICT DO NOTHING, no savepoint): a concurrent
+    submission for the same NIK waits for the first to commit, then is refused with its case number."""
+    import threading
+
+    import pytest
+    from sqlalchemy.orm import Session
+
+    from cases.operations import DuplicateApplication
+    from web import services
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite the first writer holds the database's write lock, one at a time")
+    nik = personas["not_in_dtsen"]
+    first = Session(db.engine)
+    row = Application(nik=nik, active_nik=nik, district_code=nik[4:6], channel="self", consent_version="v1",
+                      status="SUBMITTED", case_number="TPT-RACE-1")
+    first.add(row)
+    first.flush()  # holds the NIK, uncommitted
+    outcome = {}
+
+    def second():
+        with app.app_context():
+            try:
+                submit(services(), nik)
+                outcome["result"] = "submitted"
+            except DuplicateApplication as exc:
+                outcome["result"] = exc.details.get("case_number")
+            finally:
+                db.session.rollback()
+                db.session.remove()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive(), "the second submission must wait for the first one's commit"
+    first.commit()
+    thread.join(30)
+    first.close()
+    assert outcome["result"] == "TPT-RACE-1"
+    assert db.session.scalar(select(func.count()).select_from(Application).where(Application.nik == nik)) == 1
