@@ -44,6 +44,8 @@ to the database (round trips; ``before_cursor_execute``, plus one COMMIT per app
 rows written (rows inserted, updated or deleted) per application.
 
     .venv/bin/python bench/throughput.py [--n 2000] [--people 20000] [--postgres URL] [--bench-db NAME] [--profile]
+
+(``--profile`` sorts by cumulative time; BENCH_PROFILE_SORT=tottime sorts by own time.)
 """
 import argparse
 import copy
