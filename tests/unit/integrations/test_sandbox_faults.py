@@ -113,3 +113,20 @@ def test_bad_fault_settings_are_refused(config):
 def test_unknown_fault_kind_is_refused(faults):
     with pytest.raises(ValueError):
         faults.inject("dtsen", "x", "explode")
+
+
+@pytest.mark.parametrize("adapter", [SandboxBpjsEmployment, SandboxCivilServiceRegistry])
+def test_household_look_up_keeps_each_members_faults(session, faults, personas, adapter):
+    """One query for the family, but a fault injected for one member still fails the whole call."""
+    nik = personas["eligible_family_with_children"]
+    kk = session.scalar(select(t.people.c.kk_number).where(t.people.c.nik == nik))
+    niks = list(session.scalars(select(t.people.c.nik).where(t.people.c.kk_number == kk).order_by(t.people.c.nik)))
+    source = adapter.source
+    registry = adapter(lambda: session, faults)
+    faults.inject(source, niks[-1], "timeout", times=1)
+    with pytest.raises(IntegrationTimeout):
+        registry.lookup_household(niks)
+    faults.inject(source, niks[0], MalformedResponse)
+    with pytest.raises(MalformedResponse):
+        registry.lookup_household(niks)
+    assert [r.nik for r in registry.lookup_household(niks)] == niks
