@@ -103,7 +103,7 @@ LIVENESS_CLASS = int.from_bytes(b"tpfc", "big") >> 1
 _INT4 = 2**31
 _LIVENESS_TAKE = text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:i AS integer))")
 _LIVENESS_WAIT = text("SELECT pg_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
-_LIVENESS_TRY = text("SELECT pg_try_advisory_xact_lock(CAST(:c AS integer), CAST(:i AS integer))")
+_LIVENESS_TRY = text("SELECT pg_try_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 
 face_metadata = MetaData()
 
