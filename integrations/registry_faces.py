@@ -51,34 +51,45 @@ class RegistryFaceTemplates:
         self._session_factory = session_factory
         self._matcher = matcher
         self._clock = clock
-        self.model = getattr(matcher, "model", type(matcher).__name__)
 
-    def reference(self, nik: str, photo: bytes) -> ReferenceFace:
-        """Return the kept template of this registry photo, encoding and keeping it the first time."""
+    def reference(self, nik: str, photo: bytes, matcher: FaceMatcher | None = None) -> ReferenceFace:
+        """Return the kept template of this registry photo, encoding and keeping it the first time.
+
+        ``matcher``: the one to encode with (default: the one given at construction); templates are
+        kept per matcher model.
+        """
+        matcher = matcher or self._matcher
+        model = _model(matcher)
         digest = hashlib.sha256(photo).hexdigest() if isinstance(photo, (bytes, bytearray, memoryview)) else ""
         session = self._session_factory()
         if digest:
             row = session.execute(select(registry_face_templates).where(
                 registry_face_templates.c.nik == nik, registry_face_templates.c.photo_sha256 == digest,
-                registry_face_templates.c.model == self.model)).first()
+                registry_face_templates.c.model == model)).first()
             if row is not None:
                 encoding = None if row.encoding is None else np.frombuffer(row.encoding, dtype="<f4").copy()
                 return ReferenceFace(digest, encoding, row.problem, dict(row.quality or {}))
-        face = self._matcher.describe_reference(photo)
+        face = matcher.describe_reference(photo)
         if face.sha256:  # bytes too large or not bytes at all have no hash: not kept
-            self._keep(session, nik, face)
+            self._keep(session, nik, face, model)
         return face
 
-    def verify(self, nik: str, selfie: bytes, photo: bytes | None) -> FaceMatchResult:
+    def verify(self, nik: str, selfie: bytes, photo: bytes | None,
+               matcher: FaceMatcher | None = None) -> FaceMatchResult:
         """Compare a selfie with this person's registry photo: the same verdicts as ``FaceMatcher.verify``
-        (the selfie is checked first), with the photo's template taken from the table when kept."""
+        (the selfie is checked first), with the photo's template taken from the table when kept.
+
+        ``matcher``: the host's current matcher (``integrations.face``), default the one given at
+        construction; a matcher that keeps no templates (a remote 1:1 service) compares the photos.
+        """
+        matcher = matcher or self._matcher
         if photo is None:
-            return self._matcher.verify(selfie, None)
+            return matcher.verify(selfie, None)
         try:
-            reference = self.reference(nik, photo)
+            reference = self.reference(nik, photo, matcher)
         except NotImplementedError:
-            return self._matcher.verify(selfie, photo)  # a matcher without templates compares the photos
-        return self._matcher.verify_reference(selfie, reference)  # the selfie's checks still come first
+            return matcher.verify(selfie, photo)
+        return matcher.verify_reference(selfie, reference)  # the selfie's checks still come first
 
     def encode_registry(self, people: Iterable[tuple[str, bytes | None]]) -> int:
         """Encode ahead of time the photos of ``(nik, photo bytes)`` not kept yet (an import's people);
@@ -87,7 +98,7 @@ class RegistryFaceTemplates:
         for nik, photo in people:
             if photo is None:
                 continue
-            before = self._kept(nik, hashlib.sha256(photo).hexdigest())
+            before = self._kept(nik, hashlib.sha256(photo).hexdigest(), _model(self._matcher))
             if not before:
                 self.reference(nik, photo)
                 count += 1
@@ -99,15 +110,15 @@ class RegistryFaceTemplates:
             delete(registry_face_templates).where(registry_face_templates.c.nik == nik))
         return int(result.rowcount or 0)
 
-    def _kept(self, nik: str, digest: str) -> bool:
+    def _kept(self, nik: str, digest: str, model: str) -> bool:
         return self._session_factory().execute(select(registry_face_templates.c.nik).where(
             registry_face_templates.c.nik == nik, registry_face_templates.c.photo_sha256 == digest,
-            registry_face_templates.c.model == self.model)).first() is not None
+            registry_face_templates.c.model == model)).first() is not None
 
-    def _keep(self, session: Session, nik: str, face: ReferenceFace) -> None:
+    def _keep(self, session: Session, nik: str, face: ReferenceFace, model: str) -> None:
         dialect = session.get_bind().dialect.name
         values = {
-            "nik": nik, "photo_sha256": face.sha256, "model": self.model,
+            "nik": nik, "photo_sha256": face.sha256, "model": model,
             "encoding": None if face.encoding is None else np.asarray(face.encoding, dtype="<f4").tobytes(),
             "problem": face.problem, "quality": face.quality or None, "encoded_at": self._clock(),
         }
@@ -115,3 +126,7 @@ class RegistryFaceTemplates:
         if make is None:
             raise NotImplementedError(f"no registry face templates for {dialect}")
         session.execute(make(registry_face_templates).values(**values).on_conflict_do_nothing())
+
+
+def _model(matcher: FaceMatcher) -> str:
+    return str(getattr(matcher, "model", type(matcher).__name__))[:64]

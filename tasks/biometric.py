@@ -22,7 +22,7 @@ def face_match(ctx, nik, selfie_ref):
     reference = ctx.integrations.civil_registry.reference_photo(nik)
     try:
         # The registry photo's template is kept once encoded: only the selfie is encoded here.
-        result = ctx.integrations.registry_faces.verify(nik, selfie, reference)
+        result = ctx.integrations.registry_faces.verify(nik, selfie, reference, matcher=ctx.integrations.face)
     except ImageRejected as exc:
         raise BpmnError(exc.code, exc.message, id=exc.message_id, en=exc.message) from exc
     return {
