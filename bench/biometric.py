@@ -255,14 +255,110 @@ def bench_rebuild(rows):
           f"median {statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 95) * 1000:.1f} ms")
 
 
+def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
+    """Dedup cost per application on PostgreSQL, through ``FaceTemplateIndex.search_and_add``.
+
+    The table holds ``templates`` rows and ``gaps`` rolled-back ids (as after that many failed
+    submissions). Sequential: search_and_add + commit, p50/p95. Concurrent: ``threads`` threads, each
+    application holding its transaction ``rest_ms`` after search_and_add (the service tasks that
+    follow check_duplicates), then committing: applications per second.
+    """
+    import threading
+
+    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy.orm import Session
+
+    from integrations.face_index import FaceTemplateIndex, face_metadata, face_templates
+
+    engine = create_engine(url, pool_size=threads + 4, max_overflow=threads * 2)
+    face_metadata.drop_all(engine)
+    face_metadata.create_all(engine)
+    vectors, niks = synthetic_templates(templates, seed=5)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        for lo in range(0, templates, 10_000):
+            conn.execute(insert(face_templates), [
+                {"nik": f"{niks[i]:016d}", "case_ref": f"TPT-B-{i:07d}", "created_at": now,
+                 "encoding": vectors[i].astype("<f4").tobytes()} for i in range(lo, min(lo + 10_000, templates))])
+    fresh, _ = synthetic_templates(applications * (threads + 1) + 10, seed=6)
+    counter = iter(range(10**9))
+
+    def one(index, session, pause):
+        i = next(counter)
+        index.search_and_add(f"{3520000000000000 + i:016d}", f"TPT-N-{i:07d}", fresh[i])
+        if pause:
+            time.sleep(pause)
+        session.commit()
+
+    with Session(engine) as session:
+        index = FaceTemplateIndex(lambda: session)
+        index.rebuild()
+        for _ in range(gaps):  # ids handed out to applications that rolled back
+            index.add(f"{3530000000000000:016d}", "TPT-rolled-back", fresh[0])
+            session.rollback()
+        one(index, session, 0)  # a committed row after the gaps: the index notices them
+        timings = []
+        for _ in range(applications):
+            start = time.perf_counter()
+            one(index, session, 0)
+            timings.append(time.perf_counter() - start)
+        remembered = len(getattr(index, "_gaps", {}))
+    print(f"dedup on PostgreSQL, {templates:,} templates, {gaps} rolled-back ids:"
+          f" search_and_add + commit median {statistics.median(timings) * 1000:.1f} ms,"
+          f" p95 {percentile(timings, 95) * 1000:.1f} ms ({applications} sequential; gaps still re-read: {remembered})")
+
+    index = FaceTemplateIndex(lambda: None)  # one process's index, shared by its threads
+    sessions = {}
+    local = threading.local()
+
+    def session_of_thread():
+        if not hasattr(local, "session"):
+            local.session = Session(engine)
+            sessions[threading.get_ident()] = local.session
+        return local.session
+
+    index._session_factory = session_of_thread
+    session_of_thread().close()
+    index.size  # loaded before timing
+
+    def worker(count):
+        session = session_of_thread()
+        for _ in range(count):
+            one(index, session, rest_ms / 1000)
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(applications // threads,)) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    for session in sessions.values():
+        session.close()
+    print(f"    {threads} threads, each application holding its transaction {rest_ms} ms after the search:"
+          f" {threads * (applications // threads) / elapsed:.1f} applications/s")
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+    face_metadata.drop_all(engine)
+    engine.dispose()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--planted", type=int, default=1000)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--postgres", help="also measure dedup per application on this PostgreSQL database "
+                                           "(its face tables are dropped and recreated)")
+    parser.add_argument("--only-postgres", action="store_true")
+    parser.add_argument("--pg-templates", type=int, default=100_000)
     args = parser.parse_args()
     pin_to_one_core()
     print(f"one core, one BLAS thread; numpy {np.__version__}")
+    if args.postgres:
+        bench_dedup_postgres(args.postgres, args.pg_templates, 2_000, 200, 4, 100)
+        if args.only_postgres:
+            return
     if (FACES / "manifest.csv").exists():
         bench_verification()
     else:
