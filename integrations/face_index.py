@@ -19,7 +19,8 @@ until every transaction that could still commit them has ended: on PostgreSQL th
 tells (``pg_snapshot_xmin`` passed the ``xmax`` noted with the gap), so a rolled-back id is re-read
 about once, not for ten minutes; elsewhere (and as a fallback) they expire after
 ``late_commit_seconds``, and at most ``max_gaps`` are remembered (a late commit of a forgotten gap is
-still found by the periodic count check).
+still found by the periodic count check, as is the rare row whose transaction got its xid only after
+the gap was seen). Claims (below) never leave gaps: they are committed in id order.
 
 Concurrent applications (``search_and_add``): a search sees committed templates only, so two
 transactions that search before either commits would miss each other (the same face submitted under
@@ -84,9 +85,9 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session, scoped_session
@@ -391,6 +392,7 @@ class FaceTemplateIndex:
         self._synced_at: datetime | None = None
         self._deleted_seen: dict[int, datetime] = {}  # deletions applied, kept while re-read
         self._verified_at: datetime | None = None
+        self._expected = 0
 
     def _sync(self, conn) -> None:
         if not self._loaded:
@@ -419,6 +421,9 @@ class FaceTemplateIndex:
     def _rebuild_locked(self, conn, started: datetime | None = None) -> None:
         started = started or _utc(self._clock())
         self._reset()
+        # The approximate index's cells are sized for the whole table, not the first rows read.
+        self._expected = conn.execute(select(func.count()).select_from(face_templates).where(
+            face_templates.c.deleted_at.is_(None))).scalar() or 0
         _, horizon = self._probe(conn)
         self._read_new(conn, conn.execute(self._rows_query(face_templates.c.id > 0)), started, horizon)
         # Ids below a row written longer ago than any transaction lasts were handed out before it,
@@ -441,10 +446,14 @@ class FaceTemplateIndex:
         t = face_templates
         since = self._synced_at - self._late
         gaps = list(self._gaps)
-        where = [t.c.id > self._last_id, t.c.deleted_at > since]
+        # UNION ALL of index-friendly parts (an OR of them scans the table on SQLite); a row in two
+        # parts (a deleted new row or gap) is read twice, harmlessly.
+        columns = (t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at)
+        parts = [select(*columns).where(t.c.id > self._last_id),
+                 select(*columns).where(t.c.deleted_at > since)]
         if gaps:
-            where.append(t.c.id.in_(gaps))
-        result = conn.execute(self._rows_query(or_(*where)))
+            parts.append(select(*columns).where(t.c.id.in_(gaps)))
+        result = conn.execute(union_all(*parts).execution_options(yield_per=50_000))
         deleted = self._read_new(conn, result, started, horizon, gaps=set(gaps))
         fresh = [i for i, _ in deleted if i not in self._deleted_seen]
         self._matrix.remove(fresh)
@@ -480,7 +489,7 @@ class FaceTemplateIndex:
                 self._matrix.add_many(live_ids, live_niks, vectors)
                 self._maybe_go_approximate()
         if new_ids:
-            ids = np.asarray(new_ids, dtype=np.int64)
+            ids = np.unique(np.asarray(new_ids, dtype=np.int64))
             expected = np.arange(self._last_id + 1, int(ids[-1]) + 1, dtype=np.int64)
             if len(expected) != len(ids):
                 # Ids handed out but not (yet) committed: a concurrent transaction, or a rollback.
@@ -497,7 +506,8 @@ class FaceTemplateIndex:
     def _maybe_go_approximate(self) -> None:
         if isinstance(self._matrix, TemplateMatrix) and len(self._matrix) >= self.ann_min_size:
             ids, niks, vectors = self._matrix.live_arrays()
-            ann = AnnMatrix(vectors, nprobe=self.ann_nprobe)
+            ann = AnnMatrix(vectors, nlist=AnnMatrix.cells_for(max(len(vectors), self._expected)),
+                            nprobe=self.ann_nprobe)
             ann.add_many(ids, niks, vectors)
             self._matrix = ann
 

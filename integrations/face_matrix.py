@@ -144,8 +144,7 @@ class AnnMatrix:
 
         train_vectors = np.ascontiguousarray(np.asarray(train_vectors, dtype=np.float32).reshape(-1, DIMENSION))
         if nlist is None:
-            # About sqrt(n) cells (a power of two): 1,024 for a million templates.
-            nlist = 1 << max(6, min(12, int(round(np.log2(max(len(train_vectors), 1)) / 2))))
+            nlist = self.cells_for(len(train_vectors))
         nlist = int(min(nlist, max(1, len(train_vectors) // 39)))  # k-means wants ~39 points a cell
         self.nlist = nlist
         self.nprobe = int(nprobe or max(16, nlist // 32))
@@ -169,6 +168,11 @@ class AnnMatrix:
 
     def __len__(self) -> int:
         return self._live
+
+    @staticmethod
+    def cells_for(population: int) -> int:
+        """About sqrt(n) cells (a power of two, 64 to 4,096): 1,024 for a million templates."""
+        return 1 << max(6, min(12, int(round(np.log2(max(population, 1)) / 2))))
 
     def add_many(self, ids, niks, vectors) -> None:
         """Append templates; ids already present are skipped."""

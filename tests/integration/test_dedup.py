@@ -483,3 +483,29 @@ class _Worker:
                 self.process.wait()
         self.process.stdout.close()
         self._err.close()
+
+
+def test_the_approximate_path_flags_the_same_face_on_the_app_database(svc, index, faces):
+    """The approximate index (forced on a small population) under search_and_add: the same face is
+    found with its exact distance, another face is not."""
+    from engine.db import db
+    from integrations.face_index import FaceTemplateIndex
+
+    rng = np.random.default_rng(4)
+    obama = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
+    crowd = obama + rng.normal(scale=0.09, size=(400, 128)).astype(np.float32)  # about 1.0 away
+    approximate = FaceTemplateIndex(lambda: db.session, threshold=index.threshold, ann_min_size=100)
+    for i, vector in enumerate(crowd):
+        approximate.add(f"35100501019{i:05d}", f"TPT-crowd-{i}", vector)
+    approximate.add(NIK_A, "TPT-1", obama)
+    db.session.commit()
+    assert approximate.size == 401 and approximate.approximate
+    obama2 = svc.integrations.face.encode((faces / "obama2.jpg").read_bytes())
+    candidates, checked = approximate.search_and_add(NIK_B, "TPT-2", obama2)
+    db.session.commit()
+    assert [c.case_ref for c in candidates] == ["TPT-1"] and checked == 401
+    assert candidates[0].distance == pytest.approx(float(np.linalg.norm(obama - obama2)), abs=1e-5)
+    biden = svc.integrations.face.encode((faces / "biden.jpg").read_bytes())
+    assert approximate.search_and_add(NIK_C, "TPT-3", biden)[0] == []
+    db.session.commit()
+    assert [c.case_ref for c in index.search(obama2, k=3)] == ["TPT-2", "TPT-1"]  # nearest first
