@@ -15,9 +15,10 @@ Catching up (``_sync``), once per search, on the request's own connection where 
 (PostgreSQL, READ COMMITTED, and this transaction has written no template yet: it sees exactly the
 committed rows); otherwise on a connection of its own. One query reads new rows, remembered gaps and
 recent deletions together. Gaps (ids handed out but not committed when first seen) are re-read only
-until every transaction that could still commit them has ended: on PostgreSQL the snapshot horizon
-tells (``pg_snapshot_xmin`` passed the ``xmax`` noted with the gap), so a rolled-back id is re-read
-about once, not for ten minutes; elsewhere (and as a fallback) they expire after
+until every transaction that could still commit them has ended: on PostgreSQL the writing
+transactions of this database when the gap was seen (``pg_stat_activity.backend_xid``) are noted with
+it, and once none of them is still running the gap is read a last time and forgotten, so a
+rolled-back id is re-read about once, not for ten minutes; elsewhere (and as a fallback) they expire after
 ``late_commit_seconds``, and at most ``max_gaps`` are remembered (a late commit of a forgotten gap is
 still found by the periodic count check, as is the rare row whose transaction got its xid only after
 the gap was seen). Claims (below) never leave gaps: they are committed in id order.
@@ -80,8 +81,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    Text,
-    cast,
     false,
     func,
     insert,
@@ -104,6 +103,10 @@ LIVENESS_CLASS = int.from_bytes(b"tpfc", "big") >> 1
 _INT4 = 2**31
 _LIVENESS_TAKE = text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:i AS integer))")
 _LIVENESS_WAIT = text("SELECT pg_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
+_STATS_FRESH = text("SELECT pg_stat_clear_snapshot()")
+_WRITERS = text("SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+                " AND pid <> pg_backend_pid()"
+                " AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())")
 _LIVENESS_TRY = text("SELECT pg_try_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 
 face_metadata = MetaData()
@@ -387,8 +390,8 @@ class FaceTemplateIndex:
         self._matrix = TemplateMatrix()
         self._loaded = False
         self._last_id = 0
-        # ids skipped so far -> (when first noticed, PostgreSQL snapshot xmax then or None)
-        self._gaps: dict[int, tuple[datetime, int | None]] = {}
+        # ids skipped so far -> (when first noticed, PostgreSQL: xids writing in this database then)
+        self._gaps: dict[int, tuple[datetime, frozenset | None]] = {}
         self._synced_at: datetime | None = None
         self._deleted_seen: dict[int, datetime] = {}  # deletions applied, kept while re-read
         self._verified_at: datetime | None = None
@@ -400,23 +403,26 @@ class FaceTemplateIndex:
                 self._rebuild_locked(conn)
             return
         started = _utc(self._clock())
-        top, horizon = self._probe(conn)
-        if top < self._last_id:
+        if self._probe(conn) < self._last_id:
             self._rebuild_locked(conn)  # the table was emptied or replaced under us
             return
-        self._catch_up(conn, started, horizon)
+        self._catch_up(conn, started)
         if self._verified_at is None or started - self._verified_at >= self._verify_every:
             self._verify(conn, started)
 
-    def _probe(self, conn) -> tuple[int, tuple[int, int] | None]:
-        """Return the largest id, and on PostgreSQL the snapshot's (xmin, xmax)."""
-        if conn.dialect.name == "postgresql":
-            top, xmin, xmax = conn.execute(select(
-                func.max(face_templates.c.id),
-                cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text),
-                cast(func.pg_snapshot_xmax(func.pg_current_snapshot()), Text))).one()
-            return top or 0, (int(xmin), int(xmax))
-        return conn.execute(select(func.max(face_templates.c.id))).scalar() or 0, None
+    @staticmethod
+    def _probe(conn) -> int:
+        """Return the largest id in the table."""
+        return conn.execute(select(func.max(face_templates.c.id))).scalar() or 0
+
+    @staticmethod
+    def _writers(conn) -> frozenset | None:
+        """PostgreSQL: the xids of the transactions of this database that have written and not ended
+        (other than this connection's); None elsewhere."""
+        if conn.dialect.name != "postgresql":
+            return None
+        conn.execute(_STATS_FRESH)  # statistics views are otherwise frozen for the transaction
+        return frozenset(conn.execute(_WRITERS).scalars())
 
     def _rebuild_locked(self, conn, started: datetime | None = None) -> None:
         started = started or _utc(self._clock())
@@ -424,8 +430,7 @@ class FaceTemplateIndex:
         # The approximate index's cells are sized for the whole table, not the first rows read.
         self._expected = conn.execute(select(func.count()).select_from(face_templates).where(
             face_templates.c.deleted_at.is_(None))).scalar() or 0
-        _, horizon = self._probe(conn)
-        self._read_new(conn, conn.execute(self._rows_query(face_templates.c.id > 0)), started, horizon)
+        self._read_new(conn, conn.execute(self._rows_query(face_templates.c.id > 0)), started)
         # Ids below a row written longer ago than any transaction lasts were handed out before it,
         # so their rows are committed or never will be: not gaps worth re-reading.
         settled = conn.execute(select(func.max(face_templates.c.id)).where(
@@ -441,11 +446,13 @@ class FaceTemplateIndex:
         return (select(t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at).where(where).order_by(t.c.id)
                 .execution_options(yield_per=50_000))
 
-    def _catch_up(self, conn, started: datetime, horizon) -> None:
+    def _catch_up(self, conn, started: datetime) -> None:
         """One query: rows after the last one seen, remembered gaps, and recent deletions."""
         t = face_templates
         since = self._synced_at - self._late
         gaps = list(self._gaps)
+        # Asked before the rows are read: a gap none of whose writers is still running is final.
+        running = self._writers(conn) if gaps else None
         # UNION ALL of index-friendly parts (an OR of them scans the table on SQLite); a row in two
         # parts (a deleted new row or gap) is read twice, harmlessly.
         columns = (t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at)
@@ -454,20 +461,20 @@ class FaceTemplateIndex:
         if gaps:
             parts.append(select(*columns).where(t.c.id.in_(gaps)))
         result = conn.execute(union_all(*parts).execution_options(yield_per=50_000))
-        deleted = self._read_new(conn, result, started, horizon, gaps=set(gaps))
+        deleted = self._read_new(conn, result, started, gaps=set(gaps))
         fresh = [i for i, _ in deleted if i not in self._deleted_seen]
         self._matrix.remove(fresh)
         self._deleted_seen.update(deleted)
         self._deleted_seen = {i: at for i, at in self._deleted_seen.items() if at > since}
-        # Gaps whose writers have all ended were read for the last time just now (the query above
-        # ran after the probe): drop them; the others expire after late_commit_seconds.
-        xmin = horizon[0] if horizon else None
-        self._gaps = {i: (seen, xmax) for i, (seen, xmax) in self._gaps.items()
-                      if started - seen < self._late and not (xmin is not None and xmax is not None and xmax <= xmin
-                                                              and i in gaps)}
+        # Gaps whose writers had all ended were read for the last time just now: drop them; the
+        # others expire after late_commit_seconds.
+        read = set(gaps)
+        self._gaps = {i: (seen, writers) for i, (seen, writers) in self._gaps.items()
+                      if started - seen < self._late
+                      and not (i in read and running is not None and writers is not None and not writers & running)}
         self._synced_at = started
 
-    def _read_new(self, conn, result, started, horizon, gaps: set | None = None) -> list[tuple[int, datetime]]:
+    def _read_new(self, conn, result, started, gaps: set | None = None) -> list[tuple[int, datetime]]:
         """Add the live rows of ``result``; note skipped ids as gaps; return the deletions seen."""
         gaps = gaps or set()
         deleted, new_ids = [], []
@@ -493,9 +500,9 @@ class FaceTemplateIndex:
             expected = np.arange(self._last_id + 1, int(ids[-1]) + 1, dtype=np.int64)
             if len(expected) != len(ids):
                 # Ids handed out but not (yet) committed: a concurrent transaction, or a rollback.
-                xmax = horizon[1] if horizon else None
+                writers = self._writers(conn)  # one of them holds each gap (or it rolled back)
                 for i in np.setdiff1d(expected, ids, assume_unique=True).tolist():
-                    self._gaps.setdefault(i, (started, xmax))
+                    self._gaps.setdefault(i, (started, writers))
                 if len(self._gaps) > self.max_gaps:
                     # The oldest go first: a late commit among them is found by the count check.
                     for i in sorted(self._gaps)[: len(self._gaps) - self.max_gaps]:
@@ -522,7 +529,7 @@ class FaceTemplateIndex:
                     self._sweep_abandoned(conn, started)
                 return
             if attempt == 0:
-                self._catch_up(conn, started, self._probe(conn)[1])
+                self._catch_up(conn, started)
         self._rebuild_locked(conn, started)
 
     def _sweep_abandoned(self, conn, started: datetime) -> None:
@@ -569,11 +576,10 @@ class FaceTemplateIndex:
         started = _utc(self._clock())
         self._gaps = {int(i): (started, None) for i in gaps.tolist()}
         self._loaded = True
-        top, horizon = self._probe(conn)
-        if top < self._last_id:
+        if self._probe(conn) < self._last_id:
             self._rebuild_locked(conn, started)
             return True
-        self._catch_up(conn, started, horizon)
+        self._catch_up(conn, started)
         self._verify(conn, started)
         return True
 
