@@ -76,6 +76,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -124,6 +125,8 @@ face_templates = Table(
     # A claim committed ahead of its application (PostgreSQL, search_and_add): not a template until
     # the application's own transaction sets it to false.
     Column("pending", Boolean, nullable=False, default=False, server_default=false()),
+    # Few rows are pending at any time: the periodic sweep of abandoned claims reads only them.
+    Index("ix_face_templates_pending", "id", postgresql_where=text("pending"), sqlite_where=text("pending")),
 )
 
 

@@ -19,6 +19,8 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("face_templates", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.create_index("ix_face_templates_pending", ["id"], unique=False,
+                              postgresql_where=sa.text("pending"), sqlite_where=sa.text("pending"))
     op.create_table(
         "registry_face_templates",
         sa.Column("nik", sa.String(length=16), nullable=False),
@@ -35,4 +37,5 @@ def upgrade():
 def downgrade():
     op.drop_table("registry_face_templates")
     with op.batch_alter_table("face_templates", schema=None) as batch_op:
+        batch_op.drop_index("ix_face_templates_pending")
         batch_op.drop_column("pending")
