@@ -480,26 +480,23 @@ class FaceTemplateIndex:
     def _read_new(self, conn, result, started, gaps: set | None = None) -> list[tuple[int, datetime]]:
         """Add the live rows of ``result``; note skipped ids as gaps; return the deletions seen."""
         gaps = gaps or set()
+        last = self._last_id
         deleted, new_ids = [], []
         for batch in result.partitions():
-            live_ids, live_niks, live_data = [], [], []
-            for r in batch:
-                if r.id > self._last_id:
-                    new_ids.append(r.id)
-                elif r.id in gaps:
-                    self._gaps.pop(r.id, None)
-                if r.deleted_at is not None:
-                    deleted.append((r.id, _utc(r.deleted_at)))
-                elif r.encoding is not None and (r.id > self._last_id or r.id in gaps):
-                    live_ids.append(r.id)
-                    live_niks.append(r.nik)
-                    live_data.append(r.encoding)
-            if live_ids:
-                vectors = np.frombuffer(b"".join(live_data), dtype="<f4").reshape(-1, DIMENSION)
-                self._matrix.add_many(live_ids, live_niks, vectors)
+            ids = np.fromiter((r.id for r in batch), dtype=np.int64, count=len(batch))
+            new_ids.append(ids[ids > last])
+            if gaps:
+                for i in gaps.intersection(ids.tolist()):
+                    self._gaps.pop(i, None)
+            deleted.extend((r.id, _utc(r.deleted_at)) for r in batch if r.deleted_at is not None)
+            live = [r for r in batch if r.encoding is not None and (r.id > last or r.id in gaps)]
+            if live:
+                vectors = np.frombuffer(b"".join(r.encoding for r in live), dtype="<f4").reshape(-1, DIMENSION)
+                self._matrix.add_many([r.id for r in live], [r.nik for r in live], vectors)
                 self._maybe_go_approximate()
-        if new_ids:
-            ids = np.unique(np.asarray(new_ids, dtype=np.int64))
+        new_ids = np.concatenate(new_ids) if new_ids else []
+        if len(new_ids):
+            ids = np.unique(new_ids)
             expected = np.arange(self._last_id + 1, int(ids[-1]) + 1, dtype=np.int64)
             if len(expected) != len(ids):
                 # Ids handed out but not (yet) committed: a concurrent transaction, or a rollback.
