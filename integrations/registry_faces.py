@@ -83,8 +83,8 @@ class RegistryFaceTemplates:
         construction; a matcher that keeps no templates (a remote 1:1 service) compares the photos.
         """
         matcher = matcher or self._matcher
-        if photo is None:
-            return matcher.verify(selfie, None)
+        if photo is None or type(matcher).describe_reference is FaceMatcher.describe_reference:
+            return matcher.verify(selfie, photo)  # no photo, or a matcher that keeps no templates
         try:
             reference = self.reference(nik, photo, matcher)
         except NotImplementedError:
