@@ -88,6 +88,9 @@ class DefaultSettings:
     # Optional file the face-template index starts from instead of reading every row (holds
     # biometric templates: keep it on the server's own disk, readable by the service account only).
     BANSOS_FACE_INDEX_SNAPSHOT = None
+    # From this many templates on, the index searches an approximate-nearest-neighbour index (faiss
+    # IVF, 8-bit) whose candidates are re-checked exactly; below it every distance is measured.
+    BANSOS_FACE_INDEX_ANN_MIN_SIZE = 200_000
 
     # Service-task retries for transient failures: attempts, first delay in seconds (doubles).
     BANSOS_SERVICE_RETRIES = 4

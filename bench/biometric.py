@@ -8,13 +8,21 @@ is "per core"):
   - reference cached: the registry photos are encoded once beforehand, as a long-running worker's
     cache holds them; every selfie is new (its bytes are made unique by trailing bytes after the
     JPEG end marker, which decoders ignore), so each verification encodes one photo.
-* 1:N probe latency of ``TemplateMatrix.search`` (the in-memory part of ``FaceTemplateIndex``)
-  over 100,000 and 1,000,000 synthetic templates (random unit vectors scaled like dlib encodings),
-  each probe a slightly moved copy of a stored template so one hit is expected: median and p95.
+  - registry template kept: ``RegistryFaceTemplates`` (integrations/registry_faces.py) over a
+    SQLite table where the registry photos were kept on first use, with a matcher WITHOUT any
+    in-process cache: what a fresh worker pays per application (the selfie's encoding only).
+* 1:N search over 100,000 and 1,000,000 synthetic templates spread like dlib encodings (a common
+  mean of norm 1.3, person offsets on a decaying spectrum: different people 0.65-1.0 apart, median
+  0.85, as measured on ../shared/faces), with ``--planted`` (default 1,000) duplicates planted at a
+  distance drawn uniformly from 0.10-0.48 of a stored template (within the 0.5 threshold). Each
+  planted probe searched by the exact ``TemplateMatrix`` and by the approximate ``AnnMatrix``
+  (faiss IVF 8-bit) followed by the exact re-check of its candidates (done against the stored
+  template in ``FaceTemplateIndex``; here against the float32 copy): p95 ms, recall of the planted
+  duplicates, memory of each index, build time, and the exact/ANN ratio of p95.
 * Rebuilding ``FaceTemplateIndex`` from a SQLite file of 100,000 rows, and one full ``search``
-  (catch-up queries + matrix search + hit look-up) on it.
+  (catch-up query + matrix search + hit look-up) on it.
 
-    .venv/bin/python bench/biometric.py [--probes 100] [--skip-million]
+    .venv/bin/python bench/biometric.py [--probes 100] [--planted 1000] [--skip-million]
 """
 import os
 
@@ -84,6 +92,41 @@ def bench_verification():
         timings.append(time.perf_counter() - start)
     report("1:1 reference cached (selfie encoded)", timings, time.process_time() - cpu,
            f"{len(timings)} verifications")
+    bench_registry_templates(data, jpegs)
+
+
+def bench_registry_templates(data, jpegs):
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from integrations.face import FaceRecognitionMatcher
+    from integrations.face_index import face_metadata
+    from integrations.registry_faces import RegistryFaceTemplates
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{tmp}/registry.sqlite")
+        face_metadata.create_all(engine)
+        niks = {name: f"35100101019{i:05d}" for i, name in enumerate(data)}
+        with Session(engine) as session:
+            kept = RegistryFaceTemplates(lambda: session, FaceRecognitionMatcher(cache_size=0))
+            start = time.perf_counter()
+            kept.encode_registry((niks[name], data[name]) for name in data)  # at import or first use
+            session.commit()
+            once = time.perf_counter() - start
+            fresh = RegistryFaceTemplates(lambda: session, FaceRecognitionMatcher(cache_size=0))  # a new worker
+            timings = []
+            cpu = time.process_time()
+            for i, (a, b) in enumerate(itertools.product(jpegs, data)):
+                if a == b:
+                    continue
+                selfie = data[a] + i.to_bytes(4, "big")
+                start = time.perf_counter()
+                fresh.verify(niks[b], selfie, data[b])
+                timings.append(time.perf_counter() - start)
+            cpu = time.process_time() - cpu
+        engine.dispose()
+    report("1:1 registry template kept, no cache", timings, cpu,
+           f"{len(timings)} verifications; {len(data)} registry photos encoded once in {once:.1f} s")
 
 
 def report(label, timings, cpu, note):
@@ -94,36 +137,90 @@ def report(label, timings, cpu, note):
 
 
 def synthetic_templates(n, seed):
+    """Templates spread like dlib encodings: a shared mean (norm 1.3) plus a person's offset on a
+    decaying spectrum, so different people lie 0.65-1.0 apart (median 0.85, as the real photos)."""
     rng = np.random.default_rng(seed)
-    vectors = rng.normal(size=(n, 128)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    vectors *= 1.3  # dlib encodings have a norm of about 1.3
+    mean = rng.normal(size=128)
+    mean *= 1.31 / np.linalg.norm(mean)
+    spectrum = np.arange(1, 129) ** -0.35
+    spectrum /= np.sqrt((spectrum ** 2).sum())
+    basis = np.linalg.qr(rng.normal(size=(128, 128)))[0].astype(np.float32)
+    groups = (rng.normal(size=(256, 128)) * spectrum * 0.35) @ basis.T  # village, age, sex...
+    scale = (spectrum * 0.52).astype(np.float32)
+    vectors = np.empty((n, 128), dtype=np.float32)
+    for lo in range(0, n, 100_000):
+        hi = min(lo + 100_000, n)
+        block = (rng.normal(size=(hi - lo, 128)).astype(np.float32) * scale) @ basis.T
+        block += groups[rng.integers(0, 256, hi - lo)].astype(np.float32)
+        block += mean.astype(np.float32)
+        vectors[lo:hi] = block
     niks = 3510010101000000 + np.arange(n, dtype=np.int64)
     return vectors, niks
 
 
-def bench_search(size, probes):
-    from integrations.face_index import TemplateMatrix
+def planted_probes(vectors, count, seed):
+    """``count`` duplicates: stored templates moved 0.10-0.48 in a random direction (threshold 0.5)."""
+    rng = np.random.default_rng(seed)
+    targets = rng.choice(len(vectors), count, replace=False)
+    steps = rng.normal(size=(count, 128))
+    steps /= np.linalg.norm(steps, axis=1, keepdims=True)
+    steps *= rng.uniform(0.10, 0.48, size=(count, 1))
+    return targets, (vectors[targets] + steps).astype(np.float32)
 
+
+def bench_search(size, probes, planted):
+    from integrations.face_matrix import AnnMatrix, TemplateMatrix
+
+    start = time.perf_counter()
     vectors, niks = synthetic_templates(size, seed=size)
+    generated = time.perf_counter() - start
+    ids = np.arange(1, size + 1, dtype=np.int64)
     matrix = TemplateMatrix()
     start = time.perf_counter()
     for lo in range(0, size, 100_000):  # appended in batches, as catch-ups do
         hi = min(lo + 100_000, size)
-        matrix.add_many(np.arange(lo + 1, hi + 1, dtype=np.int64), niks[lo:hi], vectors[lo:hi])
+        matrix.add_many(ids[lo:hi], niks[lo:hi], vectors[lo:hi])
     loaded = time.perf_counter() - start
-    rng = np.random.default_rng(1)
-    targets = rng.choice(size, probes, replace=False)
-    timings, found = [], 0
-    for target in targets:
-        probe = vectors[target] + rng.normal(scale=0.01, size=128).astype(np.float32)
-        start = time.perf_counter()
-        hits = matrix.search(probe, k=5, threshold=0.5, exclude_nik=f"{3510010101000000 + (target + 1) % size:016d}")
-        timings.append(time.perf_counter() - start)
-        found += bool(hits) and hits[0][0] == target + 1
-    print(f"1:N search over {size:>9,} templates      median {statistics.median(timings) * 1000:6.1f} ms   "
-          f"p95 {percentile(timings, 95) * 1000:6.1f} ms   ({probes} probes, planted hit found {found}/{probes}; "
-          f"loading {loaded:.2f} s, matrix {vectors.nbytes / 2**20:.0f} MiB)")
+    start = time.perf_counter()
+    ann = AnnMatrix(vectors)
+    trained = time.perf_counter() - start
+    for lo in range(0, size, 100_000):
+        hi = min(lo + 100_000, size)
+        ann.add_many(ids[lo:hi], niks[lo:hi], vectors[lo:hi])
+    built = time.perf_counter() - start
+    targets, queries = planted_probes(vectors, planted, seed=size + 1)
+    exclude = [f"{3510010101000000 + (t + 1) % size:016d}" for t in targets]  # another NIK, as the handler
+
+    def exact_search(q, skip):
+        return matrix.search(q, k=5, threshold=0.5, exclude_nik=skip)
+
+    def ann_search(q, skip):
+        # Candidates, then the exact distance of each against its stored template and the real threshold.
+        hits = ann.search(q, k=14, threshold=0.5, exclude_nik=skip)
+        rows = np.asarray([h[0] - 1 for h in hits], dtype=np.int64)
+        exact = np.linalg.norm(vectors[rows].astype(np.float64) - q.astype(np.float64), axis=1)
+        return [(hits[i][0], hits[i][1], float(exact[i])) for i in np.argsort(exact) if exact[i] <= 0.5][:5]
+
+    results = {}
+    for label, search, count in (("exact", exact_search, min(probes, planted)), ("ANN", ann_search, planted)):
+        timings, found, strangers = [], 0, 0
+        for t, q, skip in zip(targets[:count], queries[:count], exclude[:count]):
+            start = time.perf_counter()
+            hits = search(q, skip)
+            timings.append(time.perf_counter() - start)
+            found += any(h[0] == t + 1 for h in hits)
+            strangers += sum(h[0] != t + 1 for h in hits)
+        results[label] = (timings, found, count, strangers)
+    exact_t, ann_t = results["exact"][0], results["ANN"][0]
+    exact_mib = (matrix._vectors.nbytes + matrix._norms.nbytes + matrix._ids.nbytes + matrix._niks.nbytes) / 2**20
+    print(f"1:N over {size:>9,} templates (synthetic data generated in {generated:.1f} s)")
+    for label, (timings, found, count, strangers) in results.items():
+        print(f"    {label:<5} median {statistics.median(timings) * 1000:6.2f} ms   p95 {percentile(timings, 95) * 1000:6.2f} ms"
+              f"   planted duplicates found {found}/{count} ({found / count:.2%}); other faces within 0.5: {strangers}")
+    print(f"    memory: exact matrix {exact_mib:.0f} MiB, ANN {ann.nbytes() / 2**20:.0f} MiB"
+          f" (IVF {ann.nlist} cells, {ann.nprobe} visited, 8-bit);"
+          f" build: exact {loaded:.2f} s, ANN {built:.1f} s (k-means {trained:.1f} s)")
+    print(f"    exact p95 / ANN p95 = {percentile(exact_t, 95) / percentile(ann_t, 95):.0f}x")
 
 
 def bench_rebuild(rows):
@@ -158,20 +255,117 @@ def bench_rebuild(rows):
           f"median {statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 95) * 1000:.1f} ms")
 
 
+def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
+    """Dedup cost per application on PostgreSQL, through ``FaceTemplateIndex.search_and_add``.
+
+    The table holds ``templates`` rows and ``gaps`` rolled-back ids (as after that many failed
+    submissions). Sequential: search_and_add + commit, p50/p95. Concurrent: ``threads`` threads, each
+    application holding its transaction ``rest_ms`` after search_and_add (the service tasks that
+    follow check_duplicates), then committing: applications per second.
+    """
+    import threading
+
+    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy.orm import Session
+
+    from integrations.face_index import FaceTemplateIndex, face_metadata, face_templates
+
+    engine = create_engine(url, pool_size=threads + 4, max_overflow=threads * 2)
+    face_metadata.drop_all(engine)
+    face_metadata.create_all(engine)
+    vectors, niks = synthetic_templates(templates, seed=5)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        for lo in range(0, templates, 10_000):
+            conn.execute(insert(face_templates), [
+                {"nik": f"{niks[i]:016d}", "case_ref": f"TPT-B-{i:07d}", "created_at": now,
+                 "encoding": vectors[i].astype("<f4").tobytes()} for i in range(lo, min(lo + 10_000, templates))])
+    fresh, _ = synthetic_templates(applications * (threads + 1) + 10, seed=6)
+    counter = iter(range(10**9))
+
+    def one(index, session, pause):
+        i = next(counter)
+        index.search_and_add(f"{3520000000000000 + i:016d}", f"TPT-N-{i:07d}", fresh[i])
+        if pause:
+            time.sleep(pause)
+        session.commit()
+
+    with Session(engine) as session:
+        index = FaceTemplateIndex(lambda: session)
+        index.rebuild()
+        for _ in range(gaps):  # ids handed out to applications that rolled back
+            index.add(f"{3530000000000000:016d}", "TPT-rolled-back", fresh[0])
+            session.rollback()
+        one(index, session, 0)  # a committed row after the gaps: the index notices them
+        timings = []
+        for _ in range(applications):
+            start = time.perf_counter()
+            one(index, session, 0)
+            timings.append(time.perf_counter() - start)
+        remembered = len(getattr(index, "_gaps", {}))
+    print(f"dedup on PostgreSQL, {templates:,} templates, {gaps} rolled-back ids:"
+          f" search_and_add + commit median {statistics.median(timings) * 1000:.1f} ms,"
+          f" p95 {percentile(timings, 95) * 1000:.1f} ms ({applications} sequential; gaps still re-read: {remembered})")
+
+    index = FaceTemplateIndex(lambda: None)  # one process's index, shared by its threads
+    sessions = {}
+    local = threading.local()
+
+    def session_of_thread():
+        if not hasattr(local, "session"):
+            local.session = Session(engine)
+            sessions[threading.get_ident()] = local.session
+        return local.session
+
+    index._session_factory = session_of_thread
+    session_of_thread().close()
+    index.size  # loaded before timing
+
+    def worker(count):
+        session = session_of_thread()
+        for _ in range(count):
+            one(index, session, rest_ms / 1000)
+
+    start = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(applications // threads,)) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    for session in sessions.values():
+        session.close()
+    print(f"    {threads} threads, each application holding its transaction {rest_ms} ms after the search:"
+          f" {threads * (applications // threads) / elapsed:.1f} applications/s")
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+    face_metadata.drop_all(engine)
+    engine.dispose()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", type=int, default=100)
+    parser.add_argument("--planted", type=int, default=1000)
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--postgres", help="also measure dedup per application on this PostgreSQL database "
+                                           "(its face tables are dropped and recreated)")
+    parser.add_argument("--only-postgres", action="store_true")
+    parser.add_argument("--pg-templates", type=int, default=100_000)
     args = parser.parse_args()
     pin_to_one_core()
     print(f"one core, one BLAS thread; numpy {np.__version__}")
+    if args.postgres:
+        bench_dedup_postgres(args.postgres, args.pg_templates, 2_000, 200, 4, 100)
+        if args.only_postgres:
+            return
     if (FACES / "manifest.csv").exists():
         bench_verification()
     else:
         print(f"1:1 verification skipped: no photos in {FACES}")
-    bench_search(100_000, args.probes)
+    bench_search(100_000, args.probes, args.planted)
     if not args.skip_million:
-        bench_search(1_000_000, args.probes)
+        bench_search(1_000_000, args.probes, args.planted)
     bench_rebuild(100_000)
 
 

@@ -62,6 +62,17 @@ class FaceMatchResult:
     evidence: Evidence | None = None
 
 
+@dataclass(frozen=True)
+class ReferenceFace:
+    """What a registry photo yields, kept so it is encoded once (``integrations.registry_faces``):
+    its template, or the code of the check it failed; never the photo itself."""
+
+    sha256: str
+    encoding: np.ndarray | None
+    problem: str | None  # an ImageRejected code when the photo is unusable
+    quality: dict = field(default_factory=dict)
+
+
 class FaceMatcher(ABC):
     """Compares an applicant's selfie with their registry photo, and turns a photo into a template.
 
@@ -90,6 +101,14 @@ class FaceMatcher(ABC):
     def encode(self, image_bytes: bytes) -> np.ndarray:
         """Return the float32 template of the one face in a photo, or raise ImageRejected."""
         raise NotImplementedError(f"{type(self).__name__} cannot produce face templates")
+
+    def describe_reference(self, reference: bytes) -> ReferenceFace:
+        """Encode a registry photo once, for ``verify_reference`` (matchers that keep templates)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot produce face templates")
+
+    def verify_reference(self, selfie: bytes, reference: ReferenceFace | None) -> FaceMatchResult:
+        """Compare a selfie with a registry photo encoded earlier: the same verdicts as ``verify``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot compare with stored templates")
 
 
 @dataclass(frozen=True)
@@ -153,18 +172,34 @@ class FaceRecognitionMatcher(FaceMatcher):
         """Compare a selfie with a reference photo."""
         encoded, selfie_hash = self._lookup(selfie)
         if encoded.problem:
+            raise encoded.problem  # checked first: the applicant's photo decides before the registry's
+        return self._compare(encoded, selfie_hash, None if reference is None else self.describe_reference(reference))
+
+    def describe_reference(self, reference: bytes) -> ReferenceFace:
+        """Encode a registry photo (or note why it cannot be used); never raises for a bad photo."""
+        ref, reference_hash = self._lookup(reference)
+        return ReferenceFace(reference_hash or "", None if ref.problem else ref.encoding.copy(),
+                             ref.problem.code if ref.problem else None, dict(ref.quality))
+
+    def verify_reference(self, selfie: bytes, reference: ReferenceFace | None) -> FaceMatchResult:
+        """Compare a selfie with a registry photo encoded earlier: only the selfie is encoded."""
+        encoded, selfie_hash = self._lookup(selfie)
+        if encoded.problem:
             raise encoded.problem
+        return self._compare(encoded, selfie_hash, reference)
+
+    def _compare(self, encoded: _Encoded, selfie_hash: str, reference: ReferenceFace | None) -> FaceMatchResult:
         facts = {"selfie_sha256": selfie_hash, "selfie_quality": encoded.quality}
         if reference is None:
             return self._result("cannot_decide", None, "NO_REFERENCE_PHOTO", facts)
-        ref, reference_hash = self._lookup(reference)
-        facts["reference_sha256"] = reference_hash
-        if ref.problem:
+        facts["reference_sha256"] = reference.sha256 or None
+        if reference.problem or reference.encoding is None:
             # A reference of the wrong kind is the registry's problem, never the applicant's.
-            facts["reference_problem"] = ref.problem.code
+            facts["reference_problem"] = reference.problem or "IMAGE_INVALID"
             return self._result("cannot_decide", None, "REFERENCE_UNUSABLE", facts)
-        facts["reference_quality"] = ref.quality
-        distance = float(np.linalg.norm(ref.encoding.astype(np.float64) - encoded.encoding.astype(np.float64)))
+        facts["reference_quality"] = reference.quality
+        distance = float(np.linalg.norm(np.asarray(reference.encoding, dtype=np.float64)
+                                         - encoded.encoding.astype(np.float64)))
         outcome = "match" if distance <= self.threshold else "no_match"
         return self._result(outcome, distance, None, facts)
 

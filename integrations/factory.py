@@ -10,6 +10,7 @@ from integrations.face import FaceMatcher, FaceRecognitionMatcher
 from integrations.face_index import FaceTemplateIndex
 from integrations.http.wiring import build_http_adapter
 from integrations.identity import CivilRegistry
+from integrations.registry_faces import RegistryFaceTemplates
 from integrations.notify import Notifier
 from integrations.payments import PaymentGateway
 from integrations.registries import AssetRegistry, BpjsEmployment, BpjsHealth, CivilServiceRegistry, Dtsen
@@ -51,6 +52,8 @@ class Integrations:
     face: FaceMatcher
     # Our own table of applicants' face templates (1:N deduplication), not an outside system.
     face_index: FaceTemplateIndex
+    # Templates of the civil-registry photos, encoded once (our table, derived from the registry).
+    registry_faces: RegistryFaceTemplates
     # Shared by every sandbox adapter, so tests and demos can inject faults.
     faults: SandboxFaults
 
@@ -92,5 +95,8 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
         session_factory,
         snapshot_path=settings.get("BANSOS_FACE_INDEX_SNAPSHOT") or None,
         threshold=float(settings.get("BANSOS_FACE_DEDUP_THRESHOLD", 0.5)),
+        ann_min_size=int(settings.get("BANSOS_FACE_INDEX_ANN_MIN_SIZE", 200_000)),
     )
-    return Integrations(face=face, face_index=face_index, faults=faults, **adapters)
+    registry_faces = RegistryFaceTemplates(session_factory, face)
+    return Integrations(face=face, face_index=face_index, registry_faces=registry_faces, faults=faults,
+                        **adapters)

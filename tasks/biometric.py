@@ -23,7 +23,8 @@ def face_match(ctx, nik, selfie_ref):
     reference = take("civil_registry.reference_photo", nik,
                      lambda: ctx.integrations.civil_registry.reference_photo(nik))
     try:
-        result = ctx.integrations.face.verify(selfie, reference)
+        # The registry photo's template is kept once encoded: only the selfie is encoded here.
+        result = ctx.integrations.registry_faces.verify(nik, selfie, reference, matcher=ctx.integrations.face)
     except ImageRejected as exc:
         raise BpmnError(exc.code, exc.message, id=exc.message_id, en=exc.message) from exc
     return {

@@ -66,6 +66,7 @@ def app(settings_overrides, population):
 def _clean(db):
     """Delete every case and engine row (the sandbox registry stays)."""
     from integrations.face_index import face_templates
+    from integrations.registry_faces import registry_face_templates
     from integrations.sandbox.tables import disbursements, outbox
 
     for table in reversed(db.metadata.sorted_tables):
@@ -73,6 +74,7 @@ def _clean(db):
     db.session.execute(delete(disbursements))
     db.session.execute(delete(outbox))
     db.session.execute(delete(face_templates))
+    db.session.execute(delete(registry_face_templates))
     db.session.commit()
 
 

@@ -153,6 +153,36 @@ def _deploy_folder(folder, deployed_by, force=False):
     return report
 
 
+@sandbox.command("encode-photos")
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="at most this many people")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 10_000),
+              help="people per committed batch (an interrupted run keeps what it encoded)")
+def sandbox_encode_photos(limit, batch):
+    """Encode the civil-registry photos not encoded yet, ahead of the applications that use them.
+
+    Each photo is otherwise encoded the first time an application is verified against it; either
+    way it is encoded once (table registry_face_templates, by NIK and photo hash).
+    """
+    from cases.audit import record
+    from integrations.sandbox.tables import people
+
+    svc = _services()
+    registry = svc.integrations.civil_registry
+    query = select(people.c.nik).where(people.c.photo_ref.is_not(None)).order_by(people.c.nik)
+    niks = db.session.execute(query.limit(limit) if limit else query).scalars().all()
+    encoded = 0
+    for lo in range(0, len(niks), batch):
+        chunk = niks[lo:lo + batch]
+        encoded += svc.integrations.registry_faces.encode_registry(
+            (nik, registry.reference_photo(nik)) for nik in chunk)
+        db.session.commit()
+        click.echo(f"{min(lo + batch, len(niks))}/{len(niks)} people, {encoded} photos encoded", err=True)
+    record(db.session, "cli", "sandbox.encode_photos", target_type="registry_face_templates",
+           user_agent="cli", detail={"people": len(niks), "encoded": encoded})
+    db.session.commit()
+    click.echo(f"{encoded} registry photos encoded ({len(niks)} people with a photo)")
+
+
 @click.group(help="Officers (caseworkers, supervisors, appeals officers, administrators).")
 def officer():
     pass

@@ -201,14 +201,129 @@ def test_ids_committed_out_of_order_are_all_found(svc, index, faces):
 # --- the same face submitted at the same moment ----------------------------------------------------
 
 def test_search_and_add_holds_the_dedup_lock_until_commit(svc, index, faces):
-    """While one transaction has searched and stored, no other can search: the lock lasts to its commit."""
+    """SQLite: while one transaction has searched and stored, no other can search (one writer).
+    PostgreSQL: the global lock is only held around the claim; the claim's liveness lock lasts to
+    the commit, and the claim is visible (pending) to every other transaction at once."""
     from engine.db import db
+    from integrations.face_index import face_templates
 
     encoding = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
     index.search_and_add(NIK_A, "TPT-1", encoding)
+    if db.engine.dialect.name == "postgresql":
+        assert _other_connection_can_take_the_lock(db.engine)  # other claims are not held up
+        with db.engine.connect() as conn:
+            [claim] = conn.execute(select(face_templates.c.id, face_templates.c.pending)).all()
+            assert claim.pending  # committed ahead, as a claim; finished by our commit
+        assert not _claim_is_free(db.engine, claim.id)
+        db.session.commit()
+        assert _claim_is_free(db.engine, claim.id)
+        assert [r.pending for r in db.session.execute(select(face_templates.c.pending))] == [False]
+        return
     assert not _other_connection_can_take_the_lock(db.engine)
     db.session.commit()
     assert _other_connection_can_take_the_lock(db.engine)
+
+
+def _claim_is_free(engine, claim_id):
+    from integrations.face_index import _LIVENESS_TRY, LIVENESS_CLASS
+
+    with engine.connect() as conn:
+        free = conn.execute(_LIVENESS_TRY, {"c": LIVENESS_CLASS, "i": claim_id}).scalar()
+        conn.rollback()
+    return free
+
+
+def _postgresql_or_skip():
+    from engine.db import db
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: claims and liveness locks (SQLite has one writer at a time)")
+
+
+def _search_and_add_in_thread(app, nik, case_ref, encoding, finish):
+    """search_and_add on a session of its own in a thread; ``finish`` is 'commit' or 'rollback'."""
+    import queue
+    import threading
+
+    from engine.db import db
+    from integrations.face_index import FaceTemplateIndex
+
+    answers = queue.Queue()
+    go_on = threading.Event()
+
+    def run():
+        with app.app_context():
+            session = db.session.session_factory()
+            try:
+                other = FaceTemplateIndex(lambda: session, threshold=0.5)
+                candidates, _ = other.search_and_add(nik, case_ref, encoding)
+                answers.put([c.case_ref for c in candidates])
+                go_on.wait(30)
+                getattr(session, finish)()
+            except Exception as exc:  # noqa: BLE001 - handed to the test
+                answers.put(exc)
+            finally:
+                session.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return answers, go_on, thread
+
+
+@pytest.mark.parametrize("first_ends", ["commit", "rollback"])
+def test_a_concurrent_duplicate_waits_for_the_earlier_claim_only(svc, index, faces, app, first_ends):
+    """The later claim of the same face waits for the earlier one's end: flagged if it committed,
+    clear (and the abandoned claim tombstoned) if it rolled back. Another face does not wait."""
+    import queue
+
+    from engine.db import db
+    from integrations.face_index import face_templates
+
+    _postgresql_or_skip()
+    obama = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
+    obama2 = svc.integrations.face.encode((faces / "obama2.jpg").read_bytes())
+    biden = svc.integrations.face.encode((faces / "biden.jpg").read_bytes())
+    first, first_go, first_thread = _search_and_add_in_thread(app, NIK_A, "TPT-first", obama, first_ends)
+    assert first.get(timeout=30) == []  # claimed and searched; its transaction stays open
+    other, other_go, other_thread = _search_and_add_in_thread(app, NIK_C, "TPT-other", biden, "commit")
+    assert other.get(timeout=30) == []  # another face: not held up by the open transaction
+    other_go.set()
+    second, second_go, second_thread = _search_and_add_in_thread(app, NIK_B, "TPT-second", obama2, "commit")
+    with pytest.raises(queue.Empty):
+        second.get(timeout=1.5)  # the same face: waits for the first claim's owner
+    assert _advisory_waiters(db.engine) == 1
+    first_go.set()
+    assert second.get(timeout=30) == (["TPT-first"] if first_ends == "commit" else [])
+    second_go.set()
+    for thread in (first_thread, other_thread, second_thread):
+        thread.join(30)
+    rows = {r.case_ref: r for r in db.session.execute(select(face_templates)).all()}
+    assert not any(r.pending for r in rows.values() if r.deleted_at is None)
+    if first_ends == "rollback":
+        assert rows["TPT-first"].deleted_at is not None and rows["TPT-first"].encoding is None
+    assert sorted(c.case_ref for c in index.search(obama, k=5)) == \
+        sorted(["TPT-second"] + (["TPT-first"] if first_ends == "commit" else []))
+
+
+def test_a_rolled_back_id_is_re_read_until_its_transaction_has_ended_only(svc, index, faces):
+    """PostgreSQL: a gap (an id handed out, not committed) is dropped at the first catch-up after
+    every transaction that could commit it has ended, not kept for late_commit_seconds."""
+    from engine.db import db
+
+    _postgresql_or_skip()
+    obama = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
+    biden = svc.integrations.face.encode((faces / "biden.jpg").read_bytes())
+    rolled = db.session.session_factory()
+    try:
+        gap = type(index)(lambda: rolled).add(NIK_A, "TPT-rolled", obama)
+        index.add(NIK_C, "TPT-kept", biden)
+        db.session.commit()
+        assert index.size == 1 and gap in index._gaps  # may still commit
+        rolled.rollback()
+        index.size
+        assert gap not in index._gaps
+    finally:
+        rolled.close()
 
 
 def _other_connection_can_take_the_lock(engine):
@@ -368,3 +483,29 @@ class _Worker:
                 self.process.wait()
         self.process.stdout.close()
         self._err.close()
+
+
+def test_the_approximate_path_flags_the_same_face_on_the_app_database(svc, index, faces):
+    """The approximate index (forced on a small population) under search_and_add: the same face is
+    found with its exact distance, another face is not."""
+    from engine.db import db
+    from integrations.face_index import FaceTemplateIndex
+
+    rng = np.random.default_rng(4)
+    obama = svc.integrations.face.encode((faces / "obama.jpg").read_bytes())
+    crowd = obama + rng.normal(scale=0.09, size=(400, 128)).astype(np.float32)  # about 1.0 away
+    approximate = FaceTemplateIndex(lambda: db.session, threshold=index.threshold, ann_min_size=100)
+    for i, vector in enumerate(crowd):
+        approximate.add(f"35100501019{i:05d}", f"TPT-crowd-{i}", vector)
+    approximate.add(NIK_A, "TPT-1", obama)
+    db.session.commit()
+    assert approximate.size == 401 and approximate.approximate
+    obama2 = svc.integrations.face.encode((faces / "obama2.jpg").read_bytes())
+    candidates, checked = approximate.search_and_add(NIK_B, "TPT-2", obama2)
+    db.session.commit()
+    assert [c.case_ref for c in candidates] == ["TPT-1"] and checked == 401
+    assert candidates[0].distance == pytest.approx(float(np.linalg.norm(obama - obama2)), abs=1e-5)
+    biden = svc.integrations.face.encode((faces / "biden.jpg").read_bytes())
+    assert approximate.search_and_add(NIK_C, "TPT-3", biden)[0] == []
+    db.session.commit()
+    assert [c.case_ref for c in index.search(obama2, k=3)] == ["TPT-2", "TPT-1"]  # nearest first

@@ -246,3 +246,73 @@ def test_a_snapshot_that_disagrees_with_the_table_is_not_trusted(open_index, eng
         conn.execute(delete(face_templates).where(face_templates.c.id == 2))
     restarted, _ = open_index(snapshot_path=snapshot)
     assert restarted.size == 2 and restarted.search(v[1]) == []
+
+
+# -- the approximate index (large populations), forced on a small one ----------------------------
+
+def realistic(n, seed=3):
+    """Templates spread like dlib encodings: different people 0.65-1.0 apart."""
+    rng = np.random.default_rng(seed)
+    spectrum = np.arange(1, 129) ** -0.35
+    spectrum /= np.sqrt((spectrum ** 2).sum())
+    v = rng.normal(size=(n, 128)) * spectrum * 0.6 + rng.normal(size=128) * 0.115
+    return v.astype(np.float32)
+
+
+def test_the_approximate_matrix_finds_planted_duplicates_like_the_exact_one():
+    from integrations.face_matrix import AnnMatrix
+
+    v = realistic(4000)
+    ids = np.arange(1, 4001)
+    niks = [nik(i) for i in range(4000)]
+    exact, ann = TemplateMatrix(), AnnMatrix(v, nlist=32, nprobe=16)
+    exact.add_many(ids, niks, v)
+    ann.add_many(ids, niks, v)
+    rng = np.random.default_rng(9)
+    targets = rng.choice(4000, 200, replace=False)
+    found = 0
+    for t in targets:
+        step = rng.normal(size=128)
+        probe = v[t] + (step / np.linalg.norm(step) * rng.uniform(0.1, 0.45)).astype(np.float32)
+        [want, *_] = exact.search(probe, 3, 0.5)
+        got = ann.search(probe, 3, 0.5)
+        assert want[0] == t + 1
+        if got and got[0][0] == t + 1:
+            found += 1
+            assert got[0][2] == pytest.approx(want[2], abs=0.02)  # 8-bit: close, re-checked by the caller
+        assert all(i != t + 1 for i, _, _ in ann.search(probe, 3, 0.5, exclude_nik=nik(t)))
+        assert all(i < t + 1 for i, _, _ in ann.search(probe, 3, 0.5, below_id=t + 1))
+    assert found >= 196  # half the cells visited: 98%+; bench/biometric.py measures the real settings
+    assert ann.remove([targets[0] + 1, 99_999]) == 1 and len(ann) == 3999
+    assert all(i != targets[0] + 1 for i, _, _ in ann.search(v[targets[0]], 3, 0.5))
+
+
+def test_the_index_switches_to_the_approximate_path_and_re_checks_exactly(open_index, engine, clock, tmp_path):
+    snapshot = tmp_path / "faces.npz"
+    index, session = open_index(ann_min_size=300, snapshot_path=snapshot)
+    v = realistic(400)
+    for i in range(400):
+        index.add(nik(i), f"TPT-{i}", v[i])
+    session.commit()
+    assert index.size == 400 and index.approximate
+    exact, _ = open_index(ann_min_size=10_000)
+    assert exact.size == 400 and not exact.approximate
+    probes = v[[5, 77, 301]] + np.float32(0.01)
+    assert [index.search(p, k=3) for p in probes] == [exact.search(p, k=3) for p in probes]
+    # Distances are exact (the stored template), and the real threshold decides.
+    [hit] = index.search(probes[0], k=3)
+    assert hit.distance == pytest.approx(float(np.linalg.norm(v[5].astype(np.float64) - probes[0])), abs=1e-6)
+    step = np.zeros(128, dtype=np.float32)
+    step[0] = 0.49
+    assert [c.case_ref for c in index.search(v[9] + step, k=3, threshold=0.5)] == ["TPT-9"]
+    assert index.search(v[9] + step, k=3, threshold=0.48) == []  # within threshold + margin, not threshold
+    # Erasure, new rows and a restart from the snapshot keep working on the approximate path.
+    index.delete_for(nik(77))
+    index.add(C, "TPT-new", v[301] + np.float32(0.005))
+    session.commit()
+    assert [c.case_ref for c in index.search(probes[2], k=3)] == ["TPT-new", "TPT-301"]  # nearest first
+    assert index.search(probes[1]) == []
+    index.save_snapshot()
+    restarted, _ = open_index(ann_min_size=300, snapshot_path=snapshot)
+    assert restarted.size == 400 and restarted.approximate
+    assert [restarted.search(p, k=3) for p in probes] == [index.search(p, k=3) for p in probes]
