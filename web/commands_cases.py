@@ -58,16 +58,26 @@ def appeal(case_number, reason):
 
 @click.command(help="Re-check enrolled families on fresh evidence (as for the quarterly DTSEN update).")
 @click.argument("case_numbers", nargs=-1)
-@click.option("--all-enrolled", is_flag=True, help="every enrolled case, one transaction each")
+@click.option("--all-enrolled", is_flag=True,
+              help="every enrolled case (of --as's districts), as a tracked run: on the workers with "
+                   "BANSOS_EXECUTION=celery, else in this process (tepat runs show ID)")
+@click.option("--wait", is_flag=True, help="with --all-enrolled: follow the run's progress until it finishes")
+@click.option("--as", "username", default=None, help="officer who starts the run (default: the command line)")
 @with_appcontext
-def recheck(case_numbers, all_enrolled):
-    from cases.models import Application
+def recheck(case_numbers, all_enrolled, wait, username):
     from cases.operations import case_or_404, recheck_enrolment
     from engine.errors import EngineError
 
     if all_enrolled:
-        case_numbers = db.session.scalars(select(Application.case_number)
-                                          .where(Application.status == "ENROLLED")).all()
+        from cases.runkinds import start_recheck_run
+
+        from .commands_runs import cli_actor, start_and_follow, start_run
+
+        run = start_run(lambda engine: start_recheck_run(engine, cli_actor(username), user_agent="cli"))
+        run = start_and_follow(run, wait)
+        if run.status == "failed":
+            sys.exit(2)
+        return
     failures = 0
     for number in case_numbers:
         try:

@@ -1,0 +1,162 @@
+"""Tracked runs (engine/runs.py): re-checks and imports as runs of chunks, inline and on workers.
+
+Inline the command or the scheduler job runs the chunks in process; with workers (the
+`workers_mode` fixture: steps deferred, hints recorded) a worker's `execute_chunk` runs them. A chunk
+run again does nothing twice; a failing item is tried again with backoff and then reported.
+"""
+import pytest
+from sqlalchemy import func, select
+
+from cases.audit import AuditEntry
+from cases.runkinds import start_import_run, start_recheck_run
+from engine.core import Actor
+from engine.db import db
+from engine.errors import NotAllowed
+from engine.runs import Run, RunItem, create_run, register_kind
+from tests.helpers import case, submit, work
+from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
+from web.runs_exec import execute_chunk, run_in_process
+
+ADMIN = Actor(id="admin", roles=frozenset({"administrator", "supervisor"}))
+APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}
+
+
+def _enrolled(svc, officers, nik):
+    number = submit(svc, nik).case_number
+    work(svc, number, "review", officers["cw1"], APPROVE)
+    app = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
+    assert app.status == "ENROLLED"
+    return app
+
+
+@pytest.fixture
+def enrolled(svc, personas, officers):
+    return [_enrolled(svc, officers, personas[k]) for k in ("eligible_head_without_photo", "eligible_head_with_photo")]
+
+
+def test_a_recheck_run_inline_runs_every_enrolled_case_once(svc, enrolled, ctx):
+    svc.engine.settings["BANSOS_RUN_CHUNK_SIZE"], size = 1, svc.engine.settings.get("BANSOS_RUN_CHUNK_SIZE")
+    try:
+        run = start_recheck_run(svc.engine, ADMIN)
+        db.session.commit()
+    finally:
+        svc.engine.settings["BANSOS_RUN_CHUNK_SIZE"] = size
+    assert (run.total, run.status) == (2, "queued")
+    assert run_in_process(svc.engine, run.id, wait=True) == 2  # two chunks of one
+    db.session.expire_all()
+    run = db.session.get(Run, run.id)
+    assert (run.status, run.done, run.failed) == ("done", 2, 0)
+    assert sum(run.outcomes.values()) == 2 and run.started_at and run.finished_at
+    for app in enrolled:
+        assert case(app.case_number).status in run.outcomes
+    started = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "run.start"))
+    assert started.actor == "admin" and started.target_id == str(run.id)
+    assert run_in_process(svc.engine, run.id) == 0  # nothing left to do
+
+
+def test_a_recheck_run_on_workers_and_a_redelivered_chunk_does_nothing_twice(svc, enrolled, workers_mode, ctx):
+    from cases.models import CaseEvent
+
+    hinted = []
+    svc.engine.chunk_hint_sender = hinted.extend
+    try:
+        run = start_recheck_run(svc.engine, ADMIN)
+        db.session.commit()
+    finally:
+        svc.engine.chunk_hint_sender = None
+    assert hinted == [(run.id, 1)]  # one chunk, hinted after the commit
+    assert all(case(a.case_number).status == "ENROLLED" for a in enrolled)  # the command did not run them
+    worker = _worker(svc)
+    assert execute_chunk(worker, run.id, 1) == "done"
+    run = db.session.get(Run, run.id)
+    db.session.refresh(run)
+    assert (run.status, run.done) == ("done", 2)
+    events = db.session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "recheck_started"))
+    # The message again (redelivered after a crash, or the dispatcher's re-sent hint): nothing twice.
+    assert execute_chunk(worker, run.id, 1) == "stopped"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(CaseEvent)
+                             .where(CaseEvent.kind == "recheck_started")) == events == 2
+    assert db.session.get(Run, run.id).done == 2
+
+
+def test_a_chunk_cut_short_by_a_crash_is_finished_without_redoing_its_done_items(svc, enrolled, workers_mode, ctx):
+    run = start_recheck_run(svc.engine, ADMIN)
+    db.session.commit()
+    worker = _worker(svc)
+    first = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.seq == 1))
+    # A worker did item 1 and died before the chunk's end: item 1 is done, the chunk is not.
+    from engine.runs import claim_item, mark_item_done
+    from engine.runs import KINDS
+
+    item = claim_item(db.session, run.id, 1)
+    mark_item_done(item, KINDS["recheck"].handle(worker, db.session.get(Run, run.id), first.key))
+    db.session.commit()
+    assert execute_chunk(worker, run.id, 1) == "done"  # the redelivered message
+    db.session.expire_all()
+    items = db.session.scalars(select(RunItem).where(RunItem.run_id == run.id).order_by(RunItem.seq)).all()
+    assert [i.attempts for i in items] == [1, 1] and db.session.get(Run, run.id).done == 2
+
+
+def test_a_failing_item_is_tried_again_with_backoff_then_reported(svc, ctx):
+    calls = []
+
+    def flaky(engine, run, key):
+        calls.append(key)
+        if key == "bad":
+            raise RuntimeError(f"registry timeout on {key}")
+        return "ok"
+
+    register_kind("test.flaky", flaky)
+    settings = svc.engine.settings
+    saved = settings.get("BANSOS_RUN_ITEM_BACKOFF_SECONDS"), settings.get("BANSOS_RUN_ITEM_MAX_ATTEMPTS")
+    settings["BANSOS_RUN_ITEM_BACKOFF_SECONDS"], settings["BANSOS_RUN_ITEM_MAX_ATTEMPTS"] = 30, 2
+    try:
+        run = create_run(db.session, "test.flaky", {}, "admin", ["a", "bad", "c"], 10)
+        db.session.commit()
+        assert execute_chunk(svc.engine, run.id, 1) == "later"  # "bad" backs off; the others are done
+        bad = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.key == "bad"))
+        assert (bad.status, bad.attempts) == ("pending", 1) and "registry timeout" in bad.error
+        assert bad.next_try_at is not None
+        assert execute_chunk(svc.engine, run.id, 1) == "later" and calls.count("bad") == 1  # still backing off
+        settings["BANSOS_RUN_ITEM_BACKOFF_SECONDS"] = 0
+        bad.next_try_at = None
+        db.session.commit()
+        assert execute_chunk(svc.engine, run.id, 1) == "done"
+        db.session.expire_all()
+        run = db.session.get(Run, run.id)
+        assert (run.status, run.done, run.failed, run.outcomes) == ("done", 2, 1, {"ok": 2, "error": 1})
+        assert calls.count("a") == 1 and calls.count("bad") == 2
+    finally:
+        settings["BANSOS_RUN_ITEM_BACKOFF_SECONDS"], settings["BANSOS_RUN_ITEM_MAX_ATTEMPTS"] = saved
+
+
+def test_an_import_run_records_its_tables_and_a_bad_folder_fails_at_once(svc, population, tmp_path, ctx):
+    run = start_import_run(svc.engine, ADMIN, str(population["dir"]), errors_path=str(tmp_path / "errors.xlsx"),
+                           max_delete_share=0.1)
+    db.session.commit()
+    run_in_process(svc.engine, run.id, wait=True)
+    db.session.expire_all()
+    run = db.session.get(Run, run.id)
+    assert (run.status, run.done, run.total) == ("done", 1, 1) and run.result["tables"]
+    assert run.result["rows_read"] > 1000
+    bad = start_import_run(svc.engine, ADMIN, str(tmp_path / "empty"))
+    db.session.commit()
+    run_in_process(svc.engine, bad.id, wait=True)
+    db.session.expire_all()
+    bad = db.session.get(Run, bad.id)
+    item = db.session.scalar(select(RunItem).where(RunItem.run_id == bad.id))
+    assert (bad.status, bad.failed, item.attempts, item.outcome) == ("failed", 1, 1, "refused")
+    assert "missing" in item.error
+
+
+def test_who_may_start_runs(svc, ctx):
+    caseworker = Actor(id="cw", roles=frozenset({"caseworker"}))
+    supervisor = Actor(id="sup", roles=frozenset({"supervisor"}), regions=frozenset({"25"}))
+    with pytest.raises(NotAllowed):
+        start_recheck_run(svc.engine, caseworker)
+    with pytest.raises(NotAllowed):
+        start_import_run(svc.engine, supervisor, "/tmp")
+    run = start_recheck_run(svc.engine, supervisor)  # their district's enrolled cases only
+    assert run.regions == ["25"] and run.total == 0 and run.status == "done"
+    db.session.rollback()
