@@ -14,6 +14,7 @@ from engine.db import db
 from engine.errors import NotAllowed
 from engine.runs import Run, RunItem, create_run, register_kind
 from tests.helpers import case, submit, work
+from tests.integration.test_web import web  # noqa: F401  (fixture)
 from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
 from web.runs_exec import execute_chunk, run_in_process
 
@@ -160,3 +161,96 @@ def test_who_may_start_runs(svc, ctx):
     run = start_recheck_run(svc.engine, supervisor)  # their district's enrolled cases only
     assert run.regions == ["25"] and run.total == 0 and run.status == "done"
     db.session.rollback()
+
+
+def _cli(*args, code=0):
+    from flask import current_app
+
+    result = current_app.test_cli_runner().invoke(args=list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_the_command_line_runs_a_recheck_and_shows_it(svc, enrolled, ctx):
+    assert "Belum ada proses massal. / No runs yet." in _cli("runs", "list")
+    out = _cli("recheck", "--all-enrolled", "--wait")
+    run_id = int(out.split()[1].rstrip(":"))
+    assert f"run {run_id} recheck done: 2/2 (100%) done 2 failed 0" in out
+    listed = _cli("runs", "list")
+    assert f"#{run_id}" in listed and "done" in listed and "WIB" in listed
+    shown = _cli("runs", "show", str(run_id))
+    assert "2/2 (100%)" in shown and "started by cli" in shown and "WIB" in shown
+    out = _cli("runs", "cancel", str(run_id), code=2)
+    assert "RUN_FINISHED" in out
+    assert "RUN_NOT_FOUND" in _cli("runs", "show", "99999", code=2)
+
+
+def test_the_command_line_leaves_a_run_to_the_workers_and_prints_its_id(svc, population, workers_mode, ctx):
+    out = _cli("sandbox", "import", str(population["dir"]), "--on-workers")
+    run_id = int(out.split()[1].rstrip(":"))
+    assert f"tepat runs show {run_id}" in out
+    assert db.session.get(Run, run_id).status == "queued"
+    out = _cli("runs", "cancel", str(run_id), "--as", "nobody", code=2)
+    _cli("runs", "cancel", str(run_id))
+    assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.action == "run.cancel")) == "run.cancel"
+    db.session.expire_all()
+    assert execute_chunk(_worker(svc), run_id, 1) == "stopped"
+
+
+COVERED_ENDPOINTS = {"admin.runs", "admin.run", "admin.run_progress", "admin.start_recheck", "admin.cancel_run",
+                     "admin.run_errors"}
+
+
+@pytest.mark.parametrize("role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor",
+                                  "administrator"])
+def test_the_runs_pages_by_role(web, svc, role, population, tmp_path):
+    from tests.integration.test_web import login, post
+
+    imported = start_import_run(svc.engine, ADMIN, str(population["dir"]))
+    rechecking = create_run(db.session, "recheck", {}, "admin", ["TPT-2026-0000001"], 50)
+    (tmp_path / "e.xlsx").write_bytes(b"PK\x03\x04 refused rows")
+    imported.error_file = str(tmp_path / "e.xlsx")
+    db.session.commit()
+    if role is not None:
+        assert login(web, f"w_{role}").status_code == 302
+    def status(path):
+        response = web.get(path)
+        response.close()  # the workbook is streamed from its file
+        return response.status_code
+
+    get = {path: status(path) for path in (
+        "/admin/runs", f"/admin/runs/{rechecking.id}", f"/admin/runs/{rechecking.id}/progress",
+        f"/admin/runs/{imported.id}", f"/admin/runs/{imported.id}/errors.xlsx")}
+    if role is None:
+        assert set(get.values()) == {302}
+        assert web.post("/admin/runs/recheck").status_code in (302, 400)
+        return
+    readers = {"auditor": 200, "supervisor": 200, "administrator": 200}
+    expected = readers.get(role, 403)
+    assert get["/admin/runs"] == get[f"/admin/runs/{rechecking.id}"] == get[f"/admin/runs/{rechecking.id}/progress"] \
+        == expected
+    assert get[f"/admin/runs/{imported.id}"] == {"supervisor": 404}.get(role, expected)  # imports: not theirs
+    assert get[f"/admin/runs/{imported.id}/errors.xlsx"] == {"administrator": 200}.get(role, 403)
+    started = post(web, "/admin/runs/recheck")
+    assert started.status_code == (302 if role in ("supervisor", "administrator") else 403)
+    cancelled = post(web, f"/admin/runs/{rechecking.id}/cancel")
+    assert cancelled.status_code == {"supervisor": 302, "administrator": 302, "auditor": 403}.get(role, 403)
+    db.session.expire_all()
+    assert (db.session.get(Run, rechecking.id).status == "cancelled") == (role in ("supervisor", "administrator"))
+    if role in ("supervisor", "administrator"):
+        actions = set(db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "run")))
+        assert {"run.start", "run.cancel"} <= actions
+
+
+def test_the_run_page_follows_progress_until_the_run_is_done(web, svc, enrolled):
+    from tests.integration.test_web import login
+
+    run = start_recheck_run(svc.engine, ADMIN)
+    db.session.commit()
+    assert login(web, "w_administrator").status_code == 302
+    html = web.get(f"/admin/runs/{run.id}").get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in html and "0 dari 2 ditangani" in html
+    run_in_process(svc.engine, run.id, wait=True)
+    html = web.get(f"/admin/runs/{run.id}/progress").get_data(as_text=True)
+    assert "hx-trigger" not in html and "2 dari 2 ditangani" in html and "100%" in html
+    assert "ENROLLED" in html or "REMOVAL_REVIEW" in html or "UNDER_REVIEW" in html
