@@ -15,6 +15,7 @@ from engine.errors import NotAllowed
 from engine.runs import Run, RunItem, create_run, register_kind
 from tests.helpers import case, submit, work
 from tests.integration.test_web import web  # noqa: F401  (fixture)
+from tests.integration.test_workers import cluster  # noqa: F401  (fixture)
 from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
 from web.runs_exec import execute_chunk, run_in_process
 
@@ -254,3 +255,32 @@ def test_the_run_page_follows_progress_until_the_run_is_done(web, svc, enrolled)
     html = web.get(f"/admin/runs/{run.id}/progress").get_data(as_text=True)
     assert "hx-trigger" not in html and "2 dari 2 ditangani" in html and "100%" in html
     assert "ENROLLED" in html or "REMOVAL_REVIEW" in html or "UNDER_REVIEW" in html
+
+
+def test_a_recheck_run_on_real_workers_with_its_hints_lost(svc, enrolled, cluster):  # noqa: F811
+    """PostgreSQL + RabbitMQ: the start's hints are lost; the scheduler re-sends them, a worker runs the chunks."""
+    import time
+
+    from cases.models import CaseEvent
+
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "runs@test")
+    cluster.start("scheduler", "scheduler")
+    settings = svc.engine.settings
+    settings["BANSOS_RUN_CHUNK_SIZE"], size = 1, settings["BANSOS_RUN_CHUNK_SIZE"]
+    try:
+        run = start_recheck_run(svc.engine, ADMIN)  # no chunk hint sender: the hints are lost
+        db.session.commit()
+    finally:
+        settings["BANSOS_RUN_CHUNK_SIZE"] = size
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        if db.session.get(Run, run.id).status not in ("queued", "running"):
+            break
+        time.sleep(0.25)
+    run = db.session.get(Run, run.id)
+    assert (run.status, run.done, run.failed) == ("done", 2, 0), cluster.logs()
+    for app in enrolled:
+        events = db.session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.application_id == app.id, CaseEvent.kind == "recheck_started"))
+        assert events == 1
