@@ -2,13 +2,15 @@
 
 A task completed on the case page (a review, an approval, an appeal decision) or an assisted
 registration saves the instance due now and returns: the page the officer lands on says "being
-processed" and reloads itself (as the portal's case page does) until a worker has run the steps;
+processed" and follows the steps (the case page polls its notice with htmx and reloads once they
+are done; the facilitator's list reloads itself as the portal's case page does);
 `tepat submit` waits for the decision with a progress line and a timeout.
 """
 import re
 import threading
 import time
 
+import pytest
 from flask import current_app
 
 from engine.db import db
@@ -20,6 +22,10 @@ from web.worker import advance_instance
 REFRESH = 'http-equiv="refresh"'
 
 
+POLL = "hx-trigger=\"every 2s\""
+COVERED_ENDPOINTS = {"casepages.processing"}
+
+
 def test_the_case_page_follows_the_steps_a_completed_task_left_to_the_workers(web, svc, personas, workers_mode):
     number = submit(svc, personas["eligible_head_without_photo"]).case_number
     worker = _worker(svc)
@@ -27,34 +33,47 @@ def test_the_case_page_follows_the_steps_a_completed_task_left_to_the_workers(we
     task = open_task(number, "review")
     assert login(web, "w_caseworker").status_code == 302
     html = web.get(f"/cases/{number}").get_data(as_text=True)
-    assert REFRESH not in html and 'id="processing"' not in html  # nothing pending: an ordinary page
+    assert POLL not in html and 'id="processing"' not in html  # nothing pending: an ordinary page
     assert post(web, f"/tasks/{task.id}/claim").status_code == 302
     response = post(web, f"/cases/{number}/tasks/{task.id}",
                     {"review_decision": "approve", "review_notes": "checked at the village office"})
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/cases/{number}")
     html = web.get(f"/cases/{number}").get_data(as_text=True)
-    assert REFRESH in html and "Sedang diproses" in html  # the approval task is not there yet
-    assert open_task(number, "approve") is None
+    assert POLL in html and f"/cases/{number}/processing" in html and "Sedang diproses" in html
+    assert open_task(number, "approve") is None  # the approval task is not there yet
+    polled = web.get(f"/cases/{number}/processing")
+    assert polled.status_code == 200 and "HX-Refresh" not in polled.headers and "Sedang diproses" in polled.text
     assert advance_instance(worker, case(number).instance_id) == "woken"
+    polled = web.get(f"/cases/{number}/processing")
+    assert polled.headers.get("HX-Refresh") == "true"  # done: the page reloads itself
     html = web.get(f"/cases/{number}").get_data(as_text=True)
-    assert REFRESH not in html and 'id="processing"' not in html
+    assert POLL not in html and 'id="processing"' not in html
     assert open_task(number, "approve") is not None
 
 
-def test_the_page_does_not_reload_under_an_officer_filling_a_form(web, svc, personas, workers_mode):
+@pytest.mark.parametrize("role", [None, "caseworker", "supervisor", "appeals_officer", "administrator", "auditor",
+                                  "facilitator"])
+def test_who_may_poll_a_case(web, svc, personas, role):
+    number = submit(svc, personas["civil_servant"]).case_number
+    if role is not None:
+        assert login(web, f"w_{role}").status_code == 302
+    status = web.get(f"/cases/{number}/processing").status_code
+    assert status == {None: 302, "facilitator": 403}.get(role, 200)
+
+
+def test_the_page_does_not_poll_under_an_officer_filling_a_form(web, svc, personas, workers_mode):
+    from engine.db import utcnow
+    from engine.models import ProcessInstance
+
     number = submit(svc, personas["eligible_head_without_photo"]).case_number
     advance_instance(_worker(svc), case(number).instance_id)
     task = open_task(number, "review")
     assert login(web, "w_caseworker").status_code == 302
     assert post(web, f"/tasks/{task.id}/claim").status_code == 302
-    instance = case(number)
-    from engine.models import ProcessInstance
-    from engine.db import utcnow
-
-    db.session.get(ProcessInstance, instance.instance_id).wake_at = utcnow()  # a timer came due meanwhile
+    db.session.get(ProcessInstance, case(number).instance_id).wake_at = utcnow()  # a timer came due meanwhile
     db.session.commit()
     html = web.get(f"/cases/{number}").get_data(as_text=True)
-    assert REFRESH not in html  # their claimed task's form is on the page
+    assert POLL not in html  # their claimed task's form is on the page
 
 
 def test_a_facilitators_list_follows_the_check_of_a_registration(web, svc, personas, workers_mode):

@@ -72,7 +72,8 @@ def run(run_id):
 def run_progress(run_id):
     """The progress panel alone (what the page polls while the run is active)."""
     found = _run_or_404(run_id)
-    return render_template("_run_progress.html", run=found, status_labels=_status_labels())
+    return render_template("_run_progress.html", run=found, status_labels=_status_labels(),
+                           may_cancel=may_cancel(current_user.actor, found))
 
 
 @bp.post("/runs/recheck")
