@@ -45,7 +45,8 @@ def _import_one(engine, run, folder):
     params = run.params or {}
     try:
         report = import_extracts(folder, engine.session, error_workbook_path=params.get("errors_path"),
-                                 max_delete_share=params.get("max_delete_share"))
+                                 max_delete_share=params.get("max_delete_share"),
+                                 progress=_rows_read_reporter(engine.session, run.id))
     except ExtractInvalid as exc:
         raise ItemRefused("; ".join(exc.problems)) from exc
     except MassDeleteRefused as exc:
@@ -55,6 +56,35 @@ def _import_one(engine, run, folder):
                   "seconds": round(report.seconds, 1)}
     run.error_file = str(report.error_workbook) if report.errors and report.error_workbook else None
     return "imported" if not report.errors else "imported_with_refusals"
+
+
+def _rows_read_reporter(session, run_id, every=2.0):
+    """Report an import's rows read on the run, every few seconds, in transactions of their own.
+
+    The import itself is one transaction (all or nothing), so its progress is written beside it on a
+    separate connection. PostgreSQL only: SQLite's single writer is the import's until it commits.
+    """
+    import time
+
+    from sqlalchemy import update
+
+    from engine.runs import Run
+
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return None
+    state = {"at": 0.0}
+
+    def progress(table, rows):
+        now = time.monotonic()
+        if now - state["at"] < every:
+            return
+        state["at"] = now
+        with bind.engine.connect() as conn:
+            conn.execute(update(Run).where(Run.id == run_id).values(result={"reading": table, "rows_read": rows}))
+            conn.commit()
+
+    return progress
 
 
 register_kind(RECHECK, _recheck_one)

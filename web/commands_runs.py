@@ -26,6 +26,9 @@ def cli_actor(username):
 def progress_line(run):
     """One line: where a run stands, its counts by outcome."""
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted((run.outcomes or {}).items()))
+    reading = (run.result or {}).get("reading") if not run.finished else None
+    if reading:  # an import under way: its one item has no count yet, its rows read have
+        outcomes = f"{reading}: {run.result.get('rows_read', 0)} rows read"
     return (f"run {run.id} {run.kind} {run.status}: {run.done + run.failed}/{run.total} ({run.percent}%) "
             f"done {run.done} failed {run.failed}" + (f" [{outcomes}]" if outcomes else ""))
 

@@ -284,3 +284,20 @@ def test_a_recheck_run_on_real_workers_with_its_hints_lost(svc, enrolled, cluste
         events = db.session.scalar(select(func.count()).select_from(CaseEvent).where(
             CaseEvent.application_id == app.id, CaseEvent.kind == "recheck_started"))
         assert events == 1
+
+
+def test_an_import_under_way_reports_its_rows_read_beside_its_transaction(svc, ctx):
+    from cases.runkinds import _rows_read_reporter
+    from web.commands_runs import progress_line
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the import holds SQLite's one write lock until it commits: no progress beside it")
+    run = create_run(db.session, "import", {}, "admin", ["/extracts"], 1)
+    db.session.commit()
+    db.session.execute(select(RunItem).where(RunItem.run_id == run.id).with_for_update())  # the item's transaction
+    _rows_read_reporter(db.session, run.id)("civil_registry", 5000)  # written and committed on its own
+    db.session.rollback()
+    run = db.session.get(Run, run.id)
+    db.session.refresh(run)
+    assert run.result == {"reading": "civil_registry", "rows_read": 5000}
+    assert "civil_registry: 5000 rows read" in progress_line(run)
