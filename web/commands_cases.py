@@ -324,8 +324,10 @@ def tasks_reassign(task_id, target, username):
 @click.argument("task_id", type=int)
 @click.option("--as", "username", required=True)
 @click.option("-f", "--field", "fields", multiple=True, help="form field as name=value")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="with workers: wait (BANSOS_SUBMIT_WAIT_SECONDS) for the steps the task leaves to them")
 @commits
-def tasks_complete(task_id, username, fields):
+def tasks_complete(task_id, username, fields, wait):
     """Complete a claimed task with form fields."""
     from cases.operations import case_or_404
     from engine.humantasks import complete_task
@@ -334,9 +336,15 @@ def tasks_complete(task_id, username, fields):
     for item in fields:
         name, _, value = item.partition("=")
         data[name.strip()] = value
-    row = complete_task(_services().engine, task_id, _actor(username), data)
+    engine = _services().engine
+    row = complete_task(engine, task_id, _actor(username), data)
     db.session.flush()
-    app = case_or_404(db.session, row.business_key)
+    key = row.business_key
+    if engine.defer_steps and wait:  # the workers run what follows, after this commit
+        db.session.commit()
+        if not wait_for_steps(engine, key, float(current_app.config["BANSOS_SUBMIT_WAIT_SECONDS"])):
+            click.echo(f"the workers have not finished yet: tepat case show {key}", err=True)
+    app = case_or_404(db.session, key)
     click.echo(f"task {row.id} completed; case {app.case_number}: {app.status}")
     _print_decision(app)
 

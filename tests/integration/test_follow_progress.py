@@ -124,3 +124,17 @@ def test_tepat_submit_without_waiting_or_past_its_timeout(svc, personas, workers
     assert f"tepat case show {number}" in out and "decision" not in out
     out = _cli("submit", "--nik", personas["high_wage"], "--account", "1234567890", "--timeout", "1", code=3)
     assert "no decision after 1 s" in out
+
+
+def test_tepat_tasks_complete_without_waiting_leaves_the_steps_to_the_workers(svc, personas, officers, workers_mode):
+    from engine.humantasks import claim_task
+
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
+    advance_instance(_worker(svc), case(number).instance_id)
+    task = open_task(number, "review")
+    claim_task(svc.engine, task.id, officers["cw1"])
+    db.session.commit()
+    out = _cli("tasks", "complete", str(task.id), "--as", "cw1", "-f", "review_decision=approve",
+               "-f", "review_notes=checked at the village office", "--no-wait")
+    assert f"task {task.id} completed; case {number}: IN_REVIEW" in out
+    assert open_task(number, "approve") is None and workers_mode[-1] == case(number).instance_id
