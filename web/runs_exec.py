@@ -20,11 +20,20 @@ log = logging.getLogger(__name__)
 RUN_CHUNK = "tepat.run_chunk"
 
 
-def execute_chunk(engine, run_id, seq, now=None):
+class WorkerLost(Exception):
+    """A worker died (killed, out of memory, its machine lost) while it ran this item."""
+
+
+def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     """Do the due items of one chunk, one transaction each; close the chunk (and the run) when it can.
 
     Returns "done" (the chunk is closed), "later" (items back off; the dispatcher sends it again when
     due), "already" (closed before: nothing done), "stopped" (the run is not active) or None.
+
+    `redelivered`: the broker gives the message again because the worker that had it died. Items run
+    in order and done ones are skipped, so the first item still due is the one it died on: that
+    counts as a failed attempt (backoff, then failed) instead of running it at once, so an item
+    that kills its worker does not kill one worker after another.
     """
     session = db.session
     status = start_if_queued(session, run_id, now)
@@ -32,7 +41,12 @@ def execute_chunk(engine, run_id, seq, now=None):
     if status not in ACTIVE:
         return "stopped" if status else None
     run_kind = KINDS[session.get(Run, run_id).kind]
-    for item_seq in items_due(session, run_id, seq, now or utcnow()):
+    due = items_due(session, run_id, seq, now or utcnow())
+    if redelivered and due:
+        record_item_failure(session, engine.settings, run_id, due.pop(0),
+                            WorkerLost("a worker died while running this item"))
+        session.commit()
+    for item_seq in due:
         session.rollback()  # end the read transaction: each item is its own
         run = session.get(Run, run_id)
         if run.status not in ACTIVE:  # cancelled meanwhile: leave the rest undone
@@ -147,14 +161,15 @@ def run_due_chunks(app, limit=20):
             db.session.remove()
 
 
-def run_chunk_task(run_id, seq):
+def run_chunk_task(task, run_id, seq):
     """Celery task: run R chunk C (a hint; the database says what is left)."""
     from .worker import _worker_app, _worker_engine
 
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
     app = _worker_app()
     with app.app_context():
         try:
-            outcome = execute_chunk(_worker_engine(), int(run_id), int(seq))
+            outcome = execute_chunk(_worker_engine(), int(run_id), int(seq), redelivered=redelivered)
             log.info("run %s chunk %s: %s", run_id, seq, outcome)
             return outcome
         finally:

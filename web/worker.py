@@ -59,7 +59,7 @@ def _make_celery(broker, queue):
     celery.task(name=PURGE, ignore_result=True)(purge)
     from .runs_exec import RUN_CHUNK, run_chunk_task
 
-    celery.task(name=RUN_CHUNK, ignore_result=True)(run_chunk_task)  # tracked runs (engine/runs.py)
+    celery.task(name=RUN_CHUNK, ignore_result=True, bind=True)(run_chunk_task)  # tracked runs (engine/runs.py)
     return celery
 
 

@@ -301,3 +301,15 @@ def test_an_import_under_way_reports_its_rows_read_beside_its_transaction(svc, c
     db.session.refresh(run)
     assert run.result == {"reading": "civil_registry", "rows_read": 5000}
     assert "civil_registry: 5000 rows read" in progress_line(run)
+
+
+def test_a_chunk_redelivered_after_its_worker_died_counts_the_item_it_died_on(svc, ctx):
+    calls = []
+    register_kind("test.deadly", lambda engine, run, key: calls.append(key) or "ok")
+    run = create_run(db.session, "test.deadly", {}, "admin", ["x", "y"], 10)
+    db.session.commit()
+    # The first delivery's worker was killed on "x"; the broker gives the message again.
+    assert execute_chunk(svc.engine, run.id, 1, redelivered=True) == "later"
+    assert calls == ["y"]  # "x" backs off instead of killing the next worker at once
+    x = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.key == "x"))
+    assert (x.status, x.attempts) == ("pending", 1) and "worker died" in x.error

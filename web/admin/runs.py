@@ -6,7 +6,7 @@ answers 404 (audited); the progress follows itself (htmx polls the progress pane
 """
 from pathlib import Path
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
