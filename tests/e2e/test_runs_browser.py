@@ -74,3 +74,20 @@ def test_a_caseworker_lands_on_a_case_being_processed(live, browser, svc, person
     assert "Persetujuan" in page.inner_text("main") or "approve" in page.content()
     shot(page, "case-processed")
     assert problems == []
+
+
+def test_a_facilitators_list_follows_a_registration_on_a_phone(live, browser, svc, personas, workers_mode):
+    create_officer(db.session, "e2e_fac", "Follow Facilitator", ["facilitator"], None, password=PASSWORD)
+    db.session.commit()
+    number = submit(svc, personas["high_wage"], channel="facilitator", facilitator_id="e2e_fac").case_number
+    page = browser.new_page(viewport={"width": 360, "height": 740})
+    problems = watch(page)
+    sign_in(page, live, "e2e_fac")
+    page.goto(f"{live}/assist/")
+    assert number in page.inner_text("main") and "Halaman ini diperbarui otomatis" in page.inner_text("main")
+    shot(page, "assist-being-checked-360")
+    advance_instance(_worker(svc), case(number).instance_id)
+    page.wait_for_selector("text=Halaman ini diperbarui otomatis", state="detached", timeout=15_000)  # reloaded
+    assert "Tidak disetujui" in page.inner_text("main") or "Ditolak" in page.inner_text("main")
+    shot(page, "assist-decided-360")
+    assert problems == []

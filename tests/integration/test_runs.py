@@ -313,3 +313,24 @@ def test_a_chunk_redelivered_after_its_worker_died_counts_the_item_it_died_on(sv
     assert calls == ["y"]  # "x" backs off instead of killing the next worker at once
     x = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.key == "x"))
     assert (x.status, x.attempts) == ("pending", 1) and "worker died" in x.error
+
+
+def test_the_dispatcher_resends_hints_for_chunks_still_due_and_only_then(svc, ctx):
+    from web.runs_exec import dispatch_chunks
+
+    run = create_run(db.session, "recheck", {}, "admin", ["A", "B", "C"], 2)
+    db.session.commit()
+    sent = []
+    assert dispatch_chunks(ctx, sent.extend) == 2 and sent == [(run.id, 1), (run.id, 2)]
+    assert dispatch_chunks(ctx, sent.extend) == 0  # hinted within the resend interval
+    resend = ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"]
+    ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = 0
+    try:
+        assert dispatch_chunks(ctx, sent.extend) == 2  # still not done: hinted again (a lost message)
+        from cases.runkinds import cancel
+
+        cancel(svc.engine, ADMIN, run.id)
+        db.session.commit()
+        assert dispatch_chunks(ctx, sent.extend) == 0  # a cancelled run's chunks are not hinted
+    finally:
+        ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = resend
