@@ -150,6 +150,14 @@ class DefaultSettings:
     BANSOS_WAKE_BACKOFF_MAX_SECONDS = 6 * 3600
     BANSOS_WAKE_MAX_FAILURES = 5
 
+    # Tracked runs (engine/runs.py: imports, programme-wide re-checks, later payment cycles): items
+    # per chunk (the unit a worker takes); a failing item is tried again after this many seconds,
+    # doubling, and reported as failed after this many attempts; `tepat submit` waits this long.
+    BANSOS_RUN_CHUNK_SIZE = 50
+    BANSOS_RUN_ITEM_BACKOFF_SECONDS = 30
+    BANSOS_RUN_ITEM_MAX_ATTEMPTS = 3
+    BANSOS_SUBMIT_WAIT_SECONDS = 60
+
     # `tepat sandbox import` refuses an import that would delete more than this share (0-1) of the
     # rows stored in any registry table (a sheet saved with its header only would empty the civil
     # registry); `--allow-mass-delete` overrides it.

@@ -67,6 +67,7 @@ class Engine:
         # workers' own engines run them. `hint_sender(ids)` tells the queue after a commit.
         self.defer_steps = settings.get("BANSOS_EXECUTION", "inline") == "celery"
         self.hint_sender = None
+        self.chunk_hint_sender = None  # `sender([(run, chunk)])`: hints for tracked runs (engine/runs.py)
 
     # --- definitions -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import logging
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from .db import utcnow
 from .models import ProcessInstance
 from .wakes import WAKEABLE
 
@@ -57,3 +58,18 @@ def claim_due(session, instance_id, now):
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.execute(query).first() is not None
+
+
+def steps_pending(engine, business_key, now=None):
+    """Tell whether the work's next engine steps are left to the workers and not done yet.
+
+    True only with workers (`engine.defer_steps`): the newest unfinished instance of
+    `business_key` is due now (a submit, a completed task or a message saved it with `wake_at`
+    = now and a worker has not taken it yet). Pages and commands follow it until it turns False.
+    """
+    if not engine.defer_steps:
+        return False
+    instance = engine.instance_for_key(business_key)
+    moment = now or utcnow()
+    return (instance is not None and instance.status in WAKEABLE and instance.wake_at is not None
+            and instance.wake_at <= moment)

@@ -175,6 +175,9 @@ def build_services(config):
         from .worker import hint_sender
 
         engine.hint_sender = hint_sender(settings)
+        from .runs_exec import chunk_hint_sender
+
+        engine.chunk_hint_sender = chunk_hint_sender(settings)
     return Services(engine=engine, integrations=integrations, photos=photos)
 
 

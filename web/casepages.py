@@ -12,6 +12,7 @@ from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers
 from engine.db import db
+from engine.dispatch import steps_pending
 from engine.errors import FormInvalid
 from engine.humantasks import task_or_404
 from engine.models import HumanTask
@@ -59,7 +60,11 @@ def _page(app, errors=None, values=None, status=200):
     duplicates = duplicate_review(db.session, app, current_user.actor)
     audit_duplicate_views(db.session, current_user.actor, app, duplicates, ip=request.remote_addr,
                           user_agent=request.user_agent.string)  # the other cases' data is a view of them
-    return render_template("case.html", app=app, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
+    # With workers, a completed task (an approval, an appeal decision) leaves the next steps to them:
+    # the page says so and follows them (htmx polls `processing`, then reloads the page), unless the
+    # officer has a form of their own open on it.
+    processing = steps_pending(services().engine, app.case_number) and not task_forms
+    return render_template("case.html", app=app, processing=processing, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
                            evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
                            household=household, duplicates=duplicates, reasons=officer_reasons(app, duplicates), errors=errors or {}, values=values or {},
                            choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
@@ -78,6 +83,16 @@ def show(case_number):
     _audit("case.view", app.case_number)
     db.session.commit()
     return page
+
+
+@bp.get("/cases/<case_number>/processing")
+@roles_required(*READERS)
+def processing(case_number):
+    """What the case page polls while the workers run the case's steps: the notice, or (done) a reload."""
+    app = case_for_officer_or_404(case_number)
+    if steps_pending(services().engine, app.case_number):
+        return render_template("_processing.html", app=app)
+    return "", 200, {"HX-Refresh": "true"}  # the steps are done: htmx reloads the whole page
 
 
 def _audit(action, case_number, **detail):

@@ -26,9 +26,13 @@ from .labels import event_text
 @click.option("--account", default=None, help="bank account number; leave out to be paid through PT Pos")
 @click.option("--phone", default=None)
 @click.option("--facilitator", default=None, help="username of the facilitator registering the applicant")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="with workers (BANSOS_EXECUTION=celery): wait for the decision, with a progress line")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None,
+              help="seconds to wait for the decision (default BANSOS_SUBMIT_WAIT_SECONDS)")
 @commits
-def submit(nik, selfie, payment_channel, account, phone, facilitator):
-    from cases.operations import submit_application
+def submit(nik, selfie, payment_channel, account, phone, facilitator, wait, timeout):
+    from cases.operations import case_or_404, submit_application
 
     svc = _services()
     if payment_channel is None:
@@ -39,8 +43,47 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator):
     app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data,
                              actor=facilitator or "applicant")
     db.session.flush()
-    click.echo(f"case {app.case_number}: {app.status}")
+    number = app.case_number
+    if svc.engine.defer_steps:  # the workers check it after this commit
+        db.session.commit()
+        click.echo(f"case {number}: {app.status}")
+        if not wait:
+            click.echo(f"the workers check it; follow it with: tepat case show {number}")
+            return
+        limit = timeout if timeout is not None else float(current_app.config["BANSOS_SUBMIT_WAIT_SECONDS"])
+        if not wait_for_steps(svc.engine, number, limit):
+            click.echo(f"no decision after {limit:.0f} s; the workers go on: tepat case show {number}", err=True)
+            sys.exit(3)
+        app = case_or_404(db.session, number)
+    click.echo(f"case {number}: {app.status}")
     _print_decision(app)
+
+
+def wait_for_steps(engine, business_key, timeout, interval=0.5):
+    """Follow the workers until the case's pending steps are done, with a progress line; False on timeout."""
+    import time
+
+    from engine.dispatch import steps_pending
+
+    started = time.monotonic()
+    tty = sys.stderr.isatty()
+    shown = -1
+    while True:
+        db.session.rollback()  # a fresh snapshot: the worker commits elsewhere
+        if not steps_pending(engine, business_key):
+            if tty and shown >= 0:
+                click.echo("", err=True)
+            return True
+        waited = time.monotonic() - started
+        if waited >= timeout:
+            if tty:
+                click.echo("", err=True)
+            return False
+        if int(waited) != shown and (tty or int(waited) % 5 == 0):
+            shown = int(waited)
+            line = f"{business_key}: sedang diproses / being processed ... {shown} s"
+            click.echo(f"\r{line}\x1b[K" if tty else line, err=True, nl=not tty)
+        time.sleep(interval)
 
 
 @click.command(help="File an appeal (banding) on a rejected case.")
@@ -58,16 +101,26 @@ def appeal(case_number, reason):
 
 @click.command(help="Re-check enrolled families on fresh evidence (as for the quarterly DTSEN update).")
 @click.argument("case_numbers", nargs=-1)
-@click.option("--all-enrolled", is_flag=True, help="every enrolled case, one transaction each")
+@click.option("--all-enrolled", is_flag=True,
+              help="every enrolled case (of --as's districts), as a tracked run: on the workers with "
+                   "BANSOS_EXECUTION=celery, else in this process (tepat runs show ID)")
+@click.option("--wait", is_flag=True, help="with --all-enrolled: follow the run's progress until it finishes")
+@click.option("--as", "username", default=None, help="officer who starts the run (default: the command line)")
 @with_appcontext
-def recheck(case_numbers, all_enrolled):
-    from cases.models import Application
+def recheck(case_numbers, all_enrolled, wait, username):
     from cases.operations import case_or_404, recheck_enrolment
     from engine.errors import EngineError
 
     if all_enrolled:
-        case_numbers = db.session.scalars(select(Application.case_number)
-                                          .where(Application.status == "ENROLLED")).all()
+        from cases.runkinds import start_recheck_run
+
+        from .commands_runs import cli_actor, start_and_follow, start_run
+
+        run = start_run(lambda engine: start_recheck_run(engine, cli_actor(username), user_agent="cli"))
+        run = start_and_follow(run, wait)
+        if run.status == "failed":
+            sys.exit(2)
+        return
     failures = 0
     for number in case_numbers:
         try:
@@ -271,8 +324,10 @@ def tasks_reassign(task_id, target, username):
 @click.argument("task_id", type=int)
 @click.option("--as", "username", required=True)
 @click.option("-f", "--field", "fields", multiple=True, help="form field as name=value")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="with workers: wait (BANSOS_SUBMIT_WAIT_SECONDS) for the steps the task leaves to them")
 @commits
-def tasks_complete(task_id, username, fields):
+def tasks_complete(task_id, username, fields, wait):
     """Complete a claimed task with form fields."""
     from cases.operations import case_or_404
     from engine.humantasks import complete_task
@@ -281,9 +336,15 @@ def tasks_complete(task_id, username, fields):
     for item in fields:
         name, _, value = item.partition("=")
         data[name.strip()] = value
-    row = complete_task(_services().engine, task_id, _actor(username), data)
+    engine = _services().engine
+    row = complete_task(engine, task_id, _actor(username), data)
     db.session.flush()
-    app = case_or_404(db.session, row.business_key)
+    key = row.business_key
+    if engine.defer_steps and wait:  # the workers run what follows, after this commit
+        db.session.commit()
+        if not wait_for_steps(engine, key, float(current_app.config["BANSOS_SUBMIT_WAIT_SECONDS"])):
+            click.echo(f"the workers have not finished yet: tepat case show {key}", err=True)
+    app = case_or_404(db.session, key)
     click.echo(f"task {row.id} completed; case {app.case_number}: {app.status}")
     _print_decision(app)
 

@@ -43,8 +43,12 @@ def sandbox_generate(people, seed, out_dir):
               help="seconds between progress lines on stderr")
 @click.option("--allow-mass-delete", is_flag=True,
               help="delete even more than BANSOS_IMPORT_MAX_DELETE_SHARE of a table's stored rows")
+@click.option("--on-workers", is_flag=True,
+              help="as a tracked run: on a worker with BANSOS_EXECUTION=celery (tepat runs show ID)")
+@click.option("--wait", is_flag=True, help="with --on-workers: follow the run until it finishes")
+@click.option("--as", "username", default=None, help="with --on-workers: the administrator who starts it")
 @commits
-def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
+def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_workers, wait, username):
     """Synchronise the sandbox registries with the extracts in FOLDER (all or nothing).
 
     Good rows are inserted or updated, rows the extracts no longer list are deleted, unchanged rows
@@ -56,6 +60,11 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
 
     from integrations.sandbox.importer import ExtractInvalid, MassDeleteRefused, import_extracts
 
+    limit = None if allow_mass_delete else current_app.config["BANSOS_IMPORT_MAX_DELETE_SHARE"]
+    if on_workers:
+        _import_as_run(folder, errors_path, limit, wait, username)
+        return
+
     shown = {"table": None, "at": 0.0}
 
     def progress(table, rows):
@@ -64,7 +73,6 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
             shown.update(table=table, at=now)
             click.echo(f"  {table}: {rows} rows read", err=True)
 
-    limit = None if allow_mass_delete else current_app.config["BANSOS_IMPORT_MAX_DELETE_SHARE"]
     try:
         report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path,
                                  max_delete_share=limit)
@@ -103,6 +111,26 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete):
             click.echo(f"  ... and {len(report.errors) - 20} more refused rows", err=True)
     else:
         click.echo("refused rows: 0")
+
+
+def _import_as_run(folder, errors_path, limit, wait, username):
+    from cases.runkinds import start_import_run
+
+    from .commands_runs import cli_actor, start_and_follow, start_run
+
+    folder = str(Path(folder).resolve())  # a worker reads it: no path relative to this shell
+    errors_path = str(Path(errors_path).resolve()) if errors_path else None
+    run = start_run(lambda engine: start_import_run(engine, cli_actor(username), folder, errors_path=errors_path,
+                                                    max_delete_share=limit, user_agent="cli"))
+    run = start_and_follow(run, wait)
+    if run.error_file:
+        click.echo(f"refused rows -> {run.error_file}")
+    from engine.runs import failures
+
+    for item in failures(db.session, run.id):
+        click.echo(f"  {item.error}", err=True)
+    if run.status == "failed":
+        sys.exit(2)
 
 
 # --- definitions and officers ----------------------------------------------------------------

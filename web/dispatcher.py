@@ -9,6 +9,8 @@ BANSOS_DISPATCH_INTERVAL_SECONDS:
   service retries, steps whose hint was lost), again after BANSOS_DISPATCH_RESEND_SECONDS if it is
   still due; the workers do the work, and a duplicate finds nothing to do;
 - without (inline), wakes the due instances itself (web.scheduler.run_due), as the in-process job does;
+- for tracked runs (engine/runs.py), sends a hint for each chunk that is due (with workers) or runs
+  a bounded number of them (inline); a chunk hinted and still not done is hinted again;
 - once a day, runs the photo and evidence purges (on a worker with workers).
 
 On SQLite (the embedded default, one machine) there is nothing to elect: the process leads.
@@ -82,7 +84,7 @@ class Leadership:
 class Dispatcher:
     """What the leader does each interval."""
 
-    def __init__(self, app, send=None):
+    def __init__(self, app, send=None, send_chunks=None):
         self.app = app
         self.celery = app.config["BANSOS_EXECUTION"] == "celery"
         if self.celery and send is None:
@@ -90,6 +92,11 @@ class Dispatcher:
 
             send = lambda ids: send_hints(app.config, ids)  # noqa: E731
         self.send = send
+        self.send_chunks = send_chunks
+        if self.celery and send_chunks is None:
+            from .runs_exec import send_chunk_hints
+
+            self.send_chunks = lambda chunks: send_chunk_hints(app.config, chunks)  # noqa: E731
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
 
@@ -98,11 +105,13 @@ class Dispatcher:
         if self.last_purge is None or time.monotonic() - self.last_purge >= PURGE_EVERY_SECONDS:
             self.last_purge = time.monotonic()
             self._purge()
+        from .runs_exec import dispatch_chunks, run_due_chunks
+
         if not self.celery:
             from .scheduler import run_due
 
-            return run_due(self.app).woken
-        return self.dispatch_due()
+            return run_due(self.app).woken + run_due_chunks(self.app)
+        return self.dispatch_due() + dispatch_chunks(self.app, self.send_chunks)
 
     def dispatch_due(self):
         """Send a hint for every due instance not hinted within the resend interval."""

@@ -122,6 +122,10 @@ def start_scheduler(app):
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(fire_due, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
                       id="tepat-fire-due", max_instances=1, coalesce=True)
+    from .runs_exec import run_due_chunks  # tracked runs started from a page (engine/runs.py)
+
+    scheduler.add_job(run_due_chunks, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+                      id="tepat-run-chunks", max_instances=1, coalesce=True)
     scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",
                       max_instances=1, coalesce=True)
     scheduler.add_job(purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence",

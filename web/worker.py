@@ -57,6 +57,9 @@ def _make_celery(broker, queue):
     )
     celery.task(name=ADVANCE, ignore_result=True, bind=True)(advance)
     celery.task(name=PURGE, ignore_result=True)(purge)
+    from .runs_exec import RUN_CHUNK, run_chunk_task
+
+    celery.task(name=RUN_CHUNK, ignore_result=True, bind=True)(run_chunk_task)  # tracked runs (engine/runs.py)
     return celery
 
 

@@ -19,7 +19,7 @@ from tests.integration.test_objections import APPROVE, SUP_APPROVE, _file, _neig
 PASSWORD = "correct-horse-battery"
 # Routes acting on one district-bound object (case, task, incident, objection, officer account).
 DISTRICT_SCOPED_ENDPOINTS = {
-    "casepages.show", "casepages.photo", "casepages.complete", "evidence.officer_file",
+    "casepages.show", "casepages.photo", "casepages.complete", "casepages.processing", "evidence.officer_file",
     "inbox.claim", "inbox.unclaim", "inbox.reassign", "desk.resolve",
     "objections.show", "objections.complete",
     "admin.edit", "admin.act", "admin.password",
@@ -92,6 +92,7 @@ def test_pages_refuse_another_districts_cases_tasks_incidents_and_objections(wor
     with fresh_client() as client:
         token = _login(client, "x_all")
         for path in (f"/cases/{number}", f"/cases/{number}/photos/selfie", f"/cases/{number}/evidence-files/k1",
+                     f"/cases/{number}/processing",
                      f"/objections/{world['objection']}"):
             assert client.get(path).status_code == 404, path
         before = _refusals("task.refused")

@@ -54,7 +54,10 @@ def _index(nik="", error=None, status=200):
     registered = [(c, mask_nik(c.nik), STATUS_TEXTS.get(c.status, (c.status, ""))[0])
                   for c in cases_registered_by(db.session, actor.id)]
     drafts = [(d, mask_nik(d.nik)) for d in drafts_kept_by(db.session, actor.id)]
+    # With workers a new registration is checked after the request: the list follows it (reloads itself).
+    checking = services().engine.defer_steps and any(c.status == "SUBMITTED" for c, _m, _s in registered)
     page = render_template("portal/assist_index.html", registered=registered, drafts=drafts, nik=nik, error=error,
+                           checking=checking,
                            regions=sorted(actor.regions) if actor.regions is not None else None)
     _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
     db.session.commit()

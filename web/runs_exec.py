@@ -1,0 +1,176 @@
+"""Running the chunks of tracked runs (engine/runs.py): on a worker, in the dispatcher, or in process.
+
+`execute_chunk` is the one driver, whoever calls it: the Celery task "tepat.run_chunk" on a worker
+(BANSOS_EXECUTION = "celery"), or `run_in_process` (inline: the command that started the run, the
+in-process scheduler job, the inline dispatcher). Each item is one transaction: its work and its
+`done` mark commit together, so a chunk run again (a redelivered message, a hint re-sent by the
+dispatcher, two workers given the same chunk) skips what is done and does nothing twice.
+"""
+import functools
+import logging
+import time
+
+from engine.db import db, utcnow
+from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, chunks_due, claim_item, close_run_if_complete,
+                         finish_chunk, items_due, mark_hinted, mark_item_done, record_item_failure,
+                         start_if_queued)
+
+log = logging.getLogger(__name__)
+
+RUN_CHUNK = "tepat.run_chunk"
+
+
+class WorkerLost(Exception):
+    """A worker died (killed, out of memory, its machine lost) while it ran this item."""
+
+
+def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
+    """Do the due items of one chunk, one transaction each; close the chunk (and the run) when it can.
+
+    Returns "done" (the chunk is closed), "later" (items back off; the dispatcher sends it again when
+    due), "already" (closed before: nothing done), "stopped" (the run is not active) or None.
+
+    `redelivered`: the broker gives the message again because the worker that had it died. Items run
+    in order and done ones are skipped, so the first item still due is the one it died on: that
+    counts as a failed attempt (backoff, then failed) instead of running it at once, so an item
+    that kills its worker does not kill one worker after another.
+    """
+    session = db.session
+    status = start_if_queued(session, run_id, now)
+    session.commit()
+    if status not in ACTIVE:
+        return "stopped" if status else None
+    run_kind = KINDS[session.get(Run, run_id).kind]
+    due = items_due(session, run_id, seq, now or utcnow())
+    if redelivered and due:
+        record_item_failure(session, engine.settings, run_id, due.pop(0),
+                            WorkerLost("a worker died while running this item"))
+        session.commit()
+    for item_seq in due:
+        session.rollback()  # end the read transaction: each item is its own
+        run = session.get(Run, run_id)
+        if run.status not in ACTIVE:  # cancelled meanwhile: leave the rest undone
+            session.rollback()
+            return "stopped"
+        item = claim_item(session, run_id, item_seq)
+        if item is None:  # done meanwhile, or another worker holds it
+            session.rollback()
+            continue
+        try:
+            outcome = run_kind.handle(engine, run, item.key)
+            mark_item_done(item, outcome)
+            session.commit()
+        except Exception as exc:  # one item's failure never stops the others
+            session.rollback()
+            permanent = isinstance(exc, ItemRefused)
+            if not permanent:
+                log.warning("run %s item %s failed", run_id, item_seq, exc_info=True)
+            try:
+                record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
+                session.commit()
+            except Exception:  # the database is failing: the item stays pending, the dispatcher re-sends
+                session.rollback()
+                log.warning("could not record the failure of run %s item %s", run_id, item_seq, exc_info=True)
+    outcome = finish_chunk(session, run_id, seq)
+    if outcome == "done":
+        close_run_if_complete(session, run_id)
+    session.commit()
+    return outcome
+
+
+def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
+    """Run the due chunks (of one run, or of every active run) here; return how many chunks were taken.
+
+    With `wait`, sleep through items' backoff until the run is finished (the command's --wait inline).
+    `progress(run)` is called after each chunk.
+    """
+    taken = 0
+    while True:
+        due = [c for c in chunks_due(db.session, utcnow(), 0, limit=limit or 500)
+               if run_id is None or c[0] == run_id]
+        db.session.rollback()
+        for rid, seq in due:
+            execute_chunk(engine, rid, seq)
+            taken += 1
+            if progress is not None and rid == run_id:
+                progress(db.session.get(Run, rid))
+            if limit is not None and taken >= limit:
+                return taken
+        if not wait or run_id is None:
+            return taken
+        run = db.session.get(Run, run_id)
+        db.session.refresh(run)
+        if run.status not in ACTIVE:
+            return taken
+        if not due:
+            db.session.rollback()
+            time.sleep(0.5)
+
+
+# --- hints --------------------------------------------------------------------------------------------
+
+
+def send_chunk_hints(config, chunks):
+    """Publish one "run R chunk C" message per chunk (after the caller's commit)."""
+    from .worker import celery_for
+
+    celery = celery_for(config)
+    with celery.producer_or_acquire() as producer:
+        for run_id, seq in chunks:
+            celery.send_task(RUN_CHUNK, args=[int(run_id), int(seq)], producer=producer)
+
+
+def chunk_hint_sender(config):
+    """A `sender(chunks)` for Engine.chunk_hint_sender, bound to these settings."""
+    return functools.partial(send_chunk_hints, config)
+
+
+def dispatch_chunks(app, send, now=None):
+    """The dispatcher's round for runs: hint every chunk due and not hinted lately; return how many."""
+    now = now or utcnow()
+    resend = float(app.config["BANSOS_DISPATCH_RESEND_SECONDS"])
+    with app.app_context():
+        try:
+            due = chunks_due(db.session, now, resend, limit=int(app.config["BANSOS_SCHEDULER_MAX_PER_RUN"]))
+            if not due:
+                return 0
+            send(due)
+            mark_hinted(db.session, due, now)
+            db.session.commit()
+            return len(due)
+        except Exception:  # the broker or the database is down: the chunks stay due
+            db.session.rollback()
+            log.warning("scheduler: could not send run chunk hints", exc_info=True)
+            return 0
+        finally:
+            db.session.remove()
+
+
+def run_due_chunks(app, limit=20):
+    """Inline: run a bounded number of due chunks in this process (the in-process scheduler's job)."""
+    from . import services
+
+    with app.app_context():
+        try:
+            return run_in_process(services().engine, limit=limit)
+        except Exception:
+            db.session.rollback()
+            log.exception("running due run chunks failed")
+            return 0
+        finally:
+            db.session.remove()
+
+
+def run_chunk_task(task, run_id, seq):
+    """Celery task: run R chunk C (a hint; the database says what is left)."""
+    from .worker import _worker_app, _worker_engine
+
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+    app = _worker_app()
+    with app.app_context():
+        try:
+            outcome = execute_chunk(_worker_engine(), int(run_id), int(seq), redelivered=redelivered)
+            log.info("run %s chunk %s: %s", run_id, seq, outcome)
+            return outcome
+        finally:
+            db.session.remove()
