@@ -273,16 +273,22 @@ def _dialect_insert(session):
 
 
 def _lock_head(session, shard):
-    """Lock the shard's head row until the transaction ends and return (last_seq, last_hash)."""
+    """Lock the shard's head row until the transaction ends; return (last_seq, last_hash, new id or None).
+
+    On PostgreSQL the new entry's id comes from the sequence in the same statement (one round trip).
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    returned = [_head.c.last_seq, _head.c.last_hash]
+    if postgres:
+        returned.append(ID_SEQUENCE.next_value().label("new_id"))
     for _ in range(2):
         # A write first: a row lock on PostgreSQL, the database write lock on SQLite. After waiting,
         # PostgreSQL re-reads the row, so RETURNING gives the head the other transaction committed.
         row = session.execute(
-            update(_head).where(_head.c.shard == shard).values(last_seq=_head.c.last_seq)
-            .returning(_head.c.last_seq, _head.c.last_hash)
+            update(_head).where(_head.c.shard == shard).values(last_seq=_head.c.last_seq).returning(*returned)
         ).first()
         if row is not None:
-            return row.last_seq, row.last_hash
+            return row.last_seq, row.last_hash, row.new_id if postgres else None
         # A new shard. A concurrent creator makes this wait for its commit, then insert nothing (and
         # the update above finds its row); a row inserted here is ours and stays locked by us.
         created = session.execute(
@@ -293,7 +299,7 @@ def _lock_head(session, shard):
             if session.execute(select(_log.c.id).where(_log.c.shard == shard).limit(1)).first() is not None:
                 # Starting the chain again would hide whatever removed the head; stop and tell.
                 raise AuditChainBroken(f"the head row of audit shard {shard} is missing while the shard has entries")
-            return 0, GENESIS_HASH
+            return 0, GENESIS_HASH, None
     raise AuditChainBroken(f"the head row of audit shard {shard} could not be created")
 
 
@@ -306,9 +312,9 @@ def _next_id(session):
 
 def _append(session, shard, actor, action, roles, target_type=None, target_id=None, ip=None, user_agent=None,
             detail=None):
-    last_seq, last_hash = _lock_head(session, shard)
+    last_seq, last_hash, new_id = _lock_head(session, shard)
     entry = AuditEntry(
-        id=_next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT, at=utcnow(), actor=actor,
+        id=new_id if new_id is not None else _next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT, at=utcnow(), actor=actor,
         actor_roles=roles, action=action, target_type=target_type, target_id=target_id, ip=ip,
         user_agent=user_agent, detail=detail, prev_hash=last_hash,
     )

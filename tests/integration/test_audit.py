@@ -391,7 +391,7 @@ def _worker_env(app):
 
 
 def _run_workers(app, count, names):
-    start_at = time.time() + 2
+    start_at = time.time() + 1.5
     workers = [subprocess.Popen([sys.executable, "-m", "tests.integration.test_audit", "append", str(count), name,
                                  str(start_at)], cwd=ROOT, env=_worker_env(app), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for name in names]
@@ -405,7 +405,7 @@ def test_concurrent_appends_from_processes_on_a_fresh_schema_make_whole_chains(c
     """Three processes start together on a schema without a head row: the first entry of each shard
     races (every worker writes the same targets in the same order), and one of them anchors as it goes."""
     assert db.session.scalar(select(func.count()).select_from(audit.AuditHead)) == 0
-    count, names = 30, ("w1", "w2", "w3")
+    count, names = 20, ("w1", "w2", "w3")
     _run_workers(ctx, count, names)
     result = verify_chain(db.session)
     assert result.ok, result
@@ -504,20 +504,24 @@ def _append_worker(count, name, start_at):
     Every worker writes the same targets in the same order (so they race for the same new shards);
     the worker named w1 also anchors every 7 entries.
     """
-    from web import create_app
+    from flask import Flask
+    from sqlalchemy import create_engine
 
-    app = create_app({"BANSOS_SCHEDULER_ENABLED": False})
-    with app.app_context():
+    app = Flask("audit-worker", root_path=str(ROOT))  # a bare app: starts fast; default settings
+    engine = create_engine(os.environ["BANSOS_DATABASE_URL"])
+    with app.app_context(), Session(engine) as session:
+        session.execute(text("SELECT 1"))  # connected before the start
+        session.commit()
         while time.time() < start_at:
             time.sleep(0.002)
         for i in range(count):
-            record(db.session, name, "case.view", "case", f"TPT-C-{i}", detail={"i": i})
+            record(session, name, "case.view", "case", f"TPT-C-{i}", detail={"i": i})
             time.sleep(0.001)  # hold the head a moment, to make overlapping appends likely
-            db.session.commit()
+            session.commit()
             if name == "w1" and i % 7 == 6:
-                audit.anchor(db.session, name)
-                db.session.commit()
-        db.session.remove()
+                audit.anchor(session, name)
+                session.commit()
+    engine.dispose()
     print(json.dumps({"appended": count}))
 
 
