@@ -202,7 +202,7 @@ def audit():
 @with_appcontext
 def audit_verify(batch):
     """Recompute every hash of every shard and check the anchors; exit 1 if a chain is broken."""
-    from cases.audit import ANCHOR_SHARD, record, verify_chain
+    from cases.audit import ANCHOR_SHARD, chain_head, record, verify_chain
 
     result = verify_chain(db.session, batch=batch)
     record(db.session, "cli", "audit.verify", user_agent="cli",
@@ -219,6 +219,9 @@ def audit_verify(batch):
     if result.ok:
         click.echo(f"audit chains intact: {result.checked} entries in {len(result.shards) - 1} shards; "
                    f"last anchor {anchored}")
+        head = chain_head(db.session)
+        if head is not None and head[0]:
+            click.echo(f"anchor chain head (keep a copy elsewhere): seq {head[0]} hash {head[1]}")
     else:
         click.echo(f"audit chains BROKEN in {len(result.broken)} shard(s); first: shard {result.shard} at seq "
                    f"{result.first_bad_seq}: {result.reason}", err=True)

@@ -377,6 +377,7 @@ def test_the_cli_verifies_per_shard_and_anchors(ctx):
     out = runner.invoke(args=["audit", "verify"], catch_exceptions=False)
     shard_a = audit.shard_for("case", a, "cw1", 16)
     assert out.exit_code == 0 and f"shard {shard_a}" in out.output and "audit chains intact: 4 entries" in out.output
+    assert f"anchor chain head (keep a copy elsewhere): seq 1 hash {audit.chain_head(db.session)[1]}" in out.output
     _raw("UPDATE audit_log SET detail = NULL WHERE shard = :s AND seq = 2", s=shard_a)
     out = runner.invoke(args=["audit", "verify"], catch_exceptions=False)
     assert out.exit_code == 1
