@@ -140,7 +140,7 @@ class DefaultSettings:
     # wait on each other. The scheduler anchors every shard's head in the anchor chain this often
     # (`tepat audit anchor` does it at once). Raising the number later is safe; lowering it too (the
     # higher shards stay and are verified, they just get no new entries).
-    BANSOS_AUDIT_SHARDS = 16
+    BANSOS_AUDIT_SHARDS = 64
     BANSOS_AUDIT_ANCHOR_SECONDS = 300
     # Rows per queue and district behind the inbox's open-task counts (summed on read): concurrent
     # task changes in one busy queue mostly update different rows.

@@ -5,10 +5,13 @@ What is measured
 * Audit: each writer process appends audit entries with ``cases.audit.record`` (one entry per
   transaction, a random case as target, committed), as fast as it can for ``--seconds`` (4), all
   writers starting together. Once with one shard (``BANSOS_AUDIT_SHARDS=1``: the single chain as it
-  was, every append waits for the one head row) and once with ``--shards`` (16, the default setting).
+  was, every append waits for the one head row) and with more (``--shards``, 64 is the default
+  setting); the settings take turns for each number of writers, so they see the same machine noise.
   Printed: transactions per second (all writers), the p95 of the time an append waited for its
   shard's head row (``_lock_head``), the p95 of a whole transaction, and the ratio of the 8-writer
-  throughput to the 1-writer one. Afterwards ``verify_chain`` must pass (it is checked, not timed).
+  throughput to the 1-writer one, and the mean number of backends waiting for a row lock (sampled
+  from pg_stat_activity every 5 ms: contention itself, apart from CPU starvation on a small machine).
+  Afterwards ``verify_chain`` must pass (it is checked, not timed).
 * Counters: each writer flips its own human tasks between "open" and "claimed" (one task per
   transaction, through the ORM, so ``engine.queuecounts`` updates the open-task counter of the one
   hot queue and district at commit), with ``BANSOS_COUNTER_SLOTS=1`` (one counter row, as it was)
@@ -20,7 +23,7 @@ created again): give it a throwaway database. PostgreSQL only: SQLite has one wr
 whole file, so its writers queue whatever the schema does.
 
     .venv/bin/python bench/audit.py --postgres postgresql+psycopg://127.0.0.1/tepat_bench
-                                    [--seconds 4] [--writers 1,2,4,8] [--shards 16] [--slots 8]
+                                    [--seconds 4] [--writers 1,2,4,8] [--shards 1,16,64] [--slots 1,8]
 """
 import argparse
 import multiprocessing
@@ -122,7 +125,25 @@ def _guarded(target, *args):
         out.put(traceback.format_exc())
 
 
+def _sample_lock_waits(url, start_at, end_at, samples):
+    """Count, every 5 ms, the backends of this database waiting for a lock (a row lock: a head or a counter)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                     "AND wait_event_type = 'Lock'")
+        while time.time() < start_at:
+            time.sleep(0.001)
+        while time.time() < end_at:
+            samples.append(conn.execute(query).scalar())
+            conn.commit()
+            time.sleep(0.005)
+    engine.dispose()
+
+
 def _run(target, url, setting, writers, seconds):
+    """Run `writers` processes for `seconds`; return (tx/s, wait p95 ms, tx p95 ms, mean lock-waiting writers)."""
+    import threading
+
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.5 + 0.1 * writers
@@ -130,7 +151,11 @@ def _run(target, url, setting, writers, seconds):
              for w in range(writers)]
     for p in procs:
         p.start()
+    samples = []
+    sampler = threading.Thread(target=_sample_lock_waits, args=(url, start_at + 0.2, start_at + seconds - 0.2, samples))
+    sampler.start()
     results = [out.get(timeout=120 + seconds) for _ in procs]
+    sampler.join()
     failed = [r for r in results if isinstance(r, str)]
     if failed:
         raise SystemExit(f"a writer failed: {failed[0]}")
@@ -139,7 +164,7 @@ def _run(target, url, setting, writers, seconds):
     done = sum(r[0] for r in results)
     waits = sorted(t for r in results for t in r[1])
     latencies = sorted(t for r in results for t in r[2])
-    return done / seconds, p95(waits) * 1000, p95(latencies) * 1000
+    return done / seconds, p95(waits) * 1000, p95(latencies) * 1000, sum(samples) / max(1, len(samples))
 
 
 def _seed_tasks(engine, writers):
@@ -177,14 +202,14 @@ def _check_counts(engine):
 
 def _table(title, rows, writers):
     print(f"\n{title}")
-    print(f"{'setting':>22} {'writers':>7} {'tx/s':>8} {'wait p95 ms':>12} {'tx p95 ms':>10}")
-    for setting, figures in rows:
-        for n, (tps, wait, latency) in zip(writers, figures):
-            print(f"{setting:>22} {n:>7} {tps:>8.0f} {wait:>12.2f} {latency:>10.2f}")
-        by_writers = dict(zip(writers, figures))
-        if 1 in by_writers and max(writers) in by_writers:
-            print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: "
-                  f"{by_writers[max(writers)][0] / by_writers[1][0]:.2f}")
+    print(f"{'setting':>22} {'writers':>7} {'tx/s':>8} {'wait p95 ms':>12} {'tx p95 ms':>10} {'lock-waiting':>13}")
+    for setting, figures in rows.items():
+        for n in writers:
+            tps, wait, latency, waiting = figures[n]
+            print(f"{setting:>22} {n:>7} {tps:>8.0f} {wait:>12.2f} {latency:>10.2f} {waiting:>13.2f}")
+        if 1 in figures and max(writers) in figures:
+            print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: {figures[max(writers)][0] / figures[1][0]:.2f}")
+    print("(lock-waiting: mean number of backends waiting for a row lock, sampled every 5 ms)")
 
 
 def main():
@@ -192,8 +217,8 @@ def main():
     parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"), required=False)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--writers", default="1,2,4,8")
-    parser.add_argument("--shards", type=int, default=16)
-    parser.add_argument("--slots", type=int, default=8)
+    parser.add_argument("--shards", default="1,16,64", help="BANSOS_AUDIT_SHARDS values compared (1 = one chain)")
+    parser.add_argument("--slots", default="1,8", help="BANSOS_COUNTER_SLOTS values compared (1 = one row)")
     parser.add_argument("--only", choices=("audit", "counters"))
     args = parser.parse_args()
     if not args.postgres:
@@ -206,33 +231,34 @@ def main():
     engine = create_engine(args.postgres)
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run")
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run; the settings compared "
+          f"run one after the other for each number of writers (the same machine noise)")
     if args.only != "counters":
-        rows = []
-        for shards in (1, args.shards):
-            reset_schema(engine)
-            engine.dispose()
-            rows.append((f"audit shards={shards}",
-                         [_run(_audit_writer, args.postgres, shards, n, args.seconds) for n in writers]))
-            with _flask_context(), Session(engine) as session:
-                result = verify_chain(session)
-                assert result.ok, result
-                print(f"audit shards={shards}: verify_chain ok, {result.checked} entries in "
-                      f"{len(result.shards) - 1} shard(s)")
-            engine.dispose()
-        _table("Audited transactions (one audit entry per transaction)", rows, writers)
+        reset_schema(engine)
+        engine.dispose()
+        rows = {f"audit shards={n}": {} for n in args.shards.split(",")}
+        for n in writers:
+            for shards in args.shards.split(","):
+                rows[f"audit shards={shards}"][n] = _run(_audit_writer, args.postgres, int(shards), n, args.seconds)
+        with _flask_context(), Session(engine) as session:
+            result = verify_chain(session)
+            assert result.ok, result
+            print(f"audit: verify_chain ok, {result.checked} entries in {len(result.shards) - 1} shard(s)")
+        engine.dispose()
+        _table("Audited transactions (one audit entry per transaction; wait = for the shard's head row)", rows,
+               writers)
     if args.only != "audit":
-        rows = []
-        for slots in (1, args.slots):
-            reset_schema(engine)
-            _seed_tasks(engine, writers)
-            engine.dispose()
-            rows.append((f"counter slots={slots}",
-                         [_run(_counter_writer, args.postgres, slots, n, args.seconds) for n in writers]))
-            read, count_rows = _check_counts(engine)
-            print(f"counter slots={slots}: open_counts = COUNT(*) = {read} ({count_rows} counter rows)")
-            engine.dispose()
-        _table("Task changes in one hot queue and district (wait = the commit with the counter upsert)",
+        reset_schema(engine)
+        _seed_tasks(engine, writers)
+        engine.dispose()
+        rows = {f"counter slots={n}": {} for n in args.slots.split(",")}
+        for n in writers:
+            for slots in args.slots.split(","):
+                rows[f"counter slots={slots}"][n] = _run(_counter_writer, args.postgres, int(slots), n, args.seconds)
+        read, count_rows = _check_counts(engine)
+        print(f"counters: open_counts = COUNT(*) = {read} ({count_rows} counter rows)")
+        engine.dispose()
+        _table("Task changes in one hot queue and district (wait = the commit, where the counter upsert runs)",
                rows, writers)
 
 

@@ -60,7 +60,7 @@ LEGACY_FORMAT, FORMAT = 1, 2
 
 ANCHOR_SHARD = -1  # the chain of anchor entries
 ANCHOR_ACTION = "audit.anchor"
-DEFAULT_SHARDS = 16
+DEFAULT_SHARDS = 64
 
 ACTOR_MAX, ACTION_MAX, TARGET_TYPE_MAX, TARGET_ID_MAX, IP_MAX, USER_AGENT_MAX = 100, 50, 50, 100, 45, 300
 DETAIL_TEXT_MAX = 1000  # longer strings in `detail` are cut: free text and encoded blobs stay out

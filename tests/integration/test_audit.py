@@ -104,7 +104,7 @@ def test_hash_is_sha256_of_canonical_json_then_prev_hash(ctx):
     db.session.commit()
     doc = {"id": entry.id, "at": entry.at.isoformat(timespec="microseconds"), "actor": "cw1",
            "actor_roles": ["a", "x"], "action": "case.view", "target_type": "case", "target_id": "TPT-1", "ip": None,
-           "user_agent": None, "detail": {"a": [1, 2], "b": 1}, "shard": audit.shard_for("case", "TPT-1", "cw1", 16),
+           "user_agent": None, "detail": {"a": [1, 2], "b": 1}, "shard": audit.shard_for("case", "TPT-1", "cw1", audit.shard_count()),
            "seq": 1}
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "0" * 64
     assert entry.at.utcoffset().total_seconds() == 0 and entry.at.isoformat().endswith("+00:00")
@@ -238,13 +238,13 @@ def test_an_entry_rolled_back_leaves_no_gap(single):
 
 
 def test_one_transaction_writes_one_shard(ctx):
-    targets = _targets_in_distinct_shards(3, 16)
+    targets = _targets_in_distinct_shards(3, audit.shard_count())
     entries = [record(db.session, "cw1", "case.view", "case", t) for t in targets]
     db.session.commit()
     assert len({e.shard for e in entries}) == 1 and [e.seq for e in entries] == [1, 2, 3]
     entry = record(db.session, "cw1", "case.view", "case", targets[1])  # the next transaction: its own shard
     db.session.commit()
-    assert entry.shard == audit.shard_for("case", targets[1], "cw1", 16) != entries[0].shard
+    assert entry.shard == audit.shard_for("case", targets[1], "cw1", audit.shard_count()) != entries[0].shard
     assert verify_chain(db.session).ok
 
 
@@ -292,14 +292,14 @@ def test_an_append_waits_for_the_open_transaction_holding_its_shard(single):
 def test_appends_to_different_shards_do_not_wait_for_each_other(ctx):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one database write lock: its writers always wait for each other")
-    a, b = _targets_in_distinct_shards(2, 16)
+    a, b = _targets_in_distinct_shards(2, audit.shard_count())
     _append(1, target=a)  # shard a has a head already; b's head is created by the second session
     assert not _hold_and_append(a, b), "an append to another shard waited"
     assert verify_chain(db.session) == audit.VerifyResult(True, 3)
 
 
 def test_anchors_name_every_shard_head_and_catch_a_removed_tail_with_its_head(ctx):
-    a, b, c = _targets_in_distinct_shards(3, 16)
+    a, b, c = _targets_in_distinct_shards(3, audit.shard_count())
     for target in (a, b, b, c, c, c):
         _append(1, target=target)
     first = audit.anchor(db.session, "test")
@@ -315,7 +315,7 @@ def test_anchors_name_every_shard_head_and_catch_a_removed_tail_with_its_head(ct
     assert result.ok and result.checked == 9 and result.anchored_at is not None
 
     # Remove the tail of c's shard and set its head back to match: the shard alone looks whole.
-    shard_c = audit.shard_for("case", c, "cw1", 16)
+    shard_c = audit.shard_for("case", c, "cw1", audit.shard_count())
     kept = db.session.execute(select(AuditEntry.id, AuditEntry.hash)
                               .where(AuditEntry.shard == shard_c, AuditEntry.seq == 1)).one()
     _raw("DELETE FROM audit_log WHERE shard = :s AND seq > 1", s=shard_c)
@@ -327,11 +327,11 @@ def test_anchors_name_every_shard_head_and_catch_a_removed_tail_with_its_head(ct
 
 
 def test_a_shard_rewritten_with_its_head_is_caught_by_the_anchor(ctx):
-    (a,) = _targets_in_distinct_shards(1, 16)
+    (a,) = _targets_in_distinct_shards(1, audit.shard_count())
     _append(3, target=a)
     audit.anchor(db.session, "test")
     db.session.commit()
-    shard = audit.shard_for("case", a, "cw1", 16)
+    shard = audit.shard_for("case", a, "cw1", audit.shard_count())
     rows = db.session.execute(select(AuditEntry).where(AuditEntry.shard == shard).order_by(AuditEntry.seq)).all()
     # Rewrite entry 2's actor and recompute its hash, the next one's and the head: the chain is consistent.
     prev = rows[0].AuditEntry.hash
@@ -350,10 +350,10 @@ def test_a_shard_rewritten_with_its_head_is_caught_by_the_anchor(ctx):
 
 
 def test_every_broken_shard_is_reported(ctx):
-    a, b, c = _targets_in_distinct_shards(3, 16)
+    a, b, c = _targets_in_distinct_shards(3, audit.shard_count())
     for target in (a, a, b, b, c, c):
         _append(1, target=target)
-    shard_a, shard_c = (audit.shard_for("case", t, "cw1", 16) for t in (a, c))
+    shard_a, shard_c = (audit.shard_for("case", t, "cw1", audit.shard_count()) for t in (a, c))
     _raw("UPDATE audit_log SET actor = 'mallory' WHERE shard = :s AND seq = 2", s=shard_a)
     _raw("DELETE FROM audit_log WHERE shard = :s AND seq = 1", s=shard_c)
     result = verify_chain(db.session)
@@ -367,7 +367,7 @@ def test_every_broken_shard_is_reported(ctx):
 def test_the_cli_verifies_per_shard_and_anchors(ctx):
     from flask import current_app
 
-    a, b = _targets_in_distinct_shards(2, 16)
+    a, b = _targets_in_distinct_shards(2, audit.shard_count())
     _append(2, target=a)
     _append(1, target=b)
     runner = current_app.test_cli_runner()
@@ -375,7 +375,7 @@ def test_the_cli_verifies_per_shard_and_anchors(ctx):
     assert out.exit_code == 0 and "anchor seq 1: 2 shard heads" in out.output
     assert "nothing to anchor" in runner.invoke(args=["audit", "anchor"], catch_exceptions=False).output
     out = runner.invoke(args=["audit", "verify"], catch_exceptions=False)
-    shard_a = audit.shard_for("case", a, "cw1", 16)
+    shard_a = audit.shard_for("case", a, "cw1", audit.shard_count())
     assert out.exit_code == 0 and f"shard {shard_a}" in out.output and "audit chains intact: 4 entries" in out.output
     assert f"anchor chain head (keep a copy elsewhere): seq 1 hash {audit.chain_head(db.session)[1]}" in out.output
     _raw("UPDATE audit_log SET detail = NULL WHERE shard = :s AND seq = 2", s=shard_a)
