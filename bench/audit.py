@@ -6,7 +6,8 @@ What is measured
   transaction, a random case as target, committed), as fast as it can for ``--seconds`` (4), all
   writers starting together. Once with one shard (``BANSOS_AUDIT_SHARDS=1``: the single chain as it
   was, every append waits for the one head row) and with more (``--shards``, 64 is the default
-  setting); the settings take turns for each number of writers, so they see the same machine noise.
+  setting); the settings take turns for each number of writers, so they see the same machine noise;
+  ``--rounds`` (3) rounds, medians printed.
   Printed: transactions per second (all writers), the p95 of the time an append waited for its
   shard's head row (``_lock_head``), the p95 of a whole transaction, and the ratio of the 8-writer
   throughput to the 1-writer one, and the mean number of backends waiting for a row lock (sampled
@@ -200,6 +201,19 @@ def _check_counts(engine):
     return read, rows
 
 
+def _compare(target, url, name, settings, writers, args):
+    """Every setting for every number of writers, in turns, `--rounds` times; the median of each figure."""
+    import statistics
+
+    runs = {(setting, n): [] for setting in settings for n in writers}
+    for _round in range(args.rounds):
+        for n in writers:
+            for setting in settings:
+                runs[setting, n].append(_run(target, url, int(setting), n, args.seconds))
+    return {f"{name}={setting}": {n: tuple(statistics.median(figures) for figures in zip(*runs[setting, n]))
+                                  for n in writers} for setting in settings}
+
+
 def _table(title, rows, writers):
     print(f"\n{title}")
     print(f"{'setting':>22} {'writers':>7} {'tx/s':>8} {'wait p95 ms':>12} {'tx p95 ms':>10} {'lock-waiting':>13}")
@@ -209,7 +223,8 @@ def _table(title, rows, writers):
             print(f"{setting:>22} {n:>7} {tps:>8.0f} {wait:>12.2f} {latency:>10.2f} {waiting:>13.2f}")
         if 1 in figures and max(writers) in figures:
             print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: {figures[max(writers)][0] / figures[1][0]:.2f}")
-    print("(lock-waiting: mean number of backends waiting for a row lock, sampled every 5 ms)")
+    print("(medians over the rounds; lock-waiting: mean number of backends waiting for a row lock, "
+          "sampled every 5 ms)")
 
 
 def main():
@@ -219,6 +234,7 @@ def main():
     parser.add_argument("--writers", default="1,2,4,8")
     parser.add_argument("--shards", default="1,16,64", help="BANSOS_AUDIT_SHARDS values compared (1 = one chain)")
     parser.add_argument("--slots", default="1,8", help="BANSOS_COUNTER_SLOTS values compared (1 = one row)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every setting; medians are printed")
     parser.add_argument("--only", choices=("audit", "counters"))
     args = parser.parse_args()
     if not args.postgres:
@@ -231,15 +247,12 @@ def main():
     engine = create_engine(args.postgres)
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run; the settings compared "
-          f"run one after the other for each number of writers (the same machine noise)")
+    print(f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run; the settings compared run "
+          f"in turns for each number of writers (the same machine noise); medians of {args.rounds} rounds")
     if args.only != "counters":
         reset_schema(engine)
         engine.dispose()
-        rows = {f"audit shards={n}": {} for n in args.shards.split(",")}
-        for n in writers:
-            for shards in args.shards.split(","):
-                rows[f"audit shards={shards}"][n] = _run(_audit_writer, args.postgres, int(shards), n, args.seconds)
+        rows = _compare(_audit_writer, args.postgres, "audit shards", args.shards.split(","), writers, args)
         with _flask_context(), Session(engine) as session:
             result = verify_chain(session)
             assert result.ok, result
@@ -251,10 +264,7 @@ def main():
         reset_schema(engine)
         _seed_tasks(engine, writers)
         engine.dispose()
-        rows = {f"counter slots={n}": {} for n in args.slots.split(",")}
-        for n in writers:
-            for slots in args.slots.split(","):
-                rows[f"counter slots={slots}"][n] = _run(_counter_writer, args.postgres, int(slots), n, args.seconds)
+        rows = _compare(_counter_writer, args.postgres, "counter slots", args.slots.split(","), writers, args)
         read, count_rows = _check_counts(engine)
         print(f"counters: open_counts = COUNT(*) = {read} ({count_rows} counter rows)")
         engine.dispose()
