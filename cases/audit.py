@@ -395,7 +395,7 @@ def _stream_shard(session, shard, after_seq, batch):
 
 def _verify_shard(session, shard, batch, anchored=None, on_row=None):
     """Check one shard's chain, its head, and the entry named by the latest anchor (seq, hash, anchor id)."""
-    last_seq, last_hash, last_id, checked = 0, GENESIS_HASH, None, 0
+    last_seq, last_hash, last_id, last_format, checked = 0, GENESIS_HASH, None, None, 0
 
     def bad(seq, entry_id, reason):
         return ShardResult(shard, False, checked, last_seq, seq, entry_id, reason)
@@ -409,7 +409,8 @@ def _verify_shard(session, shard, batch, anchored=None, on_row=None):
                            else f"entry seq {row.seq} is out of sequence")
             if row.prev_hash != last_hash:
                 return bad(row.seq, row.id, "prev_hash does not match the previous entry's hash")
-            if row.format == LEGACY_FORMAT and (shard != 0 or last_id is not None and last_format != LEGACY_FORMAT):
+            # Entries from before the shards (format 1) are shard 0's first ones, none after a newer one.
+            if row.format == LEGACY_FORMAT and (shard != 0 or last_format not in (None, LEGACY_FORMAT)):
                 return bad(row.seq, row.id, "an entry in the format from before the shards after the shards began")
             try:
                 computed = entry_hash(row._mapping, row.prev_hash)
@@ -423,8 +424,6 @@ def _verify_shard(session, shard, batch, anchored=None, on_row=None):
                 on_row(row)
             set_last(row)
         return None
-
-    last_format = None
 
     def set_last(row):
         nonlocal last_seq, last_hash, last_id, checked, last_format

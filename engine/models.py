@@ -102,8 +102,9 @@ class OpenTaskCount(db.Model):
     district took tens of milliseconds, reading these few rows takes well under one.
 
     Each (queue, district) has up to BANSOS_COUNTER_SLOTS rows (`slot`); a transaction adds its changes
-    to one slot picked at random, and a read sums the slots. Concurrent transactions changing the same
-    queue and district thus mostly lock different rows. One slot alone may go below zero.
+    to a slot row no other transaction holds (engine.queuecounts), and a read sums the slots.
+    Concurrent transactions changing the same queue and district thus lock different rows. One slot
+    alone may go below zero.
     """
 
     __tablename__ = "open_task_counts"

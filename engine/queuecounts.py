@@ -3,9 +3,11 @@
 Every flush notes how each human task's (status, queue, region) changed: a task entering "open" adds
 one to its queue and district, a task leaving it (claimed, cancelled, deleted, moved) takes one away.
 The notes are applied when the session commits, as one upsert per (queue, district) in key order,
-all into one slot row picked at random among BANSOS_COUNTER_SLOTS: the counter rows stay locked only
-while the transaction commits, concurrent transactions mostly lock different slots of a hot queue,
-and every transaction takes its rows in the same (key, slot) order (no deadlocks). Reads sum the
+each into one of up to BANSOS_COUNTER_SLOTS slot rows of the key: on PostgreSQL the first slot row
+no other transaction holds (SELECT ... FOR UPDATE SKIP LOCKED), else (all held, or SQLite) a slot
+picked at random. The counter rows stay locked only while the transaction commits, concurrent
+transactions on a hot queue lock different slots instead of queueing, and every transaction takes
+one row per key in key order (no deadlocks). Reads sum the
 slots. A rollback forgets the notes with the changes, a savepoint's rollback only the notes made
 inside it. ``fold_open_counts`` folds the slots back into slot 0 (a repair, or to keep rows few).
 
@@ -88,11 +90,24 @@ def _apply(session):
     deltas = Counter()
     for _transaction, noted in session.info.pop(_PENDING, ()):
         deltas.update(noted)
-    slot = _random.randrange(slot_count())
-    rows = [{"queue": q, "region": r, "slot": slot, "open_count": n} for (q, r), n in sorted(deltas.items()) if n]
+    slots = slot_count()
+    fallback = _random.randrange(slots)
+    rows = [{"queue": q, "region": r, "slot": fallback, "open_count": n}
+            for (q, r), n in sorted(deltas.items()) if n]
     if rows:
         stmt = _upsert(session)
-        for row in rows:  # one statement per key, in key order: locks are taken in a fixed order
+        free_slots = slots > 1 and session.get_bind().dialect.name == "postgresql"
+        for row in rows:  # one key at a time, in key order: locks are taken in a fixed order
+            if free_slots:
+                # A slot row no other transaction holds (it stays locked by us until commit); when every
+                # existing one is held, a new slot row (the rows grow with the load, up to `slots`).
+                key = (_table.c.queue == row["queue"]) & (_table.c.region == row["region"]) & (_table.c.slot < slots)
+                free = session.execute(select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1)
+                                       .with_for_update(skip_locked=True)).scalar()
+                if free is None:
+                    existing = set(session.scalars(select(_table.c.slot).where(key)))
+                    free = _random.choice([n for n in range(slots) if n not in existing] or range(slots))
+                row["slot"] = free
             session.execute(stmt.values(**row))
 
 
