@@ -384,6 +384,34 @@ def test_the_cli_verifies_per_shard_and_anchors(ctx):
     assert f"shard {shard_a:<4} BROKEN at seq 2 (entry id {_id_of(2, shard_a)}): hash does not match" in out.output
 
 
+def test_the_scheduler_leader_anchors_once_per_interval_when_something_moved(ctx):
+    from web.dispatcher import Dispatcher
+
+    def anchors():
+        db.session.expire_all()
+        return db.session.scalars(select(AuditEntry.seq).where(AuditEntry.shard == audit.ANCHOR_SHARD)).all()
+
+    _append(2)
+    dispatcher = Dispatcher(ctx)
+    dispatcher.last_purge = float("inf")  # the purges are not what this test is about
+    dispatcher.tick()
+    assert anchors() == [1]
+    _append(1)
+    dispatcher.tick()  # within the interval: no anchor
+    assert anchors() == [1]
+    dispatcher.last_anchor -= ctx.config["BANSOS_AUDIT_ANCHOR_SECONDS"]
+    dispatcher.tick()
+    assert anchors() == [1, 2]
+    dispatcher.last_anchor -= ctx.config["BANSOS_AUDIT_ANCHOR_SECONDS"]
+    dispatcher.tick()  # nothing moved since: no anchor
+    assert anchors() == [1, 2]
+    latest = db.session.scalars(select(AuditEntry).where(AuditEntry.shard == audit.ANCHOR_SHARD,
+                                                         AuditEntry.seq == 2)).one()
+    assert latest.actor == "scheduler" and latest.detail["heads"] == {
+        str(s): [seq, h] for s, (seq, h) in audit.chain_heads(db.session).items() if s >= 0}
+    assert verify_chain(db.session).ok
+
+
 def _worker_env(app):
     env = dict(os.environ)
     env.update(BANSOS_DATABASE_URL=app.config["BANSOS_DATABASE_URL"], BANSOS_VAR_DIR=app.config["BANSOS_VAR_DIR"],
