@@ -175,7 +175,8 @@ def _seed_tasks(engine, writers):
 
     with Session(engine) as session:
         session.execute(ProcessVersion.__table__.insert(), [{
-            "id": 1, "process_id": "application", "number": 1, "name": "application", "content_hash": "0" * 64, "files": {},
+            "id": 1, "process_id": "application", "number": 1, "name": "application", "content_hash": "0" * 64,
+            "files": {},
             "spec_json": "{}", "serializer_version": "bench", "deployed_by": "bench",
             "deployed_at": utcnow()}])
         session.execute(ProcessInstance.__table__.insert(), [{
@@ -222,7 +223,8 @@ def _table(title, rows, writers):
             tps, wait, latency, waiting = figures[n]
             print(f"{setting:>22} {n:>7} {tps:>8.0f} {wait:>12.2f} {latency:>10.2f} {waiting:>13.2f}")
         if 1 in figures and max(writers) in figures:
-            print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: {figures[max(writers)][0] / figures[1][0]:.2f}")
+            ratio = figures[max(writers)][0] / figures[1][0]
+            print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: {ratio:.2f}")
     print("(medians over the rounds; lock-waiting: mean number of backends waiting for a row lock, "
           "sampled every 5 ms)")
 

@@ -314,7 +314,8 @@ def _append(session, shard, actor, action, roles, target_type=None, target_id=No
             detail=None):
     last_seq, last_hash, new_id = _lock_head(session, shard)
     entry = AuditEntry(
-        id=new_id if new_id is not None else _next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT, at=utcnow(), actor=actor,
+        id=new_id if new_id is not None else _next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT,
+        at=utcnow(), actor=actor,
         actor_roles=roles, action=action, target_type=target_type, target_id=target_id, ip=ip,
         user_agent=user_agent, detail=detail, prev_hash=last_hash,
     )

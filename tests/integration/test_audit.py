@@ -104,7 +104,8 @@ def test_hash_is_sha256_of_canonical_json_then_prev_hash(ctx):
     db.session.commit()
     doc = {"id": entry.id, "at": entry.at.isoformat(timespec="microseconds"), "actor": "cw1",
            "actor_roles": ["a", "x"], "action": "case.view", "target_type": "case", "target_id": "TPT-1", "ip": None,
-           "user_agent": None, "detail": {"a": [1, 2], "b": 1}, "shard": audit.shard_for("case", "TPT-1", "cw1", audit.shard_count()),
+           "user_agent": None, "detail": {"a": [1, 2], "b": 1},
+           "shard": audit.shard_for("case", "TPT-1", "cw1", audit.shard_count()),
            "seq": 1}
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "0" * 64
     assert entry.at.utcoffset().total_seconds() == 0 and entry.at.isoformat().endswith("+00:00")
