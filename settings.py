@@ -138,6 +138,16 @@ class DefaultSettings:
     # Off in the web processes of a deployment: `tepat scheduler` runs the one scheduler instead.
     BANSOS_SCHEDULER_ENABLED = True
     BANSOS_SCHEDULER_INTERVAL_SECONDS = 30
+
+    # The audit trail is this many hash chains (shards, by target): appends to different shards never
+    # wait on each other. The scheduler anchors every shard's head in the anchor chain this often
+    # (`tepat audit anchor` does it at once). Raising the number later is safe; lowering it too (the
+    # higher shards stay and are verified, they just get no new entries).
+    BANSOS_AUDIT_SHARDS = 64
+    BANSOS_AUDIT_ANCHOR_SECONDS = 300
+    # Rows per queue and district behind the inbox's open-task counts (summed on read): concurrent
+    # task changes in one busy queue mostly update different rows.
+    BANSOS_COUNTER_SLOTS = 8
     # One scheduler run wakes due instances in batches of this size until none is due, but stops
     # after this many instances or seconds so that the run ends (the next run goes on).
     BANSOS_SCHEDULER_BATCH_SIZE = 100

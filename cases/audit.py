@@ -1,27 +1,45 @@
-"""The audit trail: who did or saw what, when and from where, in a hash chain an auditor can verify.
+"""The audit trail: who did or saw what, when and from where, in hash chains an auditor can verify.
 
-Each entry's hash covers its fields and the previous entry's hash, so changing, removing or inserting
-a row breaks the chain at that row. A one-row head table (``audit_head``) holds the id and hash of the
-last entry: it catches a removed or forged tail, and updating it first in ``record`` serialises
-appenders (a row lock on PostgreSQL, the database write lock on SQLite) so two transactions never
-chain from the same entry. Ids are assigned under that lock, gap-free from 1.
+The trail is split into shards, each its own hash chain: an entry's hash covers its fields, its shard
+and its place in the shard (``seq``, gap-free from 1) and the previous entry's hash in that shard, so
+changing, removing or inserting a row breaks its shard's chain at that row. An entry goes to the
+shard of its target (a stable hash of target type and id, else of the actor; ``BANSOS_AUDIT_SHARDS``
+shards), and every entry of one transaction goes to the first entry's shard.
 
-The chain is not keyed: someone who can write the database and recompute every later hash and the
-head can rewrite history. Export the head (``chain_head``) somewhere else now and then to anchor it.
+Each shard has a head row (``audit_chain_heads``) with the seq, id and hash of its last entry: it
+catches a removed or forged tail, and updating it first in ``record`` serialises the appenders of
+that shard only (a row lock on PostgreSQL), so appenders to different shards never wait on each
+other. A missing head row is created with INSERT ... ON CONFLICT DO NOTHING: a concurrent creator
+waits for the first one's commit, so the first entry of a shard cannot race. Ids are unique and
+increasing (a sequence on PostgreSQL) but not gap-free; ``seq`` is the gap-free number.
+
+Anchors tie the shards together: ``anchor`` (run by the scheduler every
+``BANSOS_AUDIT_ANCHOR_SECONDS`` and by ``tepat audit anchor``) appends to the anchor chain
+(shard -1) an entry naming every shard's head (seq and hash). ``verify_chain`` checks every shard,
+then that each shard still holds, at the seq named by the latest anchor, the entry with the anchored
+hash: a shard whose tail was removed, or which was rewritten together with its head row, is caught.
+
+Entries from before the shards (migration 0024) stay in shard 0 with ``format`` 1: their hash covers
+the fields without shard and seq, as it did; shard 0 goes on from them.
+
+The chains are not keyed: someone who can write the database and recompute every later hash, the
+heads and the anchor chain can rewrite history. Export the anchor chain's head (``chain_head``) somewhere
+else now and then.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import zlib
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Index, Integer, String, insert, select,
-                        update)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (JSON, BigInteger, Index, Integer, Sequence, SmallInteger, String, UniqueConstraint,
+                        func, select, tuple_, update)
+from sqlalchemy.orm import Mapped, mapped_column, scoped_session
 
 from engine import signals
 from engine.db import UTCDateTime, db, utcnow
@@ -35,22 +53,37 @@ GENESIS_HASH = "0" * 64
 # Hashed fields, besides prev_hash; the canonical JSON sorts keys, so this order is for the CSV.
 HASHED_FIELDS = ("id", "at", "actor", "actor_roles", "action", "target_type", "target_id", "ip",
                  "user_agent", "detail")
-CSV_COLUMNS = HASHED_FIELDS + ("prev_hash", "hash")
+# Format 2 (every entry since the shards) hashes these as well; format 1 (before) does not.
+SHARD_FIELDS = ("shard", "seq")
+CSV_COLUMNS = HASHED_FIELDS + SHARD_FIELDS + ("format", "prev_hash", "hash")
+LEGACY_FORMAT, FORMAT = 1, 2
+
+ANCHOR_SHARD = -1  # the chain of anchor entries
+ANCHOR_ACTION = "audit.anchor"
+DEFAULT_SHARDS = 64
 
 ACTOR_MAX, ACTION_MAX, TARGET_TYPE_MAX, TARGET_ID_MAX, IP_MAX, USER_AGENT_MAX = 100, 50, 50, 100, 45, 300
 DETAIL_TEXT_MAX = 1000  # longer strings in `detail` are cut: free text and encoded blobs stay out
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
+ID_SEQUENCE = Sequence("audit_log_id_seq")  # PostgreSQL only; SQLite takes max(id) + 1 under its write lock
 
 
 class AuditEntry(db.Model):
-    """One audited action or view of personal data, chained to the entry before it."""
+    """One audited action or view of personal data, chained to the entry before it in its shard."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_target", "target_type", "target_id"),
+        # An entry has one place in its shard and at most one successor: the database refuses a fork.
+        UniqueConstraint("shard", "seq", name="uq_audit_log_shard_seq"),
+        UniqueConstraint("shard", "prev_hash", name="uq_audit_log_shard_prev_hash"),
+    )
 
-    # Assigned under the head lock (last id + 1), not by a sequence: gap-free, and known before insert.
-    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(_ID, ID_SEQUENCE, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(_ID)
+    format: Mapped[int] = mapped_column(SmallInteger, default=FORMAT)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor: Mapped[str] = mapped_column(String(ACTOR_MAX), index=True)
     actor_roles: Mapped[list] = mapped_column(JSON)
@@ -60,18 +93,17 @@ class AuditEntry(db.Model):
     ip: Mapped[str | None] = mapped_column(String(IP_MAX))
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_MAX))
     detail: Mapped[dict | None] = mapped_column(JSON)
-    # Unique: an entry has at most one successor, so the database itself refuses a fork.
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class AuditHead(db.Model):
-    """The single row naming the chain's last entry; updated first by every append (the lock)."""
+    """One row per shard naming the shard's last entry; updated first by every append (the lock)."""
 
-    __tablename__ = "audit_head"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    __tablename__ = "audit_chain_heads"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(_ID, default=0)
     last_id: Mapped[int | None] = mapped_column(_ID)
     last_hash: Mapped[str] = mapped_column(String(64))
 
@@ -81,13 +113,38 @@ class AuditChainBroken(EngineError):
 
 
 @dataclass(frozen=True)
+class ShardResult:
+    """What `verify_chain` found in one shard: entries checked, its last seq, and the first bad entry."""
+
+    shard: int
+    ok: bool
+    checked: int
+    last_seq: int = 0
+    first_bad_seq: int | None = None
+    first_bad_id: int | None = None  # None when the bad entry is missing
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class VerifyResult:
-    """What `verify_chain` found: entries checked, and the first bad entry id and why."""
+    """What `verify_chain` found: entries checked, and where the first broken shard breaks and why.
+
+    `shards` has one ShardResult per shard (the anchor chain first); `anchored_at` is the time of
+    the latest anchor checked against (None when there is none).
+    """
 
     ok: bool
     checked: int
     first_bad_id: int | None = None
     reason: str | None = None
+    shard: int | None = None
+    first_bad_seq: int | None = None
+    shards: tuple = field(default=(), compare=False)
+    anchored_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def broken(self):
+        return [s for s in self.shards if not s.ok]
 
 
 # --- canonical form and masking ------------------------------------------------------------------
@@ -106,14 +163,21 @@ def canonical_json(value):
 
 
 def entry_hash(fields, prev_hash):
-    """Return the sha256 hex of an entry: canonical JSON of HASHED_FIELDS, then prev_hash.
+    """Return the sha256 hex of an entry: canonical JSON of its hashed fields, then prev_hash.
 
-    `fields` is a mapping (a row, or a CSV line with actor_roles/detail parsed from JSON and id an
-    int); `at` may be a datetime or its ISO text.
+    `fields` is a mapping (a row, or a CSV line read with `read_csv_row`); `at` may be a datetime or
+    its ISO text. Format 2 (the default when `format` is absent) hashes HASHED_FIELDS and
+    SHARD_FIELDS; format 1 (entries from before the shards) HASHED_FIELDS only.
     """
     doc = {name: fields[name] for name in HASHED_FIELDS}
     doc["id"] = int(doc["id"])
     doc["at"] = _iso(doc["at"])
+    entry_format = fields.get("format")
+    entry_format = FORMAT if entry_format is None else int(entry_format)
+    if entry_format == FORMAT:
+        doc.update({name: int(fields[name]) for name in SHARD_FIELDS})
+    elif entry_format != LEGACY_FORMAT:
+        raise ValueError(f"unknown entry format {entry_format}")
     return hashlib.sha256((canonical_json(doc) + prev_hash).encode("utf-8")).hexdigest()
 
 
@@ -162,43 +226,105 @@ def _short(value, limit):
     return _mask_text(str(value))[:limit] or None
 
 
-# --- appending -----------------------------------------------------------------------------------
+# --- shards --------------------------------------------------------------------------------------
 
 _head = AuditHead.__table__
 _log = AuditEntry.__table__
+_TX_SHARD = "tepat_audit_shard"
 
 
-def _insert_head_if_absent(session):
-    values = {"id": 1, "last_id": None, "last_hash": GENESIS_HASH}
+def shard_count():
+    """BANSOS_AUDIT_SHARDS of the current app (DEFAULT_SHARDS outside an app), at least 1."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return max(1, int(current_app.config.get("BANSOS_AUDIT_SHARDS", DEFAULT_SHARDS)))
+    return DEFAULT_SHARDS
+
+
+def shard_for(target_type, target_id, actor, shards):
+    """The shard of an entry: a stable hash of its target (of its actor when it has none)."""
+    key = f"{target_type}:{target_id}" if target_id is not None else f"actor:{actor}"
+    return zlib.crc32(key.encode("utf-8")) % shards
+
+
+def _transaction_shard(session, proposed):
+    """The shard of this transaction's entries: the first entry's, so a transaction locks one head."""
+    if isinstance(session, scoped_session):
+        session = session()
+    session.connection()  # begins the transaction, so the first entry's transaction is the one noted
+    transaction = session.get_transaction()
+    noted = session.info.get(_TX_SHARD)
+    if noted is not None and noted[0] is transaction:
+        return noted[1]
+    session.info[_TX_SHARD] = (transaction, proposed)
+    return proposed
+
+
+def _dialect_insert(session):
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        with session.begin_nested():
-            session.execute(insert(_head).values(**values))
-        return
-    # On PostgreSQL a concurrent creator makes this wait for its commit, then do nothing.
-    session.execute(dialect_insert(_head).values(**values).on_conflict_do_nothing())
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the app runs on PostgreSQL and SQLite only
+        raise NotImplementedError(dialect)
+    return insert
 
 
-def _lock_head(session):
-    """Lock the head row until the transaction ends and return (last_id, last_hash)."""
+def _lock_head(session, shard):
+    """Lock the shard's head row until the transaction ends; return (last_seq, last_hash, new id or None).
+
+    On PostgreSQL the new entry's id comes from the sequence in the same statement (one round trip).
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    returned = [_head.c.last_seq, _head.c.last_hash]
+    if postgres:
+        returned.append(ID_SEQUENCE.next_value().label("new_id"))
     for _ in range(2):
         # A write first: a row lock on PostgreSQL, the database write lock on SQLite. After waiting,
         # PostgreSQL re-reads the row, so RETURNING gives the head the other transaction committed.
         row = session.execute(
-            update(_head).where(_head.c.id == 1).values(last_id=_head.c.last_id)
-            .returning(_head.c.last_id, _head.c.last_hash)
+            update(_head).where(_head.c.shard == shard).values(last_seq=_head.c.last_seq).returning(*returned)
         ).first()
         if row is not None:
-            return row.last_id or 0, row.last_hash
-        if session.execute(select(_log.c.id).limit(1)).first() is not None:
-            # Starting a new chain here would hide whatever removed the head; stop and tell.
-            raise AuditChainBroken("the audit head row is missing while the audit log has entries")
-        _insert_head_if_absent(session)
-    raise AuditChainBroken("the audit head row could not be created")
+            return row.last_seq, row.last_hash, row.new_id if postgres else None
+        # A new shard. A concurrent creator makes this wait for its commit, then insert nothing (and
+        # the update above finds its row); a row inserted here is ours and stays locked by us.
+        created = session.execute(
+            _dialect_insert(session)(_head).values(shard=shard, last_seq=0, last_id=None, last_hash=GENESIS_HASH)
+            .on_conflict_do_nothing().returning(_head.c.shard)
+        ).first()
+        if created is not None:
+            if session.execute(select(_log.c.id).where(_log.c.shard == shard).limit(1)).first() is not None:
+                # Starting the chain again would hide whatever removed the head; stop and tell.
+                raise AuditChainBroken(f"the head row of audit shard {shard} is missing while the shard has entries")
+            return 0, GENESIS_HASH, None
+    raise AuditChainBroken(f"the head row of audit shard {shard} could not be created")
+
+
+def _next_id(session):
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(ID_SEQUENCE.next_value())
+    # SQLite: the head update above holds the database write lock until commit.
+    return (session.scalar(select(func.max(_log.c.id))) or 0) + 1
+
+
+def _append(session, shard, actor, action, roles, target_type=None, target_id=None, ip=None, user_agent=None,
+            detail=None):
+    last_seq, last_hash, new_id = _lock_head(session, shard)
+    entry = AuditEntry(
+        id=new_id if new_id is not None else _next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT,
+        at=utcnow(), actor=actor,
+        actor_roles=roles, action=action, target_type=target_type, target_id=target_id, ip=ip,
+        user_agent=user_agent, detail=detail, prev_hash=last_hash,
+    )
+    entry.hash = entry_hash({name: getattr(entry, name) for name in CSV_COLUMNS[:-2]}, last_hash)
+    session.add(entry)
+    session.flush()
+    session.execute(update(_head).where(_head.c.shard == shard)
+                    .values(last_seq=entry.seq, last_id=entry.id, last_hash=entry.hash))
+    return entry
 
 
 def record(session, actor, action, target_type=None, target_id=None, ip=None, user_agent=None, detail=None,
@@ -206,109 +332,199 @@ def record(session, actor, action, target_type=None, target_id=None, ip=None, us
     """Append an audit entry in the caller's transaction (flushed, not committed); return it.
 
     `actor` is a username or an engine Actor (whose roles are used when `roles` is empty). The head
-    stays locked until the caller commits, so call this late in the transaction.
+    of the entry's shard stays locked until the caller commits, so call this late in the transaction.
     """
     if hasattr(actor, "id") and hasattr(actor, "roles"):
         roles = roles or actor.roles
         actor = actor.id
-    last_id, last_hash = _lock_head(session)
-    entry = AuditEntry(
-        id=last_id + 1, at=utcnow(), actor=_short(actor, ACTOR_MAX) or "-",
-        actor_roles=sorted({str(r) for r in roles}), action=str(action)[:ACTION_MAX],
-        target_type=_short(target_type, TARGET_TYPE_MAX), target_id=_short(target_id, TARGET_ID_MAX),
-        ip=_short(ip, IP_MAX), user_agent=_short(user_agent, USER_AGENT_MAX), detail=mask_detail(detail),
-        prev_hash=last_hash,
-    )
-    entry.hash = entry_hash({name: getattr(entry, name) for name in HASHED_FIELDS}, last_hash)
-    session.add(entry)
-    session.flush()
-    session.execute(update(_head).where(_head.c.id == 1).values(last_id=entry.id, last_hash=entry.hash))
-    return entry
+    actor = _short(actor, ACTOR_MAX) or "-"
+    target_type, target_id = _short(target_type, TARGET_TYPE_MAX), _short(target_id, TARGET_ID_MAX)
+    shard = _transaction_shard(session, shard_for(target_type, target_id, actor, shard_count()))
+    return _append(session, shard, actor, str(action)[:ACTION_MAX], sorted({str(r) for r in roles}),
+                   target_type, target_id, _short(ip, IP_MAX), _short(user_agent, USER_AGENT_MAX),
+                   mask_detail(detail))
+
+
+def chain_heads(session):
+    """Return {shard: (last_seq, last_hash)} of every head row (the anchor chain's as ANCHOR_SHARD)."""
+    rows = session.execute(select(_head.c.shard, _head.c.last_seq, _head.c.last_hash).order_by(_head.c.shard))
+    return {row.shard: (row.last_seq, row.last_hash) for row in rows}
+
+
+def chain_head(session, shard=ANCHOR_SHARD):
+    """Return one shard's head (last_seq, last_hash), or None when it has no head row.
+
+    The anchor chain's head (the default) covers every shard as of the latest anchor: keep a copy of
+    it somewhere else now and then.
+    """
+    row = session.execute(select(_head.c.last_seq, _head.c.last_hash).where(_head.c.shard == shard)).first()
+    return None if row is None else (row.last_seq, row.last_hash)
+
+
+def _latest_anchor(session):
+    return session.execute(select(_log).where(_log.c.shard == ANCHOR_SHARD).order_by(_log.c.seq.desc())
+                           .limit(1)).first()
+
+
+def anchor(session, actor="scheduler", user_agent=None):
+    """Append an anchor entry naming every shard's head, unless none moved since the last; return it.
+
+    The heads read are committed ones (each names an entry committed with it). Commit afterwards.
+    """
+    heads = {str(shard): [seq, last_hash] for shard, (seq, last_hash) in chain_heads(session).items()
+             if shard != ANCHOR_SHARD}
+    latest = _latest_anchor(session)
+    if latest is not None and (latest.detail or {}).get("heads") == heads:
+        return None
+    # Not masked (`detail` is ours): a hash must stay whole even where 16 of its characters are digits.
+    return _append(session, ANCHOR_SHARD, actor, ANCHOR_ACTION, [], user_agent=user_agent,
+                   detail={"heads": heads})
 
 
 # --- verifying and exporting ---------------------------------------------------------------------
 
-def _stream(session, after_id, batch):
-    """Yield audit rows with id > after_id in id order, `batch` at a time (keyset pages)."""
+def _stream_shard(session, shard, after_seq, batch):
+    """Yield the shard's rows with seq > after_seq in seq order, `batch` at a time (keyset pages)."""
     while True:
-        rows = session.execute(select(_log).where(_log.c.id > after_id).order_by(_log.c.id).limit(batch)).all()
+        rows = session.execute(select(_log).where(_log.c.shard == shard, _log.c.seq > after_seq)
+                               .order_by(_log.c.seq).limit(batch)).all()
         if not rows:
             return
         yield from rows
-        after_id = rows[-1].id
+        after_seq = rows[-1].seq
 
 
-def chain_head(session):
-    """Return the head (last_id, last_hash), or None when there is no head row."""
-    row = session.execute(select(_head.c.last_id, _head.c.last_hash).where(_head.c.id == 1)).first()
-    return None if row is None else (row.last_id or 0, row.last_hash)
+def _verify_shard(session, shard, batch, anchored=None, on_row=None):
+    """Check one shard's chain, its head, and the entry named by the latest anchor (seq, hash, anchor id)."""
+    last_seq, last_hash, last_id, last_format, checked = 0, GENESIS_HASH, None, None, 0
 
-
-def verify_chain(session, batch=10_000):
-    """Recompute every hash in id order, check the links and ids, and check the head."""
-    last_id, last_hash, checked = 0, GENESIS_HASH, 0
+    def bad(seq, entry_id, reason):
+        return ShardResult(shard, False, checked, last_seq, seq, entry_id, reason)
 
     def check_rows():
-        nonlocal last_id, last_hash, checked
-        for row in _stream(session, last_id, batch):
-            if row.id != last_id + 1:
-                return VerifyResult(False, checked, row.id,
-                                    f"entries {last_id + 1}..{row.id - 1} are missing" if row.id > last_id + 1
-                                    else f"entry id {row.id} is out of sequence")
+        nonlocal last_seq, last_hash, last_id, checked
+        for row in _stream_shard(session, shard, last_seq, batch):
+            if row.seq != last_seq + 1:
+                return bad(last_seq + 1 if row.seq > last_seq + 1 else row.seq, row.id,
+                           f"entries {last_seq + 1}..{row.seq - 1} are missing" if row.seq > last_seq + 1
+                           else f"entry seq {row.seq} is out of sequence")
             if row.prev_hash != last_hash:
-                return VerifyResult(False, checked, row.id, "prev_hash does not match the previous entry's hash")
+                return bad(row.seq, row.id, "prev_hash does not match the previous entry's hash")
+            # Entries from before the shards (format 1) are shard 0's first ones, none after a newer one.
+            if row.format == LEGACY_FORMAT and (shard != 0 or last_format not in (None, LEGACY_FORMAT)):
+                return bad(row.seq, row.id, "an entry in the format from before the shards after the shards began")
             try:
                 computed = entry_hash(row._mapping, row.prev_hash)
             except (TypeError, ValueError) as exc:
-                return VerifyResult(False, checked, row.id, f"entry cannot be hashed: {exc}")
+                return bad(row.seq, row.id, f"entry cannot be hashed: {exc}")
             if computed != row.hash:
-                return VerifyResult(False, checked, row.id, "hash does not match the entry's fields (altered)")
-            last_id, last_hash, checked = row.id, row.hash, checked + 1
+                return bad(row.seq, row.id, "hash does not match the entry's fields (altered)")
+            if anchored is not None and row.seq == anchored[0] and row.hash != anchored[1]:
+                return bad(row.seq, row.id, f"the entry differs from the one anchored by entry {anchored[2]}")
+            if on_row is not None:
+                on_row(row)
+            set_last(row)
         return None
 
+    def set_last(row):
+        nonlocal last_seq, last_hash, last_id, checked, last_format
+        last_seq, last_hash, last_id, checked, last_format = row.seq, row.hash, row.id, checked + 1, row.format
+
     while True:
-        bad = check_rows()
-        if bad is not None:
-            return bad
+        problem = check_rows()
+        if problem is not None:
+            return problem
         # Read after the rows: the head, committed with each append, is never behind what we read.
-        head = chain_head(session)
+        head = chain_head(session, shard)
         if head is None:
             if checked:
-                return VerifyResult(False, checked, last_id, "the audit head row is missing")
-            return VerifyResult(True, 0)
-        head_id, head_hash = head
-        if head_id == last_id:
+                return bad(last_seq, last_id, "the shard's head row is missing")
+            head = (0, GENESIS_HASH)
+        head_seq, head_hash = head
+        if head_seq == last_seq:
             if head_hash != last_hash:
-                return VerifyResult(False, checked, last_id or None, "the head hash does not match the last entry")
-            return VerifyResult(True, checked)
-        if head_id < last_id:
-            return VerifyResult(False, checked, head_id + 1, f"entries after the head (id {head_id}) exist")
+                return bad(last_seq or None, last_id, "the head hash does not match the last entry")
+            if anchored is not None and anchored[0] > last_seq:
+                return bad(last_seq + 1, None, f"entries {last_seq + 1}..{anchored[0]} named by anchor entry "
+                                               f"{anchored[2]} are missing")
+            return ShardResult(shard, True, checked, last_seq)
+        if head_seq < last_seq:
+            return bad(head_seq + 1, None, f"entries after the head (seq {head_seq}) exist")
         # The head is ahead: entries appended while we read, or the tail was removed. Look again.
-        before = last_id
-        bad = check_rows()
-        if bad is not None:
-            return bad
-        if last_id == before:
-            return VerifyResult(False, checked, last_id + 1,
-                                f"entries {last_id + 1}..{head_id} named by the head are missing")
+        before = last_seq
+        problem = check_rows()
+        if problem is not None:
+            return problem
+        if last_seq == before:
+            return bad(last_seq + 1, None, f"entries {last_seq + 1}..{head_seq} named by the head are missing")
+
+
+def verify_chain(session, batch=10_000):
+    """Verify the anchor chain, then every shard's chain and head against the latest good anchor.
+
+    Every shard is checked (a broken one does not stop the others); the result names the first
+    broken shard and lists them all in `shards`.
+    """
+    latest = {}
+
+    def remember(row):
+        if row.action == ANCHOR_ACTION:
+            latest["row"] = row
+
+    results = [_verify_shard(session, ANCHOR_SHARD, batch, on_row=remember)]
+    anchor_row = latest.get("row")
+    anchored = {}
+    if anchor_row is not None:
+        for shard, value in ((anchor_row.detail or {}).get("heads") or {}).items():
+            try:
+                anchored[int(shard)] = (int(value[0]), str(value[1]), anchor_row.id)
+            except (TypeError, ValueError, IndexError):
+                results[0] = ShardResult(ANCHOR_SHARD, False, results[0].checked, results[0].last_seq,
+                                         anchor_row.seq, anchor_row.id, "the anchor entry cannot be read")
+    shards = set(chain_heads(session)) | set(session.scalars(select(_log.c.shard).distinct())) | set(anchored)
+    shards.discard(ANCHOR_SHARD)
+    for shard in sorted(shards):
+        named = anchored.get(shard)
+        results.append(_verify_shard(session, shard, batch, named if named and named[0] > 0 else None))
+    checked = sum(r.checked for r in results)
+    anchored_at = anchor_row.at if anchor_row is not None else None
+    for r in results:
+        if not r.ok:
+            return VerifyResult(False, checked, r.first_bad_id, r.reason, r.shard, r.first_bad_seq, tuple(results),
+                                anchored_at)
+    return VerifyResult(True, checked, shards=tuple(results), anchored_at=anchored_at)
+
+
+def _stream_by_time(session, batch):
+    """Yield every audit row ordered by (at, id), `batch` at a time (keyset pages)."""
+    after = None
+    while True:
+        query = select(_log).order_by(_log.c.at, _log.c.id).limit(batch)
+        if after is not None:
+            query = query.where(tuple_(_log.c.at, _log.c.id) > tuple_(*after))
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].at, rows[-1].id
 
 
 def export_csv(session, out, batch=10_000):
-    """Write every entry with its hashes to the text stream `out` as CSV, in id order; return the count.
+    """Write every entry with its hashes to the text stream `out` as CSV, by time; return the count.
 
-    Values are written as hashed (JSON columns as canonical JSON), so an auditor can recompute the
-    chain from the file alone with `entry_hash`. One exception keeps spreadsheets safe: a text cell
-    starting with =, +, -, @, tab, CR, LF or a single quote is written with one more single quote in
-    front (`cases.csvcells`); `read_csv_row` removes it, giving back the stored (hashed) value.
+    Each line says its shard and seq: an auditor recomputes each shard's chain from the file alone
+    (`verify_rows`). Values are written as hashed (JSON columns as canonical JSON). One exception keeps
+    spreadsheets safe: a text cell starting with =, +, -, @, tab, CR, LF or a single quote is written
+    with one more single quote in front (`cases.csvcells`); `read_csv_row` removes it.
     """
     writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for row in _stream(session, 0, batch):
+    for row in _stream_by_time(session, batch):
         m = row._mapping
         writer.writerow([m["id"], _iso(m["at"]), m["actor"], canonical_json(m["actor_roles"]), m["action"],
                          m["target_type"] or "", m["target_id"] or "", m["ip"] or "", m["user_agent"] or "",
-                         canonical_json(m["detail"]), m["prev_hash"], m["hash"]])
+                         canonical_json(m["detail"]), m["shard"], m["seq"], m["format"], m["prev_hash"], m["hash"]])
         count += 1
     return count
 
@@ -316,12 +532,31 @@ def export_csv(session, out, batch=10_000):
 def read_csv_row(line):
     """Turn one exported CSV line (a dict from csv.DictReader) back into hashable fields."""
     fields = {name: restore(value) for name, value in line.items()}
-    fields["id"] = int(fields["id"])
+    for name in ("id", "shard", "seq", "format"):
+        fields[name] = int(fields[name])
     fields["actor_roles"] = json.loads(fields["actor_roles"])
     fields["detail"] = json.loads(fields["detail"])
     for name in ("target_type", "target_id", "ip", "user_agent"):
         fields[name] = fields[name] or None
     return fields
+
+
+def verify_rows(rows):
+    """Check exported entries (`read_csv_row` dicts) shard by shard; return {shard: (last seq, last hash)}.
+
+    Raises AuditChainBroken naming the shard and seq of the first entry that does not chain. What
+    the database's heads and anchors add (a removed tail) needs `verify_chain`.
+    """
+    heads = {}
+    for fields in sorted(rows, key=lambda f: (f["shard"], f["seq"])):
+        last_seq, last_hash = heads.get(fields["shard"], (0, GENESIS_HASH))
+        where = f"shard {fields['shard']} seq {fields['seq']} (entry {fields['id']})"
+        if fields["seq"] != last_seq + 1:
+            raise AuditChainBroken(f"{where}: entries {last_seq + 1}..{fields['seq'] - 1} are missing")
+        if fields["prev_hash"] != last_hash or entry_hash(fields, last_hash) != fields["hash"]:
+            raise AuditChainBroken(f"{where}: the entry does not chain")
+        heads[fields["shard"]] = (fields["seq"], fields["hash"])
+    return heads
 
 
 # --- engine actions, with the request's origin ---------------------------------------------------

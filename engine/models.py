@@ -100,12 +100,18 @@ class OpenTaskCount(db.Model):
 
     The inbox shows these counts on every page; counting a million-row table for an officer of every
     district took tens of milliseconds, reading these few rows takes well under one.
+
+    Each (queue, district) has up to BANSOS_COUNTER_SLOTS rows (`slot`); a transaction adds its changes
+    to a slot row no other transaction holds (engine.queuecounts), and a read sums the slots.
+    Concurrent transactions changing the same queue and district thus lock different rows. One slot
+    alone may go below zero.
     """
 
     __tablename__ = "open_task_counts"
 
     queue: Mapped[str] = mapped_column(String(50), primary_key=True)
     region: Mapped[str] = mapped_column(String(10), primary_key=True)  # "" for tasks without a district
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     open_count: Mapped[int] = mapped_column(Integer, default=0)
 
 

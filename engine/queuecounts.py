@@ -2,23 +2,39 @@
 
 Every flush notes how each human task's (status, queue, region) changed: a task entering "open" adds
 one to its queue and district, a task leaving it (claimed, cancelled, deleted, moved) takes one away.
-The notes are applied when the session commits, as one upsert per (queue, district) in key order:
-the counter rows stay locked only while the transaction commits, and every transaction takes them in
-the same order (no deadlocks). A rollback forgets the notes with the changes, a savepoint's rollback
-only the notes made inside it.
+The notes are applied when the session commits, as one upsert per (queue, district) in key order,
+each into one of up to BANSOS_COUNTER_SLOTS slot rows of the key: on PostgreSQL the first slot row
+no other transaction holds (SELECT ... FOR UPDATE SKIP LOCKED), else (all held, or SQLite) a slot
+picked at random. The counter rows stay locked only while the transaction commits, concurrent
+transactions on a hot queue lock different slots instead of queueing, and every transaction takes
+one row per key in key order (no deadlocks). Reads sum the
+slots. A rollback forgets the notes with the changes, a savepoint's rollback only the notes made
+inside it. ``fold_open_counts`` folds the slots back into slot 0 (a repair, or to keep rows few).
 
 Only ORM changes are seen. Code that changes human_tasks with Core statements must call
 ``rebuild_open_counts`` afterwards (the benchmark's bulk loader does).
 """
+import random
 from collections import Counter
 
-from sqlalchemy import delete, event, func, insert, inspect, select
+from sqlalchemy import delete, event, func, insert, inspect, literal_column, select
 from sqlalchemy.orm import Session
 
 from .models import HumanTask, OpenTaskCount
 
 _PENDING = "tepat_open_count_deltas"
 _table = OpenTaskCount.__table__
+DEFAULT_SLOTS = 8
+_random = random.Random()
+
+
+def slot_count():
+    """BANSOS_COUNTER_SLOTS of the current app (DEFAULT_SLOTS outside an app), at least 1."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return max(1, int(current_app.config.get("BANSOS_COUNTER_SLOTS", DEFAULT_SLOTS)))
+    return DEFAULT_SLOTS
 
 
 def _key(queue, region):
@@ -65,7 +81,7 @@ def _upsert(session):
     else:  # pragma: no cover - the engine runs on PostgreSQL and SQLite only
         raise NotImplementedError(dialect)
     stmt = dialect_insert(_table)
-    return stmt.on_conflict_do_update(index_elements=[_table.c.queue, _table.c.region],
+    return stmt.on_conflict_do_update(index_elements=[_table.c.queue, _table.c.region, _table.c.slot],
                                       set_={"open_count": _table.c.open_count + stmt.excluded.open_count})
 
 
@@ -74,10 +90,24 @@ def _apply(session):
     deltas = Counter()
     for _transaction, noted in session.info.pop(_PENDING, ()):
         deltas.update(noted)
-    rows = [{"queue": q, "region": r, "open_count": n} for (q, r), n in sorted(deltas.items()) if n]
+    slots = slot_count()
+    fallback = _random.randrange(slots)
+    rows = [{"queue": q, "region": r, "slot": fallback, "open_count": n}
+            for (q, r), n in sorted(deltas.items()) if n]
     if rows:
         stmt = _upsert(session)
-        for row in rows:  # one statement per key, in key order: locks are taken in a fixed order
+        free_slots = slots > 1 and session.get_bind().dialect.name == "postgresql"
+        for row in rows:  # one key at a time, in key order: locks are taken in a fixed order
+            if free_slots:
+                # A slot row no other transaction holds (it stays locked by us until commit); when every
+                # existing one is held, a new slot row (the rows grow with the load, up to `slots`).
+                key = (_table.c.queue == row["queue"]) & (_table.c.region == row["region"]) & (_table.c.slot < slots)
+                free = session.execute(select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1)
+                                       .with_for_update(skip_locked=True)).scalar()
+                if free is None:
+                    existing = set(session.scalars(select(_table.c.slot).where(key)))
+                    free = _random.choice([n for n in range(slots) if n not in existing] or range(slots))
+                row["slot"] = free
             session.execute(stmt.values(**row))
 
 
@@ -105,20 +135,34 @@ def connect():
 
 def open_counts(session, queues, regions=None):
     """Return {(queue, district or None): open tasks} for `queues`, limited to `regions` unless None."""
-    query = select(OpenTaskCount.queue, OpenTaskCount.region, OpenTaskCount.open_count).where(
-        OpenTaskCount.queue.in_(sorted(queues)), OpenTaskCount.open_count > 0)
+    total = func.sum(OpenTaskCount.open_count)
+    query = (select(OpenTaskCount.queue, OpenTaskCount.region, total)
+             .where(OpenTaskCount.queue.in_(sorted(queues)))
+             .group_by(OpenTaskCount.queue, OpenTaskCount.region).having(total > 0))
     if regions is not None:
         query = query.where(OpenTaskCount.region.in_(sorted(regions)))
-    return {(q, r or None): n for q, r, n in session.execute(query)}
+    return {(q, r or None): int(n) for q, r, n in session.execute(query)}
 
 
 def rebuild_open_counts(session):
-    """Recount open tasks from human_tasks (after bulk loads with Core; also a repair)."""
+    """Recount open tasks from human_tasks into slot 0 (after bulk loads with Core; also a repair)."""
     session.execute(delete(_table))
     region = func.coalesce(HumanTask.region, "")
-    counted = (select(HumanTask.queue, region, func.count()).where(HumanTask.status == "open")
+    counted = (select(HumanTask.queue, region, literal_column("0"), func.count()).where(HumanTask.status == "open")
                .group_by(HumanTask.queue, region))
-    session.execute(insert(_table).from_select(["queue", "region", "open_count"], counted))
+    session.execute(insert(_table).from_select(["queue", "region", "slot", "open_count"], counted))
+
+
+def fold_open_counts(session):
+    """Fold every key's slots into its slot 0 (the sums stay); return how many keys. Commit afterwards."""
+    keys = session.execute(select(_table.c.queue, _table.c.region).distinct()
+                           .order_by(_table.c.queue, _table.c.region)).all()
+    for queue, region in keys:
+        # What is deleted is what is summed, even with concurrent upserts (they wait, or land after).
+        taken = session.scalars(delete(_table).where(_table.c.queue == queue, _table.c.region == region)
+                                .returning(_table.c.open_count)).all()
+        session.execute(_upsert(session).values(queue=queue, region=region, slot=0, open_count=sum(taken)))
+    return len(keys)
 
 
 connect()

@@ -259,17 +259,45 @@ def audit():
 @click.option("--batch", default=10_000, show_default=True)
 @with_appcontext
 def audit_verify(batch):
-    """Recompute every hash; exit 1 if the chain is broken."""
-    from cases.audit import record, verify_chain
+    """Recompute every hash of every shard and check the anchors; exit 1 if a chain is broken."""
+    from cases.audit import ANCHOR_SHARD, chain_head, record, verify_chain
 
     result = verify_chain(db.session, batch=batch)
-    record(db.session, "cli", "audit.verify", user_agent="cli", detail={"ok": result.ok, "checked": result.checked})
+    record(db.session, "cli", "audit.verify", user_agent="cli",
+           detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]})
     db.session.commit()
+    anchored = result.anchored_at.isoformat(timespec="seconds") if result.anchored_at else "never"
+    for shard in result.shards:
+        name = "anchors" if shard.shard == ANCHOR_SHARD else f"shard {shard.shard}"
+        if shard.ok:
+            click.echo(f"{name:10} intact: {shard.checked} entries, last seq {shard.last_seq}")
+        else:
+            entry = f" (entry id {shard.first_bad_id})" if shard.first_bad_id is not None else ""
+            click.echo(f"{name:10} BROKEN at seq {shard.first_bad_seq}{entry}: {shard.reason}", err=True)
     if result.ok:
-        click.echo(f"audit chain intact: {result.checked} entries")
+        click.echo(f"audit chains intact: {result.checked} entries in {len(result.shards) - 1} shards; "
+                   f"last anchor {anchored}")
+        head = chain_head(db.session)
+        if head is not None and head[0]:
+            click.echo(f"anchor chain head (keep a copy elsewhere): seq {head[0]} hash {head[1]}")
     else:
-        click.echo(f"audit chain BROKEN at entry {result.first_bad_id}: {result.reason}", err=True)
+        click.echo(f"audit chains BROKEN in {len(result.broken)} shard(s); first: shard {result.shard} at seq "
+                   f"{result.first_bad_seq}: {result.reason}", err=True)
         sys.exit(1)
+
+
+@audit.command("anchor")
+@with_appcontext
+def audit_anchor():
+    """Record every shard's head in the anchor chain now (the scheduler does it periodically)."""
+    from cases.audit import anchor
+
+    entry = anchor(db.session, "cli", user_agent="cli")
+    db.session.commit()
+    if entry is None:
+        click.echo("no shard moved since the last anchor: nothing to anchor")
+    else:
+        click.echo(f"anchor seq {entry.seq}: {len(entry.detail['heads'])} shard heads, hash {entry.hash}")
 
 
 @audit.command("export")

@@ -99,12 +99,17 @@ class Dispatcher:
             self.send_chunks = lambda chunks: send_chunk_hints(app.config, chunks)  # noqa: E731
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
+        self.last_anchor = None
 
     def tick(self):
-        """One round: hints (or wakes) for what is due; the daily purges. Returns how many handled."""
+        """One round: hints (or wakes) for what is due; the audit anchor and daily purges. Returns how many handled."""
         if self.last_purge is None or time.monotonic() - self.last_purge >= PURGE_EVERY_SECONDS:
             self.last_purge = time.monotonic()
             self._purge()
+        anchor_every = float(self.app.config["BANSOS_AUDIT_ANCHOR_SECONDS"])
+        if self.last_anchor is None or time.monotonic() - self.last_anchor >= anchor_every:
+            self.last_anchor = time.monotonic()
+            self._anchor()
         from .runs_exec import dispatch_chunks, run_due_chunks
 
         if not self.celery:
@@ -144,6 +149,14 @@ class Dispatcher:
                 return 0
             self.sent.update({i: mono for i in fresh})
         return len(fresh)
+
+    def _anchor(self):
+        from .scheduler import anchor_audit
+
+        try:
+            anchor_audit(self.app)
+        except Exception:  # the next interval tries again
+            log.warning("scheduler: anchoring the audit shards failed", exc_info=True)
 
     def _purge(self):
         from .scheduler import purge_evidence, purge_photos

@@ -1,4 +1,4 @@
-"""The in-process APScheduler jobs: due timers and service retries, photo and evidence purges."""
+"""The in-process APScheduler jobs: due timers and service retries, photo and evidence purges, audit anchors."""
 import logging
 import time
 from dataclasses import dataclass
@@ -117,6 +117,22 @@ def purge_evidence(app):
             db.session.remove()
 
 
+def anchor_audit(app):
+    """Record every audit shard's head in the anchor chain (if any moved); return the entry or None."""
+    from cases.audit import anchor
+
+    with app.app_context():
+        try:
+            entry = anchor(db.session, "scheduler")
+            db.session.commit()
+            return entry
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
 def start_scheduler(app):
     """Start the background job (one per process)."""
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -130,6 +146,8 @@ def start_scheduler(app):
                       max_instances=1, coalesce=True)
     scheduler.add_job(purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(anchor_audit, "interval", args=[app], seconds=app.config["BANSOS_AUDIT_ANCHOR_SECONDS"],
+                      id="tepat-audit-anchor", max_instances=1, coalesce=True)
     scheduler.start()
     app.extensions["tepat-scheduler"] = scheduler
     return scheduler

@@ -76,3 +76,70 @@ def test_existing_versions_are_numbered_per_process(migration_url, tmp_path):
         downgrade(revision="base")
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_single_audit_chain_becomes_shard_0_and_still_verifies(migration_url, tmp_path):
+    """0024: entries chained before the shards keep their hashes; shard 0 goes on from them, other
+    shards and the anchor chain start, and the whole trail verifies."""
+    from cases import audit
+    from engine.db import db
+    from web import create_app
+
+    app = create_app({"BANSOS_DATABASE_URL": migration_url, "BANSOS_VAR_DIR": str(tmp_path),
+                      "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_AUDIT_SHARDS": 4})
+    with app.app_context():
+        upgrade(revision="0021")
+        prev, rows = audit.GENESIS_HASH, []
+        for i in range(1, 4):  # a chain as the single-chain code wrote it (no shard, no seq in the hash)
+            row = {"id": i, "at": f"2026-01-0{i}T08:00:00.000000+00:00", "actor": "cw1", "actor_roles": ["caseworker"],
+                   "action": "case.view", "target_type": "case", "target_id": f"TPT-{i}", "ip": None,
+                   "user_agent": None, "detail": None, "format": audit.LEGACY_FORMAT}
+            row["prev_hash"], row["hash"] = prev, audit.entry_hash(row, prev)
+            rows.append(row)
+            prev = row["hash"]
+        with db.engine.begin() as conn:
+            for row in rows:
+                conn.execute(text("INSERT INTO audit_log (id, at, actor, actor_roles, action, target_type, target_id, "
+                                  "prev_hash, hash) VALUES (:id, :at, :actor, '[\"caseworker\"]', :action, "
+                                  ":target_type, :target_id, :prev_hash, :hash)"),
+                             {**row, "at": row["at"].replace("T", " ").replace("+00:00", "")})
+            conn.execute(text("UPDATE audit_head SET last_id = 3, last_hash = :h WHERE id = 1"), {"h": prev})
+        upgrade()
+        result = audit.verify_chain(db.session)
+        assert result.ok and result.checked == 3, result
+        assert audit.chain_heads(db.session) == {0: (3, prev)}
+
+        for i in range(12):  # new entries in several shards, shard 0 among them
+            audit.record(db.session, "cw1", "case.view", "case", f"TPT-NEW-{i}")
+            db.session.commit()
+        assert audit.anchor(db.session, "test") is not None
+        db.session.commit()
+        entries = db.session.execute(select_entries()).all()
+        assert {e.shard for e in entries} >= {0, audit.ANCHOR_SHARD} and len({e.shard for e in entries}) > 2
+        assert len({e.id for e in entries}) == 16 and min(e.id for e in entries if e.format == 2) > 3
+        assert [e.seq for e in entries if e.shard == 0][:3] == [1, 2, 3]
+        result = audit.verify_chain(db.session)
+        assert result.ok and result.checked == 16, result
+
+        with db.engine.begin() as conn:  # shard 0's legacy part is still checked
+            conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 2"))
+        result = audit.verify_chain(db.session)
+        assert (result.ok, result.shard, result.first_bad_seq, result.first_bad_id) == (False, 0, 2, 2)
+
+        db.session.remove()
+        with pytest.raises(SystemExit):  # flask-migrate reports the migration's refusal and exits
+            downgrade(revision="0021")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0024"
+            assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 16
+        db.session.remove()
+        db.engine.dispose()
+
+
+def select_entries():
+    from sqlalchemy import select
+
+    from cases.audit import AuditEntry
+
+    return select(AuditEntry.id, AuditEntry.shard, AuditEntry.seq, AuditEntry.format).order_by(
+        AuditEntry.shard, AuditEntry.seq)
