@@ -7,7 +7,7 @@ from engine import signals
 from engine.db import utcnow
 
 from .explanation import build_explanation, compare_explanations
-from .models import Appeal, Application, Enrolment, EvidenceRecord, Recheck
+from .models import Appeal, Application, Enrolment, EnrolmentComponent, EvidenceRecord, Recheck, enrolment_components
 from .objections import record_objection_review
 from .operations import CLOSED_STATUSES, add_event
 
@@ -140,8 +140,12 @@ def _apply_status(session, app, status, runtime):
     if status == "ENROLLED":
         app.benefits = data.get("benefits")
         disbursement = data.get("disbursement") or {}
-        session.add(Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
-                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference")))
+        enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
+                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"))
+        session.add(enrolment)
+        session.flush()  # the enrolment's id, for its components (what payment cycles freeze)
+        session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=n)
+                        for p, c, n in enrolment_components(app.benefits, app.programmes))
 
 
 def record_task_completed(engine, row, actor, data):

@@ -50,6 +50,9 @@ def create_app(overrides=None, scheduler=False):
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     listeners.connect()
+    from payments import listeners as payment_listeners
+
+    payment_listeners.connect()
     audit.connect()
 
     _init_web(app, settings)

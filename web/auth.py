@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from cases.accounts import AccountLocked, LoginFailed, authenticate
 from cases.audit import record
 from cases.models import Officer
+from cases.officers import OFFICER_ROLES  # noqa: F401  (the one role list; pages import it from here)
 from cases.operations import actor_for
 from engine.db import db
 from integrations.digits import is_ascii_digits
@@ -21,7 +22,6 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = None
 login_manager.session_protection = "strong"
 
-OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
 
 
 class SignedInOfficer(UserMixin):

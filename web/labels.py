@@ -18,6 +18,8 @@ TASK_LABELS = {
     "verify_objection": _l("Verify community objection"),
     "verify_objection_escalated": _l("Verify community objection (escalated)"),
     "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
+    "prepare_cycle": _l("Prepare payment cycle"), "approve_cycle": _l("Approve payment cycle"),
+    "dispatch_batches": _l("Send payment files to the banks"),
 }
 
 OPERATOR_LABELS = {
@@ -26,6 +28,10 @@ OPERATOR_LABELS = {
     "bpjs_health.lookup": _l("BPJS Health"), "bpjs_employment.lookup_household": _l("BPJS Employment"),
     "assets.lookup": _l("assets"), "civil_service.lookup_household": _l("civil-service register"),
     "benefits.calculate": _l("benefit calculation"), "payments.request_disbursement": _l("payment request"),
+    "cycle.freeze_list": _l("freeze the cycle list"), "cycle.compute_entitlements": _l("cycle entitlements"),
+    "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
+    "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
+    "cycle.close": _l("close the cycle"),
     "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 

@@ -8,6 +8,7 @@ def all_metadata():
     import cases.portal.models  # noqa: F401
     import cases.tokens  # noqa: F401
     import engine.models  # noqa: F401
+    import payments.models  # noqa: F401
     from engine.db import db
     from integrations.face_index import face_metadata
     from integrations.sandbox.tables import sandbox_metadata
