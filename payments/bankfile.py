@@ -76,25 +76,6 @@ def batch_xlsx(session, batch, out):
     book.save(out)
 
 
-def parse_batch_file(lines):
-    """Read a batch file: return (header dict, iterator of detail dicts); raise ValueError when malformed."""
-    lines = iter(lines)
-    first = next(lines, "").rstrip("\r\n").split(",")
-    if len(first) != 6 or first[0] != "H":
-        raise ValueError("the first line is not a batch control header")
-    header = {"reference": first[1], "channel": first[2], "count": int(first[3]), "total": int(first[4]),
-              "hash": first[5]}
-
-    def details():
-        for raw in lines:
-            parts = raw.rstrip("\r\n").split(",")
-            if len(parts) != 6 or parts[0] != "D":
-                raise ValueError("a batch line is not a D record")
-            yield {"reference": parts[1], "nik": parts[2], "name": parts[3], "account": parts[4],
-                   "amount": int(parts[5])}
-    return header, details()
-
-
 def batch_of(session, reference):
     """The batch with this reference, or None."""
     return session.execute(select(PaymentBatch).where(PaymentBatch.reference == reference)).scalar_one_or_none()

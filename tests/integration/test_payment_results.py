@@ -1,0 +1,202 @@
+"""Dispatch by bank file, results files, reconciliation, follow-up and the return timer, on the real engine."""
+import hashlib
+import io
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from cases.audit import AuditEntry
+from engine.db import db
+from engine.models import ProcessInstance
+from integrations.sandbox.paying_bank import outcome, results_lines
+from payments.bankfile import batch_csv_lines, batch_xlsx, bank_name
+from payments.cycles import open_cycle
+from payments.models import Payment, PaymentBatch, PaymentCycle
+from payments.results import error_workbook, import_and_advance
+from tests.helpers import later, wake_all
+from tests.integration.payment_support import family, finance_officers, schedule
+from tests.integration.test_payment_cycles import cycle, do
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def dispatched(svc):
+    """A PKH cycle of 60 families over BRI, BNI and the post office, approved and sent under an SP2D."""
+    fin = finance_officers()
+    for n in range(60):
+        channel = ("BRI", "BNI", "POS")[n % 3]
+        family([("PKH", "SD", 1 + n % 2)], district=f"{1 + n % 4:02d}", channel=channel,
+               account=None if channel == "POS" else f"00{n:08d}", name=f"Ibu Nur'aini {n} (Ny.)")
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
+    do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"})
+    do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-0042/2026", "sp2d_date": TODAY.isoformat()})
+    return fin
+
+
+def batch(channel):
+    db.session.expire_all()
+    return db.session.execute(select(PaymentBatch).where(PaymentBatch.channel == channel)).scalar_one()
+
+
+def file_of(batch_row):
+    return list(batch_csv_lines(db.session, batch_row))
+
+
+def upload(svc, batch_row, lines, actor, name="hasil.csv"):
+    data = "".join(lines).encode() if isinstance(lines, list) else lines
+    row = import_and_advance(svc.engine, batch_row, data, name, actor)
+    db.session.commit()
+    return row
+
+
+def test_the_batch_file_has_a_control_header_that_matches_its_lines(svc, dispatched):
+    bri = batch("BRI")
+    lines = file_of(bri)
+    header = lines[0].rstrip("\n").split(",")
+    assert header[:5] == ["H", "PKH-TEST-T1-BRI", "BRI", str(bri.count), str(bri.total)]
+    details = [line.rstrip("\n").split(",") for line in lines[1:]]
+    assert len(details) == bri.count == 20 and sum(int(d[5]) for d in details) == bri.total
+    assert header[5] == hashlib.sha256("".join(lines[1:]).encode()).hexdigest() == bri.control_hash
+    # Names as banks take them: no special characters.
+    assert all(d[3] == bank_name(d[3]) and "(" not in d[3] for d in details)
+    assert bank_name("Ibu Nur'aini (Ny.) Sé") == "IBU NUR'AINI NY. SE"
+    book = io.BytesIO()
+    batch_xlsx(db.session, bri, book)
+    sheets = load_workbook(io.BytesIO(book.getvalue()), read_only=True)
+    assert [c.value for c in next(sheets["Kontrol"].iter_rows(min_row=2))] == \
+        ["PKH-TEST-T1-BRI", "BRI", bri.count, bri.total, bri.control_hash]
+    assert len(list(sheets["Pembayaran"].iter_rows(values_only=True))) == bri.count + 1
+    # A bank refuses a file whose lines were changed after the header was made.
+    tampered = [lines[0], lines[1].replace(details[0][5], str(int(details[0][5]) + 1)), *lines[2:]]
+    with pytest.raises(ValueError):
+        results_lines(tampered, TODAY)
+
+
+def test_results_reconcile_the_cycle_then_the_return_timer_returns_undrawn_money(svc, dispatched):
+    fin = dispatched
+    c = cycle()
+    assert c.status == "dispatched" and c.return_at is not None
+    assert (c.return_at - c.sp2d_at).days == 105
+    # Partial results first: normal, the batch waits for the rest.
+    bri = batch("BRI")
+    credit = results_lines(file_of(bri), TODAY)
+    first = [f"H,{bri.reference},10,{sum(int(x.split(',')[2]) for x in credit[1:11])}\n", *credit[1:11]]
+    row = upload(svc, bri, first, fin["fin1"])
+    assert (row.status, row.accepted, row.refused) == ("applied", 10, 0)
+    assert batch("BRI").status == "partial" and cycle().status == "dispatched"
+    # The whole file again: the ten taken before are repeats, nothing is paid or counted twice.
+    row = upload(svc, bri, credit, fin["fin1"])
+    assert (row.accepted, row.repeated, row.refused) == (10, 10, 0)
+    assert batch("BRI").status == "reconciled"
+    for channel in ("BNI", "POS"):
+        upload(svc, batch(channel), results_lines(file_of(batch(channel)), TODAY), fin["fin2"])
+    c = cycle()
+    # Every batch reconciled: the process took the message, followed up failures and waits for the return date.
+    assert c.status == "reconciled"
+    failed = db.session.scalars(select(Payment).where(Payment.status == "failed")).all()
+    assert all(p.next_action for p in failed)
+    expected_failures = {p.reference for p in db.session.scalars(select(Payment))
+                         if outcome(_nik(p), p.channel)}
+    assert {p.reference for p in failed} == expected_failures
+    # The families drew part of the money at the banks.
+    for channel in ("BRI", "BNI"):
+        upload(svc, batch(channel), results_lines(file_of(batch(channel)), TODAY, stage="draw"), fin["fin1"])
+    credited = db.session.scalar(select(func.count()).where(Payment.status == "credited"))
+    credited_sum = db.session.scalar(select(func.coalesce(func.sum(Payment.amount), 0))
+                                     .where(Payment.status == "credited"))
+    assert wake_all(svc) == 0  # nothing is due before the return date
+    with later(106):
+        assert wake_all(svc) == 1
+    c = cycle()
+    assert c.status == "closed" and c.closed_at is not None
+    assert db.session.scalar(select(func.count()).where(Payment.status == "returned")) == credited
+    assert db.session.scalar(select(func.count()).where(Payment.status == "credited")) == 0
+    instance = db.session.get(ProcessInstance, c.instance_id)
+    assert instance.status == "completed"
+    returned = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.return_undrawn")).one()
+    assert returned.detail["result"] == {"returned": credited, "total": credited_sum}
+
+
+def _nik(payment):
+    from payments.models import CycleMember
+
+    return db.session.get(CycleMember, payment.member_id).nik
+
+
+def test_hostile_results_are_refused_line_by_line_with_reasons(svc, dispatched):
+    fin = dispatched
+    bri, bni = batch("BRI"), batch("BNI")
+    good = results_lines(file_of(bri), TODAY)[1:]
+    other = results_lines(file_of(bni), TODAY)[1:2]
+    ref, amount = good[0].split(",")[1:3]
+    lines = [
+        good[0],
+        good[0],  # duplicate in the file
+        good[1].replace(f",{good[1].split(',')[2]},", f",{int(good[1].split(',')[2]) + 1},"),  # amount mismatch
+        f"R,PKH-TEST-T1-999999-1,{amount},CREDITED,,{TODAY}\n",  # unknown reference
+        other[0],  # a payment of another batch
+        f"R,=HYPERLINK(\"http://x\"),{amount},CREDITED,,{TODAY}\n",  # a formula: malformed
+        f"R,{good[2].split(',')[1]},{good[2].split(',')[2]},CREDITED,DORMANT,{TODAY}\n",  # code without failure
+        f"R,{good[3].split(',')[1]},{good[3].split(',')[2]},BOUNCED,,{TODAY}\n",  # unknown status
+    ]
+    total = sum(int(x.split(",")[2]) for x in lines)
+    row = upload(svc, bri, [f"H,{bri.reference},{len(lines)},{total}\n", *lines], fin["fin1"])
+    assert row.status == "applied" and (row.accepted, row.refused) == (1, 7)
+    codes = [(r["line"], r["code"]) for r in row.refusals]
+    assert codes == [(3, "DUPLICATE"), (4, "AMOUNT_MISMATCH"), (5, "UNKNOWN_REFERENCE"), (6, "OTHER_BATCH"),
+                     (7, "MALFORMED"), (8, "BAD_FAILURE_CODE"), (9, "BAD_STATUS")]
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 1
+    book = io.BytesIO()
+    error_workbook(row, book)
+    rows = list(load_workbook(io.BytesIO(book.getvalue()), read_only=True)["Ditolak"].iter_rows(values_only=True))
+    assert rows[0][0] == "baris / line" and len(rows) == 8
+    assert rows[2][2:] == ("AMOUNT_MISMATCH", "Jumlah tidak sama dengan pembayaran", "The amount differs from the payment")
+    assert not any(str(cell).startswith("=") for r in rows for cell in r if cell is not None)
+    # A result that contradicts one taken before is refused, not applied.
+    flipped = good[0].replace(",CREDITED,,", ",FAILED,DORMANT,") if ",CREDITED,," in good[0] \
+        else good[0].replace(",FAILED,", ",CREDITED,").rsplit(",", 2)[0] + ",," + str(TODAY) + "\n"
+    row = upload(svc, bri, [f"H,{bri.reference},1,{amount}\n", flipped], fin["fin1"])
+    assert [r["code"] for r in row.refusals] == ["CONFLICT"]
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda b, g: [f"H,{b.reference},{len(g)},1\n", *g], "CONTROL_TOTALS"),
+    (lambda b, g: [f"H,{b.reference},{len(g) + 1},{_sum(g)}\n", *g], "CONTROL_TOTALS"),
+    (lambda b, g: [f"H,PKH-TEST-T1-BNI,{len(g)},{_sum(g)}\n", *g], "WRONG_BATCH"),
+    (lambda b, g: g, "NO_HEADER"),
+    (lambda b, g: b"\xff\xfe" + "".join(g).encode("utf-16-le"), "NOT_TEXT"),
+    (lambda b, g: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "NO_HEADER"),
+])
+def test_a_wrong_results_file_is_refused_whole(svc, dispatched, make, reason):
+    bri = batch("BRI")
+    good = results_lines(file_of(bri), TODAY)[1:]
+    row = upload(svc, bri, make(bri, good), dispatched["fin1"])
+    assert row.status == "refused" and row.refusals[0]["code"] == reason and row.accepted == 0
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
+    assert batch("BRI").status == "dispatched"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.results_refused")).one()
+    assert entry.detail["reason"] == reason
+
+
+def _sum(lines):
+    return sum(int(x.split(",")[2]) for x in lines)
+
+
+def test_results_before_dispatch_are_refused(svc):
+    fin = finance_officers()
+    family([("PKH", "SD", 1)])
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
+    do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"})
+    bri = batch("BRI")
+    row = upload(svc, bri, results_lines(file_of(bri), TODAY), fin["fin1"])
+    assert row.status == "refused" and row.refusals[0]["code"] == "NOT_DISPATCHED"
+    assert db.session.get(PaymentCycle, bri.cycle_id).status == "approved"
