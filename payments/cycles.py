@@ -95,6 +95,12 @@ def open_cycle(engine, schedule, code, actor):
     return cycle
 
 
+def first_day(cycle):
+    """The start of the cycle's first month in Banyuwangi (Asia/Jakarta), in UTC."""
+    year, month = (int(x) for x in cycle.months.split(",")[0].split("-"))
+    return datetime(year, month, 1, tzinfo=JAKARTA).astimezone(timezone.utc)
+
+
 # --- the set-based steps (run by the process's service tasks) --------------------------------------
 
 def freeze_members(session, cycle_id):
@@ -115,11 +121,14 @@ def freeze_members(session, cycle_id):
                    (and_(Application.payment_channel != POS, no_account), literal(POS)),
                    else_=Application.payment_channel)
     account = case((channel == POS, None), else_=Application.bank_account)
+    # Until the cycles replace it, enrolment still pays the first stage at once (payments.request_disbursement):
+    # a family enrolled during the cycle's months with that payment made is not paid again by the cycle.
+    paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), Enrolment.enrolled_at >= first_day(cycle))
     chosen = (select(literal(cycle.id), Enrolment.id, Application.id, Application.case_number, Enrolment.nik,
                      Application.applicant_name, Application.district_code, Application.village, channel, account)
               .join(Application, Application.id == Enrolment.application_id)
               .where(Enrolment.ended_at.is_(None), Application.status == "ENROLLED",
-                     Enrolment.enrolled_at <= cycle.cut_off, in_programme, ~objected))
+                     Enrolment.enrolled_at <= cycle.cut_off, in_programme, ~objected, ~paid_at_enrolment))
     session.execute(insert(CycleMember).from_select(
         ["cycle_id", "enrolment_id", "application_id", "case_number", "nik", "name", "district_code", "village",
          "channel", "account"], chosen))

@@ -124,7 +124,7 @@ def login():
 
 def landing_page(user):
     """Where an officer starts: the inbox for those who work tasks, the audit page for auditors."""
-    if user.has_any("caseworker", "supervisor", "appeals_officer"):
+    if user.has_any("caseworker", "supervisor", "appeals_officer", "finance_officer"):
         return url_for("inbox.index")
     if user.has_any("auditor", "administrator"):
         return url_for("auditpages.index")

@@ -49,7 +49,7 @@ _serial = [0]
 
 
 def family(components, district="01", channel="BRI", account="1234567890", status="ENROLLED", name="Siti Aminah",
-           enrolled_at=None, ended=False):
+           enrolled_at=None, ended=False, disbursement_ref=None):
     """An enrolled family (application, enrolment, components); return the Application."""
     _serial[0] += 1
     n = _serial[0]
@@ -61,6 +61,7 @@ def family(components, district="01", channel="BRI", account="1234567890", statu
     db.session.flush()
     app.case_number = f"TPT-2026-{app.id:07d}"
     enrolment = Enrolment(application_id=app.id, nik=nik, programmes=app.programmes, benefits={},
+                          disbursement_ref=disbursement_ref,
                           enrolled_at=enrolled_at or utcnow(), ended_at=utcnow() if ended else None)
     db.session.add(enrolment)
     db.session.flush()

@@ -47,6 +47,11 @@ def test_freeze_takes_enrolled_families_and_entitlements_apply_rates_and_caps(sv
     db.session.add(Objection(application_id=objected.id, objector_nik="3510010101900001", district_code="01",
                              village="KALIPURO", ground="NOT_POOR", reason="has a shop", status="open"))
     late = family([("PKH", "SD", 1)], enrolled_at=utcnow().replace(year=utcnow().year + 1))
+    # Enrolment paid the first stage at once (the older path): not paid again for the stage it was enrolled in;
+    # a family enrolled before the cycle's months is paid whatever it got at its enrolment.
+    paid_at_enrolment = family([("PKH", "SD", 1)], disbursement_ref="TPT-1:request_disbursement")
+    enrolled_before = family([("PKH", "SD", 1)], disbursement_ref="TPT-2:request_disbursement",
+                             enrolled_at=utcnow().replace(year=utcnow().year - 1))
     db.session.commit()
 
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
@@ -54,8 +59,8 @@ def test_freeze_takes_enrolled_families_and_entitlements_apply_rates_and_caps(sv
     c = cycle()
     assert c.status == "entitled" and c.frozen_at is not None
     members = {m.application_id: m for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))}
-    assert set(members) == {three_toddlers.id, elderly.id, no_account.id}
-    assert not {bpnt_only.id, in_removal_review.id, ended.id, objected.id, late.id} & set(members)
+    assert set(members) == {three_toddlers.id, elderly.id, no_account.id, enrolled_before.id}
+    assert not {bpnt_only.id, in_removal_review.id, ended.id, objected.id, late.id, paid_at_enrolment.id} & set(members)
     # A bank channel without an account is paid by the post office.
     assert members[no_account.id].channel == "POS" and members[no_account.id].account is None
     assert members[elderly.id].channel == "POS"
@@ -67,10 +72,10 @@ def test_freeze_takes_enrolled_families_and_entitlements_apply_rates_and_caps(sv
     assert amounts[(toddlers, "SD")] == (1, 225_000)
     assert amounts[(members[elderly.id].id, "elderly_70")] == (1, 600_000)
     assert (members[elderly.id].id, "food") not in amounts  # the PKH cycle pays PKH components only
-    assert c.planned_total == 1_500_000 + 225_000 + 600_000 + 450_000
+    assert c.planned_total == 1_500_000 + 225_000 + 600_000 + 450_000 + 225_000
     figures = entitlement_figures(db.session, c.id)
     assert sum(r.amount for r in figures) == c.planned_total
-    assert {(r.district_code, r.channel, r.families) for r in figures} == {("01", "BRI", 1), ("02", "POS", 2)}
+    assert {(r.district_code, r.channel, r.families) for r in figures} == {("01", "BRI", 2), ("02", "POS", 2)}
     # Every automatic step is in the audit trail.
     actions = set(db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == "PKH-TEST-T1")))
     assert {"cycle.open", "cycle.freeze_list", "cycle.compute_entitlements"} <= actions

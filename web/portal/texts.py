@@ -63,3 +63,12 @@ NOTICE_TEXTS = {
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
 }
+
+# A payment's state as the applicant reads it (payments.models.PAYMENT_STATUSES).
+PAYMENT_STATUS_TEXTS = {
+    "sent": _l("Sent to the bank or post office"),
+    "credited": _l("Paid into your account"),
+    "failed": _l("Not paid: an officer will follow up"),
+    "drawn": _l("Received"),
+    "returned": _l("Not drawn in time: returned to the state treasury"),
+}
