@@ -27,6 +27,9 @@ from .models import (
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 PROCESS_ID = "payment_cycle"
+# A cycle's process and tasks belong to the whole regency (Banyuwangi, 3510), not to one district:
+# only officers of every district see and work them (engine/scope.py compares regions as given).
+REGENCY_REGION = "3510"
 BANK_CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "BSI")
 POS = "POS"
 
@@ -88,7 +91,8 @@ def open_cycle(engine, schedule, code, actor):
                     for p, c, a, cap in schedule.rates(code))
     session.flush()
     instance = engine.start(PROCESS_ID, business_key(code),
-                            {"cycle_id": cycle.id, "cycle_code": code, "programme": spec.programme})
+                            {"cycle_id": cycle.id, "cycle_code": code, "programme": spec.programme},
+                            region=REGENCY_REGION)
     cycle.instance_id = instance.id
     record(session, actor, "cycle.open", "payment_cycle", code,
            detail={"programme": spec.programme, "months": list(spec.months), "cut_off": spec.cut_off.isoformat()})

@@ -170,6 +170,9 @@ def _cycle_task_or_404(code, task_id):
         abort(404)
     if row.business_key != business_key(cycle.code):
         abort(404)
+    if not current_user.actor.in_region(row.region):  # a cycle's tasks are the whole regency's
+        log_refusal("task.view_refused", "task", task_id, reason="district")
+        abort(404)
     return cycle, row
 
 

@@ -57,6 +57,8 @@ def status_label(code):
 
 def district_label(code, registry_name=None):
     """Return a district's name from the regions data (the registry's spelling, then the code, as fallbacks)."""
+    if code == "3510":  # work of the whole regency (payment cycles), not of one district
+        return str(_l("Banyuwangi regency (every district)"))
     name = district_name(code) if code else ""
     return name or (registry_name or "").title() or (code or "—")
 

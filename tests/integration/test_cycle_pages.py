@@ -20,6 +20,12 @@ from tests.integration.portal_helpers import PASSWORD, csrf_of, fresh_client, of
 
 TODAY = date.today()
 FOUR_EYES_TEXT = "petugas lain"
+ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator", "finance_officer")
+# Endpoints this module's matrix checks (tests/integration/test_route_coverage.py requires every route in one).
+COVERED_ENDPOINTS = {"cycles.index", "cycles.open_", "cycles.show", "cycles.claim", "cycles.complete", "cycles.export",
+                     "cycles.batch_file", "cycles.upload_results", "cycles.import_errors"}
+# Tasks of a cycle are the whole regency's: an officer of one district is refused (404).
+DISTRICT_SCOPED_ENDPOINTS = {"cycles.claim", "cycles.complete"}
 
 
 @pytest.fixture
@@ -167,3 +173,59 @@ def test_roles_and_districts_on_every_cycle_route(svc, people):
     assert fin1.get("/cycles/PKH-TEST-T1/batches/BRI.exe").status_code == 404
     assert fin1.get("/cycles/NOPE-1").status_code == 404
     assert fin1.get("/cycles/PKH-TEST-T1/imports/999/errors.xlsx").status_code == 404
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_authorization_matrix(svc, people, role):
+    """Every cycle route, as every role and anonymous: readers read, finance officers work, others are refused."""
+    family([("PKH", "SD", 1)])
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", _actor("fin1"))
+    db.session.commit()
+    prepare = task_id("prepare_cycle")
+    username = f"m_{role}"
+    if role is not None:
+        create_officer(db.session, username, username, [role], None, password=PASSWORD)
+        db.session.commit()
+    client = client_for(username) if role else fresh_client().__enter__()
+    routes = [("GET", "read", "/cycles"), ("GET", "read", "/cycles/PKH-TEST-T1"),
+              ("GET", "read", "/cycles/PKH-TEST-T1/figures.xlsx"), ("POST", "work", "/cycles"),
+              ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/claim"),
+              ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/complete"),
+              ("GET", "file", "/cycles/PKH-TEST-T1/batches/BRI.csv"),
+              ("POST", "file", "/cycles/PKH-TEST-T1/batches/BRI/results"),
+              ("GET", "file", "/cycles/PKH-TEST-T1/imports/1/errors.xlsx")]
+    readers = {"finance_officer", "supervisor", "administrator", "auditor"}
+    for method, kind, path in routes:
+        if method == "GET":
+            status = client.get(path).status_code
+        elif role is None:
+            status = client.post(path).status_code
+        else:
+            status = post(client, path, {"code": "PKH-NOPE"}, page="/profile")
+        status = getattr(status, "status_code", status)
+        if role is None:
+            assert status in ((302,) if method == "GET" else (302, 400)), (path, status)  # sign in (or no CSRF token)
+        elif (kind == "read" and role not in readers) or (kind != "read" and role != "finance_officer"):
+            assert status == 403, (role, path, status)
+        else:  # allowed: the page, a redirect after acting, 409/422 for a form, 404 for what does not exist yet
+            assert status in (200, 302, 404, 409, 422), (role, path, status)
+
+
+def test_an_officer_of_one_district_cannot_claim_or_complete_the_regencys_cycle_tasks(svc, people):
+    family([("PKH", "SD", 1)], district="25")
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", _actor("fin1"))
+    db.session.commit()
+    far = client_for("fin_far")
+    prepare = task_id("prepare_cycle")
+    assert post(far, f"/cycles/PKH-TEST-T1/tasks/{prepare}/claim").status_code == 404
+    assert post(far, f"/cycles/PKH-TEST-T1/tasks/{prepare}/complete", {"prepare_decision": "submit"}).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(HumanTask, prepare).status == "open"
+    refusals = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "task.view_refused")).all()
+    assert len(refusals) == 2 and all(r.actor == "fin_far" for r in refusals)
+    # Nor through the inbox's own claim route: the engine refuses another region's task.
+    post(far, f"/tasks/{prepare}/claim", page="/inbox")
+    db.session.expire_all()
+    assert db.session.get(HumanTask, prepare).status == "open"

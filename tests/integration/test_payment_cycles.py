@@ -114,9 +114,12 @@ def test_four_eyes_the_maker_cannot_approve_and_other_roles_cannot_work_cycles(s
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
     prepare = task("prepare_cycle")
-    assert prepare.queue == "finance_officer" and prepare.region is None
+    assert prepare.queue == "finance_officer" and prepare.region == "3510"  # the whole regency's work
     with pytest.raises(NotAllowed):
         claim_task(svc.engine, prepare.id, officers["sup1"])
+    db.session.rollback()
+    with pytest.raises(NotAllowed):  # a finance officer of one district does not work the regency's cycle
+        claim_task(svc.engine, prepare.id, fin["fin_far"])
     db.session.rollback()
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit", "prepare_notes": "list checked"})
     approve = task("approve_cycle")
