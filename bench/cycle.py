@@ -25,6 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "POS")
 
 
+def nik_of(i):
+    """A valid, unique NIK for family number i (district, a birth date, a serial)."""
+    return f"3510{1 + i % 25:02d}{1 + (i // 9999) % 28:02d}{1 + (i // (9999 * 28)) % 12:02d}90{i % 9999 + 1:04d}"
+
+
 def populate(session, families):
     """Enrolled families with components, inserted in chunks (untimed set-up)."""
     from cases.models import Application, Enrolment, EnrolmentComponent
@@ -35,14 +40,14 @@ def populate(session, families):
     for start in range(0, families, chunk):
         ids = range(start + 1, min(families, start + chunk) + 1)
         session.execute(Application.__table__.insert(), [{
-            "id": i, "case_number": f"TPT-B-{i:09d}", "nik": f"3510{1 + i % 25:02d}{i:010d}",
-            "active_nik": f"3510{1 + i % 25:02d}{i:010d}", "applicant_name": f"Keluarga Bench {i}",
+            "id": i, "case_number": f"TPT-B-{i:09d}", "nik": nik_of(i),
+            "active_nik": nik_of(i), "applicant_name": f"Keluarga Bench {i}",
             "district_code": f"{1 + i % 25:02d}", "village": "DESA", "channel": "self",
             "payment_channel": CHANNELS[i % 5], "bank_account": None if i % 5 == 4 else f"{i:012d}",
             "consent_version": "v1", "consent_at": now, "status": "ENROLLED", "reasons": [], "review_flags": [],
             "programmes": ["PKH", "BPNT"], "created_at": now, "updated_at": now} for i in ids])
         session.execute(Enrolment.__table__.insert(), [{
-            "id": i, "application_id": i, "nik": f"3510{1 + i % 25:02d}{i:010d}", "programmes": ["PKH", "BPNT"],
+            "id": i, "application_id": i, "nik": nik_of(i), "programmes": ["PKH", "BPNT"],
             "benefits": {}, "enrolled_at": now} for i in ids])
         components = []
         for i in ids:

@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy.orm import aliased
 
 from cases.models import Application, Enrolment, EnrolmentComponent, Objection
 from engine.db import utcnow
@@ -142,10 +143,36 @@ def freeze_members(session, cycle_id):
                   .where(CycleMember.cycle_id == cycle.id, EnrolmentComponent.programme == cycle.programme))
     session.execute(insert(CycleMemberComponent).from_select(
         ["cycle_id", "member_id", "programme", "category", "units"], components))
+    _carry_failures(session, cycle)
     cycle.member_count = session.scalar(select(func.count()).where(CycleMember.cycle_id == cycle.id))
     cycle.frozen_at = utcnow()
     session.flush()
     return cycle.member_count
+
+
+RETRY_ACTIONS = ("retry_next_cycle", "switch_to_pos")
+
+
+def _carry_failures(session, cycle):
+    """Failed payments of earlier cycles of the programme, marked to retry or to go through PT Pos, join this
+    cycle when the family is on its list: they are marked carried here (once), paid as arrears, and a family
+    switched to PT Pos is paid by the post office in this cycle."""
+    old = aliased(CycleMember)
+    new = aliased(CycleMember)
+    earlier = (select(Payment.id).join(old, old.id == Payment.member_id)
+               .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
+               .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
+               .where(PaymentCycle.programme == cycle.programme, PaymentCycle.id != cycle.id,
+                      Payment.status == "failed", Payment.next_action.in_(RETRY_ACTIONS),
+                      Payment.carried_to_cycle_id.is_(None)))
+    session.execute(update(Payment).where(Payment.id.in_(earlier)).values(carried_to_cycle_id=cycle.id)
+                    .execution_options(synchronize_session=False))
+    to_pos = (select(new.id).join(old, old.enrolment_id == new.enrolment_id)
+              .join(Payment, Payment.member_id == old.id)
+              .where(new.cycle_id == cycle.id, Payment.carried_to_cycle_id == cycle.id,
+                     Payment.next_action == "switch_to_pos"))
+    session.execute(update(CycleMember).where(CycleMember.id.in_(to_pos)).values(channel=POS, account=None)
+                    .execution_options(synchronize_session=False))
 
 
 def compute_entitlements(session, cycle_id):
@@ -163,6 +190,17 @@ def compute_entitlements(session, cycle_id):
                 .where(CycleMemberComponent.cycle_id == cycle.id))
         session.execute(insert(Entitlement).from_select(
             ["cycle_id", "member_id", "programme", "category", "units", "amount"], rows))
+        # Arrears: what the failed payments carried into this cycle at its freeze would have paid.
+        old = aliased(CycleMember)
+        new = aliased(CycleMember)
+        arrears = (select(literal(cycle.id), new.id, literal(cycle.programme), literal("arrears"), func.count(),
+                          func.sum(Payment.amount))
+                   .join(old, old.id == Payment.member_id)
+                   .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
+                   .where(Payment.carried_to_cycle_id == cycle.id)
+                   .group_by(new.id))
+        session.execute(insert(Entitlement).from_select(
+            ["cycle_id", "member_id", "programme", "category", "units", "amount"], arrears))
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
                                    .where(Entitlement.cycle_id == cycle.id)).one()
     cycle.planned_total = int(total)

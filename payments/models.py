@@ -134,7 +134,8 @@ class Payment(db.Model):
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("cycle_id", "member_id", "attempt"),
                       Index("ix_payments_batch", "batch_id", "status"),
-                      Index("ix_payments_member", "member_id"))
+                      Index("ix_payments_member", "member_id"),
+                      Index("ix_payments_follow_up", "next_action", "carried_to_cycle_id"))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("payment_cycles.id"))
@@ -153,6 +154,10 @@ class Payment(db.Model):
     returned_at: Mapped[object | None] = mapped_column(UTCDateTime)
     # After a failure: retry_next_cycle | switch_to_pos | review
     next_action: Mapped[str | None] = mapped_column(String(30))
+    # The later cycle that paid this failed payment again (retry, or through PT Pos), once it froze its list.
+    carried_to_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cycles.id"))
+    # When the family was told (SMS and portal) that the money was paid.
+    notified_at: Mapped[object | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
 
 

@@ -229,12 +229,44 @@ def cycle_reconciled(session, cycle_id):
     return open_batches == 0
 
 
+def _rupiah(amount):
+    return "Rp " + f"{int(amount):,}".replace(",", ".")
+
+
+def notify_paid(session, notifier, batch):
+    """Tell each family of the batch whose money was credited or paid out (SMS and portal), once; return how many.
+
+    The idempotency key is the payment's reference: importing the same results again sends nothing.
+    """
+    from .models import CycleMember
+
+    cycle = session.get(PaymentCycle, batch.cycle_id)
+    query = (select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
+             .join(CycleMember, CycleMember.id == Payment.member_id)
+             .where(Payment.batch_id == batch.id, Payment.status.in_(("credited", "drawn")),
+                    Payment.notified_at.is_(None)))
+    told = []
+    for payment_id, reference, amount, channel, nik in session.execute(query).all():
+        params = {"programme": cycle.programme, "cycle": cycle.code, "amount": _rupiah(amount), "channel": channel}
+        for medium in ("SMS", "PORTAL"):
+            notifier.send(nik, medium, "payment_paid", params, idempotency_key=f"payment:{reference}:paid:{medium}")
+        told.append(payment_id)
+    now = utcnow()
+    for start in range(0, len(told), CHUNK):
+        session.execute(update(Payment).where(Payment.id.in_(told[start:start + CHUNK])).values(notified_at=now)
+                        .execution_options(synchronize_session=False))
+    return len(told)
+
+
 def import_and_advance(engine, batch, data, file_name, actor):
-    """Import a results file; when it completes the cycle's reconciliation, the cycle's process moves on."""
+    """Import a results file, tell the families paid, and when it completes the cycle's reconciliation, move
+    the cycle's process on."""
     from .cycles import business_key
 
     session = engine.session
     row = import_results(session, batch, data, file_name, actor)
+    if row.status == "applied" and row.accepted:
+        notify_paid(session, engine.script_engine.integrations.notifier, batch)
     cycle = session.get(PaymentCycle, batch.cycle_id)
     if row.status == "applied" and cycle.status == "dispatched" and cycle_reconciled(session, cycle.id):
         engine.send_message(business_key(cycle.code), "cycle_reconciled", {"cycle_id": cycle.id})

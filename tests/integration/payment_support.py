@@ -32,6 +32,12 @@ months = ["2026-10", "2026-11", "2026-12"]
 cut_off = "{cut_off}"
 
 [[cycles]]
+code = "PKH-TEST-T2"
+programme = "PKH"
+months = ["2027-01", "2027-02", "2027-03"]
+cut_off = "{cut_off}"
+
+[[cycles]]
 code = "BPNT-TEST-T1"
 programme = "BPNT"
 months = ["2026-11", "2026-12"]
@@ -53,7 +59,7 @@ def family(components, district="01", channel="BRI", account="1234567890", statu
     """An enrolled family (application, enrolment, components); return the Application."""
     _serial[0] += 1
     n = _serial[0]
-    nik = f"3510{district}4{n % 10}0190{n:04d}"[:16]
+    nik = f"3510{district}{41 + n % 28}0190{n % 9999 + 1:04d}"  # a valid NIK: a woman born on day 1-28
     app = Application(nik=nik, active_nik=nik, applicant_name=name, district_code=district, village="KALIPURO",
                       channel="self", payment_channel=channel, bank_account=account, consent_version="v1",
                       status=status, programmes=sorted({p for p, _, _ in components}))

@@ -11,6 +11,7 @@ from cases.audit import AuditEntry
 from engine.db import db
 from engine.models import ProcessInstance
 from integrations.sandbox.paying_bank import outcome, results_lines
+from integrations.sandbox.tables import outbox
 from payments.bankfile import batch_csv_lines, batch_xlsx, bank_name
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
@@ -94,6 +95,15 @@ def test_results_reconcile_the_cycle_then_the_return_timer_returns_undrawn_money
     row = upload(svc, bri, credit, fin["fin1"])
     assert (row.accepted, row.repeated, row.refused) == (10, 10, 0)
     assert batch("BRI").status == "reconciled"
+    # Each family paid is told once, by SMS and in the portal; importing the file again tells nobody twice.
+    paid = db.session.scalars(select(Payment).where(Payment.channel == "BRI", Payment.status == "credited")).all()
+    sms = db.session.execute(select(outbox.c.recipient_nik, outbox.c.params).where(
+        outbox.c.template == "payment_paid", outbox.c.channel == "SMS")).all()
+    assert sorted(n for n, _ in sms) == sorted(_nik(p) for p in paid) and all(p.notified_at for p in paid)
+    assert sms[0].params["amount"].startswith("Rp ") and sms[0].params["cycle"] == "PKH-TEST-T1"
+    upload(svc, bri, credit, fin["fin1"])
+    assert db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.template == "payment_paid")) \
+        == 2 * len(paid)
     for channel in ("BNI", "POS"):
         upload(svc, batch(channel), results_lines(file_of(batch(channel)), TODAY), fin["fin2"])
     c = cycle()
@@ -200,3 +210,57 @@ def test_results_before_dispatch_are_refused(svc):
     row = upload(svc, bri, results_lines(file_of(bri), TODAY), fin["fin1"])
     assert row.status == "refused" and row.refusals[0]["code"] == "NOT_DISPATCHED"
     assert db.session.get(PaymentCycle, bri.cycle_id).status == "approved"
+
+
+def _through_dispatch(svc, fin, code):
+    open_cycle(svc.engine, schedule(), code, fin["fin1"])
+    db.session.commit()
+    key = f"CYCLE-{code}"
+    for bpmn_id, actor, data in (("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
+                                 ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
+                                 ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-9", "sp2d_date": TODAY.isoformat()})):
+        from engine.humantasks import claim_task, complete_task
+        from engine.models import HumanTask
+
+        row = db.session.execute(select(HumanTask).where(HumanTask.business_key == key, HumanTask.bpmn_id == bpmn_id,
+                                                         HumanTask.status == "open")).scalar_one()
+        claim_task(svc.engine, row.id, fin[actor])
+        db.session.commit()
+        complete_task(svc.engine, row.id, fin[actor], data)
+        db.session.commit()
+    return db.session.execute(select(PaymentCycle).where(PaymentCycle.code == code)).scalar_one()
+
+
+def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_the_next_cycle(svc):
+    from payments.models import CycleMember, Entitlement
+
+    fin = finance_officers()
+    closed, over_limit, mismatch, fine = (family([("PKH", "SD", 1)], account=f"9{n}") for n in range(4))
+    db.session.commit()
+    first = _through_dispatch(svc, fin, "PKH-TEST-T1")
+    bri = batch("BRI")
+    outcomes = {closed.id: ("FAILED", "ACCOUNT_CLOSED"), over_limit.id: ("FAILED", "OVER_LIMIT"),
+                mismatch.id: ("FAILED", "NAME_MISMATCH"), fine.id: ("CREDITED", "")}
+    lines = []
+    for payment in db.session.scalars(select(Payment).where(Payment.cycle_id == first.id)):
+        status, code = outcomes[db.session.get(CycleMember, payment.member_id).application_id]
+        lines.append(f"R,{payment.reference},{payment.amount},{status},{code},{TODAY}\n")
+    upload(svc, bri, [f"H,{bri.reference},4,{_sum(lines)}\n", *lines], fin["fin1"])
+    assert cycle("PKH-TEST-T1").status == "reconciled"
+    actions = {db.session.get(CycleMember, p.member_id).application_id: p.next_action
+               for p in db.session.scalars(select(Payment).where(Payment.status == "failed"))}
+    assert actions == {closed.id: "switch_to_pos", over_limit.id: "retry_next_cycle", mismatch.id: "review"}
+
+    second = _through_dispatch(svc, fin, "PKH-TEST-T2")
+    members = {m.application_id: m for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == second.id))}
+    arrears = {e.member_id: e.amount for e in db.session.scalars(select(Entitlement).where(
+        Entitlement.cycle_id == second.id, Entitlement.category == "arrears"))}
+    # The retried and the switched family get the stage they missed; the one waiting for review does not.
+    assert arrears == {members[closed.id].id: 225_000, members[over_limit.id].id: 225_000}
+    assert members[closed.id].channel == "POS" and members[closed.id].account is None
+    assert members[over_limit.id].channel == "BRI"
+    paid = {p.member_id: (p.channel, p.amount) for p in db.session.scalars(select(Payment).where(Payment.cycle_id == second.id))}
+    assert paid[members[closed.id].id] == ("POS", 450_000) and paid[members[mismatch.id].id] == ("BRI", 225_000)
+    carried = db.session.scalars(select(Payment.carried_to_cycle_id).where(Payment.cycle_id == first.id,
+                                                                           Payment.status == "failed")).all()
+    assert sorted(carried, key=str) == sorted([second.id, second.id, None], key=str)

@@ -19,8 +19,8 @@ from . import bp
 from .session import applicant_required, current_applicant
 from payments.queries import payments_of_application
 
-from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_TEXTS, OUTCOME_TEXTS, PAYMENT_STATUS_TEXTS,
-                    STATUS_TEXTS)
+from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_PARAMS, NOTICE_TEXTS, OUTCOME_TEXTS,
+                    PAYMENT_STATUS_TEXTS, STATUS_TEXTS)
 
 
 def _audit(action, case_number=None, **detail):
@@ -52,7 +52,8 @@ def notices_for(nik, limit=None):
     for message in found[:limit]:
         template = NOTICE_TEXTS.get(message["template"])
         if template is not None:
-            texts.append((message["sent_at"], str(template) % {"case_number": message["params"].get("case_number", "")}))
+            params = message["params"]
+            texts.append((message["sent_at"], str(template) % {key: str(params.get(key, "")) for key in NOTICE_PARAMS}))
     return texts
 
 

@@ -62,7 +62,10 @@ NOTICE_TEXTS = {
     "decision_appeal_upheld": _l("Your appeal on %(case_number)s was reviewed; the decision stays."),
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
+    "payment_paid": _l("Your %(programme)s assistance for stage %(cycle)s, %(amount)s, was paid through %(channel)s."),
 }
+# The message parameters the texts above may use (each message fills what it has; the rest stay empty).
+NOTICE_PARAMS = ("case_number", "programme", "cycle", "amount", "channel")
 
 # A payment's state as the applicant reads it (payments.models.PAYMENT_STATUSES).
 PAYMENT_STATUS_TEXTS = {
