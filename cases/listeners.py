@@ -70,6 +70,10 @@ def record_instance_saved(engine, runtime):
                                    "due_at", "error", "name", "retry_at")})
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
+    elif runtime.instance.version.process_id == "payment_review":
+        # A failed payment under review suspends the family from cycles (PAYMENT_REVIEW) and back; nothing else.
+        if status in ("PAYMENT_REVIEW", "ENROLLED") and app.status in ("ENROLLED", "PAYMENT_REVIEW"):
+            app.status = status
     elif status and status != app.status:
         _apply_status(session, app, status, runtime)
     app.updated_at = utcnow()

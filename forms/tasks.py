@@ -151,7 +151,16 @@ class CycleDispatchForm(_Strict):
         return data
 
 
+class PaymentReviewForm(_Strict):
+    """A caseworker's decision on a payment that failed on the family's data (name or NIK mismatch, not found)."""
+
+    payment_review_decision = fields.String(required=True, validate=validate.OneOf(
+        ["retry_next_cycle", "switch_to_pos", "no_repeat"]))
+    payment_review_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
+
+
 FORMS = {
+    "payment_review": PaymentReviewForm,
     "cycle_prepare": CyclePrepareForm,
     "cycle_approval": CycleApprovalForm,
     "cycle_dispatch": CycleDispatchForm,

@@ -286,6 +286,42 @@ def follow_up_failures(session, cycle_id):
     return count
 
 
+REVIEW_DECISIONS = ("retry_next_cycle", "switch_to_pos", "no_repeat")
+REVIEW_PROCESS_ID = "payment_review"
+
+
+def start_reviews(engine, cycle_id):
+    """Start a caseworker review (payment_review.bpmn) for each failure of the cycle whose next action is a
+    review; the family is suspended from later cycles until it is decided. Returns how many started."""
+    from cases.models import Application
+
+    session = engine.session
+    rows = session.execute(
+        select(Payment, CycleMember.case_number, CycleMember.district_code)
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .join(Application, Application.id == CycleMember.application_id)
+        .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action == "review",
+               Payment.review_instance_id.is_(None), Application.status == "ENROLLED")).all()
+    for payment, case_number, district in rows:
+        instance = engine.start(REVIEW_PROCESS_ID, case_number,
+                                {"payment_id": payment.id, "case_number": case_number, "reference": payment.reference,
+                                 "result_code": payment.result_code, "amount": payment.amount,
+                                 "channel": payment.channel},
+                                region=district)
+        payment.review_instance_id = instance.id
+    session.flush()
+    return len(rows)
+
+
+def apply_review(session, payment_id, decision):
+    """Set a reviewed failure's next action."""
+    if decision not in REVIEW_DECISIONS:
+        raise ValueError(f"unknown review decision {decision!r}")
+    payment = session.get(Payment, payment_id)
+    payment.next_action = decision
+    session.flush()
+
+
 def return_undrawn(session, cycle_id):
     """Money credited but not drawn by the return date goes back to the treasury; return (count, total)."""
     now = utcnow()

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from engine import signals
 from engine.db import utcnow
 
-from .cycles import PROCESS_ID
+from .cycles import PROCESS_ID, start_reviews
 from .models import PaymentCycle
 
 # The diagram's caseStatus values and the cycle status each one means.
@@ -42,6 +42,10 @@ def record_cycle_saved(engine, runtime):
         elif kind == "service":
             record(session, "system", f"cycle.{entry['operator'].split('.', 1)[-1]}", "payment_cycle", cycle.code,
                    detail={"result": entry.get("result")})
+            if entry["operator"] == "cycle.follow_up":
+                started = start_reviews(engine, cycle.id)
+                record(session, "system", "cycle.reviews_started", "payment_cycle", cycle.code,
+                       detail={"reviews": started})
         elif kind == "incident":
             record(session, "system", "cycle.incident", "payment_cycle", cycle.code,
                    detail={"step": entry.get("bpmn_id"), "error": str(entry.get("error"))[:300]})

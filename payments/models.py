@@ -158,6 +158,8 @@ class Payment(db.Model):
     carried_to_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cycles.id"))
     # When the family was told (SMS and portal) that the money was paid.
     notified_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # The caseworker review (payment_review.bpmn) started for this failure, when its next action is "review".
+    review_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     note: Mapped[str | None] = mapped_column(Text)
 
 

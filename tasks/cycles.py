@@ -73,3 +73,12 @@ def close(ctx, cycle_id):
 
     close_cycle(_session(ctx), int(cycle_id))
     return {"closed": True}
+
+
+@handler("cycle.apply_review")
+def apply_review(ctx, payment_id, decision):
+    """A caseworker's decision on a failed payment becomes its next action (the next cycle acts on it)."""
+    from payments.cycles import apply_review as apply
+
+    apply(_session(ctx), int(payment_id), decision)
+    return {"payment_id": int(payment_id), "next_action": decision}

@@ -19,7 +19,7 @@ TASK_LABELS = {
     "verify_objection_escalated": _l("Verify community objection (escalated)"),
     "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
     "prepare_cycle": _l("Prepare payment cycle"), "approve_cycle": _l("Approve payment cycle"),
-    "dispatch_batches": _l("Send payment files to the banks"),
+    "dispatch_batches": _l("Send payment files to the banks"), "review_payment": _l("Review a failed payment"),
 }
 
 OPERATOR_LABELS = {
@@ -31,7 +31,7 @@ OPERATOR_LABELS = {
     "cycle.freeze_list": _l("freeze the cycle list"), "cycle.compute_entitlements": _l("cycle entitlements"),
     "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
     "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
-    "cycle.close": _l("close the cycle"),
+    "cycle.close": _l("close the cycle"), "cycle.apply_review": _l("apply the payment review"),
     "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 

@@ -38,6 +38,12 @@ months = ["2027-01", "2027-02", "2027-03"]
 cut_off = "{cut_off}"
 
 [[cycles]]
+code = "PKH-TEST-T3"
+programme = "PKH"
+months = ["2027-04", "2027-05", "2027-06"]
+cut_off = "{cut_off}"
+
+[[cycles]]
 code = "BPNT-TEST-T1"
 programme = "BPNT"
 months = ["2026-11", "2026-12"]

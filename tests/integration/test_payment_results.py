@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from cases.audit import AuditEntry
 from engine.db import db
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 from integrations.sandbox.paying_bank import outcome, results_lines
 from integrations.sandbox.tables import outbox
 from payments.bankfile import batch_csv_lines, batch_xlsx, bank_name
@@ -231,8 +231,10 @@ def _through_dispatch(svc, fin, code):
     return db.session.execute(select(PaymentCycle).where(PaymentCycle.code == code)).scalar_one()
 
 
-def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_the_next_cycle(svc):
+def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_the_next_cycle(svc, officers):
+    from cases.models import Application
     from payments.models import CycleMember, Entitlement
+    from tests.helpers import work
 
     fin = finance_officers()
     closed, over_limit, mismatch, fine = (family([("PKH", "SD", 1)], account=f"9{n}") for n in range(4))
@@ -250,6 +252,11 @@ def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_t
     actions = {db.session.get(CycleMember, p.member_id).application_id: p.next_action
                for p in db.session.scalars(select(Payment).where(Payment.status == "failed"))}
     assert actions == {closed.id: "switch_to_pos", over_limit.id: "retry_next_cycle", mismatch.id: "review"}
+    # The failure on the family's data went to a caseworker of its district; the family is suspended meanwhile.
+    db.session.expire_all()
+    review = db.session.execute(select(HumanTask).where(HumanTask.bpmn_id == "review_payment")).scalar_one()
+    assert (review.queue, review.region, review.business_key) == ("caseworker", "01", mismatch.case_number)
+    assert db.session.get(Application, mismatch.id).status == "PAYMENT_REVIEW"
 
     second = _through_dispatch(svc, fin, "PKH-TEST-T2")
     members = {m.application_id: m for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == second.id))}
@@ -260,7 +267,16 @@ def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_t
     assert members[closed.id].channel == "POS" and members[closed.id].account is None
     assert members[over_limit.id].channel == "BRI"
     paid = {p.member_id: (p.channel, p.amount) for p in db.session.scalars(select(Payment).where(Payment.cycle_id == second.id))}
-    assert paid[members[closed.id].id] == ("POS", 450_000) and paid[members[mismatch.id].id] == ("BRI", 225_000)
+    assert paid[members[closed.id].id] == ("POS", 450_000) and mismatch.id not in members  # suspended
     carried = db.session.scalars(select(Payment.carried_to_cycle_id).where(Payment.cycle_id == first.id,
                                                                            Payment.status == "failed")).all()
     assert sorted(carried, key=str) == sorted([second.id, second.id, None], key=str)
+    # The caseworker decides: through PT Pos. The family is back on the next list, paid the missed stage too.
+    work(svc, mismatch.case_number, "review_payment", officers["cw1"],
+         {"payment_review_decision": "switch_to_pos", "payment_review_notes": "nama di bank salah eja"})
+    assert db.session.get(Application, mismatch.id).status == "ENROLLED"
+    third = _through_dispatch(svc, fin, "PKH-TEST-T3")
+    member = db.session.execute(select(CycleMember).where(CycleMember.cycle_id == third.id,
+                                                          CycleMember.application_id == mismatch.id)).scalar_one()
+    assert (member.channel, db.session.execute(select(Payment.amount).where(Payment.member_id == member.id))
+            .scalar_one()) == ("POS", 450_000)

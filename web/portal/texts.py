@@ -27,6 +27,9 @@ STATUS_TEXTS = {
                           "qualifies.")),
     "AWAITING_REMOVAL_APPROVAL": (_l("Being re-checked"),
                                   _l("A periodic re-check found changes; a second officer is confirming the result.")),
+    "PAYMENT_REVIEW": (_l("Payment being checked"),
+                       _l("A payment to your family could not be made with the data we hold; an officer is checking "
+                          "it. Your family stays enrolled.")),
     "REMOVED": (_l("No longer receiving assistance"),
                 _l("After a re-check your family no longer qualifies. You may apply again if your situation changes.")),
 }
