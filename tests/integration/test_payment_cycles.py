@@ -13,13 +13,15 @@ from payments.models import CycleMember, CycleMemberComponent, Entitlement, Paym
 from tests.integration.payment_support import family, finance_officers, schedule
 
 
-def task(bpmn_id):
-    return db.session.execute(select(HumanTask).where(HumanTask.bpmn_id == bpmn_id,
-                                                      HumanTask.status.in_(("open", "claimed")))).scalar_one()
+def task(bpmn_id, code=None):
+    query = select(HumanTask).where(HumanTask.bpmn_id == bpmn_id, HumanTask.status.in_(("open", "claimed")))
+    if code is not None:
+        query = query.where(HumanTask.business_key == f"CYCLE-{code}")
+    return db.session.execute(query).scalar_one()
 
 
-def do(svc, bpmn_id, actor, data):
-    row = task(bpmn_id)
+def do(svc, bpmn_id, actor, data, code=None):
+    row = task(bpmn_id, code)
     claim_task(svc.engine, row.id, actor)
     db.session.commit()
     complete_task(svc.engine, row.id, actor, data)
