@@ -81,7 +81,18 @@ class Step:
               f"   max RSS {rss:7.0f} MiB", flush=True)
 
 
-def measure(label, url, families, tmp):
+class CountingNotifier:
+    """Counts the notices instead of writing them to the sandbox outbox (see --notices)."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def send(self, recipient_nik, channel, template, params, idempotency_key=None):
+        self.sent += 1
+        return str(self.sent)
+
+
+def measure(label, url, families, tmp, notices=False):
     from sqlalchemy import func, select
 
     from cases.operations import actor_for, create_officer
@@ -101,6 +112,9 @@ def measure(label, url, families, tmp):
     with app.app_context():
         reset_schema(db.engine)
         svc = services()
+        counting = None
+        if not notices:  # the sandbox outbox writes one row per message (one query each): minutes at this scale
+            counting = svc.engine.script_engine.integrations.notifier = CountingNotifier()
         svc.engine.deploy_folder(deployed_by="bench")
         maker = actor_for(create_officer(db.session, "fin1", "Fin 1", ["finance_officer"], None))
         checker = actor_for(create_officer(db.session, "fin2", "Fin 2", ["finance_officer"], None))
@@ -157,7 +171,7 @@ cut_off = "{cut_off.isoformat()}"
         for batch in batches:  # the sandbox bank's answers (untimed: it is the bank's work)
             with files[batch.id].open() as handle:
                 answers[batch.id] = "".join(results_lines(handle, date.today())).encode()
-        with Step(label, "results import + reconciliation"):
+        with Step(label, "results import, reconciliation, notices"):
             for batch in batches:
                 row = import_and_advance(svc.engine, batch, answers[batch.id], f"{batch.reference}.csv", checker)
                 db.session.commit()
@@ -165,7 +179,8 @@ cut_off = "{cut_off.isoformat()}"
         db.session.expire_all()
         cycle = db.session.execute(select(PaymentCycle)).scalar_one()
         counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
-        print(f"  {label:<10} cycle {cycle.status}; payments by status {counts}")
+        print(f"  {label:<10} cycle {cycle.status}; payments by status {counts}; notices "
+              f"{'written to the sandbox outbox' if counting is None else f'counted, not written: {counting.sent:,}'}")
         with Step(label, "return of undrawn money"):
             count, total = return_undrawn(db.session, cycle.id)
             db.session.commit()
@@ -178,14 +193,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=150_000)
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--notices", action="store_true",
+                        help="write the SMS/portal notices to the sandbox outbox (slow: one query per message)")
     parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
                         help="a database of your own: its schema is dropped and created")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_sqlite:
-            measure("SQLite", f"sqlite:///{Path(tmp) / 'cycle.sqlite'}", args.families, tmp)
+            measure("SQLite", f"sqlite:///{Path(tmp) / 'cycle.sqlite'}", args.families, tmp, args.notices)
         if args.postgres:
-            measure("PostgreSQL", args.postgres, args.families, tmp)
+            measure("PostgreSQL", args.postgres, args.families, tmp, args.notices)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,12 @@ class CycleNotFound(CycleError):
     code = "CYCLE_NOT_FOUND"
 
 
+class SupplementTooEarly(CycleError):
+    """A supplementary cycle opens only after the cycle it completes has frozen its list."""
+
+    code = "CYCLE_SUPPLEMENT_EARLY"
+
+
 def business_key(code):
     """The process instance key of a cycle."""
     return f"CYCLE-{code}"
@@ -83,9 +89,15 @@ def open_cycle(engine, schedule, code, actor):
     session = engine.session
     if session.execute(select(PaymentCycle.id).where(PaymentCycle.code == code)).first() is not None:
         raise CycleExists(f"cycle {code} was opened before", code=code)
+    main = None
+    if spec.supplements is not None:
+        main = session.execute(select(PaymentCycle).where(PaymentCycle.code == spec.supplements)).scalar_one_or_none()
+        if main is None or main.frozen_at is None:
+            raise SupplementTooEarly(f"{code} completes {spec.supplements}, whose list is not frozen yet",
+                                     code=code, supplements=spec.supplements)
     cycle = PaymentCycle(code=code, programme=spec.programme, months=",".join(spec.months),
                          cut_off=cut_off_instant(spec.cut_off), return_after_days=schedule.return_after_days,
-                         status="open", opened_by=actor.id)
+                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None)
     session.add(cycle)
     session.flush()
     session.add_all(CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
@@ -129,11 +141,16 @@ def freeze_members(session, cycle_id):
     # Until the cycles replace it, enrolment still pays the first stage at once (payments.request_disbursement):
     # a family enrolled during the cycle's months with that payment made is not paid again by the cycle.
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), Enrolment.enrolled_at >= first_day(cycle))
+    # A supplementary (susulan) cycle pays the stage to the families its main cycle did not have on its list.
+    main_members = aliased(CycleMember)
+    on_main_list = exists().where(main_members.cycle_id == cycle.supplements_cycle_id,
+                                  main_members.enrolment_id == Enrolment.id)
     chosen = (select(literal(cycle.id), Enrolment.id, Application.id, Application.case_number, Enrolment.nik,
                      Application.applicant_name, Application.district_code, Application.village, channel, account)
               .join(Application, Application.id == Enrolment.application_id)
               .where(Enrolment.ended_at.is_(None), Application.status == "ENROLLED",
-                     Enrolment.enrolled_at <= cycle.cut_off, in_programme, ~objected, ~paid_at_enrolment))
+                     Enrolment.enrolled_at <= cycle.cut_off, in_programme, ~objected, ~paid_at_enrolment,
+                     ~on_main_list))
     session.execute(insert(CycleMember).from_select(
         ["cycle_id", "enrolment_id", "application_id", "case_number", "nik", "name", "district_code", "village",
          "channel", "account"], chosen))

@@ -233,17 +233,19 @@ def _rupiah(amount):
     return "Rp " + f"{int(amount):,}".replace(",", ".")
 
 
-def notify_paid(session, notifier, batch):
-    """Tell each family of the batch whose money was credited or paid out (SMS and portal), once; return how many.
+def notify_paid(session, notifier, cycle_id):
+    """Tell each family of the cycle whose money was credited or paid out (SMS and portal), once; return how many.
 
-    The idempotency key is the payment's reference: importing the same results again sends nothing.
+    A step of the cycle's process (on a worker in celery mode), not of the results upload: one message
+    per family would make an upload of 150,000 lines take minutes. The idempotency key is the payment's
+    reference: the step run again after a crash sends nothing twice.
     """
     from .models import CycleMember
 
-    cycle = session.get(PaymentCycle, batch.cycle_id)
+    cycle = session.get(PaymentCycle, cycle_id)
     query = (select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
              .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.batch_id == batch.id, Payment.status.in_(("credited", "drawn")),
+             .where(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "drawn")),
                     Payment.notified_at.is_(None)))
     told = []
     for payment_id, reference, amount, channel, nik in session.execute(query).all():
@@ -259,14 +261,12 @@ def notify_paid(session, notifier, batch):
 
 
 def import_and_advance(engine, batch, data, file_name, actor):
-    """Import a results file, tell the families paid, and when it completes the cycle's reconciliation, move
-    the cycle's process on."""
+    """Import a results file; when it completes the cycle's reconciliation, the cycle's process moves on (and
+    its next step tells the families paid)."""
     from .cycles import business_key
 
     session = engine.session
     row = import_results(session, batch, data, file_name, actor)
-    if row.status == "applied" and row.accepted:
-        notify_paid(session, engine.script_engine.integrations.notifier, batch)
     cycle = session.get(PaymentCycle, batch.cycle_id)
     if row.status == "applied" and cycle.status == "dispatched" and cycle_reconciled(session, cycle.id):
         engine.send_message(business_key(cycle.code), "cycle_reconciled", {"cycle_id": cycle.id})

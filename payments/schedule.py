@@ -42,6 +42,9 @@ class CycleSpec:
     programme: str
     months: tuple
     cut_off: date
+    # A supplementary (susulan) cycle: the same stage as the cycle named here, for the families enrolled
+    # since (late enrolment, an appeal overturned) who were not on that cycle's list.
+    supplements: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,21 @@ def parse_schedule(text):
                 if amount * len(months) % 12:
                     problems.append(f"{where}: {category} {amount} a year does not divide into whole rupiah "
                                     f"over {len(months)} months")
-        cycles[code] = CycleSpec(code, entry.get("programme"), tuple(good), cut_off)
+        supplements = entry.get("supplements")
+        if supplements is not None and not isinstance(supplements, str):
+            problems.append(f"{where}: supplements must name a cycle")
+            supplements = None
+        cycles[code] = CycleSpec(code, entry.get("programme"), tuple(good), cut_off, supplements)
+    for spec in cycles.values():
+        if spec.supplements is None:
+            continue
+        main = cycles.get(spec.supplements)
+        if main is None or main.supplements is not None:
+            problems.append(f"cycle {spec.code}: supplements {spec.supplements!r}, which is not a regular cycle")
+        elif (main.programme, main.months) != (spec.programme, spec.months):
+            problems.append(f"cycle {spec.code}: a supplement pays the same programme and months as {main.code}")
+        elif spec.cut_off is not None and main.cut_off is not None and spec.cut_off <= main.cut_off:
+            problems.append(f"cycle {spec.code}: its cut-off must be after {main.code}'s")
     if problems:
         raise ScheduleInvalid(problems)
     return Schedule(days, programmes, cycles)

@@ -49,6 +49,14 @@ def record_dispatch(ctx, cycle_id, sp2d_date=None):
     return {"return_at": return_at.isoformat()}
 
 
+@handler("cycle.notify_paid")
+def notify_paid(ctx, cycle_id):
+    """Tell the families paid (SMS and portal), once each."""
+    from payments.results import notify_paid as notify
+
+    return {"told": notify(_session(ctx), ctx.integrations.notifier, int(cycle_id))}
+
+
 @handler("cycle.follow_up")
 def follow_up(ctx, cycle_id):
     """Every failed payment gets its next action."""

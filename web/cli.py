@@ -31,6 +31,7 @@ ERROR_TEXT = {
     "CYCLE_EXISTS": "Siklus sudah pernah dibuka / Cycle opened before",
     "CYCLE_UNKNOWN": "Siklus tidak ada dalam jadwal / No such cycle in the schedule",
     "CYCLE_NOT_FOUND": "Siklus tidak ditemukan / Cycle not found",
+    "CYCLE_SUPPLEMENT_EARLY": "Siklus utama belum dibekukan / The main cycle is not frozen yet",
 }
 
 

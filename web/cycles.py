@@ -219,11 +219,11 @@ def export(code):
     for row in rows:
         sheet.append([district_label(row.district_code), row.programme, row.channel, row.families, row.amount])
     sheet = book.create_sheet(_("Payments"))
-    sheet.append([_("District"), _("Channel"), _("Status"), _("Payments"), _("Amount (Rp)")])
+    sheet.append([_("District"), _("Programme"), _("Channel"), _("Status"), _("Payments"), _("Amount (Rp)")])
     for (district, channel), statuses in sorted(paid.items(), key=lambda x: (x[0][0] or "", x[0][1])):
         for status_code, (count, amount) in sorted(statuses.items()):
-            sheet.append([district_label(district), channel, str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)),
-                          count, amount])
+            sheet.append([district_label(district), cycle.programme, channel,
+                          str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)), count, amount])
     out = io.BytesIO()
     book.save(out)
     _audit("cycle.figures_exported", "payment_cycle", cycle.code)

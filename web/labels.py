@@ -32,6 +32,7 @@ OPERATOR_LABELS = {
     "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
     "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
     "cycle.close": _l("close the cycle"), "cycle.apply_review": _l("apply the payment review"),
+    "cycle.notify_paid": _l("payment notices"),
     "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 

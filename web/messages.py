@@ -19,6 +19,7 @@ ERRORS = {
     "CYCLE_EXISTS": _l("This payment cycle was opened before."),
     "CYCLE_UNKNOWN": _l("The payment schedule has no such cycle."),
     "CYCLE_NOT_FOUND": _l("The payment cycle does not exist."),
+    "CYCLE_SUPPLEMENT_EARLY": _l("A supplementary cycle opens after the list of the cycle it completes is frozen."),
 }
 
 

@@ -26,6 +26,7 @@ def upgrade():
     sa.Column('months', sa.String(length=100), nullable=False),
     sa.Column('cut_off', sa.DateTime(), nullable=False),
     sa.Column('return_after_days', sa.Integer(), nullable=False),
+    sa.Column('supplements_cycle_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('instance_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('member_count', sa.Integer(), nullable=False),
@@ -40,6 +41,7 @@ def upgrade():
     sa.Column('return_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_payment_cycles_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['supplements_cycle_id'], ['payment_cycles.id'], name=op.f('fk_payment_cycles_supplements_cycle_id_payment_cycles')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_cycles')),
     sa.UniqueConstraint('code', name=op.f('uq_payment_cycles_code'))
     )

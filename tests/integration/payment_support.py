@@ -32,6 +32,13 @@ months = ["2026-10", "2026-11", "2026-12"]
 cut_off = "{cut_off}"
 
 [[cycles]]
+code = "PKH-TEST-T1-S1"
+programme = "PKH"
+months = ["2026-10", "2026-11", "2026-12"]
+cut_off = "{later}"
+supplements = "PKH-TEST-T1"
+
+[[cycles]]
 code = "PKH-TEST-T2"
 programme = "PKH"
 months = ["2027-01", "2027-02", "2027-03"]
@@ -54,7 +61,7 @@ cut_off = "{cut_off}"
 def schedule(cut_off=None):
     """A small schedule whose cycles' cut-off is tomorrow (families enrolled now are on the list)."""
     cut_off = cut_off or (date.today() + timedelta(days=1))
-    return parse_schedule(SCHEDULE.format(cut_off=cut_off.isoformat()))
+    return parse_schedule(SCHEDULE.format(cut_off=cut_off.isoformat(), later=(cut_off + timedelta(days=1)).isoformat()))
 
 
 _serial = [0]

@@ -174,3 +174,28 @@ def test_a_cancelled_cycle_ends(svc, fin):
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "cancel"})
     c = cycle("BPNT-TEST-T1")
     assert c.status == "cancelled" and c.closed_at is not None
+
+
+def test_a_supplementary_cycle_pays_the_stage_to_families_enrolled_after_the_main_cut_off(svc, fin):
+    from datetime import timedelta
+
+    from payments.cycles import SupplementTooEarly
+
+    on_time = family([("PKH", "SD", 1)])
+    db.session.commit()
+    with pytest.raises(SupplementTooEarly):
+        open_cycle(svc.engine, schedule(), "PKH-TEST-T1-S1", fin["fin1"])
+    db.session.rollback()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    main = cycle()
+    late = family([("PKH", "SD", 2)], enrolled_at=main.cut_off + timedelta(hours=1))  # e.g. an appeal overturned
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1-S1", fin["fin1"])
+    db.session.commit()
+    supplement = cycle("PKH-TEST-T1-S1")
+    members = db.session.scalars(select(CycleMember.application_id).where(CycleMember.cycle_id == supplement.id)).all()
+    assert members == [late.id] and supplement.supplements_cycle_id == main.id
+    assert supplement.planned_total == 2 * 225_000
+    main_members = db.session.scalars(select(CycleMember.application_id).where(CycleMember.cycle_id == main.id)).all()
+    assert main_members == [on_time.id]

@@ -41,6 +41,7 @@ cut_off = "2026-03-10"
     (("code = \"PKH-X\"", "code = \"pkh x\""), "the code must be capitals"),
     (("[programmes.PKH.components]", "[programmes.PKH.caps]\nXX = 1\n[programmes.PKH.components]"), "cap for unknown"),
     (("[programmes.PKH]", "return_after_days = 0\n[programmes.PKH]"), "return_after_days"),
+    (("cut_off = \"2026-03-10\"", "cut_off = \"2026-03-10\"\nsupplements = \"PKH-NONE\""), "not a regular cycle"),
     (("kind", "kind = = "), "not valid TOML"),
 ])
 def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
@@ -48,3 +49,21 @@ def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(GOOD.replace(*change, 1))
     assert any(finding in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_supplementary_cycle_pays_the_same_stage_later():
+    text = GOOD + """
+[[cycles]]
+code = "PKH-X-S1"
+programme = "PKH"
+months = ["2026-01", "2026-02", "2026-03"]
+cut_off = "2026-03-25"
+supplements = "PKH-X"
+"""
+    assert parse_schedule(text).cycles["PKH-X-S1"].supplements == "PKH-X"
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('cut_off = "2026-03-25"', 'cut_off = "2026-03-01"'))
+    assert "must be after" in refused.value.problems[0]
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('"2026-03"]\ncut_off = "2026-03-25"', '"2026-04"]\ncut_off = "2026-03-25"'))
+    assert "same programme and months" in refused.value.problems[0]
