@@ -33,6 +33,7 @@ class DefaultSettings:
         "Supervisor": "supervisor",
         "AppealsOfficer": "appeals_officer",
         "Facilitator": "facilitator",
+        "FinanceOfficer": "finance_officer",
         "System": "system",
     }
 

@@ -25,7 +25,7 @@ from engine.db import utcnow
 from .models import Appeal, Application
 
 # Statuses in each published category; every other status counts as "in review" (still in process).
-APPROVED_STATUSES = ("ENROLLED", "REMOVAL_REVIEW", "AWAITING_REMOVAL_APPROVAL")
+APPROVED_STATUSES = ("ENROLLED", "REMOVAL_REVIEW", "AWAITING_REMOVAL_APPROVAL", "PAYMENT_REVIEW")
 REJECTED_STATUSES = ("REJECTED", "CLOSED_REJECTED", "APPEAL_REVIEW")
 REMOVED_STATUSES = ("REMOVED",)
 # The categories add up to `registered`.

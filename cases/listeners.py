@@ -7,7 +7,8 @@ from engine import signals
 from engine.db import utcnow
 
 from .explanation import build_explanation, compare_explanations
-from .models import Appeal, Application, CaseEvent, Enrolment, EvidenceRecord, Recheck
+from .models import (Appeal, Application, CaseEvent, Enrolment, EnrolmentComponent, EvidenceRecord, Recheck,
+                     enrolment_components)
 from .objections import record_objection_review
 from .operations import CLOSED_STATUSES, SUBMITTED_KEY, add_event
 
@@ -110,6 +111,10 @@ def _record(engine, session, runtime):
         session.execute(insert(CaseEvent.__table__), events)
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
+    elif runtime.instance.version.process_id == "payment_review":
+        # A failed payment under review suspends the family from cycles (PAYMENT_REVIEW) and back; nothing else.
+        if status in ("PAYMENT_REVIEW", "ENROLLED") and app.status in ("ENROLLED", "PAYMENT_REVIEW"):
+            app.status = status
     elif status and status != app.status:
         _apply_status(session, app, status, runtime)
     app.updated_at = utcnow()
@@ -184,8 +189,12 @@ def _apply_status(session, app, status, runtime):
     if status == "ENROLLED":
         app.benefits = data.get("benefits")
         disbursement = data.get("disbursement") or {}
-        session.add(Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
-                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference")))
+        enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
+                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"))
+        session.add(enrolment)
+        session.flush()  # the enrolment's id, for its components (what payment cycles freeze)
+        session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=n)
+                        for p, c, n in enrolment_components(app.benefits, app.programmes))
 
 
 def record_task_completed(engine, row, actor, data):

@@ -194,3 +194,30 @@ class Objection(db.Model):
     recheck: Mapped[str | None] = mapped_column(String(20))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     filed_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EnrolmentComponent(db.Model):
+    """How many units of one benefit component an enrolled family has (PKH: 2 SD children, ...).
+
+    Written with the enrolment from its benefits; payment cycles freeze these rows set-based
+    (payments/cycles.py) instead of reading each family's benefits document.
+    """
+
+    __tablename__ = "enrolment_components"
+    __table_args__ = (Index("ix_enrolment_components_programme", "programme", "enrolment_id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    programme: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    units: Mapped[int] = mapped_column(Integer)
+
+
+def enrolment_components(benefits, programmes):
+    """[(programme, category, units)] of an enrolment's benefits document (cash programmes only)."""
+    counts = {}
+    for component in (benefits or {}).get("components") or []:
+        key = (component.get("programme"), component.get("category"))
+        if key[0] and key[1]:
+            counts[key] = counts.get(key, 0) + 1
+    return [(p, c, n) for (p, c), n in sorted(counts.items()) if p in (programmes or [p])]

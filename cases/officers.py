@@ -23,7 +23,8 @@ from .audit import record
 from .models import Officer
 from .operations import create_officer
 
-OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
+OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator",
+                 "finance_officer")
 ADMIN = "administrator"
 # Tasks of a district sit unworked without these.
 ESSENTIAL_ROLES = ("caseworker", "supervisor")

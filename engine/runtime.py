@@ -47,6 +47,7 @@ class InstanceRuntime:
         workflow.tepat_journal = self.journal
         workflow.tepat_business_key = instance.business_key
         workflow.tepat_instance_id = instance.id
+        workflow.tepat_session = self.session
         workflow.script_engine = engine.script_engine
 
     # --- loading -----------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class TepatScriptEngine(PythonScriptEngine):
             instance_id=getattr(top, "tepat_instance_id", None),
             attempt=attempt,
             idempotency_key=step_key(task),
+            session=getattr(top, "tepat_session", None),
         )
         operator = spec.operation_name
         handler = self.handlers.get(operator)

@@ -124,7 +124,46 @@ class RemovalReviewForm(_Strict):
     removal_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
 
 
+class CyclePrepareForm(_Strict):
+    """A finance officer (the maker) submits a payment cycle's list and amounts for approval, or cancels it."""
+
+    prepare_decision = fields.String(required=True, validate=validate.OneOf(["submit", "cancel"]))
+    prepare_notes = fields.String(load_default="", validate=validate.Length(max=NOTES_MAX))
+
+
+class CycleApprovalForm(_Strict):
+    """A second finance officer (the checker) approves the cycle or returns it to the maker."""
+
+    cycle_approval_decision = fields.String(required=True, validate=validate.OneOf(["approve", "return"]))
+    cycle_approval_notes = fields.String(load_default="", validate=validate.Length(max=NOTES_MAX))
+
+
+class CycleDispatchForm(_Strict):
+    """The batch files went to the paying banks and the post office under this SP2D (treasury payment order)."""
+
+    sp2d_number = fields.String(required=True, validate=[validate.Length(min=3, max=60),
+                                                         validate.Regexp(r"^[A-Za-z0-9/.\-]+$")])
+    sp2d_date = fields.Date(required=True)
+
+    @post_load
+    def _text_date(self, data, **kwargs):
+        data["sp2d_date"] = data["sp2d_date"].isoformat()  # task data stays JSON
+        return data
+
+
+class PaymentReviewForm(_Strict):
+    """A caseworker's decision on a payment that failed on the family's data (name or NIK mismatch, not found)."""
+
+    payment_review_decision = fields.String(required=True, validate=validate.OneOf(
+        ["retry_next_cycle", "switch_to_pos", "no_repeat"]))
+    payment_review_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
+
+
 FORMS = {
+    "payment_review": PaymentReviewForm,
+    "cycle_prepare": CyclePrepareForm,
+    "cycle_approval": CycleApprovalForm,
+    "cycle_dispatch": CycleDispatchForm,
     "case_review": CaseReviewForm,
     "approval": ApprovalForm,
     "appeal_review": AppealReviewForm,

@@ -26,6 +26,9 @@ class ServiceContext:
     # Stable for this step of this instance, also when the step runs again after a crash: give it
     # to outside calls with an effect (payments, notices) so they happen once.
     idempotency_key: str = ""
+    # The engine's database session, for steps that work on the database itself (payment cycles'
+    # set-based steps); they flush, never commit.
+    session: Any = None
     extras: dict = field(default_factory=dict)
 
 
@@ -46,6 +49,6 @@ def handler(operator):
 
 def load_handlers():
     """Import every handler module so the registry is complete."""
-    from . import benefits, biometric, data_checks, identity, objections, payments  # noqa: F401
+    from . import benefits, biometric, cycles, data_checks, identity, objections, payments  # noqa: F401
 
     return REGISTRY

@@ -50,6 +50,9 @@ def create_app(overrides=None, scheduler=False):
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     listeners.connect()
+    from payments import listeners as payment_listeners
+
+    payment_listeners.connect()
     audit.connect()
 
     _init_web(app, settings)
@@ -122,6 +125,10 @@ def _init_web(app, settings):
     from . import taskcontext  # the appeal and earlier decisions beside a task form
 
     taskcontext.register(app)
+    from . import cycles  # payment cycles: figures, maker-checker tasks, bank files, results
+
+    app.register_blueprint(cycles.bp)
+    cycles.register(app)
 
     @app.before_request
     def _remember_origin():

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from cases.accounts import AccountLocked, LoginFailed, authenticate
 from cases.audit import record
 from cases.models import Officer
+from cases.officers import OFFICER_ROLES  # noqa: F401  (the one role list; pages import it from here)
 from cases.operations import actor_for
 from engine.db import db
 from integrations.digits import is_ascii_digits
@@ -21,7 +22,6 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = None
 login_manager.session_protection = "strong"
 
-OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
 
 
 class SignedInOfficer(UserMixin):
@@ -124,7 +124,7 @@ def login():
 
 def landing_page(user):
     """Where an officer starts: the inbox for those who work tasks, the audit page for auditors."""
-    if user.has_any("caseworker", "supervisor", "appeals_officer"):
+    if user.has_any("caseworker", "supervisor", "appeals_officer", "finance_officer"):
         return url_for("inbox.index")
     if user.has_any("auditor", "administrator"):
         return url_for("auditpages.index")

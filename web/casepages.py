@@ -19,9 +19,11 @@ from engine.models import HumanTask
 from engine.scope import in_scope
 from integrations.face import sniff_image_type
 from integrations.nik import mask_nik
+from payments.queries import payments_of_application
 
 from . import services
 from .auth import roles_required
+from .cycles import NEXT_ACTION_TEXTS, PAYMENT_STATUS_TEXTS
 from .formrender import CHOICE_LABELS, describe
 from .refusals import log_refusal
 from .taskforms import complete_from_form
@@ -69,6 +71,8 @@ def _page(app, errors=None, values=None, status=200):
                            household=household, duplicates=duplicates, reasons=officer_reasons(app, duplicates), errors=errors or {}, values=values or {},
                            choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
                            has_reference=bool(registry.get("photo_ref")),
+                           payments=payments_of_application(db.session, app.id),
+                           payment_status_texts=PAYMENT_STATUS_TEXTS, next_action_texts=NEXT_ACTION_TEXTS,
                            show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
 
 

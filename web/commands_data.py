@@ -8,6 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from cases.officers import OFFICER_ROLES
 from engine.db import db
 
 from .cli import _services, commits
@@ -220,8 +221,7 @@ def officer():
 @click.argument("username")
 @click.option("--name", required=True)
 @click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(["caseworker", "supervisor", "appeals_officer", "administrator", "auditor",
-                                 "facilitator"]))
+              type=click.Choice(OFFICER_ROLES))
 @click.option("--region", "regions", multiple=True, help="district code 01-25; none = all districts")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="at least 10 characters (prompted when not given)")
@@ -326,6 +326,8 @@ DEMO_OFFICERS = [
     ("admin", "Admin", ["administrator", "supervisor"], None),
     ("facilitator1", "Eko Pendamping", ["facilitator"], None),
     ("auditor1", "Lina Auditor", ["auditor"], None),
+    ("finance1", "Maya Keuangan", ["finance_officer"], None),
+    ("finance2", "Yoga Keuangan", ["finance_officer"], None),
 ]
 
 

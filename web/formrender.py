@@ -18,12 +18,19 @@ LABELS = {
     "removal_decision": "Decision", "removal_message": APPLICANT_MESSAGE, "removal_notes": INTERNAL_NOTE,
     "appeal_overturned_ground": "Ground judged wrong (when overturning)",
     "objection_outcome": "Outcome of the verification", "objection_notes": "Findings (seen by officers only)",
+    "prepare_decision": "Decision", "prepare_notes": INTERNAL_NOTE,
+    "cycle_approval_decision": "Decision", "cycle_approval_notes": INTERNAL_NOTE,
+    "sp2d_number": "SP2D number", "sp2d_date": "SP2D date (YYYY-MM-DD)",
+    "payment_review_decision": "Decision", "payment_review_notes": INTERNAL_NOTE,
 }
 CHOICE_LABELS = {
     "approve": "Approve", "reject": "Reject", "overturn": "Overturn the decision", "uphold": "Uphold the decision",
     "remove": "Remove from the programme", "keep": "Keep enrolled",
     "upheld": "Upheld: re-check the family's enrolment", "dismissed": "Dismissed: no ground found",
     "ALL": "Every ground of the rejection",
+    "submit": "Submit for approval", "cancel": "Cancel the cycle", "return": "Return to the maker",
+    "retry_next_cycle": "Pay it again in the next cycle (the data is right now)",
+    "switch_to_pos": "Pay it through PT Pos in the next cycle", "no_repeat": "Do not pay it again",
     # reason codes: their catalogue texts (English source strings, translated where shown)
     **CATALOGUE,
 }

@@ -20,7 +20,7 @@ from .redirects import local_referrer
 from .refusals import log_refusal
 
 bp = Blueprint("inbox", __name__)
-WORKERS = ("caseworker", "supervisor", "appeals_officer")
+WORKERS = ("caseworker", "supervisor", "appeals_officer", "finance_officer")
 
 
 class InboxQuery(Schema):
@@ -49,9 +49,16 @@ def index():
     counts = sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or ""))
     template = "_task_table.html" if request.headers.get("HX-Request") else "inbox.html"
     districts = [(code, name) for code, name in district_choices() if actor.in_region(code)]
-    return render_template(template, rows=rows, total=total, pages=pages, query=query, counts=counts,
+    return render_template(template, task_page=task_page, rows=rows, total=total, pages=pages, query=query, counts=counts,
                            places=places_of(db.session, [r.business_key for r in rows]), districts=districts,
                            is_overdue=is_overdue, can_reassign=current_user.has_any("supervisor", "administrator"))
+
+
+def task_page(business_key):
+    """Where a task of this business key is worked: its case page, or its payment cycle's page."""
+    if business_key.startswith("CYCLE-"):
+        return url_for("cycles.show", code=business_key[len("CYCLE-"):])
+    return url_for("casepages.show", case_number=business_key)
 
 
 def _act(action):
@@ -77,7 +84,7 @@ def claim(task_id):
     ok = _act(lambda: claim_task(services().engine, task_id, current_user.actor))
     row = task_or_404(db.session, task_id) if ok else None
     if ok:
-        return redirect(url_for("casepages.show", case_number=row.business_key))
+        return redirect(task_page(row.business_key))
     return redirect(local_referrer(request.referrer, request.host) or url_for("inbox.index"))
 
 

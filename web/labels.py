@@ -18,6 +18,8 @@ TASK_LABELS = {
     "verify_objection": _l("Verify community objection"),
     "verify_objection_escalated": _l("Verify community objection (escalated)"),
     "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
+    "prepare_cycle": _l("Prepare payment cycle"), "approve_cycle": _l("Approve payment cycle"),
+    "dispatch_batches": _l("Send payment files to the banks"), "review_payment": _l("Review a failed payment"),
 }
 
 OPERATOR_LABELS = {
@@ -26,6 +28,11 @@ OPERATOR_LABELS = {
     "bpjs_health.lookup": _l("BPJS Health"), "bpjs_employment.lookup_household": _l("BPJS Employment"),
     "assets.lookup": _l("assets"), "civil_service.lookup_household": _l("civil-service register"),
     "benefits.calculate": _l("benefit calculation"), "payments.request_disbursement": _l("payment request"),
+    "cycle.freeze_list": _l("freeze the cycle list"), "cycle.compute_entitlements": _l("cycle entitlements"),
+    "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
+    "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
+    "cycle.close": _l("close the cycle"), "cycle.apply_review": _l("apply the payment review"),
+    "cycle.notify_paid": _l("payment notices"),
     "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 
@@ -51,6 +58,8 @@ def status_label(code):
 
 def district_label(code, registry_name=None):
     """Return a district's name from the regions data (the registry's spelling, then the code, as fallbacks)."""
+    if code == "3510":  # work of the whole regency (payment cycles), not of one district
+        return str(_l("Banyuwangi regency (every district)"))
     name = district_name(code) if code else ""
     return name or (registry_name or "").title() or (code or "—")
 

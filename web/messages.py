@@ -16,6 +16,10 @@ ERRORS = {
     "APPEAL_NOT_ALLOWED": _l("An appeal is not possible now."),
     "INCIDENT_NOT_FOUND": _l("The incident is no longer open."),
     "INCIDENT_NOT_SKIPPABLE": _l("This incident is a process that could not be woken, not a task: retry it."),
+    "CYCLE_EXISTS": _l("This payment cycle was opened before."),
+    "CYCLE_UNKNOWN": _l("The payment schedule has no such cycle."),
+    "CYCLE_NOT_FOUND": _l("The payment cycle does not exist."),
+    "CYCLE_SUPPLEMENT_EARLY": _l("A supplementary cycle opens after the list of the cycle it completes is frozen."),
 }
 
 

@@ -9,6 +9,7 @@ def all_metadata():
     import cases.tokens  # noqa: F401
     import engine.models  # noqa: F401
     import engine.runs  # noqa: F401
+    import payments.models  # noqa: F401
     from engine.db import db
     import integrations.registry_faces  # noqa: F401  (registers its table on face_metadata)
     from integrations.face_index import face_metadata

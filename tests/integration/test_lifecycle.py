@@ -82,6 +82,14 @@ def test_auto_reject_then_appeal_overturned_then_approved(svc, personas, officer
         app = work(svc, number, "approve", officers["sup1"], SUP_APPROVE)
         assert app.status == "ENROLLED" and app.decided_by == "officer"
         assert app.benefits["first_payment"] > 0
+        # The enrolment's components, counted per category: what payment cycles freeze.
+        from cases.models import EnrolmentComponent
+        components = db.session.execute(select(EnrolmentComponent.programme, EnrolmentComponent.category,
+                                               EnrolmentComponent.units)).all()
+        expected = {}
+        for c in app.benefits["components"]:
+            expected[(c["programme"], c["category"])] = expected.get((c["programme"], c["category"]), 0) + 1
+        assert {(p, c): n for p, c, n in components} == expected and expected
 
 
 def test_appeal_upheld_closes_the_case(svc, personas, officers):

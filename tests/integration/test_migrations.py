@@ -143,3 +143,40 @@ def select_entries():
 
     return select(AuditEntry.id, AuditEntry.shard, AuditEntry.seq, AuditEntry.format).order_by(
         AuditEntry.shard, AuditEntry.seq)
+
+
+def test_existing_enrolments_get_their_components(migration_url, tmp_path):
+    """0026: enrolments made before payment cycles get their component counts from the benefits document."""
+    import json
+
+    from engine.db import db
+    from web import create_app
+
+    app = create_app({"BANSOS_DATABASE_URL": migration_url, "BANSOS_VAR_DIR": str(tmp_path),
+                      "BANSOS_SCHEDULER_ENABLED": False})
+    benefits = {"components": [{"programme": "PKH", "category": "SD", "annual": 900000},
+                               {"programme": "PKH", "category": "SD", "annual": 900000},
+                               {"programme": "PKH", "category": "elderly_70", "annual": 2400000},
+                               {"programme": "BPNT", "category": "food", "annual": 2400000}]}
+    with app.app_context():
+        upgrade(revision="0021")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO applications (id, nik, channel, consent_version, consent_at, status, reasons, "
+                              "review_flags, programmes, created_at, updated_at) VALUES (1, '3510014101900001', 'self', "
+                              "'v1', CURRENT_TIMESTAMP, 'ENROLLED', '[]', '[]', '[\"PKH\"]', CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO enrolments (id, application_id, nik, programmes, benefits, enrolled_at) "
+                              "VALUES (1, 1, '3510014101900001', '[\"PKH\"]', :b, CURRENT_TIMESTAMP)"),
+                         {"b": json.dumps(benefits)})
+        upgrade()
+        with db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT programme, category, units FROM enrolment_components "
+                                     "WHERE enrolment_id = 1 ORDER BY category")).all()
+        # Only the programmes the family is enrolled in (PKH here), counted per category.
+        assert [tuple(r) for r in rows] == [("PKH", "SD", 2), ("PKH", "elderly_70", 1)]
+        with db.engine.begin() as conn:
+            for table in ("enrolment_components", "enrolments", "applications"):
+                conn.execute(text(f"DELETE FROM {table}"))
+        downgrade(revision="base")
+        db.session.remove()
+        db.engine.dispose()

@@ -215,3 +215,26 @@ def test_a_broker_restart_loses_no_case(cluster, svc, personas):
     sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
                               .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
     assert len(sent) == 2 * len(numbers) and all(count == 1 for *_, count in sent), sent
+
+
+def test_a_payment_cycles_set_based_steps_run_on_the_workers(cluster, svc):
+    """Opening a cycle in the web leaves freeze and entitlements to a worker; the maker's task appears after."""
+    from payments.cycles import open_cycle
+    from payments.models import PaymentCycle
+    from tests.integration.payment_support import family, finance_officers, schedule
+
+    fin = finance_officers()
+    for n in range(30):
+        family([("PKH", "SD", 1)], district=f"{1 + n % 5:02d}")
+    db.session.commit()
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "cycle@test")
+    cluster.start("scheduler", "scheduler")
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    cycle = db.session.execute(select(PaymentCycle)).scalar_one()
+    assert cycle.frozen_at is None  # the web process did not run the steps
+    _wait(lambda: db.session.execute(select(PaymentCycle.status)).scalar_one() == "entitled", cluster,
+          "the worker to freeze the list and compute entitlements", time.monotonic() + 60)
+    db.session.expire_all()
+    cycle = db.session.execute(select(PaymentCycle)).scalar_one()
+    assert cycle.member_count == 30 and cycle.planned_total == 30 * 225_000

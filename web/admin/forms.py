@@ -123,4 +123,5 @@ def password_error(exc):
 
 
 ROLE_LABELS = {"caseworker": _l("caseworker"), "supervisor": _l("supervisor"), "appeals_officer": _l("appeals_officer"),
-               "administrator": _l("administrator"), "auditor": _l("auditor"), "facilitator": _l("facilitator")}
+               "administrator": _l("administrator"), "auditor": _l("auditor"), "facilitator": _l("facilitator"),
+               "finance_officer": _l("finance_officer")}

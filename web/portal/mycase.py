@@ -17,7 +17,10 @@ from integrations.base import TransientIntegrationError
 from .. import services
 from . import bp
 from .session import applicant_required, current_applicant
-from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_TEXTS, OUTCOME_TEXTS, STATUS_TEXTS)
+from payments.queries import payments_of_application
+
+from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_PARAMS, NOTICE_TEXTS, OUTCOME_TEXTS,
+                    PAYMENT_STATUS_TEXTS, STATUS_TEXTS)
 
 
 def _audit(action, case_number=None, **detail):
@@ -49,7 +52,8 @@ def notices_for(nik, limit=None):
     for message in found[:limit]:
         template = NOTICE_TEXTS.get(message["template"])
         if template is not None:
-            texts.append((message["sent_at"], str(template) % {"case_number": message["params"].get("case_number", "")}))
+            params = message["params"]
+            texts.append((message["sent_at"], str(template) % {key: str(params.get(key, "")) for key in NOTICE_PARAMS}))
     return texts
 
 
@@ -99,7 +103,8 @@ def case(case_number):
                 or (e.get("outcome") == "review" and app.status in BEING_REVIEWED)], explanation=explanation,
         outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
         appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
-        locale=locale, now=utcnow())
+        locale=locale, now=utcnow(), payments=payments_of_application(db.session, app.id),
+        payment_status_texts=PAYMENT_STATUS_TEXTS)
     _audit("case.view", app.case_number)
     db.session.commit()
     return page

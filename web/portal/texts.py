@@ -27,6 +27,9 @@ STATUS_TEXTS = {
                           "qualifies.")),
     "AWAITING_REMOVAL_APPROVAL": (_l("Being re-checked"),
                                   _l("A periodic re-check found changes; a second officer is confirming the result.")),
+    "PAYMENT_REVIEW": (_l("Payment being checked"),
+                       _l("A payment to your family could not be made with the data we hold; an officer is checking "
+                          "it. Your family stays enrolled.")),
     "REMOVED": (_l("No longer receiving assistance"),
                 _l("After a re-check your family no longer qualifies. You may apply again if your situation changes.")),
 }
@@ -62,4 +65,16 @@ NOTICE_TEXTS = {
     "decision_appeal_upheld": _l("Your appeal on %(case_number)s was reviewed; the decision stays."),
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
+    "payment_paid": _l("Your %(programme)s assistance for stage %(cycle)s, %(amount)s, was paid through %(channel)s."),
+}
+# The message parameters the texts above may use (each message fills what it has; the rest stay empty).
+NOTICE_PARAMS = ("case_number", "programme", "cycle", "amount", "channel")
+
+# A payment's state as the applicant reads it (payments.models.PAYMENT_STATUSES).
+PAYMENT_STATUS_TEXTS = {
+    "sent": _l("Sent to the bank or post office"),
+    "credited": _l("Paid into your account"),
+    "failed": _l("Not paid: an officer will follow up"),
+    "drawn": _l("Received"),
+    "returned": _l("Not drawn in time: returned to the state treasury"),
 }

@@ -1,0 +1,1 @@
+"""Payment cycles (tahap): programme schedules, frozen member lists, entitlements, payments, batches."""

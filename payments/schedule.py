@@ -1,0 +1,162 @@
+"""Programmes and cycles as configuration: `processes/payment_schedule.toml`, loaded and checked here."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+KINDS = ("annual", "monthly")
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9-]{2,39}$")
+MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+FILE_NAME = "payment_schedule.toml"
+
+
+class ScheduleInvalid(ValueError):
+    """The schedule file breaks a rule; `problems` lists every finding."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Programme:
+    code: str
+    name: str
+    kind: str  # annual | monthly
+    components: dict  # category -> whole rupiah (per year or per month, by kind)
+    caps: dict  # category -> most units per family
+
+    def amount_per_unit(self, category, months):
+        """Whole rupiah one unit of `category` gets in a cycle of `months` months."""
+        amount = self.components[category]
+        return amount * months // 12 if self.kind == "annual" else amount * months
+
+
+@dataclass(frozen=True)
+class CycleSpec:
+    code: str
+    programme: str
+    months: tuple
+    cut_off: date
+    # A supplementary (susulan) cycle: the same stage as the cycle named here, for the families enrolled
+    # since (late enrolment, an appeal overturned) who were not on that cycle's list.
+    supplements: str | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    return_after_days: int
+    programmes: dict  # code -> Programme
+    cycles: dict  # code -> CycleSpec
+
+    def rates(self, cycle_code):
+        """[(programme, category, amount per unit, cap)] a cycle pays."""
+        spec = self.cycles[cycle_code]
+        programme = self.programmes[spec.programme]
+        return [(programme.code, category, programme.amount_per_unit(category, len(spec.months)),
+                 programme.caps.get(category)) for category in sorted(programme.components)]
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def parse_schedule(text):
+    """Return the Schedule of a TOML text, or raise ScheduleInvalid listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScheduleInvalid([f"not valid TOML: {exc}"]) from exc
+    problems = []
+    days = raw.get("return_after_days", 105)
+    if not _positive_int(days) or days > 3660:
+        problems.append("return_after_days must be a whole number of days from 1 to 3660")
+    programmes = {}
+    for code, entry in (raw.get("programmes") or {}).items():
+        where = f"programme {code}"
+        if not CODE_PATTERN.match(code) or not isinstance(entry, dict):
+            problems.append(f"{where}: the code must be capitals, digits and '-' (3-40 characters)")
+            continue
+        kind = entry.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{where}: kind must be one of {', '.join(KINDS)}")
+        components = entry.get("components") or {}
+        if not isinstance(components, dict) or not components:
+            problems.append(f"{where}: needs at least one component with an amount")
+            components = {}
+        for category, amount in components.items():
+            if not CATEGORY_PATTERN.match(category):
+                problems.append(f"{where}: component name {category!r} must be letters, digits and '_'")
+            if not _positive_int(amount):
+                problems.append(f"{where}: component {category} needs a positive whole number of rupiah")
+        caps = entry.get("caps") or {}
+        for category, cap in caps.items():
+            if category not in components:
+                problems.append(f"{where}: cap for unknown component {category}")
+            if not _positive_int(cap):
+                problems.append(f"{where}: the cap of {category} must be a positive whole number")
+        programmes[code] = Programme(code, str(entry.get("name") or code), kind, dict(components), dict(caps))
+    cycles = {}
+    for index, entry in enumerate(raw.get("cycles") or []):
+        code = entry.get("code") if isinstance(entry, dict) else None
+        where = f"cycle {code or index + 1}"
+        if not isinstance(code, str) or not CODE_PATTERN.match(code):
+            problems.append(f"{where}: the code must be capitals, digits and '-' (3-40 characters)")
+            continue
+        if code in cycles:
+            problems.append(f"{where}: the code is used twice")
+        programme = programmes.get(entry.get("programme"))
+        if programme is None:
+            problems.append(f"{where}: unknown programme {entry.get('programme')!r}")
+        months = entry.get("months") or []
+        good = []
+        for month in months:
+            match = MONTH_PATTERN.match(month) if isinstance(month, str) else None
+            if not match or not 1 <= int(match.group(2)) <= 12:
+                problems.append(f"{where}: {month!r} is not a month (YYYY-MM)")
+            else:
+                good.append(month)
+        if not months or len(set(months)) != len(months) or len(months) > 12:
+            problems.append(f"{where}: give 1 to 12 different months")
+        try:
+            cut_off = date.fromisoformat(str(entry.get("cut_off")))
+        except ValueError:
+            problems.append(f"{where}: cut_off must be a date (YYYY-MM-DD)")
+            cut_off = None
+        if programme is not None and programme.kind == "annual":
+            for category, amount in programme.components.items():
+                if amount * len(months) % 12:
+                    problems.append(f"{where}: {category} {amount} a year does not divide into whole rupiah "
+                                    f"over {len(months)} months")
+        supplements = entry.get("supplements")
+        if supplements is not None and not isinstance(supplements, str):
+            problems.append(f"{where}: supplements must name a cycle")
+            supplements = None
+        cycles[code] = CycleSpec(code, entry.get("programme"), tuple(good), cut_off, supplements)
+    for spec in cycles.values():
+        if spec.supplements is None:
+            continue
+        main = cycles.get(spec.supplements)
+        if main is None or main.supplements is not None:
+            problems.append(f"cycle {spec.code}: supplements {spec.supplements!r}, which is not a regular cycle")
+        elif (main.programme, main.months) != (spec.programme, spec.months):
+            problems.append(f"cycle {spec.code}: a supplement pays the same programme and months as {main.code}")
+        elif spec.cut_off is not None and main.cut_off is not None and spec.cut_off <= main.cut_off:
+            problems.append(f"cycle {spec.code}: its cut-off must be after {main.code}'s")
+    if problems:
+        raise ScheduleInvalid(problems)
+    return Schedule(days, programmes, cycles)
+
+
+def load_schedule(folder):
+    """Read and check the schedule file of the process folder."""
+    path = Path(folder) / FILE_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScheduleInvalid([f"{path.name}: cannot be read ({exc.__class__.__name__})"]) from exc
+    return parse_schedule(text)

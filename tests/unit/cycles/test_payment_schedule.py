@@ -1,0 +1,69 @@
+"""The payment schedule file: the shipped one loads; every broken rule is named."""
+from pathlib import Path
+
+import pytest
+
+from payments.schedule import ScheduleInvalid, load_schedule, parse_schedule
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_shipped_schedule_loads_with_the_domain_amounts():
+    schedule = load_schedule(ROOT / "processes")
+    assert schedule.return_after_days == 105
+    pkh = dict(((c, (a, cap)) for _p, c, a, cap in schedule.rates("PKH-2026-T1")))
+    # A quarter of the yearly amounts; caps as in the domain notes.
+    assert pkh["pregnant"] == (750_000, 2) and pkh["SD"] == (225_000, None) and pkh["elderly_70"] == (600_000, 1)
+    assert schedule.rates("BPNT-2026-T4") == [("BPNT", "food", 600_000, None)]
+
+
+GOOD = """
+[programmes.PKH]
+kind = "annual"
+[programmes.PKH.components]
+SD = 900000
+[[cycles]]
+code = "PKH-X"
+programme = "PKH"
+months = ["2026-01", "2026-02", "2026-03"]
+cut_off = "2026-03-10"
+"""
+
+
+@pytest.mark.parametrize("change, finding", [
+    (("kind = \"annual\"", "kind = \"weekly\""), "kind must be one of"),
+    (("SD = 900000", "SD = -5"), "positive whole number of rupiah"),
+    (("SD = 900000", "SD = 900001"), "does not divide into whole rupiah"),
+    (("programme = \"PKH\"", "programme = \"PKHX\""), "unknown programme"),
+    (("\"2026-03\"]", "\"2026-13\"]"), "is not a month"),
+    (("\"2026-03\"]", "\"2026-01\"]"), "1 to 12 different months"),
+    (("cut_off = \"2026-03-10\"", "cut_off = \"soon\""), "cut_off must be a date"),
+    (("code = \"PKH-X\"", "code = \"pkh x\""), "the code must be capitals"),
+    (("[programmes.PKH.components]", "[programmes.PKH.caps]\nXX = 1\n[programmes.PKH.components]"), "cap for unknown"),
+    (("[programmes.PKH]", "return_after_days = 0\n[programmes.PKH]"), "return_after_days"),
+    (("cut_off = \"2026-03-10\"", "cut_off = \"2026-03-10\"\nsupplements = \"PKH-NONE\""), "not a regular cycle"),
+    (("kind", "kind = = "), "not valid TOML"),
+])
+def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
+    assert parse_schedule(GOOD).cycles["PKH-X"].months == ("2026-01", "2026-02", "2026-03")
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(GOOD.replace(*change, 1))
+    assert any(finding in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_supplementary_cycle_pays_the_same_stage_later():
+    text = GOOD + """
+[[cycles]]
+code = "PKH-X-S1"
+programme = "PKH"
+months = ["2026-01", "2026-02", "2026-03"]
+cut_off = "2026-03-25"
+supplements = "PKH-X"
+"""
+    assert parse_schedule(text).cycles["PKH-X-S1"].supplements == "PKH-X"
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('cut_off = "2026-03-25"', 'cut_off = "2026-03-01"'))
+    assert "must be after" in refused.value.problems[0]
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('"2026-03"]\ncut_off = "2026-03-25"', '"2026-04"]\ncut_off = "2026-03-25"'))
+    assert "same programme and months" in refused.value.problems[0]
