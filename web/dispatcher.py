@@ -7,7 +7,9 @@ BANSOS_DISPATCH_INTERVAL_SECONDS:
 
 - with workers (BANSOS_EXECUTION = "celery"), sends a hint for every instance that is due (timers,
   service retries, steps whose hint was lost), again after BANSOS_DISPATCH_RESEND_SECONDS if it is
-  still due; the workers do the work, and a duplicate finds nothing to do;
+  still due; the workers do the work, and a duplicate finds nothing to do. While hints wait in the
+  queue (a backlog), only the earliest-due instances beyond their number are hinted
+  (engine.dispatch.lacking_hints): a backlog is not hinted again every resend interval;
 - without (inline), wakes the due instances itself (web.scheduler.run_due), as the in-process job does;
 - once a day, runs the photo and evidence purges (on a worker with workers).
 
@@ -82,14 +84,17 @@ class Leadership:
 class Dispatcher:
     """What the leader does each interval."""
 
-    def __init__(self, app, send=None):
+    def __init__(self, app, send=None, queued=None):
         self.app = app
         self.celery = app.config["BANSOS_EXECUTION"] == "celery"
         if self.celery and send is None:
-            from .worker import send_hints
+            from .worker import queued_hints, send_hints
 
             send = lambda ids: send_hints(app.config, ids)  # noqa: E731
+            queued = queued or (lambda: queued_hints(app.config))
         self.send = send
+        # How many hints wait in the queue (None: unknown); see engine.dispatch.lacking_hints.
+        self.queued = queued or (lambda: None)
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
 
@@ -105,7 +110,9 @@ class Dispatcher:
         return self.dispatch_due()
 
     def dispatch_due(self):
-        """Send a hint for every due instance not hinted within the resend interval."""
+        """Send a hint for every due instance that may lack one and was not hinted within the resend interval."""
+        from engine.dispatch import count_due, lacking_hints
+
         from . import services
 
         cfg = self.app.config
@@ -123,6 +130,10 @@ class Dispatcher:
                         break
                     due.extend(instance_id for instance_id, _ in batch)
                     after = batch[-1][1], batch[-1][0]
+                if due:
+                    queued = self.queued()
+                    if queued:
+                        due = lacking_hints(due, count_due(db.session, now), queued)
             finally:
                 db.session.remove()
         fresh = [i for i in due if mono - self.sent.get(i, -resend) >= resend]

@@ -68,6 +68,20 @@ def send_hints(config, ids):
             celery.send_task(ADVANCE, args=[int(instance_id)], producer=producer)
 
 
+def queued_hints(config):
+    """How many hints wait in the queue, not yet taken by a worker (None when the broker does not say).
+
+    Messages a worker has taken but not yet acknowledged are not counted.
+    """
+    celery = celery_for(config)
+    try:
+        with celery.connection_for_write() as conn:
+            return int(conn.default_channel.queue_declare(queue=config["BANSOS_QUEUE"], passive=True).message_count)
+    except Exception:  # the broker is down, or the queue does not exist yet: we cannot tell
+        log.debug("could not read the depth of queue %s", config["BANSOS_QUEUE"], exc_info=True)
+        return None
+
+
 def hint_sender(config):
     """A `sender(ids)` for Engine.hint_sender, bound to these settings."""
     return functools.partial(send_hints, config)

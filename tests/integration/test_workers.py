@@ -215,3 +215,25 @@ def test_a_broker_restart_loses_no_case(cluster, svc, personas):
     sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
                               .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
     assert len(sent) == 2 * len(numbers) and all(count == 1 for *_, count in sent), sent
+
+
+def test_the_queue_says_how_many_hints_wait():
+    """The dispatcher's backlog figure (engine.dispatch.lacking_hints) read from the real broker."""
+    _broker_or_skip()
+    from kombu import Connection
+
+    from web.worker import queued_hints, send_hints
+
+    config = {"BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": f"tepat-test-{uuid.uuid4().hex[:10]}"}
+    assert queued_hints(config) is None  # no such queue yet: unknown, the dispatcher sends as before
+    with Connection(BROKER, connect_timeout=3) as conn:
+        conn.default_channel.queue_declare(config["BANSOS_QUEUE"], durable=True, auto_delete=False)
+    try:
+        send_hints(config, [11, 12, 13])
+        deadline = time.monotonic() + 10
+        while queued_hints(config) != 3 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the broker counts a published message a moment later
+        assert queued_hints(config) == 3
+    finally:
+        with Connection(BROKER, connect_timeout=3) as conn:
+            conn.default_channel.queue_delete(config["BANSOS_QUEUE"])
