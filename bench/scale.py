@@ -140,9 +140,11 @@ def _all_pids():
 class CpuMeter:
     """Samples the CPU of the worker process trees and of this database's PostgreSQL backends."""
 
-    def __init__(self, roots, database):
+    def __init__(self, roots, database, probe=None):
         self.roots = {kind: set(pids) for kind, pids in roots.items()}  # kind -> root pids of the trees
         self.database = database
+        self.probe = probe  # an engine on the bench database: samples who waits for a lock
+        self.waits = {"samples": 0, "advisory": 0, "other_locks": 0, "active": 0}
         self.seen = {kind: {} for kind in [*roots, "postgres"]}  # pid -> (first, last) cpu seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -188,6 +190,24 @@ class CpuMeter:
     def _loop(self):
         while not self._stop.wait(0.5):
             self.sample()
+            if self.probe is not None:
+                self._sample_waits()
+
+    def _sample_waits(self):
+        """Backends of this database running a statement, and those waiting for a lock (advisory or row)."""
+        from sqlalchemy import text
+
+        try:
+            with self.probe.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = :d "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"), {"d": self.database}).all()
+        except Exception:  # noqa: BLE001 - a sample lost is no matter
+            return
+        self.waits["samples"] += 1
+        self.waits["active"] += len(rows)
+        self.waits["advisory"] += sum(1 for t, e in rows if t == "Lock" and e == "advisory")
+        self.waits["other_locks"] += sum(1 for t, e in rows if t == "Lock" and e != "advisory")
 
     def stop(self):
         self._stop.set()
@@ -547,7 +567,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
 
         web = create_app(settings(url, run_tmp, args.queue, args.broker))
         meter = CpuMeter({"workers": [p.pid for p, _, _ in procs[:workers]],
-                          "scheduler": [scheduler[0].pid] if scheduler else []}, BENCH_DB)
+                          "scheduler": [scheduler[0].pid] if scheduler else []}, BENCH_DB, probe)
         with probe.connect() as conn:
             counters_before = db_counters(conn, BENCH_DB)
         meter.start()
@@ -576,7 +596,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
             from engine.db import db
 
             db.engine.dispose()
-        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds,
+        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds, waits=meter.waits,
                       counters={k: counters_after[k] - counters_before[k] for k in counters_before},
                       tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1])
                               for t in after},
@@ -606,6 +626,11 @@ def report(r, n):
           f"scheduler {r['cpu']['scheduler'] / n * 1000:.1f} ms, "
           f"PostgreSQL backends of this database {r['cpu']['postgres'] / n * 1000:.0f} ms  "
           f"(CPU busy {sum(r['cpu'].values()) / wall:.2f} cores of {os.cpu_count()})")
+    wt = r["waits"]
+    if wt["samples"]:
+        print(f"  backends of this database (pg_stat_activity, {wt['samples']} samples): running a statement "
+              f"{wt['active'] / wt['samples']:.2f} on average, of which waiting for the dedup advisory lock "
+              f"{wt['advisory'] / wt['samples']:.2f}, for another lock {wt['other_locks'] / wt['samples']:.2f}")
     c = r["counters"]
     print(f"  PostgreSQL per application: {c['xact_commit'] / n:.1f} commits, {c['xact_rollback'] / n:.1f} "
           f"rollbacks, {c['tup_inserted'] / n:.1f} rows inserted, {c['tup_updated'] / n:.1f} updated, "
