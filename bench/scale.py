@@ -83,6 +83,11 @@ IDENTITIES = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden2.jpg"),
               ("rose_leslie1.jpg", "rose_leslie2.jpg")]
 DEDUP_THRESHOLD = "0.01"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# integrations.face_index.DEDUP_LOCK_KEY (read here so the figure follows the code if it changes)
+try:
+    from integrations.face_index import DEDUP_LOCK_KEY as DEDUP_KEY
+except ImportError:  # the face index was rewritten without it
+    DEDUP_KEY = int.from_bytes(b"tepatdup", "big") >> 1
 
 
 # --- selfies ---------------------------------------------------------------------------------------
@@ -144,7 +149,7 @@ class CpuMeter:
         self.roots = {kind: set(pids) for kind, pids in roots.items()}  # kind -> root pids of the trees
         self.database = database
         self.probe = probe  # an engine on the bench database: samples who waits for a lock
-        self.waits = {"samples": 0, "advisory": 0, "other_locks": 0, "active": 0}
+        self.waits = {"samples": 0, "advisory": 0, "other_locks": 0, "active": 0, "dedup_held": 0}
         self.seen = {kind: {} for kind in [*roots, "postgres"]}  # pid -> (first, last) cpu seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -202,9 +207,14 @@ class CpuMeter:
                 rows = conn.execute(text(
                     "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = :d "
                     "AND state = 'active' AND pid <> pg_backend_pid()"), {"d": self.database}).all()
+                held = conn.execute(text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = :d "
+                    "AND l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :hi AND l.objid::bigint = :lo"),
+                    {"d": self.database, "hi": DEDUP_KEY >> 32, "lo": DEDUP_KEY & 0xFFFFFFFF}).scalar()
         except Exception:  # noqa: BLE001 - a sample lost is no matter
             return
         self.waits["samples"] += 1
+        self.waits["dedup_held"] += held
         self.waits["active"] += len(rows)
         self.waits["advisory"] += sum(1 for t, e in rows if t == "Lock" and e == "advisory")
         self.waits["other_locks"] += sum(1 for t, e in rows if t == "Lock" and e != "advisory")
@@ -419,11 +429,19 @@ def feed(app, niks):
     from engine.db import db
     from web import services
 
+    from sqlalchemy import event
+
     numbers = {}
+    statements = [0]
+
+    def count(*_):
+        statements[0] += 1
+
     with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
         svc = services()
         assert svc.engine.defer_steps and svc.engine.hint_sender is not None, "the feeder must run with workers"
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for nik in niks:
             draft = draft_of(db.session, nik)
             app_row, created = submit_draft(svc.engine, draft, actor=f"applicant:{nik}")
@@ -434,9 +452,10 @@ def feed(app, niks):
                    target_type="case", target_id=app_row.case_number, ip="127.0.0.1", user_agent="bench/scale.py")
             numbers[nik] = app_row.case_number
             db.session.commit()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        event.remove(db.engine, "before_cursor_execute", count)
         db.session.remove()
-    return numbers, elapsed
+    return numbers, elapsed, cpu, statements[0]
 
 
 def wait_decided(app, n, timeout):
@@ -466,7 +485,7 @@ def collect(app, numbers, plan, niks):
     from sqlalchemy import func, select
 
     from cases.listeners import DECISION_STATUSES
-    from cases.models import Application, CaseEvent, EvidenceRecord
+    from cases.models import Application, CaseEvent, Enrolment, EvidenceRecord
     from engine.db import db, utcnow
     from engine.models import ProcessInstance
     from engine.wakes import WAKEABLE
@@ -514,6 +533,7 @@ def collect(app, numbers, plan, niks):
         pay_rows = s.scalar(select(func.count()).select_from(disbursements))
         pay_refs = s.scalar(select(func.count(func.distinct(disbursements.c.reference))))
         enrolled = s.scalar(select(func.count()).select_from(Application).where(Application.status == "ENROLLED"))
+        paid_enrolments = s.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.disbursement_ref.isnot(None)))
         notices = s.execute(select(outbox.c.idempotency_key, func.count()).where(
             outbox.c.idempotency_key.isnot(None)).group_by(outbox.c.idempotency_key)
             .having(func.count() > 1)).all()
@@ -526,7 +546,7 @@ def collect(app, numbers, plan, niks):
         "latencies": sorted(latencies), "first_submit": first_submit, "last_decision": last_decision,
         "decided_once": decided_once, "decided_twice": decided_twice, "undecided": undecided,
         "statuses": statuses, "planted": len(planted), "found": found, "false_hits": false_hits, "face": face,
-        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "notice_dupes": len(notices),
+        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "paid_enrolments": paid_enrolments, "notice_dupes": len(notices),
         "notice_rows": notice_rows, "due": due, "instances": instances,
     }
 
@@ -571,7 +591,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
         with probe.connect() as conn:
             counters_before = db_counters(conn, BENCH_DB)
         meter.start()
-        numbers, feed_seconds = feed(web, niks)
+        numbers, feed_seconds, feed_cpu, feed_statements = feed(web, niks)
         complete = wait_decided(web, args.n, args.timeout)
         cpu = meter.stop()
         with probe.connect() as conn:
@@ -596,7 +616,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
             from engine.db import db
 
             db.engine.dispose()
-        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds, waits=meter.waits,
+        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds, feed_cpu=feed_cpu, feed_statements=feed_statements, waits=meter.waits,
                       counters={k: counters_after[k] - counters_before[k] for k in counters_before},
                       tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1])
                               for t in after},
@@ -616,7 +636,8 @@ def report(r, n):
     w = r["workers"]
     print(f"\n== {w} worker process{'es' if w > 1 else ''} (--concurrency 1 each) ==")
     print(f"  feeder: {n} submits in {r['feed_seconds']:.1f} s = {n / r['feed_seconds']:.1f} submits/s "
-          f"(workers running; submits committed and hinted one by one)")
+          f"(workers running; one commit and one hint each); feeder CPU {r['feed_cpu'] / n * 1000:.1f} ms "
+          f"and {r['feed_statements'] / n:.1f} SQL statements per submit")
     print(f"  decided {len(lat)}/{n} in {wall:.1f} s (first submit to last decision): {rate:.2f} applications/s"
           + ("" if r["complete"] else "   [TIMED OUT]"))
     if lat:
@@ -631,6 +652,10 @@ def report(r, n):
         print(f"  backends of this database (pg_stat_activity, {wt['samples']} samples): running a statement "
               f"{wt['active'] / wt['samples']:.2f} on average, of which waiting for the dedup advisory lock "
               f"{wt['advisory'] / wt['samples']:.2f}, for another lock {wt['other_locks'] / wt['samples']:.2f}")
+        held = wt["dedup_held"] / wt["samples"]
+        print(f"  dedup advisory lock held {held:.0%} of the time = {held * wall / n * 1000:.0f} ms per application "
+              f"(serialised across the deployment: at most {n / (held * wall) if held else float('inf'):.1f} "
+              "deduplicated applications/s whatever the workers)")
     c = r["counters"]
     print(f"  PostgreSQL per application: {c['xact_commit'] / n:.1f} commits, {c['xact_rollback'] / n:.1f} "
           f"rollbacks, {c['tup_inserted'] / n:.1f} rows inserted, {c['tup_updated'] / n:.1f} updated, "
@@ -646,11 +671,11 @@ def report(r, n):
     print(f"  outcomes: {dict(sorted(r['statuses'].items()))}; 1:1 face {r['face']}")
     print(f"  planted duplicates found {r['found']}/{r['planted']}; other applicants flagged {r['false_hits']}")
     print(f"  worker log: {r['outcomes']}  (skipped = a hint that found nothing due)")
-    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"]
+    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"] == r["paid_enrolments"]
           and r["notice_dupes"] == 0 and r["due"] == 0)
     print(f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
           f"{len(r['undecided'])}; disbursements {r['pay_rows']} rows / {r['pay_refs']} references "
-          f"(ENROLLED {r['enrolled']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
+          f"(ENROLLED {r['enrolled']}, of which with a disbursement reference {r['paid_enrolments']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
           f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}")
     return rate, ok
 
