@@ -533,7 +533,11 @@ def collect(app, numbers, plan, niks):
         pay_rows = s.scalar(select(func.count()).select_from(disbursements))
         pay_refs = s.scalar(select(func.count(func.distinct(disbursements.c.reference))))
         enrolled = s.scalar(select(func.count()).select_from(Application).where(Application.status == "ENROLLED"))
-        paid_enrolments = s.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.disbursement_ref.isnot(None)))
+        # A disbursement for every enrolment with a first cash payment (PBI alone pays a premium, no cash),
+        # and no person paid twice.
+        paid_enrolments = sum(1 for benefits, in s.execute(select(Enrolment.benefits))
+                              if (benefits or {}).get("first_payment", 0) > 0)
+        pay_niks = s.scalar(select(func.count(func.distinct(disbursements.c.nik))))
         notices = s.execute(select(outbox.c.idempotency_key, func.count()).where(
             outbox.c.idempotency_key.isnot(None)).group_by(outbox.c.idempotency_key)
             .having(func.count() > 1)).all()
@@ -546,7 +550,7 @@ def collect(app, numbers, plan, niks):
         "latencies": sorted(latencies), "first_submit": first_submit, "last_decision": last_decision,
         "decided_once": decided_once, "decided_twice": decided_twice, "undecided": undecided,
         "statuses": statuses, "planted": len(planted), "found": found, "false_hits": false_hits, "face": face,
-        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "paid_enrolments": paid_enrolments, "notice_dupes": len(notices),
+        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "paid_enrolments": paid_enrolments, "pay_niks": pay_niks, "notice_dupes": len(notices),
         "notice_rows": notice_rows, "due": due, "instances": instances,
     }
 
@@ -671,11 +675,12 @@ def report(r, n):
     print(f"  outcomes: {dict(sorted(r['statuses'].items()))}; 1:1 face {r['face']}")
     print(f"  planted duplicates found {r['found']}/{r['planted']}; other applicants flagged {r['false_hits']}")
     print(f"  worker log: {r['outcomes']}  (skipped = a hint that found nothing due)")
-    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"] == r["paid_enrolments"]
+    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"] == r["pay_niks"] == r["paid_enrolments"]
           and r["notice_dupes"] == 0 and r["due"] == 0)
     print(f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
           f"{len(r['undecided'])}; disbursements {r['pay_rows']} rows / {r['pay_refs']} references "
-          f"(ENROLLED {r['enrolled']}, of which with a disbursement reference {r['paid_enrolments']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
+          f"/ {r['pay_niks']} people (ENROLLED {r['enrolled']}, of which with a first cash payment "
+          f"{r['paid_enrolments']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
           f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}")
     return rate, ok
 

@@ -65,19 +65,18 @@ def count_due(session, now):
         ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE)))
 
 
-def lacking_hints(due, total_due, queued):
-    """The due instances that may lack a hint, given how many hints wait in the queue.
+def hints_missing(total_due, queued):
+    """How many of the due instances may lack a hint, given how many hints wait in the queue.
 
-    `due` is earliest-due first (engine.wakes.due_instances), `total_due` how many are due in all and
-    `queued` how many hints wait in the queue (None: unknown). Workers take hints in the order they
-    were sent, and a request sends its hint when it makes its instance due, so the hints waiting
-    belong to the most recently due instances: only the `total_due - queued` earliest can lack one
-    (a hint lost, a timer or retry come due that nobody hinted). Without this, every instance that
-    waits in a backlog longer than the resend interval would be hinted again and again (measured
-    with bench/scale.py: 436 hints that found nothing to do for 300 applications and one worker),
-    growing the queue with the backlog. A timer come due behind a backlog is hinted once the
-    backlog has drained below it: no later than a hint sent at once would have been taken.
+    Workers take hints in the order they were sent, and a request sends its hint when it makes its
+    instance due, so the hints waiting belong to the most recently due instances: only the
+    `total_due - queued` earliest-due can lack one (a hint lost, a timer or retry come due that
+    nobody hinted). Without this, every instance that waits in a backlog longer than the resend
+    interval would be hinted again and again (measured with bench/scale.py: 436 hints that found
+    nothing to do for 300 applications and one worker), growing the queue with the backlog. A
+    timer come due behind a backlog is hinted once the backlog has drained below it: no later than
+    a hint sent at once would have been taken. `queued` None (the broker does not say): all of them.
     """
     if queued is None:
-        return list(due)
-    return list(due)[:max(0, total_due - queued)]
+        return total_due
+    return max(0, total_due - queued)

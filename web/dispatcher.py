@@ -9,7 +9,7 @@ BANSOS_DISPATCH_INTERVAL_SECONDS:
   service retries, steps whose hint was lost), again after BANSOS_DISPATCH_RESEND_SECONDS if it is
   still due; the workers do the work, and a duplicate finds nothing to do. While hints wait in the
   queue (a backlog), only the earliest-due instances beyond their number are hinted
-  (engine.dispatch.lacking_hints): a backlog is not hinted again every resend interval;
+  (engine.dispatch.hints_missing): a backlog is not hinted again every resend interval;
 - without (inline), wakes the due instances itself (web.scheduler.run_due), as the in-process job does;
 - once a day, runs the photo and evidence purges (on a worker with workers).
 
@@ -93,7 +93,7 @@ class Dispatcher:
             send = lambda ids: send_hints(app.config, ids)  # noqa: E731
             queued = queued or (lambda: queued_hints(app.config))
         self.send = send
-        # How many hints wait in the queue (None: unknown); see engine.dispatch.lacking_hints.
+        # How many hints wait in the queue (None: unknown); see engine.dispatch.hints_missing.
         self.queued = queued or (lambda: None)
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
@@ -111,7 +111,7 @@ class Dispatcher:
 
     def dispatch_due(self):
         """Send a hint for every due instance that may lack one and was not hinted within the resend interval."""
-        from engine.dispatch import count_due, lacking_hints
+        from engine.dispatch import count_due, hints_missing
 
         from . import services
 
@@ -123,17 +123,16 @@ class Dispatcher:
         due = []
         with self.app.app_context():
             try:
+                queued = self.queued()
+                if queued:  # a backlog: only the earliest-due beyond the hints waiting may lack one
+                    limit = min(limit, hints_missing(count_due(db.session, now), queued))
                 engine, after = services().engine, None
-                while len(due) < limit:
-                    batch = engine.due_instances(now, batch_size, after)
+                while len(due) < limit:  # read only those: a tick costs the missing hints, not the backlog
+                    batch = engine.due_instances(now, min(batch_size, limit - len(due)), after)
                     if not batch:
                         break
                     due.extend(instance_id for instance_id, _ in batch)
                     after = batch[-1][1], batch[-1][0]
-                if due:
-                    queued = self.queued()
-                    if queued:
-                        due = lacking_hints(due, count_due(db.session, now), queued)
             finally:
                 db.session.remove()
         fresh = [i for i in due if mono - self.sent.get(i, -resend) >= resend]

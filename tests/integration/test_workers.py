@@ -218,7 +218,7 @@ def test_a_broker_restart_loses_no_case(cluster, svc, personas):
 
 
 def test_the_queue_says_how_many_hints_wait():
-    """The dispatcher's backlog figure (engine.dispatch.lacking_hints) read from the real broker."""
+    """The dispatcher's backlog figure (engine.dispatch.hints_missing) read from the real broker."""
     _broker_or_skip()
     from kombu import Connection
 
