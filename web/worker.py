@@ -8,6 +8,7 @@ killed worker's message is taken by another; the dispatcher re-sends anything st
 """
 import functools
 import logging
+import os
 import threading
 
 import click
@@ -181,7 +182,7 @@ def _after_fork(**_):
               help="Processes (prefork) taking messages in parallel.")
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--hostname", default=None, help="Node name (default: tepat@<host>).")
+@click.option("--hostname", default=None, help="Node name, unique per worker (default: tepat-<pid>@<host>).")
 @with_appcontext
 def worker_command(concurrency, pool, loglevel, hostname):
     """Run a background worker: engine steps, timers and retries from the broker (BANSOS_EXECUTION=celery)."""
@@ -194,6 +195,8 @@ def worker_command(concurrency, pool, loglevel, hostname):
     celery = celery_for(config)
     argv = ["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
             "--without-gossip", "--without-mingle", "-Q", config["BANSOS_QUEUE"]]
-    if hostname:
-        argv.append(f"--hostname={hostname}")
+    # Each worker needs a node name of its own on the broker (its control queue is exclusive: a
+    # second `tepat worker` with the same name stops at start-up). Default: one per process, so that
+    # `honcho start -c worker=2` or two workers on one machine just work.
+    argv.append(f"--hostname={hostname or f'tepat-{os.getpid()}@%h'}")
     celery.worker_main(argv)

@@ -57,6 +57,9 @@ def cluster(svc, settings_overrides, tmp_path):
     procs = {}
 
     def start(name, *args, module="web.cli", **extra_env):
+        # Node names unique to this test: the broker is shared, and a node's control queue is exclusive
+        # (two workers named "b@test" at once, from two test runs, would stop one of them).
+        args = [f"{a[:-len('@test')]}-{queue[-10:]}@test" if a.endswith("@test") else a for a in args]
         log = open(tmp_path / f"{name}.log", "w")
         procs[name] = (subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=log,
                                         stderr=subprocess.STDOUT, env={**env, **extra_env}), log)
@@ -237,3 +240,15 @@ def test_the_queue_says_how_many_hints_wait():
     finally:
         with Connection(BROKER, connect_timeout=3) as conn:
             conn.default_channel.queue_delete(config["BANSOS_QUEUE"])
+
+
+def test_two_workers_without_a_node_name_both_run(cluster, svc, personas):
+    """`honcho start -c worker=2` (or two workers on one machine) without --hostname: each gets its own node name."""
+    first = cluster.start("worker-1", "worker", "--pool", "solo")
+    second = cluster.start("worker-2", "worker", "--pool", "solo")
+    deadline = time.monotonic() + DEADLINE
+    _wait(lambda: all(" ready." in (cluster.tmp / f"{n}.log").read_text() for n in ("worker-1", "worker-2")),
+          cluster, "both workers to be ready", deadline)
+    numbers = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage")]
+    _wait(lambda: not _undecided(numbers), cluster, "the decisions", deadline)
+    assert first.poll() is None and second.poll() is None, cluster.logs()  # neither stopped at start-up
