@@ -9,7 +9,8 @@ database) with a synthetic registry imported and the processes deployed:
 1. untimed preparation, as the portal's earlier requests would leave it: one registration draft per
    applicant with consent, household and payment done and the selfie stored (``record_selfie``);
 2. W real ``tepat worker --concurrency 1`` processes (prefork, one child each) are started on a queue
-   of their own (``--queue``, purged before and after) and waited for until they are ready;
+   of their own (``--queue``, purged before and after) and waited for until they are ready, with one
+   ``tepat scheduler`` (the deployment's leader, default settings; ``--no-scheduler`` leaves it out);
 3. the feeder (this process) submits every application the way ``web/portal/apply.py::apply_submit``
    does: ``submit_draft`` + the "application received" notice + the audit record + one commit, with
    ``BANSOS_EXECUTION=celery`` so the commit sends the hint and the engine steps run on the workers.
@@ -23,8 +24,9 @@ workers' CPU per application (utime + stime of each worker's process tree from /
 PostgreSQL's CPU per application (the server processes serving this database, from /proc; shared
 background processes such as the WAL writer are left out), transactions and tuples per application
 (``pg_stat_database`` of this database), rows and bytes written per application (count(*) and
-``pg_total_relation_size`` per table before the drafts and after the run) and the ratios 2 / 1 and
-4 / 1. Correctness at the end: every application decided exactly once (one decision milestone),
+``pg_total_relation_size`` per table before the drafts and after the run), how long the dedup
+advisory lock is held per application and how many backends wait for it (``pg_locks`` and
+``pg_stat_activity`` sampled every 0.5 s), and the ratios 2 / 1 and 4 / 1. Correctness at the end: every application decided exactly once (one decision milestone),
 no disbursement or notice twice (sandbox payment and outbox rows per case and key), nothing left due.
 
 Face matching is real (dlib through ``face_recognition``) with the photos of ../shared/faces. There
