@@ -7,7 +7,9 @@ BANSOS_DISPATCH_INTERVAL_SECONDS:
 
 - with workers (BANSOS_EXECUTION = "celery"), sends a hint for every instance that is due (timers,
   service retries, steps whose hint was lost), again after BANSOS_DISPATCH_RESEND_SECONDS if it is
-  still due; the workers do the work, and a duplicate finds nothing to do;
+  still due; the workers do the work, and a duplicate finds nothing to do. While hints wait in the
+  queue (a backlog), only the earliest-due instances beyond their number are hinted
+  (engine.dispatch.hints_missing): a backlog is not hinted again every resend interval;
 - without (inline), wakes the due instances itself (web.scheduler.run_due), as the in-process job does;
 - for tracked runs (engine/runs.py), sends a hint for each chunk that is due (with workers) or runs
   a bounded number of them (inline); a chunk hinted and still not done is hinted again;
@@ -84,19 +86,22 @@ class Leadership:
 class Dispatcher:
     """What the leader does each interval."""
 
-    def __init__(self, app, send=None, send_chunks=None):
+    def __init__(self, app, send=None, send_chunks=None, queued=None):
         self.app = app
         self.celery = app.config["BANSOS_EXECUTION"] == "celery"
         if self.celery and send is None:
-            from .worker import send_hints
+            from .worker import queued_hints, send_hints
 
             send = lambda ids: send_hints(app.config, ids)  # noqa: E731
+            queued = queued or (lambda: queued_hints(app.config))
         self.send = send
         self.send_chunks = send_chunks
         if self.celery and send_chunks is None:
             from .runs_exec import send_chunk_hints
 
             self.send_chunks = lambda chunks: send_chunk_hints(app.config, chunks)  # noqa: E731
+        # How many hints wait in the queue (None: unknown); see engine.dispatch.hints_missing.
+        self.queued = queued or (lambda: None)
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
         self.last_anchor = None
@@ -119,7 +124,9 @@ class Dispatcher:
         return self.dispatch_due() + dispatch_chunks(self.app, self.send_chunks)
 
     def dispatch_due(self):
-        """Send a hint for every due instance not hinted within the resend interval."""
+        """Send a hint for every due instance that may lack one and was not hinted within the resend interval."""
+        from engine.dispatch import count_due, hints_missing
+
         from . import services
 
         cfg = self.app.config
@@ -130,9 +137,12 @@ class Dispatcher:
         due = []
         with self.app.app_context():
             try:
+                queued = self.queued()
+                if queued:  # a backlog: only the earliest-due beyond the hints waiting may lack one
+                    limit = min(limit, hints_missing(count_due(db.session, now), queued))
                 engine, after = services().engine, None
-                while len(due) < limit:
-                    batch = engine.due_instances(now, batch_size, after)
+                while len(due) < limit:  # read only those: a tick costs the missing hints, not the backlog
+                    batch = engine.due_instances(now, min(batch_size, limit - len(due)), after)
                     if not batch:
                         break
                     due.extend(instance_id for instance_id, _ in batch)

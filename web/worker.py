@@ -8,6 +8,7 @@ killed worker's message is taken by another; the dispatcher re-sends anything st
 """
 import functools
 import logging
+import os
 import threading
 
 import click
@@ -38,10 +39,23 @@ def celery_for(config):
     return celery
 
 
+def runs_queue(queue):
+    """The queue of tracked runs' chunk hints, beside the instances' queue.
+
+    Kept apart so that the instances' queue depth counts only instance hints: the dispatcher
+    relies on it (engine.dispatch.hints_missing), and a run of thousands of chunks waiting must not
+    make it believe that timers and retries are already hinted. Workers consume both.
+    """
+    return f"{queue}.runs"
+
+
 def _make_celery(broker, queue):
+    from .runs_exec import RUN_CHUNK
+
     celery = Celery("tepat", broker=broker, set_as_current=False)
     celery.conf.update(
         task_default_queue=queue,
+        task_routes={RUN_CHUNK: {"queue": runs_queue(queue)}},
         task_acks_late=True,  # acknowledged after the work: a killed worker's message is redelivered
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
@@ -57,7 +71,7 @@ def _make_celery(broker, queue):
     )
     celery.task(name=ADVANCE, ignore_result=True, bind=True)(advance)
     celery.task(name=PURGE, ignore_result=True)(purge)
-    from .runs_exec import RUN_CHUNK, run_chunk_task
+    from .runs_exec import run_chunk_task
 
     celery.task(name=RUN_CHUNK, ignore_result=True, bind=True)(run_chunk_task)  # tracked runs (engine/runs.py)
     return celery
@@ -69,6 +83,20 @@ def send_hints(config, ids):
     with celery.producer_or_acquire() as producer:  # one connection for the lot
         for instance_id in ids:
             celery.send_task(ADVANCE, args=[int(instance_id)], producer=producer)
+
+
+def queued_hints(config):
+    """How many hints wait in the queue, not yet taken by a worker (None when the broker does not say).
+
+    Messages a worker has taken but not yet acknowledged are not counted.
+    """
+    celery = celery_for(config)
+    try:
+        with celery.connection_for_write() as conn:
+            return int(conn.default_channel.queue_declare(queue=config["BANSOS_QUEUE"], passive=True).message_count)
+    except Exception:  # the broker is down, or the queue does not exist yet: we cannot tell
+        log.debug("could not read the depth of queue %s", config["BANSOS_QUEUE"], exc_info=True)
+        return None
 
 
 def hint_sender(config):
@@ -170,7 +198,7 @@ def _after_fork(**_):
               help="Processes (prefork) taking messages in parallel.")
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
-@click.option("--hostname", default=None, help="Node name (default: tepat@<host>).")
+@click.option("--hostname", default=None, help="Node name, unique per worker (default: tepat-<pid>@<host>).")
 @with_appcontext
 def worker_command(concurrency, pool, loglevel, hostname):
     """Run a background worker: engine steps, timers and retries from the broker (BANSOS_EXECUTION=celery)."""
@@ -182,7 +210,10 @@ def worker_command(concurrency, pool, loglevel, hostname):
     logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change is not news
     celery = celery_for(config)
     argv = ["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-            "--without-gossip", "--without-mingle", "-Q", config["BANSOS_QUEUE"]]
-    if hostname:
-        argv.append(f"--hostname={hostname}")
+            "--without-gossip", "--without-mingle",
+            "-Q", f"{config['BANSOS_QUEUE']},{runs_queue(config['BANSOS_QUEUE'])}"]
+    # Each worker needs a node name of its own on the broker (its control queue is exclusive: a
+    # second `tepat worker` with the same name stops at start-up). Default: one per process, so that
+    # `honcho start -c worker=2` or two workers on one machine just work.
+    argv.append(f"--hostname={hostname or f'tepat-{os.getpid()}@%h'}")
     celery.worker_main(argv)

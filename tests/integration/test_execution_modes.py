@@ -86,6 +86,29 @@ def test_the_dispatcher_resends_what_stays_due_and_only_then(svc, personas, work
     assert case(number).status == "REJECTED"
 
 
+def test_the_dispatcher_does_not_hint_a_backlog_again(svc, personas, workers_mode, ctx):
+    """Hints waiting in the queue belong to the latest-due instances: only the earliest beyond them are sent."""
+    numbers = [submit(svc, personas[p]).case_number for p in ("high_wage", "civil_servant", "rich_decile")]
+    ids = [case(n).instance_id for n in numbers]  # due in this order (wake_at = their submit)
+    assert workers_mode == ids
+    waiting = {"hints": 3}
+    sent = []
+    dispatcher = Dispatcher(ctx, send=sent.extend, queued=lambda: waiting["hints"])
+    dispatcher.celery = True
+    dispatcher.last_purge = float("inf")
+    assert dispatcher.dispatch_due() == 0 and sent == []  # all three hints still wait: nothing to add
+    waiting["hints"] = 1  # two were lost (or taken and dropped): the two earliest-due may lack one
+    assert dispatcher.dispatch_due() == 2 and sent == ids[:2]
+    waiting["hints"] = None  # the broker does not say: every due instance, as before
+    dispatcher.sent.clear()
+    sent.clear()
+    assert dispatcher.dispatch_due() == 3 and sent == ids
+    waiting["hints"] = 0
+    dispatcher.sent.clear()
+    sent.clear()
+    assert dispatcher.dispatch_due() == 3 and sent == ids
+
+
 def test_one_scheduler_leads(ctx):
     url = ctx.config["BANSOS_DATABASE_URL"]
     first, second = Leadership(url), Leadership(url)

@@ -57,6 +57,9 @@ def cluster(svc, settings_overrides, tmp_path):
     procs = {}
 
     def start(name, *args, module="web.cli", **extra_env):
+        # Node names unique to this test: the broker is shared, and a node's control queue is exclusive
+        # (two workers named "b@test" at once, from two test runs, would stop one of them).
+        args = [f"{a[:-len('@test')]}-{queue[-10:]}@test" if a.endswith("@test") else a for a in args]
         log = open(tmp_path / f"{name}.log", "w")
         procs[name] = (subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=log,
                                         stderr=subprocess.STDOUT, env={**env, **extra_env}), log)
@@ -90,6 +93,7 @@ def cluster(svc, settings_overrides, tmp_path):
 
         with Connection(BROKER, connect_timeout=3) as conn:
             conn.default_channel.queue_delete(queue)
+            conn.default_channel.queue_delete(f"{queue}.runs")
 
 
 def _wait(predicate, cluster, what, deadline):
@@ -238,3 +242,37 @@ def test_a_payment_cycles_set_based_steps_run_on_the_workers(cluster, svc):
     db.session.expire_all()
     cycle = db.session.execute(select(PaymentCycle)).scalar_one()
     assert cycle.member_count == 30 and cycle.planned_total == 30 * 225_000
+
+
+def test_the_queue_says_how_many_hints_wait():
+    """The dispatcher's backlog figure (engine.dispatch.hints_missing) read from the real broker."""
+    _broker_or_skip()
+    from kombu import Connection
+
+    from web.worker import queued_hints, send_hints
+
+    config = {"BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": f"tepat-test-{uuid.uuid4().hex[:10]}"}
+    assert queued_hints(config) is None  # no such queue yet: unknown, the dispatcher sends as before
+    with Connection(BROKER, connect_timeout=3) as conn:
+        conn.default_channel.queue_declare(config["BANSOS_QUEUE"], durable=True, auto_delete=False)
+    try:
+        send_hints(config, [11, 12, 13])
+        deadline = time.monotonic() + 10
+        while queued_hints(config) != 3 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the broker counts a published message a moment later
+        assert queued_hints(config) == 3
+    finally:
+        with Connection(BROKER, connect_timeout=3) as conn:
+            conn.default_channel.queue_delete(config["BANSOS_QUEUE"])
+
+
+def test_two_workers_without_a_node_name_both_run(cluster, svc, personas):
+    """`honcho start -c worker=2` (or two workers on one machine) without --hostname: each gets its own node name."""
+    first = cluster.start("worker-1", "worker", "--pool", "solo")
+    second = cluster.start("worker-2", "worker", "--pool", "solo")
+    deadline = time.monotonic() + DEADLINE
+    _wait(lambda: all(" ready." in (cluster.tmp / f"{n}.log").read_text() for n in ("worker-1", "worker-2")),
+          cluster, "both workers to be ready", deadline)
+    numbers = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage")]
+    _wait(lambda: not _undecided(numbers), cluster, "the decisions", deadline)
+    assert first.poll() is None and second.poll() is None, cluster.logs()  # neither stopped at start-up

@@ -1,0 +1,756 @@
+"""Scale-out benchmark: N applications worked by 1, 2 and 4 `tepat worker` processes (PostgreSQL + RabbitMQ).
+
+What is measured (prints figures; not a test)
+----------------------------------------------
+For each worker count W (default 1, 2, 4), on a fresh throwaway PostgreSQL database
+(``tepat_scale_bench``, created and dropped by this script through the server's ``postgres``
+database) with a synthetic registry imported and the processes deployed:
+
+1. untimed preparation, as the portal's earlier requests would leave it: one registration draft per
+   applicant with consent, household and payment done and the selfie stored (``record_selfie``);
+2. W real ``tepat worker --concurrency 1`` processes (prefork, one child each) are started on a queue
+   of their own (``--queue``, purged before and after) and waited for until they are ready, with one
+   ``tepat scheduler`` (the deployment's leader, default settings; ``--no-scheduler`` leaves it out);
+3. the feeder (this process) submits every application the way ``web/portal/apply.py::apply_submit``
+   does: ``submit_draft`` + the "application received" notice + the audit record + one commit, with
+   ``BANSOS_EXECUTION=celery`` so the commit sends the hint and the engine steps run on the workers.
+   The feeder is far faster than the workers (its rate is printed), so the workers are the bottleneck;
+4. the run ends when every application has left SUBMITTED (its automatic decision: ENROLLED,
+   REJECTED, IN_REVIEW, ...), or at ``--timeout``.
+
+Figures per W: applications per second (commit of the first submit to the decision of the last),
+p50 / p95 time from submit to decision (with a backlog this is mostly time in the queue), the
+workers' CPU per application (utime + stime of each worker's process tree from /proc, over the run),
+PostgreSQL's CPU per application (the server processes serving this database, from /proc; shared
+background processes such as the WAL writer are left out), transactions and tuples per application
+(``pg_stat_database`` of this database), rows and bytes written per application (count(*) and
+``pg_total_relation_size`` per table before the drafts and after the run), how long the dedup
+advisory lock is held per application and how many backends wait for it (``pg_locks`` and
+``pg_stat_activity`` sampled every 0.5 s), and the ratios 2 / 1 and 4 / 1. Correctness at the end: every application decided exactly once (one decision milestone),
+no disbursement or notice twice (sandbox payment and outbox rows per case and key), nothing left due.
+
+Face matching is real (dlib through ``face_recognition``) with the photos of ../shared/faces. There
+are only five people in them, so a scheme keeps the work and the outcomes realistic:
+
+* the registry photo of every applicant is one of five reference photos (obama.jpg, biden.jpg,
+  alex_lacamoire1.jpg, kit_harington1.jpeg, rose_leslie1.jpg), set on their registry record;
+* the selfie is a DIFFERENT photo of the same person (obama2.jpg, biden2.jpg, ... shrunk to 640 px)
+  with per-applicant pixel noise (+-2 grey levels, seeded) and re-encoded as JPEG: every selfie is
+  distinct bytes, so every application pays a real face detection + encoding (the encoder's cache is
+  by content) and a real 1:1 comparison (a true match, distance about 0.35-0.45);
+* the noise moves the encoding by 0.02-0.09 (measured), the same face under another NIK sits at
+  about 0.35, so with the production dedup threshold (0.5) every applicant would be a "duplicate".
+  The bench sets BANSOS_FACE_DEDUP_THRESHOLD=0.01: only an identical photo counts as the same face.
+  ``--duplicates`` (default 1%) applicants reuse the exact selfie of an earlier applicant under their
+  own NIK: these are the planted duplicates, which the 1:N search must find (checked: reported as
+  found / planted). The 1:N search still compares the probe with every template, whatever the
+  threshold, so its cost is the production cost for an index of that size;
+* the five reference photos are encoded once per worker process and then served from the encoder's
+  cache: that is the target of issue 10 ("registry photos are encoded once ... a new application then
+  costs one face encoding"). Today a real registry photo is seen once per application, which adds one
+  more encoding (about 100 ms of CPU here) per application on top of these figures.
+
+The upload check of the portal's photo step (one more encoding, in the web process) is not part of
+the timed submit: it happens in an earlier request. ``--seed-templates M`` pre-fills the face index
+with M random templates (a registry-sized index) before the run.
+
+    PYTHONPATH=. .venv/bin/python bench/scale.py [--n 10000] [--quick] [--workers 1,2,4]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--broker amqp://...]
+"""
+import argparse
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import p95, postgres_bench_url  # noqa: E402
+
+FACES = ROOT.parent / "shared" / "faces"
+BENCH_DB = "tepat_scale_bench"
+# (registry reference photo, selfie source): two different photos of the same person.
+IDENTITIES = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden2.jpg"),
+              ("alex_lacamoire1.jpg", "alex_lacamoire2.jpg"), ("kit_harington1.jpeg", "kit_harington2.jpeg"),
+              ("rose_leslie1.jpg", "rose_leslie2.jpg")]
+DEDUP_THRESHOLD = "0.01"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# integrations.face_index.DEDUP_LOCK_KEY (read here so the figure follows the code if it changes)
+try:
+    from integrations.face_index import DEDUP_LOCK_KEY as DEDUP_KEY
+except ImportError:  # the face index was rewritten without it
+    DEDUP_KEY = int.from_bytes(b"tepatdup", "big") >> 1
+
+
+# --- selfies ---------------------------------------------------------------------------------------
+
+
+def make_selfies(n, duplicates, seed, out):
+    """Write n selfies to `out`; return [(identity index, file, planted duplicate of index or None)]."""
+    import numpy as np
+    from PIL import Image
+
+    bases = []
+    for _, selfie in IDENTITIES:
+        image = Image.open(FACES / selfie).convert("RGB")
+        image.thumbnail((640, 640))
+        bases.append(np.asarray(image).astype(np.int16))
+    rng = random.Random(seed)
+    planted = set(rng.sample(range(n // 10 + 1, n), min(n - n // 10 - 1, round(n * duplicates))))
+    out.mkdir(parents=True, exist_ok=True)
+    plan = []
+    for i in range(n):
+        if i in planted:
+            j = rng.randrange(0, i)
+            while plan[j][2] is not None:
+                j = rng.randrange(0, i)
+            plan.append((plan[j][0], plan[j][1], j))
+            continue
+        who = i % len(IDENTITIES)
+        noise = np.random.default_rng(seed * 1_000_003 + i).integers(-2, 3, bases[who].shape)
+        pixels = np.clip(bases[who] + noise, 0, 255).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+        path = out / f"selfie-{i:06d}.jpg"
+        path.write_bytes(buffer.getvalue())
+        plan.append((who, path, None))
+    return plan
+
+
+# --- CPU from /proc --------------------------------------------------------------------------------
+
+
+def _proc_stat(pid):
+    """(ppid, utime+stime in seconds) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def _all_pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+class CpuMeter:
+    """Samples the CPU of the worker process trees and of this database's PostgreSQL backends."""
+
+    def __init__(self, roots, database, probe=None):
+        self.roots = {kind: set(pids) for kind, pids in roots.items()}  # kind -> root pids of the trees
+        self.database = database
+        self.probe = probe  # an engine on the bench database: samples who waits for a lock
+        self.waits = {"samples": 0, "advisory": 0, "other_locks": 0, "active": 0, "dedup_held": 0}
+        self.seen = {kind: {} for kind in [*roots, "postgres"]}  # pid -> (first, last) cpu seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _postgres_pids(self):
+        pids = []
+        for pid in _all_pids():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    cmd = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            # "postgres: postgres tepat_scale_bench 127.0.0.1(1234) idle" (a backend of this database)
+            if cmd.startswith("postgres:") and f" {self.database} " in cmd:
+                pids.append(pid)
+        return pids
+
+    def _tree(self, roots, stats):
+        tree, changed = set(roots), True
+        while changed:
+            changed = False
+            for pid, st in stats.items():
+                if st and pid not in tree and st[0] in tree:
+                    tree.add(pid)
+                    changed = True
+        return tree
+
+    def sample(self):
+        stats = {pid: _proc_stat(pid) for pid in _all_pids()}
+        trees = [(kind, self._tree(roots, stats)) for kind, roots in self.roots.items()]
+        for kind, pids in [*trees, ("postgres", self._postgres_pids())]:
+            for pid in pids:
+                st = _proc_stat(pid)
+                if st is None:
+                    continue
+                first, _ = self.seen[kind].get(pid, (st[1], st[1]))
+                self.seen[kind][pid] = (first, st[1])
+
+    def start(self):
+        self.sample()
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(0.5):
+            self.sample()
+            if self.probe is not None:
+                self._sample_waits()
+
+    def _sample_waits(self):
+        """Backends of this database running a statement, and those waiting for a lock (advisory or row)."""
+        from sqlalchemy import text
+
+        try:
+            with self.probe.connect() as conn:
+                rows = conn.execute(text(
+                    "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = :d "
+                    "AND state = 'active' AND pid <> pg_backend_pid()"), {"d": self.database}).all()
+                held = conn.execute(text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = :d "
+                    "AND l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :hi AND l.objid::bigint = :lo"),
+                    {"d": self.database, "hi": DEDUP_KEY >> 32, "lo": DEDUP_KEY & 0xFFFFFFFF}).scalar()
+        except Exception:  # noqa: BLE001 - a sample lost is no matter
+            return
+        self.waits["samples"] += 1
+        self.waits["dedup_held"] += held
+        self.waits["active"] += len(rows)
+        self.waits["advisory"] += sum(1 for t, e in rows if t == "Lock" and e == "advisory")
+        self.waits["other_locks"] += sum(1 for t, e in rows if t == "Lock" and e != "advisory")
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return {kind: sum(last - first for first, last in pids.values()) for kind, pids in self.seen.items()}
+
+
+# --- the database ----------------------------------------------------------------------------------
+
+
+def table_figures(conn):
+    """{table: (rows, bytes)} of every table in the public schema."""
+    from sqlalchemy import text
+
+    names = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+    out = {}
+    for name in names:
+        rows = conn.execute(text(f'SELECT count(*) FROM "{name}"')).scalar()
+        size = conn.execute(text("SELECT pg_total_relation_size(:t)"), {"t": f'public."{name}"'}).scalar()
+        out[name] = (rows, size)
+    return out
+
+
+def db_counters(conn, database):
+    from sqlalchemy import text
+
+    conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+    row = conn.execute(text(
+        "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched, tup_returned "
+        "FROM pg_stat_database WHERE datname = :d"), {"d": database}).mappings().one()
+    return dict(row)
+
+
+def setup_database(url, tmp, extracts, applicants_wanted, seed_templates):
+    """A Tepat app on `url`: fresh schema, registry imported, processes deployed, applicants chosen."""
+    from sqlalchemy import select, update
+
+    from engine.db import db
+    from integrations.sandbox.importer import import_extracts
+    from integrations.sandbox.tables import people
+    from web import create_app, services
+    from web.schema import reset_schema
+
+    app = create_app(settings(url, tmp))
+    with app.app_context():
+        reset_schema(db.engine)
+        import_extracts(extracts, db.session)
+        db.session.commit()
+        services().engine.deploy_folder(deployed_by="bench")
+        db.session.commit()
+        # One adult per household, living, in a seeded random order.
+        cutoff = date(date.today().year - 18, date.today().month, 1)
+        rows = db.session.execute(select(people.c.nik, people.c.kk_number).where(
+            people.c.alive.is_(True), people.c.birth_date <= cutoff).order_by(people.c.nik)).all()
+        random.Random(5).shuffle(rows)
+        seen, niks = set(), []
+        for nik, kk in rows:
+            if kk not in seen:
+                seen.add(kk)
+                niks.append(nik)
+        if len(niks) < applicants_wanted:
+            sys.exit(f"only {len(niks)} households with a living adult; raise --people")
+        niks = niks[:applicants_wanted]
+        if seed_templates:
+            seed_face_index(db.session, seed_templates)
+        db.session.commit()
+    return app, niks
+
+
+def seed_face_index(session, count):
+    """Fill the face index with `count` random unit templates under made-up NIKs (never a match)."""
+    import numpy as np
+    from sqlalchemy import insert
+
+    from engine.db import utcnow
+    from integrations.face_index import face_templates
+
+    rng = np.random.default_rng(3)
+    now = utcnow()
+    for start in range(0, count, 20_000):
+        size = min(20_000, count - start)
+        vectors = rng.standard_normal((size, 128)).astype("<f4")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        session.execute(insert(face_templates), [
+            {"nik": f"99{start + k:014d}", "case_ref": f"SEED-{start + k}", "encoding": v.tobytes(),
+             "created_at": now} for k, v in enumerate(vectors)])
+
+
+def settings(url, tmp, queue=None, broker=None):
+    values = {
+        "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(tmp / "var"), "BANSOS_PHOTO_DIR": str(tmp / "photos"),
+        "BANSOS_EVIDENCE_DIR": str(tmp / "evidence"), "BANSOS_SANDBOX_PHOTO_DIR": str(FACES),
+        "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_SANDBOX_FAULTS": {},
+        "BANSOS_FACE_DEDUP_THRESHOLD": float(DEDUP_THRESHOLD),
+    }
+    if queue:
+        values.update({"BANSOS_EXECUTION": "celery", "BANSOS_QUEUE": queue, "BANSOS_BROKER_URL": broker})
+    return values
+
+
+def prepare_drafts(app, niks, plan):
+    """Registry photos and the drafts, as the portal's earlier requests leave them (untimed)."""
+    from sqlalchemy import update
+
+    from cases.portal.drafts import record_selfie, record_step, start_draft
+    from engine.db import db, utcnow
+    from integrations.sandbox.tables import people
+    from web import services
+
+    with app.app_context():
+        photos = services().photos
+        consent = app.config["BANSOS_CONSENT_VERSION"]
+        for k, (nik, (who, selfie, _)) in enumerate(zip(niks, plan)):
+            db.session.execute(update(people).where(people.c.nik == nik).values(photo_ref=IDENTITIES[who][0]))
+            draft = start_draft(db.session, nik)
+            record_step(draft, "consent", {"consent_version": consent, "consent_at": utcnow().isoformat(),
+                                           "consent_by": f"applicant:{nik}", "consent_name": None})
+            record_step(draft, "household", {"confirmed": True, "phone": None})
+            record_step(draft, "payment", {"payment_channel": "BRI", "bank_account": "1234567890"})
+            record_selfie(draft, photos.put(selfie.read_bytes()))
+            if k % 200 == 199:
+                db.session.commit()
+        db.session.commit()
+        db.session.remove()
+
+
+# --- workers ---------------------------------------------------------------------------------------
+
+
+def purge_queue(broker, queue, delete=False):
+    from kombu import Connection
+
+    for name in (queue, f"{queue}.runs"):  # the instances' hints and the runs' chunk hints
+        with Connection(broker, connect_timeout=3) as conn:  # a failed call closes the channel: one each
+            channel = conn.default_channel
+            try:
+                if delete:
+                    channel.queue_delete(name)
+                else:
+                    channel.queue_purge(name)
+            except Exception:  # noqa: BLE001 - no such queue yet
+                pass
+
+
+def start_workers(count, env, logdir):
+    procs = []
+    for k in range(count):
+        log = open(logdir / f"worker{k}.log", "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "worker", "--concurrency", "1", "--pool", "prefork",
+             "--loglevel", "INFO", "--hostname", f"scale{k}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        procs.append((proc, log, logdir / f"worker{k}.log"))
+    deadline = time.monotonic() + 120
+    for proc, _, path in procs:
+        while " ready." not in path.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"a worker did not start:\n{path.read_text()[-3000:]}")
+            time.sleep(0.2)
+    return procs
+
+
+def start_scheduler(env, logdir):
+    """One `tepat scheduler` (the deployment's leader), with the settings of the environment."""
+    log = open(logdir / "scheduler.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "scheduler"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "leading" not in (logdir / "scheduler.log").read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"the scheduler did not start:\n{(logdir / 'scheduler.log').read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc, log, logdir / "scheduler.log"
+
+
+def stop_workers(procs):
+    for proc, _, _ in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, log, _ in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def worker_outcomes(procs):
+    """Counts of the outcomes the workers logged ("instance N: woken|skipped|...")."""
+    counts = {}
+    for _, _, path in procs:
+        for line in path.read_text().splitlines():
+            if "instance " in line and ": " in line:
+                outcome = line.rsplit(": ", 1)[1].strip()
+                if outcome in ("woken", "skipped", "backoff", "incident", "None"):
+                    counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+# --- one run ---------------------------------------------------------------------------------------
+
+
+def feed(app, niks):
+    """Submit every draft as apply_submit does; return {nik: case number} and the feed's wall time."""
+    from cases.audit import record
+    from cases.portal.drafts import draft_of, submit_draft
+    from cases.portal.notices import notify_applicant
+    from engine.db import db
+    from web import services
+
+    from sqlalchemy import event
+
+    numbers = {}
+    statements = [0]
+
+    def count(*_):
+        statements[0] += 1
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", count)
+        svc = services()
+        assert svc.engine.defer_steps and svc.engine.hint_sender is not None, "the feeder must run with workers"
+        started, cpu = time.perf_counter(), time.process_time()
+        for nik in niks:
+            draft = draft_of(db.session, nik)
+            app_row, created = submit_draft(svc.engine, draft, actor=f"applicant:{nik}")
+            if created:
+                notify_applicant(svc.integrations.notifier, nik, "application_received",
+                                 {"case_number": app_row.case_number})
+            record(db.session, f"applicant:{nik}", "application.submit" if created else "application.submit_again",
+                   target_type="case", target_id=app_row.case_number, ip="127.0.0.1", user_agent="bench/scale.py")
+            numbers[nik] = app_row.case_number
+            db.session.commit()
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        event.remove(db.engine, "before_cursor_execute", count)
+        db.session.remove()
+    return numbers, elapsed, cpu, statements[0]
+
+
+def wait_decided(app, n, timeout):
+    from sqlalchemy import func, select
+
+    from cases.models import Application
+    from engine.db import db
+
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        try:
+            while time.monotonic() < deadline:
+                left = db.session.scalar(select(func.count()).select_from(Application)
+                                         .where(Application.status == "SUBMITTED"))
+                total = db.session.scalar(select(func.count()).select_from(Application))
+                db.session.rollback()
+                if total >= n and left == 0:
+                    return True
+                time.sleep(0.5)
+            return False
+        finally:
+            db.session.remove()
+
+
+def collect(app, numbers, plan, niks):
+    """Latencies, outcomes and the correctness checks."""
+    from sqlalchemy import func, select
+
+    from cases.listeners import DECISION_STATUSES
+    from cases.models import Application, CaseEvent, Enrolment, EvidenceRecord
+    from engine.db import db, utcnow
+    from engine.models import ProcessInstance
+    from engine.wakes import WAKEABLE
+    from integrations.sandbox.tables import disbursements, outbox
+
+    with app.app_context():
+        s = db.session
+        apps = {a.case_number: a for a in s.scalars(select(Application))}
+        milestones = {}
+        for app_id, at, detail in s.execute(select(CaseEvent.application_id, CaseEvent.at, CaseEvent.detail)
+                                            .where(CaseEvent.kind == "milestone").order_by(CaseEvent.id)):
+            if (detail or {}).get("status") in DECISION_STATUSES:
+                milestones.setdefault(app_id, []).append(at)
+        submitted = {app_id: at for app_id, at in s.execute(
+            select(CaseEvent.application_id, CaseEvent.at).where(CaseEvent.kind == "submitted"))}
+        latencies, first_submit, last_decision = [], None, None
+        decided_once, decided_twice, undecided = 0, 0, []
+        for number, a in apps.items():
+            times = milestones.get(a.id, [])
+            if not times:
+                undecided.append(number)
+                continue
+            decided_once += len(times) == 1
+            decided_twice += len(times) > 1
+            sub = submitted[a.id]
+            latencies.append((times[0] - sub).total_seconds())
+            first_submit = sub if first_submit is None or sub < first_submit else first_submit
+            last_decision = times[0] if last_decision is None or times[0] > last_decision else last_decision
+        statuses = {}
+        for a in apps.values():
+            statuses[a.status] = statuses.get(a.status, 0) + 1
+        # Planted duplicates: the dedup evidence of each must name a suspected duplicate.
+        dedup = {}
+        for app_id, value in s.execute(select(EvidenceRecord.application_id, EvidenceRecord.value)
+                                       .where(EvidenceRecord.source == "face_index")):
+            dedup[app_id] = value.get("outcome")
+        by_nik = {a.nik: a for a in apps.values()}
+        planted = [nik for nik, (_, _, dup) in zip(niks, plan) if dup is not None]
+        found = sum(dedup.get(by_nik[nik].id) == "suspected" for nik in planted if nik in by_nik)
+        false_hits = sum(1 for nik, (_, _, dup) in zip(niks, plan)
+                         if dup is None and nik in by_nik and dedup.get(by_nik[nik].id) == "suspected")
+        face = {}
+        for value, in s.execute(select(EvidenceRecord.value).where(EvidenceRecord.source == "face")):
+            face[value.get("outcome")] = face.get(value.get("outcome"), 0) + 1
+        pay_rows = s.scalar(select(func.count()).select_from(disbursements))
+        pay_refs = s.scalar(select(func.count(func.distinct(disbursements.c.reference))))
+        enrolled = s.scalar(select(func.count()).select_from(Application).where(Application.status == "ENROLLED"))
+        # A disbursement for every enrolment with a first cash payment (PBI alone pays a premium, no cash),
+        # and no person paid twice.
+        paid_enrolments = sum(1 for benefits, in s.execute(select(Enrolment.benefits))
+                              if (benefits or {}).get("first_payment", 0) > 0)
+        pay_niks = s.scalar(select(func.count(func.distinct(disbursements.c.nik))))
+        notices = s.execute(select(outbox.c.idempotency_key, func.count()).where(
+            outbox.c.idempotency_key.isnot(None)).group_by(outbox.c.idempotency_key)
+            .having(func.count() > 1)).all()
+        notice_rows = s.scalar(select(func.count()).select_from(outbox))
+        due = s.scalar(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE)))
+        instances = dict(s.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all())
+        s.remove()
+    return {
+        "latencies": sorted(latencies), "first_submit": first_submit, "last_decision": last_decision,
+        "decided_once": decided_once, "decided_twice": decided_twice, "undecided": undecided,
+        "statuses": statuses, "planted": len(planted), "found": found, "false_hits": false_hits, "face": face,
+        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "paid_enrolments": paid_enrolments, "pay_niks": pay_niks, "notice_dupes": len(notices),
+        "notice_rows": notice_rows, "due": due, "instances": instances,
+    }
+
+
+def _env_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, dict) else str(value)
+
+
+def run_once(workers, args, tmp, extracts, plan, server_url):
+    from sqlalchemy import create_engine
+
+    url, drop = postgres_bench_url(server_url, BENCH_DB)
+    run_tmp = tmp / f"w{workers}"
+    run_tmp.mkdir()
+    procs = []
+    try:
+        app, niks = setup_database(url, run_tmp, extracts, args.n, args.seed_templates)
+        probe = create_engine(url, isolation_level="AUTOCOMMIT")
+        with probe.connect() as conn:
+            before = table_figures(conn)
+        prepare_drafts(app, niks, plan)
+        with app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()  # its statistics reach pg_stat_database when the connections close
+        time.sleep(1.5)
+        purge_queue(args.broker, args.queue)
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+               **{k: _env_value(v) for k, v in settings(url, run_tmp, args.queue, args.broker).items()}}
+        procs = start_workers(workers, env, run_tmp)
+        scheduler = None
+        if args.scheduler:
+            scheduler = start_scheduler(env, run_tmp)
+            procs.append(scheduler)
+        from web import create_app
+
+        web = create_app(settings(url, run_tmp, args.queue, args.broker))
+        meter = CpuMeter({"workers": [p.pid for p, _, _ in procs[:workers]],
+                          "scheduler": [scheduler[0].pid] if scheduler else []}, BENCH_DB, probe)
+        with probe.connect() as conn:
+            counters_before = db_counters(conn, BENCH_DB)
+        meter.start()
+        numbers, feed_seconds, feed_cpu, feed_statements = feed(web, niks)
+        complete = wait_decided(web, args.n, args.timeout)
+        cpu = meter.stop()
+        with probe.connect() as conn:
+            counters_after = db_counters(conn, BENCH_DB)
+        time.sleep(1.0)  # the workers' last acknowledgements
+        outcomes = worker_outcomes(procs)
+        stop_workers(procs)
+        if args.keep_logs:
+            Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
+            for _, _, path in procs:
+                shutil.copy(path, Path(args.keep_logs) / f"w{workers}-{path.name}")
+        procs = []
+        result = collect(web, numbers, plan, niks)
+        with probe.connect() as conn:
+            after = table_figures(conn)
+        probe.dispose()
+        with web.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
+        with app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
+        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds, feed_cpu=feed_cpu, feed_statements=feed_statements, waits=meter.waits,
+                      counters={k: counters_after[k] - counters_before[k] for k in counters_before},
+                      tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1])
+                              for t in after},
+                      outcomes=outcomes)
+        return result
+    finally:
+        if procs:
+            stop_workers(procs)
+        purge_queue(args.broker, args.queue, delete=True)
+        drop()
+
+
+def report(r, n):
+    lat = r["latencies"]
+    wall = (r["last_decision"] - r["first_submit"]).total_seconds() if lat else float("nan")
+    rate = len(lat) / wall if lat else 0.0
+    w = r["workers"]
+    print(f"\n== {w} worker process{'es' if w > 1 else ''} (--concurrency 1 each) ==")
+    print(f"  feeder: {n} submits in {r['feed_seconds']:.1f} s = {n / r['feed_seconds']:.1f} submits/s "
+          f"(workers running; one commit and one hint each); feeder CPU {r['feed_cpu'] / n * 1000:.1f} ms "
+          f"and {r['feed_statements'] / n:.1f} SQL statements per submit")
+    print(f"  decided {len(lat)}/{n} in {wall:.1f} s (first submit to last decision): {rate:.2f} applications/s"
+          + ("" if r["complete"] else "   [TIMED OUT]"))
+    if lat:
+        print(f"  submit -> decision: p50 {lat[len(lat) // 2]:.1f} s, p95 {p95(lat):.1f} s, max {lat[-1]:.1f} s "
+              "(with a backlog: mostly time in the queue)")
+    print(f"  CPU per application: workers {r['cpu']['workers'] / n * 1000:.0f} ms, "
+          f"scheduler {r['cpu']['scheduler'] / n * 1000:.1f} ms, "
+          f"PostgreSQL backends of this database {r['cpu']['postgres'] / n * 1000:.0f} ms  "
+          f"(CPU busy {sum(r['cpu'].values()) / wall:.2f} cores of {os.cpu_count()})")
+    wt = r["waits"]
+    if wt["samples"]:
+        print(f"  backends of this database (pg_stat_activity, {wt['samples']} samples): running a statement "
+              f"{wt['active'] / wt['samples']:.2f} on average, of which waiting for the dedup advisory lock "
+              f"{wt['advisory'] / wt['samples']:.2f}, for another lock {wt['other_locks'] / wt['samples']:.2f}")
+        held = wt["dedup_held"] / wt["samples"]
+        print(f"  dedup advisory lock held {held:.0%} of the time = {held * wall / n * 1000:.0f} ms per application "
+              f"(serialised across the deployment: at most {n / (held * wall) if held else float('inf'):.1f} "
+              "deduplicated applications/s whatever the workers)")
+    c = r["counters"]
+    print(f"  PostgreSQL per application: {c['xact_commit'] / n:.1f} commits, {c['xact_rollback'] / n:.1f} "
+          f"rollbacks, {c['tup_inserted'] / n:.1f} rows inserted, {c['tup_updated'] / n:.1f} updated, "
+          f"{c['tup_deleted'] / n:.1f} deleted, {c['tup_fetched'] / n:.0f} fetched")
+    rows = sum(v[0] for v in r["tables"].values())
+    size = sum(v[1] for v in r["tables"].values())
+    own = {t: v for t, v in r["tables"].items() if not t.startswith("sandbox_")}
+    print(f"  growth per application (count(*) and pg_total_relation_size): all tables {rows / n:.1f} rows, "
+          f"{size / n / 1024:.1f} KiB; Tepat's own tables (no sandbox_*) "
+          f"{sum(v[0] for v in own.values()) / n:.1f} rows, {sum(v[1] for v in own.values()) / n / 1024:.1f} KiB")
+    top = sorted(r["tables"].items(), key=lambda kv: -kv[1][1])[:8]
+    print("    largest: " + ", ".join(f"{t} {v[0] / n:+.1f} rows {v[1] / n / 1024:.1f} KiB" for t, v in top))
+    print(f"  outcomes: {dict(sorted(r['statuses'].items()))}; 1:1 face {r['face']}")
+    print(f"  planted duplicates found {r['found']}/{r['planted']}; other applicants flagged {r['false_hits']}")
+    print(f"  worker log: {r['outcomes']}  (skipped = a hint that found nothing due)")
+    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"] == r["pay_niks"] == r["paid_enrolments"]
+          and r["notice_dupes"] == 0 and r["due"] == 0)
+    print(f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
+          f"{len(r['undecided'])}; disbursements {r['pay_rows']} rows / {r['pay_refs']} references "
+          f"/ {r['pay_niks']} people (ENROLLED {r['enrolled']}, of which with a first cash payment "
+          f"{r['paid_enrolments']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
+          f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}")
+    return rate, ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=10_000, help="applications per worker count (default 10,000)")
+    parser.add_argument("--quick", action="store_true", help="development run: --n 300")
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts (default 1,2,4)")
+    parser.add_argument("--people", type=int, default=None, help="registry size (default 3 x n, at least 3,000)")
+    parser.add_argument("--duplicates", type=float, default=0.01, help="share of planted same-photo duplicates")
+    parser.add_argument("--seed-templates", type=int, default=0, help="random templates pre-filled in the face index")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the decisions of one run")
+    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--broker", default=os.environ.get("TEPAT_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    parser.add_argument("--queue", default="tepat_scale_bench")
+    parser.add_argument("--no-scheduler", dest="scheduler", action="store_false",
+                        help="run without `tepat scheduler` (by default one runs, as in a deployment)")
+    parser.add_argument("--keep-logs", default=None, help="copy the worker logs of each run to this folder")
+    args = parser.parse_args()
+    if args.quick:
+        args.n = 300
+    counts = [int(x) for x in args.workers.split(",")]
+    args.people = args.people or max(3000, 3 * args.n)
+    args.timeout = args.timeout or max(600.0, args.n * 1.0)
+
+    from integrations.sandbox.generator import generate_population
+
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="tepat-scale-"))
+    try:
+        report_gen = generate_population(args.people, args.seed, tmp / "extracts")
+        plan = make_selfies(args.n, args.duplicates, args.seed, tmp / "selfies")
+        print(f"tepat scale benchmark  N={args.n} applications per run, workers {counts}, "
+              f"registry {report_gen.people} people / {report_gen.households} households, PostgreSQL + RabbitMQ "
+              f"(queue {args.queue}), {os.cpu_count()} cores")
+        print("submissions: by a feeder (this process) while the workers run, as the portal's apply_submit "
+              "(submit_draft + notice + audit record + commit, BANSOS_EXECUTION=celery)")
+        print(f"faces: real dlib matching; selfie = another photo of the registry person + per-applicant noise "
+              f"(5 identities); dedup threshold {DEDUP_THRESHOLD}; "
+              f"{sum(1 for p in plan if p[2] is not None)} planted same-photo duplicates; "
+              f"{args.seed_templates} random templates pre-filled; audit trail on")
+        print("scheduler: " + ("one `tepat scheduler` (leader; BANSOS_DISPATCH_INTERVAL_SECONDS="
+                               f"{os.environ.get('BANSOS_DISPATCH_INTERVAL_SECONDS', 'default')}, "
+                               f"BANSOS_DISPATCH_RESEND_SECONDS={os.environ.get('BANSOS_DISPATCH_RESEND_SECONDS', 'default')})"
+                               if args.scheduler else "none (--no-scheduler)"))
+        sys.stdout.flush()
+        rates = {}
+        all_ok = True
+        for w in counts:
+            result = run_once(w, args, tmp, tmp / "extracts", plan, args.postgres)
+            rates[w], ok = report(result, args.n)
+            all_ok &= ok
+            sys.stdout.flush()
+        print()
+        base = rates.get(1)
+        if base:
+            for w in counts:
+                if w != 1:
+                    print(f"ratio {w} / 1 workers: {rates[w] / base:.2f}" + ("  (goal >= 1.7)" if w == 2 else ""))
+        print(f"all runs correct: {'yes' if all_ok else 'NO'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"total run time {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
