@@ -57,6 +57,26 @@ def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
 
+# Built once per dialect: a statement reused as it is costs no construction and no cache-key walk
+# per submission (its values go in as parameters).
+_CLAIM_STATEMENTS = {}
+# Schemas are stateless once built; building one per submission cost more than loading with it.
+_SUBMISSION_SCHEMA = ApplicationSubmissionSchema()
+
+
+def _claim_statement(dialect):
+    stmt = _CLAIM_STATEMENTS.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _CLAIM_STATEMENTS[dialect] = (
+            insert(Application).on_conflict_do_nothing(index_elements=[Application.active_nik])
+            .returning(Application))
+    return stmt
+
+
 def _insert_claiming_nik(session, values):
     """Insert the case row unless the NIK already has an open case; return it, or None when refused.
 
@@ -65,13 +85,8 @@ def _insert_claiming_nik(session, values):
     """
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (insert(Application).values(**values)
-                .on_conflict_do_nothing(index_elements=[Application.active_nik]).returning(Application))
-        return session.execute(stmt, execution_options={"autoflush": False}).scalar_one_or_none()
+        return session.execute(_claim_statement(dialect), values,
+                               execution_options={"autoflush": False}).scalar_one_or_none()
     app = Application(**values)
     open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
     try:
@@ -87,7 +102,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     """Validate, create the case and start its process; refuse a second open case for a NIK."""
     session = engine.session
     try:
-        data = ApplicationSubmissionSchema().load(payload)
+        data = _SUBMISSION_SCHEMA.load(payload)
     except ValidationError as exc:
         raise FormInvalid("the application has errors", exc.messages) from exc
     if selfie is not None and len(selfie) > photos.max_bytes:
