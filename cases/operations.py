@@ -155,6 +155,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     if app is not None and version is not None and newest != (version.id, version.content_hash):
         with session.no_autoflush:
             version = engine.latest_version(PROCESS_ID)
+        engine.operators(version)  # known from now on: the next submission prepares with this version
     if app is None:  # the unique open-case NIK: an open case exists, or a concurrent submit won
         existing = _open_case_for(session, nik)
         number = existing.case_number if existing else None
