@@ -1,6 +1,7 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.exc import IntegrityError
 
 from engine.core import Actor
@@ -57,6 +58,10 @@ def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
 
+# (attribute key, column) of every mapped column of the case row, in table order.
+_APPLICATION_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Application).column_attrs)
+
+
 # Built once per dialect: a statement reused as it is costs no construction and no cache-key walk
 # per submission (its values go in as parameters).
 _CLAIM_STATEMENTS = {}
@@ -81,13 +86,28 @@ def _claim_statement(dialect):
         from engine.models import ProcessVersion
 
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        # The newest version's id and content hash come back with the row: read in the same statement
-        # (the same snapshot) that claims the NIK, so the submission needs no separate version query.
+        table = Application.__table__
+        # A Core INSERT returning every column, the columns' Python-side defaults included (the ORM's
+        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest version's id and content hash come back with
+        # the row: read in the same statement (the same snapshot) that claims the NIK, so the
+        # submission needs no separate version query.
         stmt = _CLAIM_STATEMENTS[dialect] = (
-            insert(Application).on_conflict_do_nothing(index_elements=[Application.active_nik])
-            .returning(Application, _newest(ProcessVersion.id).label("newest_version_id"),
+            insert(table).on_conflict_do_nothing(index_elements=[table.c.active_nik])
+            .returning(*(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
+                       _newest(ProcessVersion.id).label("newest_version_id"),
                        _newest(ProcessVersion.content_hash).label("newest_version_hash")))
     return stmt
+
+
+def _persistent_application(session, row):
+    """The claimed row as a persistent Application of this session, as a query would load it (no SQL)."""
+    app = Application()
+    state = inspect(app)
+    for (key, _column), value in zip(_APPLICATION_COLUMNS, row):
+        state.dict[key] = value
+    make_transient_to_detached(app)  # loaded state, no pending changes: later changes are one UPDATE
+    session.add(app)
+    return app
 
 
 def _insert_claiming_nik(session, values):
@@ -105,7 +125,8 @@ def _insert_claiming_nik(session, values):
                               execution_options={"autoflush": False}).one_or_none()
         if row is None:
             return None, None
-        return row[0], (row[1], row[2])
+        width = len(_APPLICATION_COLUMNS)
+        return _persistent_application(session, row[:width]), (row[width], row[width + 1])
     app = Application(**values)
     open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
     try:
