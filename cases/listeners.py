@@ -12,6 +12,11 @@ from .models import (Appeal, Application, CaseEvent, Enrolment, EnrolmentCompone
 from .objections import record_objection_review
 from .operations import CLOSED_STATUSES, SUBMITTED_KEY, add_event
 
+# Built once (rows go in as parameters): no statement construction per run.
+_INSERT_EVIDENCE = insert(EvidenceRecord.__table__)
+_INSERT_EVIDENCE_RETURNING = _INSERT_EVIDENCE.returning(
+    EvidenceRecord.__table__.c.id, EvidenceRecord.__table__.c.source, EvidenceRecord.__table__.c.checked_at)
+_INSERT_EVENTS = insert(CaseEvent.__table__)
 DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
 
 
@@ -94,21 +99,19 @@ def _record(engine, session, runtime):
                                            "due_at", "error", "name", "retry_at")}})
     runtime.tepat_evidence = None
     if evidence:
-        table = EvidenceRecord.__table__
         if submitted is not None:
             # The case's first run: these are all its evidence rows; their ids come back with the
             # INSERT, so the decision's explanation needs no query for them.
             # (Each returned row names its own source and time, so the order they come back in does
             # not matter: one multi-row statement, sorted by id here.)
-            rows = session.execute(insert(table).returning(table.c.id, table.c.source, table.c.checked_at),
-                                   evidence).all()
+            rows = session.execute(_INSERT_EVIDENCE_RETURNING, evidence).all()
             runtime.tepat_evidence = sorted((r.id, r.source, r.checked_at) for r in rows)
         else:
-            session.execute(insert(table), evidence)
+            session.execute(_INSERT_EVIDENCE, evidence)
     elif submitted is not None:
         runtime.tepat_evidence = []
     if events:
-        session.execute(insert(CaseEvent.__table__), events)
+        session.execute(_INSERT_EVENTS, events)
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
     elif runtime.instance.version.process_id == "payment_review":

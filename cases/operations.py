@@ -1,6 +1,7 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.exc import IntegrityError
 
 from engine.core import Actor
@@ -57,21 +58,75 @@ def _open_case_for(session, nik):
     return session.execute(select(Application).where(Application.active_nik == nik)).scalar_one_or_none()
 
 
+# (attribute key, column) of every mapped column of the case row, in table order.
+_APPLICATION_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(Application).column_attrs)
+
+
+# Built once per dialect: a statement reused as it is costs no construction and no cache-key walk
+# per submission (its values go in as parameters).
+_CLAIM_STATEMENTS = {}
+# Schemas are stateless once built; building one per submission cost more than loading with it.
+_SUBMISSION_SCHEMA = ApplicationSubmissionSchema()
+
+
+def _newest(column):
+    """(SELECT column of the newest version of the application process), for the INSERT's RETURNING."""
+    from engine.models import ProcessVersion
+
+    return (select(column).where(ProcessVersion.process_id == PROCESS_ID)
+            .order_by(ProcessVersion.id.desc()).limit(1).scalar_subquery())
+
+
+def _claim_statement(dialect):
+    stmt = _CLAIM_STATEMENTS.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        from engine.models import ProcessVersion
+
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = Application.__table__
+        # A Core INSERT returning every column, the columns' Python-side defaults included (the ORM's
+        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest version's id and content hash come back with
+        # the row: read in the same statement (the same snapshot) that claims the NIK, so the
+        # submission needs no separate version query.
+        stmt = _CLAIM_STATEMENTS[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=[table.c.active_nik])
+            .returning(*(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
+                       _newest(ProcessVersion.id).label("newest_version_id"),
+                       _newest(ProcessVersion.content_hash).label("newest_version_hash")))
+    return stmt
+
+
+def _persistent_application(session, row):
+    """The claimed row as a persistent Application of this session, as a query would load it (no SQL)."""
+    app = Application()
+    state = inspect(app)
+    for (key, _column), value in zip(_APPLICATION_COLUMNS, row):
+        state.dict[key] = value
+    make_transient_to_detached(app)  # loaded state, no pending changes: later changes are one UPDATE
+    session.add(app)
+    return app
+
+
 def _insert_claiming_nik(session, values):
-    """Insert the case row unless the NIK already has an open case; return it, or None when refused.
+    """Insert the case row unless the NIK already has an open case.
+
+    Return (the case or None when refused, (id, content hash) of the newest deployed version of the
+    application process as this statement saw it, or None when not read).
 
     PostgreSQL and SQLite: one INSERT ... ON CONFLICT (active_nik) DO NOTHING RETURNING (a concurrent
     submission for the same NIK is waited for, then refused), with no savepoint around it.
     """
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = (insert(Application).values(**values)
-                .on_conflict_do_nothing(index_elements=[Application.active_nik]).returning(Application))
-        return session.execute(stmt, execution_options={"autoflush": False}).scalar_one_or_none()
+        row = session.execute(_claim_statement(dialect), values,
+                              execution_options={"autoflush": False}).one_or_none()
+        if row is None:
+            return None, None
+        width = len(_APPLICATION_COLUMNS)
+        return _persistent_application(session, row[:width]), (row[width], row[width + 1])
     app = Application(**values)
     open_transaction(session, Application)  # else on SQLite the savepoint's release commits the case
     try:
@@ -79,15 +134,15 @@ def _insert_claiming_nik(session, values):
             session.add(app)
             session.flush()
     except IntegrityError:
-        return None
-    return app
+        return None, None
+    return app, None
 
 
 def submit_application(engine, payload, photos=None, selfie=None, actor="applicant"):
     """Validate, create the case and start its process; refuse a second open case for a NIK."""
     session = engine.session
     try:
-        data = ApplicationSubmissionSchema().load(payload)
+        data = _SUBMISSION_SCHEMA.load(payload)
     except ValidationError as exc:
         raise FormInvalid("the application has errors", exc.messages) from exc
     if selfie is not None and len(selfie) > photos.max_bytes:
@@ -106,12 +161,22 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     # Slow work first, before this transaction writes anything (on SQLite the first write takes the
     # database's write lock until commit): the registry look-ups of the first run and the selfie's
     # face encoding (tasks/prefetch.py). Not with workers: the run happens later, on a worker.
+    # The version to prepare with: the one this engine last read (no query), checked against the newest
+    # one by the INSERT below, in the same statement; on a mismatch (a deploy since) the newest is read
+    # then and used. Prefetched answers the newer diagram does not take are dropped; a look-up it adds
+    # is made by its step.
     version, answers = None, None
     if not engine.defer_steps:
+        version = engine.remembered_version(PROCESS_ID)
+        if version is None:
+            with session.no_autoflush:
+                version = engine.latest_version(PROCESS_ID)
+        answers = prefetch_application(engine.script_engine.integrations, engine.operators(version), nik, selfie)
+    app, newest = _insert_claiming_nik(session, values)
+    if app is not None and version is not None and newest != (version.id, version.content_hash):
         with session.no_autoflush:
             version = engine.latest_version(PROCESS_ID)
-        answers = prefetch_application(engine.script_engine.integrations, engine.operators(version), nik, selfie)
-    app = _insert_claiming_nik(session, values)
+        engine.operators(version)  # known from now on: the next submission prepares with this version
     if app is None:  # the unique open-case NIK: an open case exists, or a concurrent submit won
         existing = _open_case_for(session, nik)
         number = existing.case_number if existing else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import make_transient_to_detached
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -20,7 +21,7 @@ from .errors import (
     MessageNotExpected,
     ProcessNotDeployed,
 )
-from .models import HumanTask, Incident, ProcessInstance
+from .models import HumanTask, Incident, ProcessInstance, ProcessVersion
 from .runtime import InstanceRuntime, human_task_fields
 from .script_engine import RETRY_KEY, TepatScriptEngine
 from .spec import load_spec, load_state
@@ -31,6 +32,9 @@ _SPEC_LOCK = threading.Lock()
 # The files of deployed versions, per (version id, content hash): a version never changes once
 # deployed, and a newly deployed one has a new id, so a cached bundle can never be stale.
 _FILES_CACHE = {}
+# The plain (not deferred) columns of a version, copied into the engine's remembered version.
+_VERSION_FIELDS = ("id", "process_id", "number", "origin", "name", "content_hash", "serializer_version",
+                   "deployed_at", "deployed_by")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ class Engine:
         self.defer_steps = settings.get("BANSOS_EXECUTION", "inline") == "celery"
         self.hint_sender = None
         self.chunk_hint_sender = None  # `sender([(run, chunk)])`: hints for tracked runs (engine/runs.py)
+        # {process id: a detached copy of the newest version this engine has read}: what a submission
+        # prepares with before it writes. It may be stale; the submission's INSERT reads the newest
+        # version's id in the same statement and the engine re-reads it on a mismatch (see
+        # `remembered_version`), so a version deployed before that statement is never missed.
+        self._latest = {}
 
     # --- definitions -------------------------------------------------------------------------
 
@@ -90,7 +99,25 @@ class Engine:
         version = latest_version(self.session, process_id)
         if version is None:
             raise ProcessNotDeployed(f"process {process_id!r} has not been deployed")
+        self._remember(version)
         return version
+
+    def _remember(self, version):
+        copy = ProcessVersion(**{name: getattr(version, name) for name in _VERSION_FIELDS})
+        make_transient_to_detached(copy)
+        self._latest[version.process_id] = copy
+
+    def remembered_version(self, process_id):
+        """The newest version of a process as this engine last read it, in this session without a
+        query; None when none was read yet. It may be stale: use it only where the caller then checks
+        the newest version's (id, content hash) in a statement it sends anyway, and calls
+        `latest_version` on a mismatch (cases.operations.submit_application does, in its INSERT)."""
+        seen = self._latest.get(process_id)
+        # Only while its operators are known without reading its spec: the row may be gone (tests reset
+        # the schema), and only the caller's check tells.
+        if seen is None or ("operators", seen.id, seen.content_hash) not in _FILES_CACHE:
+            return None
+        return self.session.merge(seen, load=False)
 
     def specs_for(self, version):
         """Return the (spec, subprocess_specs) objects of a version, restored once per process."""

@@ -49,9 +49,11 @@ class FolderReport:
 
 def latest_version(session, process_id):
     """Return the newest deployed version of a process, or None."""
+    # populate_existing: a remembered copy merged into this session earlier (Engine.remembered_version)
+    # never stands in for what the row says now.
     return session.execute(
         select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.id.desc()).limit(1)
+        .order_by(ProcessVersion.id.desc()).limit(1).execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 

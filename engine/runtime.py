@@ -184,7 +184,7 @@ class InstanceRuntime:
             workflow.last_task.data if workflow.last_task is not None else workflow.data)
         if inst.id is None:
             # The new instance's id, for its task rows and listeners (inserted with its whole state).
-            self.session.flush()
+            _insert_new_instance(self.session, inst)
             workflow.tepat_instance_id = inst.id
         self._sync_human_tasks(ready_manual, now)
         for task in errors:
@@ -241,6 +241,36 @@ class InstanceRuntime:
             self.session.add(row)
             self.journal.add("task_created", bpmn_id=row.bpmn_id, name=row.name, queue=row.queue,
                              due_at=row.due_at.isoformat() if row.due_at else None)
+
+
+_INSERT_INSTANCE = {}  # {columns the INSERT returns: statement}
+
+
+def _insert_new_instance(session, inst):
+    """INSERT a new (pending) instance with one Core statement and make it persistent, as a flush would.
+
+    A Core INSERT ... RETURNING (the id and the columns Python-side defaults filled in; not the state
+    sent, about 15 KB) instead of a unit-of-work flush of the whole session: the flush machinery cost
+    more than the statement. Other pending rows are left for the caller's next flush, as before.
+    """
+    from sqlalchemy import insert
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm import make_transient_to_detached
+
+    state = sa_inspect(inst)
+    columns = [(prop.key, prop.columns[0]) for prop in state.mapper.column_attrs]
+    values = {key: state.dict[key] for key, column in columns if key in state.dict and not column.primary_key}
+    returned = tuple(key for key, _column in columns if key not in values)
+    stmt = _INSERT_INSTANCE.get(returned)
+    if stmt is None:
+        table = ProcessInstance.__table__
+        stmt = _INSERT_INSTANCE[returned] = insert(table).returning(
+            *(column for key, column in columns if key in returned))
+    session.expunge(inst)
+    row = session.execute(stmt, values, execution_options={"autoflush": False}).one()
+    state.dict.update(zip(returned, row))
+    make_transient_to_detached(inst)  # loaded state, nothing pending: later changes are one UPDATE
+    session.add(inst)
 
 
 def human_task_fields(task, lane_roles, holidays, now):

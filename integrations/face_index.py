@@ -82,6 +82,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     false,
     func,
     insert,
@@ -102,6 +103,9 @@ DEDUP_LOCK_KEY = int.from_bytes(b"tepatdup", "big") >> 1
 # Liveness locks of claims: the two-int advisory lock (LIVENESS_CLASS, id mod 2**31).
 LIVENESS_CLASS = int.from_bytes(b"tpfc", "big") >> 1
 _INT4 = 2**31
+# A catch-up that can bring more rows than this is streamed in batches (a server-side cursor on
+# PostgreSQL); a smaller one is read in one go.
+_STREAM_ABOVE = 5_000
 _LIVENESS_TAKE = text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:i AS integer))")
 _LIVENESS_WAIT = text("SELECT pg_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 _STATS_FRESH = text("SELECT pg_stat_clear_snapshot()")
@@ -128,6 +132,12 @@ face_templates = Table(
     # Few rows are pending at any time: the periodic sweep of abandoned claims reads only them.
     Index("ix_face_templates_pending", "id", postgresql_where=text("pending"), sqlite_where=text("pending")),
 )
+
+# Hot statements, built once (values as parameters).
+_PROBE = select(func.max(face_templates.c.id))
+_SAME_CASE = select(face_templates.c.id, face_templates.c.encoding, face_templates.c.pending).where(
+    face_templates.c.nik == bindparam("nik"), face_templates.c.case_ref == bindparam("case_ref"),
+    face_templates.c.deleted_at.is_(None))
 
 
 @dataclass(frozen=True)
@@ -351,11 +361,7 @@ class FaceTemplateIndex:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _same_case(self, session, nik, case_ref):
-        return session.execute(
-            select(face_templates.c.id, face_templates.c.encoding, face_templates.c.pending).where(
-                face_templates.c.nik == nik, face_templates.c.case_ref == str(case_ref),
-                face_templates.c.deleted_at.is_(None))
-        ).all()
+        return session.execute(_SAME_CASE, {"nik": nik, "case_ref": str(case_ref)}).all()
 
     def _retire(self, session, rows) -> None:
         if rows:
@@ -406,17 +412,18 @@ class FaceTemplateIndex:
                 self._rebuild_locked(conn)
             return
         started = _utc(self._clock())
-        if self._probe(conn) < self._last_id:
+        top = self._probe(conn)
+        if top < self._last_id:
             self._rebuild_locked(conn)  # the table was emptied or replaced under us
             return
-        self._catch_up(conn, started)
+        self._catch_up(conn, started, top)
         if self._verified_at is None or started - self._verified_at >= self._verify_every:
             self._verify(conn, started)
 
     @staticmethod
     def _probe(conn) -> int:
         """Return the largest id in the table."""
-        return conn.execute(select(func.max(face_templates.c.id))).scalar() or 0
+        return conn.execute(_PROBE).scalar() or 0
 
     @staticmethod
     def _writers(conn) -> frozenset | None:
@@ -449,8 +456,13 @@ class FaceTemplateIndex:
         return (select(t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at).where(where).order_by(t.c.id)
                 .execution_options(yield_per=50_000))
 
-    def _catch_up(self, conn, started: datetime) -> None:
-        """One query: rows after the last one seen, remembered gaps, and recent deletions."""
+    def _catch_up(self, conn, started: datetime, top: int | None = None) -> None:
+        """One query: rows after the last one seen, remembered gaps, and recent deletions.
+
+        ``top``: the largest id just probed, when known. Then a catch-up that can only bring a few
+        rows (the usual one: a row or two since the last search) reads them in one go; a server-side
+        cursor (PostgreSQL: DECLARE, FETCH..., CLOSE, each a round trip) is for large catch-ups only.
+        """
         t = face_templates
         since = self._synced_at - self._late
         gaps = list(self._gaps)
@@ -463,7 +475,10 @@ class FaceTemplateIndex:
                  select(*columns).where(t.c.deleted_at > since)]
         if gaps:
             parts.append(select(*columns).where(t.c.id.in_(gaps)))
-        result = conn.execute(union_all(*parts).execution_options(yield_per=50_000))
+        query = union_all(*parts)
+        if top is None or top - self._last_id + len(gaps) > _STREAM_ABOVE:
+            query = query.execution_options(yield_per=50_000)
+        result = conn.execute(query)
         deleted = self._read_new(conn, result, started, gaps=set(gaps))
         fresh = [i for i, _ in deleted if i not in self._deleted_seen]
         self._matrix.remove(fresh)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from types import SimpleNamespace
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
 from integrations.notify import Notifier
@@ -13,6 +13,13 @@ from integrations.payments import DisbursementReceipt, PaymentGateway, check_dis
 from integrations.sandbox import tables as t
 from integrations.sandbox.common import SandboxAdapter, as_utc
 from integrations.sandbox.faults import malform
+
+
+# Built once and reused with their values as parameters (no statement construction per call).
+_DISBURSEMENT_BY_REFERENCE = select(t.disbursements).where(t.disbursements.c.reference == bindparam("reference"))
+_INSERT_DISBURSEMENT = insert(t.disbursements)
+_OUTBOX_BY_KEY = select(t.outbox.c.id).where(t.outbox.c.idempotency_key == bindparam("key"))
+_INSERT_OUTBOX = insert(t.outbox)
 
 
 class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
@@ -36,9 +43,7 @@ class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
         account = account or None
         malformed = self._faults.before_call(self.source, reference)
         session = self._session
-        row = session.execute(
-            select(t.disbursements).where(t.disbursements.c.reference == reference)
-        ).first()
+        row = session.execute(_DISBURSEMENT_BY_REFERENCE, {"reference": reference}).first()
         if row is not None:
             if (row.nik, row.amount, row.channel, row.account) != (nik, amount, channel, account):
                 raise DisbursementConflict(
@@ -52,7 +57,7 @@ class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
         }
         # A Core insert goes to the database as it is; no flush of the caller's session (that
         # would write its half-built rows early), and the receipt comes from the values sent.
-        session.execute(insert(t.disbursements).values(**values))
+        session.execute(_INSERT_DISBURSEMENT, values)
         return self._receipt(SimpleNamespace(**values), malformed)
 
 
@@ -66,20 +71,17 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         """Send one templated message and return its id (the first one's, for a key already used)."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         if idempotency_key:
-            known = self._session.execute(
-                select(t.outbox.c.id).where(t.outbox.c.idempotency_key == idempotency_key)).scalar()
+            known = self._session.execute(_OUTBOX_BY_KEY, {"key": idempotency_key}).scalar()
             if known is not None:
                 return str(known)
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
         session = self._session
-        result = session.execute(
-            insert(t.outbox).values(
-                recipient_nik=recipient_nik, channel=channel, template=template,
-                params=params, sent_at=self._clock(), idempotency_key=idempotency_key or None,
-            )
-        )
+        result = session.execute(_INSERT_OUTBOX, {
+            "recipient_nik": recipient_nik, "channel": channel, "template": template,
+            "params": params, "sent_at": self._clock(), "idempotency_key": idempotency_key or None,
+        })
         return str(result.inserted_primary_key[0])
 
     def outbox(self, recipient_nik: str) -> list[dict]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from integrations.base import MalformedResponse, PersonNotFound
 from integrations.identity import RELATIONS, CivilRecord, CivilRegistry
@@ -35,6 +36,26 @@ def _key(value) -> str:
     return str(value or "").strip()
 
 
+# Every look-up's statement is built once per process (and dialect) and reused with its values as
+# parameters: building a select, and walking it for its cache key, cost more than running it.
+_STATEMENTS: dict = {}
+
+
+def _statement(key, build):
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
+def _any_of(column, name, dialect):
+    """``column IN (list)``: on PostgreSQL ``= ANY(array)``, one statement text whatever the length
+    (an IN list of another length is another text: parsed and prepared again)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def _member(row) -> dict:
     return {
         "nik": row.nik, "name": row.name, "relation": row.relation, "sex": row.sex,
@@ -53,12 +74,15 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         self._photo_dir = Path(photo_dir) if photo_dir else None
 
     def _person(self, nik: str):
-        return self._session.execute(select(t.people).where(t.people.c.nik == nik)).first()
+        stmt = _statement("person", lambda: select(t.people).where(t.people.c.nik == bindparam("nik")))
+        return self._session.execute(stmt, {"nik": nik}).first()
 
     def _raw(self, nik: str) -> dict:
         # One query: the person's whole family card (the person is one of its members).
-        kk = select(t.people.c.kk_number).where(t.people.c.nik == nik).scalar_subquery()
-        members = self._session.execute(select(t.people).where(t.people.c.kk_number == kk)).all()
+        stmt = _statement("family", lambda: select(t.people).where(
+            t.people.c.kk_number == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik"))
+            .scalar_subquery()))
+        members = self._session.execute(stmt, {"nik": nik}).all()
         person = next((m for m in members if m.nik == nik), None)
         if person is None:
             raise PersonNotFound(self.source, nik)
@@ -82,7 +106,8 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         nik = _key(nik)
         if self._faults.before_call(self.source, nik):
             raise MalformedResponse(self.source, "sandbox: photo answer could not be decoded")
-        person = self._session.execute(select(t.people.c.photo_ref).where(t.people.c.nik == nik)).first()
+        stmt = _statement("photo", lambda: select(t.people.c.photo_ref).where(t.people.c.nik == bindparam("nik")))
+        person = self._session.execute(stmt, {"nik": nik}).first()
         if person is None or not person.photo_ref or self._photo_dir is None:
             return None
         # photo_ref comes from an imported file: never let it point outside the photo folder.
@@ -102,11 +127,11 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
 
     def _raw(self, kk_number: str) -> dict:
         # One query: the family card, with its ranking when it has one.
-        row = self._session.execute(
+        stmt = _statement("dtsen", lambda: (
             select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
             .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
-            .where(t.households.c.kk_number == kk_number)
-        ).first()
+            .where(t.households.c.kk_number == bindparam("kk"))))
+        row = self._session.execute(stmt, {"kk": kk_number}).first()
         if row is None:
             raise PersonNotFound(self.source, kk_number)
         return {"kk_number": kk_number, "decile": row.decile, "updated_at": iso(row.updated_at)}
@@ -134,10 +159,13 @@ class _PersonSource(SandboxAdapter):
     def _rows(self, niks) -> dict:
         """{nik: row} for the given people; a NIK the civil registry does not know raises PersonNotFound."""
         wanted = list(dict.fromkeys(niks))
-        query = (select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
-                 .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
-                 .where(t.people.c.nik.in_(wanted)))
-        found = {row.person_nik: row for row in self._session.execute(query)}
+        session = self._session
+        dialect = session.get_bind().dialect.name
+        query = _statement((type(self), dialect), lambda: (
+            select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
+            .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
+            .where(_any_of(t.people.c.nik, "niks", dialect))))
+        found = {row.person_nik: row for row in session.execute(query, {"niks": wanted})}
         for nik in wanted:
             if nik not in found:
                 raise PersonNotFound(self.source, nik)
@@ -213,22 +241,21 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
     def _raw(self, kk_number: str) -> dict:
         session = self._session
         # The family card with its vehicle and electricity record (when there is one), in one query.
-        row = session.execute(
+        stmt = _statement("assets", lambda: (
             select(t.households.c.kk_number.label("known"), t.assets.c.kk_number,
                    t.assets.c.four_wheel_vehicles, t.assets.c.electricity_va, t.assets.c.electricity_subsidised)
             .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
-            .where(t.households.c.kk_number == kk_number)
-        ).first()
+            .where(t.households.c.kk_number == bindparam("kk"))))
+        row = session.execute(stmt, {"kk": kk_number}).first()
         if row is None:
             raise PersonNotFound(self.source, kk_number)
         if row.kk_number is None:
             row = None
-        members = select(t.people.c.nik).where(t.people.c.kk_number == kk_number)
-        roles = session.execute(
+        stmt = _statement("company_roles", lambda: (
             select(t.company_roles)
-            .where(t.company_roles.c.nik.in_(members))
-            .order_by(t.company_roles.c.nik, t.company_roles.c.id)
-        ).all()
+            .where(t.company_roles.c.nik.in_(select(t.people.c.nik).where(t.people.c.kk_number == bindparam("kk"))))
+            .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
+        roles = session.execute(stmt, {"kk": kk_number}).all()
         return {
             "kk_number": kk_number,
             # No record in the vehicle or electricity registries means none registered.

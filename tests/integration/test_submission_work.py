@@ -165,3 +165,34 @@ def test_a_submission_racing_an_uncommitted_one_for_the_same_nik_waits_then_is_r
     first.close()
     assert outcome["result"] == "TPT-RACE-1"
     assert db.session.scalar(select(func.count()).select_from(Application).where(Application.nik == nik)) == 1
+
+
+def test_a_version_deployed_by_another_process_is_used_by_the_next_submission(svc, personas):
+    """The engine remembers the newest version it read and a submission prepares with it (no version
+    query); the INSERT that claims the NIK reads the newest version's id and hash in the same statement,
+    so a version another process deployed in the meantime is still the one the submission runs."""
+    from sqlalchemy.orm import Session
+
+    from engine.core import Engine
+    from engine.models import ProcessVersion
+
+    first = case(submit(svc, personas["high_wage"]).case_number)
+    with statements() as sent:
+        second = case(submit(svc, personas["eligible_family_with_children"]).case_number)
+    assert not [s for s in sent if s.startswith("SELECT") and "process_versions" in s], sent
+    assert db.session.get(ProcessInstance, second.instance_id).version_id == \
+        db.session.get(ProcessInstance, first.instance_id).version_id
+    # Another process (its own connection and engine, not this engine) deploys a new version.
+    files = dict(svc.engine.version_files(db.session.get(ProcessInstance, first.instance_id).version))
+    name = next(n for n in files if n.endswith("eligibility.dmn"))
+    files[name] = files[name].replace("</definitions>", "<!-- elsewhere --></definitions>")
+    with Session(db.engine) as other:
+        Engine(other, svc.engine.settings, svc.integrations, svc.engine.forms).deploy_files(files, deployed_by="tests")
+        other.commit()
+        newest = other.scalar(select(func.max(ProcessVersion.id)).where(ProcessVersion.process_id == "application"))
+    assert svc.engine.remembered_version("application").id != newest  # this engine has not seen it
+    third = case(submit(svc, personas["not_in_dtsen"]).case_number)
+    assert db.session.get(ProcessInstance, third.instance_id).version_id == newest
+    assert "<!-- elsewhere -->" in svc.engine.version_files(db.session.get(ProcessInstance, third.instance_id).version)[name]
+    assert third.rule_version != first.rule_version
+    assert svc.engine.remembered_version("application").id == newest
