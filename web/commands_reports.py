@@ -1,0 +1,54 @@
+"""Commands for programme reports: `tepat report targeting [--xlsx FILE] [--as OFFICER]`."""
+import click
+from flask import current_app
+
+from engine.db import db
+
+from .cli import commits
+
+
+@click.group(help="Programme reports (laporan program).")
+def report():
+    pass
+
+
+@report.command("targeting")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True),
+              help="also write the report as an Excel workbook to this file")
+@click.option("--as", "username", default=None,
+              help="officer whose districts limit the report (default: the command line, every district)")
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
+@commits
+def report_targeting(xlsx_path, username, lang):
+    """Families and the annual benefit kept out per exclusion ground, per district; families enrolled."""
+    from cases.audit import record
+    from cases.officers import district_name
+    from cases.targeting import GROUND_KEYS, ground_label, method_text, targeting_report, write_xlsx
+
+    from .commands_runs import cli_actor
+
+    actor = cli_actor(username)
+    result = targeting_report(db.session, actor, current_app.config["BANSOS_BENEFITS"])
+    for area in result.districts:
+        area.name = district_name(area.code) or area.name
+
+    def line(label, cell):
+        click.echo(f"  {label:<58} {cell.families:>7} Rp{cell.total:>18,}")
+
+    for area in [*result.districts, result.total]:
+        click.echo(f"{area.code} {area.name}" if area.code else ("JUMLAH / TOTAL" if lang == "id" else "TOTAL"))
+        for key in GROUND_KEYS:
+            line(ground_label(key, lang), area.grounds[key])
+        line("Dikecualikan (alasan apa pun, sekali)" if lang == "id" else "Excluded (any ground, once)",
+             area.excluded)
+        line("Layak (terdaftar)" if lang == "id" else "Eligible (enrolled)", area.included)
+    click.echo("")
+    for paragraph in method_text(lang):
+        click.echo(paragraph)
+    if xlsx_path:
+        write_xlsx(result, xlsx_path, lang)
+        click.echo(f"xlsx: {xlsx_path}")
+    record(db.session, actor, "report.targeting.export" if xlsx_path else "report.targeting.view",
+           user_agent="cli", detail={"districts": [a.code for a in result.districts],
+                                     "excluded": result.total.excluded.families,
+                                     "included": result.total.included.families})
