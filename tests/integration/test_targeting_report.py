@@ -176,3 +176,40 @@ def test_cli_prints_the_report_and_writes_the_workbook(world, tmp_path):
     sheet = load_workbook(out).active
     assert any(r[2] == "Pengecualian: Meninggal dunia" and r[0] == "01" and r[3] == 1 and r[6] == 11_820_000
                for r in sheet.iter_rows(values_only=True))
+
+
+def test_cases_decided_by_the_engine_land_under_their_grounds(svc, personas, officers):
+    """Real runs of the application process: each rejection under its rule codes, the would-be benefit
+    from the civil-registry household and the decile's programmes; the enrolled family's recorded benefit."""
+    from tasks.benefits import calculate
+    from tests.helpers import case, submit, work
+
+    benefits = current_app.config["BANSOS_BENEFITS"]
+    numbers = {p: submit(svc, personas[p]).case_number for p in ("deceased", "high_wage", "rich_decile")}
+    enrolled = submit(svc, personas["eligible_head_without_photo"]).case_number
+    work(svc, enrolled, "review", officers["cw1"], {"review_decision": "approve", "review_notes": "ok"})
+    work(svc, enrolled, "approve", officers["sup1"], {"approval_decision": "approve"})
+    assert case(enrolled).status == "ENROLLED"
+    expected_grounds, expected_total = {}, 0
+    from cases.targeting import grounds_of
+    for number in numbers.values():
+        app = case(number)
+        assert app.status == "REJECTED"
+        household = db.session.execute(select(EvidenceRecord.value).where(
+            EvidenceRecord.application_id == app.id, EvidenceRecord.source == "civil_registry")
+            .order_by(EvidenceRecord.id.desc()).limit(1)).scalar_one()["household"]
+        amounts = calculate(household, app.programmes, benefits, today=app.decided_at.date()) if app.programmes \
+            else {"annual_cash_total": 0, "pbi_premium_monthly": 0}
+        amount = amounts["annual_cash_total"] + 12 * amounts["pbi_premium_monthly"]
+        expected_total += amount
+        for key in grounds_of(app.reasons):
+            expected_grounds[key] = expected_grounds.get(key, 0) + amount
+    assert "deceased" in expected_grounds and "wage" in expected_grounds and "decile" in expected_grounds
+    report = targeting_report(db.session, EVERYWHERE, benefits)
+    t = report.total
+    assert t.excluded.families == 3 and t.excluded.total == expected_total
+    assert {k: c.total for k, c in t.grounds.items() if c.families} == expected_grounds
+    assert t.grounds["decile"].zero == t.grounds["decile"].families  # decile 6+: no programme, Rp0
+    app = case(enrolled)
+    assert (t.included.families, t.included.cash) == (1, app.benefits["annual_cash_total"])
+    assert t.included.cash > 0
