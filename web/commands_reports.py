@@ -52,3 +52,35 @@ def report_targeting(xlsx_path, username, lang):
            user_agent="cli", detail={"districts": [a.code for a in result.districts],
                                      "excluded": result.total.excluded.families,
                                      "included": result.total.included.families})
+
+
+@report.command("programme")
+@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True),
+              help="also write the figures as an Excel workbook to this file")
+@click.option("--as", "username", default=None,
+              help="officer whose districts limit the figures (default: the command line, every district)")
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
+@commits
+def report_programme(xlsx_path, username, lang):
+    """Enrolments and exits per quarter and district (commitments and payments: not available yet)."""
+    from cases.audit import record
+    from cases.officers import district_name
+    from cases.programme_figures import programme_figures, write_xlsx
+
+    from .commands_runs import cli_actor
+
+    actor = cli_actor(username)
+    figures = programme_figures(db.session, actor)
+    click.echo("triwulan/quarter  baru/new  dikeluarkan/removed  graduasi/graduated  lainnya/other")
+    for q in figures.quarter_list():
+        c = figures.quarters[q]
+        click.echo(f"{q:<17} {c.enrolled:>8} {c.removed:>20} {c.graduated:>19} {c.other:>14}")
+    click.echo("kecamatan/district  aktif/active  keluar/exits")
+    for d in figures.district_list():
+        click.echo(f"{d} {district_name(d):<16} {figures.active.get(d, 0):>12} {figures.districts[d].exits:>13}")
+    click.echo("komitmen, pembayaran: belum tersedia / commitments, payments: not available yet")
+    if xlsx_path:
+        write_xlsx(figures, xlsx_path, lambda d: f"{d} {district_name(d)}".strip(), lang)
+        click.echo(f"xlsx: {xlsx_path}")
+    record(db.session, actor, "report.programme.export" if xlsx_path else "report.programme.view",
+           user_agent="cli", detail={"districts": figures.district_list()})

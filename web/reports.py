@@ -5,6 +5,7 @@ import io
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from cases.audit import record
@@ -60,4 +61,53 @@ def targeting_xlsx():
     return Response(out.getvalue(),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": "attachment; filename=tepat-targeting.xlsx",
+                             "Cache-Control": "no-store"})
+
+
+def _district_label(code):
+    name = district_name(code) if code and code != "??" else ""
+    return f"{code} {name}".strip()
+
+
+def programme_chart_data(figures):
+    """The dashboard's figures as Chart.js series (the tables beside show the same numbers)."""
+    quarters, districts = figures.quarter_list(), figures.district_list()
+    return {
+        "quarters": {"labels": quarters,
+                     "series": {"enrolled": [figures.quarters[q].enrolled for q in quarters],
+                                "exits": [figures.quarters[q].exits for q in quarters]}},
+        "districts": {"labels": [_district_label(d) for d in districts],
+                      "series": {"active": [figures.active.get(d, 0) for d in districts],
+                                 "exits": [figures.districts[d].exits for d in districts]}},
+        "names": {"enrolled": _("New enrolments"), "exits": _("Exits"), "active": _("Active enrolments"),
+                  "families": _("Families")},
+    }
+
+
+@bp.get("/reports/programme")
+@roles_required(*READERS)
+def programme():
+    """The programme dashboard: enrolments and exits per quarter and district, charts and tables."""
+    from cases.programme_figures import programme_figures
+
+    figures = programme_figures(db.session, current_user.actor)
+    return render_template("reports_programme.html", figures=figures, charts=programme_chart_data(figures),
+                           district_label=_district_label, scope=current_user.actor.regions)
+
+
+@bp.get("/reports/programme.xlsx")
+@roles_required(*READERS)
+def programme_xlsx():
+    """The dashboard's figures as an Excel workbook."""
+    from cases.programme_figures import programme_figures, write_xlsx as write_programme
+
+    figures = programme_figures(db.session, current_user.actor)
+    out = io.BytesIO()
+    write_programme(figures, out, _district_label, _locale())
+    record(db.session, current_user.actor, "report.programme.export", ip=request.remote_addr,
+           user_agent=request.user_agent.string, detail={"districts": figures.district_list()})
+    db.session.commit()
+    return Response(out.getvalue(),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": "attachment; filename=tepat-programme.xlsx",
                              "Cache-Control": "no-store"})

@@ -7,6 +7,7 @@ import pytest
 
 from cases.operations import create_officer
 from engine.db import db
+from tests.integration.test_programme_dashboard import enrolments  # noqa: F401 (fixture)
 from tests.integration.test_targeting_report import world  # noqa: F401 (fixture)
 
 from .conftest import CHROMIUM, PASSWORD, sign_in
@@ -34,9 +35,27 @@ def test_targeting_report_in_the_browser(live, browser, world):  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = _watch(page)
     sign_in(page, live, "e2e_aud")
+    page.get_by_role("link", name="Dasbor program").click()
+    page.wait_for_selector("#programme-placeholder, #payments-placeholder")
+    _shot(page, "programme-empty.png")
     page.get_by_role("link", name="Laporan penargetan").click()
     assert page.locator("h1").inner_text() == "Laporan penargetan"
     assert page.locator("#total-excluded-families").inner_text() == "5"
     assert "Cara menghitung" in page.content()
     _shot(page, "targeting.png")
+    assert problems == []
+
+
+def test_programme_dashboard_charts_draw(live, browser, enrolments):  # noqa: F811
+    create_officer(db.session, "e2e_sup", "Sup", ["supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = _watch(page)
+    sign_in(page, live, "e2e_sup")
+    page.goto(f"{live}/reports/programme")
+    page.wait_for_selector("#chart-quarters[data-ready=true]")
+    page.wait_for_selector("#chart-prog-districts[data-ready=true]")
+    assert page.locator("#chart-quarters").bounding_box()["height"] > 100
+    assert page.locator("#payments-placeholder").inner_text().count("belum tersedia") == 1
+    _shot(page, "programme.png")
     assert problems == []
