@@ -18,6 +18,7 @@ TASK_LABELS = {
     "verify_objection": _l("Verify community objection"),
     "verify_objection_escalated": _l("Verify community objection (escalated)"),
     "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
+    "confirm_graduation": _l("Confirm graduation"),
 }
 
 OPERATOR_LABELS = {
@@ -26,7 +27,7 @@ OPERATOR_LABELS = {
     "bpjs_health.lookup": _l("BPJS Health"), "bpjs_employment.lookup_household": _l("BPJS Employment"),
     "assets.lookup": _l("assets"), "civil_service.lookup_household": _l("civil-service register"),
     "benefits.calculate": _l("benefit calculation"), "payments.request_disbursement": _l("payment request"),
-    "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
+    "notify.decision": _l("decision notice"), "notify.graduation": _l("graduation notice and thank-you letter"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 
 # Evidence sources (EvidenceRecord.source)
