@@ -124,3 +124,97 @@ def test_a_caseworker_may_keep_the_family_enrolled(svc, personas, officers):
         assert not [m for m in svc.integrations.notifier.outbox(nik) if m["template"].startswith("graduation")]
     finally:
         _restore(*saved)
+
+
+# --- pages ------------------------------------------------------------------------------------------------
+
+from tests.helpers import fresh_client  # noqa: E402
+from tests.integration.portal_helpers import (  # noqa: E402,F401  (fixtures)
+    PASSWORD, ROLES, csrf_of, officer_login, portal, post_form, sign_in_applicant)
+
+COVERED_ENDPOINTS = {"graduation.index", "graduation.start", "graduation.voluntary", "portal.graduate",
+                     "portal.graduate_send"}
+DISTRICT_SCOPED_ENDPOINTS = {"graduation.start"}
+
+
+@pytest.fixture
+def enrolled(svc, personas, officers):
+    from cases.operations import create_officer
+
+    number = enrol(svc, officers, personas["eligible_head_without_photo"])
+    home = case(number).district_code
+    other = "25" if home != "25" else "24"
+    for role in ROLES:
+        create_officer(db.session, f"g_{role}", role.title(), [role], None, password=PASSWORD)
+    create_officer(db.session, "g_far", "Far", ["caseworker", "supervisor", "facilitator"], [other], password=PASSWORD)
+    db.session.commit()
+    return number
+
+
+def _post(client, path, data):
+    token = csrf_of(client.get("/profile").get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_officer_authorization_matrix(enrolled, role):
+    allowed = role in ("caseworker", "supervisor", "facilitator")
+    with fresh_client() as client:
+        if role is None:
+            assert client.get("/graduation").status_code == 302
+            assert client.post(f"/cases/{enrolled}/graduation", data={"kind": "voluntary"}).status_code == 400
+            return
+        assert officer_login(client, f"g_{role}").status_code == 302
+        assert client.get("/graduation").status_code == (200 if allowed else 403)
+        # Unconfirmed: nothing starts (a redirect with the error) for the allowed roles.
+        response = _post(client, f"/cases/{enrolled}/graduation", {"kind": "voluntary"})
+        assert response.status_code == (302 if allowed else 403)
+        response = _post(client, "/graduation/voluntary", {"case_number": enrolled})
+        assert response.status_code == (302 if allowed else 403)
+        assert case(enrolled).status == "ENROLLED"
+
+
+def test_an_officer_of_another_district_cannot_graduate_the_family(enrolled):
+    with fresh_client() as client:
+        officer_login(client, "g_far")
+        response = _post(client, f"/cases/{enrolled}/graduation", {"kind": "voluntary", "confirm": "yes"})
+        assert response.status_code == 404
+        response = _post(client, "/graduation/voluntary", {"case_number": enrolled, "confirm": "yes"})
+        assert response.status_code == 404
+    assert case(enrolled).status == "ENROLLED"
+    refusals = db.session.execute(select(AuditEntry).where(AuditEntry.action == "graduation.refused")).scalars().all()
+    assert len(refusals) == 2
+
+
+def test_a_facilitator_records_the_familys_declaration(enrolled):
+    with fresh_client() as client:
+        officer_login(client, "g_facilitator")
+        response = _post(client, "/graduation/voluntary", {"case_number": enrolled, "confirm": "yes"})
+        assert response.status_code == 302
+    app = case(enrolled)
+    assert app.status == "GRADUATED" and active_enrolment(enrolled).ended_at is not None
+    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "graduation.start")).scalar_one()
+    assert entry.actor == "g_facilitator" and entry.detail["declared_by"] == "facilitator"
+
+
+def test_the_family_declares_graduation_in_the_portal_with_a_confirmation(portal, svc, personas, officers):
+    nik = personas["eligible_head_without_photo"]
+    number = enrol(svc, officers, nik)
+    sign_in_applicant(portal, nik)
+    page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    assert f"/portal/cases/{number}/graduate" in page
+    response = post_form(portal, f"/portal/cases/{number}/graduate", {})
+    assert response.status_code == 422 and "Centang" in response.get_data(as_text=True)
+    assert case(number).status == "ENROLLED"
+    response = post_form(portal, f"/portal/cases/{number}/graduate", {"confirm": "yes"})
+    assert response.status_code == 302
+    assert case(number).status == "GRADUATED"
+    page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
+    assert "mandiri" in page
+    messages = portal.get("/portal/messages").get_data(as_text=True)
+    assert "Terima kasih" in messages
+    response = post_form(portal, f"/portal/cases/{number}/graduate", {"confirm": "yes"},
+                         page=f"/portal/cases/{number}")
+    assert response.status_code == 409
+    entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "graduation.start")).scalar_one()
+    assert entry.actor.startswith("applicant:") and entry.detail["declared_by"] == "family"
