@@ -30,6 +30,7 @@ ERROR_TEXT = {
     "PROCESS_NOT_DEPLOYED": "Proses belum dipasang / Process not deployed",
     "RUN_NOT_FOUND": "Proses massal tidak ditemukan / Run not found",
     "RUN_FINISHED": "Proses massal sudah selesai / The run has already finished",
+    "GRADUATION_NOT_ALLOWED": "Graduasi tidak dapat dilakukan / Graduation not possible",
 }
 
 
@@ -88,7 +89,7 @@ def register_cli(app):
                     commands_data.setup, commands_cases.tasks, commands_cases.case, commands_cases.incidents,
                     commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
                     commands_tokens.token, commands_processes.processes, commands_runs.runs,
-                    commands_reports.report):
+                    commands_reports.report, commands_reports.graduation):
         app.cli.add_command(command)
     from .dispatcher import scheduler_command
     from .worker import worker_command

@@ -84,3 +84,58 @@ def report_programme(xlsx_path, username, lang):
         click.echo(f"xlsx: {xlsx_path}")
     record(db.session, actor, "report.programme.export" if xlsx_path else "report.programme.view",
            user_agent="cli", detail={"districts": figures.district_list()})
+
+
+@click.group(help="Graduation (graduasi): families leaving the programme self-sufficient.")
+def graduation():
+    pass
+
+
+@graduation.command("candidates")
+@click.option("--as", "username", default=None, help="officer whose districts limit the list")
+@commits
+def graduation_candidates(username):
+    """List the enrolled families meeting the graduation criteria (BANSOS_GRADUATION)."""
+    from cases.audit import record
+    from cases.graduation import criteria_candidates
+
+    from .commands_runs import cli_actor
+
+    actor = cli_actor(username)
+    numbers = criteria_candidates(db.session, actor, current_app.config["BANSOS_GRADUATION"])
+    for number in numbers:
+        click.echo(number)
+    click.echo(f"{len(numbers)} keluarga memenuhi kriteria / families meet the criteria", err=True)
+    record(db.session, actor, "graduation.candidates", user_agent="cli", detail={"count": len(numbers)})
+
+
+@graduation.command("start")
+@click.argument("case_number")
+@click.option("--kind", type=click.Choice(["voluntary", "criteria"]), required=True)
+@click.option("--confirm", is_flag=True, help="voluntary: the family itself declared it is self-sufficient")
+@click.option("--as", "username", required=True, help="officer or facilitator who records it")
+@commits
+def graduation_start(case_number, kind, confirm, username):
+    """Start a family's graduation (criteria: a caseworker confirms; voluntary: needs --confirm)."""
+    import sys
+
+    from cases.graduation import start_graduation
+    from cases.operations import case_or_404
+
+    from .commands_runs import cli_actor
+
+    if kind == "voluntary" and not confirm:
+        click.echo("Konfirmasi pernyataan keluarga dengan --confirm / confirm the family's declaration with --confirm",
+                   err=True)
+        sys.exit(2)
+    actor = cli_actor(username)
+    declared_by = ("facilitator" if "facilitator" in actor.roles else "officer") if kind == "voluntary" else "criteria"
+    start_graduation(_engine(), case_number, kind, actor, declared_by, user_agent="cli")
+    db.session.flush()
+    click.echo(f"{case_number}: {case_or_404(db.session, case_number).status}")
+
+
+def _engine():
+    from .cli import _services
+
+    return _services().engine

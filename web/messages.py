@@ -16,6 +16,8 @@ ERRORS = {
     "APPEAL_NOT_ALLOWED": _l("An appeal is not possible now."),
     "INCIDENT_NOT_FOUND": _l("The incident is no longer open."),
     "INCIDENT_NOT_SKIPPABLE": _l("This incident is a process that could not be woken, not a task: retry it."),
+    "GRADUATION_NOT_ALLOWED": _l("Graduation is not possible now: the family must be enrolled with no other process "
+                                 "running, and a graduation by criteria needs the last checks to meet the criteria."),
 }
 
 

@@ -218,3 +218,19 @@ def test_the_family_declares_graduation_in_the_portal_with_a_confirmation(portal
     assert response.status_code == 409
     entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "graduation.start")).scalar_one()
     assert entry.actor.startswith("applicant:") and entry.detail["declared_by"] == "family"
+
+
+def test_cli_starts_a_voluntary_graduation_only_when_confirmed(svc, personas, officers):
+    from flask import current_app
+
+    number = enrol(svc, officers, personas["eligible_head_without_photo"])
+    runner = current_app.test_cli_runner()
+    result = runner.invoke(args=["graduation", "start", number, "--kind", "voluntary", "--as", "cw1"])
+    assert result.exit_code == 2 and case(number).status == "ENROLLED"
+    result = runner.invoke(args=["graduation", "start", number, "--kind", "criteria", "--as", "cw1"])
+    assert result.exit_code == 2 and "GRADUATION_NOT_ALLOWED" in result.output
+    result = runner.invoke(args=["graduation", "start", number, "--kind", "voluntary", "--confirm", "--as", "cw1"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0 and "GRADUATED" in result.output
+    result = runner.invoke(args=["graduation", "candidates"], catch_exceptions=False)
+    assert result.exit_code == 0
