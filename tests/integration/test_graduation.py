@@ -234,3 +234,37 @@ def test_cli_starts_a_voluntary_graduation_only_when_confirmed(svc, personas, of
     assert result.exit_code == 0 and "GRADUATED" in result.output
     result = runner.invoke(args=["graduation", "candidates"], catch_exceptions=False)
     assert result.exit_code == 0
+
+
+def test_a_caseworker_confirms_a_criteria_graduation_on_the_case_page(svc, personas, officers, enrolled):
+    from engine.core import Actor
+    from engine.humantasks import claim_task
+    from tests.integration.test_web import stamp_of
+
+    nik = personas["eligible_head_without_photo"]
+    saved = _saved(nik)
+    try:
+        _make_better_off(nik, 2_500_000)
+        for _ in range(2):
+            recheck_enrolment(svc.engine, enrolled)
+            db.session.commit()
+        with fresh_client() as client:
+            officer_login(client, "g_caseworker")
+            assert f"candidate-{enrolled}" in client.get("/graduation").get_data(as_text=True)
+            assert _post(client, f"/cases/{enrolled}/graduation", {"kind": "criteria"}).status_code == 302
+            task = open_task(enrolled, "confirm_graduation")
+            claim_task(svc.engine, task.id, Actor(id="g_caseworker", roles=frozenset({"caseworker"}), regions=None,
+                                                  name="g"))
+            db.session.commit()
+            page = client.get(f"/cases/{enrolled}").get_data(as_text=True)
+            assert "Konfirmasi graduasi" in page and 'name="graduation_decision"' in page
+            response = _post(client, f"/cases/{enrolled}/tasks/{task.id}",
+                             {"claim_stamp": stamp_of(client, enrolled), "graduation_decision": "graduate"})
+            assert response.status_code == 422  # the internal note is required
+            response = _post(client, f"/cases/{enrolled}/tasks/{task.id}",
+                             {"claim_stamp": stamp_of(client, enrolled), "graduation_decision": "graduate",
+                              "graduation_notes": "warung keluarga sudah stabil"})
+            assert response.status_code == 302
+        assert case(enrolled).status == "GRADUATED"
+    finally:
+        _restore(*saved)
