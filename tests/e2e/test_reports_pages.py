@@ -10,7 +10,7 @@ from engine.db import db
 from tests.integration.test_programme_dashboard import enrolments  # noqa: F401 (fixture)
 from tests.integration.test_targeting_report import world  # noqa: F401 (fixture)
 
-from .conftest import CHROMIUM, PASSWORD, sign_in
+from .conftest import CHROMIUM, PASSWORD, axe_violations, sign_in
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -43,6 +43,7 @@ def test_targeting_report_in_the_browser(live, browser, world):  # noqa: F811
     assert page.locator("#total-excluded-families").inner_text() == "5"
     assert "Cara menghitung" in page.content()
     _shot(page, "targeting.png")
+    assert axe_violations(page, live) == []
     assert problems == []
 
 
@@ -58,4 +59,5 @@ def test_programme_dashboard_charts_draw(live, browser, enrolments):  # noqa: F8
     assert page.locator("#chart-quarters").bounding_box()["height"] > 100
     assert page.locator("#payments-placeholder").inner_text().count("belum tersedia") == 1
     _shot(page, "programme.png")
+    assert axe_violations(page, live) == []
     assert problems == []
