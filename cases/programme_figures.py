@@ -4,7 +4,9 @@ An enrolment counts in the quarter (Western Indonesian Time) it began; an exit i
 enrolment ended, by the case's status at the end (REMOVED: removed after a re-check; GRADUATED: left
 the programme self-sufficient; other: closed otherwise). Active = enrolments not ended. Limited to the
 districts of the officer who asks. Commitments (verifikasi komitmen) and payments have no data in
-this system yet: the dashboard says so rather than showing zeros.
+this system yet: the dashboard says so rather than showing zeros. What exists of payments is the first-stage
+payment each enrolment requests (Enrolment.disbursement_ref, the amount benefits.first_payment), counted in
+the quarter of the enrolment; payment cycles after it are not available yet.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ class Counts:
     graduated: int = 0
     other: int = 0
     annual_cash: int = 0  # annual cash of the enrolments begun (quarters) or still active (districts)
+    first_payments: int = 0  # first-stage payments requested at enrolment (payments.request_disbursement)
+    first_amount: int = 0
 
     @property
     def exits(self):
@@ -65,17 +69,21 @@ def _exit_kind(status):
 def programme_figures(session, actor):
     """Count enrolments and exits per quarter and district for `actor`'s districts."""
     e, a = Enrolment, Application
-    query = scoped(select(a.district_code, a.status, e.enrolled_at, e.ended_at, e.benefits)
+    query = scoped(select(a.district_code, a.status, e.enrolled_at, e.ended_at, e.benefits, e.disbursement_ref)
                    .join(a, a.id == e.application_id), a.district_code, actor)
     figures = ProgrammeFigures()
-    for district, status, enrolled_at, ended_at, benefits in session.execute(query):
+    for district, status, enrolled_at, ended_at, benefits, disbursement_ref in session.execute(query):
         district = district or "??"
         cash = int((benefits or {}).get("annual_cash_total") or 0)
+        first = int((benefits or {}).get("first_payment") or 0) if disbursement_ref else 0
         per_district = figures.districts.setdefault(district, Counts())
         quarter = quarter_of(enrolled_at)
         for counts in (figures.quarters.setdefault(quarter, Counts()),
                        figures.cells.setdefault((quarter, district), Counts()), per_district):
             counts.enrolled += 1
+            if first:
+                counts.first_payments += 1
+                counts.first_amount += first
         figures.quarters[quarter].annual_cash += cash
         figures.cells[(quarter, district)].annual_cash += cash
         if ended_at is None:
@@ -112,9 +120,12 @@ def write_xlsx(figures, out, district_label, locale="id"):
     ws = wb.active
     ws.title = t("Per triwulan", "Per quarter")
     sheet(ws, [t("Triwulan", "Quarter"), *counts_header, t("Tunai per tahun terdaftar baru (Rp)",
-                                                             "Annual cash of new enrolments (Rp)")])
+                                                             "Annual cash of new enrolments (Rp)"),
+               t("Pembayaran tahap pertama diminta", "First-stage payments requested"),
+               t("Jumlah tahap pertama (Rp)", "First-stage amount (Rp)")])
     for q in figures.quarter_list():
-        ws.append([q, *row(figures.quarters[q]), figures.quarters[q].annual_cash])
+        c = figures.quarters[q]
+        ws.append([q, *row(c), c.annual_cash, c.first_payments, c.first_amount])
     ws = wb.create_sheet(t("Per kecamatan", "Per district"))
     sheet(ws, [t("Kecamatan", "District"), *counts_header, t("Aktif", "Active"),
                t("Tunai per tahun aktif (Rp)", "Annual cash, active (Rp)")])
@@ -126,6 +137,8 @@ def write_xlsx(figures, out, district_label, locale="id"):
     for (q, d) in sorted(figures.cells):
         ws.append([q, district_label(d), *row(figures.cells[(q, d)])])
     ws = wb.create_sheet(t("Komitmen dan pembayaran", "Commitments and payments"))
-    ws.append([t("Belum tersedia: data verifikasi komitmen dan siklus pembayaran belum ada di sistem ini.",
-                 "Not available yet: commitment checks and payment cycles have no data in this system.")])
+    ws.append([t("Belum tersedia: data verifikasi komitmen dan siklus pembayaran (setelah tahap pertama) belum ada "
+                 "di sistem ini. Pembayaran tahap pertama ada di lembar per triwulan.",
+                 "Not available yet: commitment checks and payment cycles (after the first stage) have no data in "
+                 "this system. First-stage payments are on the per-quarter sheet.")])
     wb.save(out)

@@ -21,13 +21,15 @@ def at(y, m, d, h=3):
     return datetime(y, m, d, h, tzinfo=timezone.utc)
 
 
-def _enrolment(n, district, enrolled_at, ended_at=None, status="ENROLLED", cash=1_000_000):
+def _enrolment(n, district, enrolled_at, ended_at=None, status="ENROLLED", cash=1_000_000, first=None):
     app = Application(nik=f"35100{n:011d}", consent_version="v1", district_code=district, status=status,
                       case_number=f"P-{n}")
     db.session.add(app)
     db.session.flush()
     db.session.add(Enrolment(application_id=app.id, nik=app.nik, programmes=["PKH"],
-                             benefits={"annual_cash_total": cash}, enrolled_at=enrolled_at, ended_at=ended_at))
+                             benefits={"annual_cash_total": cash, "first_payment": first or cash // 4},
+                             disbursement_ref=f"D-{n}" if first != 0 else None, enrolled_at=enrolled_at,
+                             ended_at=ended_at))
 
 
 @pytest.fixture
@@ -36,7 +38,7 @@ def enrolments(ctx):
     _enrolment(2, "01", at(2026, 2, 10), at(2026, 5, 1), status="REMOVED")
     _enrolment(3, "01", at(2026, 3, 31, 18))  # 1 April 01:00 WIB: the second quarter
     _enrolment(4, "02", at(2026, 4, 2), at(2026, 8, 1), status="GRADUATED", cash=2_000_000)
-    _enrolment(5, "02", at(2026, 7, 2), cash=3_000_000)
+    _enrolment(5, "02", at(2026, 7, 2), cash=3_000_000, first=0)  # no payment requested
     db.session.commit()
 
 
@@ -53,6 +55,8 @@ def test_counts_per_quarter_and_district(enrolments):
     assert (q2.enrolled, q2.removed, q2.graduated) == (2, 1, 0)
     assert (q3.enrolled, q3.graduated, q3.exits) == (1, 1, 1)
     assert q3.annual_cash == 3_000_000
+    assert (q1.first_payments, q1.first_amount) == (2, 500_000)
+    assert (q3.first_payments, q3.first_amount) == (0, 0)
     assert f.active == {"01": 2, "02": 1}
     assert (f.districts["01"].exits, f.districts["02"].exits, f.districts["02"].annual_cash) == (1, 1, 3_000_000)
     assert (f.cells[("2026-Q2", "01")].enrolled, f.cells[("2026-Q2", "01")].removed) == (1, 1)
@@ -87,8 +91,9 @@ def test_page_tables_placeholders_and_workbook(web):
     assert html.count("belum tersedia") >= 2  # commitments and payments: no data yet, said so
     sheets = load_workbook(io.BytesIO(web.get("/reports/programme.xlsx").data))
     rows = list(sheets["Per triwulan"].iter_rows(min_row=2, values_only=True))
-    assert rows == [("2026-Q1", 2, 0, 0, 0, 0, 2_000_000), ("2026-Q2", 2, 1, 0, 0, 1, 3_000_000),
-                    ("2026-Q3", 1, 0, 1, 0, 1, 3_000_000)]
+    assert rows == [("2026-Q1", 2, 0, 0, 0, 0, 2_000_000, 2, 500_000),
+                    ("2026-Q2", 2, 1, 0, 0, 1, 3_000_000, 2, 750_000),
+                    ("2026-Q3", 1, 0, 1, 0, 1, 3_000_000, 0, 0)]
 
 
 def test_a_supervisor_of_district_02_sees_only_it(web):
