@@ -7,7 +7,7 @@ newest first) all found a DTSEN decile and a household wage at or over the confi
 thank-you letter and ends the enrolment (status GRADUATED; cases/listeners.py) so that the next payment
 cycle leaves the family out. Every start is written to the audit log and the case timeline.
 """
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.scope import require_in_scope, scoped
 
@@ -47,17 +47,37 @@ def meets_criteria(rechecks, thresholds):
 
 
 def criteria_candidates(session, actor, thresholds):
-    """Case numbers of enrolled families (in `actor`'s districts) meeting the graduation criteria."""
-    query = scoped(select(Application.id, Application.case_number).where(Application.status == "ENROLLED"),
-                   Application.district_code, actor).order_by(Application.id)
-    found = []
-    for app_id, number in session.execute(query).all():
-        rows = session.execute(select(Recheck).where(Recheck.application_id == app_id)
-                               .order_by(Recheck.checked_at.desc(), Recheck.id.desc())
-                               .limit(int(thresholds["consecutive_checks"]))).scalars().all()
-        if meets_criteria(rows, thresholds):
+    """Case numbers of enrolled families (in `actor`'s districts) meeting the graduation criteria.
+
+    One query: each enrolled family's newest `consecutive_checks` re-checks (a window function, on SQLite
+    and PostgreSQL alike), grouped here.
+    """
+    needed = int(thresholds["consecutive_checks"])
+    if needed < 1:
+        return []
+    rank = func.row_number().over(partition_by=Recheck.application_id,
+                                  order_by=(Recheck.checked_at.desc(), Recheck.id.desc())).label("rank")
+    inner = scoped(select(Application.case_number, Recheck.application_id, Recheck.explanation, rank)
+                   .join(Application, Application.id == Recheck.application_id)
+                   .where(Application.status == "ENROLLED"), Application.district_code, actor).subquery()
+    rows = session.execute(select(inner.c.case_number, inner.c.explanation).where(inner.c.rank <= needed)
+                           .order_by(inner.c.case_number, inner.c.rank)).all()
+    found, by_case = [], {}
+    for number, explanation in rows:
+        by_case.setdefault(number, []).append(_Check(explanation))
+    for number, checks in by_case.items():
+        if meets_criteria(checks, thresholds):
             found.append(number)
     return found
+
+
+class _Check:
+    """A re-check as meets_criteria reads it (its explanation only)."""
+
+    __slots__ = ("explanation",)
+
+    def __init__(self, explanation):
+        self.explanation = explanation
 
 
 def start_graduation(engine, case_number, kind, actor, declared_by, ip=None, user_agent=None):
