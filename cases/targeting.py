@@ -143,18 +143,21 @@ def enrolled_benefit(benefits):
     return int(benefits.get("annual_cash_total") or 0), int(benefits.get("pbi_premium_monthly") or 0) * 12
 
 
-def _households(session, app_ids):
-    """The household the civil registry reported last for each case: {application id: [member]}."""
+def _households(session, actor):
+    """The household the civil registry reported last for each excluded case: {application id: [member]}.
+
+    One query over the excluded cases of `actor`'s districts, reading only the answer's household
+    (a JSON path, on SQLite and PostgreSQL alike).
+    """
+    a, ev = Application, EvidenceRecord
+    query = scoped(select(ev.application_id, ev.value["household"].label("household"))
+                   .join(a, a.id == ev.application_id)
+                   .where(a.status.in_(EXCLUDED_STATUSES), ev.source == "civil_registry")
+                   .order_by(ev.application_id, ev.id), a.district_code, actor)
     found = {}
-    for start in range(0, len(app_ids), 500):
-        chunk = app_ids[start:start + 500]
-        rows = session.execute(select(EvidenceRecord.application_id, EvidenceRecord.id, EvidenceRecord.value)
-                               .where(EvidenceRecord.application_id.in_(chunk),
-                                      EvidenceRecord.source == "civil_registry")
-                               .order_by(EvidenceRecord.application_id, EvidenceRecord.id))
-        for app_id, _id, value in rows:
-            if isinstance(value, dict) and value.get("household") is not None:
-                found[app_id] = value["household"]  # the newest answer wins
+    for app_id, members in session.execute(query):
+        if members is not None:
+            found[app_id] = members  # the newest answer wins
     return found
 
 
@@ -173,7 +176,7 @@ def targeting_report(session, actor, benefits, district_names=None):
                    .where(a.status.in_((*EXCLUDED_STATUSES, *APPROVED_STATUSES))).order_by(a.id),
                    a.district_code, actor)
     rows = session.execute(query).all()
-    households = _households(session, [r.id for r in rows if r.status in EXCLUDED_STATUSES])
+    households = _households(session, actor)
     areas = {}
     for row in rows:
         code = row.district_code or "??"
