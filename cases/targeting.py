@@ -19,10 +19,12 @@ Nothing here names a person; rows are limited to the districts of the officer wh
 """
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine.scope import scoped
 from tasks.benefits import calculate
@@ -277,3 +279,36 @@ METHOD = {
 
 def method_text(locale="id"):
     return METHOD["id" if locale == "id" else "en"]
+
+
+class ReportCache:
+    """The last report per database and set of districts, reused while no case changed.
+
+    A case's every change moves its `updated_at` (cases/listeners.py), so the key includes the count and
+    the newest `updated_at` of the cases in those districts (one indexed aggregate): a reused report is
+    never stale. The benefit amounts are part of the key too (a settings change computes afresh).
+    """
+
+    def __init__(self, size=32):
+        self._lock = threading.Lock()
+        self._entries = {}
+        self._size = size
+
+    def get(self, session, actor, benefits, district_names=None):
+        stamp = session.execute(scoped(select(func.count(), func.max(Application.updated_at)),
+                                       Application.district_code, actor)).one()
+        regions = None if actor.regions is None else tuple(sorted(actor.regions))
+        key = (str(session.get_bind().url), regions, int(stamp[0]), str(stamp[1]),
+               json.dumps(benefits, sort_keys=True, default=str))
+        with self._lock:
+            report = self._entries.get(key)
+        if report is None:
+            report = targeting_report(session, actor, benefits, district_names)
+            with self._lock:
+                if len(self._entries) >= self._size:
+                    self._entries.clear()
+                self._entries[key] = report
+        return report
+
+
+cache = ReportCache()

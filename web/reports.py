@@ -10,7 +10,8 @@ from flask_login import current_user
 
 from cases.audit import record
 from cases.officers import district_name
-from cases.targeting import GROUNDS, method_text, targeting_report, write_xlsx
+from cases.targeting import GROUNDS, method_text, write_xlsx
+from cases.targeting import cache as report_cache
 from engine.db import db
 
 from .auth import roles_required
@@ -24,8 +25,7 @@ def _locale():
 
 
 def _report():
-    names = {}
-    report = targeting_report(db.session, current_user.actor, current_app.config["BANSOS_BENEFITS"], names)
+    report = report_cache.get(db.session, current_user.actor, current_app.config["BANSOS_BENEFITS"])
     for area in report.districts:
         area.name = district_name(area.code) or area.name
     return report

@@ -213,3 +213,18 @@ def test_cases_decided_by_the_engine_land_under_their_grounds(svc, personas, off
     app = case(enrolled)
     assert (t.included.families, t.included.cash) == (1, app.benefits["annual_cash_total"])
     assert t.included.cash > 0
+
+
+def test_the_cached_report_is_recomputed_when_a_case_changes(world):
+    from cases.targeting import cache
+
+    benefits = current_app.config["BANSOS_BENEFITS"]
+    first = cache.get(db.session, EVERYWHERE, benefits)
+    assert cache.get(db.session, EVERYWHERE, benefits) is first  # nothing changed: the same report
+    app = db.session.execute(select(Application).where(Application.case_number == "T-7")).scalar_one()
+    app.status, app.decided_at = "REJECTED", DECIDED
+    from engine.db import utcnow
+    app.updated_at = utcnow()
+    db.session.commit()
+    again = cache.get(db.session, EVERYWHERE, benefits)
+    assert again is not first and again.total.excluded.families == first.total.excluded.families + 1
