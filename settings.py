@@ -115,6 +115,11 @@ class DefaultSettings:
         "PBI": {"premium_per_person_monthly": 42_000},
     }
     BANSOS_REVIEW_SLA_WORKING_DAYS = 3
+    # Graduation by criteria (graduasi): an enrolled family whose last `consecutive_checks` re-checks all found
+    # a DTSEN decile of at least `min_decile` and a household wage (BPJS Ketenagakerjaan) of at least
+    # `min_monthly_income` rupiah is proposed for graduation; a caseworker confirms (processes/graduation.bpmn).
+    # Below the exclusion thresholds on purpose: a family over those is removed by the re-check instead.
+    BANSOS_GRADUATION = {"min_decile": 4, "min_monthly_income": 2_000_000, "consecutive_checks": 2}
     # Public holidays (ISO dates) skipped when counting working days.
     BANSOS_HOLIDAYS = []
 

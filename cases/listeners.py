@@ -118,6 +118,8 @@ def _record(engine, session, runtime):
         # A failed payment under review suspends the family from cycles (PAYMENT_REVIEW) and back; nothing else.
         if status in ("PAYMENT_REVIEW", "ENROLLED") and app.status in ("ENROLLED", "PAYMENT_REVIEW"):
             app.status = status
+    elif runtime.instance.version.process_id == "graduation":
+        _record_graduation(session, app, status, runtime)
     elif status and status != app.status:
         _apply_status(session, app, status, runtime)
     app.updated_at = utcnow()
@@ -170,6 +172,25 @@ def _record_recheck(session, app, status, runtime):
             for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
                                                                      Enrolment.ended_at.is_(None))).scalars():
                 enrolment.ended_at = utcnow()
+
+
+def _record_graduation(session, app, status, runtime):
+    """A graduation's status: under confirmation, back to enrolled, or graduated (the enrolment ends, so the
+    next payment cycle leaves the family out; the NIK may apply again later)."""
+    if not status or status == app.status:
+        return
+    app.status = status
+    if status != "GRADUATED":
+        return
+    data = runtime.current_data
+    app.active_nik = None
+    app.applicant_message = data.get("graduation_message") or None
+    ended = utcnow()
+    for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
+                                                             Enrolment.ended_at.is_(None))).scalars():
+        enrolment.ended_at = ended
+    add_event(session, app, "graduated", f"Graduated ({data.get('graduation_kind')})",
+              detail={"kind": data.get("graduation_kind"), "declared_by": data.get("declared_by")})
 
 
 def _apply_status(session, app, status, runtime):

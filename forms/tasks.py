@@ -159,12 +159,21 @@ class PaymentReviewForm(_Strict):
     payment_review_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
 
 
+class GraduationConfirmForm(_Strict):
+    """A caseworker's confirmation that a family meeting the graduation criteria leaves the programme."""
+
+    graduation_decision = fields.String(required=True, validate=validate.OneOf(["graduate", "keep"]))
+    graduation_message = fields.String(load_default="", validate=validate.Length(max=MESSAGE_MAX))
+    graduation_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
+
+
 FORMS = {
     "payment_review": PaymentReviewForm,
     "cycle_prepare": CyclePrepareForm,
     "cycle_approval": CycleApprovalForm,
     "cycle_dispatch": CycleDispatchForm,
     "case_review": CaseReviewForm,
+    "graduation_confirm": GraduationConfirmForm,
     "approval": ApprovalForm,
     "appeal_review": AppealReviewForm,
     "removal_review": RemovalReviewForm,
@@ -178,4 +187,5 @@ DECISION_FIELDS = {
     "approval": ("approval_decision", "approval_reason_codes", "approval_message", "approval_notes"),
     "appeal_review": ("appeal_outcome", "appeal_reason_codes", "appeal_message", "appeal_notes"),
     "removal_review": ("removal_decision", None, "removal_message", "removal_notes"),
+    "graduation_confirm": ("graduation_decision", None, "graduation_message", "graduation_notes"),
 }

@@ -49,6 +49,6 @@ def handler(operator):
 
 def load_handlers():
     """Import every handler module so the registry is complete."""
-    from . import benefits, biometric, cycles, data_checks, identity, objections, payments  # noqa: F401
+    from . import benefits, biometric, cycles, data_checks, graduation, identity, objections, payments  # noqa: F401
 
     return REGISTRY

@@ -111,9 +111,9 @@ def _init_web(app, settings):
 
     for blueprint in (admin.bp, admin.profile_bp):
         app.register_blueprint(blueprint)
-    from . import objections, public  # public figures (no sign-in), community objections
+    from . import graduation, objections, public, reports  # public figures, objections, reports, graduation
 
-    for blueprint in (public.bp, objections.bp):
+    for blueprint in (public.bp, objections.bp, reports.bp, graduation.bp):
         app.register_blueprint(blueprint)
     from . import api, tokens  # the JSON API (/api/v1) and the officers' API tokens
 

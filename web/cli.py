@@ -34,6 +34,7 @@ ERROR_TEXT = {
     "CYCLE_UNKNOWN": "Siklus tidak ada dalam jadwal / No such cycle in the schedule",
     "CYCLE_NOT_FOUND": "Siklus tidak ditemukan / Cycle not found",
     "CYCLE_SUPPLEMENT_EARLY": "Siklus utama belum dibekukan / The main cycle is not frozen yet",
+    "GRADUATION_NOT_ALLOWED": "Graduasi tidak dapat dilakukan / Graduation not possible",
 }
 
 
@@ -86,12 +87,14 @@ def _actor(username):
 
 def register_cli(app):
     """Attach the command groups to the app."""
-    from . import commands_cases, commands_cycles, commands_data, commands_processes, commands_runs, commands_tokens
+    from . import (commands_cases, commands_cycles, commands_data, commands_processes, commands_reports, commands_runs,
+                   commands_tokens)
 
     for command in (commands_data.sandbox, commands_data.officer, commands_data.audit, commands_data.deploy,
                     commands_data.setup, commands_cases.tasks, commands_cases.case, commands_cases.incidents,
                     commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
-                    commands_tokens.token, commands_processes.processes, commands_runs.runs, commands_cycles.cycle):
+                    commands_tokens.token, commands_processes.processes, commands_runs.runs, commands_cycles.cycle,
+                    commands_reports.report, commands_reports.graduation):
         app.cli.add_command(command)
     from .dispatcher import scheduler_command
     from .worker import worker_command

@@ -16,6 +16,7 @@ LABELS = {
     "appeal_outcome": "Appeal outcome", "appeal_reason_codes": "Reasons the applicant will see (when not accepted)",
     "appeal_message": APPLICANT_MESSAGE, "appeal_notes": INTERNAL_NOTE,
     "removal_decision": "Decision", "removal_message": APPLICANT_MESSAGE, "removal_notes": INTERNAL_NOTE,
+    "graduation_decision": "Decision", "graduation_message": APPLICANT_MESSAGE, "graduation_notes": INTERNAL_NOTE,
     "appeal_overturned_ground": "Ground judged wrong (when overturning)",
     "objection_outcome": "Outcome of the verification", "objection_notes": "Findings (seen by officers only)",
     "prepare_decision": "Decision", "prepare_notes": INTERNAL_NOTE,
@@ -26,6 +27,7 @@ LABELS = {
 CHOICE_LABELS = {
     "approve": "Approve", "reject": "Reject", "overturn": "Overturn the decision", "uphold": "Uphold the decision",
     "remove": "Remove from the programme", "keep": "Keep enrolled",
+    "graduate": "Graduate: the family leaves the programme self-sufficient",
     "upheld": "Upheld: re-check the family's enrolment", "dismissed": "Dismissed: no ground found",
     "ALL": "Every ground of the rejection",
     "submit": "Submit for approval", "cancel": "Cancel the cycle", "return": "Return to the maker",

@@ -20,6 +20,7 @@ TASK_LABELS = {
     "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
     "prepare_cycle": _l("Prepare payment cycle"), "approve_cycle": _l("Approve payment cycle"),
     "dispatch_batches": _l("Send payment files to the banks"), "review_payment": _l("Review a failed payment"),
+    "confirm_graduation": _l("Confirm graduation"),
 }
 
 OPERATOR_LABELS = {
@@ -33,7 +34,7 @@ OPERATOR_LABELS = {
     "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
     "cycle.close": _l("close the cycle"), "cycle.apply_review": _l("apply the payment review"),
     "cycle.notify_paid": _l("payment notices"),
-    "notify.decision": _l("decision notice"), "notify.objection_outcome": _l("objection outcome notice"),
+    "notify.decision": _l("decision notice"), "notify.graduation": _l("graduation notice and thank-you letter"), "notify.objection_outcome": _l("objection outcome notice"),
 }
 
 # Evidence sources (EvidenceRecord.source)

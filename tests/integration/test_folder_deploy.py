@@ -60,7 +60,7 @@ def test_deploying_the_folder_again_keeps_what_an_administrator_deployed_in_the_
 def test_one_changed_file_makes_a_new_version_of_that_process_only_numbered_per_process(svc, tmp_path):
     folder = tmp_path / "processes"
     shutil.copytree(ROOT / "processes", folder)
-    assert sorted(numbers()) == [("application", 1, "folder"), ("objection", 1, "folder"),
+    assert sorted(numbers()) == [("application", 1, "folder"), ("graduation", 1, "folder"), ("objection", 1, "folder"),
                                  ("payment_cycle", 1, "folder"), ("payment_review", 1, "folder"),
                                  ("recheck", 1, "folder")]
     path = folder / "objection.bpmn"

@@ -31,7 +31,7 @@ def register(app):
     from engine.db import db
 
     from .. import csrf
-    from . import apply, appeal, assist, evidence, idp_pages, mycase, signin  # noqa: F401  (routes on bp)
+    from . import apply, appeal, assist, evidence, graduation, idp_pages, mycase, signin  # noqa: F401  (routes on bp)
     from .session import current_applicant
 
     for view in (idp_pages.token, apply.apply_photo, apply.apply_photo_check, appeal.appeal_send, assist.photo,

@@ -32,12 +32,20 @@ STATUS_TEXTS = {
                           "it. Your family stays enrolled.")),
     "REMOVED": (_l("No longer receiving assistance"),
                 _l("After a re-check your family no longer qualifies. You may apply again if your situation changes.")),
+    "GRADUATION_REVIEW": (_l("Graduation being confirmed"),
+                          _l("Your family's recent checks show it may be self-sufficient; an officer is confirming it "
+                             "with you and your facilitator.")),
+    "GRADUATED": (_l("Graduated: self-sufficient"),
+                  _l("Your family has left the programme self-sufficient (graduasi). Payments stop from the next "
+                     "cycle. Thank you. You may apply again if your situation changes.")),
 }
 
 EVENT_TEXTS = {
     "submitted": _l("Application sent"),
     "appeal_filed": _l("Appeal sent"),
     "recheck": _l("Periodic re-check"),
+    "graduation_started": _l("Graduation started"),
+    "graduated": _l("Graduated"),
 }
 
 BENEFIT_PARTS = {
@@ -65,6 +73,11 @@ NOTICE_TEXTS = {
     "decision_appeal_upheld": _l("Your appeal on %(case_number)s was reviewed; the decision stays."),
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
+    "graduation_notice": _l("Your family has graduated from the programme (%(case_number)s): it is self-sufficient. "
+                            "Payments stop from the next cycle."),
+    "graduation_thanks": _l("Thank you. Your family worked hard to stand on its own feet, and we are glad to see it "
+                            "self-sufficient. If your situation gets worse again, you may apply again at any time, "
+                            "with your facilitator or in this portal."),
     "payment_paid": _l("Your %(programme)s assistance for stage %(cycle)s, %(amount)s, was paid through %(channel)s."),
 }
 # The message parameters the texts above may use (each message fills what it has; the rest stay empty).
