@@ -31,7 +31,7 @@ from engine.scope import scoped
 from integrations.sandbox import tables as t
 
 from .audit import record
-from .models import Application, Enrolment, Recheck
+from .models import _ID, Application, Enrolment, Recheck
 
 REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"
 DECEASED = "DECEASED"
@@ -72,7 +72,7 @@ class MemberBenefitEnd(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    application_id: Mapped[int] = mapped_column(_ID, ForeignKey("applications.id"), index=True)
     member_nik: Mapped[str] = mapped_column(String(16))
     categories: Mapped[list] = mapped_column(JSON, default=list)  # [{programme, category, annual}]
     reason: Mapped[str] = mapped_column(String(40))

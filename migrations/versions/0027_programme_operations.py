@@ -46,7 +46,7 @@ def upgrade():
         "member_benefit_ends",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("enrolment_id", sa.Integer(), nullable=False),
-        sa.Column("application_id", sa.Integer(), nullable=False),
+        sa.Column("application_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("member_nik", sa.String(length=16), nullable=False),
         sa.Column("categories", sa.JSON(), nullable=False),
         sa.Column("reason", sa.String(length=40), nullable=False),
