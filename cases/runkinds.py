@@ -21,7 +21,9 @@ from .audit import record
 from .models import Application
 
 IMPORT, RECHECK = "import", "recheck"
-STARTERS = {IMPORT: ("administrator",), RECHECK: ("administrator", "supervisor")}
+REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"  # cases/programme.py
+STARTERS = {IMPORT: ("administrator",), RECHECK: ("administrator", "supervisor"),
+            REVERIFY: ("administrator",), REGISTRY_RECHECK: ("administrator",)}
 READERS = ("administrator", "supervisor", "auditor")
 
 
@@ -109,7 +111,7 @@ def may_see(actor, run):
     roles = set(actor.roles)
     if roles & {"administrator", "auditor"}:
         return actor.regions is None or (run.regions is not None and set(run.regions) <= set(actor.regions))
-    if "supervisor" in roles and run.kind == RECHECK:
+    if "supervisor" in roles and run.kind in (RECHECK, REVERIFY, REGISTRY_RECHECK):
         return actor.regions is None or (run.regions is not None and set(run.regions) <= set(actor.regions))
     return False
 

@@ -30,6 +30,8 @@ ERROR_TEXT = {
     "PROCESS_NOT_DEPLOYED": "Proses belum dipasang / Process not deployed",
     "RUN_NOT_FOUND": "Proses massal tidak ditemukan / Run not found",
     "RUN_FINISHED": "Proses massal sudah selesai / The run has already finished",
+    "QUARTER_INVALID": "Triwulan tidak valid (contoh: 2026Q4) / Invalid quarter (e.g. 2026Q4)",
+    "QUARTER_ALREADY_RUN": "Verifikasi ulang triwulan ini sudah dijalankan / This quarter's re-verification was already started",
 }
 
 
@@ -87,7 +89,8 @@ def register_cli(app):
     for command in (commands_data.sandbox, commands_data.officer, commands_data.audit, commands_data.deploy,
                     commands_data.setup, commands_cases.tasks, commands_cases.case, commands_cases.incidents,
                     commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
-                    commands_tokens.token, commands_processes.processes, commands_runs.runs):
+                    commands_tokens.token, commands_processes.processes, commands_runs.runs,
+                    commands_runs.reverify):
         app.cli.add_command(command)
     from .dispatcher import scheduler_command
     from .worker import worker_command

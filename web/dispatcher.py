@@ -31,6 +31,7 @@ from engine.db import db, utcnow
 log = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x7E9A7_5C4ED  # pg_try_advisory_lock key: "tepat scheduler"
+REVERIFY_EVERY_SECONDS = 3600  # whether the quarter's re-verification is due (BANSOS_REVERIFY_*)
 PURGE_EVERY_SECONDS = 24 * 3600
 
 
@@ -99,12 +100,16 @@ class Dispatcher:
             self.send_chunks = lambda chunks: send_chunk_hints(app.config, chunks)  # noqa: E731
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
+        self.last_reverify = None
 
     def tick(self):
         """One round: hints (or wakes) for what is due; the daily purges. Returns how many handled."""
         if self.last_purge is None or time.monotonic() - self.last_purge >= PURGE_EVERY_SECONDS:
             self.last_purge = time.monotonic()
             self._purge()
+        if self.last_reverify is None or time.monotonic() - self.last_reverify >= REVERIFY_EVERY_SECONDS:
+            self.last_reverify = time.monotonic()
+            self._reverify()
         from .runs_exec import dispatch_chunks, run_due_chunks
 
         if not self.celery:
@@ -144,6 +149,16 @@ class Dispatcher:
                 return 0
             self.sent.update({i: mono for i in fresh})
         return len(fresh)
+
+    def _reverify(self):
+        """The quarterly re-verification, when due (cases/programme.py); its chunks go out as hints."""
+        from .scheduler import reverify_due
+
+        try:
+            reverify_due(self.app)
+        except Exception:
+            log.warning("scheduler: could not start the quarterly re-verification; tried again in an hour",
+                        exc_info=True)
 
     def _purge(self):
         from .scheduler import purge_evidence, purge_photos

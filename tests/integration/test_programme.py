@@ -18,6 +18,7 @@ from engine.runs import Run, RunItem
 from integrations.sandbox import tables as t
 from integrations.sandbox.importer import import_extracts
 from tests.helpers import case, open_task, submit, work
+from tests.integration.test_web import web  # noqa: F401  (fixture)
 from web.runs_exec import run_in_process
 
 ADMIN = Actor(id="admin", roles=frozenset({"administrator", "supervisor"}))
@@ -165,3 +166,72 @@ def test_the_scheduler_starts_the_quarter_once_when_enabled(svc, personas, offic
         assert reverify_if_due(svc.engine, date(2026, 11, 20)) is None  # once a quarter
     finally:
         settings["BANSOS_REVERIFY_SCHEDULE_ENABLED"] = False
+
+
+def test_tepat_reverify_runs_the_quarter_once_and_refuses_bad_input(svc, personas, officers, ctx):
+    app = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    runner = ctx.test_cli_runner()
+    result = runner.invoke(args=["reverify", "--quarter", "2026Q4", "--wait"])
+    assert result.exit_code == 0, result.output
+    assert "reverify done: 1/1 (100%) done 1 failed 0 [continue 1]" in result.output
+    again = runner.invoke(args=["reverify", "--quarter", "2026Q4"])
+    assert again.exit_code == 2 and "QUARTER_ALREADY_RUN" in again.output
+    bad = runner.invoke(args=["reverify", "--quarter", "2026-4"])
+    assert bad.exit_code == 2 and "Triwulan tidak valid" in bad.output
+    assert case(app.case_number).status == "ENROLLED"
+
+
+COVERED_ENDPOINTS = {"admin.start_reverify"}
+
+
+@pytest.mark.parametrize("role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor",
+                                  "administrator"])
+def test_the_reverify_button_by_role(web, svc, role):  # noqa: F811
+    from tests.integration.test_web import login, post
+
+    if role is None:
+        assert web.post("/admin/runs/reverify", data={"quarter": "2026Q4"}).status_code in (302, 400)
+        assert db.session.scalar(select(func.count()).select_from(Run)) == 0
+        return
+    assert login(web, f"w_{role}").status_code == 302
+    page = web.get("/admin/runs").get_data(as_text=True)
+    assert ("Mulai verifikasi ulang triwulanan" in page) == (role == "administrator")
+    started = post(web, "/admin/runs/reverify", {"quarter": "2026Q4"})
+    assert started.status_code == (302 if role == "administrator" else 403)
+    db.session.expire_all()
+    runs = db.session.scalars(select(Run)).all()
+    assert [(r.kind, r.params) for r in runs] == ([(REVERIFY, {"quarter": "2026Q4"})] if role == "administrator" else [])
+    if role == "administrator":
+        assert db.session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "run.start")) == "w_administrator"
+        again = post(web, "/admin/runs/reverify", {"quarter": "2026Q4"})
+        assert again.status_code == 302
+        assert "sudah dijalankan" in web.get("/admin/runs").get_data(as_text=True)
+        post(web, "/admin/runs/reverify", {"quarter": "20264"})
+        assert "Itu bukan triwulan" in web.get("/admin/runs").get_data(as_text=True)
+        assert db.session.scalar(select(func.count()).select_from(Run)) == 1
+
+
+def test_an_administrator_of_one_district_reverifies_only_its_families(svc, personas, officers):
+    app = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    other = "25" if app.district_code != "25" else "24"
+    local = Actor(id="admin_far", roles=frozenset({"administrator"}), regions=frozenset({other}))
+    run = start_reverify_run(svc.engine, local, "2026Q4")
+    assert (run.total, run.regions) == (0, [other])
+    run = start_reverify_run(svc.engine, Actor(id="a2", roles=frozenset({"administrator"}),
+                                               regions=frozenset({app.district_code})), "2026Q4")
+    assert run.total == 1 and _keys(run.id) == [app.case_number]
+
+
+def test_the_leader_dispatcher_starts_the_quarter_when_enabled(svc, personas, officers, app):
+    from web.dispatcher import Dispatcher
+
+    _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    app.config["BANSOS_REVERIFY_SCHEDULE_ENABLED"] = svc.engine.settings["BANSOS_REVERIFY_SCHEDULE_ENABLED"] = True
+    try:
+        Dispatcher(app, send=lambda ids: None, send_chunks=lambda chunks: None).tick()
+    finally:
+        app.config["BANSOS_REVERIFY_SCHEDULE_ENABLED"] = svc.engine.settings["BANSOS_REVERIFY_SCHEDULE_ENABLED"] = False
+    db.session.expire_all()
+    run = db.session.scalars(select(Run).where(Run.kind == REVERIFY)).one()
+    assert run.params == {"quarter": f"{date.today().year}Q{(date.today().month - 1) // 3 + 1}"}
+    assert run.status == "done" and run.outcomes == {"continue": 1}  # inline: the same tick ran it
