@@ -106,13 +106,18 @@ def _text(column):
 
 
 def snapshot_registry(session):
-    """Copy the watched fields into registry_snapshot (set-based); call before the import, same transaction."""
+    """Copy the watched fields into registry_snapshot (set-based); call before the import, same transaction.
+
+    Returns the last change id kept so far: the changes of this import are those after it.
+    """
+    mark = session.scalar(select(func.max(RegistryChange.id))) or 0
     session.execute(delete(RegistrySnapshot))
     snap = RegistrySnapshot.__table__
     for source, table, key, field in WATCHED:
         session.execute(insert(snap).from_select(
             ["source", "field", "key", "value"],
             select(literal(source), literal(field), table.c[key], _text(table.c[field]))))
+    return mark
 
 
 def record_changes(session, run_id=None, now=None):
@@ -151,21 +156,22 @@ def record_changes(session, run_id=None, now=None):
     return session.scalar(select(func.count()).select_from(changes)) - before
 
 
-def _changes_of(run_id):
-    return RegistryChange.run_id.is_(None) if run_id is None else RegistryChange.run_id == run_id
+def _changes_of(run_id, since=0, change=RegistryChange):
+    of_run = change.run_id.is_(None) if run_id is None else change.run_id == run_id
+    return and_(of_run, change.id > (since or 0))
 
 
-def touched_enrolled(run_id):
+def touched_enrolled(run_id, since=0):
     """A SELECT of the case numbers of the enrolled families an import's changes touch (by KK or NIK)."""
     change = aliased(RegistryChange)
     touched = select(change.id).where(
-        change.run_id == run_id if run_id is not None else change.run_id.is_(None),
+        _changes_of(run_id, since, change),
         or_(and_(change.kk_number.is_not(None), change.kk_number == Application.kk_number),
             and_(change.nik.is_not(None), change.nik == Application.nik)))
     return select(Application.case_number).where(Application.status == "ENROLLED", touched.exists())
 
 
-def end_deceased_components(session, settings, run_id=None, today=None):
+def end_deceased_components(session, settings, run_id=None, today=None, since=0):
     """End the benefit components of every enrolled family's member who died in this import; return how many.
 
     The deaths and their families are found set-based; each death's row is written once per enrolment
@@ -182,7 +188,7 @@ def end_deceased_components(session, settings, run_id=None, today=None):
         Application, and_(Application.status == "ENROLLED",
                           or_(Application.kk_number == t.people.c.kk_number, Application.nik == RegistryChange.nik))).join(
         Enrolment, and_(Enrolment.application_id == Application.id, Enrolment.ended_at.is_(None))).where(
-        _changes_of(run_id), RegistryChange.source == "civil_registry", RegistryChange.field == "alive",
+        _changes_of(run_id, since), RegistryChange.source == "civil_registry", RegistryChange.field == "alive",
         RegistryChange.new_value == "false")
     from .operations import add_event
 
@@ -209,14 +215,15 @@ def end_deceased_components(session, settings, run_id=None, today=None):
     return count
 
 
-def after_import(engine, import_run):
+def after_import(engine, import_run, since=0):
     """The import's change set is kept: end the deceased's components; start re-checking the touched families.
 
     Returns the re-check run (None when no enrolled family was touched). Same transaction as the import.
     """
     session = engine.session
-    ended = end_deceased_components(session, engine.settings, import_run.id if import_run else None)
-    keys = touched_enrolled(import_run.id if import_run else None)
+    run_id = import_run.id if import_run else None
+    ended = end_deceased_components(session, engine.settings, run_id, since=since)
+    keys = touched_enrolled(run_id, since)
     if not session.scalar(select(func.count()).select_from(keys.subquery())):
         return None, ended
     run = create_run(session, REGISTRY_RECHECK, {"import_run_id": import_run.id if import_run else None,

@@ -47,7 +47,7 @@ def _import_one(engine, run, folder):
     from .programme import after_import, record_changes, snapshot_registry
 
     params = run.params or {}
-    snapshot_registry(engine.session)  # the watched fields before: the change set is computed after
+    since = snapshot_registry(engine.session)  # the watched fields before: the change set is computed after
     try:
         report = import_extracts(folder, engine.session, error_workbook_path=params.get("errors_path"),
                                  max_delete_share=params.get("max_delete_share"),
@@ -61,7 +61,7 @@ def _import_one(engine, run, folder):
                   "seconds": round(report.seconds, 1)}
     run.error_file = str(report.error_workbook) if report.errors and report.error_workbook else None
     changes = record_changes(engine.session, run.id)
-    recheck, deaths = after_import(engine, run)
+    recheck, deaths = after_import(engine, run, since)
     run.result = dict(run.result, **{"registry_changes": changes, "deaths_ended": deaths,
                        "recheck_run": recheck.id if recheck is not None else None,
                        "families_to_recheck": recheck.total if recheck is not None else 0})

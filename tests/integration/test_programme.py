@@ -235,3 +235,25 @@ def test_the_leader_dispatcher_starts_the_quarter_when_enabled(svc, personas, of
     run = db.session.scalars(select(Run).where(Run.kind == REVERIFY)).one()
     assert run.params == {"quarter": f"{date.today().year}Q{(date.today().month - 1) // 3 + 1}"}
     assert run.status == "done" and run.outcomes == {"continue": 1}  # inline: the same tick ran it
+
+
+def test_tepat_sandbox_import_keeps_the_change_set_and_starts_the_recheck(svc, personas, officers, population,
+                                                                          registry, ctx, tmp_path):
+    changed = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    _enrolled(svc, officers, personas["eligible_family_with_children"])
+    earlier = RegistryChange(run_id=None, source="dtsen", kk_number=changed.kk_number, field="decile",
+                             old_value="1", new_value="2")  # an earlier inline import's change: not again
+    db.session.add(earlier)
+    db.session.execute(update(t.assets).where(t.assets.c.kk_number == changed.kk_number).values(four_wheel_vehicles=3))
+    db.session.commit()
+    folder = tmp_path / "extracts"
+    shutil.copytree(population["dir"], folder)
+    result = ctx.test_cli_runner().invoke(args=["sandbox", "import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "registry changes: 1; deceased members' components ended: 0; run " in result.output
+    db.session.expire_all()
+    run = db.session.scalars(select(Run).where(Run.kind == REGISTRY_RECHECK)).one()
+    assert _keys(run.id) == [changed.case_number]
+    change = db.session.scalars(select(RegistryChange).where(RegistryChange.id > earlier.id)).one()
+    assert (change.source, change.field, change.old_value, change.new_value) == ("assets", "four_wheel_vehicles",
+                                                                                 "3", "0")
