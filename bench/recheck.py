@@ -125,6 +125,7 @@ def measure(url, n, workers, chunk_size, timeout):
                 "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": QUEUE, "BANSOS_RUN_CHUNK_SIZE": chunk_size}
     app = create_app(settings)
     with app.app_context():
+        db.session.remove()
         reset_schema(db.engine)
         t0 = time.perf_counter()
         expected = populate(db.session, n)
@@ -185,8 +186,9 @@ def measure(url, n, workers, chunk_size, timeout):
               f"re-checks {rechecks} ({distinct} families, max attempts {attempts}); outcomes "
               f"{dict(sorted(outcomes.items()))} expected {dict(sorted(expected.items()))}: "
               f"{'CORRECT' if ok else 'WRONG'}", flush=True)
+        db.session.rollback()
+        db.session.remove()  # its connection's transaction would hold the tables the reset drops
         reset_schema(db.engine)
-        db.session.remove()
         db.engine.dispose()
         return rate, ok
 
