@@ -257,3 +257,23 @@ def test_tepat_sandbox_import_keeps_the_change_set_and_starts_the_recheck(svc, p
     change = db.session.scalars(select(RegistryChange).where(RegistryChange.id > earlier.id)).one()
     assert (change.source, change.field, change.old_value, change.new_value) == ("assets", "four_wheel_vehicles",
                                                                                  "3", "0")
+
+
+def test_new_employment_above_the_minimum_wage_rechecks_the_family_to_an_exit(svc, personas, officers, registry):
+    family = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    _enrolled(svc, officers, personas["eligible_family_with_children"])
+    assert db.session.execute(select(t.bpjs_employment).where(t.bpjs_employment.c.nik == family.nik)).first() is None
+    wage = int(svc.engine.settings["BANSOS_REGIONAL_MINIMUM_WAGE"]) * 2
+    snapshot_registry(db.session)
+    db.session.execute(t.bpjs_employment.insert().values(nik=family.nik, monthly_wage=wage, employer="PT Baru"))
+    assert record_changes(db.session) == 1
+    change = db.session.scalars(select(RegistryChange)).one()
+    assert (change.source, change.nik, change.kk_number, change.old_value, change.new_value) == (
+        "bpjs_employment", family.nik, family.kk_number, None, str(wage))
+    recheck, ended = after_import(svc.engine, None)
+    db.session.commit()
+    assert ended == 0 and _keys(recheck.id) == [family.case_number]
+    run_in_process(svc.engine, recheck.id, wait=True)
+    db.session.expire_all()
+    assert db.session.get(Run, recheck.id).outcomes == {"exit": 1}
+    assert case(family.case_number).status == "REMOVAL_REVIEW"  # a caseworker, then a second officer
