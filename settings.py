@@ -172,6 +172,10 @@ class DefaultSettings:
     BANSOS_RUN_CHUNK_SIZE = 50
     BANSOS_RUN_ITEM_BACKOFF_SECONDS = 30
     BANSOS_RUN_ITEM_MAX_ATTEMPTS = 3
+    # Quarterly re-verification of every enrolled family (cases/programme.py): the scheduler starts the
+    # quarter's run from this day of the quarter's first month, once, when enabled.
+    BANSOS_REVERIFY_SCHEDULE_ENABLED = False
+    BANSOS_REVERIFY_DAY = 1
     BANSOS_SUBMIT_WAIT_SECONDS = 60
 
     # `tepat sandbox import` refuses an import that would delete more than this share (0-1) of the

@@ -263,7 +263,8 @@ def recheck_enrolment(engine, case_number, actor="system", review_reasons=()):
     data = {"nik": app.nik, "case_number": case_number,
             "review_flags": list(dict.fromkeys(r["code"] for r in review_reasons)),
             "review_reasons": [dict(r) for r in review_reasons],
-            "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"])}
+            "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"]),
+            "appeal_window": settings["BANSOS_APPEAL_WINDOW"]}
     add_event(engine.session, app, "recheck_started", "Re-check started", actor=actor)
     return engine.start("recheck", case_number, data, region=app.district_code)
 

@@ -21,7 +21,9 @@ from .audit import record
 from .models import Application
 
 IMPORT, RECHECK = "import", "recheck"
-STARTERS = {IMPORT: ("administrator",), RECHECK: ("administrator", "supervisor")}
+REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"  # cases/programme.py
+STARTERS = {IMPORT: ("administrator",), RECHECK: ("administrator", "supervisor"),
+            REVERIFY: ("administrator",), REGISTRY_RECHECK: ("administrator",)}
 READERS = ("administrator", "supervisor", "auditor")
 
 
@@ -42,7 +44,10 @@ def _recheck_one(engine, run, case_number):
 def _import_one(engine, run, folder):
     from integrations.sandbox.importer import ExtractInvalid, MassDeleteRefused, import_extracts
 
+    from .programme import after_import, record_changes, snapshot_registry
+
     params = run.params or {}
+    since = snapshot_registry(engine.session)  # the watched fields before: the change set is computed after
     try:
         report = import_extracts(folder, engine.session, error_workbook_path=params.get("errors_path"),
                                  max_delete_share=params.get("max_delete_share"),
@@ -55,6 +60,11 @@ def _import_one(engine, run, folder):
                   "rows_read": report.rows_read, "refused_rows": len(report.errors),
                   "seconds": round(report.seconds, 1)}
     run.error_file = str(report.error_workbook) if report.errors and report.error_workbook else None
+    changes = record_changes(engine.session, run.id)
+    recheck, deaths = after_import(engine, run, since)
+    run.result = dict(run.result, **{"registry_changes": changes, "deaths_ended": deaths,
+                       "recheck_run": recheck.id if recheck is not None else None,
+                       "families_to_recheck": recheck.total if recheck is not None else 0})
     return "imported" if not report.errors else "imported_with_refusals"
 
 
@@ -90,6 +100,8 @@ def _rows_read_reporter(session, run_id, every=2.0):
 register_kind(RECHECK, _recheck_one)
 register_kind(IMPORT, _import_one)
 
+from . import programme  # noqa: E402,F401  (registers the registry re-check and the re-verification kinds)
+
 
 # --- who may -------------------------------------------------------------------------------------------
 
@@ -99,7 +111,7 @@ def may_see(actor, run):
     roles = set(actor.roles)
     if roles & {"administrator", "auditor"}:
         return actor.regions is None or (run.regions is not None and set(run.regions) <= set(actor.regions))
-    if "supervisor" in roles and run.kind == RECHECK:
+    if "supervisor" in roles and run.kind in (RECHECK, REVERIFY, REGISTRY_RECHECK):
         return actor.regions is None or (run.regions is not None and set(run.regions) <= set(actor.regions))
     return False
 

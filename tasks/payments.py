@@ -16,7 +16,7 @@ def request_disbursement(ctx, reference, nik, amount, channel, account):
 
 
 @handler("notify.decision")
-def notify_decision(ctx, nik, case_number, decision, reasons, message=None):
+def notify_decision(ctx, nik, case_number, decision, reasons, message=None, appeal_window=None):
     """Tell the applicant the decision, every reason and the officer's message to them, by SMS and in the portal.
 
     An officer's reasons go out as their codes' catalogue texts (forms/reason_codes.py), never as the
@@ -27,6 +27,8 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None):
                            "en": applicant_reason_text(r, "en")} for r in reasons or []]}
     if message:
         params["message"] = message
+    if appeal_window:  # a removal: how long the family has to appeal (ISO 8601 duration, e.g. P30D)
+        params["appeal_window"] = appeal_window
     ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params,
                                           idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None)
            for channel in ("SMS", "PORTAL")]

@@ -35,6 +35,8 @@ ERROR_TEXT = {
     "CYCLE_NOT_FOUND": "Siklus tidak ditemukan / Cycle not found",
     "CYCLE_SUPPLEMENT_EARLY": "Siklus utama belum dibekukan / The main cycle is not frozen yet",
     "GRADUATION_NOT_ALLOWED": "Graduasi tidak dapat dilakukan / Graduation not possible",
+    "QUARTER_INVALID": "Triwulan tidak valid (contoh: 2026Q4) / Invalid quarter (e.g. 2026Q4)",
+    "QUARTER_ALREADY_RUN": "Verifikasi ulang triwulan ini sudah dijalankan / This quarter's re-verification was already started",
 }
 
 
@@ -93,8 +95,8 @@ def register_cli(app):
     for command in (commands_data.sandbox, commands_data.officer, commands_data.audit, commands_data.deploy,
                     commands_data.setup, commands_cases.tasks, commands_cases.case, commands_cases.incidents,
                     commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
-                    commands_tokens.token, commands_processes.processes, commands_runs.runs, commands_cycles.cycle,
-                    commands_reports.report, commands_reports.graduation):
+                    commands_tokens.token, commands_processes.processes, commands_runs.runs, commands_runs.reverify,
+                    commands_cycles.cycle, commands_reports.report, commands_reports.graduation):
         app.cli.add_command(command)
     from .dispatcher import scheduler_command
     from .worker import worker_command

@@ -74,6 +74,9 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
             shown.update(table=table, at=now)
             click.echo(f"  {table}: {rows} rows read", err=True)
 
+    from cases.programme import after_import, record_changes, snapshot_registry
+
+    since = snapshot_registry(db.session)  # the watched fields before: the change set is kept after
     try:
         report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path,
                                  max_delete_share=limit)
@@ -112,6 +115,11 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
             click.echo(f"  ... and {len(report.errors) - 20} more refused rows", err=True)
     else:
         click.echo("refused rows: 0")
+    changes = record_changes(db.session)
+    recheck, deaths = after_import(_services().engine, None, since)
+    click.echo(f"registry changes: {changes}; deceased members' components ended: {deaths}; "
+               + (f"run {recheck.id} re-checks {recheck.total} changed enrolled families (tepat runs show {recheck.id})"
+                  if recheck is not None else "no enrolled family changed"))
 
 
 def _import_as_run(folder, errors_path, limit, wait, username):

@@ -167,3 +167,21 @@ def start_run(start):
         db.session.rollback()
         click.echo(f"Error [{exc.code}] {ERROR_TEXT.get(exc.code, exc.code)}: {exc.message}", err=True)
         sys.exit(2)
+
+
+@click.command(help="Quarterly re-verification of every enrolled family (of --as's districts), as one tracked "
+                    "run: continue, review (a caseworker's task) or exit (a second officer approves).")
+@click.option("--quarter", default=None, help="the quarter, e.g. 2026Q4 (default: the current one)")
+@click.option("--wait", is_flag=True, help="follow the run's progress until it finishes")
+@click.option("--as", "username", default=None, help="administrator who starts the run (default: the command line)")
+@with_appcontext
+def reverify(quarter, wait, username):
+    from datetime import date
+
+    from cases.programme import quarter_of, start_reverify_run
+
+    quarter = quarter or quarter_of(date.today())
+    run = start_run(lambda engine: start_reverify_run(engine, cli_actor(username), quarter, user_agent="cli"))
+    run = start_and_follow(run, wait)
+    if run.status == "failed":
+        sys.exit(2)

@@ -33,6 +33,7 @@ from engine.db import db, utcnow
 log = logging.getLogger(__name__)
 
 LEADER_LOCK_KEY = 0x7E9A7_5C4ED  # pg_try_advisory_lock key: "tepat scheduler"
+REVERIFY_EVERY_SECONDS = 3600  # whether the quarter's re-verification is due (BANSOS_REVERIFY_*)
 PURGE_EVERY_SECONDS = 24 * 3600
 
 
@@ -105,6 +106,7 @@ class Dispatcher:
         self.sent = {}  # instance id -> monotonic time of the last hint
         self.last_purge = None
         self.last_anchor = None
+        self.last_reverify = None
 
     def tick(self):
         """One round: hints (or wakes) for what is due; the audit anchor and daily purges. Returns how many handled."""
@@ -115,6 +117,9 @@ class Dispatcher:
         if self.last_anchor is None or time.monotonic() - self.last_anchor >= anchor_every:
             self.last_anchor = time.monotonic()
             self._anchor()
+        if self.last_reverify is None or time.monotonic() - self.last_reverify >= REVERIFY_EVERY_SECONDS:
+            self.last_reverify = time.monotonic()
+            self._reverify()
         from .runs_exec import dispatch_chunks, run_due_chunks
 
         if not self.celery:
@@ -167,6 +172,16 @@ class Dispatcher:
             anchor_audit(self.app)
         except Exception:  # the next interval tries again
             log.warning("scheduler: anchoring the audit shards failed", exc_info=True)
+
+    def _reverify(self):
+        """The quarterly re-verification, when due (cases/programme.py); its chunks go out as hints."""
+        from .scheduler import reverify_due
+
+        try:
+            reverify_due(self.app)
+        except Exception:
+            log.warning("scheduler: could not start the quarterly re-verification; tried again in an hour",
+                        exc_info=True)
 
     def _purge(self):
         from .scheduler import purge_evidence, purge_photos

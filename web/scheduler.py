@@ -133,6 +133,26 @@ def anchor_audit(app):
             db.session.remove()
 
 
+def reverify_due(app, today=None):
+    """Start this quarter's re-verification when BANSOS_REVERIFY_SCHEDULE_ENABLED and none exists; return its id."""
+    from cases.programme import reverify_if_due
+
+    from . import services
+
+    if not app.config.get("BANSOS_REVERIFY_SCHEDULE_ENABLED"):
+        return None
+    with app.app_context():
+        try:
+            run = reverify_if_due(services().engine, today)
+            db.session.commit()
+            return run.id if run is not None else None
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
 def start_scheduler(app):
     """Start the background job (one per process)."""
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -142,6 +162,8 @@ def start_scheduler(app):
 
     scheduler.add_job(run_due_chunks, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
                       id="tepat-run-chunks", max_instances=1, coalesce=True)
+    scheduler.add_job(reverify_due, "interval", args=[app], hours=1, id="tepat-reverify",
+                      max_instances=1, coalesce=True)
     scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",
                       max_instances=1, coalesce=True)
     scheduler.add_job(purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence",

@@ -1,7 +1,7 @@
 """audit shards and counter slots: one hash chain per shard, anchored; open-task counts in slot rows
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0023
 Create Date: 2026-12-06 16:30:00.000000
 
 The single audit chain becomes shard 0: its entries keep their hashes (format 1, seq = id) and its
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0024"
-down_revision = "0025"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

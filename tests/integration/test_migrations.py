@@ -133,7 +133,7 @@ def test_the_single_audit_chain_becomes_shard_0_and_still_verifies(migration_url
             # Still at 0024 or a later revision (PostgreSQL rolls the whole downgrade back; SQLite may
             # have stepped down the later revisions before 0024 refused): never below the shards.
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            assert version not in ("0021", "0023", "0025")
+            assert version not in ("0021", "0022", "0023")
             assert conn.execute(text("SELECT count(*) FROM audit_chain_heads")).scalar() > 0
             assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar() == 16
         db.session.remove()
@@ -150,7 +150,7 @@ def select_entries():
 
 
 def test_existing_enrolments_get_their_components(migration_url, tmp_path):
-    """0026: enrolments made before payment cycles get their component counts from the benefits document."""
+    """0025: enrolments made before payment cycles get their component counts from the benefits document."""
     import json
 
     from engine.db import db

@@ -6,12 +6,12 @@ answers 404 (audited); the progress follows itself (htmx polls the progress pane
 """
 from pathlib import Path
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from cases.runkinds import READERS, RECHECK, cancel, may_cancel, may_see, may_start, start_recheck_run
+from cases.runkinds import READERS, RECHECK, REVERIFY, cancel, may_cancel, may_see, may_start, start_recheck_run
 from engine.db import db
 from engine.errors import EngineError
 from engine.runs import Run, RunNotFound, failures, run_or_404
@@ -36,7 +36,9 @@ def _run_or_404(run_id):
 
 
 def _labels():
-    return {"recheck": _("Re-check of enrolled families"), "import": _("Registry import")}
+    return {"recheck": _("Re-check of enrolled families"), "import": _("Registry import"),
+            "reverify": _("Quarterly re-verification"),
+            "registry_recheck": _("Re-check of families changed in the registry")}
 
 
 def _status_labels():
@@ -53,6 +55,7 @@ def runs():
     shown = [r for r in latest if may_see(actor, r)][:50]
     return render_template("admin_runs.html", runs=shown, kind_labels=_labels(), status_labels=_status_labels(),
                            may_start_recheck=may_start(actor, RECHECK),
+                           may_start_reverify=may_start(actor, REVERIFY), current_quarter=_current_quarter(),
                            following=any(not r.finished for r in shown))
 
 
@@ -88,6 +91,41 @@ def start_recheck():
         db.session.rollback()
         abort(403)
     flash(_("Run %(id)d started: %(n)d families to re-check.", id=started.id, n=started.total), "success")
+    return redirect(url_for("admin.run", run_id=started.id))
+
+
+def _current_quarter():
+    from datetime import date
+
+    from cases.programme import quarter_of
+
+    return quarter_of(date.today())
+
+
+@bp.post("/runs/reverify")
+@roles_required("administrator")
+def start_reverify():
+    """Start the quarterly re-verification of every enrolled family of the administrator's districts."""
+    from cases.programme import QuarterAlreadyRun, QuarterInvalid, start_reverify_run
+
+    ip, agent = origin()
+    quarter = (request.form.get("quarter") or "").strip() or _current_quarter()
+    try:
+        started = start_reverify_run(services().engine, current_user.actor, quarter, ip=ip, user_agent=agent)
+        db.session.commit()
+    except QuarterInvalid:
+        db.session.rollback()
+        flash(_("That is not a quarter: write it as 2026Q4."), "danger")
+        return redirect(url_for("admin.runs"))
+    except QuarterAlreadyRun as exc:
+        db.session.rollback()
+        flash(_("The re-verification of %(quarter)s was already started (run %(id)s).", quarter=quarter.upper(),
+                id=exc.details.get("run_id")), "warning")
+        return redirect(url_for("admin.runs"))
+    except EngineError:
+        db.session.rollback()
+        abort(403)
+    flash(_("Run %(id)d started: %(n)d families to re-verify.", id=started.id, n=started.total), "success")
     return redirect(url_for("admin.run", run_id=started.id))
 
 

@@ -1,8 +1,8 @@
 """payment cycles: programmes' cycles, frozen members, entitlements, payments, batches, result imports;
 enrolment components (filled from existing enrolments)
 
-Revision ID: 0026
-Revises: 0021
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-06 16:13:31.482593
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0026'
-down_revision = '0024'
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """tracked runs: programme-wide work (imports, re-checks) split into chunks of items
 
-Revision ID: 0025
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-06 16:30:00.000000
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0025"
-down_revision = "0023"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
