@@ -43,7 +43,9 @@ def _values(prop):
     """A few values valid for one property's schema: each choice, the shortest and longest text, null."""
     values = [v for v in prop.get("enum", [])]
     kind = prop["type"][0] if isinstance(prop["type"], list) else prop["type"]
-    if not values and kind == "string":
+    if not values and kind == "string" and prop.get("format") in ("date", "date-time"):
+        values = ["2026-12-06" if prop["format"] == "date" else "2026-12-06T08:00:00+07:00"]
+    elif not values and kind == "string":
         values = ["a" * max(prop.get("minLength", 0), 1), "b" * prop.get("maxLength", 50)]
     if "null" in (prop["type"] if isinstance(prop["type"], list) else []) and None not in values:
         values.append(None)
