@@ -41,12 +41,17 @@ def make_batches(ctx, cycle_id):
 
 @handler("cycle.record_dispatch")
 def record_dispatch(ctx, cycle_id, sp2d_date=None):
-    """Payments are sent; the return date counts from the SP2D."""
+    """Payments are sent (over HTTP to the channels that take it); the return date counts from the SP2D."""
     from payments.cycles import record_dispatch as record
+
+    from payments.dispatch import send_batches
 
     day = date.fromisoformat(sp2d_date) if sp2d_date else None
     return_at = record(_session(ctx), int(cycle_id), day)
-    return {"return_at": return_at.isoformat()}
+    # Channels taking batches by API get them now (file channels were downloaded by the officer). A timeout
+    # rolls the step back and the engine retries it: the same references again, paid once by the bank.
+    sent = send_batches(_session(ctx), int(cycle_id), ctx.settings)
+    return {"return_at": return_at.isoformat(), "sent": sent}
 
 
 @handler("cycle.notify_paid")

@@ -129,6 +129,10 @@ def _init_web(app, settings):
 
     app.register_blueprint(cycles.bp)
     cycles.register(app)
+    from . import payment_callbacks  # the banks' signed result callbacks (no session, no CSRF token)
+
+    csrf.exempt(payment_callbacks.bp)
+    app.register_blueprint(payment_callbacks.bp)
 
     @app.before_request
     def _remember_origin():
