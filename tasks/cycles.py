@@ -47,10 +47,11 @@ def record_dispatch(ctx, cycle_id, sp2d_date=None):
     from payments.dispatch import send_batches
 
     day = date.fromisoformat(sp2d_date) if sp2d_date else None
-    return_at = record(_session(ctx), int(cycle_id), day)
-    # Channels taking batches by API get them now (file channels were downloaded by the officer). A timeout
-    # rolls the step back and the engine retries it: the same references again, paid once by the bank.
+    # Channels taking batches by API get them first (file channels were downloaded by the officer): after a
+    # timeout nothing is marked sent and the engine retries the step with the same references, which the
+    # bank pays once.
     sent = send_batches(_session(ctx), int(cycle_id), ctx.settings)
+    return_at = record(_session(ctx), int(cycle_id), day)
     return {"return_at": return_at.isoformat(), "sent": sent}
 
 
