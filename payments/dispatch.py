@@ -40,8 +40,12 @@ def http_channels(settings):
     value = settings.get("BANSOS_PAYMENT_CHANNELS") or {}
     if not isinstance(value, dict):
         raise ValueError("BANSOS_PAYMENT_CHANNELS must map a channel to 'file' or to its API base URL")
+    from .cycles import BANK_CHANNELS, POS
+
     out = {}
     for channel, target in value.items():
+        if channel not in (*BANK_CHANNELS, POS):
+            raise ValueError(f"BANSOS_PAYMENT_CHANNELS names an unknown channel {channel!r}")
         if target == "file":
             continue
         if not isinstance(target, str) or not target.startswith(("http://", "https://")):

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from cases.audit import AuditEntry
 from engine.db import db
 from engine.models import Incident
+from integrations.http.paying_bank import sign
 from integrations.sandbox.bank_gateway import BankSimulator
 from integrations.sandbox.paying_bank import outcome, results_lines
 from payments.bankfile import batch_csv_lines
@@ -158,6 +159,12 @@ def test_callback_lines_are_refused_one_by_one_with_the_results_files_reasons(sv
         (2, "UNKNOWN_REFERENCE"), (3, "DUPLICATE"), (4, "AMOUNT_MISMATCH"), (5, "MALFORMED"), (6, "BAD_STATUS"),
         (7, "OTHER_BATCH"), (8, "MALFORMED")]
     assert batch("BRI").status == "partial"  # partial results are normal
+    # A signed body that is no results callback is refused whole, with the reason.
+    for junk in (b"not json", b'{"batch": "x"}', b"[1, 2]"):
+        stamp = str(int(__import__("time").time()))
+        answer = ctx.test_client().post(CALLBACK, data=junk, headers={
+            "X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRET, stamp, junk)})
+        assert answer.status_code == 400 and answer.get_json()["error"] == "MALFORMED"
     # A callback about a batch that does not exist is refused whole.
     body, headers = sim.callback("NO-SUCH-BATCH", good, "cb-x")
     assert ctx.test_client().post(CALLBACK, data=body, headers=headers).status_code == 404

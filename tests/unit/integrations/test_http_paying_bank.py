@@ -108,3 +108,14 @@ def test_callbacks_carry_the_sandbox_banks_deterministic_results_and_a_checkable
     sim.post_callbacks("PKH-X-BRI", date(2026, 1, 5), chunk=15, post=lambda u, b, h: posted.append((u, b)))
     assert [u for u, _ in posted] == ["http://tepat.test/cb"] * 3
     assert sum(len(json.loads(b)["results"]) for _, b in posted) == 40
+
+
+def test_the_channel_setting_names_known_channels_with_file_or_a_url():
+    from payments.dispatch import http_channels
+
+    assert http_channels({"BANSOS_PAYMENT_CHANNELS": {"BRI": "https://bri.test/api", "POS": "file"}}) == \
+        {"BRI": "https://bri.test/api"}
+    assert http_channels({}) == {}
+    for bad in ({"BRI": "ftp://x"}, {"BRI": "http"}, {"XYZ": "file"}, ["BRI"]):
+        with pytest.raises(ValueError):
+            http_channels({"BANSOS_PAYMENT_CHANNELS": bad})
