@@ -15,7 +15,9 @@ from payments.bankfile import batch_csv_lines
 from payments.dispatch import send_batches
 from payments.models import CycleMember, Payment, PaymentBatch
 from payments.results import import_and_advance
+from cases.operations import create_officer
 from tests.helpers import later, wake_all
+from tests.integration.portal_helpers import PASSWORD, fresh_client, officer_login
 from tests.integration.payment_support import family, finance_officers, schedule
 from payments.cycles import open_cycle
 from tests.integration.test_payment_cycles import cycle, do
@@ -111,6 +113,13 @@ def test_the_dispatch_step_sends_the_http_batch_once_and_callbacks_reconcile_it(
                            "hasil.csv", fin["fin2"])
         db.session.commit()
     assert cycle().status == "reconciled"
+    # The cycle page says which batch went by API (an auditor reads it).
+    create_officer(db.session, "aud", "AUD", ["auditor"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as reader:
+        assert officer_login(reader, "aud").status_code == 302
+        page = reader.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
+    assert page.count("Dikirim lewat API bank") + page.count("Sent by the bank API") == 1
     # The draw stage arrives by callback too.
     answers = sim.post_callbacks(bri.reference, TODAY, stage="draw", post=poster(client))
     assert all(a.status_code == 200 for a in answers)
