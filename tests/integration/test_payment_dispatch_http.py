@@ -1,25 +1,26 @@
 """Dispatch over HTTP on the real engine: a bank channel sent by API, results taken as signed callbacks."""
-import json
+import time
 from datetime import date
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from cases.audit import AuditEntry
+from cases.operations import create_officer
 from engine.db import db
 from engine.models import Incident
 from integrations.http.paying_bank import sign
 from integrations.sandbox.bank_gateway import BankSimulator
 from integrations.sandbox.paying_bank import outcome, results_lines
 from payments.bankfile import batch_csv_lines
+from payments.cycles import open_cycle
 from payments.dispatch import send_batches
 from payments.models import CycleMember, Payment, PaymentBatch
 from payments.results import import_and_advance
-from cases.operations import create_officer
 from tests.helpers import later, wake_all
-from tests.integration.portal_helpers import PASSWORD, fresh_client, officer_login
 from tests.integration.payment_support import family, finance_officers, schedule
-from payments.cycles import open_cycle
+from tests.integration.portal_helpers import PASSWORD, fresh_client, officer_login
 from tests.integration.test_payment_cycles import cycle, do
 
 # Authenticated by the bank's HMAC signature, not by an officer's role.
@@ -170,7 +171,7 @@ def test_callback_lines_are_refused_one_by_one_with_the_results_files_reasons(sv
     assert batch("BRI").status == "partial"  # partial results are normal
     # A signed body that is no results callback is refused whole, with the reason.
     for junk in (b"not json", b'{"batch": "x"}', b"[1, 2]"):
-        stamp = str(int(__import__("time").time()))
+        stamp = str(int(time.time()))
         answer = ctx.test_client().post(CALLBACK, data=junk, headers={
             "X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRET, stamp, junk)})
         assert answer.status_code == 400 and answer.get_json()["error"] == "MALFORMED"
@@ -192,8 +193,6 @@ def test_a_timed_out_dispatch_is_retried_by_the_engine_and_pays_once(svc, sim, h
 
 
 def test_a_reference_the_bank_knows_with_another_amount_stops_the_dispatch_as_an_incident(svc, sim, http_bri):
-    import httpx
-
     fin = _approved(svc, families=9)
     first = db.session.scalars(select(Payment).join(PaymentBatch).where(PaymentBatch.channel == "BRI")
                                .order_by(Payment.reference)).first()
