@@ -68,6 +68,16 @@ class DefaultSettings:
     # A Retry-After up to this many seconds is waited out within a call; longer ones end the call and
     # the engine retries the task no sooner than asked.
     BANSOS_HTTP_MAX_RETRY_AFTER_SECONDS = 10.0
+    # Paying channels that take batches by API: {"BRI": "https://h2h.bri.example/api/v1", "POS": "file"}.
+    # A channel not named (or "file") is dispatched by bank file; named with a URL, the cycle's dispatch
+    # step sends its batch over HTTP (docs/payments.md, "Dispatch over HTTP").
+    BANSOS_PAYMENT_CHANNELS = {}
+    # Where the banks post their results (sent with each batch), e.g. https://tepat.example/api/payments/callback
+    BANSOS_PAYMENT_CALLBACK_URL = ""
+    # Shared secret of the callbacks' HMAC-SHA256 signature; empty: every callback is refused.
+    BANSOS_PAYMENT_CALLBACK_SECRET = ""
+    # A callback whose timestamp is further than this from now (seconds) is refused as a possible replay.
+    BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS = 300
     BANSOS_FACE_BACKEND = "face_recognition"
     # Sandbox fault injection per source: {"dtsen": {"timeout_rate": 0.01, "malformed_rate": 0.0}}
     BANSOS_SANDBOX_FAULTS = {}

@@ -169,6 +169,8 @@ class PaymentResultImport(db.Model):
     """One results file read for one batch: what was taken, and each refused line with its reason."""
 
     __tablename__ = "payment_result_imports"
+    # A bank callback is kept under the digest of its signed timestamp and body: a replay is found by it.
+    __table_args__ = (Index("ix_payment_result_imports_sha256", "file_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("payment_batches.id"), index=True)

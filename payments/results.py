@@ -77,6 +77,22 @@ def _refusal(number, reference, code):
     return {"line": number, "reference": (reference or "")[:60], "code": code}
 
 
+def check_result(number, reference, amount, status, failure, day):
+    """One result (from a file's R line or a bank's callback) as a _Line, or its refusal.
+
+    The fields are text as in the file: `amount` digits, `failure` empty when there is none.
+    """
+    if not REFERENCE.match(reference) or not AMOUNT.match(amount) or not DAY.match(day):
+        return _refusal(number, reference, "MALFORMED")
+    taken = RESULT_STATUSES.get(status)
+    if taken is None:
+        return _refusal(number, reference, "BAD_STATUS")
+    failure = failure or None
+    if (taken == "failed") != (failure is not None) or (failure and failure not in FAILURE_CODES):
+        return _refusal(number, reference, "BAD_FAILURE_CODE")
+    return _Line(number, reference, int(amount), taken, failure, day)
+
+
 def _parse(text):
     """(header fields, [_Line], [refusal]) of a results text; raise ResultFileRefused without a header."""
     lines, refusals = [], []
@@ -96,19 +112,11 @@ def _parse(text):
                 raise ResultFileRefused("the first line is not a results control header", reason="NO_HEADER")
             header = {"batch": parts[1], "count": int(parts[2]), "total": int(parts[3])}
             continue
-        if len(parts) != 6 or parts[0] != "R" or not REFERENCE.match(parts[1]) or not AMOUNT.match(parts[2]) \
-                or not DAY.match(parts[5]):
+        if len(parts) != 6 or parts[0] != "R":
             refusals.append(_refusal(number, parts[1] if len(parts) > 1 else raw[:60], "MALFORMED"))
             continue
-        status = RESULT_STATUSES.get(parts[3])
-        if status is None:
-            refusals.append(_refusal(number, parts[1], "BAD_STATUS"))
-            continue
-        failure = parts[4] or None
-        if (status == "failed") != (failure is not None) or (failure and failure not in FAILURE_CODES):
-            refusals.append(_refusal(number, parts[1], "BAD_FAILURE_CODE"))
-            continue
-        lines.append(_Line(number, parts[1], int(parts[2]), status, failure, parts[5]))
+        checked = check_result(number, *parts[1:])
+        (lines if isinstance(checked, _Line) else refusals).append(checked)
     if header is None:
         raise ResultFileRefused("the file has no control header", reason="NO_HEADER")
     return header, lines, refusals, seen_count, seen_total
@@ -147,14 +155,26 @@ def import_results(session, batch, data, file_name, actor):
         record(session, actor, "cycle.results_refused", "payment_batch", batch.reference,
                detail={"file": row.file_name, "sha256": digest, "reason": row.refusals[0]["code"]})
         return row
+    take_results(session, batch, row, lines, refusals, actor, "cycle.results_imported")
+    return row
+
+
+def take_results(session, batch, row, lines, refusals, actor, action):
+    """Match checked result lines to the batch's payments, take the good ones, reconcile, audit.
+
+    The one path for results files and bank callbacks: `lines` are _Line (from `check_result`),
+    `refusals` the lines already refused; `row` (a PaymentResultImport) gets the counts and refusals.
+    """
+    from cases.audit import record
+
     accepted, repeated = _apply(session, batch, lines, refusals)
     row.lines = len(lines) + len(refusals)
     row.accepted, row.repeated, row.refused = accepted, repeated, len(refusals)
     row.refusals = sorted(refusals, key=lambda r: r["line"])[:MAX_LISTED]
     reconciled = reconcile(session, batch)
     session.flush()
-    record(session, actor, "cycle.results_imported", "payment_batch", batch.reference,
-           detail={"file": row.file_name, "sha256": digest, "accepted": accepted, "repeated": repeated,
+    record(session, actor, action, "payment_batch", batch.reference,
+           detail={"file": row.file_name, "sha256": row.file_sha256, "accepted": accepted, "repeated": repeated,
                    "refused": len(refusals), "batch_status": batch.status, "reconciled": reconciled})
     return row
 
@@ -263,14 +283,22 @@ def notify_paid(session, notifier, cycle_id):
 def import_and_advance(engine, batch, data, file_name, actor):
     """Import a results file; when it completes the cycle's reconciliation, the cycle's process moves on (and
     its next step tells the families paid)."""
+    row = import_results(engine.session, batch, data, file_name, actor)
+    if row.status == "applied":
+        advance_if_reconciled(engine, batch)
+    return row
+
+
+def advance_if_reconciled(engine, batch):
+    """When the batch's results complete the cycle's reconciliation, the cycle's process moves on."""
     from .cycles import business_key
 
     session = engine.session
-    row = import_results(session, batch, data, file_name, actor)
     cycle = session.get(PaymentCycle, batch.cycle_id)
-    if row.status == "applied" and cycle.status == "dispatched" and cycle_reconciled(session, cycle.id):
+    if cycle.status == "dispatched" and cycle_reconciled(session, cycle.id):
         engine.send_message(business_key(cycle.code), "cycle_reconciled", {"cycle_id": cycle.id})
-    return row
+        return True
+    return False
 
 
 def error_workbook(row, out):

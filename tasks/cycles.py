@@ -41,12 +41,18 @@ def make_batches(ctx, cycle_id):
 
 @handler("cycle.record_dispatch")
 def record_dispatch(ctx, cycle_id, sp2d_date=None):
-    """Payments are sent; the return date counts from the SP2D."""
+    """Payments are sent (over HTTP to the channels that take it); the return date counts from the SP2D."""
     from payments.cycles import record_dispatch as record
 
+    from payments.dispatch import send_batches
+
     day = date.fromisoformat(sp2d_date) if sp2d_date else None
+    # Channels taking batches by API get them first (file channels were downloaded by the officer): after a
+    # timeout nothing is marked sent and the engine retries the step with the same references, which the
+    # bank pays once.
+    sent = send_batches(_session(ctx), int(cycle_id), ctx.settings)
     return_at = record(_session(ctx), int(cycle_id), day)
-    return {"return_at": return_at.isoformat()}
+    return {"return_at": return_at.isoformat(), "sent": sent}
 
 
 @handler("cycle.notify_paid")

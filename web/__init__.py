@@ -129,6 +129,10 @@ def _init_web(app, settings):
 
     app.register_blueprint(cycles.bp)
     cycles.register(app)
+    from . import payment_callbacks  # the banks' signed result callbacks (no session, no CSRF token)
+
+    csrf.exempt(payment_callbacks.bp)
+    app.register_blueprint(payment_callbacks.bp)
 
     @app.before_request
     def _remember_origin():
@@ -176,6 +180,9 @@ def build_services(config):
     load_handlers()
     settings = dict(config)
     integrations = build_integrations(settings, lambda: db.session)
+    from payments.dispatch import http_channels
+
+    http_channels(settings)  # a wrong BANSOS_PAYMENT_CHANNELS is refused here, not at a cycle's dispatch
     photos = FilePhotoStore(settings["BANSOS_PHOTO_DIR"])
     engine = Engine(db.session, settings, integrations, FORMS, photos=photos)
     if settings.get("BANSOS_EXECUTION") == "celery":  # engine steps on workers (web/worker.py)

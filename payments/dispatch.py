@@ -1,0 +1,177 @@
+"""Dispatch over HTTP: send a cycle's batches to the banks that take them by API; take their callbacks.
+
+A channel is dispatched by file (the officer downloads the batch file) unless
+`BANSOS_PAYMENT_CHANNELS` names it with a base URL: then the cycle's `record_dispatch` step sends its
+batch over HTTP (`integrations/http/paying_bank.py`), in parts, each payment under its own reference.
+Sending again is always safe: the bank pays each reference once. Results come back as signed
+callbacks (`POST /api/payments/callback`), matched, refused line by line and reconciled by the same
+code as results files (`results.check_result`, `results.take_results`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from sqlalchemy import select
+
+from engine.errors import EngineError
+
+from .bankfile import bank_name, batch_of
+from .models import CycleMember, Payment, PaymentBatch, PaymentResultImport
+from .results import advance_if_reconciled, check_result, take_results
+
+MAX_CALLBACK_BYTES = 10 * 1024 * 1024
+MAX_CALLBACK_RESULTS = 20000
+
+
+class CallbackRefused(EngineError):
+    """A callback not taken at all: unsigned, badly signed, stale, replayed, or not about a sent batch."""
+
+    code = "PAYMENT_CALLBACK_REFUSED"
+
+    def __init__(self, message, reason, status):
+        super().__init__(message, reason=reason)
+        self.reason, self.status = reason, status
+
+
+def http_channels(settings):
+    """{channel: base URL} of the channels dispatched over HTTP; raise ValueError on a bad setting."""
+    value = settings.get("BANSOS_PAYMENT_CHANNELS") or {}
+    if not isinstance(value, dict):
+        raise ValueError("BANSOS_PAYMENT_CHANNELS must map a channel to 'file' or to its API base URL")
+    from .cycles import BANK_CHANNELS, POS
+
+    out = {}
+    for channel, target in value.items():
+        if channel not in (*BANK_CHANNELS, POS):
+            raise ValueError(f"BANSOS_PAYMENT_CHANNELS names an unknown channel {channel!r}")
+        if target == "file":
+            continue
+        if not isinstance(target, str) or not target.startswith(("http://", "https://")):
+            raise ValueError(f"BANSOS_PAYMENT_CHANNELS[{channel!r}] must be 'file' or an http(s) URL, got {target!r}")
+        out[channel] = target
+    return out
+
+
+def build_bank(settings, url):
+    """The HTTP client of one channel, with the shared BANSOS_HTTP_* policy."""
+    from integrations.http.client import HttpPolicy
+    from integrations.http.paying_bank import HttpPayingBank
+
+    return HttpPayingBank(url, HttpPolicy.from_settings(settings))
+
+
+def _parts(session, batch, size):
+    query = (select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
+             .join(CycleMember, CycleMember.id == Payment.member_id)
+             .where(Payment.batch_id == batch.id, Payment.attempt == 1)
+             .order_by(Payment.reference)
+             .execution_options(yield_per=5000))
+    part = []
+    for reference, nik, name, account, amount in session.execute(query):
+        part.append({"reference": reference, "nik": nik, "name": bank_name(name), "account": account or None,
+                     "amount": int(amount)})
+        if len(part) >= size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def send_batches(session, cycle_id, settings, banks=None):
+    """Send every batch of the cycle whose channel takes HTTP; return [{channel, sent, parts}].
+
+    Safe to run again (the step retried after a timeout, or after a crash): each part carries the
+    same references, and the bank answers a part it has with the first receipt. `banks` maps a
+    channel to a client (tests); by default one is built from the settings.
+    """
+    from cases.audit import record
+    from integrations.http.paying_bank import SEND_CHUNK
+
+    channels = http_channels(settings)
+    callback_url = settings.get("BANSOS_PAYMENT_CALLBACK_URL") or None
+    out = []
+    batches = session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle_id)
+                              .order_by(PaymentBatch.channel)).scalars().all()
+    for batch in batches:
+        if batch.channel not in channels:
+            continue
+        bank = (banks or {}).get(batch.channel) or build_bank(settings, channels[batch.channel])
+        try:
+            sent = parts = 0
+            for part in _parts(session, batch, SEND_CHUNK):
+                receipt = bank.send_part({"reference": batch.reference, "channel": batch.channel}, part, callback_url)
+                sent += receipt.accepted
+                parts += 1
+        finally:
+            if not banks:
+                bank.close()
+        batch.downloaded_by = "http"  # how the batch left: by API, not as a downloaded file
+        record(session, "system", "cycle.batch_sent", "payment_batch", batch.reference,
+               detail={"channel": batch.channel, "sent": sent, "parts": parts, "count": batch.count,
+                       "total": batch.total})
+        out.append({"channel": batch.channel, "sent": sent, "parts": parts})
+    session.flush()
+    return out
+
+
+def verify_callback(settings, body, timestamp, signature, now=None):
+    """Check a callback's signature and age; raise CallbackRefused (401 unsigned/bad, 403 stale)."""
+    from integrations.http.paying_bank import signature_ok
+
+    secret = settings.get("BANSOS_PAYMENT_CALLBACK_SECRET") or ""
+    if not secret:
+        raise CallbackRefused("callbacks are not configured (no shared secret)", "NOT_CONFIGURED", 403)
+    if not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
+        raise CallbackRefused("the callback is not signed", "UNSIGNED", 401)
+    if not signature_ok(secret, timestamp, body, signature):
+        raise CallbackRefused("the signature does not match", "BAD_SIGNATURE", 401)
+    window = float(settings.get("BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS") or 300)
+    if abs((now or time.time()) - int(timestamp)) > window:
+        raise CallbackRefused("the callback is older (or newer) than the replay window", "STALE", 403)
+
+
+def take_callback(engine, settings, body, timestamp, signature, now=None):
+    """Verify and apply one bank callback; return its PaymentResultImport (lines taken or refused one by one).
+
+    Raises CallbackRefused when nothing is taken: bad or missing signature, outside the replay window,
+    the same signed callback again (a replay), not JSON of the documented shape, an unknown batch, a
+    batch not sent. Each result line goes through the same checks as a results file's R line.
+    """
+    session = engine.session
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise CallbackRefused("the callback is too large", "TOO_LARGE", 413)
+    verify_callback(settings, body, timestamp, signature, now)
+    # A signed callback is taken once: the same timestamp and body again is a replay.
+    digest = hashlib.sha256(timestamp.encode() + b"." + body).hexdigest()
+    if session.scalar(select(PaymentResultImport.id).where(PaymentResultImport.file_sha256 == digest).limit(1)):
+        raise CallbackRefused("this callback was received before", "REPLAY", 403)
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CallbackRefused("the body is not JSON", "MALFORMED", 400) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list) \
+            or not isinstance(payload.get("batch"), str) or len(payload["results"]) > MAX_CALLBACK_RESULTS:
+        raise CallbackRefused("the body is not a results callback", "MALFORMED", 400)
+    batch = batch_of(session, payload["batch"][:60])
+    if batch is None:
+        raise CallbackRefused("no such batch", "WRONG_BATCH", 404)
+    if batch.status not in ("dispatched", "partial", "reconciled"):
+        raise CallbackRefused("the batch has not been sent", "NOT_DISPATCHED", 409)
+    lines, refusals = [], []
+    for number, item in enumerate(payload["results"], start=1):
+        item = item if isinstance(item, dict) else {}
+        amount = item.get("amount")
+        fields = [item.get("reference"), str(amount) if isinstance(amount, int) and not isinstance(amount, bool)
+                  else "", item.get("status"), item.get("failure_code") or "", item.get("date")]
+        fields = [f if isinstance(f, str) else "" for f in fields]
+        checked = check_result(number, *fields)
+        (refusals if isinstance(checked, dict) else lines).append(checked)
+    callback_id = str(payload.get("callback_id") or "")[:100]
+    row = PaymentResultImport(batch_id=batch.id, file_name=f"callback {callback_id}"[:200], file_sha256=digest,
+                              uploaded_by=f"bank:{batch.channel}", status="applied", refusals=[])
+    session.add(row)
+    take_results(session, batch, row, lines, refusals, f"bank:{batch.channel}", "cycle.callback_taken")
+    advance_if_reconciled(engine, batch)
+    return row

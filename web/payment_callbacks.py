@@ -1,0 +1,43 @@
+"""The banks' result callbacks: POST /api/payments/callback, signed with the shared secret.
+
+No officer signs in here: the bank proves itself with an HMAC-SHA256 signature of the timestamp and
+the body (`X-Tepat-Timestamp`, `X-Tepat-Signature`, docs/payments.md). An unsigned or badly signed
+callback gets 401, a stale or replayed one 403; every refusal is audited. Lines of a good callback
+are matched, refused line by line and reconciled exactly as a results file's lines.
+"""
+from flask import Blueprint, jsonify, request
+
+from cases.audit import record
+from engine.db import db
+from integrations.http.paying_bank import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from payments.dispatch import MAX_CALLBACK_BYTES, CallbackRefused, take_callback
+
+from . import services
+
+bp = Blueprint("payment_callbacks", __name__)
+
+
+def _refused(exc):
+    db.session.rollback()
+    record(db.session, "bank", "cycle.callback_refused", "payment_callback", None, ip=request.remote_addr,
+           user_agent=(request.user_agent.string or "")[:300],
+           detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length})
+    db.session.commit()
+    return jsonify({"error": exc.reason, "message": exc.message}), exc.status
+
+
+@bp.post("/api/payments/callback")
+def callback():
+    """Take one bank callback: {"callback_id", "batch", "results": [{reference, amount, status, failure_code, date}]}."""
+    if (request.content_length or 0) > MAX_CALLBACK_BYTES:
+        return _refused(CallbackRefused("the callback is too large", "TOO_LARGE", 413))
+    body = request.get_data(cache=False)
+    s = services()
+    try:
+        row = take_callback(s.engine, s.engine.settings, body, request.headers.get(TIMESTAMP_HEADER, ""),
+                            request.headers.get(SIGNATURE_HEADER, ""))
+        db.session.commit()
+    except CallbackRefused as exc:
+        return _refused(exc)
+    return jsonify({"accepted": row.accepted, "repeated": row.repeated, "refused": row.refused,
+                    "refusals": row.refusals}), 200
