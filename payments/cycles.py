@@ -97,7 +97,8 @@ def open_cycle(engine, schedule, code, actor):
                                      code=code, supplements=spec.supplements)
     cycle = PaymentCycle(code=code, programme=spec.programme, months=",".join(spec.months),
                          cut_off=cut_off_instant(spec.cut_off), return_after_days=schedule.return_after_days,
-                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None)
+                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None,
+                         arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages)
     session.add(cycle)
     session.flush()
     session.add_all(CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
