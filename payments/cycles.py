@@ -219,11 +219,68 @@ def compute_entitlements(session, cycle_id):
                    .group_by(new.id))
         session.execute(insert(Entitlement).from_select(
             ["cycle_id", "member_id", "programme", "category", "units", "amount"], arrears))
+        add_appeal_arrears(session, cycle)
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
                                    .where(Entitlement.cycle_id == cycle.id)).one()
     cycle.planned_total = int(total)
     session.flush()
     return int(count), int(total)
+
+
+APPEAL_ARREARS_PREFIX = "rapel:"
+
+
+def is_appeal_arrears(category):
+    """True for an entitlement line that pays a missed stage to a family overturned on appeal (rapel)."""
+    return str(category or "").startswith(APPEAL_ARREARS_PREFIX)
+
+
+def add_appeal_arrears(session, cycle):
+    """Arrears (rapel) for families whose rejection or exit was overturned on appeal; return the lines added.
+
+    A member of this cycle whose enrolment has `arrears_from` (set when the appeal was overturned: the
+    application date, or the exit date) is owed each earlier regular stage of the programme whose cut-off fell
+    on or after that date, that it was on no list of (neither the stage nor its supplement) and that no cycle
+    has paid it as arrears yet; the most recent `arrears_max_stages` of them (0: the programme pays none).
+    Each stage is one entitlement line, category "rapel:<stage code>", priced at that stage's own rates and caps
+    for the components the family has in this cycle. One INSERT ... SELECT, like the entitlements.
+    """
+    if not cycle.arrears_max_stages:
+        return 0
+    missed = aliased(PaymentCycle)
+    stage_member = aliased(CycleMember)
+    paid_member = aliased(CycleMember)
+    earlier_arrears = aliased(Entitlement)
+    supplement = aliased(PaymentCycle)
+    category = literal(APPEAL_ARREARS_PREFIX) + missed.code
+    on_stage_list = exists().where(stage_member.enrolment_id == Enrolment.id, stage_member.cycle_id == missed.id)
+    on_supplement_list = (exists().where(stage_member.enrolment_id == Enrolment.id,
+                                         stage_member.cycle_id == supplement.id,
+                                         supplement.supplements_cycle_id == missed.id))
+    paid_before = (exists().where(earlier_arrears.member_id == paid_member.id, paid_member.enrolment_id == Enrolment.id,
+                                  earlier_arrears.programme == cycle.programme, earlier_arrears.category == category))
+    owed = (select(CycleMember.id.label("member_id"), missed.id.label("missed_id"), category.label("category"),
+                   func.row_number().over(partition_by=CycleMember.id,
+                                          order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
+            .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
+            .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
+                               missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
+            .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
+                   missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before)
+            .subquery())
+    units = case((and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
+                 else_=CycleMemberComponent.units)
+    lines = (select(literal(cycle.id), owed.c.member_id, literal(cycle.programme), owed.c.category, literal(1),
+                    func.sum(CycleRate.amount * units))
+             .join(CycleMemberComponent, and_(CycleMemberComponent.cycle_id == cycle.id,
+                                              CycleMemberComponent.member_id == owed.c.member_id))
+             .join(CycleRate, and_(CycleRate.cycle_id == owed.c.missed_id,
+                                   CycleRate.programme == CycleMemberComponent.programme,
+                                   CycleRate.category == CycleMemberComponent.category))
+             .where(owed.c.recent <= cycle.arrears_max_stages)
+             .group_by(owed.c.member_id, owed.c.category))
+    return session.execute(insert(Entitlement).from_select(
+        ["cycle_id", "member_id", "programme", "category", "units", "amount"], lines)).rowcount
 
 
 def payment_reference(code, member_id, attempt=1):
