@@ -454,3 +454,27 @@ def payment_figures(session, cycle_id, regions=None):
     for district, channel, status, count, amount in session.execute(query):
         out.setdefault((district, channel), {})[status] = (int(count), int(amount or 0))
     return out
+
+
+@dataclass(frozen=True)
+class ArrearsRow:
+    district_code: str
+    channel: str
+    families: int
+    stages: int
+    amount: int
+
+
+def arrears_figures(session, cycle_id, regions=None):
+    """The arrears (rapel) of overturned appeals in a cycle: families, stages and rupiah per district and channel
+    (included in entitlement_figures; shown apart so the maker and the checker see them)."""
+    query = (select(CycleMember.district_code, CycleMember.channel, func.count(func.distinct(CycleMember.id)),
+                    func.count(), func.sum(Entitlement.amount))
+             .join(Entitlement, Entitlement.member_id == CycleMember.id)
+             .where(CycleMember.cycle_id == cycle_id, Entitlement.cycle_id == cycle_id,
+                    Entitlement.category.startswith(APPEAL_ARREARS_PREFIX))
+             .group_by(CycleMember.district_code, CycleMember.channel)
+             .order_by(CycleMember.district_code, CycleMember.channel))
+    if regions is not None:
+        query = query.where(CycleMember.district_code.in_(sorted(regions)))
+    return [ArrearsRow(d, c, int(n), int(k), int(a or 0)) for d, c, n, k, a in session.execute(query)]

@@ -94,3 +94,43 @@ def test_arrears_are_capped_per_programme_and_visible_in_the_figures(svc):
     assert paid == {(appealed.id, "SD"): 450_000, (appealed.id, "rapel:PKH-TEST-T2"): 450_000}
     assert c.planned_total == 900_000
     assert sum(r.amount for r in entitlement_figures(db.session, c.id)) == 900_000
+
+
+def test_the_arrears_show_in_the_figures_the_batch_workbook_and_the_family_payments(svc):
+    import io
+
+    from openpyxl import load_workbook
+
+    from payments.bankfile import batch_xlsx
+    from payments.cycles import arrears_figures
+    from payments.models import PaymentBatch
+    from payments.queries import payments_of_application
+    from tests.integration.test_payment_cycles import do
+
+    fin = finance_officers()
+    schedule = arrears_schedule()
+    appealed = family([("PKH", "SD", 1)], status="REMOVED", district="02")
+    family([("PKH", "SD", 1)], district="02")
+    db.session.commit()
+    open_cycle(svc.engine, schedule, "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    overturn(appealed, utcnow() - timedelta(days=1))
+    open_cycle(svc.engine, schedule, "PKH-TEST-T2", fin["fin1"])
+    db.session.commit()
+    c, paid = lines("PKH-TEST-T2")
+    assert paid[(appealed.id, "rapel:PKH-TEST-T1")] == 225_000
+    assert [(r.district_code, r.channel, r.families, r.stages, r.amount) for r in arrears_figures(db.session, c.id)] == [
+        ("02", "BRI", 1, 1, 225_000)]
+    assert arrears_figures(db.session, c.id, regions={"01"}) == []  # district scope
+    for bpmn_id, who, data in (("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
+                               ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
+                               ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-7",
+                                                             "sp2d_date": utcnow().date().isoformat()})):
+        do(svc, bpmn_id, fin[who], data, code="PKH-TEST-T2")
+    bri = db.session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == c.id)).scalar_one()
+    out = io.BytesIO()
+    batch_xlsx(db.session, bri, out)
+    rows = list(load_workbook(io.BytesIO(out.getvalue()))["Pembayaran"].values)
+    assert rows[0][-1] == "rapel" and sorted((r[4], r[5]) for r in rows[1:]) == [(225_000, 0), (450_000, 225_000)]
+    payment = payments_of_application(db.session, appealed.id)[0]
+    assert (payment.cycle_code, payment.amount, payment.arrears, payment.status) == ("PKH-TEST-T2", 450_000, 225_000, "sent")
