@@ -220,16 +220,16 @@ def export(code):
     sheet.append([_("District"), _("Programme"), _("Channel"), _("Families"), _("Amount (Rp)")])
     for row in rows:
         sheet.append([district_label(row.district_code), row.programme, row.channel, row.families, row.amount])
-    sheet = book.create_sheet(_("Arrears (rapel)"))
-    sheet.append([_("District"), _("Channel"), _("Families"), _("Stages"), _("Amount (Rp)")])
-    for row in arrears_figures(db.session, cycle.id, current_user.actor.regions):
-        sheet.append([district_label(row.district_code), row.channel, row.families, row.stages, row.amount])
     sheet = book.create_sheet(_("Payments"))
     sheet.append([_("District"), _("Programme"), _("Channel"), _("Status"), _("Payments"), _("Amount (Rp)")])
     for (district, channel), statuses in sorted(paid.items(), key=lambda x: (x[0][0] or "", x[0][1])):
         for status_code, (count, amount) in sorted(statuses.items()):
             sheet.append([district_label(district), cycle.programme, channel,
                           str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)), count, amount])
+    sheet = book.create_sheet(_("Arrears (rapel)"))
+    sheet.append([_("District"), _("Channel"), _("Families"), _("Stages"), _("Amount (Rp)")])
+    for row in arrears_figures(db.session, cycle.id, current_user.actor.regions):
+        sheet.append([district_label(row.district_code), row.channel, row.families, row.stages, row.amount])
     out = io.BytesIO()
     book.save(out)
     _audit("cycle.figures_exported", "payment_cycle", cycle.code)
