@@ -66,11 +66,12 @@ def test_an_overturned_exit_restores_the_enrolment_with_a_notice_and_arrears_fro
     assert 'data-status="ENROLLED"' in html
 
 
-def test_an_upheld_exit_stays_removed_and_cannot_be_appealed_again(svc, personas, officers, dtsen_update):  # noqa: F811
+def test_an_upheld_exit_stays_removed_and_cannot_be_appealed_again(svc, personas, officers, dtsen_update, ctx):  # noqa: F811
     app = exited(svc, personas, officers, dtsen_update)
     number = app.case_number
-    file_appeal(svc.engine, number, APPEAL)
-    db.session.commit()
+    result = ctx.test_cli_runner().invoke(args=["appeal", number, "--reason", APPEAL["reason"]])
+    assert result.exit_code == 0, result.output
+    assert "APPEAL_REVIEW" in result.output
     app = work(svc, number, "appeal_review", officers["app1"],
                {"appeal_outcome": "uphold", "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
                 "appeal_notes": "DTSEN confirmed by the village"})
