@@ -259,6 +259,9 @@ def add_appeal_arrears(session, cycle):
                                          supplement.supplements_cycle_id == missed.id))
     paid_before = (exists().where(earlier_arrears.member_id == paid_member.id, paid_member.enrolment_id == Enrolment.id,
                                   earlier_arrears.programme == cycle.programme, earlier_arrears.category == category))
+    # A stage paid at enrolment (the older path, payments.request_disbursement) is not owed again.
+    enrolled_month = func.substr(cast(Enrolment.enrolled_at, String), 1, 7)
+    paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), missed.months.contains(enrolled_month))
     owed = (select(CycleMember.id.label("member_id"), missed.id.label("missed_id"), category.label("category"),
                    func.row_number().over(partition_by=CycleMember.id,
                                           order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
@@ -266,7 +269,8 @@ def add_appeal_arrears(session, cycle):
             .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
                                missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
             .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
-                   missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before)
+                   missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before,
+                   ~paid_at_enrolment)
             .subquery())
     units = case((and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
                  else_=CycleMemberComponent.units)

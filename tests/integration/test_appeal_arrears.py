@@ -70,6 +70,17 @@ def test_an_overturned_family_is_paid_the_missed_stages_once_as_separate_lines(s
         (appealed.id, "rapel:PKH-TEST-T1"): 1_725_000, (appealed.id, "rapel:PKH-TEST-T2"): 1_725_000}
     assert {k for k in paid if k[0] != appealed.id} == {(on_list.id, "SD"), (late.id, "SD"), (quick.id, "SD")}
     assert c.planned_total == 4 * 225_000 + 1_500_000 + 2 * 1_725_000
+    # A stage the family was paid at its enrolment (the older path) is not owed again.
+    from payments.cycles import add_appeal_arrears
+
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
+    enrolment.disbursement_ref = "TPT-9:request_disbursement"
+    enrolment.enrolled_at = enrolment.enrolled_at.replace(year=2026, month=11, day=15)  # within T1's months
+    db.session.execute(Entitlement.__table__.delete().where(Entitlement.cycle_id == c.id,
+                                                            Entitlement.category.startswith("rapel:")))
+    add_appeal_arrears(db.session, c)
+    assert {k for k in lines("PKH-TEST-T3")[1] if k[1].startswith("rapel:")} == {(appealed.id, "rapel:PKH-TEST-T2")}
+    db.session.commit()
     # Paid once: the next stage pays the current stage only.
     open_cycle(svc.engine, schedule, "PKH-TEST-T4", fin["fin1"])
     db.session.commit()
