@@ -93,3 +93,25 @@ def test_an_exit_is_final_once_the_appeal_window_has_passed(svc, personas, offic
             file_appeal(svc.engine, app.case_number, APPEAL)
         db.session.rollback()
     assert case(app.case_number).status == "REMOVED"
+
+
+def test_a_rejection_overturned_on_appeal_owes_arrears_from_the_application_date(svc, personas, officers):
+    from tests.helpers import civil_servant_in_poor_family
+
+    with civil_servant_in_poor_family(personas["eligible_head_without_photo"]) as nik:
+        number = submit(svc, nik).case_number
+        assert case(number).status == "REJECTED"
+        file_appeal(svc.engine, number, {"reason": "My husband retired in 2015 and gets no salary now."})
+        db.session.commit()
+        work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "overturn", "appeal_notes": "retired"})
+        app = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
+    assert app.status == "ENROLLED"
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one()
+    assert enrolment.arrears_from == app.created_at and enrolment.ended_at is None
+
+
+def test_an_enrolment_without_an_appeal_owes_no_arrears(svc, personas, officers):
+    number = submit(svc, personas["eligible_head_without_photo"]).case_number
+    work(svc, number, "review", officers["cw1"], APPROVE)
+    app = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
+    assert db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one().arrears_from is None
