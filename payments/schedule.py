@@ -149,6 +149,11 @@ def parse_schedule(text):
             supplements = None
         cycles[code] = CycleSpec(code, entry.get("programme"), tuple(good), cut_off, supplements)
     for spec in cycles.values():
+        # An arrears line names its stage ("rapel:<code>" in a 40-character category).
+        programme = programmes.get(spec.programme)
+        if programme is not None and programme.arrears_max_stages and len(spec.code) > 34:
+            problems.append(f"cycle {spec.code}: with arrears, a cycle code has at most 34 characters")
+    for spec in cycles.values():
         if spec.supplements is None:
             continue
         main = cycles.get(spec.supplements)

@@ -84,3 +84,11 @@ def test_the_shipped_schedule_pays_pkh_arrears_for_four_stages():
     from payments.schedule import load_schedule
 
     assert load_schedule(Path(__file__).resolve().parents[3] / "processes").programmes["PKH"].arrears_max_stages == 4
+
+
+def test_with_arrears_a_cycle_code_fits_the_arrears_line():
+    text = GOOD.replace("[programmes.PKH.components]", "arrears = true\n[programmes.PKH.components]", 1)
+    assert parse_schedule(text).cycles["PKH-X"]
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('code = "PKH-X"', f'code = "PKH-{"X" * 32}"', 1))
+    assert any("at most 34 characters" in p for p in refused.value.problems), refused.value.problems
