@@ -181,7 +181,7 @@ def _reinstate(session, app, runtime):
     cleared) and the stages missed since the exit are owed as arrears (payments.cycles.add_appeal_arrears)."""
     from .operations import _open_case_for
 
-    data = runtime.current_data
+    data = runtime.current_data or {}
     enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalar_one_or_none()
     exited = enrolment.ended_at if enrolment is not None else None
     if enrolment is not None:
@@ -193,8 +193,11 @@ def _reinstate(session, app, runtime):
         app.active_nik = app.nik
     app.reasons = []
     app.applicant_message = None
+    # The appeals officer who overturned it (this run completed their task).
+    judged = next((e.get("actor") for e in runtime.journal if e.get("kind") == "task_completed"
+                   and e.get("bpmn_id") == "appeal_review"), None)
     add_event(session, app, "reinstated", "Exit overturned on appeal: enrolment restored",
-              actor=data.get("appeal_decided_by") or "system",
+              actor=judged or "system",
               detail={"exited_at": exited.isoformat() if exited else None,
                       "other_open_case": other.case_number if other is not None and other.id != app.id else None})
 

@@ -56,8 +56,9 @@ def test_an_overturned_exit_restores_the_enrolment_with_a_notice_and_arrears_fro
     assert enrolment.ended_at is None and enrolment.arrears_from is not None
     appeal = db.session.scalars(select(Appeal).where(Appeal.application_id == app.id)).one()
     assert (appeal.outcome, appeal.decided_by) == ("overturn", "app1")
-    kinds = db.session.scalars(select(CaseEvent.kind).where(CaseEvent.application_id == app.id)).all()
-    assert "reinstated" in kinds
+    events = {e.kind: e for e in db.session.scalars(select(CaseEvent).where(CaseEvent.application_id == app.id))}
+    assert "reinstated" in events
+    assert events["reinstated"].actor == "app1"
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == app.nik)).scalars().all()
     assert "decision_reinstated" in sent
     # The applicant reads it in catalogue words; the officer's internal note stays internal.
