@@ -236,7 +236,7 @@ def is_appeal_arrears(category):
 
 
 def add_appeal_arrears(session, cycle):
-    """Arrears (rapel) for families whose rejection or exit was overturned on appeal; return the lines added.
+    """Arrears (rapel) for families whose rejection or exit was overturned on appeal (returns the driver's rowcount).
 
     A member of this cycle whose enrolment has `arrears_from` (set when the appeal was overturned: the
     application date, or the exit date) is owed each earlier regular stage of the programme whose cut-off fell
