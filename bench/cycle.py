@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -126,6 +126,8 @@ def measure(label, url, families, tmp, notices=False):
         schedule = parse_schedule(f"""
 [programmes.PKH]
 kind = "annual"
+arrears = true
+arrears_max_stages = 4
 [programmes.PKH.components]
 SD = 900000
 child_0_6 = 3000000
@@ -148,11 +150,34 @@ cut_off = "{cut_off.isoformat()}"
             complete_task(svc.engine, row.id, actor, data)
             db.session.commit()
 
+        # An earlier stage (closed, its rates kept) that every 100th family missed: a rejection or an exit
+        # overturned on appeal since, so the entitlement step adds its arrears (rapel) line.
+        from payments.models import CycleRate
+
+        earlier = PaymentCycle(code="PKH-BENCH-T0", programme="PKH", months="2026-07,2026-08,2026-09",
+                               cut_off=datetime.combine(cut_off - timedelta(days=90), datetime.min.time(),
+                                                        tzinfo=timezone.utc),
+                               return_after_days=105, status="closed", opened_by="bench", arrears_max_stages=4)
+        db.session.add(earlier)
+        db.session.flush()
+        db.session.add_all(CycleRate(cycle_id=earlier.id, programme=p, category=c, amount=a, cap=cap)
+                           for p, c, a, cap in schedule.rates("PKH-BENCH"))
+        from cases.models import Enrolment
+
+        db.session.execute(Enrolment.__table__.update().where(Enrolment.id % 100 == 0)
+                           .values(arrears_from=earlier.cut_off - timedelta(days=30)))
+        db.session.commit()
         with Step(label, "open: freeze + entitlements"):
             open_cycle(svc.engine, schedule, "PKH-BENCH", maker)
             db.session.commit()
-        cycle = db.session.execute(select(PaymentCycle)).scalar_one()
-        print(f"  {label:<10} {cycle.member_count:,} families frozen, planned Rp {cycle.planned_total:,}")
+        cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == "PKH-BENCH")).scalar_one()
+        from payments.models import Entitlement
+
+        rapel = db.session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
+                                   .where(Entitlement.cycle_id == cycle.id,
+                                          Entitlement.category.startswith("rapel:"))).one()
+        print(f"  {label:<10} {cycle.member_count:,} families frozen, planned Rp {cycle.planned_total:,}; "
+              f"arrears (rapel) lines {rapel[0]:,}, Rp {int(rapel[1]):,}")
         work("prepare_cycle", maker, {"prepare_decision": "submit"})
         with Step(label, "approve: payments, batches, hashes"):
             work("approve_cycle", checker, {"cycle_approval_decision": "approve"})
@@ -177,7 +202,7 @@ cut_off = "{cut_off.isoformat()}"
                 db.session.commit()
                 assert row.status == "applied" and row.refused == 0, (row.status, row.refusals[:3])
         db.session.expire_all()
-        cycle = db.session.execute(select(PaymentCycle)).scalar_one()
+        cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == "PKH-BENCH")).scalar_one()
         counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
         print(f"  {label:<10} cycle {cycle.status}; payments by status {counts}; notices "
               f"{'written to the sandbox outbox' if counting is None else f'counted, not written: {counting.sent:,}'}")

@@ -164,7 +164,9 @@ def _record_recheck(session, app, status, runtime):
         add_event(session, app, "recheck", f"Re-check: {data['recheck_outcome']}, {len(changes)} change(s)",
                   detail={"outcome": data["recheck_outcome"], "change_count": len(changes), "changes": changes[:20]})
     if status and status != app.status:
-        app.status = status
+        before, app.status = app.status, status
+        if status == "ENROLLED" and before == "APPEAL_REVIEW":
+            _reinstate(session, app, runtime)
         if status == "REMOVED":
             app.active_nik = None
             app.reasons = data.get("reasons") or []
@@ -172,6 +174,32 @@ def _record_recheck(session, app, status, runtime):
             for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
                                                                      Enrolment.ended_at.is_(None))).scalars():
                 enrolment.ended_at = utcnow()
+
+
+def _reinstate(session, app, runtime):
+    """An exit overturned on appeal (processes/recheck.bpmn, reinstated): the enrolment resumes (its end is
+    cleared) and the stages missed since the exit are owed as arrears (payments.cycles.add_appeal_arrears)."""
+    from .operations import _open_case_for
+
+    data = runtime.current_data or {}
+    enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalar_one_or_none()
+    exited = enrolment.ended_at if enrolment is not None else None
+    if enrolment is not None:
+        enrolment.arrears_from = enrolment.arrears_from or exited
+        enrolment.ended_at = None
+    # The open-case NIK again, unless the family applied anew meanwhile (that case keeps it).
+    other = _open_case_for(session, app.nik)
+    if other is None or other.id == app.id:
+        app.active_nik = app.nik
+    app.reasons = []
+    app.applicant_message = None
+    # The appeals officer who overturned it (this run completed their task).
+    judged = next((e.get("actor") for e in runtime.journal if e.get("kind") == "task_completed"
+                   and e.get("bpmn_id") == "appeal_review"), None)
+    add_event(session, app, "reinstated", "Exit overturned on appeal: enrolment restored",
+              actor=judged or "system",
+              detail={"exited_at": exited.isoformat() if exited else None,
+                      "other_open_case": other.case_number if other is not None and other.id != app.id else None})
 
 
 def _record_graduation(session, app, status, runtime):
@@ -213,8 +241,12 @@ def _apply_status(session, app, status, runtime):
     if status == "ENROLLED":
         app.benefits = data.get("benefits")
         disbursement = data.get("disbursement") or {}
+        # A rejection overturned on appeal: the stages missed since the application are owed as arrears.
+        overturned = session.execute(select(Appeal.id).where(Appeal.application_id == app.id,
+                                                             Appeal.outcome == "overturn").limit(1)).first()
         enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
-                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"))
+                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"),
+                              arrears_from=app.created_at if overturned is not None else None)
         session.add(enrolment)
         session.flush()  # the enrolment's id, for its components (what payment cycles freeze)
         session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=n)

@@ -149,6 +149,9 @@ class Enrolment(db.Model):
     disbursement_ref: Mapped[str | None] = mapped_column(String(64))
     enrolled_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # Set when an appeal was overturned (a rejection: the application date; an exit: the exit date): the
+    # payment cycles pay the stages missed since then as arrears (payments.cycles.add_appeal_arrears).
+    arrears_from: Mapped[object | None] = mapped_column(UTCDateTime)
 
 
 class Recheck(db.Model):

@@ -232,7 +232,14 @@ def file_appeal(engine, case_number, payload, actor="applicant"):
         data = AppealSchema().load(payload)
     except ValidationError as exc:
         raise FormInvalid("the appeal has errors", exc.messages) from exc
-    if app.status != "REJECTED":
+    if app.status == "REMOVED":
+        # An exit after a re-check is appealable while its re-check process waits in the appeal window
+        # (processes/recheck.bpmn, exit_appeal_window); after the window, or a judged appeal, it is final.
+        instance = engine.instance_for_key(case_number)
+        if instance is None or instance.version.process_id != "recheck":
+            raise AppealNotAllowed(f"case {case_number} cannot be appealed now (the appeal window has closed)",
+                                   status=app.status)
+    elif app.status != "REJECTED":
         raise AppealNotAllowed(f"case {case_number} cannot be appealed now (status {app.status})",
                                status=app.status)
     appeal = Appeal(application_id=app.id, reason=data["reason"], evidence_refs=data["evidence_refs"])

@@ -40,6 +40,20 @@ def _detail_rows(session, batch):
         yield f"D,{reference},{nik},{bank_name(name)},{account or ''},{int(amount)}"
 
 
+def _arrears_by_reference(session, batch):
+    """{payment reference: rupiah of arrears (rapel) lines} for the batch's payments that have any (a few)."""
+    from sqlalchemy import func
+
+    from .models import Entitlement
+
+    query = (select(Payment.reference, func.sum(Entitlement.amount))
+             .join(Entitlement, Entitlement.member_id == Payment.member_id)
+             .where(Payment.batch_id == batch.id, Payment.attempt == 1, Entitlement.cycle_id == Payment.cycle_id,
+                    Entitlement.category.startswith("rapel:"))
+             .group_by(Payment.reference))
+    return {reference: int(amount) for reference, amount in session.execute(query)}
+
+
 def control_hash(session, batch):
     """sha256 (hex) of the batch's D lines, each followed by a newline, in reference order."""
     digest = hashlib.sha256()
@@ -68,11 +82,13 @@ def batch_xlsx(session, batch, out):
     control.append(["batch_reference", "channel", "count", "total", "sha256"])
     control.append([batch.reference, batch.channel, batch.count, batch.total, batch.control_hash])
     sheet = book.create_sheet("Pembayaran")
-    sheet.append(["reference", "nik", "name", "account", "amount"])
+    sheet.append(["reference", "nik", "name", "account", "amount", "rapel"])
+    arrears = _arrears_by_reference(session, batch)
     for line in _detail_rows(session, batch):
         _, reference, nik, name, account, amount = line.split(",")
-        # Text cells stay text (NIKs and accounts keep their leading zeros); amounts are numbers.
-        sheet.append([reference, nik, name, account, int(amount)])
+        # Text cells stay text (NIKs and accounts keep their leading zeros); amounts are numbers. "rapel": the part
+        # of the amount that pays missed stages of an overturned appeal (information; the amount is what is paid).
+        sheet.append([reference, nik, name, account, int(amount), arrears.get(reference, 0)])
     book.save(out)
 
 

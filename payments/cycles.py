@@ -97,7 +97,8 @@ def open_cycle(engine, schedule, code, actor):
                                      code=code, supplements=spec.supplements)
     cycle = PaymentCycle(code=code, programme=spec.programme, months=",".join(spec.months),
                          cut_off=cut_off_instant(spec.cut_off), return_after_days=schedule.return_after_days,
-                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None)
+                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None,
+                         arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages)
     session.add(cycle)
     session.flush()
     session.add_all(CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
@@ -218,11 +219,72 @@ def compute_entitlements(session, cycle_id):
                    .group_by(new.id))
         session.execute(insert(Entitlement).from_select(
             ["cycle_id", "member_id", "programme", "category", "units", "amount"], arrears))
+        add_appeal_arrears(session, cycle)
     count, total = session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
                                    .where(Entitlement.cycle_id == cycle.id)).one()
     cycle.planned_total = int(total)
     session.flush()
     return int(count), int(total)
+
+
+APPEAL_ARREARS_PREFIX = "rapel:"
+
+
+def is_appeal_arrears(category):
+    """True for an entitlement line that pays a missed stage to a family overturned on appeal (rapel)."""
+    return str(category or "").startswith(APPEAL_ARREARS_PREFIX)
+
+
+def add_appeal_arrears(session, cycle):
+    """Arrears (rapel) for families whose rejection or exit was overturned on appeal (returns the driver's rowcount).
+
+    A member of this cycle whose enrolment has `arrears_from` (set when the appeal was overturned: the
+    application date, or the exit date) is owed each earlier regular stage of the programme whose cut-off fell
+    on or after that date, that it was on no list of (neither the stage nor its supplement) and that no cycle
+    has paid it as arrears yet; the most recent `arrears_max_stages` of them (0: the programme pays none).
+    Each stage is one entitlement line, category "rapel:<stage code>", priced at that stage's own rates and caps
+    for the components the family has in this cycle. One INSERT ... SELECT, like the entitlements.
+    """
+    if not cycle.arrears_max_stages:
+        return 0
+    missed = aliased(PaymentCycle)
+    stage_member = aliased(CycleMember)
+    paid_member = aliased(CycleMember)
+    earlier_arrears = aliased(Entitlement)
+    supplement = aliased(PaymentCycle)
+    category = literal(APPEAL_ARREARS_PREFIX) + missed.code
+    on_stage_list = exists().where(stage_member.enrolment_id == Enrolment.id, stage_member.cycle_id == missed.id)
+    on_supplement_list = (exists().where(stage_member.enrolment_id == Enrolment.id,
+                                         stage_member.cycle_id == supplement.id,
+                                         supplement.supplements_cycle_id == missed.id))
+    paid_before = (exists().where(earlier_arrears.member_id == paid_member.id, paid_member.enrolment_id == Enrolment.id,
+                                  earlier_arrears.programme == cycle.programme, earlier_arrears.category == category))
+    # A stage paid at enrolment (the older path, payments.request_disbursement) is not owed again.
+    enrolled_month = func.substr(cast(Enrolment.enrolled_at, String), 1, 7)
+    paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), missed.months.contains(enrolled_month))
+    owed = (select(CycleMember.id.label("member_id"), missed.id.label("missed_id"), category.label("category"),
+                   func.row_number().over(partition_by=CycleMember.id,
+                                          order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
+            .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
+            .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
+                               missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
+            .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
+                   missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before,
+                   ~paid_at_enrolment)
+            .subquery())
+    units = case((and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
+                 else_=CycleMemberComponent.units)
+    lines = (select(literal(cycle.id), owed.c.member_id, literal(cycle.programme), owed.c.category, literal(1),
+                    func.sum(CycleRate.amount * units))
+             .join(CycleMemberComponent, and_(CycleMemberComponent.cycle_id == cycle.id,
+                                              CycleMemberComponent.member_id == owed.c.member_id))
+             .join(CycleRate, and_(CycleRate.cycle_id == owed.c.missed_id,
+                                   CycleRate.programme == CycleMemberComponent.programme,
+                                   CycleRate.category == CycleMemberComponent.category))
+             .where(owed.c.recent <= cycle.arrears_max_stages)
+             .group_by(owed.c.member_id, owed.c.category))
+    return session.execute(insert(Entitlement).from_select(
+        ["cycle_id", "member_id", "programme", "category", "units", "amount"], lines)).rowcount
 
 
 def payment_reference(code, member_id, attempt=1):
@@ -396,3 +458,27 @@ def payment_figures(session, cycle_id, regions=None):
     for district, channel, status, count, amount in session.execute(query):
         out.setdefault((district, channel), {})[status] = (int(count), int(amount or 0))
     return out
+
+
+@dataclass(frozen=True)
+class ArrearsRow:
+    district_code: str
+    channel: str
+    families: int
+    stages: int
+    amount: int
+
+
+def arrears_figures(session, cycle_id, regions=None):
+    """The arrears (rapel) of overturned appeals in a cycle: families, stages and rupiah per district and channel
+    (included in entitlement_figures; shown apart so the maker and the checker see them)."""
+    query = (select(CycleMember.district_code, CycleMember.channel, func.count(func.distinct(CycleMember.id)),
+                    func.count(), func.sum(Entitlement.amount))
+             .join(Entitlement, Entitlement.member_id == CycleMember.id)
+             .where(CycleMember.cycle_id == cycle_id, Entitlement.cycle_id == cycle_id,
+                    Entitlement.category.startswith(APPEAL_ARREARS_PREFIX))
+             .group_by(CycleMember.district_code, CycleMember.channel)
+             .order_by(CycleMember.district_code, CycleMember.channel))
+    if regions is not None:
+        query = query.where(CycleMember.district_code.in_(sorted(regions)))
+    return [ArrearsRow(d, c, int(n), int(k), int(a or 0)) for d, c, n, k, a in session.execute(query)]

@@ -28,6 +28,8 @@ class PaymentCycle(db.Model):
     months: Mapped[str] = mapped_column(String(100))  # "2026-01,2026-02,2026-03"
     cut_off: Mapped[object] = mapped_column(UTCDateTime)
     return_after_days: Mapped[int] = mapped_column(Integer)
+    # Arrears (rapel) for overturned appeals: at most this many missed stages (0: none), from the schedule.
+    arrears_max_stages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A supplementary (susulan) cycle names the cycle whose stage it completes.
     supplements_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cycles.id"))
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)

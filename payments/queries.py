@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from .models import CycleMember, Payment, PaymentBatch, PaymentCycle, PaymentResultImport
+from .models import CycleMember, Entitlement, Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 
 # The steps of a cycle as its page shows them, in order.
 PROGRESS = ("open", "frozen", "entitled", "approved", "dispatched", "reconciled", "closed")
@@ -20,6 +20,7 @@ class FamilyPayment:
     result_code: str | None
     next_action: str | None
     date: object  # when the status was reached (result, draw, return) or the SP2D date
+    arrears: int = 0  # the part of the amount that pays missed stages of an overturned appeal (rapel)
 
 
 def cycles(session):
@@ -41,7 +42,10 @@ def imports_of(session, cycle_id, limit=50):
 def _family_payments(session, where):
     query = (select(PaymentCycle.code, PaymentCycle.programme, PaymentCycle.months, Payment.amount, Payment.channel,
                     Payment.status, Payment.result_code, Payment.next_action,
-                    func.coalesce(Payment.returned_at, Payment.drawn_at, Payment.result_at, PaymentCycle.sp2d_at))
+                    func.coalesce(Payment.returned_at, Payment.drawn_at, Payment.result_at, PaymentCycle.sp2d_at),
+                    select(func.coalesce(func.sum(Entitlement.amount), 0))
+                    .where(Entitlement.member_id == Payment.member_id, Entitlement.category.startswith("rapel:"))
+                    .scalar_subquery())
              .join(CycleMember, CycleMember.id == Payment.member_id)
              .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
              .where(where, Payment.status != "planned")

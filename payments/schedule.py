@@ -29,6 +29,9 @@ class Programme:
     kind: str  # annual | monthly
     components: dict  # category -> whole rupiah (per year or per month, by kind)
     caps: dict  # category -> most units per family
+    # Arrears (rapel) for a family whose rejection or exit was overturned on appeal: the stages it missed
+    # since its application (or exit), at most this many; 0 = the programme pays no arrears.
+    arrears_max_stages: int = 0
 
     def amount_per_unit(self, category, months):
         """Whole rupiah one unit of `category` gets in a cycle of `months` months."""
@@ -99,7 +102,15 @@ def parse_schedule(text):
                 problems.append(f"{where}: cap for unknown component {category}")
             if not _positive_int(cap):
                 problems.append(f"{where}: the cap of {category} must be a positive whole number")
-        programmes[code] = Programme(code, str(entry.get("name") or code), kind, dict(components), dict(caps))
+        arrears, max_stages = entry.get("arrears", False), entry.get("arrears_max_stages", 4)
+        if not isinstance(arrears, bool):
+            problems.append(f"{where}: arrears must be true or false")
+            arrears = False
+        if arrears and (not _positive_int(max_stages) or max_stages > 24):
+            problems.append(f"{where}: arrears_max_stages must be a whole number of stages from 1 to 24")
+            max_stages = 0
+        programmes[code] = Programme(code, str(entry.get("name") or code), kind, dict(components), dict(caps),
+                                     max_stages if arrears else 0)
     cycles = {}
     for index, entry in enumerate(raw.get("cycles") or []):
         code = entry.get("code") if isinstance(entry, dict) else None
@@ -137,6 +148,11 @@ def parse_schedule(text):
             problems.append(f"{where}: supplements must name a cycle")
             supplements = None
         cycles[code] = CycleSpec(code, entry.get("programme"), tuple(good), cut_off, supplements)
+    for spec in cycles.values():
+        # An arrears line names its stage ("rapel:<code>" in a 40-character category).
+        programme = programmes.get(spec.programme)
+        if programme is not None and programme.arrears_max_stages and len(spec.code) > 34:
+            problems.append(f"cycle {spec.code}: with arrears, a cycle code has at most 34 characters")
     for spec in cycles.values():
         if spec.supplements is None:
             continue

@@ -20,7 +20,8 @@ from engine.errors import EngineError
 from engine.humantasks import claim_task, task_or_404
 from engine.models import HumanTask
 from payments.bankfile import batch_csv_lines, batch_xlsx
-from payments.cycles import CycleNotFound, business_key, cycle_or_404, entitlement_figures, open_cycle, payment_figures
+from payments.cycles import (CycleNotFound, arrears_figures, business_key, cycle_or_404, entitlement_figures,
+                             open_cycle, payment_figures)
 from payments.models import PaymentBatch, PaymentResultImport
 from payments.queries import PROGRESS, batches_of, cycles, imports_of
 from payments.results import REASONS, error_workbook, import_and_advance
@@ -152,7 +153,8 @@ def _page(cycle, errors=None, values=None, status=200):
         by_district=by_district, by_channel=by_channel, paid=paid, batches=batches_of(db.session, cycle.id),
         imports=imports_of(db.session, cycle.id), reasons=REASONS, district_label=district_label,
         payment_status_texts=PAYMENT_STATUS_TEXTS, batch_status_texts=BATCH_STATUS_TEXTS,
-        regency_wide=current_user.actor.regions is None, may_work=current_user.has_any(*WORKERS)), status
+        regency_wide=current_user.actor.regions is None, may_work=current_user.has_any(*WORKERS),
+        arrears=arrears_figures(db.session, cycle.id, current_user.actor.regions)), status
 
 
 @bp.get("/cycles/<code>")
@@ -224,6 +226,10 @@ def export(code):
         for status_code, (count, amount) in sorted(statuses.items()):
             sheet.append([district_label(district), cycle.programme, channel,
                           str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)), count, amount])
+    sheet = book.create_sheet(_("Arrears (rapel)"))
+    sheet.append([_("District"), _("Channel"), _("Families"), _("Stages"), _("Amount (Rp)")])
+    for row in arrears_figures(db.session, cycle.id, current_user.actor.regions):
+        sheet.append([district_label(row.district_code), row.channel, row.families, row.stages, row.amount])
     out = io.BytesIO()
     book.save(out)
     _audit("cycle.figures_exported", "payment_cycle", cycle.code)

@@ -12,7 +12,7 @@ class AppealWindowClosed(AppealNotAllowed):
 
 def file_portal_appeal(engine, app, reason, window, actor):
     """File the applicant's appeal with the files attached so far; refused outside the window."""
-    if app.status == "REJECTED":
+    if app.status in ("REJECTED", "REMOVED"):
         deadline = appeal_deadline(engine.session, app, window)
         # The scheduler may not have closed the window yet: the deadline, not the status, decides.
         if deadline is None or utcnow() > deadline:

@@ -11,7 +11,7 @@ from ..models import Appeal, Application, CaseEvent
 from ..operations import CaseNotFound, case_or_404
 
 # Timeline lines an applicant sees (the checks themselves are officers' detail).
-APPLICANT_EVENT_KINDS = ("submitted", "milestone", "appeal_filed", "recheck")
+APPLICANT_EVENT_KINDS = ("submitted", "milestone", "appeal_filed", "recheck", "reinstated")
 
 
 class NotYourCase(CaseNotFound):
@@ -40,14 +40,17 @@ def applicant_timeline(session, app):
 
 
 def appeal_deadline(session, app, window):
-    """Return when the appeal window of a rejection closes (aware UTC), or None if never rejected.
+    """Return when the appeal window of a rejection (or of an exit, for a REMOVED case) closes (aware UTC),
+    or None if never rejected (removed).
 
     The window (ISO 8601 duration, BANSOS_APPEAL_WINDOW) starts when the case became REJECTED, the
     moment the process's timer starts too.
     """
+    # An exit after a re-check (REMOVED) opens its own window when the exit takes effect.
+    started_by = "Status REMOVED" if app.status == "REMOVED" else "Status REJECTED"
     rejected = session.execute(
         select(CaseEvent.at).where(CaseEvent.application_id == app.id, CaseEvent.kind == "milestone",
-                                   CaseEvent.summary == "Status REJECTED")
+                                   CaseEvent.summary == started_by)
         .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)).scalar_one_or_none()
     if rejected is None:
         return None

@@ -118,7 +118,7 @@ def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
     db.session.expire_all()
     assert db.session.scalar(select(PaymentCycle.status).where(PaymentCycle.code == "PKH-TEST-T1")) == "reconciled"
     export = load_workbook(io.BytesIO(fin1.get("/cycles/PKH-TEST-T1/figures.xlsx").data), read_only=True)
-    assert export.sheetnames == ["Hak", "Pembayaran"]
+    assert export.sheetnames == ["Hak", "Pembayaran", "Rapel"]
     assert sum(r[3] for r in export["Hak"].iter_rows(min_row=2, values_only=True)) == 9
     actions = set(db.session.scalars(select(AuditEntry.action)))
     assert {"cycle.open", "cycle.batch_downloaded", "cycle.results_imported", "cycle.errors_downloaded",

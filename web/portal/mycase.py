@@ -60,7 +60,12 @@ def notices_for(nik, limit=None):
 def appeal_window(app):
     """Return (deadline or None, open now?) for the case's appeal."""
     deadline = appeal_deadline(db.session, app, current_app.config["BANSOS_APPEAL_WINDOW"])
-    return deadline, app.status == "REJECTED" and deadline is not None and utcnow() <= deadline
+    open_now = deadline is not None and utcnow() <= deadline
+    if app.status == "REMOVED":
+        # An exit is appealable while its re-check waits in the appeal window (not after a judged appeal).
+        instance = services().engine.instance_for_key(app.case_number)
+        return deadline, open_now and instance is not None and instance.version.process_id == "recheck"
+    return deadline, app.status == "REJECTED" and open_now
 
 
 @bp.get("/home")

@@ -46,6 +46,7 @@ EVENT_TEXTS = {
     "recheck": _l("Periodic re-check"),
     "graduation_started": _l("Graduation started"),
     "graduated": _l("Graduated"),
+    "reinstated": _l("Exit overturned on appeal: enrolled again"),
 }
 
 BENEFIT_PARTS = {
@@ -71,6 +72,8 @@ NOTICE_TEXTS = {
     "decision_rejected": _l("Your application %(case_number)s was not approved. Open it to see the reasons and how to "
                             "appeal."),
     "decision_appeal_upheld": _l("Your appeal on %(case_number)s was reviewed; the decision stays."),
+    "decision_reinstated": _l("Your appeal on %(case_number)s was accepted: your family receives assistance again. "
+                              "Stages missed since the exit are paid as arrears (rapel) where the programme allows."),
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
     "graduation_notice": _l("Your family has graduated from the programme (%(case_number)s): it is self-sufficient. "

@@ -43,6 +43,9 @@ cut_off = "2026-03-10"
     (("[programmes.PKH]", "return_after_days = 0\n[programmes.PKH]"), "return_after_days"),
     (("cut_off = \"2026-03-10\"", "cut_off = \"2026-03-10\"\nsupplements = \"PKH-NONE\""), "not a regular cycle"),
     (("kind", "kind = = "), "not valid TOML"),
+    (("[programmes.PKH.components]", "arrears = true\narrears_max_stages = 0\n[programmes.PKH.components]"),
+     "arrears_max_stages"),
+    (("[programmes.PKH.components]", "arrears = \"yes\"\n[programmes.PKH.components]"), "arrears must be true"),
 ])
 def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
     assert parse_schedule(GOOD).cycles["PKH-X"].months == ("2026-01", "2026-02", "2026-03")
@@ -67,3 +70,25 @@ supplements = "PKH-X"
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(text.replace('"2026-03"]\ncut_off = "2026-03-25"', '"2026-04"]\ncut_off = "2026-03-25"'))
     assert "same programme and months" in refused.value.problems[0]
+
+
+def test_arrears_are_configured_per_programme():
+    assert parse_schedule(GOOD).programmes["PKH"].arrears_max_stages == 0  # off unless the schedule says so
+    on = parse_schedule(GOOD.replace("[programmes.PKH.components]", "arrears = true\n[programmes.PKH.components]", 1))
+    assert on.programmes["PKH"].arrears_max_stages == 4
+
+
+def test_the_shipped_schedule_pays_pkh_arrears_for_four_stages():
+    from pathlib import Path
+
+    from payments.schedule import load_schedule
+
+    assert load_schedule(Path(__file__).resolve().parents[3] / "processes").programmes["PKH"].arrears_max_stages == 4
+
+
+def test_with_arrears_a_cycle_code_fits_the_arrears_line():
+    text = GOOD.replace("[programmes.PKH.components]", "arrears = true\n[programmes.PKH.components]", 1)
+    assert parse_schedule(text).cycles["PKH-X"]
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(text.replace('code = "PKH-X"', f'code = "PKH-{"X" * 32}"', 1))
+    assert any("at most 34 characters" in p for p in refused.value.problems), refused.value.problems
