@@ -24,7 +24,7 @@ def upgrade():
         "entitlement_conditions",
         sa.Column("id", _ID, nullable=False),
         sa.Column("cycle_id", sa.Integer(), nullable=False),
-        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", _ID, nullable=False),
         sa.Column("programme", sa.String(length=20), nullable=False),
         sa.Column("category", sa.String(length=40), nullable=False),
         sa.Column("member_nik", sa.String(length=16), nullable=False),
@@ -32,7 +32,8 @@ def upgrade():
         sa.ForeignKeyConstraint(["cycle_id"], ["payment_cycles.id"]),
         sa.ForeignKeyConstraint(["member_id"], ["cycle_members.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik"),
+        sa.UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik",
+                            name="uq_entitlement_conditions_cycle_id"),
     )
     op.create_index("ix_entitlement_conditions_cycle", "entitlement_conditions", ["cycle_id", "status"])
     op.create_index("ix_entitlement_conditions_member_id", "entitlement_conditions", ["member_id"])
@@ -50,11 +51,11 @@ def upgrade():
         sa.Column("compliant", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("recorded_by", sa.String(length=100), nullable=True),
-        sa.Column("recorded_at", sa.DateTime(), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["enrolment_id"], ["enrolments.id"]),
         sa.ForeignKeyConstraint(["application_id"], ["applications.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("enrolment_id", "member_nik", "category", "period"),
+        sa.UniqueConstraint("enrolment_id", "member_nik", "category", "period", name="uq_commitment_checks_enrolment_id"),
     )
     op.create_index("ix_commitment_checks_member", "commitment_checks",
                     ["enrolment_id", "category", "member_nik", "period"])
