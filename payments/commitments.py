@@ -30,7 +30,7 @@ from cases.models import Application, Enrolment, EnrolmentComponent
 from engine.errors import EngineError
 
 from .conditions import strikes_query
-from .models import CommitmentCheck
+from .models import CommitmentCheck, CommitmentImport
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 NIK = re.compile(r"^\d{16}$")
@@ -71,6 +71,7 @@ class CommitmentRefused(EngineError):
 class ImportReport:
     accepted: int = 0
     refused: list = field(default_factory=list)  # [(line, code, values)]
+    import_id: int | None = None
 
 
 def _digits(value):
@@ -183,22 +184,29 @@ def import_workbook(session, rule, actor, data, file_name, regions=None):
             report.accepted += 1
         except CommitmentRefused as exc:
             report.refused.append((line, exc.reason, values))
-    record(session, actor, "commitments.imported", "commitment_import", file_name[:100],
-           detail={"accepted": report.accepted, "refused": len(report.refused),
+    row = CommitmentImport(file_name=(file_name or "")[:200], imported_by=getattr(actor, "id", None),
+                           accepted=report.accepted, refused=len(report.refused),
+                           refusals=[[line, code, ["" if v is None else str(v) for v in values]]
+                                     for line, code, values in report.refused[:5000]])
+    session.add(row)
+    session.flush()
+    report.import_id = row.id
+    record(session, actor, "commitments.imported", "commitment_import", str(row.id),
+           detail={"file": row.file_name, "accepted": report.accepted, "refused": len(report.refused),
                    "refused_lines": [line for line, _, _ in report.refused[:200]]})
     session.flush()
     return report
 
 
-def error_workbook(report, out, english=False):
-    """The refused rows (their values and the reason) as an Excel workbook written to `out`."""
+def error_workbook(refused, out, english=False):
+    """The refused rows [(line, code, values)] (their values and the reason) as an Excel workbook written to `out`."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Ditolak"
     sheet.append(["Baris" if not english else "Line", *HEADERS, "Alasan" if not english else "Reason"])
-    for line, code, values in report.refused:
+    for line, code, values in refused:
         cells = ["" if v is None else str(v) for v in values]
         sheet.append([line, *cells, REASONS[code][1 if english else 0]])
     for row in sheet.iter_rows(min_row=2, min_col=2, max_col=3):

@@ -230,3 +230,17 @@ class CommitmentCheck(db.Model):
     source: Mapped[str] = mapped_column(String(20))  # import | field
     recorded_by: Mapped[str | None] = mapped_column(String(100))
     recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommitmentImport(db.Model):
+    """One uploaded commitment list (school attendance, health checks): counts and the refused rows."""
+
+    __tablename__ = "commitment_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    imported_by: Mapped[str | None] = mapped_column(String(100), index=True)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    refusals: Mapped[list] = mapped_column(JSON, default=list)  # [[line, code, [values]]]
+    imported_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

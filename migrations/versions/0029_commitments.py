@@ -61,9 +61,22 @@ def upgrade():
                     ["enrolment_id", "category", "member_nik", "period"])
     op.create_index("ix_commitment_checks_application_id", "commitment_checks", ["application_id"])
     op.create_index("ix_commitment_checks_district_code", "commitment_checks", ["district_code"])
+    op.create_table(
+        "commitment_imports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=200), nullable=False),
+        sa.Column("imported_by", sa.String(length=100), nullable=True),
+        sa.Column("accepted", sa.Integer(), nullable=False),
+        sa.Column("refused", sa.Integer(), nullable=False),
+        sa.Column("refusals", sa.JSON(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_commitment_imports_imported_by", "commitment_imports", ["imported_by"])
 
 
 def downgrade():
+    op.drop_table("commitment_imports")
     op.drop_table("commitment_checks")
     op.drop_table("entitlement_conditions")
     with op.batch_alter_table("payment_cycles", schema=None) as batch_op:

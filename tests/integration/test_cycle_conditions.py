@@ -178,7 +178,7 @@ def test_the_import_refuses_bad_rows_line_by_line_and_keeps_the_good(svc):
     checks = {(c.member_nik, c.category): c.compliant for c in db.session.scalars(select(CommitmentCheck))}
     assert checks == {(CHILD_A, "SD"): False, (CHILD_B, "SD"): True, ("3510015505200003", "child_0_6"): True}
     out = io.BytesIO()
-    error_workbook(report, out)
+    error_workbook(report.refused, out)
     sheet = load_workbook(io.BytesIO(out.getvalue())).active
     assert [r[0] for r in sheet.iter_rows(min_row=2, values_only=True)] == [5, 6, 7, 8, 9, 10, 11, 12]
     assert sheet.cell(row=2, column=8).value == "NIK harus 16 angka"
