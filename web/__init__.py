@@ -129,6 +129,9 @@ def _init_web(app, settings):
 
     app.register_blueprint(cycles.bp)
     cycles.register(app)
+    from . import commitments  # PKH commitments: quarterly school/health lists, field recordings
+
+    app.register_blueprint(commitments.bp)
 
     @app.before_request
     def _remember_origin():
