@@ -244,3 +244,33 @@ def family_status(session, rule, enrolment_id, before_period, warn_after, suspen
         status = "suspended" if count >= suspend_after else "warning" if count >= warn_after else "compliant"
         out.append((nik, category, status, last))
     return out
+
+
+COMPONENT_NAMES = {  # category -> (Indonesian, English)
+    "SD": ("Anak sekolah SD", "Primary school child"),
+    "SMP": ("Anak sekolah SMP", "Junior high school child"),
+    "SMA": ("Anak sekolah SMA", "Senior high school child"),
+    "pregnant": ("Ibu hamil", "Pregnancy"),
+    "child_0_6": ("Anak usia dini (0-6 tahun)", "Young child (0-6)"),
+}
+
+
+def next_quarter(day):
+    """The quarter after the one `day` is in: the checks recorded so far decide the cycle paying it."""
+    number = (day.month - 1) // 3 + 1
+    return f"{day.year + 1}-Q1" if number == 4 else f"{day.year}-Q{number + 1}"
+
+
+def portal_status(session, rule, application_id, today, english=False):
+    """[{member, component, status, text}] of the family's checked members, for the portal (plain language)."""
+    from cases.models import Enrolment
+
+    enrolment_id = session.scalar(select(Enrolment.id).where(Enrolment.application_id == application_id,
+                                                             Enrolment.ended_at.is_(None)))
+    if enrolment_id is None or rule is None:
+        return []
+    pick = 1 if english else 0
+    return [{"member": nik[:6] + "******" + nik[-4:], "component": COMPONENT_NAMES.get(cat, (cat, cat))[pick],
+             "status": status, "text": STATUS_TEXT[status][pick], "last": last}
+            for nik, cat, status, last in family_status(session, rule, enrolment_id, next_quarter(today),
+                                                        rule.warn_after, rule.suspend_after)]
