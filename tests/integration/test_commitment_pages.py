@@ -10,7 +10,7 @@ from cases.operations import create_officer
 from engine.db import db
 from payments.models import CommitmentCheck
 from tests.integration.payment_support import family
-from tests.integration.portal_helpers import PASSWORD, csrf_of, fresh_client, officer_login
+from tests.integration.portal_helpers import PASSWORD, csrf_of, fresh_client, officer_login, portal  # noqa: F401
 
 COVERED_ENDPOINTS = {"commitments.index", "commitments.record_one", "commitments.upload", "commitments.errors"}
 KK = "3510010101260001"
@@ -81,7 +81,7 @@ def test_roles_and_districts_on_every_route(setup):
     assert "Kehadiran harus angka 0 sampai 100" in page
 
 
-def test_import_keeps_good_rows_lists_refused_ones_and_only_the_importer_gets_them(setup):
+def test_import_keeps_good_rows_lists_refused_ones_and_only_the_importer_gets_them(setup, monkeypatch):
     cw = client_for("cw")
     token = csrf_of(cw.get("/commitments").get_data(as_text=True))
     data = workbook([(CHILD, KK, "SD", "2026-Q3", 90, None), ("123", KK, "SD", "2026-Q3", 90, None)])
@@ -98,8 +98,50 @@ def test_import_keeps_good_rows_lists_refused_ones_and_only_the_importer_gets_th
     response = cw.post("/commitments/import", data={"csrf_token": token, "file": (io.BytesIO(b"a,b\n"), "x.xlsx")},
                        content_type="multipart/form-data")
     assert response.status_code == 400 and "bukan buku kerja Excel" in response.get_data(as_text=True)
-    # Larger than the request limit (a 50 MB file): refused with the reason.
+    # Larger than the request limit (16 MB in production; lowered here to keep the test small): refused with
+    # the reason. The 50 MB limit of the list itself is checked in test_cycle_conditions.py.
+    from flask import current_app
+
+    monkeypatch.setitem(current_app.config, "MAX_CONTENT_LENGTH", 4096)
     response = cw.post("/commitments/import", data={"csrf_token": token,
-                                                    "file": (io.BytesIO(b"PK" + b"\0" * (50 * 1024 * 1024)), "big.xlsx")},
+                                                    "file": (io.BytesIO(b"PK" + b"\0" * 8192), "big.xlsx")},
                        content_type="multipart/form-data")
     assert response.status_code == 413 and "lebih dari 50 MB" in response.get_data(as_text=True)
+
+
+def test_the_family_sees_its_commitments_and_the_maker_sees_the_counts(svc, setup, personas, portal):
+    from datetime import date, timedelta
+
+    from payments.commitments import next_quarter, record_check
+    from payments.cycles import open_cycle
+    from tests.integration.payment_support import finance_officers
+    from tests.integration.portal_helpers import sign_in_applicant
+    from tests.integration.test_cycle_conditions import schedule_with_commitments
+
+    nik = personas["eligible_family_with_children"]
+    app = family([("PKH", "SD", 2)], district="01")
+    app.nik = app.active_nik = nik
+    app.kk_number = "3510010101260077"
+    db.session.commit()
+    rule = schedule_with_commitments().commitments
+    # Two quarters below the attendance threshold for one child, one quarter for the other.
+    this = next_quarter(date.today() - timedelta(days=92))
+    before = next_quarter(date.today() - timedelta(days=184))
+    actor = finance_officers()["fin1"]
+    # The maker (before the family below has any check) and checker see how many components are warned or suspended in a cycle.
+    record_check(db.session, rule, actor, kk_number=KK, nik=CHILD, category="SD", period="2026-Q3", attendance=10)
+    db.session.commit()
+    open_cycle(svc.engine, schedule_with_commitments(), "PKH-TEST-T1", actor)
+    db.session.commit()
+    page = client_for("fin").get("/cycles/PKH-TEST-T1").get_data(as_text=True)
+    assert 'data-condition="warning">1<' in page and 'data-condition="suspended">0<' in page
+    record_check(db.session, rule, actor, kk_number="3510010101260077", nik=CHILD, category="SD", period=before, attendance=50)
+    record_check(db.session, rule, actor, kk_number="3510010101260077", nik=CHILD, category="SD", period=this, attendance=60)
+    record_check(db.session, rule, actor, kk_number="3510010101260077", nik="3510015505160002", category="SD", period=this,
+                 attendance=70)
+    db.session.commit()
+    sign_in_applicant(portal, nik)
+    page = portal.get(f"/portal/cases/{app.case_number}").get_data(as_text=True)
+    assert 'data-commitment="suspended"' in page and 'data-commitment="warning"' in page
+    assert "Ditangguhkan" in page and "Hubungi pendamping PKH Anda" in page
+    assert "Anak sekolah SD" in page and CHILD not in page  # the member's NIK is masked
