@@ -67,3 +67,17 @@ supplements = "PKH-X"
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(text.replace('"2026-03"]\ncut_off = "2026-03-25"', '"2026-04"]\ncut_off = "2026-03-25"'))
     assert "same programme and months" in refused.value.problems[0]
+
+
+def test_commitments_are_configuration_checked_when_read():
+    rule = load_schedule(ROOT / "processes").commitments
+    assert (rule.school_attendance_min, rule.warn_after, rule.suspend_after) == (85, 1, 2)
+    assert rule.compliant("SD", attendance=85) and not rule.compliant("SD", attendance=84)
+    assert rule.compliant("child_0_6", checked=True) and not rule.compliant("pregnant", checked=False)
+    text = (ROOT / "processes" / "payment_schedule.toml").read_text(encoding="utf-8")
+    broken = text.replace("suspend_after = 2", "suspend_after = 0").replace('SD = "school"', 'SD = "exam"') \
+        .replace("school_attendance_min = 85", "school_attendance_min = 120")
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(broken)
+    problems = " | ".join(refused.value.problems)
+    assert "school_attendance_min" in problems and "suspend_after" in problems and "SD must be checked" in problems
