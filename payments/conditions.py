@@ -151,3 +151,24 @@ def condition_counts(session, cycle_id, regions=None):
     if regions is not None:
         query = query.where(CycleMember.district_code.in_(sorted(regions)))
     return {status: (int(n), int(f)) for status, n, f in session.execute(query)}
+
+
+def notify_conditions(session, notifier, cycle_id):
+    """Tell each family with a warned or suspended component (SMS and portal), once per cycle; return how many.
+
+    Per-family messages, like payments.results.notify_paid; the idempotency key (cycle, member, status) makes the
+    step safe to run again.
+    """
+    from .models import PaymentCycle
+
+    cycle = session.get(PaymentCycle, cycle_id)
+    rows = session.execute(select(CycleMember.id, CycleMember.nik, EntitlementCondition.status)
+                           .join(EntitlementCondition, EntitlementCondition.member_id == CycleMember.id)
+                           .where(CycleMember.cycle_id == cycle_id,
+                                  EntitlementCondition.status.in_(("warning", "suspended")))
+                           .distinct()).all()
+    for member_id, nik, status in rows:
+        for medium in ("SMS", "PORTAL"):
+            notifier.send(nik, medium, f"commitment_{status}", {"programme": cycle.programme, "cycle": cycle.code},
+                          idempotency_key=f"cycle:{cycle.code}:{member_id}:{status}:{medium}")
+    return len(rows)

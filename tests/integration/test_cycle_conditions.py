@@ -102,6 +102,12 @@ def test_commitments_warn_first_then_suspend_then_pay_again(svc):
     c1, first = entitlements("PKH-TEST-T1", household)
     assert first["SD"] == (2, 450_000)
     assert condition_counts(db.session, c1.id) == {"warning": (1, 1)}
+    # The family is told (SMS and portal), once.
+    from integrations.sandbox.tables import outbox
+
+    sent = db.session.execute(select(outbox.c.channel, outbox.c.template).where(outbox.c.recipient_nik == household.nik)
+                              ).all()
+    assert sorted(sent) == [("PORTAL", "commitment_warning"), ("SMS", "commitment_warning")]
     # 2026-Q4: child A again below: suspended in the cycle paying 2027-Q1 (one SD unit not paid).
     record_check(db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2026-Q4",
                  attendance="60")
