@@ -60,7 +60,7 @@ def test_roles_and_districts_on_every_route(setup):
         assert client.get("/commitments/imports/1/errors.xlsx").status_code == 403
     fac = client_for("fac01")
     page = fac.get(f"/commitments?kk={KK}").get_data(as_text=True)
-    assert "data-family" in page and "Rekam" in page or "Record" in page
+    assert "data-family" in page and ">Catat<" in page, page[-3000:]
     # A family of another district is not shown, and a recording for it is refused.
     assert "data-family" not in fac.get(f"/commitments?kk={FAR_KK}").get_data(as_text=True)
     token = csrf_of(page)
