@@ -58,6 +58,23 @@ def populate(session, families):
                 components.append({"enrolment_id": i, "programme": "PKH", "category": "elderly_70", "units": 1})
             components.append({"enrolment_id": i, "programme": "BPNT", "category": "food", "units": 1})
         session.execute(EnrolmentComponent.__table__.insert(), components)
+        # Members' conditions (payments/conditions.py): a deceased child in 1 family of 50; PKH commitment checks
+        # of two quarters in 1 family of 10, missed once (warning) or twice (suspension, 1 family of 20).
+        from cases.programme import MemberBenefitEnd
+        from payments.models import CommitmentCheck
+
+        ended = [{"enrolment_id": i, "application_id": i, "member_nik": f"{nik_of(i)[:12]}9999",
+                  "categories": [{"programme": "PKH", "category": "SD", "annual": 900000}], "reason": "DECEASED",
+                  "ended_on": now.date(), "created_at": now} for i in ids if i % 50 == 0]
+        if ended:
+            session.execute(MemberBenefitEnd.__table__.insert(), ended)
+        checks = [{"enrolment_id": i, "application_id": i, "district_code": f"{1 + i % 25:02d}",
+                   "member_nik": f"{nik_of(i)[:12]}8888", "category": "SD", "period": period,
+                   "attendance": 50 if (period == "2026-Q3" or i % 20 == 0) else 95,
+                   "compliant": not (period == "2026-Q3" or i % 20 == 0), "source": "import", "recorded_at": now}
+                  for i in ids if i % 10 == 0 for period in ("2026-Q2", "2026-Q3")]
+        if checks:
+            session.execute(CommitmentCheck.__table__.insert(), checks)
         session.commit()
 
 
@@ -140,6 +157,11 @@ code = "PKH-BENCH"
 programme = "PKH"
 months = ["2026-10", "2026-11", "2026-12"]
 cut_off = "{cut_off.isoformat()}"
+[commitments]
+programme = "PKH"
+[commitments.categories]
+SD = "school"
+child_0_6 = "health"
 """)
 
         def work(bpmn_id, actor, data):
@@ -178,6 +200,9 @@ cut_off = "{cut_off.isoformat()}"
                                           Entitlement.category.startswith("rapel:"))).one()
         print(f"  {label:<10} {cycle.member_count:,} families frozen, planned Rp {cycle.planned_total:,}; "
               f"arrears (rapel) lines {rapel[0]:,}, Rp {int(rapel[1]):,}")
+        from payments.conditions import condition_counts
+
+        print(f"  {label:<10} members' conditions (components, families): {condition_counts(db.session, cycle.id)}")
         work("prepare_cycle", maker, {"prepare_decision": "submit"})
         with Step(label, "approve: payments, batches, hashes"):
             work("approve_cycle", checker, {"cycle_approval_decision": "approve"})

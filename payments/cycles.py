@@ -16,6 +16,7 @@ from cases.models import Application, Enrolment, EnrolmentComponent, Objection
 from engine.db import utcnow
 from engine.errors import EngineError
 
+from .conditions import apply_member_conditions
 from .models import (
     CycleMember,
     CycleMemberComponent,
@@ -99,6 +100,9 @@ def open_cycle(engine, schedule, code, actor):
                          cut_off=cut_off_instant(spec.cut_off), return_after_days=schedule.return_after_days,
                          status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None,
                          arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages)
+    rule = schedule.commitments
+    if rule is not None and rule.programme == spec.programme:
+        cycle.commitment_warn_after, cycle.commitment_suspend_after = rule.warn_after, rule.suspend_after
     session.add(cycle)
     session.flush()
     session.add_all(CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
@@ -208,6 +212,8 @@ def compute_entitlements(session, cycle_id):
                 .where(CycleMemberComponent.cycle_id == cycle.id))
         session.execute(insert(Entitlement).from_select(
             ["cycle_id", "member_id", "programme", "category", "units", "amount"], rows))
+        # Members' conditions (deceased, PKH commitments warned/suspended): payments/conditions.py.
+        apply_member_conditions(session, cycle)
         # Arrears: what the failed payments carried into this cycle at its freeze would have paid.
         old = aliased(CycleMember)
         new = aliased(CycleMember)

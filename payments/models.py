@@ -3,7 +3,7 @@
 Money is whole rupiah (BigInteger). A cycle's members and their components are copied at the cut-off
 and never change afterwards, whatever happens to the registry or the enrolment.
 """
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -37,6 +37,10 @@ class PaymentCycle(db.Model):
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     planned_total: Mapped[int] = mapped_column(BigInteger, default=0)
     opened_by: Mapped[str | None] = mapped_column(String(100))
+    # PKH commitments (payment_schedule.toml [commitments], copied at open): non-compliant quarters in a
+    # row that suspend a component; None: commitments do not change this cycle's amounts.
+    commitment_warn_after: Mapped[int | None] = mapped_column(Integer)
+    commitment_suspend_after: Mapped[int | None] = mapped_column(Integer)
     opened_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     frozen_at: Mapped[object | None] = mapped_column(UTCDateTime)
     prepared_by: Mapped[str | None] = mapped_column(String(100))
@@ -188,3 +192,59 @@ class PaymentResultImport(db.Model):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     # [{"line", "reference", "code", "reason"}], the first MAX_LISTED refusals (the count is `refused`)
     refusals: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class EntitlementCondition(db.Model):
+    """Why a family member's unit of a component is paid less in a cycle, written by the entitlement step
+    (payments/conditions.py): `deceased` (member_benefit_ends by the cut-off: not paid), `suspended`
+    (PKH commitments not met repeatedly: not paid) or `warning` (commitments not met once: paid)."""
+
+    __tablename__ = "entitlement_conditions"
+    __table_args__ = (UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik"),
+                      Index("ix_entitlement_conditions_cycle", "cycle_id", "status"))
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("payment_cycles.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("cycle_members.id"), index=True)
+    programme: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40))
+    member_nik: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20))  # deceased | suspended | warning
+
+
+class CommitmentCheck(db.Model):
+    """One quarter's PKH commitment check (verifikasi komitmen) of one family member and component:
+    school attendance (SD/SMP/SMA, percent) or a health check done (pregnant, child_0_6). `compliant` is
+    decided when recorded, by the thresholds in payment_schedule.toml [commitments]."""
+
+    __tablename__ = "commitment_checks"
+    __table_args__ = (UniqueConstraint("enrolment_id", "member_nik", "category", "period"),
+                      Index("ix_commitment_checks_member", "enrolment_id", "category", "member_nik", "period"))
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))
+    application_id: Mapped[int] = mapped_column(_ID, ForeignKey("applications.id"), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(10), index=True)
+    member_nik: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(40))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-Qn
+    attendance: Mapped[int | None] = mapped_column(Integer)  # percent, school components
+    checked: Mapped[bool | None] = mapped_column(Boolean)  # health check done, health components
+    compliant: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(20))  # import | field
+    recorded_by: Mapped[str | None] = mapped_column(String(100))
+    recorded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CommitmentImport(db.Model):
+    """One uploaded commitment list (school attendance, health checks): counts and the refused rows."""
+
+    __tablename__ = "commitment_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    imported_by: Mapped[str | None] = mapped_column(String(100), index=True)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    refusals: Mapped[list] = mapped_column(JSON, default=list)  # [[line, code, [values]]]
+    imported_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,10 +51,33 @@ class CycleSpec:
 
 
 @dataclass(frozen=True)
+class CommitmentRule:
+    """PKH commitments (verifikasi komitmen), `[commitments]` in the schedule file."""
+
+    programme: str = "PKH"
+    school_attendance_min: int = 85  # percent of school days attended in the quarter
+    warn_after: int = 1  # non-compliant quarters in a row that give a warning (still paid)
+    suspend_after: int = 2  # non-compliant quarters in a row that suspend the component (not paid)
+    # component -> what is checked: "school" (attendance percent) or "health" (check done)
+    categories: tuple = (("SD", "school"), ("SMP", "school"), ("SMA", "school"),
+                         ("pregnant", "health"), ("child_0_6", "health"))
+
+    def kind(self, category):
+        return dict(self.categories).get(category)
+
+    def compliant(self, category, attendance=None, checked=None):
+        """Whether one quarter's check of one member meets the commitment of its component."""
+        if self.kind(category) == "school":
+            return attendance is not None and attendance >= self.school_attendance_min
+        return bool(checked)
+
+
+@dataclass(frozen=True)
 class Schedule:
     return_after_days: int
     programmes: dict  # code -> Programme
     cycles: dict  # code -> CycleSpec
+    commitments: CommitmentRule | None = None
 
     def rates(self, cycle_code):
         """[(programme, category, amount per unit, cap)] a cycle pays."""
@@ -163,9 +186,36 @@ def parse_schedule(text):
             problems.append(f"cycle {spec.code}: a supplement pays the same programme and months as {main.code}")
         elif spec.cut_off is not None and main.cut_off is not None and spec.cut_off <= main.cut_off:
             problems.append(f"cycle {spec.code}: its cut-off must be after {main.code}'s")
+    commitments = _commitments(raw.get("commitments"), programmes, problems)
     if problems:
         raise ScheduleInvalid(problems)
-    return Schedule(days, programmes, cycles)
+    return Schedule(days, programmes, cycles, commitments)
+
+
+def _commitments(entry, programmes, problems):
+    """The [commitments] table, checked; None when the file has none."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        problems.append("commitments must be a table")
+        return None
+    programme = entry.get("programme", "PKH")
+    if programme not in programmes:
+        problems.append(f"commitments: unknown programme {programme!r}")
+    minimum = entry.get("school_attendance_min", 85)
+    if not _positive_int(minimum) or minimum > 100:
+        problems.append("commitments: school_attendance_min must be a percent from 1 to 100")
+    warn, suspend = entry.get("warn_after", 1), entry.get("suspend_after", 2)
+    if not _positive_int(warn) or not _positive_int(suspend) or suspend < warn:
+        problems.append("commitments: warn_after and suspend_after must be positive whole numbers, "
+                        "suspend_after not below warn_after")
+    categories = entry.get("categories") or dict(CommitmentRule.categories)
+    for category, kind in categories.items():
+        if kind not in ("school", "health"):
+            problems.append(f"commitments: {category} must be checked as 'school' or 'health'")
+        elif programme in programmes and category not in programmes[programme].components:
+            problems.append(f"commitments: {category} is not a component of {programme}")
+    return CommitmentRule(programme, minimum, warn, suspend, tuple(sorted(categories.items())))
 
 
 def load_schedule(folder):

@@ -28,7 +28,12 @@ def compute_entitlements(ctx, cycle_id):
     from payments.cycles import compute_entitlements as compute
 
     count, total = compute(_session(ctx), int(cycle_id))
-    return {"entitlements": count, "total": total}
+    told = 0
+    if ctx.integrations is not None:  # families with a warned or suspended PKH commitment are told why
+        from payments.conditions import notify_conditions
+
+        told = notify_conditions(_session(ctx), ctx.integrations.notifier, int(cycle_id))
+    return {"entitlements": count, "total": total, "commitment_notices": told}
 
 
 @handler("cycle.make_batches")

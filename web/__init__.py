@@ -133,6 +133,9 @@ def _init_web(app, settings):
 
     csrf.exempt(payment_callbacks.bp)
     app.register_blueprint(payment_callbacks.bp)
+    from . import commitments  # PKH commitments: quarterly school/health lists, field recordings
+
+    app.register_blueprint(commitments.bp)
 
     @app.before_request
     def _remember_origin():

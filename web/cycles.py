@@ -19,6 +19,7 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, task_or_404
 from engine.models import HumanTask
+from payments.conditions import condition_counts
 from payments.bankfile import batch_csv_lines, batch_xlsx
 from payments.cycles import (CycleNotFound, arrears_figures, business_key, cycle_or_404, entitlement_figures,
                              open_cycle, payment_figures)
@@ -154,7 +155,8 @@ def _page(cycle, errors=None, values=None, status=200):
         imports=imports_of(db.session, cycle.id), reasons=REASONS, district_label=district_label,
         payment_status_texts=PAYMENT_STATUS_TEXTS, batch_status_texts=BATCH_STATUS_TEXTS,
         regency_wide=current_user.actor.regions is None, may_work=current_user.has_any(*WORKERS),
-        arrears=arrears_figures(db.session, cycle.id, current_user.actor.regions)), status
+        arrears=arrears_figures(db.session, cycle.id, current_user.actor.regions),
+        conditions=condition_counts(db.session, cycle.id, current_user.actor.regions)), status
 
 
 @bp.get("/cycles/<code>")

@@ -68,6 +68,24 @@ def appeal_window(app):
     return deadline, app.status == "REJECTED" and open_now
 
 
+def _commitments(app, locale):
+    """The family's PKH commitments per member and component (compliant / warning / suspended), explained."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from payments.commitments import portal_status
+    from payments.schedule import ScheduleInvalid, load_schedule
+
+    if app.status != "ENROLLED":
+        return []
+    try:
+        rule = load_schedule(current_app.config["BANSOS_PROCESS_DIR"]).commitments
+    except ScheduleInvalid:
+        return []
+    return portal_status(db.session, rule, app.id, datetime.now(ZoneInfo("Asia/Jakarta")).date(),
+                         english=locale != "id")
+
+
 @bp.get("/home")
 @applicant_required
 def home():
@@ -109,7 +127,7 @@ def case(case_number):
         outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
         appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
         locale=locale, now=utcnow(), payments=payments_of_application(db.session, app.id),
-        payment_status_texts=PAYMENT_STATUS_TEXTS)
+        payment_status_texts=PAYMENT_STATUS_TEXTS, commitments=_commitments(app, locale))
     _audit("case.view", app.case_number)
     db.session.commit()
     return page

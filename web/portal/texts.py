@@ -82,6 +82,10 @@ NOTICE_TEXTS = {
                             "self-sufficient. If your situation gets worse again, you may apply again at any time, "
                             "with your facilitator or in this portal."),
     "payment_paid": _l("Your %(programme)s assistance for stage %(cycle)s, %(amount)s, was paid through %(channel)s."),
+    "commitment_warning": _l("Warning for stage %(cycle)s: a PKH commitment (school attendance or health check) was "
+                             "not met last quarter. This stage is still paid; open your case to see what to do."),
+    "commitment_suspended": _l("Stage %(cycle)s: a PKH component is suspended because its commitment was missed "
+                               "several quarters in a row. Open your case to see which one and what to do."),
 }
 # The message parameters the texts above may use (each message fills what it has; the rest stay empty).
 NOTICE_PARAMS = ("case_number", "programme", "cycle", "amount", "channel")

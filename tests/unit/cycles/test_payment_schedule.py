@@ -92,3 +92,17 @@ def test_with_arrears_a_cycle_code_fits_the_arrears_line():
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(text.replace('code = "PKH-X"', f'code = "PKH-{"X" * 32}"', 1))
     assert any("at most 34 characters" in p for p in refused.value.problems), refused.value.problems
+
+
+def test_commitments_are_configuration_checked_when_read():
+    rule = load_schedule(ROOT / "processes").commitments
+    assert (rule.school_attendance_min, rule.warn_after, rule.suspend_after) == (85, 1, 2)
+    assert rule.compliant("SD", attendance=85) and not rule.compliant("SD", attendance=84)
+    assert rule.compliant("child_0_6", checked=True) and not rule.compliant("pregnant", checked=False)
+    text = (ROOT / "processes" / "payment_schedule.toml").read_text(encoding="utf-8")
+    broken = text.replace("suspend_after = 2", "suspend_after = 0").replace('SD = "school"', 'SD = "exam"') \
+        .replace("school_attendance_min = 85", "school_attendance_min = 120")
+    with pytest.raises(ScheduleInvalid) as refused:
+        parse_schedule(broken)
+    problems = " | ".join(refused.value.problems)
+    assert "school_attendance_min" in problems and "suspend_after" in problems and "SD must be checked" in problems
