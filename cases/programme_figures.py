@@ -3,10 +3,9 @@
 An enrolment counts in the quarter (Western Indonesian Time) it began; an exit in the quarter its
 enrolment ended, by the case's status at the end (REMOVED: removed after a re-check; GRADUATED: left
 the programme self-sufficient; other: closed otherwise). Active = enrolments not ended. Limited to the
-districts of the officer who asks. Commitments (verifikasi komitmen) and payments have no data in
-this system yet: the dashboard says so rather than showing zeros. What exists of payments is the first-stage
-payment each enrolment requests (Enrolment.disbursement_ref, the amount benefits.first_payment), counted in
-the quarter of the enrolment; payment cycles after it are not available yet.
+districts of the officer who asks. The first-stage payment each enrolment requests
+(Enrolment.disbursement_ref, the amount benefits.first_payment) counts in the quarter of the enrolment;
+payment cycles and PKH commitment checks are counted by `cycle_figures` below.
 """
 from __future__ import annotations
 
@@ -98,7 +97,7 @@ def programme_figures(session, actor):
     return figures
 
 
-def write_xlsx(figures, out, district_label, locale="id"):
+def write_xlsx(figures, out, district_label, locale="id", cycles=None):
     """Write the figures as a workbook: per quarter, per district, and per quarter and district."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -136,9 +135,127 @@ def write_xlsx(figures, out, district_label, locale="id"):
     sheet(ws, [t("Triwulan", "Quarter"), t("Kecamatan", "District"), *counts_header])
     for (q, d) in sorted(figures.cells):
         ws.append([q, district_label(d), *row(figures.cells[(q, d)])])
-    ws = wb.create_sheet(t("Komitmen dan pembayaran", "Commitments and payments"))
-    ws.append([t("Belum tersedia: data verifikasi komitmen dan siklus pembayaran (setelah tahap pertama) belum ada "
-                 "di sistem ini. Pembayaran tahap pertama ada di lembar per triwulan.",
-                 "Not available yet: commitment checks and payment cycles (after the first stage) have no data in "
-                 "this system. First-stage payments are on the per-quarter sheet.")])
+    if cycles is not None:
+        write_cycle_sheets(wb, cycles, district_label, locale)
     wb.save(out)
+
+
+# --- Payment cycles and PKH commitments (issue 12) ---------------------------------------------------
+# A cycle counts in the quarter of its first month (its months are calendar months, so Western Indonesian
+# Time does not move them); a cycle without months counts in the quarter (WIB) of its cut-off. A payment
+# counts in its cycle's quarter and its family's district at the cut-off (CycleMember.district_code). A
+# commitment check counts in the quarter it checks (its period) and its family's district; warnings and
+# suspended components (entitlement_conditions) count in their cycle's quarter.
+
+PAID = ("credited", "drawn")
+
+
+@dataclass
+class CycleCounts:
+    paid: int = 0
+    paid_amount: int = 0
+    failed: int = 0
+    failed_amount: int = 0
+    returned: int = 0
+    returned_amount: int = 0
+    checks: int = 0
+    compliant: int = 0
+    warnings: int = 0
+    suspended: int = 0
+
+
+@dataclass
+class CycleFigures:
+    quarters: dict = field(default_factory=dict)  # quarter -> CycleCounts
+    districts: dict = field(default_factory=dict)  # district -> CycleCounts
+
+    def quarter_list(self):
+        return sorted(self.quarters)
+
+    def district_list(self):
+        return sorted(self.districts)
+
+    def _both(self, quarter, district):
+        return (self.quarters.setdefault(quarter, CycleCounts()),
+                self.districts.setdefault(district or "??", CycleCounts()))
+
+
+def cycle_quarter(months, cut_off):
+    """The quarter a payment cycle counts in: that of its first month, else that of its cut-off (WIB)."""
+    first = (months or "").split(",")[0].strip()
+    if len(first) == 7 and first[4] == "-":
+        return f"{first[:4]}-Q{(int(first[5:]) - 1) // 3 + 1}"
+    return quarter_of(cut_off)
+
+
+def cycle_figures(session, actor):
+    """Payments (paid, failed, returned) and commitments (checks, compliant, warnings, suspended components)
+    per quarter and district, for `actor`'s districts."""
+    from sqlalchemy import func
+
+    from payments.models import CommitmentCheck, CycleMember, EntitlementCondition, Payment, PaymentCycle
+
+    out = CycleFigures()
+    p, m, c = Payment, CycleMember, PaymentCycle
+    query = scoped(select(c.months, c.cut_off, m.district_code, p.status, func.count(), func.sum(p.amount))
+                   .join(m, m.id == p.member_id).join(c, c.id == p.cycle_id)
+                   .where(p.status.in_((*PAID, "failed", "returned")))
+                   .group_by(c.months, c.cut_off, m.district_code, p.status), m.district_code, actor)
+    for months, cut_off, district, status, n, amount in session.execute(query):
+        kind = "paid" if status in PAID else status
+        for counts in out._both(cycle_quarter(months, cut_off), district):
+            setattr(counts, kind, getattr(counts, kind) + n)
+            setattr(counts, f"{kind}_amount", getattr(counts, f"{kind}_amount") + int(amount or 0))
+    k = CommitmentCheck
+    query = scoped(select(k.period, k.district_code, k.compliant, func.count())
+                   .group_by(k.period, k.district_code, k.compliant), k.district_code, actor)
+    for period, district, compliant, n in session.execute(query):
+        for counts in out._both(period, district):
+            counts.checks += n
+            counts.compliant += n if compliant else 0
+    e = EntitlementCondition
+    query = scoped(select(c.months, c.cut_off, m.district_code, e.status, func.count())
+                   .join(m, m.id == e.member_id).join(c, c.id == e.cycle_id)
+                   .where(e.status.in_(("warning", "suspended")))
+                   .group_by(c.months, c.cut_off, m.district_code, e.status), m.district_code, actor)
+    for months, cut_off, district, status, n in session.execute(query):
+        for counts in out._both(cycle_quarter(months, cut_off), district):
+            if status == "warning":
+                counts.warnings += n
+            else:
+                counts.suspended += n
+    return out
+
+
+def write_cycle_sheets(wb, cycles, district_label, locale="id"):
+    """Add the payment and commitment sheets (per quarter, per district) to a workbook."""
+    from openpyxl.styles import Font
+
+    t = (lambda i, e: i) if locale == "id" else (lambda i, e: e)
+    pay = [t("Dibayar (diterima/ditarik)", "Paid (credited/drawn)"), t("Dibayar (Rp)", "Paid (Rp)"),
+           t("Gagal", "Failed"), t("Gagal (Rp)", "Failed (Rp)"), t("Dikembalikan", "Returned"),
+           t("Dikembalikan (Rp)", "Returned (Rp)")]
+    com = [t("Pemeriksaan tercatat", "Checks recorded"), t("Memenuhi", "Compliant"),
+           t("Peringatan", "Warnings"), t("Komponen ditangguhkan", "Suspended components")]
+    for title, header, values in (
+            (t("Pembayaran", "Payments"), pay,
+             lambda x: [x.paid, x.paid_amount, x.failed, x.failed_amount, x.returned, x.returned_amount]),
+            (t("Komitmen", "Commitments"), com, lambda x: [x.checks, x.compliant, x.warnings, x.suspended])):
+        for suffix, first, keys, table, label in (
+                (t("per triwulan", "per quarter"), t("Triwulan", "Quarter"), cycles.quarter_list(), cycles.quarters,
+                 str),
+                (t("per kecamatan", "per district"), t("Kecamatan", "District"), cycles.district_list(),
+                 cycles.districts, district_label)):
+            ws = wb.create_sheet(f"{title} {suffix}"[:31])
+            ws.append([first, *header])
+            for cell in ws[1]:
+                cell.font = Font(bold=True)
+            for key in keys:
+                ws.append([label(key), *values(table[key])])
+    ws = wb.create_sheet(t("Catatan", "Notes"))
+    ws.append([t("Siklus pembayaran dihitung pada triwulan bulan pertamanya (tanpa bulan: triwulan tanggal batas, WIB); "
+                 "pembayaran dan peringatan/penangguhan pada kecamatan keluarga saat tanggal batas; pemeriksaan "
+                 "komitmen pada triwulan yang diperiksa.",
+                 "A payment cycle counts in the quarter of its first month (without months: the quarter of its "
+                 "cut-off, WIB); payments and warnings/suspensions in the family's district at the cut-off; "
+                 "commitment checks in the quarter they check.")])

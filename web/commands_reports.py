@@ -62,10 +62,10 @@ def report_targeting(xlsx_path, username, lang):
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
 @commits
 def report_programme(xlsx_path, username, lang):
-    """Enrolments and exits per quarter and district (commitments and payments: not available yet)."""
+    """Enrolments and exits, payments and PKH commitments per quarter and district."""
     from cases.audit import record
     from cases.officers import district_name
-    from cases.programme_figures import programme_figures, write_xlsx
+    from cases.programme_figures import cycle_figures, programme_figures, write_xlsx
 
     from .commands_runs import cli_actor
 
@@ -78,9 +78,15 @@ def report_programme(xlsx_path, username, lang):
     click.echo("kecamatan/district  aktif/active  keluar/exits")
     for d in figures.district_list():
         click.echo(f"{d} {district_name(d):<16} {figures.active.get(d, 0):>12} {figures.districts[d].exits:>13}")
-    click.echo("komitmen, pembayaran: belum tersedia / commitments, payments: not available yet")
+    cycles = cycle_figures(db.session, actor)
+    click.echo("triwulan/quarter  dibayar/paid  Rp  gagal/failed  kembali/returned  periksa/checks  memenuhi/compliant"
+               "  peringatan/warnings  tangguh/suspended")
+    for q in cycles.quarter_list():
+        c = cycles.quarters[q]
+        click.echo(f"{q:<17} {c.paid:>12} {c.paid_amount:>14} {c.failed:>12} {c.returned:>16} {c.checks:>14}"
+                   f" {c.compliant:>18} {c.warnings:>19} {c.suspended:>17}")
     if xlsx_path:
-        write_xlsx(figures, xlsx_path, lambda d: f"{d} {district_name(d)}".strip(), lang)
+        write_xlsx(figures, xlsx_path, lambda d: f"{d} {district_name(d)}".strip(), lang, cycles=cycles)
         click.echo(f"xlsx: {xlsx_path}")
     record(db.session, actor, "report.programme.export" if xlsx_path else "report.programme.view",
            user_agent="cli", detail={"districts": figures.district_list()})

@@ -69,10 +69,23 @@ def _district_label(code):
     return f"{code} {name}".strip()
 
 
-def programme_chart_data(figures):
+def programme_chart_data(figures, cycles=None):
     """The dashboard's figures as Chart.js series (the tables beside show the same numbers)."""
     quarters, districts = figures.quarter_list(), figures.district_list()
+    cq = cycles.quarter_list() if cycles else []
+    cd = cycles.district_list() if cycles else []
+
+    def series(table, keys, names):
+        return {k: [getattr(table[x], k) for x in keys] for k in names}
+
+    pay, com = ("paid", "failed", "returned"), ("checks", "compliant", "warnings", "suspended")
     return {
+        "pay_quarters": {"labels": cq, "series": series(cycles.quarters, cq, pay) if cycles else {}},
+        "pay_districts": {"labels": [_district_label(d) for d in cd],
+                          "series": series(cycles.districts, cd, pay) if cycles else {}},
+        "com_quarters": {"labels": cq, "series": series(cycles.quarters, cq, com) if cycles else {}},
+        "com_districts": {"labels": [_district_label(d) for d in cd],
+                          "series": series(cycles.districts, cd, com) if cycles else {}},
         "quarters": {"labels": quarters,
                      "series": {"enrolled": [figures.quarters[q].enrolled for q in quarters],
                                 "exits": [figures.quarters[q].exits for q in quarters]}},
@@ -80,7 +93,9 @@ def programme_chart_data(figures):
                       "series": {"active": [figures.active.get(d, 0) for d in districts],
                                  "exits": [figures.districts[d].exits for d in districts]}},
         "names": {"enrolled": _("New enrolments"), "exits": _("Exits"), "active": _("Active enrolments"),
-                  "families": _("Families")},
+                  "families": _("Families"), "paid": _("Paid (credited or drawn)"), "failed": _("Failed"),
+                  "returned": _("Returned"), "checks": _("Checks recorded"), "compliant": _("Compliant"),
+                  "warnings": _("Warnings"), "suspended": _("Suspended components"), "count": _("Count")},
     }
 
 
@@ -88,10 +103,12 @@ def programme_chart_data(figures):
 @roles_required(*READERS)
 def programme():
     """The programme dashboard: enrolments and exits per quarter and district, charts and tables."""
-    from cases.programme_figures import programme_figures
+    from cases.programme_figures import cycle_figures, programme_figures
 
     figures = programme_figures(db.session, current_user.actor)
-    return render_template("reports_programme.html", figures=figures, charts=programme_chart_data(figures),
+    cycles = cycle_figures(db.session, current_user.actor)
+    return render_template("reports_programme.html", figures=figures, cycles=cycles,
+                           charts=programme_chart_data(figures, cycles),
                            district_label=_district_label, scope=current_user.actor.regions)
 
 
@@ -99,11 +116,11 @@ def programme():
 @roles_required(*READERS)
 def programme_xlsx():
     """The dashboard's figures as an Excel workbook."""
-    from cases.programme_figures import programme_figures, write_xlsx as write_programme
+    from cases.programme_figures import cycle_figures, programme_figures, write_xlsx as write_programme
 
     figures = programme_figures(db.session, current_user.actor)
     out = io.BytesIO()
-    write_programme(figures, out, _district_label, _locale())
+    write_programme(figures, out, _district_label, _locale(), cycles=cycle_figures(db.session, current_user.actor))
     record(db.session, current_user.actor, "report.programme.export", ip=request.remote_addr,
            user_agent=request.user_agent.string, detail={"districts": figures.district_list()})
     db.session.commit()

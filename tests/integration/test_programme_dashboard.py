@@ -84,11 +84,11 @@ def test_authorization_matrix(web, role):
         assert status == expected, (role, path, status)
 
 
-def test_page_tables_placeholders_and_workbook(web):
+def test_page_tables_and_workbook(web):
     login(web, "w_supervisor")
     html = web.get("/reports/programme").get_data(as_text=True)
     assert "Dasbor program" in html and 'id="chart-quarters"' in html and 'id="quarter-2026-Q2"' in html
-    assert html.count("belum tersedia") >= 2  # commitments and payments: no data yet, said so
+    assert 'id="table-pay-quarters"' in html and 'id="table-com-quarters"' in html
     sheets = load_workbook(io.BytesIO(web.get("/reports/programme.xlsx").data))
     rows = list(sheets["Per triwulan"].iter_rows(min_row=2, values_only=True))
     assert rows == [("2026-Q1", 2, 0, 0, 0, 0, 2_000_000, 2, 500_000),
@@ -109,4 +109,102 @@ def test_cli(enrolments, tmp_path):
     result = current_app.test_cli_runner().invoke(args=["report", "programme", "--xlsx", str(out)],
                                                   catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "2026-Q2" in result.output and "belum tersedia" in result.output and out.exists()
+    assert "2026-Q2" in result.output and out.exists()
+
+
+# --- payments and commitments (issue 12) -------------------------------------------------------------
+
+from cases.programme_figures import cycle_figures, cycle_quarter  # noqa: E402
+from payments.models import CommitmentCheck, CycleMember, EntitlementCondition, Payment, PaymentCycle  # noqa: E402
+from tests.integration.payment_support import family  # noqa: E402
+
+
+def _cycle(code, months, cut_off=at(2026, 9, 30)):
+    cycle = PaymentCycle(code=code, programme="PKH", months=months, cut_off=cut_off, return_after_days=105)
+    db.session.add(cycle)
+    db.session.flush()
+    return cycle
+
+
+def _member(cycle, app):
+    m = CycleMember(cycle_id=cycle.id, enrolment_id=app.id, application_id=app.id, nik=app.nik,
+                    district_code=app.district_code, channel="BRI")
+    db.session.add(m)
+    db.session.flush()
+    return m
+
+
+_ref = [0]
+
+
+def _pay(cycle, member, status, amount, attempt=1):
+    _ref[0] += 1
+    db.session.add(Payment(cycle_id=cycle.id, member_id=member.id, reference=f"R-{_ref[0]}", channel="BRI",
+                           amount=amount, status=status, attempt=attempt))
+
+
+def _check(app, period, compliant, category="SD"):
+    enrolment = db.session.query(Enrolment).filter_by(application_id=app.id).one()
+    db.session.add(CommitmentCheck(enrolment_id=enrolment.id, application_id=app.id, district_code=app.district_code,
+                                   member_nik=app.nik, category=category, period=period, compliant=compliant,
+                                   source="field"))
+
+
+@pytest.fixture
+def cycles(enrolments):
+    a, b, c = family([("PKH", "SD", 1)], "01"), family([("PKH", "SD", 1)], "01"), family([("PKH", "SD", 1)], "02")
+    t3 = _cycle("PKH-26-T3", "2026-07,2026-08,2026-09")
+    t4 = _cycle("PKH-26-T4", "2026-10,2026-11,2026-12")
+    bare = _cycle("PKH-X", "", cut_off=at(2026, 12, 31, 18))  # 1 January 2027 WIB
+    ma, mb, mc = _member(t3, a), _member(t3, b), _member(t3, c)
+    _pay(t3, ma, "credited", 900_000)
+    _pay(t3, mb, "drawn", 600_000)
+    _pay(t3, mc, "failed", 300_000)
+    _pay(t3, mc, "planned", 300_000, attempt=2)  # not yet sent: not counted
+    ma4, mc4 = _member(t4, a), _member(t4, c)
+    _pay(t4, ma4, "returned", 450_000)
+    _pay(t4, mc4, "drawn", 700_000)
+    _pay(bare, _member(bare, b), "sent", 100_000)  # sent, no result yet: not counted
+    _check(a, "2026-Q3", True)
+    _check(b, "2026-Q3", False)
+    _check(c, "2026-Q3", False)
+    _check(c, "2026-Q4", False)
+    for member, status in ((mb, "warning"), (mc4, "suspended"), (ma4, "deceased")):
+        db.session.add(EntitlementCondition(cycle_id=member.cycle_id, member_id=member.id, programme="PKH",
+                                            category="SD", member_nik=member.nik, status=status))
+    db.session.commit()
+
+
+def test_a_cycle_counts_in_the_quarter_of_its_first_month():
+    assert cycle_quarter("2026-10,2026-11,2026-12", at(2026, 9, 1)) == "2026-Q4"
+    assert cycle_quarter("", at(2026, 12, 31, 18)) == "2027-Q1"
+
+
+def test_payment_and_commitment_figures(cycles):
+    f = cycle_figures(db.session, Actor(id="t", roles=frozenset(), regions=None, name="t"))
+    q3, q4 = f.quarters["2026-Q3"], f.quarters["2026-Q4"]
+    assert (q3.paid, q3.paid_amount, q3.failed, q3.failed_amount, q3.returned) == (2, 1_500_000, 1, 300_000, 0)
+    assert (q4.paid, q4.paid_amount, q4.returned, q4.returned_amount) == (1, 700_000, 1, 450_000)
+    assert (q3.checks, q3.compliant, q3.warnings, q3.suspended) == (3, 1, 1, 0)
+    assert (q4.checks, q4.compliant, q4.warnings, q4.suspended) == (1, 0, 0, 1)
+    d1, d2 = f.districts["01"], f.districts["02"]
+    assert (d1.paid, d1.paid_amount, d1.returned, d1.checks, d1.compliant, d1.warnings) == (2, 1_500_000, 1, 2, 1, 1)
+    assert (d2.paid, d2.failed, d2.checks, d2.suspended) == (1, 1, 2, 1)
+    assert f.quarter_list() == ["2026-Q3", "2026-Q4"]
+    only02 = cycle_figures(db.session, Actor(id="t", roles=frozenset(), regions=["02"], name="t"))
+    assert only02.district_list() == ["02"]
+    assert (only02.quarters["2026-Q3"].paid, only02.quarters["2026-Q3"].failed, only02.quarters["2026-Q3"].checks,
+            only02.quarters["2026-Q4"].paid_amount) == (0, 1, 1, 700_000)
+
+
+def test_page_and_workbook_show_payments_and_commitments(cycles, web):
+    login(web, "w_sup02")
+    html = web.get("/reports/programme").get_data(as_text=True)
+    assert 'id="chart-pay-quarters"' in html and 'id="chart-com-districts"' in html
+    assert 'id="pay-districts-02"' in html and 'id="pay-districts-01"' not in html
+    assert "belum tersedia" not in html
+    sheets = load_workbook(io.BytesIO(web.get("/reports/programme.xlsx").data))
+    assert list(sheets["Pembayaran per triwulan"].iter_rows(min_row=2, values_only=True)) == [
+        ("2026-Q3", 0, 0, 1, 300_000, 0, 0), ("2026-Q4", 1, 700_000, 0, 0, 0, 0)]
+    assert list(sheets["Komitmen per kecamatan"].iter_rows(min_row=2, values_only=True))[0][1:] == (2, 0, 0, 1)
+    assert "Komitmen per triwulan" in sheets.sheetnames and "Pembayaran per kecamatan" in sheets.sheetnames

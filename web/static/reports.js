@@ -4,9 +4,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const source = document.getElementById("programme-data");
   if (!source || !window.Chart) return;  // the tables beside each chart carry the same figures
   const data = JSON.parse(source.textContent);
-  const colours = { enrolled: "#198754", active: "#198754", exits: "#dc3545" };
+  const colours = { enrolled: "#198754", active: "#198754", exits: "#dc3545", paid: "#198754", failed: "#dc3545",
+    returned: "#fd7e14", checks: "#0d6efd", compliant: "#198754", warnings: "#ffc107", suspended: "#dc3545" };
 
-  function bars(canvasId, block, keys, horizontal) {
+  function bars(canvasId, block, keys, horizontal, yTitle) {
     const canvas = document.getElementById(canvasId);
     if (!canvas) return;
     if (!block.labels.length) {
@@ -29,7 +30,7 @@ document.addEventListener("DOMContentLoaded", () => {
         scales: {
           x: { beginAtZero: true, ticks: horizontal ? { precision: 0 } : { autoSkip: false } },
           y: { beginAtZero: true, ticks: horizontal ? { autoSkip: false } : { precision: 0 },
-               title: { display: !horizontal, text: data.names.families } },
+               title: { display: !horizontal, text: yTitle || data.names.families } },
         },
         plugins: { legend: { position: "bottom" } },
       },
@@ -39,4 +40,10 @@ document.addEventListener("DOMContentLoaded", () => {
 
   bars("chart-quarters", data.quarters, ["enrolled", "exits"], false);
   bars("chart-prog-districts", data.districts, ["active", "exits"], true);
+  const pay = ["paid", "failed", "returned"];
+  const com = ["checks", "compliant", "warnings", "suspended"];
+  bars("chart-pay-quarters", data.pay_quarters, pay, false, data.names.count);
+  bars("chart-pay-districts", data.pay_districts, pay, true);
+  bars("chart-com-quarters", data.com_quarters, com, false, data.names.count);
+  bars("chart-com-districts", data.com_districts, com, true);
 });
