@@ -7,7 +7,7 @@ import pytest
 
 from cases.operations import create_officer
 from engine.db import db
-from tests.integration.test_programme_dashboard import enrolments  # noqa: F401 (fixture)
+from tests.integration.test_programme_dashboard import cycles, enrolments  # noqa: F401 (fixture)
 from tests.integration.test_targeting_report import world  # noqa: F401 (fixture)
 
 from .conftest import CHROMIUM, PASSWORD, axe_violations, sign_in
@@ -36,7 +36,7 @@ def test_targeting_report_in_the_browser(live, browser, world):  # noqa: F811
     problems = _watch(page)
     sign_in(page, live, "e2e_aud")
     page.get_by_role("link", name="Dasbor program").click()
-    page.wait_for_selector("#programme-placeholder, #payments-placeholder")
+    page.wait_for_selector("#pay-panel")
     _shot(page, "programme-empty.png")
     page.get_by_role("link", name="Laporan penargetan").click()
     assert page.locator("h1").inner_text() == "Laporan penargetan"
@@ -47,7 +47,7 @@ def test_targeting_report_in_the_browser(live, browser, world):  # noqa: F811
     assert problems == []
 
 
-def test_programme_dashboard_charts_draw(live, browser, enrolments):  # noqa: F811
+def test_programme_dashboard_charts_draw(live, browser, enrolments, cycles):  # noqa: F811
     create_officer(db.session, "e2e_sup", "Sup", ["supervisor"], None, password=PASSWORD)
     db.session.commit()
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -57,7 +57,10 @@ def test_programme_dashboard_charts_draw(live, browser, enrolments):  # noqa: F8
     page.wait_for_selector("#chart-quarters[data-ready=true]")
     page.wait_for_selector("#chart-prog-districts[data-ready=true]")
     assert page.locator("#chart-quarters").bounding_box()["height"] > 100
-    assert page.locator("#payments-placeholder").inner_text().count("belum tersedia") == 1
+    for chart in ("pay-quarters", "pay-districts", "com-quarters", "com-districts"):
+        page.wait_for_selector(f"#chart-{chart}[data-ready=true]")
+    assert "Pembayaran per triwulan dan kecamatan" in page.locator("#pay-panel").inner_text()
+    assert page.locator("#com-quarters-2026-Q3").inner_text().split()[1:] == ["3", "1", "1", "0"]
     _shot(page, "programme.png")
     assert axe_violations(page, live) == []
     assert problems == []
