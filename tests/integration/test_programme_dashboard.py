@@ -208,3 +208,13 @@ def test_page_and_workbook_show_payments_and_commitments(cycles, web):
         ("2026-Q3", 0, 0, 1, 300_000, 0, 0), ("2026-Q4", 1, 700_000, 0, 0, 0, 0)]
     assert list(sheets["Komitmen per kecamatan"].iter_rows(min_row=2, values_only=True))[0][1:] == (2, 0, 0, 1)
     assert "Komitmen per triwulan" in sheets.sheetnames and "Pembayaran per kecamatan" in sheets.sheetnames
+
+
+def test_cli_prints_payments_and_commitments(cycles, tmp_path):
+    out = tmp_path / "p.xlsx"
+    result = current_app.test_cli_runner().invoke(args=["report", "programme", "--xlsx", str(out)],
+                                                  catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    q3 = [line.split() for line in result.output.splitlines() if line.startswith("2026-Q3")][-1]
+    assert q3 == ["2026-Q3", "2", "1500000", "1", "0", "3", "1", "1", "0"]
+    assert "Pembayaran per triwulan" in load_workbook(out).sheetnames
