@@ -71,7 +71,9 @@ def test_a_caseworker_lands_on_a_case_being_processed(live, browser, svc, person
     shot(page, "case-being-processed")
     advance_instance(worker, case(number).instance_id)
     page.wait_for_selector("#processing", state="detached", timeout=10_000)  # the page reloaded by itself
-    assert "Persetujuan" in page.inner_text("main") or "approve" in page.content()
+    main_text = page.inner_text("main")
+    assert "Menunggu persetujuan" in main_text  # the new status, shown without a manual reload
+    assert "Sedang diproses" not in main_text
     shot(page, "case-processed")
     assert problems == []
 
