@@ -228,7 +228,7 @@ def _print_appeals_and_decisions(app):
                                  .order_by(Appeal.id)).scalars().all()
     files = files_of_case(db.session, app)
     for appeal in appeals:
-        click.echo(f"  banding / appeal {appeal.filed_at:%Y-%m-%d %H:%M} UTC: {appeal.outcome or 'open'}")
+        click.echo(f"  banding / appeal {wib(appeal.filed_at)}: {appeal.outcome or 'open'}")
         click.echo(f"    alasan pemohon / applicant's reason: {appeal.reason}")
         for f in (f for f in files if f.appeal_id == appeal.id):
             click.echo(f"    file: {f.filename} ({f.content_type}, {f.size} bytes) "
@@ -237,7 +237,7 @@ def _print_appeals_and_decisions(app):
     if decisions:
         click.echo("  keputusan petugas / officers' decisions:")
     for d in decisions:
-        click.echo(f"    {d.at:%Y-%m-%d %H:%M} UTC {d.officer} ({', '.join(d.officer_roles) or '-'}) "
+        click.echo(f"    {wib(d.at)} {d.officer} ({', '.join(d.officer_roles) or '-'}) "
                    f"{d.task_name}: {d.decision}")
         for code in d.reason_codes:
             click.echo(f"      [{code}] {reason_text(code, 'id')} / {reason_text(code, 'en')}")

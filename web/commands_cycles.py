@@ -54,7 +54,10 @@ def check():
 def list_():
     from payments.queries import cycles
 
-    for row in cycles(db.session):
+    rows = cycles(db.session)
+    if not rows:
+        click.echo("Belum ada siklus pembayaran. / No payment cycles yet.")
+    for row in rows:
         click.echo(f"{row.code:<16} {row.status:<11} {row.member_count:>9,} families  Rp {row.planned_total:>16,}  "
                    f"opened {wib(row.opened_at)} by {row.opened_by}")
 

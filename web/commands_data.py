@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from cases.officers import OFFICER_ROLES
 from engine.db import db
 
-from .cli import _services, commits
+from .cli import _services, commits, wib
 
 
 # --- sandbox data ---------------------------------------------------------------------------
@@ -251,7 +251,10 @@ def officer_list():
     """List officers."""
     from cases.models import Officer
 
-    for o in db.session.execute(select(Officer).order_by(Officer.username)).scalars():
+    officers = db.session.execute(select(Officer).order_by(Officer.username)).scalars().all()
+    if not officers:
+        click.echo("Belum ada petugas. / No officers yet.")
+    for o in officers:
         regions = ",".join(o.regions) if o.regions else "all"
         click.echo(f"{o.username:15} {','.join(o.roles):30} regions={regions}  {o.name}")
 
@@ -274,7 +277,7 @@ def audit_verify(batch):
     record(db.session, "cli", "audit.verify", user_agent="cli",
            detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]})
     db.session.commit()
-    anchored = result.anchored_at.isoformat(timespec="seconds") if result.anchored_at else "never"
+    anchored = wib(result.anchored_at) if result.anchored_at else "never"
     for shard in result.shards:
         name = "anchors" if shard.shard == ANCHOR_SHARD else f"shard {shard.shard}"
         if shard.ok:

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from engine.db import db
 
-from .cli import _services, commits
+from .cli import _services, commits, wib
 
 
 @click.group(help="Deployed processes: versions and migration of running instances.")
@@ -22,7 +22,7 @@ def versions(process_id):
     if not rows:
         raise click.ClickException(f"process {process_id!r} has not been deployed")
     for version, live, total in rows:
-        click.echo(f"{version.number}\t{version.origin}\t{version.deployed_at:%Y-%m-%d %H:%M}\t{version.deployed_by or '-'}\t"
+        click.echo(f"{version.number}\t{version.origin}\t{wib(version.deployed_at)}\t{version.deployed_by or '-'}\t"
                    f"{version.content_hash[:12]}\trunning {live}\tall {total}")
 
 

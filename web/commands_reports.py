@@ -109,6 +109,8 @@ def graduation_candidates(username):
 
     actor = cli_actor(username)
     numbers = criteria_candidates(db.session, actor, current_app.config["BANSOS_GRADUATION"])
+    if not numbers:
+        click.echo("Tidak ada keluarga yang memenuhi kriteria. / No family meets the criteria.")
     for number in numbers:
         click.echo(number)
     click.echo(f"{len(numbers)} keluarga memenuhi kriteria / families meet the criteria", err=True)

@@ -3,7 +3,7 @@ import click
 
 from engine.db import db
 
-from .cli import commits
+from .cli import commits, wib
 
 
 @click.group(help="API tokens of officers (for outside systems calling /api/v1).")
@@ -26,7 +26,7 @@ def token_create(username, name, days):
     row, secret = issue_token(db.session, officer, name, days, created_by="cli")
     record(db.session, "cli", "token.create", target_type="api_token", target_id=row.prefix, user_agent="cli",
            detail={"officer": officer.username, "name": row.name, "days": days})
-    click.echo(f"token {row.id} for {officer.username} ({row.name}), expires {row.expires_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"token {row.id} for {officer.username} ({row.name}), expires {wib(row.expires_at)}")
     click.echo("The secret is shown once; it is not stored. / Rahasia token hanya ditampilkan sekali:")
     click.echo(secret)
 
@@ -54,7 +54,9 @@ def token_list(username):
     from cases.tokens import all_tokens, tokens_of
 
     rows = tokens_of(db.session, officer_or_404(db.session, username)) if username else all_tokens(db.session)
+    if not rows:
+        click.echo("Tidak ada token. / No tokens.")
     for t in rows:
-        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "-"
-        click.echo(f"#{t.id:<5} {t.prefix}  {t.officer.username:15} {t.state():8} expires {t.expires_at:%Y-%m-%d}"
+        used = wib(t.last_used_at) if t.last_used_at else "-"
+        click.echo(f"#{t.id:<5} {t.prefix}  {t.officer.username:15} {t.state():8} expires {wib(t.expires_at)}"
                    f"  last used {used}  {t.name}")
