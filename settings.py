@@ -216,6 +216,9 @@ class DefaultSettings:
     BANSOS_APPLICANT_SESSION_MAX_MINUTES = 240
     # Version of the consent text applicants agree to (recorded on each application).
     BANSOS_CONSENT_VERSION = "2026-01"
+    # Registrations sent through the API (a field app queueing them offline): the consent time they carry
+    # may be at most this many days old.
+    BANSOS_API_OFFLINE_MAX_DAYS = 30
     # Appeal evidence files (PDF, JPEG, PNG): where they are kept (outside the web root), the size
     # of one file, how many per appeal.
     BANSOS_EVIDENCE_DIR = str(VAR_DIR / "evidence")

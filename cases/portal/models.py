@@ -65,3 +65,21 @@ class EvidenceFile(db.Model):
     ref: Mapped[str] = mapped_column(String(64))
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiSubmission(db.Model):
+    """An application sent through the API under an idempotency key: a retried upload finds its case here.
+
+    One row per (officer, key); `request_hash` is the SHA-256 of the application's JSON and the selfie's
+    bytes, so the same key sent again with another application is refused instead of answered.
+    """
+
+    __tablename__ = "api_submissions"
+    __table_args__ = (UniqueConstraint("officer", "idempotency_key", name="uq_api_submissions_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    case_number: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)

@@ -72,7 +72,7 @@ def init_api(app):
     from forms import FORMS
 
     from .. import csrf
-    from . import cases, processes, tasks
+    from . import applications, cases, processes, tasks
 
     app.config.update(
         API_TITLE="Tepat API", API_VERSION="1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
@@ -88,8 +88,11 @@ def init_api(app):
         "description": "The signed-in officer's session; writes also need the X-CSRFToken header"})
     from .formschemas import register_form_schemas
 
+    from .schemas import ApiApplicationSchema
+
+    api.spec.components.schema("ApiApplication", schema=ApiApplicationSchema)  # the upload's JSON part
     register_form_schemas(api, FORMS)  # the bodies of POST /tasks/{id}/complete: one per form (and variant)
-    for blueprint in (cases.bp, tasks.bp, processes.bp):
+    for blueprint in (cases.bp, tasks.bp, processes.bp, applications.bp):
         csrf.exempt(blueprint)  # tokens need none; session writes are checked in auth.authenticate
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_bp)

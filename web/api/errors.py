@@ -37,11 +37,23 @@ MESSAGES = {
     "TOO_MANY_REQUESTS": _l("Too many attempts. Try again later."),
     "SERVER_ERROR": _l("Something went wrong."),
     "TEXT_HAS_NUL": NUL_MESSAGE,
+    "IDEMPOTENCY_KEY_INVALID": _l("Send an Idempotency-Key header of 8 to 64 letters, digits, _ . : or -, made once "
+                                  "per registration."),
+    "IDEMPOTENCY_KEY_REUSED": _l("This Idempotency-Key was already used for another application. Make a new key "
+                                 "for each registration."),
+    "SELFIE_MISSING": _l("Send the applicant's photo in the selfie part."),
+    "SELFIE_REJECTED": _l("The photo cannot be used; see the reason."),
+    "CONSENT_REQUIRED": _l("The applicant must agree to the data look-ups."),
+    "CONSENT_TIME_INVALID": _l("The consent time lies in the future or too far in the past."),
+    "NAME_MISMATCH": _l("The name does not match the civil registry's record for this NIK. Ask the applicant again "
+                        "and check the identity card."),
+    "OUTSIDE_DISTRICT": _l("This NIK belongs to a district that is not one of yours."),
 }
 # Engine refusals as HTTP statuses; anything else the engine refuses is a conflict with the case's state.
 ENGINE_STATUS = {
     "TASK_NOT_FOUND": 404, "CASE_NOT_FOUND": 404, "NOT_ALLOWED": 403, "FOUR_EYES": 403, "FORM_INVALID": 422,
     "TASK_ALREADY_CLAIMED": 409, "TASK_NOT_READY": 409, "TASK_NOT_CLAIMED": 409,
+    "IDEMPOTENCY_KEY_INVALID": 422, "IDEMPOTENCY_KEY_REUSED": 422,
 }
 
 

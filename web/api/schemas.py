@@ -42,6 +42,24 @@ class ReassignSchema(_Strict):
                        metadata={"description": "Username of an active officer who may work the task"})
 
 
+class ApiApplicationSchema(_Strict):
+    """The `application` part of POST /api/v1/applications (the selfie is the `selfie` file part)."""
+
+    nik = fields.String(required=True, metadata={"description": "The applicant's NIK (16 digits)"})
+    applicant_name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                   metadata={"description": "The applicant's full name as they say it; it must match "
+                                                            "the civil registry's record"})
+    consent = fields.Boolean(required=True, metadata={"description": "The applicant agreed to the data look-ups "
+                                                                     "(must be true)"})
+    consent_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "When the applicant agreed (ISO 8601 with zone), for registrations queued offline; "
+                       "not in the future, at most BANSOS_API_OFFLINE_MAX_DAYS old"})
+    phone = fields.String(load_default=None, allow_none=True)
+    payment_channel = fields.String(required=True, validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
+    bank_account = fields.String(load_default=None, allow_none=True,
+                                 metadata={"description": "6-20 digits; required unless payment_channel is POS"})
+
+
 # --- responses -------------------------------------------------------------------------------
 
 class PageMeta(_Out):
@@ -277,3 +295,11 @@ class ProcessSchema(_Out):
     latest_version = fields.Integer(metadata={"description": "id of the current version"})
     latest_number = fields.Integer(metadata={"description": "number of the current version within the process"})
     versions = fields.List(fields.Nested(VersionSchema))
+
+
+class SubmittedSchema(_Out):
+    case_number = fields.String()
+    status = fields.String()
+    decision = fields.String(allow_none=True)
+    replayed = fields.Boolean(metadata={"description": "True when this Idempotency-Key made the case earlier: "
+                                                      "nothing new was created"})
