@@ -192,6 +192,10 @@ class DefaultSettings:
     # rows stored in any registry table (a sheet saved with its header only would empty the civil
     # registry); `--allow-mass-delete` overrides it.
     BANSOS_IMPORT_MAX_DELETE_SHARE = 0.10
+    # Registry extracts uploaded in the browser: where they are kept for the worker that applies them
+    # (with several machines, storage every worker reads), and the largest workbook taken.
+    BANSOS_IMPORT_DIR = str(VAR_DIR / "imports")
+    BANSOS_IMPORT_MAX_FILE_BYTES = 512 * 1024 * 1024
 
     # Demo data loaded by `make run` on an empty database.
     BANSOS_DEMO_PEOPLE = 2000

@@ -14,4 +14,4 @@ def _role_labels():
 bp.context_processor(_role_labels)
 profile_bp.context_processor(_role_labels)
 
-from . import officers, profile, runs  # noqa: E402,F401  (routes register on the blueprints)
+from . import imports, officers, profile, runs  # noqa: E402,F401  (routes register on the blueprints)

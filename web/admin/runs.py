@@ -94,6 +94,11 @@ def start_recheck():
     return redirect(url_for("admin.run", run_id=started.id))
 
 
+def import_runs(limit=20):
+    """The latest registry import runs (every district: imports are the regency's)."""
+    return db.session.scalars(select(Run).where(Run.kind == "import").order_by(Run.id.desc()).limit(limit)).all()
+
+
 def _current_quarter():
     from datetime import date
 

@@ -64,6 +64,14 @@ class CappedFile:
         self._file.seek(0)
         return self._file.read()
 
+    def save_as(self, path):
+        """Copy what was kept to `path`, in chunks (a large workbook never sits in memory)."""
+        import shutil
+
+        self._file.seek(0)
+        with open(path, "wb") as out:
+            shutil.copyfileobj(self._file, out, CHUNK)
+
     def close(self):
         self._file.close()
 
@@ -84,6 +92,10 @@ class Upload:
     @property
     def data(self):
         return None if self.too_large else self._file.read_all()
+
+    def save_as(self, path):
+        """Write the file to `path` (streamed from its spool file)."""
+        self._file.save_as(path)
 
 
 @dataclass
