@@ -18,15 +18,17 @@ def _is_di(element):
 
 
 def _own_content(element):
-    """The element's tag, attributes and everything inside it that has no id of its own."""
+    """The element's tag, attributes and everything inside it that has no id of its own.
+
+    Neither attribute order nor the order of children without ids (extension properties, incoming and
+    outgoing references) counts as a change: modelers write them in their own order.
+    """
     parts = [_local(element.tag), repr(sorted((k, v) for k, v in element.attrib.items()))]
     if element.text and element.text.strip():
         parts.append(element.text.strip())
-    for child in element:
-        if not isinstance(child.tag, str) or _is_di(child) or child.get("id") is not None:
-            continue
-        parts.append(_own_content(child))
-    return "|".join(parts)
+    children = [_own_content(child) for child in element
+                if isinstance(child.tag, str) and not _is_di(child) and child.get("id") is None]
+    return "|".join(parts + sorted(children))
 
 
 def _semantic(root):

@@ -1,4 +1,6 @@
 """Process and rule editing for administrators: bpmn-js/dmn-js modelers, drafts checked by the engine, deploy."""
+import re
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -58,7 +60,31 @@ def edit(name):
     kind = "dmn" if name.endswith(".dmn") else "bpmn"
     engine = services().engine
     return render_template("editor_edit.html", name=name, kind=kind, forms=sorted(engine.forms),
-                           operators=sorted(engine.handlers))
+                           operators=sorted(engine.handlers), statuses=_known_statuses(files),
+                           lanes=_lane_choices(engine.lane_roles))
+
+
+STATUS_PROPERTY = re.compile(r'name="caseStatus"\s+value="([A-Z][A-Z0-9_]{1,39})"')
+
+
+def _known_statuses(files):
+    """[(code, label)]: the statuses the portal explains and every status a deployed diagram sets."""
+    from .labels import status_label
+    from .portal.texts import STATUS_TEXTS
+
+    codes = set(STATUS_TEXTS)
+    for xml in files.values():
+        codes.update(STATUS_PROPERTY.findall(xml))
+    return sorted(((code, status_label(code)) for code in codes), key=lambda pair: str(pair[1]).casefold())
+
+
+def _lane_choices(lane_roles):
+    """[(lane name, label)]: the lanes the engine maps to a role (BANSOS_LANE_ROLES), labelled by the role."""
+    from .admin.forms import ROLE_LABELS
+
+    labels = {"system": _("system (no officer)")}
+    return [(lane, f"{labels.get(role) or ROLE_LABELS.get(role, role)} ({lane})")
+            for lane, role in sorted(lane_roles.items())]
 
 
 @bp.get("/files/<name>/source.json")

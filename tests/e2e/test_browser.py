@@ -64,7 +64,7 @@ def test_edit_a_diagram_deploy_it_and_a_new_application_uses_the_new_version(liv
     page.wait_for_selector("#canvas[data-ready=true]")
 
     # Take the form away from the review task: the engine's check marks the element.
-    page.click('#canvas [data-element-id="review"] .djs-hit')
+    page.select_option("#jump", "review")
     page.wait_for_selector("#props:not([hidden])")
     assert page.locator("#prop-id").inner_text() == "review"
     page.select_option("#prop-formName", "")

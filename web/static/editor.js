@@ -68,6 +68,30 @@
     });
   }
 
+  // Fit the whole diagram when it stays readable; a long process would fit only as a thin strip, so
+  // then open at a readable scale on its start (drag or scroll to see the rest).
+  const READABLE = 0.6;
+  function readableZoom(canvas, el) {
+    canvas.zoom("fit-viewport");
+    if (canvas.zoom() >= READABLE) return;
+    const inner = canvas.viewbox().inner;
+    const scale = 0.8;
+    const palette = 130; // px kept free on the left for the modeler's tool palette
+    canvas.viewbox({ x: inner.x - palette / scale, y: inner.y - 20, width: el.clientWidth / scale,
+                     height: el.clientHeight / scale });
+  }
+
+  // "Go to": every named step of the diagram, to find one in a long process.
+  function fillJump() {
+    const jump = document.getElementById("jump");
+    if (!jump) return;
+    const steps = modeler.get("elementRegistry").filter((e) => e.type !== "label" && /Task|Event|Gateway|SubProcess|CallActivity/.test(e.type));
+    steps.sort((a, b) => (a.businessObject.name || a.id).localeCompare(b.businessObject.name || b.id));
+    steps.forEach((e) => jump.add(new Option(e.businessObject.name ? `${e.businessObject.name} (${e.id})` : e.id, e.id)));
+    jump.addEventListener("change", () => { if (jump.value) select(jump.value); });
+    jump.hidden = false;
+  }
+
   function select(id) {
     const element = modeler.get("elementRegistry").get(id);
     if (!element) return;
@@ -82,9 +106,10 @@
     const data = await response.json();
     if (kind === "bpmn") {
       const moddle = await (await fetch(el.dataset.moddle)).json();
-      modeler = new window.BpmnJS({ container: el, keyboard: { bindTo: document }, moddleExtensions: { spiffworkflow: moddle } });
+      // Keyboard shortcuts work while the canvas has the focus (diagram-js binds them itself).
+      modeler = new window.BpmnJS({ container: el, moddleExtensions: { spiffworkflow: moddle } });
     } else {
-      modeler = new window.DmnJS({ container: el, common: { keyboard: { bindTo: document } } });
+      modeler = new window.DmnJS({ container: el });
     }
     try {
       await modeler.importXML(data.xml);
@@ -96,7 +121,8 @@
     }
     imported = true;
     if (kind === "bpmn") {
-      modeler.get("canvas").zoom("fit-viewport");
+      readableZoom(modeler.get("canvas"), el);
+      fillJump();
       modeler.on("commandStack.changed", () => { dirty = true; });
       modeler.on("selection.changed", (e) => showProperties(e.newSelection.length === 1 ? e.newSelection[0] : null));
       modeler.on("element.changed", (e) => { if (current && e.element === current) showProperties(current); });
@@ -163,13 +189,81 @@
     panel.hidden = false;
     document.getElementById("prop-id").textContent = bo.id;
     document.getElementById("prop-type").textContent = current.type.replace("bpmn:", "");
-    panel.querySelectorAll("[data-for]").forEach((part) => { part.hidden = part.dataset.for !== current.type; });
-    panel.querySelectorAll("[data-prop]").forEach((input) => { input.value = bo.get(input.dataset.prop) || ""; });
-    panel.querySelectorAll("[data-ext]").forEach((input) => { input.value = propertyValue(bo, input.dataset.ext); });
+    panel.querySelectorAll("[data-for]").forEach((part) => { part.hidden = !part.dataset.for.split(" ").includes(current.type); });
+    panel.querySelectorAll("[data-prop]").forEach((input) => { setValue(input, bo.get(input.dataset.prop) || ""); });
+    panel.querySelectorAll("[data-ext]").forEach((input) => { setValue(input, propertyValue(bo, input.dataset.ext)); });
+    panel.querySelectorAll("[data-ext-list]").forEach((input) => fillTaskChoices(input, propertyValue(bo, input.dataset.extList)));
+    panel.querySelectorAll("[data-lane]").forEach((input) => { const lane = laneOf(bo); setValue(input, lane ? lane.name || "" : ""); });
     const op = extension(bo, "ServiceTaskOperator");
     panel.querySelectorAll("[data-operator]").forEach((input) => { input.value = (op && op.get(input.dataset.operator)) || ""; });
     const cond = panel.querySelector("[data-condition]");
     if (cond) cond.value = (bo.conditionExpression && bo.conditionExpression.body) || "";
+  }
+
+  // A pick-list shows a value that is not among its choices (an older diagram's) as such, never blank.
+  function setValue(input, value) {
+    if (input.closest("[hidden]")) return; // a field this element does not have
+    [...input.options || []].filter((o) => o.dataset.added).forEach((o) => o.remove());
+    if (input.tagName === "SELECT" && value && ![...input.options].some((o) => o.value === value)) {
+      const option = new Option(`${value} ${input.dataset.unknown || ""}`.trim(), value);
+      option.dataset.added = "1";
+      input.add(option);
+    }
+    input.value = value;
+  }
+
+  // The four-eyes list: the other user tasks of this diagram, by name; ids the diagram lacks stay visible.
+  function fillTaskChoices(input, value) {
+    const chosen = value ? value.split(",").map((v) => v.trim()).filter(Boolean) : [];
+    const tasks = modeler.get("elementRegistry").filter((e) => e.type === "bpmn:UserTask" && e.id !== current.id);
+    input.replaceChildren();
+    tasks.forEach((task) => {
+      const name = task.businessObject.name;
+      input.add(new Option(name ? `${name} (${task.id})` : task.id, task.id, false, chosen.includes(task.id)));
+    });
+    chosen.filter((id) => !tasks.some((t) => t.id === id)).forEach((id) => {
+      input.add(new Option(`${id} ?`, id, false, true));
+    });
+  }
+
+  // Lanes decide who works a task (BANSOS_LANE_ROLES maps a lane's name to a role). They need not be
+  // drawn: the task is moved between the process's lanes in the model itself.
+  function lanesOf(bo) {
+    const process = bo.$parent;
+    return ((process && process.laneSets) || []).flatMap((set) => set.lanes || []);
+  }
+
+  function laneOf(bo) {
+    return lanesOf(bo).find((lane) => (lane.flowNodeRef || []).includes(bo));
+  }
+
+  function setLane(name) {
+    const bo = current.businessObject;
+    const process = bo.$parent;
+    const moddle = modeler.get("moddle");
+    lanesOf(bo).forEach((lane) => {
+      const refs = lane.flowNodeRef || [];
+      const at = refs.indexOf(bo);
+      if (at >= 0) refs.splice(at, 1);
+    });
+    if (name) {
+      let lane = lanesOf(bo).find((l) => l.name === name);
+      if (!lane) {
+        let set = (process.laneSets || [])[0];
+        if (!set) {
+          set = moddle.create("bpmn:LaneSet", { id: `lanes_${process.id}`, lanes: [] });
+          set.$parent = process;
+          process.laneSets = [set];
+        }
+        lane = moddle.create("bpmn:Lane", { id: `lane_${name.toLowerCase()}_${Date.now() % 100000}`, name, flowNodeRef: [] });
+        lane.$parent = set;
+        set.lanes = set.lanes || [];
+        set.lanes.push(lane);
+      }
+      lane.flowNodeRef = lane.flowNodeRef || [];
+      lane.flowNodeRef.push(bo);
+    }
+    dirty = true;
   }
 
   function ensureExtensions(bo) {
@@ -219,6 +313,14 @@
     panel.addEventListener("change", (event) => {
       const input = event.target;
       if (!current) return;
+      if (input.dataset.lane) {
+        setLane(input.value);
+        return;
+      }
+      if (input.dataset.extList) {
+        setProperty(input.dataset.extList, [...input.selectedOptions].map((o) => o.value).join(","));
+        return;
+      }
       const value = input.value.trim();
       const modeling = modeler.get("modeling");
       if (input.dataset.prop) modeling.updateProperties(current, { [input.dataset.prop]: value || undefined });
