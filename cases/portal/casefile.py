@@ -47,14 +47,22 @@ def appeal_deadline(session, app, window):
     moment the process's timer starts too.
     """
     # An exit after a re-check (REMOVED) opens its own window when the exit takes effect.
-    started_by = "Status REMOVED" if app.status == "REMOVED" else "Status REJECTED"
-    rejected = session.execute(
-        select(CaseEvent.at).where(CaseEvent.application_id == app.id, CaseEvent.kind == "milestone",
-                                   CaseEvent.summary == started_by)
-        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc()).limit(1)).scalar_one_or_none()
+    started_by = "REMOVED" if app.status == "REMOVED" else "REJECTED"
+    rejected = next((at for at, status in status_changes(session, app) if status == started_by), None)
     if rejected is None:
         return None
     return rejected + _duration(window, rejected)
+
+
+def status_changes(session, app):
+    """[(when, status)] of the case's status milestones, newest first, read from the event's structured
+    detail (the status the diagram set), never from its display text."""
+    rows = session.execute(select(CaseEvent.at, CaseEvent.detail, CaseEvent.summary).where(
+        CaseEvent.application_id == app.id, CaseEvent.kind == "milestone")
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())).all()
+    # Rows written before milestones kept their detail (none in a database set up since) fall back to the code
+    # in their summary, which was always "Status <CODE>".
+    return [(at, (detail or {}).get("status") or summary.removeprefix("Status ")) for at, detail, summary in rows]
 
 
 def _duration(window, start):
