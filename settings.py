@@ -111,7 +111,6 @@ class DefaultSettings:
 
     # Eligibility and benefit parameters handed to the rules (see docs/domain facts).
     BANSOS_REGIONAL_MINIMUM_WAGE = 2_810_000  # UMK Banyuwangi, rupiah per month
-    BANSOS_DECILE_CUTOFFS = {"PKH": 4, "BPNT": 4, "PBI": 5}
     BANSOS_APPEAL_WINDOW = "P30D"
     # Programme amounts in rupiah (domain facts; configuration, not code).
     BANSOS_BENEFITS = {
@@ -242,11 +241,33 @@ def _coerce(default, raw):
     return raw
 
 
-def load_settings(overrides=None):
-    """Return the settings dict: defaults, then environment, then overrides."""
+class UnknownSettings(ValueError):
+    """A BANSOS_* name that no setting has (a typo would otherwise be ignored silently)."""
+
+    def __init__(self, names, known):
+        import difflib
+
+        hints = []
+        for name in names:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        super().__init__("Unknown setting(s): " + ", ".join(hints) + ". Every setting is listed in settings.py.")
+        self.names = names
+
+
+def load_settings(overrides=None, environ=None):
+    """Return the settings dict: defaults, then environment, then overrides.
+
+    A ``BANSOS_*`` name in the environment or the overrides that is not a setting is refused
+    (UnknownSettings), so that a misspelt variable never leaves a default silently in force.
+    """
+    environ = os.environ if environ is None else environ
     values = {k: getattr(DefaultSettings, k) for k in dir(DefaultSettings) if k.isupper()}
+    unknown = sorted({k for k in [*environ, *(overrides or {})] if k.startswith("BANSOS_") and k not in values})
+    if unknown:
+        raise UnknownSettings(unknown, list(values))
     for key, default in list(values.items()):
-        if key in os.environ:
-            values[key] = _coerce(default, os.environ[key])
+        if key in environ:
+            values[key] = _coerce(default, environ[key])
     values.update(overrides or {})
     return values
