@@ -20,6 +20,9 @@ class DefaultSettings:
     SECRET_KEY = "dev-only-change-me"
     # Officers' sessions expire after this many minutes without a request.
     BANSOS_SESSION_MINUTES = 30
+    # How officers' passwords are hashed (a werkzeug method). Tests set a cheap "pbkdf2:sha256:1000";
+    # the app refuses such a cheap method when BANSOS_FORCE_HTTPS is on (production).
+    BANSOS_PASSWORD_HASH_METHOD = "scrypt"
     # Largest request body any route reads (upload views set their own, larger, streamed limit).
     BANSOS_MAX_REQUEST_BYTES = 16 * 1024 * 1024
     # Behind TLS in production: secure cookies, HSTS, redirects to https.

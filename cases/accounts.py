@@ -11,8 +11,37 @@ from .models import Officer
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
-# Compared against when the username is unknown, so both paths take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-password")
+DEFAULT_METHOD = "scrypt"
+_dummy = {}
+
+
+def hash_method():
+    """Werkzeug's method for new password hashes: the app's BANSOS_PASSWORD_HASH_METHOD (scrypt by default;
+    the test suite sets a cheap pbkdf2 so that creating officers stops dominating its time). Existing
+    hashes verify whatever their method: each names it."""
+    from flask import current_app, has_app_context
+
+    return current_app.config.get("BANSOS_PASSWORD_HASH_METHOD", DEFAULT_METHOD) if has_app_context() \
+        else DEFAULT_METHOD
+
+
+def check_hash_method(method):
+    """Refuse an unknown method at start-up (raises ValueError)."""
+    generate_password_hash("probe-password", method=method)
+
+
+def is_cheap(method):
+    """Tell whether `method` is too cheap for real passwords (pbkdf2 under 100,000 iterations)."""
+    parts = method.split(":")
+    return parts[0] == "pbkdf2" and len(parts) > 2 and int(parts[2]) < 100_000
+
+
+def _dummy_hash():
+    """Compared against when the username is unknown, so both paths take the same time."""
+    method = hash_method()
+    if method not in _dummy:
+        _dummy[method] = generate_password_hash("not-a-password", method=method)
+    return _dummy[method]
 
 
 class LoginFailed(EngineError):
@@ -56,7 +85,7 @@ def check_password(password, username=None):
 def set_password(officer, password):
     """Store a salted hash of a new password that passes check_password."""
     check_password(password, officer.username)
-    officer.password_hash = generate_password_hash(password)
+    officer.password_hash = generate_password_hash(password, method=hash_method())
     officer.failed_logins = 0
     officer.locked_until = None
 
@@ -66,7 +95,7 @@ def authenticate(session, username, password, max_failures=MAX_FAILURES, lock_mi
     officer = session.execute(select(Officer).where(Officer.username == username)).scalar_one_or_none()
     now = utcnow()
     if officer is None or not officer.active or not officer.password_hash:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         raise LoginFailed("wrong username or password")
     if officer.locked_until is not None and officer.locked_until > now:
         raise AccountLocked("too many failed sign-ins: the account is locked for a while",

@@ -41,6 +41,7 @@ def settings_overrides(tmp_root):
         "BANSOS_SERVICE_RETRIES": 3,
         "BANSOS_SERVICE_BACKOFF_SECONDS": 60,
         "BANSOS_SANDBOX_FAULTS": {},
+        "BANSOS_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # cheap: officers are created in most tests
     }
 
 

@@ -41,6 +41,12 @@ def create_app(overrides=None, scheduler=False):
     from engine.db import db
 
     settings = load_settings(overrides)
+    from cases import accounts
+
+    if settings["BANSOS_FORCE_HTTPS"] and accounts.is_cheap(settings["BANSOS_PASSWORD_HASH_METHOD"]):
+        raise ValueError("BANSOS_PASSWORD_HASH_METHOD is a cheap test method; production (BANSOS_FORCE_HTTPS) "
+                         "needs scrypt or pbkdf2 with at least 100,000 iterations")
+    accounts.check_hash_method(settings["BANSOS_PASSWORD_HASH_METHOD"])
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["BANSOS_DATABASE_URL"]

@@ -22,3 +22,13 @@ def test_a_misspelt_setting_is_refused_with_a_hint():
 
 def test_settings_nothing_reads_are_gone():
     assert "BANSOS_DECILE_CUTOFFS" not in load_settings(environ={})
+
+
+def test_a_cheap_password_hash_is_for_tests_only():
+    from cases.accounts import is_cheap
+
+    assert is_cheap("pbkdf2:sha256:1000") and not is_cheap("scrypt") and not is_cheap("pbkdf2:sha256:600000")
+    from web import create_app
+
+    with pytest.raises(ValueError, match="cheap test method"):
+        create_app({"BANSOS_FORCE_HTTPS": True, "BANSOS_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
