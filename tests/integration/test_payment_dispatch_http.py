@@ -271,3 +271,14 @@ def test_callback_secrets_are_checked_per_channel(value, problem):
     assert callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRETS": {
         "BRI": "b" * 16, "POS": {"current": "p" * 16, "previous": "q" * 16}}}) == \
         {"BRI": ("b" * 16, None), "POS": ("p" * 16, "q" * 16)}
+
+
+def test_the_services_refuse_the_old_single_secret_or_a_shared_one(ctx):
+    from flask import current_app
+
+    from web import build_services
+
+    for bad in ({"BANSOS_PAYMENT_CALLBACK_SECRET": "one-secret-for-every-bank"},
+                {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "same-secret-for-two", "BNI": "same-secret-for-two"}}):
+        with pytest.raises(ValueError, match="BANSOS_PAYMENT_CALLBACK_SECRET"):
+            build_services({**current_app.config, **bad})
