@@ -78,7 +78,7 @@ class DefaultSettings:
     # channels alike); during a rotation also the previous one: {"BRI": "<secret>", "BNI": {"current":
     # "<new>", "previous": "<old>"}}. A channel without one cannot post callbacks; none: all are refused.
     BANSOS_PAYMENT_CALLBACK_SECRETS = {}
-    # Replaced by BANSOS_PAYMENT_CALLBACK_SECRETS: set, the application refuses to start (and says so).
+    # Replaced by BANSOS_PAYMENT_CALLBACK_SECRETS: when set, the services refuse to start (and say so).
     BANSOS_PAYMENT_CALLBACK_SECRET = ""
     # A callback whose timestamp is further than this from now (seconds) is refused as a possible replay.
     BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS = 300
