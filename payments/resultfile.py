@@ -36,6 +36,7 @@ CONTROL_SHEET, RESULTS_SHEET = "Kontrol", "Hasil"
 CONTROL_HEADERS = ("batch_reference", "count", "total")
 RESULT_HEADERS = ("reference", "amount", "status", "failure_code", "date")
 _ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls): refused as not .xlsx
 
 REASONS = {  # code -> (Indonesian, English); merged into results.REASONS
     "NOT_EXCEL": ("Berkas bukan buku kerja Excel (.xlsx) yang dapat dibaca",
@@ -59,8 +60,9 @@ class ResultsUnreadable(ValueError):
 
 
 def is_workbook(data, file_name=""):
-    """True when the upload is (meant as) an Excel workbook: a zip package, or named .xlsx."""
-    return data[:4] == _ZIP_MAGIC or (file_name or "").lower().endswith((".xlsx", ".xlsm"))
+    """True when the upload is (meant as) an Excel workbook: a zip package or an old binary .xls, or so named."""
+    named = (file_name or "").lower().endswith((".xlsx", ".xlsm", ".xls"))
+    return named or data[:4] == _ZIP_MAGIC or data[:8] == _OLE_MAGIC
 
 
 def result_lines(data, file_name=""):

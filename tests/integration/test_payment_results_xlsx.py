@@ -138,6 +138,10 @@ def _text_named_xlsx(data):
     return b"H,PKH-TEST-T1-BRI,0,0\n"
 
 
+def _old_binary_xls(data):
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+
+
 def _zip_without_sheets(data):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -161,7 +165,8 @@ def _wrong_totals(data):
 @pytest.mark.parametrize("hostile, reason", [
     (_formula, "FORMULA"), (_error_value, "FORMULA"), (_laughs, "UNSAFE_WORKBOOK"), (_dtd_in_strings, "UNSAFE_WORKBOOK"),
     (_zip_bomb, "UNSAFE_WORKBOOK"), (_wide_row, "TOO_MANY_ROWS"), (_not_a_workbook, "NOT_EXCEL"),
-    (_text_named_xlsx, "NOT_EXCEL"), (_zip_without_sheets, "NOT_EXCEL"), (_other_layout, "BAD_LAYOUT"),
+    (_text_named_xlsx, "NOT_EXCEL"), (_old_binary_xls, "NOT_EXCEL"), (_zip_without_sheets, "NOT_EXCEL"),
+    (_other_layout, "BAD_LAYOUT"),
     (_wrong_totals, "CONTROL_TOTALS"),
 ])
 def test_a_hostile_or_broken_workbook_is_refused_whole_and_changes_nothing(svc, dispatched, hostile, reason):
