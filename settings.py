@@ -77,7 +77,11 @@ class DefaultSettings:
     BANSOS_PAYMENT_CHANNELS = {}
     # Where the banks post their results (sent with each batch), e.g. https://tepat.example/api/payments/callback
     BANSOS_PAYMENT_CALLBACK_URL = ""
-    # Shared secret of the callbacks' HMAC-SHA256 signature; empty: every callback is refused.
+    # Each paying channel's secret of its callbacks' HMAC-SHA256 signature (at least 16 characters, no two
+    # channels alike); during a rotation also the previous one: {"BRI": "<secret>", "BNI": {"current":
+    # "<new>", "previous": "<old>"}}. A channel without one cannot post callbacks; none: all are refused.
+    BANSOS_PAYMENT_CALLBACK_SECRETS = {}
+    # Replaced by BANSOS_PAYMENT_CALLBACK_SECRETS: when set, the services refuse to start (and say so).
     BANSOS_PAYMENT_CALLBACK_SECRET = ""
     # A callback whose timestamp is further than this from now (seconds) is refused as a possible replay.
     BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS = 300

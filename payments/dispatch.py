@@ -25,14 +25,17 @@ MAX_CALLBACK_BYTES = 10 * 1024 * 1024
 MAX_CALLBACK_RESULTS = 20000
 
 
+MIN_SECRET_LENGTH = 16
+
+
 class CallbackRefused(EngineError):
     """A callback not taken at all: unsigned, badly signed, stale, replayed, or not about a sent batch."""
 
     code = "PAYMENT_CALLBACK_REFUSED"
 
-    def __init__(self, message, reason, status):
+    def __init__(self, message, reason, status, detail=None):
         super().__init__(message, reason=reason)
-        self.reason, self.status = reason, status
+        self.reason, self.status, self.detail = reason, status, detail or {}
 
 
 def http_channels(settings):
@@ -51,6 +54,45 @@ def http_channels(settings):
         if not isinstance(target, str) or not target.startswith(("http://", "https://")):
             raise ValueError(f"BANSOS_PAYMENT_CHANNELS[{channel!r}] must be 'file' or an http(s) URL, got {target!r}")
         out[channel] = target
+    return out
+
+
+def callback_secrets(settings):
+    """{channel: (current secret, previous secret or None)} of the callbacks' signatures; ValueError on a bad setting.
+
+    `BANSOS_PAYMENT_CALLBACK_SECRETS`: {"BRI": "<secret>", "BNI": {"current": "<new>", "previous": "<old>"}}.
+    Each paying channel signs with its own secret (the previous one is still taken while the bank rotates);
+    no two channels may share one, so a signature always tells which channel's bank made it.
+    """
+    if settings.get("BANSOS_PAYMENT_CALLBACK_SECRET"):
+        raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRET (one secret for every bank) is replaced by "
+                         "BANSOS_PAYMENT_CALLBACK_SECRETS, one secret per paying channel (docs/payments.md)")
+    value = settings.get("BANSOS_PAYMENT_CALLBACK_SECRETS") or {}
+    if not isinstance(value, dict):
+        raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRETS must map a paying channel to its secret")
+    from .cycles import BANK_CHANNELS, POS
+
+    out, seen = {}, set()
+    for channel, entry in value.items():
+        if channel not in (*BANK_CHANNELS, POS):
+            raise ValueError(f"BANSOS_PAYMENT_CALLBACK_SECRETS names an unknown channel {channel!r}")
+        if isinstance(entry, str):
+            entry = {"current": entry}
+        if not isinstance(entry, dict) or set(entry) - {"current", "previous"}:
+            raise ValueError(f"BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}] must be a secret or "
+                             "{\"current\": ..., \"previous\": ...}")
+        current, previous = entry.get("current") or "", entry.get("previous") or None
+        for secret in (current, previous):
+            if secret is None:
+                continue
+            if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(f"BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}]: a secret needs at least "
+                                 f"{MIN_SECRET_LENGTH} characters")
+            if secret in seen:
+                raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRETS: each channel needs its own secret "
+                                 f"({channel!r} shares one with another channel or with itself)")
+            seen.add(secret)
+        out[channel] = (current, previous)
     return out
 
 
@@ -117,19 +159,29 @@ def send_batches(session, cycle_id, settings, banks=None):
 
 
 def verify_callback(settings, body, timestamp, signature, now=None):
-    """Check a callback's signature and age; raise CallbackRefused (401 unsigned/bad, 403 stale)."""
+    """Check a callback's signature and age; return (channel, "current" | "previous"): whose secret signed it.
+
+    Raises CallbackRefused: 403 no secret configured, 401 unsigned or signed by no channel's secret, 403 stale.
+    """
     from integrations.http.paying_bank import signature_ok
 
-    secret = settings.get("BANSOS_PAYMENT_CALLBACK_SECRET") or ""
-    if not secret:
-        raise CallbackRefused("callbacks are not configured (no shared secret)", "NOT_CONFIGURED", 403)
+    secrets = callback_secrets(settings)
+    if not secrets:
+        raise CallbackRefused("callbacks are not configured (no channel has a secret)", "NOT_CONFIGURED", 403)
     if not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
         raise CallbackRefused("the callback is not signed", "UNSIGNED", 401)
-    if not signature_ok(secret, timestamp, body, signature):
+    signer = None
+    for channel, (current, previous) in sorted(secrets.items()):  # every secret is tried: no early answer
+        for kind, secret in (("current", current), ("previous", previous)):
+            if secret and signature_ok(secret, timestamp, body, signature):
+                signer = (channel, kind)
+    if signer is None:
         raise CallbackRefused("the signature does not match", "BAD_SIGNATURE", 401)
     window = float(settings.get("BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS") or 300)
     if abs((now or time.time()) - int(timestamp)) > window:
-        raise CallbackRefused("the callback is older (or newer) than the replay window", "STALE", 403)
+        raise CallbackRefused("the callback is older (or newer) than the replay window", "STALE", 403,
+                              {"signed_by": signer[0]})
+    return signer
 
 
 def take_callback(engine, settings, body, timestamp, signature, now=None):
@@ -142,7 +194,7 @@ def take_callback(engine, settings, body, timestamp, signature, now=None):
     session = engine.session
     if len(body) > MAX_CALLBACK_BYTES:
         raise CallbackRefused("the callback is too large", "TOO_LARGE", 413)
-    verify_callback(settings, body, timestamp, signature, now)
+    signer, secret_kind = verify_callback(settings, body, timestamp, signature, now)
     # A signed callback is taken once: the same timestamp and body again is a replay.
     digest = hashlib.sha256(timestamp.encode() + b"." + body).hexdigest()
     if session.scalar(select(PaymentResultImport.id).where(PaymentResultImport.file_sha256 == digest).limit(1)):
@@ -157,8 +209,16 @@ def take_callback(engine, settings, body, timestamp, signature, now=None):
     batch = batch_of(session, payload["batch"][:60])
     if batch is None:
         raise CallbackRefused("no such batch", "WRONG_BATCH", 404)
+    if batch.channel != signer:  # one bank's secret never speaks for another bank's batch
+        raise CallbackRefused("the callback is signed with another channel's secret", "WRONG_CHANNEL", 403,
+                              {"signed_by": signer, "batch": batch.reference, "batch_channel": batch.channel})
     if batch.status not in ("dispatched", "partial", "reconciled"):
         raise CallbackRefused("the batch has not been sent", "NOT_DISPATCHED", 409)
+    if secret_kind == "previous":  # the bank still signs with the secret being rotated out
+        from cases.audit import record
+
+        record(session, f"bank:{signer}", "cycle.callback_previous_secret", "payment_batch", batch.reference,
+               detail={"channel": signer})
     lines, refusals = [], []
     for number, item in enumerate(payload["results"], start=1):
         item = item if isinstance(item, dict) else {}

@@ -22,7 +22,8 @@ from sqlalchemy import func, select, update
 from engine.db import utcnow
 from engine.errors import EngineError
 
-from .bankfile import text_stream
+from .resultfile import REASONS as WORKBOOK_REASONS
+from .resultfile import ResultsUnreadable, result_lines
 from .models import Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -55,6 +56,7 @@ REASONS = {
     "NOT_TEXT": ("Berkas bukan teks UTF-8", "The file is not UTF-8 text"),
     "TOO_LARGE": ("Berkas terlalu besar", "The file is too large"),
 }
+REASONS.update(WORKBOOK_REASONS)  # an Excel results file's own refusals
 
 
 class ResultFileRefused(EngineError):
@@ -135,12 +137,10 @@ def import_results(session, batch, data, file_name, actor):
             raise ResultFileRefused("the file is too large", reason="TOO_LARGE")
         if batch.status not in ("dispatched", "partial", "reconciled"):
             raise ResultFileRefused("the batch has not been sent", reason="NOT_DISPATCHED")
-        try:
-            text = text_stream(data)
-        except ValueError as exc:
-            raise ResultFileRefused(str(exc), reason="NOT_TEXT") from exc
-        if "\x00" in text.getvalue():
-            raise ResultFileRefused("the file is not text", reason="NOT_TEXT")
+        try:  # CSV text, or an Excel workbook's rows as the same lines (payments/resultfile.py)
+            text = result_lines(data, file_name)
+        except ResultsUnreadable as exc:
+            raise ResultFileRefused(str(exc), reason=exc.reason) from exc
         header, lines, refusals, seen_count, seen_total = _parse(text)
         if header["batch"] != batch.reference:
             raise ResultFileRefused(f"the file is for batch {header['batch'][:60]}", reason="WRONG_BATCH")

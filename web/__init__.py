@@ -190,9 +190,10 @@ def build_services(config):
     load_handlers()
     settings = dict(config)
     integrations = build_integrations(settings, lambda: db.session)
-    from payments.dispatch import http_channels
+    from payments.dispatch import callback_secrets, http_channels
 
     http_channels(settings)  # a wrong BANSOS_PAYMENT_CHANNELS is refused here, not at a cycle's dispatch
+    callback_secrets(settings)  # so are shared, short or misnamed callback secrets
     photos = FilePhotoStore(settings["BANSOS_PHOTO_DIR"])
     engine = Engine(db.session, settings, integrations, FORMS, photos=photos)
     if settings.get("BANSOS_EXECUTION") == "celery":  # engine steps on workers (web/worker.py)

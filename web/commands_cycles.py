@@ -133,7 +133,7 @@ def batch_file(code, channel, out, xlsx, username):
     click.echo(f"{out}: {batch.count:,} payments, Rp {batch.total:,}, sha256 {batch.control_hash}")
 
 
-@cycle.command("results", help="Import a bank's or PT Pos's results file for a batch.")
+@cycle.command("results", help="Import a bank's or PT Pos's results file for a batch (CSV or Excel .xlsx).")
 @click.argument("code")
 @click.argument("channel")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
@@ -163,14 +163,19 @@ def results(code, channel, path, username):
 @click.argument("batch_path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True)
 @click.option("--stage", type=click.Choice(["credit", "draw"]), default="credit")
-def sandbox_bank(batch_path, out, stage):
-    from integrations.sandbox.paying_bank import results_lines
+@click.option("--xlsx", is_flag=True, help="Write the results as the bank's Excel workbook (sheets Kontrol, Hasil).")
+def sandbox_bank(batch_path, out, stage, xlsx):
+    from integrations.sandbox.paying_bank import results_lines, results_workbook
 
     with open(batch_path, encoding="utf-8") as handle:
         try:
             lines = results_lines(handle, date.today(), stage=stage)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    with open(out, "w", encoding="utf-8", newline="") as handle:
-        handle.writelines(lines)
+    if xlsx:
+        with open(out, "wb") as handle:
+            results_workbook(lines, handle)
+    else:
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
     click.echo(f"{out}: {len(lines) - 1} result lines")

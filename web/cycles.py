@@ -25,6 +25,8 @@ from payments.cycles import (CycleNotFound, arrears_figures, business_key, cycle
                              open_cycle, payment_figures)
 from payments.models import PaymentBatch, PaymentResultImport
 from payments.queries import PROGRESS, batches_of, cycles, imports_of
+from payments.report import COLUMNS as REPORT_COLUMNS
+from payments.report import cycle_report, report_workbook
 from payments.results import REASONS, error_workbook, import_and_advance
 from payments.schedule import ScheduleInvalid, load_schedule
 
@@ -54,6 +56,11 @@ BATCH_STATUS_TEXTS = {"ready": _l("ready"), "dispatched": _l("sent"), "partial":
                       "reconciled": _l("reconciled")}
 NEXT_ACTION_TEXTS = {"switch_to_pos": _l("switch to PT Pos"), "review": _l("caseworker review"),
                      "retry_next_cycle": _l("retry in the next cycle")}
+
+
+# The auditors' report's columns (payments/report.py says what each counts).
+REPORT_TEXTS = {"planned": _l("Planned"), "approved": _l("Approved"), "sent": _l("Sent"), "paid": _l("Paid"),
+                "failed": _l("Failed"), "returned": _l("Returned"), "awaiting": _l("Awaiting result")}
 
 
 class OpenCycleForm(Schema):
@@ -156,6 +163,8 @@ def _page(cycle, errors=None, values=None, status=200):
         payment_status_texts=PAYMENT_STATUS_TEXTS, batch_status_texts=BATCH_STATUS_TEXTS,
         regency_wide=current_user.actor.regions is None, may_work=current_user.has_any(*WORKERS),
         arrears=arrears_figures(db.session, cycle.id, current_user.actor.regions),
+        report=cycle_report(db.session, cycle.id, current_user.actor.regions), report_columns=REPORT_COLUMNS,
+        report_texts=REPORT_TEXTS,
         conditions=condition_counts(db.session, cycle.id, current_user.actor.regions)), status
 
 
@@ -238,6 +247,44 @@ def export(code):
     db.session.commit()
     return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename={cycle.code}-figures.xlsx"})
+
+
+@bp.get("/cycles/<code>/report.xlsx")
+@roles_required(*READERS)
+def report_export(code):
+    """The auditors' report (planned, approved, sent, paid, failed, returned by district, programme and
+    channel; counts and rupiah) as Excel, limited to the reader's districts. Audited."""
+    from flask_babel import format_datetime
+
+    from engine.db import utcnow
+
+    cycle = _cycle_or_404(code)
+    regions = current_user.actor.regions
+    rows, total = cycle_report(db.session, cycle.id, regions)
+    scope = _("every district") if regions is None else ", ".join(district_label(d) for d in sorted(regions))
+
+    def when(value):
+        return format_datetime(value, "short") if value else "—"
+
+    about = [[_("Payment cycle"), cycle.code], [_("Programme"), cycle.programme],
+             [_("Months"), cycle.months.replace(",", ", ")], [_("Status"), str(STATUS_TEXTS.get(cycle.status, ""))],
+             [_("Prepared by"), cycle.prepared_by or "—"], [_("Approved by"), cycle.approved_by or "—"],
+             [_("Approved at"), when(cycle.approved_at)], [_("SP2D date"), when(cycle.sp2d_at)],
+             [_("Districts"), scope], [_("Exported by"), current_user.actor.id], [_("Exported at"), when(utcnow())]]
+    header = [_("District"), _("Programme"), _("Channel")]
+    for column in REPORT_COLUMNS:
+        header += [f"{REPORT_TEXTS[column]} ({_('count')})", f"{REPORT_TEXTS[column]} (Rp)"]
+    body = [header]
+    for row in [*rows, total]:
+        label = district_label(row.district_code) if row is not total else _("Total")
+        body.append([label, row.programme, row.channel, *[v for c in REPORT_COLUMNS for v in row.figures[c]]])
+    out = io.BytesIO()
+    report_workbook([(_("Cycle"), about), (_("Report"), body)], out)
+    _audit("cycle.report_exported", "payment_cycle", cycle.code, districts=sorted(regions) if regions else "all",
+           paid=total.figures["paid"][1], sent=total.figures["sent"][1])
+    db.session.commit()
+    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename={cycle.code}-report.xlsx"})
 
 
 def _batch_or_404(code, channel):

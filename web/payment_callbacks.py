@@ -1,8 +1,9 @@
-"""The banks' result callbacks: POST /api/payments/callback, signed with the shared secret.
+"""The banks' result callbacks: POST /api/payments/callback, signed with the paying channel's own secret.
 
 No officer signs in here: the bank proves itself with an HMAC-SHA256 signature of the timestamp and
 the body (`X-Tepat-Timestamp`, `X-Tepat-Signature`, docs/payments.md). An unsigned or badly signed
-callback gets 401, a stale or replayed one 403; every refusal is audited. Lines of a good callback
+callback gets 401, a stale or replayed one, or one signed with another channel's secret, 403; every
+refusal is audited. Lines of a good callback
 are matched, refused line by line and reconciled exactly as a results file's lines.
 """
 from flask import Blueprint, jsonify, request
@@ -21,7 +22,7 @@ def _refused(exc):
     db.session.rollback()
     record(db.session, "bank", "cycle.callback_refused", "payment_callback", None, ip=request.remote_addr,
            user_agent=(request.user_agent.string or "")[:300],
-           detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length})
+           detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length, **exc.detail})
     db.session.commit()
     return jsonify({"error": exc.reason, "message": exc.message}), exc.status
 

@@ -4,7 +4,7 @@ A small werkzeug server on a loopback port (port 0: the system picks one), speak
 docs/payments.md ("Dispatch over HTTP"). It pays once per payment reference: a part sent again gets
 its first receipt again, and a reference reused with another amount, account or NIK is refused with
 409 REFERENCE_CONFLICT (nothing of that part is taken). Results are the deterministic ones of the
-file sandbox (`paying_bank.outcome` and `draws`), posted as callbacks signed with the shared secret.
+file sandbox (`paying_bank.outcome` and `draws`), posted as callbacks signed with each channel's own secret.
 Failure modes ("slow": take the part, then answer too late; "error500") let tests try retries.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ def _json(body, status=200):
 class BankSimulator:
     """Every paying channel on one loopback port: base URL ``http://127.0.0.1:<port>/<channel>``."""
 
-    def __init__(self, secret="", slow_seconds=1.0):
-        self.secret = secret
+    def __init__(self, secrets=None, slow_seconds=1.0):
+        self.secrets = dict(secrets or {})  # channel -> the secret its bank signs callbacks with
         self.slow_seconds = slow_seconds
         self.accepted: dict[str, dict] = {}  # payment reference -> the payment as first taken
         self.received_at: dict[str, str] = {}  # payment reference -> when it was taken (the receipt's time)
@@ -146,12 +146,17 @@ class BankSimulator:
         return out
 
     def callback(self, batch: str, results: list[dict], callback_id: str, timestamp: int | None = None,
-                 secret: str | None = None) -> tuple[bytes, dict]:
-        """A signed callback: (body, headers) to POST to Tepat's callback URL."""
+                 secret: str | None = None, channel: str | None = None) -> tuple[bytes, dict]:
+        """A signed callback: (body, headers) to POST to Tepat's callback URL.
+
+        Signed with the secret of the batch's channel (`<cycle>-<channel>`, or `channel`), or with `secret`.
+        """
         body = json.dumps({"callback_id": callback_id, "batch": batch, "results": results}).encode()
         stamp = str(int(time.time()) if timestamp is None else timestamp)
+        if secret is None:
+            secret = self.secrets.get(channel or batch.rsplit("-", 1)[-1], "")
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
-                   SIGNATURE_HEADER: sign(self.secret if secret is None else secret, stamp, body)}
+                   SIGNATURE_HEADER: sign(secret, stamp, body)}
         return body, headers
 
     def post_callbacks(self, batch: str, day: date, stage: str = "credit", chunk: int = 1000, post=None) -> list:

@@ -83,3 +83,25 @@ def results_lines(batch_lines, day, stage="credit", only=None):
             break
     total = sum(int(line.split(",")[2]) for line in out)
     return [f"H,{header['reference']},{len(out)},{total}\n", *(line + "\n" for line in out)]
+
+
+def results_workbook(lines, out):
+    """Write results-file lines as the bank's Excel results workbook (layout: payments/resultfile.py) to `out`.
+
+    Amounts are numbers, dates real Excel dates, references and codes text, as a bank's export has them.
+    """
+    from datetime import date
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    control = book.create_sheet("Kontrol")
+    header = lines[0].rstrip("\r\n").split(",")
+    control.append(["batch_reference", "count", "total"])
+    control.append([header[1], int(header[2]), int(header[3])])
+    sheet = book.create_sheet("Hasil")
+    sheet.append(["reference", "amount", "status", "failure_code", "date"])
+    for line in lines[1:]:
+        _, reference, amount, status, failure, day = line.rstrip("\r\n").split(",")
+        sheet.append([reference, int(amount), status, failure or None, date.fromisoformat(day)])
+    book.save(out)

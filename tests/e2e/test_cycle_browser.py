@@ -1,5 +1,6 @@
 """A payment cycle in the browser: prepare, approve (another officer), download the bank file, upload the
 results, reconciled; the family sees its payment in the portal (also on a 360 px phone)."""
+import io
 import os
 from datetime import date
 from pathlib import Path
@@ -9,7 +10,9 @@ from sqlalchemy import select
 from cases.models import Enrolment, EnrolmentComponent
 from cases.operations import actor_for, create_officer
 from engine.db import db
-from integrations.sandbox.paying_bank import results_lines
+from openpyxl import Workbook, load_workbook
+
+from integrations.sandbox.paying_bank import results_lines, results_workbook
 from payments.cycles import open_cycle
 from payments.models import PaymentCycle
 from tests.helpers import case, submit
@@ -88,22 +91,63 @@ def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live,
     _work(checker, live, "Kirim berkas pembayaran ke bank", {},
           {"sp2d_number": "SP2D-0042/2026", "sp2d_date": date.today().isoformat()})
     assert axe_violations(checker, live) == []
-    # Download each batch file as the bank would get it, let the sandbox bank answer, upload the answer.
+    # Download each batch file as the bank would get it, let the sandbox bank answer, upload the answer:
+    # BRI answers with its Excel results workbook, the others with CSV.
     for channel in ("BNI", "BRI", "POS"):
         checker.goto(f"{live}/cycles/PKH-TEST-T1")
         with checker.expect_download() as download:
             checker.locator("tr", has_text=f"PKH-TEST-T1-{channel}").get_by_role("link", name="CSV").click()
         lines = Path(download.value.path()).read_text().splitlines(keepends=True)
-        answer = tmp_path / f"{channel}.csv"
-        answer.write_text("".join(results_lines(lines, date.today())))
+        answer = tmp_path / f"{channel}.{'xlsx' if channel == 'BRI' else 'csv'}"
+        if channel == "BRI":
+            with answer.open("wb") as out:
+                results_workbook(results_lines(lines, date.today()), out)
+        else:
+            answer.write_text("".join(results_lines(lines, date.today())))
         checker.set_input_files(f"#results-{channel}", str(answer))
         checker.locator("tr", has_text=f"PKH-TEST-T1-{channel}").get_by_role("button", name="Unggah hasil").click()
         checker.wait_for_selector(".alert-success, .alert-warning")
+        assert "Hasil diambil" in checker.locator(".alert").first.inner_text()
     checker.screenshot(path=str(SHOTS / "cycle-reconciled.png"), full_page=True)
     db.session.expire_all()
     assert db.session.scalar(select(PaymentCycle.status)) == "reconciled"
-    assert "Direkonsiliasi" in checker.content()
+    assert "Direkonsiliasi" in checker.content() and "BRI.xlsx" in checker.content()
+    # A hostile workbook (a formula in a cell) is refused whole, with the reason, and changes nothing.
+    hostile = tmp_path / "hostile.xlsx"
+    book = Workbook()
+    book.active.title = "Kontrol"
+    book.active.append(["batch_reference", "count", "total"])
+    book.active.append(["PKH-TEST-T1-BRI", 1, "=1+1"])
+    book.create_sheet("Hasil").append(["reference", "amount", "status", "failure_code", "date"])
+    book.save(hostile)
+    checker.set_input_files("#results-BRI", str(hostile))
+    checker.locator("tr", has_text="PKH-TEST-T1-BRI").get_by_role("button", name="Unggah hasil").click()
+    checker.wait_for_selector(".alert-danger")
+    assert "berisi rumus" in checker.locator(".alert-danger").inner_text()
+    checker.locator(".alert-danger").screenshot(path=str(SHOTS / "cycle-hostile-workbook.png"))
     assert problems == [] and problems2 == [], problems + problems2
+
+    # An auditor reads the cycle report and exports it to Excel: the page's total is the workbook's.
+    create_officer(db.session, "aud1", "Audit BPK", ["auditor"], None, password=PASSWORD)
+    db.session.commit()
+    auditor, problems3 = _officer_page(browser, live, "aud1")
+    auditor.goto(f"{live}/cycles/PKH-TEST-T1")
+    report = auditor.locator("#cycle-report")
+    assert "Laporan siklus untuk auditor" in report.inner_text()
+    total_row = report.locator("tfoot tr")
+    planned = total_row.locator("[data-column=planned]").inner_text()
+    paid = total_row.locator("[data-column=paid]").inner_text()
+    report.screenshot(path=str(SHOTS / "cycle-report.png"))
+    with auditor.expect_download() as download:
+        report.get_by_role("link", name="Ekspor laporan ke Excel").click()
+    rows = list(load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()), read_only=True)["Laporan"].iter_rows(values_only=True))
+    total = rows[-1]
+    assert total[0] == "Total"
+    assert planned.split()[0] == str(total[3]) and f"{total[4]:,}".replace(",", ".") in planned
+    assert paid.split()[0] == str(total[9]) and f"{total[10]:,}".replace(",", ".") in paid
+    assert total[3] == total[5] == total[7] == 13  # planned = approved = sent: 13 families
+    assert axe_violations(auditor, live) == []
+    assert problems3 == [], problems3
 
     reader, _ = _officer_page(browser, live, "cw1")
     reader.goto(f"{live}/cases/{number}")

@@ -8,14 +8,14 @@ from cases.operations import create_officer
 from engine.db import db
 from integrations.sandbox.bank_gateway import BankSimulator
 from tests.e2e.conftest import PASSWORD, axe_violations, sign_in, watch
-from tests.integration.test_payment_dispatch_http import SECRET, _approved, _dispatch, batch
+from tests.integration.test_payment_dispatch_http import SECRETS, _approved, _dispatch, batch
 
 TODAY = date.today()
 
 
 @pytest.fixture
 def sim():
-    server = BankSimulator(secret=SECRET).start()
+    server = BankSimulator(secrets=SECRETS).start()
     yield server
     server.stop()
 
@@ -24,7 +24,7 @@ def test_a_batch_sent_by_api_reconciles_from_real_callbacks_and_shows_on_the_cyc
                                                                                         monkeypatch, tmp_path):
     for key, value in {"BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI")},
                        "BANSOS_PAYMENT_CALLBACK_URL": f"{live}/api/payments/callback",
-                       "BANSOS_PAYMENT_CALLBACK_SECRET": SECRET}.items():
+                       "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS}.items():
         monkeypatch.setitem(svc.engine.settings, key, value)
     _dispatch(svc, _approved(svc, families=12))
     answers = sim.post_callbacks("PKH-TEST-T1-BRI", TODAY, chunk=3)  # real HTTP to the served app

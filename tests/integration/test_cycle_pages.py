@@ -23,6 +23,7 @@ FOUR_EYES_TEXT = "petugas lain"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator", "finance_officer")
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py requires every route in one).
 COVERED_ENDPOINTS = {"cycles.index", "cycles.open_", "cycles.show", "cycles.claim", "cycles.complete", "cycles.export",
+                     "cycles.report_export",
                      "cycles.batch_file", "cycles.upload_results", "cycles.import_errors"}
 # Tasks of a cycle are the whole regency's: an officer of one district is refused (404).
 DISTRICT_SCOPED_ENDPOINTS = {"cycles.claim", "cycles.complete"}
@@ -148,7 +149,7 @@ def test_roles_and_districts_on_every_cycle_route(svc, people):
     db.session.commit()
     caseworker = client_for("cw")
     for path in ("/cycles", "/cycles/PKH-TEST-T1", "/cycles/PKH-TEST-T1/figures.xlsx",
-                 "/cycles/PKH-TEST-T1/batches/BRI.csv"):
+                 "/cycles/PKH-TEST-T1/report.xlsx", "/cycles/PKH-TEST-T1/batches/BRI.csv"):
         assert caseworker.get(path).status_code == 403, path
     # An auditor reads but does not work the cycle.
     auditor = client_for("aud")
@@ -189,7 +190,8 @@ def test_authorization_matrix(svc, people, role):
         db.session.commit()
     client = client_for(username) if role else fresh_client().__enter__()
     routes = [("GET", "read", "/cycles"), ("GET", "read", "/cycles/PKH-TEST-T1"),
-              ("GET", "read", "/cycles/PKH-TEST-T1/figures.xlsx"), ("POST", "work", "/cycles"),
+              ("GET", "read", "/cycles/PKH-TEST-T1/figures.xlsx"), ("GET", "read", "/cycles/PKH-TEST-T1/report.xlsx"),
+              ("POST", "work", "/cycles"),
               ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/claim"),
               ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/complete"),
               ("GET", "file", "/cycles/PKH-TEST-T1/batches/BRI.csv"),

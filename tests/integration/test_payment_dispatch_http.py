@@ -26,13 +26,13 @@ from tests.integration.test_payment_cycles import cycle, do
 # Authenticated by the bank's HMAC signature, not by an officer's role.
 PUBLIC_ENDPOINTS = {"payment_callbacks.callback"}
 TODAY = date.today()
-SECRET = "bank-shared-secret"
+SECRETS = {"BRI": "bri-callback-secret-0001", "BNI": "bni-callback-secret-0001"}
 CALLBACK = "/api/payments/callback"
 
 
 @pytest.fixture
 def sim():
-    server = BankSimulator(secret=SECRET, slow_seconds=0.8).start()
+    server = BankSimulator(secrets=SECRETS, slow_seconds=0.8).start()
     yield server
     server.stop()
 
@@ -43,7 +43,7 @@ def http_bri(svc, sim, monkeypatch):
     settings = svc.engine.settings
     for key, value in {"BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI"), "BNI": "file"},
                        "BANSOS_PAYMENT_CALLBACK_URL": "http://tepat.test" + CALLBACK,
-                       "BANSOS_PAYMENT_CALLBACK_SECRET": SECRET,
+                       "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS,
                        "BANSOS_HTTP_TIMEOUT_SECONDS": 0.3, "BANSOS_HTTP_RETRIES": 2,
                        "BANSOS_HTTP_BACKOFF_SECONDS": 0.01}.items():
         monkeypatch.setitem(settings, key, value)
@@ -173,10 +173,10 @@ def test_callback_lines_are_refused_one_by_one_with_the_results_files_reasons(sv
     for junk in (b"not json", b'{"batch": "x"}', b"[1, 2]"):
         stamp = str(int(time.time()))
         answer = ctx.test_client().post(CALLBACK, data=junk, headers={
-            "X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRET, stamp, junk)})
+            "X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRETS["BRI"], stamp, junk)})
         assert answer.status_code == 400 and answer.get_json()["error"] == "MALFORMED"
     # A callback about a batch that does not exist is refused whole.
-    body, headers = sim.callback("NO-SUCH-BATCH", good, "cb-x")
+    body, headers = sim.callback("NO-SUCH-BATCH", good, "cb-x", channel="BRI")
     assert ctx.test_client().post(CALLBACK, data=body, headers=headers).status_code == 404
 
 
@@ -205,3 +205,80 @@ def test_a_reference_the_bank_knows_with_another_amount_stops_the_dispatch_as_an
     incident = db.session.scalars(select(Incident).where(Incident.status == "open")).one()
     assert "BatchConflict" in incident.error or "REFERENCE" in incident.error.upper()
     assert len(sim.paid()) == 1 and batch("BRI").status == "ready"
+
+
+def test_a_callback_signed_with_another_channels_secret_is_refused_and_audited(svc, ctx, sim, http_bri):
+    _dispatch(svc, _approved(svc, families=9))
+    bri = batch("BRI")
+    client = ctx.test_client()
+    results = sim.results(bri.reference, TODAY)
+    # BNI's bank (or whoever holds BNI's secret) reports on BRI's batch: a valid signature, the wrong signer.
+    body, headers = sim.callback(bri.reference, results, "cb-bni", secret=SECRETS["BNI"])
+    answer = client.post(CALLBACK, data=body, headers=headers)
+    assert answer.status_code == 403 and answer.get_json()["error"] == "WRONG_CHANNEL"
+    assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status != "sent")) == 0
+    refused = audit("cycle.callback_refused")[-1]
+    assert refused.detail["reason"] == "WRONG_CHANNEL" and refused.detail["signed_by"] == "BNI"
+    assert refused.detail["batch"] == bri.reference and refused.actor == "bank"
+    # BRI's own secret is taken.
+    body, headers = sim.callback(bri.reference, results, "cb-bri")
+    assert client.post(CALLBACK, data=body, headers=headers).status_code == 200
+    assert batch("BRI").status == "reconciled"
+
+
+def test_a_rotated_secret_is_taken_beside_the_new_one_until_it_is_removed(svc, ctx, sim, http_bri, monkeypatch):
+    _dispatch(svc, _approved(svc, families=9))
+    bri = batch("BRI")
+    client = ctx.test_client()
+    old, new = SECRETS["BRI"], "bri-callback-secret-0002"
+    monkeypatch.setitem(http_bri, "BANSOS_PAYMENT_CALLBACK_SECRETS",
+                        {"BRI": {"current": new, "previous": old}, "BNI": SECRETS["BNI"]})
+    results = sim.results(bri.reference, TODAY)
+    body, headers = sim.callback(bri.reference, results[:1], "cb-old", secret=old)
+    assert client.post(CALLBACK, data=body, headers=headers).status_code == 200
+    assert [e.detail["channel"] for e in audit("cycle.callback_previous_secret")] == ["BRI"]
+    body, headers = sim.callback(bri.reference, results[1:2], "cb-new", secret=new)
+    assert client.post(CALLBACK, data=body, headers=headers).status_code == 200
+    assert len(audit("cycle.callback_previous_secret")) == 1  # the current secret is not worth a note
+    # The rotation is over: the old secret is refused.
+    monkeypatch.setitem(http_bri, "BANSOS_PAYMENT_CALLBACK_SECRETS", {"BRI": new, "BNI": SECRETS["BNI"]})
+    body, headers = sim.callback(bri.reference, results[2:3], "cb-late", secret=old)
+    answer = client.post(CALLBACK, data=body, headers=headers)
+    assert answer.status_code == 401 and answer.get_json()["error"] == "BAD_SIGNATURE"
+    # No secret at all: every callback is refused.
+    monkeypatch.setitem(http_bri, "BANSOS_PAYMENT_CALLBACK_SECRETS", {})
+    body, headers = sim.callback(bri.reference, results[2:3], "cb-none", secret=new)
+    answer = client.post(CALLBACK, data=body, headers=headers)
+    assert answer.status_code == 403 and answer.get_json()["error"] == "NOT_CONFIGURED"
+    assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status != "sent")) == 2
+
+
+@pytest.mark.parametrize("value, problem", [
+    ({"XYZ": "x" * 20}, "unknown channel"),
+    ({"BRI": "short"}, "at least 16"),
+    ({"BRI": "s" * 20, "BNI": "s" * 20}, "its own secret"),
+    ({"BRI": {"current": "s" * 20, "previous": "s" * 20}}, "its own secret"),
+    ({"BRI": {"current": "s" * 20, "older": "t" * 20}}, "current"),
+    (["s" * 20], "must map"),
+])
+def test_callback_secrets_are_checked_per_channel(value, problem):
+    from payments.dispatch import callback_secrets
+
+    with pytest.raises(ValueError, match=problem):
+        callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRETS": value})
+    with pytest.raises(ValueError, match="replaced by BANSOS_PAYMENT_CALLBACK_SECRETS"):
+        callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRET": "one-for-every-bank"})
+    assert callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRETS": {
+        "BRI": "b" * 16, "POS": {"current": "p" * 16, "previous": "q" * 16}}}) == \
+        {"BRI": ("b" * 16, None), "POS": ("p" * 16, "q" * 16)}
+
+
+def test_the_services_refuse_the_old_single_secret_or_a_shared_one(ctx):
+    from flask import current_app
+
+    from web import build_services
+
+    for bad in ({"BANSOS_PAYMENT_CALLBACK_SECRET": "one-secret-for-every-bank"},
+                {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "same-secret-for-two", "BNI": "same-secret-for-two"}}):
+        with pytest.raises(ValueError, match="BANSOS_PAYMENT_CALLBACK_SECRET"):
+            build_services({**current_app.config, **bad})

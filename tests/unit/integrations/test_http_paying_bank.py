@@ -23,7 +23,7 @@ def payments(n=5, amount=450000):
 
 @pytest.fixture
 def sim():
-    server = BankSimulator(secret="s3cret", slow_seconds=0.8).start()
+    server = BankSimulator(secrets={"BRI": "s3cret"}, slow_seconds=0.8).start()
     yield server
     server.stop()
 
