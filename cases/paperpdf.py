@@ -29,6 +29,7 @@ class Section:
     # (label, value) rows, values right-aligned (amounts); a last row in bold when `total` is set
     rows: list = field(default_factory=list)
     total: tuple | None = None
+    after: list = field(default_factory=list)  # paragraphs under the rows
 
 
 @dataclass
@@ -100,4 +101,10 @@ def render(paper):
             pdf.set_font(FONT, "B" if bold else "", 10.5)
             pdf.cell(width - 45, 6, plain(label), border="B", new_x=XPos.RIGHT, new_y=YPos.TOP)
             pdf.cell(45, 6, plain(value), border="B", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if rows and section.after:
+            pdf.ln(2)
+        pdf.set_font(FONT, "", 10.5)
+        for text in section.after:
+            pdf.multi_cell(0, 5.5, plain(text), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(1)
     return bytes(pdf.output())

@@ -130,9 +130,9 @@ def _benefit_section(app):
     section = Section(_("Benefits"), paragraphs=[_("Programmes: %(list)s", list=", ".join(app.programmes or []) or "-")],
                       rows=rows, total=(_("Cash per year"), rupiah(benefits.get("annual_cash_total"))))
     if benefits.get("first_payment"):
-        section.paragraphs.append(_("First payment: %(amount)s", amount=rupiah(benefits["first_payment"])))
+        section.after.append(_("First payment: %(amount)s", amount=rupiah(benefits["first_payment"])))
     if benefits.get("pbi_premium_monthly"):
-        section.paragraphs.append(_("Health insurance (PBI) paid for your family: %(amount)s a month",
+        section.after.append(_("Health insurance (PBI) paid for your family: %(amount)s a month",
                                     amount=rupiah(benefits["pbi_premium_monthly"])))
     return section
 

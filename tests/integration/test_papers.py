@@ -15,6 +15,7 @@ from engine.db import db
 from tests.helpers import case, fresh_client, open_task, submit, work
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
     PASSWORD, officer_login, portal, sign_in_applicant)
+from tests.integration.test_explanation import dtsen_update  # noqa: F401  (fixture)
 
 COVERED_ENDPOINTS = {"portal.letter", "portal.receipt", "papers.letter_for_officer", "papers.receipt_for_officer",
                      "assist.receipt_of_registration"}
@@ -108,6 +109,42 @@ def test_the_appeal_outcome_letter_has_the_officers_reasons_and_no_internal_note
     assert "Data BKN masih mencatat suami Anda sebagai ASN." in text
     assert "The civil-service register confirms it." not in text
     assert "final" in text
+
+
+def test_the_exit_letter_after_a_recheck_has_the_reasons_and_the_exit_appeal_deadline(
+        portal, svc, personas, officers, dtsen_update):  # noqa: F811
+    from cases.operations import recheck_enrolment
+
+    number = submit(svc, personas["eligible_family_with_children"]).case_number
+    work(svc, number, "review", officers["cw1"], {"review_decision": "approve", "review_notes": "checked"})
+    app = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
+    dtsen_update(app.kk_number, 9)
+    recheck_enrolment(svc.engine, number)
+    db.session.commit()
+    work(svc, number, "removal_review", officers["cw2"], {"removal_decision": "remove", "removal_notes": NOTE})
+    assert work(svc, number, "approve_removal", officers["sup2"], {"approval_decision": "approve"}).status == "REMOVED"
+    sign_in_applicant(portal, app.nik)
+    text = text_of(portal.get(f"/portal/cases/{number}/letter.pdf"))
+    assert "pemeriksaan ulang berkala" in text and "keluar dari program" in text
+    assert "Alasan keputusan 1. Desil kesejahteraan DTSEN di atas batas program (desil 1-5)." in text  # the rule's text
+    assert "Anda dapat mengajukan banding sampai" in text
+    assert NOTE not in text
+
+
+def test_which_letter_a_case_has():
+    from types import SimpleNamespace as Row
+
+    from web.papers import letter_kind
+
+    uphold, overturn, pending = (Row(outcome=o) for o in ("uphold", "overturn", None))
+    cases = [("ENROLLED", [], "approved"), ("PAYMENT_REVIEW", [], "approved"),
+             ("ENROLLED", [(overturn, None)], "appeal_accepted"), ("REJECTED", [], "rejected"),
+             ("CLOSED_REJECTED", [], "rejected"), ("CLOSED_REJECTED", [(uphold, None)], "appeal_upheld"),
+             ("REMOVED", [], "removed"), ("REMOVED", [(overturn, None), (uphold, None)], "appeal_upheld"),
+             ("REMOVED", [(overturn, None), (pending, None)], "removed"), ("GRADUATED", [], "graduated"),
+             ("APPEAL_REVIEW", [(pending, None)], None), ("SUBMITTED", [], None), ("IN_REVIEW", [], None)]
+    for status, appeals, expected in cases:
+        assert letter_kind(Row(status=status), appeals) == expected, (status, expected)
 
 
 def test_an_applicant_cannot_fetch_anothers_letter_or_receipt(portal, svc, personas):
