@@ -312,6 +312,5 @@ def receipt_of_registration(case_number):
     actor = current_user.actor
     if app.channel != "facilitator" or app.facilitator != actor.id or not in_scope(actor, app.district_code):
         log_refusal("receipt.refused", "case", case_number, reason="not_registered_by_you")
-        db.session.commit()
         abort(404)
     return _pdf(registration_receipt(app, _language()), actor, "receipt.download", app)

@@ -12,7 +12,7 @@ from cases.audit import AuditEntry
 from cases.models import Application
 from cases.operations import create_officer
 from engine.db import db
-from tests.helpers import case, fresh_client, open_task, submit, work
+from tests.helpers import case, fresh_client, submit, work
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
     PASSWORD, officer_login, portal, sign_in_applicant)
 from tests.integration.test_explanation import dtsen_update  # noqa: F401  (fixture)
