@@ -74,8 +74,8 @@ def _prefix_range(query, key):
     return query.where(Application.name_key >= key, Application.name_key < upper)
 
 
-def search_cases(session, regions, query, page=1):
-    """Return Results for a parsed query among cases of `regions` (None = every district)."""
+def search_cases(session, regions, query, page=1, per_page=PER_PAGE):
+    """Return Results for a parsed query among cases of `regions` (None = every district), `per_page` a page."""
     if query.kind not in ("nik", "case", "name"):
         return Results([], 0, False, 1)
     base = select(Application).where(Application.case_number.is_not(None))
@@ -98,9 +98,9 @@ def search_cases(session, regions, query, page=1):
         base.with_only_columns(Application.id).limit(COUNT_CAP + 1).subquery()))
     capped = counted > COUNT_CAP
     total = min(counted, COUNT_CAP)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = session.execute(base.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars().all()
+    rows = session.execute(base.order_by(*order).limit(per_page).offset((page - 1) * per_page)).scalars().all()
     return Results(list(rows), total, capped, page)
 
 

@@ -54,8 +54,8 @@ def _narrowed(actor, f):
     return Actor(actor.id, frozenset(roles), regions, actor.name)
 
 
-def inbox_page(session, actor, f):
-    """Return (rows, total, pages) of the tasks `actor` may see under filter `f`."""
+def inbox_page(session, actor, f, per_page=PER_PAGE):
+    """Return (rows, total, pages) of the tasks `actor` may see under filter `f` (`per_page` rows a page)."""
     now = utcnow()
     page = max(1, f.page)
     narrowed = _narrowed(actor, f)
@@ -64,9 +64,9 @@ def inbox_page(session, actor, f):
     if f.sort == "due" and not f.due and not f.flag:
         # The common view: engine.humantasks.list_tasks reads it in index order (fast at a million tasks).
         status = ("claimed",) if f.view == "mine" else ("open", "claimed") if f.view == "all" else ("open",)
-        rows = list_tasks(session, narrowed, status=status, mine=f.view == "mine", limit=PER_PAGE,
-                          offset=(page - 1) * PER_PAGE)
-        return rows, total, max(1, -(-total // PER_PAGE))
+        rows = list_tasks(session, narrowed, status=status, mine=f.view == "mine", limit=per_page,
+                          offset=(page - 1) * per_page)
+        return rows, total, max(1, -(-total // per_page))
     if f.sort == "priority":
         rows_query = query.order_by(HumanTask.priority.desc(), HumanTask.due_at, HumanTask.id)
     elif f.sort == "newest":
@@ -78,10 +78,10 @@ def inbox_page(session, actor, f):
         # Flags are a short JSON list: filter after the indexed part, over a bounded window.
         rows = [r for r in session.execute(rows_query.limit(2000)).scalars() if f.flag in (r.flags or [])]
         total = len(rows)
-        rows = rows[(page - 1) * PER_PAGE: page * PER_PAGE]
+        rows = rows[(page - 1) * per_page: page * per_page]
     else:
-        rows = list(session.execute(rows_query.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).scalars())
-    return rows, total, max(1, -(-total // PER_PAGE))
+        rows = list(session.execute(rows_query.limit(per_page).offset((page - 1) * per_page)).scalars())
+    return rows, total, max(1, -(-total // per_page))
 
 
 def is_overdue(row, now=None):

@@ -126,7 +126,10 @@ def _init_web(app, settings):
 
     app.register_blueprint(tokens.bp)
     api.init_api(app)
+    from . import papers  # decision letters and receipts as PDF (its portal routes join the portal's blueprints)
     from . import portal  # the applicant portal, facilitators' assisted registration, sandbox digital ID
+
+    papers.register(app)
 
     portal.register(app)
     from . import taskcontext  # the appeal and earlier decisions beside a task form

@@ -56,6 +56,58 @@ def index():
                            district_label=_district_label, incidents=open_incidents(db.session, actor))
 
 
+@bp.get("/desk/export.xlsx")
+@roles_required("supervisor", "administrator")
+def export():
+    """The desk's tables (deadlines, throughput per officer and district, incidents) as Excel (audited)."""
+    from .exports import xlsx_export
+
+    actor = current_user.actor
+    sla = sla_by_district(db.session, actor)
+    by_officer = throughput_by_officer(db.session, actor, days=THROUGHPUT_DAYS)
+    by_district = throughput_by_district(db.session, actor, days=THROUGHPUT_DAYS)
+    incidents = open_incidents(db.session, actor)
+    completed, late = _("Completed"), _("Late")
+    return xlsx_export(
+        "desk", _("Deadlines per district"), [_("District"), _("Open"), _("Overdue"), _("Due within a day")],
+        [[_district_label(d), n, overdue, soon] for d, n, overdue, soon in sla],
+        filters={"districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None,
+                 "days": THROUGHPUT_DAYS},
+        sheets=[(_("Per officer"), [_("Officer"), completed, late], [[w or "?", n, lt] for w, n, lt in by_officer]),
+                (_("Per district"), [_("District"), completed, late],
+                 [[_district_label(d), n, lt] for d, n, lt in by_district]),
+                (_("Incidents"), ["#", _("Case"), _("Task"), _("Error"), _("Attempts")],
+                 [[i.id, i.business_key, i.bpmn_id or "", (i.error or "")[:500], i.attempts] for i in incidents])])
+
+
+@bp.get("/desk/approvals/export.xlsx")
+@roles_required("supervisor", "administrator")
+def approvals_export():
+    """The whole approval queue of the supervisor's districts as Excel, with what they may do (audited)."""
+    from .exports import MAX_ROWS, xlsx_export
+    from .labels import task_label
+
+    actor = current_user.actor
+    items, _total, _pages = approval_queue(db.session, actor, page=1, per_page=MAX_ROWS + 1)
+    rows = []
+    for item in items:
+        t = item.task
+        if item.refusal == "FOUR_EYES":
+            you = _("Four eyes") + ": " + _("You worked on this case earlier (%(task)s): another supervisor must "
+                                           "approve it.", task=item.earlier)
+        elif item.refusal == "ROLE":
+            you = _("Not your role")
+        elif t.status == "claimed":
+            you = _("Yours") if t.assignee == actor.id else _("Held by %(name)s.", name=t.assignee)
+        else:
+            you = _("You may approve")
+        rows.append([t.business_key, task_label(t.bpmn_id, t.name), _district_label(t.region), t.due_at,
+                     t.assignee or "", you])
+    return xlsx_export("approvals", _("Approval queue"),
+                       [_("Case"), _("Task"), _("District"), _("Due"), _("Assignee"), _("You")], rows,
+                       filters={"districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None})
+
+
 @bp.get("/desk/approvals")
 @roles_required("supervisor", "administrator")
 def approvals():

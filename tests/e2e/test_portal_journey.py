@@ -162,9 +162,12 @@ def test_facilitator_registers_a_person_without_a_phone(live, browser, svc, popu
         page.get_by_role("button", name="Gunakan foto ini").click()
     check_page(page, live, problems, seen)
     page.get_by_role("button", name="Kirim permohonan").click()
-    page.wait_for_url("**/assist/")
+    page.wait_for_url("**/assist/?registered=*")
     listing = page.content()
     number = case_of(nik).case_number
+    # The confirmation offers the receipt to print or share (tests/e2e/test_papers_browser.py opens it).
+    assert page.locator("#receipt-card").is_visible()
+    assert page.locator("#receipt-link").get_attribute("href") == f"/assist/cases/{number}/receipt.pdf"
     assert number in listing and nik not in listing and f"{nik[:4]}********{nik[-4:]}" in listing
     assert case(number).status == "ENROLLED" and case(number).channel == "facilitator"
     check_page(page, live, problems, seen)

@@ -52,7 +52,7 @@ def test_assisted_registration_from_consent_to_the_list_of_people_registered(por
     review = portal.get(f"{base}/review").get_data(as_text=True)
     assert "diterima (satu wajah, tajam)" in review and name.upper() in review.upper()
     sent = post_form(portal, f"{base}/submit", {}, page=f"{base}/review")
-    assert sent.headers["Location"].endswith("/assist/")
+    assert "/assist/?registered=TPT-" in sent.headers["Location"]
     db.session.expire_all()
     app = db.session.execute(select(Application).where(Application.nik == nik)).scalar_one()
     assert app.channel == "facilitator" and app.facilitator == "fac_home" and app.consent_version == "2026-01"
@@ -60,6 +60,9 @@ def test_assisted_registration_from_consent_to_the_list_of_people_registered(por
     listing = portal.get("/assist/").get_data(as_text=True)
     assert app.case_number in listing and nik not in listing and f"{nik[:4]}********{nik[-4:]}" in listing
     assert "Terdaftar: " in listing  # the flash with the case number and status
+    # The confirmation offers the receipt to print or share (tests/integration/test_papers.py reads it).
+    confirmed = portal.get(sent.headers["Location"]).get_data(as_text=True)
+    assert 'id="receipt-card"' in confirmed and f"/assist/cases/{app.case_number}/receipt.pdf" in confirmed
 
 
 def test_a_facilitator_outside_their_district_is_refused_and_audited(portal, svc, personas):

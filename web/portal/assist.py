@@ -56,8 +56,10 @@ def _index(nik="", error=None, status=200):
     drafts = [(d, mask_nik(d.nik)) for d in drafts_kept_by(db.session, actor.id)]
     # With workers a new registration is checked after the request: the list follows it (reloads itself).
     checking = services().engine.defer_steps and any(c.status == "SUBMITTED" for c, _m, _s in registered)
+    asked = request.args.get("registered")
+    just = next((c for c, _m, _s in registered if c.case_number == asked and c.channel == "facilitator"), None)
     page = render_template("portal/assist_index.html", registered=registered, drafts=drafts, nik=nik, error=error,
-                           checking=checking,
+                           checking=checking, just_registered=just,
                            regions=sorted(actor.regions) if actor.regions is not None else None)
     _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
     db.session.commit()
@@ -156,7 +158,8 @@ def submit(key):
     else:
         flash(_("This person already has an application (%(number)s); it was not registered again.",
                 number=app.case_number), "info")
-    return redirect(url_for("assist.index"))
+    # The list then offers this registration's receipt to print or share (web/papers.py).
+    return redirect(url_for("assist.index", registered=app.case_number))
 
 
 @bp.post("/drafts/<key>/discard")
