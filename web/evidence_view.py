@@ -9,7 +9,7 @@ their key, so a source that adds a field is never hidden.
 import json
 from datetime import date, datetime
 
-from flask_babel import format_date, format_datetime, gettext, lazy_gettext as _l
+from flask_babel import format_date, gettext, lazy_gettext as _l
 
 from cases.privacy import mask_identifiers
 from integrations.nik import mask_nik
