@@ -19,7 +19,7 @@ $(STAMP):
 	touch $(STAMP)
 
 MO := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
-VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/htmx.min.js \
+VENDOR := web/static/vendor/bootstrap.min.css web/static/vendor/bootstrap.bundle.min.js web/static/vendor/htmx.min.js \
 	web/static/vendor/bpmn-navigated-viewer.production.min.js web/static/vendor/bpmn-js.css web/static/vendor/diagram-js.css \
 	web/static/vendor/bpmn-modeler.production.min.js web/static/vendor/dmn-modeler.production.min.js \
 	web/static/vendor/dmn/.copied web/static/vendor/chart.umd.min.js web/static/vendor/swagger-ui/.copied \
@@ -31,6 +31,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 web/static/vendor/bootstrap.min.css: node_modules/.package-lock.json
 	mkdir -p web/static/vendor
 	cp node_modules/bootstrap/dist/css/bootstrap.min.css $@
+
+web/static/vendor/bootstrap.bundle.min.js: node_modules/.package-lock.json
+	mkdir -p web/static/vendor
+	cp node_modules/bootstrap/dist/js/bootstrap.bundle.min.js $@
 
 web/static/vendor/htmx.min.js: node_modules/.package-lock.json
 	mkdir -p web/static/vendor

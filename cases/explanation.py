@@ -96,7 +96,8 @@ def build_explanation(files, rule_version, data, evidence):
                                                      f"{NOT_CHECKED_TEXT[1]}: {label_en}")
                 else:
                     outcome, text = "pass", (f"{PASS_TEXT[0]}: {label_id}", f"{PASS_TEXT[1]}: {label_en}")
-                entry.update(criterion=code, effect=output.get("effect"), outcome=outcome)
+                entry.update(criterion=code, effect=output.get("effect"), outcome=outcome,
+                             rule_text_id=output.get("id"), rule_text_en=output.get("en"))  # what the rule looks for
             else:  # a programme rule
                 entry.update(criterion=f"PROGRAMME_{output}", effect=None,
                              outcome="eligible" if output in programmes else "not_eligible")

@@ -15,3 +15,11 @@ def mask_identifiers(value):
     if isinstance(value, str) and _SIXTEEN_DIGITS.match(value):
         return mask_nik(value)
     return value
+
+
+def mask_phone(phone):
+    """Return a phone number with only its first four and last three digits shown ("0812****789")."""
+    text = str(phone or "")
+    if len(text) <= 7:
+        return "*" * len(text)
+    return text[:4] + "*" * (len(text) - 7) + text[-3:]

@@ -28,6 +28,7 @@ from engine.db import UTCDateTime, db, utcnow
 from engine.errors import EngineError, NotAllowed
 from engine.runs import CANCELLED, FAILED, Run, create_run, register_kind
 from engine.scope import scoped
+from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
 
 from .audit import record
@@ -207,7 +208,7 @@ def end_deceased_components(session, settings, run_id=None, today=None, since=0)
         app = session.get(Application, app_id)
         add_event(session, app, "member_benefits_ended",
                   "Benefit components of a deceased member ended (civil registry)",
-                  detail={"member": nik[:6] + "******" + nik[-4:], "reason": DECEASED,
+                  detail={"member": mask_nik(nik), "reason": DECEASED,
                           "categories": [c["category"] for c in categories],
                           "ended_on": (died or today).isoformat()})
         count += 1

@@ -101,8 +101,16 @@ def nik_day_code(born: date, sex: str) -> str:
 
 
 def mask_nik(nik) -> str:
-    """Return the NIK with only its first and last four digits shown."""
+    """Return the NIK as officers may see it: regency, birth-date part and serial, the district masked.
+
+    A NIK is PPRRDD DDMMYY SSSS (province, regency, district; birth date, +40 on the day for women;
+    serial). "3510142011780001" becomes "3510**·201178·0001": members of one household share the
+    region digits, so the birth-date part and the serial are what tells them apart (docs/authorization.md,
+    "Masked NIKs"). Anything that is not 16 characters keeps only its first and last four.
+    """
     text = str(nik or "")
+    if len(text) == 16:
+        return f"{text[:4]}**\u00b7{text[6:12]}\u00b7{text[12:]}"
     if len(text) <= 8:
         return "*" * len(text)
     return text[:4] + "*" * (len(text) - 8) + text[-4:]

@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from cases.models import Application, Enrolment, EnrolmentComponent
 from engine.errors import EngineError
+from integrations.nik import mask_nik
 
 from .conditions import strikes_query
 from .models import CommitmentCheck, CommitmentImport
@@ -270,7 +271,7 @@ def portal_status(session, rule, application_id, today, english=False):
     if enrolment_id is None or rule is None:
         return []
     pick = 1 if english else 0
-    return [{"member": nik[:6] + "******" + nik[-4:], "component": COMPONENT_NAMES.get(cat, (cat, cat))[pick],
+    return [{"member": mask_nik(nik), "component": COMPONENT_NAMES.get(cat, (cat, cat))[pick],
              "status": status, "text": STATUS_TEXT[status][pick], "last": last}
             for nik, cat, status, last in family_status(session, rule, enrolment_id, next_quarter(today),
                                                         rule.warn_after, rule.suspend_after)]

@@ -113,6 +113,10 @@ def _init_web(app, settings):
                       search.bp):
         app.register_blueprint(blueprint)
     labels.register(app)
+    from . import menu  # the officers' main menu, per role (web/menu.py)
+
+    menu.register(app)
+    app.jinja_env.globals.update(landing_page=auth.landing_page)
     from . import admin  # officer administration, profiles
 
     for blueprint in (admin.bp, admin.profile_bp):

@@ -79,6 +79,7 @@ def roles_required(*roles):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.required_roles = frozenset(roles)  # read by the menu (web/menu.py)
         return wrapped
 
     return decorate

@@ -10,7 +10,7 @@ from cases.enrolment_check import approval_warning
 from cases.models import CaseEvent, EvidenceRecord
 from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
-from cases.privacy import mask_identifiers
+from cases.privacy import mask_identifiers, mask_phone
 from engine.db import db
 from engine.dispatch import steps_pending
 from engine.errors import FormInvalid
@@ -23,7 +23,9 @@ from payments.queries import payments_of_application
 
 from . import services
 from .auth import roles_required
+from .criteria_view import criteria_rows, decision_reasons
 from .cycles import NEXT_ACTION_TEXTS, PAYMENT_STATUS_TEXTS
+from .evidence_view import evidence_view, raw_json
 from .formrender import CHOICE_LABELS, describe
 from .refusals import log_refusal
 from .taskforms import complete_from_form
@@ -31,6 +33,24 @@ from .taskforms import complete_from_form
 bp = Blueprint("casepages", __name__)
 READERS = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor")
 PHOTO_VIEWERS = ("caseworker", "supervisor", "appeals_officer")
+# The roles that call families (verification, appeals) see the whole phone number; administrators and
+# auditors see it masked (docs/authorization.md, "Personal data on the case page").
+PHONE_VIEWERS = ("caseworker", "supervisor", "appeals_officer")
+_UPPER_WORDS = {"RT", "RW", "KM", "NO"}
+
+
+def address_text(address):
+    """The registry's address (written in capitals) as officers read it, RT/RW kept in capitals."""
+    if not address:
+        return None
+    return " ".join(w if w.upper() in _UPPER_WORDS else (w.title() if w.isupper() else w) for w in address.split())
+
+
+def phone_for_viewer(phone):
+    """The applicant's phone as the signed-in officer may see it (None when there is none)."""
+    if not phone:
+        return None
+    return phone if current_user.has_any(*PHONE_VIEWERS) else mask_phone(phone)
 
 
 def case_for_officer_or_404(case_number):
@@ -67,8 +87,12 @@ def _page(app, errors=None, values=None, status=200):
     # officer has a form of their own open on it.
     processing = steps_pending(services().engine, app.case_number) and not task_forms
     return render_template("case.html", app=app, processing=processing, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
-                           evidence=[(e, mask_identifiers(e.value)) for e in evidence], events=events,
-                           household=household, duplicates=duplicates, reasons=officer_reasons(app, duplicates), errors=errors or {}, values=values or {},
+                           evidence=[(e, raw_json(e.value)) for e in evidence], events=events,
+                           readable=evidence_view(evidence), criteria=criteria_rows(app.explanation, app.decision),
+                           address=address_text(registry.get("address")), phone=phone_for_viewer(app.phone),
+                           household=household, duplicates=duplicates,
+                           reasons=decision_reasons(officer_reasons(app, duplicates), app.decision),
+                           errors=errors or {}, values=values or {},
                            choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
                            has_reference=bool(registry.get("photo_ref")),
                            payments=payments_of_application(db.session, app.id),

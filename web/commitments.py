@@ -15,6 +15,7 @@ from sqlalchemy import select
 from cases.audit import record
 from cases.models import Application, Enrolment, EnrolmentComponent
 from engine.db import db
+from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
 from payments.commitments import (HEADERS, MAX_FILE_BYTES, REASONS, CommitmentRefused, error_workbook,
                                   import_workbook, record_check)
@@ -122,7 +123,7 @@ def record_one():
         return redirect(url_for("commitments.index", kk=kk if kk.isdigit() else None))
     record(db.session, current_user.actor, "commitments.recorded", "commitment_check", str(row.id),
            ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"member": row.member_nik[:6] + "******" + row.member_nik[-4:], "category": row.category,
+           detail={"member": mask_nik(row.member_nik), "category": row.category,
                    "period": row.period, "compliant": row.compliant})
     db.session.commit()
     flash(_("Check recorded: %(result)s.", result=_("commitment met") if row.compliant else _("commitment not met")),

@@ -1,7 +1,7 @@
 """Officer lists as Excel: one helper for every list page (inbox, search results, approvals, cycles).
 
 A list's export has the same rows as the page with its filters (every page of them, up to MAX_ROWS),
-the same columns, and personal data masked as on the page (NIKs as 3510********0001). No cell is
+the same columns, and personal data masked as on the page (NIKs masked by integrations.nik.mask_nik). No cell is
 ever a formula: text goes in as text, even when it starts with "=" (a name or village from an
 imported extract could otherwise run in the officer's spreadsheet; cases/csvcells.py does the same
 for CSV files). Every export is audited: which list, its filters, how many rows.

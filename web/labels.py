@@ -10,6 +10,7 @@ import re
 from flask_babel import get_locale, gettext, lazy_gettext as _l
 
 from cases.officers import district_name
+from integrations.nik import mask_nik
 
 # Human tasks by BPMN id (the diagrams' names are "Indonesian / English"; these are the wording we keep).
 TASK_LABELS = {
@@ -204,3 +205,4 @@ def register(app):
                                  event_text=event_text, source_label=source_label, relation_label=relation_label,
                                  village_label=village_label)
     app.jinja_env.filters["form_errors"] = form_errors
+    app.jinja_env.filters["mask_nik"] = mask_nik

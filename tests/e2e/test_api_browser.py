@@ -53,6 +53,7 @@ def test_a_token_created_on_the_page_is_shown_once_and_works(live, browser, svc,
     page = browser.new_page()
     problems = watch(page)
     sign_in(page, live, "e2e_tok")
+    page.locator(".user-menu .dropdown-toggle").click()  # the tokens sit in the officer's own menu
     page.get_by_role("link", name="Token API saya").click()
     page.fill("#token-name", "dashboard")
     page.select_option("#token-days", "7")

@@ -32,6 +32,7 @@ def test_review_then_approval_by_a_second_officer(live, browser, svc, personas):
     # The reviewer's inbox has no approval task: it is the supervisors' queue.
     page.goto(f"{live}/inbox")
     assert page.locator("tr", has_text=number).count() == 0
+    page.locator(".user-menu .dropdown-toggle").click()  # sign-out sits in the officer's own menu
     page.get_by_role("button", name="Keluar").click()
 
     sign_in(page, live, "e2e_sup")
@@ -59,6 +60,7 @@ def test_edit_a_diagram_deploy_it_and_a_new_application_uses_the_new_version(liv
     page.on("console", lambda msg: refused.append((page.url, msg.text[:60])) if "Content Security Policy" in msg.text else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, live, "e2e_admin")
+    page.get_by_role("button", name="Administrasi", exact=True).click()  # the menu's group (web/menu.py)
     page.get_by_role("link", name="Proses dan aturan").first.click()
     page.locator('tr[data-file="application.bpmn"]').get_by_role("link", name="Ubah").click()
     page.wait_for_selector("#canvas[data-ready=true]")

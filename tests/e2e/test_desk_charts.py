@@ -36,6 +36,7 @@ def test_an_administrator_creates_an_officer_in_the_browser(live, browser, svc):
     db.session.commit()
     page = browser.new_page()
     sign_in(page, live, "e2e_admin")
+    page.get_by_role("button", name="Administrasi", exact=True).click()  # the menu's group (web/menu.py)
     page.get_by_role("link", name="Petugas", exact=True).click()
     page.get_by_role("link", name="Petugas baru").click()
     page.fill("#username", "e2e_new")

@@ -5,6 +5,7 @@ import pytest
 
 from cases.operations import create_officer
 from engine.db import db
+from integrations.nik import mask_nik
 from tests.conftest import faces_or_skip
 from tests.helpers import case, civil_servant_in_poor_family, open_task
 from tests.integration.portal_helpers import birth_date_of, latest_code
@@ -168,7 +169,7 @@ def test_facilitator_registers_a_person_without_a_phone(live, browser, svc, popu
     # The confirmation offers the receipt to print or share (tests/e2e/test_papers_browser.py opens it).
     assert page.locator("#receipt-card").is_visible()
     assert page.locator("#receipt-link").get_attribute("href") == f"/assist/cases/{number}/receipt.pdf"
-    assert number in listing and nik not in listing and f"{nik[:4]}********{nik[-4:]}" in listing
+    assert number in listing and nik not in listing and mask_nik(nik) in listing
     assert case(number).status == "ENROLLED" and case(number).channel == "facilitator"
     check_page(page, live, problems, seen)
 

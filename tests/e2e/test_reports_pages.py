@@ -35,6 +35,7 @@ def test_targeting_report_in_the_browser(live, browser, world):  # noqa: F811
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = _watch(page)
     sign_in(page, live, "e2e_aud")
+    page.get_by_role("button", name="Laporan", exact=True).click()  # the menu's group (web/menu.py)
     page.get_by_role("link", name="Dasbor program").click()
     page.wait_for_selector("#pay-panel")
     _shot(page, "programme-empty.png")

@@ -489,11 +489,11 @@ def test_personal_data_is_masked_before_it_is_stored(ctx):
         "photo": photo, "nik_number": int(NIK), "reason": "x" * 5000, "not_a_nik": "12345678901234567",
     })
     db.session.commit()
-    assert entry.target_id == "3510********0003"
+    assert entry.target_id == "3510**·120487·0003"
     detail = entry.detail
-    assert detail["nik"] == "3510********0003" and detail["note"] == "called about NIK 3510********0003."
-    assert detail["household"] == [{"kk": "3510********0001"}, ["3510********0003"]]
-    assert detail["photo"] == "[binary, 2004 bytes]" and detail["nik_number"] == "3510********0003"
+    assert detail["nik"] == "3510**·120487·0003" and detail["note"] == "called about NIK 3510**·120487·0003."
+    assert detail["household"] == [{"kk": "3510**·010101·0001"}, ["3510**·120487·0003"]]
+    assert detail["photo"] == "[binary, 2004 bytes]" and detail["nik_number"] == "3510**·120487·0003"
     assert len(detail["reason"]) < 1100 and detail["not_a_nik"] == "12345678901234567"
     assert len(entry.user_agent) == 300
 

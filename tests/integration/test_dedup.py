@@ -64,7 +64,7 @@ def test_the_same_face_under_another_nik_is_flagged(svc, index, faces):
     assert second["outcome"] == "suspected" and second["reason_code"] == "DUPLICATE_FACE_SUSPECTED"
     [duplicate] = second["suspected_duplicates"]
     assert duplicate["case_number"] == "TPT-2026-0000001"
-    assert duplicate["nik_masked"] == "3510********0001"
+    assert duplicate["nik_masked"] == "3510**·410190·0001"
     assert 0 < duplicate["distance"] <= second["threshold"] == 0.5
     assert second["checked_templates"] == 1
     [evidence] = second["evidence"]

@@ -7,6 +7,7 @@ from cases.audit import AuditEntry
 from cases.duplicates import latest_dedup
 from cases.operations import create_officer
 from engine.db import db
+from integrations.nik import mask_nik
 from tests.conftest import faces_or_skip
 from tests.helpers import case, fresh_client, submit
 from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
@@ -42,7 +43,7 @@ def test_the_panel_shows_the_other_case_both_selfies_and_the_distance(same_face_
         panel = html.split("data-duplicate-review", 1)[1].split("</section>", 1)[0]
         assert f'href="/cases/{first.case_number}"' in panel
         assert first.applicant_name and first.applicant_name in panel
-        masked = f"{first.nik[:4]}********{first.nik[-4:]}"
+        masked = mask_nik(first.nik)
         assert masked in panel and first.nik not in html
         assert first.status == "ENROLLED" and "Terdaftar sebagai penerima" in panel  # the status, in words
         assert f"/cases/{second.case_number}/photos/selfie" in panel

@@ -5,6 +5,7 @@ import io
 import re
 
 import pytest
+from integrations.nik import mask_nik
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -65,9 +66,9 @@ def test_the_rejection_letter_has_the_reasons_the_message_and_the_appeal_deadlin
     assert MESSAGE in text
     assert NOTE not in text and "sugar mill" not in text
     assert "Cara mengajukan banding" in text and "Anda dapat mengajukan banding sampai" in text
-    assert nik not in text and f"{nik[:4]}********{nik[-4:]}" in text
+    assert nik not in text and mask_nik(nik) in text
     assert app.applicant_name in text
-    assert (f"applicant:{nik[:4]}********{nik[-4:]}", number) in audit("letter.download")
+    assert (f"applicant:{mask_nik(nik)}", number) in audit("letter.download")
     # English when the reader chose English.
     portal.get("/lang/en")
     english = text_of(portal.get(f"/portal/cases/{number}/letter.pdf?download=1"))

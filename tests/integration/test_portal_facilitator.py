@@ -8,6 +8,7 @@ from cases.operations import create_officer
 from cases.portal.models import RegistrationDraft
 from engine.db import db
 from integrations.sandbox.tables import people
+from integrations.nik import mask_nik
 from tests.conftest import faces_or_skip
 from tests.helpers import submit
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
@@ -58,7 +59,7 @@ def test_assisted_registration_from_consent_to_the_list_of_people_registered(por
     assert app.channel == "facilitator" and app.facilitator == "fac_home" and app.consent_version == "2026-01"
     assert app.payment_channel == "POS" and app.selfie_ref
     listing = portal.get("/assist/").get_data(as_text=True)
-    assert app.case_number in listing and nik not in listing and f"{nik[:4]}********{nik[-4:]}" in listing
+    assert app.case_number in listing and nik not in listing and mask_nik(nik) in listing
     assert "Terdaftar: " in listing  # the flash with the case number and status
     # The confirmation offers the receipt to print or share (tests/integration/test_papers.py reads it).
     confirmed = portal.get(sent.headers["Location"]).get_data(as_text=True)
@@ -76,7 +77,7 @@ def test_a_facilitator_outside_their_district_is_refused_and_audited(portal, svc
     db.session.expire_all()
     assert db.session.execute(select(RegistrationDraft)).first() is None
     entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "assist.outside_region")).scalar_one()
-    assert entry.actor == "fac_far" and entry.target_id == f"{nik[:4]}********{nik[-4:]}"
+    assert entry.actor == "fac_far" and entry.target_id == mask_nik(nik)
 
 
 def test_malformed_nik_and_a_person_with_an_open_case(portal, svc, personas):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from cases.audit import AuditEntry
 from engine.db import db
 from integrations.sandbox.tables import outbox
+from integrations.nik import mask_nik
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
     birth_date_of, csrf_of, enter_code, follow_callback, latest_code, officer_login, officer_logins, portal,
     sign_in_applicant, start_sign_in)
@@ -41,7 +42,7 @@ def test_sign_in_with_nik_birth_date_and_code_then_sign_out(portal, svc, persona
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert nik not in html and nik[-4:] in html and 'lang="id"' in html
-    assert ("applicant.sign_in", nik[:4] + "********" + nik[-4:]) in actions()
+    assert ("applicant.sign_in", mask_nik(nik)) in actions()
     cookie = portal.get_cookie("session").value
     token = csrf_of(html)
     assert portal.post("/portal/signout", data={"csrf_token": token}).status_code == 302
@@ -72,7 +73,7 @@ def test_wrong_birth_date_unknown_nik_and_malformed_nik_are_refused_alike(portal
     html = malformed.get_data(as_text=True)
     assert malformed.status_code == 400 and 'aria-describedby="nik-help nik-err"' in html and "16 digit" in html
     assert codes_sent(nik) == 0
-    assert ("idp.identity_failed", nik[:4] + "********" + nik[-4:]) in actions()
+    assert ("idp.identity_failed", mask_nik(nik)) in actions()
 
 
 def test_code_expires_after_five_minutes(portal, svc, personas):
@@ -138,7 +139,7 @@ def test_brute_forced_code_locks_the_nik_and_is_audited(portal, svc, personas):
     page = start_sign_in(portal, nik)
     assert page.status_code == 429 and "terkunci" in page.get_data(as_text=True)
     assert codes_sent(nik) == 2
-    masked = nik[:4] + "********" + nik[-4:]
+    masked = mask_nik(nik)
     assert ("idp.locked", masked) in actions() and ("idp.code_failed", masked) in actions()
     with travel(31):
         assert start_sign_in(portal, nik).status_code == 302
@@ -153,7 +154,7 @@ def test_code_requests_are_rate_limited_per_nik_and_per_client_address(portal, s
     limited = start_sign_in(portal, nik)
     assert limited.status_code == 429 and "Terlalu banyak kode diminta" in limited.get_data(as_text=True)
     assert codes_sent(nik) == 3
-    assert ("idp.rate_limited", nik[:4] + "********" + nik[-4:]) in actions()
+    assert ("idp.rate_limited", mask_nik(nik)) in actions()
     with travel(16):
         assert start_sign_in(portal, nik).status_code == 302
     # One address asking codes for many people is stopped too (10 codes in 15 minutes).

@@ -51,6 +51,9 @@ def test_two_digit_year_picks_the_latest_past_century():
     assert nik_birth_date_and_sex("3510011708300001", today=date(2026, 1, 1))[0] == date(1930, 8, 17)
 
 
-def test_mask_shows_first_and_last_four():
-    assert mask_nik("3510011708450001") == "3510********0001"
+def test_mask_shows_the_regency_birth_date_part_and_serial():
+    # Household members share the region digits; the birth-date part and serial tell them apart.
+    assert mask_nik("3510011708450001") == "3510**·170845·0001"
+    assert mask_nik("3510015708450002") == "3510**·570845·0002"  # a woman: day + 40
+    assert mask_nik("1234567890") == "1234**7890"  # not a NIK: first and last four only
     assert mask_nik(None) == ""
