@@ -136,6 +136,9 @@ def _init_web(app, settings):
     from . import commitments  # PKH commitments: quarterly school/health lists, field recordings
 
     app.register_blueprint(commitments.bp)
+    from . import taskbatch  # officers' daily work: many tasks at once
+
+    app.register_blueprint(taskbatch.bp)
 
     @app.before_request
     def _remember_origin():
