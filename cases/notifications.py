@@ -83,8 +83,8 @@ def notify(session, officer, kind, dedupe_key, task_id=None, business_key=None, 
     table = OfficerNotification.__table__
     result = session.execute(_insert(session)(table).values(
         officer=officer, kind=kind, dedupe_key=dedupe_key[:200], task_id=task_id, business_key=business_key,
-        detail=detail, created_at=utcnow(), mail_status="pending").on_conflict_do_nothing())
-    return bool(result.rowcount)
+        detail=detail, created_at=utcnow(), mail_status="pending").on_conflict_do_nothing().returning(table.c.id))
+    return result.first() is not None  # rowcount is -1 on PostgreSQL with RETURNING
 
 
 def on_task_assigned(engine, row, actor, action, target, **_):
