@@ -136,7 +136,7 @@ def test_the_menu_counts_unread_and_the_page_marks_them_read(svc, personas, offi
         html = client.get("/inbox").get_data(as_text=True)
         assert re.search(r'id="unread-badge">2<', html)
         page = client.get("/notifications").get_data(as_text=True)
-        assert page.count("list-group-item-warning") == 2 and "TPT-2026-0000009" not in page
+        assert page.count("notification-unread") == 2 and "TPT-2026-0000009" not in page
         other = db.session.scalar(select(n.OfficerNotification.id).where(n.OfficerNotification.officer == "n_other"))
         client.post("/notifications/read", data={"id": str(other), "csrf_token": _csrf(client, "/notifications")})
         assert n.unread_count(db.session, "n_other") == 1
