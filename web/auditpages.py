@@ -93,11 +93,21 @@ def _audited_filter(f):
     return detail
 
 
-@bp.get("/audit/entries")
+def _request_filter():
+    """The filter from the form (POST) or the address (GET); a NIK only from a form, never in an address."""
+    if request.method == "POST":
+        return _filter_from(request.form)
+    f, errors = _filter_from({k: v for k, v in request.args.items() if k != "nik"})
+    if request.args.get("nik"):
+        errors["nik"] = _("Search a NIK with the form: a NIK is never put in a web address.")
+    return f, errors
+
+
+@bp.route("/audit/entries", methods=["GET", "POST"])
 @roles_required("auditor", "administrator")
 def entries():
     """Browse the audit entries, newest first; with a NIK, who viewed it."""
-    f, errors = _filter_from(request.args)
+    f, errors = _request_filter()
     rows, has_more, targets = browse(db.session, f)
     viewers = viewers_of(db.session, f.nik, f.date_from, f.date_to) if f.nik else []
     record(db.session, current_user.actor, "audit.search", ip=request.remote_addr,
@@ -109,11 +119,11 @@ def entries():
                            args=f.without_page()), 400 if errors else 200
 
 
-@bp.get("/audit/entries.csv")
+@bp.route("/audit/entries.csv", methods=["GET", "POST"])
 @roles_required("auditor", "administrator")
 def export_entries():
     """Download the filtered entries (formula-safe CSV); the export is audited with its filter."""
-    f, errors = _filter_from(request.args)
+    f, errors = _request_filter()
     if errors:
         return Response("\n".join(errors.values()), status=400, mimetype="text/plain")
     out = io.StringIO()
