@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from cases.audit import AuditEntry
-from cases.operations import actor_for, create_officer
+from cases.operations import create_officer
 from cases.taskbatch import approve_many, officers_for, reassign_many
 from cases.models import Officer
 from engine.db import db
