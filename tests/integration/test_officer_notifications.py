@@ -149,3 +149,24 @@ def test_the_menu_counts_unread_and_the_page_marks_them_read(svc, personas, offi
         client.post("/profile/email", data={"email": "nia@dinsos.example", "csrf_token": _csrf(client, "/profile")})
     db.session.expire_all()
     assert db.session.scalar(select(Officer.email).where(Officer.username == "n_cw")) == "nia@dinsos.example"
+
+
+def test_an_administrator_sets_an_officers_address_audited_without_it(svc):
+    from cases.audit import AuditEntry
+
+    create_officer(db.session, "n_admin", "Admin", ["administrator"], None, password=PASSWORD)
+    target = create_officer(db.session, "n_target", "Target", ["caseworker"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        client.post("/login", data={"username": "n_admin", "password": PASSWORD, "csrf_token": _csrf(client, "/login")})
+        path = f"/admin/officers/{target.id}"
+        form = {"name": "Target", "roles": "caseworker", "region_scope": "all", "csrf_token": _csrf(client, path)}
+        bad = client.post(path, data={**form, "email": "nope"})
+        assert bad.status_code in (400, 422) and "name@example.go.id" in bad.get_data(as_text=True)
+        assert client.post(path, data={**form, "email": "t@dinsos.example"}).status_code == 302
+        assert 'value="t@dinsos.example"' in client.get(path).get_data(as_text=True)
+        assert client.post(path, data={**form, "email": ""}).status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(select(Officer.email).where(Officer.username == "n_target")) is None
+    changes = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "officer.email_changed")).all()
+    assert [e.detail for e in changes] == [{"email": "set"}, {"email": "cleared"}]
