@@ -2,6 +2,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from cases.notifications import describe, mark_read, notifications_of, unread_count
 from engine.db import db
@@ -45,6 +46,9 @@ def register(app):
     def unread_notifications():
         if not getattr(current_user, "is_authenticated", False) or not hasattr(current_user, "actor"):
             return 0
-        return unread_count(db.session, current_user.actor.id)
+        try:
+            return unread_count(db.session, current_user.actor.id)
+        except SQLAlchemyError:  # an error page after a failed transaction: the badge is not worth a second error
+            return 0
 
     app.jinja_env.globals["unread_notifications"] = unread_notifications

@@ -88,7 +88,14 @@ def run():
     reasons = {r.task_id: _reason(r, action, target_name) for r in results if not r.ok}
     refused = [r for r in results if not r.ok]
     if results:
-        # One entry for the batch (each success is audited by the engine); each refusal named with its code.
+        # Each success is audited by the engine; each refusal of a rule (role, district, four eyes) as a
+        # refusal of that task, as when acted on alone; and one entry for the batch with every outcome.
+        origin = {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:300]}
+        for r in refused:
+            if r.code in ("FOUR_EYES", "NOT_ALLOWED", "NOT_AN_APPROVAL"):
+                record(db.session, actor, "task.refused", "task", r.task_id, **origin,
+                       detail={"code": r.code, "batch": action, "target": target_name,
+                               **({"reason": r.error.details["reason"]} if "reason" in r.error.details else {})})
         record(db.session, actor, f"task.batch_{action}", target_type="task_batch", ip=request.remote_addr,
                user_agent=(request.user_agent.string or "")[:300],
                detail={"target": target_name, "tasks": [r.task_id for r in results],

@@ -99,3 +99,22 @@ def test_caseworkers_may_not_run_batches(svc, officers):
         token = _csrf(client, "/inbox")
         assert client.post("/tasks/batch", data={"action": "approve", "task_ids": "1",
                                                  "csrf_token": token}).status_code == 403
+
+
+def test_a_refused_reassignment_is_audited_per_task(svc, personas, officers):
+    create_officer(db.session, "r_sup", "Reassigning Sup", ["caseworker", "supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    number = submit(svc, personas["not_in_dtsen"]).case_number
+    task = open_task(number, "review")
+    assert task.region != "25"
+    with fresh_client() as client:
+        client.post("/login", data={"username": "r_sup", "password": PASSWORD, "csrf_token": _csrf(client, "/login")})
+        html = client.get("/inbox").get_data(as_text=True)
+        row = re.search(rf'<tr class="[^"]*" id="task-{task.id}">.*?</tr>', html, re.S).group(0)
+        assert '<option value="cw1">' in row and '<option value="cw_far">' not in row
+        page = client.post("/tasks/batch", data={"action": "reassign", "to": "cw_far", "task_ids": str(task.id),
+                                                 "csrf_token": _csrf(client, "/inbox")}).get_data(as_text=True)
+        assert "cw_far tidak boleh mengambil tugas ini" in page
+    [refusal] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "task.refused")).all()
+    assert (refusal.target_id, refusal.detail["code"], refusal.detail["target"]) == (str(task.id), "NOT_ALLOWED", "cw_far")
+    assert open_task(number, "review").assignee is None
