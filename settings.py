@@ -166,6 +166,17 @@ class DefaultSettings:
     # (`tepat audit anchor` does it at once). Raising the number later is safe; lowering it too (the
     # higher shards stay and are verified, they just get no new entries).
     BANSOS_AUDIT_SHARDS = 64
+    # Officers' notifications (new task in their queue, a deadline near, a task reassigned to them) are
+    # shown in the app and mailed: "sandbox" keeps the mail in sandbox_mail_outbox, "smtp" sends it
+    # through this server. Deadline reminders go this many hours before a task's deadline, once each.
+    BANSOS_MAIL_BACKEND = "sandbox"
+    BANSOS_SMTP_HOST = "localhost"
+    BANSOS_SMTP_PORT = 587
+    BANSOS_SMTP_USER = ""
+    BANSOS_SMTP_PASSWORD = ""
+    BANSOS_SMTP_STARTTLS = True
+    BANSOS_MAIL_FROM = "tepat@localhost"
+    BANSOS_DEADLINE_REMINDER_HOURS = [24, 2]
     BANSOS_AUDIT_ANCHOR_SECONDS = 300
     # Rows per queue and district behind the inbox's open-task counts (summed on read): concurrent
     # task changes in one busy queue mostly update different rows.

@@ -75,6 +75,9 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_target", "target_type", "target_id"),
+        # The auditor's browser (cases/audit_browse.py): one action or one officer over a date range.
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
         # An entry has one place in its shard and at most one successor: the database refuses a fork.
         UniqueConstraint("shard", "seq", name="uq_audit_log_shard_seq"),
         UniqueConstraint("shard", "prev_hash", name="uq_audit_log_shard_prev_hash"),

@@ -27,6 +27,8 @@ class Officer(db.Model):
     # Sessions carry the epoch they began in; raising it (sign-out, password change or reset,
     # deactivation) ends every session of the officer (web/auth.py checks it on each request).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where notifications are mailed (cases/notifications.py); None: shown in the app only.
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 class Application(db.Model):

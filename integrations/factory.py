@@ -11,6 +11,7 @@ from integrations.face_index import FaceTemplateIndex
 from integrations.http.wiring import build_http_adapter
 from integrations.identity import CivilRegistry
 from integrations.registry_faces import RegistryFaceTemplates
+from integrations.mail import OfficerMailer, build_mailer
 from integrations.notify import Notifier
 from integrations.payments import PaymentGateway
 from integrations.registries import AssetRegistry, BpjsEmployment, BpjsHealth, CivilServiceRegistry, Dtsen
@@ -56,6 +57,8 @@ class Integrations:
     registry_faces: RegistryFaceTemplates
     # Shared by every sandbox adapter, so tests and demos can inject faults.
     faults: SandboxFaults
+    # E-mail to officers (notifications): the sandbox outbox or SMTP.
+    mailer: OfficerMailer | None = None
 
 
 def _wants_http(settings: dict, key: str) -> bool:
@@ -98,5 +101,6 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
         ann_min_size=int(settings.get("BANSOS_FACE_INDEX_ANN_MIN_SIZE", 200_000)),
     )
     registry_faces = RegistryFaceTemplates(session_factory, face)
+    adapters["mailer"] = build_mailer(settings, session_factory)
     return Integrations(face=face, face_index=face_index, registry_faces=registry_faces, faults=faults,
                         **adapters)

@@ -60,6 +60,9 @@ def create_app(overrides=None, scheduler=False):
 
     payment_listeners.connect()
     audit.connect()
+    from cases import notifications  # officers told of new, due and reassigned tasks
+
+    notifications.connect()
 
     _init_web(app, settings)
     from . import health  # /healthz, /readyz (docs/deploy.md)
@@ -150,6 +153,10 @@ def _init_web(app, settings):
     from . import commitments  # PKH commitments: quarterly school/health lists, field recordings
 
     app.register_blueprint(commitments.bp)
+    from . import notifications, taskbatch  # officers' daily work: many tasks at once, notifications
+
+    app.register_blueprint(taskbatch.bp)
+    notifications.register(app)
 
     @app.before_request
     def _remember_origin():

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from cases.officers import district_choices
 from cases.operations import CaseNotFound, actor_for, officer_or_404
 from cases.queries import places_of
+from cases.taskbatch import officers_for, union_of
 from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
@@ -44,9 +45,13 @@ def index():
     counts = sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or ""))
     template = "_task_table.html" if request.headers.get("HX-Request") else "inbox.html"
     districts = [(code, name) for code, name in district_choices() if actor.in_region(code)]
+    can_reassign = current_user.has_any("supervisor", "administrator")
+    # Who each task may go to (role of its queue, active, district); the batch list offers them all.
+    candidates = officers_for(db.session, rows) if can_reassign else {}
     return render_template(template, task_page=task_page, rows=rows, total=total, pages=pages, query=query, counts=counts,
                            places=places_of(db.session, [r.business_key for r in rows]), districts=districts,
-                           is_overdue=is_overdue, can_reassign=current_user.has_any("supervisor", "administrator"))
+                           is_overdue=is_overdue, can_reassign=can_reassign, candidates=candidates,
+                           batch_targets=union_of(candidates))
 
 
 def _query():

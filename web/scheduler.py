@@ -133,6 +133,28 @@ def anchor_audit(app):
             db.session.remove()
 
 
+def notify_officers(app, now=None):
+    """Tell officers of new tasks and near deadlines, then mail what is pending; return (told, sent)."""
+    from cases import notifications as n
+
+    from . import services
+    from .labels import district_label, task_label
+
+    with app.app_context():
+        try:
+            told = n.new_task_notices(db.session)
+            told += n.deadline_reminders(db.session, app.config.get("BANSOS_DEADLINE_REMINDER_HOURS", [24, 2]), now)
+            db.session.commit()
+            sent, _skipped = n.deliver_mail(db.session, services().integrations.mailer, task_label=task_label,
+                                            district_label=district_label)
+            return told, sent
+        except Exception:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+
 def reverify_due(app, today=None):
     """Start this quarter's re-verification when BANSOS_REVERIFY_SCHEDULE_ENABLED and none exists; return its id."""
     from cases.programme import reverify_if_due
@@ -162,6 +184,8 @@ def start_scheduler(app):
 
     scheduler.add_job(run_due_chunks, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
                       id="tepat-run-chunks", max_instances=1, coalesce=True)
+    scheduler.add_job(notify_officers, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+                      id="tepat-notify-officers", max_instances=1, coalesce=True)
     scheduler.add_job(reverify_due, "interval", args=[app], hours=1, id="tepat-reverify",
                       max_instances=1, coalesce=True)
     scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",

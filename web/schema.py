@@ -5,6 +5,7 @@ def all_metadata():
     """Return the MetaData objects that make up the schema (what migrations manage)."""
     import cases.audit  # noqa: F401  (registers the models on db.metadata)
     import cases.models  # noqa: F401
+    import cases.notifications  # noqa: F401
     import cases.programme  # noqa: F401
     import cases.portal.models  # noqa: F401
     import cases.tokens  # noqa: F401

@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -126,6 +127,19 @@ outbox = Table(
     # The sender's key (engine: instance and step): a message sent again with it is not sent twice.
     Column("idempotency_key", String(200), nullable=True),
     UniqueConstraint("idempotency_key", name="uq_sandbox_outbox_idempotency_key"),
+)
+
+mail_outbox = Table(
+    "sandbox_mail_outbox",
+    sandbox_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("to_address", String(254), nullable=False, index=True),
+    Column("subject", String(300), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    # The sender's key (one per notification): a message sent again with it is not sent twice.
+    Column("idempotency_key", String(200), nullable=True),
+    UniqueConstraint("idempotency_key", name="uq_sandbox_mail_outbox_idempotency_key"),
 )
 
 # Tables filled from registry extracts; an import replaces exactly these.

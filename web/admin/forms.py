@@ -1,6 +1,6 @@
 """Marshmallow schemas of the officer administration forms, with translated messages."""
 from flask_babel import lazy_gettext as _l
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from cases.officers import DISTRICT_CODES, OFFICER_ROLES, USERNAME_PATTERN
 
@@ -26,6 +26,15 @@ class _Assignment(_Form):
     """Roles and districts (all districts, or a chosen list)."""
 
     name = _name()
+    # Where notifications are mailed (cases/notifications.py); empty: in the app only.
+    email = fields.String(load_default=None, allow_none=True, validate=[
+        validate.Length(max=254), validate.Email(error=_l("Enter one e-mail address, like name@example.go.id."))])
+
+    @pre_load
+    def _empty_email(self, data, **kwargs):
+        if isinstance(data, dict) and data.get("email") == "":
+            data = {**data, "email": None}
+        return data
     roles = fields.List(fields.String(validate=validate.OneOf(OFFICER_ROLES, error=_l("Unknown role."))),
                         required=True, error_messages={"required": _l("Choose at least one role.")},
                         validate=validate.Length(min=1, error=_l("Choose at least one role.")))

@@ -99,6 +99,7 @@ def create():
         data = CreateOfficerForm().load(values)
         officer = add_officer(db.session, current_user.actor, data["username"], data["name"], data["roles"],
                               _regions(data), data["password"], origin=origin())
+        _set_email(officer, data.get("email"))
         db.session.commit()
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
@@ -116,8 +117,18 @@ def create():
     return _render_form(None, values, errors, status=status)
 
 
+def _set_email(officer, email):
+    """Set the officer's notification address (after the scope checks passed); audited without the address."""
+    if (email or None) == officer.email:
+        return
+    officer.email = email or None
+    record(db.session, current_user.actor, "officer.email_changed", target_type="officer", target_id=officer.username,
+           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300],
+           detail={"email": "set" if email else "cleared"})
+
+
 def _values_of(officer):
-    return {"name": officer.name, "roles": list(officer.roles or []),
+    return {"email": officer.email or "", "name": officer.name, "roles": list(officer.roles or []),
             "region_scope": "all" if officer.regions is None else "some", "regions": list(officer.regions or [])}
 
 
@@ -137,6 +148,7 @@ def edit(officer_id):
         data = EditOfficerForm().load(values)
         released = update_officer(services().engine, current_user.actor, officer, data["name"], data["roles"],
                                   _regions(data), origin=origin())
+        _set_email(officer, data.get("email"))
         db.session.commit()
     except ValidationError as exc:
         errors = flat_errors(exc.messages)

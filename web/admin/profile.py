@@ -2,7 +2,9 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields, validate
+
+from cases.audit import record
 
 from cases.accounts import WeakPassword
 from cases.officers import OFFICER_ROLES, WrongPassword, change_own_password, district_choices
@@ -12,6 +14,31 @@ from ..auth import keep_session, roles_required
 from . import profile_bp
 from .forms import ChangePasswordForm, flat_errors, form_input, password_error
 from .officers import origin
+
+
+class EmailForm(Schema):
+    email = fields.Email(load_default=None, validate=validate.Length(max=254))
+
+
+@profile_bp.post("/profile/email")
+@roles_required(*OFFICER_ROLES)
+def email():
+    """Set or clear the address one's notifications are mailed to (audited, without the address)."""
+    raw = (request.form.get("email") or "").strip()
+    try:
+        value = EmailForm().load({"email": raw} if raw else {})["email"]
+    except ValidationError:
+        flash(_("The form has errors; see the fields below."), "danger")
+        return _page({"email": [_("Enter one e-mail address, like name@example.go.id.")]}, 422)
+    officer = current_user.officer
+    officer.email = value
+    record(db.session, current_user.actor, "officer.email_changed", target_type="officer", target_id=officer.username,
+           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300],
+           detail={"email": "set" if value else "cleared"})
+    db.session.commit()
+    flash(_("Your notification e-mail address is saved.") if value else _("Notifications are no longer mailed to you."),
+          "success")
+    return redirect(url_for("profile.show"))
 
 
 def _page(errors=None, status=200):
