@@ -88,6 +88,7 @@ def test_an_officer_sees_the_unread_count_and_reads_the_notifications(live, brow
     sign_in(page, live, "e2e_cw")
     page.goto(f"{live}/inbox")
     assert page.locator("#unread-badge").inner_text().startswith("2")
+    page.click("button.user-name")  # the count sits on the menu under the officer's name
     page.click("#nav-notifications")
     items = page.locator("#notifications li")
     assert items.count() == 2 and page.locator("#notifications .notification-unread").count() == 2
