@@ -147,8 +147,9 @@ def freeze_members(session, cycle_id):
                    (and_(Application.payment_channel != POS, no_account), literal(POS)),
                    else_=Application.payment_channel)
     account = case((channel == POS, None), else_=Application.bank_account)
-    # Until the cycles replace it, enrolment still pays the first stage at once (payments.request_disbursement):
-    # a family enrolled during the cycle's months with that payment made is not paid again by the cycle.
+    # History: before the cycles paid every family, enrolment paid the first stage at once (Enrolment.disbursement_ref,
+    # the older payments.request_disbursement step). Such a family, enrolled during the cycle's months, is not paid
+    # that stage again. New enrolments have no disbursement_ref: the cycles are their only payments.
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), Enrolment.enrolled_at >= first_day(cycle))
     # A supplementary (susulan) cycle pays the stage to the families its main cycle did not have on its list.
     main_members = aliased(CycleMember)
