@@ -47,7 +47,8 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None, appe
     first = [c for c in (payment_plan or {}).get("cycles") or [] if c.get("cycle")]
     if first:  # an enrolment: the stage expected to pay the family first (the earliest of its programmes)
         first = min(first, key=lambda c: (c.get("months") or [""])[0])
-        params.update(cycle=first["cycle"], programme=first.get("programme"), amount=first.get("estimated"))
+        amount = "Rp " + f"{int(first.get('estimated') or 0):,}".replace(",", ".")
+        params.update(cycle=first["cycle"], programme=first.get("programme"), amount=amount)
     if appeal_window:  # a removal: how long the family has to appeal (ISO 8601 duration, e.g. P30D)
         params["appeal_window"] = appeal_window
     ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params,
