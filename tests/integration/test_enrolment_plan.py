@@ -82,6 +82,10 @@ def test_the_portal_and_the_case_page_show_the_expected_first_payment_then_the_c
     # Stage T1 of the test schedule: 2 SD children x 225,000.
     assert 'data-cycle="PKH-TEST-T1"' in html and "Pembayaran PKH pertama Anda ikut tahap PKH-TEST-T1" in html
     assert "450.000" in html.split('data-cycle="PKH-TEST-T1"', 1)[1].split("</p>", 1)[0]
+    from flask import current_app
+
+    shown = current_app.test_cli_runner().invoke(args=["case", "show", number]).output
+    assert "first payment: PKH stage PKH-TEST-T1 (2026-10..2026-12" in shown and "about Rp450,000 via BRI" in shown
     assert "Pembayaran Anda" not in html  # nothing paid yet
     with fresh_client() as officer:
         assert officer_login(officer, "cw").status_code == 302
@@ -120,6 +124,10 @@ def test_a_first_stage_paid_at_enrolment_by_the_older_path_stays_in_the_history(
     html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     payments = html.split("Pembayaran Anda", 1)[1].split("</section>", 1)[0]
     assert "tahap pertama, dibayar saat pendaftaran" in payments and "450.000" in payments
+    from flask import current_app
+
+    shown = current_app.test_cli_runner().invoke(args=["case", "show", number]).output
+    assert f"paid at enrolment: {number}-T1  Rp450,000" in shown and "first payment:" not in shown
     with fresh_client() as officer:
         assert officer_login(officer, "cw").status_code == 302
         history = officer.get(f"/cases/{number}").get_data(as_text=True).split("Riwayat pembayaran", 1)[1]
