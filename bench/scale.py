@@ -27,7 +27,8 @@ background processes such as the WAL writer are left out), transactions and tupl
 ``pg_total_relation_size`` per table before the drafts and after the run), how long the dedup
 advisory lock is held per application and how many backends wait for it (``pg_locks`` and
 ``pg_stat_activity`` sampled every 0.5 s), and the ratios 2 / 1 and 4 / 1. Correctness at the end: every application decided exactly once (one decision milestone),
-no disbursement or notice twice (sandbox payment and outbox rows per case and key), nothing left due.
+no bank request at enrolment (the payment cycles pay), one enrolment per enrolled case with its payment plan,
+no notice twice (outbox rows per key), nothing left due.
 
 Face matching is real (dlib through ``face_recognition``) with the photos of ../shared/faces. There
 are only five people in them, so a scheme keeps the work and the outcomes realistic:
@@ -533,14 +534,15 @@ def collect(app, numbers, plan, niks):
         face = {}
         for value, in s.execute(select(EvidenceRecord.value).where(EvidenceRecord.source == "face")):
             face[value.get("outcome")] = face.get(value.get("outcome"), 0) + 1
+        # Enrolment moves no money (the payment cycles pay every family): no disbursement request at all; each
+        # enrolled case has exactly one enrolment, and each enrolment with a cash component its payment plan.
         pay_rows = s.scalar(select(func.count()).select_from(disbursements))
-        pay_refs = s.scalar(select(func.count(func.distinct(disbursements.c.reference))))
         enrolled = s.scalar(select(func.count()).select_from(Application).where(Application.status == "ENROLLED"))
-        # A disbursement for every enrolment with a first cash payment (PBI alone pays a premium, no cash),
-        # and no person paid twice.
-        paid_enrolments = sum(1 for benefits, in s.execute(select(Enrolment.benefits))
-                              if (benefits or {}).get("first_payment", 0) > 0)
-        pay_niks = s.scalar(select(func.count(func.distinct(disbursements.c.nik))))
+        enrolment_rows = s.scalar(select(func.count()).select_from(Enrolment))
+        enrolment_cases = s.scalar(select(func.count(func.distinct(Enrolment.application_id))))
+        planned = sum(1 for plan, in s.execute(select(Enrolment.payment_plan)) if (plan or {}).get("programmes"))
+        cash = sum(1 for benefits, in s.execute(select(Enrolment.benefits))
+                   if (benefits or {}).get("components"))
         notices = s.execute(select(outbox.c.idempotency_key, func.count()).where(
             outbox.c.idempotency_key.isnot(None)).group_by(outbox.c.idempotency_key)
             .having(func.count() > 1)).all()
@@ -553,7 +555,8 @@ def collect(app, numbers, plan, niks):
         "latencies": sorted(latencies), "first_submit": first_submit, "last_decision": last_decision,
         "decided_once": decided_once, "decided_twice": decided_twice, "undecided": undecided,
         "statuses": statuses, "planted": len(planted), "found": found, "false_hits": false_hits, "face": face,
-        "pay_rows": pay_rows, "pay_refs": pay_refs, "enrolled": enrolled, "paid_enrolments": paid_enrolments, "pay_niks": pay_niks, "notice_dupes": len(notices),
+        "pay_rows": pay_rows, "enrolled": enrolled, "enrolment_rows": enrolment_rows,
+        "enrolment_cases": enrolment_cases, "planned": planned, "cash": cash, "notice_dupes": len(notices),
         "notice_rows": notice_rows, "due": due, "instances": instances,
     }
 
@@ -678,12 +681,14 @@ def report(r, n):
     print(f"  outcomes: {dict(sorted(r['statuses'].items()))}; 1:1 face {r['face']}")
     print(f"  planted duplicates found {r['found']}/{r['planted']}; other applicants flagged {r['false_hits']}")
     print(f"  worker log: {r['outcomes']}  (skipped = a hint that found nothing due)")
-    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == r["pay_refs"] == r["pay_niks"] == r["paid_enrolments"]
+    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == 0
+          and r["enrolment_rows"] == r["enrolment_cases"] == r["enrolled"] and r["planned"] == r["cash"]
           and r["notice_dupes"] == 0 and r["due"] == 0)
     print(f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
-          f"{len(r['undecided'])}; disbursements {r['pay_rows']} rows / {r['pay_refs']} references "
-          f"/ {r['pay_niks']} people (ENROLLED {r['enrolled']}, of which with a first cash payment "
-          f"{r['paid_enrolments']}); notices {r['notice_rows']} rows, keys sent twice {r['notice_dupes']}; "
+          f"{len(r['undecided'])}; bank requests at enrolment {r['pay_rows']} (the cycles pay); enrolments "
+          f"{r['enrolment_rows']} rows / {r['enrolment_cases']} cases (ENROLLED {r['enrolled']}), with a payment "
+          f"plan {r['planned']} of {r['cash']} with a cash component; notices {r['notice_rows']} rows, keys sent "
+          f"twice {r['notice_dupes']}; "
           f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}")
     return rate, ok
 

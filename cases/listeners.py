@@ -240,17 +240,33 @@ def _apply_status(session, app, status, runtime):
         app.active_nik = None
     if status == "ENROLLED":
         app.benefits = data.get("benefits")
+        # An instance of an older diagram may have paid the first stage at enrolment (its reference is kept for
+        # the history); since the cycles pay every family, enrolment records the payment plan instead.
         disbursement = data.get("disbursement") or {}
+        plan = data.get("payment_plan") or disbursement.get("payment_plan")
         # A rejection overturned on appeal: the stages missed since the application are owed as arrears.
         overturned = session.execute(select(Appeal.id).where(Appeal.application_id == app.id,
                                                              Appeal.outcome == "overturn").limit(1)).first()
         enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
                               benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"),
+                              payment_plan=_complete_plan(session, runtime, app, data, plan),
                               arrears_from=app.created_at if overturned is not None else None)
         session.add(enrolment)
         session.flush()  # the enrolment's id, for its components (what payment cycles freeze)
         session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=n)
                         for p, c, n in enrolment_components(app.benefits, app.programmes))
+
+
+def _complete_plan(session, runtime, app, data, plan):
+    """The payment plan the enrolment keeps: the diagram's, or, for an older diagram whose step passed no
+    benefits (payments.request_disbursement), one built now from the case's benefits."""
+    if plan is None or plan.get("programmes") or not enrolment_components(app.benefits, app.programmes):
+        return plan
+    from payments.plan import plan_for
+
+    settings = getattr(getattr(runtime, "engine", None), "settings", None) or {}
+    return plan_for(settings, session, app.benefits, app.programmes, data.get("payment_channel"),
+                    data.get("bank_account"))
 
 
 def record_task_completed(engine, row, actor, data):

@@ -1,5 +1,5 @@
 """Case records: who applied, what the checks found, what was decided and why."""
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from engine.db import UTCDateTime, db, utcnow
@@ -148,7 +148,12 @@ class Enrolment(db.Model):
     nik: Mapped[str] = mapped_column(String(16), index=True)
     programmes: Mapped[list] = mapped_column(JSON)
     benefits: Mapped[dict] = mapped_column(JSON)
+    # The older path (until migration 0030): the first stage paid at enrolment, outside any cycle. Kept for the
+    # history of the families paid that way; new enrolments leave it empty (the payment cycles pay them).
     disbursement_ref: Mapped[str | None] = mapped_column(String(64))
+    # What enrolment recorded for the payment cycles (payments/plan.py): channel, the cycle(s) expected to pay
+    # the family first, the estimated amount; shown to the family until its first cycle payment.
+    payment_plan: Mapped[dict | None] = mapped_column(JSON)
     enrolled_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[object | None] = mapped_column(UTCDateTime)
     # Set when an appeal was overturned (a rejection: the application date; an exit: the exit date): the
@@ -216,6 +221,9 @@ class EnrolmentComponent(db.Model):
     programme: Mapped[str] = mapped_column(String(20))
     category: Mapped[str] = mapped_column(String(40))
     units: Mapped[int] = mapped_column(Integer)
+    # The first day these units count (a child added later); NULL: since the enrolment. A cycle freezes the
+    # rows valid on its cut-off day; arrears price each missed month with the rows valid on its first day.
+    valid_from: Mapped[object | None] = mapped_column(Date)
 
 
 def enrolment_components(benefits, programmes):

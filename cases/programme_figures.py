@@ -3,8 +3,8 @@
 An enrolment counts in the quarter (Western Indonesian Time) it began; an exit in the quarter its
 enrolment ended, by the case's status at the end (REMOVED: removed after a re-check; GRADUATED: left
 the programme self-sufficient; other: closed otherwise). Active = enrolments not ended. Limited to the
-districts of the officer who asks. The first-stage payment each enrolment requests
-(Enrolment.disbursement_ref, the amount benefits.first_payment) counts in the quarter of the enrolment;
+districts of the officer who asks. A first stage paid at enrolment by the older path (Enrolment.disbursement_ref,
+the amount benefits.first_payment; new enrolments pay nothing themselves) counts in the quarter of the enrolment;
 payment cycles and PKH commitment checks are counted by `cycle_figures` below.
 """
 from __future__ import annotations
@@ -35,7 +35,9 @@ class Counts:
     graduated: int = 0
     other: int = 0
     annual_cash: int = 0  # annual cash of the enrolments begun (quarters) or still active (districts)
-    first_payments: int = 0  # first-stage payments requested at enrolment (payments.request_disbursement)
+    # first stages paid at enrolment by the older path (Enrolment.disbursement_ref); new enrolments pay nothing
+    # themselves (the payment cycles pay them), so this counts only the history
+    first_payments: int = 0
     first_amount: int = 0
 
     @property

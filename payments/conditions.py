@@ -21,7 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, bindparam, case, exists, func, insert, literal, select, text, update
+from sqlalchemy import (Date, Integer, String, and_, bindparam, case, column, exists, func, insert, literal, select,
+                        text, update)
 from sqlalchemy.orm import aliased
 
 from .models import CommitmentCheck, CycleMember, CycleMemberComponent, CycleRate, Entitlement, EntitlementCondition
@@ -53,6 +54,28 @@ JOIN entitlements e ON e.member_id = m.id
 WHERE m.cycle_id = :cycle_id AND b.ended_on <= :cut_off
 """,
 }
+
+
+_ENDED_SQL = {
+    "sqlite": """
+SELECT b.enrolment_id, b.member_nik, b.ended_on,
+       coalesce(json_extract(j.value, '$.programme'), 'PKH') AS programme, json_extract(j.value, '$.category') AS category
+FROM member_benefit_ends b JOIN json_each(b.categories) j
+""",
+    "postgresql": """
+SELECT b.enrolment_id, b.member_nik, b.ended_on,
+       coalesce(j.value ->> 'programme', 'PKH') AS programme, j.value ->> 'category' AS category
+FROM member_benefit_ends b CROSS JOIN LATERAL json_array_elements(b.categories::json) j
+""",
+}
+
+
+def ended_components(session):
+    """A selectable of every ended member component: (enrolment_id, member_nik, ended_on, programme, category)."""
+    dialect = session.get_bind().dialect.name
+    return text(_ENDED_SQL["postgresql" if dialect == "postgresql" else "sqlite"]).columns(
+        column("enrolment_id", Integer), column("member_nik", String), column("ended_on", Date),
+        column("programme", String), column("category", String))
 
 
 def quarter(month):

@@ -6,10 +6,11 @@ Python: a regency of 680,000 families is one statement per step. Callers commit 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, case, cast, exists, func, insert, literal, select, update
+from sqlalchemy import (BigInteger, Date, String, and_, case, cast, exists, func, insert, literal, or_, select, union_all,
+                        update)
 from sqlalchemy.orm import aliased
 
 from cases.models import Application, Enrolment, EnrolmentComponent, Objection
@@ -136,15 +137,19 @@ def freeze_members(session, cycle_id):
     if cycle.frozen_at is not None:
         return cycle.member_count
     objected = exists().where(Objection.application_id == Application.id, Objection.status == "open")
+    cut_day = cycle.cut_off.astimezone(JAKARTA).date()
+    # A component counts from its first day (valid_from, a child added later); the rows valid on the cut-off day.
+    valid = or_(EnrolmentComponent.valid_from.is_(None), EnrolmentComponent.valid_from <= cut_day)
     in_programme = exists().where(EnrolmentComponent.enrolment_id == Enrolment.id,
-                                  EnrolmentComponent.programme == cycle.programme)
+                                  EnrolmentComponent.programme == cycle.programme, valid)
     no_account = (Application.bank_account.is_(None)) | (Application.bank_account == "")
     channel = case((Application.payment_channel.is_(None), literal(POS)),
                    (and_(Application.payment_channel != POS, no_account), literal(POS)),
                    else_=Application.payment_channel)
     account = case((channel == POS, None), else_=Application.bank_account)
-    # Until the cycles replace it, enrolment still pays the first stage at once (payments.request_disbursement):
-    # a family enrolled during the cycle's months with that payment made is not paid again by the cycle.
+    # History: before the cycles paid every family, enrolment paid the first stage at once (Enrolment.disbursement_ref,
+    # the older payments.request_disbursement step). Such a family, enrolled during the cycle's months, is not paid
+    # that stage again. New enrolments have no disbursement_ref: the cycles are their only payments.
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), Enrolment.enrolled_at >= first_day(cycle))
     # A supplementary (susulan) cycle pays the stage to the families its main cycle did not have on its list.
     main_members = aliased(CycleMember)
@@ -160,9 +165,11 @@ def freeze_members(session, cycle_id):
         ["cycle_id", "enrolment_id", "application_id", "case_number", "nik", "name", "district_code", "village",
          "channel", "account"], chosen))
     components = (select(CycleMember.cycle_id, CycleMember.id, EnrolmentComponent.programme,
-                         EnrolmentComponent.category, EnrolmentComponent.units)
+                         EnrolmentComponent.category, func.sum(EnrolmentComponent.units))
                   .join(EnrolmentComponent, EnrolmentComponent.enrolment_id == CycleMember.enrolment_id)
-                  .where(CycleMember.cycle_id == cycle.id, EnrolmentComponent.programme == cycle.programme))
+                  .where(CycleMember.cycle_id == cycle.id, EnrolmentComponent.programme == cycle.programme, valid)
+                  .group_by(CycleMember.cycle_id, CycleMember.id, EnrolmentComponent.programme,
+                            EnrolmentComponent.category))
     session.execute(insert(CycleMemberComponent).from_select(
         ["cycle_id", "member_id", "programme", "category", "units"], components))
     _carry_failures(session, cycle)
@@ -248,10 +255,17 @@ def add_appeal_arrears(session, cycle):
     application date, or the exit date) is owed each earlier regular stage of the programme whose cut-off fell
     on or after that date, that it was on no list of (neither the stage nor its supplement) and that no cycle
     has paid it as arrears yet; the most recent `arrears_max_stages` of them (0: the programme pays none).
-    Each stage is one entitlement line, category "rapel:<stage code>", priced at that stage's own rates and caps
-    for the components the family has in this cycle. One INSERT ... SELECT, like the entitlements.
+    Each stage is one entitlement line, category "rapel:<stage code>", priced month by month with the
+    components valid in that month (`arrears_month_units`) at that stage's own rates and caps:
+    floor(sum over its months of rate x capped units / months of the stage). One INSERT ... SELECT.
     """
     if not cycle.arrears_max_stages:
+        return 0
+    stages = session.execute(select(PaymentCycle.id, PaymentCycle.months, PaymentCycle.commitment_suspend_after)
+                             .where(PaymentCycle.programme == cycle.programme,
+                                    PaymentCycle.supplements_cycle_id.is_(None), PaymentCycle.months < cycle.months,
+                                    PaymentCycle.status != "cancelled")).all()
+    if not stages:
         return 0
     missed = aliased(PaymentCycle)
     stage_member = aliased(CycleMember)
@@ -265,32 +279,107 @@ def add_appeal_arrears(session, cycle):
                                          supplement.supplements_cycle_id == missed.id))
     paid_before = (exists().where(earlier_arrears.member_id == paid_member.id, paid_member.enrolment_id == Enrolment.id,
                                   earlier_arrears.programme == cycle.programme, earlier_arrears.category == category))
-    # A stage paid at enrolment (the older path, payments.request_disbursement) is not owed again.
+    # A stage paid at enrolment (the older path, before the cycles paid every family) is not owed again.
     enrolled_month = func.substr(cast(Enrolment.enrolled_at, String), 1, 7)
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), missed.months.contains(enrolled_month))
-    owed = (select(CycleMember.id.label("member_id"), missed.id.label("missed_id"), category.label("category"),
-                   func.row_number().over(partition_by=CycleMember.id,
-                                          order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
-            .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
-            .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
-                               missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
-            .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
-                   missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before,
-                   ~paid_at_enrolment)
-            .subquery())
-    units = case((and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
-                 else_=CycleMemberComponent.units)
-    lines = (select(literal(cycle.id), owed.c.member_id, literal(cycle.programme), owed.c.category, literal(1),
-                    func.sum(CycleRate.amount * units))
-             .join(CycleMemberComponent, and_(CycleMemberComponent.cycle_id == cycle.id,
-                                              CycleMemberComponent.member_id == owed.c.member_id))
-             .join(CycleRate, and_(CycleRate.cycle_id == owed.c.missed_id,
-                                   CycleRate.programme == CycleMemberComponent.programme,
-                                   CycleRate.category == CycleMemberComponent.category))
-             .where(owed.c.recent <= cycle.arrears_max_stages)
-             .group_by(owed.c.member_id, owed.c.category))
+    ranked = (select(CycleMember.id.label("member_id"), Enrolment.id.label("enrolment_id"),
+                     missed.id.label("missed_id"), category.label("category"),
+                     func.row_number().over(partition_by=CycleMember.id,
+                                            order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
+              .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
+              .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
+                                 missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
+              .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
+                     missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before,
+                     ~paid_at_enrolment)
+              .subquery())
+    owed = (select(ranked.c.member_id, ranked.c.enrolment_id, ranked.c.missed_id, ranked.c.category)
+            .where(ranked.c.recent <= cycle.arrears_max_stages).subquery("owed"))
+    month = arrears_month_units(session, cycle, owed, stages)
+    units = case((month.c.units <= 0, 0),
+                 (and_(CycleRate.cap.is_not(None), month.c.units > CycleRate.cap), CycleRate.cap),
+                 else_=month.c.units)
+    per_stage = func.sum(CycleRate.amount * units)
+    amount = cast((per_stage - per_stage % month.c.n_months) / month.c.n_months, BigInteger)
+    lines = (select(literal(cycle.id), month.c.member_id, literal(cycle.programme), month.c.line, literal(1), amount)
+             .join(CycleRate, and_(CycleRate.cycle_id == month.c.missed_id, CycleRate.programme == cycle.programme,
+                                   CycleRate.category == month.c.component))
+             .group_by(month.c.member_id, month.c.line, month.c.n_months)
+             .having(per_stage > 0))
     return session.execute(insert(Entitlement).from_select(
         ["cycle_id", "member_id", "programme", "category", "units", "amount"], lines)).rowcount
+
+
+def _month_rows(stages):
+    """One row per month of each candidate stage: (missed_id, month_start, quarter, n_months, suspend_after)."""
+    from .conditions import quarter
+
+    rows = []
+    for stage_id, months, suspend_after in stages:
+        names = months.split(",")
+        for name in names:
+            year, number = (int(x) for x in name.split("-"))
+            rows.append(select(literal(stage_id).label("missed_id"),
+                               literal(date(year, number, 1), Date).label("month_start"),
+                               literal(quarter(name)).label("quarter"), literal(len(names)).label("n_months"),
+                               literal(int(suspend_after or 0)).label("suspend_after")))
+    return union_all(*rows).subquery("stage_months")
+
+
+def arrears_month_units(session, cycle, owed, stages):
+    """Per owed stage, month and component: the family's units valid on the month's first day (subquery).
+
+    Columns: member_id, missed_id, line (the "rapel:<stage>" category), n_months, component, units. A component
+    counts in a month when its `enrolment_components` row is valid on the month's first day (`valid_from` NULL or
+    on/before it: a child added later counts from its first whole month), minus the members dead before that day
+    (`member_benefit_ends.ended_on` earlier than the first day) and the members whose PKH commitment was suspended
+    for that month (the same rule as a cycle: the non-compliant quarters before the month's quarter reach the
+    stage's `commitment_suspend_after`; a dead member is not subtracted twice).
+    """
+    from .conditions import ended_components, quarter, strikes_query
+
+    months = _month_rows(stages)
+    comp = aliased(EnrolmentComponent)
+    valid = (select(owed.c.member_id, owed.c.enrolment_id, owed.c.missed_id, owed.c.category.label("line"),
+                    months.c.month_start, months.c.quarter, months.c.n_months, months.c.suspend_after,
+                    comp.category.label("component"), func.sum(comp.units).label("units"))
+             .join(months, months.c.missed_id == owed.c.missed_id)
+             .join(comp, and_(comp.enrolment_id == owed.c.enrolment_id, comp.programme == cycle.programme,
+                              or_(comp.valid_from.is_(None), comp.valid_from <= months.c.month_start)))
+             .group_by(owed.c.member_id, owed.c.enrolment_id, owed.c.missed_id, owed.c.category,
+                       months.c.month_start, months.c.quarter, months.c.n_months, months.c.suspend_after,
+                       comp.category)
+             .subquery("valid_units"))
+    ended = ended_components(session).subquery("ended")
+    dead = (select(func.count()).select_from(ended)
+            .where(ended.c.enrolment_id == valid.c.enrolment_id, ended.c.programme == cycle.programme,
+                   ended.c.category == valid.c.component, ended.c.ended_on < valid.c.month_start)
+            .scalar_subquery())
+    withheld = dead
+    quarters = sorted({quarter(name) for _, names, suspend_after in stages if suspend_after
+                       for name in names.split(",")})
+    if quarters:
+        enrolments = select(owed.c.enrolment_id)
+        parts = []
+        for q in quarters:
+            s = strikes_query(q, enrolments).subquery()
+            parts.append(select(literal(q).label("quarter"), s.c.enrolment_id, s.c.category, s.c.member_nik,
+                                s.c.strikes))
+        strikes = union_all(*parts).subquery("strikes")
+        gone = aliased(ended)
+        suspended = (select(func.count()).select_from(strikes)
+                     .where(strikes.c.enrolment_id == valid.c.enrolment_id, strikes.c.category == valid.c.component,
+                            strikes.c.quarter == valid.c.quarter, valid.c.suspend_after > 0,
+                            strikes.c.strikes >= valid.c.suspend_after,
+                            ~exists().where(gone.c.enrolment_id == strikes.c.enrolment_id,
+                                            gone.c.member_nik == strikes.c.member_nik,
+                                            gone.c.category == strikes.c.category,
+                                            gone.c.ended_on < valid.c.month_start))
+                     .scalar_subquery())
+        withheld = dead + suspended
+    return (select(valid.c.member_id, valid.c.missed_id, valid.c.line, valid.c.n_months, valid.c.component,
+                   (valid.c.units - withheld).label("units"))
+            .subquery("month_units"))
 
 
 def payment_reference(code, member_id, attempt=1):

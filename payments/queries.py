@@ -1,7 +1,10 @@
 """Read-only views of payment cycles for pages: lists, a family's payments, progress."""
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
+
+from cases.models import Application, Enrolment
 
 from .models import CycleMember, Entitlement, Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 
@@ -21,6 +24,9 @@ class FamilyPayment:
     next_action: str | None
     date: object  # when the status was reached (result, draw, return) or the SP2D date
     arrears: int = 0  # the part of the amount that pays missed stages of an overturned appeal (rapel)
+    # Paid at enrolment, outside any cycle (the older path, before the cycles paid every family): cycle_code is
+    # then the disbursement reference, and the amount the enrolment's first payment.
+    at_enrolment: bool = False
 
 
 def cycles(session):
@@ -53,11 +59,61 @@ def _family_payments(session, where):
     return [FamilyPayment(*row) for row in session.execute(query)]
 
 
+def _paid_at_enrolment(session, where):
+    """The first stages paid at enrolment by the older path (Enrolment.disbursement_ref), as FamilyPayments."""
+    query = (select(Enrolment.disbursement_ref, Enrolment.programmes, Enrolment.benefits, Enrolment.enrolled_at,
+                    Application.payment_channel)
+             .join(Application, Application.id == Enrolment.application_id)
+             .where(where, Enrolment.disbursement_ref.is_not(None)).order_by(Enrolment.id.desc()))
+    out = []
+    for reference, programmes, benefits, enrolled_at, channel in session.execute(query):
+        cash = [p for p in programmes or [] if p != "PBI"]
+        out.append(FamilyPayment(reference, ", ".join(cash), "", int((benefits or {}).get("first_payment") or 0),
+                                 channel or "POS", "sent", None, None, enrolled_at, at_enrolment=True))
+    return out
+
+
 def payments_of_application(session, application_id):
-    """A case's payments in every cycle (sent or later), newest first."""
-    return _family_payments(session, CycleMember.application_id == application_id)
+    """A case's payments in every cycle (sent or later), newest first; then a first stage paid at enrolment."""
+    return (_family_payments(session, CycleMember.application_id == application_id)
+            + _paid_at_enrolment(session, Enrolment.application_id == application_id))
 
 
 def payments_of_nik(session, nik):
     """The payments of the family whose applicant has this NIK (the portal), newest first."""
-    return _family_payments(session, CycleMember.nik == nik)
+    return _family_payments(session, CycleMember.nik == nik) + _paid_at_enrolment(session, Enrolment.nik == nik)
+
+
+@dataclass(frozen=True)
+class ExpectedPayment:
+    """The stage expected to pay an enrolled family first (its payment plan), until a cycle has paid it."""
+
+    programme: str
+    cycle_code: str
+    first_month: date
+    last_month: date
+    cut_off: date
+    estimated: int
+    supplementary: bool
+
+
+def _month(text):
+    year, month = (int(x) for x in text.split("-")[:2])
+    return date(year, month, 1)
+
+
+def expected_first_payments(session, application_id):
+    """The payment plan's first stages of a family still enrolled, for the programmes no cycle has paid it yet."""
+    enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == application_id,
+                                                        Enrolment.ended_at.is_(None))).scalar_one_or_none()
+    plan = (enrolment.payment_plan if enrolment is not None else None) or {}
+    if not plan.get("cycles"):
+        return []
+    paid = set(session.execute(select(PaymentCycle.programme).join(Payment, Payment.cycle_id == PaymentCycle.id)
+                               .join(CycleMember, CycleMember.id == Payment.member_id)
+                               .where(CycleMember.application_id == application_id,
+                                      Payment.status != "planned")).scalars())
+    return [ExpectedPayment(c["programme"], c["cycle"], _month(c["months"][0]), _month(c["months"][-1]),
+                            date.fromisoformat(c["cut_off"]), int(c.get("estimated") or 0),
+                            bool(c.get("supplementary")))
+            for c in plan["cycles"] if c["programme"] not in paid and c.get("months")]

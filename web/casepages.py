@@ -19,7 +19,7 @@ from engine.models import HumanTask
 from engine.scope import in_scope
 from integrations.face import sniff_image_type
 from integrations.nik import mask_nik
-from payments.queries import payments_of_application
+from payments.queries import expected_first_payments, payments_of_application
 
 from . import services
 from .auth import roles_required
@@ -96,6 +96,7 @@ def _page(app, errors=None, values=None, status=200):
                            choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
                            has_reference=bool(registry.get("photo_ref")),
                            payments=payments_of_application(db.session, app.id),
+                           expected=expected_first_payments(db.session, app.id),
                            payment_status_texts=PAYMENT_STATUS_TEXTS, next_action_texts=NEXT_ACTION_TEXTS,
                            show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
 

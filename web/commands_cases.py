@@ -141,6 +141,26 @@ def case():
     pass
 
 
+def _print_payment_plan(app):
+    """Enrolment pays nothing itself: the payment cycles do. The plan it recorded (or, for a family enrolled by the
+    older path, the first stage it paid at enrolment)."""
+    from cases.models import Enrolment
+
+    enrolment = db.session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalar_one_or_none()
+    if enrolment is None:
+        return
+    if enrolment.disbursement_ref:
+        click.echo(f"  dibayar saat pendaftaran / paid at enrolment: {enrolment.disbursement_ref}  "
+                   f"Rp{int((enrolment.benefits or {}).get('first_payment') or 0):,}")
+    plan = enrolment.payment_plan or {}
+    for c in plan.get("cycles") or []:
+        click.echo(f"  pembayaran pertama / first payment: {c['programme']} stage {c['cycle']} "
+                   f"({c['months'][0]}..{c['months'][-1]}, list frozen {c['cut_off']}), about Rp{c['estimated']:,}"
+                   f" via {plan.get('channel')}")
+    for programme in plan.get("unscheduled") or []:
+        click.echo(f"  pembayaran pertama / first payment: {programme} with the next cycle opened for it")
+
+
 def _print_decision(app):
     if app.decision:
         click.echo(f"  keputusan / decision: {app.decision} (by {app.decided_by})  rules: {app.rule_version}")
@@ -184,8 +204,8 @@ def case_show(case_number, evidence, username):
             click.echo(f"    [{e['outcome']:12}] {e['criterion']}: {e['text_id']} / {e['text_en']}  ({facts})")
     if app.benefits:
         b = app.benefits
-        click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"
-                   f"  first payment: Rp{b.get('first_payment', 0):,}")
+        click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}")
+    _print_payment_plan(app)
     _print_appeals_and_decisions(app)
     events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
     checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)

@@ -30,6 +30,7 @@ OPERATOR_LABELS = {
     "bpjs_health.lookup": _l("BPJS Health"), "bpjs_employment.lookup_household": _l("BPJS Employment"),
     "assets.lookup": _l("assets"), "civil_service.lookup_household": _l("civil-service register"),
     "benefits.calculate": _l("benefit calculation"), "payments.request_disbursement": _l("payment request"),
+    "payments.join_cycles": _l("join the payment cycles"),
     "cycle.freeze_list": _l("freeze the cycle list"), "cycle.compute_entitlements": _l("cycle entitlements"),
     "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
     "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),

@@ -14,9 +14,10 @@ from tests.integration.payment_support import SCHEDULE, family, finance_officers
 ARREARS = '[programmes.PKH]\nname = "PKH"\nkind = "annual"\narrears = true\narrears_max_stages = {max}\n'
 
 
-def arrears_schedule(max_stages=4):
+def arrears_schedule(max_stages=4, components=""):
     cut_off = utcnow().date() + timedelta(days=1)
     text = SCHEDULE.format(cut_off=cut_off.isoformat(), later=(cut_off + timedelta(days=1)).isoformat())
+    text = text.replace("SD = 900000\n", "SD = 900000\n" + components, 1)
     text += ('[[cycles]]\ncode = "PKH-TEST-T4"\nprogramme = "PKH"\nmonths = ["2027-07", "2027-08", "2027-09"]\n'
              f'cut_off = "{cut_off.isoformat()}"\n')
     return parse_schedule(text.replace('[programmes.PKH]\nname = "PKH"\nkind = "annual"\n',
@@ -145,3 +146,73 @@ def test_the_arrears_show_in_the_figures_the_batch_workbook_and_the_family_payme
     assert rows[0][-1] == "rapel" and sorted((r[4], r[5]) for r in rows[1:]) == [(225_000, 0), (450_000, 225_000)]
     payment = payments_of_application(db.session, appealed.id)[0]
     assert (payment.cycle_code, payment.amount, payment.arrears, payment.status) == ("PKH-TEST-T2", 450_000, 225_000, "sent")
+
+
+def test_each_missed_month_is_priced_with_the_components_valid_in_that_month(svc):
+    """A hand-computed case. Per stage (3 months): child_0_6 750,000, SD 225,000, elderly_70 600,000, so a
+    month is 250,000 / 75,000 / 200,000 a unit. The family, overturned, missed T1 (Oct-Dec 2026) and T2
+    (Jan-Mar 2027):
+    - SD, 2 children; one missed school in 2026-Q3 and 2026-Q4 (suspend after 2 quarters): both count in T1
+      (only Q3 before 2026-Q4: a warning), one in T2 (Q3 and Q4 before 2027-Q1: suspended);
+    - a toddler added on 2026-11-15: counts from December 2026 (the first month it was valid on the 1st);
+    - a grandmother over 70 who died on 2027-02-10: counts through February 2027, not March.
+    T1: SD 2 x 75,000 x 3 + child 250,000 x 1 + elderly 200,000 x 3 = 450,000 + 250,000 + 600,000 = 1,300,000
+    T2: SD 1 x 75,000 x 3 + child 250,000 x 3 + elderly 200,000 x 2 = 225,000 + 750,000 + 400,000 = 1,375,000
+    (priced with the current components both would be 2 x 225,000 + 750,000 + 600,000 = 1,650,000)."""
+    from datetime import date
+
+    from cases.models import EnrolmentComponent
+    from cases.programme import DECEASED, MemberBenefitEnd
+    from payments.models import CommitmentCheck
+
+    fin = finance_officers()
+    schedule = arrears_schedule()
+    appealed = family([("PKH", "SD", 2), ("PKH", "elderly_70", 1)], status="REJECTED")
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
+    db.session.add(EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="child_0_6", units=1,
+                                      valid_from=date(2026, 11, 15)))
+    db.session.add(MemberBenefitEnd(enrolment_id=enrolment.id, application_id=appealed.id,
+                                    member_nik="3510014101400001", reason=DECEASED, ended_on=date(2027, 2, 10),
+                                    categories=[{"programme": "PKH", "category": "elderly_70", "annual": 2_400_000}]))
+    for period in ("2026-Q3", "2026-Q4"):
+        db.session.add(CommitmentCheck(enrolment_id=enrolment.id, application_id=appealed.id, district_code="01",
+                                       member_nik="3510014101150002", category="SD", period=period, attendance=40,
+                                       compliant=False, source="field"))
+    db.session.commit()
+    for code in ("PKH-TEST-T1", "PKH-TEST-T2"):
+        open_cycle(svc.engine, schedule, code, fin["fin1"])
+        cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == code)).scalar_one()
+        cycle.commitment_warn_after, cycle.commitment_suspend_after = 1, 2  # as [commitments] would copy them
+        db.session.commit()
+    overturn(appealed, utcnow() - timedelta(days=30))
+    open_cycle(svc.engine, schedule, "PKH-TEST-T3", fin["fin1"])
+    db.session.commit()
+    _, paid = lines("PKH-TEST-T3")
+    assert {k: v for k, v in paid.items() if k[1].startswith("rapel:")} == {
+        (appealed.id, "rapel:PKH-TEST-T1"): 1_300_000, (appealed.id, "rapel:PKH-TEST-T2"): 1_375_000}
+
+
+def test_a_part_month_stage_is_rounded_down_once_per_stage(svc):
+    """SMA is 2,000,000 a year: 500,000 a stage of 3 months, 166,666.67 a month. A pupil whose SMA component
+    starts on 2026-10-02 counts in November and December: 500,000 x 2 / 3 = 333,333 (rounded down once for the
+    whole line, not 166,666 x 2 = 333,332). With SD 225,000 for the whole stage: 558,333."""
+    from datetime import date
+
+    from cases.models import EnrolmentComponent
+
+    fin = finance_officers()
+    schedule = arrears_schedule(components="SMA = 2000000\n")
+    appealed = family([("PKH", "SD", 1)], status="REJECTED")
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
+    db.session.add(EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SMA", units=1,
+                                      valid_from=date(2026, 10, 2)))
+    db.session.commit()
+    open_cycle(svc.engine, schedule, "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    overturn(appealed, utcnow() - timedelta(days=30))
+    open_cycle(svc.engine, schedule, "PKH-TEST-T2", fin["fin1"])
+    db.session.commit()
+    _, paid = lines("PKH-TEST-T2")
+    assert paid[(appealed.id, "rapel:PKH-TEST-T1")] == 558_333
+    # The current stage (T2) pays the SMA component in full: it was valid on T2's cut-off day.
+    assert paid[(appealed.id, "SMA")] == 500_000

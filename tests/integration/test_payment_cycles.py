@@ -199,3 +199,30 @@ def test_a_supplementary_cycle_pays_the_stage_to_families_enrolled_after_the_mai
     assert supplement.planned_total == 2 * 225_000
     main_members = db.session.scalars(select(CycleMember.application_id).where(CycleMember.cycle_id == main.id)).all()
     assert main_members == [on_time.id]
+
+
+def test_a_component_counts_from_its_first_day(svc, fin):
+    """A row with `valid_from` (a child added later) is frozen only by a cycle whose cut-off day is on or after
+    it; the rows of one category add up."""
+    from datetime import timedelta
+
+    grown = family([("PKH", "SD", 1)])
+    enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == grown.id)).one()
+    tomorrow = utcnow().date() + timedelta(days=1)  # the test cycles' cut-off day
+    db.session.add_all([
+        EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SD", units=1, valid_from=tomorrow),
+        EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="child_0_6", units=1,
+                           valid_from=tomorrow + timedelta(days=1))])
+    only_later = family([])
+    later = db.session.scalars(select(Enrolment).where(Enrolment.application_id == only_later.id)).one()
+    db.session.add(EnrolmentComponent(enrolment_id=later.id, programme="PKH", category="SD", units=1,
+                                      valid_from=tomorrow + timedelta(days=1)))
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+    db.session.commit()
+    c = cycle()
+    members = {m.application_id: m.id for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))}
+    assert set(members) == {grown.id}  # a family whose only component starts after the cut-off is not on the list
+    frozen = {(x.category, x.units) for x in db.session.scalars(select(CycleMemberComponent)
+                                                                 .where(CycleMemberComponent.member_id == members[grown.id]))}
+    assert frozen == {("SD", 2)}

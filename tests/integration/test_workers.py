@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import func, select, text
 
-from cases.models import Application, CaseEvent
+from cases.models import Application, CaseEvent, Enrolment, EnrolmentComponent, enrolment_components
 from engine.db import db, utcnow
 from engine.models import ProcessInstance
 from engine.wakes import WAKEABLE
@@ -153,9 +153,15 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
 
     enrolled = db.session.scalar(select(Application).where(Application.case_number == numbers[0]))
     assert enrolled.status == "ENROLLED", cluster.logs()
-    assert db.session.scalar(select(func.count()).select_from(disbursements)) == 1
-    paid = db.session.execute(select(disbursements.c.amount)).scalar_one()
-    assert paid == enrolled.benefits["first_payment"]
+    # Enrolment moves no money (the payment cycles pay): no bank request at all, even with the crash and the
+    # cut connections; the family is enrolled once, its components written once, its payment plan recorded.
+    assert db.session.scalar(select(func.count()).select_from(disbursements)) == 0
+    enrolments = db.session.scalars(select(Enrolment).where(Enrolment.nik == enrolled.nik)).all()
+    assert len(enrolments) == 1 and enrolments[0].payment_plan and enrolments[0].disbursement_ref is None
+    components = db.session.execute(select(EnrolmentComponent.programme, EnrolmentComponent.category,
+                                           EnrolmentComponent.units)
+                                    .where(EnrolmentComponent.enrolment_id == enrolments[0].id)).all()
+    assert sorted(tuple(c) for c in components) == enrolment_components(enrolled.benefits, enrolled.programmes)
     sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, outbox.c.template,
                                      func.count()).group_by(outbox.c.recipient_nik, outbox.c.channel,
                                                             outbox.c.template)).all()

@@ -17,7 +17,7 @@ from integrations.base import TransientIntegrationError
 from .. import services
 from . import bp
 from .session import applicant_required, current_applicant
-from payments.queries import payments_of_application
+from payments.queries import expected_first_payments, payments_of_application
 
 from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_PARAMS, NOTICE_TEXTS, OUTCOME_TEXTS,
                     PAYMENT_STATUS_TEXTS, STATUS_TEXTS)
@@ -50,9 +50,11 @@ def notices_for(nik, limit=None):
         return None
     texts = []
     for message in found[:limit]:
-        template = NOTICE_TEXTS.get(message["template"])
+        params = message["params"] or {}
+        # A notice that names a stage has its own wording where there is one (decision_enrolled+cycle).
+        template = ((params.get("cycle") and NOTICE_TEXTS.get(f"{message['template']}+cycle"))
+                    or NOTICE_TEXTS.get(message["template"]))
         if template is not None:
-            params = message["params"]
             texts.append((message["sent_at"], str(template) % {key: str(params.get(key, "")) for key in NOTICE_PARAMS}))
     return texts
 
@@ -127,6 +129,7 @@ def case(case_number):
         outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
         appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
         locale=locale, now=utcnow(), payments=payments_of_application(db.session, app.id),
+        expected=expected_first_payments(db.session, app.id),
         payment_status_texts=PAYMENT_STATUS_TEXTS, commitments=_commitments(app, locale))
     _audit("case.view", app.case_number)
     db.session.commit()

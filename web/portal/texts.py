@@ -76,6 +76,9 @@ NOTICE_TEXTS = {
                               "Stages missed since the exit are paid as arrears (rapel) where the programme allows."),
     "appeal_received": _l("Your appeal on %(case_number)s was received; an officer will review it."),
     "decision_enrolled": _l("Your application %(case_number)s was approved."),
+    # the same notice with the stage expected to pay the family first (enrolment joins the payment cycles)
+    "decision_enrolled+cycle": _l("Your application %(case_number)s was approved. Your first %(programme)s payment "
+                                  "comes with stage %(cycle)s (about %(amount)s); you will be told when it is paid."),
     "graduation_notice": _l("Your family has graduated from the programme (%(case_number)s): it is self-sufficient. "
                             "Payments stop from the next cycle."),
     "graduation_thanks": _l("Thank you. Your family worked hard to stand on its own feet, and we are glad to see it "
