@@ -5,7 +5,7 @@ expected to pay it first, the estimated amount) and the payment cycles pay. A co
 the enrolment (a child added later): arrears price each missed month with the components valid in it.
 
 Revision ID: 0030
-Revises: 0029
+Revises: 0036
 Create Date: 2026-12-06 19:45:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0030"
-down_revision = "0029"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 
