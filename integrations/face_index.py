@@ -112,6 +112,14 @@ _STATS_FRESH = text("SELECT pg_stat_clear_snapshot()")
 _WRITERS = text("SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
                 " AND pid <> pg_backend_pid()"
                 " AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+# A claim in one round trip (PostgreSQL): the subquery in FROM takes the global lock first (a
+# subquery calling a volatile function is not pulled up, so its row exists, lock taken, before the
+# outer SELECT evaluates nextval for it); the id comes back with the row.
+_CLAIM_INSERT = text(
+    "INSERT INTO face_templates (id, nik, case_ref, encoding, created_at, pending)"
+    " SELECT nextval(pg_get_serial_sequence('face_templates', 'id')), :nik, :case_ref, :encoding, :created_at, true"
+    " FROM (SELECT pg_advisory_xact_lock(CAST(:lock AS bigint))) AS dedup_lock RETURNING id"
+).bindparams(bindparam("encoding", type_=LargeBinary()), bindparam("created_at", type_=DateTime(timezone=True)))
 _LIVENESS_TRY = text("SELECT pg_try_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 
 face_metadata = MetaData()
@@ -334,13 +342,12 @@ class FaceTemplateIndex:
         """Commit a pending template on a connection of its own; the caller's transaction holds its
         liveness lock from before that commit to its own end. Returns the claim's id."""
         with self._connect() as side:
-            side.execute(select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY)))
-            claim = int(side.execute(text(
-                "SELECT nextval(pg_get_serial_sequence('face_templates', 'id'))")).scalar())
+            # One statement: the global lock, then (per row of the locked subquery) the next id and
+            # the pending row with it.
+            claim = int(side.execute(_CLAIM_INSERT, {
+                "lock": DEDUP_LOCK_KEY, "nik": nik, "case_ref": str(case_ref), "encoding": data,
+                "created_at": _utc(self._clock())}).scalar_one())
             session.execute(_LIVENESS_TAKE, {"c": LIVENESS_CLASS, "i": claim % _INT4})
-            side.execute(insert(face_templates).values(
-                id=claim, nik=nik, case_ref=str(case_ref), encoding=data, created_at=_utc(self._clock()),
-                pending=True))
             side.commit()  # releases the global lock: the next claim's id is larger and sees this one
         return claim
 
