@@ -45,7 +45,8 @@ rows written (rows inserted, updated or deleted) per application.
 
     .venv/bin/python bench/throughput.py [--n 2000] [--people 20000] [--postgres URL] [--bench-db NAME] [--profile]
 
-(``--profile`` sorts by cumulative time; BENCH_PROFILE_SORT=tottime sorts by own time.)
+(``--profile`` sorts by cumulative time; BENCH_PROFILE_SORT=tottime sorts by own time;
+BENCH_PROFILE_OUT=PATH also writes the raw statistics to PATH.sqlite / PATH.postgresql for pstats.)
 """
 import argparse
 import copy
@@ -386,6 +387,8 @@ def bench_backend(label, url, tmp, extracts, n, distance, applicants, block, pro
     if profiler:
         print(f"\n--- cProfile of the persisted runs on {label} (top 30 by cumulative time) ---")
         pstats.Stats(profiler, stream=sys.stdout).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(30)
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profiler.dump_stats(f"{os.environ['BENCH_PROFILE_OUT']}.{label.lower()}")
     sys.stdout.flush()
     return applicants
 

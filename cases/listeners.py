@@ -17,6 +17,8 @@ _INSERT_EVIDENCE = insert(EvidenceRecord.__table__)
 _INSERT_EVIDENCE_RETURNING = _INSERT_EVIDENCE.returning(
     EvidenceRecord.__table__.c.id, EvidenceRecord.__table__.c.source, EvidenceRecord.__table__.c.checked_at)
 _INSERT_EVENTS = insert(CaseEvent.__table__)
+_INSERT_ENROLMENT = insert(Enrolment.__table__).returning(Enrolment.__table__.c.id)
+_INSERT_COMPONENTS = insert(EnrolmentComponent.__table__)
 DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
 
 
@@ -112,6 +114,8 @@ def _record(engine, session, runtime):
         runtime.tepat_evidence = []
     if events:
         session.execute(_INSERT_EVENTS, events)
+    # Set before the status is applied: the case row is then written once, by the caller's flush.
+    app.updated_at = utcnow()
     if runtime.instance.version.process_id == "recheck":
         _record_recheck(session, app, status, runtime)
     elif runtime.instance.version.process_id == "payment_review":
@@ -121,8 +125,7 @@ def _record(engine, session, runtime):
     elif runtime.instance.version.process_id == "graduation":
         _record_graduation(session, app, status, runtime)
     elif status and status != app.status:
-        _apply_status(session, app, status, runtime)
-    app.updated_at = utcnow()
+        _apply_status(session, app, status, runtime, first_run=submitted is not None)
 
 
 _RULE_VERSIONS = {}
@@ -221,7 +224,12 @@ def _record_graduation(session, app, status, runtime):
               detail={"kind": data.get("graduation_kind"), "declared_by": data.get("declared_by")})
 
 
-def _apply_status(session, app, status, runtime):
+def _apply_status(session, app, status, runtime, first_run=False):
+    """Set the case's status and decision from the run; an enrolment is written with Core statements
+    (its row, then its components), so the case row is still written once, by the caller's flush.
+
+    `first_run`: the case was submitted in this transaction, so it has no appeal yet.
+    """
     app.status = status
     data = runtime.current_data
     if status in DECISION_STATUSES and "exclusions" in data:
@@ -245,16 +253,18 @@ def _apply_status(session, app, status, runtime):
         disbursement = data.get("disbursement") or {}
         plan = data.get("payment_plan") or disbursement.get("payment_plan")
         # A rejection overturned on appeal: the stages missed since the application are owed as arrears.
-        overturned = session.execute(select(Appeal.id).where(Appeal.application_id == app.id,
-                                                             Appeal.outcome == "overturn").limit(1)).first()
-        enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=app.programmes,
-                              benefits=app.benefits or {}, disbursement_ref=disbursement.get("reference"),
-                              payment_plan=_complete_plan(session, runtime, app, data, plan),
-                              arrears_from=app.created_at if overturned is not None else None)
-        session.add(enrolment)
-        session.flush()  # the enrolment's id, for its components (what payment cycles freeze)
-        session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=n)
-                        for p, c, n in enrolment_components(app.benefits, app.programmes))
+        overturned = None if first_run else session.execute(
+            select(Appeal.id).where(Appeal.application_id == app.id, Appeal.outcome == "overturn").limit(1)).first()
+        # The enrolment's id comes back with its INSERT, for its components (what payment cycles freeze).
+        enrolment_id = session.execute(_INSERT_ENROLMENT, {
+            "application_id": app.id, "nik": app.nik, "programmes": app.programmes, "benefits": app.benefits or {},
+            "disbursement_ref": disbursement.get("reference"),
+            "payment_plan": _complete_plan(session, runtime, app, data, plan),
+            "arrears_from": app.created_at if overturned is not None else None}).scalar_one()
+        components = [{"enrolment_id": enrolment_id, "programme": p, "category": c, "units": n}
+                      for p, c, n in enrolment_components(app.benefits, app.programmes)]
+        if components:
+            session.execute(_INSERT_COMPONENTS, components)
 
 
 def _complete_plan(session, runtime, app, data, plan):

@@ -112,6 +112,14 @@ _STATS_FRESH = text("SELECT pg_stat_clear_snapshot()")
 _WRITERS = text("SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
                 " AND pid <> pg_backend_pid()"
                 " AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+# A claim in one round trip (PostgreSQL): the subquery in FROM takes the global lock first (a
+# subquery calling a volatile function is not pulled up, so its row exists, lock taken, before the
+# outer SELECT evaluates nextval for it); the id comes back with the row.
+_CLAIM_INSERT = text(
+    "INSERT INTO face_templates (id, nik, case_ref, encoding, created_at, pending)"
+    " SELECT nextval(pg_get_serial_sequence('face_templates', 'id')), :nik, :case_ref, :encoding, :created_at, true"
+    " FROM (SELECT pg_advisory_xact_lock(CAST(:lock AS bigint))) AS dedup_lock RETURNING id"
+).bindparams(bindparam("encoding", type_=LargeBinary()), bindparam("created_at", type_=DateTime(timezone=True)))
 _LIVENESS_TRY = text("SELECT pg_try_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 
 face_metadata = MetaData()
@@ -138,6 +146,14 @@ _PROBE = select(func.max(face_templates.c.id))
 _SAME_CASE = select(face_templates.c.id, face_templates.c.encoding, face_templates.c.pending).where(
     face_templates.c.nik == bindparam("nik"), face_templates.c.case_ref == bindparam("case_ref"),
     face_templates.c.deleted_at.is_(None))
+
+_INSERT_TEMPLATE = insert(face_templates)
+_CATCH_UP = union_all(
+    *(select(face_templates.c.id, face_templates.c.nik, face_templates.c.encoding, face_templates.c.deleted_at)
+      .where(where) for where in (face_templates.c.id > bindparam("last_id"),
+                                  face_templates.c.deleted_at > bindparam("since"))))
+_PG_DEDUP_LOCK = select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY))
+_SQLITE_DEDUP_LOCK = update(face_templates).where(false()).values(id=face_templates.c.id)
 
 
 @dataclass(frozen=True)
@@ -216,8 +232,9 @@ class FaceTemplateIndex:
             if bytes(row.encoding) == data and not row.pending:
                 return row.id  # a retried task adds the same template again: nothing to do
         self._retire(session, same_case)
-        result = session.execute(insert(face_templates).values(
-            nik=nik, case_ref=str(case_ref), encoding=data, created_at=_utc(self._clock()), pending=False))
+        result = session.execute(_INSERT_TEMPLATE, {
+            "nik": nik, "case_ref": str(case_ref), "encoding": data, "created_at": _utc(self._clock()),
+            "pending": False})
         self._mark_written(session)
         return int(result.inserted_primary_key[0])
 
@@ -334,13 +351,12 @@ class FaceTemplateIndex:
         """Commit a pending template on a connection of its own; the caller's transaction holds its
         liveness lock from before that commit to its own end. Returns the claim's id."""
         with self._connect() as side:
-            side.execute(select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY)))
-            claim = int(side.execute(text(
-                "SELECT nextval(pg_get_serial_sequence('face_templates', 'id'))")).scalar())
+            # One statement: the global lock, then (per row of the locked subquery) the next id and
+            # the pending row with it.
+            claim = int(side.execute(_CLAIM_INSERT, {
+                "lock": DEDUP_LOCK_KEY, "nik": nik, "case_ref": str(case_ref), "encoding": data,
+                "created_at": _utc(self._clock())}).scalar_one())
             session.execute(_LIVENESS_TAKE, {"c": LIVENESS_CLASS, "i": claim % _INT4})
-            side.execute(insert(face_templates).values(
-                id=claim, nik=nik, case_ref=str(case_ref), encoding=data, created_at=_utc(self._clock()),
-                pending=True))
             side.commit()  # releases the global lock: the next claim's id is larger and sees this one
         return claim
 
@@ -471,14 +487,15 @@ class FaceTemplateIndex:
         # UNION ALL of index-friendly parts (an OR of them scans the table on SQLite); a row in two
         # parts (a deleted new row or gap) is read twice, harmlessly.
         columns = (t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at)
-        parts = [select(*columns).where(t.c.id > self._last_id),
-                 select(*columns).where(t.c.deleted_at > since)]
         if gaps:
-            parts.append(select(*columns).where(t.c.id.in_(gaps)))
-        query = union_all(*parts)
+            query = union_all(select(*columns).where(t.c.id > bindparam("last_id")),
+                              select(*columns).where(t.c.deleted_at > bindparam("since")),
+                              select(*columns).where(t.c.id.in_(gaps)))
+        else:
+            query = _CATCH_UP  # the usual case: built once
         if top is None or top - self._last_id + len(gaps) > _STREAM_ABOVE:
             query = query.execution_options(yield_per=50_000)
-        result = conn.execute(query)
+        result = conn.execute(query, {"last_id": self._last_id, "since": since})
         deleted = self._read_new(conn, result, started, gaps=set(gaps))
         fresh = [i for i, _ in deleted if i not in self._deleted_seen]
         self._matrix.remove(fresh)
@@ -609,9 +626,9 @@ def hold_dedup_lock(session: Session) -> None:
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY)))
+        session.execute(_PG_DEDUP_LOCK)
     elif dialect == "sqlite":
-        session.execute(update(face_templates).where(false()).values(id=face_templates.c.id))
+        session.execute(_SQLITE_DEDUP_LOCK)
     else:
         raise NotImplementedError(f"no deduplication lock for {dialect}")
 

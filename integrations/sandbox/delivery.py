@@ -5,6 +5,8 @@ import hashlib
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
 from integrations.notify import Notifier
@@ -20,6 +22,12 @@ _DISBURSEMENT_BY_REFERENCE = select(t.disbursements).where(t.disbursements.c.ref
 _INSERT_DISBURSEMENT = insert(t.disbursements)
 _OUTBOX_BY_KEY = select(t.outbox.c.id).where(t.outbox.c.idempotency_key == bindparam("key"))
 _INSERT_OUTBOX = insert(t.outbox)
+# A message with an idempotency key already used is not stored again (uq_sandbox_outbox_idempotency_key).
+_UPSERTS = {
+    name: dialect_insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.idempotency_key])
+    .returning(t.outbox.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
@@ -70,6 +78,17 @@ class SandboxNotifier(SandboxAdapter, Notifier):
              idempotency_key: str | None = None) -> str:
         """Send one templated message and return its id (the first one's, for a key already used)."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
+        session = self._session
+        dialect = session.get_bind().dialect.name
+        if idempotency_key and dialect in _UPSERTS and self._faults.quiet(self.source, recipient_nik):
+            # No fault can apply: one round trip for a new key (the INSERT that skips a used key);
+            # a used key is then read, as below.
+            inserted = session.execute(_UPSERTS[dialect], {
+                "recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params,
+                "sent_at": self._clock(), "idempotency_key": idempotency_key}).scalar()
+            if inserted is None:
+                inserted = session.execute(_OUTBOX_BY_KEY, {"key": idempotency_key}).scalar()
+            return str(inserted)
         if idempotency_key:
             known = self._session.execute(_OUTBOX_BY_KEY, {"key": idempotency_key}).scalar()
             if known is not None:
@@ -77,7 +96,6 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
-        session = self._session
         result = session.execute(_INSERT_OUTBOX, {
             "recipient_nik": recipient_nik, "channel": channel, "template": template,
             "params": params, "sent_at": self._clock(), "idempotency_key": idempotency_key or None,

@@ -66,6 +66,14 @@ class SandboxFaults:
         with self._lock:
             self._injected.clear()
 
+    def quiet(self, source: str, key: str) -> bool:
+        """True when ``before_call(source, key)`` would do nothing: no rates or latency configured for
+        the source and no fault injected for the key."""
+        if source in self._rates:
+            return False
+        with self._lock:
+            return (source, str(key)) not in self._injected  # a defaultdict: `in` adds nothing
+
     def _rate_fault(self, source: str, key: str) -> str | None:
         rates = self._rates.get(source)
         if not rates:

@@ -196,3 +196,26 @@ def test_a_version_deployed_by_another_process_is_used_by_the_next_submission(sv
     assert "<!-- elsewhere -->" in svc.engine.version_files(db.session.get(ProcessInstance, third.instance_id).version)[name]
     assert third.rule_version != first.rule_version
     assert svc.engine.remembered_version("application").id == newest
+
+
+def test_a_notice_with_a_used_idempotency_key_is_stored_once_and_answers_the_first_id(svc, personas):
+    """The notifier's one-statement path (INSERT ... ON CONFLICT DO NOTHING RETURNING) when no fault can apply."""
+    import pytest
+
+    from integrations.base import IntegrationTimeout
+    from integrations.sandbox.tables import outbox
+
+    notifier, nik = svc.integrations.notifier, personas["eligible_family_with_children"]
+    with statements() as sent:
+        first = notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k1")
+    assert len(sent) == 1, sent
+    again = notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k1")
+    assert again == first
+    db.session.commit()
+    assert notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k1") == first
+    assert db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.idempotency_key == "perf10:k1")) == 1
+    # With a fault injected for the recipient the call still goes through the fault check first.
+    svc.integrations.faults.inject("notify", nik, "timeout")
+    with pytest.raises(IntegrationTimeout):
+        notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k2")
+    assert notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k2")
