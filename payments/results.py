@@ -183,7 +183,7 @@ class _Stager:
         from .models import PaymentResultLine
 
         if self.rows:
-            self.session.execute(insert(PaymentResultLine), self.rows)
+            self.session.execute(insert(PaymentResultLine.__table__), self.rows)
             self.rows = []
 
 
