@@ -346,7 +346,13 @@ def test_a_worker_killed_during_the_http_dispatch_pays_nobody_twice_and_the_cycl
         # (the two remembered), only the one whose mark was lost and those left.
         assert set(sim.payouts) == refs and len(refs) == bri.count == 40, cluster.logs()
         assert set(sim.payouts.values()) == {1}
-        assert sim.requests["BRI"] == 3 + 1 + 1, (sim.requests, cluster.logs())  # 5-payment parts, then the rest in one
+        # Three 5-payment parts by the killed worker; the next went on after the two remembered, in one part
+        # (1,000 payments a part): the third part again (answered with its first receipt) and the rest.
+        assert sim.requests["BRI"] == 3 + 1, (sim.requests, cluster.logs())
+        from cases.audit import AuditEntry
+
+        sent = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.batch_sent")).one()
+        assert (sent.detail["resumed_after_parts"], sent.detail["sent"], sent.detail["parts"]) == (2, 30, 1)
         assert bri.status == "dispatched" and bri.downloaded_by == "http" and bri.sent_through == max(refs)
         assert db.session.scalar(select(func.count()).where(Payment.cycle_id == bri.cycle_id,
                                                             Payment.status != "sent")) == 0
