@@ -146,7 +146,7 @@ def _parse(text):
 
 ITEM_LINES = 5000
 STAGE_ROWS = 5000
-VALUES_ROWS = 1000  # 7 parameters a line: 7,000 a statement (PostgreSQL and SQLite take 32,766)
+STAGED = ("import_id", "line", "reference", "amount", "status", "failure", "outcome")
 RUN_KIND = "payment_results"
 TAKEN = ("ACCEPTED", "REPEATED")
 
@@ -183,10 +183,18 @@ class _Stager:
     def flush(self):
         from .models import PaymentResultLine
 
-        # One multi-row INSERT ... VALUES per VALUES_ROWS lines: a driver's executemany sends a statement per
-        # row (psycopg's pipeline), several times slower at 150,000 lines.
-        for start in range(0, len(self.rows), VALUES_ROWS):
-            self.session.execute(insert(PaymentResultLine.__table__).values(self.rows[start:start + VALUES_ROWS]))
+        if not self.rows:
+            return
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # COPY, in the session's transaction: psycopg's executemany sends a statement per row and a multi-row
+            # VALUES costs more to compile than to run (150,000 lines: minutes, against seconds).
+            with connection.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(f"COPY {PaymentResultLine.__tablename__} ({', '.join(STAGED)}) FROM STDIN") as copy:
+                    for row in self.rows:
+                        copy.write_row([row[name] for name in STAGED])
+        else:
+            connection.execute(insert(PaymentResultLine.__table__), self.rows)
         self.rows = []
 
 
