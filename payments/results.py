@@ -323,7 +323,8 @@ def finish_import(session, row, batch, actor, action="cycle.results_imported"):
     if row.status != "importing":
         return False
     lines = (PaymentResultLine.import_id == row.id,)
-    if session.scalar(select(PaymentResultLine.line).where(*lines, PaymentResultLine.outcome.is_(None)).limit(1)):
+    if session.scalar(select(PaymentResultLine.line).where(*lines, PaymentResultLine.outcome.is_(None))
+                      .limit(1)) is not None:
         return False
     counts = dict(session.execute(select(PaymentResultLine.outcome, func.count()).where(*lines)
                                   .group_by(PaymentResultLine.outcome)).all())
