@@ -8,8 +8,9 @@ workbook. A file whose own control header disagrees with its lines, or that name
 refused whole. Partial results are normal; a batch is reconciled only when every payment has a result
 and the results' count and total equal the batch's control totals.
 
-The whole import is one transaction: a crash leaves nothing of it, and importing the same file again
-changes nothing (a result already taken counts as repeated).
+An upload is checked whole and staged, then taken in chunks of ITEM_LINES lines, each chunk one
+transaction (a tracked run, payments/runs.py): a crash loses one chunk's work at most, and the run takes
+that chunk again. Importing the same file again changes nothing (a result already taken counts as repeated).
 """
 from __future__ import annotations
 
