@@ -1,4 +1,4 @@
-"""A `tepat worker` that stalls in the middle of a payment cycle's work: `python -m tests.integration.stall_cycle_worker`.
+"""A `tepat worker` stalling in the middle of a payment cycle's work (`python -m tests.integration.stall_cycle_worker`).
 
 TEPAT_TEST_STALL_AT says where, and the fault tests (test_workers.py) kill it there with SIGKILL:
 

@@ -330,8 +330,8 @@ def test_a_worker_killed_during_the_http_dispatch_pays_nobody_twice_and_the_cycl
         fin = _dispatched_cycle(svc, 40, channels=("BRI",))
         http = {"BANSOS_PAYMENT_CHANNELS": f'{{"BRI": "{sim.url("BRI")}"}}', "BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
         marker = cluster.tmp / "stalled"
-        cluster.start("stalling", "--pool", "solo", "--hostname", "stall-d@test", module="tests.integration.stall_cycle_worker",
-                      TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="dispatch", **http)
+        cluster.start("stalling", "--pool", "solo", "--hostname", "stall-d@test",
+                      module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="dispatch", **http)
         cluster.start("scheduler", "scheduler", **http)
         deadline = time.monotonic() + CYCLE_DEADLINE
         do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-1", "sp2d_date": utcnow().date().isoformat()})
@@ -380,8 +380,8 @@ def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_rec
     monkeypatch.setattr(results, "ITEM_LINES", 7)  # 30 lines a batch: 5 chunks of lines, each its own transaction
     fast = {"BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
     marker = cluster.tmp / "stalled"
-    cluster.start("stalling", "--pool", "solo", "--hostname", "stall-r@test", module="tests.integration.stall_cycle_worker",
-                  TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="results", **fast)
+    cluster.start("stalling", "--pool", "solo", "--hostname", "stall-r@test",
+                  module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="results", **fast)
     cluster.start("scheduler", "scheduler", **fast)
     deadline = time.monotonic() + CYCLE_DEADLINE
     batches = db.session.execute(select(PaymentBatch).order_by(PaymentBatch.channel)).scalars().all()
