@@ -221,11 +221,21 @@ child_0_6 = "health"
         for batch in batches:  # the sandbox bank's answers (untimed: it is the bank's work)
             with files[batch.id].open() as handle:
                 answers[batch.id] = "".join(results_lines(handle, date.today())).encode()
-        with Step(label, "results import, reconciliation, notices"):
+        with Step(label, "results import + reconciliation"):
             for batch in batches:
-                row = import_and_advance(svc.engine, batch, answers[batch.id], f"{batch.reference}.csv", checker)
+                row = import_and_advance(svc.engine, batch, answers[batch.id], f"{batch.reference}.csv", checker,
+                                         follow_up=False)
                 db.session.commit()
                 assert row.status == "applied" and row.refused == 0, (row.status, row.refusals[:3])
+        from payments.runs import run_follow_ups_inline
+
+        with Step(label, "follow-up: notices + reviews (runs)"):
+            run_follow_ups_inline(svc.engine)
+            db.session.commit()
+        from engine.models import HumanTask as Task
+
+        reviews = db.session.scalar(select(func.count()).select_from(Task).where(Task.bpmn_id == "review_payment"))
+        print(f"  {label:<10} caseworker reviews started: {reviews:,}")
         db.session.expire_all()
         cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == "PKH-BENCH")).scalar_one()
         counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())

@@ -464,24 +464,44 @@ REVIEW_DECISIONS = ("retry_next_cycle", "switch_to_pos", "no_repeat")
 REVIEW_PROCESS_ID = "payment_review"
 
 
-def start_reviews(engine, cycle_id):
-    """Start a caseworker review (payment_review.bpmn) for each failure of the cycle whose next action is a
-    review; the family is suspended from later cycles until it is decided. Returns how many started."""
+def reviews_due(cycle_id):
+    """The SELECT of the ids of the cycle's failed payments waiting for a caseworker review to start."""
     from cases.models import Application
 
+    return (select(Payment.id).join(CycleMember, CycleMember.id == Payment.member_id)
+            .join(Application, Application.id == CycleMember.application_id)
+            .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action == "review",
+                   Payment.review_instance_id.is_(None), Application.status == "ENROLLED"))
+
+
+def start_reviews(engine, cycle_id):
+    """Start a caseworker review (payment_review.bpmn) for each failure of the cycle whose next action is a
+    review, in batches: a tracked run (payments/runs.py). Returns how many are due."""
+    from .runs import start_reviews_run
+
+    _run, due = start_reviews_run(engine, cycle_id)
+    return due
+
+
+def start_review_range(engine, cycle_id, low, high):
+    """Start the reviews due among the cycle's payments with ids low..high (one transaction); return how many.
+
+    The family is suspended from later cycles until its review is decided. A payment whose review was
+    started before, that is no longer to review, or whose case is not enrolled, is left alone.
+    """
     session = engine.session
     rows = session.execute(
         select(Payment, CycleMember.case_number, CycleMember.district_code)
         .join(CycleMember, CycleMember.id == Payment.member_id)
-        .join(Application, Application.id == CycleMember.application_id)
-        .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action == "review",
-               Payment.review_instance_id.is_(None), Application.status == "ENROLLED")).all()
+        .where(Payment.id.in_(reviews_due(cycle_id).where(Payment.id.between(low, high))))
+        .order_by(Payment.id)).all()
+    version = engine.latest_version(REVIEW_PROCESS_ID) if rows else None
     for payment, case_number, district in rows:
         instance = engine.start(REVIEW_PROCESS_ID, case_number,
-                                {"payment_id": payment.id, "case_number": case_number, "reference": payment.reference,
-                                 "result_code": payment.result_code, "amount": payment.amount,
-                                 "channel": payment.channel},
-                                region=district)
+                                {"payment_id": payment.id, "case_number": case_number,
+                                 "reference": payment.reference, "result_code": payment.result_code,
+                                 "amount": payment.amount, "channel": payment.channel},
+                                region=district, version=version)
         payment.review_instance_id = instance.id
     session.flush()
     return len(rows)

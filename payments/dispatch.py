@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.errors import EngineError
 
@@ -104,29 +104,63 @@ def build_bank(settings, url):
     return HttpPayingBank(url, HttpPolicy.from_settings(settings))
 
 
-def _parts(session, batch, size):
+def _parts(session, batch_id, size, after=None):
     query = (select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
              .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.batch_id == batch.id, Payment.attempt == 1)
+             .where(Payment.batch_id == batch_id, Payment.attempt == 1)
              .order_by(Payment.reference)
              .execution_options(yield_per=5000))
+    if after is not None:
+        query = query.where(Payment.reference > after)
     part = []
-    for reference, nik, name, account, amount in session.execute(query):
-        part.append({"reference": reference, "nik": nik, "name": bank_name(name), "account": account or None,
-                     "amount": int(amount)})
-        if len(part) >= size:
+    result = session.execute(query)
+    try:
+        for reference, nik, name, account, amount in result:
+            part.append({"reference": reference, "nik": nik, "name": bank_name(name), "account": account or None,
+                         "amount": int(amount)})
+            if len(part) >= size:
+                yield part
+                part = []
+        if part:
             yield part
-            part = []
-    if part:
-        yield part
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: closed even when a part fails
+
+
+def _part_taken(session, batch_id, parts, through):
+    """Remember that the bank took the batch's parts through payment reference `through`, committed now.
+
+    On PostgreSQL on a connection of its own, so the mark outlives a crash of the step (whose own transaction
+    is lost): the step run again goes on after it. On SQLite (one writer: the step's transaction) in the
+    step's transaction; the step run again sends the parts again, which the bank answers with its receipts.
+    """
+    statement = (update(PaymentBatch).where(PaymentBatch.id == batch_id)
+                 .values(sent_parts=parts, sent_through=through).execution_options(synchronize_session=False))
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy import text
+        from sqlalchemy.exc import OperationalError
+
+        with bind.engine.connect() as conn:
+            try:
+                # The step's own transaction may hold the row (it wrote the batch before): never wait for it.
+                conn.execute(text("SET LOCAL lock_timeout = '500ms'"))
+                conn.execute(statement)
+                conn.commit()
+                return
+            except OperationalError:
+                conn.rollback()
+    session.execute(statement)
 
 
 def send_batches(session, cycle_id, settings, banks=None):
-    """Send every batch of the cycle whose channel takes HTTP; return [{channel, sent, parts}].
+    """Send every batch of the cycle whose channel takes HTTP; return [{channel, sent, parts, resumed_after}].
 
-    Safe to run again (the step retried after a timeout, or after a crash): each part carries the
-    same references, and the bank answers a part it has with the first receipt. `banks` maps a
-    channel to a client (tests); by default one is built from the settings.
+    In parts of SEND_CHUNK payments in reference order, each part's receipt committed as it comes
+    (`sent_parts`, `sent_through`): run again (the step retried after a timeout, or after its worker was
+    killed) it goes on after the last part taken. Sending a part again is safe anyway: each part carries
+    the same references, and the bank answers a part it has with the first receipt (pays nobody twice).
+    `banks` maps a channel to a client (tests); by default one is built from the settings.
     """
     from cases.audit import record
     from integrations.http.paying_bank import SEND_CHUNK
@@ -134,26 +168,36 @@ def send_batches(session, cycle_id, settings, banks=None):
     channels = http_channels(settings)
     callback_url = settings.get("BANSOS_PAYMENT_CALLBACK_URL") or None
     out = []
-    batches = session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle_id)
-                              .order_by(PaymentBatch.channel)).scalars().all()
-    for batch in batches:
-        if batch.channel not in channels:
+    batches = session.execute(select(PaymentBatch.id, PaymentBatch.channel, PaymentBatch.reference,
+                                     PaymentBatch.sent_parts, PaymentBatch.sent_through)
+                              .where(PaymentBatch.cycle_id == cycle_id)
+                              .order_by(PaymentBatch.channel)).all()
+    for batch_id, channel, reference, done_parts, through in batches:
+        if channel not in channels:
             continue
-        bank = (banks or {}).get(batch.channel) or build_bank(settings, channels[batch.channel])
+        bank = (banks or {}).get(channel) or build_bank(settings, channels[channel])
+        resumed_after = done_parts or 0
         try:
             sent = parts = 0
-            for part in _parts(session, batch, SEND_CHUNK):
-                receipt = bank.send_part({"reference": batch.reference, "channel": batch.channel}, part, callback_url)
-                sent += receipt.accepted
-                parts += 1
+            pending = _parts(session, batch_id, SEND_CHUNK, after=through)
+            try:
+                for part in pending:
+                    receipt = bank.send_part({"reference": reference, "channel": channel}, part, callback_url)
+                    sent += receipt.accepted
+                    parts += 1
+                    _part_taken(session, batch_id, resumed_after + parts, part[-1]["reference"])
+            finally:
+                pending.close()
         finally:
             if not banks:
                 bank.close()
+        batch = session.get(PaymentBatch, batch_id)
+        session.refresh(batch)
         batch.downloaded_by = "http"  # how the batch left: by API, not as a downloaded file
-        record(session, "system", "cycle.batch_sent", "payment_batch", batch.reference,
-               detail={"channel": batch.channel, "sent": sent, "parts": parts, "count": batch.count,
-                       "total": batch.total})
-        out.append({"channel": batch.channel, "sent": sent, "parts": parts})
+        record(session, "system", "cycle.batch_sent", "payment_batch", reference,
+               detail={"channel": channel, "sent": sent, "parts": parts, "resumed_after_parts": resumed_after,
+                       "count": batch.count, "total": batch.total})
+        out.append({"channel": channel, "sent": sent, "parts": parts, "resumed_after": resumed_after})
     session.flush()
     return out
 

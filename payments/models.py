@@ -134,6 +134,10 @@ class PaymentBatch(db.Model):
     dispatched_at: Mapped[object | None] = mapped_column(UTCDateTime)
     results_count: Mapped[int] = mapped_column(Integer, default=0)
     reconciled_at: Mapped[object | None] = mapped_column(UTCDateTime)
+    # HTTP dispatch (payments/dispatch.py): the parts the bank took, each committed as it is taken, and the
+    # last payment reference of the last of them (a dispatch run again goes on after it).
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sent_through: Mapped[str | None] = mapped_column(String(60))
 
 
 class Payment(db.Model):
@@ -192,6 +196,25 @@ class PaymentResultImport(db.Model):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     # [{"line", "reference", "code", "reason"}], the first MAX_LISTED refusals (the count is `refused`)
     refusals: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class PaymentResultLine(db.Model):
+    """One result line of an import, staged so the import is taken in chunks (payments/results.py).
+
+    `outcome` is empty until the line's chunk is taken: then ACCEPTED, REPEATED or the refusal code. A
+    line refused when read (MALFORMED, BAD_STATUS, BAD_FAILURE_CODE, DUPLICATE) is staged with its code.
+    """
+
+    __tablename__ = "payment_result_lines"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("payment_result_imports.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    reference: Mapped[str] = mapped_column(String(60))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str | None] = mapped_column(String(20))  # the payment status the result means
+    failure: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str | None] = mapped_column(String(30))
 
 
 class EntitlementCondition(db.Model):

@@ -8,8 +8,9 @@ workbook. A file whose own control header disagrees with its lines, or that name
 refused whole. Partial results are normal; a batch is reconciled only when every payment has a result
 and the results' count and total equal the batch's control totals.
 
-The whole import is one transaction: a crash leaves nothing of it, and importing the same file again
-changes nothing (a result already taken counts as repeated).
+An upload is checked whole and staged, then taken in chunks of ITEM_LINES lines, each chunk one
+transaction (a tracked run, payments/runs.py): a crash loses one chunk's work at most, and the run takes
+that chunk again. Importing the same file again changes nothing (a result already taken counts as repeated).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, literal, null, or_, select, update
 
 from engine.db import utcnow
 from engine.errors import EngineError
@@ -95,43 +96,126 @@ def check_result(number, reference, amount, status, failure, day):
     return _Line(number, reference, int(amount), taken, failure, day)
 
 
-def _parse(text):
-    """(header fields, [_Line], [refusal]) of a results text; raise ResultFileRefused without a header."""
-    lines, refusals = [], []
+def read_results(text):
+    """The row stream of a results text: yield ("header", fields) once, then (number, checked) per result line.
+
+    `checked` is a _Line or a refusal dict. Raise ResultFileRefused when the first line is not a control header.
+    Streamed: no list of every line is built (a results file may have 150,000 lines).
+    """
     header = None
-    seen_count = seen_total = 0  # every result line and every readable amount: what the control line counts
     for number, raw in enumerate(text, start=1):
         raw = raw.rstrip("\r\n")
         if not raw.strip():
             continue
         parts = raw.split(",")
-        if header is not None:
-            seen_count += 1
-            if len(parts) > 2 and AMOUNT.match(parts[2]):
-                seen_total += int(parts[2])
         if header is None:
             if len(parts) != 4 or parts[0] != "H" or not AMOUNT.match(parts[2]) or not AMOUNT.match(parts[3]):
                 raise ResultFileRefused("the first line is not a results control header", reason="NO_HEADER")
             header = {"batch": parts[1], "count": int(parts[2]), "total": int(parts[3])}
+            yield "header", header
             continue
+        # What the control line counts: every result line, and every readable amount.
+        counted = int(parts[2]) if len(parts) > 2 and AMOUNT.match(parts[2]) else 0
         if len(parts) != 6 or parts[0] != "R":
-            refusals.append(_refusal(number, parts[1] if len(parts) > 1 else raw[:60], "MALFORMED"))
+            yield number, (_refusal(number, parts[1] if len(parts) > 1 else raw[:60], "MALFORMED"), counted)
             continue
-        checked = check_result(number, *parts[1:])
-        (lines if isinstance(checked, _Line) else refusals).append(checked)
+        yield number, (check_result(number, *parts[1:]), counted)
     if header is None:
         raise ResultFileRefused("the file has no control header", reason="NO_HEADER")
+
+
+def _parse(text):
+    """(header fields, [_Line], [refusal], count, total) of a results text (small texts; see read_results)."""
+    lines, refusals = [], []
+    header, seen_count, seen_total = None, 0, 0
+    for number, item in read_results(text):
+        if number == "header":
+            header = item
+            continue
+        checked, counted = item
+        seen_count += 1
+        seen_total += counted
+        (lines if isinstance(checked, _Line) else refusals).append(checked)
     return header, lines, refusals, seen_count, seen_total
 
 
-def import_results(session, batch, data, file_name, actor):
-    """Read a results file for `batch`; return the PaymentResultImport (refused whole, or applied line by line)."""
+# --- staging and taking in chunks -------------------------------------------------------------------
+#
+# An import is staged first (payment_result_lines, one row per result line, in the request's transaction),
+# then taken in chunks of ITEM_LINES lines, each chunk one transaction: a tracked run (engine/runs.py, kind
+# "payment_results") on the workers in celery mode, in process otherwise. A chunk classifies its lines and
+# updates the payments with two set-based statements; a chunk taken again finds its lines classified and
+# does nothing. The last chunk taken (under the import row's lock) counts, reconciles and audits, once.
+
+ITEM_LINES = 5000
+STAGE_ROWS = 5000
+STAGED = ("import_id", "line", "reference", "amount", "status", "failure", "outcome")
+RUN_KIND = "payment_results"
+TAKEN = ("ACCEPTED", "REPEATED")
+
+
+class _Stager:
+    """Writes staged lines in batches of STAGE_ROWS; DUPLICATE for a reference seen earlier in the import."""
+
+    def __init__(self, session, import_id):
+        self.session, self.import_id = session, import_id
+        self.rows, self.seen, self.count = [], set(), 0
+
+    def add(self, checked):
+        from .models import PaymentResultLine  # noqa: F401
+
+        if isinstance(checked, _Line):
+            if checked.reference in self.seen:
+                row = self._row(checked.number, checked.reference, "DUPLICATE")
+            else:
+                self.seen.add(checked.reference)
+                row = {"import_id": self.import_id, "line": checked.number, "reference": checked.reference,
+                       "amount": checked.amount, "status": checked.status, "failure": checked.failure,
+                       "outcome": None}
+        else:
+            row = self._row(checked["line"], checked["reference"], checked["code"])
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= STAGE_ROWS:
+            self.flush()
+
+    def _row(self, number, reference, code):
+        return {"import_id": self.import_id, "line": number, "reference": (reference or "")[:60], "amount": None,
+                "status": None, "failure": None, "outcome": code}
+
+    def flush(self):
+        from .models import PaymentResultLine
+
+        if not self.rows:
+            return
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # COPY, in the session's transaction: psycopg's executemany sends a statement per row and a multi-row
+            # VALUES costs more to compile than to run (150,000 lines: minutes, against seconds).
+            with connection.connection.driver_connection.cursor() as cursor:
+                with cursor.copy(f"COPY {PaymentResultLine.__tablename__} ({', '.join(STAGED)}) FROM STDIN") as copy:
+                    for row in self.rows:
+                        copy.write_row([row[name] for name in STAGED])
+        else:
+            connection.execute(insert(PaymentResultLine.__table__), self.rows)
+        self.rows = []
+
+
+def stage_results(session, batch, data, file_name, actor):
+    """Check a results file whole and stage its lines; return the PaymentResultImport.
+
+    Its status is "refused" (the file itself is wrong: nothing staged, audited) or "importing" (its lines
+    are staged, none taken yet: `take_lines` and `finish_import` do that).
+    """
     from cases.audit import record
+
+    from .models import PaymentResultLine
 
     digest = hashlib.sha256(data).hexdigest()
     row = PaymentResultImport(batch_id=batch.id, file_name=(file_name or "")[:200], file_sha256=digest,
-                              uploaded_by=actor.id, status="applied", refusals=[])
+                              uploaded_by=getattr(actor, "id", actor), status="importing", refusals=[])
     session.add(row)
+    session.flush()
     try:
         if len(data) > MAX_FILE_BYTES:
             raise ResultFileRefused("the file is too large", reason="TOO_LARGE")
@@ -141,12 +225,27 @@ def import_results(session, batch, data, file_name, actor):
             text = result_lines(data, file_name)
         except ResultsUnreadable as exc:
             raise ResultFileRefused(str(exc), reason=exc.reason) from exc
-        header, lines, refusals, seen_count, seen_total = _parse(text)
-        if header["batch"] != batch.reference:
-            raise ResultFileRefused(f"the file is for batch {header['batch'][:60]}", reason="WRONG_BATCH")
-        # The file's own control line must agree with its lines (every result line, good or refused).
-        if (header["count"], header["total"]) != (seen_count, seen_total):
-            raise ResultFileRefused("the control line does not match the file's lines", reason="CONTROL_TOTALS")
+        stager = _Stager(session, row.id)
+        header, seen_count, seen_total = None, 0, 0
+        try:
+            for number, item in read_results(text):
+                if number == "header":
+                    header = item
+                    if header["batch"] != batch.reference:
+                        raise ResultFileRefused(f"the file is for batch {header['batch'][:60]}", reason="WRONG_BATCH")
+                    continue
+                checked, counted = item
+                seen_count += 1
+                seen_total += counted
+                stager.add(checked)
+            # The file's own control line must agree with its lines (every result line, good or refused).
+            if (header["count"], header["total"]) != (seen_count, seen_total):
+                raise ResultFileRefused("the control line does not match the file's lines", reason="CONTROL_TOTALS")
+            stager.flush()
+        except ResultFileRefused:
+            stager.rows = []
+            session.execute(delete(PaymentResultLine).where(PaymentResultLine.import_id == row.id))
+            raise
     except ResultFileRefused as exc:
         row.status = "refused"
         row.refusals = [{"line": 0, "reference": "", "code": exc.details.get("reason", "MALFORMED")}]
@@ -155,70 +254,128 @@ def import_results(session, batch, data, file_name, actor):
         record(session, actor, "cycle.results_refused", "payment_batch", batch.reference,
                detail={"file": row.file_name, "sha256": digest, "reason": row.refusals[0]["code"]})
         return row
-    take_results(session, batch, row, lines, refusals, actor, "cycle.results_imported")
+    row.lines = stager.count
+    session.flush()
+    return row
+
+
+def line_ranges(session, import_id, size=None):
+    """[(first, last)] line numbers of the staged import, about `size` (ITEM_LINES) lines each."""
+    from .models import PaymentResultLine
+
+    size = size or ITEM_LINES
+    first, last = session.execute(select(func.min(PaymentResultLine.line), func.max(PaymentResultLine.line))
+                                  .where(PaymentResultLine.import_id == import_id)).one()
+    if first is None:
+        return []
+    return [(start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
+
+
+def take_lines(session, row, batch, first, last):
+    """Take the staged lines first..last of an import: classify them and update their payments (two statements).
+
+    Lines classified before (a chunk taken again) are left alone; a payment only moves along ALLOWED_FROM.
+    """
+    from .models import PaymentResultLine
+
+    lines = PaymentResultLine.__table__
+    payments = Payment.__table__
+
+    def of_payment(column):
+        return select(column).where(payments.c.reference == lines.c.reference).scalar_subquery()
+
+    status = of_payment(payments.c.status)
+    allowed = or_(*[and_(status == before, lines.c.status.in_(sorted(after)))
+                    for before, after in ALLOWED_FROM.items()])
+    outcome = case((~exists().where(payments.c.reference == lines.c.reference), literal("UNKNOWN_REFERENCE")),
+                   (func.coalesce(of_payment(payments.c.batch_id), -1) != batch.id, literal("OTHER_BATCH")),
+                   (of_payment(payments.c.amount) != lines.c.amount, literal("AMOUNT_MISMATCH")),
+                   (status == lines.c.status, literal("REPEATED")),
+                   (allowed, literal("ACCEPTED")),
+                   else_=literal("CONFLICT"))
+    in_range = (lines.c.import_id == row.id, lines.c.line.between(first, last))
+    session.execute(update(lines).where(*in_range, lines.c.outcome.is_(None)).values(outcome=outcome)
+                    .execution_options(synchronize_session=False))
+    now = utcnow()
+    stamp = literal(now, Payment.__table__.c.drawn_at.type)
+    session.execute(update(payments)
+                    .where(payments.c.reference == lines.c.reference, *in_range, lines.c.outcome == "ACCEPTED",
+                           payments.c.batch_id == batch.id, payments.c.status != lines.c.status,
+                           payments.c.status.in_(sorted(ALLOWED_FROM)))
+                    .values(status=lines.c.status, result_code=lines.c.failure, result_at=now,
+                            drawn_at=case((lines.c.status == "drawn", stamp), else_=null()))
+                    .execution_options(synchronize_session=False))
+
+
+def finish_import(session, row, batch, actor, action="cycle.results_imported"):
+    """Once every staged line is taken: the import's counts and refusals, the batch's reconciliation, the audit.
+
+    Returns True when it finished the import now (False: lines still wait, or finished before). The import
+    row is locked first, so of two chunks ending at once the later one finishes, once.
+    """
+    from cases.audit import record
+
+    from .models import PaymentResultLine
+
+    session.flush()
+    query = select(PaymentResultImport).where(PaymentResultImport.id == row.id) \
+        .execution_options(populate_existing=True).with_for_update()
+    row = session.scalars(query).one()
+    if row.status != "importing":
+        return False
+    lines = (PaymentResultLine.import_id == row.id,)
+    if session.scalar(select(PaymentResultLine.line).where(*lines, PaymentResultLine.outcome.is_(None))
+                      .limit(1)) is not None:
+        return False
+    counts = dict(session.execute(select(PaymentResultLine.outcome, func.count()).where(*lines)
+                                  .group_by(PaymentResultLine.outcome)).all())
+    row.lines = sum(counts.values())
+    row.accepted, row.repeated = counts.get("ACCEPTED", 0), counts.get("REPEATED", 0)
+    row.refused = row.lines - row.accepted - row.repeated
+    row.refusals = [_refusal(n, r, c) for n, r, c in session.execute(
+        select(PaymentResultLine.line, PaymentResultLine.reference, PaymentResultLine.outcome)
+        .where(*lines, PaymentResultLine.outcome.notin_(TAKEN)).order_by(PaymentResultLine.line).limit(MAX_LISTED))]
+    row.status = "applied"
+    reconciled = reconcile(session, batch)
+    session.flush()
+    record(session, actor, action, "payment_batch", batch.reference,
+           detail={"file": row.file_name, "sha256": row.file_sha256, "accepted": row.accepted,
+                   "repeated": row.repeated, "refused": row.refused, "batch_status": batch.status,
+                   "reconciled": reconciled})
+    return True
+
+
+def import_results(session, batch, data, file_name, actor):
+    """Read a results file for `batch` and take it whole in the caller's transaction; return the import row.
+
+    (The upload takes it in chunks instead: `import_and_advance`.)
+    """
+    row = stage_results(session, batch, data, file_name, actor)
+    if row.status == "importing":
+        for first, last in line_ranges(session, row.id):
+            take_lines(session, row, batch, first, last)
+        finish_import(session, row, batch, actor)
     return row
 
 
 def take_results(session, batch, row, lines, refusals, actor, action):
     """Match checked result lines to the batch's payments, take the good ones, reconcile, audit.
 
-    The one path for results files and bank callbacks: `lines` are _Line (from `check_result`),
-    `refusals` the lines already refused; `row` (a PaymentResultImport) gets the counts and refusals.
+    The path of bank callbacks (at most MAX_CALLBACK_RESULTS lines, one transaction): `lines` are _Line (from
+    `check_result`), `refusals` the lines already refused; `row` (a PaymentResultImport) gets the counts and
+    refusals. The lines are staged and taken by the same statements as a results file's.
     """
-    from cases.audit import record
-
-    accepted, repeated = _apply(session, batch, lines, refusals)
-    row.lines = len(lines) + len(refusals)
-    row.accepted, row.repeated, row.refused = accepted, repeated, len(refusals)
-    row.refusals = sorted(refusals, key=lambda r: r["line"])[:MAX_LISTED]
-    reconciled = reconcile(session, batch)
+    row.status = "importing"
+    session.add(row)
     session.flush()
-    record(session, actor, action, "payment_batch", batch.reference,
-           detail={"file": row.file_name, "sha256": row.file_sha256, "accepted": accepted, "repeated": repeated,
-                   "refused": len(refusals), "batch_status": batch.status, "reconciled": reconciled})
+    stager = _Stager(session, row.id)
+    for checked in sorted([*lines, *refusals], key=lambda x: x.number if isinstance(x, _Line) else x["line"]):
+        stager.add(checked)
+    stager.flush()
+    for first, last in line_ranges(session, row.id):
+        take_lines(session, row, batch, first, last)
+    finish_import(session, row, batch, actor, action)
     return row
-
-
-def _apply(session, batch, lines, refusals):
-    """Match lines to payments in chunks; take the good ones; return (accepted, repeated)."""
-    seen, accepted, repeated = set(), 0, 0
-    now = utcnow()
-    for start in range(0, len(lines), CHUNK):
-        chunk = lines[start:start + CHUNK]
-        found = {p.reference: p for p in session.execute(
-            select(Payment.id, Payment.reference, Payment.batch_id, Payment.amount, Payment.status)
-            .where(Payment.reference.in_({x.reference for x in chunk})))}
-        changes = []
-        for line in chunk:
-            payment = found.get(line.reference)
-            if line.reference in seen:
-                refusals.append(_refusal(line.number, line.reference, "DUPLICATE"))
-                continue
-            seen.add(line.reference)
-            if payment is None:
-                refusals.append(_refusal(line.number, line.reference, "UNKNOWN_REFERENCE"))
-            elif payment.batch_id != batch.id:
-                refusals.append(_refusal(line.number, line.reference, "OTHER_BATCH"))
-            elif payment.amount != line.amount:
-                refusals.append(_refusal(line.number, line.reference, "AMOUNT_MISMATCH"))
-            elif payment.status == line.status:
-                repeated += 1
-            elif line.status not in ALLOWED_FROM.get(payment.status, ()):
-                refusals.append(_refusal(line.number, line.reference, "CONFLICT"))
-            else:
-                values = {"id": payment.id, "status": line.status, "result_at": now}
-                if line.status == "failed":
-                    values["result_code"] = line.failure
-                if line.status == "drawn":
-                    values["drawn_at"] = now
-                changes.append(values)
-                accepted += 1
-        if changes:
-            for values in changes:  # one statement per shape (executemany)
-                values.setdefault("result_code", None)
-                values.setdefault("drawn_at", None)
-            session.execute(update(Payment), changes)
-    return accepted, repeated
 
 
 def reconcile(session, batch):
@@ -253,12 +410,13 @@ def _rupiah(amount):
     return "Rp " + f"{int(amount):,}".replace(",", ".")
 
 
-def notify_paid(session, notifier, cycle_id):
+def notify_paid(session, notifier, cycle_id, low=None, high=None):
     """Tell each family of the cycle whose money was credited or paid out (SMS and portal), once; return how many.
 
-    A step of the cycle's process (on a worker in celery mode), not of the results upload: one message
-    per family would make an upload of 150,000 lines take minutes. The idempotency key is the payment's
-    reference: the step run again after a crash sends nothing twice.
+    `low`..`high` limit it to a range of payment ids: one item of the "payment_notices" run (payments/runs.py),
+    started by the cycle's step `notify_paid` once every batch is reconciled (not in the upload request: one
+    message per family would make an upload of 150,000 lines take minutes). The idempotency key is the
+    payment's reference, and `notified_at` is set in the same transaction: an item run again tells nobody twice.
     """
     from .models import CycleMember
 
@@ -267,6 +425,8 @@ def notify_paid(session, notifier, cycle_id):
              .join(CycleMember, CycleMember.id == Payment.member_id)
              .where(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "drawn")),
                     Payment.notified_at.is_(None)))
+    if low is not None:
+        query = query.where(Payment.id.between(low, high))
     told = []
     for payment_id, reference, amount, channel, nik in session.execute(query).all():
         params = {"programme": cycle.programme, "cycle": cycle.code, "amount": _rupiah(amount), "channel": channel}
@@ -280,13 +440,30 @@ def notify_paid(session, notifier, cycle_id):
     return len(told)
 
 
-def import_and_advance(engine, batch, data, file_name, actor):
-    """Import a results file; when it completes the cycle's reconciliation, the cycle's process moves on (and
-    its next step tells the families paid)."""
-    row = import_results(engine.session, batch, data, file_name, actor)
-    if row.status == "applied":
-        advance_if_reconciled(engine, batch)
-    return row
+def import_and_advance(engine, batch, data, file_name, actor, follow_up=True):
+    """Import a results file in chunks; when it completes the cycle's reconciliation, the cycle's process moves on.
+
+    The file is checked whole and its lines staged in the caller's transaction, then taken by a tracked run
+    ("payment_results", payments/runs.py): in celery mode on the workers after the caller commits (the row
+    comes back "importing"); inline here and now, each chunk its own transaction (this commits the caller's
+    work first). Inline, `follow_up` also runs the notices and reviews the reconciliation started.
+    """
+    from .runs import run_follow_ups_inline, run_inline, start_results_run
+
+    session = engine.session
+    row = stage_results(session, batch, data, file_name, actor)
+    if row.status != "importing":
+        return row
+    run = start_results_run(engine, row, batch, actor)
+    if engine.defer_steps:
+        return row
+    row_id, run_id = row.id, run.id
+    session.commit()
+    run_inline(engine, run_id)
+    if follow_up:
+        run_follow_ups_inline(engine)
+    session.expire_all()
+    return session.get(PaymentResultImport, row_id)
 
 
 def advance_if_reconciled(engine, batch):

@@ -62,10 +62,11 @@ def record_dispatch(ctx, cycle_id, sp2d_date=None):
 
 @handler("cycle.notify_paid")
 def notify_paid(ctx, cycle_id):
-    """Tell the families paid (SMS and portal), once each."""
-    from payments.results import notify_paid as notify
+    """Tell the families paid (SMS and portal), once each: a tracked run of batches (payments/runs.py)."""
+    from payments.runs import start_notices
 
-    return {"told": notify(_session(ctx), ctx.integrations.notifier, int(cycle_id))}
+    run = start_notices(_session(ctx), int(cycle_id))
+    return {"notices_run": run.id if run is not None else None}
 
 
 @handler("cycle.follow_up")

@@ -151,6 +151,8 @@ def results(code, channel, path, username):
     if row.status == "refused":
         reason = REASONS.get(row.refusals[0]["code"], ("", ""))
         click.echo(f"Berkas ditolak / File refused: {reason[0]} / {reason[1]}", err=True)
+    elif row.status == "importing":  # celery mode: the workers take the lines in chunks after this commit
+        click.echo(f"{batch.reference}: {row.lines} lines checked, being taken by the workers (import {row.id})")
     else:
         click.echo(f"{batch.reference}: taken {row.accepted}, already known {row.repeated}, refused {row.refused}; "
                    f"batch {batch.status}")

@@ -357,6 +357,9 @@ def upload_results(code, channel):
     if row.status == "refused":
         reason = REASONS.get(row.refusals[0]["code"], ("", ""))
         flash(_("The file was refused, nothing was taken: %(reason)s", reason=_reason(reason)), "danger")
+    elif row.status == "importing":  # on the workers, in chunks (payments/runs.py)
+        flash(_("The file was checked; its %(lines)s lines are being taken. Reload this page to see the figures.",
+                lines=row.lines), "info")
     else:
         flash(_("Results taken: %(accepted)s, already known: %(repeated)s, refused: %(refused)s.",
                 accepted=row.accepted, repeated=row.repeated, refused=row.refused),

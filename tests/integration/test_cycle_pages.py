@@ -231,3 +231,36 @@ def test_an_officer_of_one_district_cannot_claim_or_complete_the_regencys_cycle_
     post(far, f"/tasks/{prepare}/claim", page="/inbox")
     db.session.expire_all()
     assert db.session.get(HumanTask, prepare).status == "open"
+
+
+def test_an_upload_taken_by_the_workers_shows_as_being_taken_until_its_chunks_are_done(svc, people, monkeypatch):
+    """Celery mode: the upload checks and stages the file; the page says its lines are being taken, then the
+    figures once the run's chunks are done (here run in process, as a worker would)."""
+    from engine.runs import Run
+    from payments.runs import run_inline
+    from tests.integration.test_payment_cycles import do
+
+    for n in range(6):
+        family([("PKH", "SD", 1)], channel="BRI", account=f"77{n:08d}")
+    db.session.commit()
+    open_cycle(svc.engine, schedule(), "PKH-TEST-T1", _actor("fin1"))
+    db.session.commit()
+    do(svc, "prepare_cycle", _actor("fin1"), {"prepare_decision": "submit"})
+    do(svc, "approve_cycle", _actor("fin2"), {"cycle_approval_decision": "approve"})
+    do(svc, "dispatch_batches", _actor("fin1"), {"sp2d_number": "SP2D-1", "sp2d_date": TODAY.isoformat()})
+    fin1 = client_for("fin1")
+    lines = fin1.get("/cycles/PKH-TEST-T1/batches/BRI.csv").get_data(as_text=True).splitlines(keepends=True)
+    answer = "".join(results_lines(lines, TODAY))
+    monkeypatch.setattr(svc.engine, "defer_steps", True)  # the workers take the chunks (no broker here: no hint)
+    response = post(fin1, "/cycles/PKH-TEST-T1/batches/BRI/results",
+                    {"results": (io.BytesIO(answer.encode()), "bri.csv")}, content_type="multipart/form-data",
+                    follow_redirects=True)
+    text = response.get_data(as_text=True)
+    assert "6 barisnya sedang diproses" in text and "sedang diproses (6 baris)" in text
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
+    monkeypatch.setattr(svc.engine, "defer_steps", False)
+    run_inline(svc.engine, db.session.scalars(select(Run.id).where(Run.kind == "payment_results")).one())
+    text = fin1.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
+    assert "sedang diproses" not in text
+    db.session.expire_all()
+    assert db.session.scalar(select(PaymentBatch.status).where(PaymentBatch.channel == "BRI")) == "reconciled"

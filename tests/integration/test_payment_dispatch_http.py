@@ -89,8 +89,14 @@ def test_the_dispatch_step_sends_the_http_batch_once_and_callbacks_reconcile_it(
     refs = set(db.session.scalars(select(Payment.reference).where(Payment.batch_id == bri.id)))
     assert {p["reference"] for p in sim.paid(bri.reference)} == refs and len(refs) == bri.count == 10
     assert sim.requests.keys() == {"BRI"}  # BNI and the post office stay on files
-    assert [e.detail["sent"] for e in audit("cycle.batch_sent")] == [10]
-    # Sending again (a retried step) pays nobody twice.
+    assert [e.detail["sent"] for e in audit("cycle.batch_sent")][:1] == [10]
+    assert (bri.sent_parts, bri.sent_through) == (1, max(refs))  # each part taken is remembered
+    # Run again, the step goes on after the last part taken: nothing is sent.
+    assert send_batches(db.session, cycle().id, http_bri)[0]["parts"] == 0
+    assert sim.requests["BRI"] == 1
+    # Sending again when the mark was lost (a crash between the bank's receipt and the commit) pays nobody twice.
+    db.session.execute(PaymentBatch.__table__.update().values(sent_parts=0, sent_through=None))
+    db.session.commit()
     send_batches(db.session, cycle().id, http_bri)
     db.session.commit()
     assert sim.requests["BRI"] == 2 and set(sim.payouts.values()) == {1} and len(sim.payouts) == 10
@@ -282,3 +288,36 @@ def test_the_services_refuse_the_old_single_secret_or_a_shared_one(ctx):
                 {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "same-secret-for-two", "BNI": "same-secret-for-two"}}):
         with pytest.raises(ValueError, match="BANSOS_PAYMENT_CALLBACK_SECRET"):
             build_services({**current_app.config, **bad})
+
+
+def test_a_dispatch_stopped_between_parts_goes_on_after_the_last_part_taken(svc, sim, http_bri, monkeypatch):
+    """Each part the bank took is committed as it comes (PostgreSQL: on a connection of its own): the step run
+    again after a crash sends only the parts left. SQLite has one writer (the step's): it sends them all
+    again, and the bank's idempotent references pay nobody twice."""
+    import integrations.http.paying_bank as paying_bank
+    from payments.dispatch import build_bank
+
+    _approved(svc)
+    monkeypatch.setattr(paying_bank, "SEND_CHUNK", 3)  # BRI's 10 payments: 4 parts
+    real = build_bank(http_bri, sim.url("BRI"))
+
+    class Dying:
+        calls = 0
+
+        def send_part(self, *args):
+            Dying.calls += 1
+            if Dying.calls == 3:
+                raise RuntimeError("worker killed")
+            return real.send_part(*args)
+
+    with pytest.raises(RuntimeError):
+        send_batches(db.session, cycle().id, http_bri, banks={"BRI": Dying()})
+    db.session.rollback()
+    assert len(sim.paid()) == 6
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    assert (batch("BRI").sent_parts, batch("BRI").status) == ((2 if postgres else 0), "ready")
+    out = send_batches(db.session, cycle().id, http_bri, banks={"BRI": real})
+    db.session.commit()
+    real.close()
+    assert out[0]["parts"] == (2 if postgres else 4) and out[0]["resumed_after"] == (2 if postgres else 0)
+    assert batch("BRI").sent_parts == 4 and len(sim.payouts) == 10 and set(sim.payouts.values()) == {1}

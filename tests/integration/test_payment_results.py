@@ -282,23 +282,41 @@ def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_t
             .scalar_one()) == ("POS", 450_000)
 
 
-def test_a_crash_during_the_import_leaves_nothing_and_the_same_file_imports_afterwards(svc, dispatched, monkeypatch):
-    """The import is one transaction: a failure after some lines were applied keeps none of them."""
+def test_a_crash_during_the_import_keeps_the_chunks_taken_and_the_import_resumes(svc, dispatched, monkeypatch):
+    """The import is taken in chunks, each its own transaction: a crash loses only the chunk it was in; the run
+    resumes it (after the item's backoff) and finishes the import once; nothing is taken twice."""
     import payments.results as results
+    from engine.runs import Run, RunItem
+    from payments.models import PaymentResultImport
+    from payments.runs import run_inline
 
+    monkeypatch.setattr(results, "ITEM_LINES", 6)  # 20 lines: 4 chunks
     bri = batch("BRI")
     answer = results_lines(file_of(bri), TODAY)
-    real_reconcile = results.reconcile
+    real_take = results.take_lines
 
-    def crash(*args, **kwargs):  # the lines are applied by now; the process dies before the commit
-        raise RuntimeError("worker killed")
+    def crash_on_the_third(session, row, batch_row, first, last):
+        if first > 12:
+            raise RuntimeError("worker killed")
+        return real_take(session, row, batch_row, first, last)
 
-    monkeypatch.setattr(results, "reconcile", crash)
-    with pytest.raises(RuntimeError):
-        import_and_advance(svc.engine, bri, "".join(answer).encode(), "bri.csv", dispatched["fin1"])
-    db.session.rollback()
-    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
-    assert db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.template == "payment_paid")) == 0
-    monkeypatch.setattr(results, "reconcile", real_reconcile)
-    row = upload(svc, batch("BRI"), answer, dispatched["fin1"])
-    assert row.accepted == 20 and batch("BRI").status == "reconciled"
+    monkeypatch.setattr(results, "take_lines", crash_on_the_third)
+    row = upload(svc, bri, answer, dispatched["fin1"])
+    assert row.status == "importing" and row.accepted == 0
+    # Lines 2..13 (the first two chunks) are taken and stay taken; the rest wait for the run to try again.
+    assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status != "sent")) == 12
+    assert batch("BRI").status == "dispatched"
+    run = db.session.scalars(select(Run).where(Run.kind == "payment_results")).one()
+    assert run.status == "running" and db.session.scalar(select(func.count()).select_from(RunItem).where(
+        RunItem.run_id == run.id, RunItem.status == "pending", RunItem.error.is_not(None))) == 2
+    monkeypatch.setattr(results, "take_lines", real_take)
+    with later(1):  # after the items' backoff
+        run_inline(svc.engine, run.id)
+        db.session.expire_all()
+        row = db.session.get(PaymentResultImport, row.id)
+        assert (row.status, row.accepted, row.repeated, row.refused) == ("applied", 20, 0, 0)
+        assert batch("BRI").status == "reconciled"
+        assert db.session.get(Run, run.id).status == "done"
+        # The same file again: every line a repeat.
+        again = upload(svc, batch("BRI"), answer, dispatched["fin1"])
+        assert (again.accepted, again.repeated) == (0, 20)

@@ -282,3 +282,140 @@ def test_two_workers_without_a_node_name_both_run(cluster, svc, personas):
     numbers = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage")]
     _wait(lambda: not _undecided(numbers), cluster, "the decisions", deadline)
     assert first.poll() is None and second.poll() is None, cluster.logs()  # neither stopped at start-up
+
+
+# --- payment cycles: a worker killed in the middle of the dispatch and of a results import ---------------
+
+
+CYCLE_DEADLINE = 240  # seconds: a cycle's work, two workers starting one after the other on a loaded machine
+
+
+def _dispatched_cycle(svc, families, channels=("BRI", "BNI", "POS")):
+    """A PKH cycle approved (and, unless HTTP channels wait, sent), run inline in this process."""
+    from payments.cycles import open_cycle
+    from tests.integration.payment_support import family, finance_officers, schedule
+    from tests.integration.test_payment_cycles import do
+
+    fin = finance_officers()
+    for n in range(families):
+        channel = channels[n % len(channels)]
+        family([("PKH", "SD", 1 + n % 2)], district=f"{1 + n % 4:02d}", channel=channel,
+               account=None if channel == "POS" else f"00{n:08d}", name=f"Ibu Nur {n}")
+    db.session.commit()
+    engine = svc.engine
+    saved, engine.defer_steps = engine.defer_steps, False  # the set-up runs here; the fault is on the workers
+    try:
+        open_cycle(engine, schedule(), "PKH-TEST-T1", fin["fin1"])
+        db.session.commit()
+        do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
+        do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"})
+    finally:
+        engine.defer_steps = saved
+    return fin
+
+
+def _cycle_status():
+    from payments.models import PaymentCycle
+
+    return db.session.execute(select(PaymentCycle.status)).scalar_one()
+
+
+def _runs_active():
+    from engine.runs import ACTIVE, Run
+
+    return db.session.scalar(select(func.count()).select_from(Run).where(Run.status.in_(ACTIVE)))
+
+
+def test_a_worker_killed_during_the_http_dispatch_pays_nobody_twice_and_the_cycle_resumes(cluster, svc):
+    from integrations.sandbox.bank_gateway import BankSimulator
+    from payments.models import Payment, PaymentBatch
+    from tests.integration.test_payment_cycles import do
+
+    sim = BankSimulator().start()
+    try:
+        fin = _dispatched_cycle(svc, 40, channels=("BRI",))
+        http = {"BANSOS_PAYMENT_CHANNELS": f'{{"BRI": "{sim.url("BRI")}"}}', "BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
+        marker = cluster.tmp / "stalled"
+        cluster.start("stalling", "--pool", "solo", "--hostname", "stall-d@test",
+                      module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="dispatch", **http)
+        cluster.start("scheduler", "scheduler", **http)
+        deadline = time.monotonic() + CYCLE_DEADLINE
+        do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-1", "sp2d_date": utcnow().date().isoformat()})
+        _wait(marker.exists, cluster, "the stalling worker to send three parts", deadline)
+        os.kill(int(marker.read_text()), signal.SIGKILL)  # the bank took part 3; its mark was not committed
+        assert len(sim.paid()) == 15
+        cluster.start("worker", "worker", "--pool", "solo", "--hostname", "after-d@test", **http)
+        _wait(lambda: _cycle_status() == "dispatched", cluster, "the dispatch to resume", deadline)
+        bri = db.session.execute(select(PaymentBatch)).scalar_one()
+        refs = set(db.session.scalars(select(Payment.reference).where(Payment.batch_id == bri.id)))
+        # The bank's ledger: every payment paid, each once; the parts taken before the kill were not sent again
+        # (the two remembered), only the one whose mark was lost and those left.
+        assert set(sim.payouts) == refs and len(refs) == bri.count == 40, cluster.logs()
+        assert set(sim.payouts.values()) == {1}
+        # Three 5-payment parts by the killed worker; the next went on after the two remembered, in one part
+        # (1,000 payments a part): the third part again (answered with its first receipt) and the rest.
+        assert sim.requests["BRI"] == 3 + 1, (sim.requests, cluster.logs())
+        from cases.audit import AuditEntry
+
+        sent = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.batch_sent")).one()
+        assert (sent.detail["resumed_after_parts"], sent.detail["sent"], sent.detail["parts"]) == (2, 30, 1)
+        assert bri.status == "dispatched" and bri.downloaded_by == "http" and bri.sent_through == max(refs)
+        assert db.session.scalar(select(func.count()).where(Payment.cycle_id == bri.cycle_id,
+                                                            Payment.status != "sent")) == 0
+    finally:
+        sim.stop()
+
+
+def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_reconciles(cluster, svc, monkeypatch):
+    import payments.results as results
+    from integrations.sandbox.paying_bank import results_lines
+    from integrations.sandbox.tables import outbox
+    from payments.bankfile import batch_csv_lines
+    from payments.models import Payment, PaymentBatch, PaymentResultImport
+    from payments.results import import_and_advance
+    from tests.integration.test_payment_cycles import do
+
+    fin = _dispatched_cycle(svc, 90)
+    engine = svc.engine
+    saved, engine.defer_steps = engine.defer_steps, False
+    try:
+        do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-1", "sp2d_date": utcnow().date().isoformat()})
+    finally:
+        engine.defer_steps = saved
+    assert _cycle_status() == "dispatched"
+    monkeypatch.setattr(results, "ITEM_LINES", 7)  # 30 lines a batch: 5 chunks of lines, each its own transaction
+    fast = {"BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
+    marker = cluster.tmp / "stalled"
+    cluster.start("stalling", "--pool", "solo", "--hostname", "stall-r@test",
+                  module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="results", **fast)
+    cluster.start("scheduler", "scheduler", **fast)
+    deadline = time.monotonic() + CYCLE_DEADLINE
+    batches = db.session.execute(select(PaymentBatch).order_by(PaymentBatch.channel)).scalars().all()
+    answers = {b.id: "".join(results_lines(list(batch_csv_lines(db.session, b)), utcnow().date())).encode()
+               for b in batches}
+    for b in batches:  # the upload stages the lines; the workers take them
+        row = import_and_advance(engine, b, answers[b.id], f"{b.reference}.csv", fin["fin2"])
+        db.session.commit()
+        assert row.status == "importing"
+    _wait(marker.exists, cluster, "the stalling worker to take a chunk", deadline)
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the second chunk's lines taken, not committed
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "after-r@test", **fast)
+    _wait(lambda: _cycle_status() == "reconciled" and not _runs_active(), cluster,
+          "the imports to resume and the cycle to reconcile", deadline)
+    imports = db.session.scalars(select(PaymentResultImport)).all()
+    assert len(imports) == 3 and all(i.status == "applied" for i in imports), cluster.logs()
+    # Nothing lost, nothing taken twice: every line accepted once, every payment has its result.
+    assert sum(i.accepted for i in imports) == 90 and sum(i.repeated + i.refused for i in imports) == 0
+    assert db.session.scalar(select(func.count()).where(Payment.status == "sent")) == 0
+    assert all(b.status == "reconciled" for b in db.session.scalars(select(PaymentBatch)))
+    # Each family paid told once (SMS and portal); one review per failure to review.
+    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
+                              .where(outbox.c.template == "payment_paid")
+                              .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
+    paid = db.session.scalar(select(func.count()).where(Payment.status.in_(("credited", "drawn"))))
+    assert len(sent) == 2 * paid and all(n == 1 for *_, n in sent)
+    reviews = db.session.scalar(select(func.count()).where(Payment.next_action == "review"))
+    started = db.session.scalar(select(func.count()).where(Payment.review_instance_id.is_not(None)))
+    review_instances = db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
+        ProcessInstance.business_key.in_(select(Application.case_number))))
+    assert started == reviews and review_instances == reviews
