@@ -1,4 +1,5 @@
 """Programme operations (issue 12): the registry refresh's change set and the quarterly re-verification."""
+import json
 import shutil
 from datetime import date
 
@@ -277,3 +278,41 @@ def test_new_employment_above_the_minimum_wage_rechecks_the_family_to_an_exit(sv
     db.session.expire_all()
     assert db.session.get(Run, recheck.id).outcomes == {"exit": 1}
     assert case(family.case_number).status == "REMOVAL_REVIEW"  # a caseworker, then a second officer
+
+
+def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(svc, personas, officers, registry):
+    family = _enrolled(svc, officers, personas["eligible_family_with_children"])
+    other = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    member = _member(family.kk_number, family.nik)  # not the applicant: found through the family card
+    assert db.session.execute(select(t.company_roles).where(t.company_roles.c.nik == member.nik)).first() is None
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.insert().values(nik=member.nik, role="DIRECTOR", company="PT Maju Jaya"))
+    assert record_changes(db.session) == 1
+    change = db.session.scalars(select(RegistryChange)).one()
+    assert (change.source, change.field, change.nik, change.kk_number, change.old_value, change.new_value) == (
+        "assets", "roles", member.nik, family.kk_number, None, "DIRECTOR:1,OWNER:0")
+    recheck, _ended = after_import(svc.engine, None)
+    db.session.commit()
+    assert _keys(recheck.id) == [family.case_number]  # not the other family
+    run_in_process(svc.engine, recheck.id, wait=True)
+    db.session.expire_all()
+    assert db.session.get(Run, recheck.id).outcomes == {"exit": 1}
+    explanation = db.session.scalars(select(Recheck.explanation).where(Recheck.application_id == family.id)).one()
+    assert "COMPANY_OWNER" in json.dumps(explanation)
+    assert case(family.case_number).status == "REMOVAL_REVIEW"
+    assert case(other.case_number).status == "ENROLLED"
+    # A second role (owner of another company) is a change too; the same roles again are none.
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.insert().values(nik=member.nik, role="OWNER", company="CV Sentosa"))
+    assert record_changes(db.session) == 1
+    assert db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first().new_value == \
+        "DIRECTOR:1,OWNER:1"
+    snapshot_registry(db.session)
+    assert record_changes(db.session) == 0
+    # A role given up: the old value, and NULL when the person holds none any more.
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.delete().where(t.company_roles.c.nik == member.nik))
+    assert record_changes(db.session) == 1
+    gone = db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first()
+    assert (gone.nik, gone.kk_number, gone.old_value, gone.new_value) == (
+        member.nik, family.kk_number, "DIRECTOR:1,OWNER:1", None)
