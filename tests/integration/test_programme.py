@@ -316,3 +316,41 @@ def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(
     gone = db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first()
     assert (gone.nik, gone.kk_number, gone.old_value, gone.new_value) == (
         member.nik, family.kk_number, "DIRECTOR:1,OWNER:1", None)
+
+
+def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, personas):
+    """On the app's database (SQLite, or PostgreSQL's `= ANY(array)`): a re-check chunk's set-based answers
+    (tasks.prefetch.prefetch_families) equal each family's own look-ups."""
+    from integrations.base import PersonNotFound
+    from tasks.prefetch import prefetch_families, take, using
+
+    from dataclasses import replace
+
+    def same(record):  # the answer and its evidence's value, not the moment it was asked
+        if isinstance(record, list):
+            return [same(r) for r in record]
+        return replace(record, evidence=None), record.evidence.source, record.evidence.value
+
+    integrations = svc.engine.script_engine.integrations
+    operators = svc.engine.operators(svc.engine.latest_version("recheck"))
+    niks = [personas[p] for p in ("eligible_family_with_children", "company_owner", "four_wheel_vehicle",
+                                  "eligible_head_without_photo")] + ["3510011708459999"]
+    answers = prefetch_families(integrations, operators, niks)
+    with using(answers):
+        for nik in niks[:-1]:
+            person = take("civil_registry.lookup_person", nik, lambda: None)
+            assert same(person) == same(integrations.civil_registry.lookup_person(nik))
+            household = tuple(m["nik"] for m in person.household)
+            for kind, key, ask in (
+                    ("dtsen", person.kk_number, lambda: integrations.dtsen.lookup_household(person.kk_number)),
+                    ("assets", person.kk_number, lambda: integrations.assets.lookup_household(person.kk_number)),
+                    ("bpjs_health", nik, lambda: integrations.bpjs_health.lookup(nik)),
+                    ("bpjs_employment", household,
+                     lambda: integrations.bpjs_employment.lookup_household(list(household))),
+                    ("civil_service", household, lambda: integrations.civil_service.lookup_household(list(household)))):
+                assert (kind, key) in answers, kind
+                assert same(take(kind, key, lambda: None)) == same(ask()), kind
+        with pytest.raises(PersonNotFound):  # an unknown NIK: the error is kept for its step
+            take("civil_registry.lookup_person", niks[-1], lambda: None)
+    # Every answer taken once; the unknown NIK's health answer is left (its re-check stops at identity).
+    assert list(answers) == [("bpjs_health", niks[-1])]
