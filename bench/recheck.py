@@ -5,7 +5,9 @@ and N enrolled cases are written with bulk SQL (INSERT ... SELECT generate_serie
 `tepat worker --pool solo` processes are started on a queue of the bench's own (BANSOS_QUEUE,
 purged before and deleted after), the quarter's re-verification run is started as `tepat reverify`
 would and its chunk hints go to the workers. Prints families per second, the ratio 2 / 1 measured in
-this one invocation, and the correctness counts: every family re-checked once (one Recheck row and
+this one invocation, and the correctness counts (when no item moved for STALL_SECONDS, e.g. a hint
+lost when the broker dropped the workers' connections, the leader dispatcher's round is run: chunks
+due and not hinted within BANSOS_DISPATCH_RESEND_SECONDS are hinted again; how many is printed): every family re-checked once (one Recheck row and
 one run item done each), outcomes by kind against the registry's planted mix (1 in 20 families
 above the decile cut-off: exit; 1 in 20 not in DTSEN: review; the rest continue). Not a test.
 
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/tepat_recheck_bench"
 BROKER = os.environ.get("BANSOS_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 QUEUE = "tepat_recheck_bench"
+STALL_SECONDS = 60
 
 
 def ensure_database(url):
@@ -119,10 +122,12 @@ def measure(url, n, workers, chunk_size, timeout):
     from engine.db import db
     from engine.runs import Run, RunItem
     from web import create_app, services
+    from web.runs_exec import chunk_hint_sender, dispatch_chunks
     from web.schema import reset_schema
 
     settings = {"BANSOS_DATABASE_URL": url, "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_EXECUTION": "celery",
-                "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": QUEUE, "BANSOS_RUN_CHUNK_SIZE": chunk_size}
+                "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": QUEUE, "BANSOS_RUN_CHUNK_SIZE": chunk_size,
+                "BANSOS_DISPATCH_RESEND_SECONDS": STALL_SECONDS}
     app = create_app(settings)
     with app.app_context():
         db.session.remove()
@@ -152,12 +157,21 @@ def measure(url, n, workers, chunk_size, timeout):
             db.session.commit()  # the chunk hints go to the queue after this commit
             run_id = run.id
             deadline = time.monotonic() + timeout
+            resent, seen, moved = 0, -1, time.monotonic()
             while time.monotonic() < deadline:
                 db.session.rollback()
                 run = db.session.get(Run, run_id)
                 db.session.refresh(run)
                 if run.status not in ("queued", "running"):
                     break
+                progress = db.session.scalar(select(func.count()).select_from(RunItem).where(
+                    RunItem.run_id == run_id, RunItem.status != "pending"))
+                if progress != seen:
+                    seen, moved = progress, time.monotonic()
+                elif time.monotonic() - moved >= STALL_SECONDS:  # the leader dispatcher's round
+                    db.session.rollback()
+                    resent += dispatch_chunks(app, chunk_hint_sender(app.config))
+                    moved = time.monotonic()
                 time.sleep(0.5)
             elapsed = time.perf_counter() - t0
         finally:
@@ -184,7 +198,8 @@ def measure(url, n, workers, chunk_size, timeout):
         print(f"{workers} worker(s): {n} families populated in {populated:.1f} s; run {run.status} in "
               f"{elapsed:.1f} s = {rate:.1f} families/s; done {run.done} failed {run.failed}; "
               f"re-checks {rechecks} ({distinct} families, max attempts {attempts}); outcomes "
-              f"{dict(sorted(outcomes.items()))} expected {dict(sorted(expected.items()))}: "
+              f"{dict(sorted(outcomes.items()))} expected {dict(sorted(expected.items()))}; "
+              f"hints re-sent by the dispatcher round {resent}: "
               f"{'CORRECT' if ok else 'WRONG'}", flush=True)
         db.session.rollback()
         db.session.remove()  # its connection's transaction would hold the tables the reset drops

@@ -2,7 +2,7 @@
 
 Registry refresh. Before a registry extract import replaces the sandbox registry tables, the fields
 that matter for eligibility (civil registry: alive; DTSEN: decile; BPJS Ketenagakerjaan: wage;
-ASN/TNI/Polri: category; assets: vehicles, electricity) are copied into `registry_snapshot` with one
+ASN/TNI/Polri: category; assets: vehicles, electricity, company roles per person) are copied into `registry_snapshot` with one
 INSERT ... SELECT per field; after the import the change set is computed in the database (new or
 changed values by an outer join of the table on the snapshot, removed rows by the reverse join) and
 kept in `registry_changes` (NIK and/or KK, source, field, old, new, the import run). Nothing is
@@ -86,6 +86,23 @@ class MemberBenefitEnd(db.Model):
 
 # --- the change set of an import -------------------------------------------------------------------------
 
+def _company_roles_by_person():
+    """Company roles per person (the asset extract's PENGURUS_BADAN_USAHA): one row per NIK holding any,
+    its value how many companies the person holds each role in, e.g. 'DIRECTOR:1,OWNER:0' (the same
+    text on every database; a new role, a role dropped or another company is a change)."""
+    from integrations.sandbox.extracts import ROLE_LABELS
+
+    roles = t.company_roles
+    parts = []
+    for n, role in enumerate(sorted(ROLE_LABELS)):
+        held = func.sum(case((roles.c.role == role, 1), else_=0))
+        parts.append(literal(("," if n else "") + role + ":") + cast(held, String(12)))
+    value = parts[0]
+    for part in parts[1:]:
+        value = value + part
+    return select(roles.c.nik, value.label("roles")).group_by(roles.c.nik).subquery("company_roles_by_nik")
+
+
 # (source, table, key column, field): what an import is compared on.
 WATCHED = (
     ("civil_registry", t.people, "nik", "alive"),
@@ -96,6 +113,7 @@ WATCHED = (
     ("assets", t.assets, "kk_number", "four_wheel_vehicles"),
     ("assets", t.assets, "kk_number", "electricity_va"),
     ("assets", t.assets, "kk_number", "electricity_subsidised"),
+    ("assets", _company_roles_by_person(), "nik", "roles"),  # a member now a company owner or director
 )
 
 
@@ -259,8 +277,28 @@ def _recheck_family(engine, run, case_number):
     return OUTCOMES.get(outcome, outcome)
 
 
-register_kind(REGISTRY_RECHECK, _recheck_family)
-register_kind(REVERIFY, _recheck_family)
+def _prepare_families(engine, run, case_numbers):
+    """A chunk's registry answers, set-based: one query per source for all its families (tasks/prefetch).
+
+    Returns `around(case_number)`: each family's re-check takes its answers from them (a step that
+    finds none asks the registry itself). Nothing with workers deferring steps: the run happens later.
+    """
+    from contextlib import nullcontext
+
+    from tasks.prefetch import prefetch_families, using
+
+    if engine.defer_steps or not case_numbers:
+        return None
+    version = engine.latest_version("recheck")
+    niks = list(engine.session.scalars(select(Application.nik).where(Application.case_number.in_(case_numbers))))
+    answers = prefetch_families(engine.script_engine.integrations, engine.operators(version), niks)
+    if not answers:
+        return lambda _key: nullcontext()
+    return lambda _key: using(answers)
+
+
+register_kind(REGISTRY_RECHECK, _recheck_family, prepare=_prepare_families)
+register_kind(REVERIFY, _recheck_family, prepare=_prepare_families)
 
 
 # --- the quarterly re-verification ------------------------------------------------------------------------

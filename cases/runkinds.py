@@ -97,10 +97,12 @@ def _rows_read_reporter(session, run_id, every=2.0):
     return progress
 
 
-register_kind(RECHECK, _recheck_one)
 register_kind(IMPORT, _import_one)
 
-from . import programme  # noqa: E402,F401  (registers the registry re-check and the re-verification kinds)
+from . import programme  # noqa: E402  (registers the registry re-check and the re-verification kinds)
+
+# A re-check chunk loads its families' registry answers set-based, as the re-verification's do.
+register_kind(RECHECK, _recheck_one, prepare=programme._prepare_families)
 
 
 # --- who may -------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from engine.scope import scoped
 from tasks.benefits import calculate
 
 from .figures import APPROVED_STATUSES, REJECTED_STATUSES
-from .models import Application, EvidenceRecord
+from .models import Application, EvidenceRecord, Recheck
 
 EXCLUDED_STATUSES = (*REJECTED_STATUSES, "REMOVED")
 
@@ -145,21 +145,47 @@ def enrolled_benefit(benefits):
     return int(benefits.get("annual_cash_total") or 0), int(benefits.get("pbi_premium_monthly") or 0) * 12
 
 
-def _households(session, actor):
-    """The household the civil registry reported last for each excluded case: {application id: [member]}.
+def _removal_evidence(session, actor):
+    """{application id: civil_registry evidence id} the removal of each REMOVED case was decided on.
 
-    One query over the excluded cases of `actor`'s districts, reading only the answer's household
-    (a JSON path, on SQLite and PostgreSQL alike).
+    A removal is decided on its re-check (the case's newest Recheck: a removed case is not re-checked
+    again); the re-check's explanation keeps the evidence each criterion used, and the civil registry's
+    is the household the decision saw. An answer the case received after that does not count.
+    """
+    a, r = Application, Recheck
+    newest = scoped(select(func.max(r.id)).join(a, a.id == r.application_id).where(a.status == "REMOVED")
+                    .group_by(r.application_id), a.district_code, actor)
+    found = {}
+    for app_id, explanation in session.execute(select(r.application_id, r.explanation).where(r.id.in_(newest))):
+        ids = [ev.get("id") for entry in explanation or [] if isinstance(entry, dict)
+               for ev in entry.get("evidence") or [] if isinstance(ev, dict) and ev.get("source") == "civil_registry"]
+        ids = [i for i in ids if isinstance(i, int)]
+        if ids:
+            found[app_id] = max(ids)
+    return found
+
+
+def _households(session, actor):
+    """The household each excluded case's decision saw: {application id: [member]}.
+
+    A rejected case: the newest civil_registry answer (its decision is the last run that asked). A
+    removed case: the answer its removal's re-check used (`_removal_evidence`), not a newer one; the
+    newest when the re-check kept none. One query over the excluded cases of `actor`'s districts,
+    reading only the answer's household (a JSON path, on SQLite and PostgreSQL alike).
     """
     a, ev = Application, EvidenceRecord
-    query = scoped(select(ev.application_id, ev.value["household"].label("household"))
+    decided_on = _removal_evidence(session, actor)
+    query = scoped(select(ev.application_id, ev.id, ev.value["household"].label("household"))
                    .join(a, a.id == ev.application_id)
                    .where(a.status.in_(EXCLUDED_STATUSES), ev.source == "civil_registry")
                    .order_by(ev.application_id, ev.id), a.district_code, actor)
-    found = {}
-    for app_id, members in session.execute(query):
-        if members is not None:
-            found[app_id] = members  # the newest answer wins
+    found, fixed = {}, set()
+    for app_id, ev_id, members in session.execute(query):
+        if members is None or app_id in fixed:
+            continue
+        found[app_id] = members  # the newest answer wins, unless the decision named its own
+        if decided_on.get(app_id) == ev_id:
+            fixed.add(app_id)
     return found
 
 

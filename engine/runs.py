@@ -114,19 +114,23 @@ class RunKind:
     `handle` works in the caller's transaction (the driver commits it with the item's `done`
     mark) and raises ItemRefused for a permanent failure, anything else to be tried again.
     `finish(engine, run)` (optional) runs once, when the last chunk is done.
+    `prepare(engine, run, keys)` (optional) runs once per chunk, before its items, with the keys of
+    the items about to run: it loads what they need set-based (one query per source for the chunk,
+    not one per item) and returns `around(key)`, a context manager each item's `handle` runs inside.
     """
 
     name: str
     handle: Callable
     finish: Callable | None = None
+    prepare: Callable | None = None
 
 
 KINDS: dict = {}
 
 
-def register_kind(name, handle, finish=None):
+def register_kind(name, handle, finish=None, prepare=None):
     """Declare a kind of run (cases/runkinds.py declares the import and the re-check)."""
-    KINDS[name] = RunKind(name, handle, finish)
+    KINDS[name] = RunKind(name, handle, finish, prepare)
     return KINDS[name]
 
 
@@ -231,6 +235,17 @@ def claim_item(session, run_id, seq):
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.scalars(query).first()
+
+
+def claim_items(session, run_id, seqs):
+    """Lock the pending items among `seqs` without waiting (skipping those another worker holds); return them."""
+    if not seqs:
+        return []
+    query = select(RunItem).where(RunItem.run_id == run_id, RunItem.seq.in_(list(seqs)), RunItem.status == PENDING) \
+        .order_by(RunItem.seq).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
 
 
 def mark_item_done(item, outcome, now=None):

@@ -87,3 +87,49 @@ def prefetch_application(integrations, operators, nik, selfie=None):
     if "civil_service.lookup_household" in operators and niks:
         ask("civil_service", niks, lambda: integrations.civil_service.lookup_household(list(niks)))
     return answers
+
+
+def prefetch_families(integrations, operators, niks):
+    """Ask, for MANY applicants at once, what a re-check of each will need; return the answers (never raises).
+
+    For a run's chunk (cases/programme.py): each source that can answer several keys from one query
+    (``batch_lookup``, the sandbox adapters) is asked once for the whole chunk, set-based, instead of
+    once per family and step. Each answer is still built (faults, parsing, evidence) one key at a time,
+    exactly as the step's own call would, and an error is kept and raised by the step that takes it.
+    A source without ``batch_lookup`` is not prefetched: its steps ask it themselves.
+    """
+    answers = {}
+
+    def ask_all(kind, source, keys):
+        batch = getattr(source, "batch_lookup", None)
+        if batch is None or not keys:
+            return {}
+        try:
+            calls = batch(keys)
+        except Exception:  # noqa: BLE001 - the steps ask again, one by one
+            return {}
+        got = {}
+        for key, call in calls.items():
+            try:
+                answers[(kind, key)] = got[key] = call()
+            except Exception as exc:  # noqa: BLE001 - kept, and raised by the step that needs it
+                answers[(kind, key)] = (_ERROR, exc)
+        return got
+
+    if "identity.verify" not in operators:
+        return answers
+    records = ask_all("civil_registry.lookup_person", integrations.civil_registry, list(dict.fromkeys(niks)))
+    cards = [r.kk_number for r in records.values() if r is not None and r.kk_number]
+    households = [tuple(m.get("nik") for m in r.household) for r in records.values()
+                  if r is not None and r.kk_number and r.household]
+    if "dtsen.lookup" in operators:
+        ask_all("dtsen", integrations.dtsen, cards)
+    if "bpjs_health.lookup" in operators:
+        ask_all("bpjs_health", integrations.bpjs_health, list(dict.fromkeys(niks)))
+    if "bpjs_employment.lookup_household" in operators:
+        ask_all("bpjs_employment", integrations.bpjs_employment, households)
+    if "assets.lookup" in operators:
+        ask_all("assets", integrations.assets, cards)
+    if "civil_service.lookup_household" in operators:
+        ask_all("civil_service", integrations.civil_service, households)
+    return answers

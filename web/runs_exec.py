@@ -2,18 +2,27 @@
 
 `execute_chunk` is the one driver, whoever calls it: the Celery task "tepat.run_chunk" on a worker
 (BANSOS_EXECUTION = "celery"), or `run_in_process` (inline: the command that started the run, the
-in-process scheduler job, the inline dispatcher). Each item is one transaction: its work and its
-`done` mark commit together, so a chunk run again (a redelivered message, a hint re-sent by the
-dispatcher, two workers given the same chunk) skips what is done and does nothing twice.
+in-process scheduler job, the inline dispatcher). A chunk is one transaction: its items are locked
+together (skipping any another worker holds), the kind's `prepare` loads what they need set-based,
+each item's work and its `done` mark go in a savepoint of their own (a failing item is rolled back
+alone and its failure recorded in the same transaction), and the chunk's close commits with them. So
+a chunk run again (a redelivered message, a hint re-sent by the dispatcher, two workers given the
+same chunk) skips what is done and does nothing twice. A redelivered chunk (its worker died in it)
+and a chunk whose transaction itself failed run one transaction per item instead, so the item that
+kills a worker is the one counted as failed.
 """
 import functools
 import logging
 import time
 
-from engine.db import db, utcnow
-from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, chunks_due, claim_item, close_run_if_complete,
-                         finish_chunk, items_due, mark_hinted, mark_item_done, record_item_failure,
-                         start_if_queued)
+from contextlib import nullcontext
+
+from sqlalchemy import select
+
+from engine.db import db, open_transaction, utcnow
+from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, RunItem, chunks_due, claim_item, claim_items,
+                         close_run_if_complete, finish_chunk, items_due, mark_hinted, mark_item_done,
+                         record_item_failure, start_if_queued)
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +34,7 @@ class WorkerLost(Exception):
 
 
 def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
-    """Do the due items of one chunk, one transaction each; close the chunk (and the run) when it can.
+    """Do the due items of one chunk in one transaction; close the chunk (and the run) when it can.
 
     Returns "done" (the chunk is closed), "later" (items back off; the dispatcher sends it again when
     due), "already" (closed before: nothing done), "stopped" (the run is not active) or None.
@@ -33,7 +42,9 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     `redelivered`: the broker gives the message again because the worker that had it died. Items run
     in order and done ones are skipped, so the first item still due is the one it died on: that
     counts as a failed attempt (backoff, then failed) instead of running it at once, so an item
-    that kills its worker does not kill one worker after another.
+    that kills its worker does not kill one worker after another. (A chunk's transaction is all or
+    nothing, so the first due item may not be the one it died on; it gets one attempt counted, and
+    the rest run one transaction each, so a second death is pinned on the right item.)
     """
     session = db.session
     status = start_if_queued(session, run_id, now)
@@ -46,6 +57,60 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
         record_item_failure(session, engine.settings, run_id, due.pop(0),
                             WorkerLost("a worker died while running this item"))
         session.commit()
+    elif due:
+        try:
+            return _chunk_in_one_transaction(engine, run_kind, run_id, seq, due)
+        except Exception:  # the transaction itself failed (not one item): one transaction per item
+            session.rollback()
+            log.warning("run %s chunk %s: one transaction failed; item by item", run_id, seq, exc_info=True)
+            due = items_due(session, run_id, seq, now or utcnow())
+    stopped = _items_one_by_one(engine, run_kind, run_id, due)
+    if stopped:
+        return stopped
+    outcome = finish_chunk(session, run_id, seq)
+    if outcome == "done":
+        close_run_if_complete(session, run_id)
+    session.commit()
+    return outcome
+
+
+def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
+    """Run the chunk's due items in ONE transaction, a savepoint each; close the chunk; commit."""
+    session = db.session
+    session.rollback()
+    open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
+    items = claim_items(session, run_id, due)
+    run = session.get(Run, run_id)
+    around = None
+    if run_kind.prepare is not None and items:
+        try:
+            around = run_kind.prepare(engine, run, [item.key for item in items])
+        except Exception:  # noqa: BLE001 - the items load what they need themselves
+            log.warning("run %s chunk %s: prepare failed", run_id, seq, exc_info=True)
+    for n, item in enumerate(items):
+        if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+            session.commit()  # cancelled meanwhile: keep what is done, leave the rest undone
+            return "stopped"
+        try:
+            with session.begin_nested():
+                with (around(item.key) if around is not None else nullcontext()):
+                    outcome = run_kind.handle(engine, run, item.key)
+                mark_item_done(item, outcome)
+        except Exception as exc:  # one item's failure never stops the others
+            permanent = isinstance(exc, ItemRefused)
+            if not permanent:
+                log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
+            record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
+    outcome = finish_chunk(session, run_id, seq)
+    if outcome == "done":
+        close_run_if_complete(session, run_id)
+    session.commit()
+    return outcome
+
+
+def _items_one_by_one(engine, run_kind, run_id, due):
+    """Run the items one transaction each (a redelivered chunk); return "stopped" if the run stopped."""
+    session = db.session
     for item_seq in due:
         session.rollback()  # end the read transaction: each item is its own
         run = session.get(Run, run_id)
@@ -71,11 +136,7 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
             except Exception:  # the database is failing: the item stays pending, the dispatcher re-sends
                 session.rollback()
                 log.warning("could not record the failure of run %s item %s", run_id, item_seq, exc_info=True)
-    outcome = finish_chunk(session, run_id, seq)
-    if outcome == "done":
-        close_run_if_complete(session, run_id)
-    session.commit()
-    return outcome
+    return None
 
 
 def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):

@@ -82,11 +82,13 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         stmt = _statement("family", lambda: select(t.people).where(
             t.people.c.kk_number == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik"))
             .scalar_subquery()))
-        members = self._session.execute(stmt, {"nik": nik}).all()
+        return self._family_raw(nik, self._session.execute(stmt, {"nik": nik}).all())
+
+    def _family_raw(self, nik: str, members) -> dict:
         person = next((m for m in members if m.nik == nik), None)
         if person is None:
             raise PersonNotFound(self.source, nik)
-        members.sort(key=lambda m: (RELATIONS.index(m.relation), m.birth_date, m.nik))
+        members = sorted(members, key=lambda m: (RELATIONS.index(m.relation), m.birth_date, m.nik))
         return {
             "nik": person.nik, "name": person.name, "sex": person.sex,
             "birth_date": iso(person.birth_date), "kk_number": person.kk_number,
@@ -100,6 +102,23 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         """Return the civil record of this person and their household."""
         nik = _key(nik)
         return self._answer(nik, lambda: self._raw(nik), parse_civil_record, "household")
+
+    def batch_lookup(self, niks) -> dict:
+        """{nik: call} for several people from ONE query (their whole family cards); each call returns
+        what ``lookup_person`` would (faults, parsing and PersonNotFound applied when it is called)."""
+        wanted = list(dict.fromkeys(_key(n) for n in niks))
+        if not wanted:
+            return {}
+        dialect = self._session.get_bind().dialect.name
+        stmt = _statement(("families", dialect), lambda: select(t.people).where(
+            t.people.c.kk_number.in_(select(t.people.c.kk_number).where(_any_of(t.people.c.nik, "niks", dialect)))))
+        families, card_of = {}, {}
+        for row in self._session.execute(stmt, {"niks": wanted}):
+            families.setdefault(row.kk_number, []).append(row)
+            card_of[row.nik] = row.kk_number
+        return {nik: (lambda nik=nik: self._answer(
+            nik, lambda: self._family_raw(nik, families.get(card_of.get(nik), [])), parse_civil_record, "household"))
+            for nik in wanted}
 
     def reference_photo(self, nik: str) -> bytes | None:
         """Return the registry photo of this person, or None when there is none."""
@@ -136,6 +155,26 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
             raise PersonNotFound(self.source, kk_number)
         return {"kk_number": kk_number, "decile": row.decile, "updated_at": iso(row.updated_at)}
 
+    def batch_lookup(self, kk_numbers) -> dict:
+        """{kk: call} for several family cards from ONE query; each call returns what ``lookup_household`` would."""
+        wanted = list(dict.fromkeys(_key(k) for k in kk_numbers))
+        if not wanted:
+            return {}
+        dialect = self._session.get_bind().dialect.name
+        stmt = _statement(("dtsen_many", dialect), lambda: (
+            select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
+            .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
+            .where(_any_of(t.households.c.kk_number, "kks", dialect))))
+        rows = {row.kk_number: row for row in self._session.execute(stmt, {"kks": wanted})}
+
+        def raw(kk):
+            row = rows.get(kk)
+            if row is None:
+                raise PersonNotFound(self.source, kk)
+            return {"kk_number": kk, "decile": row.decile, "updated_at": iso(row.updated_at)}
+
+        return {kk: (lambda kk=kk: self._answer(kk, lambda: raw(kk), parse_dtsen_record, "decile")) for kk in wanted}
+
     def lookup_household(self, kk_number: str) -> DtsenRecord:
         """Return the DTSEN ranking of this family card."""
         kk_number = _key(kk_number)
@@ -159,17 +198,41 @@ class _PersonSource(SandboxAdapter):
     def _rows(self, niks) -> dict:
         """{nik: row} for the given people; a NIK the civil registry does not know raises PersonNotFound."""
         wanted = list(dict.fromkeys(niks))
+        found = self._found_rows(wanted)
+        for nik in wanted:
+            if nik not in found:
+                raise PersonNotFound(self.source, nik)
+        return found
+
+    def _found_rows(self, wanted) -> dict:
+        """{nik: row} for those of the given people the civil registry knows (one query)."""
         session = self._session
         dialect = session.get_bind().dialect.name
         query = _statement((type(self), dialect), lambda: (
             select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
             .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
             .where(_any_of(t.people.c.nik, "niks", dialect))))
-        found = {row.person_nik: row for row in session.execute(query, {"niks": wanted})}
-        for nik in wanted:
-            if nik not in found:
+        return {row.person_nik: row for row in session.execute(query, {"niks": wanted})}
+
+    def _batch(self, keys, parse, many):
+        """{key: call} from ONE query for every person of every key (a NIK, or a tuple of NIKs when
+        `many`); each call returns what the one-person (or household) look-up would."""
+        keys = list(dict.fromkeys(keys))
+        everyone = list(dict.fromkeys(_key(n) for k in keys for n in (k if many else (k,))))
+        rows = self._found_rows(everyone) if everyone else {}
+
+        def raw(nik):
+            if nik not in rows:
                 raise PersonNotFound(self.source, nik)
-        return found
+            return self._answer_for(nik, rows[nik])
+
+        def one(nik):
+            nik = _key(nik)
+            return self._answer(nik, lambda: raw(nik), parse, self.required_field)
+
+        if many:
+            return {k: (lambda k=k: [one(n) for n in k]) for k in keys}
+        return {k: (lambda k=k: one(k)) for k in keys}
 
     def _raw(self, nik: str) -> dict:
         return self._answer_for(nik, self._rows([nik])[nik])
@@ -210,6 +273,10 @@ class SandboxBpjsHealth(_PersonSource, BpjsHealth):
         """Return this person's health-insurance membership."""
         return self._lookup_one(nik, parse_health_record)
 
+    def batch_lookup(self, niks) -> dict:
+        """{nik: call} from one query; each call returns what ``lookup`` would."""
+        return self._batch(niks, parse_health_record, many=False)
+
 
 class SandboxBpjsEmployment(_PersonSource, BpjsEmployment):
     """BPJS Ketenagakerjaan membership answered from ``sandbox_bpjs_employment``."""
@@ -232,11 +299,58 @@ class SandboxBpjsEmployment(_PersonSource, BpjsEmployment):
         """Return the membership of each of these people, in order, from one query."""
         return self._lookup_many(niks, parse_employment_record)
 
+    def batch_lookup(self, households) -> dict:
+        """{tuple of NIKs: call} from one query; each call returns what ``lookup_household`` would."""
+        return self._batch([tuple(h) for h in households], parse_employment_record, many=True)
+
 
 class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
     """Vehicles, electricity and company roles answered from the sandbox asset tables."""
 
     source = AssetRegistry.source
+
+    def batch_lookup(self, kk_numbers) -> dict:
+        """{kk: call} for several family cards from two queries; each call returns what ``lookup_household`` would."""
+        wanted = list(dict.fromkeys(_key(k) for k in kk_numbers))
+        if not wanted:
+            return {}
+        session = self._session
+        dialect = session.get_bind().dialect.name
+        stmt = _statement(("assets_many", dialect), lambda: (
+            select(t.households.c.kk_number.label("known"), t.assets.c.kk_number,
+                   t.assets.c.four_wheel_vehicles, t.assets.c.electricity_va, t.assets.c.electricity_subsidised)
+            .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
+            .where(_any_of(t.households.c.kk_number, "kks", dialect))))
+        rows = {row.known: row for row in session.execute(stmt, {"kks": wanted})}
+        stmt = _statement(("company_roles_many", dialect), lambda: (
+            select(t.people.c.kk_number.label("card"), t.company_roles)
+            .select_from(t.company_roles.join(t.people, t.people.c.nik == t.company_roles.c.nik))
+            .where(_any_of(t.people.c.kk_number, "kks", dialect))
+            .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
+        roles = {}
+        for r in session.execute(stmt, {"kks": wanted}):
+            roles.setdefault(r.card, []).append(r)
+
+        def raw(kk):
+            if kk not in rows:
+                raise PersonNotFound(self.source, kk)
+            return self._record_raw(kk, rows[kk], roles.get(kk, []))
+
+        return {kk: (lambda kk=kk: self._answer(kk, lambda: raw(kk), parse_asset_record, "electricity_va"))
+                for kk in wanted}
+
+    @staticmethod
+    def _record_raw(kk_number, row, roles) -> dict:
+        if row.kk_number is None:
+            row = None
+        return {
+            "kk_number": kk_number,
+            # No record in the vehicle or electricity registries means none registered.
+            "four_wheel_vehicles": row.four_wheel_vehicles if row else 0,
+            "electricity_va": row.electricity_va if row else 0,
+            "electricity_subsidised": row.electricity_subsidised if row else False,
+            "company_roles": [{"nik": r.nik, "role": r.role, "company": r.company} for r in roles],
+        }
 
     def _raw(self, kk_number: str) -> dict:
         session = self._session
@@ -249,21 +363,11 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
         row = session.execute(stmt, {"kk": kk_number}).first()
         if row is None:
             raise PersonNotFound(self.source, kk_number)
-        if row.kk_number is None:
-            row = None
         stmt = _statement("company_roles", lambda: (
             select(t.company_roles)
             .where(t.company_roles.c.nik.in_(select(t.people.c.nik).where(t.people.c.kk_number == bindparam("kk"))))
             .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
-        roles = session.execute(stmt, {"kk": kk_number}).all()
-        return {
-            "kk_number": kk_number,
-            # No record in the vehicle or electricity registries means none registered.
-            "four_wheel_vehicles": row.four_wheel_vehicles if row else 0,
-            "electricity_va": row.electricity_va if row else 0,
-            "electricity_subsidised": row.electricity_subsidised if row else False,
-            "company_roles": [{"nik": r.nik, "role": r.role, "company": r.company} for r in roles],
-        }
+        return self._record_raw(kk_number, row, session.execute(stmt, {"kk": kk_number}).all())
 
     def lookup_household(self, kk_number: str) -> AssetRecord:
         """Return the assets registered to this family and its members."""
@@ -289,3 +393,7 @@ class SandboxCivilServiceRegistry(_PersonSource, CivilServiceRegistry):
     def lookup_household(self, niks) -> list[CivilServiceRecord]:
         """Return the category of each of these people, in order, from one query."""
         return self._lookup_many(niks, parse_civil_service_record)
+
+    def batch_lookup(self, households) -> dict:
+        """{tuple of NIKs: call} from one query; each call returns what ``lookup_household`` would."""
+        return self._batch([tuple(h) for h in households], parse_civil_service_record, many=True)

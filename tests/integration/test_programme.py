@@ -1,4 +1,5 @@
 """Programme operations (issue 12): the registry refresh's change set and the quarterly re-verification."""
+import json
 import shutil
 from datetime import date
 
@@ -277,3 +278,79 @@ def test_new_employment_above_the_minimum_wage_rechecks_the_family_to_an_exit(sv
     db.session.expire_all()
     assert db.session.get(Run, recheck.id).outcomes == {"exit": 1}
     assert case(family.case_number).status == "REMOVAL_REVIEW"  # a caseworker, then a second officer
+
+
+def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(svc, personas, officers, registry):
+    family = _enrolled(svc, officers, personas["eligible_family_with_children"])
+    other = _enrolled(svc, officers, personas["eligible_head_without_photo"])
+    member = _member(family.kk_number, family.nik)  # not the applicant: found through the family card
+    assert db.session.execute(select(t.company_roles).where(t.company_roles.c.nik == member.nik)).first() is None
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.insert().values(nik=member.nik, role="DIRECTOR", company="PT Maju Jaya"))
+    assert record_changes(db.session) == 1
+    change = db.session.scalars(select(RegistryChange)).one()
+    assert (change.source, change.field, change.nik, change.kk_number, change.old_value, change.new_value) == (
+        "assets", "roles", member.nik, family.kk_number, None, "DIRECTOR:1,OWNER:0")
+    recheck, _ended = after_import(svc.engine, None)
+    db.session.commit()
+    assert _keys(recheck.id) == [family.case_number]  # not the other family
+    run_in_process(svc.engine, recheck.id, wait=True)
+    db.session.expire_all()
+    assert db.session.get(Run, recheck.id).outcomes == {"exit": 1}
+    explanation = db.session.scalars(select(Recheck.explanation).where(Recheck.application_id == family.id)).one()
+    assert "COMPANY_OWNER" in json.dumps(explanation)
+    assert case(family.case_number).status == "REMOVAL_REVIEW"
+    assert case(other.case_number).status == "ENROLLED"
+    # A second role (owner of another company) is a change too; the same roles again are none.
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.insert().values(nik=member.nik, role="OWNER", company="CV Sentosa"))
+    assert record_changes(db.session) == 1
+    assert db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first().new_value == \
+        "DIRECTOR:1,OWNER:1"
+    snapshot_registry(db.session)
+    assert record_changes(db.session) == 0
+    # A role given up: the old value, and NULL when the person holds none any more.
+    snapshot_registry(db.session)
+    db.session.execute(t.company_roles.delete().where(t.company_roles.c.nik == member.nik))
+    assert record_changes(db.session) == 1
+    gone = db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first()
+    assert (gone.nik, gone.kk_number, gone.old_value, gone.new_value) == (
+        member.nik, family.kk_number, "DIRECTOR:1,OWNER:1", None)
+
+
+def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, personas):
+    """On the app's database (SQLite, or PostgreSQL's `= ANY(array)`): a re-check chunk's set-based answers
+    (tasks.prefetch.prefetch_families) equal each family's own look-ups."""
+    from integrations.base import PersonNotFound
+    from tasks.prefetch import prefetch_families, take, using
+
+    from dataclasses import replace
+
+    def same(record):  # the answer and its evidence's value, not the moment it was asked
+        if isinstance(record, list):
+            return [same(r) for r in record]
+        return replace(record, evidence=None), record.evidence.source, record.evidence.value
+
+    integrations = svc.engine.script_engine.integrations
+    operators = svc.engine.operators(svc.engine.latest_version("recheck"))
+    niks = [personas[p] for p in ("eligible_family_with_children", "company_owner", "four_wheel_vehicle",
+                                  "eligible_head_without_photo")] + ["3510011708459999"]
+    answers = prefetch_families(integrations, operators, niks)
+    with using(answers):
+        for nik in niks[:-1]:
+            person = take("civil_registry.lookup_person", nik, lambda: None)
+            assert same(person) == same(integrations.civil_registry.lookup_person(nik))
+            household = tuple(m["nik"] for m in person.household)
+            for kind, key, ask in (
+                    ("dtsen", person.kk_number, lambda: integrations.dtsen.lookup_household(person.kk_number)),
+                    ("assets", person.kk_number, lambda: integrations.assets.lookup_household(person.kk_number)),
+                    ("bpjs_health", nik, lambda: integrations.bpjs_health.lookup(nik)),
+                    ("bpjs_employment", household,
+                     lambda: integrations.bpjs_employment.lookup_household(list(household))),
+                    ("civil_service", household, lambda: integrations.civil_service.lookup_household(list(household)))):
+                assert (kind, key) in answers, kind
+                assert same(take(kind, key, lambda: None)) == same(ask()), kind
+        with pytest.raises(PersonNotFound):  # an unknown NIK: the error is kept for its step
+            take("civil_registry.lookup_person", niks[-1], lambda: None)
+    # Every answer taken once; the unknown NIK's health answer is left (its re-check stops at identity).
+    assert list(answers) == [("bpjs_health", niks[-1])]

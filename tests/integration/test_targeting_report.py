@@ -228,3 +228,39 @@ def test_the_cached_report_is_recomputed_when_a_case_changes(world):
     db.session.commit()
     again = cache.get(db.session, EVERYWHERE, benefits)
     assert again is not first and again.total.excluded.families == first.total.excluded.families + 1
+
+
+def test_a_removed_family_counts_with_the_household_its_removal_saw_not_a_later_answer(svc):
+    """H was removed on a re-check that saw the head and a senior-secondary child; the civil registry
+    answered again after the exit (the child moved out). The report counts what the removal saw:
+    SMA 2,000,000 + BPNT 2,400,000 = 4,400,000 cash; PBI 2 x 42,000 x 12 = 1,008,000; total 5,408,000
+    (with the later answer it would be 2,400,000 + 504,000 = 2,904,000).
+    I was removed the same way but its re-check kept no civil-registry evidence: the newest answer,
+    one head: 2,400,000 + 504,000 = 2,904,000."""
+    from cases.models import Recheck
+    from engine.models import ProcessInstance
+
+    version = svc.engine.latest_version("recheck")
+    seen = [person("h1", "1975-01-01"), person("h2", "2009-01-01", school_level="SMA")]
+    removed = _case(8, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], seen)
+    decision_evidence = db.session.scalars(select(EvidenceRecord.id).where(
+        EvidenceRecord.application_id == removed.id)).one()
+    later = EvidenceRecord(application_id=removed.id, source="civil_registry", operator="civil_registry",
+                           checked_at=datetime(2026, 9, 1, tzinfo=timezone.utc),
+                           value={"nik": removed.nik, "household": [person("h1", "1975-01-01")]})
+    other = _case(9, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"],
+                  [person("i1", "1975-01-01")], older=seen)
+    db.session.add(later)
+    for app, evidence in ((removed, [{"id": decision_evidence, "source": "civil_registry"}]), (other, [])):
+        instance = ProcessInstance(version_id=version.id, business_key=app.case_number, status="completed",
+                                   state_json="{}", serializer_version="1")
+        db.session.add(instance)
+        db.session.flush()
+        db.session.add(Recheck(application_id=app.id, instance_id=instance.id, outcome="exclude",
+                               explanation=[{"criterion": "DECEASED", "outcome": "pass", "evidence": evidence},
+                                            {"criterion": "FOUR_WHEEL_VEHICLE", "outcome": "fail",
+                                             "evidence": [{"id": 10 ** 9, "source": "assets"}]}]))
+    db.session.commit()
+    assert later.id > decision_evidence  # the later answer is the newest
+    g = _report().total.grounds["assets"]
+    assert (g.families, g.cash, g.pbi) == (2, 4_400_000 + 2_400_000, 1_008_000 + 504_000)

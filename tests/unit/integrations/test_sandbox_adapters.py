@@ -126,3 +126,32 @@ def test_assets_and_company_roles(adapters, personas, session):
 def test_civil_service_categories(adapters, personas):
     assert adapters["civil_service"].lookup(personas["civil_servant"]).category in ("ASN", "TNI", "POLRI")
     assert adapters["civil_service"].lookup(personas["eligible_head_with_photo"]).category is None
+
+
+def _answer_or_error(call):
+    try:
+        return call()
+    except PersonNotFound as exc:
+        return ("not found", type(exc).__name__, str(exc))
+
+
+def test_batch_lookups_answer_exactly_as_the_one_by_one_lookups(adapters, personas, session):
+    """A chunk's set-based look-ups (one query per source) give each key what its own look-up gives."""
+    niks = [personas[p] for p in ("eligible_head_with_photo", "company_owner", "four_wheel_vehicle",
+                                  "large_electricity", "eligible_family_with_children")] + [UNKNOWN_NIK]
+    cards = [kk_of(session, n) for n in niks if kk_of(session, n)] + [UNKNOWN_KK]
+    households = [tuple(m["nik"] for m in adapters["civil"].lookup_person(n).household) for n in niks[:-1]]
+    households.append((niks[0], UNKNOWN_NIK))
+    cases = [("civil", "lookup_person", niks), ("health", "lookup", niks), ("dtsen", "lookup_household", cards),
+             ("assets", "lookup_household", cards), ("employment", "lookup_household", households),
+             ("civil_service", "lookup_household", households)]
+    for name, method, keys in cases:
+        calls = adapters[name].batch_lookup(keys)
+        assert list(calls) == list(dict.fromkeys(keys)), name
+        for key in keys:
+            one = _answer_or_error(lambda: getattr(adapters[name], method)(list(key) if isinstance(key, tuple) else key))
+            assert _answer_or_error(calls[key]) == one, (name, key)
+    owner_card = kk_of(session, personas["company_owner"])
+    assert adapters["assets"].batch_lookup([owner_card])[owner_card]().company_roles  # the roles come along
+    assert all(adapters[name].batch_lookup([]) == {} for name in adapters if name != "civil") \
+        and adapters["civil"].batch_lookup([]) == {}
