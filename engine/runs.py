@@ -338,8 +338,14 @@ def chunks_due(session, now, resend_seconds, limit=500):
     query = select(RunChunk.run_id, RunChunk.seq).join(Run, Run.id == RunChunk.run_id).where(
         Run.status.in_(ACTIVE), RunChunk.status == PENDING, RunChunk.due_at <= now,
         (RunChunk.hinted_at.is_(None)) | (RunChunk.hinted_at <= stale)
-    ).order_by(RunChunk.due_at, RunChunk.run_id, RunChunk.seq).limit(limit)
+    ).order_by(RunChunk.hinted_at.is_not(None), RunChunk.due_at, RunChunk.run_id, RunChunk.seq).limit(limit)
     return [(row.run_id, row.seq) for row in session.execute(query)]
+
+
+def count_chunks_due(session, now):
+    """How many chunks of active runs are due at `now`, hinted or not."""
+    return session.scalar(select(func.count()).select_from(RunChunk).join(Run, Run.id == RunChunk.run_id).where(
+        Run.status.in_(ACTIVE), RunChunk.status == PENDING, RunChunk.due_at <= now))
 
 
 def mark_hinted(session, chunks, now):

@@ -87,7 +87,7 @@ class Leadership:
 class Dispatcher:
     """What the leader does each interval."""
 
-    def __init__(self, app, send=None, send_chunks=None, queued=None):
+    def __init__(self, app, send=None, send_chunks=None, queued=None, queued_chunks=None):
         self.app = app
         self.celery = app.config["BANSOS_EXECUTION"] == "celery"
         if self.celery and send is None:
@@ -101,6 +101,12 @@ class Dispatcher:
             from .runs_exec import send_chunk_hints
 
             self.send_chunks = lambda chunks: send_chunk_hints(app.config, chunks)  # noqa: E731
+        if self.celery and queued_chunks is None:
+            from .worker import queued_chunk_hints
+
+            queued_chunks = lambda: queued_chunk_hints(app.config)  # noqa: E731
+        # How many chunk hints wait in the runs queue (None: unknown): a run's backlog is not hinted again.
+        self.queued_chunks = queued_chunks or (lambda: None)
         # How many hints wait in the queue (None: unknown); see engine.dispatch.hints_missing.
         self.queued = queued or (lambda: None)
         self.sent = {}  # instance id -> monotonic time of the last hint
@@ -126,7 +132,7 @@ class Dispatcher:
             from .scheduler import run_due
 
             return run_due(self.app).woken + run_due_chunks(self.app)
-        return self.dispatch_due() + dispatch_chunks(self.app, self.send_chunks)
+        return self.dispatch_due() + dispatch_chunks(self.app, self.send_chunks, queued=self.queued_chunks())
 
     def dispatch_due(self):
         """Send a hint for every due instance that may lack one and was not hinted within the resend interval."""

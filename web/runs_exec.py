@@ -20,7 +20,7 @@ from contextlib import nullcontext
 from sqlalchemy import select
 
 from engine.db import db, open_transaction, utcnow
-from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, RunItem, chunks_due, claim_item, claim_items,
+from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, RunItem, chunks_due, claim_item, claim_items, count_chunks_due,
                          close_run_if_complete, finish_chunk, items_due, mark_hinted, mark_item_done,
                          record_item_failure, start_if_queued)
 
@@ -186,13 +186,23 @@ def chunk_hint_sender(config):
     return functools.partial(send_chunk_hints, config)
 
 
-def dispatch_chunks(app, send, now=None):
-    """The dispatcher's round for runs: hint every chunk due and not hinted lately; return how many."""
+def dispatch_chunks(app, send, now=None, queued=None):
+    """The dispatcher's round for runs: hint every chunk due and not hinted lately; return how many.
+
+    `queued` is how many chunk hints wait in the runs queue (None: unknown). While hints wait, only as
+    many chunks as lack one may be hinted (pending chunks minus hints waiting; never-hinted chunks first):
+    a run of thousands of chunks queued for an hour is not hinted again every resend interval.
+    """
     now = now or utcnow()
     resend = float(app.config["BANSOS_DISPATCH_RESEND_SECONDS"])
     with app.app_context():
         try:
-            due = chunks_due(db.session, now, resend, limit=int(app.config["BANSOS_SCHEDULER_MAX_PER_RUN"]))
+            limit = int(app.config["BANSOS_SCHEDULER_MAX_PER_RUN"])
+            if queued:
+                limit = min(limit, max(0, count_chunks_due(db.session, now) - queued))
+                if limit == 0:
+                    return 0
+            due = chunks_due(db.session, now, resend, limit=limit)
             if not due:
                 return 0
             send(due)

@@ -99,6 +99,18 @@ def queued_hints(config):
         return None
 
 
+def queued_chunk_hints(config):
+    """How many run chunk hints wait in the runs queue (None when the broker does not say)."""
+    celery = celery_for(config)
+    try:
+        with celery.connection_for_write() as conn:
+            return int(conn.default_channel.queue_declare(queue=runs_queue(config["BANSOS_QUEUE"]),
+                                                          passive=True).message_count)
+    except Exception:  # the broker is down, or the queue does not exist yet: we cannot tell
+        log.debug("could not read the depth of the runs queue", exc_info=True)
+        return None
+
+
 def hint_sender(config):
     """A `sender(ids)` for Engine.hint_sender, bound to these settings."""
     return functools.partial(send_hints, config)

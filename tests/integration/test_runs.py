@@ -334,3 +334,24 @@ def test_the_dispatcher_resends_hints_for_chunks_still_due_and_only_then(svc, ct
         assert dispatch_chunks(ctx, sent.extend) == 0  # a cancelled run's chunks are not hinted
     finally:
         ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = resend
+
+
+def test_a_runs_backlog_waiting_in_the_queue_is_not_hinted_again(svc, ctx):
+    from web.runs_exec import dispatch_chunks
+
+    run = create_run(db.session, "recheck", {}, "admin", [f"K{i}" for i in range(10)], 2)  # 5 chunks
+    db.session.commit()
+    sent = []
+    assert dispatch_chunks(ctx, sent.extend, queued=0) == 5
+    resend = ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"]
+    ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = 0
+    try:
+        # All five hints still wait in the runs queue: nothing lacks a hint, nothing is sent again.
+        assert dispatch_chunks(ctx, sent.extend, queued=5) == 0
+        # Two were lost (the queue holds three): only two are hinted again, not the whole backlog.
+        assert dispatch_chunks(ctx, sent.extend, queued=3) == 2
+        # The broker cannot say (None): every stale chunk is hinted, as before.
+        assert dispatch_chunks(ctx, sent.extend, queued=None) == 5
+    finally:
+        ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = resend
+    assert len(sent) == 12 and {seq for _run, seq in sent} == {1, 2, 3, 4, 5} and run.id
