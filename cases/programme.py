@@ -297,8 +297,10 @@ def _prepare_families(engine, run, case_numbers):
     return lambda _key: using(answers)
 
 
-register_kind(REGISTRY_RECHECK, _recheck_family, prepare=_prepare_families)
-register_kind(REVERIFY, _recheck_family, prepare=_prepare_families)
+def register_run_kinds():
+    """Declare the registry re-check and the re-verification kinds (through cases.runkinds.register_run_kinds)."""
+    register_kind(REGISTRY_RECHECK, _recheck_family, prepare=_prepare_families)
+    register_kind(REVERIFY, _recheck_family, prepare=_prepare_families)
 
 
 # --- the quarterly re-verification ------------------------------------------------------------------------

@@ -97,12 +97,14 @@ def _rows_read_reporter(session, run_id, every=2.0):
     return progress
 
 
-register_kind(IMPORT, _import_one)
+def register_run_kinds():
+    """Declare the import and the re-check kinds (called by web/bootstrap.py, once per process)."""
+    from . import programme
 
-from . import programme  # noqa: E402  (registers the registry re-check and the re-verification kinds)
-
-# A re-check chunk loads its families' registry answers set-based, as the re-verification's do.
-register_kind(RECHECK, _recheck_one, prepare=programme._prepare_families)
+    register_kind(IMPORT, _import_one)
+    # A re-check chunk loads its families' registry answers set-based, as the re-verification's do.
+    register_kind(RECHECK, _recheck_one, prepare=programme._prepare_families)
+    programme.register_run_kinds()
 
 
 # --- who may -------------------------------------------------------------------------------------------

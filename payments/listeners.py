@@ -68,8 +68,6 @@ def record_cycle_task(engine, row, actor, data):
 
 
 def connect():
-    """Subscribe the cycle recorders to the engine's signals (idempotent); declare the cycles' run kinds."""
-    from . import runs  # noqa: F401  (registers the payment run kinds)
-
+    """Subscribe the cycle recorders to the engine's signals (idempotent)."""
     signals.instance_saved.connect(record_cycle_saved)
     signals.task_completed.connect(record_cycle_task)

@@ -145,6 +145,8 @@ def run_follow_ups_inline(engine):
     return sum(run_inline(engine, run_id) for run_id in ids)
 
 
-register_kind(RESULTS, _results_item)
-register_kind(NOTICES, _notices_item)
-register_kind(REVIEWS, _reviews_item)
+def register_run_kinds():
+    """Declare the results, notices and reviews kinds (called by web/bootstrap.py, once per process)."""
+    register_kind(RESULTS, _results_item)
+    register_kind(NOTICES, _notices_item)
+    register_kind(REVIEWS, _reviews_item)

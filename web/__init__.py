@@ -37,8 +37,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def create_app(overrides=None, scheduler=False):
     """Create the Tepat app; `scheduler=True` starts the in-process timer job."""
-    from cases import audit, listeners
     from engine.db import db
+
+    from .bootstrap import wire
 
     settings = load_settings(overrides)
     from cases import accounts
@@ -55,11 +56,7 @@ def create_app(overrides=None, scheduler=False):
         Path(settings["BANSOS_DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
-    listeners.connect()
-    from payments import listeners as payment_listeners
-
-    payment_listeners.connect()
-    audit.connect()
+    wire()  # handlers, listeners and run kinds (web/bootstrap.py)
     from cases import notifications  # officers told of new, due and reassigned tasks
 
     notifications.connect()
@@ -199,9 +196,6 @@ def build_services(config):
     from forms import FORMS
     from integrations.factory import build_integrations
     from integrations.photos import FilePhotoStore
-    from tasks.base import load_handlers
-
-    load_handlers()
     settings = dict(config)
     integrations = build_integrations(settings, lambda: db.session)
     from payments.dispatch import callback_secrets, http_channels
