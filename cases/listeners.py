@@ -181,7 +181,6 @@ def _reinstate(session, app, runtime):
     cleared) and the stages missed since the exit are owed as arrears (payments.cycles.add_appeal_arrears)."""
     from .operations import _open_case_for
 
-    data = runtime.current_data or {}
     enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalar_one_or_none()
     exited = enrolment.ended_at if enrolment is not None else None
     if enrolment is not None:

@@ -88,9 +88,9 @@ def _claim_statement(dialect):
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         table = Application.__table__
         # A Core INSERT returning every column, the columns' Python-side defaults included (the ORM's
-        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest version's id and content hash come back with
-        # the row: read in the same statement (the same snapshot) that claims the NIK, so the
-        # submission needs no separate version query.
+        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest
+        # version's id and content hash come back with the row: read in the same statement (the
+        # same snapshot) that claims the NIK, so the submission needs no separate version query.
         stmt = _CLAIM_STATEMENTS[dialect] = (
             insert(table).on_conflict_do_nothing(index_elements=[table.c.active_nik])
             .returning(*(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
@@ -103,7 +103,7 @@ def _persistent_application(session, row):
     """The claimed row as a persistent Application of this session, as a query would load it (no SQL)."""
     app = Application()
     state = inspect(app)
-    for (key, _column), value in zip(_APPLICATION_COLUMNS, row):
+    for (key, _column), value in zip(_APPLICATION_COLUMNS, row, strict=True):
         state.dict[key] = value
     make_transient_to_detached(app)  # loaded state, no pending changes: later changes are one UPDATE
     session.add(app)

@@ -228,7 +228,7 @@ class AnnMatrix:
         limit = (threshold + self.margin) ** 2
         skip = nik_number(exclude_nik) if exclude_nik is not None else None
         found = []
-        for distance, row in zip(squared[0].tolist(), rows[0].tolist()):
+        for distance, row in zip(squared[0].tolist(), rows[0].tolist(), strict=True):
             if row < 0 or distance > limit or len(found) == k:
                 break
             if not self._alive[row] or self._niks[row] == skip or (below_id is not None and self._ids[row] >= below_id):

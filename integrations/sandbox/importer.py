@@ -176,7 +176,7 @@ class _Keys:
 
 # -- writing -------------------------------------------------------------------------------------
 def _insert_batch(conn, table: Table, names: tuple, rows: list) -> None:
-    conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+    conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _update_batch(conn, table: Table, names: tuple, key: str, rows: list) -> None:
@@ -184,7 +184,7 @@ def _update_batch(conn, table: Table, names: tuple, key: str, rows: list) -> Non
     where = table.c[key] == bindparam(f"k_{key}")
     params = []
     for row in rows:
-        values = dict(zip(names, row))
+        values = dict(zip(names, row, strict=True))
         values[f"k_{key}"] = values.pop(key)
         params.append(values)
     conn.execute(table.update().where(where), params)
@@ -301,7 +301,7 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
                 problems.append(RowRefused(exc.message, exc.columns or (column,)))
                 row.append(missing)
         if spec.checks is not None:
-            for problem in spec.checks({n: v for n, v in zip(names, row) if v is not missing}):
+            for problem in spec.checks({n: v for n, v in zip(names, row, strict=True) if v is not missing}):
                 problems = problems or []
                 problems.append(problem)
         key = row[single] if single is not None else tuple(row[i] for i in key_at)
