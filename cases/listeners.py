@@ -125,7 +125,7 @@ def _record(engine, session, runtime):
     app.updated_at = utcnow()
 
 
-_RULE_VERSIONS = {}
+_RULE_VERSIONS: dict[tuple[int, str], str] = {}  # (version id, content hash) -> its name
 
 
 def rule_version(version, engine=None):

@@ -1,6 +1,6 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import Executable, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +64,7 @@ _APPLICATION_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(App
 
 # Built once per dialect: a statement reused as it is costs no construction and no cache-key walk
 # per submission (its values go in as parameters).
-_CLAIM_STATEMENTS = {}
+_CLAIM_STATEMENTS: dict[str, Executable] = {}
 # Schemas are stateless once built; building one per submission cost more than loading with it.
 _SUBMISSION_SCHEMA = ApplicationSubmissionSchema()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -283,7 +283,7 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
         done += 1
         if progress and done % batch_size == 0:
             progress(name, done)
-        row = []
+        row: list[Any] = []
         problems = None
         for column, index, parse in fields:
             if flags and index in flags:
@@ -327,14 +327,14 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
             if key_ok and key not in mine.good:
                 mine.refused.setdefault(key, number)
             continue
-        row = tuple(row)
+        parsed = tuple(row)
         mine.good.add(key)
         old = stored.pop(key, None)
         if old is None:
-            writer.insert(row)
+            writer.insert(parsed)
             sync.inserted += 1
-        elif old != row:
-            writer.update(row)
+        elif old != parsed:
+            writer.update(parsed)
             sync.updated += 1
         else:
             sync.unchanged += 1
@@ -399,6 +399,7 @@ def import_extracts(
         for book in books.values():
             book.close()
     if report.mass_deletes:
+        assert max_delete_share is not None  # only a limit finds mass deletes
         raise MassDeleteRefused(max_delete_share, report.mass_deletes)
     if report.errors:
         report.error_workbook = write_error_workbook(error_workbook_path or default_errors,

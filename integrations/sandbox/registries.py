@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from integrations.base import MalformedResponse, PersonNotFound
@@ -82,7 +82,7 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         stmt = _statement("family", lambda: select(t.people).where(
             t.people.c.kk_number == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik"))
             .scalar_subquery()))
-        members = self._session.execute(stmt, {"nik": nik}).all()
+        members = list(self._session.execute(stmt, {"nik": nik}).all())
         person = next((m for m in members if m.nik == nik), None)
         if person is None:
             raise PersonNotFound(self.source, nik)
@@ -149,7 +149,7 @@ class _PersonSource(SandboxAdapter):
     subclasses give the table, its columns and how a row (or its absence) reads as an answer.
     """
 
-    table = None
+    table: Table  # each source's own table
     columns: tuple = ()
     required_field = ""
 

@@ -197,7 +197,7 @@ class XlsxWorkbook:
                 number_attr = row.get("r")
                 counter = int(number_attr) if number_attr else counter + 1
                 values = [None] * width if width is not None else []
-                flags = None
+                flags: dict[int, str] | None = None
                 position = -1
                 for cell in row:
                     ref = cell.get("r")
