@@ -123,7 +123,7 @@ def _checked(parser, name: str, sheet: str):
 class XlsxWorkbook:
     """One workbook opened for streaming; use as a context manager or call close()."""
 
-    def __init__(self, path):
+    def __init__(self, path) -> None:
         self.path = Path(path)
         check_package(self.path)
         try:
