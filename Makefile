@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt re
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -93,6 +93,13 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Lint and type check (configured in pyproject.toml; the same checks run in .pre-commit-config.yaml).
+TYPED := cases engine tasks payments integrations web forms settings.py wsgi.py
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(TYPED)
 
 bench: setup
 	$(PY) bench/throughput.py

@@ -74,20 +74,20 @@ class DefaultSettings:
     # Paying channels that take batches by API: {"BRI": "https://h2h.bri.example/api/v1", "POS": "file"}.
     # A channel not named (or "file") is dispatched by bank file; named with a URL, the cycle's dispatch
     # step sends its batch over HTTP (docs/payments.md, "Dispatch over HTTP").
-    BANSOS_PAYMENT_CHANNELS = {}
+    BANSOS_PAYMENT_CHANNELS: dict[str, str] = {}
     # Where the banks post their results (sent with each batch), e.g. https://tepat.example/api/payments/callback
     BANSOS_PAYMENT_CALLBACK_URL = ""
     # Each paying channel's secret of its callbacks' HMAC-SHA256 signature (at least 16 characters, no two
     # channels alike); during a rotation also the previous one: {"BRI": "<secret>", "BNI": {"current":
     # "<new>", "previous": "<old>"}}. A channel without one cannot post callbacks; none: all are refused.
-    BANSOS_PAYMENT_CALLBACK_SECRETS = {}
+    BANSOS_PAYMENT_CALLBACK_SECRETS: dict[str, str | dict[str, str]] = {}
     # Replaced by BANSOS_PAYMENT_CALLBACK_SECRETS: when set, the services refuse to start (and say so).
     BANSOS_PAYMENT_CALLBACK_SECRET = ""
     # A callback whose timestamp is further than this from now (seconds) is refused as a possible replay.
     BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS = 300
     BANSOS_FACE_BACKEND = "face_recognition"
     # Sandbox fault injection per source: {"dtsen": {"timeout_rate": 0.01, "malformed_rate": 0.0}}
-    BANSOS_SANDBOX_FAULTS = {}
+    BANSOS_SANDBOX_FAULTS: dict[str, dict[str, float]] = {}
     # Folder holding the registry reference photos named in the civil-registry extract.
     BANSOS_SANDBOX_PHOTO_DIR = str(ROOT.parent / "shared" / "faces")
     # Where applicants' selfies are kept (outside the database and the web root).
@@ -137,7 +137,7 @@ class DefaultSettings:
     # Below the exclusion thresholds on purpose: a family over those is removed by the re-check instead.
     BANSOS_GRADUATION = {"min_decile": 4, "min_monthly_income": 2_000_000, "consecutive_checks": 2}
     # Public holidays (ISO dates) skipped when counting working days.
-    BANSOS_HOLIDAYS = []
+    BANSOS_HOLIDAYS: list[str] = []
 
     # Public figures: village counts under this are published as "<5"; recomputed at most this often.
     BANSOS_PUBLIC_MIN_CELL = 5

@@ -12,7 +12,7 @@ from .models import Officer
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
 DEFAULT_METHOD = "scrypt"
-_dummy = {}
+_dummy: dict[str, str] = {}  # hashing method -> a hash of no password (same cost for unknown users)
 
 
 def hash_method():

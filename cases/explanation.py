@@ -41,7 +41,7 @@ def _rules_of(dmn_xml):
     rules = []
     for rule in table.findall("d:rule", ns):
         cells = [e.findtext("d:text", namespaces=ns) or "" for e in rule.findall("d:inputEntry", ns)]
-        used = [(expr, label) for (expr, label), cell in zip(inputs, cells) if cell.strip()]
+        used = [(expr, label) for (expr, label), cell in zip(inputs, cells, strict=False) if cell.strip()]
         output = rule.find("d:outputEntry/d:text", ns).text
         try:
             value = ast.literal_eval(output)

@@ -128,7 +128,7 @@ def _record(engine, session, runtime):
         _apply_status(session, app, status, runtime, first_run=submitted is not None)
 
 
-_RULE_VERSIONS = {}
+_RULE_VERSIONS: dict[tuple[int, str], str] = {}  # (version id, content hash) -> its name
 
 
 def rule_version(version, engine=None):
@@ -184,7 +184,6 @@ def _reinstate(session, app, runtime):
     cleared) and the stages missed since the exit are owed as arrears (payments.cycles.add_appeal_arrears)."""
     from .operations import _open_case_for
 
-    data = runtime.current_data or {}
     enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalar_one_or_none()
     exited = enrolment.ended_at if enrolment is not None else None
     if enrolment is not None:

@@ -1,6 +1,6 @@
 """State changes of cases, one function each; callers commit once."""
 from marshmallow import ValidationError
-from sqlalchemy import inspect, select
+from sqlalchemy import Executable, inspect, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +64,7 @@ _APPLICATION_COLUMNS = tuple((prop.key, prop.columns[0]) for prop in inspect(App
 
 # Built once per dialect: a statement reused as it is costs no construction and no cache-key walk
 # per submission (its values go in as parameters).
-_CLAIM_STATEMENTS = {}
+_CLAIM_STATEMENTS: dict[str, Executable] = {}
 # Schemas are stateless once built; building one per submission cost more than loading with it.
 _SUBMISSION_SCHEMA = ApplicationSubmissionSchema()
 
@@ -88,9 +88,9 @@ def _claim_statement(dialect):
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         table = Application.__table__
         # A Core INSERT returning every column, the columns' Python-side defaults included (the ORM's
-        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest version's id and content hash come back with
-        # the row: read in the same statement (the same snapshot) that claims the NIK, so the
-        # submission needs no separate version query.
+        # own INSERT ... RETURNING entity path cost more than the rest of the claim); the newest
+        # version's id and content hash come back with the row: read in the same statement (the
+        # same snapshot) that claims the NIK, so the submission needs no separate version query.
         stmt = _CLAIM_STATEMENTS[dialect] = (
             insert(table).on_conflict_do_nothing(index_elements=[table.c.active_nik])
             .returning(*(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
@@ -103,7 +103,7 @@ def _persistent_application(session, row):
     """The claimed row as a persistent Application of this session, as a query would load it (no SQL)."""
     app = Application()
     state = inspect(app)
-    for (key, _column), value in zip(_APPLICATION_COLUMNS, row):
+    for (key, _column), value in zip(_APPLICATION_COLUMNS, row, strict=True):
         state.dict[key] = value
     make_transient_to_detached(app)  # loaded state, no pending changes: later changes are one UPDATE
     session.add(app)

@@ -48,6 +48,8 @@ class IntegrationTimeout(TransientIntegrationError):
 class IntegrationUnavailable(TransientIntegrationError):
     """The source refused or could not take the request (maintenance, overload)."""
 
+    retry_after: float | None = None  # seconds the source asked to wait (HTTP Retry-After), if it said
+
 
 class MalformedResponse(TransientIntegrationError):
     """The source answered with something that fails validation."""

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -173,12 +173,13 @@ class FaceRecognitionMatcher(FaceMatcher):
         encoded, selfie_hash = self._lookup(selfie)
         if encoded.problem:
             raise encoded.problem  # checked first: the applicant's photo decides before the registry's
+        assert selfie_hash is not None  # only a photo refused unread (not bytes, too large) has no hash
         return self._compare(encoded, selfie_hash, None if reference is None else self.describe_reference(reference))
 
     def describe_reference(self, reference: bytes) -> ReferenceFace:
         """Encode a registry photo (or note why it cannot be used); never raises for a bad photo."""
         ref, reference_hash = self._lookup(reference)
-        return ReferenceFace(reference_hash or "", None if ref.problem else ref.encoding.copy(),
+        return ReferenceFace(reference_hash or "", None if ref.problem or ref.encoding is None else ref.encoding.copy(),
                              ref.problem.code if ref.problem else None, dict(ref.quality))
 
     def verify_reference(self, selfie: bytes, reference: ReferenceFace | None) -> FaceMatchResult:
@@ -186,10 +187,11 @@ class FaceRecognitionMatcher(FaceMatcher):
         encoded, selfie_hash = self._lookup(selfie)
         if encoded.problem:
             raise encoded.problem
+        assert selfie_hash is not None  # only a photo refused unread (not bytes, too large) has no hash
         return self._compare(encoded, selfie_hash, reference)
 
     def _compare(self, encoded: _Encoded, selfie_hash: str, reference: ReferenceFace | None) -> FaceMatchResult:
-        facts = {"selfie_sha256": selfie_hash, "selfie_quality": encoded.quality}
+        facts: dict[str, Any] = {"selfie_sha256": selfie_hash, "selfie_quality": encoded.quality}
         if reference is None:
             return self._result("cannot_decide", None, "NO_REFERENCE_PHOTO", facts)
         facts["reference_sha256"] = reference.sha256 or None
@@ -198,6 +200,7 @@ class FaceRecognitionMatcher(FaceMatcher):
             facts["reference_problem"] = reference.problem or "IMAGE_INVALID"
             return self._result("cannot_decide", None, "REFERENCE_UNUSABLE", facts)
         facts["reference_quality"] = reference.quality
+        assert encoded.encoding is not None  # the callers raised its problem: a photo without one is encoded
         distance = float(np.linalg.norm(np.asarray(reference.encoding, dtype=np.float64)
                                          - encoded.encoding.astype(np.float64)))
         outcome = "match" if distance <= self.threshold else "no_match"
@@ -208,6 +211,7 @@ class FaceRecognitionMatcher(FaceMatcher):
         encoded, _ = self._lookup(image_bytes)
         if encoded.problem:
             raise encoded.problem
+        assert encoded.encoding is not None  # a photo without a problem is encoded
         return encoded.encoding.copy()  # the cached array must not be changed by callers
 
     def cache_info(self) -> dict:
@@ -302,7 +306,7 @@ class FaceRecognitionMatcher(FaceMatcher):
                 warnings.simplefilter("ignore")
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 # Only the sniffed format's decoder may read the bytes: no surprises from other plugins.
-                image = Image.open(io.BytesIO(data), formats=[kind])
+                image: Image.Image = Image.open(io.BytesIO(data), formats=[kind])
                 self._check_dimensions(*image.size)  # from the header, nothing decoded yet
                 original_side = max(image.size)
                 scale = self.max_dimension / original_side

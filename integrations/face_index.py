@@ -68,7 +68,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, cast
 
 import numpy as np
 from sqlalchemy import (
@@ -91,6 +91,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, scoped_session
 
 from integrations.base import utc_now
@@ -232,11 +233,13 @@ class FaceTemplateIndex:
             if bytes(row.encoding) == data and not row.pending:
                 return row.id  # a retried task adds the same template again: nothing to do
         self._retire(session, same_case)
-        result = session.execute(_INSERT_TEMPLATE, {
+        result = cast(CursorResult, session.execute(_INSERT_TEMPLATE, {
             "nik": nik, "case_ref": str(case_ref), "encoding": data, "created_at": _utc(self._clock()),
-            "pending": False})
+            "pending": False}))
         self._mark_written(session)
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # a single-row INSERT has one
+        return int(key[0])
 
     def search_and_add(self, nik: str, case_ref: str, encoding, k: int = 5,
                        threshold: float | None = None) -> tuple[list[Candidate], int]:
@@ -269,10 +272,10 @@ class FaceTemplateIndex:
     def delete_for(self, nik: str) -> int:
         """Erase every template of a NIK in the caller's transaction; return how many."""
         session = self._session_factory()
-        result = session.execute(
+        result = cast(CursorResult, session.execute(
             update(face_templates)
             .where(face_templates.c.nik == nik, face_templates.c.deleted_at.is_(None))
-            .values(deleted_at=_utc(self._clock()), encoding=None))
+            .values(deleted_at=_utc(self._clock()), encoding=None)))
         self._mark_written(session)
         return int(result.rowcount or 0)
 
@@ -286,17 +289,18 @@ class FaceTemplateIndex:
         with self._connect() as conn, self._lock:
             self._rebuild_locked(conn)
             if self.snapshot_path:
-                self._write_snapshot()
+                self._write_snapshot(self.snapshot_path)
             return len(self._matrix)
 
     def save_snapshot(self) -> Path:
         """Write the in-memory copy to ``snapshot_path`` (replacing it atomically) and return the path."""
-        if not self.snapshot_path:
+        path = self.snapshot_path
+        if not path:
             raise ValueError("no snapshot_path configured")
         with self._connect() as conn, self._lock:
             self._sync(conn)
-            self._write_snapshot()
-        return self.snapshot_path
+            self._write_snapshot(path)
+        return path
 
     # -- searching ---------------------------------------------------------------------------------
 
@@ -412,7 +416,7 @@ class FaceTemplateIndex:
     # -- keeping in step with the database ---------------------------------------------------------
 
     def _reset(self) -> None:
-        self._matrix = TemplateMatrix()
+        self._matrix: TemplateMatrix | AnnMatrix = TemplateMatrix()
         self._loaded = False
         self._last_id = 0
         # ids skipped so far -> (when first noticed, PostgreSQL: xids writing in this database then)
@@ -424,7 +428,7 @@ class FaceTemplateIndex:
 
     def _sync(self, conn) -> None:
         if not self._loaded:
-            if not (self.snapshot_path and self._load_snapshot(conn)):
+            if not (self.snapshot_path and self._load_snapshot(conn, self.snapshot_path)):
                 self._rebuild_locked(conn)
             return
         started = _utc(self._clock())
@@ -480,6 +484,7 @@ class FaceTemplateIndex:
         cursor (PostgreSQL: DECLARE, FETCH..., CLOSE, each a round trip) is for large catch-ups only.
         """
         t = face_templates
+        assert self._synced_at is not None, "caught up before the first load"  # _sync loads first
         since = self._synced_at - self._late
         gaps = list(self._gaps)
         # Asked before the rows are read: a gap none of whose writers is still running is final.
@@ -513,7 +518,8 @@ class FaceTemplateIndex:
         """Add the live rows of ``result``; note skipped ids as gaps; return the deletions seen."""
         gaps = gaps or set()
         last = self._last_id
-        deleted, new_ids = [], []
+        deleted: list[tuple[int, datetime]] = []
+        new_ids: list[np.ndarray] = []
         for batch in result.partitions():
             ids = np.fromiter((r.id for r in batch), dtype=np.int64, count=len(batch))
             new_ids.append(ids[ids > last])
@@ -526,9 +532,9 @@ class FaceTemplateIndex:
                 vectors = np.frombuffer(b"".join(r.encoding for r in live), dtype="<f4").reshape(-1, DIMENSION)
                 self._matrix.add_many([r.id for r in live], [r.nik for r in live], vectors)
                 self._maybe_go_approximate()
-        new_ids = np.concatenate(new_ids) if new_ids else []
-        if len(new_ids):
-            ids = np.unique(new_ids)
+        joined = np.concatenate(new_ids) if new_ids else np.empty(0, dtype=np.int64)
+        if len(joined):
+            ids = np.unique(joined)
             expected = np.arange(self._last_id + 1, int(ids[-1]) + 1, dtype=np.int64)
             if len(expected) != len(ids):
                 # Ids handed out but not (yet) committed: a concurrent transaction, or a rollback.
@@ -574,7 +580,7 @@ class FaceTemplateIndex:
 
     # -- snapshot ----------------------------------------------------------------------------------
 
-    def _write_snapshot(self) -> None:
+    def _write_snapshot(self, path: Path) -> None:
         gap_ids = np.fromiter(self._gaps, dtype=np.int64, count=len(self._gaps))
         meta = np.array([self._last_id, _micros(self._synced_at)], dtype=np.int64)
         if isinstance(self._matrix, AnnMatrix):
@@ -582,17 +588,17 @@ class FaceTemplateIndex:
         else:
             ids, niks, vectors = self._matrix.live_arrays()
             arrays = {"ids": ids, "niks": niks, "vectors": vectors}
-        tmp = self.snapshot_path.with_name(self.snapshot_path.name + ".tmp")
-        self.snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, gaps=gap_ids, meta=meta, **arrays)
-        os.replace(tmp, self.snapshot_path)
+        os.replace(tmp, path)
 
-    def _load_snapshot(self, conn) -> bool:
+    def _load_snapshot(self, conn, path: Path) -> bool:
         """Start from the snapshot file and catch up; False (nothing loaded) when absent or stale."""
         try:
-            with np.load(self.snapshot_path, allow_pickle=False) as saved:
+            with np.load(path, allow_pickle=False) as saved:
                 arrays = {name: saved[name] for name in saved.files}
             gaps, (last_id, synced_us) = arrays.pop("gaps"), arrays.pop("meta").tolist()
             matrix = AnnMatrix.restore(arrays) if "ann" in arrays else None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, cast
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class TemplateMatrix:
             near = near[np.argpartition(squared[near], 4 * k)[: 4 * k]]
         exact = np.linalg.norm(self._vectors[near].astype(np.float64) - q.astype(np.float64), axis=1)
         order = np.argsort(exact, kind="stable")
-        found = []
+        found: list[tuple[int, str, float]] = []
         for i in order:
             if exact[i] > threshold or len(found) == k:
                 break
@@ -158,7 +158,7 @@ class AnnMatrix:
         index.nprobe = self.nprobe
         self._faiss = faiss
         self._index = index
-        self._quantizer = quantizer  # owned by the index; kept alive here
+        self._quantizer: faiss.IndexFlatL2 | None = quantizer  # owned by the index; kept alive here
         # Row number in this object = the id faiss stores; these arrays map rows to templates.
         self._ids = np.empty(0, dtype=np.int64)
         self._niks = np.empty(0, dtype=np.int64)
@@ -227,8 +227,8 @@ class AnnMatrix:
         squared, rows = self._index.search(q, 4 * k + 16)
         limit = (threshold + self.margin) ** 2
         skip = nik_number(exclude_nik) if exclude_nik is not None else None
-        found = []
-        for distance, row in zip(squared[0].tolist(), rows[0].tolist()):
+        found: list[tuple[int, str, float]] = []
+        for distance, row in zip(squared[0].tolist(), rows[0].tolist(), strict=True):
             if row < 0 or distance > limit or len(found) == k:
                 break
             if not self._alive[row] or self._niks[row] == skip or (below_id is not None and self._ids[row] >= below_id):
@@ -254,7 +254,9 @@ class AnnMatrix:
 
         self = cls.__new__(cls)
         self._faiss = faiss
-        self._index = faiss.deserialize_index(np.ascontiguousarray(arrays["ann"], dtype=np.uint8))
+        # faiss hands back the stored index as its own class: the one __init__ built.
+        self._index = cast(faiss.IndexIVFScalarQuantizer,
+                           faiss.deserialize_index(np.ascontiguousarray(arrays["ann"], dtype=np.uint8)))
         self.nlist, self.nprobe = (int(x) for x in arrays["ann_meta"].tolist())
         self._index.nprobe = self.nprobe
         self._quantizer = None

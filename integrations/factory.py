@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,8 @@ def _wants_http(settings: dict, key: str) -> bool:
 def build_integrations(settings: dict, session_factory: Callable[[], Session]) -> Integrations:
     """Build every adapter from BANSOS_* settings; sandbox ones use the caller's session."""
     faults = SandboxFaults(settings.get("BANSOS_SANDBOX_FAULTS") or {})
+    # Integrations' fields by name, each adapter of its own protocol (sandbox or HTTP).
+    adapters: dict[str, Any]
     if _wants_http(settings, "BANSOS_IDENTITY_BACKEND"):
         adapters = {"civil_registry": build_http_adapter(settings, "BANSOS_IDENTITY_BACKEND")}
     else:

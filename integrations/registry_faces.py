@@ -17,12 +17,15 @@ row, encoded again next time.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterable
+from typing import Callable, Iterable, cast
 
 import numpy as np
 from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Table, delete, select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from integrations.base import utc_now
@@ -41,7 +44,8 @@ registry_face_templates = Table(
     Column("encoded_at", DateTime(timezone=True), nullable=False),
 )
 
-_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+# Both dialects' INSERTs have ON CONFLICT DO NOTHING (the generic Insert has not).
+_INSERTS: dict[str, Callable[[Table], PgInsert | SqliteInsert]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 class RegistryFaceTemplates:
@@ -106,8 +110,8 @@ class RegistryFaceTemplates:
 
     def forget(self, nik: str) -> int:
         """Erase every kept template of a person (the registry photo changed hands, or erasure)."""
-        result = self._session_factory().execute(
-            delete(registry_face_templates).where(registry_face_templates.c.nik == nik))
+        result = cast(CursorResult, self._session_factory().execute(
+            delete(registry_face_templates).where(registry_face_templates.c.nik == nik)))
         return int(result.rowcount or 0)
 
     def _kept(self, nik: str, digest: str, model: str) -> bool:

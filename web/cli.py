@@ -36,7 +36,9 @@ ERROR_TEXT = {
     "CYCLE_SUPPLEMENT_EARLY": "Siklus utama belum dibekukan / The main cycle is not frozen yet",
     "GRADUATION_NOT_ALLOWED": "Graduasi tidak dapat dilakukan / Graduation not possible",
     "QUARTER_INVALID": "Triwulan tidak valid (contoh: 2026Q4) / Invalid quarter (e.g. 2026Q4)",
-    "QUARTER_ALREADY_RUN": "Verifikasi ulang triwulan ini sudah dijalankan / This quarter's re-verification was already started",
+    "QUARTER_ALREADY_RUN": (
+        "Verifikasi ulang triwulan ini sudah dijalankan / This quarter's re-verification was already started"
+    ),
 }
 
 

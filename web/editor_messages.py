@@ -1,4 +1,7 @@
-"""Translated texts for the engine's deploy checks and migration verdicts (codes from engine/spec.py, engine/migration.py)."""
+"""Translated texts for the engine's deploy checks and migration verdicts.
+
+The codes come from engine/spec.py and engine/migration.py.
+"""
 from flask_babel import gettext as _
 
 from .messages import error_text

@@ -221,18 +221,18 @@ def registration_receipt(app, locale):
                  (_("Status"), str(STATUS_TEXTS.get(app.status, (app.status, ""))[0]))]
         sections = [
             Section(_("What was received"), paragraphs=[
-                _("The application for social assistance (PKH, BPNT, PBI) of the person above was received with their "
-                  "consent. Keep this receipt: its case number identifies the application.")]),
+                _("The application for social assistance (PKH, BPNT, PBI) of the person above was received "
+                  "with their consent. Keep this receipt: its case number identifies the application.")]),
             Section(_("What happens next"), bullets=[
-                _("The registers are checked (civil registry, DTSEN, employment, assets). Some cases are checked by "
-                  "an officer by hand, in up to 3 working days."),
+                _("The registers are checked (civil registry, DTSEN, employment, assets). Some cases are "
+                  "checked by an officer by hand, in up to 3 working days."),
                 _("The applicant receives a message with the decision; the facilitator can tell them too."),
-                _("A decision letter states the reasons and, if the application is not approved, how and until when "
-                  "to appeal."),
+                _("A decision letter states the reasons and, if the application is not approved, how and "
+                  "until when to appeal."),
             ]),
             Section(_("How to follow the application"), paragraphs=[
-                _("Sign in to the portal with the digital ID and open case %(number)s, or ask your facilitator or the "
-                  "social affairs office of your district.", number=app.case_number)]),
+                _("Sign in to the portal with the digital ID and open case %(number)s, or ask your "
+                  "facilitator or the social affairs office of your district.", number=app.case_number)]),
         ]
         return Paper(issuer=_issuer(), title=_("REGISTRATION RECEIPT"), subtitle=_("Assisted registration"),
                      facts=facts, sections=sections, lang=locale, filename=f"{app.case_number}-receipt-{locale}.pdf",

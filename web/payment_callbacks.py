@@ -29,7 +29,10 @@ def _refused(exc):
 
 @bp.post("/api/payments/callback")
 def callback():
-    """Take one bank callback: {"callback_id", "batch", "results": [{reference, amount, status, failure_code, date}]}."""
+    """Take one bank callback.
+
+    The body: {"callback_id", "batch", "results": [{reference, amount, status, failure_code, date}]}.
+    """
     if (request.content_length or 0) > MAX_CALLBACK_BYTES:
         return _refused(CallbackRefused("the callback is too large", "TOO_LARGE", 413))
     body = request.get_data(cache=False)

@@ -14,7 +14,7 @@ import threading
 import click
 from celery import Celery
 from celery.signals import worker_process_init
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from engine.db import db, utcnow
@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 
 ADVANCE = "tepat.advance"
 PURGE = "tepat.purge"
-_APPS = {}
+_APPS: dict[tuple[str, str], Celery] = {}  # (broker URL, queue) -> its app
 _LOCK = threading.Lock()
-_FLASK = {}
+_FLASK: dict[str, Flask] = {}  # "app" -> this worker's Flask app
 
 
 def celery_for(config):

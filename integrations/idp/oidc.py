@@ -11,14 +11,14 @@ import threading
 import time
 import warnings
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, cast
 
 import httpx
 from authlib.common.security import generate_token
 from authlib.deprecate import AuthlibDeprecationWarning
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from integrations.idp.base import AuthorizationRequest, IdentityProvider, SignInFailed, VerifiedIdentity
 from integrations.nik import NikInvalid, validate_nik
@@ -129,7 +129,8 @@ class OidcIdentityProvider(IdentityProvider):
         if self._keys is None or refresh:
             data = self._get_json(self.metadata()["jwks_uri"])
             try:
-                self._keys = KeySet.import_key_set(data)
+                # The provider's JSON, checked by import_key_set itself (its errors are caught below).
+                self._keys = KeySet.import_key_set(cast(KeySetSerialization, data))
             except (JoseError, ValueError, TypeError, KeyError) as exc:
                 raise SignInFailed("PROVIDER_UNAVAILABLE", f"unusable key set: {exc}") from exc
         return self._keys

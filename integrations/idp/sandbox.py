@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet, KeySetSerialization, RSAKey
 from sqlalchemy import and_, func, insert, select, update
 
 from integrations.base import PersonNotFound, utc_now
@@ -142,7 +142,7 @@ class SandboxIdentityServer:
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "nik"],
         }
 
-    def jwks(self) -> dict:
+    def jwks(self) -> KeySetSerialization:
         """Return the public signing keys."""
         return KeySet([self.key]).as_dict(private=False)
 

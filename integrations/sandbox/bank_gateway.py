@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from datetime import date, datetime, timezone
 
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from integrations.http.paying_bank import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -29,7 +29,7 @@ def _json(body, status=200):
 class BankSimulator:
     """Every paying channel on one loopback port: base URL ``http://127.0.0.1:<port>/<channel>``."""
 
-    def __init__(self, secrets=None, slow_seconds=1.0):
+    def __init__(self, secrets=None, slow_seconds=1.0) -> None:
         self.secrets = dict(secrets or {})  # channel -> the secret its bank signs callbacks with
         self.slow_seconds = slow_seconds
         self.accepted: dict[str, dict] = {}  # payment reference -> the payment as first taken
@@ -38,22 +38,23 @@ class BankSimulator:
         self.payouts: Counter = Counter()  # payment reference -> times money was moved for it (never above 1)
         self._failure: tuple[str, int] | None = None
         self._lock = threading.Lock()
-        self._server = None
-        self._thread = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.port = 0
 
     def start(self) -> "BankSimulator":
-        self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        server = self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
+        self.port = server.server_port
+        thread = self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._thread.join(5)
+            if self._thread is not None:
+                self._thread.join(5)
             self._server = None
 
     def url(self, channel: str) -> str:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 from types import SimpleNamespace
+from typing import cast
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 
 from integrations.base import DisbursementConflict, MalformedResponse, validate_nik
 from integrations.notify import Notifier
@@ -96,11 +98,13 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
-        result = session.execute(_INSERT_OUTBOX, {
+        result = cast(CursorResult, session.execute(_INSERT_OUTBOX, {
             "recipient_nik": recipient_nik, "channel": channel, "template": template,
             "params": params, "sent_at": self._clock(), "idempotency_key": idempotency_key or None,
-        })
-        return str(result.inserted_primary_key[0])
+        }))
+        key = result.inserted_primary_key
+        assert key is not None  # a single-row INSERT has one
+        return str(key[0])
 
     def outbox(self, recipient_nik: str) -> list[dict]:
         """Return the messages sent to this person, oldest first."""

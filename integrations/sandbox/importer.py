@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -176,7 +176,7 @@ class _Keys:
 
 # -- writing -------------------------------------------------------------------------------------
 def _insert_batch(conn, table: Table, names: tuple, rows: list) -> None:
-    conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+    conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def _update_batch(conn, table: Table, names: tuple, key: str, rows: list) -> None:
@@ -184,7 +184,7 @@ def _update_batch(conn, table: Table, names: tuple, key: str, rows: list) -> Non
     where = table.c[key] == bindparam(f"k_{key}")
     params = []
     for row in rows:
-        values = dict(zip(names, row))
+        values = dict(zip(names, row, strict=True))
         values[f"k_{key}"] = values.pop(key)
         params.append(values)
     conn.execute(table.update().where(where), params)
@@ -283,7 +283,7 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
         done += 1
         if progress and done % batch_size == 0:
             progress(name, done)
-        row = []
+        row: list[Any] = []
         problems = None
         for column, index, parse in fields:
             if flags and index in flags:
@@ -301,7 +301,7 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
                 problems.append(RowRefused(exc.message, exc.columns or (column,)))
                 row.append(missing)
         if spec.checks is not None:
-            for problem in spec.checks({n: v for n, v in zip(names, row) if v is not missing}):
+            for problem in spec.checks({n: v for n, v in zip(names, row, strict=True) if v is not missing}):
                 problems = problems or []
                 problems.append(problem)
         key = row[single] if single is not None else tuple(row[i] for i in key_at)
@@ -327,14 +327,14 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
             if key_ok and key not in mine.good:
                 mine.refused.setdefault(key, number)
             continue
-        row = tuple(row)
+        parsed = tuple(row)
         mine.good.add(key)
         old = stored.pop(key, None)
         if old is None:
-            writer.insert(row)
+            writer.insert(parsed)
             sync.inserted += 1
-        elif old != row:
-            writer.update(row)
+        elif old != parsed:
+            writer.update(parsed)
             sync.updated += 1
         else:
             sync.unchanged += 1
@@ -399,6 +399,7 @@ def import_extracts(
         for book in books.values():
             book.close()
     if report.mass_deletes:
+        assert max_delete_share is not None  # only a limit finds mass deletes
         raise MassDeleteRefused(max_delete_share, report.mass_deletes)
     if report.errors:
         report.error_workbook = write_error_workbook(error_workbook_path or default_errors,

@@ -226,6 +226,7 @@ class PopulationSynthesiser:
 
     def _assets(self, hh: Household, welfare: int) -> None:
         rng = self.rng
+        options: tuple[tuple[int, bool, int], ...]
         if welfare <= 3:
             options = ((450, True, 70), (900, True, 30))
         elif welfare <= 6:

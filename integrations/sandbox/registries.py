@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from integrations.base import MalformedResponse, PersonNotFound
@@ -82,7 +82,7 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         stmt = _statement("family", lambda: select(t.people).where(
             t.people.c.kk_number == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik"))
             .scalar_subquery()))
-        return self._family_raw(nik, self._session.execute(stmt, {"nik": nik}).all())
+        return self._family_raw(nik, list(self._session.execute(stmt, {"nik": nik}).all()))
 
     def _family_raw(self, nik: str, members) -> dict:
         person = next((m for m in members if m.nik == nik), None)
@@ -188,7 +188,7 @@ class _PersonSource(SandboxAdapter):
     subclasses give the table, its columns and how a row (or its absence) reads as an answer.
     """
 
-    table = None
+    table: Table  # each source's own table
     columns: tuple = ()
     required_field = ""
 

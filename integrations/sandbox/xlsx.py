@@ -123,7 +123,7 @@ def _checked(parser, name: str, sheet: str):
 class XlsxWorkbook:
     """One workbook opened for streaming; use as a context manager or call close()."""
 
-    def __init__(self, path):
+    def __init__(self, path) -> None:
         self.path = Path(path)
         check_package(self.path)
         try:
@@ -197,7 +197,7 @@ class XlsxWorkbook:
                 number_attr = row.get("r")
                 counter = int(number_attr) if number_attr else counter + 1
                 values = [None] * width if width is not None else []
-                flags = None
+                flags: dict[int, str] | None = None
                 position = -1
                 for cell in row:
                     ref = cell.get("r")

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 82a2817014d1
-Revises: 
+Revises:
 Create Date: 2026-11-27 23:47:40.915734
 
 """

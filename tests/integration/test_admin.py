@@ -404,13 +404,16 @@ def test_desk_chart_data_matches_the_tasks(web, svc, personas):
     db.session.expire_all()
     rows = db.session.scalars(select(HumanTask).where(HumanTask.status.in_(("open", "claimed")))).all()
     assert {r.id for r in rows} == {fresh.id}
-    sla = dict(zip(data["sla"]["codes"], zip(*(data["sla"]["series"][k] for k in ("on_track", "due_soon", "overdue")))))
+    sla = dict(zip(data["sla"]["codes"],
+                   zip(*(data["sla"]["series"][k] for k in ("on_track", "due_soon", "overdue")), strict=True),
+                   strict=True))
     assert sla == {fresh.region: (1, 0, 0)}
     assert data["sla"]["labels"][0].startswith(fresh.region + " ")
     officers = dict(zip(data["officers"]["labels"], zip(data["officers"]["series"]["on_time"],
-                                                        data["officers"]["series"]["late"])))
+                                                        data["officers"]["series"]["late"], strict=True),
+                         strict=True))
     assert officers == {"a_caseworker": (0, 1)}
-    districts = dict(zip(data["districts"]["codes"], data["districts"]["series"]["late"]))
+    districts = dict(zip(data["districts"]["codes"], data["districts"]["series"]["late"], strict=True))
     assert districts == {early.region: 1}
     assert data["names"]["overdue"] == "Terlambat"
     # Overdue open work shows as overdue: travel past the second task's deadline.

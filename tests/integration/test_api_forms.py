@@ -57,7 +57,7 @@ def valid_bodies(variant):
     props, required = variant["properties"], variant.get("required", [])
     bodies = []
     for combo in itertools.product(*(_values(props[name]) for name in required)):
-        base = dict(zip(required, combo))
+        base = dict(zip(required, combo, strict=True))
         bodies.append(base)
         for name in sorted(set(props) - set(required)):
             bodies.extend({**base, name: value} for value in _values(props[name]))

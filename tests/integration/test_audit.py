@@ -4,6 +4,7 @@ Also a worker for the concurrency test: `python -m tests.integration.test_audit 
 """
 import csv
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -91,7 +92,7 @@ def test_chain_of_entries_verifies_in_any_batch_size(single):
     assert [(r.shard, r.seq, r.format) for r in rows] == [(0, i, 2) for i in range(1, 10)]
     assert [r.id for r in rows] == sorted(r.id for r in rows) and len({r.id for r in rows}) == 9
     assert rows[0].prev_hash == "0" * 64
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert rows[7].actor == "sup1" and rows[7].actor_roles == ["supervisor"] and rows[7].target_id == "12"
     assert rows[8].target_type is None and rows[8].detail is None
     assert audit.chain_head(db.session, 0) == (9, rows[8].hash)
@@ -426,7 +427,7 @@ def _run_workers(app, count, names):
                                  str(start_at)], cwd=ROOT, env=_worker_env(app), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for name in names]
     outputs = [w.communicate(timeout=180) for w in workers]
-    for w, (out, err) in zip(workers, outputs):
+    for w, (out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
         assert json.loads(out.strip().splitlines()[-1]) == {"appended": count}
 

@@ -128,7 +128,8 @@ def test_the_family_sees_its_commitments_and_the_maker_sees_the_counts(svc, setu
     this = next_quarter(date.today() - timedelta(days=92))
     before = next_quarter(date.today() - timedelta(days=184))
     actor = finance_officers()["fin1"]
-    # The maker (before the family below has any check) and checker see how many components are warned or suspended in a cycle.
+    # The maker (before the family below has any check) and checker see how many components are warned
+    # or suspended in a cycle.
     record_check(db.session, rule, actor, kk_number=KK, nik=CHILD, category="SD", period="2026-Q3", attendance=10)
     db.session.commit()
     open_cycle(svc.engine, schedule_with_commitments(), "PKH-TEST-T1", actor)

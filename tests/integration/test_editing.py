@@ -8,7 +8,7 @@ from engine.db import db
 from engine.editing import DraftStale, FileNameInvalid, current_bundle, deploy_drafts, drafts, save_draft
 from engine.errors import DeployRejected
 from engine.migration import MigrationRefused, dry_run, migrate
-from engine.models import HumanTask, ProcessDraft, ProcessInstance, ProcessVersion
+from engine.models import ProcessDraft, ProcessInstance, ProcessVersion
 from tests.helpers import case, open_task, submit, work
 
 APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}

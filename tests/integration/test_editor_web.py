@@ -1,6 +1,5 @@
 """The administrators' process editor on the web: drafts, checks on elements, deploy, versions, diff, migration."""
 import io
-import re
 
 import pytest
 from sqlalchemy import select

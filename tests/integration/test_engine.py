@@ -260,7 +260,7 @@ def test_two_processes_on_one_instance_lose_nothing_and_complete_nothing_twice(t
     start_at = time.time() + 2
     workers = [_spawn(ctx, "loop", instance.id, name, start_at) for name in ("w1", "w2")]
     outputs = [w.communicate(timeout=180) for w in workers]
-    for w, (out, err) in zip(workers, outputs):
+    for w, (_out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
     done = [json.loads(out.strip().splitlines()[-1])["done"] for out, _ in outputs]
     db.session.expire_all()

@@ -197,7 +197,7 @@ def test_review_sla_breach_escalates_to_supervisor(svc, personas, officers):
     assert case(number).status == "IN_REVIEW_ESCALATED"
     cancelled = db.session.scalars(select(HumanTask.status).where(HumanTask.bpmn_id == "review")).one()
     assert cancelled == "cancelled"
-    app = work(svc, number, "review_escalated", officers["sup1"], APPROVE)
+    work(svc, number, "review_escalated", officers["sup1"], APPROVE)
     # The supervisor who reviewed may not approve: another supervisor must.
     approve = open_task(number, "approve")
     with pytest.raises(FourEyesViolation):

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
-from flask import current_app
 from sqlalchemy import select
 
 from cases.audit import AuditEntry

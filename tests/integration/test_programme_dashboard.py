@@ -119,7 +119,10 @@ from payments.models import CommitmentCheck, CycleMember, EntitlementCondition, 
 from tests.integration.payment_support import family  # noqa: E402
 
 
-def _cycle(code, months, cut_off=at(2026, 9, 30)):
+CUT_OFF = at(2026, 9, 30)
+
+
+def _cycle(code, months, cut_off=CUT_OFF):
     cycle = PaymentCycle(code=code, programme="PKH", months=months, cut_off=cut_off, return_after_days=105)
     db.session.add(cycle)
     db.session.flush()

@@ -6,7 +6,6 @@ import re
 from collections import Counter, defaultdict
 
 import pytest
-from flask import current_app
 from sqlalchemy import select
 
 from cases.figures import (APPROVED_STATUSES, HIDDEN, REJECTED_STATUSES, REMOVED_STATUSES, Area, cache,
@@ -15,7 +14,7 @@ from cases.models import Appeal, Application
 from cases.operations import file_appeal
 from engine.db import db
 from integrations.sandbox.tables import people
-from tests.helpers import case, submit, work
+from tests.helpers import submit, work
 from tests.integration.test_web import ROLES, login
 
 APPROVE = {"review_decision": "approve", "review_notes": "checked at the village office"}

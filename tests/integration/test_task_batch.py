@@ -76,7 +76,7 @@ def test_batch_pages_list_each_outcome_and_audit_the_batch(svc, officers, two_ap
                                                      "back": "approvals", "csrf_token": token})
         page = response.get_data(as_text=True)
         assert response.status_code == 200 and "2 tugas disetujui, 0 ditolak" in page
-        assert 'id="result-%d" class=""' % ids[0] in page
+        assert f'id="result-{ids[0]}" class=""' in page
         refused = client.post("/tasks/batch", data={"action": "approve", "task_ids": [str(i) for i in ids],
                                                     "csrf_token": token}).get_data(as_text=True)
         assert refused.count("table-danger") == 2 and "0 tugas disetujui, 2 ditolak" in refused

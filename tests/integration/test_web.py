@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from flask import current_app
 
 from cases.operations import create_officer
 from engine.db import db

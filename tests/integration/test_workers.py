@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -79,7 +78,7 @@ def cluster(svc, settings_overrides, tmp_path):
                                    "tmp": tmp_path})
     finally:
         engine.defer_steps, engine.hint_sender = saved
-        for proc, log in procs.values():
+        for proc, _log in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc, log in procs.values():

@@ -1,5 +1,6 @@
 """Fields that must be digits take 0-9 only: Arabic-Indic, full-width and other Unicode digits are refused."""
 import pytest
+from marshmallow import ValidationError
 
 from forms.application import ApplicationSubmissionSchema
 from forms.portal import HouseholdStepSchema, PaymentStepSchema
@@ -42,7 +43,7 @@ def test_ascii_numbers_are_accepted():
 def test_nik_and_kk_refuse_other_digits(digits):
     nik = NIK[:6] + (digits * 2)[:10]
     assert "nik" in ApplicationSubmissionSchema().validate({"nik": nik, "consent": True, "bank_account": "123456"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         _DIGITS16(nik)
 
 

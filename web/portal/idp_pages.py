@@ -6,7 +6,7 @@ BANSOS_IDP_BACKEND is "sandbox".
 """
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 
 from cases.audit import record
 from engine.db import db

@@ -15,7 +15,8 @@
 Views that take uploads are exempt from the app-wide CSRF check (it would read the whole body
 first); `read_upload_form` checks the CSRF token itself, after the limits.
 """
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from tempfile import TemporaryFile
 
 from flask import g, request
@@ -83,7 +84,7 @@ class Upload:
     field: str
     filename: str
     size: int
-    _file: CappedFile = field(repr=False, compare=False)
+    _file: CappedFile = dataclasses.field(repr=False, compare=False)  # `field` is the name above
 
     @property
     def too_large(self):

@@ -41,7 +41,7 @@ def test_rows_read_as_openpyxl_reads_them(tmp_path, write_only):
     # openpyxl pads every row to the sheet's width and fills rows the file lacks; we yield the rows
     # the file has, each up to its last cell.
     got = [by_number.get(n, []) for n in range(1, len(expected) + 1)]
-    assert [v + [None] * (len(e) - len(v)) for v, e in zip(got, expected)] == expected
+    assert [v + [None] * (len(e) - len(v)) for v, e in zip(got, expected, strict=True)] == expected
     numbers = [n for n, _, _ in mine]
     assert numbers == sorted(numbers) and numbers[0] == 1
     flags = {n: f for n, _, f in mine if f}
