@@ -211,7 +211,7 @@ def _compare(target, url, name, settings, writers, args):
         for n in writers:
             for setting in settings:
                 runs[setting, n].append(_run(target, url, int(setting), n, args.seconds))
-    return {f"{name}={setting}": {n: tuple(statistics.median(figures) for figures in zip(*runs[setting, n]))
+    return {f"{name}={setting}": {n: tuple(statistics.median(figures) for figures in zip(*runs[setting, n], strict=False))
                                   for n in writers} for setting in settings}
 
 

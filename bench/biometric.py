@@ -204,7 +204,7 @@ def bench_search(size, probes, planted):
     results = {}
     for label, search, count in (("exact", exact_search, min(probes, planted)), ("ANN", ann_search, planted)):
         timings, found, strangers = [], 0, 0
-        for t, q, skip in zip(targets[:count], queries[:count], exclude[:count]):
+        for t, q, skip in zip(targets[:count], queries[:count], exclude[:count], strict=False):
             start = time.perf_counter()
             hits = search(q, skip)
             timings.append(time.perf_counter() - start)
@@ -319,7 +319,7 @@ def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
 
     index._session_factory = session_of_thread
     session_of_thread().close()
-    index.size  # loaded before timing
+    _ = index.size  # loaded before timing
 
     def worker(count):
         session = session_of_thread()

@@ -40,7 +40,7 @@ BATCH = 10_000
 
 def _rows(n, seed=5):
     rng = random.Random(seed)
-    names, weights = zip(*STATUSES)
+    names, weights = zip(*STATUSES, strict=False)
     start = datetime(2025, 6, 1, tzinfo=timezone.utc)
     for i in range(1, n + 1):
         district = rng.choice(DISTRICTS)

@@ -41,7 +41,7 @@ def extracts(people: int, seed: int, fresh: bool) -> Path:
     """Return a folder holding the extracts of this population, generating them if needed."""
     folder = Path(tempfile.gettempdir()) / "tepat-import-bench" / f"{people}-{seed}"
     complete = folder / "personas.json"  # written last by the generator
-    if fresh or not complete.is_file() or not all((folder / l.workbook).is_file() for l in x.ALL_SHEETS):
+    if fresh or not complete.is_file() or not all((folder / layout.workbook).is_file() for layout in x.ALL_SHEETS):
         started = time.perf_counter()
         complete.unlink(missing_ok=True)
         report = generate_population(people, seed, folder)

@@ -334,7 +334,7 @@ def prepare_drafts(app, niks, plan):
     with app.app_context():
         photos = services().photos
         consent = app.config["BANSOS_CONSENT_VERSION"]
-        for k, (nik, (who, selfie, _)) in enumerate(zip(niks, plan)):
+        for k, (nik, (who, selfie, _)) in enumerate(zip(niks, plan, strict=False)):
             db.session.execute(update(people).where(people.c.nik == nik).values(photo_ref=IDENTITIES[who][0]))
             draft = start_draft(db.session, nik)
             record_step(draft, "consent", {"consent_version": consent, "consent_at": utcnow().isoformat(),
@@ -527,9 +527,9 @@ def collect(app, numbers, plan, niks):
                                        .where(EvidenceRecord.source == "face_index")):
             dedup[app_id] = value.get("outcome")
         by_nik = {a.nik: a for a in apps.values()}
-        planted = [nik for nik, (_, _, dup) in zip(niks, plan) if dup is not None]
+        planted = [nik for nik, (_, _, dup) in zip(niks, plan, strict=False) if dup is not None]
         found = sum(dedup.get(by_nik[nik].id) == "suspected" for nik in planted if nik in by_nik)
-        false_hits = sum(1 for nik, (_, _, dup) in zip(niks, plan)
+        false_hits = sum(1 for nik, (_, _, dup) in zip(niks, plan, strict=False)
                          if dup is None and nik in by_nik and dedup.get(by_nik[nik].id) == "suspected")
         face = {}
         for value, in s.execute(select(EvidenceRecord.value).where(EvidenceRecord.source == "face")):

@@ -307,12 +307,12 @@ def interleaved_runs(svc, raw, floor, counter, warm, timed, expected, block, pro
         outcomes = [floor.run(nik) for nik in chunk]
         wall["floor"] += time.perf_counter() - w
         cpu["floor"] += time.process_time() - c
-        ok["floor"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block]))
+        ok["floor"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block], strict=False))
         w, c = time.perf_counter(), time.process_time()
         outcomes = [raw.run(nik) for nik in chunk]
         wall["raw"] += time.perf_counter() - w
         cpu["raw"] += time.process_time() - c
-        ok["raw"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block]))
+        ok["raw"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block], strict=False))
         db.session.rollback()  # raw persists nothing: drop the sandbox payment/notify rows (untimed)
         if profiler:
             profiler.enable()
@@ -353,7 +353,7 @@ def bench_backend(label, url, tmp, extracts, n, distance, applicants, block, pro
         half = WARMUP // 2
         warm = {"raw": approve[:half] + reject[:half], "persisted": approve[half:WARMUP] + reject[half:WARMUP]}
         timed, expected = [], []
-        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n // 2]):
+        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n // 2], strict=False):
             timed += [a, r]
             expected += ["approve", "reject"]
         wall, cpu, oks, profiler = interleaved_runs(svc, raw, floor, counter, warm, timed, expected, block, profile)

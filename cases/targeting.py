@@ -266,7 +266,7 @@ def write_xlsx(report, out, locale="id"):
     for area in report.districts:
         lines(area, area.code, area.name)
     lines(report.total, "", t("Jumlah", "Total"))
-    for col, width in zip("ABCDEFGH", (14, 24, 60, 10, 20, 22, 20, 16)):
+    for col, width in zip("ABCDEFGH", (14, 24, 60, 10, 20, 22, 20, 16), strict=False):
         ws.column_dimensions[col].width = width
     method = wb.create_sheet(t("Cara menghitung", "Method"))
     for text in method_text(locale):

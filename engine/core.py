@@ -27,11 +27,11 @@ from .script_engine import RETRY_KEY, TepatScriptEngine
 from .spec import load_spec, load_state
 from .wakes import due_instances, is_wake_incident, record_wake_failure, reschedule_wake
 
-_SPEC_CACHE = {}
+_SPEC_CACHE: dict = {}
 _SPEC_LOCK = threading.Lock()
 # The files of deployed versions, per (version id, content hash): a version never changes once
 # deployed, and a newly deployed one has a new id, so a cached bundle can never be stale.
-_FILES_CACHE = {}
+_FILES_CACHE: dict = {}
 # The plain (not deferred) columns of a version, copied into the engine's remembered version.
 _VERSION_FIELDS = ("id", "process_id", "number", "origin", "name", "content_hash", "serializer_version",
                    "deployed_at", "deployed_by")

@@ -243,7 +243,7 @@ class InstanceRuntime:
                              due_at=row.due_at.isoformat() if row.due_at else None)
 
 
-_INSERT_INSTANCE = {}  # {columns the INSERT returns: statement}
+_INSERT_INSTANCE: dict = {}  # {columns the INSERT returns: statement}
 
 
 def _insert_new_instance(session, inst):
@@ -268,7 +268,7 @@ def _insert_new_instance(session, inst):
             *(column for key, column in columns if key in returned))
     session.expunge(inst)
     row = session.execute(stmt, values, execution_options={"autoflush": False}).one()
-    state.dict.update(zip(returned, row))
+    state.dict.update(zip(returned, row, strict=False))
     make_transient_to_detached(inst)  # loaded state, nothing pending: later changes are one UPDATE
     session.add(inst)
 

@@ -330,8 +330,8 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                 continue
             label = f"{bpmn_id} ({ts.bpmn_name})" if getattr(ts, "bpmn_name", None) else bpmn_id
 
-            def problem(code, message, _label=label, _id=bpmn_id, **params):
-                return _problem(filename, _label, message, _id, code, **params)
+            def problem(code, message, _label=label, _id=bpmn_id, _file=filename, **params):
+                return _problem(_file, _label, message, _id, code, **params)
 
             if isinstance(ts, ServiceTask):
                 if not isinstance(ts, TepatServiceTask):

@@ -112,7 +112,8 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         dialect = self._session.get_bind().dialect.name
         stmt = _statement(("families", dialect), lambda: select(t.people).where(
             t.people.c.kk_number.in_(select(t.people.c.kk_number).where(_any_of(t.people.c.nik, "niks", dialect)))))
-        families, card_of = {}, {}
+        families: dict[str | None, list] = {}
+        card_of: dict[str, str | None] = {}
         for row in self._session.execute(stmt, {"niks": wanted}):
             families.setdefault(row.kk_number, []).append(row)
             card_of[row.nik] = row.kk_number
@@ -327,7 +328,7 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
             .select_from(t.company_roles.join(t.people, t.people.c.nik == t.company_roles.c.nik))
             .where(_any_of(t.people.c.kk_number, "kks", dialect))
             .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
-        roles = {}
+        roles: dict[str, list] = {}
         for r in session.execute(stmt, {"kks": wanted}):
             roles.setdefault(r.card, []).append(r)
 

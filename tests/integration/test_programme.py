@@ -341,13 +341,14 @@ def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, pers
             person = take("civil_registry.lookup_person", nik, lambda: None)
             assert same(person) == same(integrations.civil_registry.lookup_person(nik))
             household = tuple(m["nik"] for m in person.household)
+            kk = person.kk_number
             for kind, key, ask in (
-                    ("dtsen", person.kk_number, lambda: integrations.dtsen.lookup_household(person.kk_number)),
-                    ("assets", person.kk_number, lambda: integrations.assets.lookup_household(person.kk_number)),
-                    ("bpjs_health", nik, lambda: integrations.bpjs_health.lookup(nik)),
+                    ("dtsen", kk, lambda kk=kk: integrations.dtsen.lookup_household(kk)),
+                    ("assets", kk, lambda kk=kk: integrations.assets.lookup_household(kk)),
+                    ("bpjs_health", nik, lambda nik=nik: integrations.bpjs_health.lookup(nik)),
                     ("bpjs_employment", household,
-                     lambda: integrations.bpjs_employment.lookup_household(list(household))),
-                    ("civil_service", household, lambda: integrations.civil_service.lookup_household(list(household)))):
+                     lambda h=household: integrations.bpjs_employment.lookup_household(list(h))),
+                    ("civil_service", household, lambda h=household: integrations.civil_service.lookup_household(list(h)))):
                 assert (kind, key) in answers, kind
                 assert same(take(kind, key, lambda: None)) == same(ask()), kind
         with pytest.raises(PersonNotFound):  # an unknown NIK: the error is kept for its step

@@ -149,7 +149,8 @@ def test_batch_lookups_answer_exactly_as_the_one_by_one_lookups(adapters, person
         calls = adapters[name].batch_lookup(keys)
         assert list(calls) == list(dict.fromkeys(keys)), name
         for key in keys:
-            one = _answer_or_error(lambda: getattr(adapters[name], method)(list(key) if isinstance(key, tuple) else key))
+            one = _answer_or_error(lambda name=name, method=method, key=key: getattr(adapters[name], method)(
+                list(key) if isinstance(key, tuple) else key))
             assert _answer_or_error(calls[key]) == one, (name, key)
     owner_card = kk_of(session, personas["company_owner"])
     assert adapters["assets"].batch_lookup([owner_card])[owner_card]().company_roles  # the roles come along
