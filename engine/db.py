@@ -14,6 +14,7 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 
 
+from contextlib import contextmanager  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 
 from sqlalchemy.types import DateTime, TypeDecorator  # noqa: E402
@@ -36,6 +37,18 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+@contextmanager
+def unit_of_work(session):
+    """One transaction around a request, command, job or worker task: commit once when the block ends,
+    roll back (and re-raise) when it raises. The engine and the domain flush; only this commits."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def utcnow():

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine.db import db
+from engine.db import db, unit_of_work
 
 # Bilingual labels for refusals (Indonesian first); the web layer will move these to Flask-Babel.
 ERROR_TEXT = {
@@ -66,19 +66,14 @@ def commits(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            result = fn(*args, **kwargs)
-            db.session.commit()
-            return result
+            with unit_of_work(db.session):
+                return fn(*args, **kwargs)
         except EngineError as exc:
-            db.session.rollback()
             label = ERROR_TEXT.get(exc.code, exc.code)
             click.echo(f"Error [{exc.code}] {label}: {exc.message}", err=True)
             for key, value in exc.details.items():
                 click.echo(f"  {key}: {json.dumps(value, default=str, ensure_ascii=False)}", err=True)
             sys.exit(2)
-        except Exception:
-            db.session.rollback()
-            raise
 
     return with_appcontext(wrapper)
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,8 @@ def anchor_audit(app):
 
     with app.app_context():
         try:
-            entry = anchor(db.session, "scheduler")
-            db.session.commit()
-            return entry
-        except Exception:
-            db.session.rollback()
-            raise
+            with unit_of_work(db.session):
+                return anchor(db.session, "scheduler")
         finally:
             db.session.remove()
 
@@ -165,12 +161,9 @@ def reverify_due(app, today=None):
         return None
     with app.app_context():
         try:
-            run = reverify_if_due(services().engine, today)
-            db.session.commit()
+            with unit_of_work(db.session):
+                run = reverify_if_due(services().engine, today)
             return run.id if run is not None else None
-        except Exception:
-            db.session.rollback()
-            raise
         finally:
             db.session.remove()
 

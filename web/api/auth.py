@@ -16,7 +16,7 @@ from cases.models import Officer
 from cases.operations import actor_for
 from cases.tokens import ApiToken, TokenRefused, authenticate_token, presented_prefix
 from engine.core import Actor
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .errors import api_abort
 
@@ -121,13 +121,8 @@ def api_roles_required(*roles):
             g.api_caller = authenticate()
             if not g.api_caller.has_any(*roles):
                 api_abort(403, "NOT_ALLOWED")
-            try:
-                result = view(*args, **kwargs)
-            except BaseException:
-                db.session.rollback()
-                raise
-            db.session.commit()
-            return result
+            with unit_of_work(db.session):
+                return view(*args, **kwargs)
 
         wrapped.api_roles = roles
         return wrapped
