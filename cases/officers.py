@@ -22,12 +22,12 @@ from .accounts import WeakPassword, password_matches, set_password
 from .audit import record
 from .models import Officer
 from .operations import create_officer
+from .roles import ALL_ROLES, Role
 
-OFFICER_ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator",
-                 "finance_officer")
-ADMIN = "administrator"
+OFFICER_ROLES = ALL_ROLES  # the one list (cases/roles.py)
+ADMIN = Role.ADMINISTRATOR.value
 # Tasks of a district sit unworked without these.
-ESSENTIAL_ROLES = ("caseworker", "supervisor")
+ESSENTIAL_ROLES = (Role.CASEWORKER.value, Role.SUPERVISOR.value)
 DISTRICT_CODES = tuple(sorted(BANYUWANGI_DISTRICTS))
 USERNAME_PATTERN = r"^[a-z][a-z0-9._-]{2,39}$"
 

@@ -3,6 +3,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from cases.officers import DISTRICT_CODES, OFFICER_ROLES, USERNAME_PATTERN
+from cases.roles import ALL_ROLES
 
 _REQUIRED = {"required": _l("This field is required.")}
 
@@ -131,6 +132,5 @@ def password_error(exc):
     return str(PASSWORD_ERRORS.get(getattr(exc, "code", ""), _l("This password is not allowed.")))
 
 
-ROLE_LABELS = {"caseworker": _l("caseworker"), "supervisor": _l("supervisor"), "appeals_officer": _l("appeals_officer"),
-               "administrator": _l("administrator"), "auditor": _l("auditor"), "facilitator": _l("facilitator"),
-               "finance_officer": _l("finance_officer")}
+# One label per role of cases.roles.Role (the msgid is the role's code; a test checks none is missing).
+ROLE_LABELS = {role: _l(role) for role in ALL_ROLES}
