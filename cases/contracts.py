@@ -22,7 +22,7 @@ APPLICATION = ProcessContract(
         # cases.listeners.record_task_completed keeps the appeal's outcome from this task.
         "appeal_review": Step("userTask", form="appeal_review"),
         # cases.listeners._apply_status copies these onto the case (decision, reasons, explanation).
-        "decide": Step("scriptTask", produces=frozenset({"decision", "reasons", "decided_by", "applicant_message"})),
+        "decide": Step("scriptTask", produces=frozenset({"decision", "reasons", "decided_by"})),
         # cases.operations.file_appeal sends the appeal; web/portal/mycase computes the window's end itself.
         "appeal_received": Step("message", message=APPEAL_MESSAGE),
         "appeal_window_closed": Step("timer"),
