@@ -6,7 +6,8 @@ diagram that breaks one is refused by the editor's "Check and save" and by `tepa
 from engine.contracts import ProcessContract, Step
 
 from .listeners import CLOSED_STATUSES, DECISION_STATUSES
-from .objections import PROCESS_ID as OBJECTION_PROCESS, REVIEW_FORM as OBJECTION_FORM
+from .objections import PROCESS_ID as OBJECTION_PROCESS
+from .objections import REVIEW_FORM as OBJECTION_FORM
 from .operations import PROCESS_ID as APPLICATION_PROCESS
 
 # The message cases.operations.file_appeal sends to a case waiting in its appeal window.

@@ -1,7 +1,8 @@
 """What the payment code relies on inside the payment processes (checked at every deploy by engine/contracts.py)."""
 from engine.contracts import ProcessContract, Step
 
-from .cycles import PROCESS_ID as CYCLE_PROCESS, REVIEW_PROCESS_ID
+from .cycles import PROCESS_ID as CYCLE_PROCESS
+from .cycles import REVIEW_PROCESS_ID
 from .listeners import STATUS_BY_MILESTONE
 
 PAYMENT_CYCLE = ProcessContract(

@@ -49,7 +49,8 @@ def problem_text(problem, with_place=False):
         "TIMER_TOO_LONG": lambda: _("The timer %(value)s is longer than ten years.", value=params.get("value")),
         "TIMER_INVALID": lambda: _("The timer %(value)s is not an ISO 8601 duration.", value=params.get("value")),
         "CONTRACT_ELEMENT_MISSING": lambda: _("Tepat relies on the element %(id)s (%(kind)s) in this process; "
-                                              "put it back with this id.", id=params.get("id"), kind=params.get("kind")),
+                                              "put it back with this id.",
+                                              id=params.get("id"), kind=params.get("kind")),
         "CONTRACT_ELEMENT_KIND": lambda: _("Tepat relies on this element being a %(kind)s, not a %(found)s.",
                                            kind=params.get("kind"), found=params.get("found")),
         "CONTRACT_FORM": lambda: _("Tepat relies on this user task using the form %(form)s (it uses %(found)s).",
