@@ -49,6 +49,13 @@ BREAKS = {
                                 "CONTRACT_VARIABLE_MISSING", "decide", "decided_by"),
     "appeal_message_renamed": ("recheck.bpmn", lambda x: x.replace('name="appeal_filed"', 'name="appeal_sent"'),
                                "CONTRACT_MESSAGE", "exit_appeal_received", "appeal_filed"),
+    "return_timer_removed": ("payment_cycle.bpmn", lambda x: renamed(x, "return_due"),
+                             "CONTRACT_ELEMENT_MISSING", "payment_cycle", "return_due"),
+    "graduation_form_changed": ("graduation.bpmn", lambda x: x.replace('value="graduation_confirm"',
+                                                                       'value="payment_review"', 1),
+                                "CONTRACT_FORM", "confirm_graduation", "graduation_confirm"),
+    "payment_review_made_script": ("payment_review.bpmn", lambda x: as_script_task(x, "review_payment"),
+                                   "CONTRACT_ELEMENT_KIND", "review_payment", "scriptTask"),
     "objection_sets_status": ("objection.bpmn", lambda x: x.replace(
         '<spiffworkflow:property name="formName" value="objection_review" />',
         '<spiffworkflow:property name="formName" value="objection_review" />'
