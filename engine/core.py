@@ -59,8 +59,10 @@ SYSTEM = Actor("system", frozenset({"system"}))
 class Engine:
     """Deploys process versions and runs instances on a SQLAlchemy session."""
 
-    def __init__(self, session, settings, integrations, forms, handlers=None, photos=None):
+    def __init__(self, session, settings, integrations, forms, handlers=None, photos=None, contracts=()):
         self.session = session
+        # The ProcessContracts the domain declares (cases/contracts.py, payments/contracts.py): every deploy checks them.
+        self.contracts = tuple(contracts)
         self.settings = settings
         self.forms = forms
         self.script_engine = TepatScriptEngine(settings, integrations, handlers, photos)
@@ -88,11 +90,12 @@ class Engine:
         """
         files = read_folder(folder or self.settings["BANSOS_PROCESS_DIR"])
         return deploy_folder_files(self.session, files, self.handlers, self.forms, self.lane_roles,
-                                   deployed_by, force)
+                                   deployed_by, force, self.contracts)
 
     def deploy_files(self, files, deployed_by=None, origin="editor"):
         """Deploy a bundle {name: xml}; return (versions, newly created ids)."""
-        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, origin)
+        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, origin,
+                             self.contracts)
 
     def latest_version(self, process_id):
         """Return the newest version of a process or raise ProcessNotDeployed."""

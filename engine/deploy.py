@@ -84,13 +84,13 @@ def _new_version(session, process_id, spec, subprocess_specs, names, files, depl
     return version
 
 
-def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None, origin="editor"):
+def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None, origin="editor", contracts=()):
     """Check a bundle and store a new version of each process whose own files differ from its current version.
 
     Returns (versions, created): every process's current version and the ids newly created.
     Raises DeployRejected, storing nothing, when any file or element fails a check.
     """
-    bundle = parse_bundle(files, operators, forms, lane_roles)
+    bundle = parse_bundle(files, operators, forms, lane_roles, contracts)
     hold_write_lock(session, ProcessVersion, DEPLOY_LOCK_KEY)  # per-process numbers: one deploy at a time
     stored = {**latest_bundle(session), **files}
     versions, created = [], []
@@ -114,14 +114,14 @@ def _last_from_folder(session, process_id):
     ).scalar_one_or_none()
 
 
-def deploy_folder_files(session, files, operators, forms, lane_roles, deployed_by=None, force=False):
+def deploy_folder_files(session, files, operators, forms, lane_roles, deployed_by=None, force=False, contracts=()):
     """Deploy the process folder's files; return a FolderReport.
 
     A process is deployed when its files in the folder changed since the folder last deployed it. When
     an administrator deployed a version of it in the browser since, that version stays current and the
     process is listed in `kept` (unless `force`, listed in `forced`). Raises DeployRejected like deploy_bundle.
     """
-    bundle = parse_bundle(files, operators, forms, lane_roles)
+    bundle = parse_bundle(files, operators, forms, lane_roles, contracts)
     hold_write_lock(session, ProcessVersion, DEPLOY_LOCK_KEY)
     report = FolderReport()
     plan = []

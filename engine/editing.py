@@ -51,7 +51,7 @@ def proposed_bundle(session, replace=None):
 def check_bundle(engine, files):
     """Run every deploy check on a bundle; return the problems (empty when it would deploy)."""
     try:
-        parse_bundle(files, engine.handlers, engine.forms, engine.lane_roles)
+        parse_bundle(files, engine.handlers, engine.forms, engine.lane_roles, engine.contracts)
     except DeployRejected as exc:
         return list(exc.problems)
     return []
@@ -131,7 +131,7 @@ def deploy_drafts(engine, actor, allow_stale=False):
                          files=stale)
     files = proposed_bundle(session)
     versions, created = deploy_bundle(session, files, engine.handlers, engine.forms, engine.lane_roles,
-                                      deployed_by=_actor_id(actor), origin="editor")
+                                      deployed_by=_actor_id(actor), origin="editor", contracts=engine.contracts)
     for draft in pending.values():
         session.delete(draft)
     session.flush()

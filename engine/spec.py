@@ -20,6 +20,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from integrations.digits import is_ascii_digits
 
 from . import bundle_checks as checks
+from .contracts import contract_problems
 from .errors import DeployRejected
 from .sandbox import validate as validate_script
 
@@ -252,8 +253,11 @@ def _dependencies(parser, spec, subprocess_specs, table_files):
     return sorted(names)
 
 
-def parse_bundle(files, operators, forms, lane_roles):
-    """Parse and check a bundle {name: xml}; raise DeployRejected listing every problem."""
+def parse_bundle(files, operators, forms, lane_roles, contracts=()):
+    """Parse and check a bundle {name: xml}; raise DeployRejected listing every problem.
+
+    `contracts`: the ProcessContracts the code declares (engine/contracts.py), checked on the processes they name.
+    """
     parser = TepatBpmnParser(validator=VALIDATOR)
     problems = []
     for name in sorted(files):
@@ -284,6 +288,7 @@ def parse_bundle(files, operators, forms, lane_roles):
         problems.extend(check_spec(spec, subprocess_specs, operators, forms, lane_roles))
         specs[pid] = (spec, subprocess_specs)
         dependencies[pid] = _dependencies(parser, spec, subprocess_specs, table_files)
+    problems.extend(contract_problems(parser, list(specs), contracts))  # what the code relies on
     if not executable and not problems:
         problems.append(_problem(None, None, "the bundle holds no executable process", code="NO_PROCESS"))
     if problems:

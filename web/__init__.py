@@ -189,6 +189,14 @@ def services():
     return state
 
 
+def process_contracts():
+    """Every process contract the domain declares (what the code relies on in the diagrams; engine/contracts.py)."""
+    from cases.contracts import case_contracts
+    from payments.contracts import payment_contracts
+
+    return (*case_contracts(), *payment_contracts())
+
+
 def build_services(config):
     """Wire integrations, photo store and engine from settings."""
     from engine.core import Engine
@@ -203,7 +211,7 @@ def build_services(config):
     http_channels(settings)  # a wrong BANSOS_PAYMENT_CHANNELS is refused here, not at a cycle's dispatch
     callback_secrets(settings)  # so are shared, short or misnamed callback secrets
     photos = FilePhotoStore(settings["BANSOS_PHOTO_DIR"])
-    engine = Engine(db.session, settings, integrations, FORMS, photos=photos)
+    engine = Engine(db.session, settings, integrations, FORMS, photos=photos, contracts=process_contracts())
     if settings.get("BANSOS_EXECUTION") == "celery":  # engine steps on workers (web/worker.py)
         from .worker import hint_sender
 

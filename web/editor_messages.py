@@ -51,6 +51,20 @@ def problem_text(problem, with_place=False):
         "CALL_CYCLE": lambda: _("The process calls itself (%(path)s); it would never end.", path=params.get("path")),
         "TIMER_TOO_LONG": lambda: _("The timer %(value)s is longer than ten years.", value=params.get("value")),
         "TIMER_INVALID": lambda: _("The timer %(value)s is not an ISO 8601 duration.", value=params.get("value")),
+        "CONTRACT_ELEMENT_MISSING": lambda: _("Tepat relies on the element %(id)s (%(kind)s) in this process; "
+                                              "put it back with this id.",
+                                              id=params.get("id"), kind=params.get("kind")),
+        "CONTRACT_ELEMENT_KIND": lambda: _("Tepat relies on this element being a %(kind)s, not a %(found)s.",
+                                           kind=params.get("kind"), found=params.get("found")),
+        "CONTRACT_FORM": lambda: _("Tepat relies on this user task using the form %(form)s (it uses %(found)s).",
+                                   form=params.get("form"), found=params.get("found")),
+        "CONTRACT_MESSAGE": lambda: _("Tepat relies on this event catching the message %(name)s.",
+                                      name=params.get("name")),
+        "CONTRACT_VARIABLE_MISSING": lambda: _("Tepat relies on this step setting %(names)s.",
+                                               names=params.get("names")),
+        "CONTRACT_STATUS": lambda: _("Tepat does not know the case status %(status)s in this process "
+                                     "(allowed: %(allowed)s).", status=params.get("status"),
+                                     allowed=params.get("allowed")),
     }
     make = texts.get(problem.get("code"))
     text = make() if make else problem.get("message", "")
