@@ -4,6 +4,7 @@ Settings are read from the environment (same name) and override these defaults.
 All names start with ``BANSOS_`` except the few that Flask and its extensions
 define themselves (``SECRET_KEY``, ``SQLALCHEMY_DATABASE_URI``).
 """
+
 import json
 import os
 from pathlib import Path
@@ -122,8 +123,13 @@ class DefaultSettings:
     # Programme amounts in rupiah (domain facts; configuration, not code).
     BANSOS_BENEFITS = {
         "PKH": {
-            "pregnant": 3_000_000, "child_0_6": 3_000_000, "SD": 900_000, "SMP": 1_500_000,
-            "SMA": 2_000_000, "disability": 2_400_000, "elderly_70": 2_400_000,
+            "pregnant": 3_000_000,
+            "child_0_6": 3_000_000,
+            "SD": 900_000,
+            "SMP": 1_500_000,
+            "SMA": 2_000_000,
+            "disability": 2_400_000,
+            "elderly_70": 2_400_000,
             "caps": {"pregnant": 2, "child_0_6": 2, "elderly_70": 1, "disability": 1},
             "stages_per_year": 4,
         },

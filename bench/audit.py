@@ -26,6 +26,7 @@ whole file, so its writers queue whatever the schema does.
     .venv/bin/python bench/audit.py --postgres postgresql+psycopg://127.0.0.1/tepat_bench
                                     [--seconds 4] [--writers 1,2,4,8] [--shards 1,16,64] [--slots 1,8]
 """
+
 import argparse
 import multiprocessing
 import os
@@ -82,8 +83,17 @@ def _audit_writer(url, shards, writer, start_at, seconds, out):
         end = start_at + seconds
         while time.time() < end:
             t0 = time.perf_counter()
-            audit.record(session, f"w{writer}", "case.view", "case", f"TPT-2026-{rng.randrange(10 ** 7):07d}",
-                         ip="10.0.0.1", user_agent="bench", detail={"section": "evidence"}, roles=("caseworker",))
+            audit.record(
+                session,
+                f"w{writer}",
+                "case.view",
+                "case",
+                f"TPT-2026-{rng.randrange(10**7):07d}",
+                ip="10.0.0.1",
+                user_agent="bench",
+                detail={"section": "evidence"},
+                roles=("caseworker",),
+            )
             session.commit()
             latencies.append(time.perf_counter() - t0)
     engine.dispose()
@@ -130,8 +140,9 @@ def _sample_lock_waits(url, start_at, end_at, samples):
     """Count, every 5 ms, the backends of this database waiting for a lock (a row lock: a head or a counter)."""
     engine = create_engine(url)
     with engine.connect() as conn:
-        query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                     "AND wait_event_type = 'Lock'")
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
         while time.time() < start_at:
             time.sleep(0.001)
         while time.time() < end_at:
@@ -148,8 +159,9 @@ def _run(target, url, setting, writers, seconds):
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     start_at = time.time() + 1.5 + 0.1 * writers
-    procs = [ctx.Process(target=_guarded, args=(target, url, setting, w, start_at, seconds, out))
-             for w in range(writers)]
+    procs = [
+        ctx.Process(target=_guarded, args=(target, url, setting, w, start_at, seconds, out)) for w in range(writers)
+    ]
     for p in procs:
         p.start()
     samples = []
@@ -174,18 +186,56 @@ def _seed_tasks(engine, writers):
     from engine.queuecounts import rebuild_open_counts
 
     with Session(engine) as session:
-        session.execute(ProcessVersion.__table__.insert(), [{
-            "id": 1, "process_id": "application", "number": 1, "name": "application", "content_hash": "0" * 64,
-            "files": {},
-            "spec_json": "{}", "serializer_version": "bench", "deployed_by": "bench",
-            "deployed_at": utcnow()}])
-        session.execute(ProcessInstance.__table__.insert(), [{
-            "id": 1, "version_id": 1, "business_key": "TPT-BENCH", "region": "01", "status": "running",
-            "state_json": "{}", "serializer_version": "bench"}])
-        session.execute(HumanTask.__table__.insert(), [{
-            "instance_id": 1, "task_guid": f"{w:04d}-{i:04d}", "bpmn_id": "review", "queue": "caseworker",
-            "region": "01", "business_key": "TPT-BENCH", "status": "open", "assignee": f"w{w}",
-            "excluded_after": [], "flags": []} for w in range(max(writers)) for i in range(TASKS_PER_WRITER)])
+        session.execute(
+            ProcessVersion.__table__.insert(),
+            [
+                {
+                    "id": 1,
+                    "process_id": "application",
+                    "number": 1,
+                    "name": "application",
+                    "content_hash": "0" * 64,
+                    "files": {},
+                    "spec_json": "{}",
+                    "serializer_version": "bench",
+                    "deployed_by": "bench",
+                    "deployed_at": utcnow(),
+                }
+            ],
+        )
+        session.execute(
+            ProcessInstance.__table__.insert(),
+            [
+                {
+                    "id": 1,
+                    "version_id": 1,
+                    "business_key": "TPT-BENCH",
+                    "region": "01",
+                    "status": "running",
+                    "state_json": "{}",
+                    "serializer_version": "bench",
+                }
+            ],
+        )
+        session.execute(
+            HumanTask.__table__.insert(),
+            [
+                {
+                    "instance_id": 1,
+                    "task_guid": f"{w:04d}-{i:04d}",
+                    "bpmn_id": "review",
+                    "queue": "caseworker",
+                    "region": "01",
+                    "business_key": "TPT-BENCH",
+                    "status": "open",
+                    "assignee": f"w{w}",
+                    "excluded_after": [],
+                    "flags": [],
+                }
+                for w in range(max(writers))
+                for i in range(TASKS_PER_WRITER)
+            ],
+        )
         rebuild_open_counts(session)
         session.commit()
 
@@ -211,8 +261,12 @@ def _compare(target, url, name, settings, writers, args):
         for n in writers:
             for setting in settings:
                 runs[setting, n].append(_run(target, url, int(setting), n, args.seconds))
-    return {f"{name}={setting}": {n: tuple(statistics.median(figures) for figures in zip(*runs[setting, n], strict=False))
-                                  for n in writers} for setting in settings}
+    return {
+        f"{name}={setting}": {
+            n: tuple(statistics.median(figures) for figures in zip(*runs[setting, n], strict=False)) for n in writers
+        }
+        for setting in settings
+    }
 
 
 def _table(title, rows, writers):
@@ -225,8 +279,7 @@ def _table(title, rows, writers):
         if 1 in figures and max(writers) in figures:
             ratio = figures[max(writers)][0] / figures[1][0]
             print(f"{setting:>22} ratio {max(writers)} writers / 1 writer: {ratio:.2f}")
-    print("(medians over the rounds; lock-waiting: mean number of backends waiting for a row lock, "
-          "sampled every 5 ms)")
+    print("(medians over the rounds; lock-waiting: mean number of backends waiting for a row lock, sampled every 5 ms)")
 
 
 def main():
@@ -249,8 +302,10 @@ def main():
     engine = create_engine(args.postgres)
     with engine.connect() as conn:
         version = conn.execute(text("SHOW server_version")).scalar()
-    print(f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run; the settings compared run "
-          f"in turns for each number of writers (the same machine noise); medians of {args.rounds} rounds")
+    print(
+        f"PostgreSQL {version}; {os.cpu_count()} CPU(s); {args.seconds:g} s per run; the settings compared run "
+        f"in turns for each number of writers (the same machine noise); medians of {args.rounds} rounds"
+    )
     if args.only != "counters":
         reset_schema(engine)
         engine.dispose()
@@ -260,8 +315,7 @@ def main():
             assert result.ok, result
             print(f"audit: verify_chain ok, {result.checked} entries in {len(result.shards) - 1} shard(s)")
         engine.dispose()
-        _table("Audited transactions (one audit entry per transaction; wait = for the shard's head row)", rows,
-               writers)
+        _table("Audited transactions (one audit entry per transaction; wait = for the shard's head row)", rows, writers)
     if args.only != "audit":
         reset_schema(engine)
         _seed_tasks(engine, writers)
@@ -270,8 +324,11 @@ def main():
         read, count_rows = _check_counts(engine)
         print(f"counters: open_counts = COUNT(*) = {read} ({count_rows} counter rows)")
         engine.dispose()
-        _table("Task changes in one hot queue and district (wait = the commit, where the counter upsert runs)",
-               rows, writers)
+        _table(
+            "Task changes in one hot queue and district (wait = the commit, where the counter upsert runs)",
+            rows,
+            writers,
+        )
 
 
 if __name__ == "__main__":

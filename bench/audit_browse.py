@@ -15,6 +15,7 @@ The database is wiped (every table dropped and created): give it a throwaway one
 
     .venv/bin/python bench/audit_browse.py --url postgresql+psycopg://127.0.0.1/tepat_bench [--entries 500000]
 """
+
 import argparse
 import io
 import os
@@ -22,7 +23,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,15 +32,25 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-ACTIONS = ["case.view", "case.search", "task.claim", "task.complete", "task.reassign", "evidence.view",
-           "objection.view", "officer.view", "audit.verify", "report.programme.view"] + [f"misc.action_{i}" for i in range(15)]
+ACTIONS = [
+    "case.view",
+    "case.search",
+    "task.claim",
+    "task.complete",
+    "task.reassign",
+    "evidence.view",
+    "objection.view",
+    "officer.view",
+    "audit.verify",
+    "report.programme.view",
+] + [f"misc.action_{i}" for i in range(15)]
 
 
 def fill(engine, entries):
     from cases.audit import AuditEntry
 
     rng = random.Random(13)
-    end = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    end = datetime(2026, 12, 1, tzinfo=UTC)
     seqs = {}
     table = AuditEntry.__table__
     with engine.begin() as conn:
@@ -47,12 +58,25 @@ def fill(engine, entries):
         for i in range(1, entries + 1):
             shard = rng.randrange(64)
             seqs[shard] = seqs.get(shard, 0) + 1
-            batch.append({"id": i, "shard": shard, "seq": seqs[shard], "format": 2,
-                          "at": end - timedelta(seconds=rng.randrange(365 * 86400)),
-                          "actor": f"officer{rng.randrange(300):03d}", "actor_roles": ["caseworker"],
-                          "action": rng.choice(ACTIONS), "target_type": "case",
-                          "target_id": f"TPT-2026-{rng.randrange(50_000):07d}", "ip": "10.0.0.1", "user_agent": "bench",
-                          "detail": None, "prev_hash": f"{i:064x}", "hash": f"{i + 10 ** 12:064x}"})
+            batch.append(
+                {
+                    "id": i,
+                    "shard": shard,
+                    "seq": seqs[shard],
+                    "format": 2,
+                    "at": end - timedelta(seconds=rng.randrange(365 * 86400)),
+                    "actor": f"officer{rng.randrange(300):03d}",
+                    "actor_roles": ["caseworker"],
+                    "action": rng.choice(ACTIONS),
+                    "target_type": "case",
+                    "target_id": f"TPT-2026-{rng.randrange(50_000):07d}",
+                    "ip": "10.0.0.1",
+                    "user_agent": "bench",
+                    "detail": None,
+                    "prev_hash": f"{i:064x}",
+                    "hash": f"{i + 10**12:064x}",
+                }
+            )
             if len(batch) == 10_000:
                 conn.execute(insert(table), batch)
                 batch = []

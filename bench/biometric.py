@@ -24,6 +24,7 @@ is "per core"):
 
     .venv/bin/python bench/biometric.py [--probes 100] [--planted 1000] [--skip-million]
 """
+
 import os
 
 # Before numpy loads: one BLAS thread, so the figures are per core.
@@ -37,7 +38,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -90,8 +91,7 @@ def bench_verification():
         start = time.perf_counter()
         warm.verify(selfie, data[b])
         timings.append(time.perf_counter() - start)
-    report("1:1 reference cached (selfie encoded)", timings, time.process_time() - cpu,
-           f"{len(timings)} verifications")
+    report("1:1 reference cached (selfie encoded)", timings, time.process_time() - cpu, f"{len(timings)} verifications")
     bench_registry_templates(data, jpegs)
 
 
@@ -125,15 +125,21 @@ def bench_registry_templates(data, jpegs):
                 timings.append(time.perf_counter() - start)
             cpu = time.process_time() - cpu
         engine.dispose()
-    report("1:1 registry template kept, no cache", timings, cpu,
-           f"{len(timings)} verifications; {len(data)} registry photos encoded once in {once:.1f} s")
+    report(
+        "1:1 registry template kept, no cache",
+        timings,
+        cpu,
+        f"{len(timings)} verifications; {len(data)} registry photos encoded once in {once:.1f} s",
+    )
 
 
 def report(label, timings, cpu, note):
     # CPU time is the steadier figure on a shared machine; wall-clock shows what a caller waits.
-    print(f"{label:<38} {len(timings) / sum(timings):5.2f}/s/core wall, {len(timings) / cpu:5.2f}/s/core CPU;"
-          f" median {statistics.median(timings) * 1000:4.0f} ms, p95 {percentile(timings, 95) * 1000:4.0f} ms,"
-          f" max {max(timings) * 1000:4.0f} ms ({note})")
+    print(
+        f"{label:<38} {len(timings) / sum(timings):5.2f}/s/core wall, {len(timings) / cpu:5.2f}/s/core CPU;"
+        f" median {statistics.median(timings) * 1000:4.0f} ms, p95 {percentile(timings, 95) * 1000:4.0f} ms,"
+        f" max {max(timings) * 1000:4.0f} ms ({note})"
+    )
 
 
 def synthetic_templates(n, seed):
@@ -143,7 +149,7 @@ def synthetic_templates(n, seed):
     mean = rng.normal(size=128)
     mean *= 1.31 / np.linalg.norm(mean)
     spectrum = np.arange(1, 129) ** -0.35
-    spectrum /= np.sqrt((spectrum ** 2).sum())
+    spectrum /= np.sqrt((spectrum**2).sum())
     basis = np.linalg.qr(rng.normal(size=(128, 128)))[0].astype(np.float32)
     groups = (rng.normal(size=(256, 128)) * spectrum * 0.35) @ basis.T  # village, age, sex...
     scale = (spectrum * 0.52).astype(np.float32)
@@ -215,11 +221,16 @@ def bench_search(size, probes, planted):
     exact_mib = (matrix._vectors.nbytes + matrix._norms.nbytes + matrix._ids.nbytes + matrix._niks.nbytes) / 2**20
     print(f"1:N over {size:>9,} templates (synthetic data generated in {generated:.1f} s)")
     for label, (timings, found, count, strangers) in results.items():
-        print(f"    {label:<5} median {statistics.median(timings) * 1000:6.2f} ms   p95 {percentile(timings, 95) * 1000:6.2f} ms"
-              f"   planted duplicates found {found}/{count} ({found / count:.2%}); other faces within 0.5: {strangers}")
-    print(f"    memory: exact matrix {exact_mib:.0f} MiB, ANN {ann.nbytes() / 2**20:.0f} MiB"
-          f" (IVF {ann.nlist} cells, {ann.nprobe} visited, 8-bit);"
-          f" build: exact {loaded:.2f} s, ANN {built:.1f} s (k-means {trained:.1f} s)")
+        print(
+            f"    {label:<5} median {statistics.median(timings) * 1000:6.2f} ms"
+            f"   p95 {percentile(timings, 95) * 1000:6.2f} ms"
+            f"   planted duplicates found {found}/{count} ({found / count:.2%}); other faces within 0.5: {strangers}"
+        )
+    print(
+        f"    memory: exact matrix {exact_mib:.0f} MiB, ANN {ann.nbytes() / 2**20:.0f} MiB"
+        f" (IVF {ann.nlist} cells, {ann.nprobe} visited, 8-bit);"
+        f" build: exact {loaded:.2f} s, ANN {built:.1f} s (k-means {trained:.1f} s)"
+    )
     print(f"    exact p95 / ANN p95 = {percentile(exact_t, 95) / percentile(ann_t, 95):.0f}x")
 
 
@@ -233,12 +244,21 @@ def bench_rebuild(rows):
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{tmp}/faces.sqlite")
         face_metadata.create_all(engine)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with engine.begin() as conn:
             for lo in range(0, rows, 10_000):
-                conn.execute(insert(face_templates), [
-                    {"nik": f"{niks[i]:016d}", "case_ref": f"TPT-2026-{i:07d}", "created_at": now,
-                     "encoding": vectors[i].astype("<f4").tobytes()} for i in range(lo, min(lo + 10_000, rows))])
+                conn.execute(
+                    insert(face_templates),
+                    [
+                        {
+                            "nik": f"{niks[i]:016d}",
+                            "case_ref": f"TPT-2026-{i:07d}",
+                            "created_at": now,
+                            "encoding": vectors[i].astype("<f4").tobytes(),
+                        }
+                        for i in range(lo, min(lo + 10_000, rows))
+                    ],
+                )
         with Session(engine) as session:
             index = FaceTemplateIndex(lambda: session)
             start = time.perf_counter()
@@ -251,8 +271,10 @@ def bench_rebuild(rows):
                 timings.append(time.perf_counter() - start)
                 assert hits and hits[0].case_ref == f"TPT-2026-{i * 997:07d}"
         engine.dispose()
-    print(f"rebuild from SQLite, {loaded:,} rows          {rebuild:.2f} s; then search with catch-up: "
-          f"median {statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 95) * 1000:.1f} ms")
+    print(
+        f"rebuild from SQLite, {loaded:,} rows          {rebuild:.2f} s; then search with catch-up: "
+        f"median {statistics.median(timings) * 1000:.1f} ms, p95 {percentile(timings, 95) * 1000:.1f} ms"
+    )
 
 
 def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
@@ -274,12 +296,21 @@ def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
     face_metadata.drop_all(engine)
     face_metadata.create_all(engine)
     vectors, niks = synthetic_templates(templates, seed=5)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as conn:
         for lo in range(0, templates, 10_000):
-            conn.execute(insert(face_templates), [
-                {"nik": f"{niks[i]:016d}", "case_ref": f"TPT-B-{i:07d}", "created_at": now,
-                 "encoding": vectors[i].astype("<f4").tobytes()} for i in range(lo, min(lo + 10_000, templates))])
+            conn.execute(
+                insert(face_templates),
+                [
+                    {
+                        "nik": f"{niks[i]:016d}",
+                        "case_ref": f"TPT-B-{i:07d}",
+                        "created_at": now,
+                        "encoding": vectors[i].astype("<f4").tobytes(),
+                    }
+                    for i in range(lo, min(lo + 10_000, templates))
+                ],
+            )
     fresh, _ = synthetic_templates(applications * (threads + 1) + 10, seed=6)
     counter = iter(range(10**9))
 
@@ -303,9 +334,11 @@ def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
             one(index, session, 0)
             timings.append(time.perf_counter() - start)
         remembered = len(getattr(index, "_gaps", {}))
-    print(f"dedup on PostgreSQL, {templates:,} templates, {gaps} rolled-back ids:"
-          f" search_and_add + commit median {statistics.median(timings) * 1000:.1f} ms,"
-          f" p95 {percentile(timings, 95) * 1000:.1f} ms ({applications} sequential; gaps still re-read: {remembered})")
+    print(
+        f"dedup on PostgreSQL, {templates:,} templates, {gaps} rolled-back ids:"
+        f" search_and_add + commit median {statistics.median(timings) * 1000:.1f} ms,"
+        f" p95 {percentile(timings, 95) * 1000:.1f} ms ({applications} sequential; gaps still re-read: {remembered})"
+    )
 
     index = FaceTemplateIndex(lambda: None)  # one process's index, shared by its threads
     sessions = {}
@@ -335,8 +368,10 @@ def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
     elapsed = time.perf_counter() - start
     for session in sessions.values():
         session.close()
-    print(f"    {threads} threads, each application holding its transaction {rest_ms} ms after the search:"
-          f" {threads * (applications // threads) / elapsed:.1f} applications/s")
+    print(
+        f"    {threads} threads, each application holding its transaction {rest_ms} ms after the search:"
+        f" {threads * (applications // threads) / elapsed:.1f} applications/s"
+    )
     with engine.begin() as conn:
         conn.execute(text("SELECT 1"))
     face_metadata.drop_all(engine)
@@ -348,8 +383,11 @@ def main():
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--planted", type=int, default=1000)
     parser.add_argument("--skip-million", action="store_true")
-    parser.add_argument("--postgres", help="also measure dedup per application on this PostgreSQL database "
-                                           "(its face tables are dropped and recreated)")
+    parser.add_argument(
+        "--postgres",
+        help="also measure dedup per application on this PostgreSQL database "
+        "(its face tables are dropped and recreated)",
+    )
     parser.add_argument("--only-postgres", action="store_true")
     parser.add_argument("--pg-templates", type=int, default=100_000)
     args = parser.parse_args()

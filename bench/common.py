@@ -1,4 +1,5 @@
 """What the benchmark scripts share."""
+
 import argparse
 import os
 import tempfile

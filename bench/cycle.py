@@ -10,6 +10,7 @@ import of every batch with reconciliation (the sandbox bank's answers are made b
 and the return of undrawn money. Memory: Python's peak allocations during the step (tracemalloc) and
 the process's peak resident size so far.
 """
+
 import argparse
 import os
 import resource
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,16 +40,46 @@ def populate(session, families):
     chunk = 10_000
     for start in range(0, families, chunk):
         ids = range(start + 1, min(families, start + chunk) + 1)
-        session.execute(Application.__table__.insert(), [{
-            "id": i, "case_number": f"TPT-B-{i:09d}", "nik": nik_of(i),
-            "active_nik": nik_of(i), "applicant_name": f"Keluarga Bench {i}",
-            "district_code": f"{1 + i % 25:02d}", "village": "DESA", "channel": "self",
-            "payment_channel": CHANNELS[i % 5], "bank_account": None if i % 5 == 4 else f"{i:012d}",
-            "consent_version": "v1", "consent_at": now, "status": "ENROLLED", "reasons": [], "review_flags": [],
-            "programmes": ["PKH", "BPNT"], "created_at": now, "updated_at": now} for i in ids])
-        session.execute(Enrolment.__table__.insert(), [{
-            "id": i, "application_id": i, "nik": nik_of(i), "programmes": ["PKH", "BPNT"],
-            "benefits": {}, "enrolled_at": now} for i in ids])
+        session.execute(
+            Application.__table__.insert(),
+            [
+                {
+                    "id": i,
+                    "case_number": f"TPT-B-{i:09d}",
+                    "nik": nik_of(i),
+                    "active_nik": nik_of(i),
+                    "applicant_name": f"Keluarga Bench {i}",
+                    "district_code": f"{1 + i % 25:02d}",
+                    "village": "DESA",
+                    "channel": "self",
+                    "payment_channel": CHANNELS[i % 5],
+                    "bank_account": None if i % 5 == 4 else f"{i:012d}",
+                    "consent_version": "v1",
+                    "consent_at": now,
+                    "status": "ENROLLED",
+                    "reasons": [],
+                    "review_flags": [],
+                    "programmes": ["PKH", "BPNT"],
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in ids
+            ],
+        )
+        session.execute(
+            Enrolment.__table__.insert(),
+            [
+                {
+                    "id": i,
+                    "application_id": i,
+                    "nik": nik_of(i),
+                    "programmes": ["PKH", "BPNT"],
+                    "benefits": {},
+                    "enrolled_at": now,
+                }
+                for i in ids
+            ],
+        )
         components = []
         for i in ids:
             components.append({"enrolment_id": i, "programme": "PKH", "category": "SD", "units": 1 + i % 3})
@@ -63,16 +94,38 @@ def populate(session, families):
         from cases.programme import MemberBenefitEnd
         from payments.models import CommitmentCheck
 
-        ended = [{"enrolment_id": i, "application_id": i, "member_nik": f"{nik_of(i)[:12]}9999",
-                  "categories": [{"programme": "PKH", "category": "SD", "annual": 900000}], "reason": "DECEASED",
-                  "ended_on": now.date(), "created_at": now} for i in ids if i % 50 == 0]
+        ended = [
+            {
+                "enrolment_id": i,
+                "application_id": i,
+                "member_nik": f"{nik_of(i)[:12]}9999",
+                "categories": [{"programme": "PKH", "category": "SD", "annual": 900000}],
+                "reason": "DECEASED",
+                "ended_on": now.date(),
+                "created_at": now,
+            }
+            for i in ids
+            if i % 50 == 0
+        ]
         if ended:
             session.execute(MemberBenefitEnd.__table__.insert(), ended)
-        checks = [{"enrolment_id": i, "application_id": i, "district_code": f"{1 + i % 25:02d}",
-                   "member_nik": f"{nik_of(i)[:12]}8888", "category": "SD", "period": period,
-                   "attendance": 50 if (period == "2026-Q3" or i % 20 == 0) else 95,
-                   "compliant": not (period == "2026-Q3" or i % 20 == 0), "source": "import", "recorded_at": now}
-                  for i in ids if i % 10 == 0 for period in ("2026-Q2", "2026-Q3")]
+        checks = [
+            {
+                "enrolment_id": i,
+                "application_id": i,
+                "district_code": f"{1 + i % 25:02d}",
+                "member_nik": f"{nik_of(i)[:12]}8888",
+                "category": "SD",
+                "period": period,
+                "attendance": 50 if (period == "2026-Q3" or i % 20 == 0) else 95,
+                "compliant": not (period == "2026-Q3" or i % 20 == 0),
+                "source": "import",
+                "recorded_at": now,
+            }
+            for i in ids
+            if i % 10 == 0
+            for period in ("2026-Q2", "2026-Q3")
+        ]
         if checks:
             session.execute(CommitmentCheck.__table__.insert(), checks)
         session.commit()
@@ -94,8 +147,11 @@ class Step:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"  {self.label:<10} {self.name:<34} {seconds:8.2f} s   peak {peak / 2**20:7.1f} MiB (Python)"
-              f"   max RSS {rss:7.0f} MiB", flush=True)
+        print(
+            f"  {self.label:<10} {self.name:<34} {seconds:8.2f} s   peak {peak / 2**20:7.1f} MiB (Python)"
+            f"   max RSS {rss:7.0f} MiB",
+            flush=True,
+        )
 
 
 class CountingNotifier:
@@ -165,8 +221,9 @@ child_0_6 = "health"
 """)
 
         def work(bpmn_id, actor, data):
-            row = db.session.execute(select(HumanTask).where(HumanTask.bpmn_id == bpmn_id,
-                                                             HumanTask.status == "open")).scalar_one()
+            row = db.session.execute(
+                select(HumanTask).where(HumanTask.bpmn_id == bpmn_id, HumanTask.status == "open")
+            ).scalar_one()
             claim_task(svc.engine, row.id, actor)
             db.session.commit()
             complete_task(svc.engine, row.id, actor, data)
@@ -176,18 +233,29 @@ child_0_6 = "health"
         # overturned on appeal since, so the entitlement step adds its arrears (rapel) line.
         from payments.models import CycleRate
 
-        earlier = PaymentCycle(code="PKH-BENCH-T0", programme="PKH", months="2026-07,2026-08,2026-09",
-                               cut_off=datetime.combine(cut_off - timedelta(days=90), datetime.min.time(),
-                                                        tzinfo=timezone.utc),
-                               return_after_days=105, status="closed", opened_by="bench", arrears_max_stages=4)
+        earlier = PaymentCycle(
+            code="PKH-BENCH-T0",
+            programme="PKH",
+            months="2026-07,2026-08,2026-09",
+            cut_off=datetime.combine(cut_off - timedelta(days=90), datetime.min.time(), tzinfo=UTC),
+            return_after_days=105,
+            status="closed",
+            opened_by="bench",
+            arrears_max_stages=4,
+        )
         db.session.add(earlier)
         db.session.flush()
-        db.session.add_all(CycleRate(cycle_id=earlier.id, programme=p, category=c, amount=a, cap=cap)
-                           for p, c, a, cap in schedule.rates("PKH-BENCH"))
+        db.session.add_all(
+            CycleRate(cycle_id=earlier.id, programme=p, category=c, amount=a, cap=cap)
+            for p, c, a, cap in schedule.rates("PKH-BENCH")
+        )
         from cases.models import Enrolment
 
-        db.session.execute(Enrolment.__table__.update().where(Enrolment.id % 100 == 0)
-                           .values(arrears_from=earlier.cut_off - timedelta(days=30)))
+        db.session.execute(
+            Enrolment.__table__.update()
+            .where(Enrolment.id % 100 == 0)
+            .values(arrears_from=earlier.cut_off - timedelta(days=30))
+        )
         db.session.commit()
         with Step(label, "open: freeze + entitlements"):
             open_cycle(svc.engine, schedule, "PKH-BENCH", maker)
@@ -195,11 +263,15 @@ child_0_6 = "health"
         cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == "PKH-BENCH")).scalar_one()
         from payments.models import Entitlement
 
-        rapel = db.session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
-                                   .where(Entitlement.cycle_id == cycle.id,
-                                          Entitlement.category.startswith("rapel:"))).one()
-        print(f"  {label:<10} {cycle.member_count:,} families frozen, planned Rp {cycle.planned_total:,}; "
-              f"arrears (rapel) lines {rapel[0]:,}, Rp {int(rapel[1]):,}")
+        rapel = db.session.execute(
+            select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0)).where(
+                Entitlement.cycle_id == cycle.id, Entitlement.category.startswith("rapel:")
+            )
+        ).one()
+        print(
+            f"  {label:<10} {cycle.member_count:,} families frozen, planned Rp {cycle.planned_total:,}; "
+            f"arrears (rapel) lines {rapel[0]:,}, Rp {int(rapel[1]):,}"
+        )
         from payments.conditions import condition_counts
 
         print(f"  {label:<10} members' conditions (components, families): {condition_counts(db.session, cycle.id)}")
@@ -223,8 +295,9 @@ child_0_6 = "health"
                 answers[batch.id] = "".join(results_lines(handle, date.today())).encode()
         with Step(label, "results import + reconciliation"):
             for batch in batches:
-                row = import_and_advance(svc.engine, batch, answers[batch.id], f"{batch.reference}.csv", checker,
-                                         follow_up=False)
+                row = import_and_advance(
+                    svc.engine, batch, answers[batch.id], f"{batch.reference}.csv", checker, follow_up=False
+                )
                 db.session.commit()
                 assert row.status == "applied" and row.refused == 0, (row.status, row.refusals[:3])
         from payments.runs import run_follow_ups_inline
@@ -239,8 +312,10 @@ child_0_6 = "health"
         db.session.expire_all()
         cycle = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == "PKH-BENCH")).scalar_one()
         counts = dict(db.session.execute(select(Payment.status, func.count()).group_by(Payment.status)).all())
-        print(f"  {label:<10} cycle {cycle.status}; payments by status {counts}; notices "
-              f"{'written to the sandbox outbox' if counting is None else f'counted, not written: {counting.sent:,}'}")
+        print(
+            f"  {label:<10} cycle {cycle.status}; payments by status {counts}; notices "
+            f"{'written to the sandbox outbox' if counting is None else f'counted, not written: {counting.sent:,}'}"
+        )
         with Step(label, "return of undrawn money"):
             count, total = return_undrawn(db.session, cycle.id)
             db.session.commit()
@@ -253,10 +328,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=150_000)
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--notices", action="store_true",
-                        help="write the SMS/portal notices to the sandbox outbox (slow: one query per message)")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
-                        help="a database of your own: its schema is dropped and created")
+    parser.add_argument(
+        "--notices",
+        action="store_true",
+        help="write the SMS/portal notices to the sandbox outbox (slow: one query per message)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
+        help="a database of your own: its schema is dropped and created",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_sqlite:

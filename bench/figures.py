@@ -14,11 +14,12 @@ created and dropped through the server's ``postgres`` database, analysed after s
 
     .venv/bin/python bench/figures.py [--applications 350000] [--runs 10] [--no-sqlite] [--postgres URL]
 """
+
 import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -33,27 +34,53 @@ from engine.db import db  # noqa: E402
 from engine.models import ProcessInstance, ProcessVersion  # noqa: E402
 from integrations.sandbox.extracts import DISTRICTS  # noqa: E402
 
-STATUSES = (("ENROLLED", 40), ("REJECTED", 20), ("CLOSED_REJECTED", 13), ("APPEAL_REVIEW", 2), ("IN_REVIEW", 12),
-            ("SUBMITTED", 5), ("AWAITING_APPROVAL", 3), ("REMOVED", 3), ("REMOVAL_REVIEW", 2))
+STATUSES = (
+    ("ENROLLED", 40),
+    ("REJECTED", 20),
+    ("CLOSED_REJECTED", 13),
+    ("APPEAL_REVIEW", 2),
+    ("IN_REVIEW", 12),
+    ("SUBMITTED", 5),
+    ("AWAITING_APPROVAL", 3),
+    ("REMOVED", 3),
+    ("REMOVAL_REVIEW", 2),
+)
 BATCH = 10_000
 
 
 def _rows(n, seed=5):
     rng = random.Random(seed)
     names, weights = zip(*STATUSES, strict=False)
-    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
     for i in range(1, n + 1):
         district = rng.choice(DISTRICTS)
         status = rng.choices(names, weights)[0]
         created = start + timedelta(minutes=rng.randrange(0, 120 * 24 * 60))
-        decided = None if status in ("IN_REVIEW", "SUBMITTED", "AWAITING_APPROVAL") else (
-            created + timedelta(hours=rng.randrange(0, 20 * 24)))
+        decided = (
+            None
+            if status in ("IN_REVIEW", "SUBMITTED", "AWAITING_APPROVAL")
+            else (created + timedelta(hours=rng.randrange(0, 20 * 24)))
+        )
         nik = f"3510{district.code}{i:010d}"
-        yield {"id": i, "case_number": f"TPT-2025-{i:07d}", "nik": nik, "active_nik": nik,
-               "district_code": district.code, "district_name": district.name,
-               "village": rng.choice(district.villages), "channel": "self", "consent_version": "2025-01",
-               "consent_at": created, "status": status, "reasons": [], "review_flags": [], "programmes": [],
-               "created_at": created, "decided_at": decided, "updated_at": decided or created}
+        yield {
+            "id": i,
+            "case_number": f"TPT-2025-{i:07d}",
+            "nik": nik,
+            "active_nik": nik,
+            "district_code": district.code,
+            "district_name": district.name,
+            "village": rng.choice(district.villages),
+            "channel": "self",
+            "consent_version": "2025-01",
+            "consent_at": created,
+            "status": status,
+            "reasons": [],
+            "review_flags": [],
+            "programmes": [],
+            "created_at": created,
+            "decided_at": decided,
+            "updated_at": decided or created,
+        }
 
 
 def seed(engine, n):
@@ -65,15 +92,21 @@ def seed(engine, n):
         for row in _rows(n):
             batch.append(row)
             if row["status"] in ("REJECTED", "CLOSED_REJECTED", "APPEAL_REVIEW") and row["id"] % 12 == 0:
-                appeals.append({"application_id": row["id"], "reason": "bench", "evidence_refs": [],
-                                "filed_at": row["decided_at"] + timedelta(days=2)})
+                appeals.append(
+                    {
+                        "application_id": row["id"],
+                        "reason": "bench",
+                        "evidence_refs": [],
+                        "filed_at": row["decided_at"] + timedelta(days=2),
+                    }
+                )
             if len(batch) == BATCH:
                 conn.execute(insert(Application.__table__), batch)
                 batch = []
         if batch:
             conn.execute(insert(Application.__table__), batch)
         for i in range(0, len(appeals), BATCH):
-            conn.execute(insert(Appeal.__table__), appeals[i:i + BATCH])
+            conn.execute(insert(Appeal.__table__), appeals[i : i + BATCH])
         if engine.dialect.name == "postgresql":
             conn.execute(text("ANALYZE applications"))
             conn.execute(text("ANALYZE appeals"))
@@ -96,9 +129,11 @@ def measure(label, url, n, runs):
             times.append((time.perf_counter() - t0) * 1000)
     assert figures.total.registered == n
     times.sort()
-    print(f"{label}: compute_figures median {statistics.median(times):.0f} ms, p95 {p95(times):.0f} ms, "
-          f"max {times[-1]:.0f} ms ({runs} runs; {len(figures.districts)} districts, "
-          f"{sum(len(d.villages) for d in figures.districts)} villages)")
+    print(
+        f"{label}: compute_figures median {statistics.median(times):.0f} ms, p95 {p95(times):.0f} ms, "
+        f"max {times[-1]:.0f} ms ({runs} runs; {len(figures.districts)} districts, "
+        f"{sum(len(d.villages) for d in figures.districts)} villages)"
+    )
     engine.dispose()
 
 

@@ -12,6 +12,7 @@ database ``tepat_import_bench`` created and dropped through the server's ``postg
 
     .venv/bin/python bench/import.py [--people 100000] [--seed 7] [--postgres URL] [--profile]
 """
+
 import argparse
 import cProfile
 import os
@@ -24,11 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import postgres_bench_url  # noqa: E402
-
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.common import postgres_bench_url  # noqa: E402
 from integrations.sandbox import extracts as x  # noqa: E402
 from integrations.sandbox.generator import generate_population  # noqa: E402
 from integrations.sandbox.importer import import_extracts  # noqa: E402
@@ -45,8 +45,10 @@ def extracts(people: int, seed: int, fresh: bool) -> Path:
         started = time.perf_counter()
         complete.unlink(missing_ok=True)
         report = generate_population(people, seed, folder)
-        print(f"generated {report.people} people, {report.households} households in "
-              f"{time.perf_counter() - started:.1f} s -> {folder}")
+        print(
+            f"generated {report.people} people, {report.households} households in "
+            f"{time.perf_counter() - started:.1f} s -> {folder}"
+        )
     else:
         print(f"reusing extracts in {folder}")
     return folder
@@ -65,9 +67,11 @@ def timed_import(engine, folder: Path, label: str, profile: bool):
             profiler.disable()
         seconds = time.perf_counter() - started
     totals = {what: report.total(what) for what in ("inserted", "updated", "unchanged", "deleted")}
-    print(f"  {label:<22} {report.rows_read:>8} rows in {seconds:6.2f} s = {report.rows_read / seconds:>8.0f} rows/s"
-          f"   {' '.join(f'{k}={v}' for k, v in totals.items())}  refused={len(report.errors)}"
-          f"  progress calls={len(ticks)}")
+    print(
+        f"  {label:<22} {report.rows_read:>8} rows in {seconds:6.2f} s = {report.rows_read / seconds:>8.0f} rows/s"
+        f"   {' '.join(f'{k}={v}' for k, v in totals.items())}  refused={len(report.errors)}"
+        f"  progress calls={len(ticks)}"
+    )
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     return report
@@ -91,8 +95,11 @@ def main():
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached extracts")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
-                        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
+        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}",
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
     parser.add_argument("--profile", action="store_true", help="cProfile each import")
     args = parser.parse_args()

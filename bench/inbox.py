@@ -35,6 +35,7 @@ plan of each list/count query (page 10 for lists).
     .venv/bin/python bench/inbox.py [--tasks 1000000] [--history 250000] [--runs 200] [--no-sqlite]
                                     [--postgres URL] [--explain]
 """
+
 import argparse
 import json
 import math
@@ -46,16 +47,16 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import postgres_bench_url  # noqa: E402
-
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
+
+from bench.common import postgres_bench_url  # noqa: E402
 
 BENCH_DB = "tepat_inbox_bench"
 TARGET_MS = 50.0
@@ -77,11 +78,41 @@ EXCLUDED = {"approve": ["review", "review_escalated", "appeal_review"], "approve
 OFFICERS_PER_DISTRICT = {"caseworker": 8, "supervisor": 2, "appeals_officer": 1}
 OTHER_FLAGS = ["NO_SELFIE", "NIK_UNKNOWN", "NO_FACE_DETECTED"]
 
-INSTANCE_COLS = ("id", "version_id", "business_key", "region", "status", "state_json", "serializer_version",
-                 "wake_at", "lock_version", "created_at", "updated_at")
-TASK_COLS = ("id", "instance_id", "task_guid", "bpmn_id", "name", "queue", "region", "form_name", "business_key",
-             "priority", "due_at", "status", "assignee", "excluded_after", "flags", "created_at", "claimed_at",
-             "completed_at", "completed_by", "data")
+INSTANCE_COLS = (
+    "id",
+    "version_id",
+    "business_key",
+    "region",
+    "status",
+    "state_json",
+    "serializer_version",
+    "wake_at",
+    "lock_version",
+    "created_at",
+    "updated_at",
+)
+TASK_COLS = (
+    "id",
+    "instance_id",
+    "task_guid",
+    "bpmn_id",
+    "name",
+    "queue",
+    "region",
+    "form_name",
+    "business_key",
+    "priority",
+    "due_at",
+    "status",
+    "assignee",
+    "excluded_after",
+    "flags",
+    "created_at",
+    "claimed_at",
+    "completed_at",
+    "completed_by",
+    "data",
+)
 
 
 def officer(queue, district, n):
@@ -91,6 +122,7 @@ def officer(queue, district, n):
 
 
 # --- seeding ---------------------------------------------------------------------------------------
+
 
 def generate(n_tasks, n_history, seed, now):
     """Yield ("instance", row) and ("task", row) tuples, instances before their tasks, in batches."""
@@ -117,11 +149,28 @@ def generate(n_tasks, n_history, seed, now):
         task_id += 1
         actor = officer(t[2], district, rng.randint(1, OFFICERS_PER_DISTRICT[t[2]]))
         done = status == "completed"
-        return (task_id, inst_id, str(uuid.UUID(int=rng.getrandbits(128))), bpmn_id, t[1], t[2], district, t[3], key,
-                t[4], at + timedelta(days=t[5]), status, actor if done else None,
-                json.dumps(EXCLUDED.get(bpmn_id, [])), no_flags, at - timedelta(days=1),
-                at - timedelta(hours=6) if done else None, at, actor if done else None,
-                json.dumps({"review_decision": "approve"}) if done else None)
+        return (
+            task_id,
+            inst_id,
+            str(uuid.UUID(int=rng.getrandbits(128))),
+            bpmn_id,
+            t[1],
+            t[2],
+            district,
+            t[3],
+            key,
+            t[4],
+            at + timedelta(days=t[5]),
+            status,
+            actor if done else None,
+            json.dumps(EXCLUDED.get(bpmn_id, [])),
+            no_flags,
+            at - timedelta(days=1),
+            at - timedelta(hours=6) if done else None,
+            at,
+            actor if done else None,
+            json.dumps({"review_decision": "approve"}) if done else None,
+        )
 
     total = n_tasks + n_history
     for i in range(1, total + 1):
@@ -132,8 +181,9 @@ def generate(n_tasks, n_history, seed, now):
             bpmn_id, name, queue, form, prio, sla = t[:6]
             due = None if rng.random() < 0.002 else naive_now + timedelta(seconds=rng.uniform(-30, 30) * 86400)
             created = (due or naive_now) - timedelta(days=sla * 1.4, seconds=rng.uniform(0, 7200))
-            inst_batch.append((i, 1, key, district, "waiting", "{}", "bench", None, 0, created - timedelta(days=3),
-                               created))
+            inst_batch.append(
+                (i, 1, key, district, "waiting", "{}", "bench", None, 0, created - timedelta(days=3), created)
+            )
             if bpmn_id in ("approve", "appeal_review"):
                 task_batch.append(history_task(i, key, district, "review", "completed", created))
             elif bpmn_id == "review_escalated":
@@ -143,10 +193,30 @@ def generate(n_tasks, n_history, seed, now):
             claimed = rng.random() < 0.10
             assignee = officer(queue, district, rng.randint(1, OFFICERS_PER_DISTRICT[queue])) if claimed else None
             task_id += 1
-            task_batch.append((task_id, i, str(uuid.UUID(int=rng.getrandbits(128))), bpmn_id, name, queue, district,
-                               form, key, prio, due, "claimed" if claimed else "open", assignee,
-                               json.dumps(EXCLUDED.get(bpmn_id, [])), flags_for(), created,
-                               created + timedelta(hours=5) if claimed else None, None, None, None))
+            task_batch.append(
+                (
+                    task_id,
+                    i,
+                    str(uuid.UUID(int=rng.getrandbits(128))),
+                    bpmn_id,
+                    name,
+                    queue,
+                    district,
+                    form,
+                    key,
+                    prio,
+                    due,
+                    "claimed" if claimed else "open",
+                    assignee,
+                    json.dumps(EXCLUDED.get(bpmn_id, [])),
+                    flags_for(),
+                    created,
+                    created + timedelta(hours=5) if claimed else None,
+                    None,
+                    None,
+                    None,
+                )
+            )
         else:  # a finished instance and its last task
             created = naive_now - timedelta(days=rng.uniform(31, 400))
             status = "completed" if rng.random() < 0.9 else "cancelled"
@@ -173,9 +243,22 @@ def seed(engine, n_tasks, n_history, now):
     reset_schema(engine)
     tables = (ProcessInstance.__table__, HumanTask.__table__)
     with engine.begin() as conn:
-        conn.execute(ProcessVersion.__table__.insert(), [{
-            "id": 1, "process_id": "application", "name": "application", "content_hash": "0" * 64, "files": {},
-            "spec_json": "{}", "serializer_version": "bench", "deployed_at": now, "deployed_by": "bench"}])
+        conn.execute(
+            ProcessVersion.__table__.insert(),
+            [
+                {
+                    "id": 1,
+                    "process_id": "application",
+                    "name": "application",
+                    "content_hash": "0" * 64,
+                    "files": {},
+                    "spec_json": "{}",
+                    "serializer_version": "bench",
+                    "deployed_at": now,
+                    "deployed_by": "bench",
+                }
+            ],
+        )
         for table in tables:
             for ix in secondary_indexes(table):
                 ix.drop(conn)
@@ -188,10 +271,11 @@ def seed(engine, n_tasks, n_history, now):
             inst_sql = f"COPY process_instances ({', '.join(INSTANCE_COLS)}) FROM STDIN"
             task_sql = f"COPY human_tasks ({', '.join(TASK_COLS)}) FROM STDIN"
         else:
-            inst_sql = (f"INSERT INTO process_instances ({', '.join(INSTANCE_COLS)}) "
-                        f"VALUES ({', '.join('?' * len(INSTANCE_COLS))})")
-            task_sql = (f"INSERT INTO human_tasks ({', '.join(TASK_COLS)}) "
-                        f"VALUES ({', '.join('?' * len(TASK_COLS))})")
+            inst_sql = (
+                f"INSERT INTO process_instances ({', '.join(INSTANCE_COLS)}) "
+                f"VALUES ({', '.join('?' * len(INSTANCE_COLS))})"
+            )
+            task_sql = f"INSERT INTO human_tasks ({', '.join(TASK_COLS)}) VALUES ({', '.join('?' * len(TASK_COLS))})"
         for inst_rows, task_rows in generate(n_tasks, n_history, 5, now):
             if postgres:
                 for sql, rows in ((inst_sql, inst_rows), (task_sql, task_rows)):
@@ -236,19 +320,29 @@ def _sqlite_row(row):
 
 # --- measuring -------------------------------------------------------------------------------------
 
+
 def actors():
     """(label, Actor, mine) of the officers whose inbox is measured."""
     from engine.core import Actor
 
     return [
         ("caseworker, 1 district (07)", Actor("cw_07_1", frozenset({"caseworker"}), frozenset({"07"})), False),
-        ("caseworker, 3 districts (03,11,19)",
-         Actor("cw_03_1", frozenset({"caseworker"}), frozenset({"03", "11", "19"})), False),
+        (
+            "caseworker, 3 districts (03,11,19)",
+            Actor("cw_03_1", frozenset({"caseworker"}), frozenset({"03", "11", "19"})),
+            False,
+        ),
         ("supervisor, all districts", Actor("sup_01_1", frozenset({"supervisor"}), None), False),
-        ("admin (administrator+supervisor), all", Actor("admin", frozenset({"administrator", "supervisor"}), None),
-         False),
-        ("appeals officer, 1 district (07)", Actor("appeals_07_1", frozenset({"appeals_officer"}),
-                                                   frozenset({"07"})), False),
+        (
+            "admin (administrator+supervisor), all",
+            Actor("admin", frozenset({"administrator", "supervisor"}), None),
+            False,
+        ),
+        (
+            "appeals officer, 1 district (07)",
+            Actor("appeals_07_1", frozenset({"appeals_officer"}), frozenset({"07"})),
+            False,
+        ),
         ("caseworker 07, mine", Actor("cw_07_1", frozenset({"caseworker"}), frozenset({"07"})), True),
     ]
 
@@ -312,16 +406,26 @@ def measure(engine, label, runs, pages, show_plans):
     print(f"  {'query':<62} {'median':>8} {'p95':>8} {'max':>8}   rows/call")
     for who, actor, mine in actors():
         if mine:
-            cases = [(f"list_tasks mine=True  [{who}]",
-                      lambda s, r, a=actor: list_tasks(s, a, mine=True, offset=PAGE * r.randrange(pages)),
-                      lambda s, a=actor: list_tasks(s, a, mine=True))]
+            cases = [
+                (
+                    f"list_tasks mine=True  [{who}]",
+                    lambda s, r, a=actor: list_tasks(s, a, mine=True, offset=PAGE * r.randrange(pages)),
+                    lambda s, a=actor: list_tasks(s, a, mine=True),
+                )
+            ]
         else:
-            cases = [(f"list_tasks            [{who}]",
-                      lambda s, r, a=actor: list_tasks(s, a, offset=PAGE * r.randrange(pages)),
-                      lambda s, a=actor: list_tasks(s, a, offset=PAGE * (pages - 1))),
-                     (f"queue_counts          [{who}]",
-                      lambda s, r, a=actor: queue_counts(s, a),
-                      lambda s, a=actor: queue_counts(s, a))]
+            cases = [
+                (
+                    f"list_tasks            [{who}]",
+                    lambda s, r, a=actor: list_tasks(s, a, offset=PAGE * r.randrange(pages)),
+                    lambda s, a=actor: list_tasks(s, a, offset=PAGE * (pages - 1)),
+                ),
+                (
+                    f"queue_counts          [{who}]",
+                    lambda s, r, a=actor: queue_counts(s, a),
+                    lambda s, a=actor: queue_counts(s, a),
+                ),
+            ]
         for name, fn, plan_fn in cases:
             times, sizes = timed(engine, fn, runs, rng)
             med, p95, mx = statistics.median(times), percentile(times, 0.95), max(times)
@@ -342,8 +446,10 @@ def bench_backend(label, url, args, now):
         n_inst, n_task, loaded, indexed, total = seed(engine, args.tasks, args.history, now)
         with engine.connect() as conn:
             by_status = dict(conn.execute(text("SELECT status, count(*) FROM human_tasks GROUP BY status")).all())
-        print(f"{label}: seeded {n_inst:,} process instances and {n_task:,} human tasks in {total:.1f} s "
-              f"(rows {loaded:.1f} s, indexes {indexed:.1f} s, then {total - loaded - indexed:.1f} s maintenance)")
+        print(
+            f"{label}: seeded {n_inst:,} process instances and {n_task:,} human tasks in {total:.1f} s "
+            f"(rows {loaded:.1f} s, indexes {indexed:.1f} s, then {total - loaded - indexed:.1f} s maintenance)"
+        )
         print("  human_tasks by status: " + ", ".join(f"{k}={v:,}" for k, v in sorted(by_status.items())))
         print(f"  {args.runs} timed calls per query (list: random page 1..{args.pages} of {PAGE}), in ms:")
         return measure(engine, label, args.runs, args.pages, args.explain)
@@ -354,14 +460,21 @@ def bench_backend(label, url, args, now):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=1_000_000, help="active (open/claimed) human tasks")
-    parser.add_argument("--history", type=int, default=250_000,
-                        help="finished instances with one completed/cancelled task each")
+    parser.add_argument(
+        "--history", type=int, default=250_000, help="finished instances with one completed/cancelled task each"
+    )
     parser.add_argument("--runs", type=int, default=200, help="timed calls per query")
     parser.add_argument("--pages", type=int, default=10, help="list calls pick a random page among the first N")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
-                        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
-    parser.add_argument("--database", default=BENCH_DB,
-                        help="name of the throwaway PostgreSQL database (one per person running the bench)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
+        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}",
+    )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="name of the throwaway PostgreSQL database (one per person running the bench)",
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
     parser.add_argument("--explain", action="store_true", help="print each query's plan")
     args = parser.parse_args()
@@ -369,9 +482,11 @@ def main():
     import engine.models  # noqa: F401
 
     started = time.perf_counter()
-    now = datetime.now(timezone.utc)
-    print(f"tepat inbox benchmark  tasks={args.tasks:,} active + history, {args.history:,} finished instances;"
-          f"  target p95 < {TARGET_MS:.0f} ms\n")
+    now = datetime.now(UTC)
+    print(
+        f"tepat inbox benchmark  tasks={args.tasks:,} active + history, {args.history:,} finished instances;"
+        f"  target p95 < {TARGET_MS:.0f} ms\n"
+    )
     tmp = Path(tempfile.mkdtemp(prefix="tepat-inbox-bench-"))
     results = []
     try:
@@ -387,10 +502,15 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     missed = [r for r in results if r[3] >= TARGET_MS]
-    print(f"\n{len(results) - len(missed)}/{len(results)} queries meet p95 < {TARGET_MS:.0f} ms"
-          + ("" if not missed else "; missed: " + "; ".join(f"{r[0]} {r[1].split('[')[0].strip()} "
-                                                              f"[{r[1].split('[')[1]} p95 {r[3]:.1f} ms"
-                                                              for r in missed)))
+    print(
+        f"\n{len(results) - len(missed)}/{len(results)} queries meet p95 < {TARGET_MS:.0f} ms"
+        + (
+            ""
+            if not missed
+            else "; missed: "
+            + "; ".join(f"{r[0]} {r[1].split('[')[0].strip()} [{r[1].split('[')[1]} p95 {r[3]:.1f} ms" for r in missed)
+        )
+    )
     print(f"total run time {time.perf_counter() - started:.0f} s")
 
 

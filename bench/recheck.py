@@ -7,7 +7,8 @@ purged before and deleted after), the quarter's re-verification run is started a
 would and its chunk hints go to the workers. Prints families per second, the ratio 2 / 1 measured in
 this one invocation, and the correctness counts (when no item moved for STALL_SECONDS, e.g. a hint
 lost when the broker dropped the workers' connections, the leader dispatcher's round is run: chunks
-due and not hinted within BANSOS_DISPATCH_RESEND_SECONDS are hinted again; how many is printed): every family re-checked once (one Recheck row and
+due and not hinted within BANSOS_DISPATCH_RESEND_SECONDS are hinted again; how many is printed): every family
+re-checked once (one Recheck row and
 one run item done each), outcomes by kind against the registry's planted mix (1 in 20 families
 above the decile cut-off: exit; 1 in 20 not in DTSEN: review; the rest continue). Not a test.
 
@@ -16,6 +17,7 @@ above the decile cut-off: exit; 1 in 20 not in DTSEN: review; the rest continue)
 
 The database is created if missing and its tables are dropped and created again: use a bench database.
 """
+
 import argparse
 import os
 import subprocess
@@ -61,41 +63,58 @@ def populate(session, n):
     from sqlalchemy import text
 
     # Family i (0-based): district 01-25; NIKs 3510 DD DDMMYY SSSS unique per (district, date, serial).
-    session.execute(text("""
+    session.execute(
+        text("""
         CREATE TEMP TABLE bench_f ON COMMIT DROP AS
         SELECT i, lpad((i % 25 + 1)::text, 2, '0') AS d,
                (i / 25) % 9000 + 1 AS serial, (i / 25) / 9000 AS dayidx
-        FROM generate_series(0, :n - 1) AS i"""), {"n": n})
-    session.execute(text("""
+        FROM generate_series(0, :n - 1) AS i"""),
+        {"n": n},
+    )
+    session.execute(
+        text("""
         CREATE TEMP TABLE bench_fam ON COMMIT DROP AS
         SELECT i, d,
           '3510' || d || lpad(((dayidx % 28) + 1)::text, 2, '0') || '0380' || lpad(serial::text, 4, '0') AS head,
           '3510' || d || lpad(((dayidx % 28) + 1 + 40)::text, 2, '0') || '0515' || lpad(serial::text, 4, '0') AS child,
           '3510' || d || lpad(i::text, 10, '0') AS kk
-        FROM bench_f"""))
-    session.execute(text("""
+        FROM bench_f""")
+    )
+    session.execute(
+        text("""
         INSERT INTO sandbox_households (kk_number, district_code, village, head_nik)
-        SELECT kk, d, 'Desa Bench', head FROM bench_fam"""))
-    session.execute(text("""
+        SELECT kk, d, 'Desa Bench', head FROM bench_fam""")
+    )
+    session.execute(
+        text("""
         INSERT INTO sandbox_people (nik, kk_number, name, sex, birth_date, relation, district_code, district_name,
                                     village, address, alive, death_date, disability, pregnant, school_level, photo_ref)
         SELECT head, kk, 'KEPALA ' || i, 'M', make_date(1980, 3, (i / 25 / 9000) % 28 + 1), 'KEPALA', d,
-               'Kecamatan ' || d, 'Desa Bench', 'Jl. Bench ' || i, true, NULL::date, false, false, NULL::text, NULL::text
+               'Kecamatan ' || d, 'Desa Bench', 'Jl. Bench ' || i,
+               true, NULL::date, false, false, NULL::text, NULL::text
         FROM bench_fam
         UNION ALL
         SELECT child, kk, 'ANAK ' || i, 'F', make_date(2015, 5, (i / 25 / 9000) % 28 + 1), 'ANAK', d,
                'Kecamatan ' || d, 'Desa Bench', 'Jl. Bench ' || i, true, NULL::date, false, false, 'SD', NULL::text
-        FROM bench_fam"""))
+        FROM bench_fam""")
+    )
     # 1 in 20 families above the cut-off (exit), 1 in 20 not in DTSEN (review), the rest decile 2.
-    session.execute(text("""
+    session.execute(
+        text("""
         INSERT INTO sandbox_dtsen (kk_number, decile, updated_at)
-        SELECT kk, CASE WHEN i % 20 = 0 THEN 9 ELSE 2 END, DATE '2026-10-01' FROM bench_fam WHERE i % 20 <> 1"""))
-    session.execute(text("""
+        SELECT kk, CASE WHEN i % 20 = 0 THEN 9 ELSE 2 END, DATE '2026-10-01' FROM bench_fam WHERE i % 20 <> 1""")
+    )
+    session.execute(
+        text("""
         INSERT INTO sandbox_assets (kk_number, four_wheel_vehicles, electricity_va, electricity_subsidised)
-        SELECT kk, 0, 450, true FROM bench_fam"""))
-    session.execute(text("""
-        INSERT INTO sandbox_bpjs_health (nik, segment, active) SELECT head, 'PBI', true FROM bench_fam"""))
-    session.execute(text("""
+        SELECT kk, 0, 450, true FROM bench_fam""")
+    )
+    session.execute(
+        text("""
+        INSERT INTO sandbox_bpjs_health (nik, segment, active) SELECT head, 'PBI', true FROM bench_fam""")
+    )
+    session.execute(
+        text("""
         INSERT INTO applications (nik, active_nik, case_number, applicant_name, kk_number, district_code,
             district_name, village, channel, payment_channel, bank_account, consent_version, consent_at, status,
             decision, decided_by, reasons, review_flags, programmes, benefits, created_at, decided_at, updated_at)
@@ -103,10 +122,13 @@ def populate(session, n):
                'Desa Bench', 'self', 'BANK', '1234567890', 'v1', now(), 'ENROLLED', 'approve', 'rules',
                '[]'::json, '[]'::json, '["PKH", "BPNT"]'::json,
                '{"annual_cash_total": 3300000}'::json, now(), now(), now()
-        FROM bench_fam"""))
-    session.execute(text("""
+        FROM bench_fam""")
+    )
+    session.execute(
+        text("""
         INSERT INTO enrolments (application_id, nik, programmes, benefits, enrolled_at)
-        SELECT id, nik, programmes, benefits, now() FROM applications WHERE status = 'ENROLLED'"""))
+        SELECT id, nik, programmes, benefits, now() FROM applications WHERE status = 'ENROLLED'""")
+    )
     session.commit()
     expected = {"exit": len(range(0, n, 20)), "review": len(range(1, n, 20))}
     expected["continue"] = n - expected["exit"] - expected["review"]
@@ -125,9 +147,15 @@ def measure(url, n, workers, chunk_size, timeout):
     from web.runs_exec import chunk_hint_sender, dispatch_chunks
     from web.schema import reset_schema
 
-    settings = {"BANSOS_DATABASE_URL": url, "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_EXECUTION": "celery",
-                "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": QUEUE, "BANSOS_RUN_CHUNK_SIZE": chunk_size,
-                "BANSOS_DISPATCH_RESEND_SECONDS": STALL_SECONDS}
+    settings = {
+        "BANSOS_DATABASE_URL": url,
+        "BANSOS_SCHEDULER_ENABLED": False,
+        "BANSOS_EXECUTION": "celery",
+        "BANSOS_BROKER_URL": BROKER,
+        "BANSOS_QUEUE": QUEUE,
+        "BANSOS_RUN_CHUNK_SIZE": chunk_size,
+        "BANSOS_DISPATCH_RESEND_SECONDS": STALL_SECONDS,
+    }
     app = create_app(settings)
     with app.app_context():
         db.session.remove()
@@ -139,16 +167,37 @@ def measure(url, n, workers, chunk_size, timeout):
         svc.engine.deploy_folder(deployed_by="bench")
         db.session.commit()
         purge_queue()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-               **{k: str(v) for k, v in settings.items() if not isinstance(v, bool)},
-               "BANSOS_SCHEDULER_ENABLED": "false"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            **{k: str(v) for k, v in settings.items() if not isinstance(v, bool)},
+            "BANSOS_SCHEDULER_ENABLED": "false",
+        }
         logs, procs = [], []
         for w in range(workers):
             log = open(f"/tmp/tepat_recheck_bench_worker{w}.log", "w")
             logs.append(log)
-            procs.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--pool", "solo",
-                                           "--loglevel", "WARNING", "--hostname", f"bench{w}@recheck"],
-                                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "web.cli",
+                        "worker",
+                        "--pool",
+                        "solo",
+                        "--loglevel",
+                        "WARNING",
+                        "--hostname",
+                        f"bench{w}@recheck",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         try:
             time.sleep(6)  # the workers connect and start consuming
             admin = Actor(id="bench", roles=frozenset({"administrator"}), regions=None, name="bench")
@@ -164,8 +213,11 @@ def measure(url, n, workers, chunk_size, timeout):
                 db.session.refresh(run)
                 if run.status not in ("queued", "running"):
                     break
-                progress = db.session.scalar(select(func.count()).select_from(RunItem).where(
-                    RunItem.run_id == run_id, RunItem.status != "pending"))
+                progress = db.session.scalar(
+                    select(func.count())
+                    .select_from(RunItem)
+                    .where(RunItem.run_id == run_id, RunItem.status != "pending")
+                )
                 if progress != seen:
                     seen, moved = progress, time.monotonic()
                 elif time.monotonic() - moved >= STALL_SECONDS:  # the leader dispatcher's round
@@ -188,19 +240,22 @@ def measure(url, n, workers, chunk_size, timeout):
         db.session.refresh(run)
         rechecks = db.session.scalar(select(func.count()).select_from(Recheck))
         distinct = db.session.scalar(select(func.count(func.distinct(Recheck.application_id))))
-        items_done = db.session.scalar(select(func.count()).select_from(RunItem).where(
-            RunItem.run_id == run_id, RunItem.status == "done"))
+        items_done = db.session.scalar(
+            select(func.count()).select_from(RunItem).where(RunItem.run_id == run_id, RunItem.status == "done")
+        )
         attempts = db.session.scalar(select(func.max(RunItem.attempts)).where(RunItem.run_id == run_id))
         outcomes = dict(run.outcomes or {})
-        ok = (run.status == "done" and rechecks == distinct == items_done == n and attempts == 1
-              and outcomes == expected)
+        ok = run.status == "done" and rechecks == distinct == items_done == n and attempts == 1 and outcomes == expected
         rate = run.done / elapsed if elapsed else 0.0
-        print(f"{workers} worker(s): {n} families populated in {populated:.1f} s; run {run.status} in "
-              f"{elapsed:.1f} s = {rate:.1f} families/s; done {run.done} failed {run.failed}; "
-              f"re-checks {rechecks} ({distinct} families, max attempts {attempts}); outcomes "
-              f"{dict(sorted(outcomes.items()))} expected {dict(sorted(expected.items()))}; "
-              f"hints re-sent by the dispatcher round {resent}: "
-              f"{'CORRECT' if ok else 'WRONG'}", flush=True)
+        print(
+            f"{workers} worker(s): {n} families populated in {populated:.1f} s; run {run.status} in "
+            f"{elapsed:.1f} s = {rate:.1f} families/s; done {run.done} failed {run.failed}; "
+            f"re-checks {rechecks} ({distinct} families, max attempts {attempts}); outcomes "
+            f"{dict(sorted(outcomes.items()))} expected {dict(sorted(expected.items()))}; "
+            f"hints re-sent by the dispatcher round {resent}: "
+            f"{'CORRECT' if ok else 'WRONG'}",
+            flush=True,
+        )
         db.session.rollback()
         db.session.remove()  # its connection's transaction would hold the tables the reset drops
         reset_schema(db.engine)

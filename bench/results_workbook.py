@@ -4,9 +4,11 @@
 
 Measures only the front end (`payments.resultfile.result_lines`: the upload's bytes to the lines the
 results import parses), with its guards (package check, size and cell bounds, formula scan): time, the
-file sizes and, with --memory, peak Python allocations (tracemalloc: slows the parsing many times). Matching and reconciliation are the same for both
+file sizes and, with --memory, peak Python allocations (tracemalloc: slows the parsing many times). Matching and
+reconciliation are the same for both
 (bench/cycle.py measures them).
 """
+
 import argparse
 import io
 import sys
@@ -23,8 +25,10 @@ def results(lines):
     out = []
     for i in range(lines):
         failed = i % 50 == 0
-        out.append(f"R,PKH-2026-T4-{i + 1}-1,{225000 * (1 + i % 4)},{'FAILED' if failed else 'CREDITED'},"
-                   f"{'DORMANT' if failed else ''},{day}\n")
+        out.append(
+            f"R,PKH-2026-T4-{i + 1}-1,{225000 * (1 + i % 4)},{'FAILED' if failed else 'CREDITED'},"
+            f"{'DORMANT' if failed else ''},{day}\n"
+        )
     total = sum(int(line.split(",")[2]) for line in out)
     return [f"H,PKH-2026-T4-BRI,{lines},{total}\n", *out]
 
@@ -40,8 +44,10 @@ def measure(label, data, name, memory=False):
     seconds = time.perf_counter() - started
     peak = f"  peak {tracemalloc.get_traced_memory()[1] / 1024**2:,.0f} MiB" if memory else ""
     tracemalloc.stop()
-    print(f"{label:5} {len(data) / 1024**2:7.1f} MiB  {count:,} lines  {seconds:6.2f} s  "
-          f"{count / seconds:,.0f} lines/s{peak}")
+    print(
+        f"{label:5} {len(data) / 1024**2:7.1f} MiB  {count:,} lines  {seconds:6.2f} s  "
+        f"{count / seconds:,.0f} lines/s{peak}"
+    )
     return seconds, text
 
 

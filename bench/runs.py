@@ -7,6 +7,7 @@ engine's) is the machinery's share. Not a test.
 
     PYTHONPATH=. python bench/runs.py --items 20000 [--database URL]   (default: a temporary SQLite file)
 """
+
 import argparse
 import tempfile
 import time
@@ -37,9 +38,11 @@ def measure(url, items, chunk_size):
         run = db.session.get(Run, run.id)
         db.session.refresh(run)
         assert (run.status, run.done) == ("done", items), (run.status, run.done)
-        print(f"{db.engine.dialect.name}: {items} items in chunks of {chunk_size}: created in {created:.2f} s; "
-              f"ran in {ran:.2f} s = {items / ran:.0f} items/s, {1000 * ran / items:.2f} ms per item "
-              f"(machinery only: one commit per item)")
+        print(
+            f"{db.engine.dialect.name}: {items} items in chunks of {chunk_size}: created in {created:.2f} s; "
+            f"ran in {ran:.2f} s = {items / ran:.0f} items/s, {1000 * ran / items:.2f} ms per item "
+            f"(machinery only: one commit per item)"
+        )
         reset_schema(db.engine)
         db.session.remove()
 

@@ -26,7 +26,8 @@ background processes such as the WAL writer are left out), transactions and tupl
 (``pg_stat_database`` of this database), rows and bytes written per application (count(*) and
 ``pg_total_relation_size`` per table before the drafts and after the run), how long the dedup
 advisory lock is held per application and how many backends wait for it (``pg_locks`` and
-``pg_stat_activity`` sampled every 0.5 s), and the ratios 2 / 1 and 4 / 1. Correctness at the end: every application decided exactly once (one decision milestone),
+``pg_stat_activity`` sampled every 0.5 s), and the ratios 2 / 1 and 4 / 1. Correctness at the end: every application
+decided exactly once (one decision milestone),
 no bank request at enrolment (the payment cycles pay), one enrolment per enrolled case with its payment plan,
 no notice twice (outbox rows per key), nothing left due.
 
@@ -58,6 +59,7 @@ with M random templates (a registry-sized index) before the run.
     PYTHONPATH=. .venv/bin/python bench/scale.py [--n 10000] [--quick] [--workers 1,2,4]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--broker amqp://...]
 """
+
 import argparse
 import io
 import json
@@ -81,9 +83,13 @@ from bench.common import p95, postgres_bench_url  # noqa: E402
 FACES = ROOT.parent / "shared" / "faces"
 BENCH_DB = "tepat_scale_bench"
 # (registry reference photo, selfie source): two different photos of the same person.
-IDENTITIES = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden2.jpg"),
-              ("alex_lacamoire1.jpg", "alex_lacamoire2.jpg"), ("kit_harington1.jpeg", "kit_harington2.jpeg"),
-              ("rose_leslie1.jpg", "rose_leslie2.jpg")]
+IDENTITIES = [
+    ("obama.jpg", "obama2.jpg"),
+    ("biden.jpg", "biden2.jpg"),
+    ("alex_lacamoire1.jpg", "alex_lacamoire2.jpg"),
+    ("kit_harington1.jpeg", "kit_harington2.jpeg"),
+    ("rose_leslie1.jpg", "rose_leslie2.jpg"),
+]
 DEDUP_THRESHOLD = "0.01"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # integrations.face_index.DEDUP_LOCK_KEY (read here so the figure follows the code if it changes)
@@ -207,13 +213,21 @@ class CpuMeter:
 
         try:
             with self.probe.connect() as conn:
-                rows = conn.execute(text(
-                    "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = :d "
-                    "AND state = 'active' AND pid <> pg_backend_pid()"), {"d": self.database}).all()
-                held = conn.execute(text(
-                    "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = :d "
-                    "AND l.locktype = 'advisory' AND l.granted AND l.classid::bigint = :hi AND l.objid::bigint = :lo"),
-                    {"d": self.database, "hi": DEDUP_KEY >> 32, "lo": DEDUP_KEY & 0xFFFFFFFF}).scalar()
+                rows = conn.execute(
+                    text(
+                        "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname = :d "
+                        "AND state = 'active' AND pid <> pg_backend_pid()"
+                    ),
+                    {"d": self.database},
+                ).all()
+                held = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE d.datname = :d "
+                        "AND l.locktype = 'advisory' AND l.granted "
+                        "AND l.classid::bigint = :hi AND l.objid::bigint = :lo"
+                    ),
+                    {"d": self.database, "hi": DEDUP_KEY >> 32, "lo": DEDUP_KEY & 0xFFFFFFFF},
+                ).scalar()
         except Exception:  # noqa: BLE001 - a sample lost is no matter
             return
         self.waits["samples"] += 1
@@ -249,15 +263,23 @@ def db_counters(conn, database):
     from sqlalchemy import text
 
     conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-    row = conn.execute(text(
-        "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched, tup_returned "
-        "FROM pg_stat_database WHERE datname = :d"), {"d": database}).mappings().one()
+    row = (
+        conn.execute(
+            text(
+                "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched, tup_returned "
+                "FROM pg_stat_database WHERE datname = :d"
+            ),
+            {"d": database},
+        )
+        .mappings()
+        .one()
+    )
     return dict(row)
 
 
 def setup_database(url, tmp, extracts, applicants_wanted, seed_templates):
     """A Tepat app on `url`: fresh schema, registry imported, processes deployed, applicants chosen."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from engine.db import db
     from integrations.sandbox.importer import import_extracts
@@ -274,8 +296,11 @@ def setup_database(url, tmp, extracts, applicants_wanted, seed_templates):
         db.session.commit()
         # One adult per household, living, in a seeded random order.
         cutoff = date(date.today().year - 18, date.today().month, 1)
-        rows = db.session.execute(select(people.c.nik, people.c.kk_number).where(
-            people.c.alive.is_(True), people.c.birth_date <= cutoff).order_by(people.c.nik)).all()
+        rows = db.session.execute(
+            select(people.c.nik, people.c.kk_number)
+            .where(people.c.alive.is_(True), people.c.birth_date <= cutoff)
+            .order_by(people.c.nik)
+        ).all()
         random.Random(5).shuffle(rows)
         seen, niks = set(), []
         for nik, kk in rows:
@@ -305,16 +330,29 @@ def seed_face_index(session, count):
         size = min(20_000, count - start)
         vectors = rng.standard_normal((size, 128)).astype("<f4")
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        session.execute(insert(face_templates), [
-            {"nik": f"99{start + k:014d}", "case_ref": f"SEED-{start + k}", "encoding": v.tobytes(),
-             "created_at": now} for k, v in enumerate(vectors)])
+        session.execute(
+            insert(face_templates),
+            [
+                {
+                    "nik": f"99{start + k:014d}",
+                    "case_ref": f"SEED-{start + k}",
+                    "encoding": v.tobytes(),
+                    "created_at": now,
+                }
+                for k, v in enumerate(vectors)
+            ],
+        )
 
 
 def settings(url, tmp, queue=None, broker=None):
     values = {
-        "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(tmp / "var"), "BANSOS_PHOTO_DIR": str(tmp / "photos"),
-        "BANSOS_EVIDENCE_DIR": str(tmp / "evidence"), "BANSOS_SANDBOX_PHOTO_DIR": str(FACES),
-        "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_SANDBOX_FAULTS": {},
+        "BANSOS_DATABASE_URL": url,
+        "BANSOS_VAR_DIR": str(tmp / "var"),
+        "BANSOS_PHOTO_DIR": str(tmp / "photos"),
+        "BANSOS_EVIDENCE_DIR": str(tmp / "evidence"),
+        "BANSOS_SANDBOX_PHOTO_DIR": str(FACES),
+        "BANSOS_SCHEDULER_ENABLED": False,
+        "BANSOS_SANDBOX_FAULTS": {},
         "BANSOS_FACE_DEDUP_THRESHOLD": float(DEDUP_THRESHOLD),
     }
     if queue:
@@ -337,8 +375,16 @@ def prepare_drafts(app, niks, plan):
         for k, (nik, (who, selfie, _)) in enumerate(zip(niks, plan, strict=False)):
             db.session.execute(update(people).where(people.c.nik == nik).values(photo_ref=IDENTITIES[who][0]))
             draft = start_draft(db.session, nik)
-            record_step(draft, "consent", {"consent_version": consent, "consent_at": utcnow().isoformat(),
-                                           "consent_by": f"applicant:{nik}", "consent_name": None})
+            record_step(
+                draft,
+                "consent",
+                {
+                    "consent_version": consent,
+                    "consent_at": utcnow().isoformat(),
+                    "consent_by": f"applicant:{nik}",
+                    "consent_name": None,
+                },
+            )
             record_step(draft, "household", {"confirmed": True, "phone": None})
             record_step(draft, "payment", {"payment_channel": "BRI", "bank_account": "1234567890"})
             record_selfie(draft, photos.put(selfie.read_bytes()))
@@ -371,9 +417,26 @@ def start_workers(count, env, logdir):
     for k in range(count):
         log = open(logdir / f"worker{k}.log", "w")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "worker", "--concurrency", "1", "--pool", "prefork",
-             "--loglevel", "INFO", "--hostname", f"scale{k}@%h"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "web.cli",
+                "worker",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"scale{k}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         procs.append((proc, log, logdir / f"worker{k}.log"))
     deadline = time.monotonic() + 120
     for proc, _, path in procs:
@@ -387,8 +450,14 @@ def start_workers(count, env, logdir):
 def start_scheduler(env, logdir):
     """One `tepat scheduler` (the deployment's leader), with the settings of the environment."""
     log = open(logdir / "scheduler.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "scheduler"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "scheduler"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while "leading" not in (logdir / "scheduler.log").read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -427,13 +496,13 @@ def worker_outcomes(procs):
 
 def feed(app, niks):
     """Submit every draft as apply_submit does; return {nik: case number} and the feed's wall time."""
+    from sqlalchemy import event
+
     from cases.audit import record
     from cases.portal.drafts import draft_of, submit_draft
     from cases.portal.notices import notify_applicant
     from engine.db import db
     from web import services
-
-    from sqlalchemy import event
 
     numbers = {}
     statements = [0]
@@ -450,10 +519,18 @@ def feed(app, niks):
             draft = draft_of(db.session, nik)
             app_row, created = submit_draft(svc.engine, draft, actor=f"applicant:{nik}")
             if created:
-                notify_applicant(svc.integrations.notifier, nik, "application_received",
-                                 {"case_number": app_row.case_number})
-            record(db.session, f"applicant:{nik}", "application.submit" if created else "application.submit_again",
-                   target_type="case", target_id=app_row.case_number, ip="127.0.0.1", user_agent="bench/scale.py")
+                notify_applicant(
+                    svc.integrations.notifier, nik, "application_received", {"case_number": app_row.case_number}
+                )
+            record(
+                db.session,
+                f"applicant:{nik}",
+                "application.submit" if created else "application.submit_again",
+                target_type="case",
+                target_id=app_row.case_number,
+                ip="127.0.0.1",
+                user_agent="bench/scale.py",
+            )
             numbers[nik] = app_row.case_number
             db.session.commit()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -472,8 +549,9 @@ def wait_decided(app, n, timeout):
     with app.app_context():
         try:
             while time.monotonic() < deadline:
-                left = db.session.scalar(select(func.count()).select_from(Application)
-                                         .where(Application.status == "SUBMITTED"))
+                left = db.session.scalar(
+                    select(func.count()).select_from(Application).where(Application.status == "SUBMITTED")
+                )
                 total = db.session.scalar(select(func.count()).select_from(Application))
                 db.session.rollback()
                 if total >= n and left == 0:
@@ -499,12 +577,19 @@ def collect(app, numbers, plan, niks):
         s = db.session
         apps = {a.case_number: a for a in s.scalars(select(Application))}
         milestones = {}
-        for app_id, at, detail in s.execute(select(CaseEvent.application_id, CaseEvent.at, CaseEvent.detail)
-                                            .where(CaseEvent.kind == "milestone").order_by(CaseEvent.id)):
+        for app_id, at, detail in s.execute(
+            select(CaseEvent.application_id, CaseEvent.at, CaseEvent.detail)
+            .where(CaseEvent.kind == "milestone")
+            .order_by(CaseEvent.id)
+        ):
             if (detail or {}).get("status") in DECISION_STATUSES:
                 milestones.setdefault(app_id, []).append(at)
-        submitted = {app_id: at for app_id, at in s.execute(
-            select(CaseEvent.application_id, CaseEvent.at).where(CaseEvent.kind == "submitted"))}
+        submitted = {
+            app_id: at
+            for app_id, at in s.execute(
+                select(CaseEvent.application_id, CaseEvent.at).where(CaseEvent.kind == "submitted")
+            )
+        }
         latencies, first_submit, last_decision = [], None, None
         decided_once, decided_twice, undecided = 0, 0, []
         for number, a in apps.items():
@@ -523,16 +608,20 @@ def collect(app, numbers, plan, niks):
             statuses[a.status] = statuses.get(a.status, 0) + 1
         # Planted duplicates: the dedup evidence of each must name a suspected duplicate.
         dedup = {}
-        for app_id, value in s.execute(select(EvidenceRecord.application_id, EvidenceRecord.value)
-                                       .where(EvidenceRecord.source == "face_index")):
+        for app_id, value in s.execute(
+            select(EvidenceRecord.application_id, EvidenceRecord.value).where(EvidenceRecord.source == "face_index")
+        ):
             dedup[app_id] = value.get("outcome")
         by_nik = {a.nik: a for a in apps.values()}
         planted = [nik for nik, (_, _, dup) in zip(niks, plan, strict=False) if dup is not None]
         found = sum(dedup.get(by_nik[nik].id) == "suspected" for nik in planted if nik in by_nik)
-        false_hits = sum(1 for nik, (_, _, dup) in zip(niks, plan, strict=False)
-                         if dup is None and nik in by_nik and dedup.get(by_nik[nik].id) == "suspected")
+        false_hits = sum(
+            1
+            for nik, (_, _, dup) in zip(niks, plan, strict=False)
+            if dup is None and nik in by_nik and dedup.get(by_nik[nik].id) == "suspected"
+        )
         face = {}
-        for value, in s.execute(select(EvidenceRecord.value).where(EvidenceRecord.source == "face")):
+        for (value,) in s.execute(select(EvidenceRecord.value).where(EvidenceRecord.source == "face")):
             face[value.get("outcome")] = face.get(value.get("outcome"), 0) + 1
         # Enrolment moves no money (the payment cycles pay every family): no disbursement request at all; each
         # enrolled case has exactly one enrolment, and each enrolment with a cash component its payment plan.
@@ -540,24 +629,44 @@ def collect(app, numbers, plan, niks):
         enrolled = s.scalar(select(func.count()).select_from(Application).where(Application.status == "ENROLLED"))
         enrolment_rows = s.scalar(select(func.count()).select_from(Enrolment))
         enrolment_cases = s.scalar(select(func.count(func.distinct(Enrolment.application_id))))
-        planned = sum(1 for plan, in s.execute(select(Enrolment.payment_plan)) if (plan or {}).get("programmes"))
-        cash = sum(1 for benefits, in s.execute(select(Enrolment.benefits))
-                   if (benefits or {}).get("components"))
-        notices = s.execute(select(outbox.c.idempotency_key, func.count()).where(
-            outbox.c.idempotency_key.isnot(None)).group_by(outbox.c.idempotency_key)
-            .having(func.count() > 1)).all()
+        planned = sum(1 for (plan,) in s.execute(select(Enrolment.payment_plan)) if (plan or {}).get("programmes"))
+        cash = sum(1 for (benefits,) in s.execute(select(Enrolment.benefits)) if (benefits or {}).get("components"))
+        notices = s.execute(
+            select(outbox.c.idempotency_key, func.count())
+            .where(outbox.c.idempotency_key.isnot(None))
+            .group_by(outbox.c.idempotency_key)
+            .having(func.count() > 1)
+        ).all()
         notice_rows = s.scalar(select(func.count()).select_from(outbox))
-        due = s.scalar(select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE)))
+        due = s.scalar(
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE))
+        )
         instances = dict(s.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all())
         s.remove()
     return {
-        "latencies": sorted(latencies), "first_submit": first_submit, "last_decision": last_decision,
-        "decided_once": decided_once, "decided_twice": decided_twice, "undecided": undecided,
-        "statuses": statuses, "planted": len(planted), "found": found, "false_hits": false_hits, "face": face,
-        "pay_rows": pay_rows, "enrolled": enrolled, "enrolment_rows": enrolment_rows,
-        "enrolment_cases": enrolment_cases, "planned": planned, "cash": cash, "notice_dupes": len(notices),
-        "notice_rows": notice_rows, "due": due, "instances": instances,
+        "latencies": sorted(latencies),
+        "first_submit": first_submit,
+        "last_decision": last_decision,
+        "decided_once": decided_once,
+        "decided_twice": decided_twice,
+        "undecided": undecided,
+        "statuses": statuses,
+        "planted": len(planted),
+        "found": found,
+        "false_hits": false_hits,
+        "face": face,
+        "pay_rows": pay_rows,
+        "enrolled": enrolled,
+        "enrolment_rows": enrolment_rows,
+        "enrolment_cases": enrolment_cases,
+        "planned": planned,
+        "cash": cash,
+        "notice_dupes": len(notices),
+        "notice_rows": notice_rows,
+        "due": due,
+        "instances": instances,
     }
 
 
@@ -586,8 +695,12 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
             db.engine.dispose()  # its statistics reach pg_stat_database when the connections close
         time.sleep(1.5)
         purge_queue(args.broker, args.queue)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-               **{k: _env_value(v) for k, v in settings(url, run_tmp, args.queue, args.broker).items()}}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            **{k: _env_value(v) for k, v in settings(url, run_tmp, args.queue, args.broker).items()},
+        }
         procs = start_workers(workers, env, run_tmp)
         scheduler = None
         if args.scheduler:
@@ -596,8 +709,11 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
         from web import create_app
 
         web = create_app(settings(url, run_tmp, args.queue, args.broker))
-        meter = CpuMeter({"workers": [p.pid for p, _, _ in procs[:workers]],
-                          "scheduler": [scheduler[0].pid] if scheduler else []}, BENCH_DB, probe)
+        meter = CpuMeter(
+            {"workers": [p.pid for p, _, _ in procs[:workers]], "scheduler": [scheduler[0].pid] if scheduler else []},
+            BENCH_DB,
+            probe,
+        )
         with probe.connect() as conn:
             counters_before = db_counters(conn, BENCH_DB)
         meter.start()
@@ -626,11 +742,18 @@ def run_once(workers, args, tmp, extracts, plan, server_url):
             from engine.db import db
 
             db.engine.dispose()
-        result.update(workers=workers, complete=complete, cpu=cpu, feed_seconds=feed_seconds, feed_cpu=feed_cpu, feed_statements=feed_statements, waits=meter.waits,
-                      counters={k: counters_after[k] - counters_before[k] for k in counters_before},
-                      tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1])
-                              for t in after},
-                      outcomes=outcomes)
+        result.update(
+            workers=workers,
+            complete=complete,
+            cpu=cpu,
+            feed_seconds=feed_seconds,
+            feed_cpu=feed_cpu,
+            feed_statements=feed_statements,
+            waits=meter.waits,
+            counters={k: counters_after[k] - counters_before[k] for k in counters_before},
+            tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after},
+            outcomes=outcomes,
+        )
         return result
     finally:
         if procs:
@@ -645,51 +768,75 @@ def report(r, n):
     rate = len(lat) / wall if lat else 0.0
     w = r["workers"]
     print(f"\n== {w} worker process{'es' if w > 1 else ''} (--concurrency 1 each) ==")
-    print(f"  feeder: {n} submits in {r['feed_seconds']:.1f} s = {n / r['feed_seconds']:.1f} submits/s "
-          f"(workers running; one commit and one hint each); feeder CPU {r['feed_cpu'] / n * 1000:.1f} ms "
-          f"and {r['feed_statements'] / n:.1f} SQL statements per submit")
-    print(f"  decided {len(lat)}/{n} in {wall:.1f} s (first submit to last decision): {rate:.2f} applications/s"
-          + ("" if r["complete"] else "   [TIMED OUT]"))
+    print(
+        f"  feeder: {n} submits in {r['feed_seconds']:.1f} s = {n / r['feed_seconds']:.1f} submits/s "
+        f"(workers running; one commit and one hint each); feeder CPU {r['feed_cpu'] / n * 1000:.1f} ms "
+        f"and {r['feed_statements'] / n:.1f} SQL statements per submit"
+    )
+    print(
+        f"  decided {len(lat)}/{n} in {wall:.1f} s (first submit to last decision): {rate:.2f} applications/s"
+        + ("" if r["complete"] else "   [TIMED OUT]")
+    )
     if lat:
-        print(f"  submit -> decision: p50 {lat[len(lat) // 2]:.1f} s, p95 {p95(lat):.1f} s, max {lat[-1]:.1f} s "
-              "(with a backlog: mostly time in the queue)")
-    print(f"  CPU per application: workers {r['cpu']['workers'] / n * 1000:.0f} ms, "
-          f"scheduler {r['cpu']['scheduler'] / n * 1000:.1f} ms, "
-          f"PostgreSQL backends of this database {r['cpu']['postgres'] / n * 1000:.0f} ms  "
-          f"(CPU busy {sum(r['cpu'].values()) / wall:.2f} cores of {os.cpu_count()})")
+        print(
+            f"  submit -> decision: p50 {lat[len(lat) // 2]:.1f} s, p95 {p95(lat):.1f} s, max {lat[-1]:.1f} s "
+            "(with a backlog: mostly time in the queue)"
+        )
+    print(
+        f"  CPU per application: workers {r['cpu']['workers'] / n * 1000:.0f} ms, "
+        f"scheduler {r['cpu']['scheduler'] / n * 1000:.1f} ms, "
+        f"PostgreSQL backends of this database {r['cpu']['postgres'] / n * 1000:.0f} ms  "
+        f"(CPU busy {sum(r['cpu'].values()) / wall:.2f} cores of {os.cpu_count()})"
+    )
     wt = r["waits"]
     if wt["samples"]:
-        print(f"  backends of this database (pg_stat_activity, {wt['samples']} samples): running a statement "
-              f"{wt['active'] / wt['samples']:.2f} on average, of which waiting for the dedup advisory lock "
-              f"{wt['advisory'] / wt['samples']:.2f}, for another lock {wt['other_locks'] / wt['samples']:.2f}")
+        print(
+            f"  backends of this database (pg_stat_activity, {wt['samples']} samples): running a statement "
+            f"{wt['active'] / wt['samples']:.2f} on average, of which waiting for the dedup advisory lock "
+            f"{wt['advisory'] / wt['samples']:.2f}, for another lock {wt['other_locks'] / wt['samples']:.2f}"
+        )
         held = wt["dedup_held"] / wt["samples"]
-        print(f"  dedup advisory lock held {held:.0%} of the time = {held * wall / n * 1000:.0f} ms per application "
-              f"(serialised across the deployment: at most {n / (held * wall) if held else float('inf'):.1f} "
-              "deduplicated applications/s whatever the workers)")
+        print(
+            f"  dedup advisory lock held {held:.0%} of the time = {held * wall / n * 1000:.0f} ms per application "
+            f"(serialised across the deployment: at most {n / (held * wall) if held else float('inf'):.1f} "
+            "deduplicated applications/s whatever the workers)"
+        )
     c = r["counters"]
-    print(f"  PostgreSQL per application: {c['xact_commit'] / n:.1f} commits, {c['xact_rollback'] / n:.1f} "
-          f"rollbacks, {c['tup_inserted'] / n:.1f} rows inserted, {c['tup_updated'] / n:.1f} updated, "
-          f"{c['tup_deleted'] / n:.1f} deleted, {c['tup_fetched'] / n:.0f} fetched")
+    print(
+        f"  PostgreSQL per application: {c['xact_commit'] / n:.1f} commits, {c['xact_rollback'] / n:.1f} "
+        f"rollbacks, {c['tup_inserted'] / n:.1f} rows inserted, {c['tup_updated'] / n:.1f} updated, "
+        f"{c['tup_deleted'] / n:.1f} deleted, {c['tup_fetched'] / n:.0f} fetched"
+    )
     rows = sum(v[0] for v in r["tables"].values())
     size = sum(v[1] for v in r["tables"].values())
     own = {t: v for t, v in r["tables"].items() if not t.startswith("sandbox_")}
-    print(f"  growth per application (count(*) and pg_total_relation_size): all tables {rows / n:.1f} rows, "
-          f"{size / n / 1024:.1f} KiB; Tepat's own tables (no sandbox_*) "
-          f"{sum(v[0] for v in own.values()) / n:.1f} rows, {sum(v[1] for v in own.values()) / n / 1024:.1f} KiB")
+    print(
+        f"  growth per application (count(*) and pg_total_relation_size): all tables {rows / n:.1f} rows, "
+        f"{size / n / 1024:.1f} KiB; Tepat's own tables (no sandbox_*) "
+        f"{sum(v[0] for v in own.values()) / n:.1f} rows, {sum(v[1] for v in own.values()) / n / 1024:.1f} KiB"
+    )
     top = sorted(r["tables"].items(), key=lambda kv: -kv[1][1])[:8]
     print("    largest: " + ", ".join(f"{t} {v[0] / n:+.1f} rows {v[1] / n / 1024:.1f} KiB" for t, v in top))
     print(f"  outcomes: {dict(sorted(r['statuses'].items()))}; 1:1 face {r['face']}")
     print(f"  planted duplicates found {r['found']}/{r['planted']}; other applicants flagged {r['false_hits']}")
     print(f"  worker log: {r['outcomes']}  (skipped = a hint that found nothing due)")
-    ok = (not r["undecided"] and r["decided_twice"] == 0 and r["pay_rows"] == 0
-          and r["enrolment_rows"] == r["enrolment_cases"] == r["enrolled"] and r["planned"] == r["cash"]
-          and r["notice_dupes"] == 0 and r["due"] == 0)
-    print(f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
-          f"{len(r['undecided'])}; bank requests at enrolment {r['pay_rows']} (the cycles pay); enrolments "
-          f"{r['enrolment_rows']} rows / {r['enrolment_cases']} cases (ENROLLED {r['enrolled']}), with a payment "
-          f"plan {r['planned']} of {r['cash']} with a cash component; notices {r['notice_rows']} rows, keys sent "
-          f"twice {r['notice_dupes']}; "
-          f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}")
+    ok = (
+        not r["undecided"]
+        and r["decided_twice"] == 0
+        and r["pay_rows"] == 0
+        and r["enrolment_rows"] == r["enrolment_cases"] == r["enrolled"]
+        and r["planned"] == r["cash"]
+        and r["notice_dupes"] == 0
+        and r["due"] == 0
+    )
+    print(
+        f"  correctness: decided once {r['decided_once']}, twice {r['decided_twice']}, undecided "
+        f"{len(r['undecided'])}; bank requests at enrolment {r['pay_rows']} (the cycles pay); enrolments "
+        f"{r['enrolment_rows']} rows / {r['enrolment_cases']} cases (ENROLLED {r['enrolled']}), with a payment "
+        f"plan {r['planned']} of {r['cash']} with a cash component; notices {r['notice_rows']} rows, keys sent "
+        f"twice {r['notice_dupes']}; "
+        f"still due {r['due']}; instances {r['instances']} -> {'OK' if ok else 'FAILED'}"
+    )
     return rate, ok
 
 
@@ -703,12 +850,20 @@ def main():
     parser.add_argument("--seed-templates", type=int, default=0, help="random templates pre-filled in the face index")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait for the decisions of one run")
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL",
-                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--broker", default=os.environ.get("TEPAT_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEPAT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument(
+        "--broker", default=os.environ.get("TEPAT_BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    )
     parser.add_argument("--queue", default="tepat_scale_bench")
-    parser.add_argument("--no-scheduler", dest="scheduler", action="store_false",
-                        help="run without `tepat scheduler` (by default one runs, as in a deployment)")
+    parser.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="run without `tepat scheduler` (by default one runs, as in a deployment)",
+    )
     parser.add_argument("--keep-logs", default=None, help="copy the worker logs of each run to this folder")
     args = parser.parse_args()
     if args.quick:
@@ -724,19 +879,31 @@ def main():
     try:
         report_gen = generate_population(args.people, args.seed, tmp / "extracts")
         plan = make_selfies(args.n, args.duplicates, args.seed, tmp / "selfies")
-        print(f"tepat scale benchmark  N={args.n} applications per run, workers {counts}, "
-              f"registry {report_gen.people} people / {report_gen.households} households, PostgreSQL + RabbitMQ "
-              f"(queue {args.queue}), {os.cpu_count()} cores")
-        print("submissions: by a feeder (this process) while the workers run, as the portal's apply_submit "
-              "(submit_draft + notice + audit record + commit, BANSOS_EXECUTION=celery)")
-        print(f"faces: real dlib matching; selfie = another photo of the registry person + per-applicant noise "
-              f"(5 identities); dedup threshold {DEDUP_THRESHOLD}; "
-              f"{sum(1 for p in plan if p[2] is not None)} planted same-photo duplicates; "
-              f"{args.seed_templates} random templates pre-filled; audit trail on")
-        print("scheduler: " + ("one `tepat scheduler` (leader; BANSOS_DISPATCH_INTERVAL_SECONDS="
-                               f"{os.environ.get('BANSOS_DISPATCH_INTERVAL_SECONDS', 'default')}, "
-                               f"BANSOS_DISPATCH_RESEND_SECONDS={os.environ.get('BANSOS_DISPATCH_RESEND_SECONDS', 'default')})"
-                               if args.scheduler else "none (--no-scheduler)"))
+        print(
+            f"tepat scale benchmark  N={args.n} applications per run, workers {counts}, "
+            f"registry {report_gen.people} people / {report_gen.households} households, PostgreSQL + RabbitMQ "
+            f"(queue {args.queue}), {os.cpu_count()} cores"
+        )
+        print(
+            "submissions: by a feeder (this process) while the workers run, as the portal's apply_submit "
+            "(submit_draft + notice + audit record + commit, BANSOS_EXECUTION=celery)"
+        )
+        print(
+            f"faces: real dlib matching; selfie = another photo of the registry person + per-applicant noise "
+            f"(5 identities); dedup threshold {DEDUP_THRESHOLD}; "
+            f"{sum(1 for p in plan if p[2] is not None)} planted same-photo duplicates; "
+            f"{args.seed_templates} random templates pre-filled; audit trail on"
+        )
+        print(
+            "scheduler: "
+            + (
+                "one `tepat scheduler` (leader; BANSOS_DISPATCH_INTERVAL_SECONDS="
+                f"{os.environ.get('BANSOS_DISPATCH_INTERVAL_SECONDS', 'default')}, "
+                f"BANSOS_DISPATCH_RESEND_SECONDS={os.environ.get('BANSOS_DISPATCH_RESEND_SECONDS', 'default')})"
+                if args.scheduler
+                else "none (--no-scheduler)"
+            )
+        )
         sys.stdout.flush()
         rates = {}
         all_ok = True

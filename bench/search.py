@@ -14,11 +14,12 @@ and dropped through the server's ``postgres`` database, analysed after seeding.
 
     .venv/bin/python bench/search.py [--applications 350000] [--runs 50] [--no-sqlite] [--postgres URL]
 """
+
 import random
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,18 +40,33 @@ BATCH = 10_000
 
 def _rows(n, seed=7):
     rng = random.Random(seed)
-    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2025, 6, 1, tzinfo=UTC)
     for i in range(1, n + 1):
         district = rng.choice(DISTRICTS)
         first = rng.choice(MALE_NAMES + FEMALE_NAMES)
         name = f"{first} {rng.choice(SECOND_NAMES)}" if rng.random() < 0.6 else first
         created = start + timedelta(minutes=rng.randrange(0, 120 * 24 * 60))
         nik = f"3510{district.code}{i:010d}"
-        yield {"id": i, "case_number": f"TPT-2025-{i:07d}", "nik": nik, "kk_number": f"3510{district.code}9{i:09d}",
-               "applicant_name": name, "name_key": name_key(name), "district_code": district.code,
-               "district_name": district.name, "village": rng.choice(district.villages), "channel": "self",
-               "consent_version": "2025-01", "consent_at": created, "status": "ENROLLED", "reasons": [],
-               "review_flags": [], "programmes": [], "created_at": created, "updated_at": created}
+        yield {
+            "id": i,
+            "case_number": f"TPT-2025-{i:07d}",
+            "nik": nik,
+            "kk_number": f"3510{district.code}9{i:09d}",
+            "applicant_name": name,
+            "name_key": name_key(name),
+            "district_code": district.code,
+            "district_name": district.name,
+            "village": rng.choice(district.villages),
+            "channel": "self",
+            "consent_version": "2025-01",
+            "consent_at": created,
+            "status": "ENROLLED",
+            "reasons": [],
+            "review_flags": [],
+            "programmes": [],
+            "created_at": created,
+            "updated_at": created,
+        }
 
 
 def seed(engine, n):
@@ -76,8 +92,12 @@ def seed(engine, n):
 def _queries(sample):
     two_words = next(r["applicant_name"] for r in sample if " " in r["applicant_name"])
     first, second = two_words.split(" ", 1)
-    return {"name (3 letters)": sample[0]["applicant_name"][:3], "name (first + 2)": f"{first} {second[:2]}",
-            "NIK": sample[1]["nik"], "case number": sample[2]["case_number"].lower()}
+    return {
+        "name (3 letters)": sample[0]["applicant_name"][:3],
+        "name (first + 2)": f"{first} {second[:2]}",
+        "NIK": sample[1]["nik"],
+        "case number": sample[2]["case_number"].lower(),
+    }
 
 
 def measure(label, url, n, runs):
@@ -99,8 +119,10 @@ def measure(label, url, n, runs):
                         times.append((time.perf_counter() - t0) * 1000)
             times.sort()
             more = "+" if results.capped else ""
-            print(f"{label}: {kind:17} {scope:14} {results.total:>5}{more} found; median "
-                  f"{statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms, max {times[-1]:.1f} ms")
+            print(
+                f"{label}: {kind:17} {scope:14} {results.total:>5}{more} found; median "
+                f"{statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms, max {times[-1]:.1f} ms"
+            )
     engine.dispose()
 
 

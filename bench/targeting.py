@@ -6,21 +6,29 @@ one for a single-district officer. Not a test.
 
     PYTHONPATH=. python bench/targeting.py --cases 50000 [--database URL]   (default: a temporary SQLite file)
 """
+
 import argparse
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-REASONS = (["DECEASED"], ["CIVIL_SERVANT_HOUSEHOLD"], ["DECILE_ABOVE_CUTOFF"], ["WAGE_ABOVE_MINIMUM", "FOUR_WHEEL_VEHICLE"])
+REASONS = (
+    ["DECEASED"],
+    ["CIVIL_SERVANT_HOUSEHOLD"],
+    ["DECILE_ABOVE_CUTOFF"],
+    ["WAGE_ABOVE_MINIMUM", "FOUR_WHEEL_VEHICLE"],
+)
 
 
 def household(i):
-    return [{"nik": f"{i:016d}", "birth_date": "1980-01-01", "alive": True},
-            {"nik": f"{i + 1:016d}", "birth_date": "1982-01-01", "alive": True, "pregnant": i % 7 == 0},
-            {"nik": f"{i + 2:016d}", "birth_date": "2022-05-01", "alive": True},
-            {"nik": f"{i + 3:016d}", "birth_date": "2015-05-01", "alive": True, "school_level": "SD"},
-            {"nik": f"{i + 4:016d}", "birth_date": "1950-05-01", "alive": i % 3 != 0}]
+    return [
+        {"nik": f"{i:016d}", "birth_date": "1980-01-01", "alive": True},
+        {"nik": f"{i + 1:016d}", "birth_date": "1982-01-01", "alive": True, "pregnant": i % 7 == 0},
+        {"nik": f"{i + 2:016d}", "birth_date": "2022-05-01", "alive": True},
+        {"nik": f"{i + 3:016d}", "birth_date": "2015-05-01", "alive": True, "school_level": "SD"},
+        {"nik": f"{i + 4:016d}", "birth_date": "1950-05-01", "alive": i % 3 != 0},
+    ]
 
 
 def measure(url, cases):
@@ -35,7 +43,7 @@ def measure(url, cases):
     from web.schema import reset_schema
 
     app = create_app({"BANSOS_DATABASE_URL": url, "BANSOS_SCHEDULER_ENABLED": False})
-    decided = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    decided = datetime(2026, 6, 1, tzinfo=UTC)
     with app.app_context():
         reset_schema(db.engine)
         started = time.perf_counter()
@@ -43,19 +51,49 @@ def measure(url, cases):
             apps, evidence, enrolments = [], [], []
             for i in range(start, min(cases, start + 5000)):
                 enrolled = i % 4 == 3
-                apps.append({"id": i + 1, "nik": f"35{i:014d}", "consent_version": "v1", "status": "ENROLLED" if enrolled
-                             else "REJECTED", "district_code": f"{i % 25 + 1:02d}", "decided_at": decided,
-                             "created_at": decided, "updated_at": decided, "channel": "self",
-                             "reasons": [] if enrolled else [{"code": c} for c in REASONS[i % 4]],
-                             "programmes": ["PKH", "BPNT", "PBI"] if i % 5 else [], "review_flags": [],
-                             "benefits": {"annual_cash_total": 6_300_000, "pbi_premium_monthly": 210_000,
-                                          "first_payment": 1_575_000} if enrolled else None})
-                evidence.append({"application_id": i + 1, "source": "civil_registry", "operator": "identity.verify",
-                                 "checked_at": decided, "value": {"nik": f"35{i:014d}", "household": household(i)}})
+                apps.append(
+                    {
+                        "id": i + 1,
+                        "nik": f"35{i:014d}",
+                        "consent_version": "v1",
+                        "status": "ENROLLED" if enrolled else "REJECTED",
+                        "district_code": f"{i % 25 + 1:02d}",
+                        "decided_at": decided,
+                        "created_at": decided,
+                        "updated_at": decided,
+                        "channel": "self",
+                        "reasons": [] if enrolled else [{"code": c} for c in REASONS[i % 4]],
+                        "programmes": ["PKH", "BPNT", "PBI"] if i % 5 else [],
+                        "review_flags": [],
+                        "benefits": {
+                            "annual_cash_total": 6_300_000,
+                            "pbi_premium_monthly": 210_000,
+                            "first_payment": 1_575_000,
+                        }
+                        if enrolled
+                        else None,
+                    }
+                )
+                evidence.append(
+                    {
+                        "application_id": i + 1,
+                        "source": "civil_registry",
+                        "operator": "identity.verify",
+                        "checked_at": decided,
+                        "value": {"nik": f"35{i:014d}", "household": household(i)},
+                    }
+                )
                 if enrolled:
-                    enrolments.append({"application_id": i + 1, "nik": f"35{i:014d}", "programmes": ["PKH"],
-                                       "benefits": {"annual_cash_total": 6_300_000}, "enrolled_at": decided,
-                                       "disbursement_ref": f"D{i}"})
+                    enrolments.append(
+                        {
+                            "application_id": i + 1,
+                            "nik": f"35{i:014d}",
+                            "programmes": ["PKH"],
+                            "benefits": {"annual_cash_total": 6_300_000},
+                            "enrolled_at": decided,
+                            "disbursement_ref": f"D{i}",
+                        }
+                    )
             db.session.execute(insert(Application.__table__), apps)
             db.session.execute(insert(EvidenceRecord.__table__), evidence)
             if enrolments:
@@ -71,9 +109,11 @@ def measure(url, cases):
             started = time.perf_counter()
             figures = programme_figures(db.session, actor)
             took_dashboard = time.perf_counter() - started
-            print(f"  targeting report, {label}: {took:.2f} s ({report.total.excluded.families} excluded, "
-                  f"Rp{report.total.excluded.total:,} saved a year; {report.total.included.families} enrolled); "
-                  f"programme dashboard: {took_dashboard:.2f} s ({sum(figures.active.values())} active)")
+            print(
+                f"  targeting report, {label}: {took:.2f} s ({report.total.excluded.families} excluded, "
+                f"Rp{report.total.excluded.total:,} saved a year; {report.total.included.families} enrolled); "
+                f"programme dashboard: {took_dashboard:.2f} s ({sum(figures.active.values())} active)"
+            )
 
 
 def main():

@@ -48,6 +48,7 @@ rows written (rows inserted, updated or deleted) per application.
 (``--profile`` sorts by cumulative time; BENCH_PROFILE_SORT=tottime sorts by own time;
 BENCH_PROFILE_OUT=PATH also writes the raw statistics to PATH.sqlite / PATH.postgresql for pstats.)
 """
+
 import argparse
 import copy
 import cProfile
@@ -64,10 +65,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import postgres_bench_url  # noqa: E402
-
 import numpy as np  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
+
+from bench.common import postgres_bench_url  # noqa: E402
 
 FACES = ROOT.parent / "shared" / "faces"
 SELFIE = b"bench-selfie: face matching uses a precomputed encoding"
@@ -105,8 +106,13 @@ def patch_integrations(integrations, distance):
             return vector / np.linalg.norm(vector)
 
         def verify(self, selfie, reference):
-            value = {"outcome": "match", "distance": distance, "threshold": 0.6, "reason_code": None,
-                     "model": "bench/precomputed-encoding"}
+            value = {
+                "outcome": "match",
+                "distance": distance,
+                "threshold": 0.6,
+                "reason_code": None,
+                "model": "bench/precomputed-encoding",
+            }
             return FaceMatchResult("match", distance, 0.6, None, Evidence("face", utc_now(), value))
 
     registry = integrations.civil_registry
@@ -144,13 +150,20 @@ class RawSpiff:
         self.current = nik
         s = self.settings
         wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
-        wf.get_tasks(state=TaskState.READY)[0].data.update({
-            "nik": nik, "case_number": f"RAW-{self.count:07d}", "selfie_ref": self.photos.put(selfie_for(nik)),
-            "payment_channel": "BRI", "bank_account": "1234567890", "review_flags": [],
-            "appeal_count": 0, "appeal_window": s["BANSOS_APPEAL_WINDOW"],
-            "review_sla_days": int(s["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
-            "umk": int(s["BANSOS_REGIONAL_MINIMUM_WAGE"]),
-        })
+        wf.get_tasks(state=TaskState.READY)[0].data.update(
+            {
+                "nik": nik,
+                "case_number": f"RAW-{self.count:07d}",
+                "selfie_ref": self.photos.put(selfie_for(nik)),
+                "payment_channel": "BRI",
+                "bank_account": "1234567890",
+                "review_flags": [],
+                "appeal_count": 0,
+                "appeal_window": s["BANSOS_APPEAL_WINDOW"],
+                "review_sla_days": int(s["BANSOS_REVIEW_SLA_WORKING_DAYS"]),
+                "umk": int(s["BANSOS_REGIONAL_MINIMUM_WAGE"]),
+            }
+        )
         wf.do_engine_steps()
         if wf.completed:  # only the enrolment path ends without an officer or an appeal window
             return "approve" if wf.last_task.data.get("decision") == "approve" else "other"
@@ -175,6 +188,7 @@ class Recorder:
                 answers = self.answers.setdefault(self.raw.current, {}).setdefault(operator, [])
                 answers.append(copy.deepcopy(result))
                 return result
+
             return record
 
         return {op: wrap(op, fn) for op, fn in self.handlers.items()}
@@ -195,6 +209,7 @@ class Floor(RawSpiff):
             i = self.calls.get(operator, 0)
             self.calls[operator] = i + 1
             return copy.deepcopy(self.answers[self.current][operator][i])
+
         return replay
 
     def run(self, nik):
@@ -223,7 +238,11 @@ class StatementCounter:
     def _written(self, conn, clause, multiparams, params, execution_options, result):
         if not self.active:
             return
-        kind = getattr(clause, "is_insert", False), getattr(clause, "is_update", False), getattr(clause, "is_delete", False)
+        kind = (
+            getattr(clause, "is_insert", False),
+            getattr(clause, "is_update", False),
+            getattr(clause, "is_delete", False),
+        )
         if kind[0]:
             multi = getattr(clause, "_multi_values", None)
             if multi:
@@ -248,10 +267,16 @@ def make_app(url, tmp, extracts):
     from web import create_app
     from web.schema import reset_schema
 
-    app = create_app({
-        "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(tmp / "var"), "BANSOS_PHOTO_DIR": str(tmp / "photos"),
-        "BANSOS_SANDBOX_PHOTO_DIR": str(FACES), "BANSOS_SCHEDULER_ENABLED": False, "BANSOS_SANDBOX_FAULTS": {},
-    })
+    app = create_app(
+        {
+            "BANSOS_DATABASE_URL": url,
+            "BANSOS_VAR_DIR": str(tmp / "var"),
+            "BANSOS_PHOTO_DIR": str(tmp / "photos"),
+            "BANSOS_SANDBOX_PHOTO_DIR": str(FACES),
+            "BANSOS_SCHEDULER_ENABLED": False,
+            "BANSOS_SANDBOX_FAULTS": {},
+        }
+    )
     with app.app_context():
         reset_schema(db.engine)
         import_extracts(extracts, db.session)
@@ -276,8 +301,9 @@ def classify(raw, want):
                 break
     db.session.rollback()
     if not all(len(v) >= want for v in found.values()):
-        sys.exit(f"only {len(found['approve'])} approve / {len(found['reject'])} reject applicants found; "
-                 "raise --people")
+        sys.exit(
+            f"only {len(found['approve'])} approve / {len(found['reject'])} reject applicants found; raise --people"
+        )
     return found
 
 
@@ -302,17 +328,17 @@ def interleaved_runs(svc, raw, floor, counter, warm, timed, expected, block, pro
     wall, cpu, ok = dict.fromkeys(paths, 0.0), dict.fromkeys(paths, 0.0), {"raw": 0, "floor": 0}
     profiler = cProfile.Profile() if profile else None
     for i in range(0, len(timed), block):
-        chunk = timed[i:i + block]
+        chunk = timed[i : i + block]
         w, c = time.perf_counter(), time.process_time()
         outcomes = [floor.run(nik) for nik in chunk]
         wall["floor"] += time.perf_counter() - w
         cpu["floor"] += time.process_time() - c
-        ok["floor"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block], strict=False))
+        ok["floor"] += sum(o == e for o, e in zip(outcomes, expected[i : i + block], strict=False))
         w, c = time.perf_counter(), time.process_time()
         outcomes = [raw.run(nik) for nik in chunk]
         wall["raw"] += time.perf_counter() - w
         cpu["raw"] += time.process_time() - c
-        ok["raw"] += sum(o == e for o, e in zip(outcomes, expected[i:i + block], strict=False))
+        ok["raw"] += sum(o == e for o, e in zip(outcomes, expected[i : i + block], strict=False))
         db.session.rollback()  # raw persists nothing: drop the sandbox payment/notify rows (untimed)
         if profiler:
             profiler.enable()
@@ -353,40 +379,55 @@ def bench_backend(label, url, tmp, extracts, n, distance, applicants, block, pro
         half = WARMUP // 2
         warm = {"raw": approve[:half] + reject[:half], "persisted": approve[half:WARMUP] + reject[half:WARMUP]}
         timed, expected = [], []
-        for a, r in zip(approve[WARMUP:WARMUP + n // 2], reject[WARMUP:WARMUP + n // 2], strict=False):
+        for a, r in zip(approve[WARMUP : WARMUP + n // 2], reject[WARMUP : WARMUP + n // 2], strict=False):
             timed += [a, r]
             expected += ["approve", "reject"]
         wall, cpu, oks, profiler = interleaved_runs(svc, raw, floor, counter, warm, timed, expected, block, profile)
-        statuses = dict(db.session.execute(select(Application.status, func.count())
-                                           .where(Application.nik.in_(timed)).group_by(Application.status)).all())
+        statuses = dict(
+            db.session.execute(
+                select(Application.status, func.count()).where(Application.nik.in_(timed)).group_by(Application.status)
+            ).all()
+        )
         db.session.remove()
         db.engine.dispose()
     rate = {k: n / wall[k] for k in wall}
     ms = {k: cpu[k] / n * 1000 for k in cpu}
     enrolled, rejected = statuses.get("ENROLLED", 0), statuses.get("REJECTED", 0)
     server = "; server CPU not included" if "Postgre" in label else ""
-    print(f"floor: SpiffWorkflow in memory, all I/O stubbed".ljust(50)
-          + f": {rate['floor']:7.1f} apps/s  ({wall['floor']:6.1f} s; {oks['floor']}/{n} outcomes as expected)")
-    print(f"raw SpiffWorkflow (in memory) + {label} registry queries".ljust(50)
-          + f": {rate['raw']:7.1f} apps/s  ({wall['raw']:6.1f} s; {oks['raw']}/{n} outcomes as expected)")
-    print(f"persisted engine, {label}".ljust(50)
-          + f": {rate['persisted']:7.1f} apps/s  ({wall['persisted']:6.1f} s)")
+    print(
+        "floor: SpiffWorkflow in memory, all I/O stubbed".ljust(50)
+        + f": {rate['floor']:7.1f} apps/s  ({wall['floor']:6.1f} s; {oks['floor']}/{n} outcomes as expected)"
+    )
+    print(
+        f"raw SpiffWorkflow (in memory) + {label} registry queries".ljust(50)
+        + f": {rate['raw']:7.1f} apps/s  ({wall['raw']:6.1f} s; {oks['raw']}/{n} outcomes as expected)"
+    )
+    print(f"persisted engine, {label}".ljust(50) + f": {rate['persisted']:7.1f} apps/s  ({wall['persisted']:6.1f} s)")
     print("  (raw runs the same registry look-ups in the database as persisted; only the floor has no I/O)")
-    print(f"  ratio persisted/raw (wall)".ljust(50) + f": {rate['persisted'] / rate['raw']:.2f}   (goal >= 0.8)")
-    print(f"  persisted / floor (wall time per application)".ljust(50)
-          + f": {wall['persisted'] / wall['floor']:.2f}x  (goal <= 2x)")
-    print(f"  persisted / floor (CPU per application)".ljust(50)
-          + f": {cpu['persisted'] / cpu['floor']:.2f}x{server}")
-    print("  this process's CPU per application".ljust(50)
-          + f": floor {ms['floor']:.1f} ms, raw {ms['raw']:.1f} ms, persisted {ms['persisted']:.1f} ms{server}")
-    print("  persisted: SQL statements per application".ljust(50)
-          + f": {counter.statements / n:.1f}  (+ {counter.commits / n:.1f} COMMIT)")
+    print("  ratio persisted/raw (wall)".ljust(50) + f": {rate['persisted'] / rate['raw']:.2f}   (goal >= 0.8)")
+    print(
+        "  persisted / floor (wall time per application)".ljust(50)
+        + f": {wall['persisted'] / wall['floor']:.2f}x  (goal <= 2x)"
+    )
+    print("  persisted / floor (CPU per application)".ljust(50) + f": {cpu['persisted'] / cpu['floor']:.2f}x{server}")
+    print(
+        "  this process's CPU per application".ljust(50)
+        + f": floor {ms['floor']:.1f} ms, raw {ms['raw']:.1f} ms, persisted {ms['persisted']:.1f} ms{server}"
+    )
+    print(
+        "  persisted: SQL statements per application".ljust(50)
+        + f": {counter.statements / n:.1f}  (+ {counter.commits / n:.1f} COMMIT)"
+    )
     print("  persisted: rows written per application".ljust(50) + f": {counter.rows / n:.1f}")
-    print("  cases in the database".ljust(50) + f": ENROLLED={enrolled} REJECTED={rejected} "
-          f"other={n - enrolled - rejected}  (expected {n // 2} + {n // 2})")
+    print(
+        "  cases in the database".ljust(50) + f": ENROLLED={enrolled} REJECTED={rejected} "
+        f"other={n - enrolled - rejected}  (expected {n // 2} + {n // 2})"
+    )
     if profiler:
         print(f"\n--- cProfile of the persisted runs on {label} (top 30 by cumulative time) ---")
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(30)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+        ).print_stats(30)
         if os.environ.get("BENCH_PROFILE_OUT"):
             profiler.dump_stats(f"{os.environ['BENCH_PROFILE_OUT']}.{label.lower()}")
     sys.stdout.flush()
@@ -398,10 +439,14 @@ def main():
     parser.add_argument("--n", type=int, default=2000, help="applications timed per path (default 2000)")
     parser.add_argument("--people", type=int, default=20000, help="size of the synthetic registry")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--postgres", default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
-                        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}")
-    parser.add_argument("--bench-db", default=BENCH_DB,
-                        help=f"name of the throwaway PostgreSQL database (default {BENCH_DB})")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TEPAT_BENCH_POSTGRES_URL"),
+        help=f"PostgreSQL server URL; the bench creates and drops database {BENCH_DB}",
+    )
+    parser.add_argument(
+        "--bench-db", default=BENCH_DB, help=f"name of the throwaway PostgreSQL database (default {BENCH_DB})"
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="only run PostgreSQL")
     parser.add_argument("--block", type=int, default=100, help="applications per alternating block")
     parser.add_argument("--profile", action="store_true", help="cProfile the persisted runs")
@@ -416,21 +461,42 @@ def main():
     try:
         distance, source = precomputed_distance()
         report = generate_population(args.people, args.seed, tmp / "extracts")
-        print(f"tepat throughput benchmark  N={args.n} ({args.n // 2} approve + {args.n // 2} reject)"
-              f"  people={report.people} households={report.households}")
+        print(
+            f"tepat throughput benchmark  N={args.n} ({args.n // 2} approve + {args.n // 2} reject)"
+            f"  people={report.people} households={report.households}"
+        )
         print(f"face matching replaced by a precomputed encoding: MATCH at distance {distance} ({source})")
-        print(f"one commit per persisted application; {WARMUP} untimed warm-up applications per path; "
-              f"raw and persisted alternate in blocks of {args.block}\n")
+        print(
+            f"one commit per persisted application; {WARMUP} untimed warm-up applications per path; "
+            f"raw and persisted alternate in blocks of {args.block}\n"
+        )
         applicants = None
         if not args.no_sqlite:
-            applicants = bench_backend("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}", tmp / "sqlite",
-                                       tmp / "extracts", args.n, distance, applicants, args.block,
-                                       args.profile)
+            applicants = bench_backend(
+                "SQLite",
+                f"sqlite:///{tmp / 'bench.sqlite'}",
+                tmp / "sqlite",
+                tmp / "extracts",
+                args.n,
+                distance,
+                applicants,
+                args.block,
+                args.profile,
+            )
         if args.postgres:
             url, drop = postgres_bench_url(args.postgres, args.bench_db)
             try:
-                bench_backend("PostgreSQL", url, tmp / "pg", tmp / "extracts", args.n, distance, applicants,
-                              args.block, args.profile)
+                bench_backend(
+                    "PostgreSQL",
+                    url,
+                    tmp / "pg",
+                    tmp / "extracts",
+                    args.n,
+                    distance,
+                    applicants,
+                    args.block,
+                    args.profile,
+                )
             finally:
                 drop()
     finally:

@@ -1,4 +1,5 @@
 """Officer accounts: passwords, sign-in with lock-out after repeated failures."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -21,8 +22,9 @@ def hash_method():
     hashes verify whatever their method: each names it."""
     from flask import current_app, has_app_context
 
-    return current_app.config.get("BANSOS_PASSWORD_HASH_METHOD", DEFAULT_METHOD) if has_app_context() \
-        else DEFAULT_METHOD
+    return (
+        current_app.config.get("BANSOS_PASSWORD_HASH_METHOD", DEFAULT_METHOD) if has_app_context() else DEFAULT_METHOD
+    )
 
 
 def check_hash_method(method):
@@ -62,9 +64,25 @@ class WeakPassword(ValueError):
 
 MIN_PASSWORD, MAX_PASSWORD = 10, 200  # the sign-in form accepts at most 200 characters
 # Long enough to pass the length rule, yet first in every guessing list.
-_COMMON = frozenset({"1234567890", "12345678910", "0123456789", "qwertyuiop", "password123", "password1234",
-                     "passw0rd123", "iloveyou123", "abcdefghij", "1q2w3e4r5t", "qwerty12345", "indonesia123",
-                     "bismillah123", "banyuwangi123", "katasandi123"})
+_COMMON = frozenset(
+    {
+        "1234567890",
+        "12345678910",
+        "0123456789",
+        "qwertyuiop",
+        "password123",
+        "password1234",
+        "passw0rd123",
+        "iloveyou123",
+        "abcdefghij",
+        "1q2w3e4r5t",
+        "qwerty12345",
+        "indonesia123",
+        "bismillah123",
+        "banyuwangi123",
+        "katasandi123",
+    }
+)
 
 
 def check_password(password, username=None):
@@ -98,8 +116,9 @@ def authenticate(session, username, password, max_failures=MAX_FAILURES, lock_mi
         check_password_hash(_dummy_hash(), password or "")
         raise LoginFailed("wrong username or password")
     if officer.locked_until is not None and officer.locked_until > now:
-        raise AccountLocked("too many failed sign-ins: the account is locked for a while",
-                            until=officer.locked_until.isoformat())
+        raise AccountLocked(
+            "too many failed sign-ins: the account is locked for a while", until=officer.locked_until.isoformat()
+        )
     if not check_password_hash(officer.password_hash, password or ""):
         officer.failed_logins = (officer.failed_logins or 0) + 1
         if officer.failed_logins >= max_failures:

@@ -26,6 +26,7 @@ The chains are not keyed: someone who can write the database and recompute every
 heads and the anchor chain can rewrite history. Export the anchor chain's head (``chain_head``) somewhere
 else now and then.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,10 +36,22 @@ import zlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from sqlalchemy import (JSON, BigInteger, Index, Integer, Sequence, SmallInteger, String, UniqueConstraint,
-                        func, select, tuple_, update)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    Integer,
+    Sequence,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column, scoped_session
 
 from engine import signals
@@ -51,8 +64,7 @@ from .privacy import mask_identifiers
 
 GENESIS_HASH = "0" * 64
 # Hashed fields, besides prev_hash; the canonical JSON sorts keys, so this order is for the CSV.
-HASHED_FIELDS = ("id", "at", "actor", "actor_roles", "action", "target_type", "target_id", "ip",
-                 "user_agent", "detail")
+HASHED_FIELDS = ("id", "at", "actor", "actor_roles", "action", "target_type", "target_id", "ip", "user_agent", "detail")
 # Format 2 (every entry since the shards) hashes these as well; format 1 (before) does not.
 SHARD_FIELDS = ("shard", "seq")
 CSV_COLUMNS = HASHED_FIELDS + SHARD_FIELDS + ("format", "prev_hash", "hash")
@@ -152,12 +164,13 @@ class VerifyResult:
 
 # --- canonical form and masking ------------------------------------------------------------------
 
+
 def _iso(value):
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         raise ValueError("audit times must be timezone-aware")
-    return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical_json(value):
@@ -198,7 +211,7 @@ def _clean_value(value):
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return mask_nik(str(value)) if 10 ** 15 <= abs(value) < 10 ** 16 else value
+        return mask_nik(str(value)) if 10**15 <= abs(value) < 10**16 else value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
     if isinstance(value, str):
@@ -295,8 +308,10 @@ def _lock_head(session, shard):
         # A new shard. A concurrent creator makes this wait for its commit, then insert nothing (and
         # the update above finds its row); a row inserted here is ours and stays locked by us.
         created = session.execute(
-            _dialect_insert(session)(_head).values(shard=shard, last_seq=0, last_id=None, last_hash=GENESIS_HASH)
-            .on_conflict_do_nothing().returning(_head.c.shard)
+            _dialect_insert(session)(_head)
+            .values(shard=shard, last_seq=0, last_id=None, last_hash=GENESIS_HASH)
+            .on_conflict_do_nothing()
+            .returning(_head.c.shard)
         ).first()
         if created is not None:
             if session.execute(select(_log.c.id).where(_log.c.shard == shard).limit(1)).first() is not None:
@@ -313,25 +328,36 @@ def _next_id(session):
     return (session.scalar(select(func.max(_log.c.id))) or 0) + 1
 
 
-def _append(session, shard, actor, action, roles, target_type=None, target_id=None, ip=None, user_agent=None,
-            detail=None):
+def _append(
+    session, shard, actor, action, roles, target_type=None, target_id=None, ip=None, user_agent=None, detail=None
+):
     last_seq, last_hash, new_id = _lock_head(session, shard)
     entry = AuditEntry(
-        id=new_id if new_id is not None else _next_id(session), shard=shard, seq=last_seq + 1, format=FORMAT,
-        at=utcnow(), actor=actor,
-        actor_roles=roles, action=action, target_type=target_type, target_id=target_id, ip=ip,
-        user_agent=user_agent, detail=detail, prev_hash=last_hash,
+        id=new_id if new_id is not None else _next_id(session),
+        shard=shard,
+        seq=last_seq + 1,
+        format=FORMAT,
+        at=utcnow(),
+        actor=actor,
+        actor_roles=roles,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        ip=ip,
+        user_agent=user_agent,
+        detail=detail,
+        prev_hash=last_hash,
     )
     entry.hash = entry_hash({name: getattr(entry, name) for name in CSV_COLUMNS[:-2]}, last_hash)
     session.add(entry)
     session.flush()
-    session.execute(update(_head).where(_head.c.shard == shard)
-                    .values(last_seq=entry.seq, last_id=entry.id, last_hash=entry.hash))
+    session.execute(
+        update(_head).where(_head.c.shard == shard).values(last_seq=entry.seq, last_id=entry.id, last_hash=entry.hash)
+    )
     return entry
 
 
-def record(session, actor, action, target_type=None, target_id=None, ip=None, user_agent=None, detail=None,
-           roles=()):
+def record(session, actor, action, target_type=None, target_id=None, ip=None, user_agent=None, detail=None, roles=()):
     """Append an audit entry in the caller's transaction (flushed, not committed); return it.
 
     `actor` is a username or an engine Actor (whose roles are used when `roles` is empty). The head
@@ -343,9 +369,18 @@ def record(session, actor, action, target_type=None, target_id=None, ip=None, us
     actor = _short(actor, ACTOR_MAX) or "-"
     target_type, target_id = _short(target_type, TARGET_TYPE_MAX), _short(target_id, TARGET_ID_MAX)
     shard = _transaction_shard(session, shard_for(target_type, target_id, actor, shard_count()))
-    return _append(session, shard, actor, str(action)[:ACTION_MAX], sorted({str(r) for r in roles}),
-                   target_type, target_id, _short(ip, IP_MAX), _short(user_agent, USER_AGENT_MAX),
-                   mask_detail(detail))
+    return _append(
+        session,
+        shard,
+        actor,
+        str(action)[:ACTION_MAX],
+        sorted({str(r) for r in roles}),
+        target_type,
+        target_id,
+        _short(ip, IP_MAX),
+        _short(user_agent, USER_AGENT_MAX),
+        mask_detail(detail),
+    )
 
 
 def chain_heads(session):
@@ -365,8 +400,9 @@ def chain_head(session, shard=ANCHOR_SHARD):
 
 
 def _latest_anchor(session):
-    return session.execute(select(_log).where(_log.c.shard == ANCHOR_SHARD).order_by(_log.c.seq.desc())
-                           .limit(1)).first()
+    return session.execute(
+        select(_log).where(_log.c.shard == ANCHOR_SHARD).order_by(_log.c.seq.desc()).limit(1)
+    ).first()
 
 
 def anchor(session, actor="scheduler", user_agent=None):
@@ -374,23 +410,27 @@ def anchor(session, actor="scheduler", user_agent=None):
 
     The heads read are committed ones (each names an entry committed with it). Commit afterwards.
     """
-    heads = {str(shard): [seq, last_hash] for shard, (seq, last_hash) in chain_heads(session).items()
-             if shard != ANCHOR_SHARD}
+    heads = {
+        str(shard): [seq, last_hash]
+        for shard, (seq, last_hash) in chain_heads(session).items()
+        if shard != ANCHOR_SHARD
+    }
     latest = _latest_anchor(session)
     if latest is not None and (latest.detail or {}).get("heads") == heads:
         return None
     # Not masked (`detail` is ours): a hash must stay whole even where 16 of its characters are digits.
-    return _append(session, ANCHOR_SHARD, actor, ANCHOR_ACTION, [], user_agent=user_agent,
-                   detail={"heads": heads})
+    return _append(session, ANCHOR_SHARD, actor, ANCHOR_ACTION, [], user_agent=user_agent, detail={"heads": heads})
 
 
 # --- verifying and exporting ---------------------------------------------------------------------
 
+
 def _stream_shard(session, shard, after_seq, batch):
     """Yield the shard's rows with seq > after_seq in seq order, `batch` at a time (keyset pages)."""
     while True:
-        rows = session.execute(select(_log).where(_log.c.shard == shard, _log.c.seq > after_seq)
-                               .order_by(_log.c.seq).limit(batch)).all()
+        rows = session.execute(
+            select(_log).where(_log.c.shard == shard, _log.c.seq > after_seq).order_by(_log.c.seq).limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows
@@ -408,9 +448,13 @@ def _verify_shard(session, shard, batch, anchored=None, on_row=None):
         nonlocal last_seq, last_hash, last_id, checked
         for row in _stream_shard(session, shard, last_seq, batch):
             if row.seq != last_seq + 1:
-                return bad(last_seq + 1 if row.seq > last_seq + 1 else row.seq, row.id,
-                           f"entries {last_seq + 1}..{row.seq - 1} are missing" if row.seq > last_seq + 1
-                           else f"entry seq {row.seq} is out of sequence")
+                return bad(
+                    last_seq + 1 if row.seq > last_seq + 1 else row.seq,
+                    row.id,
+                    f"entries {last_seq + 1}..{row.seq - 1} are missing"
+                    if row.seq > last_seq + 1
+                    else f"entry seq {row.seq} is out of sequence",
+                )
             if row.prev_hash != last_hash:
                 return bad(row.seq, row.id, "prev_hash does not match the previous entry's hash")
             # Entries from before the shards (format 1) are shard 0's first ones, none after a newer one.
@@ -448,8 +492,11 @@ def _verify_shard(session, shard, batch, anchored=None, on_row=None):
             if head_hash != last_hash:
                 return bad(last_seq or None, last_id, "the head hash does not match the last entry")
             if anchored is not None and anchored[0] > last_seq:
-                return bad(last_seq + 1, None, f"entries {last_seq + 1}..{anchored[0]} named by anchor entry "
-                                               f"{anchored[2]} are missing")
+                return bad(
+                    last_seq + 1,
+                    None,
+                    f"entries {last_seq + 1}..{anchored[0]} named by anchor entry {anchored[2]} are missing",
+                )
             return ShardResult(shard, True, checked, last_seq)
         if head_seq < last_seq:
             return bad(head_seq + 1, None, f"entries after the head (seq {head_seq}) exist")
@@ -482,8 +529,15 @@ def verify_chain(session, batch=10_000):
             try:
                 anchored[int(shard)] = (int(value[0]), str(value[1]), anchor_row.id)
             except (TypeError, ValueError, IndexError):
-                results[0] = ShardResult(ANCHOR_SHARD, False, results[0].checked, results[0].last_seq,
-                                         anchor_row.seq, anchor_row.id, "the anchor entry cannot be read")
+                results[0] = ShardResult(
+                    ANCHOR_SHARD,
+                    False,
+                    results[0].checked,
+                    results[0].last_seq,
+                    anchor_row.seq,
+                    anchor_row.id,
+                    "the anchor entry cannot be read",
+                )
     shards = set(chain_heads(session)) | set(session.scalars(select(_log.c.shard).distinct())) | set(anchored)
     shards.discard(ANCHOR_SHARD)
     for shard in sorted(shards):
@@ -493,8 +547,9 @@ def verify_chain(session, batch=10_000):
     anchored_at = anchor_row.at if anchor_row is not None else None
     for r in results:
         if not r.ok:
-            return VerifyResult(False, checked, r.first_bad_id, r.reason, r.shard, r.first_bad_seq, tuple(results),
-                                anchored_at)
+            return VerifyResult(
+                False, checked, r.first_bad_id, r.reason, r.shard, r.first_bad_seq, tuple(results), anchored_at
+            )
     return VerifyResult(True, checked, shards=tuple(results), anchored_at=anchored_at)
 
 
@@ -525,9 +580,25 @@ def export_csv(session, out, batch=10_000):
     count = 0
     for row in _stream_by_time(session, batch):
         m = row._mapping
-        writer.writerow([m["id"], _iso(m["at"]), m["actor"], canonical_json(m["actor_roles"]), m["action"],
-                         m["target_type"] or "", m["target_id"] or "", m["ip"] or "", m["user_agent"] or "",
-                         canonical_json(m["detail"]), m["shard"], m["seq"], m["format"], m["prev_hash"], m["hash"]])
+        writer.writerow(
+            [
+                m["id"],
+                _iso(m["at"]),
+                m["actor"],
+                canonical_json(m["actor_roles"]),
+                m["action"],
+                m["target_type"] or "",
+                m["target_id"] or "",
+                m["ip"] or "",
+                m["user_agent"] or "",
+                canonical_json(m["detail"]),
+                m["shard"],
+                m["seq"],
+                m["format"],
+                m["prev_hash"],
+                m["hash"],
+            ]
+        )
         count += 1
     return count
 
@@ -594,20 +665,38 @@ def _record_from_signal(engine, actor, action, target_type, target_id, detail):
 
 def audit_task_assigned(engine, row, actor, action, target, **_):
     """Audit a claim, release or reassignment."""
-    _record_from_signal(engine, actor, f"task.{action}", "task", row.id,
-                        {"case": row.business_key, "task": row.bpmn_id, "target": target})
+    _record_from_signal(
+        engine,
+        actor,
+        f"task.{action}",
+        "task",
+        row.id,
+        {"case": row.business_key, "task": row.bpmn_id, "target": target},
+    )
 
 
 def audit_task_completed(engine, row, actor, data, **_):
     """Audit a completed task: which form fields were submitted, not their values."""
-    _record_from_signal(engine, actor, "task.complete", "task", row.id,
-                        {"case": row.business_key, "task": row.bpmn_id, "fields": sorted(data)})
+    _record_from_signal(
+        engine,
+        actor,
+        "task.complete",
+        "task",
+        row.id,
+        {"case": row.business_key, "task": row.bpmn_id, "fields": sorted(data)},
+    )
 
 
 def audit_incident_resolved(engine, incident, actor, action, **_):
     """Audit an incident retried or skipped by an administrator."""
-    _record_from_signal(engine, actor, f"incident.{action}", "incident", incident.id,
-                        {"case": incident.business_key, "task": incident.bpmn_id})
+    _record_from_signal(
+        engine,
+        actor,
+        f"incident.{action}",
+        "incident",
+        incident.id,
+        {"case": incident.business_key, "task": incident.bpmn_id},
+    )
 
 
 def connect():

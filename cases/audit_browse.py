@@ -10,6 +10,7 @@ Queries read the indexes: ``ix_audit_log_actor_at`` (officer and dates), ``ix_au
 (action and dates), ``ix_audit_log_target`` (case, task, applicant), ``ix_audit_log_at`` (dates alone).
 Pages are ordered newest first and cut by ``limit + 1`` rows (no count over the whole trail).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,18 @@ WIB = ZoneInfo("Asia/Jakarta")
 PER_PAGE = 50
 EXPORT_MAX = 50_000
 MAX_TARGETS = 500  # cases and tasks of one NIK: a handful in practice
-EXPORT_COLUMNS = ("id", "at", "actor", "actor_roles", "action", "target_type", "target_id", "ip", "user_agent",
-                  "detail")
+EXPORT_COLUMNS = (
+    "id",
+    "at",
+    "actor",
+    "actor_roles",
+    "action",
+    "target_type",
+    "target_id",
+    "ip",
+    "user_agent",
+    "detail",
+)
 
 
 @dataclass(frozen=True)
@@ -73,14 +84,17 @@ def targets_of(session, nik=None, case=None):
     if case:
         cases.add(case)
     if nik:
-        cases |= set(session.scalars(select(Application.case_number).where(Application.nik == nik)
-                                     .limit(MAX_TARGETS)))
+        cases |= set(session.scalars(select(Application.case_number).where(Application.nik == nik).limit(MAX_TARGETS)))
         if case:
             cases &= {case}
     tasks = ()
     if cases:
-        tasks = tuple(str(i) for i in session.scalars(select(HumanTask.id).where(
-            HumanTask.business_key.in_(sorted(cases))).limit(MAX_TARGETS)))
+        tasks = tuple(
+            str(i)
+            for i in session.scalars(
+                select(HumanTask.id).where(HumanTask.business_key.in_(sorted(cases))).limit(MAX_TARGETS)
+            )
+        )
     masked = (mask_nik(nik),) if nik and not case else ()
     return Targets(tuple(sorted(cases)), tasks, masked)
 
@@ -125,8 +139,9 @@ def browse(session, f, per_page=PER_PAGE):
     if query is None:
         return [], False, targets
     offset = (max(1, f.page) - 1) * per_page
-    rows = list(session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                                .limit(per_page + 1).offset(offset)))
+    rows = list(
+        session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(per_page + 1).offset(offset))
+    )
     return rows[:per_page], len(rows) > per_page, targets
 
 
@@ -137,8 +152,11 @@ def viewers_of(session, nik, date_from=None, date_to=None):
     if query is None:
         return []
     entries = query.where(AuditEntry.action.like("%view%")).subquery()
-    rows = session.execute(select(entries.c.actor, func.count(), func.min(entries.c.at), func.max(entries.c.at))
-                           .group_by(entries.c.actor).order_by(func.count().desc(), entries.c.actor)).all()
+    rows = session.execute(
+        select(entries.c.actor, func.count(), func.min(entries.c.at), func.max(entries.c.at))
+        .group_by(entries.c.actor)
+        .order_by(func.count().desc(), entries.c.actor)
+    ).all()
     return [tuple(r) for r in rows]
 
 
@@ -155,18 +173,48 @@ def export_filtered(session, f, out, limit=EXPORT_MAX):
     if query is None:
         return 0, False
     count = 0
-    for e in session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit + 1)
-                             .execution_options(yield_per=2000)):
+    for e in session.scalars(
+        query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit + 1).execution_options(yield_per=2000)
+    ):
         if count == limit:
             return count, True
-        writer.writerow([e.id, e.at.astimezone(WIB).isoformat(timespec="seconds"), e.actor,
-                         ",".join(e.actor_roles or []), e.action, e.target_type, e.target_id, e.ip, e.user_agent,
-                         json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail is not None else ""])
+        writer.writerow(
+            [
+                e.id,
+                e.at.astimezone(WIB).isoformat(timespec="seconds"),
+                e.actor,
+                ",".join(e.actor_roles or []),
+                e.action,
+                e.target_type,
+                e.target_id,
+                e.ip,
+                e.user_agent,
+                json.dumps(e.detail, ensure_ascii=False, sort_keys=True) if e.detail is not None else "",
+            ]
+        )
         count += 1
     return count, False
 
 
 # Suggestions for the action filter (a prefix ending in "." takes every action of that kind).
-ACTION_SUGGESTIONS = ("case.", "case.view", "case.search", "task.", "task.claim", "task.reassign", "task.complete",
-                      "task.batch_reassign", "task.batch_approve", "task.refused", "evidence.", "objection.",
-                      "applicant.", "officer.", "access.refused", "audit.", "report.", "cycle.", "run.")
+ACTION_SUGGESTIONS = (
+    "case.",
+    "case.view",
+    "case.search",
+    "task.",
+    "task.claim",
+    "task.reassign",
+    "task.complete",
+    "task.batch_reassign",
+    "task.batch_approve",
+    "task.refused",
+    "evidence.",
+    "objection.",
+    "applicant.",
+    "officer.",
+    "access.refused",
+    "audit.",
+    "report.",
+    "cycle.",
+    "run.",
+)

@@ -3,6 +3,7 @@
 Each entry names the code that relies on it. Change a contract together with that code; an administrator's
 diagram that breaks one is refused by the editor's "Check and save" and by `tepat deploy`.
 """
+
 from engine.contracts import ProcessContract, Step
 
 from .listeners import CLOSED_STATUSES, DECISION_STATUSES

@@ -7,6 +7,7 @@ Such text gets a leading single quote. Text that already starts with a quote get
 change can be undone exactly (`restore`): the audit export's hashes stay checkable from the file.
 Numbers (int, float, Decimal) are written as numbers, negative ones included.
 """
+
 import csv
 from decimal import Decimal
 

@@ -4,6 +4,7 @@ who, when, what, with which reasons, the internal notes and the message to the a
 Only officers read these (case page, `tepat case show`, the API); the applicant's view is built from
 reason codes and messages alone (cases/portal/casefile.py).
 """
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -41,10 +42,19 @@ def reason_codes_of(data, codes_field):
 
 def human_decisions(session, case_number):
     """Every completed decision task of the case, oldest first."""
-    rows = session.execute(select(HumanTask).where(HumanTask.business_key == case_number,
-                                                   HumanTask.status == "completed",
-                                                   HumanTask.form_name.in_(tuple(DECISION_FIELDS)))
-                           .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
+    rows = (
+        session.execute(
+            select(HumanTask)
+            .where(
+                HumanTask.business_key == case_number,
+                HumanTask.status == "completed",
+                HumanTask.form_name.in_(tuple(DECISION_FIELDS)),
+            )
+            .order_by(HumanTask.completed_at, HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
     usernames = sorted({r.completed_by for r in rows if r.completed_by})
     names = {o.username: o for o in session.execute(select(Officer).where(Officer.username.in_(usernames))).scalars()}
     decisions = []
@@ -52,16 +62,25 @@ def human_decisions(session, case_number):
         decision_field, codes_field, message_field, notes_field = DECISION_FIELDS[row.form_name]
         data = row.data or {}
         officer = names.get(row.completed_by)
-        decisions.append(Decision(
-            task_name=row.name or row.bpmn_id, form_name=row.form_name, officer=row.completed_by or "",
-            officer_name=officer.name if officer else "", officer_roles=list(officer.roles) if officer else [],
-            at=row.completed_at, decision=data.get(decision_field),
-            reason_codes=reason_codes_of(data, codes_field), notes=data.get(notes_field) or "",
-            message=data.get(message_field) or ""))
+        decisions.append(
+            Decision(
+                task_name=row.name or row.bpmn_id,
+                form_name=row.form_name,
+                officer=row.completed_by or "",
+                officer_name=officer.name if officer else "",
+                officer_roles=list(officer.roles) if officer else [],
+                at=row.completed_at,
+                decision=data.get(decision_field),
+                reason_codes=reason_codes_of(data, codes_field),
+                notes=data.get(notes_field) or "",
+                message=data.get(message_field) or "",
+            )
+        )
     return decisions
 
 
 def latest_appeal(session, app):
     """The case's most recent appeal, or None."""
-    return session.execute(select(Appeal).where(Appeal.application_id == app.id)
-                           .order_by(Appeal.id.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id.desc()).limit(1)
+    ).scalar_one_or_none()

@@ -5,6 +5,7 @@ and the face distance. An officer sees the other case's name, masked NIK, status
 that case is in their districts; otherwise only the fact that it exists elsewhere, without personal
 data. Every other case shown with its personal data is audited as a view of that case.
 """
+
 from sqlalchemy import select
 
 from integrations.face_messages import officer_message
@@ -20,9 +21,11 @@ FLAG = "DUPLICATE_FACE_SUSPECTED"
 def latest_dedup(session, app):
     """Return the value of the case's newest 1:N search evidence, or None."""
     return session.execute(
-        select(EvidenceRecord.value).where(EvidenceRecord.application_id == app.id,
-                                           EvidenceRecord.source == DEDUP_SOURCE)
-        .order_by(EvidenceRecord.id.desc()).limit(1)).scalar_one_or_none()
+        select(EvidenceRecord.value)
+        .where(EvidenceRecord.application_id == app.id, EvidenceRecord.source == DEDUP_SOURCE)
+        .order_by(EvidenceRecord.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def duplicate_review(session, app, actor):
@@ -36,16 +39,27 @@ def duplicate_review(session, app, actor):
     if not matches:
         return None
     numbers = [m["case_number"] for m in matches]
-    found = {a.case_number: a for a in session.execute(
-        select(Application).where(Application.case_number.in_(numbers))).scalars()}
+    found = {
+        a.case_number: a
+        for a in session.execute(select(Application).where(Application.case_number.in_(numbers))).scalars()
+    }
     others = []
     for match in sorted(matches, key=lambda m: m.get("distance") or 0):
         other = found.get(match["case_number"])
-        entry = {"case_number": match["case_number"], "distance": match.get("distance"), "visible": False,
-                 "district_code": other.district_code if other is not None else None}
+        entry = {
+            "case_number": match["case_number"],
+            "distance": match.get("distance"),
+            "visible": False,
+            "district_code": other.district_code if other is not None else None,
+        }
         if other is not None and actor.in_region(other.district_code):
-            entry.update(visible=True, name=other.applicant_name, nik_masked=mask_nik(other.nik),
-                         status=other.status, has_selfie=bool(other.selfie_ref))
+            entry.update(
+                visible=True,
+                name=other.applicant_name,
+                nik_masked=mask_nik(other.nik),
+                status=other.status,
+                has_selfie=bool(other.selfie_ref),
+            )
         others.append(entry)
     return {"threshold": dedup.get("threshold"), "others": others}
 
@@ -54,8 +68,16 @@ def audit_duplicate_views(session, actor, app, review, ip=None, user_agent=None)
     """Record a view of each other case whose personal data the panel showed."""
     for other in (review or {}).get("others", []):
         if other["visible"]:
-            record(session, actor, "case.view", target_type="case", target_id=other["case_number"],
-                   ip=ip, user_agent=user_agent, detail={"via": "duplicate_review", "from": app.case_number})
+            record(
+                session,
+                actor,
+                "case.view",
+                target_type="case",
+                target_id=other["case_number"],
+                ip=ip,
+                user_agent=user_agent,
+                detail={"via": "duplicate_review", "from": app.case_number},
+            )
 
 
 def officer_reasons(app, review):

@@ -1,5 +1,6 @@
 """What an approver must know before approving: the grounds that still fail and whether any programme
 qualifies (processes/application.bpmn, check_enrolment), read from the waiting approval task."""
+
 from uuid import UUID
 
 from SpiffWorkflow.exceptions import TaskNotFoundException
@@ -34,11 +35,22 @@ def approval_warning(engine, row):
     if "enrolable" in data:
         if data["enrolable"]:
             return None
-        return {"blockers": list(data.get("enrol_blockers") or []),
-                "overturned": list(data.get("overturned_grounds") or []), "legacy": False}
+        return {
+            "blockers": list(data.get("enrol_blockers") or []),
+            "overturned": list(data.get("overturned_grounds") or []),
+            "legacy": False,
+        }
     if data and not data.get("programmes"):  # an older version: its approval would enrol with Rp0
-        return {"blockers": [{"code": NO_PROGRAMME_CODE, "effect": "reject",
-                              "id": "Keluarga tidak memenuhi syarat program bansos mana pun (PKH, BPNT, atau PBI).",
-                              "en": "The family qualifies for no assistance programme (PKH, BPNT or PBI)."}],
-                "overturned": [], "legacy": True}
+        return {
+            "blockers": [
+                {
+                    "code": NO_PROGRAMME_CODE,
+                    "effect": "reject",
+                    "id": "Keluarga tidak memenuhi syarat program bansos mana pun (PKH, BPNT, atau PBI).",
+                    "en": "The family qualifies for no assistance programme (PKH, BPNT or PBI).",
+                }
+            ],
+            "overturned": [],
+            "legacy": True,
+        }
     return None

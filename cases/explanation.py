@@ -3,6 +3,7 @@
 The criteria are read from the deployed DMN tables themselves (one criterion per rule), so an
 administrator's change to the rules changes the explanation with it.
 """
+
 import ast
 from functools import lru_cache
 
@@ -36,8 +37,9 @@ def _rules_of(dmn_xml):
     ns = {"d": root.nsmap.get(None)}
     decision = root.find("d:decision", ns)
     table = decision.find("d:decisionTable", ns)
-    inputs = [(i.findtext("d:inputExpression/d:text", namespaces=ns), i.get("label"))
-              for i in table.findall("d:input", ns)]
+    inputs = [
+        (i.findtext("d:inputExpression/d:text", namespaces=ns), i.get("label")) for i in table.findall("d:input", ns)
+    ]
     rules = []
     for rule in table.findall("d:rule", ns):
         cells = [e.findtext("d:text", namespaces=ns) or "" for e in rule.findall("d:inputEntry", ns)]
@@ -79,8 +81,12 @@ def build_explanation(files, rule_version, data, evidence):
             sources = sorted({FACT_SOURCES.get(f) for f in facts if FACT_SOURCES.get(f)})
             label_id, label_en = _label(labels)
             entry = {
-                "decision": decision_id, "rule": rule_id, "rule_version": rule_version, "file": name,
-                "facts": facts, "evidence": [latest[s] for s in sources if s in latest],
+                "decision": decision_id,
+                "rule": rule_id,
+                "rule_version": rule_version,
+                "file": name,
+                "facts": facts,
+                "evidence": [latest[s] for s in sources if s in latest],
             }
             if isinstance(output, dict):  # an exclusion ground
                 code = output.get("code")
@@ -92,17 +98,30 @@ def build_explanation(files, rule_version, data, evidence):
                     outcome = "fail" if output.get("effect") == "reject" else "review"
                     text = (output.get("id"), output.get("en"))
                 elif unknown and facts_used != ["decile"]:
-                    outcome, text = "not_checked", (f"{NOT_CHECKED_TEXT[0]}: {label_id}",
-                                                     f"{NOT_CHECKED_TEXT[1]}: {label_en}")
+                    outcome, text = (
+                        "not_checked",
+                        (f"{NOT_CHECKED_TEXT[0]}: {label_id}", f"{NOT_CHECKED_TEXT[1]}: {label_en}"),
+                    )
                 else:
                     outcome, text = "pass", (f"{PASS_TEXT[0]}: {label_id}", f"{PASS_TEXT[1]}: {label_en}")
-                entry.update(criterion=code, effect=output.get("effect"), outcome=outcome,
-                             rule_text_id=output.get("id"), rule_text_en=output.get("en"))  # what the rule looks for
+                entry.update(
+                    criterion=code,
+                    effect=output.get("effect"),
+                    outcome=outcome,
+                    rule_text_id=output.get("id"),
+                    rule_text_en=output.get("en"),
+                )  # what the rule looks for
             else:  # a programme rule
-                entry.update(criterion=f"PROGRAMME_{output}", effect=None,
-                             outcome="eligible" if output in programmes else "not_eligible")
-                text = ((f"Layak program {output}", f"Eligible for {output}") if output in programmes
-                        else (f"Tidak layak program {output}", f"Not eligible for {output}"))
+                entry.update(
+                    criterion=f"PROGRAMME_{output}",
+                    effect=None,
+                    outcome="eligible" if output in programmes else "not_eligible",
+                )
+                text = (
+                    (f"Layak program {output}", f"Eligible for {output}")
+                    if output in programmes
+                    else (f"Tidak layak program {output}", f"Not eligible for {output}")
+                )
             entry["text_id"], entry["text_en"] = text
             entries.append(entry)
     return entries
@@ -123,12 +142,20 @@ def compare_explanations(before, after):
             changes.append({"criterion": entry["criterion"], "from": None, "to": entry["outcome"]})
             continue
         if prev["outcome"] != entry["outcome"]:
-            changes.append({"criterion": entry["criterion"], "from": prev["outcome"], "to": entry["outcome"],
-                            "text_id": entry["text_id"], "text_en": entry["text_en"]})
+            changes.append(
+                {
+                    "criterion": entry["criterion"],
+                    "from": prev["outcome"],
+                    "to": entry["outcome"],
+                    "text_id": entry["text_id"],
+                    "text_en": entry["text_en"],
+                }
+            )
         for fact, value in entry["facts"].items():
             if fact in prev["facts"] and prev["facts"][fact] != value:
-                changes.append({"criterion": entry["criterion"], "fact": fact, "from": prev["facts"][fact],
-                                "to": value})
+                changes.append(
+                    {"criterion": entry["criterion"], "fact": fact, "from": prev["facts"][fact], "to": value}
+                )
     unique, seen = [], set()
     for c in changes:  # the same fact can feed several criteria: report it once
         key = (c.get("fact"), repr(c.get("from")), repr(c.get("to"))) if "fact" in c else (c["criterion"],)

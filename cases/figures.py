@@ -12,6 +12,7 @@ suppression): a zero if there is one (published as "<5" too, which stays true: 0
 else the smallest other count (published as "*"). Averages of days to a decision are published for
 a village only when at least `threshold` decisions were made there.
 """
+
 from __future__ import annotations
 
 import threading
@@ -54,8 +55,12 @@ class Area:
 
     def as_dict(self, with_villages=True):
         """Return the published fields as plain JSON (no internal sums)."""
-        out = {"code": self.code, "name": self.name, **{k: getattr(self, k) for k in COUNTS},
-               "avg_days_to_decision": self.avg_days_to_decision}
+        out = {
+            "code": self.code,
+            "name": self.name,
+            **{k: getattr(self, k) for k in COUNTS},
+            "avg_days_to_decision": self.avg_days_to_decision,
+        }
         if with_villages and self.villages:
             out["villages"] = [v.as_dict(False) for v in self.villages]
         return out
@@ -72,8 +77,12 @@ class Figures:
 
     def as_dict(self):
         """Return everything as plain JSON."""
-        return {"computed_at": self.computed_at.isoformat(), "threshold": self.threshold,
-                "total": self.total.as_dict(False), "districts": [d.as_dict() for d in self.districts]}
+        return {
+            "computed_at": self.computed_at.isoformat(),
+            "threshold": self.threshold,
+            "total": self.total.as_dict(False),
+            "districts": [d.as_dict() for d in self.districts],
+        }
 
 
 def suppressed_text(threshold):
@@ -99,24 +108,26 @@ def _village_rows(session):
     decided = a.decided_at.is_not(None)
     # Grouped on the plain columns (NULL villages form one group), so the database reads
     # ix_applications_place in order instead of sorting.
-    query = (
-        select(a.district_code, a.village, func.max(a.district_name).label("district_name"),
-               func.count().label("registered"),
-               _count_if(a.status.in_(APPROVED_STATUSES)).label("approved"),
-               _count_if(a.status.in_(REJECTED_STATUSES)).label("rejected"),
-               _count_if(a.status.in_(REMOVED_STATUSES)).label("removed"),
-               _count_if(decided).label("decided"),
-               func.sum(case((decided, _days_between(dialect, a.created_at, a.decided_at)), else_=0.0))
-               .label("days_total"))
-        .group_by(a.district_code, a.village)
-    )
+    query = select(
+        a.district_code,
+        a.village,
+        func.max(a.district_name).label("district_name"),
+        func.count().label("registered"),
+        _count_if(a.status.in_(APPROVED_STATUSES)).label("approved"),
+        _count_if(a.status.in_(REJECTED_STATUSES)).label("rejected"),
+        _count_if(a.status.in_(REMOVED_STATUSES)).label("removed"),
+        _count_if(decided).label("decided"),
+        func.sum(case((decided, _days_between(dialect, a.created_at, a.decided_at)), else_=0.0)).label("days_total"),
+    ).group_by(a.district_code, a.village)
     return session.execute(query).all()
 
 
 def _appeal_rows(session):
-    query = (select(Application.district_code, Application.village, func.count(Appeal.id))
-             .join(Application, Appeal.application_id == Application.id)
-             .group_by(Application.district_code, Application.village))
+    query = (
+        select(Application.district_code, Application.village, func.count(Appeal.id))
+        .join(Application, Appeal.application_id == Application.id)
+        .group_by(Application.district_code, Application.village)
+    )
     return {(d, v or UNKNOWN_VILLAGE): n for d, v, n in session.execute(query)}
 
 
@@ -134,13 +145,25 @@ def compute_figures(session, threshold=5, district_names=None):
         if district is None:
             name = (district_names or {}).get(code) or row.district_name or code
             district = districts[code] = Area(code, name)
-        registered, approved, rejected, removed = (int(row.registered), int(row.approved or 0),
-                                                   int(row.rejected or 0), int(row.removed or 0))
+        registered, approved, rejected, removed = (
+            int(row.registered),
+            int(row.approved or 0),
+            int(row.rejected or 0),
+            int(row.removed or 0),
+        )
         village_name = row.village or UNKNOWN_VILLAGE
-        village = Area(None, village_name, registered=registered, approved=approved, rejected=rejected,
-                       removed=removed, in_review=registered - approved - rejected - removed,
-                       appeals=int(appeals.get((row.district_code, village_name), 0)),
-                       decided=int(row.decided or 0), days_total=float(row.days_total or 0.0))
+        village = Area(
+            None,
+            village_name,
+            registered=registered,
+            approved=approved,
+            rejected=rejected,
+            removed=removed,
+            in_review=registered - approved - rejected - removed,
+            appeals=int(appeals.get((row.district_code, village_name), 0)),
+            decided=int(row.decided or 0),
+            days_total=float(row.days_total or 0.0),
+        )
         district.villages.append(village)
         if row.district_name and district.name == code:
             district.name = row.district_name
@@ -175,7 +198,7 @@ def suppress_villages(villages, threshold):
             if others:
                 hidden.add(min(others, key=lambda cell: (values[cell], cell)))
                 changed = True
-    for (i, k) in hidden:
+    for i, k in hidden:
         setattr(villages[i], k, suppressed_text(threshold) if values[(i, k)] < threshold else HIDDEN)
     for village in villages:
         average = _average(village.days_total, village.decided)

@@ -7,6 +7,7 @@ newest first) all found a DTSEN decile and a household wage at or over the confi
 thank-you letter and ends the enrolment (status GRADUATED; cases/listeners.py) so that the next payment
 cycle leaves the family out. Every start is written to the audit log and the case timeline.
 """
+
 from sqlalchemy import func, select
 
 from engine.scope import require_in_scope, scoped
@@ -55,13 +56,23 @@ def criteria_candidates(session, actor, thresholds):
     needed = int(thresholds["consecutive_checks"])
     if needed < 1:
         return []
-    rank = func.row_number().over(partition_by=Recheck.application_id,
-                                  order_by=(Recheck.checked_at.desc(), Recheck.id.desc())).label("rank")
-    inner = scoped(select(Application.case_number, Recheck.application_id, Recheck.explanation, rank)
-                   .join(Application, Application.id == Recheck.application_id)
-                   .where(Application.status == "ENROLLED"), Application.district_code, actor).subquery()
-    rows = session.execute(select(inner.c.case_number, inner.c.explanation).where(inner.c.rank <= needed)
-                           .order_by(inner.c.case_number, inner.c.rank)).all()
+    rank = (
+        func.row_number()
+        .over(partition_by=Recheck.application_id, order_by=(Recheck.checked_at.desc(), Recheck.id.desc()))
+        .label("rank")
+    )
+    inner = scoped(
+        select(Application.case_number, Recheck.application_id, Recheck.explanation, rank)
+        .join(Application, Application.id == Recheck.application_id)
+        .where(Application.status == "ENROLLED"),
+        Application.district_code,
+        actor,
+    ).subquery()
+    rows = session.execute(
+        select(inner.c.case_number, inner.c.explanation)
+        .where(inner.c.rank <= needed)
+        .order_by(inner.c.case_number, inner.c.rank)
+    ).all()
     found, by_case = [], {}
     for number, explanation in rows:
         by_case.setdefault(number, []).append(_Check(explanation))
@@ -99,18 +110,45 @@ def start_graduation(engine, case_number, kind, actor, declared_by, ip=None, use
         raise GraduationNotAllowed(f"case {case_number} already has a process running")
     if kind == "criteria":
         thresholds = engine.settings["BANSOS_GRADUATION"]
-        rows = session.execute(select(Recheck).where(Recheck.application_id == app.id)
-                               .order_by(Recheck.checked_at.desc(), Recheck.id.desc())
-                               .limit(int(thresholds["consecutive_checks"]))).scalars().all()
+        rows = (
+            session.execute(
+                select(Recheck)
+                .where(Recheck.application_id == app.id)
+                .order_by(Recheck.checked_at.desc(), Recheck.id.desc())
+                .limit(int(thresholds["consecutive_checks"]))
+            )
+            .scalars()
+            .all()
+        )
         if not meets_criteria(rows, thresholds):
-            raise GraduationNotAllowed(f"case {case_number} does not meet the graduation criteria",
-                                       thresholds=dict(thresholds))
+            raise GraduationNotAllowed(
+                f"case {case_number} does not meet the graduation criteria", thresholds=dict(thresholds)
+            )
     who = actor if isinstance(actor, str) else actor.id
-    data = {"nik": app.nik, "case_number": case_number, "graduation_kind": kind, "declared_by": declared_by,
-            "applicant_name": app.applicant_name or ""}
-    add_event(session, app, "graduation_started", f"Graduation started ({kind}, declared by {declared_by})",
-              actor=who, detail={"kind": kind, "declared_by": declared_by})
+    data = {
+        "nik": app.nik,
+        "case_number": case_number,
+        "graduation_kind": kind,
+        "declared_by": declared_by,
+        "applicant_name": app.applicant_name or "",
+    }
+    add_event(
+        session,
+        app,
+        "graduation_started",
+        f"Graduation started ({kind}, declared by {declared_by})",
+        actor=who,
+        detail={"kind": kind, "declared_by": declared_by},
+    )
     instance = engine.start("graduation", case_number, data, region=app.district_code)
-    record(session, actor, "graduation.start", "case", case_number, ip=ip, user_agent=user_agent,
-           detail={"kind": kind, "declared_by": declared_by})
+    record(
+        session,
+        actor,
+        "graduation.start",
+        "case",
+        case_number,
+        ip=ip,
+        user_agent=user_agent,
+        detail={"kind": kind, "declared_by": declared_by},
+    )
     return instance

@@ -1,4 +1,5 @@
 """Record what the engine did on the case: evidence, timeline, status, decision, enrolment."""
+
 from datetime import datetime
 
 from sqlalchemy import insert, inspect, select
@@ -7,15 +8,24 @@ from engine import signals
 from engine.db import utcnow
 
 from .explanation import build_explanation, compare_explanations
-from .models import (Appeal, Application, CaseEvent, Enrolment, EnrolmentComponent, EvidenceRecord, Recheck,
-                     enrolment_components)
+from .models import (
+    Appeal,
+    Application,
+    CaseEvent,
+    Enrolment,
+    EnrolmentComponent,
+    EvidenceRecord,
+    Recheck,
+    enrolment_components,
+)
 from .objections import record_objection_review
 from .operations import CLOSED_STATUSES, SUBMITTED_KEY, add_event
 
 # Built once (rows go in as parameters): no statement construction per run.
 _INSERT_EVIDENCE = insert(EvidenceRecord.__table__)
 _INSERT_EVIDENCE_RETURNING = _INSERT_EVIDENCE.returning(
-    EvidenceRecord.__table__.c.id, EvidenceRecord.__table__.c.source, EvidenceRecord.__table__.c.checked_at)
+    EvidenceRecord.__table__.c.id, EvidenceRecord.__table__.c.source, EvidenceRecord.__table__.c.checked_at
+)
 _INSERT_EVENTS = insert(CaseEvent.__table__)
 _INSERT_ENROLMENT = insert(Enrolment.__table__).returning(Enrolment.__table__.c.id)
 _INSERT_COMPONENTS = insert(EnrolmentComponent.__table__)
@@ -30,9 +40,7 @@ def _application(session, runtime):
         app = submitted["application"]  # at hand: no query
         if app in session and inspect(app).persistent:
             return app, submitted
-    return session.execute(
-        select(Application).where(Application.case_number == key)
-    ).scalar_one_or_none(), None
+    return session.execute(select(Application).where(Application.case_number == key)).scalar_one_or_none(), None
 
 
 def _summary(entry):
@@ -82,8 +90,15 @@ def _record(engine, session, runtime):
         kind = entry["kind"]
         if kind == "service":
             for ev in entry.get("evidence") or []:
-                evidence.append({"application_id": app.id, "source": ev["source"], "operator": entry["operator"],
-                                 "checked_at": datetime.fromisoformat(ev["checked_at"]), "value": ev["value"]})
+                evidence.append(
+                    {
+                        "application_id": app.id,
+                        "source": ev["source"],
+                        "operator": entry["operator"],
+                        "checked_at": datetime.fromisoformat(ev["checked_at"]),
+                        "value": ev["value"],
+                    }
+                )
                 if ev["source"] == "civil_registry" and ev["value"].get("name"):
                     app.applicant_name = ev["value"]["name"]
                     app.kk_number = ev["value"].get("kk_number")
@@ -94,11 +109,33 @@ def _record(engine, session, runtime):
             if entry["status"] == status:
                 continue
             status = entry["status"]
-        events.append({"application_id": app.id, "kind": kind, "summary": _summary(entry),
-                       "actor": entry.get("actor", "system"), "at": entry["at"],
-                       "detail": {k: v for k, v in entry.items()
-                                  if k in ("operator", "bpmn_id", "code", "message", "status", "attempts", "queue",
-                                           "due_at", "error", "name", "retry_at")}})
+        events.append(
+            {
+                "application_id": app.id,
+                "kind": kind,
+                "summary": _summary(entry),
+                "actor": entry.get("actor", "system"),
+                "at": entry["at"],
+                "detail": {
+                    k: v
+                    for k, v in entry.items()
+                    if k
+                    in (
+                        "operator",
+                        "bpmn_id",
+                        "code",
+                        "message",
+                        "status",
+                        "attempts",
+                        "queue",
+                        "due_at",
+                        "error",
+                        "name",
+                        "retry_at",
+                    )
+                },
+            }
+        )
     runtime.tepat_evidence = None
     if evidence:
         if submitted is not None:
@@ -147,11 +184,14 @@ def _explain(session, app, runtime, data):
     if rows is None:
         rows = session.execute(
             select(EvidenceRecord.id, EvidenceRecord.source, EvidenceRecord.checked_at)
-            .where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id))
+            .where(EvidenceRecord.application_id == app.id)
+            .order_by(EvidenceRecord.id)
+        )
     evidence = [{"id": ev_id, "source": source, "checked_at": at.isoformat()} for ev_id, source, at in rows]
     version = runtime.instance.version
-    return build_explanation(runtime.engine.version_files(version), rule_version(version, runtime.engine),
-                             data, evidence)
+    return build_explanation(
+        runtime.engine.version_files(version), rule_version(version, runtime.engine), data, evidence
+    )
 
 
 def _record_recheck(session, app, status, runtime):
@@ -161,11 +201,23 @@ def _record_recheck(session, app, status, runtime):
     if done is None and "recheck_outcome" in data:
         explanation = _explain(session, app, runtime, data)
         changes = compare_explanations(app.explanation, explanation)
-        session.add(Recheck(application_id=app.id, instance_id=runtime.instance.id, outcome=data["recheck_outcome"],
-                            rule_version=rule_version(runtime.instance.version), changes=changes,
-                            explanation=explanation))
-        add_event(session, app, "recheck", f"Re-check: {data['recheck_outcome']}, {len(changes)} change(s)",
-                  detail={"outcome": data["recheck_outcome"], "change_count": len(changes), "changes": changes[:20]})
+        session.add(
+            Recheck(
+                application_id=app.id,
+                instance_id=runtime.instance.id,
+                outcome=data["recheck_outcome"],
+                rule_version=rule_version(runtime.instance.version),
+                changes=changes,
+                explanation=explanation,
+            )
+        )
+        add_event(
+            session,
+            app,
+            "recheck",
+            f"Re-check: {data['recheck_outcome']}, {len(changes)} change(s)",
+            detail={"outcome": data["recheck_outcome"], "change_count": len(changes), "changes": changes[:20]},
+        )
     if status and status != app.status:
         before, app.status = app.status, status
         if status == "ENROLLED" and before == "APPEAL_REVIEW":
@@ -174,8 +226,9 @@ def _record_recheck(session, app, status, runtime):
             app.active_nik = None
             app.reasons = data.get("reasons") or []
             app.applicant_message = data.get("approval_message") or data.get("removal_message") or None
-            for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
-                                                                     Enrolment.ended_at.is_(None))).scalars():
+            for enrolment in session.execute(
+                select(Enrolment).where(Enrolment.application_id == app.id, Enrolment.ended_at.is_(None))
+            ).scalars():
                 enrolment.ended_at = utcnow()
 
 
@@ -196,12 +249,25 @@ def _reinstate(session, app, runtime):
     app.reasons = []
     app.applicant_message = None
     # The appeals officer who overturned it (this run completed their task).
-    judged = next((e.get("actor") for e in runtime.journal if e.get("kind") == "task_completed"
-                   and e.get("bpmn_id") == "appeal_review"), None)
-    add_event(session, app, "reinstated", "Exit overturned on appeal: enrolment restored",
-              actor=judged or "system",
-              detail={"exited_at": exited.isoformat() if exited else None,
-                      "other_open_case": other.case_number if other is not None and other.id != app.id else None})
+    judged = next(
+        (
+            e.get("actor")
+            for e in runtime.journal
+            if e.get("kind") == "task_completed" and e.get("bpmn_id") == "appeal_review"
+        ),
+        None,
+    )
+    add_event(
+        session,
+        app,
+        "reinstated",
+        "Exit overturned on appeal: enrolment restored",
+        actor=judged or "system",
+        detail={
+            "exited_at": exited.isoformat() if exited else None,
+            "other_open_case": other.case_number if other is not None and other.id != app.id else None,
+        },
+    )
 
 
 def _record_graduation(session, app, status, runtime):
@@ -216,11 +282,17 @@ def _record_graduation(session, app, status, runtime):
     app.active_nik = None
     app.applicant_message = data.get("graduation_message") or None
     ended = utcnow()
-    for enrolment in session.execute(select(Enrolment).where(Enrolment.application_id == app.id,
-                                                             Enrolment.ended_at.is_(None))).scalars():
+    for enrolment in session.execute(
+        select(Enrolment).where(Enrolment.application_id == app.id, Enrolment.ended_at.is_(None))
+    ).scalars():
         enrolment.ended_at = ended
-    add_event(session, app, "graduated", f"Graduated ({data.get('graduation_kind')})",
-              detail={"kind": data.get("graduation_kind"), "declared_by": data.get("declared_by")})
+    add_event(
+        session,
+        app,
+        "graduated",
+        f"Graduated ({data.get('graduation_kind')})",
+        detail={"kind": data.get("graduation_kind"), "declared_by": data.get("declared_by")},
+    )
 
 
 def _apply_status(session, app, status, runtime, first_run=False):
@@ -252,16 +324,30 @@ def _apply_status(session, app, status, runtime, first_run=False):
         disbursement = data.get("disbursement") or {}
         plan = data.get("payment_plan") or disbursement.get("payment_plan")
         # A rejection overturned on appeal: the stages missed since the application are owed as arrears.
-        overturned = None if first_run else session.execute(
-            select(Appeal.id).where(Appeal.application_id == app.id, Appeal.outcome == "overturn").limit(1)).first()
+        overturned = (
+            None
+            if first_run
+            else session.execute(
+                select(Appeal.id).where(Appeal.application_id == app.id, Appeal.outcome == "overturn").limit(1)
+            ).first()
+        )
         # The enrolment's id comes back with its INSERT, for its components (what payment cycles freeze).
-        enrolment_id = session.execute(_INSERT_ENROLMENT, {
-            "application_id": app.id, "nik": app.nik, "programmes": app.programmes, "benefits": app.benefits or {},
-            "disbursement_ref": disbursement.get("reference"),
-            "payment_plan": _complete_plan(session, runtime, app, data, plan),
-            "arrears_from": app.created_at if overturned is not None else None}).scalar_one()
-        components = [{"enrolment_id": enrolment_id, "programme": p, "category": c, "units": n}
-                      for p, c, n in enrolment_components(app.benefits, app.programmes)]
+        enrolment_id = session.execute(
+            _INSERT_ENROLMENT,
+            {
+                "application_id": app.id,
+                "nik": app.nik,
+                "programmes": app.programmes,
+                "benefits": app.benefits or {},
+                "disbursement_ref": disbursement.get("reference"),
+                "payment_plan": _complete_plan(session, runtime, app, data, plan),
+                "arrears_from": app.created_at if overturned is not None else None,
+            },
+        ).scalar_one()
+        components = [
+            {"enrolment_id": enrolment_id, "programme": p, "category": c, "units": n}
+            for p, c, n in enrolment_components(app.benefits, app.programmes)
+        ]
         if components:
             session.execute(_INSERT_COMPONENTS, components)
 
@@ -274,8 +360,9 @@ def _complete_plan(session, runtime, app, data, plan):
     from payments.plan import plan_for
 
     settings = getattr(getattr(runtime, "engine", None), "settings", None) or {}
-    return plan_for(settings, session, app.benefits, app.programmes, data.get("payment_channel"),
-                    data.get("bank_account"))
+    return plan_for(
+        settings, session, app.benefits, app.programmes, data.get("payment_channel"), data.get("bank_account")
+    )
 
 
 def record_task_completed(engine, row, actor, data):
@@ -284,9 +371,13 @@ def record_task_completed(engine, row, actor, data):
         return
     session = engine.session
     app = session.execute(select(Application).where(Application.case_number == row.business_key)).scalar_one()
-    appeal = session.execute(
-        select(Appeal).where(Appeal.application_id == app.id, Appeal.outcome.is_(None)).order_by(Appeal.id.desc())
-    ).scalars().first()
+    appeal = (
+        session.execute(
+            select(Appeal).where(Appeal.application_id == app.id, Appeal.outcome.is_(None)).order_by(Appeal.id.desc())
+        )
+        .scalars()
+        .first()
+    )
     if appeal is not None:
         appeal.outcome, appeal.decided_by, appeal.decided_at = data["appeal_outcome"], actor.id, utcnow()
 
@@ -296,8 +387,14 @@ def record_task_assigned(engine, row, actor, action, target, runtime=None):
     session = engine.session
     app = session.execute(select(Application).where(Application.case_number == row.business_key)).scalar_one_or_none()
     if app is not None:
-        add_event(session, app, f"task_{action}", f"Task {row.name}: {action} ({target or '-'})", actor=actor.id,
-                  detail={"task_id": row.id, "target": target, "bpmn_id": row.bpmn_id, "name": row.name})
+        add_event(
+            session,
+            app,
+            f"task_{action}",
+            f"Task {row.name}: {action} ({target or '-'})",
+            actor=actor.id,
+            detail={"task_id": row.id, "target": target, "bpmn_id": row.bpmn_id, "name": row.name},
+        )
 
 
 def connect():

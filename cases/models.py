@@ -1,4 +1,5 @@
 """Case records: who applied, what the checks found, what was decided and why."""
+
 from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -37,11 +38,14 @@ class Application(db.Model):
     __tablename__ = "applications"
     # Village lists: the enrolled families of one village (objections), and the public figures per
     # village, read from this index alone (it covers every column their GROUP BY needs).
-    __table_args__ = (Index("ix_applications_place", "district_code", "village", "status", "created_at",
-                            "decided_at", "district_name"),
-                      # Name search: a prefix is a range, read in the results' order; the district in the
-                      # index lets a district-limited search filter (and count) without reading rows.
-                      Index("ix_applications_name_key", "name_key", "district_code", "id"))
+    __table_args__ = (
+        Index(
+            "ix_applications_place", "district_code", "village", "status", "created_at", "decided_at", "district_name"
+        ),
+        # Name search: a prefix is a range, read in the results' order; the district in the
+        # index lets a district-limited search filter (and count) without reading rows.
+        Index("ix_applications_name_key", "name_key", "district_code", "id"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     case_number: Mapped[str | None] = mapped_column(String(32), unique=True)

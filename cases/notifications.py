@@ -16,11 +16,13 @@ Mail: `deliver_mail` sends each pending notification to its officer's e-mail add
 configured mailer with the key ``officer-notification:<id>`` (the sandbox mailer sends a key once,
 SMTP repeats its Message-ID), then marks it sent; officers without an address are marked no_address.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,9 +83,21 @@ def _insert(session):
 def notify(session, officer, kind, dedupe_key, task_id=None, business_key=None, detail=None):
     """Add a notification unless one with this key exists; return True if added. The caller commits."""
     table = OfficerNotification.__table__
-    result = session.execute(_insert(session)(table).values(
-        officer=officer, kind=kind, dedupe_key=dedupe_key[:200], task_id=task_id, business_key=business_key,
-        detail=detail, created_at=utcnow(), mail_status="pending").on_conflict_do_nothing().returning(table.c.id))
+    result = session.execute(
+        _insert(session)(table)
+        .values(
+            officer=officer,
+            kind=kind,
+            dedupe_key=dedupe_key[:200],
+            task_id=task_id,
+            business_key=business_key,
+            detail=detail,
+            created_at=utcnow(),
+            mail_status="pending",
+        )
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )
     return result.first() is not None  # rowcount is -1 on PostgreSQL with RETURNING
 
 
@@ -92,8 +106,15 @@ def on_task_assigned(engine, row, actor, action, target, **_):
     if action != "reassign" or not target or target == getattr(actor, "id", actor):
         return
     stamp = row.claimed_at.isoformat() if row.claimed_at is not None else ""
-    notify(engine.session, target, "reassigned", f"reassigned:{row.id}:{stamp}", row.id, row.business_key,
-           {"by": getattr(actor, "id", str(actor)), "task": row.bpmn_id, "name": row.name})
+    notify(
+        engine.session,
+        target,
+        "reassigned",
+        f"reassigned:{row.id}:{stamp}",
+        row.id,
+        row.business_key,
+        {"by": getattr(actor, "id", str(actor)), "task": row.bpmn_id, "name": row.name},
+    )
 
 
 def connect():
@@ -117,8 +138,12 @@ def new_task_notices(session, batch=NEW_TASK_BATCH):
     if mark is None:
         session.add(NotifyMark(name=MARK_NEW_TASKS, value=top or 0))
         return 0
-    rows = session.execute(select(HumanTask.id, HumanTask.queue, HumanTask.region, HumanTask.status)
-                           .where(HumanTask.id > mark.value).order_by(HumanTask.id).limit(batch)).all()
+    rows = session.execute(
+        select(HumanTask.id, HumanTask.queue, HumanTask.region, HumanTask.status)
+        .where(HumanTask.id > mark.value)
+        .order_by(HumanTask.id)
+        .limit(batch)
+    ).all()
     if not rows:
         return 0
     last = rows[-1].id
@@ -131,8 +156,13 @@ def new_task_notices(session, batch=NEW_TASK_BATCH):
     for (queue, region), count in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "")):
         for officer in officers:
             if _may_take(officer, queue, region):
-                told += notify(session, officer.username, "new_tasks", f"new:{officer.username}:{queue}:{region}:{last}",
-                               detail={"queue": queue, "region": region, "count": count})
+                told += notify(
+                    session,
+                    officer.username,
+                    "new_tasks",
+                    f"new:{officer.username}:{queue}:{region}:{last}",
+                    detail={"queue": queue, "region": region, "count": count},
+                )
     mark.value = last
     return told
 
@@ -142,35 +172,62 @@ def deadline_reminders(session, hours, now=None, batch=NEW_TASK_BATCH):
     now = now or utcnow()
     told = 0
     for h in sorted({int(x) for x in hours}, reverse=True):
-        rows = session.execute(select(HumanTask).where(
-            HumanTask.status == "claimed", HumanTask.assignee.is_not(None), HumanTask.due_at > now,
-            HumanTask.due_at <= now + timedelta(hours=h)).order_by(HumanTask.due_at).limit(batch)).scalars()
+        rows = session.execute(
+            select(HumanTask)
+            .where(
+                HumanTask.status == "claimed",
+                HumanTask.assignee.is_not(None),
+                HumanTask.due_at > now,
+                HumanTask.due_at <= now + timedelta(hours=h),
+            )
+            .order_by(HumanTask.due_at)
+            .limit(batch)
+        ).scalars()
         for row in rows:
-            told += notify(session, row.assignee, "due_soon", f"due:{row.id}:{h}:{row.due_at.isoformat()}", row.id,
-                           row.business_key, {"hours": h, "due_at": row.due_at.isoformat(), "task": row.bpmn_id,
-                                              "name": row.name})
+            told += notify(
+                session,
+                row.assignee,
+                "due_soon",
+                f"due:{row.id}:{h}:{row.due_at.isoformat()}",
+                row.id,
+                row.business_key,
+                {"hours": h, "due_at": row.due_at.isoformat(), "task": row.bpmn_id, "name": row.name},
+            )
     return told
 
 
 def unread_count(session, username):
     """How many notifications `username` has not read."""
-    return session.scalar(select(func.count()).select_from(OfficerNotification).where(
-        OfficerNotification.officer == username, OfficerNotification.read_at.is_(None))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(OfficerNotification)
+            .where(OfficerNotification.officer == username, OfficerNotification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def notifications_of(session, username, page=1, per_page=PER_PAGE):
     """Return (rows, has_more): `username`'s notifications, unread first, newest first."""
     offset = (max(1, page) - 1) * per_page
-    rows = list(session.execute(select(OfficerNotification).where(OfficerNotification.officer == username)
-                                .order_by(OfficerNotification.read_at.is_not(None), OfficerNotification.id.desc())
-                                .limit(per_page + 1).offset(offset)).scalars())
+    rows = list(
+        session.execute(
+            select(OfficerNotification)
+            .where(OfficerNotification.officer == username)
+            .order_by(OfficerNotification.read_at.is_not(None), OfficerNotification.id.desc())
+            .limit(per_page + 1)
+            .offset(offset)
+        ).scalars()
+    )
     return rows[:per_page], len(rows) > per_page
 
 
 def mark_read(session, username, ids=None):
     """Mark `username`'s notifications read (all, or those of `ids`); return how many. Never another's."""
-    query = update(OfficerNotification).where(OfficerNotification.officer == username,
-                                              OfficerNotification.read_at.is_(None))
+    query = update(OfficerNotification).where(
+        OfficerNotification.officer == username, OfficerNotification.read_at.is_(None)
+    )
     if ids is not None:
         query = query.where(OfficerNotification.id.in_(list(ids)))
     return session.execute(query.values(read_at=utcnow())).rowcount
@@ -183,11 +240,19 @@ def describe(n, task_label=None, district_label=None):
     if n.kind == "new_tasks":
         region = d.get("region")
         where = (district_label(region) if district_label else region) if region else _("every district")
-        return _("%(n)d new task(s) in the %(queue)s queue, %(district)s.", n=d.get("count", 0),
-                 queue=_(d.get("queue") or ""), district=where)
+        return _(
+            "%(n)d new task(s) in the %(queue)s queue, %(district)s.",
+            n=d.get("count", 0),
+            queue=_(d.get("queue") or ""),
+            district=where,
+        )
     if n.kind == "due_soon":
-        return _("Your task %(task)s on %(case)s is due within %(hours)d hour(s).", task=task, case=n.business_key,
-                 hours=d.get("hours", 0))
+        return _(
+            "Your task %(task)s on %(case)s is due within %(hours)d hour(s).",
+            task=task,
+            case=n.business_key,
+            hours=d.get("hours", 0),
+        )
     if n.kind == "reassigned":
         return _("%(by)s gave you the task %(task)s on %(case)s.", by=d.get("by", ""), task=task, case=n.business_key)
     return n.kind
@@ -198,8 +263,13 @@ def mail_text(n, task_label=None, district_label=None):
     parts = []
     for locale in ("id", "en"):
         with force_locale(locale):
-            parts.append((_("Tepat: a notification for you"), describe(n, task_label, district_label),
-                          _("Open Tepat to see it. You receive this because you are an officer of Tepat.")))
+            parts.append(
+                (
+                    _("Tepat: a notification for you"),
+                    describe(n, task_label, district_label),
+                    _("Open Tepat to see it. You receive this because you are an officer of Tepat."),
+                )
+            )
     subject = f"{parts[0][0]} / {parts[1][0]}"
     body = "\n\n".join(f"{text}\n{footer}" for _s, text, footer in parts)
     return subject, body
@@ -212,12 +282,23 @@ def deliver_mail(session, mailer, batch=200, task_label=None, district_label=Non
     so a crash resends at most one message, with the same key.
     """
     commit = commit or session.commit
-    rows = list(session.execute(select(OfficerNotification).where(OfficerNotification.mail_status == "pending")
-                                .order_by(OfficerNotification.id).limit(batch)).scalars())
+    rows = list(
+        session.execute(
+            select(OfficerNotification)
+            .where(OfficerNotification.mail_status == "pending")
+            .order_by(OfficerNotification.id)
+            .limit(batch)
+        ).scalars()
+    )
     if not rows:
         return 0, 0
-    emails = dict(session.execute(select(Officer.username, Officer.email).where(
-        Officer.username.in_({r.officer for r in rows}), Officer.active.is_(True))).all())
+    emails = dict(
+        session.execute(
+            select(Officer.username, Officer.email).where(
+                Officer.username.in_({r.officer for r in rows}), Officer.active.is_(True)
+            )
+        ).all()
+    )
     sent = skipped = 0
     for row in rows:
         address = emails.get(row.officer)

@@ -6,6 +6,7 @@ district's caseworker queue with a 14-day deadline; when an officer upholds it, 
 enrolment is re-checked (`recheck_enrolment`), and the re-check decides, with its own four eyes.
 The objector is known to officers; nothing about them reaches the recipient's case or its reasons.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,10 +35,14 @@ NUMBER_PREFIX = "SGH"
 # the re-check's reasons when an objection is upheld).
 GROUND_TEXTS = {
     "DECEASED": ("Penerima sudah meninggal dunia", "The recipient has died"),
-    "NOT_IN_VILLAGE": ("Tidak tinggal di desa ini / tidak ditemukan di alamat",
-                       "Does not live in this village / not found at the address"),
-    "CIVIL_SERVANT": ("Anggota keluarga ASN, TNI atau Polri (aktif atau pensiun)",
-                      "A household member is a civil servant, soldier or police officer (active or retired)"),
+    "NOT_IN_VILLAGE": (
+        "Tidak tinggal di desa ini / tidak ditemukan di alamat",
+        "Does not live in this village / not found at the address",
+    ),
+    "CIVIL_SERVANT": (
+        "Anggota keluarga ASN, TNI atau Polri (aktif atau pensiun)",
+        "A household member is a civil servant, soldier or police officer (active or retired)",
+    ),
     "STATE_PAID": ("Digaji dari APBN/APBD", "Paid from state or regional budgets"),
     "VILLAGE_OFFICIAL": ("Anggota keluarga perangkat desa", "A household member is a village official"),
     "CERTIFIED_PROFESSIONAL": ("Guru atau tenaga kesehatan bersertifikat", "A certified teacher or health worker"),
@@ -94,8 +99,13 @@ def resident_for(integrations, nik):
         raise ObjectorUnknown(f"{mask_nik(nik)} is not in the civil registry") from exc
     if not person.alive:
         raise ObjectorUnknown(f"{mask_nik(nik)} is recorded as deceased")
-    return Resident(nik=person.nik, name=person.name, district_code=person.district_code,
-                    district_name=person.district_name, village=person.village)
+    return Resident(
+        nik=person.nik,
+        name=person.name,
+        district_code=person.district_code,
+        district_name=person.district_name,
+        village=person.village,
+    )
 
 
 def initials(name):
@@ -109,9 +119,12 @@ def village_recipients(session, resident):
     This is the minimum the programme publishes for objections: initials and a masked NIK.
     """
     rows = session.execute(
-        select(Application.id, Application.applicant_name, Application.nik)
-        .where(Application.district_code == resident.district_code, Application.village == resident.village,
-               Application.status == "ENROLLED", Application.nik != resident.nik)
+        select(Application.id, Application.applicant_name, Application.nik).where(
+            Application.district_code == resident.district_code,
+            Application.village == resident.village,
+            Application.status == "ENROLLED",
+            Application.nik != resident.nik,
+        )
     ).all()
     listed = [{"id": app_id, "initials": initials(name), "nik": mask_nik(nik)} for app_id, name, nik in rows]
     return sorted(listed, key=lambda r: (r["initials"], r["nik"], r["id"]))
@@ -133,17 +146,33 @@ def file_objection(engine, resident, payload, per_day, actor_label=None):
     except ValidationError as exc:
         raise FormInvalid("the objection has errors", exc.messages) from exc
     app = session.get(Application, data["recipient"])
-    if (app is None or app.status != "ENROLLED" or app.district_code != resident.district_code
-            or app.village != resident.village or app.nik == resident.nik):
+    if (
+        app is None
+        or app.status != "ENROLLED"
+        or app.district_code != resident.district_code
+        or app.village != resident.village
+        or app.nik == resident.nik
+    ):
         raise RecipientNotInVillage("objections can only be about an enrolled family of your own village")
     since = utcnow() - timedelta(hours=24)
-    recent = session.scalar(select(func.count()).select_from(Objection)
-                            .where(Objection.objector_nik == resident.nik, Objection.filed_at >= since))
+    recent = session.scalar(
+        select(func.count())
+        .select_from(Objection)
+        .where(Objection.objector_nik == resident.nik, Objection.filed_at >= since)
+    )
     if recent >= per_day:
         raise TooManyObjections(f"at most {per_day} objections in 24 hours", limit=per_day)
-    objection = Objection(application_id=app.id, objector_nik=resident.nik, objector_name=resident.name,
-                          open_key=_open_key(resident.nik, app.id), district_code=app.district_code,
-                          village=app.village, ground=data["ground"], reason=data["reason"], status="open")
+    objection = Objection(
+        application_id=app.id,
+        objector_nik=resident.nik,
+        objector_name=resident.name,
+        open_key=_open_key(resident.nik, app.id),
+        district_code=app.district_code,
+        village=app.village,
+        ground=data["ground"],
+        reason=data["reason"],
+        status="open",
+    )
     open_transaction(session, Objection)  # else on SQLite the savepoint's release commits the objection
     try:
         with session.begin_nested():
@@ -153,15 +182,32 @@ def file_objection(engine, resident, payload, per_day, actor_label=None):
         raise DuplicateObjection("you already have an open objection about this family") from exc
     objection.number = f"{NUMBER_PREFIX}-{utcnow():%Y}-{objection.id:07d}"
     session.flush()
-    instance = engine.start(PROCESS_ID, objection.number,
-                            {"objection_number": objection.number, "objector_nik": resident.nik,
-                             "recipient_case": app.case_number, "ground": objection.ground},
-                            region=app.district_code)
+    instance = engine.start(
+        PROCESS_ID,
+        objection.number,
+        {
+            "objection_number": objection.number,
+            "objector_nik": resident.nik,
+            "recipient_case": app.case_number,
+            "ground": objection.ground,
+        },
+        region=app.district_code,
+    )
     objection.instance_id = instance.id
-    record(session, actor_label or f"resident {mask_nik(resident.nik)}", "objection.file", "objection",
-           objection.number, detail={"recipient_case": app.case_number, "ground": objection.ground,
-                                     "village": app.village, "district": app.district_code},
-           roles=("resident",))
+    record(
+        session,
+        actor_label or f"resident {mask_nik(resident.nik)}",
+        "objection.file",
+        "objection",
+        objection.number,
+        detail={
+            "recipient_case": app.case_number,
+            "ground": objection.ground,
+            "village": app.village,
+            "district": app.district_code,
+        },
+        roles=("resident",),
+    )
     return objection
 
 
@@ -179,16 +225,19 @@ def objections_of(session, nik, limit=100):
         select(Objection, Application.applicant_name, Application.nik)
         .join(Application, Objection.application_id == Application.id)
         .where(Objection.objector_nik == nik)
-        .order_by(Objection.filed_at.desc(), Objection.id.desc()).limit(limit)
+        .order_by(Objection.filed_at.desc(), Objection.id.desc())
+        .limit(limit)
     ).all()
-    return [{"objection": o, "initials": initials(name), "nik": mask_nik(recipient_nik)}
-            for o, name, recipient_nik in rows]
+    return [
+        {"objection": o, "initials": initials(name), "nik": mask_nik(recipient_nik)} for o, name, recipient_nik in rows
+    ]
 
 
 def objection_tasks(session, number):
     """Return the verification tasks of an objection (open, claimed and finished), oldest first."""
-    return list(session.execute(select(HumanTask).where(HumanTask.business_key == number)
-                                .order_by(HumanTask.id)).scalars())
+    return list(
+        session.execute(select(HumanTask).where(HumanTask.business_key == number).order_by(HumanTask.id)).scalars()
+    )
 
 
 def is_objection_number(value):
@@ -198,9 +247,13 @@ def is_objection_number(value):
 
 def _upheld_reason(objection):
     id_text, en_text = GROUND_TEXTS.get(objection.ground, GROUND_TEXTS["OTHER"])
-    return {"code": "COMMUNITY_OBJECTION", "effect": "review", "ref": objection.number,
-            "id": f"Sanggahan masyarakat dinyatakan beralasan oleh petugas: {id_text}.",
-            "en": f"A community objection was upheld by an officer: {en_text}."}
+    return {
+        "code": "COMMUNITY_OBJECTION",
+        "effect": "review",
+        "ref": objection.number,
+        "id": f"Sanggahan masyarakat dinyatakan beralasan oleh petugas: {id_text}.",
+        "en": f"A community objection was upheld by an officer: {en_text}.",
+    }
 
 
 def record_objection_review(engine, row, actor, data, **_):
@@ -220,6 +273,12 @@ def record_objection_review(engine, row, actor, data, **_):
         except RecheckNotAllowed:
             # Already under a re-check (it decides), or no longer enrolled: nothing more to start.
             objection.recheck = "already_running" if app.status == "ENROLLED" else "not_enrolled"
-        record(session, actor, "objection.recheck", "case", app.case_number,
-               detail={"objection": objection.number, "result": objection.recheck})
+        record(
+            session,
+            actor,
+            "objection.recheck",
+            "case",
+            app.case_number,
+            detail={"objection": objection.number, "result": objection.recheck},
+        )
     session.flush()

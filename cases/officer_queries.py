@@ -1,4 +1,5 @@
 """Read-only views of officers for administrators: the searchable list and district coverage."""
+
 from dataclasses import dataclass, field
 
 from sqlalchemy import Text, cast, func, or_, select
@@ -35,19 +36,29 @@ def search_officers(session, f, per_page=PER_PAGE, within=None):
     """
     query = select(Officer)
     if within is not None:
-        query = query.where(Officer.regions.is_not(None), cast(Officer.regions, Text).not_in(["null", "[]"]),
-                            *(~_json_has(Officer.regions, code) for code in DISTRICT_CODES if code not in within))
+        query = query.where(
+            Officer.regions.is_not(None),
+            cast(Officer.regions, Text).not_in(["null", "[]"]),
+            *(~_json_has(Officer.regions, code) for code in DISTRICT_CODES if code not in within),
+        )
     if f.q:
         text = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{text}%"
-        query = query.where(or_(func.lower(Officer.username).like(pattern, escape="\\"),
-                                func.lower(Officer.name).like(pattern, escape="\\")))
+        query = query.where(
+            or_(
+                func.lower(Officer.username).like(pattern, escape="\\"),
+                func.lower(Officer.name).like(pattern, escape="\\"),
+            )
+        )
     if f.role:
         query = query.where(_json_has(Officer.roles, f.role))
     if f.district:
         # An officer without a district list works every district.
-        query = query.where(or_(Officer.regions.is_(None), cast(Officer.regions, Text) == "null",
-                                _json_has(Officer.regions, f.district)))
+        query = query.where(
+            or_(
+                Officer.regions.is_(None), cast(Officer.regions, Text) == "null", _json_has(Officer.regions, f.district)
+            )
+        )
     if f.active == "active":
         query = query.where(Officer.active.is_(True))
     elif f.active == "inactive":
@@ -75,16 +86,20 @@ class DistrictCoverage:
 
 def district_coverage(session):
     """Return a DistrictCoverage for each of the 25 districts (officers of all districts count in each)."""
-    coverage = {code: DistrictCoverage(code, district_name(code), {role: 0 for role in OFFICER_ROLES})
-                for code in DISTRICT_CODES}
+    coverage = {
+        code: DistrictCoverage(code, district_name(code), {role: 0 for role in OFFICER_ROLES})
+        for code in DISTRICT_CODES
+    }
     for roles, regions in session.execute(select(Officer.roles, Officer.regions).where(Officer.active.is_(True))):
-        for code in (DISTRICT_CODES if regions is None else [r for r in regions if r in coverage]):
+        for code in DISTRICT_CODES if regions is None else [r for r in regions if r in coverage]:
             for role in roles or []:
                 if role in coverage[code].officers:
                     coverage[code].officers[role] += 1
-    tasks = (select(HumanTask.region, HumanTask.queue, func.count())
-             .where(HumanTask.status.in_(("open", "claimed")), HumanTask.region.in_(DISTRICT_CODES))
-             .group_by(HumanTask.region, HumanTask.queue))
+    tasks = (
+        select(HumanTask.region, HumanTask.queue, func.count())
+        .where(HumanTask.status.in_(("open", "claimed")), HumanTask.region.in_(DISTRICT_CODES))
+        .group_by(HumanTask.region, HumanTask.queue)
+    )
     for region, queue, n in session.execute(tasks):
         coverage[region].open_tasks[queue] = n
     return list(coverage.values())

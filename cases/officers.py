@@ -9,6 +9,7 @@ own administrator role or deactivates themselves, and the last active administra
 The check for "another active administrator remains" runs under locks (rows on PostgreSQL, the write
 lock on SQLite), so two administrators demoting each other at the same moment cannot both succeed.
 """
+
 from sqlalchemy import Text, cast, func, or_, select, update
 
 from engine.errors import EngineError
@@ -79,14 +80,27 @@ def officer_by_id_or_404(session, officer_id):
 
 def snapshot(officer):
     """The audited view of an account: who, roles, districts, active (never a password hash)."""
-    return {"username": officer.username, "name": officer.name, "roles": sorted(officer.roles or []),
-            "regions": None if officer.regions is None else sorted(officer.regions), "active": bool(officer.active)}
+    return {
+        "username": officer.username,
+        "name": officer.name,
+        "roles": sorted(officer.roles or []),
+        "regions": None if officer.regions is None else sorted(officer.regions),
+        "active": bool(officer.active),
+    }
 
 
 def _audit(session, actor, action, officer, origin, **detail):
     ip, user_agent = origin or (None, None)
-    record(session, actor, action, target_type="officer", target_id=officer.username, ip=ip,
-           user_agent=user_agent, detail=detail or None)
+    record(
+        session,
+        actor,
+        action,
+        target_type="officer",
+        target_id=officer.username,
+        ip=ip,
+        user_agent=user_agent,
+        detail=detail or None,
+    )
 
 
 def _check_choices(roles, regions):
@@ -119,9 +133,13 @@ def _lock_administrators(session, officer):
     if session.get_bind().dialect.name == "sqlite":
         # Reads before a write see no lock on SQLite: take the database write lock first.
         session.execute(update(Officer).where(Officer.id == officer.id).values(active=Officer.active))
-    query = (select(Officer).where(or_(Officer.id == officer.id,
-                                       Officer.active.is_(True) & cast(Officer.roles, Text).like(f'%"{ADMIN}"%')))
-             .order_by(Officer.id).with_for_update().execution_options(populate_existing=True))
+    query = (
+        select(Officer)
+        .where(or_(Officer.id == officer.id, Officer.active.is_(True) & cast(Officer.roles, Text).like(f'%"{ADMIN}"%')))
+        .order_by(Officer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return [o for o in session.execute(query).scalars() if o.active and ADMIN in (o.roles or [])]
 
 
@@ -142,9 +160,15 @@ def _is_self(actor, officer):
 
 def _release_tasks(engine, actor, officer, keep=None):
     """Put the officer's claimed tasks back in their queues (those `keep(row)` refuses, or all); return ids."""
-    rows = engine.session.execute(select(HumanTask).where(HumanTask.assignee == officer.username,
-                                                          HumanTask.status == "claimed")
-                                  .order_by(HumanTask.id)).scalars().all()
+    rows = (
+        engine.session.execute(
+            select(HumanTask)
+            .where(HumanTask.assignee == officer.username, HumanTask.status == "claimed")
+            .order_by(HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
     released = []
     for row in rows:
         if keep is None or not keep(row):
@@ -174,8 +198,7 @@ def update_officer(engine, actor, officer, name, roles, regions, origin=None):
     released = _release_tasks(engine, actor, officer, keep=still_workable) if officer.active else []
     after = snapshot(officer)
     if after != before or released:
-        _audit(session, actor, "officer.update", officer, origin, before=before, after=after,
-               released_tasks=released)
+        _audit(session, actor, "officer.update", officer, origin, before=before, after=after, released_tasks=released)
     return released
 
 
@@ -193,8 +216,16 @@ def deactivate_officer(engine, actor, officer, origin=None):
     end_sessions(officer)
     session.flush()
     released = _release_tasks(engine, actor, officer)
-    _audit(session, actor, "officer.deactivate", officer, origin, before={"active": True},
-           after={"active": False}, released_tasks=released)
+    _audit(
+        session,
+        actor,
+        "officer.deactivate",
+        officer,
+        origin,
+        before={"active": True},
+        after={"active": False},
+        released_tasks=released,
+    )
     return released
 
 
@@ -212,8 +243,10 @@ def reactivate_officer(session, actor, officer, origin=None):
 def unlock_officer(session, actor, officer, origin=None):
     """Lift a sign-in lock-out and forget the failed attempts."""
     require_may_manage(actor, officer.id, officer.regions)
-    before = {"locked_until": officer.locked_until.isoformat() if officer.locked_until else None,
-              "failed_logins": officer.failed_logins or 0}
+    before = {
+        "locked_until": officer.locked_until.isoformat() if officer.locked_until else None,
+        "failed_logins": officer.failed_logins or 0,
+    }
     officer.locked_until, officer.failed_logins = None, 0
     session.flush()
     _audit(session, actor, "officer.unlock", officer, origin, before=before)

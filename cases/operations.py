@@ -1,8 +1,9 @@
 """State changes of cases, one function each; callers commit once."""
+
 from marshmallow import ValidationError
 from sqlalchemy import Executable, inspect, select
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from engine.core import Actor
 from engine.db import open_transaction, utcnow
@@ -50,8 +51,11 @@ def case_or_404(session, case_number):
 
 def add_event(session, application, kind, summary, actor="system", detail=None, at=None):
     """Append a line to a case's timeline."""
-    session.add(CaseEvent(application_id=application.id, kind=kind, summary=summary, actor=actor,
-                          detail=detail, at=at or utcnow()))
+    session.add(
+        CaseEvent(
+            application_id=application.id, kind=kind, summary=summary, actor=actor, detail=detail, at=at or utcnow()
+        )
+    )
 
 
 def _open_case_for(session, nik):
@@ -73,8 +77,13 @@ def _newest(column):
     """(SELECT column of the newest version of the application process), for the INSERT's RETURNING."""
     from engine.models import ProcessVersion
 
-    return (select(column).where(ProcessVersion.process_id == PROCESS_ID)
-            .order_by(ProcessVersion.id.desc()).limit(1).scalar_subquery())
+    return (
+        select(column)
+        .where(ProcessVersion.process_id == PROCESS_ID)
+        .order_by(ProcessVersion.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def _claim_statement(dialect):
@@ -92,10 +101,14 @@ def _claim_statement(dialect):
         # version's id and content hash come back with the row: read in the same statement (the
         # same snapshot) that claims the NIK, so the submission needs no separate version query.
         stmt = _CLAIM_STATEMENTS[dialect] = (
-            insert(table).on_conflict_do_nothing(index_elements=[table.c.active_nik])
-            .returning(*(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
-                       _newest(ProcessVersion.id).label("newest_version_id"),
-                       _newest(ProcessVersion.content_hash).label("newest_version_hash")))
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.active_nik])
+            .returning(
+                *(table.c[column.key] for _, column in _APPLICATION_COLUMNS),
+                _newest(ProcessVersion.id).label("newest_version_id"),
+                _newest(ProcessVersion.content_hash).label("newest_version_hash"),
+            )
+        )
     return stmt
 
 
@@ -121,8 +134,7 @@ def _insert_claiming_nik(session, values):
     """
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        row = session.execute(_claim_statement(dialect), values,
-                              execution_options={"autoflush": False}).one_or_none()
+        row = session.execute(_claim_statement(dialect), values, execution_options={"autoflush": False}).one_or_none()
         if row is None:
             return None, None
         width = len(_APPLICATION_COLUMNS)
@@ -146,17 +158,25 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     except ValidationError as exc:
         raise FormInvalid("the application has errors", exc.messages) from exc
     if selfie is not None and len(selfie) > photos.max_bytes:
-        raise FormInvalid("the photo is too large",
-                          {"selfie": [f"the photo is larger than {photos.max_bytes // (1024 * 1024)} MB"]})
+        raise FormInvalid(
+            "the photo is too large", {"selfie": [f"the photo is larger than {photos.max_bytes // (1024 * 1024)} MB"]}
+        )
     try:
         nik = validate_nik(data["nik"])
     except NikInvalid as exc:
         raise NikRejected(str(exc), field="nik", reason=getattr(exc, "code", "NIK_INVALID")) from exc
     values = dict(
-        nik=nik, active_nik=nik, district_code=nik[4:6], channel=data["channel"],
-        facilitator=data.get("facilitator_id"), payment_channel=data["payment_channel"],
-        bank_account=data.get("bank_account"), phone=data.get("phone"),
-        consent_version=data["consent_version"], selfie_ref=data.get("selfie_ref"), status="SUBMITTED",
+        nik=nik,
+        active_nik=nik,
+        district_code=nik[4:6],
+        channel=data["channel"],
+        facilitator=data.get("facilitator_id"),
+        payment_channel=data["payment_channel"],
+        bank_account=data.get("bank_account"),
+        phone=data.get("phone"),
+        consent_version=data["consent_version"],
+        selfie_ref=data.get("selfie_ref"),
+        status="SUBMITTED",
     )
     # Slow work first, before this transaction writes anything (on SQLite the first write takes the
     # database's write lock until commit): the registry look-ups of the first run and the selfie's
@@ -180,8 +200,9 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     if app is None:  # the unique open-case NIK: an open case exists, or a concurrent submit won
         existing = _open_case_for(session, nik)
         number = existing.case_number if existing else None
-        raise DuplicateApplication(f"NIK {mask_nik(nik)} already has an open case {number or ''}".strip(),
-                                   case_number=number)
+        raise DuplicateApplication(
+            f"NIK {mask_nik(nik)} already has an open case {number or ''}".strip(), case_number=number
+        )
     if selfie is not None:  # stored only once the case exists: a refused submission keeps no photo
         selfie_ref = photos.put(selfie)
     else:
@@ -204,10 +225,17 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
     # engine's listener (cases.listeners), which sets them with the run's results: the row is then
     # written once more, in one UPDATE, instead of once before the run and again after it. The
     # INSERT above already holds the NIK and gives the id.
-    submitted = {"application": app, "fields": {"case_number": case_number, "selfie_ref": selfie_ref},
-                 "event": {"kind": "submitted", "summary": f"Application submitted ({data['channel']})",
-                           "actor": actor, "at": utcnow(),
-                           "detail": {"consent_version": data["consent_version"], "channel": data["channel"]}}}
+    submitted = {
+        "application": app,
+        "fields": {"case_number": case_number, "selfie_ref": selfie_ref},
+        "event": {
+            "kind": "submitted",
+            "summary": f"Application submitted ({data['channel']})",
+            "actor": actor,
+            "at": utcnow(),
+            "detail": {"consent_version": data["consent_version"], "channel": data["channel"]},
+        },
+    }
     session.info.setdefault(SUBMITTED_KEY, {})[case_number] = submitted
     try:
         with using(answers):
@@ -218,8 +246,9 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         for name, value in submitted["fields"].items():
             setattr(app, name, value)
         event = submitted["event"]
-        add_event(session, app, event["kind"], event["summary"], actor=event["actor"], detail=event["detail"],
-                  at=event["at"])
+        add_event(
+            session, app, event["kind"], event["summary"], actor=event["actor"], detail=event["detail"], at=event["at"]
+        )
     app.instance_id = instance.id
     return app
 
@@ -237,16 +266,19 @@ def file_appeal(engine, case_number, payload, actor="applicant"):
         # (processes/recheck.bpmn, exit_appeal_window); after the window, or a judged appeal, it is final.
         instance = engine.instance_for_key(case_number)
         if instance is None or instance.version.process_id != "recheck":
-            raise AppealNotAllowed(f"case {case_number} cannot be appealed now (the appeal window has closed)",
-                                   status=app.status)
+            raise AppealNotAllowed(
+                f"case {case_number} cannot be appealed now (the appeal window has closed)", status=app.status
+            )
     elif app.status != "REJECTED":
-        raise AppealNotAllowed(f"case {case_number} cannot be appealed now (status {app.status})",
-                               status=app.status)
+        raise AppealNotAllowed(f"case {case_number} cannot be appealed now (status {app.status})", status=app.status)
     appeal = Appeal(application_id=app.id, reason=data["reason"], evidence_refs=data["evidence_refs"])
     session.add(appeal)
     session.flush()
-    engine.send_message(case_number, "appeal_filed",
-                        {"appeal_id": appeal.id, "reason": data["reason"], "filed_at": utcnow().isoformat()})
+    engine.send_message(
+        case_number,
+        "appeal_filed",
+        {"appeal_id": appeal.id, "reason": data["reason"], "filed_at": utcnow().isoformat()},
+    )
     add_event(session, app, "appeal_filed", "Appeal filed", actor=actor, detail={"appeal_id": appeal.id})
     return appeal
 
@@ -267,11 +299,14 @@ def recheck_enrolment(engine, case_number, actor="system", review_reasons=()):
     if engine.instance_for_key(case_number) is not None:
         raise RecheckNotAllowed(f"case {case_number} already has a process running")
     settings = engine.settings
-    data = {"nik": app.nik, "case_number": case_number,
-            "review_flags": list(dict.fromkeys(r["code"] for r in review_reasons)),
-            "review_reasons": [dict(r) for r in review_reasons],
-            "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"]),
-            "appeal_window": settings["BANSOS_APPEAL_WINDOW"]}
+    data = {
+        "nik": app.nik,
+        "case_number": case_number,
+        "review_flags": list(dict.fromkeys(r["code"] for r in review_reasons)),
+        "review_reasons": [dict(r) for r in review_reasons],
+        "umk": int(settings["BANSOS_REGIONAL_MINIMUM_WAGE"]),
+        "appeal_window": settings["BANSOS_APPEAL_WINDOW"],
+    }
     add_event(engine.session, app, "recheck_started", "Re-check started", actor=actor)
     return engine.start("recheck", case_number, data, region=app.district_code)
 
@@ -290,8 +325,12 @@ def case_diagram(engine, app):
 
 def actor_for(officer):
     """Build the engine's Actor from an officer record."""
-    return Actor(id=officer.username, roles=frozenset(officer.roles or []),
-                 regions=None if officer.regions is None else frozenset(officer.regions), name=officer.name)
+    return Actor(
+        id=officer.username,
+        roles=frozenset(officer.roles or []),
+        regions=None if officer.regions is None else frozenset(officer.regions),
+        name=officer.name,
+    )
 
 
 def officer_or_404(session, username):

@@ -5,6 +5,7 @@ module only lays them out on A4. The PDF uses the standard Helvetica font (no fo
 embedded or read): text outside its Latin-1 range is written with close equivalents, so an
 officer's typographic quotes or dashes print, and nothing fails on an unexpected character.
 """
+
 from dataclasses import dataclass, field
 
 from fpdf import FPDF
@@ -12,8 +13,21 @@ from fpdf.enums import XPos, YPos
 
 FONT = "Helvetica"
 # Characters Helvetica (Latin-1) lacks, written as their nearest equivalent.
-PLAIN = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-",
-                       "\u2026": "...", "\u00a0": " ", "\u2022": "-", "\u202f": " ", "\u2009": " "})
+PLAIN = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u2022": "-",
+        "\u202f": " ",
+        "\u2009": " ",
+    }
+)
 
 
 def plain(text):

@@ -1,4 +1,5 @@
 """Masking of personal identifiers where they need not be shown."""
+
 import re
 
 from integrations.nik import mask_nik

@@ -2,7 +2,8 @@
 
 Registry refresh. Before a registry extract import replaces the sandbox registry tables, the fields
 that matter for eligibility (civil registry: alive; DTSEN: decile; BPJS Ketenagakerjaan: wage;
-ASN/TNI/Polri: category; assets: vehicles, electricity, company roles per person) are copied into `registry_snapshot` with one
+ASN/TNI/Polri: category; assets: vehicles, electricity, company roles per person) are copied into `registry_snapshot`
+with one
 INSERT ... SELECT per field; after the import the change set is computed in the database (new or
 changed values by an outer join of the table on the snapshot, removed rows by the reverse join) and
 kept in `registry_changes` (NIK and/or KK, source, field, old, new, the import run). Nothing is
@@ -18,10 +19,28 @@ officer's approval, then the notice with every reason and the appeal window; pro
 A quarter's run is started once: by `tepat reverify --quarter 2026Q4`, by an administrator on
 /admin/runs, or by the scheduler when BANSOS_REVERIFY_SCHEDULE_ENABLED is on.
 """
+
 from datetime import date
 
-from sqlalchemy import (JSON, Boolean, Date, ForeignKey, Integer, String, and_, case, cast, delete, false,
-                        func, insert, literal, or_, select, true)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from engine.db import UTCDateTime, db, utcnow
@@ -86,6 +105,7 @@ class MemberBenefitEnd(db.Model):
 
 # --- the change set of an import -------------------------------------------------------------------------
 
+
 def _company_roles_by_person():
     """Company roles per person (the asset extract's PENGURUS_BADAN_USAHA): one row per NIK holding any,
     its value how many companies the person holds each role in, e.g. 'DIRECTOR:1,OWNER:0' (the same
@@ -133,9 +153,12 @@ def snapshot_registry(session):
     session.execute(delete(RegistrySnapshot))
     snap = RegistrySnapshot.__table__
     for source, table, key, field in WATCHED:
-        session.execute(insert(snap).from_select(
-            ["source", "field", "key", "value"],
-            select(literal(source), literal(field), table.c[key], _text(table.c[field]))))
+        session.execute(
+            insert(snap).from_select(
+                ["source", "field", "key", "value"],
+                select(literal(source), literal(field), table.c[key], _text(table.c[field])),
+            )
+        )
     return mark
 
 
@@ -151,26 +174,55 @@ def record_changes(session, run_id=None, now=None):
         kind = and_(snap.c.source == source, snap.c.field == field)
         if key == "nik":
             people = t.people.alias("p")
-            kk = select(people.c.kk_number).where(people.c.nik == table.c.nik).scalar_subquery() \
-                if table is not t.people else table.c.kk_number
+            kk = (
+                select(people.c.kk_number).where(people.c.nik == table.c.nik).scalar_subquery()
+                if table is not t.people
+                else table.c.kk_number
+            )
             nik_col, kk_col = table.c.nik, kk
         else:
             nik_col, kk_col = literal(None, String(16)), table.c.kk_number
         # new or changed values
-        session.execute(insert(changes).from_select(columns, select(
-            literal(run_id, Integer), literal(source), nik_col, kk_col, literal(field), snap.c.value, new,
-            literal(now, UTCDateTime)).select_from(
-            table.outerjoin(snap, and_(kind, snap.c.key == table.c[key]))).where(
-            or_(snap.c.key.is_(None), snap.c.value.is_distinct_from(new)))))
+        session.execute(
+            insert(changes).from_select(
+                columns,
+                select(
+                    literal(run_id, Integer),
+                    literal(source),
+                    nik_col,
+                    kk_col,
+                    literal(field),
+                    snap.c.value,
+                    new,
+                    literal(now, UTCDateTime),
+                )
+                .select_from(table.outerjoin(snap, and_(kind, snap.c.key == table.c[key])))
+                .where(or_(snap.c.key.is_(None), snap.c.value.is_distinct_from(new))),
+            )
+        )
         # rows the extract no longer lists
-        gone_kk = (select(t.people.c.kk_number).where(t.people.c.nik == snap.c.key).scalar_subquery()
-                   if key == "nik" and table is not t.people else literal(None, String(16)))
-        session.execute(insert(changes).from_select(columns, select(
-            literal(run_id, Integer), literal(source),
-            snap.c.key if key == "nik" else literal(None, String(16)),
-            gone_kk if key == "nik" else snap.c.key,
-            literal(field), snap.c.value, literal(None, String(120)), literal(now, UTCDateTime)).select_from(
-            snap.outerjoin(table, table.c[key] == snap.c.key)).where(kind, table.c[key].is_(None))))
+        gone_kk = (
+            select(t.people.c.kk_number).where(t.people.c.nik == snap.c.key).scalar_subquery()
+            if key == "nik" and table is not t.people
+            else literal(None, String(16))
+        )
+        session.execute(
+            insert(changes).from_select(
+                columns,
+                select(
+                    literal(run_id, Integer),
+                    literal(source),
+                    snap.c.key if key == "nik" else literal(None, String(16)),
+                    gone_kk if key == "nik" else snap.c.key,
+                    literal(field),
+                    snap.c.value,
+                    literal(None, String(120)),
+                    literal(now, UTCDateTime),
+                )
+                .select_from(snap.outerjoin(table, table.c[key] == snap.c.key))
+                .where(kind, table.c[key].is_(None)),
+            )
+        )
     session.execute(delete(RegistrySnapshot))
     return session.scalar(select(func.count()).select_from(changes)) - before
 
@@ -185,8 +237,11 @@ def touched_enrolled(run_id, since=0):
     change = aliased(RegistryChange)
     touched = select(change.id).where(
         _changes_of(run_id, since, change),
-        or_(and_(change.kk_number.is_not(None), change.kk_number == Application.kk_number),
-            and_(change.nik.is_not(None), change.nik == Application.nik)))
+        or_(
+            and_(change.kk_number.is_not(None), change.kk_number == Application.kk_number),
+            and_(change.nik.is_not(None), change.nik == Application.nik),
+        ),
+    )
     return select(Application.case_number).where(Application.status == "ENROLLED", touched.exists())
 
 
@@ -200,35 +255,77 @@ def end_deceased_components(session, settings, run_id=None, today=None, since=0)
 
     today = today or date.today()
     amounts = (settings.get("BANSOS_BENEFITS") or {}).get("PKH", {})
-    query = select(RegistryChange.id, RegistryChange.nik, Enrolment.id, Application.id, Application.case_number,
-                   t.people.c.birth_date, t.people.c.pregnant, t.people.c.disability, t.people.c.school_level,
-                   t.people.c.death_date).select_from(RegistryChange).join(
-        t.people, t.people.c.nik == RegistryChange.nik).join(
-        Application, and_(Application.status == "ENROLLED",
-                          or_(Application.kk_number == t.people.c.kk_number, Application.nik == RegistryChange.nik))).join(
-        Enrolment, and_(Enrolment.application_id == Application.id, Enrolment.ended_at.is_(None))).where(
-        _changes_of(run_id, since), RegistryChange.source == "civil_registry", RegistryChange.field == "alive",
-        RegistryChange.new_value == "false")
+    query = (
+        select(
+            RegistryChange.id,
+            RegistryChange.nik,
+            Enrolment.id,
+            Application.id,
+            Application.case_number,
+            t.people.c.birth_date,
+            t.people.c.pregnant,
+            t.people.c.disability,
+            t.people.c.school_level,
+            t.people.c.death_date,
+        )
+        .select_from(RegistryChange)
+        .join(t.people, t.people.c.nik == RegistryChange.nik)
+        .join(
+            Application,
+            and_(
+                Application.status == "ENROLLED",
+                or_(Application.kk_number == t.people.c.kk_number, Application.nik == RegistryChange.nik),
+            ),
+        )
+        .join(Enrolment, and_(Enrolment.application_id == Application.id, Enrolment.ended_at.is_(None)))
+        .where(
+            _changes_of(run_id, since),
+            RegistryChange.source == "civil_registry",
+            RegistryChange.field == "alive",
+            RegistryChange.new_value == "false",
+        )
+    )
     from .operations import add_event
 
     count = 0
-    for change_id, nik, enrolment_id, app_id, _number, birth, pregnant, disability, school, died in session.execute(query).all():
-        exists = session.scalar(select(MemberBenefitEnd.id).where(MemberBenefitEnd.enrolment_id == enrolment_id,
-                                                                  MemberBenefitEnd.member_nik == nik))
+    for change_id, nik, enrolment_id, app_id, _number, birth, pregnant, disability, school, died in session.execute(
+        query
+    ).all():
+        exists = session.scalar(
+            select(MemberBenefitEnd.id).where(
+                MemberBenefitEnd.enrolment_id == enrolment_id, MemberBenefitEnd.member_nik == nik
+            )
+        )
         if exists:
             continue
         member = {"birth_date": birth, "pregnant": pregnant, "disability": disability, "school_level": school}
-        categories = pkh_components([member], {k: v for k, v in amounts.items() if k != "caps"}, today) \
-            if amounts else []
-        session.add(MemberBenefitEnd(enrolment_id=enrolment_id, application_id=app_id, member_nik=nik,
-                                     categories=categories, reason=DECEASED, ended_on=died or today,
-                                     change_id=change_id))
+        categories = (
+            pkh_components([member], {k: v for k, v in amounts.items() if k != "caps"}, today) if amounts else []
+        )
+        session.add(
+            MemberBenefitEnd(
+                enrolment_id=enrolment_id,
+                application_id=app_id,
+                member_nik=nik,
+                categories=categories,
+                reason=DECEASED,
+                ended_on=died or today,
+                change_id=change_id,
+            )
+        )
         app = session.get(Application, app_id)
-        add_event(session, app, "member_benefits_ended",
-                  "Benefit components of a deceased member ended (civil registry)",
-                  detail={"member": mask_nik(nik), "reason": DECEASED,
-                          "categories": [c["category"] for c in categories],
-                          "ended_on": (died or today).isoformat()})
+        add_event(
+            session,
+            app,
+            "member_benefits_ended",
+            "Benefit components of a deceased member ended (civil registry)",
+            detail={
+                "member": mask_nik(nik),
+                "reason": DECEASED,
+                "categories": [c["category"] for c in categories],
+                "ended_on": (died or today).isoformat(),
+            },
+        )
         count += 1
     session.flush()
     return count
@@ -245,12 +342,23 @@ def after_import(engine, import_run, since=0):
     keys = touched_enrolled(run_id, since)
     if not session.scalar(select(func.count()).select_from(keys.subquery())):
         return None, ended
-    run = create_run(session, REGISTRY_RECHECK, {"import_run_id": import_run.id if import_run else None,
-                                                 "deaths_ended": ended},
-                     import_run.started_by if import_run else "system", keys,
-                     engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50), regions=None)
-    record(session, import_run.started_by if import_run else "system", "run.start", target_type="run", target_id=str(run.id),
-           detail={"kind": REGISTRY_RECHECK, "total": run.total, "import_run": import_run.id if import_run else None})
+    run = create_run(
+        session,
+        REGISTRY_RECHECK,
+        {"import_run_id": import_run.id if import_run else None, "deaths_ended": ended},
+        import_run.started_by if import_run else "system",
+        keys,
+        engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50),
+        regions=None,
+    )
+    record(
+        session,
+        import_run.started_by if import_run else "system",
+        "run.start",
+        target_type="run",
+        target_id=str(run.id),
+        detail={"kind": REGISTRY_RECHECK, "total": run.total, "import_run": import_run.id if import_run else None},
+    )
     from .runkinds import _hint
 
     _hint(engine, run)
@@ -328,8 +436,9 @@ def parse_quarter(text):
 
 def quarter_run(session, quarter, regions=None):
     """The quarter's re-verification run that counts (not cancelled, not failed as a whole), if any."""
-    runs = session.scalars(select(Run).where(Run.kind == REVERIFY, Run.status.not_in((CANCELLED, FAILED)))
-                           .order_by(Run.id.desc())).all()
+    runs = session.scalars(
+        select(Run).where(Run.kind == REVERIFY, Run.status.not_in((CANCELLED, FAILED))).order_by(Run.id.desc())
+    ).all()
     wanted = sorted(regions) if regions else None
     return next((r for r in runs if (r.params or {}).get("quarter") == quarter and r.regions == wanted), None)
 
@@ -342,13 +451,33 @@ def start_reverify_run(engine, actor, quarter, ip=None, user_agent=None):
     existing = quarter_run(engine.session, quarter, actor.regions)
     if existing is not None:
         raise QuarterAlreadyRun(f"the re-verification of {quarter} is run {existing.id}", run_id=existing.id)
-    keys = scoped(select(Application.case_number).where(Application.status == "ENROLLED"),
-                  Application.district_code, actor)
-    run = create_run(engine.session, REVERIFY, {"quarter": quarter}, actor.id, keys,
-                     engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50), regions=actor.regions)
-    record(engine.session, actor, "run.start", target_type="run", target_id=str(run.id), ip=ip,
-           user_agent=user_agent, detail={"kind": REVERIFY, "quarter": quarter, "total": run.total,
-                                          "regions": sorted(actor.regions) if actor.regions else None})
+    keys = scoped(
+        select(Application.case_number).where(Application.status == "ENROLLED"), Application.district_code, actor
+    )
+    run = create_run(
+        engine.session,
+        REVERIFY,
+        {"quarter": quarter},
+        actor.id,
+        keys,
+        engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50),
+        regions=actor.regions,
+    )
+    record(
+        engine.session,
+        actor,
+        "run.start",
+        target_type="run",
+        target_id=str(run.id),
+        ip=ip,
+        user_agent=user_agent,
+        detail={
+            "kind": REVERIFY,
+            "quarter": quarter,
+            "total": run.total,
+            "regions": sorted(actor.regions) if actor.regions else None,
+        },
+    )
     from .runkinds import _hint
 
     _hint(engine, run)

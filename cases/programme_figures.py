@@ -7,6 +7,7 @@ districts of the officer who asks. A first stage paid at enrolment by the older 
 the amount benefits.first_payment; new enrolments pay nothing themselves) counts in the quarter of the enrolment;
 payment cycles and PKH commitment checks are counted by `cycle_figures` below.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,8 +71,13 @@ def _exit_kind(status):
 def programme_figures(session, actor):
     """Count enrolments and exits per quarter and district for `actor`'s districts."""
     e, a = Enrolment, Application
-    query = scoped(select(a.district_code, a.status, e.enrolled_at, e.ended_at, e.benefits, e.disbursement_ref)
-                   .join(a, a.id == e.application_id), a.district_code, actor)
+    query = scoped(
+        select(a.district_code, a.status, e.enrolled_at, e.ended_at, e.benefits, e.disbursement_ref).join(
+            a, a.id == e.application_id
+        ),
+        a.district_code,
+        actor,
+    )
     figures = ProgrammeFigures()
     for district, status, enrolled_at, ended_at, benefits, disbursement_ref in session.execute(query):
         district = district or "??"
@@ -79,8 +85,11 @@ def programme_figures(session, actor):
         first = int((benefits or {}).get("first_payment") or 0) if disbursement_ref else 0
         per_district = figures.districts.setdefault(district, Counts())
         quarter = quarter_of(enrolled_at)
-        for counts in (figures.quarters.setdefault(quarter, Counts()),
-                       figures.cells.setdefault((quarter, district), Counts()), per_district):
+        for counts in (
+            figures.quarters.setdefault(quarter, Counts()),
+            figures.cells.setdefault((quarter, district), Counts()),
+            per_district,
+        ):
             counts.enrolled += 1
             if first:
                 counts.first_payments += 1
@@ -93,8 +102,11 @@ def programme_figures(session, actor):
             continue
         kind = _exit_kind(status)
         end_quarter = quarter_of(ended_at)
-        for counts in (figures.quarters.setdefault(end_quarter, Counts()),
-                       figures.cells.setdefault((end_quarter, district), Counts()), per_district):
+        for counts in (
+            figures.quarters.setdefault(end_quarter, Counts()),
+            figures.cells.setdefault((end_quarter, district), Counts()),
+            per_district,
+        ):
             setattr(counts, kind, getattr(counts, kind) + 1)
     return figures
 
@@ -105,9 +117,13 @@ def write_xlsx(figures, out, district_label, locale="id", cycles=None):
     from openpyxl.styles import Font
 
     t = (lambda i, e: i) if locale == "id" else (lambda i, e: e)
-    counts_header = [t("Terdaftar baru", "New enrolments"), t("Keluar: dikeluarkan", "Exits: removed"),
-                     t("Keluar: graduasi", "Exits: graduated"), t("Keluar: lainnya", "Exits: other"),
-                     t("Keluar (jumlah)", "Exits (total)")]
+    counts_header = [
+        t("Terdaftar baru", "New enrolments"),
+        t("Keluar: dikeluarkan", "Exits: removed"),
+        t("Keluar: graduasi", "Exits: graduated"),
+        t("Keluar: lainnya", "Exits: other"),
+        t("Keluar (jumlah)", "Exits (total)"),
+    ]
 
     def row(c):
         return [c.enrolled, c.removed, c.graduated, c.other, c.exits]
@@ -120,22 +136,36 @@ def write_xlsx(figures, out, district_label, locale="id", cycles=None):
     wb = Workbook()
     ws = wb.active
     ws.title = t("Per triwulan", "Per quarter")
-    sheet(ws, [t("Triwulan", "Quarter"), *counts_header, t("Tunai per tahun terdaftar baru (Rp)",
-                                                             "Annual cash of new enrolments (Rp)"),
-               t("Pembayaran tahap pertama diminta", "First-stage payments requested"),
-               t("Jumlah tahap pertama (Rp)", "First-stage amount (Rp)")])
+    sheet(
+        ws,
+        [
+            t("Triwulan", "Quarter"),
+            *counts_header,
+            t("Tunai per tahun terdaftar baru (Rp)", "Annual cash of new enrolments (Rp)"),
+            t("Pembayaran tahap pertama diminta", "First-stage payments requested"),
+            t("Jumlah tahap pertama (Rp)", "First-stage amount (Rp)"),
+        ],
+    )
     for q in figures.quarter_list():
         c = figures.quarters[q]
         ws.append([q, *row(c), c.annual_cash, c.first_payments, c.first_amount])
     ws = wb.create_sheet(t("Per kecamatan", "Per district"))
-    sheet(ws, [t("Kecamatan", "District"), *counts_header, t("Aktif", "Active"),
-               t("Tunai per tahun aktif (Rp)", "Annual cash, active (Rp)")])
+    sheet(
+        ws,
+        [
+            t("Kecamatan", "District"),
+            *counts_header,
+            t("Aktif", "Active"),
+            t("Tunai per tahun aktif (Rp)", "Annual cash, active (Rp)"),
+        ],
+    )
     for d in figures.district_list():
-        ws.append([district_label(d), *row(figures.districts[d]), figures.active.get(d, 0),
-                   figures.districts[d].annual_cash])
+        ws.append(
+            [district_label(d), *row(figures.districts[d]), figures.active.get(d, 0), figures.districts[d].annual_cash]
+        )
     ws = wb.create_sheet(t("Triwulan x kecamatan", "Quarter x district"))
     sheet(ws, [t("Triwulan", "Quarter"), t("Kecamatan", "District"), *counts_header])
-    for (q, d) in sorted(figures.cells):
+    for q, d in sorted(figures.cells):
         ws.append([q, district_label(d), *row(figures.cells[(q, d)])])
     if cycles is not None:
         write_cycle_sheets(wb, cycles, district_label, locale)
@@ -178,8 +208,10 @@ class CycleFigures:
         return sorted(self.districts)
 
     def _both(self, quarter, district):
-        return (self.quarters.setdefault(quarter, CycleCounts()),
-                self.districts.setdefault(district or "??", CycleCounts()))
+        return (
+            self.quarters.setdefault(quarter, CycleCounts()),
+            self.districts.setdefault(district or "??", CycleCounts()),
+        )
 
 
 def cycle_quarter(months, cut_off):
@@ -199,27 +231,40 @@ def cycle_figures(session, actor):
 
     out = CycleFigures()
     p, m, c = Payment, CycleMember, PaymentCycle
-    query = scoped(select(c.months, c.cut_off, m.district_code, p.status, func.count(), func.sum(p.amount))
-                   .join(m, m.id == p.member_id).join(c, c.id == p.cycle_id)
-                   .where(p.status.in_((*PAID, "failed", "returned")))
-                   .group_by(c.months, c.cut_off, m.district_code, p.status), m.district_code, actor)
+    query = scoped(
+        select(c.months, c.cut_off, m.district_code, p.status, func.count(), func.sum(p.amount))
+        .join(m, m.id == p.member_id)
+        .join(c, c.id == p.cycle_id)
+        .where(p.status.in_((*PAID, "failed", "returned")))
+        .group_by(c.months, c.cut_off, m.district_code, p.status),
+        m.district_code,
+        actor,
+    )
     for months, cut_off, district, status, n, amount in session.execute(query):
         kind = "paid" if status in PAID else status
         for counts in out._both(cycle_quarter(months, cut_off), district):
             setattr(counts, kind, getattr(counts, kind) + n)
             setattr(counts, f"{kind}_amount", getattr(counts, f"{kind}_amount") + int(amount or 0))
     k = CommitmentCheck
-    query = scoped(select(k.period, k.district_code, k.compliant, func.count())
-                   .group_by(k.period, k.district_code, k.compliant), k.district_code, actor)
+    query = scoped(
+        select(k.period, k.district_code, k.compliant, func.count()).group_by(k.period, k.district_code, k.compliant),
+        k.district_code,
+        actor,
+    )
     for period, district, compliant, n in session.execute(query):
         for counts in out._both(period, district):
             counts.checks += n
             counts.compliant += n if compliant else 0
     e = EntitlementCondition
-    query = scoped(select(c.months, c.cut_off, m.district_code, e.status, func.count())
-                   .join(m, m.id == e.member_id).join(c, c.id == e.cycle_id)
-                   .where(e.status.in_(("warning", "suspended")))
-                   .group_by(c.months, c.cut_off, m.district_code, e.status), m.district_code, actor)
+    query = scoped(
+        select(c.months, c.cut_off, m.district_code, e.status, func.count())
+        .join(m, m.id == e.member_id)
+        .join(c, c.id == e.cycle_id)
+        .where(e.status.in_(("warning", "suspended")))
+        .group_by(c.months, c.cut_off, m.district_code, e.status),
+        m.district_code,
+        actor,
+    )
     for months, cut_off, district, status, n in session.execute(query):
         for counts in out._both(cycle_quarter(months, cut_off), district):
             if status == "warning":
@@ -234,20 +279,38 @@ def write_cycle_sheets(wb, cycles, district_label, locale="id"):
     from openpyxl.styles import Font
 
     t = (lambda i, e: i) if locale == "id" else (lambda i, e: e)
-    pay = [t("Dibayar (diterima/ditarik)", "Paid (credited/drawn)"), t("Dibayar (Rp)", "Paid (Rp)"),
-           t("Gagal", "Failed"), t("Gagal (Rp)", "Failed (Rp)"), t("Dikembalikan", "Returned"),
-           t("Dikembalikan (Rp)", "Returned (Rp)")]
-    com = [t("Pemeriksaan tercatat", "Checks recorded"), t("Memenuhi", "Compliant"),
-           t("Peringatan", "Warnings"), t("Komponen ditangguhkan", "Suspended components")]
+    pay = [
+        t("Dibayar (diterima/ditarik)", "Paid (credited/drawn)"),
+        t("Dibayar (Rp)", "Paid (Rp)"),
+        t("Gagal", "Failed"),
+        t("Gagal (Rp)", "Failed (Rp)"),
+        t("Dikembalikan", "Returned"),
+        t("Dikembalikan (Rp)", "Returned (Rp)"),
+    ]
+    com = [
+        t("Pemeriksaan tercatat", "Checks recorded"),
+        t("Memenuhi", "Compliant"),
+        t("Peringatan", "Warnings"),
+        t("Komponen ditangguhkan", "Suspended components"),
+    ]
     for title, header, values in (
-            (t("Pembayaran", "Payments"), pay,
-             lambda x: [x.paid, x.paid_amount, x.failed, x.failed_amount, x.returned, x.returned_amount]),
-            (t("Komitmen", "Commitments"), com, lambda x: [x.checks, x.compliant, x.warnings, x.suspended])):
+        (
+            t("Pembayaran", "Payments"),
+            pay,
+            lambda x: [x.paid, x.paid_amount, x.failed, x.failed_amount, x.returned, x.returned_amount],
+        ),
+        (t("Komitmen", "Commitments"), com, lambda x: [x.checks, x.compliant, x.warnings, x.suspended]),
+    ):
         for suffix, first, keys, table, label in (
-                (t("per triwulan", "per quarter"), t("Triwulan", "Quarter"), cycles.quarter_list(), cycles.quarters,
-                 str),
-                (t("per kecamatan", "per district"), t("Kecamatan", "District"), cycles.district_list(),
-                 cycles.districts, district_label)):
+            (t("per triwulan", "per quarter"), t("Triwulan", "Quarter"), cycles.quarter_list(), cycles.quarters, str),
+            (
+                t("per kecamatan", "per district"),
+                t("Kecamatan", "District"),
+                cycles.district_list(),
+                cycles.districts,
+                district_label,
+            ),
+        ):
             ws = wb.create_sheet(f"{title} {suffix}"[:31])
             ws.append([first, *header])
             for cell in ws[1]:
@@ -255,9 +318,15 @@ def write_cycle_sheets(wb, cycles, district_label, locale="id"):
             for key in keys:
                 ws.append([label(key), *values(table[key])])
     ws = wb.create_sheet(t("Catatan", "Notes"))
-    ws.append([t("Siklus pembayaran dihitung pada triwulan bulan pertamanya (tanpa bulan: triwulan tanggal batas, WIB); "
-                 "pembayaran dan peringatan/penangguhan pada kecamatan keluarga saat tanggal batas; pemeriksaan "
-                 "komitmen pada triwulan yang diperiksa.",
-                 "A payment cycle counts in the quarter of its first month (without months: the quarter of its "
-                 "cut-off, WIB); payments and warnings/suspensions in the family's district at the cut-off; "
-                 "commitment checks in the quarter they check.")])
+    ws.append(
+        [
+            t(
+                "Siklus pembayaran dihitung pada triwulan bulan pertamanya (tanpa bulan: triwulan tanggal batas, WIB); "
+                "pembayaran dan peringatan/penangguhan pada kecamatan keluarga saat tanggal batas; pemeriksaan "
+                "komitmen pada triwulan yang diperiksa.",
+                "A payment cycle counts in the quarter of its first month (without months: the quarter of its "
+                "cut-off, WIB); payments and warnings/suspensions in the family's district at the cut-off; "
+                "commitment checks in the quarter they check.",
+            )
+        ]
+    )

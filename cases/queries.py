@@ -1,4 +1,5 @@
 """Read-only views of cases: lists scoped by district, and what a case view shows."""
+
 from dataclasses import dataclass
 
 from sqlalchemy import false, func, select
@@ -32,8 +33,11 @@ def list_cases(session, regions, status=None, district=None, page=1, per_page=25
     if status:
         query = query.where(Application.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.execute(query.order_by(Application.id.desc()).limit(per_page)
-                           .offset((page - 1) * per_page)).scalars().all()
+    rows = (
+        session.execute(query.order_by(Application.id.desc()).limit(per_page).offset((page - 1) * per_page))
+        .scalars()
+        .all()
+    )
     return CasePage(list(rows), total, page, per_page)
 
 
@@ -52,13 +56,29 @@ class CaseRecords:
 
 def case_records(session, app):
     """Return the case's open tasks, evidence (oldest first) and timeline."""
-    tasks = session.execute(select(HumanTask).where(HumanTask.business_key == app.case_number,
-                                                    HumanTask.status.in_(("open", "claimed")))
-                            .order_by(HumanTask.id)).scalars().all()
-    evidence = session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
-                               .order_by(EvidenceRecord.id)).scalars().all()
-    events = session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)
-                             .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
+    tasks = (
+        session.execute(
+            select(HumanTask)
+            .where(HumanTask.business_key == app.case_number, HumanTask.status.in_(("open", "claimed")))
+            .order_by(HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
+    evidence = (
+        session.execute(
+            select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
+        )
+        .scalars()
+        .all()
+    )
+    events = (
+        session.execute(
+            select(CaseEvent).where(CaseEvent.application_id == app.id).order_by(CaseEvent.at, CaseEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     return CaseRecords(list(tasks), list(evidence), list(events))
 
 
@@ -78,13 +98,20 @@ def places_of(session, business_keys):
     keys = sorted({k for k in business_keys if k})
     if not keys:
         return {}
-    places = {row.case_number: Place(row.applicant_name, row.village, row.district_name) for row in session.execute(
-        select(Application.case_number, Application.applicant_name, Application.village, Application.district_name)
-        .where(Application.case_number.in_(keys)))}
+    places = {
+        row.case_number: Place(row.applicant_name, row.village, row.district_name)
+        for row in session.execute(
+            select(
+                Application.case_number, Application.applicant_name, Application.village, Application.district_name
+            ).where(Application.case_number.in_(keys))
+        )
+    }
     rest = [k for k in keys if k not in places]
     if rest:
         for row in session.execute(
-                select(Objection.number, Application.applicant_name, Objection.village, Application.district_name)
-                .join(Application, Application.id == Objection.application_id).where(Objection.number.in_(rest))):
+            select(Objection.number, Application.applicant_name, Objection.village, Application.district_name)
+            .join(Application, Application.id == Objection.application_id)
+            .where(Objection.number.in_(rest))
+        ):
             places[row.number] = Place(row.applicant_name, row.village, row.district_name)
     return places

@@ -1,4 +1,5 @@
 """The officers' roles: the one list, used by accounts, pages, the API, the menus and the labels."""
+
 from enum import StrEnum
 
 

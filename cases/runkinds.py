@@ -10,6 +10,7 @@ Who may start: an import, administrators; a re-check, administrators and supervi
 enrolled cases of their own districts (engine/scope: an officer limited to districts re-checks
 those only). Every start and cancel is audited (run.start, run.cancel).
 """
+
 from sqlalchemy import select
 
 from engine.dispatch import hint_after_commit
@@ -22,8 +23,12 @@ from .models import Application
 
 IMPORT, RECHECK = "import", "recheck"
 REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"  # cases/programme.py
-STARTERS = {IMPORT: ("administrator",), RECHECK: ("administrator", "supervisor"),
-            REVERIFY: ("administrator",), REGISTRY_RECHECK: ("administrator",)}
+STARTERS = {
+    IMPORT: ("administrator",),
+    RECHECK: ("administrator", "supervisor"),
+    REVERIFY: ("administrator",),
+    REGISTRY_RECHECK: ("administrator",),
+}
 READERS = ("administrator", "supervisor", "auditor")
 
 
@@ -49,22 +54,35 @@ def _import_one(engine, run, folder):
     params = run.params or {}
     since = snapshot_registry(engine.session)  # the watched fields before: the change set is computed after
     try:
-        report = import_extracts(folder, engine.session, error_workbook_path=params.get("errors_path"),
-                                 max_delete_share=params.get("max_delete_share"),
-                                 progress=_rows_read_reporter(engine.session, run.id))
+        report = import_extracts(
+            folder,
+            engine.session,
+            error_workbook_path=params.get("errors_path"),
+            max_delete_share=params.get("max_delete_share"),
+            progress=_rows_read_reporter(engine.session, run.id),
+        )
     except ExtractInvalid as exc:
         raise ItemRefused("; ".join(exc.problems)) from exc
     except MassDeleteRefused as exc:
         raise ItemRefused(str(exc)) from exc
-    run.result = {"tables": {t: dict(s.as_dict(), rows=report.counts.get(t, 0)) for t, s in report.sync.items()},
-                  "rows_read": report.rows_read, "refused_rows": len(report.errors),
-                  "seconds": round(report.seconds, 1)}
+    run.result = {
+        "tables": {t: dict(s.as_dict(), rows=report.counts.get(t, 0)) for t, s in report.sync.items()},
+        "rows_read": report.rows_read,
+        "refused_rows": len(report.errors),
+        "seconds": round(report.seconds, 1),
+    }
     run.error_file = str(report.error_workbook) if report.errors and report.error_workbook else None
     changes = record_changes(engine.session, run.id)
     recheck, deaths = after_import(engine, run, since)
-    run.result = dict(run.result, **{"registry_changes": changes, "deaths_ended": deaths,
-                       "recheck_run": recheck.id if recheck is not None else None,
-                       "families_to_recheck": recheck.total if recheck is not None else 0})
+    run.result = dict(
+        run.result,
+        **{
+            "registry_changes": changes,
+            "deaths_ended": deaths,
+            "recheck_run": recheck.id if recheck is not None else None,
+            "families_to_recheck": recheck.total if recheck is not None else 0,
+        },
+    )
     return "imported" if not report.errors else "imported_with_refusals"
 
 
@@ -144,13 +162,28 @@ def start_recheck_run(engine, actor, ip=None, user_agent=None):
     """Start re-checking every enrolled case of the actor's districts; return the run (flushed)."""
     if not may_start(actor, RECHECK):
         raise NotAllowed("only administrators and supervisors start re-check runs", what="run")
-    keys = scoped(select(Application.case_number).where(Application.status == "ENROLLED"),
-                  Application.district_code, actor)
-    run = create_run(engine.session, RECHECK, {"all_enrolled": True}, actor.id, keys,
-                     engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50), regions=actor.regions)
-    record(engine.session, actor, "run.start", target_type="run", target_id=str(run.id), ip=ip,
-           user_agent=user_agent, detail={"kind": RECHECK, "total": run.total,
-                                          "regions": sorted(actor.regions) if actor.regions else None})
+    keys = scoped(
+        select(Application.case_number).where(Application.status == "ENROLLED"), Application.district_code, actor
+    )
+    run = create_run(
+        engine.session,
+        RECHECK,
+        {"all_enrolled": True},
+        actor.id,
+        keys,
+        engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50),
+        regions=actor.regions,
+    )
+    record(
+        engine.session,
+        actor,
+        "run.start",
+        target_type="run",
+        target_id=str(run.id),
+        ip=ip,
+        user_agent=user_agent,
+        detail={"kind": RECHECK, "total": run.total, "regions": sorted(actor.regions) if actor.regions else None},
+    )
     _hint(engine, run)
     return run
 
@@ -159,11 +192,22 @@ def start_import_run(engine, actor, folder, errors_path=None, max_delete_share=N
     """Start an import of the extracts in `folder` (one item: all or nothing); return the run (flushed)."""
     if not may_start(actor, IMPORT):
         raise NotAllowed("only administrators start imports", what="run")
-    params = {"folder": str(folder), "errors_path": str(errors_path) if errors_path else None,
-              "max_delete_share": max_delete_share}
+    params = {
+        "folder": str(folder),
+        "errors_path": str(errors_path) if errors_path else None,
+        "max_delete_share": max_delete_share,
+    }
     run = create_run(engine.session, IMPORT, params, actor.id, [str(folder)], 1, regions=None)
-    record(engine.session, actor, "run.start", target_type="run", target_id=str(run.id), ip=ip,
-           user_agent=user_agent, detail={"kind": IMPORT, "folder": str(folder)})
+    record(
+        engine.session,
+        actor,
+        "run.start",
+        target_type="run",
+        target_id=str(run.id),
+        ip=ip,
+        user_agent=user_agent,
+        detail={"kind": IMPORT, "folder": str(folder)},
+    )
     _hint(engine, run)
     return run
 
@@ -174,7 +218,14 @@ def cancel(engine, actor, run_id, ip=None, user_agent=None):
     if not may_cancel(actor, run):
         raise NotAllowed(f"run {run_id} is not yours to cancel", what="run")
     run = cancel_run(engine.session, run.id, actor.id)
-    record(engine.session, actor, "run.cancel", target_type="run", target_id=str(run.id), ip=ip,
-           user_agent=user_agent, detail={"kind": run.kind, "done": run.done, "failed": run.failed,
-                                          "total": run.total})
+    record(
+        engine.session,
+        actor,
+        "run.cancel",
+        target_type="run",
+        target_id=str(run.id),
+        ip=ip,
+        user_agent=user_agent,
+        detail={"kind": run.kind, "done": run.done, "failed": run.failed, "total": run.total},
+    )
     return run

@@ -11,6 +11,7 @@ Name search is a prefix of the lower-cased name (`Application.name_key`), at lea
 range of `ix_applications_name_key` (byte order on both databases: collation "C" on PostgreSQL), read in
 index order, so a page costs 25 index entries however many cases there are; the count stops at COUNT_CAP.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -94,8 +95,9 @@ def search_cases(session, regions, query, page=1, per_page=PER_PAGE):
     else:
         base = _prefix_range(base, query.value)
         order = (Application.name_key, Application.district_code, Application.id)  # the index's order
-    counted = session.scalar(select(func.count()).select_from(
-        base.with_only_columns(Application.id).limit(COUNT_CAP + 1).subquery()))
+    counted = session.scalar(
+        select(func.count()).select_from(base.with_only_columns(Application.id).limit(COUNT_CAP + 1).subquery())
+    )
     capped = counted > COUNT_CAP
     total = min(counted, COUNT_CAP)
     pages = max(1, -(-total // per_page))
@@ -108,5 +110,11 @@ def audit_detail(query, results):
     """What the audit log keeps of a search: its kind, the NIK masked (what was typed only if it was a
     case number or a name), how many cases were found and which were shown."""
     shown = {"nik": mask_nik(query.value), "case": query.value, "name": query.value}.get(query.kind)
-    return {"kind": query.kind, "query": shown, "results": results.total, "more": results.capped,
-            "page": results.page, "cases": [row.case_number for row in results.rows]}
+    return {
+        "kind": query.kind,
+        "query": shown,
+        "results": results.total,
+        "more": results.capped,
+        "page": results.page,
+        "cases": [row.case_number for row in results.rows],
+    }

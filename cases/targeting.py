@@ -17,6 +17,7 @@ benefit recorded on their enrolment.
 
 Nothing here names a person; rows are limited to the districts of the officer who asks.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,17 +39,32 @@ EXCLUDED_STATUSES = (*REJECTED_STATUSES, "REMOVED")
 # listed falls under "other".
 GROUNDS = (
     ("deceased", "Meninggal dunia", "Deceased", ("DECEASED",)),
-    ("civil_servant", "ASN/TNI/Polri (atau keluarganya)", "Civil servant, soldier or police (or their household)",
-     ("CIVIL_SERVANT_HOUSEHOLD",)),
+    (
+        "civil_servant",
+        "ASN/TNI/Polri (atau keluarganya)",
+        "Civil servant, soldier or police (or their household)",
+        ("CIVIL_SERVANT_HOUSEHOLD",),
+    ),
     ("duplicate", "Wajah/keluarga ganda", "Duplicate face or family", ("DUPLICATE", "DUPLICATE_FACE_SUSPECTED")),
     ("decile", "Desil DTSEN di atas batas", "DTSEN decile above the cut-off", ("DECILE_ABOVE_CUTOFF",)),
-    ("assets", "Aset (mobil, listrik non-subsidi, lainnya)", "Assets (car, non-subsidised electricity, other)",
-     ("ASSETS_ABOVE_LIMIT", "FOUR_WHEEL_VEHICLE", "ELECTRICITY_NON_SUBSIDISED")),
-    ("wage", "Upah di atas UMK (BPJS Ketenagakerjaan)", "Wage above the regional minimum (BPJS employment)",
-     ("WAGE_ABOVE_MINIMUM",)),
-    ("state_paid", "Dibayar APBN/APBD, perangkat desa, guru/tenaga kesehatan bersertifikat",
-     "Paid from state budgets, village official, certified teacher or health worker",
-     ("STATE_PAID_EMPLOYEE", "VILLAGE_OFFICIAL", "CERTIFIED_PROFESSIONAL")),
+    (
+        "assets",
+        "Aset (mobil, listrik non-subsidi, lainnya)",
+        "Assets (car, non-subsidised electricity, other)",
+        ("ASSETS_ABOVE_LIMIT", "FOUR_WHEEL_VEHICLE", "ELECTRICITY_NON_SUBSIDISED"),
+    ),
+    (
+        "wage",
+        "Upah di atas UMK (BPJS Ketenagakerjaan)",
+        "Wage above the regional minimum (BPJS employment)",
+        ("WAGE_ABOVE_MINIMUM",),
+    ),
+    (
+        "state_paid",
+        "Dibayar APBN/APBD, perangkat desa, guru/tenaga kesehatan bersertifikat",
+        "Paid from state budgets, village official, certified teacher or health worker",
+        ("STATE_PAID_EMPLOYEE", "VILLAGE_OFFICIAL", "CERTIFIED_PROFESSIONAL"),
+    ),
     ("company", "Pemilik/pengurus perusahaan", "Company owner or director", ("COMPANY_OWNER",)),
     ("other", "Alasan lain (identitas, wajah, lainnya)", "Other reasons (identity, face, other)", ()),
 )
@@ -83,8 +99,7 @@ class Cell:
         self.zero += other.zero
 
     def as_dict(self):
-        return {"families": self.families, "cash": self.cash, "pbi": self.pbi, "total": self.total,
-                "zero": self.zero}
+        return {"families": self.families, "cash": self.cash, "pbi": self.pbi, "total": self.total, "zero": self.zero}
 
 
 @dataclass
@@ -104,9 +119,13 @@ class Area:
         self.included.merge(other.included)
 
     def as_dict(self):
-        return {"code": self.code, "name": self.name,
-                "grounds": {k: c.as_dict() for k, c in self.grounds.items()},
-                "excluded": self.excluded.as_dict(), "included": self.included.as_dict()}
+        return {
+            "code": self.code,
+            "name": self.name,
+            "grounds": {k: c.as_dict() for k, c in self.grounds.items()},
+            "excluded": self.excluded.as_dict(),
+            "included": self.included.as_dict(),
+        }
 
 
 @dataclass
@@ -116,8 +135,11 @@ class TargetingReport:
     computed_at: object = None
 
     def as_dict(self):
-        return {"computed_at": self.computed_at.isoformat() if self.computed_at else None,
-                "districts": [d.as_dict() for d in self.districts], "total": self.total.as_dict()}
+        return {
+            "computed_at": self.computed_at.isoformat() if self.computed_at else None,
+            "districts": [d.as_dict() for d in self.districts],
+            "total": self.total.as_dict(),
+        }
 
 
 def grounds_of(reasons):
@@ -153,12 +175,23 @@ def _removal_evidence(session, actor):
     is the household the decision saw. An answer the case received after that does not count.
     """
     a, r = Application, Recheck
-    newest = scoped(select(func.max(r.id)).join(a, a.id == r.application_id).where(a.status == "REMOVED")
-                    .group_by(r.application_id), a.district_code, actor)
+    newest = scoped(
+        select(func.max(r.id))
+        .join(a, a.id == r.application_id)
+        .where(a.status == "REMOVED")
+        .group_by(r.application_id),
+        a.district_code,
+        actor,
+    )
     found = {}
     for app_id, explanation in session.execute(select(r.application_id, r.explanation).where(r.id.in_(newest))):
-        ids = [ev.get("id") for entry in explanation or [] if isinstance(entry, dict)
-               for ev in entry.get("evidence") or [] if isinstance(ev, dict) and ev.get("source") == "civil_registry"]
+        ids = [
+            ev.get("id")
+            for entry in explanation or []
+            if isinstance(entry, dict)
+            for ev in entry.get("evidence") or []
+            if isinstance(ev, dict) and ev.get("source") == "civil_registry"
+        ]
         ids = [i for i in ids if isinstance(i, int)]
         if ids:
             found[app_id] = max(ids)
@@ -175,10 +208,14 @@ def _households(session, actor):
     """
     a, ev = Application, EvidenceRecord
     decided_on = _removal_evidence(session, actor)
-    query = scoped(select(ev.application_id, ev.id, ev.value["household"].label("household"))
-                   .join(a, a.id == ev.application_id)
-                   .where(a.status.in_(EXCLUDED_STATUSES), ev.source == "civil_registry")
-                   .order_by(ev.application_id, ev.id), a.district_code, actor)
+    query = scoped(
+        select(ev.application_id, ev.id, ev.value["household"].label("household"))
+        .join(a, a.id == ev.application_id)
+        .where(a.status.in_(EXCLUDED_STATUSES), ev.source == "civil_registry")
+        .order_by(ev.application_id, ev.id),
+        a.district_code,
+        actor,
+    )
     found, fixed = {}, set()
     for app_id, ev_id, members in session.execute(query):
         if members is None or app_id in fixed:
@@ -199,10 +236,24 @@ def targeting_report(session, actor, benefits, district_names=None):
     from engine.db import utcnow
 
     a = Application
-    query = scoped(select(a.id, a.district_code, a.district_name, a.status, a.reasons, a.programmes, a.benefits,
-                          a.decided_at, a.updated_at, a.created_at)
-                   .where(a.status.in_((*EXCLUDED_STATUSES, *APPROVED_STATUSES))).order_by(a.id),
-                   a.district_code, actor)
+    query = scoped(
+        select(
+            a.id,
+            a.district_code,
+            a.district_name,
+            a.status,
+            a.reasons,
+            a.programmes,
+            a.benefits,
+            a.decided_at,
+            a.updated_at,
+            a.created_at,
+        )
+        .where(a.status.in_((*EXCLUDED_STATUSES, *APPROVED_STATUSES)))
+        .order_by(a.id),
+        a.district_code,
+        actor,
+    )
     rows = session.execute(query).all()
     households = _households(session, actor)
     areas = {}
@@ -241,10 +292,16 @@ def write_xlsx(report, out, locale="id"):
     wb = Workbook()
     ws = wb.active
     ws.title = t("Penargetan", "Targeting")
-    header = [t("Kode kecamatan", "District code"), t("Kecamatan", "District"), t("Baris", "Line"),
-              t("Keluarga", "Families"), t("Tunai per tahun (Rp)", "Annual cash (Rp)"),
-              t("Premi PBI per tahun (Rp)", "Annual PBI premium (Rp)"), t("Jumlah per tahun (Rp)", "Annual total (Rp)"),
-              t("Di antaranya manfaat Rp0", "Of which Rp0 benefit")]
+    header = [
+        t("Kode kecamatan", "District code"),
+        t("Kecamatan", "District"),
+        t("Baris", "Line"),
+        t("Keluarga", "Families"),
+        t("Tunai per tahun (Rp)", "Annual cash (Rp)"),
+        t("Premi PBI per tahun (Rp)", "Annual PBI premium (Rp)"),
+        t("Jumlah per tahun (Rp)", "Annual total (Rp)"),
+        t("Di antaranya manfaat Rp0", "Of which Rp0 benefit"),
+    ]
     ws.append(header)
     for cell in ws[1]:
         cell.font = Font(bold=True)
@@ -252,16 +309,50 @@ def write_xlsx(report, out, locale="id"):
     def lines(area, code, name):
         for key in GROUND_KEYS:
             c = area.grounds[key]
-            ws.append([code, name, t("Pengecualian: ", "Exclusion: ") + ground_label(key, locale), c.families, c.cash,
-                       c.pbi, c.total, c.zero])
+            ws.append(
+                [
+                    code,
+                    name,
+                    t("Pengecualian: ", "Exclusion: ") + ground_label(key, locale),
+                    c.families,
+                    c.cash,
+                    c.pbi,
+                    c.total,
+                    c.zero,
+                ]
+            )
         c = area.excluded
-        ws.append([code, name, t("Keluarga dikecualikan (alasan apa pun, dihitung sekali)",
-                                 "Families excluded (any ground, counted once)"),
-                   c.families, c.cash, c.pbi, c.total, c.zero])
+        ws.append(
+            [
+                code,
+                name,
+                t(
+                    "Keluarga dikecualikan (alasan apa pun, dihitung sekali)",
+                    "Families excluded (any ground, counted once)",
+                ),
+                c.families,
+                c.cash,
+                c.pbi,
+                c.total,
+                c.zero,
+            ]
+        )
         c = area.included
-        ws.append([code, name, t("Keluarga layak (terdaftar), manfaat per tahun",
-                                 "Families found eligible (enrolled), annual benefit"),
-                   c.families, c.cash, c.pbi, c.total, ""])
+        ws.append(
+            [
+                code,
+                name,
+                t(
+                    "Keluarga layak (terdaftar), manfaat per tahun",
+                    "Families found eligible (enrolled), annual benefit",
+                ),
+                c.families,
+                c.cash,
+                c.pbi,
+                c.total,
+                "",
+            ]
+        )
 
     for area in report.districts:
         lines(area, area.code, area.name)
@@ -283,9 +374,9 @@ METHOD = {
         "pada saat keputusan dan program yang sesuai dengan desil DTSEN keluarga itu. Umur dihitung pada "
         "tanggal keputusan.",
         "Keluarga yang desilnya tidak memenuhi program apa pun tidak akan menerima apa-apa: manfaatnya Rp0 "
-        "dan dihitung tersendiri (\"di antaranya manfaat Rp0\").",
+        'dan dihitung tersendiri ("di antaranya manfaat Rp0").',
         "Keluarga yang gagal pada beberapa alasan dihitung pada setiap alasan itu, tetapi hanya sekali pada "
-        "baris \"keluarga dikecualikan (alasan apa pun)\"; baris itulah jumlah penghematan. Karena itu baris "
+        'baris "keluarga dikecualikan (alasan apa pun)"; baris itulah jumlah penghematan. Karena itu baris '
         "per alasan tidak dijumlahkan.",
         "Tunai = PKH + BPNT per tahun; premi PBI = iuran BPJS Kesehatan yang dibayar negara per tahun.",
     ),
@@ -295,9 +386,9 @@ METHOD = {
         "amounts in the settings, from the household the civil registry reported at the decision and the "
         "programmes the family's DTSEN decile qualifies for. Ages are counted on the day of the decision.",
         "A family whose decile qualifies for no programme would have received nothing: its benefit is Rp0 and "
-        "it is counted apart (\"of which Rp0\").",
-        "A family failing several grounds is counted under each of them, but once only in the \"families "
-        "excluded (any ground)\" line, which is the total saved. The ground lines are therefore not added up.",
+        'it is counted apart ("of which Rp0").',
+        'A family failing several grounds is counted under each of them, but once only in the "families '
+        'excluded (any ground)" line, which is the total saved. The ground lines are therefore not added up.',
         "Cash = PKH + BPNT a year; PBI premium = the health-insurance premium the state pays, a year.",
     ),
 }
@@ -321,11 +412,17 @@ class ReportCache:
         self._size = size
 
     def get(self, session, actor, benefits, district_names=None):
-        stamp = session.execute(scoped(select(func.count(), func.max(Application.updated_at)),
-                                       Application.district_code, actor)).one()
+        stamp = session.execute(
+            scoped(select(func.count(), func.max(Application.updated_at)), Application.district_code, actor)
+        ).one()
         regions = None if actor.regions is None else tuple(sorted(actor.regions))
-        key = (str(session.get_bind().url), regions, int(stamp[0]), str(stamp[1]),
-               json.dumps(benefits, sort_keys=True, default=str))
+        key = (
+            str(session.get_bind().url),
+            regions,
+            int(stamp[0]),
+            str(stamp[1]),
+            json.dumps(benefits, sort_keys=True, default=str),
+        )
         with self._lock:
             report = self._entries.get(key)
         if report is None:

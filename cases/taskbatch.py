@@ -7,6 +7,7 @@ task is rolled back and reported (and audited by the caller) without stopping th
 The officers a task may go to (`officers_for`) are the active officers holding the role of its
 queue (the lane's role) whose districts include the task's; four eyes is checked when acting.
 """
+
 from dataclasses import dataclass
 
 from sqlalchemy import select

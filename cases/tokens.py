@@ -5,6 +5,7 @@ once, when issued; the database keeps its sha256 (a fast hash is enough for a ra
 length: there is no password to guess) and the first characters (the prefix) so an officer can tell
 tokens apart. Every token expires; a revoked token stays listed, refused.
 """
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -99,9 +100,16 @@ def issue_token(session, officer, name, days, created_by=None, now=None):
         raise TokenInvalid(f"officer {officer.username} is deactivated", field="officer")
     now = now or utcnow()
     secret = TOKEN_MARK + secrets.token_urlsafe(32)
-    row = ApiToken(officer_id=officer.id, officer=officer, name=name, prefix=secret[:PREFIX_LENGTH],
-                   secret_hash=hash_secret(secret), created_at=now, created_by=created_by,
-                   expires_at=now + timedelta(days=days))
+    row = ApiToken(
+        officer_id=officer.id,
+        officer=officer,
+        name=name,
+        prefix=secret[:PREFIX_LENGTH],
+        secret_hash=hash_secret(secret),
+        created_at=now,
+        created_by=created_by,
+        expires_at=now + timedelta(days=days),
+    )
     session.add(row)
     session.flush()
     return row, secret
@@ -138,8 +146,11 @@ def revoke_token(session, token_id, by, owner=None, now=None):
 
 def tokens_of(session, officer):
     """Return an officer's tokens, newest first."""
-    return list(session.execute(select(ApiToken).where(ApiToken.officer_id == officer.id)
-                                .order_by(ApiToken.id.desc())).scalars())
+    return list(
+        session.execute(
+            select(ApiToken).where(ApiToken.officer_id == officer.id).order_by(ApiToken.id.desc())
+        ).scalars()
+    )
 
 
 def all_tokens(session, limit=500):

@@ -1,4 +1,5 @@
 """The approval queue as one supervisor sees it: which tasks they may take, and why not the others."""
+
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -33,9 +34,15 @@ def _position(session, row, actor):
         check_may_work(session, row, actor)
     except FourEyesViolation as exc:
         earlier = exc.details.get("earlier")
-        name = session.execute(select(HumanTask.name).where(
-            HumanTask.instance_id == row.instance_id, HumanTask.bpmn_id == earlier,
-            HumanTask.completed_by == actor.id).limit(1)).scalar_one_or_none()
+        name = session.execute(
+            select(HumanTask.name)
+            .where(
+                HumanTask.instance_id == row.instance_id,
+                HumanTask.bpmn_id == earlier,
+                HumanTask.completed_by == actor.id,
+            )
+            .limit(1)
+        ).scalar_one_or_none()
         return ApprovalItem(row, "FOUR_EYES", name or earlier)
     except NotAllowed:
         return ApprovalItem(row, "ROLE")
@@ -49,6 +56,9 @@ def approval_queue(session, actor, page=1, form_name="approval", per_page=PER_PA
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = session.execute(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
-                                          HumanTask.id).limit(per_page).offset((page - 1) * per_page)).scalars()
+    rows = session.execute(
+        query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).scalars()
     return [_position(session, row, actor) for row in rows], total, pages

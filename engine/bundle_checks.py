@@ -5,6 +5,7 @@ namespaces and prefixed roots normalised or refused, decisions missing, rule exp
 the sandbox, calls to missing processes, processes that call themselves, absurd timers, ids and
 names longer than their database columns, chains too long to parse, files with nothing executable.
 """
+
 import ast
 import re
 
@@ -39,11 +40,18 @@ MAX_TIMER_DAYS = 3660
 
 def problem(file, element, message, code, element_id=None, **params):
     """One finding, in the shape spec._problem makes."""
-    return {"file": file, "element": element, "message": message, "element_id": element_id or element,
-            "code": code, "params": params}
+    return {
+        "file": file,
+        "element": element,
+        "message": message,
+        "element_id": element_id or element,
+        "code": code,
+        "params": params,
+    }
 
 
 # --- DMN ---------------------------------------------------------------------------------------
+
 
 def normalise_dmn(name, tree):
     """Return (tree, problems): DMN 1.2 read as 1.3; unknown namespaces and a missing decision refused."""
@@ -56,16 +64,25 @@ def normalise_dmn(name, tree):
         etree.cleanup_namespaces(tree)
         namespace = DMN13
     if namespace not in DMN_NAMESPACES or etree.QName(tree).localname != "definitions":
-        return tree, [problem(name, None, f"not a DMN 1.1, 1.2 or 1.3 file (root {tree.tag})", "DMN_NAMESPACE",
-                              namespace=namespace or "-")]
+        return tree, [
+            problem(
+                name,
+                None,
+                f"not a DMN 1.1, 1.2 or 1.3 file (root {tree.tag})",
+                "DMN_NAMESPACE",
+                namespace=namespace or "-",
+            )
+        ]
     decisions = tree.findall(f"{{{namespace}}}decision")
     if not decisions:
-        return tree, [problem(name, None, "the file holds no decision (only decision services or diagrams)",
-                              "DMN_NO_DECISION")]
+        return tree, [
+            problem(name, None, "the file holds no decision (only decision services or diagrams)", "DMN_NO_DECISION")
+        ]
     tables = [d for d in decisions if d.find(f"{{{namespace}}}decisionTable") is not None]
     if len(decisions) > 1 or not tables:
-        return tree, [problem(name, decisions[0].get("id"), "each DMN file must hold exactly one decision table",
-                              "DMN_ONE_TABLE")]
+        return tree, [
+            problem(name, decisions[0].get("id"), "each DMN file must hold exactly one decision table", "DMN_ONE_TABLE")
+        ]
     return tree, []
 
 
@@ -75,8 +92,11 @@ def dmn_expression_problems(name, decision):
 
     def refuse(element_id, what, messages):
         if messages:
-            found.append(problem(name, element_id, f"{what}: {messages[0]}", "DMN_EXPRESSION_INVALID",
-                                 detail="; ".join(messages)))
+            found.append(
+                problem(
+                    name, element_id, f"{what}: {messages[0]}", "DMN_EXPRESSION_INVALID", detail="; ".join(messages)
+                )
+            )
 
     for table in decision.decisionTables:
         for entry in table.inputs:
@@ -107,6 +127,7 @@ def _rule_messages(source, lhs):
 
 # --- BPMN, before the parser walks it ----------------------------------------------------------
 
+
 def bpmn_tree_problems(name, tree):
     """Duplicate ids, over-long ids and names, and chains too long to parse, read from the XML."""
     found, seen = [], {}
@@ -115,24 +136,42 @@ def bpmn_tree_problems(name, tree):
         if element_id is None:
             continue
         if element_id in seen:
-            found.append(problem(name, element_id, f"the id {element_id!r} is used by more than one element",
-                                 "DUPLICATE_ID"))
+            found.append(
+                problem(name, element_id, f"the id {element_id!r} is used by more than one element", "DUPLICATE_ID")
+            )
         seen[element_id] = element
         is_process = etree.QName(element).localname == "process"
         limit = MAX_PROCESS_ID if is_process else MAX_ELEMENT_ID
         if len(element_id) > limit:
-            found.append(problem(name, element_id[:40] + "...", f"the id is longer than {limit} characters",
-                                 "ID_TOO_LONG", element_id=element_id, limit=limit))
+            found.append(
+                problem(
+                    name,
+                    element_id[:40] + "...",
+                    f"the id is longer than {limit} characters",
+                    "ID_TOO_LONG",
+                    element_id=element_id,
+                    limit=limit,
+                )
+            )
         label = element.get("name") or ""
         limit = MAX_PROCESS_NAME if is_process else MAX_ELEMENT_NAME
         if len(label) > limit:
-            found.append(problem(name, element_id, f"the name is longer than {limit} characters", "NAME_TOO_LONG",
-                                 limit=limit))
+            found.append(
+                problem(name, element_id, f"the name is longer than {limit} characters", "NAME_TOO_LONG", limit=limit)
+            )
     for process in tree.iterfind("bpmn:process", NS):
         longest = longest_chain(process)
         if longest > MAX_CHAIN:
-            found.append(problem(name, process.get("id"), f"a path of {longest} elements is longer than {MAX_CHAIN}",
-                                 "CHAIN_TOO_LONG", length=longest, limit=MAX_CHAIN))
+            found.append(
+                problem(
+                    name,
+                    process.get("id"),
+                    f"a path of {longest} elements is longer than {MAX_CHAIN}",
+                    "CHAIN_TOO_LONG",
+                    length=longest,
+                    limit=MAX_CHAIN,
+                )
+            )
     return found
 
 
@@ -160,12 +199,16 @@ def executable_problems(name, tree):
     """A BPMN file whose processes are all marked non-executable deploys nothing: say so."""
     processes = tree.findall("bpmn:process", NS)
     if processes and all(p.get("isExecutable", "true").lower() != "true" for p in processes):
-        return [problem(name, None, "every process in the file is marked non-executable (isExecutable=false)",
-                        "NOT_EXECUTABLE")]
+        return [
+            problem(
+                name, None, "every process in the file is marked non-executable (isExecutable=false)", "NOT_EXECUTABLE"
+            )
+        ]
     return []
 
 
 # --- after parsing -----------------------------------------------------------------------------
+
 
 def call_problems(parser, process_ids):
     """Calls to processes that are not in the bundle, and processes that call themselves (directly or not)."""
@@ -177,9 +220,15 @@ def call_problems(parser, process_ids):
         for call in process_parser.xpath(".//bpmn:callActivity"):
             called = call.get("calledElement")
             if called not in known:
-                found.append(problem(process_parser.filename, call.get("id"),
-                                     f"calls the process {called!r}, which no deployed file holds",
-                                     "CALLED_PROCESS_MISSING", called=called or "-"))
+                found.append(
+                    problem(
+                        process_parser.filename,
+                        call.get("id"),
+                        f"calls the process {called!r}, which no deployed file holds",
+                        "CALLED_PROCESS_MISSING",
+                        called=called or "-",
+                    )
+                )
             else:
                 edges.append((called, call.get("id"), process_parser.filename))
     for pid in sorted(process_ids):
@@ -198,8 +247,14 @@ def _cycle_from(root, calls, parser):
         pid, path = stack.pop()
         if pid not in calls:
             known = pid in parser.get_process_ids()
-            calls[pid] = [(c.get("calledElement"), c.get("id"), parser.get_process_parser(pid).filename)
-                          for c in parser.get_process_parser(pid).xpath(".//bpmn:callActivity")] if known else []
+            calls[pid] = (
+                [
+                    (c.get("calledElement"), c.get("id"), parser.get_process_parser(pid).filename)
+                    for c in parser.get_process_parser(pid).xpath(".//bpmn:callActivity")
+                ]
+                if known
+                else []
+            )
         for edge in calls[pid]:
             if edge[0] == root:
                 return [*path, edge]
@@ -229,20 +284,39 @@ def timer_problems(parser, process_ids):
                 try:
                     parsed = TimerEventDefinition.parse_iso_duration(text)
                 except Exception:  # noqa: BLE001  (Spiff raises a bare Exception for a bad duration)
-                    found.append(problem(process_parser.filename, event.get("id"),
-                                         f"{value!r} is not an ISO 8601 duration", "TIMER_INVALID", value=value))
+                    found.append(
+                        problem(
+                            process_parser.filename,
+                            event.get("id"),
+                            f"{value!r} is not an ISO 8601 duration",
+                            "TIMER_INVALID",
+                            value=value,
+                        )
+                    )
                     continue
                 if too_long(parsed):
-                    found.append(problem(process_parser.filename, event.get("id"),
-                                         f"the timer {value!r} is longer than ten years", "TIMER_TOO_LONG", value=value))
+                    found.append(
+                        problem(
+                            process_parser.filename,
+                            event.get("id"),
+                            f"the timer {value!r} is longer than ten years",
+                            "TIMER_TOO_LONG",
+                            value=value,
+                        )
+                    )
     return found
 
 
 def too_long(parsed):
     """True when a parsed ISO duration is longer than the longest timer allowed."""
     months = parsed.get("years", 0) * 12 + parsed.get("months", 0)
-    days = parsed.get("weeks", 0) * 7 + parsed.get("days", 0) + parsed.get("hours", 0) / 24 \
-        + parsed.get("minutes", 0) / 1440 + parsed.get("seconds", 0) / 86400
+    days = (
+        parsed.get("weeks", 0) * 7
+        + parsed.get("days", 0)
+        + parsed.get("hours", 0) / 24
+        + parsed.get("minutes", 0) / 1440
+        + parsed.get("seconds", 0) / 86400
+    )
     return months > MAX_TIMER_MONTHS or days > MAX_TIMER_DAYS or months * 31 + days > MAX_TIMER_DAYS
 
 
@@ -285,6 +359,7 @@ def bound_timers():
             except TimerTooLong as exc:
                 my_task.error()
                 raise WorkflowTaskException(str(exc), task=my_task, exception=exc) from exc
+
         return wrapped
 
     cls.get_timedelta_from_start = staticmethod(start)

@@ -8,6 +8,7 @@ A contract only pins what code reads or compares: element ids and their kinds, t
 the variables a script step must set, the caseStatus values the listeners understand, the messages the
 code sends. Everything else in a diagram stays free to edit.
 """
+
 import ast
 from dataclasses import dataclass, field
 
@@ -49,8 +50,10 @@ class ProcessContract:
 
 
 def _properties(element):
-    return {p.get("name"): p.get("value")
-            for p in element.iterfind(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}properties/{{{SPIFF}}}property")}
+    return {
+        p.get("name"): p.get("value")
+        for p in element.iterfind(f"{{{BPMN}}}extensionElements/{{{SPIFF}}}properties/{{{SPIFF}}}property")
+    }
 
 
 def _assigned(source):
@@ -61,8 +64,13 @@ def _assigned(source):
         return None
     names = set()
     for node in ast.walk(tree):
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         for target in targets:
             names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
     return names
@@ -92,35 +100,80 @@ def element_problems(filename, process, contract):
     for element_id, step in sorted(contract.elements.items()):
         element = by_id.get(element_id)
         if element is None:
-            found.append(problem(filename, pid, f"the element {element_id!r} ({step.kind}) the code relies on is "
-                                 "missing", "CONTRACT_ELEMENT_MISSING", id=element_id, kind=step.kind))
+            found.append(
+                problem(
+                    filename,
+                    pid,
+                    f"the element {element_id!r} ({step.kind}) the code relies on is missing",
+                    "CONTRACT_ELEMENT_MISSING",
+                    id=element_id,
+                    kind=step.kind,
+                )
+            )
             continue
         if not _kind_matches(element, step.kind):
-            found.append(problem(filename, element_id, f"must be a {step.kind}, is a {element.tag.split('}')[-1]}",
-                                 "CONTRACT_ELEMENT_KIND", kind=step.kind, found=element.tag.split("}")[-1]))
+            found.append(
+                problem(
+                    filename,
+                    element_id,
+                    f"must be a {step.kind}, is a {element.tag.split('}')[-1]}",
+                    "CONTRACT_ELEMENT_KIND",
+                    kind=step.kind,
+                    found=element.tag.split("}")[-1],
+                )
+            )
             continue
         if step.form is not None:
             form = _properties(element).get("formName")
             if form != step.form:
-                found.append(problem(filename, element_id, f"must use the form {step.form!r}, uses {form!r}",
-                                     "CONTRACT_FORM", form=step.form, found=form or "-"))
+                found.append(
+                    problem(
+                        filename,
+                        element_id,
+                        f"must use the form {step.form!r}, uses {form!r}",
+                        "CONTRACT_FORM",
+                        form=step.form,
+                        found=form or "-",
+                    )
+                )
         if step.message is not None and _caught_message(element) != step.message:
-            found.append(problem(filename, element_id, f"must catch the message {step.message!r}",
-                                 "CONTRACT_MESSAGE", name=step.message))
+            found.append(
+                problem(
+                    filename,
+                    element_id,
+                    f"must catch the message {step.message!r}",
+                    "CONTRACT_MESSAGE",
+                    name=step.message,
+                )
+            )
         if step.produces:
             script = element.find(f"{{{BPMN}}}script")
             assigned = _assigned(script.text if script is not None else "")
             missing = sorted(step.produces - assigned) if assigned is not None else []
             if missing:
-                found.append(problem(filename, element_id, f"must set {', '.join(missing)}",
-                                     "CONTRACT_VARIABLE_MISSING", names=", ".join(missing)))
+                found.append(
+                    problem(
+                        filename,
+                        element_id,
+                        f"must set {', '.join(missing)}",
+                        "CONTRACT_VARIABLE_MISSING",
+                        names=", ".join(missing),
+                    )
+                )
     if contract.statuses is not None:
         for element_id, element in sorted(by_id.items()):
             status = _properties(element).get("caseStatus")
             if status is not None and status not in contract.statuses:
-                found.append(problem(filename, element_id, f"the caseStatus {status!r} is not one the code knows",
-                                     "CONTRACT_STATUS", status=status,
-                                     allowed=", ".join(sorted(contract.statuses)) or "-"))
+                found.append(
+                    problem(
+                        filename,
+                        element_id,
+                        f"the caseStatus {status!r} is not one the code knows",
+                        "CONTRACT_STATUS",
+                        status=status,
+                        allowed=", ".join(sorted(contract.statuses)) or "-",
+                    )
+                )
     return found
 
 

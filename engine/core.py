@@ -2,15 +2,16 @@
 
 Every method works inside the caller's transaction and only flushes; the caller commits once.
 """
+
 import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import make_transient_to_detached
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import make_transient_to_detached
 
 from . import signals
 from .db import utcnow
@@ -33,8 +34,17 @@ _SPEC_LOCK = threading.Lock()
 # deployed, and a newly deployed one has a new id, so a cached bundle can never be stale.
 _FILES_CACHE: dict = {}
 # The plain (not deferred) columns of a version, copied into the engine's remembered version.
-_VERSION_FIELDS = ("id", "process_id", "number", "origin", "name", "content_hash", "serializer_version",
-                   "deployed_at", "deployed_by")
+_VERSION_FIELDS = (
+    "id",
+    "process_id",
+    "number",
+    "origin",
+    "name",
+    "content_hash",
+    "serializer_version",
+    "deployed_at",
+    "deployed_by",
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,8 @@ class Engine:
 
     def __init__(self, session, settings, integrations, forms, handlers=None, photos=None, contracts=()):
         self.session = session
-        # The ProcessContracts the domain declares (cases/contracts.py, payments/contracts.py): every deploy checks them.
+        # The ProcessContracts the domain declares (cases/contracts.py, payments/contracts.py):
+        # every deploy checks them.
         self.contracts = tuple(contracts)
         self.settings = settings
         self.forms = forms
@@ -89,13 +100,15 @@ class Engine:
         version an administrator deployed in the editor stays current unless `force`.
         """
         files = read_folder(folder or self.settings["BANSOS_PROCESS_DIR"])
-        return deploy_folder_files(self.session, files, self.handlers, self.forms, self.lane_roles,
-                                   deployed_by, force, self.contracts)
+        return deploy_folder_files(
+            self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, force, self.contracts
+        )
 
     def deploy_files(self, files, deployed_by=None, origin="editor"):
         """Deploy a bundle {name: xml}; return (versions, newly created ids)."""
-        return deploy_bundle(self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, origin,
-                             self.contracts)
+        return deploy_bundle(
+            self.session, files, self.handlers, self.forms, self.lane_roles, deployed_by, origin, self.contracts
+        )
 
     def latest_version(self, process_id):
         """Return the newest version of a process or raise ProcessNotDeployed."""
@@ -148,8 +161,11 @@ class Engine:
         if cached is None:
             spec, subprocess_specs = self.specs_for(version)
             cached = _FILES_CACHE[key] = frozenset(
-                name for s in (spec, *subprocess_specs.values()) for ts in s.task_specs.values()
-                if (name := getattr(ts, "operation_name", None)))
+                name
+                for s in (spec, *subprocess_specs.values())
+                for ts in s.task_specs.values()
+                if (name := getattr(ts, "operation_name", None))
+            )
         return cached
 
     # --- instances ---------------------------------------------------------------------------
@@ -173,8 +189,9 @@ class Engine:
     def load_readonly(self, instance):
         """Load an instance's workflow without locking it (to look, never to save)."""
         spec, subprocess_specs = self.specs_for(instance.version)
-        return load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
-                          lambda: instance.version.spec_json)
+        return load_state(
+            instance.state_json, spec, subprocess_specs, instance.serializer_version, lambda: instance.version.spec_json
+        )
 
     def positions(self, instance_id):
         """Return (bpmn files, process id, active element ids, completed element ids) of an instance, read-only."""
@@ -198,9 +215,11 @@ class Engine:
         """Return the newest unfinished instance with this business key, or None."""
         return self.session.execute(
             select(ProcessInstance)
-            .where(ProcessInstance.business_key == business_key,
-                   ProcessInstance.status.notin_(("completed", "cancelled")))
-            .order_by(ProcessInstance.id.desc()).limit(1)
+            .where(
+                ProcessInstance.business_key == business_key, ProcessInstance.status.notin_(("completed", "cancelled"))
+            )
+            .order_by(ProcessInstance.id.desc())
+            .limit(1)
         ).scalar_one_or_none()
 
     def send_message(self, business_key, name, payload):
@@ -210,11 +229,18 @@ class Engine:
             raise MessageNotExpected(f"no open process for {business_key}", business_key=business_key)
         runtime = self.open(instance.id)
         waiting = {e.name for e in runtime.workflow.waiting_events() if e.event_type.startswith("Message")}
-        waiting |= {n for e in runtime.workflow.waiting_events() if e.event_type == "MultipleEventDefinition"
-                    for n in _multiple_message_names(runtime.workflow, e)}
+        waiting |= {
+            n
+            for e in runtime.workflow.waiting_events()
+            if e.event_type == "MultipleEventDefinition"
+            for n in _multiple_message_names(runtime.workflow, e)
+        }
         if name not in waiting:
-            raise MessageNotExpected(f"the process for {business_key} is not waiting for {name!r}",
-                                     business_key=business_key, message_name=name)
+            raise MessageNotExpected(
+                f"the process for {business_key} is not waiting for {name!r}",
+                business_key=business_key,
+                message_name=name,
+            )
         runtime.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload))
         runtime.journal.add("message", name=name)
         runtime.run()
@@ -252,9 +278,14 @@ class Engine:
     def human_task_row(self, runtime, task, now):
         """Build the queue row for a ready user task."""
         fields = human_task_fields(task, self.lane_roles, self.holidays, now)
-        return HumanTask(instance_id=runtime.instance.id, task_guid=str(task.id),
-                         region=runtime.instance.region, business_key=runtime.instance.business_key,
-                         status="open", **fields)
+        return HumanTask(
+            instance_id=runtime.instance.id,
+            task_guid=str(task.id),
+            region=runtime.instance.region,
+            business_key=runtime.instance.business_key,
+            status="open",
+            **fields,
+        )
 
     # --- incidents ---------------------------------------------------------------------------
 
@@ -262,17 +293,23 @@ class Engine:
         """Record an incident for a task in ERROR, once."""
         guid = str(task.id)
         exists = self.session.execute(
-            select(Incident.id).where(Incident.instance_id == runtime.instance.id, Incident.task_guid == guid,
-                                      Incident.status == "open")
+            select(Incident.id).where(
+                Incident.instance_id == runtime.instance.id, Incident.task_guid == guid, Incident.status == "open"
+            )
         ).first()
         if exists:
             return
         retry = task.internal_data.get(RETRY_KEY) or {}
         error = retry.get("last_error") or task.internal_data.get("error") or "task failed"
-        incident = Incident(instance_id=runtime.instance.id, business_key=runtime.instance.business_key,
-                            task_guid=guid, bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
-                            operator=getattr(task.task_spec, "operation_name", None), error=str(error)[:4000],
-                            attempts=retry.get("attempts", 1))
+        incident = Incident(
+            instance_id=runtime.instance.id,
+            business_key=runtime.instance.business_key,
+            task_guid=guid,
+            bpmn_id=task.task_spec.bpmn_id or task.task_spec.name,
+            operator=getattr(task.task_spec, "operation_name", None),
+            error=str(error)[:4000],
+            attempts=retry.get("attempts", 1),
+        )
         self.session.add(incident)
 
     def incident_or_404(self, incident_id):
@@ -326,8 +363,9 @@ class Engine:
     def skip_incident(self, incident_id, actor, result=None):
         """Complete the failed task without running it, with an optional result, and go on."""
         if is_wake_incident(self.incident_or_404(incident_id)):
-            raise IncidentNotSkippable(f"incident {incident_id} is a failed wake, not a task: retry it",
-                                       incident_id=incident_id)
+            raise IncidentNotSkippable(
+                f"incident {incident_id} is a failed wake, not a task: retry it", incident_id=incident_id
+            )
         incident, runtime, task = self._incident_task(incident_id, actor)
         variable = getattr(task.task_spec, "result_variable", None)
         if variable:

@@ -1,4 +1,5 @@
 """Figures for the supervisor desk: SLA state per district, throughput per officer and district, incidents."""
+
 from datetime import timedelta
 
 from sqlalchemy import case, func, select
@@ -11,12 +12,17 @@ from .scope import scoped
 def sla_by_district(session, actor, now=None):
     """Return [(district, open, overdue, due_soon)] for the districts `actor` oversees."""
     now = now or utcnow()
-    query = (select(HumanTask.region, func.count(),
-                    func.sum(case((HumanTask.due_at < now, 1), else_=0)),
-                    func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < now + timedelta(days=1)), 1),
-                                  else_=0)))
-             .where(HumanTask.status.in_(("open", "claimed")))
-             .group_by(HumanTask.region).order_by(HumanTask.region))
+    query = (
+        select(
+            HumanTask.region,
+            func.count(),
+            func.sum(case((HumanTask.due_at < now, 1), else_=0)),
+            func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < now + timedelta(days=1)), 1), else_=0)),
+        )
+        .where(HumanTask.status.in_(("open", "claimed")))
+        .group_by(HumanTask.region)
+        .order_by(HumanTask.region)
+    )
     query = scoped(query, HumanTask.region, actor)
     return [(r, n, int(o or 0), int(s or 0)) for r, n, o, s in session.execute(query)]
 
@@ -24,10 +30,16 @@ def sla_by_district(session, actor, now=None):
 def throughput_by_officer(session, actor, days=7, now=None):
     """Return [(officer, completed, completed late)] over the last `days` days."""
     now = now or utcnow()
-    query = (select(HumanTask.completed_by, func.count(),
-                    func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
-             .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
-             .group_by(HumanTask.completed_by).order_by(func.count().desc()))
+    query = (
+        select(
+            HumanTask.completed_by,
+            func.count(),
+            func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)),
+        )
+        .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
+        .group_by(HumanTask.completed_by)
+        .order_by(func.count().desc())
+    )
     query = scoped(query, HumanTask.region, actor)
     return [(who, n, int(late or 0)) for who, n, late in session.execute(query)]
 
@@ -35,17 +47,22 @@ def throughput_by_officer(session, actor, days=7, now=None):
 def throughput_by_district(session, actor, days=7, now=None):
     """Return [(district, completed, completed late)] over the last `days` days, by district."""
     now = now or utcnow()
-    query = (select(HumanTask.region, func.count(),
-                    func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
-             .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
-             .group_by(HumanTask.region).order_by(HumanTask.region))
+    query = (
+        select(HumanTask.region, func.count(), func.sum(case((HumanTask.completed_at > HumanTask.due_at, 1), else_=0)))
+        .where(HumanTask.status == "completed", HumanTask.completed_at >= now - timedelta(days=days))
+        .group_by(HumanTask.region)
+        .order_by(HumanTask.region)
+    )
     query = scoped(query, HumanTask.region, actor)
     return [(region, n, int(late or 0)) for region, n, late in session.execute(query)]
 
 
 def open_incidents(session, actor, limit=200):
     """Return the open incidents of `actor`'s districts, oldest first."""
-    query = (select(Incident).join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
-             .where(Incident.status == "open"))
+    query = (
+        select(Incident)
+        .join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+        .where(Incident.status == "open")
+    )
     query = scoped(query, ProcessInstance.region, actor)
     return list(session.execute(query.order_by(Incident.id).limit(limit)).scalars())

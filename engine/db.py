@@ -1,4 +1,5 @@
 """The SQLAlchemy handle shared by the engine and the domain packages."""
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 
@@ -15,7 +16,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 
 
 from contextlib import contextmanager  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 from sqlalchemy.types import DateTime, TypeDecorator  # noqa: E402
 
@@ -31,12 +32,12 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given where UTC is required")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -53,7 +54,7 @@ def unit_of_work(session):
 
 def utcnow():
     """Return the current time, tz-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def open_transaction(session, model):

@@ -6,6 +6,7 @@ origin "folder", one an administrator deployed in the browser "editor". Deployin
 since the folder last deployed them, and never silently replaces an administrator's version: it reports
 the difference and leaves that version current unless forced.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,11 @@ def latest_version(session, process_id):
     # populate_existing: a remembered copy merged into this session earlier (Engine.remembered_version)
     # never stands in for what the row says now.
     return session.execute(
-        select(ProcessVersion).where(ProcessVersion.process_id == process_id)
-        .order_by(ProcessVersion.id.desc()).limit(1).execution_options(populate_existing=True)
+        select(ProcessVersion)
+        .where(ProcessVersion.process_id == process_id)
+        .order_by(ProcessVersion.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
 
 
@@ -70,14 +74,19 @@ def _same_files(version, files, names):
 
 
 def _new_version(session, process_id, spec, subprocess_specs, names, files, deployed_by, origin):
-    number = (session.scalar(select(func.max(ProcessVersion.number))
-                             .where(ProcessVersion.process_id == process_id)) or 0) + 1
+    number = (
+        session.scalar(select(func.max(ProcessVersion.number)).where(ProcessVersion.process_id == process_id)) or 0
+    ) + 1
     version = ProcessVersion(
-        process_id=process_id, number=number, origin=origin,
+        process_id=process_id,
+        number=number,
+        origin=origin,
         name=(getattr(spec, "description", None) or process_id)[:200],
         content_hash=content_hash({name: files[name] for name in names}),
-        files=dict(files), spec_json=dump_spec(spec, subprocess_specs),
-        serializer_version=SERIALIZER_VERSION, deployed_by=deployed_by,
+        files=dict(files),
+        spec_json=dump_spec(spec, subprocess_specs),
+        serializer_version=SERIALIZER_VERSION,
+        deployed_by=deployed_by,
     )
     session.add(version)
     session.flush()
@@ -109,8 +118,10 @@ def deploy_bundle(session, files, operators, forms, lane_roles, deployed_by=None
 
 def _last_from_folder(session, process_id):
     return session.execute(
-        select(ProcessVersion).where(ProcessVersion.process_id == process_id, ProcessVersion.origin == "folder")
-        .order_by(ProcessVersion.id.desc()).limit(1)
+        select(ProcessVersion)
+        .where(ProcessVersion.process_id == process_id, ProcessVersion.origin == "folder")
+        .order_by(ProcessVersion.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 

@@ -9,6 +9,7 @@ done is re-sent); a hint delivered twice finds nothing due and does nothing.
 
 Nothing here commits; the hints leave after the caller's commit and are forgotten on rollback.
 """
+
 import logging
 
 from sqlalchemy import event, func, select
@@ -53,8 +54,8 @@ def claim_due(session, instance_id, now):
     and runs the embedded mode in one process: the plain query decides.
     """
     query = select(ProcessInstance.id).where(
-        ProcessInstance.id == instance_id, ProcessInstance.wake_at <= now,
-        ProcessInstance.status.in_(WAKEABLE))
+        ProcessInstance.id == instance_id, ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.execute(query).first() is not None
@@ -71,14 +72,21 @@ def steps_pending(engine, business_key, now=None):
         return False
     instance = engine.instance_for_key(business_key)
     moment = now or utcnow()
-    return (instance is not None and instance.status in WAKEABLE and instance.wake_at is not None
-            and instance.wake_at <= moment)
+    return (
+        instance is not None
+        and instance.status in WAKEABLE
+        and instance.wake_at is not None
+        and instance.wake_at <= moment
+    )
 
 
 def count_due(session, now):
     """How many instances are due at `now` (all of them, not one batch)."""
-    return session.scalar(select(func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE)))
+    return session.scalar(
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE))
+    )
 
 
 def hints_missing(total_due, queued):

@@ -1,4 +1,5 @@
 """Editing deployed definitions: drafts checked by the engine, then deployed as a new version."""
+
 import re
 
 from sqlalchemy import Integer, func, select
@@ -71,8 +72,9 @@ def save_draft(engine, name, xml, actor):
         try:
             xml = xml.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DeployRejected(f"{name}: not UTF-8 text",
-                                 [_problem(name, None, "not UTF-8 text", code="NOT_UTF8")]) from exc
+            raise DeployRejected(
+                f"{name}: not UTF-8 text", [_problem(name, None, "not UTF-8 text", code="NOT_UTF8")]
+            ) from exc
     parse_untrusted_xml(name, xml_bytes)  # oversize, DOCTYPE/entities, malformed: refused, nothing kept
     problems = check_bundle(engine, proposed_bundle(engine.session, {name: xml}))
     session = engine.session
@@ -127,11 +129,20 @@ def deploy_drafts(engine, actor, allow_stale=False):
     _files, base_hash = current_bundle(session)
     stale = sorted(name for name, d in pending.items() if d.base_hash != base_hash)
     if stale and not allow_stale:
-        raise DraftStale(f"a newer version was deployed after these drafts were started: {', '.join(stale)}",
-                         files=stale)
+        raise DraftStale(
+            f"a newer version was deployed after these drafts were started: {', '.join(stale)}", files=stale
+        )
     files = proposed_bundle(session)
-    versions, created = deploy_bundle(session, files, engine.handlers, engine.forms, engine.lane_roles,
-                                      deployed_by=_actor_id(actor), origin="editor", contracts=engine.contracts)
+    versions, created = deploy_bundle(
+        session,
+        files,
+        engine.handlers,
+        engine.forms,
+        engine.lane_roles,
+        deployed_by=_actor_id(actor),
+        origin="editor",
+        contracts=engine.contracts,
+    )
     for draft in pending.values():
         session.delete(draft)
     session.flush()
@@ -150,16 +161,21 @@ def version_list(session, process_id):
             .group_by(ProcessInstance.version_id)
         )
     )
-    versions = session.execute(
-        select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.id.desc())
-    ).scalars().all()
+    versions = (
+        session.execute(
+            select(ProcessVersion).where(ProcessVersion.process_id == process_id).order_by(ProcessVersion.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     return [(v, *counts.get(v.id, (0, 0))) for v in versions]
 
 
 def process_ids(session):
     """Return every deployed process id with its newest version id."""
     rows = session.execute(
-        select(ProcessVersion.process_id, func.max(ProcessVersion.id)).group_by(ProcessVersion.process_id)
+        select(ProcessVersion.process_id, func.max(ProcessVersion.id))
+        .group_by(ProcessVersion.process_id)
         .order_by(ProcessVersion.process_id)
     ).all()
     return [(pid, vid) for pid, vid in rows]

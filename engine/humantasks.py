@@ -1,7 +1,8 @@
 """Claim, unclaim, reassign and complete human tasks; the queries behind the inbox."""
+
 from marshmallow import ValidationError
-from sqlalchemy import select, union_all
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, union_all
 
 from . import signals
 from .db import utcnow
@@ -36,17 +37,21 @@ def check_may_work(session, row, actor):
     require_in_scope(actor, row.region, "task", row.id)
     if row.excluded_after:
         earlier = session.execute(
-            select(HumanTask.bpmn_id).where(
+            select(HumanTask.bpmn_id)
+            .where(
                 HumanTask.instance_id == row.instance_id,
                 HumanTask.bpmn_id.in_(row.excluded_after),
                 HumanTask.status == "completed",
                 HumanTask.completed_by == actor.id,
-            ).limit(1)
+            )
+            .limit(1)
         ).scalar_one_or_none()
         if earlier is not None:
             raise FourEyesViolation(
                 f"you completed {earlier!r} on this case, so another officer must take this task",
-                task=row.id, earlier=earlier)
+                task=row.id,
+                earlier=earlier,
+            )
 
 
 def _locked(engine, task_id):
@@ -69,8 +74,7 @@ def claim_task(engine, task_id, actor):
     check_may_work(engine.session, row, actor)
     row.status, row.assignee, row.claimed_at = "claimed", actor.id, utcnow()
     engine.session.flush()
-    signals.task_assigned.send(engine, row=row, actor=actor, action="claim", target=actor.id,
-                               runtime=runtime)
+    signals.task_assigned.send(engine, row=row, actor=actor, action="claim", target=actor.id, runtime=runtime)
     return row
 
 
@@ -100,8 +104,7 @@ def reassign_task(engine, task_id, actor, target):
     check_may_work(engine.session, row, target)
     row.status, row.assignee, row.claimed_at = "claimed", target.id, utcnow()
     engine.session.flush()
-    signals.task_assigned.send(engine, row=row, actor=actor, action="reassign", target=target.id,
-                               runtime=runtime)
+    signals.task_assigned.send(engine, row=row, actor=actor, action="reassign", target=target.id, runtime=runtime)
     return row
 
 
@@ -128,10 +131,13 @@ def complete_task(engine, task_id, actor, data, expected_claim=None):
     claim: the task was released, reassigned or claimed again since.
     """
     row, runtime = _locked(engine, task_id)
-    if (expected_claim is not None and row.status == "claimed" and row.assignee == actor.id
-            and expected_claim != claim_stamp(row)):
-        raise TaskNotReady("this form is out of date: the task was released or reassigned since",
-                           status=row.status)
+    if (
+        expected_claim is not None
+        and row.status == "claimed"
+        and row.assignee == actor.id
+        and expected_claim != claim_stamp(row)
+    ):
+        raise TaskNotReady("this form is out of date: the task was released or reassigned since", status=row.status)
     if row.status in ("completed", "cancelled"):
         raise TaskNotReady(f"task {row.id} is already {row.status}", status=row.status)
     if row.status != "claimed":
@@ -148,8 +154,7 @@ def complete_task(engine, task_id, actor, data, expected_claim=None):
     now = utcnow()
     row.status, row.completed_at, row.completed_by, row.data = "completed", now, actor.id, values
     runtime.completed_by_us.add(row.task_guid)
-    runtime.journal.add("task_completed", bpmn_id=row.bpmn_id, name=row.name, actor=actor.id,
-                        data=values)
+    runtime.journal.add("task_completed", bpmn_id=row.bpmn_id, name=row.name, actor=actor.id, data=values)
     runtime.run()
     runtime.save()
     signals.task_completed.send(engine, row=row, actor=actor, data=values)
@@ -178,8 +183,9 @@ def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50,
     """
     roles = sorted(actor.roles)
     if mine:
-        query = select(HumanTask).where(HumanTask.status.in_(status), HumanTask.queue.in_(roles),
-                                        HumanTask.assignee == actor.id)
+        query = select(HumanTask).where(
+            HumanTask.status.in_(status), HumanTask.queue.in_(roles), HumanTask.assignee == actor.id
+        )
         query = scoped(query, HumanTask.region, actor)
         query = query.order_by(*_urgency(HumanTask.due_at, HumanTask.priority, HumanTask.id))
         return list(session.execute(query.limit(limit).offset(offset)).scalars())
@@ -188,17 +194,25 @@ def list_tasks(session, actor, status=("open", "claimed"), mine=False, limit=50,
     for state in dict.fromkeys(status):
         for queue in roles:
             for due in (HumanTask.due_at.is_not(None), HumanTask.due_at.is_(None)):
-                arm = (select(HumanTask.id, HumanTask.due_at, HumanTask.priority)
-                       .where(HumanTask.status == state, HumanTask.queue == queue, due))
+                arm = select(HumanTask.id, HumanTask.due_at, HumanTask.priority).where(
+                    HumanTask.status == state, HumanTask.queue == queue, due
+                )
                 arm = scoped(arm, HumanTask.region, actor)
                 arms.append(arm.order_by(HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id))
     if not arms:
         return []
     bound = None if limit is None else offset + limit
     candidates = union_all(*(select(arm.limit(bound).subquery()) for arm in arms)).subquery()
-    page = (select(candidates)
-            .order_by(*_urgency(candidates.c.due_at, candidates.c.priority, candidates.c.id))
-            .limit(limit).offset(offset).subquery())
-    query = (select(HumanTask).join(page, HumanTask.id == page.c.id)
-             .order_by(*_urgency(page.c.due_at, page.c.priority, page.c.id)))
+    page = (
+        select(candidates)
+        .order_by(*_urgency(candidates.c.due_at, candidates.c.priority, candidates.c.id))
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    query = (
+        select(HumanTask)
+        .join(page, HumanTask.id == page.c.id)
+        .order_by(*_urgency(page.c.due_at, page.c.priority, page.c.id))
+    )
     return list(session.execute(query).scalars())

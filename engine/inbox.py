@@ -1,4 +1,5 @@
 """The caseworker inbox: the queues an officer may work, filtered, sorted and paged."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -6,9 +7,9 @@ from sqlalchemy import false, func, select
 
 from .core import Actor
 from .db import utcnow
-from .scope import scoped
 from .humantasks import list_tasks
 from .models import HumanTask
+from .scope import scoped
 
 PER_PAGE = 25
 SORTS = ("due", "priority", "newest")
@@ -64,21 +65,23 @@ def inbox_page(session, actor, f, per_page=PER_PAGE):
     if f.sort == "due" and not f.due and not f.flag:
         # The common view: engine.humantasks.list_tasks reads it in index order (fast at a million tasks).
         status = ("claimed",) if f.view == "mine" else ("open", "claimed") if f.view == "all" else ("open",)
-        rows = list_tasks(session, narrowed, status=status, mine=f.view == "mine", limit=per_page,
-                          offset=(page - 1) * per_page)
+        rows = list_tasks(
+            session, narrowed, status=status, mine=f.view == "mine", limit=per_page, offset=(page - 1) * per_page
+        )
         return rows, total, max(1, -(-total // per_page))
     if f.sort == "priority":
         rows_query = query.order_by(HumanTask.priority.desc(), HumanTask.due_at, HumanTask.id)
     elif f.sort == "newest":
         rows_query = query.order_by(HumanTask.id.desc())
     else:
-        rows_query = query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(),
-                                    HumanTask.id)
+        rows_query = query.order_by(
+            HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.priority.desc(), HumanTask.id
+        )
     if f.flag:
         # Flags are a short JSON list: filter after the indexed part, over a bounded window.
         rows = [r for r in session.execute(rows_query.limit(2000)).scalars() if f.flag in (r.flags or [])]
         total = len(rows)
-        rows = rows[(page - 1) * per_page: page * per_page]
+        rows = rows[(page - 1) * per_page : page * per_page]
     else:
         rows = list(session.execute(rows_query.limit(per_page).offset((page - 1) * per_page)).scalars())
     return rows, total, max(1, -(-total // per_page))

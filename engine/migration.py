@@ -4,11 +4,12 @@ An instance can move when every task it is at (ready, waiting, running or failed
 new version with the same kind. Waiting timers keep their original due time (an appeal window does not
 restart), user tasks keep their id, claim and due date; their queue, form and name follow the new diagram.
 """
+
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from .errors import EngineError
 from .models import HumanTask, ProcessInstance, ProcessVersion
@@ -51,19 +52,34 @@ def check_workflow(workflow, spec, subprocess_specs):
     for task in live:
         bpmn_id = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name
         if task.id in removed:
-            reasons.append({"code": "POSITION_REMOVED", "element": bpmn_id,
-                            "message": f"it is at {bpmn_id!r}, which the new version no longer has"})
+            reasons.append(
+                {
+                    "code": "POSITION_REMOVED",
+                    "element": bpmn_id,
+                    "message": f"it is at {bpmn_id!r}, which the new version no longer has",
+                }
+            )
         elif task.id in changed:
             new_spec = top.alignment.get(task)
             if new_spec is not None and type(new_spec) is not type(task.task_spec):
-                reasons.append({"code": "POSITION_KIND_CHANGED", "element": bpmn_id,
-                                "message": f"{bpmn_id!r} is a different kind of element in the new version"})
+                reasons.append(
+                    {
+                        "code": "POSITION_KIND_CHANGED",
+                        "element": bpmn_id,
+                        "message": f"{bpmn_id!r} is a different kind of element in the new version",
+                    }
+                )
             else:
                 changes.append({"element": bpmn_id, "message": f"{bpmn_id!r} changed in the new version"})
     for sp_id, sp_diff in sub_diffs.items():
         if sp_diff is None:
-            reasons.append({"code": "SUBPROCESS_REMOVED", "element": str(sp_id),
-                            "message": "a subprocess it is running no longer exists in the new version"})
+            reasons.append(
+                {
+                    "code": "SUBPROCESS_REMOVED",
+                    "element": str(sp_id),
+                    "message": "a subprocess it is running no longer exists in the new version",
+                }
+            )
     return not reasons, positions, reasons, changes
 
 
@@ -71,17 +87,23 @@ def dry_run(engine, from_version_id, to_version_id, limit=1000):
     """List the live instances of one version and whether each can move to the other."""
     source, target = _versions(engine, from_version_id, to_version_id)
     spec, subprocess_specs = engine.specs_for(target)
-    instances = engine.session.execute(
-        select(ProcessInstance).where(ProcessInstance.version_id == source.id,
-                                      ProcessInstance.status.notin_(DONE_STATUSES))
-        .order_by(ProcessInstance.id).limit(limit)
-    ).scalars().all()
+    instances = (
+        engine.session.execute(
+            select(ProcessInstance)
+            .where(ProcessInstance.version_id == source.id, ProcessInstance.status.notin_(DONE_STATUSES))
+            .order_by(ProcessInstance.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     results = []
     for instance in instances:
         workflow = engine.load_readonly(instance)
         ok, positions, reasons, changes = check_workflow(workflow, spec, subprocess_specs)
-        results.append(MigrationCheck(instance.id, instance.business_key, instance.status, ok, positions,
-                                      reasons, changes))
+        results.append(
+            MigrationCheck(instance.id, instance.business_key, instance.status, ok, positions, reasons, changes)
+        )
     return results
 
 
@@ -97,9 +119,21 @@ def migrate(engine, from_version_id, to_version_id, instance_ids):
         runtime = engine.open(instance_id)
         instance = runtime.instance
         if instance.version_id != source.id or instance.status in DONE_STATUSES:
-            results.append(MigrationCheck(instance.id, instance.business_key, instance.status, False,
-                                          reasons=[{"code": "NOT_ON_SOURCE_VERSION", "element": None,
-                                                    "message": "it is no longer a live instance of that version"}]))
+            results.append(
+                MigrationCheck(
+                    instance.id,
+                    instance.business_key,
+                    instance.status,
+                    False,
+                    reasons=[
+                        {
+                            "code": "NOT_ON_SOURCE_VERSION",
+                            "element": None,
+                            "message": "it is no longer a live instance of that version",
+                        }
+                    ],
+                )
+            )
             continue
         workflow = runtime.workflow
         ok, positions, reasons, changes = check_workflow(workflow, spec, subprocess_specs)

@@ -1,4 +1,5 @@
 """Engine tables: process versions, instances, human tasks, incidents."""
+
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,8 +11,10 @@ class ProcessVersion(db.Model):
 
     __tablename__ = "process_versions"
     # The content index is not unique: restoring older content deploys it again as a new, current version.
-    __table_args__ = (Index("ix_process_versions_content", "process_id", "content_hash"),
-                      UniqueConstraint("process_id", "number", name="uq_process_versions_number"))
+    __table_args__ = (
+        Index("ix_process_versions_content", "process_id", "content_hash"),
+        UniqueConstraint("process_id", "number", name="uq_process_versions_number"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)

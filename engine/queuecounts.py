@@ -14,6 +14,7 @@ inside it. ``fold_open_counts`` folds the slots back into slot 0 (a repair, or t
 Only ORM changes are seen. Code that changes human_tasks with Core statements must call
 ``rebuild_open_counts`` afterwards (the benchmark's bulk loader does).
 """
+
 import random
 from collections import Counter
 
@@ -81,8 +82,10 @@ def _upsert(session):
     else:  # pragma: no cover - the engine runs on PostgreSQL and SQLite only
         raise NotImplementedError(dialect)
     stmt = dialect_insert(_table)
-    return stmt.on_conflict_do_update(index_elements=[_table.c.queue, _table.c.region, _table.c.slot],
-                                      set_={"open_count": _table.c.open_count + stmt.excluded.open_count})
+    return stmt.on_conflict_do_update(
+        index_elements=[_table.c.queue, _table.c.region, _table.c.slot],
+        set_={"open_count": _table.c.open_count + stmt.excluded.open_count},
+    )
 
 
 def _apply(session):
@@ -92,8 +95,7 @@ def _apply(session):
         deltas.update(noted)
     slots = slot_count()
     fallback = _random.randrange(slots)
-    rows = [{"queue": q, "region": r, "slot": fallback, "open_count": n}
-            for (q, r), n in sorted(deltas.items()) if n]
+    rows = [{"queue": q, "region": r, "slot": fallback, "open_count": n} for (q, r), n in sorted(deltas.items()) if n]
     if rows:
         stmt = _upsert(session)
         free_slots = slots > 1 and session.get_bind().dialect.name == "postgresql"
@@ -102,8 +104,9 @@ def _apply(session):
                 # A slot row no other transaction holds (it stays locked by us until commit); when every
                 # existing one is held, a new slot row (the rows grow with the load, up to `slots`).
                 key = (_table.c.queue == row["queue"]) & (_table.c.region == row["region"]) & (_table.c.slot < slots)
-                free = session.execute(select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1)
-                                       .with_for_update(skip_locked=True)).scalar()
+                free = session.execute(
+                    select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1).with_for_update(skip_locked=True)
+                ).scalar()
                 if free is None:
                     existing = set(session.scalars(select(_table.c.slot).where(key)))
                     free = _random.choice([n for n in range(slots) if n not in existing] or range(slots))
@@ -127,8 +130,7 @@ def _forget(session, previous_transaction):
 
 def connect():
     """Keep the counts on every session (idempotent)."""
-    for name, fn in (("after_flush", _note_changes), ("before_commit", _apply),
-                     ("after_soft_rollback", _forget)):
+    for name, fn in (("after_flush", _note_changes), ("before_commit", _apply), ("after_soft_rollback", _forget)):
         if not event.contains(Session, name, fn):
             event.listen(Session, name, fn)
 
@@ -136,9 +138,12 @@ def connect():
 def open_counts(session, queues, regions=None):
     """Return {(queue, district or None): open tasks} for `queues`, limited to `regions` unless None."""
     total = func.sum(OpenTaskCount.open_count)
-    query = (select(OpenTaskCount.queue, OpenTaskCount.region, total)
-             .where(OpenTaskCount.queue.in_(sorted(queues)))
-             .group_by(OpenTaskCount.queue, OpenTaskCount.region).having(total > 0))
+    query = (
+        select(OpenTaskCount.queue, OpenTaskCount.region, total)
+        .where(OpenTaskCount.queue.in_(sorted(queues)))
+        .group_by(OpenTaskCount.queue, OpenTaskCount.region)
+        .having(total > 0)
+    )
     if regions is not None:
         query = query.where(OpenTaskCount.region.in_(sorted(regions)))
     return {(q, r or None): int(n) for q, r, n in session.execute(query)}
@@ -148,19 +153,24 @@ def rebuild_open_counts(session):
     """Recount open tasks from human_tasks into slot 0 (after bulk loads with Core; also a repair)."""
     session.execute(delete(_table))
     region = func.coalesce(HumanTask.region, "")
-    counted = (select(HumanTask.queue, region, literal_column("0"), func.count()).where(HumanTask.status == "open")
-               .group_by(HumanTask.queue, region))
+    counted = (
+        select(HumanTask.queue, region, literal_column("0"), func.count())
+        .where(HumanTask.status == "open")
+        .group_by(HumanTask.queue, region)
+    )
     session.execute(insert(_table).from_select(["queue", "region", "slot", "open_count"], counted))
 
 
 def fold_open_counts(session):
     """Fold every key's slots into its slot 0 (the sums stay); return how many keys. Commit afterwards."""
-    keys = session.execute(select(_table.c.queue, _table.c.region).distinct()
-                           .order_by(_table.c.queue, _table.c.region)).all()
+    keys = session.execute(
+        select(_table.c.queue, _table.c.region).distinct().order_by(_table.c.queue, _table.c.region)
+    ).all()
     for queue, region in keys:
         # What is deleted is what is summed, even with concurrent upserts (they wait, or land after).
-        taken = session.scalars(delete(_table).where(_table.c.queue == queue, _table.c.region == region)
-                                .returning(_table.c.open_count)).all()
+        taken = session.scalars(
+            delete(_table).where(_table.c.queue == queue, _table.c.region == region).returning(_table.c.open_count)
+        ).all()
         session.execute(_upsert(session).values(queue=queue, region=region, slot=0, open_count=sum(taken)))
     return len(keys)
 

@@ -16,9 +16,10 @@ payment cycles and issue 12's quarterly re-verification add a kind with `registe
 Like the rest of the engine nothing here commits: the driver (web/runs_exec.py) commits once per
 item and once per chunk end.
 """
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func, insert, literal, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -143,28 +144,53 @@ def create_run(session, kind, params, started_by, keys, chunk_size, regions=None
     Returns the run; its chunks are due now. Nothing is committed.
     """
     now = now or utcnow()
-    run = Run(kind=kind, params=params, started_by=str(started_by), regions=sorted(regions) if regions else None,
-              status=QUEUED, chunk_size=max(1, int(chunk_size)), outcomes={}, created_at=now)
+    run = Run(
+        kind=kind,
+        params=params,
+        started_by=str(started_by),
+        regions=sorted(regions) if regions else None,
+        status=QUEUED,
+        chunk_size=max(1, int(chunk_size)),
+        outcomes={},
+        created_at=now,
+    )
     session.add(run)
     session.flush()
     if isinstance(keys, (list, tuple)):
         if keys:
-            session.execute(insert(RunItem), [{"run_id": run.id, "seq": i, "key": str(k), "status": PENDING,
-                                               "attempts": 0} for i, k in enumerate(keys, 1)])
+            session.execute(
+                insert(RunItem),
+                [
+                    {"run_id": run.id, "seq": i, "key": str(k), "status": PENDING, "attempts": 0}
+                    for i, k in enumerate(keys, 1)
+                ],
+            )
     else:  # a one-column SELECT, numbered in the database (nothing loads every row at once)
         sub = keys.subquery()
         column = list(sub.columns)[0]
         numbered = select(func.row_number().over(order_by=column).label("seq"), column.label("key")).subquery()
-        session.execute(insert(RunItem).from_select(
-            ["run_id", "seq", "key", "status", "attempts"],
-            select(literal(run.id), numbered.c.seq, numbered.c.key, literal(PENDING), literal(0))))
+        session.execute(
+            insert(RunItem).from_select(
+                ["run_id", "seq", "key", "status", "attempts"],
+                select(literal(run.id), numbered.c.seq, numbered.c.key, literal(PENDING), literal(0)),
+            )
+        )
     total = session.scalar(select(func.count()).select_from(RunItem).where(RunItem.run_id == run.id))
     run.total = total
     size = run.chunk_size
-    chunks = [{"run_id": run.id, "seq": n + 1, "first_item": start, "last_item": min(start + size - 1, total),
-               "status": PENDING, "due_at": now} for n, start in enumerate(range(1, total + 1, size))]
+    chunks = [
+        {
+            "run_id": run.id,
+            "seq": n + 1,
+            "first_item": start,
+            "last_item": min(start + size - 1, total),
+            "status": PENDING,
+            "due_at": now,
+        }
+        for n, start in enumerate(range(1, total + 1, size))
+    ]
     for start in range(0, len(chunks), 1000):
-        session.execute(insert(RunChunk), chunks[start:start + 1000])
+        session.execute(insert(RunChunk), chunks[start : start + 1000])
     if not total:
         run.status, run.started_at, run.finished_at = DONE, now, now
     session.flush()
@@ -173,7 +199,7 @@ def create_run(session, kind, params, started_by, keys, chunk_size, regions=None
 
 def run_or_404(session, run_id):
     """Return the run or raise RunNotFound."""
-    run = session.get(Run, run_id) if 0 < int(run_id) < 2 ** 31 else None
+    run = session.get(Run, run_id) if 0 < int(run_id) < 2**31 else None
     if run is None:
         raise RunNotFound(f"run {run_id} does not exist", run=run_id)
     return run
@@ -182,9 +208,12 @@ def run_or_404(session, run_id):
 def cancel_run(session, run_id, actor_id, now=None):
     """Stop a queued or running run: items not yet done stay undone; counts are taken from the items."""
     now = now or utcnow()
-    result = session.execute(update(Run).where(Run.id == run_id, Run.status.in_(ACTIVE))
-                             .values(status=CANCELLED, cancelled_by=str(actor_id), finished_at=now)
-                             .execution_options(synchronize_session=False))
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(ACTIVE))
+        .values(status=CANCELLED, cancelled_by=str(actor_id), finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
     run = run_or_404(session, run_id)
     session.refresh(run)
     if result.rowcount != 1:
@@ -195,8 +224,11 @@ def cancel_run(session, run_id, actor_id, now=None):
 
 
 def _recount(session, run):
-    rows = session.execute(select(RunItem.status, RunItem.outcome, func.count()).where(RunItem.run_id == run.id)
-                           .group_by(RunItem.status, RunItem.outcome)).all()
+    rows = session.execute(
+        select(RunItem.status, RunItem.outcome, func.count())
+        .where(RunItem.run_id == run.id)
+        .group_by(RunItem.status, RunItem.outcome)
+    ).all()
     run.done = sum(n for status, _o, n in rows if status == DONE)
     run.failed = sum(n for status, _o, n in rows if status == FAILED)
     outcomes = {}
@@ -211,9 +243,12 @@ def _recount(session, run):
 
 def start_if_queued(session, run_id, now=None):
     """Mark a queued run running (the first chunk taken); return the run's status."""
-    session.execute(update(Run).where(Run.id == run_id, Run.status == QUEUED)
-                    .values(status=RUNNING, started_at=now or utcnow())
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == QUEUED)
+        .values(status=RUNNING, started_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
     return session.scalar(select(Run.status).where(Run.id == run_id))
 
 
@@ -222,16 +257,27 @@ def items_due(session, run_id, chunk_seq, now):
     chunk = session.get(RunChunk, (run_id, chunk_seq))
     if chunk is None or chunk.status != PENDING:
         return []
-    return list(session.scalars(select(RunItem.seq).where(
-        RunItem.run_id == run_id, RunItem.seq.between(chunk.first_item, chunk.last_item),
-        RunItem.status == PENDING, (RunItem.next_try_at.is_(None)) | (RunItem.next_try_at <= now))
-        .order_by(RunItem.seq)))
+    return list(
+        session.scalars(
+            select(RunItem.seq)
+            .where(
+                RunItem.run_id == run_id,
+                RunItem.seq.between(chunk.first_item, chunk.last_item),
+                RunItem.status == PENDING,
+                (RunItem.next_try_at.is_(None)) | (RunItem.next_try_at <= now),
+            )
+            .order_by(RunItem.seq)
+        )
+    )
 
 
 def claim_item(session, run_id, seq):
     """Lock a pending item without waiting; return it, or None (done meanwhile, or another worker has it)."""
-    query = select(RunItem).where(RunItem.run_id == run_id, RunItem.seq == seq, RunItem.status == PENDING) \
+    query = (
+        select(RunItem)
+        .where(RunItem.run_id == run_id, RunItem.seq == seq, RunItem.status == PENDING)
         .execution_options(populate_existing=True)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.scalars(query).first()
@@ -241,8 +287,12 @@ def claim_items(session, run_id, seqs):
     """Lock the pending items among `seqs` without waiting (skipping those another worker holds); return them."""
     if not seqs:
         return []
-    query = select(RunItem).where(RunItem.run_id == run_id, RunItem.seq.in_(list(seqs)), RunItem.status == PENDING) \
-        .order_by(RunItem.seq).execution_options(populate_existing=True)
+    query = (
+        select(RunItem)
+        .where(RunItem.run_id == run_id, RunItem.seq.in_(list(seqs)), RunItem.status == PENDING)
+        .order_by(RunItem.seq)
+        .execution_options(populate_existing=True)
+    )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
@@ -284,26 +334,33 @@ def finish_chunk(session, run_id, chunk_seq, now=None):
     off), "already" (closed before: a redelivered hint) or None (no such chunk).
     """
     now = now or utcnow()
-    query = select(RunChunk).where(RunChunk.run_id == run_id, RunChunk.seq == chunk_seq) \
-        .execution_options(populate_existing=True).with_for_update()
+    query = (
+        select(RunChunk)
+        .where(RunChunk.run_id == run_id, RunChunk.seq == chunk_seq)
+        .execution_options(populate_existing=True)
+        .with_for_update()
+    )
     chunk = session.scalars(query).first()
     if chunk is None:
         return None
     if chunk.status != PENDING:
         return "already"
     in_chunk = (RunItem.run_id == run_id, RunItem.seq.between(chunk.first_item, chunk.last_item))
-    waiting = session.scalar(select(func.min(func.coalesce(RunItem.next_try_at, now)))
-                             .where(*in_chunk, RunItem.status == PENDING))
+    waiting = session.scalar(
+        select(func.min(func.coalesce(RunItem.next_try_at, now))).where(*in_chunk, RunItem.status == PENDING)
+    )
     if session.scalar(select(func.count()).select_from(RunItem).where(*in_chunk, RunItem.status == PENDING)):
         chunk.due_at = waiting or now
         chunk.hinted_at = None  # the dispatcher sends the next hint when the backoff is over
         session.flush()
         return "later"
     chunk.status, chunk.done_at = DONE, now
-    rows = session.execute(select(RunItem.status, RunItem.outcome, func.count()).where(*in_chunk)
-                           .group_by(RunItem.status, RunItem.outcome)).all()
-    run = session.scalars(select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
-                          .with_for_update()).one()
+    rows = session.execute(
+        select(RunItem.status, RunItem.outcome, func.count()).where(*in_chunk).group_by(RunItem.status, RunItem.outcome)
+    ).all()
+    run = session.scalars(
+        select(Run).where(Run.id == run_id).execution_options(populate_existing=True).with_for_update()
+    ).one()
     outcomes = dict(run.outcomes or {})
     for status, outcome, n in rows:
         if status == DONE:
@@ -318,12 +375,14 @@ def finish_chunk(session, run_id, chunk_seq, now=None):
 
 def close_run_if_complete(session, run_id, now=None):
     """Mark the run done (or failed, when every item failed) once no chunk is pending; return True if so."""
-    run = session.scalars(select(Run).where(Run.id == run_id).execution_options(populate_existing=True)
-                          .with_for_update()).one()
+    run = session.scalars(
+        select(Run).where(Run.id == run_id).execution_options(populate_existing=True).with_for_update()
+    ).one()
     if run.status not in ACTIVE:
         return False
-    left = session.scalar(select(func.count()).select_from(RunChunk).where(
-        RunChunk.run_id == run_id, RunChunk.status == PENDING))
+    left = session.scalar(
+        select(func.count()).select_from(RunChunk).where(RunChunk.run_id == run_id, RunChunk.status == PENDING)
+    )
     if left:
         return False
     run.status = FAILED if run.total and run.failed == run.total else DONE
@@ -335,27 +394,49 @@ def close_run_if_complete(session, run_id, now=None):
 def chunks_due(session, now, resend_seconds, limit=500):
     """[(run_id, seq)] of chunks of active runs whose work is due and that no hint was sent for lately."""
     stale = now - timedelta(seconds=float(resend_seconds))
-    query = select(RunChunk.run_id, RunChunk.seq).join(Run, Run.id == RunChunk.run_id).where(
-        Run.status.in_(ACTIVE), RunChunk.status == PENDING, RunChunk.due_at <= now,
-        (RunChunk.hinted_at.is_(None)) | (RunChunk.hinted_at <= stale)
-    ).order_by(RunChunk.hinted_at.is_not(None), RunChunk.due_at, RunChunk.run_id, RunChunk.seq).limit(limit)
+    query = (
+        select(RunChunk.run_id, RunChunk.seq)
+        .join(Run, Run.id == RunChunk.run_id)
+        .where(
+            Run.status.in_(ACTIVE),
+            RunChunk.status == PENDING,
+            RunChunk.due_at <= now,
+            (RunChunk.hinted_at.is_(None)) | (RunChunk.hinted_at <= stale),
+        )
+        .order_by(RunChunk.hinted_at.is_not(None), RunChunk.due_at, RunChunk.run_id, RunChunk.seq)
+        .limit(limit)
+    )
     return [(row.run_id, row.seq) for row in session.execute(query)]
 
 
 def count_chunks_due(session, now):
     """How many chunks of active runs are due at `now`, hinted or not."""
-    return session.scalar(select(func.count()).select_from(RunChunk).join(Run, Run.id == RunChunk.run_id).where(
-        Run.status.in_(ACTIVE), RunChunk.status == PENDING, RunChunk.due_at <= now))
+    return session.scalar(
+        select(func.count())
+        .select_from(RunChunk)
+        .join(Run, Run.id == RunChunk.run_id)
+        .where(Run.status.in_(ACTIVE), RunChunk.status == PENDING, RunChunk.due_at <= now)
+    )
 
 
 def mark_hinted(session, chunks, now):
     """Remember that hints went out for these chunks (the dispatcher re-sends after the resend interval)."""
     for run_id, seq in chunks:
-        session.execute(update(RunChunk).where(RunChunk.run_id == run_id, RunChunk.seq == seq)
-                        .values(hinted_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(RunChunk)
+            .where(RunChunk.run_id == run_id, RunChunk.seq == seq)
+            .values(hinted_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def failures(session, run_id, limit=100):
     """The run's failed items (and pending items that failed before), most recent first."""
-    return list(session.scalars(select(RunItem).where(RunItem.run_id == run_id, RunItem.error.is_not(None))
-                                .order_by(RunItem.status.desc(), RunItem.seq).limit(limit)))
+    return list(
+        session.scalars(
+            select(RunItem)
+            .where(RunItem.run_id == run_id, RunItem.error.is_not(None))
+            .order_by(RunItem.status.desc(), RunItem.seq)
+            .limit(limit)
+        )
+    )

@@ -1,13 +1,14 @@
 """One runtime per instance: lock, load, act, run engine steps, save — in the caller's transaction."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
 
 from . import dispatch, signals
 from .db import utcnow
@@ -66,12 +67,12 @@ class InstanceRuntime:
         if result.rowcount != 1:
             raise InstanceNotFound(f"process instance {instance_id} does not exist")
         instance = session.execute(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id)
-            .execution_options(populate_existing=True)
+            select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
         ).scalar_one()
         spec, subprocess_specs = engine.specs_for(instance.version)
-        workflow = load_state(instance.state_json, spec, subprocess_specs, instance.serializer_version,
-                              lambda: instance.version.spec_json)
+        workflow = load_state(
+            instance.state_json, spec, subprocess_specs, instance.serializer_version, lambda: instance.version.spec_json
+        )
         return cls(engine, instance, workflow)
 
     @classmethod
@@ -81,9 +82,16 @@ class InstanceRuntime:
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine.script_engine)
         start = workflow.get_tasks(state=TaskState.READY)[0]
         start.data.update(data)
-        instance = ProcessInstance(version=version, version_id=version.id, business_key=business_key,
-                                   region=region, status="running", state_json="{}",
-                                   serializer_version="", lock_version=0)
+        instance = ProcessInstance(
+            version=version,
+            version_id=version.id,
+            business_key=business_key,
+            region=region,
+            status="running",
+            state_json="{}",
+            serializer_version="",
+            lock_version=0,
+        )
         engine.session.add(instance)  # inserted by save(), with its state, in one statement
         runtime = cls(engine, instance, workflow, is_new=True)
         runtime.journal.add("started", process_id=version.process_id, version_id=version.id)
@@ -116,15 +124,19 @@ class InstanceRuntime:
             if notes:
                 message = f"{message} ({'; '.join(notes)})"
             task.internal_data["error"] = message[:4000]
-            self.journal.add("incident", bpmn_id=task.task_spec.bpmn_id, error=message[:500],
-                             attempts=1, task_guid=str(task.id))
+            self.journal.add(
+                "incident", bpmn_id=task.task_spec.bpmn_id, error=message[:500], attempts=1, task_guid=str(task.id)
+            )
 
     def _will_complete(self, task):
         self.steps += 1
         if self.steps > STEP_BUDGET or len(self.workflow.subprocesses) > MAX_SUBPROCESSES:
             task.error()
-            raise StepBudgetExceeded(f"more than {STEP_BUDGET} automatic steps or {MAX_SUBPROCESSES} subprocesses "
-                                     "in one run (does the process call itself or loop without waiting?)", task=task)
+            raise StepBudgetExceeded(
+                f"more than {STEP_BUDGET} automatic steps or {MAX_SUBPROCESSES} subprocesses "
+                "in one run (does the process call itself or loop without waiting?)",
+                task=task,
+            )
         status = properties(task.task_spec).get("caseStatus")
         if status:
             self.journal.add("milestone", status=status, bpmn_id=task.task_spec.bpmn_id)
@@ -178,10 +190,14 @@ class InstanceRuntime:
             inst.wake_at = now  # the work it needs is in the database: due now (engine.dispatch)
         frontier = self._frontier(ready_manual + waiting)
         if frontier is not None:
-            self.journal.add("milestone", status=properties(frontier.task_spec)["caseStatus"],
-                             bpmn_id=frontier.task_spec.bpmn_id)
-        self.current_data = frontier.data if frontier is not None else (
-            workflow.last_task.data if workflow.last_task is not None else workflow.data)
+            self.journal.add(
+                "milestone", status=properties(frontier.task_spec)["caseStatus"], bpmn_id=frontier.task_spec.bpmn_id
+            )
+        self.current_data = (
+            frontier.data
+            if frontier is not None
+            else (workflow.last_task.data if workflow.last_task is not None else workflow.data)
+        )
         if inst.id is None:
             # The new instance's id, for its task rows and listeners (inserted with its whole state).
             _insert_new_instance(self.session, inst)
@@ -217,7 +233,7 @@ class InstanceRuntime:
             due = (task.internal_data.get(RETRY_KEY) or {}).get("retry_at")
             if due:
                 times.append(datetime.fromisoformat(due))
-        times = [t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in times]
+        times = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times]
         return min(times) if times else None
 
     def _sync_human_tasks(self, ready_manual, now):
@@ -225,8 +241,7 @@ class InstanceRuntime:
         existing = {}
         if not self.is_new:
             rows = self.session.execute(
-                select(HumanTask).where(HumanTask.instance_id == self.instance.id,
-                                        HumanTask.status.in_(OPEN_STATES))
+                select(HumanTask).where(HumanTask.instance_id == self.instance.id, HumanTask.status.in_(OPEN_STATES))
             ).scalars()
             existing = {row.task_guid: row for row in rows}
         for guid, row in existing.items():
@@ -239,8 +254,13 @@ class InstanceRuntime:
                 continue
             row = self.engine.human_task_row(self, task, now)
             self.session.add(row)
-            self.journal.add("task_created", bpmn_id=row.bpmn_id, name=row.name, queue=row.queue,
-                             due_at=row.due_at.isoformat() if row.due_at else None)
+            self.journal.add(
+                "task_created",
+                bpmn_id=row.bpmn_id,
+                name=row.name,
+                queue=row.queue,
+                due_at=row.due_at.isoformat() if row.due_at else None,
+            )
 
 
 _INSERT_INSTANCE: dict = {}  # {columns the INSERT returns: statement}
@@ -265,7 +285,8 @@ def _insert_new_instance(session, inst):
     if stmt is None:
         table = ProcessInstance.__table__
         stmt = _INSERT_INSTANCE[returned] = insert(table).returning(
-            *(column for key, column in columns if key in returned))
+            *(column for key, column in columns if key in returned)
+        )
     session.expunge(inst)
     row = session.execute(stmt, values, execution_options={"autoflush": False}).one()
     state.dict.update(zip(returned, row, strict=False))

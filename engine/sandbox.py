@@ -19,6 +19,7 @@ Not covered: total memory (a loop may still allocate up to ~1e6-item objects rep
 until the time limit fires) and time spent inside a single C call; run workers with an
 OS-level memory limit.
 """
+
 import ast
 import functools
 import sys
@@ -91,8 +92,11 @@ class SandboxPolicy(RestrictingNodeTransformer):
     def visit_AugAssign(self, node):
         # `d[k] op= v` with simple d and k: rewrite to `d[k] = d[k] op v` (RestrictedPython refuses it).
         target = node.target
-        if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) \
-                and isinstance(target.slice, (ast.Name, ast.Constant)):
+        if (
+            isinstance(target, ast.Subscript)
+            and isinstance(target.value, ast.Name)
+            and isinstance(target.slice, (ast.Name, ast.Constant))
+        ):
             load = ast.Subscript(value=ast.Name(target.value.id, ast.Load()), slice=target.slice, ctx=ast.Load())
             copy_locations(load, target)
             new = ast.Assign(targets=[target], value=ast.BinOp(left=load, op=node.op, right=node.value))
@@ -225,7 +229,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         if overwrites:
             raise ValueError(
                 "You have task data that overwrites a predefined function(s). Please change the "
-                f"following variable or field name(s) to something else: {sorted(overwrites)}")
+                f"following variable or field name(s) to something else: {sorted(overwrites)}"
+            )
 
     # -- internals ---------------------------------------------------------------------
 
@@ -265,7 +270,8 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         try:
             return runner(code, namespace)
         except _Deadline as exc:
-            raise ScriptTimeout(f"script exceeded the time limit of {self.time_limit:g}s") \
-                .with_traceback(exc.__traceback__) from None
+            raise ScriptTimeout(f"script exceeded the time limit of {self.time_limit:g}s").with_traceback(
+                exc.__traceback__
+            ) from None
         finally:
             sys.settrace(previous)

@@ -1,4 +1,5 @@
 """Guards and limits for the script sandbox: what scripts may call, and how big results may get."""
+
 import ast
 import math
 import numbers
@@ -16,11 +17,11 @@ from RestrictedPython.PrintCollector import PrintCollector
 
 FILENAME = "<string>"  # SpiffWorkflow looks for this filename in tracebacks to report line numbers
 
-MAX_INT_DIGITS = 10_000          # largest integer result of **, * and << (decimal digits)
+MAX_INT_DIGITS = 10_000  # largest integer result of **, * and << (decimal digits)
 MAX_INT_BITS = int(MAX_INT_DIGITS * math.log2(10)) + 1
-MAX_SEQUENCE = 1_000_000         # largest str/bytes/list/tuple built by *, +, %, padding, join ...
-MAX_SHIFT = 10_000               # largest shift count of <<
-MAX_RANGE = 1_000_000            # longest range()
+MAX_SEQUENCE = 1_000_000  # largest str/bytes/list/tuple built by *, +, %, padding, join ...
+MAX_SHIFT = 10_000  # largest shift count of <<
+MAX_RANGE = 1_000_000  # longest range()
 
 
 class SandboxError(Exception):
@@ -68,7 +69,7 @@ def guarded_pow(base, exp, mod=None):
     if type(base) in (int, bool) and type(exp) in (int, bool) and exp > 0 and abs(base) > 1:
         if exp > MAX_INT_BITS or exp * math.log10(abs(base)) > MAX_INT_DIGITS:
             _refuse(f"power too large: the result would have more than {MAX_INT_DIGITS} digits")
-    return base ** exp
+    return base**exp
 
 
 def _check_mul(a, b):
@@ -222,17 +223,22 @@ def _check_width(width):
 def _guard_str_method(name, s, method):
     """Wrap str/bytes methods that can build a huge string in a single C call."""
     if name in ("ljust", "rjust", "center", "zfill"):
+
         def padded(width, *args):
             _check_width(width)
             return method(width, *args)
+
         return padded
     if name == "expandtabs":
+
         def expandtabs(tabsize=8):
             if isinstance(tabsize, int):
                 _check_len(len(s) + s.count("\t" if isinstance(s, str) else b"\t") * max(tabsize, 0))
             return method(tabsize)
+
         return expandtabs
     if name == "join":
+
         def join(iterable):
             items = list(iterable)
             if len(items) > MAX_SEQUENCE:
@@ -244,8 +250,10 @@ def _guard_str_method(name, s, method):
                 pass  # join itself will refuse the non-string item
             _check_len(total)
             return method(items)
+
         return join
     if name == "replace":
+
         def replace(old, new, count=-1):
             if isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)) and len(new) > len(old):
                 occurrences = (len(s) + 1) if not old else s.count(old)
@@ -253,6 +261,7 @@ def _guard_str_method(name, s, method):
                     occurrences = min(occurrences, count)
                 _check_len(len(s) + occurrences * (len(new) - len(old)))
             return method(old, new, count)
+
         return replace
     return method
 
@@ -269,8 +278,12 @@ def guarded_getattr(obj, name, default=None):
         unbound = value
 
         def call(self, *args, **kwargs):
-            return _guard_str_method(name, self, getattr(self, name))(*args, **kwargs) \
-                if isinstance(self, (str, bytes)) else unbound(self, *args, **kwargs)
+            return (
+                _guard_str_method(name, self, getattr(self, name))(*args, **kwargs)
+                if isinstance(self, (str, bytes))
+                else unbound(self, *args, **kwargs)
+            )
+
         return call
     return value
 
@@ -295,16 +308,42 @@ def _build_builtins():
     allowed = dict(safe_builtins)
     # Not exposed: class creation, exception classes that could catch the timeout,
     # and attribute writers (not needed by scripts).
-    for name in ("__build_class__", "BaseException", "KeyboardInterrupt", "SystemExit", "GeneratorExit",
-                 "setattr", "delattr"):
+    for name in (
+        "__build_class__",
+        "BaseException",
+        "KeyboardInterrupt",
+        "SystemExit",
+        "GeneratorExit",
+        "setattr",
+        "delattr",
+    ):
         allowed.pop(name, None)
-    allowed.update({
-        "len": len, "min": min, "max": max, "sum": guarded_sum, "any": any, "all": all,
-        "sorted": sorted, "round": round, "abs": abs, "int": int, "float": float, "str": str,
-        "bool": bool, "list": list, "dict": dict, "set": set, "tuple": tuple,
-        "enumerate": enumerate, "zip": zip, "range": guarded_range, "isinstance": isinstance,
-        "pow": guarded_pow,
-    })
+    allowed.update(
+        {
+            "len": len,
+            "min": min,
+            "max": max,
+            "sum": guarded_sum,
+            "any": any,
+            "all": all,
+            "sorted": sorted,
+            "round": round,
+            "abs": abs,
+            "int": int,
+            "float": float,
+            "str": str,
+            "bool": bool,
+            "list": list,
+            "dict": dict,
+            "set": set,
+            "tuple": tuple,
+            "enumerate": enumerate,
+            "zip": zip,
+            "range": guarded_range,
+            "isinstance": isinstance,
+            "pow": guarded_pow,
+        }
+    )
     return allowed
 
 

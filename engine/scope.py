@@ -19,6 +19,7 @@ Every check of pages, API, command line and scheduler goes through this module: 
 ``require_in_scope`` for one object, ``scoped`` for a query, ``may_manage``/``require_may_manage`` and
 ``require_may_grant`` for officer accounts.
 """
+
 from .errors import NotAllowed
 
 
@@ -62,5 +63,9 @@ def require_may_grant(actor, regions):
     if actor.regions is None:
         return
     if regions is None or not set(regions) <= set(actor.regions):
-        raise OutOfScope("you may give only districts you work in yourself", what="officer",
-                         reason="grant", allowed=sorted(actor.regions))
+        raise OutOfScope(
+            "you may give only districts you work in yourself",
+            what="officer",
+            reason="grant",
+            allowed=sorted(actor.regions),
+        )

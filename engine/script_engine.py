@@ -1,4 +1,5 @@
 """The script engine every workflow runs with: sandboxed scripts, host-run service tasks."""
+
 import json
 import logging
 from datetime import timedelta
@@ -41,8 +42,11 @@ class TepatScriptEngine(PythonScriptEngine):
         helpers = {
             "working_days_duration": lambda n: working_days_duration(int(n), holidays=holidays),
         }
-        super().__init__(environment=SandboxedEnvironment(
-            environment_globals=helpers, time_limit=settings.get("BANSOS_SCRIPT_TIME_LIMIT", 1.0)))
+        super().__init__(
+            environment=SandboxedEnvironment(
+                environment_globals=helpers, time_limit=settings.get("BANSOS_SCRIPT_TIME_LIMIT", 1.0)
+            )
+        )
         self.settings = settings
         self.integrations = integrations
         self.photos = photos
@@ -80,10 +84,15 @@ class TepatScriptEngine(PythonScriptEngine):
             task.data[spec.result_variable] = {"ok": False, "error": payload}
             task.internal_data.pop(RETRY_KEY, None)
             if journal is not None:
-                journal.add("bpmn_error", operator=operator, bpmn_id=spec.bpmn_id, code=exc.code,
-                            message=exc.message, details=payload)
-            event = BpmnEvent(ErrorEventDefinition(exc.code, code=exc.code),
-                              payload, target=task.workflow)
+                journal.add(
+                    "bpmn_error",
+                    operator=operator,
+                    bpmn_id=spec.bpmn_id,
+                    code=exc.code,
+                    message=exc.message,
+                    details=payload,
+                )
+            event = BpmnEvent(ErrorEventDefinition(exc.code, code=exc.code), payload, target=task.workflow)
             top.catch(event)
             return True
         except transient_errors() as exc:
@@ -92,14 +101,27 @@ class TepatScriptEngine(PythonScriptEngine):
             log.exception("service task %s failed", operator)
             task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": _describe(exc), "final": True}
             if journal is not None:
-                journal.add("incident", operator=operator, bpmn_id=spec.bpmn_id, error=_describe(exc),
-                            attempts=attempt, task_guid=str(task.id))
+                journal.add(
+                    "incident",
+                    operator=operator,
+                    bpmn_id=spec.bpmn_id,
+                    error=_describe(exc),
+                    attempts=attempt,
+                    task_guid=str(task.id),
+                )
             return False
         task.data[spec.result_variable] = result
         task.internal_data.pop(RETRY_KEY, None)
         if journal is not None:
-            journal.add("service", operator=operator, bpmn_id=spec.bpmn_id, params=_safe(params), result=result,
-                        evidence=evidence, attempts=attempt)
+            journal.add(
+                "service",
+                operator=operator,
+                bpmn_id=spec.bpmn_id,
+                params=_safe(params),
+                result=result,
+                evidence=evidence,
+                attempts=attempt,
+            )
         return True
 
     def retry_policy(self, spec):
@@ -110,8 +132,10 @@ class TepatScriptEngine(PythonScriptEngine):
         props = properties(spec)
         attempts = props.get("maxAttempts")
         backoff = props.get("retryBackoffSeconds")
-        return (int(attempts) if attempts not in (None, "") else self.max_attempts,
-                float(backoff) if backoff not in (None, "") else self.backoff)
+        return (
+            int(attempts) if attempts not in (None, "") else self.max_attempts,
+            float(backoff) if backoff not in (None, "") else self.backoff,
+        )
 
     def _transient_failure(self, task, spec, retry, attempt, exc, journal):
         error = _describe(exc)
@@ -119,8 +143,14 @@ class TepatScriptEngine(PythonScriptEngine):
         if attempt >= max_attempts:
             task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": error, "final": True}
             if journal is not None:
-                journal.add("incident", operator=spec.operation_name, bpmn_id=spec.bpmn_id, error=error,
-                            attempts=attempt, task_guid=str(task.id))
+                journal.add(
+                    "incident",
+                    operator=spec.operation_name,
+                    bpmn_id=spec.bpmn_id,
+                    error=error,
+                    attempts=attempt,
+                    task_guid=str(task.id),
+                )
             return False
         delay = backoff * (2 ** (attempt - 1))
         # An outside system that said when to come back (HTTP Retry-After) is not called sooner.
@@ -128,8 +158,14 @@ class TepatScriptEngine(PythonScriptEngine):
         retry_at = utcnow() + timedelta(seconds=delay)
         task.internal_data[RETRY_KEY] = {"attempts": attempt, "last_error": error, "retry_at": retry_at.isoformat()}
         if journal is not None:
-            journal.add("retry_scheduled", operator=spec.operation_name, bpmn_id=spec.bpmn_id, error=error,
-                        attempts=attempt, retry_at=retry_at.isoformat())
+            journal.add(
+                "retry_scheduled",
+                operator=spec.operation_name,
+                bpmn_id=spec.bpmn_id,
+                error=error,
+                attempts=attempt,
+                retry_at=retry_at.isoformat(),
+            )
         return None
 
 
@@ -150,6 +186,7 @@ def step_key(task):
     """
     top = task.workflow.top_workflow
     name = task.task_spec.name
-    visits = sum(len(wf.get_tasks(state=TaskState.COMPLETED, spec_name=name))
-                 for wf in (top, *top.subprocesses.values()))
+    visits = sum(
+        len(wf.get_tasks(state=TaskState.COMPLETED, spec_name=name)) for wf in (top, *top.subprocesses.values())
+    )
     return f"tepat:{top.task_tree.id}:{name}:{visits + 1}"

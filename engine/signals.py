@@ -1,4 +1,5 @@
 """Signals the engine sends; the domain layer listens (data flows one way)."""
+
 from blinker import Namespace
 
 _signals = Namespace()

@@ -1,16 +1,15 @@
 """Parsing, validation and serialization of process definitions."""
+
 import hashlib
 import json
 from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.dmn.parser.DMNParser import DMNParser
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -46,8 +45,11 @@ class TepatBpmnParser(SpiffBpmnParser):
 
     def add_dmn_xml(self, node, filename=None):
         # Spiff maps "dmn" only from a default namespace; `<semantic:definitions>` files name it otherwise.
-        namespaces = {**self.namespaces, **{k: v for k, v in node.nsmap.items() if k},
-                      "dmn": etree.QName(node).namespace}
+        namespaces = {
+            **self.namespaces,
+            **{k: v for k, v in node.nsmap.items() if k},
+            "dmn": etree.QName(node).namespace,
+        }
         schema = self.dmn_schemas.get(namespaces["dmn"])
         if self.validator and schema is not None:
             BpmnValidator(schema).validate(node, filename)
@@ -144,25 +146,36 @@ def load_spec(spec_json):
 
 # --- safe XML -----------------------------------------------------------------------------
 
-_SAFE_XML = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                 remove_comments=False, dtd_validation=False)
+_SAFE_XML = dict(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    remove_comments=False,
+    dtd_validation=False,
+)
 
 
 def parse_untrusted_xml(name, content):
     """Parse uploaded XML with entities, DTDs and network off, and a size limit."""
     raw = content.encode("utf-8") if isinstance(content, str) else content
     if len(raw) > MAX_FILE_BYTES:
-        raise DeployRejected(f"{name}: file is larger than {MAX_FILE_BYTES // 1024} KiB",
-                             [_problem(name, None, "file too large", code="FILE_TOO_LARGE")])
+        raise DeployRejected(
+            f"{name}: file is larger than {MAX_FILE_BYTES // 1024} KiB",
+            [_problem(name, None, "file too large", code="FILE_TOO_LARGE")],
+        )
     if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise DeployRejected(f"{name}: DOCTYPE and entity declarations are not allowed",
-                             [_problem(name, None, "DOCTYPE/ENTITY not allowed", code="XML_DTD")])
+        raise DeployRejected(
+            f"{name}: DOCTYPE and entity declarations are not allowed",
+            [_problem(name, None, "DOCTYPE/ENTITY not allowed", code="XML_DTD")],
+        )
     try:
         return etree.fromstring(raw, etree.XMLParser(**_SAFE_XML))
     except etree.XMLSyntaxError as exc:
-        raise DeployRejected(f"{name}: not well-formed XML: {exc}",
-                             [_problem(name, None, f"not well-formed XML: {exc}", code="XML_MALFORMED",
-                                       detail=str(exc))]) from exc
+        raise DeployRejected(
+            f"{name}: not well-formed XML: {exc}",
+            [_problem(name, None, f"not well-formed XML: {exc}", code="XML_MALFORMED", detail=str(exc))],
+        ) from exc
 
 
 @dataclass
@@ -189,24 +202,48 @@ def content_hash(files):
 def _problem(file, element, message, element_id=None, code="INVALID", **params):
     """One finding: `element_id` is the BPMN/DMN id the editor marks (None for file-level problems),
     `code` and `params` let a screen translate it, `message` is the English text."""
-    return {"file": file, "element": element, "message": message, "element_id": element_id or element,
-            "code": code, "params": params}
+    return {
+        "file": file,
+        "element": element,
+        "message": message,
+        "element_id": element_id or element,
+        "code": code,
+        "params": params,
+    }
 
 
 def _parse_failure(name, exc):
     """A parser exception as a problem (deep paths as CHAIN_TOO_LONG, never a traceback)."""
     if isinstance(exc, RecursionError):
-        return _problem(name, None, "a path of elements is too long to read", code="CHAIN_TOO_LONG",
-                        length="?", limit=checks.MAX_CHAIN)
-    return _problem(getattr(exc, "file_name", None) or name, getattr(exc, "id", None) or None, str(exc),
-                    code="PARSE_ERROR", detail=str(exc)[:500])
+        return _problem(
+            name,
+            None,
+            "a path of elements is too long to read",
+            code="CHAIN_TOO_LONG",
+            length="?",
+            limit=checks.MAX_CHAIN,
+        )
+    return _problem(
+        getattr(exc, "file_name", None) or name,
+        getattr(exc, "id", None) or None,
+        str(exc),
+        code="PARSE_ERROR",
+        detail=str(exc)[:500],
+    )
 
 
 def _add_file(parser, name, text):
     """Check one file and hand it to the parser; return its problems (then it is left out)."""
     if len(name) > checks.MAX_FILE_NAME:
-        return [_problem(name[:40] + "...", None, "the file name is too long", code="FILE_NAME_TOO_LONG",
-                         limit=checks.MAX_FILE_NAME)]
+        return [
+            _problem(
+                name[:40] + "...",
+                None,
+                "the file name is too long",
+                code="FILE_NAME_TOO_LONG",
+                limit=checks.MAX_FILE_NAME,
+            )
+        ]
     if not name.endswith((".bpmn", ".dmn")):
         return [_problem(name, None, "only .bpmn and .dmn files can be deployed", code="FILE_TYPE")]
     tree = parse_untrusted_xml(name, text)
@@ -219,8 +256,15 @@ def _add_file(parser, name, text):
     for process in tree.iterfind("bpmn:process", checks.NS):
         other = parser.process_parsers.get(process.get("id"))
         if other is not None:
-            found.append(_problem(name, process.get("id"), f"the process id is also used in {other.filename}",
-                                  code="DUPLICATE_ID", other=other.filename))
+            found.append(
+                _problem(
+                    name,
+                    process.get("id"),
+                    f"the process id is also used in {other.filename}",
+                    code="DUPLICATE_ID",
+                    other=other.filename,
+                )
+            )
     if not found:
         parser.add_bpmn_xml(tree, filename=name)
     return found
@@ -342,12 +386,19 @@ def check_spec(spec, subprocess_specs, operators, forms, lane_roles):
                 if not isinstance(ts, TepatServiceTask):
                     problems.append(problem("SERVICE_NOT_HOSTED", "service task not handled by the host"))
                 elif ts.operation_name not in operators:
-                    problems.append(problem("OPERATOR_UNKNOWN", f"operator {ts.operation_name!r} is not registered in tasks/",
-                                            operator=ts.operation_name))
+                    problems.append(
+                        problem(
+                            "OPERATOR_UNKNOWN",
+                            f"operator {ts.operation_name!r} is not registered in tasks/",
+                            operator=ts.operation_name,
+                        )
+                    )
                 problems.extend(_retry_problems(properties(ts), problem))
                 for pname, param in ts.operation_params.items():
                     for msg in validate_script(param["value"], "eval"):
-                        problems.append(problem("PARAMETER_INVALID", f"parameter {pname}: {msg}", name=pname, detail=msg))
+                        problems.append(
+                            problem("PARAMETER_INVALID", f"parameter {pname}: {msg}", name=pname, detail=msg)
+                        )
             lane = getattr(ts, "lane", None)
             if lane is not None and lane not in lane_roles:
                 problems.append(problem("LANE_UNMAPPED", f"lane {lane!r} maps to no role", lane=lane))

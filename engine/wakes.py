@@ -9,6 +9,7 @@ its wake is pushed back with exponential backoff, and after a bound it becomes a
 is not woken again until an administrator retries it. Like the rest of the engine, nothing here
 commits.
 """
+
 from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -29,11 +30,13 @@ def due_instances(session, now, limit, after=None):
     past `now`, so it leaves the due set and cannot hold a place in front of the others.
     """
     query = select(ProcessInstance.id, ProcessInstance.wake_at).where(
-        ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE))
+        ProcessInstance.wake_at <= now, ProcessInstance.status.in_(WAKEABLE)
+    )
     if after is not None:
         at, last_id = after
-        query = query.where(or_(ProcessInstance.wake_at > at,
-                                and_(ProcessInstance.wake_at == at, ProcessInstance.id > last_id)))
+        query = query.where(
+            or_(ProcessInstance.wake_at > at, and_(ProcessInstance.wake_at == at, ProcessInstance.id > last_id))
+        )
     query = query.order_by(ProcessInstance.wake_at, ProcessInstance.id).limit(limit)
     return [(row.id, row.wake_at) for row in session.execute(query)]
 
@@ -48,13 +51,16 @@ def wake_backoff_seconds(settings, failures):
 def _lock(session, instance_id, **values):
     """Lock an instance row (as Engine.open does) while setting `values`; return it or None."""
     result = session.execute(
-        update(ProcessInstance).where(ProcessInstance.id == instance_id)
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
         .values(lock_version=ProcessInstance.lock_version + 1, **values)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:
         return None
-    return session.execute(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                           .execution_options(populate_existing=True)).scalar_one()
+    return session.execute(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def record_wake_failure(session, settings, instance_id, error, now=None):
@@ -75,13 +81,24 @@ def record_wake_failure(session, settings, instance_id, error, now=None):
         session.flush()
         return "backoff"
     instance.wake_at = None  # parked: due_instances no longer sees it
-    already = session.execute(select(Incident.id).where(
-        Incident.instance_id == instance_id, Incident.task_guid == "", Incident.status == "open")).first()
+    already = session.execute(
+        select(Incident.id).where(
+            Incident.instance_id == instance_id, Incident.task_guid == "", Incident.status == "open"
+        )
+    ).first()
     if already is None:
-        session.add(Incident(instance_id=instance_id, business_key=instance.business_key, task_guid="",
-                             bpmn_id=WAKE_BPMN_ID, operator=WAKE_OPERATOR, attempts=failures,
-                             error=f"Waking the instance failed {failures} time{'s' if failures != 1 else ''} "
-                                   f"in a row. Last error: {text}"[:4000]))
+        session.add(
+            Incident(
+                instance_id=instance_id,
+                business_key=instance.business_key,
+                task_guid="",
+                bpmn_id=WAKE_BPMN_ID,
+                operator=WAKE_OPERATOR,
+                attempts=failures,
+                error=f"Waking the instance failed {failures} time{'s' if failures != 1 else ''} "
+                f"in a row. Last error: {text}"[:4000],
+            )
+        )
     session.flush()
     return "incident"
 

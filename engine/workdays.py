@@ -4,7 +4,8 @@ Used for user-task SLAs (``add_working_days``; ``add_calendar_days`` for deadlin
 days) and, inside scripts, for timer durations (``working_days_duration`` returns an ISO-8601 duration
 a BPMN timer can use).
 """
-from datetime import date, datetime, timedelta, timezone
+
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 DEFAULT_TZ = "Asia/Jakarta"
@@ -44,7 +45,7 @@ def add_working_days(start: datetime, n: int, holidays=(), tz: str = DEFAULT_TZ)
     n = int(n)
     zone = ZoneInfo(tz)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     local = start.astimezone(zone)
     hs = _holiday_set(holidays)
     day = local.date()
@@ -55,7 +56,7 @@ def add_working_days(start: datetime, n: int, holidays=(), tz: str = DEFAULT_TZ)
         if day.weekday() < 5 and day not in hs:
             remaining -= 1
     result = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone)
-    return result.astimezone(timezone.utc)
+    return result.astimezone(UTC)
 
 
 def add_calendar_days(start: datetime, n: int, tz: str = DEFAULT_TZ) -> datetime:
@@ -64,10 +65,10 @@ def add_calendar_days(start: datetime, n: int, tz: str = DEFAULT_TZ) -> datetime
         raise ValueError(f"n must be a whole number of days, got {n!r}")
     zone = ZoneInfo(tz)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     local = start.astimezone(zone)
     day = local.date() + timedelta(days=int(n))
-    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=zone).astimezone(UTC)
 
 
 def _iso_duration(delta: timedelta) -> str:
@@ -90,9 +91,9 @@ def working_days_duration(n, now=None, holidays=()) -> str:
     ``now`` defaults to the current UTC time; a naive ``now`` is taken as UTC.
     """
     if now is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     if int(n) < 0:
         raise ValueError("working_days_duration needs n >= 0")
     target = add_working_days(now, n, holidays)

@@ -1,12 +1,18 @@
 """What changed between two versions of a BPMN or DMN file, element by element (for the visual diff)."""
+
 from lxml import etree
 
 from .spec import parse_untrusted_xml
 
-DI_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DMN/20180521/DMNDI/",
-                 "https://www.omg.org/spec/DMN/20191111/DMNDI/", "http://www.omg.org/spec/DD/20100524/DI",
-                 "http://www.omg.org/spec/DD/20100524/DC", "http://www.omg.org/spec/DMN/20180521/DI/",
-                 "http://www.omg.org/spec/DMN/20180521/DC/")
+DI_NAMESPACES = (
+    "http://www.omg.org/spec/BPMN/20100524/DI",
+    "http://www.omg.org/spec/DMN/20180521/DMNDI/",
+    "https://www.omg.org/spec/DMN/20191111/DMNDI/",
+    "http://www.omg.org/spec/DD/20100524/DI",
+    "http://www.omg.org/spec/DD/20100524/DC",
+    "http://www.omg.org/spec/DMN/20180521/DI/",
+    "http://www.omg.org/spec/DMN/20180521/DC/",
+)
 
 
 def _local(tag):
@@ -26,8 +32,11 @@ def _own_content(element):
     parts = [_local(element.tag), repr(sorted((k, v) for k, v in element.attrib.items()))]
     if element.text and element.text.strip():
         parts.append(element.text.strip())
-    children = [_own_content(child) for child in element
-                if isinstance(child.tag, str) and not _is_di(child) and child.get("id") is None]
+    children = [
+        _own_content(child)
+        for child in element
+        if isinstance(child.tag, str) and not _is_di(child) and child.get("id") is None
+    ]
     return "|".join(parts + sorted(children))
 
 
@@ -51,8 +60,9 @@ def _layout(root):
         ref = element.get("bpmnElement") or element.get("dmnElementRef")
         if ref and _local(element.tag) not in ("BPMNPlane", "BPMNDiagram", "DMNDiagram"):
             # Only the element's own bounds or waypoints, not what a container holds.
-            found[ref] = b"".join(etree.tostring(c, method="c14n") for c in element
-                                  if _local(c.tag) in ("Bounds", "waypoint"))
+            found[ref] = b"".join(
+                etree.tostring(c, method="c14n") for c in element if _local(c.tag) in ("Bounds", "waypoint")
+            )
     return found
 
 

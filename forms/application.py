@@ -1,4 +1,5 @@
 """Payloads from applicants and facilitators."""
+
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from integrations.digits import Digits, is_ascii_digits
@@ -13,12 +14,15 @@ class ApplicationSubmissionSchema(Schema):
     nik = fields.String(required=True)
     channel = fields.String(load_default="self", validate=validate.OneOf(["self", "facilitator"]))
     facilitator_id = fields.String(load_default=None, allow_none=True)
-    payment_channel = fields.String(load_default="BRI",
-                                    validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
-    bank_account = fields.String(load_default=None, allow_none=True,
-                                 validate=Digits(6, 20, error="account number: 6-20 digits"))
-    phone = fields.String(load_default=None, allow_none=True,
-                          validate=Digits(8, 15, plus=True, error="phone number: 8-15 digits"))
+    payment_channel = fields.String(
+        load_default="BRI", validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"])
+    )
+    bank_account = fields.String(
+        load_default=None, allow_none=True, validate=Digits(6, 20, error="account number: 6-20 digits")
+    )
+    phone = fields.String(
+        load_default=None, allow_none=True, validate=Digits(8, 15, plus=True, error="phone number: 8-15 digits")
+    )
     consent = fields.Boolean(required=True)
     consent_version = fields.String(load_default="2025-01")
     selfie_ref = fields.String(load_default=None, allow_none=True)

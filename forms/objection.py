@@ -1,4 +1,5 @@
 """Community objections (usul/sanggah): what a resident files, and the officer's verification form."""
+
 from marshmallow import Schema, fields, validate
 
 # The exclusion grounds of the programme a resident can point to (domain.md), and "other".

@@ -1,4 +1,5 @@
 """Payloads of the applicant portal's registration steps (the final submission is ApplicationSubmissionSchema)."""
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from integrations.digits import Digits

@@ -5,6 +5,7 @@ Each code has an English source text, translated to Indonesian through gettext (
 An officer's free-text note never reaches the applicant: the applicant sees these texts, plus the
 message the officer wrote *for the applicant* in the field labelled as such.
 """
+
 from flask_babel import force_locale, gettext
 
 
@@ -19,8 +20,9 @@ REJECTION_REASONS = {
     "FACE_NOT_MATCHED": N_("The photo does not match the civil registry's photo of the applicant."),
     "DECEASED": N_("The applicant is recorded as deceased in the civil registry."),
     "DECILE_ABOVE_CUTOFF": N_("The household's welfare rank in DTSEN is above the programme's limit."),
-    "CIVIL_SERVANT_HOUSEHOLD": N_("A household member is a civil servant, soldier or police officer "
-                                  "(active or retired)."),
+    "CIVIL_SERVANT_HOUSEHOLD": N_(
+        "A household member is a civil servant, soldier or police officer (active or retired)."
+    ),
     "WAGE_ABOVE_MINIMUM": N_("A household member earns more than the regional minimum wage."),
     "ASSETS_ABOVE_LIMIT": N_("The household's assets are above the programme's limits."),
     "COMPANY_OWNER": N_("A household member owns or manages a company."),
@@ -30,26 +32,33 @@ REJECTION_REASONS = {
 
 # Why an appeals officer upholds a decision (the appeal is not accepted).
 APPEAL_REASONS = {
-    "APPEAL_EVIDENCE_INSUFFICIENT": N_("The evidence sent does not show that the reasons for the decision no "
-                                       "longer apply."),
+    "APPEAL_EVIDENCE_INSUFFICIENT": N_(
+        "The evidence sent does not show that the reasons for the decision no longer apply."
+    ),
     "APPEAL_REGISTRY_CONFIRMS": N_("The registers still confirm the reasons for the decision."),
-    "APPEAL_UPDATE_REGISTRY_FIRST": N_("The change you describe must first be recorded in the registers (at "
-                                       "the village office or the civil registry); then you may apply again."),
+    "APPEAL_UPDATE_REGISTRY_FIRST": N_(
+        "The change you describe must first be recorded in the registers (at "
+        "the village office or the civil registry); then you may apply again."
+    ),
     "OTHER": REJECTION_REASONS["OTHER"],
 }
 
 # Why the rules leave a family out even though an officer approved it (processes/application.bpmn,
 # check_enrolment). Not an officer's choice on a form; the applicant reads this text, with what to do next.
 RULE_REASONS = {
-    "NO_PROGRAMME": N_("The family qualifies for no assistance programme (PKH, BPNT or PBI): it is not registered "
-                       "in DTSEN, or its DTSEN welfare decile is above the cut-off of every programme, so no "
-                       "programme can pay. What to do: ask your village office to register your family in DTSEN "
-                       "or to update its data, then apply again."),
+    "NO_PROGRAMME": N_(
+        "The family qualifies for no assistance programme (PKH, BPNT or PBI): it is not registered "
+        "in DTSEN, or its DTSEN welfare decile is above the cut-off of every programme, so no "
+        "programme can pay. What to do: ask your village office to register your family in DTSEN "
+        "or to update its data, then apply again."
+    ),
 }
 
 # Shown instead of any text an officer wrote before reasons had codes, or for a code not listed.
-GENERIC_TEXT = N_("An officer decided after checking your application. Ask the social affairs office of "
-                  "your district if you need more detail.")
+GENERIC_TEXT = N_(
+    "An officer decided after checking your application. Ask the social affairs office of "
+    "your district if you need more detail."
+)
 
 CATALOGUE = {**REJECTION_REASONS, **APPEAL_REASONS}
 OTHER = "OTHER"
@@ -73,8 +82,11 @@ def officer_written(reason):
     an officer's reason is marked `by: officer` (since codes) or, before codes, carried the officer's
     free-text note as both texts.
     """
-    return (reason.get("by") == "officer" or not (reason.get("id") or reason.get("en"))
-            or reason.get("id") == reason.get("en"))
+    return (
+        reason.get("by") == "officer"
+        or not (reason.get("id") or reason.get("en"))
+        or reason.get("id") == reason.get("en")
+    )
 
 
 def applicant_reason_text(reason, locale):
@@ -102,4 +114,3 @@ def applicant_reason_texts(reasons, locale):
         if text not in texts:
             texts.append(text)
     return texts
-

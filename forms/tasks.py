@@ -4,6 +4,7 @@ What the applicant may read and what stays with the officers are separate fields
 the catalogue (forms/reason_codes.py) and an optional message *to the applicant* are shown to the
 applicant; the notes are internal (officers only) and never leave the officers' pages.
 """
+
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .objection import ObjectionReviewForm
@@ -141,8 +142,9 @@ class CycleApprovalForm(_Strict):
 class CycleDispatchForm(_Strict):
     """The batch files went to the paying banks and the post office under this SP2D (treasury payment order)."""
 
-    sp2d_number = fields.String(required=True, validate=[validate.Length(min=3, max=60),
-                                                         validate.Regexp(r"^[A-Za-z0-9/.\-]+$")])
+    sp2d_number = fields.String(
+        required=True, validate=[validate.Length(min=3, max=60), validate.Regexp(r"^[A-Za-z0-9/.\-]+$")]
+    )
     sp2d_date = fields.Date(required=True)
 
     @post_load
@@ -154,8 +156,9 @@ class CycleDispatchForm(_Strict):
 class PaymentReviewForm(_Strict):
     """A caseworker's decision on a payment that failed on the family's data (name or NIK mismatch, not found)."""
 
-    payment_review_decision = fields.String(required=True, validate=validate.OneOf(
-        ["retry_next_cycle", "switch_to_pos", "no_repeat"]))
+    payment_review_decision = fields.String(
+        required=True, validate=validate.OneOf(["retry_next_cycle", "switch_to_pos", "no_repeat"])
+    )
     payment_review_notes = fields.String(required=True, validate=validate.Length(min=3, max=NOTES_MAX))
 
 

@@ -1,4 +1,5 @@
 """The form officers use to create an API token."""
+
 from marshmallow import Schema, fields, validate
 
 EXPIRY_CHOICES = (7, 30, 90, 180, 365)  # days; every token expires

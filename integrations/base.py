@@ -1,8 +1,9 @@
 """Types and exceptions shared by every outside-system adapter."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from integrations.nik import NikInvalid, mask_nik, nik_birth_date_and_sex, validate_nik
 
@@ -25,7 +26,7 @@ __all__ = [
 
 def utc_now() -> datetime:
     """Return the current time as a timezone-aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class IntegrationError(Exception):
@@ -81,13 +82,13 @@ class Evidence:
         if self.checked_at.tzinfo is None:
             raise ValueError("Evidence.checked_at must be timezone-aware")
         # Normalise to UTC so stored evidence compares and sorts consistently.
-        object.__setattr__(self, "checked_at", self.checked_at.astimezone(timezone.utc))
+        object.__setattr__(self, "checked_at", self.checked_at.astimezone(UTC))
 
     def to_dict(self) -> dict:
         """Return a JSON-able dict with the time in ISO 8601."""
         return {"source": self.source, "checked_at": self.checked_at.isoformat(), "value": self.value}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Evidence":
+    def from_dict(cls, data: dict) -> Evidence:
         """Rebuild evidence from the output of to_dict()."""
         return cls(data["source"], datetime.fromisoformat(data["checked_at"]), dict(data["value"]))

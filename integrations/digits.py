@@ -6,6 +6,7 @@
 Bank account, phone, NIK, KK, one-time codes, district codes and ids therefore go through here:
 0-9 only. (`$` in a regex also matches before a final newline; `\\Z` does not.)
 """
+
 import re
 
 from marshmallow import validate

@@ -1,4 +1,5 @@
 """Face verification: does a selfie show the person in the civil-registry photo?"""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,9 +9,10 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -179,8 +181,12 @@ class FaceRecognitionMatcher(FaceMatcher):
     def describe_reference(self, reference: bytes) -> ReferenceFace:
         """Encode a registry photo (or note why it cannot be used); never raises for a bad photo."""
         ref, reference_hash = self._lookup(reference)
-        return ReferenceFace(reference_hash or "", None if ref.problem or ref.encoding is None else ref.encoding.copy(),
-                             ref.problem.code if ref.problem else None, dict(ref.quality))
+        return ReferenceFace(
+            reference_hash or "",
+            None if ref.problem or ref.encoding is None else ref.encoding.copy(),
+            ref.problem.code if ref.problem else None,
+            dict(ref.quality),
+        )
 
     def verify_reference(self, selfie: bytes, reference: ReferenceFace | None) -> FaceMatchResult:
         """Compare a selfie with a registry photo encoded earlier: only the selfie is encoded."""
@@ -201,8 +207,9 @@ class FaceRecognitionMatcher(FaceMatcher):
             return self._result("cannot_decide", None, "REFERENCE_UNUSABLE", facts)
         facts["reference_quality"] = reference.quality
         assert encoded.encoding is not None  # the callers raised its problem: a photo without one is encoded
-        distance = float(np.linalg.norm(np.asarray(reference.encoding, dtype=np.float64)
-                                         - encoded.encoding.astype(np.float64)))
+        distance = float(
+            np.linalg.norm(np.asarray(reference.encoding, dtype=np.float64) - encoded.encoding.astype(np.float64))
+        )
         outcome = "match" if distance <= self.threshold else "no_match"
         return self._result(outcome, distance, None, facts)
 
@@ -221,8 +228,14 @@ class FaceRecognitionMatcher(FaceMatcher):
 
     def _result(self, outcome, distance, reason, facts) -> FaceMatchResult:
         value = {
-            "outcome": outcome, "distance": distance, "threshold": self.threshold, "reason_code": reason,
-            "selfie_sha256": None, "reference_sha256": None, "model": self.model, **facts,
+            "outcome": outcome,
+            "distance": distance,
+            "threshold": self.threshold,
+            "reason_code": reason,
+            "selfie_sha256": None,
+            "reference_sha256": None,
+            "model": self.model,
+            **facts,
         }
         evidence = Evidence(self.source, self._clock(), value)
         return FaceMatchResult(outcome, distance, self.threshold, reason, evidence)
@@ -348,8 +361,7 @@ def face_sharpness(face: np.ndarray) -> float:
     # Stretch the contrast so a dark but sharp face is not called blurred; a floor on the range
     # keeps sensor noise in a flat crop from being stretched into false detail.
     values = (values - low) * (255.0 / max(high - low, 16.0))
-    laplacian = (values[1:-1, :-2] + values[1:-1, 2:] + values[:-2, 1:-1] + values[2:, 1:-1]
-                 - 4.0 * values[1:-1, 1:-1])
+    laplacian = values[1:-1, :-2] + values[1:-1, 2:] + values[:-2, 1:-1] + values[2:, 1:-1] - 4.0 * values[1:-1, 1:-1]
     return float(laplacian.var())
 
 

@@ -60,15 +60,17 @@ every cell border or hyperplane: every submission would lock (nearly) every buck
 SQLite (tests, demo): one writer at a time anyway; the search takes the database's write lock
 (``hold_dedup_lock``) and inserts in the caller's transaction, as before.
 """
+
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, cast
+from typing import cast
 
 import numpy as np
 from sqlalchemy import (
@@ -110,9 +112,11 @@ _STREAM_ABOVE = 5_000
 _LIVENESS_TAKE = text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:i AS integer))")
 _LIVENESS_WAIT = text("SELECT pg_advisory_xact_lock_shared(CAST(:c AS integer), CAST(:i AS integer))")
 _STATS_FRESH = text("SELECT pg_stat_clear_snapshot()")
-_WRITERS = text("SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
-                " AND pid <> pg_backend_pid()"
-                " AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())")
+_WRITERS = text(
+    "SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+    " AND pid <> pg_backend_pid()"
+    " AND datid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 # A claim in one round trip (PostgreSQL): the subquery in FROM takes the global lock first (a
 # subquery calling a volatile function is not pulled up, so its row exists, lock taken, before the
 # outer SELECT evaluates nextval for it); the id comes back with the row.
@@ -145,14 +149,20 @@ face_templates = Table(
 # Hot statements, built once (values as parameters).
 _PROBE = select(func.max(face_templates.c.id))
 _SAME_CASE = select(face_templates.c.id, face_templates.c.encoding, face_templates.c.pending).where(
-    face_templates.c.nik == bindparam("nik"), face_templates.c.case_ref == bindparam("case_ref"),
-    face_templates.c.deleted_at.is_(None))
+    face_templates.c.nik == bindparam("nik"),
+    face_templates.c.case_ref == bindparam("case_ref"),
+    face_templates.c.deleted_at.is_(None),
+)
 
 _INSERT_TEMPLATE = insert(face_templates)
 _CATCH_UP = union_all(
-    *(select(face_templates.c.id, face_templates.c.nik, face_templates.c.encoding, face_templates.c.deleted_at)
-      .where(where) for where in (face_templates.c.id > bindparam("last_id"),
-                                  face_templates.c.deleted_at > bindparam("since"))))
+    *(
+        select(face_templates.c.id, face_templates.c.nik, face_templates.c.encoding, face_templates.c.deleted_at).where(
+            where
+        )
+        for where in (face_templates.c.id > bindparam("last_id"), face_templates.c.deleted_at > bindparam("since"))
+    )
+)
 _PG_DEDUP_LOCK = select(func.pg_advisory_xact_lock(DEDUP_LOCK_KEY))
 _SQLITE_DEDUP_LOCK = update(face_templates).where(false()).values(id=face_templates.c.id)
 
@@ -233,16 +243,27 @@ class FaceTemplateIndex:
             if bytes(row.encoding) == data and not row.pending:
                 return row.id  # a retried task adds the same template again: nothing to do
         self._retire(session, same_case)
-        result = cast(CursorResult, session.execute(_INSERT_TEMPLATE, {
-            "nik": nik, "case_ref": str(case_ref), "encoding": data, "created_at": _utc(self._clock()),
-            "pending": False}))
+        result = cast(
+            CursorResult,
+            session.execute(
+                _INSERT_TEMPLATE,
+                {
+                    "nik": nik,
+                    "case_ref": str(case_ref),
+                    "encoding": data,
+                    "created_at": _utc(self._clock()),
+                    "pending": False,
+                },
+            ),
+        )
         self._mark_written(session)
         key = result.inserted_primary_key
         assert key is not None  # a single-row INSERT has one
         return int(key[0])
 
-    def search_and_add(self, nik: str, case_ref: str, encoding, k: int = 5,
-                       threshold: float | None = None) -> tuple[list[Candidate], int]:
+    def search_and_add(
+        self, nik: str, case_ref: str, encoding, k: int = 5, threshold: float | None = None
+    ) -> tuple[list[Candidate], int]:
         """Search for this face under other NIKs, then store it, so that concurrent calls never miss
         each other (module docstring); the template is published by the caller's commit.
 
@@ -272,15 +293,20 @@ class FaceTemplateIndex:
     def delete_for(self, nik: str) -> int:
         """Erase every template of a NIK in the caller's transaction; return how many."""
         session = self._session_factory()
-        result = cast(CursorResult, session.execute(
-            update(face_templates)
-            .where(face_templates.c.nik == nik, face_templates.c.deleted_at.is_(None))
-            .values(deleted_at=_utc(self._clock()), encoding=None)))
+        result = cast(
+            CursorResult,
+            session.execute(
+                update(face_templates)
+                .where(face_templates.c.nik == nik, face_templates.c.deleted_at.is_(None))
+                .values(deleted_at=_utc(self._clock()), encoding=None)
+            ),
+        )
         self._mark_written(session)
         return int(result.rowcount or 0)
 
-    def search(self, encoding, k: int = 5, threshold: float | None = None,
-               exclude_nik: str | None = None) -> list[Candidate]:
+    def search(
+        self, encoding, k: int = 5, threshold: float | None = None, exclude_nik: str | None = None
+    ) -> list[Candidate]:
         """Return up to ``k`` committed templates within ``threshold`` of ``encoding``, nearest first."""
         return self._search(self._session_factory(), as_template(encoding), k, threshold, exclude_nik)[0]
 
@@ -304,9 +330,16 @@ class FaceTemplateIndex:
 
     # -- searching ---------------------------------------------------------------------------------
 
-    def _search(self, session: Session, probe: np.ndarray, k: int, threshold: float | None,
-                exclude_nik: str | None, below_id: int | None = None,
-                wait: bool = False) -> tuple[list[Candidate], int]:
+    def _search(
+        self,
+        session: Session,
+        probe: np.ndarray,
+        k: int,
+        threshold: float | None,
+        exclude_nik: str | None,
+        below_id: int | None = None,
+        wait: bool = False,
+    ) -> tuple[list[Candidate], int]:
         limit = self.threshold if threshold is None else float(threshold)
         with self._reader(session) as conn:
             with self._lock:
@@ -357,9 +390,18 @@ class FaceTemplateIndex:
         with self._connect() as side:
             # One statement: the global lock, then (per row of the locked subquery) the next id and
             # the pending row with it.
-            claim = int(side.execute(_CLAIM_INSERT, {
-                "lock": DEDUP_LOCK_KEY, "nik": nik, "case_ref": str(case_ref), "encoding": data,
-                "created_at": _utc(self._clock())}).scalar_one())
+            claim = int(
+                side.execute(
+                    _CLAIM_INSERT,
+                    {
+                        "lock": DEDUP_LOCK_KEY,
+                        "nik": nik,
+                        "case_ref": str(case_ref),
+                        "encoding": data,
+                        "created_at": _utc(self._clock()),
+                    },
+                ).scalar_one()
+            )
             session.execute(_LIVENESS_TAKE, {"c": LIVENESS_CLASS, "i": claim % _INT4})
             side.commit()  # releases the global lock: the next claim's id is larger and sees this one
         return claim
@@ -371,10 +413,18 @@ class FaceTemplateIndex:
             for claim in ids:
                 free = side.execute(_LIVENESS_TRY, {"c": LIVENESS_CLASS, "i": int(claim) % _INT4}).scalar()
                 if free:
-                    done += side.execute(update(face_templates).where(
-                        face_templates.c.id == int(claim), face_templates.c.pending.is_(True),
-                        face_templates.c.deleted_at.is_(None),
-                    ).values(deleted_at=_utc(self._clock()), encoding=None)).rowcount or 0
+                    done += (
+                        side.execute(
+                            update(face_templates)
+                            .where(
+                                face_templates.c.id == int(claim),
+                                face_templates.c.pending.is_(True),
+                                face_templates.c.deleted_at.is_(None),
+                            )
+                            .values(deleted_at=_utc(self._clock()), encoding=None)
+                        ).rowcount
+                        or 0
+                    )
                 side.commit()  # also releases the try-lock
         return done
 
@@ -386,9 +436,11 @@ class FaceTemplateIndex:
     def _retire(self, session, rows) -> None:
         if rows:
             # A retaken selfie replaces the case's earlier template.
-            session.execute(update(face_templates)
-                            .where(face_templates.c.id.in_([r.id for r in rows]))
-                            .values(deleted_at=_utc(self._clock()), encoding=None))
+            session.execute(
+                update(face_templates)
+                .where(face_templates.c.id.in_([r.id for r in rows]))
+                .values(deleted_at=_utc(self._clock()), encoding=None)
+            )
 
     @staticmethod
     def _mark_written(session: Session) -> None:
@@ -458,13 +510,21 @@ class FaceTemplateIndex:
         started = started or _utc(self._clock())
         self._reset()
         # The approximate index's cells are sized for the whole table, not the first rows read.
-        self._expected = conn.execute(select(func.count()).select_from(face_templates).where(
-            face_templates.c.deleted_at.is_(None))).scalar() or 0
+        self._expected = (
+            conn.execute(
+                select(func.count()).select_from(face_templates).where(face_templates.c.deleted_at.is_(None))
+            ).scalar()
+            or 0
+        )
         self._read_new(conn, conn.execute(self._rows_query(face_templates.c.id > 0)), started)
         # Ids below a row written longer ago than any transaction lasts were handed out before it,
         # so their rows are committed or never will be: not gaps worth re-reading.
-        settled = conn.execute(select(func.max(face_templates.c.id)).where(
-            face_templates.c.created_at <= started - self._late)).scalar() or 0
+        settled = (
+            conn.execute(
+                select(func.max(face_templates.c.id)).where(face_templates.c.created_at <= started - self._late)
+            ).scalar()
+            or 0
+        )
         self._gaps = {i: g for i, g in self._gaps.items() if i > settled}
         self._synced_at = self._verified_at = started
         self._loaded = True
@@ -473,8 +533,12 @@ class FaceTemplateIndex:
     def _rows_query(where):
         t = face_templates
         # Streamed in batches: a million rows never sit in memory as Python objects at once.
-        return (select(t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at).where(where).order_by(t.c.id)
-                .execution_options(yield_per=50_000))
+        return (
+            select(t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at)
+            .where(where)
+            .order_by(t.c.id)
+            .execution_options(yield_per=50_000)
+        )
 
     def _catch_up(self, conn, started: datetime, top: int | None = None) -> None:
         """One query: rows after the last one seen, remembered gaps, and recent deletions.
@@ -493,9 +557,11 @@ class FaceTemplateIndex:
         # parts (a deleted new row or gap) is read twice, harmlessly.
         columns = (t.c.id, t.c.nik, t.c.encoding, t.c.deleted_at)
         if gaps:
-            query = union_all(select(*columns).where(t.c.id > bindparam("last_id")),
-                              select(*columns).where(t.c.deleted_at > bindparam("since")),
-                              select(*columns).where(t.c.id.in_(gaps)))
+            query = union_all(
+                select(*columns).where(t.c.id > bindparam("last_id")),
+                select(*columns).where(t.c.deleted_at > bindparam("since")),
+                select(*columns).where(t.c.id.in_(gaps)),
+            )
         else:
             query = _CATCH_UP  # the usual case: built once
         if top is None or top - self._last_id + len(gaps) > _STREAM_ABOVE:
@@ -509,9 +575,12 @@ class FaceTemplateIndex:
         # Gaps whose writers had all ended were read for the last time just now: drop them; the
         # others expire after late_commit_seconds.
         read = set(gaps)
-        self._gaps = {i: (seen, writers) for i, (seen, writers) in self._gaps.items()
-                      if started - seen < self._late
-                      and not (i in read and running is not None and writers is not None and not writers & running)}
+        self._gaps = {
+            i: (seen, writers)
+            for i, (seen, writers) in self._gaps.items()
+            if started - seen < self._late
+            and not (i in read and running is not None and writers is not None and not writers & running)
+        }
         self._synced_at = started
 
     def _read_new(self, conn, result, started, gaps: set | None = None) -> list[tuple[int, datetime]]:
@@ -551,16 +620,20 @@ class FaceTemplateIndex:
     def _maybe_go_approximate(self) -> None:
         if isinstance(self._matrix, TemplateMatrix) and len(self._matrix) >= self.ann_min_size:
             ids, niks, vectors = self._matrix.live_arrays()
-            ann = AnnMatrix(vectors, nlist=AnnMatrix.cells_for(max(len(vectors), self._expected)),
-                            nprobe=self.ann_nprobe)
+            ann = AnnMatrix(
+                vectors, nlist=AnnMatrix.cells_for(max(len(vectors), self._expected)), nprobe=self.ann_nprobe
+            )
             ann.add_many(ids, niks, vectors)
             self._matrix = ann
 
     def _verify(self, conn, started: datetime) -> None:
         """Compare the live count with the table's; catch up once more, then rebuild if still off."""
         for attempt in range(2):
-            stored = conn.execute(select(func.count()).select_from(face_templates).where(
-                face_templates.c.deleted_at.is_(None), face_templates.c.id <= self._last_id)).scalar()
+            stored = conn.execute(
+                select(func.count())
+                .select_from(face_templates)
+                .where(face_templates.c.deleted_at.is_(None), face_templates.c.id <= self._last_id)
+            ).scalar()
             if stored == len(self._matrix):
                 self._verified_at = started
                 if conn.dialect.name == "postgresql":
@@ -572,9 +645,19 @@ class FaceTemplateIndex:
 
     def _sweep_abandoned(self, conn, started: datetime) -> None:
         """Tombstone a few old pending claims whose owner has ended (rolled back)."""
-        old = conn.execute(select(face_templates.c.id).where(
-            face_templates.c.pending.is_(True), face_templates.c.deleted_at.is_(None),
-            face_templates.c.created_at < started - timedelta(seconds=60)).limit(100)).scalars().all()
+        old = (
+            conn.execute(
+                select(face_templates.c.id)
+                .where(
+                    face_templates.c.pending.is_(True),
+                    face_templates.c.deleted_at.is_(None),
+                    face_templates.c.created_at < started - timedelta(seconds=60),
+                )
+                .limit(100)
+            )
+            .scalars()
+            .all()
+        )
         if old:
             self._tombstone_abandoned(old)
 
@@ -610,7 +693,7 @@ class FaceTemplateIndex:
         else:
             self._matrix.add_many(arrays["ids"], arrays["niks"], arrays["vectors"])
         self._last_id = int(last_id)
-        self._synced_at = datetime.fromtimestamp(synced_us / 1_000_000, timezone.utc)
+        self._synced_at = datetime.fromtimestamp(synced_us / 1_000_000, UTC)
         started = _utc(self._clock())
         self._gaps = {int(i): (started, None) for i in gaps.tolist()}
         self._loaded = True
@@ -667,7 +750,7 @@ def _distance(encoding: bytes | None, probe: np.ndarray) -> float:
 
 def _utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; every time here is UTC.
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _micros(value: datetime | None) -> int:

@@ -1,8 +1,10 @@
 """Face templates in one float32 matrix, searched by vectorised Euclidean distance (used by face_index)."""
+
 from __future__ import annotations
 
 import re
-from typing import Iterable, cast
+from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 
@@ -42,8 +44,7 @@ class TemplateMatrix:
         ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
         if ids.size == 0:
             return
-        niks = np.asarray([nik_number(n) for n in niks] if not isinstance(niks, np.ndarray) else niks,
-                          dtype=np.int64)
+        niks = np.asarray([nik_number(n) for n in niks] if not isinstance(niks, np.ndarray) else niks, dtype=np.int64)
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), DIMENSION)
         if self._rows and ids.min() <= self._ids[: self._rows].max():
             # Only late-committed rows arrive out of order; they are few, so the scan is cheap.
@@ -52,10 +53,10 @@ class TemplateMatrix:
         count = len(ids)
         self._reserve(self._rows + count)
         end = self._rows + count
-        self._vectors[self._rows:end] = vectors
-        self._norms[self._rows:end] = np.einsum("ij,ij->i", vectors, vectors)
-        self._ids[self._rows:end] = ids
-        self._niks[self._rows:end] = niks
+        self._vectors[self._rows : end] = vectors
+        self._norms[self._rows : end] = np.einsum("ij,ij->i", vectors, vectors)
+        self._ids[self._rows : end] = ids
+        self._niks[self._rows : end] = niks
         self._rows = end
         self._live += count
 
@@ -70,8 +71,9 @@ class TemplateMatrix:
         self._live -= removed
         return removed
 
-    def search(self, query, k: int, threshold: float, exclude_nik: str | None = None,
-               below_id: int | None = None) -> list[tuple[int, str, float]]:
+    def search(
+        self, query, k: int, threshold: float, exclude_nik: str | None = None, below_id: int | None = None
+    ) -> list[tuple[int, str, float]]:
         """Return up to ``k`` (template_id, nik, distance) within ``threshold``, nearest first.
 
         ``below_id``: only templates with a smaller id (a claim searches the claims before its own).
@@ -106,8 +108,11 @@ class TemplateMatrix:
     def live_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return copies of (ids, niks, vectors) of the live templates, for a snapshot."""
         keep = np.isfinite(self._norms[: self._rows])
-        return self._ids[: self._rows][keep].copy(), self._niks[: self._rows][keep].copy(), \
-            self._vectors[: self._rows][keep].copy()
+        return (
+            self._ids[: self._rows][keep].copy(),
+            self._niks[: self._rows][keep].copy(),
+            self._vectors[: self._rows][keep].copy(),
+        )
 
     def _reserve(self, rows: int) -> None:
         capacity = len(self._ids)
@@ -149,11 +154,15 @@ class AnnMatrix:
         self.nlist = nlist
         self.nprobe = int(nprobe or max(16, nlist // 32))
         quantizer = faiss.IndexFlatL2(DIMENSION)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, DIMENSION, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_L2)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, DIMENSION, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_L2
+        )
         rng = np.random.default_rng(0)  # the same cells for the same templates, in every process
-        sample = train_vectors if len(train_vectors) <= 64 * nlist else \
-            train_vectors[np.sort(rng.choice(len(train_vectors), 64 * nlist, replace=False))]
+        sample = (
+            train_vectors
+            if len(train_vectors) <= 64 * nlist
+            else train_vectors[np.sort(rng.choice(len(train_vectors), 64 * nlist, replace=False))]
+        )
         index.train(sample)
         index.nprobe = self.nprobe
         self._faiss = faiss
@@ -179,8 +188,7 @@ class AnnMatrix:
         ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
         if ids.size == 0:
             return
-        niks = np.asarray([nik_number(n) for n in niks] if not isinstance(niks, np.ndarray) else niks,
-                          dtype=np.int64)
+        niks = np.asarray([nik_number(n) for n in niks] if not isinstance(niks, np.ndarray) else niks, dtype=np.int64)
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(len(ids), DIMENSION))
         if self._rows and ids.min() <= self._ids[: self._rows].max():
             fresh = ~np.isin(ids, self._ids[: self._rows])
@@ -194,9 +202,9 @@ class AnnMatrix:
             self._ids = _grown(self._ids, new, self._rows)
             self._niks = _grown(self._niks, new, self._rows)
             self._alive = _grown(self._alive, new, self._rows)
-        self._ids[self._rows:end] = ids
-        self._niks[self._rows:end] = niks
-        self._alive[self._rows:end] = True
+        self._ids[self._rows : end] = ids
+        self._niks[self._rows : end] = niks
+        self._alive[self._rows : end] = True
         self._index.add_with_ids(vectors, np.arange(self._rows, end, dtype=np.int64))
         self._rows = end
         self._live += count
@@ -213,8 +221,9 @@ class AnnMatrix:
             self._live -= int(rows.size)
         return int(rows.size)
 
-    def search(self, query, k: int, threshold: float, exclude_nik: str | None = None,
-               below_id: int | None = None) -> list[tuple[int, str, float]]:
+    def search(
+        self, query, k: int, threshold: float, exclude_nik: str | None = None, below_id: int | None = None
+    ) -> list[tuple[int, str, float]]:
         """Return up to ``k`` candidates (template_id, nik, approximate distance), nearest first.
 
         Candidates lie within ``threshold + margin`` by the approximate distance: the caller keeps
@@ -243,20 +252,25 @@ class AnnMatrix:
     def state(self) -> dict:
         """Return the index as arrays (for a snapshot file); ``restore`` takes them back."""
         rows = self._rows
-        return {"ann": self._faiss.serialize_index(self._index), "ann_ids": self._ids[:rows].copy(),
-                "ann_niks": self._niks[:rows].copy(), "ann_alive": self._alive[:rows].copy(),
-                "ann_meta": np.array([self.nlist, self.nprobe], dtype=np.int64)}
+        return {
+            "ann": self._faiss.serialize_index(self._index),
+            "ann_ids": self._ids[:rows].copy(),
+            "ann_niks": self._niks[:rows].copy(),
+            "ann_alive": self._alive[:rows].copy(),
+            "ann_meta": np.array([self.nlist, self.nprobe], dtype=np.int64),
+        }
 
     @classmethod
-    def restore(cls, arrays: dict) -> "AnnMatrix":
+    def restore(cls, arrays: dict) -> AnnMatrix:
         """Rebuild an index written by ``state``."""
         import faiss
 
         self = cls.__new__(cls)
         self._faiss = faiss
         # faiss hands back the stored index as its own class: the one __init__ built.
-        self._index = cast(faiss.IndexIVFScalarQuantizer,
-                           faiss.deserialize_index(np.ascontiguousarray(arrays["ann"], dtype=np.uint8)))
+        self._index = cast(
+            faiss.IndexIVFScalarQuantizer, faiss.deserialize_index(np.ascontiguousarray(arrays["ann"], dtype=np.uint8))
+        )
         self.nlist, self.nprobe = (int(x) for x in arrays["ann_meta"].tolist())
         self._index.nprobe = self.nprobe
         self._quantizer = None

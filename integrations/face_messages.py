@@ -3,6 +3,7 @@
 ``FACE_MESSAGES`` maps a reason code to ``(indonesian, english)``; some texts hold ``{placeholders}``
 that the exception or result carrying the code supplies (see ``face_message``).
 """
+
 from __future__ import annotations
 
 FACE_MESSAGES: dict[str, tuple[str, str]] = {

@@ -1,8 +1,10 @@
 """Choose and wire one implementation per outside system from settings."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -10,11 +12,11 @@ from integrations.face import FaceMatcher, FaceRecognitionMatcher
 from integrations.face_index import FaceTemplateIndex
 from integrations.http.wiring import build_http_adapter
 from integrations.identity import CivilRegistry
-from integrations.registry_faces import RegistryFaceTemplates
 from integrations.mail import OfficerMailer, build_mailer
 from integrations.notify import Notifier
 from integrations.payments import PaymentGateway
 from integrations.registries import AssetRegistry, BpjsEmployment, BpjsHealth, CivilServiceRegistry, Dtsen
+from integrations.registry_faces import RegistryFaceTemplates
 from integrations.sandbox.delivery import SandboxNotifier, SandboxPaymentGateway
 from integrations.sandbox.faults import SandboxFaults
 from integrations.sandbox.registries import (
@@ -88,9 +90,7 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
             adapters[name] = cls(session_factory, faults)
     face_backend = settings.get("BANSOS_FACE_BACKEND", "face_recognition")
     if face_backend != "face_recognition":
-        raise ValueError(
-            f"BANSOS_FACE_BACKEND={face_backend!r} is not available; use 'face_recognition'."
-        )
+        raise ValueError(f"BANSOS_FACE_BACKEND={face_backend!r} is not available; use 'face_recognition'.")
     face = FaceRecognitionMatcher(
         threshold=float(settings.get("BANSOS_FACE_MATCH_THRESHOLD", 0.6)),
         max_bytes=int(settings.get("BANSOS_FACE_MAX_IMAGE_BYTES", 10 * 1024 * 1024)),
@@ -104,5 +104,4 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
     )
     registry_faces = RegistryFaceTemplates(session_factory, face)
     adapters["mailer"] = build_mailer(settings, session_factory)
-    return Integrations(face=face, face_index=face_index, registry_faces=registry_faces, faults=faults,
-                        **adapters)
+    return Integrations(face=face, face_index=face_index, registry_faces=registry_faces, faults=faults, **adapters)

@@ -1,4 +1,5 @@
 """Civil registry (Dukcapil): who a person is, their family card and whether they are alive."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -9,8 +10,16 @@ from integrations.base import Evidence
 
 # Relations on a family card (SHDK codes as Dukcapil names them).
 RELATIONS = (
-    "KEPALA", "SUAMI", "ISTRI", "ANAK", "MENANTU", "CUCU",
-    "ORANG_TUA", "MERTUA", "FAMILI_LAIN", "LAINNYA",
+    "KEPALA",
+    "SUAMI",
+    "ISTRI",
+    "ANAK",
+    "MENANTU",
+    "CUCU",
+    "ORANG_TUA",
+    "MERTUA",
+    "FAMILI_LAIN",
+    "LAINNYA",
 )
 SCHOOL_LEVELS = ("SD", "SMP", "SMA")
 

@@ -1,4 +1,5 @@
 """E-mail to officers: a sandbox outbox (a table) or an SMTP server, chosen by BANSOS_MAIL_BACKEND."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,21 +51,34 @@ class SandboxMailer(SandboxAdapter, OfficerMailer):
         known = self._session.execute(_MAIL_BY_KEY, {"key": idempotency_key}).scalar()
         if known is not None:
             return str(known)
-        result = self._session.execute(insert(t.mail_outbox).values(
-            to_address=to, subject=subject, body=body, sent_at=self._clock(), idempotency_key=idempotency_key))
+        result = self._session.execute(
+            insert(t.mail_outbox).values(
+                to_address=to, subject=subject, body=body, sent_at=self._clock(), idempotency_key=idempotency_key
+            )
+        )
         return str(result.inserted_primary_key[0])
 
     def outbox(self, to):
         """The messages sent to this address, oldest first."""
-        rows = self._session.execute(select(t.mail_outbox).where(t.mail_outbox.c.to_address == to)
-                                     .order_by(t.mail_outbox.c.id)).all()
-        return [{"id": r.id, "to": r.to_address, "subject": r.subject, "body": r.body,
-                 "sent_at": as_utc(r.sent_at), "key": r.idempotency_key} for r in rows]
+        rows = self._session.execute(
+            select(t.mail_outbox).where(t.mail_outbox.c.to_address == to).order_by(t.mail_outbox.c.id)
+        ).all()
+        return [
+            {
+                "id": r.id,
+                "to": r.to_address,
+                "subject": r.subject,
+                "body": r.body,
+                "sent_at": as_utc(r.sent_at),
+                "key": r.idempotency_key,
+            }
+            for r in rows
+        ]
 
 
 def message_id(key, sender):
     """The Message-ID of the message sent under `key`: the same for every resend of it."""
-    digest = hashlib.sha256(f"{sender}\n{key}".encode("utf-8")).hexdigest()[:24]
+    digest = hashlib.sha256(f"{sender}\n{key}".encode()).hexdigest()[:24]
     domain = sender.rpartition("@")[2] or "tepat"
     return f"<{re.sub(r'[^A-Za-z0-9.-]', '.', key)[:60]}.{digest}@{domain}>"
 
@@ -98,7 +112,12 @@ def build_mailer(settings, session_factory):
     if backend == "sandbox":
         return SandboxMailer(session_factory)
     if backend == "smtp":
-        return SmtpMailer(settings.get("BANSOS_SMTP_HOST", "localhost"), settings.get("BANSOS_SMTP_PORT", 587),
-                          settings.get("BANSOS_MAIL_FROM", "tepat@localhost"), settings.get("BANSOS_SMTP_USER", ""),
-                          settings.get("BANSOS_SMTP_PASSWORD", ""), settings.get("BANSOS_SMTP_STARTTLS", True))
+        return SmtpMailer(
+            settings.get("BANSOS_SMTP_HOST", "localhost"),
+            settings.get("BANSOS_SMTP_PORT", 587),
+            settings.get("BANSOS_MAIL_FROM", "tepat@localhost"),
+            settings.get("BANSOS_SMTP_USER", ""),
+            settings.get("BANSOS_SMTP_PASSWORD", ""),
+            settings.get("BANSOS_SMTP_STARTTLS", True),
+        )
     raise ValueError(f"BANSOS_MAIL_BACKEND={backend!r} is not available; use one of {MAIL_BACKENDS}.")

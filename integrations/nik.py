@@ -1,4 +1,5 @@
 """NIK (Indonesian population number) validation, decoding and masking."""
+
 from __future__ import annotations
 
 from datetime import date

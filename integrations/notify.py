@@ -1,4 +1,5 @@
 """Messages to applicants: SMS, e-mail and the portal inbox."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,9 @@ class Notifier(ABC):
     source = "notify"
 
     @abstractmethod
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
-             idempotency_key: str | None = None) -> str:
+    def send(
+        self, recipient_nik: str, channel: str, template: str, params: dict, idempotency_key: str | None = None
+    ) -> str:
         """Send one templated message and return its id."""
 
     @abstractmethod

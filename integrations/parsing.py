@@ -3,6 +3,7 @@
 Every implementation, sandbox or HTTP, passes the raw answer through these functions, so a
 malformed answer is caught the same way whatever produced it. The raw dict becomes the evidence.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -114,9 +115,7 @@ class _AssetSchema(AnswerSchema):
 
 class _CivilServiceSchema(AnswerSchema):
     nik = fields.String(required=True, validate=_DIGITS16)
-    category = fields.String(
-        required=True, allow_none=True, validate=validate.OneOf(CIVIL_SERVICE_CATEGORIES)
-    )
+    category = fields.String(required=True, allow_none=True, validate=validate.OneOf(CIVIL_SERVICE_CATEGORIES))
 
 
 class _ReceiptSchema(AnswerSchema):
@@ -137,7 +136,10 @@ def load_answer(schema: Schema, source: str, raw) -> dict:
 
 _CIVIL, _DTSEN, _HEALTH = _CivilSchema(), _DtsenSchema(), _HealthSchema()
 _EMPLOYMENT, _ASSETS, _CIVIL_SERVICE, _RECEIPT = (
-    _EmploymentSchema(), _AssetSchema(), _CivilServiceSchema(), _ReceiptSchema()
+    _EmploymentSchema(),
+    _AssetSchema(),
+    _CivilServiceSchema(),
+    _ReceiptSchema(),
 )
 
 
@@ -157,9 +159,7 @@ def parse_health_record(raw: dict, checked_at: datetime, source: str = "bpjs_hea
     return HealthRecord(**load_answer(_HEALTH, source, raw), evidence=Evidence(source, checked_at, raw))
 
 
-def parse_employment_record(
-    raw: dict, checked_at: datetime, source: str = "bpjs_employment"
-) -> EmploymentRecord:
+def parse_employment_record(raw: dict, checked_at: datetime, source: str = "bpjs_employment") -> EmploymentRecord:
     """Validate a BPJS Ketenagakerjaan answer and return it as an EmploymentRecord."""
     data = load_answer(_EMPLOYMENT, source, raw)
     return EmploymentRecord(**data, evidence=Evidence(source, checked_at, raw))
@@ -170,17 +170,13 @@ def parse_asset_record(raw: dict, checked_at: datetime, source: str = "assets") 
     return AssetRecord(**load_answer(_ASSETS, source, raw), evidence=Evidence(source, checked_at, raw))
 
 
-def parse_civil_service_record(
-    raw: dict, checked_at: datetime, source: str = "civil_service"
-) -> CivilServiceRecord:
+def parse_civil_service_record(raw: dict, checked_at: datetime, source: str = "civil_service") -> CivilServiceRecord:
     """Validate a civil-service answer and return it as a CivilServiceRecord."""
     data = load_answer(_CIVIL_SERVICE, source, raw)
     return CivilServiceRecord(**data, evidence=Evidence(source, checked_at, raw))
 
 
-def parse_disbursement_receipt(
-    raw: dict, checked_at: datetime, source: str = "payments"
-) -> DisbursementReceipt:
+def parse_disbursement_receipt(raw: dict, checked_at: datetime, source: str = "payments") -> DisbursementReceipt:
     """Validate a payment provider's acknowledgement and return it as a receipt."""
     data = load_answer(_RECEIPT, source, raw)
     return DisbursementReceipt(**data, evidence=Evidence(source, checked_at, raw))

@@ -1,4 +1,5 @@
 """Paying banks (Himbara) and the post office: disbursement requests."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

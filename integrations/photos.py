@@ -1,8 +1,9 @@
 """Applicants' photos, kept as files outside the database and the web root."""
+
 import hashlib
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 _REF = re.compile(r"^[0-9a-f]{64}$")
@@ -56,7 +57,7 @@ class FilePhotoStore:
 
     def purge_older_than(self, days) -> int:
         """Delete photos older than `days`; return how many."""
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=days)).timestamp()
+        cutoff = (datetime.now(UTC) - timedelta(days=days)).timestamp()
         count = 0
         for path in self.root.glob("*/*"):
             if path.is_file() and path.stat().st_mtime < cutoff:
@@ -67,7 +68,7 @@ class FilePhotoStore:
     def sweep_unreferenced(self, keep, grace_seconds) -> int:
         """Delete stored files whose reference is not in `keep` and that are older than the grace period
         (a file younger than it may belong to a transaction not committed yet); return how many."""
-        cutoff = datetime.now(timezone.utc).timestamp() - grace_seconds
+        cutoff = datetime.now(UTC).timestamp() - grace_seconds
         keep = set(keep)
         count = 0
         for path in self.root.glob("*/*"):

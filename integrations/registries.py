@@ -16,6 +16,7 @@ Contract shared by every interface here:
   can answer a family in one request (the sandbox: one query) overrides it. Any unknown NIK raises
   ``PersonNotFound`` for the whole call, like the per-person look-up would.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -26,8 +27,14 @@ from integrations.base import Evidence
 
 HEALTH_SEGMENTS = ("PBI", "PBPU", "PPU", "BP")
 CIVIL_SERVICE_CATEGORIES = (
-    "ASN", "TNI", "POLRI", "PENSIUNAN", "PERANGKAT_DESA",
-    "GURU_SERTIFIKASI", "NAKES_SERTIFIKASI", "PEGAWAI_BUMN_BUMD",
+    "ASN",
+    "TNI",
+    "POLRI",
+    "PENSIUNAN",
+    "PERANGKAT_DESA",
+    "GURU_SERTIFIKASI",
+    "NAKES_SERTIFIKASI",
+    "PEGAWAI_BUMN_BUMD",
 )
 COMPANY_ROLES = ("OWNER", "DIRECTOR")
 

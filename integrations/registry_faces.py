@@ -14,10 +14,12 @@ Rows are written in the caller's transaction with "insert, or nothing if already
 applications using the same photo at once both succeed; a rolled-back application only loses the
 row, encoded again next time.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Iterable, cast
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import numpy as np
 from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Table, delete, select
@@ -67,9 +69,13 @@ class RegistryFaceTemplates:
         digest = hashlib.sha256(photo).hexdigest() if isinstance(photo, (bytes, bytearray, memoryview)) else ""
         session = self._session_factory()
         if digest:
-            row = session.execute(select(registry_face_templates).where(
-                registry_face_templates.c.nik == nik, registry_face_templates.c.photo_sha256 == digest,
-                registry_face_templates.c.model == model)).first()
+            row = session.execute(
+                select(registry_face_templates).where(
+                    registry_face_templates.c.nik == nik,
+                    registry_face_templates.c.photo_sha256 == digest,
+                    registry_face_templates.c.model == model,
+                )
+            ).first()
             if row is not None:
                 encoding = None if row.encoding is None else np.frombuffer(row.encoding, dtype="<f4").copy()
                 return ReferenceFace(digest, encoding, row.problem, dict(row.quality or {}))
@@ -78,8 +84,9 @@ class RegistryFaceTemplates:
             self._keep(session, nik, face, model)
         return face
 
-    def verify(self, nik: str, selfie: bytes, photo: bytes | None,
-               matcher: FaceMatcher | None = None) -> FaceMatchResult:
+    def verify(
+        self, nik: str, selfie: bytes, photo: bytes | None, matcher: FaceMatcher | None = None
+    ) -> FaceMatchResult:
         """Compare a selfie with this person's registry photo: the same verdicts as ``FaceMatcher.verify``
         (the selfie is checked first), with the photo's template taken from the table when kept.
 
@@ -110,21 +117,38 @@ class RegistryFaceTemplates:
 
     def forget(self, nik: str) -> int:
         """Erase every kept template of a person (the registry photo changed hands, or erasure)."""
-        result = cast(CursorResult, self._session_factory().execute(
-            delete(registry_face_templates).where(registry_face_templates.c.nik == nik)))
+        result = cast(
+            CursorResult,
+            self._session_factory().execute(
+                delete(registry_face_templates).where(registry_face_templates.c.nik == nik)
+            ),
+        )
         return int(result.rowcount or 0)
 
     def _kept(self, nik: str, digest: str, model: str) -> bool:
-        return self._session_factory().execute(select(registry_face_templates.c.nik).where(
-            registry_face_templates.c.nik == nik, registry_face_templates.c.photo_sha256 == digest,
-            registry_face_templates.c.model == model)).first() is not None
+        return (
+            self._session_factory()
+            .execute(
+                select(registry_face_templates.c.nik).where(
+                    registry_face_templates.c.nik == nik,
+                    registry_face_templates.c.photo_sha256 == digest,
+                    registry_face_templates.c.model == model,
+                )
+            )
+            .first()
+            is not None
+        )
 
     def _keep(self, session: Session, nik: str, face: ReferenceFace, model: str) -> None:
         dialect = session.get_bind().dialect.name
         values = {
-            "nik": nik, "photo_sha256": face.sha256, "model": model,
+            "nik": nik,
+            "photo_sha256": face.sha256,
+            "model": model,
             "encoding": None if face.encoding is None else np.asarray(face.encoding, dtype="<f4").tobytes(),
-            "problem": face.problem, "quality": face.quality or None, "encoded_at": self._clock(),
+            "problem": face.problem,
+            "quality": face.quality or None,
+            "encoded_at": self._clock(),
         }
         make = _INSERTS.get(dialect)
         if make is None:

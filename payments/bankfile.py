@@ -9,6 +9,7 @@ Results file:
 
 Files are written and read as streams; no step holds every line of a batch in memory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,11 +32,13 @@ def bank_name(name):
 
 
 def _detail_rows(session, batch):
-    query = (select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
-             .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.batch_id == batch.id, Payment.attempt == 1)
-             .order_by(Payment.reference)
-             .execution_options(yield_per=5000))
+    query = (
+        select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .where(Payment.batch_id == batch.id, Payment.attempt == 1)
+        .order_by(Payment.reference)
+        .execution_options(yield_per=5000)
+    )
     for reference, nik, name, account, amount in session.execute(query):
         yield f"D,{reference},{nik},{bank_name(name)},{account or ''},{int(amount)}"
 
@@ -46,11 +49,17 @@ def _arrears_by_reference(session, batch):
 
     from .models import Entitlement
 
-    query = (select(Payment.reference, func.sum(Entitlement.amount))
-             .join(Entitlement, Entitlement.member_id == Payment.member_id)
-             .where(Payment.batch_id == batch.id, Payment.attempt == 1, Entitlement.cycle_id == Payment.cycle_id,
-                    Entitlement.category.startswith("rapel:"))
-             .group_by(Payment.reference))
+    query = (
+        select(Payment.reference, func.sum(Entitlement.amount))
+        .join(Entitlement, Entitlement.member_id == Payment.member_id)
+        .where(
+            Payment.batch_id == batch.id,
+            Payment.attempt == 1,
+            Entitlement.cycle_id == Payment.cycle_id,
+            Entitlement.category.startswith("rapel:"),
+        )
+        .group_by(Payment.reference)
+    )
     return {reference: int(amount) for reference, amount in session.execute(query)}
 
 

@@ -17,6 +17,7 @@ Excel layout (first sheet, header on row 1, one row per member, component and qu
 
 Bad rows are refused line by line (the good ones are kept) and listed in an error workbook.
 """
+
 from __future__ import annotations
 
 import io
@@ -43,16 +44,21 @@ NO = {"tidak", "t", "no", "0", "false", "belum"}
 REASONS = {  # code -> (Indonesian, English)
     "TOO_LARGE": ("Berkas lebih dari 50 MB", "The file is larger than 50 MB"),
     "NOT_EXCEL": ("Berkas bukan buku kerja Excel (.xlsx)", "The file is not an Excel workbook (.xlsx)"),
-    "BAD_HEADER": ("Baris judul tidak sesuai format (NIK, No KK, Komponen, Periode, Kehadiran (%), Pemeriksaan)",
-                   "The header row does not match the layout (NIK, No KK, Komponen, Periode, Kehadiran (%), "
-                   "Pemeriksaan)"),
+    "BAD_HEADER": (
+        "Baris judul tidak sesuai format (NIK, No KK, Komponen, Periode, Kehadiran (%), Pemeriksaan)",
+        "The header row does not match the layout (NIK, No KK, Komponen, Periode, Kehadiran (%), Pemeriksaan)",
+    ),
     "BAD_NIK": ("NIK harus 16 angka", "The NIK must be 16 digits"),
     "BAD_KK": ("No KK harus 16 angka", "The family card number must be 16 digits"),
-    "UNKNOWN_FAMILY": ("Tidak ada keluarga penerima PKH aktif dengan No KK ini",
-                       "No enrolled PKH family has this family card number"),
+    "UNKNOWN_FAMILY": (
+        "Tidak ada keluarga penerima PKH aktif dengan No KK ini",
+        "No enrolled PKH family has this family card number",
+    ),
     "OUT_OF_SCOPE": ("Keluarga ini di luar kecamatan Anda", "This family is outside your districts"),
-    "BAD_COMPONENT": ("Komponen harus SD, SMP, SMA, pregnant atau child_0_6",
-                      "The component must be SD, SMP, SMA, pregnant or child_0_6"),
+    "BAD_COMPONENT": (
+        "Komponen harus SD, SMP, SMA, pregnant atau child_0_6",
+        "The component must be SD, SMP, SMA, pregnant or child_0_6",
+    ),
     "NOT_A_COMPONENT": ("Keluarga ini tidak menerima komponen tersebut", "The family does not get this component"),
     "BAD_PERIOD": ("Periode harus berbentuk TTTT-Qn, misalnya 2026-Q3", "The period must be YYYY-Qn, e.g. 2026-Q3"),
     "BAD_ATTENDANCE": ("Kehadiran harus angka 0 sampai 100", "Attendance must be a number from 0 to 100"),
@@ -83,15 +89,31 @@ def _digits(value):
     return str(value).strip()
 
 
-def record_check(session, rule, actor, *, kk_number, nik, category, period, attendance=None, checked=None,
-                 source="field", regions=None):
+def record_check(
+    session,
+    rule,
+    actor,
+    *,
+    kk_number,
+    nik,
+    category,
+    period,
+    attendance=None,
+    checked=None,
+    source="field",
+    regions=None,
+):
     """Record (or correct) one quarter's check of one member and component; return the CommitmentCheck.
 
     Raises CommitmentRefused with the reason code when the row is wrong. `regions`: the districts the actor
     may record for (None: all).
     """
-    nik, kk_number, category, period = _digits(nik), _digits(kk_number), str(category or "").strip(), \
-        str(period or "").strip().upper()
+    nik, kk_number, category, period = (
+        _digits(nik),
+        _digits(kk_number),
+        str(category or "").strip(),
+        str(period or "").strip().upper(),
+    )
     if not NIK.match(nik):
         raise CommitmentRefused("BAD_NIK")
     if not NIK.match(kk_number):
@@ -126,17 +148,34 @@ def record_check(session, rule, actor, *, kk_number, nik, category, period, atte
     app_id, district, enrolment_id = found
     if regions is not None and district not in regions:
         raise CommitmentRefused("OUT_OF_SCOPE")
-    has = session.scalar(select(EnrolmentComponent.id).where(EnrolmentComponent.enrolment_id == enrolment_id,
-                                                             EnrolmentComponent.programme == rule.programme,
-                                                             EnrolmentComponent.category == category).limit(1))
+    has = session.scalar(
+        select(EnrolmentComponent.id)
+        .where(
+            EnrolmentComponent.enrolment_id == enrolment_id,
+            EnrolmentComponent.programme == rule.programme,
+            EnrolmentComponent.category == category,
+        )
+        .limit(1)
+    )
     if has is None:
         raise CommitmentRefused("NOT_A_COMPONENT")
-    row = session.execute(select(CommitmentCheck).where(
-        CommitmentCheck.enrolment_id == enrolment_id, CommitmentCheck.member_nik == nik,
-        CommitmentCheck.category == category, CommitmentCheck.period == period)).scalar_one_or_none()
+    row = session.execute(
+        select(CommitmentCheck).where(
+            CommitmentCheck.enrolment_id == enrolment_id,
+            CommitmentCheck.member_nik == nik,
+            CommitmentCheck.category == category,
+            CommitmentCheck.period == period,
+        )
+    ).scalar_one_or_none()
     if row is None:
-        row = CommitmentCheck(enrolment_id=enrolment_id, application_id=app_id, district_code=district,
-                              member_nik=nik, category=category, period=period)
+        row = CommitmentCheck(
+            enrolment_id=enrolment_id,
+            application_id=app_id,
+            district_code=district,
+            member_nik=nik,
+            category=category,
+            period=period,
+        )
         session.add(row)
     row.attendance, row.checked = attendance, checked
     row.compliant = rule.compliant(category, attendance=attendance, checked=checked)
@@ -180,21 +219,47 @@ def import_workbook(session, rule, actor, data, file_name, regions=None):
         nik, kk, category, period, attendance, checked = values
         try:
             with session.begin_nested():
-                record_check(session, rule, actor, kk_number=kk, nik=nik, category=category, period=period,
-                             attendance=attendance, checked=checked, source="import", regions=regions)
+                record_check(
+                    session,
+                    rule,
+                    actor,
+                    kk_number=kk,
+                    nik=nik,
+                    category=category,
+                    period=period,
+                    attendance=attendance,
+                    checked=checked,
+                    source="import",
+                    regions=regions,
+                )
             report.accepted += 1
         except CommitmentRefused as exc:
             report.refused.append((line, exc.reason, values))
-    row = CommitmentImport(file_name=(file_name or "")[:200], imported_by=getattr(actor, "id", None),
-                           accepted=report.accepted, refused=len(report.refused),
-                           refusals=[[line, code, ["" if v is None else str(v) for v in values]]
-                                     for line, code, values in report.refused[:5000]])
+    row = CommitmentImport(
+        file_name=(file_name or "")[:200],
+        imported_by=getattr(actor, "id", None),
+        accepted=report.accepted,
+        refused=len(report.refused),
+        refusals=[
+            [line, code, ["" if v is None else str(v) for v in values]] for line, code, values in report.refused[:5000]
+        ],
+    )
     session.add(row)
     session.flush()
     report.import_id = row.id
-    record(session, actor, "commitments.imported", "commitment_import", str(row.id),
-           detail={"file": row.file_name, "accepted": report.accepted, "refused": len(report.refused),
-                   "refused_lines": [line for line, _, _ in report.refused[:200]]})
+    record(
+        session,
+        actor,
+        "commitments.imported",
+        "commitment_import",
+        str(row.id),
+        detail={
+            "file": row.file_name,
+            "accepted": report.accepted,
+            "refused": len(report.refused),
+            "refused_lines": [line for line, _, _ in report.refused[:200]],
+        },
+    )
     session.flush()
     return report
 
@@ -217,18 +282,24 @@ def error_workbook(refused, out, english=False):
 
 
 STATUS_TEXT = {  # status -> (Indonesian explanation and what to do, English)
-    "compliant": ("Komitmen terpenuhi. Bantuan komponen ini dibayar penuh.",
-                  "Commitment met. This component is paid in full."),
-    "warning": ("Peringatan: komitmen belum terpenuhi pada triwulan lalu (kehadiran sekolah kurang atau "
-                "pemeriksaan kesehatan tidak dilakukan). Bantuan tetap dibayar kali ini. Pastikan anak hadir di "
-                "sekolah / periksa ke posyandu atau puskesmas triwulan ini, agar bantuan tidak ditangguhkan.",
-                "Warning: the commitment was not met last quarter. Still paid this time; attend school / the "
-                "health check this quarter so the component is not suspended."),
-    "suspended": ("Ditangguhkan: komitmen tidak terpenuhi beberapa triwulan berturut-turut, sehingga bantuan "
-                  "komponen ini tidak dibayar. Bantuan dibayar lagi setelah satu triwulan komitmen terpenuhi. "
-                  "Hubungi pendamping PKH Anda.",
-                  "Suspended: the commitment was missed several quarters in a row, so this component is not "
-                  "paid. It is paid again after one compliant quarter. Contact your PKH facilitator."),
+    "compliant": (
+        "Komitmen terpenuhi. Bantuan komponen ini dibayar penuh.",
+        "Commitment met. This component is paid in full.",
+    ),
+    "warning": (
+        "Peringatan: komitmen belum terpenuhi pada triwulan lalu (kehadiran sekolah kurang atau "
+        "pemeriksaan kesehatan tidak dilakukan). Bantuan tetap dibayar kali ini. Pastikan anak hadir di "
+        "sekolah / periksa ke posyandu atau puskesmas triwulan ini, agar bantuan tidak ditangguhkan.",
+        "Warning: the commitment was not met last quarter. Still paid this time; attend school / the "
+        "health check this quarter so the component is not suspended.",
+    ),
+    "suspended": (
+        "Ditangguhkan: komitmen tidak terpenuhi beberapa triwulan berturut-turut, sehingga bantuan "
+        "komponen ini tidak dibayar. Bantuan dibayar lagi setelah satu triwulan komitmen terpenuhi. "
+        "Hubungi pendamping PKH Anda.",
+        "Suspended: the commitment was missed several quarters in a row, so this component is not "
+        "paid. It is paid again after one compliant quarter. Contact your PKH facilitator.",
+    ),
 }
 
 
@@ -236,9 +307,11 @@ def family_status(session, rule, enrolment_id, before_period, warn_after, suspen
     """[(member_nik, category, status, last period)] of a family's checked members, as the next cycle whose first
     quarter is `before_period` will see them (the same rule as the entitlement step)."""
     strikes = {(c, n): (s, last) for _e, c, n, s, last in session.execute(strikes_query(before_period, [enrolment_id]))}
-    seen = session.execute(select(CommitmentCheck.member_nik, CommitmentCheck.category)
-                           .where(CommitmentCheck.enrolment_id == enrolment_id,
-                                  CommitmentCheck.period < before_period).distinct()).all()
+    seen = session.execute(
+        select(CommitmentCheck.member_nik, CommitmentCheck.category)
+        .where(CommitmentCheck.enrolment_id == enrolment_id, CommitmentCheck.period < before_period)
+        .distinct()
+    ).all()
     out = []
     for nik, category in sorted(set(seen), key=lambda r: (r[1], r[0])):
         count, last = strikes.get((category, nik), (0, None))
@@ -266,12 +339,21 @@ def portal_status(session, rule, application_id, today, english=False):
     """[{member, component, status, text}] of the family's checked members, for the portal (plain language)."""
     from cases.models import Enrolment
 
-    enrolment_id = session.scalar(select(Enrolment.id).where(Enrolment.application_id == application_id,
-                                                             Enrolment.ended_at.is_(None)))
+    enrolment_id = session.scalar(
+        select(Enrolment.id).where(Enrolment.application_id == application_id, Enrolment.ended_at.is_(None))
+    )
     if enrolment_id is None or rule is None:
         return []
     pick = 1 if english else 0
-    return [{"member": mask_nik(nik), "component": COMPONENT_NAMES.get(cat, (cat, cat))[pick],
-             "status": status, "text": STATUS_TEXT[status][pick], "last": last}
-            for nik, cat, status, last in family_status(session, rule, enrolment_id, next_quarter(today),
-                                                        rule.warn_after, rule.suspend_after)]
+    return [
+        {
+            "member": mask_nik(nik),
+            "component": COMPONENT_NAMES.get(cat, (cat, cat))[pick],
+            "status": status,
+            "text": STATUS_TEXT[status][pick],
+            "last": last,
+        }
+        for nik, cat, status, last in family_status(
+            session, rule, enrolment_id, next_quarter(today), rule.warn_after, rule.suspend_after
+        )
+    ]

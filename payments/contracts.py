@@ -1,4 +1,5 @@
 """What the payment code relies on inside the payment processes (checked at every deploy by engine/contracts.py)."""
+
 from engine.contracts import ProcessContract, Step
 
 from .cycles import PROCESS_ID as CYCLE_PROCESS

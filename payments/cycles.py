@@ -3,14 +3,29 @@
 The big steps are set-based (INSERT ... SELECT in the database), never a loop over families in
 Python: a regency of 680,000 families is one statement per step. Callers commit once; these flush.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (BigInteger, Date, String, and_, case, cast, exists, func, insert, literal, or_, select, union_all,
-                        update)
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from cases.models import Application, Enrolment, EnrolmentComponent, Objection
@@ -70,7 +85,7 @@ def business_key(code):
 
 def cut_off_instant(day):
     """The end of the cut-off day in Banyuwangi (Asia/Jakarta), in UTC."""
-    return datetime.combine(day, time(23, 59, 59), tzinfo=JAKARTA).astimezone(timezone.utc)
+    return datetime.combine(day, time(23, 59, 59), tzinfo=JAKARTA).astimezone(UTC)
 
 
 def cycle_or_404(session, code):
@@ -95,36 +110,58 @@ def open_cycle(engine, schedule, code, actor):
     if spec.supplements is not None:
         main = session.execute(select(PaymentCycle).where(PaymentCycle.code == spec.supplements)).scalar_one_or_none()
         if main is None or main.frozen_at is None:
-            raise SupplementTooEarly(f"{code} completes {spec.supplements}, whose list is not frozen yet",
-                                     code=code, supplements=spec.supplements)
-    cycle = PaymentCycle(code=code, programme=spec.programme, months=",".join(spec.months),
-                         cut_off=cut_off_instant(spec.cut_off), return_after_days=schedule.return_after_days,
-                         status="open", opened_by=actor.id, supplements_cycle_id=main.id if main else None,
-                         arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages)
+            raise SupplementTooEarly(
+                f"{code} completes {spec.supplements}, whose list is not frozen yet",
+                code=code,
+                supplements=spec.supplements,
+            )
+    cycle = PaymentCycle(
+        code=code,
+        programme=spec.programme,
+        months=",".join(spec.months),
+        cut_off=cut_off_instant(spec.cut_off),
+        return_after_days=schedule.return_after_days,
+        status="open",
+        opened_by=actor.id,
+        supplements_cycle_id=main.id if main else None,
+        arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages,
+    )
     rule = schedule.commitments
     if rule is not None and rule.programme == spec.programme:
         cycle.commitment_warn_after, cycle.commitment_suspend_after = rule.warn_after, rule.suspend_after
     session.add(cycle)
     session.flush()
-    session.add_all(CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
-                    for p, c, a, cap in schedule.rates(code))
+    session.add_all(
+        CycleRate(cycle_id=cycle.id, programme=p, category=c, amount=a, cap=cap)
+        for p, c, a, cap in schedule.rates(code)
+    )
     session.flush()
-    instance = engine.start(PROCESS_ID, business_key(code),
-                            {"cycle_id": cycle.id, "cycle_code": code, "programme": spec.programme},
-                            region=REGENCY_REGION)
+    instance = engine.start(
+        PROCESS_ID,
+        business_key(code),
+        {"cycle_id": cycle.id, "cycle_code": code, "programme": spec.programme},
+        region=REGENCY_REGION,
+    )
     cycle.instance_id = instance.id
-    record(session, actor, "cycle.open", "payment_cycle", code,
-           detail={"programme": spec.programme, "months": list(spec.months), "cut_off": spec.cut_off.isoformat()})
+    record(
+        session,
+        actor,
+        "cycle.open",
+        "payment_cycle",
+        code,
+        detail={"programme": spec.programme, "months": list(spec.months), "cut_off": spec.cut_off.isoformat()},
+    )
     return cycle
 
 
 def first_day(cycle):
     """The start of the cycle's first month in Banyuwangi (Asia/Jakarta), in UTC."""
     year, month = (int(x) for x in cycle.months.split(",")[0].split("-"))
-    return datetime(year, month, 1, tzinfo=JAKARTA).astimezone(timezone.utc)
+    return datetime(year, month, 1, tzinfo=JAKARTA).astimezone(UTC)
 
 
 # --- the set-based steps (run by the process's service tasks) --------------------------------------
+
 
 def freeze_members(session, cycle_id):
     """Copy the cycle's members and their components as they stand at the cut-off; return the count.
@@ -140,12 +177,15 @@ def freeze_members(session, cycle_id):
     cut_day = cycle.cut_off.astimezone(JAKARTA).date()
     # A component counts from its first day (valid_from, a child added later); the rows valid on the cut-off day.
     valid = or_(EnrolmentComponent.valid_from.is_(None), EnrolmentComponent.valid_from <= cut_day)
-    in_programme = exists().where(EnrolmentComponent.enrolment_id == Enrolment.id,
-                                  EnrolmentComponent.programme == cycle.programme, valid)
+    in_programme = exists().where(
+        EnrolmentComponent.enrolment_id == Enrolment.id, EnrolmentComponent.programme == cycle.programme, valid
+    )
     no_account = (Application.bank_account.is_(None)) | (Application.bank_account == "")
-    channel = case((Application.payment_channel.is_(None), literal(POS)),
-                   (and_(Application.payment_channel != POS, no_account), literal(POS)),
-                   else_=Application.payment_channel)
+    channel = case(
+        (Application.payment_channel.is_(None), literal(POS)),
+        (and_(Application.payment_channel != POS, no_account), literal(POS)),
+        else_=Application.payment_channel,
+    )
     account = case((channel == POS, None), else_=Application.bank_account)
     # History: before the cycles paid every family, enrolment paid the first stage at once (Enrolment.disbursement_ref,
     # the older payments.request_disbursement step). Such a family, enrolled during the cycle's months, is not paid
@@ -153,25 +193,67 @@ def freeze_members(session, cycle_id):
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), Enrolment.enrolled_at >= first_day(cycle))
     # A supplementary (susulan) cycle pays the stage to the families its main cycle did not have on its list.
     main_members = aliased(CycleMember)
-    on_main_list = exists().where(main_members.cycle_id == cycle.supplements_cycle_id,
-                                  main_members.enrolment_id == Enrolment.id)
-    chosen = (select(literal(cycle.id), Enrolment.id, Application.id, Application.case_number, Enrolment.nik,
-                     Application.applicant_name, Application.district_code, Application.village, channel, account)
-              .join(Application, Application.id == Enrolment.application_id)
-              .where(Enrolment.ended_at.is_(None), Application.status == "ENROLLED",
-                     Enrolment.enrolled_at <= cycle.cut_off, in_programme, ~objected, ~paid_at_enrolment,
-                     ~on_main_list))
-    session.execute(insert(CycleMember).from_select(
-        ["cycle_id", "enrolment_id", "application_id", "case_number", "nik", "name", "district_code", "village",
-         "channel", "account"], chosen))
-    components = (select(CycleMember.cycle_id, CycleMember.id, EnrolmentComponent.programme,
-                         EnrolmentComponent.category, func.sum(EnrolmentComponent.units))
-                  .join(EnrolmentComponent, EnrolmentComponent.enrolment_id == CycleMember.enrolment_id)
-                  .where(CycleMember.cycle_id == cycle.id, EnrolmentComponent.programme == cycle.programme, valid)
-                  .group_by(CycleMember.cycle_id, CycleMember.id, EnrolmentComponent.programme,
-                            EnrolmentComponent.category))
-    session.execute(insert(CycleMemberComponent).from_select(
-        ["cycle_id", "member_id", "programme", "category", "units"], components))
+    on_main_list = exists().where(
+        main_members.cycle_id == cycle.supplements_cycle_id, main_members.enrolment_id == Enrolment.id
+    )
+    chosen = (
+        select(
+            literal(cycle.id),
+            Enrolment.id,
+            Application.id,
+            Application.case_number,
+            Enrolment.nik,
+            Application.applicant_name,
+            Application.district_code,
+            Application.village,
+            channel,
+            account,
+        )
+        .join(Application, Application.id == Enrolment.application_id)
+        .where(
+            Enrolment.ended_at.is_(None),
+            Application.status == "ENROLLED",
+            Enrolment.enrolled_at <= cycle.cut_off,
+            in_programme,
+            ~objected,
+            ~paid_at_enrolment,
+            ~on_main_list,
+        )
+    )
+    session.execute(
+        insert(CycleMember).from_select(
+            [
+                "cycle_id",
+                "enrolment_id",
+                "application_id",
+                "case_number",
+                "nik",
+                "name",
+                "district_code",
+                "village",
+                "channel",
+                "account",
+            ],
+            chosen,
+        )
+    )
+    components = (
+        select(
+            CycleMember.cycle_id,
+            CycleMember.id,
+            EnrolmentComponent.programme,
+            EnrolmentComponent.category,
+            func.sum(EnrolmentComponent.units),
+        )
+        .join(EnrolmentComponent, EnrolmentComponent.enrolment_id == CycleMember.enrolment_id)
+        .where(CycleMember.cycle_id == cycle.id, EnrolmentComponent.programme == cycle.programme, valid)
+        .group_by(CycleMember.cycle_id, CycleMember.id, EnrolmentComponent.programme, EnrolmentComponent.category)
+    )
+    session.execute(
+        insert(CycleMemberComponent).from_select(
+            ["cycle_id", "member_id", "programme", "category", "units"], components
+        )
+    )
     _carry_failures(session, cycle)
     cycle.member_count = session.scalar(select(func.count()).where(CycleMember.cycle_id == cycle.id))
     cycle.frozen_at = utcnow()
@@ -188,20 +270,39 @@ def _carry_failures(session, cycle):
     switched to PT Pos is paid by the post office in this cycle."""
     old = aliased(CycleMember)
     new = aliased(CycleMember)
-    earlier = (select(Payment.id).join(old, old.id == Payment.member_id)
-               .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
-               .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
-               .where(PaymentCycle.programme == cycle.programme, PaymentCycle.id != cycle.id,
-                      Payment.status == "failed", Payment.next_action.in_(RETRY_ACTIONS),
-                      Payment.carried_to_cycle_id.is_(None)))
-    session.execute(update(Payment).where(Payment.id.in_(earlier)).values(carried_to_cycle_id=cycle.id)
-                    .execution_options(synchronize_session=False))
-    to_pos = (select(new.id).join(old, old.enrolment_id == new.enrolment_id)
-              .join(Payment, Payment.member_id == old.id)
-              .where(new.cycle_id == cycle.id, Payment.carried_to_cycle_id == cycle.id,
-                     Payment.next_action == "switch_to_pos"))
-    session.execute(update(CycleMember).where(CycleMember.id.in_(to_pos)).values(channel=POS, account=None)
-                    .execution_options(synchronize_session=False))
+    earlier = (
+        select(Payment.id)
+        .join(old, old.id == Payment.member_id)
+        .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
+        .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
+        .where(
+            PaymentCycle.programme == cycle.programme,
+            PaymentCycle.id != cycle.id,
+            Payment.status == "failed",
+            Payment.next_action.in_(RETRY_ACTIONS),
+            Payment.carried_to_cycle_id.is_(None),
+        )
+    )
+    session.execute(
+        update(Payment)
+        .where(Payment.id.in_(earlier))
+        .values(carried_to_cycle_id=cycle.id)
+        .execution_options(synchronize_session=False)
+    )
+    to_pos = (
+        select(new.id)
+        .join(old, old.enrolment_id == new.enrolment_id)
+        .join(Payment, Payment.member_id == old.id)
+        .where(
+            new.cycle_id == cycle.id, Payment.carried_to_cycle_id == cycle.id, Payment.next_action == "switch_to_pos"
+        )
+    )
+    session.execute(
+        update(CycleMember)
+        .where(CycleMember.id.in_(to_pos))
+        .values(channel=POS, account=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def compute_entitlements(session, cycle_id):
@@ -209,32 +310,60 @@ def compute_entitlements(session, cycle_id):
     cycle = session.get(PaymentCycle, cycle_id)
     done = session.scalar(select(func.count()).where(Entitlement.cycle_id == cycle.id))
     if not done:
-        units = case((and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
-                     else_=CycleMemberComponent.units)
-        rows = (select(CycleMemberComponent.cycle_id, CycleMemberComponent.member_id, CycleMemberComponent.programme,
-                       CycleMemberComponent.category, units, CycleRate.amount * units)
-                .join(CycleRate, and_(CycleRate.cycle_id == CycleMemberComponent.cycle_id,
-                                      CycleRate.programme == CycleMemberComponent.programme,
-                                      CycleRate.category == CycleMemberComponent.category))
-                .where(CycleMemberComponent.cycle_id == cycle.id))
-        session.execute(insert(Entitlement).from_select(
-            ["cycle_id", "member_id", "programme", "category", "units", "amount"], rows))
+        units = case(
+            (and_(CycleRate.cap.is_not(None), CycleMemberComponent.units > CycleRate.cap), CycleRate.cap),
+            else_=CycleMemberComponent.units,
+        )
+        rows = (
+            select(
+                CycleMemberComponent.cycle_id,
+                CycleMemberComponent.member_id,
+                CycleMemberComponent.programme,
+                CycleMemberComponent.category,
+                units,
+                CycleRate.amount * units,
+            )
+            .join(
+                CycleRate,
+                and_(
+                    CycleRate.cycle_id == CycleMemberComponent.cycle_id,
+                    CycleRate.programme == CycleMemberComponent.programme,
+                    CycleRate.category == CycleMemberComponent.category,
+                ),
+            )
+            .where(CycleMemberComponent.cycle_id == cycle.id)
+        )
+        session.execute(
+            insert(Entitlement).from_select(["cycle_id", "member_id", "programme", "category", "units", "amount"], rows)
+        )
         # Members' conditions (deceased, PKH commitments warned/suspended): payments/conditions.py.
         apply_member_conditions(session, cycle)
         # Arrears: what the failed payments carried into this cycle at its freeze would have paid.
         old = aliased(CycleMember)
         new = aliased(CycleMember)
-        arrears = (select(literal(cycle.id), new.id, literal(cycle.programme), literal("arrears"), func.count(),
-                          func.sum(Payment.amount))
-                   .join(old, old.id == Payment.member_id)
-                   .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
-                   .where(Payment.carried_to_cycle_id == cycle.id)
-                   .group_by(new.id))
-        session.execute(insert(Entitlement).from_select(
-            ["cycle_id", "member_id", "programme", "category", "units", "amount"], arrears))
+        arrears = (
+            select(
+                literal(cycle.id),
+                new.id,
+                literal(cycle.programme),
+                literal("arrears"),
+                func.count(),
+                func.sum(Payment.amount),
+            )
+            .join(old, old.id == Payment.member_id)
+            .join(new, and_(new.enrolment_id == old.enrolment_id, new.cycle_id == cycle.id))
+            .where(Payment.carried_to_cycle_id == cycle.id)
+            .group_by(new.id)
+        )
+        session.execute(
+            insert(Entitlement).from_select(
+                ["cycle_id", "member_id", "programme", "category", "units", "amount"], arrears
+            )
+        )
         add_appeal_arrears(session, cycle)
-    count, total = session.execute(select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0))
-                                   .where(Entitlement.cycle_id == cycle.id)).one()
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Entitlement.amount), 0)).where(Entitlement.cycle_id == cycle.id)
+    ).one()
     cycle.planned_total = int(total)
     session.flush()
     return int(count), int(total)
@@ -261,10 +390,14 @@ def add_appeal_arrears(session, cycle):
     """
     if not cycle.arrears_max_stages:
         return 0
-    stages = session.execute(select(PaymentCycle.id, PaymentCycle.months, PaymentCycle.commitment_suspend_after)
-                             .where(PaymentCycle.programme == cycle.programme,
-                                    PaymentCycle.supplements_cycle_id.is_(None), PaymentCycle.months < cycle.months,
-                                    PaymentCycle.status != "cancelled")).all()
+    stages = session.execute(
+        select(PaymentCycle.id, PaymentCycle.months, PaymentCycle.commitment_suspend_after).where(
+            PaymentCycle.programme == cycle.programme,
+            PaymentCycle.supplements_cycle_id.is_(None),
+            PaymentCycle.months < cycle.months,
+            PaymentCycle.status != "cancelled",
+        )
+    ).all()
     if not stages:
         return 0
     missed = aliased(PaymentCycle)
@@ -274,40 +407,80 @@ def add_appeal_arrears(session, cycle):
     supplement = aliased(PaymentCycle)
     category = literal(APPEAL_ARREARS_PREFIX) + missed.code
     on_stage_list = exists().where(stage_member.enrolment_id == Enrolment.id, stage_member.cycle_id == missed.id)
-    on_supplement_list = (exists().where(stage_member.enrolment_id == Enrolment.id,
-                                         stage_member.cycle_id == supplement.id,
-                                         supplement.supplements_cycle_id == missed.id))
-    paid_before = (exists().where(earlier_arrears.member_id == paid_member.id, paid_member.enrolment_id == Enrolment.id,
-                                  earlier_arrears.programme == cycle.programme, earlier_arrears.category == category))
+    on_supplement_list = exists().where(
+        stage_member.enrolment_id == Enrolment.id,
+        stage_member.cycle_id == supplement.id,
+        supplement.supplements_cycle_id == missed.id,
+    )
+    paid_before = exists().where(
+        earlier_arrears.member_id == paid_member.id,
+        paid_member.enrolment_id == Enrolment.id,
+        earlier_arrears.programme == cycle.programme,
+        earlier_arrears.category == category,
+    )
     # A stage paid at enrolment (the older path, before the cycles paid every family) is not owed again.
     enrolled_month = func.substr(cast(Enrolment.enrolled_at, String), 1, 7)
     paid_at_enrolment = and_(Enrolment.disbursement_ref.is_not(None), missed.months.contains(enrolled_month))
-    ranked = (select(CycleMember.id.label("member_id"), Enrolment.id.label("enrolment_id"),
-                     missed.id.label("missed_id"), category.label("category"),
-                     func.row_number().over(partition_by=CycleMember.id,
-                                            order_by=(missed.months.desc(), missed.id.desc())).label("recent"))
-              .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
-              .join(missed, and_(missed.programme == cycle.programme, missed.supplements_cycle_id.is_(None),
-                                 missed.months < cycle.months, missed.cut_off >= Enrolment.arrears_from))
-              .where(CycleMember.cycle_id == cycle.id, Enrolment.arrears_from.is_not(None),
-                     missed.status != "cancelled", ~on_stage_list, ~on_supplement_list, ~paid_before,
-                     ~paid_at_enrolment)
-              .subquery())
-    owed = (select(ranked.c.member_id, ranked.c.enrolment_id, ranked.c.missed_id, ranked.c.category)
-            .where(ranked.c.recent <= cycle.arrears_max_stages).subquery("owed"))
+    ranked = (
+        select(
+            CycleMember.id.label("member_id"),
+            Enrolment.id.label("enrolment_id"),
+            missed.id.label("missed_id"),
+            category.label("category"),
+            func.row_number()
+            .over(partition_by=CycleMember.id, order_by=(missed.months.desc(), missed.id.desc()))
+            .label("recent"),
+        )
+        .join(Enrolment, Enrolment.id == CycleMember.enrolment_id)
+        .join(
+            missed,
+            and_(
+                missed.programme == cycle.programme,
+                missed.supplements_cycle_id.is_(None),
+                missed.months < cycle.months,
+                missed.cut_off >= Enrolment.arrears_from,
+            ),
+        )
+        .where(
+            CycleMember.cycle_id == cycle.id,
+            Enrolment.arrears_from.is_not(None),
+            missed.status != "cancelled",
+            ~on_stage_list,
+            ~on_supplement_list,
+            ~paid_before,
+            ~paid_at_enrolment,
+        )
+        .subquery()
+    )
+    owed = (
+        select(ranked.c.member_id, ranked.c.enrolment_id, ranked.c.missed_id, ranked.c.category)
+        .where(ranked.c.recent <= cycle.arrears_max_stages)
+        .subquery("owed")
+    )
     month = arrears_month_units(session, cycle, owed, stages)
-    units = case((month.c.units <= 0, 0),
-                 (and_(CycleRate.cap.is_not(None), month.c.units > CycleRate.cap), CycleRate.cap),
-                 else_=month.c.units)
+    units = case(
+        (month.c.units <= 0, 0),
+        (and_(CycleRate.cap.is_not(None), month.c.units > CycleRate.cap), CycleRate.cap),
+        else_=month.c.units,
+    )
     per_stage = func.sum(CycleRate.amount * units)
     amount = cast((per_stage - per_stage % month.c.n_months) / month.c.n_months, BigInteger)
-    lines = (select(literal(cycle.id), month.c.member_id, literal(cycle.programme), month.c.line, literal(1), amount)
-             .join(CycleRate, and_(CycleRate.cycle_id == month.c.missed_id, CycleRate.programme == cycle.programme,
-                                   CycleRate.category == month.c.component))
-             .group_by(month.c.member_id, month.c.line, month.c.n_months)
-             .having(per_stage > 0))
-    return session.execute(insert(Entitlement).from_select(
-        ["cycle_id", "member_id", "programme", "category", "units", "amount"], lines)).rowcount
+    lines = (
+        select(literal(cycle.id), month.c.member_id, literal(cycle.programme), month.c.line, literal(1), amount)
+        .join(
+            CycleRate,
+            and_(
+                CycleRate.cycle_id == month.c.missed_id,
+                CycleRate.programme == cycle.programme,
+                CycleRate.category == month.c.component,
+            ),
+        )
+        .group_by(month.c.member_id, month.c.line, month.c.n_months)
+        .having(per_stage > 0)
+    )
+    return session.execute(
+        insert(Entitlement).from_select(["cycle_id", "member_id", "programme", "category", "units", "amount"], lines)
+    ).rowcount
 
 
 def _month_rows(stages):
@@ -319,10 +492,15 @@ def _month_rows(stages):
         names = months.split(",")
         for name in names:
             year, number = (int(x) for x in name.split("-"))
-            rows.append(select(literal(stage_id).label("missed_id"),
-                               literal(date(year, number, 1), Date).label("month_start"),
-                               literal(quarter(name)).label("quarter"), literal(len(names)).label("n_months"),
-                               literal(int(suspend_after or 0)).label("suspend_after")))
+            rows.append(
+                select(
+                    literal(stage_id).label("missed_id"),
+                    literal(date(year, number, 1), Date).label("month_start"),
+                    literal(quarter(name)).label("quarter"),
+                    literal(len(names)).label("n_months"),
+                    literal(int(suspend_after or 0)).label("suspend_after"),
+                )
+            )
     return union_all(*rows).subquery("stage_months")
 
 
@@ -340,46 +518,94 @@ def arrears_month_units(session, cycle, owed, stages):
 
     months = _month_rows(stages)
     comp = aliased(EnrolmentComponent)
-    valid = (select(owed.c.member_id, owed.c.enrolment_id, owed.c.missed_id, owed.c.category.label("line"),
-                    months.c.month_start, months.c.quarter, months.c.n_months, months.c.suspend_after,
-                    comp.category.label("component"), func.sum(comp.units).label("units"))
-             .join(months, months.c.missed_id == owed.c.missed_id)
-             .join(comp, and_(comp.enrolment_id == owed.c.enrolment_id, comp.programme == cycle.programme,
-                              or_(comp.valid_from.is_(None), comp.valid_from <= months.c.month_start)))
-             .group_by(owed.c.member_id, owed.c.enrolment_id, owed.c.missed_id, owed.c.category,
-                       months.c.month_start, months.c.quarter, months.c.n_months, months.c.suspend_after,
-                       comp.category)
-             .subquery("valid_units"))
+    valid = (
+        select(
+            owed.c.member_id,
+            owed.c.enrolment_id,
+            owed.c.missed_id,
+            owed.c.category.label("line"),
+            months.c.month_start,
+            months.c.quarter,
+            months.c.n_months,
+            months.c.suspend_after,
+            comp.category.label("component"),
+            func.sum(comp.units).label("units"),
+        )
+        .join(months, months.c.missed_id == owed.c.missed_id)
+        .join(
+            comp,
+            and_(
+                comp.enrolment_id == owed.c.enrolment_id,
+                comp.programme == cycle.programme,
+                or_(comp.valid_from.is_(None), comp.valid_from <= months.c.month_start),
+            ),
+        )
+        .group_by(
+            owed.c.member_id,
+            owed.c.enrolment_id,
+            owed.c.missed_id,
+            owed.c.category,
+            months.c.month_start,
+            months.c.quarter,
+            months.c.n_months,
+            months.c.suspend_after,
+            comp.category,
+        )
+        .subquery("valid_units")
+    )
     ended = ended_components(session).subquery("ended")
-    dead = (select(func.count()).select_from(ended)
-            .where(ended.c.enrolment_id == valid.c.enrolment_id, ended.c.programme == cycle.programme,
-                   ended.c.category == valid.c.component, ended.c.ended_on < valid.c.month_start)
-            .scalar_subquery())
+    dead = (
+        select(func.count())
+        .select_from(ended)
+        .where(
+            ended.c.enrolment_id == valid.c.enrolment_id,
+            ended.c.programme == cycle.programme,
+            ended.c.category == valid.c.component,
+            ended.c.ended_on < valid.c.month_start,
+        )
+        .scalar_subquery()
+    )
     withheld = dead
-    quarters = sorted({quarter(name) for _, names, suspend_after in stages if suspend_after
-                       for name in names.split(",")})
+    quarters = sorted(
+        {quarter(name) for _, names, suspend_after in stages if suspend_after for name in names.split(",")}
+    )
     if quarters:
         enrolments = select(owed.c.enrolment_id)
         parts = []
         for q in quarters:
             s = strikes_query(q, enrolments).subquery()
-            parts.append(select(literal(q).label("quarter"), s.c.enrolment_id, s.c.category, s.c.member_nik,
-                                s.c.strikes))
+            parts.append(
+                select(literal(q).label("quarter"), s.c.enrolment_id, s.c.category, s.c.member_nik, s.c.strikes)
+            )
         strikes = union_all(*parts).subquery("strikes")
         gone = aliased(ended)
-        suspended = (select(func.count()).select_from(strikes)
-                     .where(strikes.c.enrolment_id == valid.c.enrolment_id, strikes.c.category == valid.c.component,
-                            strikes.c.quarter == valid.c.quarter, valid.c.suspend_after > 0,
-                            strikes.c.strikes >= valid.c.suspend_after,
-                            ~exists().where(gone.c.enrolment_id == strikes.c.enrolment_id,
-                                            gone.c.member_nik == strikes.c.member_nik,
-                                            gone.c.category == strikes.c.category,
-                                            gone.c.ended_on < valid.c.month_start))
-                     .scalar_subquery())
+        suspended = (
+            select(func.count())
+            .select_from(strikes)
+            .where(
+                strikes.c.enrolment_id == valid.c.enrolment_id,
+                strikes.c.category == valid.c.component,
+                strikes.c.quarter == valid.c.quarter,
+                valid.c.suspend_after > 0,
+                strikes.c.strikes >= valid.c.suspend_after,
+                ~exists().where(
+                    gone.c.enrolment_id == strikes.c.enrolment_id,
+                    gone.c.member_nik == strikes.c.member_nik,
+                    gone.c.category == strikes.c.category,
+                    gone.c.ended_on < valid.c.month_start,
+                ),
+            )
+            .scalar_subquery()
+        )
         withheld = dead + suspended
-    return (select(valid.c.member_id, valid.c.missed_id, valid.c.line, valid.c.n_months, valid.c.component,
-                   (valid.c.units - withheld).label("units"))
-            .subquery("month_units"))
+    return select(
+        valid.c.member_id,
+        valid.c.missed_id,
+        valid.c.line,
+        valid.c.n_months,
+        valid.c.component,
+        (valid.c.units - withheld).label("units"),
+    ).subquery("month_units")
 
 
 def payment_reference(code, member_id, attempt=1):
@@ -397,28 +623,62 @@ def build_batches(session, cycle_id):
     cycle = session.get(PaymentCycle, cycle_id)
     if not session.scalar(select(func.count()).where(PaymentBatch.cycle_id == cycle.id)):
         reference = literal(f"{cycle.code}-") + cast(CycleMember.id, String) + literal("-1")
-        per_family = (select(CycleMember.cycle_id, CycleMember.id, literal(1), reference, CycleMember.channel,
-                             CycleMember.account, func.sum(Entitlement.amount), literal("planned"))
-                      .join(Entitlement, Entitlement.member_id == CycleMember.id)
-                      .where(CycleMember.cycle_id == cycle.id)
-                      .group_by(CycleMember.cycle_id, CycleMember.id, CycleMember.channel, CycleMember.account)
-                      .having(func.sum(Entitlement.amount) > 0))
-        session.execute(insert(Payment).from_select(
-            ["cycle_id", "member_id", "attempt", "reference", "channel", "account", "amount", "status"], per_family))
-        batches = (select(Payment.cycle_id, Payment.channel, literal(f"{cycle.code}-") + Payment.channel,
-                          func.count(), func.sum(Payment.amount), literal("ready"))
-                   .where(Payment.cycle_id == cycle.id).group_by(Payment.cycle_id, Payment.channel))
-        session.execute(insert(PaymentBatch).from_select(
-            ["cycle_id", "channel", "reference", "count", "total", "status"], batches))
-        batch_of = (select(PaymentBatch.id).where(PaymentBatch.cycle_id == Payment.cycle_id,
-                                                  PaymentBatch.channel == Payment.channel).scalar_subquery())
-        session.execute(update(Payment).where(Payment.cycle_id == cycle.id).values(batch_id=batch_of)
-                        .execution_options(synchronize_session=False))
+        per_family = (
+            select(
+                CycleMember.cycle_id,
+                CycleMember.id,
+                literal(1),
+                reference,
+                CycleMember.channel,
+                CycleMember.account,
+                func.sum(Entitlement.amount),
+                literal("planned"),
+            )
+            .join(Entitlement, Entitlement.member_id == CycleMember.id)
+            .where(CycleMember.cycle_id == cycle.id)
+            .group_by(CycleMember.cycle_id, CycleMember.id, CycleMember.channel, CycleMember.account)
+            .having(func.sum(Entitlement.amount) > 0)
+        )
+        session.execute(
+            insert(Payment).from_select(
+                ["cycle_id", "member_id", "attempt", "reference", "channel", "account", "amount", "status"], per_family
+            )
+        )
+        batches = (
+            select(
+                Payment.cycle_id,
+                Payment.channel,
+                literal(f"{cycle.code}-") + Payment.channel,
+                func.count(),
+                func.sum(Payment.amount),
+                literal("ready"),
+            )
+            .where(Payment.cycle_id == cycle.id)
+            .group_by(Payment.cycle_id, Payment.channel)
+        )
+        session.execute(
+            insert(PaymentBatch).from_select(["cycle_id", "channel", "reference", "count", "total", "status"], batches)
+        )
+        batch_of = (
+            select(PaymentBatch.id)
+            .where(PaymentBatch.cycle_id == Payment.cycle_id, PaymentBatch.channel == Payment.channel)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(Payment)
+            .where(Payment.cycle_id == cycle.id)
+            .values(batch_id=batch_of)
+            .execution_options(synchronize_session=False)
+        )
         for batch in session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id)).scalars():
             batch.control_hash = control_hash(session, batch)
         session.flush()
-    return [(b.channel, b.count, b.total) for b in session.execute(
-        select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id).order_by(PaymentBatch.channel)).scalars()]
+    return [
+        (b.channel, b.count, b.total)
+        for b in session.execute(
+            select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id).order_by(PaymentBatch.channel)
+        ).scalars()
+    ]
 
 
 def record_dispatch(session, cycle_id, sp2d_date=None):
@@ -428,10 +688,18 @@ def record_dispatch(session, cycle_id, sp2d_date=None):
     if cycle.sp2d_at is None:
         cycle.sp2d_at = now if sp2d_date is None else datetime.combine(sp2d_date, time(0, 0), tzinfo=JAKARTA)
         cycle.return_at = cycle.sp2d_at + timedelta(days=cycle.return_after_days)
-        session.execute(update(Payment).where(Payment.cycle_id == cycle.id, Payment.status == "planned")
-                        .values(status="sent").execution_options(synchronize_session=False))
-        session.execute(update(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id, PaymentBatch.status == "ready")
-                        .values(status="dispatched", dispatched_at=now).execution_options(synchronize_session=False))
+        session.execute(
+            update(Payment)
+            .where(Payment.cycle_id == cycle.id, Payment.status == "planned")
+            .values(status="sent")
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(PaymentBatch)
+            .where(PaymentBatch.cycle_id == cycle.id, PaymentBatch.status == "ready")
+            .values(status="dispatched", dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
         session.flush()
     return cycle.return_at
 
@@ -450,12 +718,23 @@ def follow_up_failures(session, cycle_id):
     """Give every failed payment without one its next action (by result code); return how many."""
     count = 0
     for code, action in FOLLOW_UP.items():
-        count += session.execute(update(Payment).where(Payment.cycle_id == cycle_id, Payment.status == "failed",
-                                                       Payment.next_action.is_(None), Payment.result_code == code)
-                                 .values(next_action=action).execution_options(synchronize_session=False)).rowcount
-    count += session.execute(update(Payment).where(Payment.cycle_id == cycle_id, Payment.status == "failed",
-                                                   Payment.next_action.is_(None))
-                             .values(next_action="review").execution_options(synchronize_session=False)).rowcount
+        count += session.execute(
+            update(Payment)
+            .where(
+                Payment.cycle_id == cycle_id,
+                Payment.status == "failed",
+                Payment.next_action.is_(None),
+                Payment.result_code == code,
+            )
+            .values(next_action=action)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    count += session.execute(
+        update(Payment)
+        .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action.is_(None))
+        .values(next_action="review")
+        .execution_options(synchronize_session=False)
+    ).rowcount
     session.flush()
     return count
 
@@ -468,10 +747,18 @@ def reviews_due(cycle_id):
     """The SELECT of the ids of the cycle's failed payments waiting for a caseworker review to start."""
     from cases.models import Application
 
-    return (select(Payment.id).join(CycleMember, CycleMember.id == Payment.member_id)
-            .join(Application, Application.id == CycleMember.application_id)
-            .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action == "review",
-                   Payment.review_instance_id.is_(None), Application.status == "ENROLLED"))
+    return (
+        select(Payment.id)
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .join(Application, Application.id == CycleMember.application_id)
+        .where(
+            Payment.cycle_id == cycle_id,
+            Payment.status == "failed",
+            Payment.next_action == "review",
+            Payment.review_instance_id.is_(None),
+            Application.status == "ENROLLED",
+        )
+    )
 
 
 def start_reviews(engine, cycle_id):
@@ -494,14 +781,24 @@ def start_review_range(engine, cycle_id, low, high):
         select(Payment, CycleMember.case_number, CycleMember.district_code)
         .join(CycleMember, CycleMember.id == Payment.member_id)
         .where(Payment.id.in_(reviews_due(cycle_id).where(Payment.id.between(low, high))))
-        .order_by(Payment.id)).all()
+        .order_by(Payment.id)
+    ).all()
     version = engine.latest_version(REVIEW_PROCESS_ID) if rows else None
     for payment, case_number, district in rows:
-        instance = engine.start(REVIEW_PROCESS_ID, case_number,
-                                {"payment_id": payment.id, "case_number": case_number,
-                                 "reference": payment.reference, "result_code": payment.result_code,
-                                 "amount": payment.amount, "channel": payment.channel},
-                                region=district, version=version)
+        instance = engine.start(
+            REVIEW_PROCESS_ID,
+            case_number,
+            {
+                "payment_id": payment.id,
+                "case_number": case_number,
+                "reference": payment.reference,
+                "result_code": payment.result_code,
+                "amount": payment.amount,
+                "channel": payment.channel,
+            },
+            region=district,
+            version=version,
+        )
         payment.review_instance_id = instance.id
     session.flush()
     return len(rows)
@@ -521,10 +818,15 @@ def return_undrawn(session, cycle_id):
     now = utcnow()
     cycle = session.get(PaymentCycle, cycle_id)
     undrawn = and_(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "sent")))
-    count, total = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), 0))
-                                   .where(undrawn)).one()
-    session.execute(update(Payment).where(undrawn).values(status="returned", returned_at=now)
-                    .execution_options(synchronize_session=False))
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(undrawn)
+    ).one()
+    session.execute(
+        update(Payment)
+        .where(undrawn)
+        .values(status="returned", returned_at=now)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     return int(count), int(total)
 
@@ -538,6 +840,7 @@ def close_cycle(session, cycle_id):
 
 # --- figures -------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class FigureRow:
     district_code: str | None
@@ -549,12 +852,19 @@ class FigureRow:
 
 def entitlement_figures(session, cycle_id, regions=None):
     """Families and rupiah per district, programme and channel (entitlements; `regions` limits districts)."""
-    query = (select(CycleMember.district_code, Entitlement.programme, CycleMember.channel,
-                    func.count(func.distinct(CycleMember.id)), func.sum(Entitlement.amount))
-             .join(Entitlement, Entitlement.member_id == CycleMember.id)
-             .where(CycleMember.cycle_id == cycle_id)
-             .group_by(CycleMember.district_code, Entitlement.programme, CycleMember.channel)
-             .order_by(CycleMember.district_code, Entitlement.programme, CycleMember.channel))
+    query = (
+        select(
+            CycleMember.district_code,
+            Entitlement.programme,
+            CycleMember.channel,
+            func.count(func.distinct(CycleMember.id)),
+            func.sum(Entitlement.amount),
+        )
+        .join(Entitlement, Entitlement.member_id == CycleMember.id)
+        .where(CycleMember.cycle_id == cycle_id)
+        .group_by(CycleMember.district_code, Entitlement.programme, CycleMember.channel)
+        .order_by(CycleMember.district_code, Entitlement.programme, CycleMember.channel)
+    )
     if regions is not None:
         query = query.where(CycleMember.district_code.in_(sorted(regions)))
     return [FigureRow(d, p, c, int(n), int(a or 0)) for d, p, c, n, a in session.execute(query)]
@@ -562,11 +872,12 @@ def entitlement_figures(session, cycle_id, regions=None):
 
 def payment_figures(session, cycle_id, regions=None):
     """{(district, channel): {status: (count, amount)}} of a cycle's payments."""
-    query = (select(CycleMember.district_code, Payment.channel, Payment.status, func.count(),
-                    func.sum(Payment.amount))
-             .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.cycle_id == cycle_id)
-             .group_by(CycleMember.district_code, Payment.channel, Payment.status))
+    query = (
+        select(CycleMember.district_code, Payment.channel, Payment.status, func.count(), func.sum(Payment.amount))
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .where(Payment.cycle_id == cycle_id)
+        .group_by(CycleMember.district_code, Payment.channel, Payment.status)
+    )
     if regions is not None:
         query = query.where(CycleMember.district_code.in_(sorted(regions)))
     out = {}
@@ -587,13 +898,23 @@ class ArrearsRow:
 def arrears_figures(session, cycle_id, regions=None):
     """The arrears (rapel) of overturned appeals in a cycle: families, stages and rupiah per district and channel
     (included in entitlement_figures; shown apart so the maker and the checker see them)."""
-    query = (select(CycleMember.district_code, CycleMember.channel, func.count(func.distinct(CycleMember.id)),
-                    func.count(), func.sum(Entitlement.amount))
-             .join(Entitlement, Entitlement.member_id == CycleMember.id)
-             .where(CycleMember.cycle_id == cycle_id, Entitlement.cycle_id == cycle_id,
-                    Entitlement.category.startswith(APPEAL_ARREARS_PREFIX))
-             .group_by(CycleMember.district_code, CycleMember.channel)
-             .order_by(CycleMember.district_code, CycleMember.channel))
+    query = (
+        select(
+            CycleMember.district_code,
+            CycleMember.channel,
+            func.count(func.distinct(CycleMember.id)),
+            func.count(),
+            func.sum(Entitlement.amount),
+        )
+        .join(Entitlement, Entitlement.member_id == CycleMember.id)
+        .where(
+            CycleMember.cycle_id == cycle_id,
+            Entitlement.cycle_id == cycle_id,
+            Entitlement.category.startswith(APPEAL_ARREARS_PREFIX),
+        )
+        .group_by(CycleMember.district_code, CycleMember.channel)
+        .order_by(CycleMember.district_code, CycleMember.channel)
+    )
     if regions is not None:
         query = query.where(CycleMember.district_code.in_(sorted(regions)))
     return [ArrearsRow(d, c, int(n), int(k), int(a or 0)) for d, c, n, k, a in session.execute(query)]

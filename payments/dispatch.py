@@ -7,6 +7,7 @@ Sending again is always safe: the bank pays each reference once. Results come ba
 callbacks (`POST /api/payments/callback`), matched, refused line by line and reconciled by the same
 code as results files (`results.check_result`, `results.take_results`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,10 @@ def callback_secrets(settings):
     no two channels may share one, so a signature always tells which channel's bank made it.
     """
     if settings.get("BANSOS_PAYMENT_CALLBACK_SECRET"):
-        raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRET (one secret for every bank) is replaced by "
-                         "BANSOS_PAYMENT_CALLBACK_SECRETS, one secret per paying channel (docs/payments.md)")
+        raise ValueError(
+            "BANSOS_PAYMENT_CALLBACK_SECRET (one secret for every bank) is replaced by "
+            "BANSOS_PAYMENT_CALLBACK_SECRETS, one secret per paying channel (docs/payments.md)"
+        )
     value = settings.get("BANSOS_PAYMENT_CALLBACK_SECRETS") or {}
     if not isinstance(value, dict):
         raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRETS must map a paying channel to its secret")
@@ -79,18 +82,23 @@ def callback_secrets(settings):
         if isinstance(entry, str):
             entry = {"current": entry}
         if not isinstance(entry, dict) or set(entry) - {"current", "previous"}:
-            raise ValueError(f"BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}] must be a secret or "
-                             "{\"current\": ..., \"previous\": ...}")
+            raise ValueError(
+                f'BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}] must be a secret or {{"current": ..., "previous": ...}}'
+            )
         current, previous = entry.get("current") or "", entry.get("previous") or None
         for secret in (current, previous):
             if secret is None:
                 continue
             if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
-                raise ValueError(f"BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}]: a secret needs at least "
-                                 f"{MIN_SECRET_LENGTH} characters")
+                raise ValueError(
+                    f"BANSOS_PAYMENT_CALLBACK_SECRETS[{channel!r}]: a secret needs at least "
+                    f"{MIN_SECRET_LENGTH} characters"
+                )
             if secret in seen:
-                raise ValueError("BANSOS_PAYMENT_CALLBACK_SECRETS: each channel needs its own secret "
-                                 f"({channel!r} shares one with another channel or with itself)")
+                raise ValueError(
+                    "BANSOS_PAYMENT_CALLBACK_SECRETS: each channel needs its own secret "
+                    f"({channel!r} shares one with another channel or with itself)"
+                )
             seen.add(secret)
         out[channel] = (current, previous)
     return out
@@ -105,19 +113,28 @@ def build_bank(settings, url):
 
 
 def _parts(session, batch_id, size, after=None):
-    query = (select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
-             .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.batch_id == batch_id, Payment.attempt == 1)
-             .order_by(Payment.reference)
-             .execution_options(yield_per=5000))
+    query = (
+        select(Payment.reference, CycleMember.nik, CycleMember.name, Payment.account, Payment.amount)
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .where(Payment.batch_id == batch_id, Payment.attempt == 1)
+        .order_by(Payment.reference)
+        .execution_options(yield_per=5000)
+    )
     if after is not None:
         query = query.where(Payment.reference > after)
     part = []
     result = session.execute(query)
     try:
         for reference, nik, name, account, amount in result:
-            part.append({"reference": reference, "nik": nik, "name": bank_name(name), "account": account or None,
-                         "amount": int(amount)})
+            part.append(
+                {
+                    "reference": reference,
+                    "nik": nik,
+                    "name": bank_name(name),
+                    "account": account or None,
+                    "amount": int(amount),
+                }
+            )
             if len(part) >= size:
                 yield part
                 part = []
@@ -134,8 +151,12 @@ def _part_taken(session, batch_id, parts, through):
     is lost): the step run again goes on after it. On SQLite (one writer: the step's transaction) in the
     step's transaction; the step run again sends the parts again, which the bank answers with its receipts.
     """
-    statement = (update(PaymentBatch).where(PaymentBatch.id == batch_id)
-                 .values(sent_parts=parts, sent_through=through).execution_options(synchronize_session=False))
+    statement = (
+        update(PaymentBatch)
+        .where(PaymentBatch.id == batch_id)
+        .values(sent_parts=parts, sent_through=through)
+        .execution_options(synchronize_session=False)
+    )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         from sqlalchemy import text
@@ -168,10 +189,17 @@ def send_batches(session, cycle_id, settings, banks=None):
     channels = http_channels(settings)
     callback_url = settings.get("BANSOS_PAYMENT_CALLBACK_URL") or None
     out = []
-    batches = session.execute(select(PaymentBatch.id, PaymentBatch.channel, PaymentBatch.reference,
-                                     PaymentBatch.sent_parts, PaymentBatch.sent_through)
-                              .where(PaymentBatch.cycle_id == cycle_id)
-                              .order_by(PaymentBatch.channel)).all()
+    batches = session.execute(
+        select(
+            PaymentBatch.id,
+            PaymentBatch.channel,
+            PaymentBatch.reference,
+            PaymentBatch.sent_parts,
+            PaymentBatch.sent_through,
+        )
+        .where(PaymentBatch.cycle_id == cycle_id)
+        .order_by(PaymentBatch.channel)
+    ).all()
     for batch_id, channel, reference, done_parts, through in batches:
         if channel not in channels:
             continue
@@ -194,9 +222,21 @@ def send_batches(session, cycle_id, settings, banks=None):
         batch = session.get(PaymentBatch, batch_id)
         session.refresh(batch)
         batch.downloaded_by = "http"  # how the batch left: by API, not as a downloaded file
-        record(session, "system", "cycle.batch_sent", "payment_batch", reference,
-               detail={"channel": channel, "sent": sent, "parts": parts, "resumed_after_parts": resumed_after,
-                       "count": batch.count, "total": batch.total})
+        record(
+            session,
+            "system",
+            "cycle.batch_sent",
+            "payment_batch",
+            reference,
+            detail={
+                "channel": channel,
+                "sent": sent,
+                "parts": parts,
+                "resumed_after_parts": resumed_after,
+                "count": batch.count,
+                "total": batch.total,
+            },
+        )
         out.append({"channel": channel, "sent": sent, "parts": parts, "resumed_after": resumed_after})
     session.flush()
     return out
@@ -223,8 +263,9 @@ def verify_callback(settings, body, timestamp, signature, now=None):
         raise CallbackRefused("the signature does not match", "BAD_SIGNATURE", 401)
     window = float(settings.get("BANSOS_PAYMENT_CALLBACK_WINDOW_SECONDS") or 300)
     if abs((now or time.time()) - int(timestamp)) > window:
-        raise CallbackRefused("the callback is older (or newer) than the replay window", "STALE", 403,
-                              {"signed_by": signer[0]})
+        raise CallbackRefused(
+            "the callback is older (or newer) than the replay window", "STALE", 403, {"signed_by": signer[0]}
+        )
     return signer
 
 
@@ -247,34 +288,59 @@ def take_callback(engine, settings, body, timestamp, signature, now=None):
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CallbackRefused("the body is not JSON", "MALFORMED", 400) from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("results"), list) \
-            or not isinstance(payload.get("batch"), str) or len(payload["results"]) > MAX_CALLBACK_RESULTS:
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("results"), list)
+        or not isinstance(payload.get("batch"), str)
+        or len(payload["results"]) > MAX_CALLBACK_RESULTS
+    ):
         raise CallbackRefused("the body is not a results callback", "MALFORMED", 400)
     batch = batch_of(session, payload["batch"][:60])
     if batch is None:
         raise CallbackRefused("no such batch", "WRONG_BATCH", 404)
     if batch.channel != signer:  # one bank's secret never speaks for another bank's batch
-        raise CallbackRefused("the callback is signed with another channel's secret", "WRONG_CHANNEL", 403,
-                              {"signed_by": signer, "batch": batch.reference, "batch_channel": batch.channel})
+        raise CallbackRefused(
+            "the callback is signed with another channel's secret",
+            "WRONG_CHANNEL",
+            403,
+            {"signed_by": signer, "batch": batch.reference, "batch_channel": batch.channel},
+        )
     if batch.status not in ("dispatched", "partial", "reconciled"):
         raise CallbackRefused("the batch has not been sent", "NOT_DISPATCHED", 409)
     if secret_kind == "previous":  # the bank still signs with the secret being rotated out
         from cases.audit import record
 
-        record(session, f"bank:{signer}", "cycle.callback_previous_secret", "payment_batch", batch.reference,
-               detail={"channel": signer})
+        record(
+            session,
+            f"bank:{signer}",
+            "cycle.callback_previous_secret",
+            "payment_batch",
+            batch.reference,
+            detail={"channel": signer},
+        )
     lines, refusals = [], []
     for number, item in enumerate(payload["results"], start=1):
         item = item if isinstance(item, dict) else {}
         amount = item.get("amount")
-        fields = [item.get("reference"), str(amount) if isinstance(amount, int) and not isinstance(amount, bool)
-                  else "", item.get("status"), item.get("failure_code") or "", item.get("date")]
+        fields = [
+            item.get("reference"),
+            str(amount) if isinstance(amount, int) and not isinstance(amount, bool) else "",
+            item.get("status"),
+            item.get("failure_code") or "",
+            item.get("date"),
+        ]
         fields = [f if isinstance(f, str) else "" for f in fields]
         checked = check_result(number, *fields)
         (refusals if isinstance(checked, dict) else lines).append(checked)
     callback_id = str(payload.get("callback_id") or "")[:100]
-    row = PaymentResultImport(batch_id=batch.id, file_name=f"callback {callback_id}"[:200], file_sha256=digest,
-                              uploaded_by=f"bank:{batch.channel}", status="applied", refusals=[])
+    row = PaymentResultImport(
+        batch_id=batch.id,
+        file_name=f"callback {callback_id}"[:200],
+        file_sha256=digest,
+        uploaded_by=f"bank:{batch.channel}",
+        status="applied",
+        refusals=[],
+    )
     session.add(row)
     take_results(session, batch, row, lines, refusals, f"bank:{batch.channel}", "cycle.callback_taken")
     advance_if_reconciled(engine, batch)

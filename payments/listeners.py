@@ -1,4 +1,5 @@
 """Keep a payment cycle's record in step with its process instance, and audit each automatic step."""
+
 from sqlalchemy import select
 
 from engine import signals
@@ -9,17 +10,26 @@ from .models import PaymentCycle
 
 # The diagram's caseStatus values and the cycle status each one means.
 STATUS_BY_MILESTONE = {
-    "FROZEN": "frozen", "ENTITLED": "entitled", "IN_PREPARATION": "entitled", "AWAITING_APPROVAL": "entitled",
-    "APPROVED": "approved", "AWAITING_DISPATCH": "approved", "DISPATCHED": "dispatched",
-    "RECONCILED": "reconciled", "AWAITING_RETURN": "reconciled", "CLOSED": "closed", "CANCELLED": "cancelled",
+    "FROZEN": "frozen",
+    "ENTITLED": "entitled",
+    "IN_PREPARATION": "entitled",
+    "AWAITING_APPROVAL": "entitled",
+    "APPROVED": "approved",
+    "AWAITING_DISPATCH": "approved",
+    "DISPATCHED": "dispatched",
+    "RECONCILED": "reconciled",
+    "AWAITING_RETURN": "reconciled",
+    "CLOSED": "closed",
+    "CANCELLED": "cancelled",
 }
 
 
 def _cycle(session, runtime):
     if runtime.instance.version.process_id != PROCESS_ID:
         return None
-    return session.execute(select(PaymentCycle).where(PaymentCycle.instance_id == runtime.instance.id)
-                           ).scalar_one_or_none() or _by_data(session, runtime)
+    return session.execute(
+        select(PaymentCycle).where(PaymentCycle.instance_id == runtime.instance.id)
+    ).scalar_one_or_none() or _by_data(session, runtime)
 
 
 def _by_data(session, runtime):
@@ -40,15 +50,28 @@ def record_cycle_saved(engine, runtime):
         if kind == "milestone" and entry["status"] in STATUS_BY_MILESTONE:
             cycle.status = STATUS_BY_MILESTONE[entry["status"]]
         elif kind == "service":
-            record(session, "system", f"cycle.{entry['operator'].split('.', 1)[-1]}", "payment_cycle", cycle.code,
-                   detail={"result": entry.get("result")})
+            record(
+                session,
+                "system",
+                f"cycle.{entry['operator'].split('.', 1)[-1]}",
+                "payment_cycle",
+                cycle.code,
+                detail={"result": entry.get("result")},
+            )
             if entry["operator"] == "cycle.follow_up":
                 started = start_reviews(engine, cycle.id)
-                record(session, "system", "cycle.reviews_started", "payment_cycle", cycle.code,
-                       detail={"reviews": started})
+                record(
+                    session, "system", "cycle.reviews_started", "payment_cycle", cycle.code, detail={"reviews": started}
+                )
         elif kind == "incident":
-            record(session, "system", "cycle.incident", "payment_cycle", cycle.code,
-                   detail={"step": entry.get("bpmn_id"), "error": str(entry.get("error"))[:300]})
+            record(
+                session,
+                "system",
+                "cycle.incident",
+                "payment_cycle",
+                cycle.code,
+                detail={"step": entry.get("bpmn_id"), "error": str(entry.get("error"))[:300]},
+            )
     if cycle.status in ("closed", "cancelled") and cycle.closed_at is None:
         cycle.closed_at = utcnow()
 
@@ -57,8 +80,9 @@ def record_cycle_task(engine, row, actor, data):
     """Who prepared and who approved (the four eyes), kept with the cycle."""
     if row.bpmn_id not in ("prepare_cycle", "approve_cycle"):
         return
-    cycle = engine.session.execute(select(PaymentCycle).where(PaymentCycle.instance_id == row.instance_id)
-                                   ).scalar_one_or_none()
+    cycle = engine.session.execute(
+        select(PaymentCycle).where(PaymentCycle.instance_id == row.instance_id)
+    ).scalar_one_or_none()
     if cycle is None:
         return
     if row.bpmn_id == "prepare_cycle":

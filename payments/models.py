@@ -3,6 +3,7 @@
 Money is whole rupiah (BigInteger). A cycle's members and their components are copied at the cut-off
 and never change afterwards, whatever happens to the registry or the enrolment.
 """
+
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,8 +71,10 @@ class CycleMember(db.Model):
     """A family on a cycle's frozen list, as it stood at the cut-off."""
 
     __tablename__ = "cycle_members"
-    __table_args__ = (UniqueConstraint("cycle_id", "enrolment_id"),
-                      Index("ix_cycle_members_application", "application_id"))
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "enrolment_id"),
+        Index("ix_cycle_members_application", "application_id"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("payment_cycles.id"))
@@ -144,10 +147,12 @@ class Payment(db.Model):
     """One attempt to pay one family in one cycle, under a unique reference chosen by us (the sender)."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("cycle_id", "member_id", "attempt"),
-                      Index("ix_payments_batch", "batch_id", "status"),
-                      Index("ix_payments_member", "member_id"),
-                      Index("ix_payments_follow_up", "next_action", "carried_to_cycle_id"))
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "member_id", "attempt"),
+        Index("ix_payments_batch", "batch_id", "status"),
+        Index("ix_payments_member", "member_id"),
+        Index("ix_payments_follow_up", "next_action", "carried_to_cycle_id"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("payment_cycles.id"))
@@ -207,8 +212,9 @@ class PaymentResultLine(db.Model):
 
     __tablename__ = "payment_result_lines"
 
-    import_id: Mapped[int] = mapped_column(ForeignKey("payment_result_imports.id", ondelete="CASCADE"),
-                                           primary_key=True)
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("payment_result_imports.id", ondelete="CASCADE"), primary_key=True
+    )
     line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     reference: Mapped[str] = mapped_column(String(60))
     amount: Mapped[int | None] = mapped_column(BigInteger)
@@ -223,8 +229,10 @@ class EntitlementCondition(db.Model):
     (PKH commitments not met repeatedly: not paid) or `warning` (commitments not met once: paid)."""
 
     __tablename__ = "entitlement_conditions"
-    __table_args__ = (UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik"),
-                      Index("ix_entitlement_conditions_cycle", "cycle_id", "status"))
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik"),
+        Index("ix_entitlement_conditions_cycle", "cycle_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     cycle_id: Mapped[int] = mapped_column(ForeignKey("payment_cycles.id"))
@@ -241,8 +249,10 @@ class CommitmentCheck(db.Model):
     decided when recorded, by the thresholds in payment_schedule.toml [commitments]."""
 
     __tablename__ = "commitment_checks"
-    __table_args__ = (UniqueConstraint("enrolment_id", "member_nik", "category", "period"),
-                      Index("ix_commitment_checks_member", "enrolment_id", "category", "member_nik", "period"))
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "member_nik", "category", "period"),
+        Index("ix_commitment_checks_member", "enrolment_id", "category", "member_nik", "period"),
+    )
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"))

@@ -7,6 +7,7 @@ freeze does), the cycle expected to pay the family first per programme, its mont
 of that stage's amount from the schedule's rates and caps; the portal shows it until the first cycle payment.
 The freeze decides: the plan is what the schedule said on the day of enrolment.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,19 +79,36 @@ def build_plan(schedule, benefits, programmes, channel, account, today, closed_c
     cycles = []
     if schedule is not None:
         for programme, spec in sorted(first_cycles(schedule, set(units), today, closed_codes).items()):
-            cycles.append({"programme": programme, "cycle": spec.code, "months": list(spec.months),
-                           "cut_off": spec.cut_off.isoformat(), "supplementary": spec.supplements is not None,
-                           "estimated": estimate(schedule, spec, units[programme])})
-    return {"registered_on": today.isoformat(), "channel": paid_by, "account_on_file": has_account,
-            "programmes": sorted(units), "cycles": cycles,
-            # a cash programme with no cycle in the schedule yet: paid by the next cycle opened for it
-            "unscheduled": sorted(set(units) - {c["programme"] for c in cycles})}
+            cycles.append(
+                {
+                    "programme": programme,
+                    "cycle": spec.code,
+                    "months": list(spec.months),
+                    "cut_off": spec.cut_off.isoformat(),
+                    "supplementary": spec.supplements is not None,
+                    "estimated": estimate(schedule, spec, units[programme]),
+                }
+            )
+    return {
+        "registered_on": today.isoformat(),
+        "channel": paid_by,
+        "account_on_file": has_account,
+        "programmes": sorted(units),
+        "cycles": cycles,
+        # a cash programme with no cycle in the schedule yet: paid by the next cycle opened for it
+        "unscheduled": sorted(set(units) - {c["programme"] for c in cycles}),
+    }
 
 
 def closed_cycle_codes(session):
     """Codes of the cycles whose list is frozen or that were cancelled: a new family cannot join them."""
-    return set(session.execute(select(PaymentCycle.code).where(
-        (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == "cancelled"))).scalars())
+    return set(
+        session.execute(
+            select(PaymentCycle.code).where(
+                (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == "cancelled")
+            )
+        ).scalars()
+    )
 
 
 def schedule_of(settings):
@@ -111,5 +129,6 @@ def schedule_of(settings):
 def plan_for(settings, session, benefits, programmes, channel, account, today=None):
     """The payment plan of a family enrolled today (see build_plan)."""
     closed = closed_cycle_codes(session) if session is not None else ()
-    return build_plan(schedule_of(settings), benefits or {}, programmes or [], channel, account,
-                      today or today_in_jakarta(), closed)
+    return build_plan(
+        schedule_of(settings), benefits or {}, programmes or [], channel, account, today or today_in_jakarta(), closed
+    )

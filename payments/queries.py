@@ -1,4 +1,5 @@
 """Read-only views of payment cycles for pages: lists, a family's payments, progress."""
+
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,48 +36,90 @@ def cycles(session):
 
 
 def batches_of(session, cycle_id):
-    return session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle_id)
-                           .order_by(PaymentBatch.channel)).scalars().all()
+    return (
+        session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle_id).order_by(PaymentBatch.channel))
+        .scalars()
+        .all()
+    )
 
 
 def imports_of(session, cycle_id, limit=50):
-    return session.execute(select(PaymentResultImport).join(PaymentBatch, PaymentBatch.id == PaymentResultImport.batch_id)
-                           .where(PaymentBatch.cycle_id == cycle_id)
-                           .order_by(PaymentResultImport.id.desc()).limit(limit)).scalars().all()
+    return (
+        session.execute(
+            select(PaymentResultImport)
+            .join(PaymentBatch, PaymentBatch.id == PaymentResultImport.batch_id)
+            .where(PaymentBatch.cycle_id == cycle_id)
+            .order_by(PaymentResultImport.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _family_payments(session, where):
-    query = (select(PaymentCycle.code, PaymentCycle.programme, PaymentCycle.months, Payment.amount, Payment.channel,
-                    Payment.status, Payment.result_code, Payment.next_action,
-                    func.coalesce(Payment.returned_at, Payment.drawn_at, Payment.result_at, PaymentCycle.sp2d_at),
-                    select(func.coalesce(func.sum(Entitlement.amount), 0))
-                    .where(Entitlement.member_id == Payment.member_id, Entitlement.category.startswith("rapel:"))
-                    .scalar_subquery())
-             .join(CycleMember, CycleMember.id == Payment.member_id)
-             .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
-             .where(where, Payment.status != "planned")
-             .order_by(PaymentCycle.id.desc(), Payment.attempt.desc()))
+    query = (
+        select(
+            PaymentCycle.code,
+            PaymentCycle.programme,
+            PaymentCycle.months,
+            Payment.amount,
+            Payment.channel,
+            Payment.status,
+            Payment.result_code,
+            Payment.next_action,
+            func.coalesce(Payment.returned_at, Payment.drawn_at, Payment.result_at, PaymentCycle.sp2d_at),
+            select(func.coalesce(func.sum(Entitlement.amount), 0))
+            .where(Entitlement.member_id == Payment.member_id, Entitlement.category.startswith("rapel:"))
+            .scalar_subquery(),
+        )
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
+        .where(where, Payment.status != "planned")
+        .order_by(PaymentCycle.id.desc(), Payment.attempt.desc())
+    )
     return [FamilyPayment(*row) for row in session.execute(query)]
 
 
 def _paid_at_enrolment(session, where):
     """The first stages paid at enrolment by the older path (Enrolment.disbursement_ref), as FamilyPayments."""
-    query = (select(Enrolment.disbursement_ref, Enrolment.programmes, Enrolment.benefits, Enrolment.enrolled_at,
-                    Application.payment_channel)
-             .join(Application, Application.id == Enrolment.application_id)
-             .where(where, Enrolment.disbursement_ref.is_not(None)).order_by(Enrolment.id.desc()))
+    query = (
+        select(
+            Enrolment.disbursement_ref,
+            Enrolment.programmes,
+            Enrolment.benefits,
+            Enrolment.enrolled_at,
+            Application.payment_channel,
+        )
+        .join(Application, Application.id == Enrolment.application_id)
+        .where(where, Enrolment.disbursement_ref.is_not(None))
+        .order_by(Enrolment.id.desc())
+    )
     out = []
     for reference, programmes, benefits, enrolled_at, channel in session.execute(query):
         cash = [p for p in programmes or [] if p != "PBI"]
-        out.append(FamilyPayment(reference, ", ".join(cash), "", int((benefits or {}).get("first_payment") or 0),
-                                 channel or "POS", "sent", None, None, enrolled_at, at_enrolment=True))
+        out.append(
+            FamilyPayment(
+                reference,
+                ", ".join(cash),
+                "",
+                int((benefits or {}).get("first_payment") or 0),
+                channel or "POS",
+                "sent",
+                None,
+                None,
+                enrolled_at,
+                at_enrolment=True,
+            )
+        )
     return out
 
 
 def payments_of_application(session, application_id):
     """A case's payments in every cycle (sent or later), newest first; then a first stage paid at enrolment."""
-    return (_family_payments(session, CycleMember.application_id == application_id)
-            + _paid_at_enrolment(session, Enrolment.application_id == application_id))
+    return _family_payments(session, CycleMember.application_id == application_id) + _paid_at_enrolment(
+        session, Enrolment.application_id == application_id
+    )
 
 
 def payments_of_nik(session, nik):
@@ -104,16 +147,30 @@ def _month(text):
 
 def expected_first_payments(session, application_id):
     """The payment plan's first stages of a family still enrolled, for the programmes no cycle has paid it yet."""
-    enrolment = session.execute(select(Enrolment).where(Enrolment.application_id == application_id,
-                                                        Enrolment.ended_at.is_(None))).scalar_one_or_none()
+    enrolment = session.execute(
+        select(Enrolment).where(Enrolment.application_id == application_id, Enrolment.ended_at.is_(None))
+    ).scalar_one_or_none()
     plan = (enrolment.payment_plan if enrolment is not None else None) or {}
     if not plan.get("cycles"):
         return []
-    paid = set(session.execute(select(PaymentCycle.programme).join(Payment, Payment.cycle_id == PaymentCycle.id)
-                               .join(CycleMember, CycleMember.id == Payment.member_id)
-                               .where(CycleMember.application_id == application_id,
-                                      Payment.status != "planned")).scalars())
-    return [ExpectedPayment(c["programme"], c["cycle"], _month(c["months"][0]), _month(c["months"][-1]),
-                            date.fromisoformat(c["cut_off"]), int(c.get("estimated") or 0),
-                            bool(c.get("supplementary")))
-            for c in plan["cycles"] if c["programme"] not in paid and c.get("months")]
+    paid = set(
+        session.execute(
+            select(PaymentCycle.programme)
+            .join(Payment, Payment.cycle_id == PaymentCycle.id)
+            .join(CycleMember, CycleMember.id == Payment.member_id)
+            .where(CycleMember.application_id == application_id, Payment.status != "planned")
+        ).scalars()
+    )
+    return [
+        ExpectedPayment(
+            c["programme"],
+            c["cycle"],
+            _month(c["months"][0]),
+            _month(c["months"][-1]),
+            date.fromisoformat(c["cut_off"]),
+            int(c.get("estimated") or 0),
+            bool(c.get("supplementary")),
+        )
+        for c in plan["cycles"]
+        if c["programme"] not in paid and c.get("months")
+    ]

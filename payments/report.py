@@ -13,6 +13,7 @@ reader's districts. What each column counts (docs/payments.md, "Auditors' report
 
 Two grouped queries (entitlements per family, payments per status), whatever the cycle's size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,8 +25,14 @@ from .models import CycleMember, Entitlement, PaymentCycle
 
 COLUMNS = ("planned", "approved", "sent", "paid", "failed", "returned", "awaiting")
 # Payment status -> the report's columns it counts in (besides "approved", which counts every payment).
-_BY_STATUS = {"planned": (), "sent": ("sent", "awaiting"), "credited": ("sent", "paid"), "drawn": ("sent", "paid"),
-              "failed": ("sent", "failed"), "returned": ("sent", "returned")}
+_BY_STATUS = {
+    "planned": (),
+    "sent": ("sent", "awaiting"),
+    "credited": ("sent", "paid"),
+    "drawn": ("sent", "paid"),
+    "failed": ("sent", "failed"),
+    "returned": ("sent", "returned"),
+}
 
 
 @dataclass
@@ -41,15 +48,19 @@ class ReportRow:
 
 
 def _planned(session, cycle_id, regions):
-    per_family = (select(Entitlement.member_id, func.sum(Entitlement.amount).label("amount"))
-                  .where(Entitlement.cycle_id == cycle_id)
-                  .group_by(Entitlement.member_id)
-                  .having(func.sum(Entitlement.amount) > 0)
-                  .subquery())
-    query = (select(CycleMember.district_code, CycleMember.channel, func.count(), func.sum(per_family.c.amount))
-             .join(per_family, per_family.c.member_id == CycleMember.id)
-             .where(CycleMember.cycle_id == cycle_id)
-             .group_by(CycleMember.district_code, CycleMember.channel))
+    per_family = (
+        select(Entitlement.member_id, func.sum(Entitlement.amount).label("amount"))
+        .where(Entitlement.cycle_id == cycle_id)
+        .group_by(Entitlement.member_id)
+        .having(func.sum(Entitlement.amount) > 0)
+        .subquery()
+    )
+    query = (
+        select(CycleMember.district_code, CycleMember.channel, func.count(), func.sum(per_family.c.amount))
+        .join(per_family, per_family.c.member_id == CycleMember.id)
+        .where(CycleMember.cycle_id == cycle_id)
+        .group_by(CycleMember.district_code, CycleMember.channel)
+    )
     if regions is not None:
         query = query.where(CycleMember.district_code.in_(sorted(regions)))
     return session.execute(query).all()

@@ -16,6 +16,7 @@ results file (what its parts inflate to, rows). A cell holding a formula (or a f
 never taken for data: the whole workbook is refused. Every refusal is a `ResultsUnreadable` with a reason
 code of `REASONS`; nothing is read from a refused file.
 """
+
 from __future__ import annotations
 
 import io
@@ -39,14 +40,22 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (.xls): refused as not .xlsx
 
 REASONS = {  # code -> (Indonesian, English); merged into results.REASONS
-    "NOT_EXCEL": ("Berkas bukan buku kerja Excel (.xlsx) yang dapat dibaca",
-                  "The file is not a readable Excel workbook (.xlsx)"),
-    "UNSAFE_WORKBOOK": ("Buku kerja ditolak karena tidak aman (deklarasi DTD/entitas XML atau bom zip)",
-                        "The workbook is refused as unsafe (XML DTD/entity declarations or a zip bomb)"),
-    "FORMULA": ("Buku kerja berisi rumus; simpan hasil sebagai nilai saja",
-                "The workbook contains formulas; save the results as values only"),
-    "BAD_LAYOUT": ("Buku kerja tidak sesuai format (lembar Kontrol dan Hasil dengan judul kolom yang ditentukan)",
-                   "The workbook does not follow the layout (sheets Kontrol and Hasil with the documented headers)"),
+    "NOT_EXCEL": (
+        "Berkas bukan buku kerja Excel (.xlsx) yang dapat dibaca",
+        "The file is not a readable Excel workbook (.xlsx)",
+    ),
+    "UNSAFE_WORKBOOK": (
+        "Buku kerja ditolak karena tidak aman (deklarasi DTD/entitas XML atau bom zip)",
+        "The workbook is refused as unsafe (XML DTD/entity declarations or a zip bomb)",
+    ),
+    "FORMULA": (
+        "Buku kerja berisi rumus; simpan hasil sebagai nilai saja",
+        "The workbook contains formulas; save the results as values only",
+    ),
+    "BAD_LAYOUT": (
+        "Buku kerja tidak sesuai format (lembar Kontrol dan Hasil dengan judul kolom yang ditentukan)",
+        "The workbook does not follow the layout (sheets Kontrol and Hasil with the documented headers)",
+    ),
     "TOO_MANY_ROWS": ("Buku kerja memiliki terlalu banyak baris", "The workbook has too many rows"),
 }
 
@@ -169,8 +178,11 @@ def _result_lines(book):
             raise ResultsUnreadable("sheet Hasil does not start with the documented headers", "BAD_LAYOUT")
         out.extend("\n" for _ in range(number - expected))  # rows the sheet leaves out: line numbers stay rows
         expected = number + 1
-        out.append("" if all(v in (None, "") for v in values)
-                   else "R," + ",".join(_text(v, as_date=(i == 4)) for i, v in enumerate(values)))
+        out.append(
+            ""
+            if all(v in (None, "") for v in values)
+            else "R," + ",".join(_text(v, as_date=(i == 4)) for i, v in enumerate(values))
+        )
         out[-1] += "\n"
     if expected == 1:
         raise ResultsUnreadable("sheet Hasil is empty", "BAD_LAYOUT")

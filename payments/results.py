@@ -12,6 +12,7 @@ An upload is checked whole and staged, then taken in chunks of ITEM_LINES lines,
 transaction (a tracked run, payments/runs.py): a crash loses one chunk's work at most, and the run takes
 that chunk again. Importing the same file again changes nothing (a result already taken counts as repeated).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,9 +24,9 @@ from sqlalchemy import and_, case, delete, exists, func, insert, literal, null, 
 from engine.db import utcnow
 from engine.errors import EngineError
 
+from .models import Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 from .resultfile import REASONS as WORKBOOK_REASONS
 from .resultfile import ResultsUnreadable, result_lines
-from .models import Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_LISTED = 5000  # refusals kept with an import (all are counted)
@@ -43,7 +44,10 @@ DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REASONS = {
     "UNKNOWN_REFERENCE": ("Referensi tidak dikenal", "Unknown reference"),
     "OTHER_BATCH": ("Referensi milik batch lain", "The reference belongs to another batch"),
-    "DUPLICATE": ("Referensi muncul lebih dari sekali dalam berkas", "The reference appears more than once in the file"),
+    "DUPLICATE": (
+        "Referensi muncul lebih dari sekali dalam berkas",
+        "The reference appears more than once in the file",
+    ),
     "AMOUNT_MISMATCH": ("Jumlah tidak sama dengan pembayaran", "The amount differs from the payment"),
     "MALFORMED": ("Baris tidak sesuai format", "The line does not follow the layout"),
     "BAD_STATUS": ("Status hasil tidak dikenal", "Unknown result status"),
@@ -52,8 +56,10 @@ REASONS = {
     "NOT_DISPATCHED": ("Batch belum dikirim", "The batch has not been sent"),
     "WRONG_BATCH": ("Berkas untuk batch lain", "The file is for another batch"),
     "NO_HEADER": ("Baris kontrol (H) tidak ada", "The control line (H) is missing"),
-    "CONTROL_TOTALS": ("Jumlah baris atau total di baris kontrol tidak sesuai isi berkas",
-                       "The control line's count or total does not match the file's lines"),
+    "CONTROL_TOTALS": (
+        "Jumlah baris atau total di baris kontrol tidak sesuai isi berkas",
+        "The control line's count or total does not match the file's lines",
+    ),
     "NOT_TEXT": ("Berkas bukan teks UTF-8", "The file is not UTF-8 text"),
     "TOO_LARGE": ("Berkas terlalu besar", "The file is too large"),
 }
@@ -169,9 +175,15 @@ class _Stager:
                 row = self._row(checked.number, checked.reference, "DUPLICATE")
             else:
                 self.seen.add(checked.reference)
-                row = {"import_id": self.import_id, "line": checked.number, "reference": checked.reference,
-                       "amount": checked.amount, "status": checked.status, "failure": checked.failure,
-                       "outcome": None}
+                row = {
+                    "import_id": self.import_id,
+                    "line": checked.number,
+                    "reference": checked.reference,
+                    "amount": checked.amount,
+                    "status": checked.status,
+                    "failure": checked.failure,
+                    "outcome": None,
+                }
         else:
             row = self._row(checked["line"], checked["reference"], checked["code"])
         self.rows.append(row)
@@ -180,8 +192,15 @@ class _Stager:
             self.flush()
 
     def _row(self, number, reference, code):
-        return {"import_id": self.import_id, "line": number, "reference": (reference or "")[:60], "amount": None,
-                "status": None, "failure": None, "outcome": code}
+        return {
+            "import_id": self.import_id,
+            "line": number,
+            "reference": (reference or "")[:60],
+            "amount": None,
+            "status": None,
+            "failure": None,
+            "outcome": code,
+        }
 
     def flush(self):
         from .models import PaymentResultLine
@@ -212,8 +231,14 @@ def stage_results(session, batch, data, file_name, actor):
     from .models import PaymentResultLine
 
     digest = hashlib.sha256(data).hexdigest()
-    row = PaymentResultImport(batch_id=batch.id, file_name=(file_name or "")[:200], file_sha256=digest,
-                              uploaded_by=getattr(actor, "id", actor), status="importing", refusals=[])
+    row = PaymentResultImport(
+        batch_id=batch.id,
+        file_name=(file_name or "")[:200],
+        file_sha256=digest,
+        uploaded_by=getattr(actor, "id", actor),
+        status="importing",
+        refusals=[],
+    )
     session.add(row)
     session.flush()
     try:
@@ -251,8 +276,14 @@ def stage_results(session, batch, data, file_name, actor):
         row.refusals = [{"line": 0, "reference": "", "code": exc.details.get("reason", "MALFORMED")}]
         row.refused = 1
         session.flush()
-        record(session, actor, "cycle.results_refused", "payment_batch", batch.reference,
-               detail={"file": row.file_name, "sha256": digest, "reason": row.refusals[0]["code"]})
+        record(
+            session,
+            actor,
+            "cycle.results_refused",
+            "payment_batch",
+            batch.reference,
+            detail={"file": row.file_name, "sha256": digest, "reason": row.refusals[0]["code"]},
+        )
         return row
     row.lines = stager.count
     session.flush()
@@ -264,8 +295,11 @@ def line_ranges(session, import_id, size=None):
     from .models import PaymentResultLine
 
     size = size or ITEM_LINES
-    first, last = session.execute(select(func.min(PaymentResultLine.line), func.max(PaymentResultLine.line))
-                                  .where(PaymentResultLine.import_id == import_id)).one()
+    first, last = session.execute(
+        select(func.min(PaymentResultLine.line), func.max(PaymentResultLine.line)).where(
+            PaymentResultLine.import_id == import_id
+        )
+    ).one()
     if first is None:
         return []
     return [(start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
@@ -285,26 +319,44 @@ def take_lines(session, row, batch, first, last):
         return select(column).where(payments.c.reference == lines.c.reference).scalar_subquery()
 
     status = of_payment(payments.c.status)
-    allowed = or_(*[and_(status == before, lines.c.status.in_(sorted(after)))
-                    for before, after in ALLOWED_FROM.items()])
-    outcome = case((~exists().where(payments.c.reference == lines.c.reference), literal("UNKNOWN_REFERENCE")),
-                   (func.coalesce(of_payment(payments.c.batch_id), -1) != batch.id, literal("OTHER_BATCH")),
-                   (of_payment(payments.c.amount) != lines.c.amount, literal("AMOUNT_MISMATCH")),
-                   (status == lines.c.status, literal("REPEATED")),
-                   (allowed, literal("ACCEPTED")),
-                   else_=literal("CONFLICT"))
+    allowed = or_(
+        *[and_(status == before, lines.c.status.in_(sorted(after))) for before, after in ALLOWED_FROM.items()]
+    )
+    outcome = case(
+        (~exists().where(payments.c.reference == lines.c.reference), literal("UNKNOWN_REFERENCE")),
+        (func.coalesce(of_payment(payments.c.batch_id), -1) != batch.id, literal("OTHER_BATCH")),
+        (of_payment(payments.c.amount) != lines.c.amount, literal("AMOUNT_MISMATCH")),
+        (status == lines.c.status, literal("REPEATED")),
+        (allowed, literal("ACCEPTED")),
+        else_=literal("CONFLICT"),
+    )
     in_range = (lines.c.import_id == row.id, lines.c.line.between(first, last))
-    session.execute(update(lines).where(*in_range, lines.c.outcome.is_(None)).values(outcome=outcome)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(lines)
+        .where(*in_range, lines.c.outcome.is_(None))
+        .values(outcome=outcome)
+        .execution_options(synchronize_session=False)
+    )
     now = utcnow()
     stamp = literal(now, Payment.__table__.c.drawn_at.type)
-    session.execute(update(payments)
-                    .where(payments.c.reference == lines.c.reference, *in_range, lines.c.outcome == "ACCEPTED",
-                           payments.c.batch_id == batch.id, payments.c.status != lines.c.status,
-                           payments.c.status.in_(sorted(ALLOWED_FROM)))
-                    .values(status=lines.c.status, result_code=lines.c.failure, result_at=now,
-                            drawn_at=case((lines.c.status == "drawn", stamp), else_=null()))
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(payments)
+        .where(
+            payments.c.reference == lines.c.reference,
+            *in_range,
+            lines.c.outcome == "ACCEPTED",
+            payments.c.batch_id == batch.id,
+            payments.c.status != lines.c.status,
+            payments.c.status.in_(sorted(ALLOWED_FROM)),
+        )
+        .values(
+            status=lines.c.status,
+            result_code=lines.c.failure,
+            result_at=now,
+            drawn_at=case((lines.c.status == "drawn", stamp), else_=null()),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def finish_import(session, row, batch, actor, action="cycle.results_imported"):
@@ -318,30 +370,57 @@ def finish_import(session, row, batch, actor, action="cycle.results_imported"):
     from .models import PaymentResultLine
 
     session.flush()
-    query = select(PaymentResultImport).where(PaymentResultImport.id == row.id) \
-        .execution_options(populate_existing=True).with_for_update()
+    query = (
+        select(PaymentResultImport)
+        .where(PaymentResultImport.id == row.id)
+        .execution_options(populate_existing=True)
+        .with_for_update()
+    )
     row = session.scalars(query).one()
     if row.status != "importing":
         return False
     lines = (PaymentResultLine.import_id == row.id,)
-    if session.scalar(select(PaymentResultLine.line).where(*lines, PaymentResultLine.outcome.is_(None))
-                      .limit(1)) is not None:
+    if (
+        session.scalar(select(PaymentResultLine.line).where(*lines, PaymentResultLine.outcome.is_(None)).limit(1))
+        is not None
+    ):
         return False
-    counts = dict(session.execute(select(PaymentResultLine.outcome, func.count()).where(*lines)
-                                  .group_by(PaymentResultLine.outcome)).all())
+    counts = dict(
+        session.execute(
+            select(PaymentResultLine.outcome, func.count()).where(*lines).group_by(PaymentResultLine.outcome)
+        ).all()
+    )
     row.lines = sum(counts.values())
     row.accepted, row.repeated = counts.get("ACCEPTED", 0), counts.get("REPEATED", 0)
     row.refused = row.lines - row.accepted - row.repeated
-    row.refusals = [_refusal(n, r, c) for n, r, c in session.execute(
-        select(PaymentResultLine.line, PaymentResultLine.reference, PaymentResultLine.outcome)
-        .where(*lines, PaymentResultLine.outcome.notin_(TAKEN)).order_by(PaymentResultLine.line).limit(MAX_LISTED))]
+    row.refusals = [
+        _refusal(n, r, c)
+        for n, r, c in session.execute(
+            select(PaymentResultLine.line, PaymentResultLine.reference, PaymentResultLine.outcome)
+            .where(*lines, PaymentResultLine.outcome.notin_(TAKEN))
+            .order_by(PaymentResultLine.line)
+            .limit(MAX_LISTED)
+        )
+    ]
     row.status = "applied"
     reconciled = reconcile(session, batch)
     session.flush()
-    record(session, actor, action, "payment_batch", batch.reference,
-           detail={"file": row.file_name, "sha256": row.file_sha256, "accepted": row.accepted,
-                   "repeated": row.repeated, "refused": row.refused, "batch_status": batch.status,
-                   "reconciled": reconciled})
+    record(
+        session,
+        actor,
+        action,
+        "payment_batch",
+        batch.reference,
+        detail={
+            "file": row.file_name,
+            "sha256": row.file_sha256,
+            "accepted": row.accepted,
+            "repeated": row.repeated,
+            "refused": row.refused,
+            "batch_status": batch.status,
+            "reconciled": reconciled,
+        },
+    )
     return True
 
 
@@ -385,9 +464,11 @@ def reconcile(session, batch):
     payments with a result equal the batch's control count and total.
     """
     waiting = session.scalar(select(func.count()).where(Payment.batch_id == batch.id, Payment.status == "sent"))
-    count, total = session.execute(select(func.count(), func.coalesce(func.sum(Payment.amount), 0))
-                                   .where(Payment.batch_id == batch.id,
-                                          Payment.status.in_(("credited", "failed", "drawn")))).one()
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.batch_id == batch.id, Payment.status.in_(("credited", "failed", "drawn"))
+        )
+    ).one()
     batch.results_count = int(count)
     if batch.status == "reconciled":
         return False
@@ -401,8 +482,9 @@ def reconcile(session, batch):
 
 def cycle_reconciled(session, cycle_id):
     """True when every batch of the cycle is reconciled."""
-    open_batches = session.scalar(select(func.count()).where(PaymentBatch.cycle_id == cycle_id,
-                                                             PaymentBatch.status != "reconciled"))
+    open_batches = session.scalar(
+        select(func.count()).where(PaymentBatch.cycle_id == cycle_id, PaymentBatch.status != "reconciled")
+    )
     return open_batches == 0
 
 
@@ -421,10 +503,11 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
     from .models import CycleMember
 
     cycle = session.get(PaymentCycle, cycle_id)
-    query = (select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
-             .join(CycleMember, CycleMember.id == Payment.member_id)
-             .where(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "drawn")),
-                    Payment.notified_at.is_(None)))
+    query = (
+        select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
+        .join(CycleMember, CycleMember.id == Payment.member_id)
+        .where(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "drawn")), Payment.notified_at.is_(None))
+    )
     if low is not None:
         query = query.where(Payment.id.between(low, high))
     told = []
@@ -435,8 +518,12 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
         told.append(payment_id)
     now = utcnow()
     for start in range(0, len(told), CHUNK):
-        session.execute(update(Payment).where(Payment.id.in_(told[start:start + CHUNK])).values(notified_at=now)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(Payment)
+            .where(Payment.id.in_(told[start : start + CHUNK]))
+            .values(notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
     return len(told)
 
 
@@ -493,6 +580,13 @@ def error_workbook(row, out):
             reference = "'" + reference
         sheet.append([refusal["line"], reference, refusal["code"], text_id, text_en])
     if row.refused > len(row.refusals or []):
-        sheet.append(["", "", "", f"... dan {row.refused - len(row.refusals)} baris lain",
-                      f"... and {row.refused - len(row.refusals)} more lines"])
+        sheet.append(
+            [
+                "",
+                "",
+                "",
+                f"... dan {row.refused - len(row.refusals)} baris lain",
+                f"... and {row.refused - len(row.refusals)} more lines",
+            ]
+        )
     book.save(out)

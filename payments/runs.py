@@ -14,6 +14,7 @@ On workers (BANSOS_EXECUTION = "celery") the chunks are hinted after the commit 
 the dispatcher re-sends hints for chunks still due, e.g. after a worker was killed); inline they run in
 process (`run_inline`, or the in-process scheduler's job).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -44,9 +45,14 @@ def start_results_run(engine, row, batch, actor):
     from .results import line_ranges
 
     keys = [f"{row.id}:{first}:{last}" for first, last in line_ranges(engine.session, row.id)]
-    run = create_run(engine.session, RESULTS, {"import_id": row.id, "batch": batch.reference,
-                                               "actor": str(getattr(actor, "id", actor))},
-                     getattr(actor, "id", actor), keys, CHUNK_ITEMS[RESULTS])
+    run = create_run(
+        engine.session,
+        RESULTS,
+        {"import_id": row.id, "batch": batch.reference, "actor": str(getattr(actor, "id", actor))},
+        getattr(actor, "id", actor),
+        keys,
+        CHUNK_ITEMS[RESULTS],
+    )
     if not keys:  # an import without lines: finished at once
         _finish(engine, row.id)
     _hint(engine, run)
@@ -86,8 +92,9 @@ def start_notices(session, cycle_id):
     """The run telling the families of the cycle whose money was credited or paid out; return it (or None)."""
     from .models import Payment
 
-    low, high = session.execute(select(func.min(Payment.id), func.max(Payment.id))
-                                .where(Payment.cycle_id == cycle_id)).one()
+    low, high = session.execute(
+        select(func.min(Payment.id), func.max(Payment.id)).where(Payment.cycle_id == cycle_id)
+    ).one()
     if low is None:
         return None
     keys = [f"{cycle_id}:{start}:{min(start + NOTICE_IDS - 1, high)}" for start in range(low, high + 1, NOTICE_IDS)]
@@ -116,8 +123,9 @@ def start_reviews_run(engine, cycle_id):
     due = reviews_due(cycle_id).subquery()
     count = engine.session.scalar(select(func.count()).select_from(due))
     keys = _id_ranges(engine.session, due, cycle_id, REVIEW_IDS)
-    run = create_run(engine.session, REVIEWS, {"cycle_id": cycle_id, "reviews": count}, "system", keys,
-                     CHUNK_ITEMS[REVIEWS])
+    run = create_run(
+        engine.session, REVIEWS, {"cycle_id": cycle_id, "reviews": count}, "system", keys, CHUNK_ITEMS[REVIEWS]
+    )
     _hint(engine, run)
     return run, count
 
@@ -139,8 +147,7 @@ def run_inline(engine, run_id):
 def run_follow_ups_inline(engine):
     """Inline mode: take the due chunks of the notices and reviews runs still active; return how many chunks."""
     session = engine.session
-    ids = list(session.scalars(select(Run.id).where(Run.kind.in_(FOLLOW_UPS), Run.status.in_(ACTIVE))
-                               .order_by(Run.id)))
+    ids = list(session.scalars(select(Run.id).where(Run.kind.in_(FOLLOW_UPS), Run.status.in_(ACTIVE)).order_by(Run.id)))
     session.rollback()
     return sum(run_inline(engine, run_id) for run_id in ids)
 

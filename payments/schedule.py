@@ -1,4 +1,5 @@
 """Programmes and cycles as configuration: `processes/payment_schedule.toml`, loaded and checked here."""
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,13 @@ class CommitmentRule:
     warn_after: int = 1  # non-compliant quarters in a row that give a warning (still paid)
     suspend_after: int = 2  # non-compliant quarters in a row that suspend the component (not paid)
     # component -> what is checked: "school" (attendance percent) or "health" (check done)
-    categories: tuple = (("SD", "school"), ("SMP", "school"), ("SMA", "school"),
-                         ("pregnant", "health"), ("child_0_6", "health"))
+    categories: tuple = (
+        ("SD", "school"),
+        ("SMP", "school"),
+        ("SMA", "school"),
+        ("pregnant", "health"),
+        ("child_0_6", "health"),
+    )
 
     def kind(self, category):
         return dict(self.categories).get(category)
@@ -83,8 +89,15 @@ class Schedule:
         """[(programme, category, amount per unit, cap)] a cycle pays."""
         spec = self.cycles[cycle_code]
         programme = self.programmes[spec.programme]
-        return [(programme.code, category, programme.amount_per_unit(category, len(spec.months)),
-                 programme.caps.get(category)) for category in sorted(programme.components)]
+        return [
+            (
+                programme.code,
+                category,
+                programme.amount_per_unit(category, len(spec.months)),
+                programme.caps.get(category),
+            )
+            for category in sorted(programme.components)
+        ]
 
 
 def _positive_int(value):
@@ -132,8 +145,9 @@ def parse_schedule(text):
         if arrears and (not _positive_int(max_stages) or max_stages > 24):
             problems.append(f"{where}: arrears_max_stages must be a whole number of stages from 1 to 24")
             max_stages = 0
-        programmes[code] = Programme(code, str(entry.get("name") or code), kind, dict(components), dict(caps),
-                                     max_stages if arrears else 0)
+        programmes[code] = Programme(
+            code, str(entry.get("name") or code), kind, dict(components), dict(caps), max_stages if arrears else 0
+        )
     cycles = {}
     for index, entry in enumerate(raw.get("cycles") or []):
         code = entry.get("code") if isinstance(entry, dict) else None
@@ -164,8 +178,10 @@ def parse_schedule(text):
         if programme is not None and programme.kind == "annual":
             for category, amount in programme.components.items():
                 if amount * len(months) % 12:
-                    problems.append(f"{where}: {category} {amount} a year does not divide into whole rupiah "
-                                    f"over {len(months)} months")
+                    problems.append(
+                        f"{where}: {category} {amount} a year does not divide into whole rupiah "
+                        f"over {len(months)} months"
+                    )
         supplements = entry.get("supplements")
         if supplements is not None and not isinstance(supplements, str):
             problems.append(f"{where}: supplements must name a cycle")
@@ -207,8 +223,10 @@ def _commitments(entry, programmes, problems):
         problems.append("commitments: school_attendance_min must be a percent from 1 to 100")
     warn, suspend = entry.get("warn_after", 1), entry.get("suspend_after", 2)
     if not _positive_int(warn) or not _positive_int(suspend) or suspend < warn:
-        problems.append("commitments: warn_after and suspend_after must be positive whole numbers, "
-                        "suspend_after not below warn_after")
+        problems.append(
+            "commitments: warn_after and suspend_after must be positive whole numbers, "
+            "suspend_after not below warn_after"
+        )
     categories = entry.get("categories") or dict(CommitmentRule.categories)
     for category, kind in categories.items():
         if kind not in ("school", "health"):

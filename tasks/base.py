@@ -1,6 +1,8 @@
 """The handler registry, the context handlers get, and the BPMN error they raise."""
+
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class BpmnError(Exception):

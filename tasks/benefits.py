@@ -1,4 +1,5 @@
 """Benefit amounts per programme, from the household and the settings' amounts (integer rupiah)."""
+
 from datetime import date
 
 from .base import handler

@@ -1,4 +1,5 @@
 """Face checks: 1:1 against the civil-registry photo, 1:N against every other applicant's face."""
+
 import hashlib
 
 from integrations.base import Evidence, mask_nik, utc_now
@@ -14,14 +15,25 @@ DEDUP_SOURCE = "face_index"
 def face_match(ctx, nik, selfie_ref):
     """Compare the stored selfie with the registry photo: match, no match or cannot decide."""
     if not selfie_ref:
-        return {"outcome": "cannot_decide", "distance": None, "threshold": None, "reason_code": "NO_SELFIE",
-                "evidence": []}
+        return {
+            "outcome": "cannot_decide",
+            "distance": None,
+            "threshold": None,
+            "reason_code": "NO_SELFIE",
+            "evidence": [],
+        }
     selfie = ctx.photos.read(selfie_ref)
     if selfie is None:
-        return {"outcome": "cannot_decide", "distance": None, "threshold": None,
-                "reason_code": "SELFIE_MISSING", "evidence": []}
-    reference = take("civil_registry.reference_photo", nik,
-                     lambda: ctx.integrations.civil_registry.reference_photo(nik))
+        return {
+            "outcome": "cannot_decide",
+            "distance": None,
+            "threshold": None,
+            "reason_code": "SELFIE_MISSING",
+            "evidence": [],
+        }
+    reference = take(
+        "civil_registry.reference_photo", nik, lambda: ctx.integrations.civil_registry.reference_photo(nik)
+    )
     try:
         # The registry photo's template is kept once encoded: only the selfie is encoded here.
         result = ctx.integrations.registry_faces.verify(nik, selfie, reference, matcher=ctx.integrations.face)
@@ -61,22 +73,38 @@ def deduplicate(ctx, nik, case_number, selfie_ref):
     duplicates = {}
     for c in candidates:
         if c.case_ref not in duplicates:
-            duplicates[c.case_ref] = {"case_number": c.case_ref, "nik_masked": mask_nik(c.nik),
-                                      "distance": round(c.distance, 4)}
+            duplicates[c.case_ref] = {
+                "case_number": c.case_ref,
+                "nik_masked": mask_nik(c.nik),
+                "distance": round(c.distance, 4),
+            }
     suspected = list(duplicates.values())
     outcome = "suspected" if suspected else "clear"
     reason = "DUPLICATE_FACE_SUSPECTED" if suspected else None
     value = {
-        "outcome": outcome, "reason_code": reason, "threshold": threshold, "checked_templates": checked,
-        "suspected_duplicates": suspected, "selfie_sha256": hashlib.sha256(selfie).hexdigest(),
+        "outcome": outcome,
+        "reason_code": reason,
+        "threshold": threshold,
+        "checked_templates": checked,
+        "suspected_duplicates": suspected,
+        "selfie_sha256": hashlib.sha256(selfie).hexdigest(),
     }
     return {
-        "outcome": outcome, "reason_code": reason, "threshold": threshold,
-        "suspected_duplicates": suspected, "checked_templates": checked,
+        "outcome": outcome,
+        "reason_code": reason,
+        "threshold": threshold,
+        "suspected_duplicates": suspected,
+        "checked_templates": checked,
         "evidence": [Evidence(DEDUP_SOURCE, utc_now(), value).to_dict()],
     }
 
 
 def _not_checked(reason, threshold):
-    return {"outcome": "not_checked", "reason_code": reason, "threshold": threshold, "suspected_duplicates": [],
-            "checked_templates": 0, "evidence": []}
+    return {
+        "outcome": "not_checked",
+        "reason_code": reason,
+        "threshold": threshold,
+        "suspected_duplicates": [],
+        "checked_templates": 0,
+        "evidence": [],
+    }

@@ -3,6 +3,7 @@
 These steps work on the engine's own transaction (`ctx.session`): they flush, and what they wrote is
 committed with the instance's new state, or rolled back with it. Each is safe to run again.
 """
+
 from datetime import date
 
 from .base import handler
@@ -41,14 +42,15 @@ def make_batches(ctx, cycle_id):
     """One payment per family and one batch per paying channel, with control totals."""
     from payments.cycles import build_batches
 
-    return {"batches": [{"channel": c, "count": n, "total": t} for c, n, t in build_batches(_session(ctx), int(cycle_id))]}
+    return {
+        "batches": [{"channel": c, "count": n, "total": t} for c, n, t in build_batches(_session(ctx), int(cycle_id))]
+    }
 
 
 @handler("cycle.record_dispatch")
 def record_dispatch(ctx, cycle_id, sp2d_date=None):
     """Payments are sent (over HTTP to the channels that take it); the return date counts from the SP2D."""
     from payments.cycles import record_dispatch as record
-
     from payments.dispatch import send_batches
 
     day = date.fromisoformat(sp2d_date) if sp2d_date else None

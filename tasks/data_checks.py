@@ -1,4 +1,5 @@
 """Look-ups in DTSEN, BPJS, the asset registries and the civil-service registry."""
+
 from .base import handler
 from .prefetch import take
 
@@ -20,8 +21,7 @@ def lookup_dtsen(ctx, kk_number):
 def lookup_bpjs_health(ctx, nik):
     """Return the applicant's BPJS Kesehatan membership and segment."""
     record = take("bpjs_health", nik, lambda: ctx.integrations.bpjs_health.lookup(nik))
-    return {"member": record.member, "segment": record.segment, "active": record.active,
-            "evidence": _evidence(record)}
+    return {"member": record.member, "segment": record.segment, "active": record.active, "evidence": _evidence(record)}
 
 
 @handler("bpjs_employment.lookup_household")
@@ -31,16 +31,20 @@ def lookup_bpjs_employment(ctx, niks):
     niks = list(niks or [])
     records = take("bpjs_employment", tuple(niks), lambda: ctx.integrations.bpjs_employment.lookup_household(niks))
     wages = [r.monthly_wage for r in records if r.member and r.monthly_wage is not None]
-    return {"max_wage": max(wages) if wages else 0, "members_with_wage": len(wages),
-            "evidence": _evidence(*records)}
+    return {"max_wage": max(wages) if wages else 0, "members_with_wage": len(wages), "evidence": _evidence(*records)}
 
 
 @handler("assets.lookup")
 def lookup_assets(ctx, kk_number):
     """Return the family's cars, electricity connection and company roles."""
     if not kk_number:
-        return {"four_wheel_vehicles": 0, "electricity_va": 0, "electricity_subsidised": True,
-                "company_roles": [], "evidence": []}
+        return {
+            "four_wheel_vehicles": 0,
+            "electricity_va": 0,
+            "electricity_subsidised": True,
+            "company_roles": [],
+            "evidence": [],
+        }
     record = take("assets", kk_number, lambda: ctx.integrations.assets.lookup_household(kk_number))
     return {
         "four_wheel_vehicles": record.four_wheel_vehicles,

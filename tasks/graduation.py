@@ -1,4 +1,5 @@
 """Graduation (graduasi) notices: the decision and a thank-you letter to the family, by SMS and in the portal."""
+
 from .base import handler
 
 GRADUATION_KINDS = ("voluntary", "criteria")

@@ -1,4 +1,5 @@
 """Identity: the NIK against the civil registry (Dukcapil)."""
+
 from integrations.base import PersonNotFound
 from integrations.nik import NikInvalid, mask_nik, validate_nik
 

@@ -1,4 +1,5 @@
 """Community objections: telling the objector the outcome."""
+
 from .base import handler
 
 
@@ -6,7 +7,14 @@ from .base import handler
 def notify_objection_outcome(ctx, nik, objection_number, outcome):
     """Tell the resident who objected whether the objection was upheld (portal and SMS; no officer notes)."""
     params = {"objection_number": objection_number, "outcome": outcome}
-    ids = [ctx.integrations.notifier.send(nik, channel, f"objection_{outcome}", params,
-                                          idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None)
-           for channel in ("SMS", "PORTAL")]
+    ids = [
+        ctx.integrations.notifier.send(
+            nik,
+            channel,
+            f"objection_{outcome}",
+            params,
+            idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None,
+        )
+        for channel in ("SMS", "PORTAL")
+    ]
     return {"message_ids": ids}

@@ -1,4 +1,5 @@
 """Joining the payment cycles at enrolment, and decision notices."""
+
 from forms.reason_codes import applicant_reason_text
 
 from .base import handler
@@ -28,8 +29,7 @@ def request_disbursement(ctx, reference, nik, amount, channel, account, benefits
     time pass no benefits: the enrolment listener completes the plan from the case's benefits.
     """
     plan = join_cycles(ctx, benefits or {}, programmes or [], channel, account)
-    return {"status": "JOINS_CYCLES", "reference": None, "amount": 0, "channel": plan["channel"],
-            "payment_plan": plan}
+    return {"status": "JOINS_CYCLES", "reference": None, "amount": 0, "channel": plan["channel"], "payment_plan": plan}
 
 
 @handler("notify.decision")
@@ -39,9 +39,14 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None, appe
     An officer's reasons go out as their codes' catalogue texts (forms/reason_codes.py), never as the
     officer's own words; only the message written for the applicant is sent as written.
     """
-    params = {"case_number": case_number, "decision": decision,
-              "reasons": [{"code": r.get("code"), "id": applicant_reason_text(r, "id"),
-                           "en": applicant_reason_text(r, "en")} for r in reasons or []]}
+    params = {
+        "case_number": case_number,
+        "decision": decision,
+        "reasons": [
+            {"code": r.get("code"), "id": applicant_reason_text(r, "id"), "en": applicant_reason_text(r, "en")}
+            for r in reasons or []
+        ],
+    }
     if message:
         params["message"] = message
     first = [c for c in (payment_plan or {}).get("cycles") or [] if c.get("cycle")]
@@ -51,7 +56,14 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None, appe
         params.update(cycle=first["cycle"], programme=first.get("programme"), amount=amount)
     if appeal_window:  # a removal: how long the family has to appeal (ISO 8601 duration, e.g. P30D)
         params["appeal_window"] = appeal_window
-    ids = [ctx.integrations.notifier.send(nik, channel, f"decision_{decision}", params,
-                                          idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None)
-           for channel in ("SMS", "PORTAL")]
+    ids = [
+        ctx.integrations.notifier.send(
+            nik,
+            channel,
+            f"decision_{decision}",
+            params,
+            idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None,
+        )
+        for channel in ("SMS", "PORTAL")
+    ]
     return {"message_ids": ids}

@@ -18,6 +18,7 @@ The engine's semantics are kept:
   is dropped when the submission's run ends.
 - With workers (BANSOS_EXECUTION=celery) nothing is prefetched: the run happens later, elsewhere.
 """
+
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -120,8 +121,11 @@ def prefetch_families(integrations, operators, niks):
         return answers
     records = ask_all("civil_registry.lookup_person", integrations.civil_registry, list(dict.fromkeys(niks)))
     cards = [r.kk_number for r in records.values() if r is not None and r.kk_number]
-    households = [tuple(m.get("nik") for m in r.household) for r in records.values()
-                  if r is not None and r.kk_number and r.household]
+    households = [
+        tuple(m.get("nik") for m in r.household)
+        for r in records.values()
+        if r is not None and r.kk_number and r.household
+    ]
     if "dtsen.lookup" in operators:
         ask_all("dtsen", integrations.dtsen, cards)
     if "bpjs_health.lookup" in operators:

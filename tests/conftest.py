@@ -1,4 +1,5 @@
 """Fixtures: one app per session on the configured database, a clean case schema per test."""
+
 import os
 from pathlib import Path
 
@@ -119,9 +120,14 @@ def officers(ctx):
     from engine.db import db
 
     specs = {
-        "cw1": ["caseworker"], "cw2": ["caseworker"], "sup1": ["supervisor"], "sup2": ["supervisor"],
-        "app1": ["appeals_officer"], "admin": ["administrator", "supervisor"],
-        "cwsup": ["caseworker", "supervisor"], "cw_far": ["caseworker"],
+        "cw1": ["caseworker"],
+        "cw2": ["caseworker"],
+        "sup1": ["supervisor"],
+        "sup2": ["supervisor"],
+        "app1": ["appeals_officer"],
+        "admin": ["administrator", "supervisor"],
+        "cwsup": ["caseworker", "supervisor"],
+        "cw_far": ["caseworker"],
     }
     actors = {}
     for name, roles in specs.items():

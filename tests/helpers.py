@@ -1,6 +1,7 @@
 """Small helpers shared by the integration tests."""
+
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 from flask import current_app
@@ -49,7 +50,7 @@ def work(svc, number, bpmn_id, actor, data):
 
 def later(days):
     """A time_machine traveller `days` from now (ticking)."""
-    return time_machine.travel(datetime.now(timezone.utc) + timedelta(days=days), tick=True)
+    return time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
 
 
 def wake_all(svc):

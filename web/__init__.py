@@ -1,7 +1,7 @@
 """Flask app factory: settings, database, engine, integrations, command line."""
-from pathlib import Path
 
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import Babel, format_datetime, get_locale
@@ -18,8 +18,16 @@ csrf = CSRFProtect()
 babel = Babel()
 talisman = Talisman()
 LANGUAGES = ("id", "en")  # Indonesian first
-CSP = {"default-src": "'self'", "img-src": "'self' data:", "style-src": "'self'", "script-src": "'self'",
-       "object-src": "'none'", "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'none'"}
+CSP = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
@@ -45,15 +53,17 @@ def create_app(overrides=None, scheduler=False):
     from cases import accounts
 
     if settings["BANSOS_FORCE_HTTPS"] and accounts.is_cheap(settings["BANSOS_PASSWORD_HASH_METHOD"]):
-        raise ValueError("BANSOS_PASSWORD_HASH_METHOD is a cheap test method; production (BANSOS_FORCE_HTTPS) "
-                         "needs scrypt or pbkdf2 with at least 100,000 iterations")
+        raise ValueError(
+            "BANSOS_PASSWORD_HASH_METHOD is a cheap test method; production (BANSOS_FORCE_HTTPS) "
+            "needs scrypt or pbkdf2 with at least 100,000 iterations"
+        )
     accounts.check_hash_method(settings["BANSOS_PASSWORD_HASH_METHOD"])
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["BANSOS_DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     if settings["BANSOS_DATABASE_URL"].startswith("sqlite:///"):
-        Path(settings["BANSOS_DATABASE_URL"][len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings["BANSOS_DATABASE_URL"][len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     wire()  # handlers, listeners and run kinds (web/bootstrap.py)
@@ -104,13 +114,25 @@ def _init_web(app, settings):
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     talisman.init_app(
-        app, force_https=settings["BANSOS_FORCE_HTTPS"], strict_transport_security=settings["BANSOS_FORCE_HTTPS"],
-        session_cookie_secure=settings["BANSOS_FORCE_HTTPS"], frame_options="DENY",
+        app,
+        force_https=settings["BANSOS_FORCE_HTTPS"],
+        strict_transport_security=settings["BANSOS_FORCE_HTTPS"],
+        session_cookie_secure=settings["BANSOS_FORCE_HTTPS"],
+        frame_options="DENY",
         content_security_policy=CSP,
         referrer_policy="same-origin",
     )
-    for blueprint in (routes.bp, auth.bp, inbox.bp, casepages.bp, auditpages.bp, desk.bp, editor.bp, versions.bp,
-                      search.bp):
+    for blueprint in (
+        routes.bp,
+        auth.bp,
+        inbox.bp,
+        casepages.bp,
+        auditpages.bp,
+        desk.bp,
+        editor.bp,
+        versions.bp,
+        search.bp,
+    ):
         app.register_blueprint(blueprint)
     labels.register(app)
     from . import menu  # the officers' main menu, per role (web/menu.py)
@@ -130,8 +152,10 @@ def _init_web(app, settings):
 
     app.register_blueprint(tokens.bp)
     api.init_api(app)
-    from . import papers  # decision letters and receipts as PDF (its portal routes join the portal's blueprints)
-    from . import portal  # the applicant portal, facilitators' assisted registration, sandbox digital ID
+    from . import (
+        papers,  # decision letters and receipts as PDF (its portal routes join the portal's blueprints)
+        portal,  # the applicant portal, facilitators' assisted registration, sandbox digital ID
+    )
 
     papers.register(app)
 
@@ -160,7 +184,8 @@ def _init_web(app, settings):
         # Engine-signal audit entries (claims, completions) carry the client address.
         # A stack: a request made inside another (the sandbox sign-in's token call) shares the app context's g.
         g.setdefault("audit_origins", []).append(
-            set_origin(request.remote_addr, (request.user_agent.string or "")[:300]))
+            set_origin(request.remote_addr, (request.user_agent.string or "")[:300])
+        )
 
     @app.teardown_request
     def _forget_origin(exc=None):
@@ -204,6 +229,7 @@ def build_services(config):
     from forms import FORMS
     from integrations.factory import build_integrations
     from integrations.photos import FilePhotoStore
+
     settings = dict(config)
     integrations = build_integrations(settings, lambda: db.session)
     from payments.dispatch import callback_secrets, http_channels

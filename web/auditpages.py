@@ -1,5 +1,6 @@
 """The auditor's page: verify the hash chains of the audit log (per shard, and the anchors) and export it;
 browse the entries by officer, NIK, case, action and dates, see who viewed a NIK, export the view."""
+
 import io
 
 from flask import Blueprint, Response, render_template, request
@@ -8,8 +9,15 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from cases.audit import ANCHOR_SHARD, export_csv, record, verify_chain
-from cases.audit_browse import (ACTION_SUGGESTIONS, EXPORT_MAX, AuditFilter, browse, export_filtered,
-                                is_masked_match, viewers_of)
+from cases.audit_browse import (
+    ACTION_SUGGESTIONS,
+    EXPORT_MAX,
+    AuditFilter,
+    browse,
+    export_filtered,
+    is_masked_match,
+    viewers_of,
+)
 from engine.db import db
 from integrations.nik import mask_nik
 
@@ -23,9 +31,14 @@ bp = Blueprint("auditpages", __name__)
 def index():
     """Verify every shard's chain and the anchors now and show the result, shard by shard."""
     result = verify_chain(db.session)
-    record(db.session, current_user.actor, "audit.verify", ip=request.remote_addr,
-           user_agent=request.user_agent.string,
-           detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]})
+    record(
+        db.session,
+        current_user.actor,
+        "audit.verify",
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
+    )
     db.session.commit()
     return render_template("audit.html", result=result, anchor_shard=ANCHOR_SHARD)
 
@@ -36,12 +49,20 @@ def export():
     """Download every audit entry with its hashes, for an independent check."""
     out = io.StringIO()
     count = export_csv(db.session, out)
-    record(db.session, current_user.actor, "audit.export", ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail={"rows": count})
+    record(
+        db.session,
+        current_user.actor,
+        "audit.export",
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"rows": count},
+    )
     db.session.commit()
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=tepat-audit.csv",
-                             "Cache-Control": "no-store"})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=tepat-audit.csv", "Cache-Control": "no-store"},
+    )
 
 
 class EntryQuery(Schema):
@@ -110,13 +131,27 @@ def entries():
     f, errors = _request_filter()
     rows, has_more, targets = browse(db.session, f)
     viewers = viewers_of(db.session, f.nik, f.date_from, f.date_to) if f.nik else []
-    record(db.session, current_user.actor, "audit.search", ip=request.remote_addr,
-           user_agent=(request.user_agent.string or "")[:300],
-           detail={"filter": _audited_filter(f), "page": f.page, "rows": len(rows)})
+    record(
+        db.session,
+        current_user.actor,
+        "audit.search",
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail={"filter": _audited_filter(f), "page": f.page, "rows": len(rows)},
+    )
     db.session.commit()
-    return render_template("audit_entries.html", f=f, errors=errors, rows=rows, has_more=has_more, targets=targets,
-                           viewers=viewers, is_masked_match=is_masked_match, suggestions=ACTION_SUGGESTIONS,
-                           args=f.without_page()), 400 if errors else 200
+    return render_template(
+        "audit_entries.html",
+        f=f,
+        errors=errors,
+        rows=rows,
+        has_more=has_more,
+        targets=targets,
+        viewers=viewers,
+        is_masked_match=is_masked_match,
+        suggestions=ACTION_SUGGESTIONS,
+        args=f.without_page(),
+    ), 400 if errors else 200
 
 
 @bp.route("/audit/entries.csv", methods=["GET", "POST"])
@@ -128,9 +163,14 @@ def export_entries():
         return Response("\n".join(errors.values()), status=400, mimetype="text/plain")
     out = io.StringIO()
     count, cut = export_filtered(db.session, f, out)
-    record(db.session, current_user.actor, "audit.export_filtered", ip=request.remote_addr,
-           user_agent=(request.user_agent.string or "")[:300],
-           detail={"filter": _audited_filter(f), "rows": count, "cut": cut})
+    record(
+        db.session,
+        current_user.actor,
+        "audit.export_filtered",
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail={"filter": _audited_filter(f), "rows": count, "cut": cut},
+    )
     db.session.commit()
     headers = {"Content-Disposition": "attachment; filename=tepat-audit-entries.csv", "Cache-Control": "no-store"}
     if cut:

@@ -1,4 +1,5 @@
 """Officer sign-in (Flask-Login), session expiry, and the role check every page uses."""
+
 import functools
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -21,7 +22,6 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = None
 login_manager.session_protection = "strong"
-
 
 
 class SignedInOfficer(UserMixin):
@@ -95,8 +95,9 @@ def login():
     """Sign in with username and password."""
     if request.method == "POST":
         try:
-            data = LoginSchema().load({"username": request.form.get("username", ""),
-                                       "password": request.form.get("password", "")})
+            data = LoginSchema().load(
+                {"username": request.form.get("username", ""), "password": request.form.get("password", "")}
+            )
         except ValidationError:
             flash(_("Enter your username and password."), "danger")
             return render_template("login.html"), 400
@@ -135,8 +136,15 @@ def landing_page(user):
 
 
 def _audit(username, action):
-    record(db.session, username[:100], action, target_type="officer", target_id=username[:100],
-           ip=request.remote_addr, user_agent=request.user_agent.string)
+    record(
+        db.session,
+        username[:100],
+        action,
+        target_type="officer",
+        target_id=username[:100],
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
 
 
 @bp.post("/logout")

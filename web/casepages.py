@@ -1,4 +1,5 @@
 """The case view: applicant, household, evidence, decision and reasons, timeline, and the task form."""
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -67,38 +68,69 @@ def case_for_officer_or_404(case_number):
 
 def _page(app, errors=None, values=None, status=200):
     forms = services().engine.forms
-    tasks = db.session.execute(select(HumanTask).where(HumanTask.business_key == app.case_number,
-                                                       HumanTask.status.in_(("open", "claimed")))
-                               .order_by(HumanTask.id)).scalars().all()
-    evidence = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
-                                  .order_by(EvidenceRecord.id)).scalars().all()
-    events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)
-                                .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
+    tasks = (
+        db.session.execute(
+            select(HumanTask)
+            .where(HumanTask.business_key == app.case_number, HumanTask.status.in_(("open", "claimed")))
+            .order_by(HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
+    evidence = (
+        db.session.execute(
+            select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
+        )
+        .scalars()
+        .all()
+    )
+    events = (
+        db.session.execute(
+            select(CaseEvent).where(CaseEvent.application_id == app.id).order_by(CaseEvent.at, CaseEvent.id)
+        )
+        .scalars()
+        .all()
+    )
     registry = next((e.value for e in reversed(evidence) if e.source == "civil_registry"), {})
     household = mask_identifiers(registry.get("household") or [])
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
     warnings = {t.id: approval_warning(services().engine, t) for t in tasks if t.bpmn_id == "approve"}
     duplicates = duplicate_review(db.session, app, current_user.actor)
-    audit_duplicate_views(db.session, current_user.actor, app, duplicates, ip=request.remote_addr,
-                          user_agent=request.user_agent.string)  # the other cases' data is a view of them
+    audit_duplicate_views(
+        db.session, current_user.actor, app, duplicates, ip=request.remote_addr, user_agent=request.user_agent.string
+    )  # the other cases' data is a view of them
     # With workers, a completed task (an approval, an appeal decision) leaves the next steps to them:
     # the page says so and follows them (htmx polls `processing`, then reloads the page), unless the
     # officer has a form of their own open on it.
     processing = steps_pending(services().engine, app.case_number) and not task_forms
-    return render_template("case.html", app=app, processing=processing, nik=mask_nik(app.nik), tasks=tasks, task_forms=task_forms,
-                           evidence=[(e, raw_json(e.value)) for e in evidence], events=events,
-                           readable=evidence_view(evidence), criteria=criteria_rows(app.explanation, app.decision),
-                           address=address_text(registry.get("address")), phone=phone_for_viewer(app.phone),
-                           household=household, duplicates=duplicates,
-                           reasons=decision_reasons(officer_reasons(app, duplicates), app.decision),
-                           errors=errors or {}, values=values or {},
-                           choice_labels=CHOICE_LABELS, approval_warnings={k: w for k, w in warnings.items() if w},
-                           has_reference=bool(registry.get("photo_ref")),
-                           payments=payments_of_application(db.session, app.id),
-                           expected=expected_first_payments(db.session, app.id),
-                           payment_status_texts=PAYMENT_STATUS_TEXTS, next_action_texts=NEXT_ACTION_TEXTS,
-                           show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref)), status
+    return render_template(
+        "case.html",
+        app=app,
+        processing=processing,
+        nik=mask_nik(app.nik),
+        tasks=tasks,
+        task_forms=task_forms,
+        evidence=[(e, raw_json(e.value)) for e in evidence],
+        events=events,
+        readable=evidence_view(evidence),
+        criteria=criteria_rows(app.explanation, app.decision),
+        address=address_text(registry.get("address")),
+        phone=phone_for_viewer(app.phone),
+        household=household,
+        duplicates=duplicates,
+        reasons=decision_reasons(officer_reasons(app, duplicates), app.decision),
+        errors=errors or {},
+        values=values or {},
+        choice_labels=CHOICE_LABELS,
+        approval_warnings={k: w for k, w in warnings.items() if w},
+        has_reference=bool(registry.get("photo_ref")),
+        payments=payments_of_application(db.session, app.id),
+        expected=expected_first_payments(db.session, app.id),
+        payment_status_texts=PAYMENT_STATUS_TEXTS,
+        next_action_texts=NEXT_ACTION_TEXTS,
+        show_photos=current_user.has_any(*PHOTO_VIEWERS) and bool(app.selfie_ref),
+    ), status
 
 
 @bp.get("/cases/<case_number>")
@@ -125,8 +157,16 @@ def processing(case_number):
 
 
 def _audit(action, case_number, **detail):
-    record(db.session, current_user.actor, action, target_type="case", target_id=case_number,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        target_type="case",
+        target_id=case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 @bp.post("/cases/<case_number>/tasks/<int:task_id>")
@@ -166,6 +206,8 @@ def photo(case_number, which):
         abort(404)
     _audit("photo.view", app.case_number, which=which)
     db.session.commit()
-    return Response(data, mimetype=f"image/{kind.lower()}",
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-                             "Content-Disposition": "inline"})
+    return Response(
+        data,
+        mimetype=f"image/{kind.lower()}",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline"},
+    )

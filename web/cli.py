@@ -1,4 +1,5 @@
 """The `tepat` command line: shared helpers, registration, entry point (commands_*.py hold the commands)."""
+
 import functools
 import json
 import sys
@@ -86,14 +87,37 @@ def _actor(username):
 
 def register_cli(app):
     """Attach the command groups to the app."""
-    from . import (commands_cases, commands_cycles, commands_data, commands_processes, commands_reports, commands_runs,
-                   commands_tokens)
+    from . import (
+        commands_cases,
+        commands_cycles,
+        commands_data,
+        commands_processes,
+        commands_reports,
+        commands_runs,
+        commands_tokens,
+    )
 
-    for command in (commands_data.sandbox, commands_data.officer, commands_data.audit, commands_data.deploy,
-                    commands_data.setup, commands_cases.tasks, commands_cases.case, commands_cases.incidents,
-                    commands_cases.timers, commands_cases.submit, commands_cases.appeal, commands_cases.recheck,
-                    commands_tokens.token, commands_processes.processes, commands_runs.runs, commands_runs.reverify,
-                    commands_cycles.cycle, commands_reports.report, commands_reports.graduation):
+    for command in (
+        commands_data.sandbox,
+        commands_data.officer,
+        commands_data.audit,
+        commands_data.deploy,
+        commands_data.setup,
+        commands_cases.tasks,
+        commands_cases.case,
+        commands_cases.incidents,
+        commands_cases.timers,
+        commands_cases.submit,
+        commands_cases.appeal,
+        commands_cases.recheck,
+        commands_tokens.token,
+        commands_processes.processes,
+        commands_runs.runs,
+        commands_runs.reverify,
+        commands_cycles.cycle,
+        commands_reports.report,
+        commands_reports.graduation,
+    ):
         app.cli.add_command(command)
     from .dispatcher import scheduler_command
     from .worker import worker_command

@@ -1,12 +1,13 @@
 """Commands for casework: submit, appeal, re-check, show cases, tasks, timers, incidents."""
+
 import json
 import sys
 from pathlib import Path
 
 import click
 from flask import current_app
-from flask_babel import force_locale, gettext
 from flask.cli import with_appcontext
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from engine.db import db
@@ -14,22 +15,34 @@ from engine.db import db
 from .cli import _actor, _services, commits, wib
 from .labels import event_text
 
-
 # --- applications --------------------------------------------------------------------------
+
 
 @click.command(help="Submit an application (as the applicant, or a facilitator with --facilitator).")
 @click.option("--nik", required=True)
 @click.option("--selfie", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.option("--payment-channel", type=click.Choice(["BRI", "BNI", "MANDIRI", "BTN", "POS"]), default=None,
-              help="bank of --account (default BRI); without an account the benefit is paid at the post "
-                   "office (POS, PT Pos Indonesia)")
+@click.option(
+    "--payment-channel",
+    type=click.Choice(["BRI", "BNI", "MANDIRI", "BTN", "POS"]),
+    default=None,
+    help="bank of --account (default BRI); without an account the benefit is paid at the post "
+    "office (POS, PT Pos Indonesia)",
+)
 @click.option("--account", default=None, help="bank account number; leave out to be paid through PT Pos")
 @click.option("--phone", default=None)
 @click.option("--facilitator", default=None, help="username of the facilitator registering the applicant")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="with workers (BANSOS_EXECUTION=celery): wait for the decision, with a progress line")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None,
-              help="seconds to wait for the decision (default BANSOS_SUBMIT_WAIT_SECONDS)")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="with workers (BANSOS_EXECUTION=celery): wait for the decision, with a progress line",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="seconds to wait for the decision (default BANSOS_SUBMIT_WAIT_SECONDS)",
+)
 @commits
 def submit(nik, selfie, payment_channel, account, phone, facilitator, wait, timeout):
     from cases.operations import case_or_404, submit_application
@@ -37,11 +50,17 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator, wait, time
     svc = _services()
     if payment_channel is None:
         payment_channel = "BRI" if account else "POS"
-    payload = {"nik": nik, "consent": True, "payment_channel": payment_channel, "bank_account": account,
-               "phone": phone, "channel": "facilitator" if facilitator else "self", "facilitator_id": facilitator}
+    payload = {
+        "nik": nik,
+        "consent": True,
+        "payment_channel": payment_channel,
+        "bank_account": account,
+        "phone": phone,
+        "channel": "facilitator" if facilitator else "self",
+        "facilitator_id": facilitator,
+    }
     data = Path(selfie).read_bytes() if selfie else None
-    app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data,
-                             actor=facilitator or "applicant")
+    app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data, actor=facilitator or "applicant")
     db.session.flush()
     number = app.case_number
     if svc.engine.defer_steps:  # the workers check it after this commit
@@ -101,9 +120,12 @@ def appeal(case_number, reason):
 
 @click.command(help="Re-check enrolled families on fresh evidence (as for the quarterly DTSEN update).")
 @click.argument("case_numbers", nargs=-1)
-@click.option("--all-enrolled", is_flag=True,
-              help="every enrolled case (of --as's districts), as a tracked run: on the workers with "
-                   "BANSOS_EXECUTION=celery, else in this process (tepat runs show ID)")
+@click.option(
+    "--all-enrolled",
+    is_flag=True,
+    help="every enrolled case (of --as's districts), as a tracked run: on the workers with "
+    "BANSOS_EXECUTION=celery, else in this process (tepat runs show ID)",
+)
 @click.option("--wait", is_flag=True, help="with --all-enrolled: follow the run's progress until it finishes")
 @click.option("--as", "username", default=None, help="officer who starts the run (default: the command line)")
 @with_appcontext
@@ -150,13 +172,17 @@ def _print_payment_plan(app):
     if enrolment is None:
         return
     if enrolment.disbursement_ref:
-        click.echo(f"  dibayar saat pendaftaran / paid at enrolment: {enrolment.disbursement_ref}  "
-                   f"Rp{int((enrolment.benefits or {}).get('first_payment') or 0):,}")
+        click.echo(
+            f"  dibayar saat pendaftaran / paid at enrolment: {enrolment.disbursement_ref}  "
+            f"Rp{int((enrolment.benefits or {}).get('first_payment') or 0):,}"
+        )
     plan = enrolment.payment_plan or {}
     for c in plan.get("cycles") or []:
-        click.echo(f"  pembayaran pertama / first payment: {c['programme']} stage {c['cycle']} "
-                   f"({c['months'][0]}..{c['months'][-1]}, list frozen {c['cut_off']}), about Rp{c['estimated']:,}"
-                   f" via {plan.get('channel')}")
+        click.echo(
+            f"  pembayaran pertama / first payment: {c['programme']} stage {c['cycle']} "
+            f"({c['months'][0]}..{c['months'][-1]}, list frozen {c['cut_off']}), about Rp{c['estimated']:,}"
+            f" via {plan.get('channel')}"
+        )
     for programme in plan.get("unscheduled") or []:
         click.echo(f"  pembayaran pertama / first payment: {programme} with the next cycle opened for it")
 
@@ -168,8 +194,11 @@ def _print_decision(app):
 
     for r in app.reasons or []:
         # an officer's reason shows its catalogue texts (what the applicant reads), never a note kept in it
-        texts = (applicant_reason_text(r, "id"), applicant_reason_text(r, "en")) if officer_written(r) \
+        texts = (
+            (applicant_reason_text(r, "id"), applicant_reason_text(r, "en"))
+            if officer_written(r)
             else (r.get("id"), r.get("en"))
+        )
         click.echo(f"  - [{r.get('code')}] {texts[0]} / {texts[1]}")
     if app.applicant_message:
         click.echo(f"  pesan untuk pemohon / message to the applicant: {app.applicant_message}")
@@ -184,16 +213,22 @@ def _print_decision(app):
 @commits
 def case_show(case_number, evidence, username):
     """Show a case: status, decision and reasons, benefits, timeline."""
+    from cases.audit import record
     from cases.models import CaseEvent, EvidenceRecord
     from cases.operations import case_or_404
     from cases.privacy import mask_identifiers
     from integrations.nik import mask_nik
 
-    from cases.audit import record
-
     app = case_or_404(db.session, case_number)
-    record(db.session, username, "case.view", target_type="case", target_id=case_number, user_agent="cli",
-           detail={"evidence": evidence})
+    record(
+        db.session,
+        username,
+        "case.view",
+        target_type="case",
+        target_id=case_number,
+        user_agent="cli",
+        detail={"evidence": evidence},
+    )
     click.echo(f"{app.case_number}  NIK {mask_nik(app.nik)}  {app.applicant_name or '-'}  district {app.district_code}")
     click.echo(f"  status: {app.status}")
     _print_decision(app)
@@ -204,12 +239,19 @@ def case_show(case_number, evidence, username):
             click.echo(f"    [{e['outcome']:12}] {e['criterion']}: {e['text_id']} / {e['text_en']}  ({facts})")
     if app.benefits:
         b = app.benefits
-        click.echo(f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}")
+        click.echo(
+            f"  programmes: {', '.join(b.get('programmes', []))}  annual cash: Rp{b.get('annual_cash_total', 0):,}"
+        )
     _print_payment_plan(app)
     _print_appeals_and_decisions(app)
     events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
-    checks = db.session.execute(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id)
-                                .order_by(EvidenceRecord.id)).scalars().all()
+    checks = (
+        db.session.execute(
+            select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
+        )
+        .scalars()
+        .all()
+    )
     lines = [(e.at, 0, e.id, f"{e.actor:12} {_in_both_languages(event_text, e)}") for e in events]
     lines += [(ev.checked_at, 1, ev.id, f"{'system':12} {_in_both_languages(_check_answered, ev)}") for ev in checks]
     click.echo("  timeline:")
@@ -240,25 +282,27 @@ def _in_both_languages(render, item):
 def _print_appeals_and_decisions(app):
     """The applicant's appeals (reason, evidence files) and the officers' decisions (notes included)."""
     from cases.decisions import human_decisions
-    from cases.portal.files import files_of_case
     from cases.models import Appeal
+    from cases.portal.files import files_of_case
     from forms.reason_codes import reason_text
 
-    appeals = db.session.execute(select(Appeal).where(Appeal.application_id == app.id)
-                                 .order_by(Appeal.id)).scalars().all()
+    appeals = (
+        db.session.execute(select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id)).scalars().all()
+    )
     files = files_of_case(db.session, app)
     for appeal in appeals:
         click.echo(f"  banding / appeal {wib(appeal.filed_at)}: {appeal.outcome or 'open'}")
         click.echo(f"    alasan pemohon / applicant's reason: {appeal.reason}")
         for f in (f for f in files if f.appeal_id == appeal.id):
-            click.echo(f"    file: {f.filename} ({f.content_type}, {f.size} bytes) "
-                       f"/cases/{app.case_number}/evidence-files/{f.key}")
+            click.echo(
+                f"    file: {f.filename} ({f.content_type}, {f.size} bytes) "
+                f"/cases/{app.case_number}/evidence-files/{f.key}"
+            )
     decisions = human_decisions(db.session, app.case_number)
     if decisions:
         click.echo("  keputusan petugas / officers' decisions:")
     for d in decisions:
-        click.echo(f"    {wib(d.at)} {d.officer} ({', '.join(d.officer_roles) or '-'}) "
-                   f"{d.task_name}: {d.decision}")
+        click.echo(f"    {wib(d.at)} {d.officer} ({', '.join(d.officer_roles) or '-'}) {d.task_name}: {d.decision}")
         for code in d.reason_codes:
             click.echo(f"      [{code}] {reason_text(code, 'id')} / {reason_text(code, 'en')}")
         if d.message:
@@ -268,6 +312,7 @@ def _print_appeals_and_decisions(app):
 
 
 # --- human tasks ---------------------------------------------------------------------------
+
 
 @click.group(help="Human tasks: list, claim, unclaim, reassign, complete.")
 def tasks():
@@ -291,8 +336,10 @@ def tasks_list(username, mine):
     for t in rows:
         due = wib(t.due_at, date_only=True)
         flags = f" flags={','.join(t.flags)}" if t.flags else ""
-        click.echo(f"#{t.id:<6} {t.status:8} {t.business_key} {t.name} form={t.form_name} due={due} "
-                   f"prio={t.priority} assignee={t.assignee or '-'}{flags}")
+        click.echo(
+            f"#{t.id:<6} {t.status:8} {t.business_key} {t.name} form={t.form_name} due={due} "
+            f"prio={t.priority} assignee={t.assignee or '-'}{flags}"
+        )
 
 
 @tasks.command("claim")
@@ -301,16 +348,17 @@ def tasks_list(username, mine):
 @commits
 def tasks_claim(task_id, username):
     """Claim a task."""
-    from engine.humantasks import claim_task
-
     from cases.enrolment_check import approval_warning
+    from engine.humantasks import claim_task
 
     row = claim_task(_services().engine, task_id, _actor(username))
     click.echo(f"task {row.id} claimed by {row.assignee}")
     warning = approval_warning(_services().engine, row)
     if warning:  # told before approving: approving this one rejects the case with these reasons
-        click.echo("PERINGATAN: keluarga ini tidak dapat didaftarkan; jika disetujui, permohonan ditolak karena: / "
-                   "WARNING: this family cannot be enrolled; approving rejects the application because:")
+        click.echo(
+            "PERINGATAN: keluarga ini tidak dapat didaftarkan; jika disetujui, permohonan ditolak karena: / "
+            "WARNING: this family cannot be enrolled; approving rejects the application because:"
+        )
         for blocker in warning["blockers"]:
             click.echo(f"  {blocker['code']}: {blocker['id']} / {blocker['en']}")
 
@@ -344,8 +392,12 @@ def tasks_reassign(task_id, target, username):
 @click.argument("task_id", type=int)
 @click.option("--as", "username", required=True)
 @click.option("-f", "--field", "fields", multiple=True, help="form field as name=value")
-@click.option("--wait/--no-wait", default=True, show_default=True,
-              help="with workers: wait (BANSOS_SUBMIT_WAIT_SECONDS) for the steps the task leaves to them")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="with workers: wait (BANSOS_SUBMIT_WAIT_SECONDS) for the steps the task leaves to them",
+)
 @commits
 def tasks_complete(task_id, username, fields, wait):
     """Complete a claimed task with form fields."""
@@ -371,6 +423,7 @@ def tasks_complete(task_id, username, fields, wait):
 
 # --- timers and incidents --------------------------------------------------------------------
 
+
 @click.group(help="Timers and service retries.")
 def timers():
     pass
@@ -385,8 +438,10 @@ def timers_fire():
     run = run_due(current_app._get_current_object(), bounded=False)
     click.echo(f"{run.woken} instance(s) woken")
     if run.failed or run.incidents:
-        click.echo(f"Gagal dilanjutkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
-                   f"{run.incidents} menjadi insiden / became incidents (tepat incidents list)")
+        click.echo(
+            f"Gagal dilanjutkan / failed to wake: {run.failed} (dicoba lagi nanti / tried again later), "
+            f"{run.incidents} menjadi insiden / became incidents (tepat incidents list)"
+        )
 
 
 @click.group(help="Incidents: tasks the engine could not run.")
@@ -404,8 +459,10 @@ def incidents_list():
     if not rows:
         click.echo("Tidak ada insiden terbuka. / No open incidents.")
     for i in rows:
-        click.echo(f"#{i.id} {i.business_key} {i.bpmn_id} ({i.operator}) attempts={i.attempts} {wib(i.created_at)}"
-                   f"\n    {i.error}")
+        click.echo(
+            f"#{i.id} {i.business_key} {i.bpmn_id} ({i.operator}) attempts={i.attempts} {wib(i.created_at)}"
+            f"\n    {i.error}"
+        )
 
 
 @incidents.command("retry")

@@ -1,4 +1,5 @@
 """`tepat cycle`: payment cycles from a shell (the same operations and checks as the /cycles pages)."""
+
 import sys
 from datetime import date
 from pathlib import Path
@@ -23,8 +24,9 @@ def _finance_officer(username):
 
 def _regency_wide(actor):
     if actor.regions is not None:
-        raise NotAllowed(f"{actor.id} works some districts only; batch files cover the whole regency",
-                         reason="district")
+        raise NotAllowed(
+            f"{actor.id} works some districts only; batch files cover the whole regency", reason="district"
+        )
 
 
 @click.group(help="Payment cycles (tahap): schedule, open, files, results.")
@@ -45,8 +47,10 @@ def check():
         sys.exit(2)
     for code, spec in sorted(schedule.cycles.items()):
         total = sum(a for _p, _c, a, _cap in schedule.rates(code))
-        click.echo(f"{code:<16} {spec.programme:<6} {','.join(spec.months):<26} cut-off {spec.cut_off}  "
-                   f"({len(schedule.rates(code))} components, Rp {total:,} per unit of each)")
+        click.echo(
+            f"{code:<16} {spec.programme:<6} {','.join(spec.months):<26} cut-off {spec.cut_off}  "
+            f"({len(schedule.rates(code))} components, Rp {total:,} per unit of each)"
+        )
 
 
 @cycle.command("list", help="Opened cycles, newest first.")
@@ -58,8 +62,10 @@ def list_():
     if not rows:
         click.echo("Belum ada siklus pembayaran. / No payment cycles yet.")
     for row in rows:
-        click.echo(f"{row.code:<16} {row.status:<11} {row.member_count:>9,} families  Rp {row.planned_total:>16,}  "
-                   f"opened {wib(row.opened_at)} by {row.opened_by}")
+        click.echo(
+            f"{row.code:<16} {row.status:<11} {row.member_count:>9,} families  Rp {row.planned_total:>16,}  "
+            f"opened {wib(row.opened_at)} by {row.opened_by}"
+        )
 
 
 @cycle.command("open", help="Open a scheduled cycle: its process freezes the list at the cut-off.")
@@ -70,8 +76,9 @@ def open_(code, username):
     from payments.cycles import open_cycle
     from payments.schedule import load_schedule
 
-    opened = open_cycle(_services().engine, load_schedule(current_app.config["BANSOS_PROCESS_DIR"]), code,
-                        _finance_officer(username))
+    opened = open_cycle(
+        _services().engine, load_schedule(current_app.config["BANSOS_PROCESS_DIR"]), code, _finance_officer(username)
+    )
     click.echo(f"{opened.code}: {opened.status}, {opened.member_count:,} families, Rp {opened.planned_total:,}")
 
 
@@ -83,14 +90,20 @@ def show(code):
     from payments.queries import batches_of
 
     row = cycle_or_404(db.session, code)
-    click.echo(f"{row.code} ({row.programme}, {row.months}): {row.status}; {row.member_count:,} families, "
-               f"Rp {row.planned_total:,}; prepared by {row.prepared_by or '-'}, approved by {row.approved_by or '-'}")
+    click.echo(
+        f"{row.code} ({row.programme}, {row.months}): {row.status}; {row.member_count:,} families, "
+        f"Rp {row.planned_total:,}; prepared by {row.prepared_by or '-'}, approved by {row.approved_by or '-'}"
+    )
     for figure in entitlement_figures(db.session, row.id):
-        click.echo(f"  {figure.district_code}  {figure.programme:<5} {figure.channel:<8} {figure.families:>8,}  "
-                   f"Rp {figure.amount:>15,}")
+        click.echo(
+            f"  {figure.district_code}  {figure.programme:<5} {figure.channel:<8} {figure.families:>8,}  "
+            f"Rp {figure.amount:>15,}"
+        )
     for batch in batches_of(db.session, row.id):
-        click.echo(f"  batch {batch.reference}: {batch.status}, {batch.count:,} payments, Rp {batch.total:,}, "
-                   f"results {batch.results_count:,}, sha256 {batch.control_hash}")
+        click.echo(
+            f"  batch {batch.reference}: {batch.status}, {batch.count:,} payments, Rp {batch.total:,}, "
+            f"results {batch.results_count:,}, sha256 {batch.control_hash}"
+        )
 
 
 def _batch(code, channel):
@@ -98,8 +111,9 @@ def _batch(code, channel):
     from payments.models import PaymentBatch
 
     row = cycle_or_404(db.session, code)
-    batch = db.session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == row.id,
-                                                          PaymentBatch.channel == channel)).scalar_one_or_none()
+    batch = db.session.execute(
+        select(PaymentBatch).where(PaymentBatch.cycle_id == row.id, PaymentBatch.channel == channel)
+    ).scalar_one_or_none()
     if batch is None:
         raise click.ClickException(f"cycle {code} has no batch for {channel}")
     return batch
@@ -127,9 +141,20 @@ def batch_file(code, channel, out, xlsx, username):
         with open(out, "w", encoding="utf-8", newline="") as handle:
             handle.writelines(batch_csv_lines(db.session, batch))
     batch.downloaded_by = actor.id
-    record(db.session, actor, "cycle.batch_downloaded", "payment_batch", batch.reference,
-           detail={"format": "xlsx" if xlsx else "csv", "count": batch.count, "total": batch.total,
-                   "sha256": batch.control_hash, "via": "cli"})
+    record(
+        db.session,
+        actor,
+        "cycle.batch_downloaded",
+        "payment_batch",
+        batch.reference,
+        detail={
+            "format": "xlsx" if xlsx else "csv",
+            "count": batch.count,
+            "total": batch.total,
+            "sha256": batch.control_hash,
+            "via": "cli",
+        },
+    )
     click.echo(f"{out}: {batch.count:,} payments, Rp {batch.total:,}, sha256 {batch.control_hash}")
 
 
@@ -154,11 +179,15 @@ def results(code, channel, path, username):
     elif row.status == "importing":  # celery mode: the workers take the lines in chunks after this commit
         click.echo(f"{batch.reference}: {row.lines} lines checked, being taken by the workers (import {row.id})")
     else:
-        click.echo(f"{batch.reference}: taken {row.accepted}, already known {row.repeated}, refused {row.refused}; "
-                   f"batch {batch.status}")
+        click.echo(
+            f"{batch.reference}: taken {row.accepted}, already known {row.repeated}, refused {row.refused}; "
+            f"batch {batch.status}"
+        )
         for refusal in row.refusals[:20]:
             reason = REASONS.get(refusal["code"], (refusal["code"], refusal["code"]))
-            click.echo(f"  line {refusal['line']} {refusal['reference']}: {refusal['code']} ({reason[0]} / {reason[1]})")
+            click.echo(
+                f"  line {refusal['line']} {refusal['reference']}: {refusal['code']} ({reason[0]} / {reason[1]})"
+            )
 
 
 @cycle.command("sandbox-bank", help="Answer a batch file as the sandbox bank or post office would (demo).")

@@ -1,4 +1,5 @@
 """Commands for data and set-up: sandbox registries, processes, officers, audit log, setup."""
+
 import json
 import sys
 from pathlib import Path
@@ -13,8 +14,8 @@ from engine.db import db
 
 from .cli import _services, commits, wib
 
-
 # --- sandbox data ---------------------------------------------------------------------------
+
 
 @click.group(help="Synthetic registry data for the sandbox integrations.")
 def sandbox():
@@ -38,14 +39,28 @@ def sandbox_generate(people, seed, out_dir):
 
 @sandbox.command("import")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@click.option("--errors", "errors_path", type=click.Path(dir_okay=False), default=None,
-              help="where to write refused rows (default FOLDER/import-errors.xlsx)")
-@click.option("--progress-every", default=2.0, show_default=True, type=click.FloatRange(min=0),
-              help="seconds between progress lines on stderr")
-@click.option("--allow-mass-delete", is_flag=True,
-              help="delete even more than BANSOS_IMPORT_MAX_DELETE_SHARE of a table's stored rows")
-@click.option("--on-workers", is_flag=True,
-              help="as a tracked run: on a worker with BANSOS_EXECUTION=celery (tepat runs show ID)")
+@click.option(
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="where to write refused rows (default FOLDER/import-errors.xlsx)",
+)
+@click.option(
+    "--progress-every",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="seconds between progress lines on stderr",
+)
+@click.option(
+    "--allow-mass-delete",
+    is_flag=True,
+    help="delete even more than BANSOS_IMPORT_MAX_DELETE_SHARE of a table's stored rows",
+)
+@click.option(
+    "--on-workers", is_flag=True, help="as a tracked run: on a worker with BANSOS_EXECUTION=celery (tepat runs show ID)"
+)
 @click.option("--wait", is_flag=True, help="with --on-workers: follow the run until it finishes")
 @click.option("--as", "username", default=None, help="with --on-workers: the administrator who starts it")
 @commits
@@ -78,32 +93,45 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
 
     since = snapshot_registry(db.session)  # the watched fields before: the change set is kept after
     try:
-        report = import_extracts(folder, db.session, progress=progress, error_workbook_path=errors_path,
-                                 max_delete_share=limit)
+        report = import_extracts(
+            folder, db.session, progress=progress, error_workbook_path=errors_path, max_delete_share=limit
+        )
     except ExtractInvalid as exc:
         db.session.rollback()
-        click.echo("Error [EXTRACT_INVALID] Ekstrak tidak dapat diimpor; tidak ada yang diubah. / "
-                   "The extracts cannot be imported; nothing was changed.", err=True)
+        click.echo(
+            "Error [EXTRACT_INVALID] Ekstrak tidak dapat diimpor; tidak ada yang diubah. / "
+            "The extracts cannot be imported; nothing was changed.",
+            err=True,
+        )
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
     except MassDeleteRefused as exc:
         db.session.rollback()
-        click.echo(f"Error [MASS_DELETE] Impor ditolak: akan menghapus lebih dari {exc.limit:.0%} baris "
-                   f"yang tersimpan; tidak ada yang diubah. / Import refused: it would delete more than "
-                   f"{exc.limit:.0%} of the stored rows; nothing was changed.", err=True)
+        click.echo(
+            f"Error [MASS_DELETE] Impor ditolak: akan menghapus lebih dari {exc.limit:.0%} baris "
+            f"yang tersimpan; tidak ada yang diubah. / Import refused: it would delete more than "
+            f"{exc.limit:.0%} of the stored rows; nothing was changed.",
+            err=True,
+        )
         for t in exc.tables:
             click.echo(f"  {t.table}: {t.deleting} dari/of {t.stored} baris/rows ({t.share:.0%})", err=True)
-        click.echo("  Periksa ekstraknya (lembar berisi judul kolom saja? berkas yang salah?), atau jalankan "
-                   "lagi dengan --allow-mass-delete jika penghapusan ini memang disengaja. / Check the "
-                   "extracts (a sheet with only its header? the wrong file?), or run again with "
-                   "--allow-mass-delete if the deletion is intended.", err=True)
+        click.echo(
+            "  Periksa ekstraknya (lembar berisi judul kolom saja? berkas yang salah?), atau jalankan "
+            "lagi dengan --allow-mass-delete jika penghapusan ini memang disengaja. / Check the "
+            "extracts (a sheet with only its header? the wrong file?), or run again with "
+            "--allow-mass-delete if the deletion is intended.",
+            err=True,
+        )
         sys.exit(2)
-    click.echo(f"{'table':<26}{'inserted':>10}{'updated':>10}{'unchanged':>11}{'deleted':>10}"
-               f"{'kept':>7}{'rows now':>10}")
+    click.echo(
+        f"{'table':<26}{'inserted':>10}{'updated':>10}{'unchanged':>11}{'deleted':>10}{'kept':>7}{'rows now':>10}"
+    )
     for table, sync in report.sync.items():
-        click.echo(f"{table:<26}{sync.inserted:>10}{sync.updated:>10}{sync.unchanged:>11}{sync.deleted:>10}"
-                   f"{sync.kept:>7}{report.counts[table]:>10}")
+        click.echo(
+            f"{table:<26}{sync.inserted:>10}{sync.updated:>10}{sync.unchanged:>11}{sync.deleted:>10}"
+            f"{sync.kept:>7}{report.counts[table]:>10}"
+        )
     rate = report.rows_read / report.seconds if report.seconds else 0
     click.echo(f"{report.rows_read} rows read in {report.seconds:.1f} s ({rate:.0f} rows/s)")
     click.echo(f"imported: {json.dumps(report.counts, sort_keys=True)}")
@@ -117,9 +145,14 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
         click.echo("refused rows: 0")
     changes = record_changes(db.session)
     recheck, deaths = after_import(_services().engine, None, since)
-    click.echo(f"registry changes: {changes}; deceased members' components ended: {deaths}; "
-               + (f"run {recheck.id} re-checks {recheck.total} changed enrolled families (tepat runs show {recheck.id})"
-                  if recheck is not None else "no enrolled family changed"))
+    click.echo(
+        f"registry changes: {changes}; deceased members' components ended: {deaths}; "
+        + (
+            f"run {recheck.id} re-checks {recheck.total} changed enrolled families (tepat runs show {recheck.id})"
+            if recheck is not None
+            else "no enrolled family changed"
+        )
+    )
 
 
 def _import_as_run(folder, errors_path, limit, wait, username):
@@ -129,8 +162,11 @@ def _import_as_run(folder, errors_path, limit, wait, username):
 
     folder = str(Path(folder).resolve())  # a worker reads it: no path relative to this shell
     errors_path = str(Path(errors_path).resolve()) if errors_path else None
-    run = start_run(lambda engine: start_import_run(engine, cli_actor(username), folder, errors_path=errors_path,
-                                                    max_delete_share=limit, user_agent="cli"))
+    run = start_run(
+        lambda engine: start_import_run(
+            engine, cli_actor(username), folder, errors_path=errors_path, max_delete_share=limit, user_agent="cli"
+        )
+    )
     run = start_and_follow(run, wait)
     if run.error_file:
         click.echo(f"refused rows -> {run.error_file}")
@@ -144,6 +180,7 @@ def _import_as_run(folder, errors_path, limit, wait, username):
 
 # --- definitions and officers ----------------------------------------------------------------
 
+
 @click.command(help="Deploy the BPMN/DMN files of a folder: a new version of each process whose files changed.")
 @click.option("--folder", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--as", "username", default=None, help="officer who deploys")
@@ -153,10 +190,20 @@ def deploy(folder, username, force):
     from cases.audit import record
 
     report = _deploy_folder(folder, username or "cli", force)
-    record(db.session, username or "cli", "deploy", target_type="process_versions",
-           target_id=",".join(str(i) for i in report.created) or None, user_agent="cli",
-           detail={"versions": [v.id for v in report.versions], "created": report.created,
-                   "kept": [v.id for _pid, v in report.kept], "forced": [v.id for _pid, v in report.forced]})
+    record(
+        db.session,
+        username or "cli",
+        "deploy",
+        target_type="process_versions",
+        target_id=",".join(str(i) for i in report.created) or None,
+        user_agent="cli",
+        detail={
+            "versions": [v.id for v in report.versions],
+            "created": report.created,
+            "kept": [v.id for _pid, v in report.kept],
+            "forced": [v.id for _pid, v in report.forced],
+        },
+    )
     for v in report.versions:
         mark = "new" if v.id in report.created else "unchanged"
         click.echo(f"{v.process_id} version {v.number} ({v.content_hash[:12]}) {mark}")
@@ -181,19 +228,29 @@ def _deploy_folder(folder, deployed_by, force=False):
             click.echo(f"[{problem.get('code')}] {text_id} / {text_en}", err=True)
         raise
     for process_id, version in report.kept:
-        click.echo(f"{process_id}: the folder's file differs from version {version.number}, which "
-                   f"{version.deployed_by or '-'} deployed in the editor; that version stays current "
-                   "(tepat deploy --force replaces it)", err=True)
+        click.echo(
+            f"{process_id}: the folder's file differs from version {version.number}, which "
+            f"{version.deployed_by or '-'} deployed in the editor; that version stays current "
+            "(tepat deploy --force replaces it)",
+            err=True,
+        )
     for process_id, version in report.forced:
-        click.echo(f"{process_id}: replaced version {version.number} deployed by {version.deployed_by or '-'} "
-                   "(--force)", err=True)
+        click.echo(
+            f"{process_id}: replaced version {version.number} deployed by {version.deployed_by or '-'} (--force)",
+            err=True,
+        )
     return report
 
 
 @sandbox.command("encode-photos")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="at most this many people")
-@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 10_000),
-              help="people per committed batch (an interrupted run keeps what it encoded)")
+@click.option(
+    "--batch",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="people per committed batch (an interrupted run keeps what it encoded)",
+)
 def sandbox_encode_photos(limit, batch):
     """Encode the civil-registry photos not encoded yet, ahead of the applications that use them.
 
@@ -209,13 +266,20 @@ def sandbox_encode_photos(limit, batch):
     niks = db.session.execute(query.limit(limit) if limit else query).scalars().all()
     encoded = 0
     for lo in range(0, len(niks), batch):
-        chunk = niks[lo:lo + batch]
+        chunk = niks[lo : lo + batch]
         encoded += svc.integrations.registry_faces.encode_registry(
-            (nik, registry.reference_photo(nik)) for nik in chunk)
+            (nik, registry.reference_photo(nik)) for nik in chunk
+        )
         db.session.commit()
         click.echo(f"{min(lo + batch, len(niks))}/{len(niks)} people, {encoded} photos encoded", err=True)
-    record(db.session, "cli", "sandbox.encode_photos", target_type="registry_face_templates",
-           user_agent="cli", detail={"people": len(niks), "encoded": encoded})
+    record(
+        db.session,
+        "cli",
+        "sandbox.encode_photos",
+        target_type="registry_face_templates",
+        user_agent="cli",
+        detail={"people": len(niks), "encoded": encoded},
+    )
     db.session.commit()
     click.echo(f"{encoded} registry photos encoded ({len(niks)} people with a photo)")
 
@@ -228,11 +292,15 @@ def officer():
 @officer.command("add")
 @click.argument("username")
 @click.option("--name", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(OFFICER_ROLES))
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(OFFICER_ROLES))
 @click.option("--region", "regions", multiple=True, help="district code 01-25; none = all districts")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="at least 10 characters (prompted when not given)")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="at least 10 characters (prompted when not given)",
+)
 @commits
 def officer_add(username, name, roles, regions, password):
     """Add an officer."""
@@ -261,6 +329,7 @@ def officer_list():
 
 # --- audit trail ------------------------------------------------------------------------------
 
+
 @click.group(help="The hash-chained audit log.")
 def audit():
     pass
@@ -274,8 +343,13 @@ def audit_verify(batch):
     from cases.audit import ANCHOR_SHARD, chain_head, record, verify_chain
 
     result = verify_chain(db.session, batch=batch)
-    record(db.session, "cli", "audit.verify", user_agent="cli",
-           detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]})
+    record(
+        db.session,
+        "cli",
+        "audit.verify",
+        user_agent="cli",
+        detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
+    )
     db.session.commit()
     anchored = wib(result.anchored_at) if result.anchored_at else "never"
     for shard in result.shards:
@@ -286,14 +360,18 @@ def audit_verify(batch):
             entry = f" (entry id {shard.first_bad_id})" if shard.first_bad_id is not None else ""
             click.echo(f"{name:10} BROKEN at seq {shard.first_bad_seq}{entry}: {shard.reason}", err=True)
     if result.ok:
-        click.echo(f"audit chains intact: {result.checked} entries in {len(result.shards) - 1} shards; "
-                   f"last anchor {anchored}")
+        click.echo(
+            f"audit chains intact: {result.checked} entries in {len(result.shards) - 1} shards; last anchor {anchored}"
+        )
         head = chain_head(db.session)
         if head is not None and head[0]:
             click.echo(f"anchor chain head (keep a copy elsewhere): seq {head[0]} hash {head[1]}")
     else:
-        click.echo(f"audit chains BROKEN in {len(result.broken)} shard(s); first: shard {result.shard} at seq "
-                   f"{result.first_bad_seq}: {result.reason}", err=True)
+        click.echo(
+            f"audit chains BROKEN in {len(result.broken)} shard(s); first: shard {result.shard} at seq "
+            f"{result.first_bad_seq}: {result.reason}",
+            err=True,
+        )
         sys.exit(1)
 
 
@@ -359,11 +437,18 @@ def setup(demo):
     if report.created or report.kept:
         from cases.audit import record
 
-        record(db.session, "setup", "deploy", target_type="process_versions",
-               target_id=",".join(str(i) for i in report.created) or None, user_agent="cli",
-               detail={"created": report.created, "kept": [v.id for _pid, v in report.kept]})
-    click.echo(f"processes: {', '.join(f'{v.process_id} v{v.number}' for v in report.versions)} "
-               f"({len(report.created)} new)")
+        record(
+            db.session,
+            "setup",
+            "deploy",
+            target_type="process_versions",
+            target_id=",".join(str(i) for i in report.created) or None,
+            user_agent="cli",
+            detail={"created": report.created, "kept": [v.id for _pid, v in report.kept]},
+        )
+    click.echo(
+        f"processes: {', '.join(f'{v.process_id} v{v.number}' for v in report.versions)} ({len(report.created)} new)"
+    )
     if not demo:
         return
     from cases.accounts import set_password

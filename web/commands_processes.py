@@ -1,4 +1,5 @@
 """Commands for deployed processes: versions, and moving running instances to a newer version."""
+
 import click
 from sqlalchemy import select
 
@@ -22,8 +23,10 @@ def versions(process_id):
     if not rows:
         raise click.ClickException(f"process {process_id!r} has not been deployed")
     for version, live, total in rows:
-        click.echo(f"{version.number}\t{version.origin}\t{wib(version.deployed_at)}\t{version.deployed_by or '-'}\t"
-                   f"{version.content_hash[:12]}\trunning {live}\tall {total}")
+        click.echo(
+            f"{version.number}\t{version.origin}\t{wib(version.deployed_at)}\t{version.deployed_by or '-'}\t"
+            f"{version.content_hash[:12]}\trunning {live}\tall {total}"
+        )
 
 
 @processes.command("migrate")
@@ -31,8 +34,13 @@ def versions(process_id):
 @click.option("--from", "from_number", type=int, required=True, help="version number the instances run on")
 @click.option("--to", "to_number", type=int, required=True, help="version number to move them to")
 @click.option("--apply", is_flag=True, help="move them (without it: a dry run that only reports)")
-@click.option("--batch", default=200, show_default=True, type=click.IntRange(1, 5000),
-              help="instances per transaction when applying")
+@click.option(
+    "--batch",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 5000),
+    help="instances per transaction when applying",
+)
 @click.option("--as", "username", default="cli", help="officer named in the audit log")
 @commits
 def migrate(process_id, from_number, to_number, apply, batch, username):
@@ -43,8 +51,9 @@ def migrate(process_id, from_number, to_number, apply, batch, username):
 
     ids = {}
     for number in (from_number, to_number):
-        ids[number] = db.session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_id == process_id,
-                                                                        ProcessVersion.number == number))
+        ids[number] = db.session.scalar(
+            select(ProcessVersion.id).where(ProcessVersion.process_id == process_id, ProcessVersion.number == number)
+        )
         if ids[number] is None:
             raise click.ClickException(f"{process_id!r} has no version {number}")
     from_id, to_id = ids[from_number], ids[to_number]
@@ -54,22 +63,33 @@ def migrate(process_id, from_number, to_number, apply, batch, username):
     for check in checks:
         verdict = "can move" if check.can_move else "cannot move: " + "; ".join(r["message"] for r in check.reasons)
         click.echo(f"{check.business_key}\t{check.status}\t{','.join(check.positions)}\t{verdict}")
-    click.echo(f"{len(movable)} of {len(checks)} running instances can move from version {from_number} "
-               f"to {to_number}")
-    record(db.session, username, "process.migration_dry_run", target_type="process_version",
-           target_id=f"{from_id}->{to_id}", user_agent="cli",
-           detail={"instances": len(checks), "movable": len(movable)})
+    click.echo(f"{len(movable)} of {len(checks)} running instances can move from version {from_number} to {to_number}")
+    record(
+        db.session,
+        username,
+        "process.migration_dry_run",
+        target_type="process_version",
+        target_id=f"{from_id}->{to_id}",
+        user_agent="cli",
+        detail={"instances": len(checks), "movable": len(movable)},
+    )
     if not apply:
         return
     db.session.commit()
     moved = 0
     for start in range(0, len(movable), batch):
-        ids = [c.instance_id for c in movable[start:start + batch]]
+        ids = [c.instance_id for c in movable[start : start + batch]]
         results = migration.migrate(engine, from_id, to_id, ids)
         done = [r.business_key for r in results if r.can_move]
-        record(db.session, username, "process.migrated", target_type="process_version",
-               target_id=f"{from_id}->{to_id}", user_agent="cli",
-               detail={"moved": done, "refused": [r.business_key for r in results if not r.can_move]})
+        record(
+            db.session,
+            username,
+            "process.migrated",
+            target_type="process_version",
+            target_id=f"{from_id}->{to_id}",
+            user_agent="cli",
+            detail={"moved": done, "refused": [r.business_key for r in results if not r.can_move]},
+        )
         db.session.commit()
         moved += len(done)
     click.echo(f"moved {moved} instances")

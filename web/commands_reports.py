@@ -1,4 +1,5 @@
 """Commands for programme reports: `tepat report targeting [--xlsx FILE] [--as OFFICER]`."""
+
 import click
 from flask import current_app
 
@@ -13,10 +14,18 @@ def report():
 
 
 @report.command("targeting")
-@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True),
-              help="also write the report as an Excel workbook to this file")
-@click.option("--as", "username", default=None,
-              help="officer whose districts limit the report (default: the command line, every district)")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="also write the report as an Excel workbook to this file",
+)
+@click.option(
+    "--as",
+    "username",
+    default=None,
+    help="officer whose districts limit the report (default: the command line, every district)",
+)
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
 @commits
 def report_targeting(xlsx_path, username, lang):
@@ -39,8 +48,7 @@ def report_targeting(xlsx_path, username, lang):
         click.echo(f"{area.code} {area.name}" if area.code else ("JUMLAH / TOTAL" if lang == "id" else "TOTAL"))
         for key in GROUND_KEYS:
             line(ground_label(key, lang), area.grounds[key])
-        line("Dikecualikan (alasan apa pun, sekali)" if lang == "id" else "Excluded (any ground, once)",
-             area.excluded)
+        line("Dikecualikan (alasan apa pun, sekali)" if lang == "id" else "Excluded (any ground, once)", area.excluded)
         line("Layak (terdaftar)" if lang == "id" else "Eligible (enrolled)", area.included)
     click.echo("")
     for paragraph in method_text(lang):
@@ -48,17 +56,32 @@ def report_targeting(xlsx_path, username, lang):
     if xlsx_path:
         write_xlsx(result, xlsx_path, lang)
         click.echo(f"xlsx: {xlsx_path}")
-    record(db.session, actor, "report.targeting.export" if xlsx_path else "report.targeting.view",
-           user_agent="cli", detail={"districts": [a.code for a in result.districts],
-                                     "excluded": result.total.excluded.families,
-                                     "included": result.total.included.families})
+    record(
+        db.session,
+        actor,
+        "report.targeting.export" if xlsx_path else "report.targeting.view",
+        user_agent="cli",
+        detail={
+            "districts": [a.code for a in result.districts],
+            "excluded": result.total.excluded.families,
+            "included": result.total.included.families,
+        },
+    )
 
 
 @report.command("programme")
-@click.option("--xlsx", "xlsx_path", type=click.Path(dir_okay=False, writable=True),
-              help="also write the figures as an Excel workbook to this file")
-@click.option("--as", "username", default=None,
-              help="officer whose districts limit the figures (default: the command line, every district)")
+@click.option(
+    "--xlsx",
+    "xlsx_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="also write the figures as an Excel workbook to this file",
+)
+@click.option(
+    "--as",
+    "username",
+    default=None,
+    help="officer whose districts limit the figures (default: the command line, every district)",
+)
 @click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
 @commits
 def report_programme(xlsx_path, username, lang):
@@ -79,17 +102,26 @@ def report_programme(xlsx_path, username, lang):
     for d in figures.district_list():
         click.echo(f"{d} {district_name(d):<16} {figures.active.get(d, 0):>12} {figures.districts[d].exits:>13}")
     cycles = cycle_figures(db.session, actor)
-    click.echo("triwulan/quarter  dibayar/paid  Rp  gagal/failed  kembali/returned  periksa/checks  memenuhi/compliant"
-               "  peringatan/warnings  tangguh/suspended")
+    click.echo(
+        "triwulan/quarter  dibayar/paid  Rp  gagal/failed  kembali/returned  periksa/checks  memenuhi/compliant"
+        "  peringatan/warnings  tangguh/suspended"
+    )
     for q in cycles.quarter_list():
         c = cycles.quarters[q]
-        click.echo(f"{q:<17} {c.paid:>12} {c.paid_amount:>14} {c.failed:>12} {c.returned:>16} {c.checks:>14}"
-                   f" {c.compliant:>18} {c.warnings:>19} {c.suspended:>17}")
+        click.echo(
+            f"{q:<17} {c.paid:>12} {c.paid_amount:>14} {c.failed:>12} {c.returned:>16} {c.checks:>14}"
+            f" {c.compliant:>18} {c.warnings:>19} {c.suspended:>17}"
+        )
     if xlsx_path:
         write_xlsx(figures, xlsx_path, lambda d: f"{d} {district_name(d)}".strip(), lang, cycles=cycles)
         click.echo(f"xlsx: {xlsx_path}")
-    record(db.session, actor, "report.programme.export" if xlsx_path else "report.programme.view",
-           user_agent="cli", detail={"districts": figures.district_list()})
+    record(
+        db.session,
+        actor,
+        "report.programme.export" if xlsx_path else "report.programme.view",
+        user_agent="cli",
+        detail={"districts": figures.district_list()},
+    )
 
 
 @click.group(help="Graduation (graduasi): families leaving the programme self-sufficient.")
@@ -133,8 +165,10 @@ def graduation_start(case_number, kind, confirm, username):
     from .commands_runs import cli_actor
 
     if kind == "voluntary" and not confirm:
-        click.echo("Konfirmasi pernyataan keluarga dengan --confirm / confirm the family's declaration with --confirm",
-                   err=True)
+        click.echo(
+            "Konfirmasi pernyataan keluarga dengan --confirm / confirm the family's declaration with --confirm",
+            err=True,
+        )
         sys.exit(2)
     actor = cli_actor(username)
     declared_by = ("facilitator" if "facilitator" in actor.roles else "officer") if kind == "voluntary" else "criteria"

@@ -1,4 +1,5 @@
 """Commands for tracked runs (engine/runs.py): start a re-check or an import as a run, follow, list, cancel."""
+
 import sys
 import time
 
@@ -29,8 +30,10 @@ def progress_line(run):
     reading = (run.result or {}).get("reading") if not run.finished else None
     if reading:  # an import under way: its one item has no count yet, its rows read have
         outcomes = f"{reading}: {run.result.get('rows_read', 0)} rows read"
-    return (f"run {run.id} {run.kind} {run.status}: {run.done + run.failed}/{run.total} ({run.percent}%) "
-            f"done {run.done} failed {run.failed}" + (f" [{outcomes}]" if outcomes else ""))
+    return (
+        f"run {run.id} {run.kind} {run.status}: {run.done + run.failed}/{run.total} ({run.percent}%) "
+        f"done {run.done} failed {run.failed}" + (f" [{outcomes}]" if outcomes else "")
+    )
 
 
 def follow(run_id, timeout=None, interval=1.0, out=None):
@@ -103,9 +106,11 @@ def runs_list(limit):
     if not rows:
         click.echo("Belum ada proses massal. / No runs yet.")
     for run in rows:
-        click.echo(f"#{run.id:<5} {run.kind:8} {run.status:9} {run.done + run.failed}/{run.total} ({run.percent}%) "
-                   f"failed {run.failed}  by {run.started_by}  started {wib(run.created_at)}  "
-                   f"finished {wib(run.finished_at)}")
+        click.echo(
+            f"#{run.id:<5} {run.kind:8} {run.status:9} {run.done + run.failed}/{run.total} ({run.percent}%) "
+            f"failed {run.failed}  by {run.started_by}  started {wib(run.created_at)}  "
+            f"finished {wib(run.finished_at)}"
+        )
 
 
 @runs.command("show")
@@ -124,8 +129,10 @@ def runs_show(run_id, wait):
     if wait:
         run = follow(run.id)
     click.echo(progress_line(run))
-    click.echo(f"  started by {run.started_by}; created {wib(run.created_at)}, started {wib(run.started_at)}, "
-               f"finished {wib(run.finished_at)}" + (f"; cancelled by {run.cancelled_by}" if run.cancelled_by else ""))
+    click.echo(
+        f"  started by {run.started_by}; created {wib(run.created_at)}, started {wib(run.started_at)}, "
+        f"finished {wib(run.finished_at)}" + (f"; cancelled by {run.cancelled_by}" if run.cancelled_by else "")
+    )
     if run.params:
         click.echo("  parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(run.params.items()) if v is not None))
     for table, figures in sorted(((run.result or {}).get("tables") or {}).items()):
@@ -169,8 +176,10 @@ def start_run(start):
         sys.exit(2)
 
 
-@click.command(help="Quarterly re-verification of every enrolled family (of --as's districts), as one tracked "
-                    "run: continue, review (a caseworker's task) or exit (a second officer approves).")
+@click.command(
+    help="Quarterly re-verification of every enrolled family (of --as's districts), as one tracked "
+    "run: continue, review (a caseworker's task) or exit (a second officer approves)."
+)
 @click.option("--quarter", default=None, help="the quarter, e.g. 2026Q4 (default: the current one)")
 @click.option("--wait", is_flag=True, help="follow the run's progress until it finishes")
 @click.option("--as", "username", default=None, help="administrator who starts the run (default: the command line)")

@@ -1,4 +1,5 @@
 """Commands for API tokens: create (the secret is printed once), list, revoke; each audited."""
+
 import click
 
 from engine.db import db
@@ -24,8 +25,15 @@ def token_create(username, name, days):
 
     officer = officer_or_404(db.session, username)
     row, secret = issue_token(db.session, officer, name, days, created_by="cli")
-    record(db.session, "cli", "token.create", target_type="api_token", target_id=row.prefix, user_agent="cli",
-           detail={"officer": officer.username, "name": row.name, "days": days})
+    record(
+        db.session,
+        "cli",
+        "token.create",
+        target_type="api_token",
+        target_id=row.prefix,
+        user_agent="cli",
+        detail={"officer": officer.username, "name": row.name, "days": days},
+    )
     click.echo(f"token {row.id} for {officer.username} ({row.name}), expires {wib(row.expires_at)}")
     click.echo("The secret is shown once; it is not stored. / Rahasia token hanya ditampilkan sekali:")
     click.echo(secret)
@@ -40,8 +48,15 @@ def token_revoke(token):
     from cases.tokens import find_token, revoke_token
 
     row = revoke_token(db.session, find_token(db.session, token).id, by="cli")
-    record(db.session, "cli", "token.revoke", target_type="api_token", target_id=row.prefix, user_agent="cli",
-           detail={"officer": row.officer.username, "name": row.name})
+    record(
+        db.session,
+        "cli",
+        "token.revoke",
+        target_type="api_token",
+        target_id=row.prefix,
+        user_agent="cli",
+        detail={"officer": row.officer.username, "name": row.name},
+    )
     click.echo(f"token {row.id} ({row.prefix}) of {row.officer.username} revoked")
 
 
@@ -58,5 +73,7 @@ def token_list(username):
         click.echo("Tidak ada token. / No tokens.")
     for t in rows:
         used = wib(t.last_used_at) if t.last_used_at else "-"
-        click.echo(f"#{t.id:<5} {t.prefix}  {t.officer.username:15} {t.state():8} expires {wib(t.expires_at)}"
-                   f"  last used {used}  {t.name}")
+        click.echo(
+            f"#{t.id:<5} {t.prefix}  {t.officer.username:15} {t.state():8} expires {wib(t.expires_at)}"
+            f"  last used {used}  {t.name}"
+        )

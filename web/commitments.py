@@ -4,6 +4,7 @@ Facilitators and caseworkers of a district record one family member's check at a
 (Excel, payments/commitments.py for the layout). Every route checks roles and the officer's districts;
 every import and recording is in the audit trail.
 """
+
 import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,8 +18,15 @@ from cases.models import Application, Enrolment, EnrolmentComponent
 from engine.db import db
 from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
-from payments.commitments import (HEADERS, MAX_FILE_BYTES, REASONS, CommitmentRefused, error_workbook,
-                                  import_workbook, record_check)
+from payments.commitments import (
+    HEADERS,
+    MAX_FILE_BYTES,
+    REASONS,
+    CommitmentRefused,
+    error_workbook,
+    import_workbook,
+    record_check,
+)
 from payments.models import CommitmentCheck, CommitmentImport
 from payments.schedule import ScheduleInvalid, load_schedule
 
@@ -47,7 +55,8 @@ def _rule():
 def _family(kk_number):
     """The enrolled family with this KK in the officer's districts, or None (out of scope is logged)."""
     found = db.session.execute(
-        select(Application, Enrolment.id).join(Enrolment, Enrolment.application_id == Application.id)
+        select(Application, Enrolment.id)
+        .join(Enrolment, Enrolment.application_id == Application.id)
         .where(Application.kk_number == kk_number, Application.status == "ENROLLED", Enrolment.ended_at.is_(None))
     ).first()
     if found is None:
@@ -61,9 +70,11 @@ def _family(kk_number):
 
 def _members(kk_number):
     try:
-        return db.session.execute(select(t.people.c.nik, t.people.c.name, t.people.c.school_level)
-                                  .where(t.people.c.kk_number == kk_number, t.people.c.alive.is_(True))
-                                  .order_by(t.people.c.birth_date)).all()
+        return db.session.execute(
+            select(t.people.c.nik, t.people.c.name, t.people.c.school_level)
+            .where(t.people.c.kk_number == kk_number, t.people.c.alive.is_(True))
+            .order_by(t.people.c.birth_date)
+        ).all()
     except Exception:  # noqa: BLE001 - the registry copy may be absent (a fresh database)
         db.session.rollback()
         return []
@@ -75,16 +86,37 @@ def _page(kk="", status=200, result=None):
     if kk:
         app, enrolment_id = _family(kk)
         if app is not None:
-            components = sorted({c for (c,) in db.session.execute(
-                select(EnrolmentComponent.category).where(EnrolmentComponent.enrolment_id == enrolment_id,
-                                                          EnrolmentComponent.programme == rule.programme))
-                if rule.kind(c)})
+            components = sorted(
+                {
+                    c
+                    for (c,) in db.session.execute(
+                        select(EnrolmentComponent.category).where(
+                            EnrolmentComponent.enrolment_id == enrolment_id,
+                            EnrolmentComponent.programme == rule.programme,
+                        )
+                    )
+                    if rule.kind(c)
+                }
+            )
             members = _members(kk)
-            checks = db.session.scalars(select(CommitmentCheck).where(CommitmentCheck.enrolment_id == enrolment_id)
-                                        .order_by(CommitmentCheck.period.desc(), CommitmentCheck.member_nik)).all()
-    return render_template("commitments.html", rule=rule, kk=kk, app=app, components=components, members=members,
-                           checks=checks, headers=HEADERS, result=result, reason_text=reason_text,
-                           max_mb=MAX_FILE_BYTES // (1024 * 1024)), status
+            checks = db.session.scalars(
+                select(CommitmentCheck)
+                .where(CommitmentCheck.enrolment_id == enrolment_id)
+                .order_by(CommitmentCheck.period.desc(), CommitmentCheck.member_nik)
+            ).all()
+    return render_template(
+        "commitments.html",
+        rule=rule,
+        kk=kk,
+        app=app,
+        components=components,
+        members=members,
+        checks=checks,
+        headers=HEADERS,
+        result=result,
+        reason_text=reason_text,
+        max_mb=MAX_FILE_BYTES // (1024 * 1024),
+    ), status
 
 
 @bp.get("/commitments")
@@ -110,10 +142,19 @@ def record_one():
     form = request.form
     kk = (form.get("kk") or "").strip()
     try:
-        row = record_check(db.session, rule, current_user.actor, kk_number=kk, nik=form.get("nik"),
-                           category=form.get("category"), period=form.get("period"),
-                           attendance=form.get("attendance"), checked=form.get("checked"), source="field",
-                           regions=current_user.actor.regions)
+        row = record_check(
+            db.session,
+            rule,
+            current_user.actor,
+            kk_number=kk,
+            nik=form.get("nik"),
+            category=form.get("category"),
+            period=form.get("period"),
+            attendance=form.get("attendance"),
+            checked=form.get("checked"),
+            source="field",
+            regions=current_user.actor.regions,
+        )
     except CommitmentRefused as exc:
         db.session.rollback()
         if exc.reason == "OUT_OF_SCOPE":
@@ -121,13 +162,26 @@ def record_one():
             db.session.commit()
         flash(reason_text(exc.reason), "danger")
         return redirect(url_for("commitments.index", kk=kk if kk.isdigit() else None))
-    record(db.session, current_user.actor, "commitments.recorded", "commitment_check", str(row.id),
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"member": mask_nik(row.member_nik), "category": row.category,
-                   "period": row.period, "compliant": row.compliant})
+    record(
+        db.session,
+        current_user.actor,
+        "commitments.recorded",
+        "commitment_check",
+        str(row.id),
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={
+            "member": mask_nik(row.member_nik),
+            "category": row.category,
+            "period": row.period,
+            "compliant": row.compliant,
+        },
+    )
     db.session.commit()
-    flash(_("Check recorded: %(result)s.", result=_("commitment met") if row.compliant else _("commitment not met")),
-          "success" if row.compliant else "warning")
+    flash(
+        _("Check recorded: %(result)s.", result=_("commitment met") if row.compliant else _("commitment not met")),
+        "success" if row.compliant else "warning",
+    )
     return redirect(url_for("commitments.index", kk=kk))
 
 
@@ -142,18 +196,28 @@ def upload():
         return redirect(url_for("commitments.index"))
     data = upload.stream.read(MAX_FILE_BYTES + 1)
     try:
-        report = import_workbook(db.session, rule, current_user.actor, data, upload.filename,
-                                 regions=current_user.actor.regions)
+        report = import_workbook(
+            db.session, rule, current_user.actor, data, upload.filename, regions=current_user.actor.regions
+        )
         db.session.commit()
     except CommitmentRefused as exc:
         db.session.rollback()
-        record(db.session, current_user.actor, "commitments.import_refused", "commitment_import",
-               upload.filename[:100], ip=request.remote_addr, detail={"reason": exc.reason})
+        record(
+            db.session,
+            current_user.actor,
+            "commitments.import_refused",
+            "commitment_import",
+            upload.filename[:100],
+            ip=request.remote_addr,
+            detail={"reason": exc.reason},
+        )
         db.session.commit()
         flash(_("The file was refused, nothing was taken: %(reason)s", reason=reason_text(exc.reason)), "danger")
         return _page("", status=400)[0], 400
-    flash(_("Rows taken: %(accepted)s, refused: %(refused)s.", accepted=report.accepted,
-            refused=len(report.refused)), "warning" if report.refused else "success")
+    flash(
+        _("Rows taken: %(accepted)s, refused: %(refused)s.", accepted=report.accepted, refused=len(report.refused)),
+        "warning" if report.refused else "success",
+    )
     return _page("", result=db.session.get(CommitmentImport, report.import_id))
 
 
@@ -168,13 +232,23 @@ def errors(import_id):
             db.session.commit()
         abort(404)
     out = io.BytesIO()
-    error_workbook([(line, code, values) for line, code, values in row.refusals], out,
-                   english=str(get_locale() or "id") != "id")
-    record(db.session, current_user.actor, "commitments.errors_downloaded", "commitment_import", str(row.id),
-           ip=request.remote_addr)
+    error_workbook(
+        [(line, code, values) for line, code, values in row.refusals], out, english=str(get_locale() or "id") != "id"
+    )
+    record(
+        db.session,
+        current_user.actor,
+        "commitments.errors_downloaded",
+        "commitment_import",
+        str(row.id),
+        ip=request.remote_addr,
+    )
     db.session.commit()
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=komitmen-ditolak-{row.id}.xlsx"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=komitmen-ditolak-{row.id}.xlsx"},
+    )
 
 
 def too_large(exc):

@@ -5,7 +5,9 @@ whether it applies to this family ("No", "Yes: a ground for rejection", ...), so
 double negative. Review grounds ("the face check could not decide") never appear as reasons of a
 rejection: on a rejected case they are answered "not used".
 """
-from flask_babel import get_locale, gettext, lazy_gettext as _l
+
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 from cases.explanation import NOT_CHECKED_TEXT, PASS_TEXT, SET_ASIDE_TEXT
 
@@ -23,15 +25,24 @@ ANSWERS = {
     "not_eligible": _l("Not eligible"),
 }
 FACT_LABELS = {
-    "alive": _l("Alive"), "civil_service": _l("Civil-service categories in the household"),
-    "max_wage": _l("Highest wage at BPJS Employment"), "umk": _l("Regional minimum wage (UMK)"),
-    "four_wheel_vehicles": _l("Four-wheeled vehicles"), "electricity_va": _l("Electricity connection"),
-    "electricity_subsidised": _l("Subsidised electricity"), "company_roles": _l("Company roles"),
-    "decile": _l("DTSEN welfare decile"), "face_outcome": _l("Face check"),
+    "alive": _l("Alive"),
+    "civil_service": _l("Civil-service categories in the household"),
+    "max_wage": _l("Highest wage at BPJS Employment"),
+    "umk": _l("Regional minimum wage (UMK)"),
+    "four_wheel_vehicles": _l("Four-wheeled vehicles"),
+    "electricity_va": _l("Electricity connection"),
+    "electricity_subsidised": _l("Subsidised electricity"),
+    "company_roles": _l("Company roles"),
+    "decile": _l("DTSEN welfare decile"),
+    "face_outcome": _l("Face check"),
     "suspected_duplicates": _l("Suspected duplicate faces"),
 }
-FACE_OUTCOMES = {"match": _l("match"), "no_match": _l("no match"), "cannot_decide": _l("could not decide"),
-                 "not_checked": _l("not checked")}
+FACE_OUTCOMES = {
+    "match": _l("match"),
+    "no_match": _l("no match"),
+    "cannot_decide": _l("could not decide"),
+    "not_checked": _l("not checked"),
+}
 
 
 def _english():
@@ -68,7 +79,7 @@ def _condition(entry):
 def _strip(text, prefixes):
     for prefix in prefixes:
         if text and text.startswith(prefix + ": "):
-            return text[len(prefix) + 2:]
+            return text[len(prefix) + 2 :]
     return text
 
 
@@ -94,8 +105,13 @@ def criteria_rows(explanation, decision):
             else:
                 kind = "pass" if rule else "met"  # an older explanation kept no wording for a met rule
                 rule = rule or _strip(text, PASS_TEXT)
-        row = {"code": code, "rule": rule, "kind": kind, "answer": str(ANSWERS[kind]),
-               "facts": [(str(FACT_LABELS.get(k, k)), _fact(k, v)) for k, v in (entry.get("facts") or {}).items()]}
+        row = {
+            "code": code,
+            "rule": rule,
+            "kind": kind,
+            "answer": str(ANSWERS[kind]),
+            "facts": [(str(FACT_LABELS.get(k, k)), _fact(k, v)) for k, v in (entry.get("facts") or {}).items()],
+        }
         if code in seen:  # the same criterion twice (two tables): keep the one that applies
             if kind in ("reject", "review", "review_unused") and seen[code]["kind"] not in ("reject",):
                 rows[rows.index(seen[code])] = row

@@ -5,6 +5,7 @@ files and upload results. Supervisors, administrators and auditors read. Figures
 reader's districts; batch files and results cover every district, so only an officer of every
 district handles them. Every action and every file handed out is in the audit trail.
 """
+
 import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -19,10 +20,17 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.humantasks import claim_task, task_or_404
 from engine.models import HumanTask
-from payments.conditions import condition_counts
 from payments.bankfile import batch_csv_lines, batch_xlsx
-from payments.cycles import (CycleNotFound, arrears_figures, business_key, cycle_or_404, entitlement_figures,
-                             open_cycle, payment_figures)
+from payments.conditions import condition_counts
+from payments.cycles import (
+    CycleNotFound,
+    arrears_figures,
+    business_key,
+    cycle_or_404,
+    entitlement_figures,
+    open_cycle,
+    payment_figures,
+)
 from payments.models import PaymentBatch, PaymentResultImport
 from payments.queries import PROGRESS, batches_of, cycles, imports_of
 from payments.report import COLUMNS as REPORT_COLUMNS
@@ -31,10 +39,10 @@ from payments.results import REASONS, error_workbook, import_and_advance
 from payments.schedule import ScheduleInvalid, load_schedule
 
 from . import services
+from .auth import roles_required
 from .formrender import CHOICE_LABELS, describe
 from .labels import district_label
 from .messages import error_text
-from .auth import roles_required
 from .refusals import log_refusal
 from .taskforms import complete_from_form
 
@@ -44,28 +52,52 @@ READERS = ("finance_officer", "supervisor", "administrator", "auditor")
 MAX_RESULTS_BYTES = 15 * 1024 * 1024  # under the app's request limit (BANSOS_MAX_REQUEST_BYTES)
 
 STATUS_TEXTS = {
-    "open": _l("Opened"), "frozen": _l("List frozen"), "entitled": _l("Entitlements calculated"),
-    "approved": _l("Approved"), "dispatched": _l("Sent to the banks"), "reconciled": _l("Reconciled"),
-    "closed": _l("Closed"), "cancelled": _l("Cancelled"),
+    "open": _l("Opened"),
+    "frozen": _l("List frozen"),
+    "entitled": _l("Entitlements calculated"),
+    "approved": _l("Approved"),
+    "dispatched": _l("Sent to the banks"),
+    "reconciled": _l("Reconciled"),
+    "closed": _l("Closed"),
+    "cancelled": _l("Cancelled"),
 }
 PAYMENT_STATUS_TEXTS = {
-    "planned": _l("planned"), "sent": _l("sent"), "credited": _l("credited"), "failed": _l("failed"),
-    "drawn": _l("drawn"), "returned": _l("returned to the treasury"),
+    "planned": _l("planned"),
+    "sent": _l("sent"),
+    "credited": _l("credited"),
+    "failed": _l("failed"),
+    "drawn": _l("drawn"),
+    "returned": _l("returned to the treasury"),
 }
-BATCH_STATUS_TEXTS = {"ready": _l("ready"), "dispatched": _l("sent"), "partial": _l("partial results"),
-                      "reconciled": _l("reconciled")}
-NEXT_ACTION_TEXTS = {"switch_to_pos": _l("switch to PT Pos"), "review": _l("caseworker review"),
-                     "retry_next_cycle": _l("retry in the next cycle")}
+BATCH_STATUS_TEXTS = {
+    "ready": _l("ready"),
+    "dispatched": _l("sent"),
+    "partial": _l("partial results"),
+    "reconciled": _l("reconciled"),
+}
+NEXT_ACTION_TEXTS = {
+    "switch_to_pos": _l("switch to PT Pos"),
+    "review": _l("caseworker review"),
+    "retry_next_cycle": _l("retry in the next cycle"),
+}
 
 
 # The auditors' report's columns (payments/report.py says what each counts).
-REPORT_TEXTS = {"planned": _l("Planned"), "approved": _l("Approved"), "sent": _l("Sent"), "paid": _l("Paid"),
-                "failed": _l("Failed"), "returned": _l("Returned"), "awaiting": _l("Awaiting result")}
+REPORT_TEXTS = {
+    "planned": _l("Planned"),
+    "approved": _l("Approved"),
+    "sent": _l("Sent"),
+    "paid": _l("Paid"),
+    "failed": _l("Failed"),
+    "returned": _l("Returned"),
+    "awaiting": _l("Awaiting result"),
+}
 
 
 class OpenCycleForm(Schema):
-    code = fields.String(required=True, validate=[validate.Length(min=3, max=40),
-                                                  validate.Regexp(r"^[A-Z][A-Z0-9-]+$")])
+    code = fields.String(
+        required=True, validate=[validate.Length(min=3, max=40), validate.Regexp(r"^[A-Z][A-Z0-9-]+$")]
+    )
 
 
 def _schedule():
@@ -87,8 +119,16 @@ def _regency_wide_or_404(what, ident):
 
 
 def _audit(action, target_type, target_id, **detail):
-    record(db.session, current_user.actor, action, target_type, target_id, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        target_type,
+        target_id,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 @bp.get("/cycles")
@@ -102,8 +142,14 @@ def index():
     except ScheduleInvalid as exc:
         schedule, problems = None, exc.problems
     waiting = [spec for code, spec in sorted(schedule.cycles.items()) if code not in opened] if schedule else []
-    return render_template("cycles.html", cycles=rows, waiting=waiting, problems=problems,
-                           status_texts=STATUS_TEXTS, may_open=current_user.has_any(*WORKERS))
+    return render_template(
+        "cycles.html",
+        cycles=rows,
+        waiting=waiting,
+        problems=problems,
+        status_texts=STATUS_TEXTS,
+        may_open=current_user.has_any(*WORKERS),
+    )
 
 
 @bp.get("/cycles/export.xlsx")
@@ -112,11 +158,34 @@ def list_export():
     """The list of opened cycles, as on the page, as Excel (audited)."""
     from .exports import xlsx_export
 
-    rows = [[c.code, c.programme, c.months.replace(",", ", "), str(STATUS_TEXTS.get(c.status, c.status)),
-             c.member_count, c.planned_total, c.opened_at, c.opened_by] for c in cycles(db.session)]
-    return xlsx_export("cycles", _("Payment cycles"),
-                       [_("Cycle"), _("Programme"), _("Months"), _("Status"), _("Families"), _("Planned (Rp)"),
-                        _("Opened"), _("Opened by")], rows)
+    rows = [
+        [
+            c.code,
+            c.programme,
+            c.months.replace(",", ", "),
+            str(STATUS_TEXTS.get(c.status, c.status)),
+            c.member_count,
+            c.planned_total,
+            c.opened_at,
+            c.opened_by,
+        ]
+        for c in cycles(db.session)
+    ]
+    return xlsx_export(
+        "cycles",
+        _("Payment cycles"),
+        [
+            _("Cycle"),
+            _("Programme"),
+            _("Months"),
+            _("Status"),
+            _("Families"),
+            _("Planned (Rp)"),
+            _("Opened"),
+            _("Opened by"),
+        ],
+        rows,
+    )
 
 
 @bp.post("/cycles")
@@ -144,9 +213,15 @@ def open_():
 
 
 def _tasks(cycle):
-    return db.session.execute(select(HumanTask).where(HumanTask.business_key == business_key(cycle.code),
-                                                      HumanTask.status.in_(("open", "claimed")))
-                              .order_by(HumanTask.id)).scalars().all()
+    return (
+        db.session.execute(
+            select(HumanTask)
+            .where(HumanTask.business_key == business_key(cycle.code), HumanTask.status.in_(("open", "claimed")))
+            .order_by(HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def _figures(cycle):
@@ -168,17 +243,33 @@ def _page(cycle, errors=None, values=None, status=200):
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     rows, by_district, by_channel, paid = _figures(cycle)
     return render_template(
-        "cycle.html", cycle=cycle, progress=PROGRESS, status_texts=STATUS_TEXTS, tasks=tasks,
+        "cycle.html",
+        cycle=cycle,
+        progress=PROGRESS,
+        status_texts=STATUS_TEXTS,
+        tasks=tasks,
         task_forms={t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms},
-        errors=errors or {}, values=values or {}, choice_labels=CHOICE_LABELS, rows=rows,
-        by_district=by_district, by_channel=by_channel, paid=paid, batches=batches_of(db.session, cycle.id),
-        imports=imports_of(db.session, cycle.id), reasons=REASONS, district_label=district_label,
-        payment_status_texts=PAYMENT_STATUS_TEXTS, batch_status_texts=BATCH_STATUS_TEXTS,
-        regency_wide=current_user.actor.regions is None, may_work=current_user.has_any(*WORKERS),
+        errors=errors or {},
+        values=values or {},
+        choice_labels=CHOICE_LABELS,
+        rows=rows,
+        by_district=by_district,
+        by_channel=by_channel,
+        paid=paid,
+        batches=batches_of(db.session, cycle.id),
+        imports=imports_of(db.session, cycle.id),
+        reasons=REASONS,
+        district_label=district_label,
+        payment_status_texts=PAYMENT_STATUS_TEXTS,
+        batch_status_texts=BATCH_STATUS_TEXTS,
+        regency_wide=current_user.actor.regions is None,
+        may_work=current_user.has_any(*WORKERS),
         arrears=arrears_figures(db.session, cycle.id, current_user.actor.regions),
-        report=cycle_report(db.session, cycle.id, current_user.actor.regions), report_columns=REPORT_COLUMNS,
+        report=cycle_report(db.session, cycle.id, current_user.actor.regions),
+        report_columns=REPORT_COLUMNS,
         report_texts=REPORT_TEXTS,
-        conditions=condition_counts(db.session, cycle.id, current_user.actor.regions)), status
+        conditions=condition_counts(db.session, cycle.id, current_user.actor.regions),
+    ), status
 
 
 @bp.get("/cycles/<code>")
@@ -248,8 +339,16 @@ def export(code):
     sheet.append([_("District"), _("Programme"), _("Channel"), _("Status"), _("Payments"), _("Amount (Rp)")])
     for (district, channel), statuses in sorted(paid.items(), key=lambda x: (x[0][0] or "", x[0][1])):
         for status_code, (count, amount) in sorted(statuses.items()):
-            sheet.append([district_label(district), cycle.programme, channel,
-                          str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)), count, amount])
+            sheet.append(
+                [
+                    district_label(district),
+                    cycle.programme,
+                    channel,
+                    str(PAYMENT_STATUS_TEXTS.get(status_code, status_code)),
+                    count,
+                    amount,
+                ]
+            )
     sheet = book.create_sheet(_("Arrears (rapel)"))
     sheet.append([_("District"), _("Channel"), _("Families"), _("Stages"), _("Amount (Rp)")])
     for row in arrears_figures(db.session, cycle.id, current_user.actor.regions):
@@ -258,8 +357,11 @@ def export(code):
     book.save(out)
     _audit("cycle.figures_exported", "payment_cycle", cycle.code)
     db.session.commit()
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename={cycle.code}-figures.xlsx"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={cycle.code}-figures.xlsx"},
+    )
 
 
 @bp.get("/cycles/<code>/report.xlsx")
@@ -279,11 +381,19 @@ def report_export(code):
     def when(value):
         return format_datetime(value, "short") if value else "—"
 
-    about = [[_("Payment cycle"), cycle.code], [_("Programme"), cycle.programme],
-             [_("Months"), cycle.months.replace(",", ", ")], [_("Status"), str(STATUS_TEXTS.get(cycle.status, ""))],
-             [_("Prepared by"), cycle.prepared_by or "—"], [_("Approved by"), cycle.approved_by or "—"],
-             [_("Approved at"), when(cycle.approved_at)], [_("SP2D date"), when(cycle.sp2d_at)],
-             [_("Districts"), scope], [_("Exported by"), current_user.actor.id], [_("Exported at"), when(utcnow())]]
+    about = [
+        [_("Payment cycle"), cycle.code],
+        [_("Programme"), cycle.programme],
+        [_("Months"), cycle.months.replace(",", ", ")],
+        [_("Status"), str(STATUS_TEXTS.get(cycle.status, ""))],
+        [_("Prepared by"), cycle.prepared_by or "—"],
+        [_("Approved by"), cycle.approved_by or "—"],
+        [_("Approved at"), when(cycle.approved_at)],
+        [_("SP2D date"), when(cycle.sp2d_at)],
+        [_("Districts"), scope],
+        [_("Exported by"), current_user.actor.id],
+        [_("Exported at"), when(utcnow())],
+    ]
     header = [_("District"), _("Programme"), _("Channel")]
     for column in REPORT_COLUMNS:
         header += [f"{REPORT_TEXTS[column]} ({_('count')})", f"{REPORT_TEXTS[column]} (Rp)"]
@@ -293,17 +403,27 @@ def report_export(code):
         body.append([label, row.programme, row.channel, *[v for c in REPORT_COLUMNS for v in row.figures[c]]])
     out = io.BytesIO()
     report_workbook([(_("Cycle"), about), (_("Report"), body)], out)
-    _audit("cycle.report_exported", "payment_cycle", cycle.code, districts=sorted(regions) if regions else "all",
-           paid=total.figures["paid"][1], sent=total.figures["sent"][1])
+    _audit(
+        "cycle.report_exported",
+        "payment_cycle",
+        cycle.code,
+        districts=sorted(regions) if regions else "all",
+        paid=total.figures["paid"][1],
+        sent=total.figures["sent"][1],
+    )
     db.session.commit()
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename={cycle.code}-report.xlsx"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={cycle.code}-report.xlsx"},
+    )
 
 
 def _batch_or_404(code, channel):
     cycle = _cycle_or_404(code)
-    batch = db.session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id,
-                                                          PaymentBatch.channel == channel)).scalar_one_or_none()
+    batch = db.session.execute(
+        select(PaymentBatch).where(PaymentBatch.cycle_id == cycle.id, PaymentBatch.channel == channel)
+    ).scalar_one_or_none()
     if batch is None:
         abort(404)
     return cycle, batch
@@ -318,8 +438,15 @@ def batch_file(code, channel, ext):
     cycle, batch = _batch_or_404(code, channel)
     _regency_wide_or_404("payment_batch", batch.reference)
     batch.downloaded_by = current_user.actor.id
-    _audit("cycle.batch_downloaded", "payment_batch", batch.reference, format=ext, count=batch.count,
-           total=batch.total, sha256=batch.control_hash)
+    _audit(
+        "cycle.batch_downloaded",
+        "payment_batch",
+        batch.reference,
+        format=ext,
+        count=batch.count,
+        total=batch.total,
+        sha256=batch.control_hash,
+    )
     db.session.commit()
     if ext == "csv":
         body = "".join(batch_csv_lines(db.session, batch)).encode("utf-8")
@@ -328,8 +455,9 @@ def batch_file(code, channel, ext):
         out = io.BytesIO()
         batch_xlsx(db.session, batch, out)
         body, mimetype = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename={batch.reference}.{ext}"})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f"attachment; filename={batch.reference}.{ext}"}
+    )
 
 
 @bp.post("/cycles/<code>/batches/<channel>/results")
@@ -344,8 +472,10 @@ def upload_results(code, channel):
         return redirect(url_for("cycles.show", code=cycle.code))
     data = upload.stream.read(MAX_RESULTS_BYTES + 1)
     if len(data) > MAX_RESULTS_BYTES:
-        flash(_("The file is larger than %(mb)s MB. Send the results in parts.", mb=MAX_RESULTS_BYTES // (1024 * 1024)),
-              "danger")
+        flash(
+            _("The file is larger than %(mb)s MB. Send the results in parts.", mb=MAX_RESULTS_BYTES // (1024 * 1024)),
+            "danger",
+        )
         return redirect(url_for("cycles.show", code=cycle.code))
     try:
         row = import_and_advance(services().engine, batch, data, upload.filename, current_user.actor)
@@ -358,12 +488,23 @@ def upload_results(code, channel):
         reason = REASONS.get(row.refusals[0]["code"], ("", ""))
         flash(_("The file was refused, nothing was taken: %(reason)s", reason=_reason(reason)), "danger")
     elif row.status == "importing":  # on the workers, in chunks (payments/runs.py)
-        flash(_("The file was checked; its %(lines)s lines are being taken. Reload this page to see the figures.",
-                lines=row.lines), "info")
+        flash(
+            _(
+                "The file was checked; its %(lines)s lines are being taken. Reload this page to see the figures.",
+                lines=row.lines,
+            ),
+            "info",
+        )
     else:
-        flash(_("Results taken: %(accepted)s, already known: %(repeated)s, refused: %(refused)s.",
-                accepted=row.accepted, repeated=row.repeated, refused=row.refused),
-              "warning" if row.refused else "success")
+        flash(
+            _(
+                "Results taken: %(accepted)s, already known: %(repeated)s, refused: %(refused)s.",
+                accepted=row.accepted,
+                repeated=row.repeated,
+                refused=row.refused,
+            ),
+            "warning" if row.refused else "success",
+        )
     return redirect(url_for("cycles.show", code=cycle.code))
 
 
@@ -387,8 +528,11 @@ def import_errors(code, import_id):
     error_workbook(row, out)
     _audit("cycle.errors_downloaded", "payment_batch", batch.reference, import_id=row.id)
     db.session.commit()
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename={batch.reference}-refused-{row.id}.xlsx"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={batch.reference}-refused-{row.id}.xlsx"},
+    )
 
 
 def register(app):

@@ -1,5 +1,6 @@
 """The supervisor desk: SLA per district, throughput per officer and district (charts and tables),
 incidents with retry and skip, and the approval queue with four-eyes refusals."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -28,18 +29,32 @@ def _district_label(code):
 def chart_data(sla, by_officer, by_district):
     """The desk's figures as Chart.js series (the tables show the same numbers)."""
     return {
-        "sla": {"codes": [row[0] for row in sla], "labels": [_district_label(row[0]) for row in sla],
-                "series": {"on_track": [n - overdue - soon for _d, n, overdue, soon in sla],
-                           "due_soon": [row[3] for row in sla], "overdue": [row[2] for row in sla]}},
-        "officers": {"labels": [row[0] or "?" for row in by_officer],
-                     "series": {"on_time": [n - late for _w, n, late in by_officer],
-                                "late": [row[2] for row in by_officer]}},
-        "districts": {"codes": [row[0] for row in by_district],
-                      "labels": [_district_label(row[0]) for row in by_district],
-                      "series": {"on_time": [n - late for _d, n, late in by_district],
-                                 "late": [row[2] for row in by_district]}},
-        "names": {"on_track": _("On track"), "due_soon": _("Due within a day"), "overdue": _("Overdue"),
-                  "on_time": _("Completed on time"), "late": _("Completed late"), "tasks": _("Tasks")},
+        "sla": {
+            "codes": [row[0] for row in sla],
+            "labels": [_district_label(row[0]) for row in sla],
+            "series": {
+                "on_track": [n - overdue - soon for _d, n, overdue, soon in sla],
+                "due_soon": [row[3] for row in sla],
+                "overdue": [row[2] for row in sla],
+            },
+        },
+        "officers": {
+            "labels": [row[0] or "?" for row in by_officer],
+            "series": {"on_time": [n - late for _w, n, late in by_officer], "late": [row[2] for row in by_officer]},
+        },
+        "districts": {
+            "codes": [row[0] for row in by_district],
+            "labels": [_district_label(row[0]) for row in by_district],
+            "series": {"on_time": [n - late for _d, n, late in by_district], "late": [row[2] for row in by_district]},
+        },
+        "names": {
+            "on_track": _("On track"),
+            "due_soon": _("Due within a day"),
+            "overdue": _("Overdue"),
+            "on_time": _("Completed on time"),
+            "late": _("Completed late"),
+            "tasks": _("Tasks"),
+        },
     }
 
 
@@ -51,9 +66,16 @@ def index():
     sla = sla_by_district(db.session, actor)
     by_officer = throughput_by_officer(db.session, actor, days=THROUGHPUT_DAYS)
     by_district = throughput_by_district(db.session, actor, days=THROUGHPUT_DAYS)
-    return render_template("desk.html", sla=sla, throughput=by_officer, by_district=by_district,
-                           days=THROUGHPUT_DAYS, charts=chart_data(sla, by_officer, by_district),
-                           district_label=_district_label, incidents=open_incidents(db.session, actor))
+    return render_template(
+        "desk.html",
+        sla=sla,
+        throughput=by_officer,
+        by_district=by_district,
+        days=THROUGHPUT_DAYS,
+        charts=chart_data(sla, by_officer, by_district),
+        district_label=_district_label,
+        incidents=open_incidents(db.session, actor),
+    )
 
 
 @bp.get("/desk/export.xlsx")
@@ -69,15 +91,28 @@ def export():
     incidents = open_incidents(db.session, actor)
     completed, late = _("Completed"), _("Late")
     return xlsx_export(
-        "desk", _("Deadlines per district"), [_("District"), _("Open"), _("Overdue"), _("Due within a day")],
+        "desk",
+        _("Deadlines per district"),
+        [_("District"), _("Open"), _("Overdue"), _("Due within a day")],
         [[_district_label(d), n, overdue, soon] for d, n, overdue, soon in sla],
-        filters={"districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None,
-                 "days": THROUGHPUT_DAYS},
-        sheets=[(_("Per officer"), [_("Officer"), completed, late], [[w or "?", n, lt] for w, n, lt in by_officer]),
-                (_("Per district"), [_("District"), completed, late],
-                 [[_district_label(d), n, lt] for d, n, lt in by_district]),
-                (_("Incidents"), ["#", _("Case"), _("Task"), _("Error"), _("Attempts")],
-                 [[i.id, i.business_key, i.bpmn_id or "", (i.error or "")[:500], i.attempts] for i in incidents])])
+        filters={
+            "districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None,
+            "days": THROUGHPUT_DAYS,
+        },
+        sheets=[
+            (_("Per officer"), [_("Officer"), completed, late], [[w or "?", n, lt] for w, n, lt in by_officer]),
+            (
+                _("Per district"),
+                [_("District"), completed, late],
+                [[_district_label(d), n, lt] for d, n, lt in by_district],
+            ),
+            (
+                _("Incidents"),
+                ["#", _("Case"), _("Task"), _("Error"), _("Attempts")],
+                [[i.id, i.business_key, i.bpmn_id or "", (i.error or "")[:500], i.attempts] for i in incidents],
+            ),
+        ],
+    )
 
 
 @bp.get("/desk/approvals/export.xlsx")
@@ -93,19 +128,29 @@ def approvals_export():
     for item in items:
         t = item.task
         if item.refusal == "FOUR_EYES":
-            you = _("Four eyes") + ": " + _("You worked on this case earlier (%(task)s): another supervisor must "
-                                           "approve it.", task=item.earlier)
+            you = (
+                _("Four eyes")
+                + ": "
+                + _(
+                    "You worked on this case earlier (%(task)s): another supervisor must approve it.", task=item.earlier
+                )
+            )
         elif item.refusal == "ROLE":
             you = _("Not your role")
         elif t.status == "claimed":
             you = _("Yours") if t.assignee == actor.id else _("Held by %(name)s.", name=t.assignee)
         else:
             you = _("You may approve")
-        rows.append([t.business_key, task_label(t.bpmn_id, t.name), _district_label(t.region), t.due_at,
-                     t.assignee or "", you])
-    return xlsx_export("approvals", _("Approval queue"),
-                       [_("Case"), _("Task"), _("District"), _("Due"), _("Assignee"), _("You")], rows,
-                       filters={"districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None})
+        rows.append(
+            [t.business_key, task_label(t.bpmn_id, t.name), _district_label(t.region), t.due_at, t.assignee or "", you]
+        )
+    return xlsx_export(
+        "approvals",
+        _("Approval queue"),
+        [_("Case"), _("Task"), _("District"), _("Due"), _("Assignee"), _("You")],
+        rows,
+        filters={"districts": ",".join(sorted(actor.regions)) if actor.regions is not None else None},
+    )
 
 
 @bp.get("/desk/approvals")
@@ -114,8 +159,9 @@ def approvals():
     """List approval tasks: which the supervisor may take, and why not the others (four eyes)."""
     page = request.args.get("page", 1, type=int) or 1
     items, total, pages = approval_queue(db.session, current_user.actor, page=max(1, min(page, 100_000)))
-    return render_template("desk_approvals.html", items=items, total=total, pages=pages, page=page,
-                           district_label=_district_label)
+    return render_template(
+        "desk_approvals.html", items=items, total=total, pages=pages, page=page, district_label=_district_label
+    )
 
 
 @bp.post("/incidents/<int:incident_id>/<any(retry, skip):action>")

@@ -17,6 +17,7 @@ BANSOS_DISPATCH_INTERVAL_SECONDS:
 
 On SQLite (the embedded default, one machine) there is nothing to elect: the process leads.
 """
+
 import logging
 import signal
 import threading
@@ -58,8 +59,9 @@ class Leadership:
             if self.leading:
                 self._conn.execute(text("SELECT 1"))  # still connected: the lock is still ours
             else:
-                self.leading = bool(self._conn.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar())
+                self.leading = bool(
+                    self._conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}).scalar()
+                )
             self._conn.commit()  # the lock is the session's: it outlives the transaction
         except Exception:  # the connection died: so did the lock; try again next time
             log.warning("scheduler: lost the database connection; leadership dropped", exc_info=True)
@@ -186,8 +188,9 @@ class Dispatcher:
         try:
             reverify_due(self.app)
         except Exception:
-            log.warning("scheduler: could not start the quarterly re-verification; tried again in an hour",
-                        exc_info=True)
+            log.warning(
+                "scheduler: could not start the quarterly re-verification; tried again in an hour", exc_info=True
+            )
 
     def _purge(self):
         from .scheduler import purge_evidence, purge_photos
@@ -236,6 +239,9 @@ def scheduler_command():
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"tepat scheduler: execution {app.config['BANSOS_EXECUTION']}, "
-               f"every {app.config['BANSOS_DISPATCH_INTERVAL_SECONDS']} s", err=True)
+    click.echo(
+        f"tepat scheduler: execution {app.config['BANSOS_EXECUTION']}, "
+        f"every {app.config['BANSOS_DISPATCH_INTERVAL_SECONDS']} s",
+        err=True,
+    )
     run_scheduler(app, stop)

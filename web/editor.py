@@ -1,4 +1,5 @@
 """Process and rule editing for administrators: bpmn-js/dmn-js modelers, drafts checked by the engine, deploy."""
+
 import re
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -19,8 +20,16 @@ UPLOAD_LIMIT = 3 * 1024 * 1024  # the engine refuses files over 2 MiB; the reque
 
 
 def _audit(action, target_id, detail=None):
-    record(db.session, current_user.actor, action, target_type="process_file", target_id=target_id,
-           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300], detail=detail)
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        target_type="process_file",
+        target_id=target_id,
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail=detail,
+    )
 
 
 def _file_name_or_404(name):
@@ -42,9 +51,15 @@ def index():
     drafts = editing.drafts(db.session)
     names = sorted(set(files) | set(drafts))
     processes = [(pid, editing.version_list(db.session, pid)[:3]) for pid, _vid in editing.process_ids(db.session)]
-    return render_template("editor_index.html", names=names, files=files, drafts=drafts,
-                           bundle_hash=bundle_hash, processes=processes,
-                           problems={n: _with_text(d.problems) for n, d in drafts.items()})
+    return render_template(
+        "editor_index.html",
+        names=names,
+        files=files,
+        drafts=drafts,
+        bundle_hash=bundle_hash,
+        processes=processes,
+        problems={n: _with_text(d.problems) for n, d in drafts.items()},
+    )
 
 
 # dmn-js's decision table sets style attributes; style attributes cannot run scripts, so only they are allowed.
@@ -59,9 +74,15 @@ def edit(name):
         abort(404)
     kind = "dmn" if name.endswith(".dmn") else "bpmn"
     engine = services().engine
-    return render_template("editor_edit.html", name=name, kind=kind, forms=sorted(engine.forms),
-                           operators=sorted(engine.handlers), statuses=_known_statuses(files),
-                           lanes=_lane_choices(engine.lane_roles))
+    return render_template(
+        "editor_edit.html",
+        name=name,
+        kind=kind,
+        forms=sorted(engine.forms),
+        operators=sorted(engine.handlers),
+        statuses=_known_statuses(files),
+        lanes=_lane_choices(engine.lane_roles),
+    )
 
 
 STATUS_PROPERTY = re.compile(r'name="caseStatus"\s+value="([A-Z][A-Z0-9_]{1,39})"')
@@ -83,8 +104,10 @@ def _lane_choices(lane_roles):
     from .admin.forms import ROLE_LABELS
 
     labels = {"system": _("system (no officer)")}
-    return [(lane, f"{labels.get(role) or ROLE_LABELS.get(role, role)} ({lane})")
-            for lane, role in sorted(lane_roles.items())]
+    return [
+        (lane, f"{labels.get(role) or ROLE_LABELS.get(role, role)} ({lane})")
+        for lane, role in sorted(lane_roles.items())
+    ]
 
 
 @bp.get("/files/<name>/source.json")
@@ -95,9 +118,14 @@ def source(name):
     files, bundle_hash = editing.current_bundle(db.session)
     draft = editing.drafts(db.session).get(name)
     if draft is not None:
-        return jsonify(xml=draft.xml, source="draft", problems=_with_text(draft.problems),
-                       stale=draft.base_hash != bundle_hash, saved_by=draft.saved_by,
-                       saved_at=draft.saved_at.isoformat())
+        return jsonify(
+            xml=draft.xml,
+            source="draft",
+            problems=_with_text(draft.problems),
+            stale=draft.base_hash != bundle_hash,
+            saved_by=draft.saved_by,
+            saved_at=draft.saved_at.isoformat(),
+        )
     if name not in files:
         abort(404)
     return jsonify(xml=files[name], source="deployed", problems=[], stale=False)
@@ -122,9 +150,13 @@ def save(name):
         return jsonify(saved=False, problems=_with_text(problems), message=refusal_text(exc)), 422
     _audit("process.draft_saved", name, {"problems": len(problems)})
     db.session.commit()
-    return jsonify(saved=True, problems=_with_text(problems),
-                   message=_("Saved. The engine found no problems.") if not problems
-                   else _("Saved as a draft, but it cannot be deployed until the marked problems are fixed."))
+    return jsonify(
+        saved=True,
+        problems=_with_text(problems),
+        message=_("Saved. The engine found no problems.")
+        if not problems
+        else _("Saved as a draft, but it cannot be deployed until the marked problems are fixed."),
+    )
 
 
 @bp.post("/files/<name>/discard")
@@ -166,8 +198,9 @@ def upload():
     _audit("process.draft_uploaded", name, {"problems": len(problems), "bytes": len(content)})
     db.session.commit()
     if problems:
-        flash(_("%(name)s was saved as a draft with problems; open it to see them on the diagram.", name=name),
-              "warning")
+        flash(
+            _("%(name)s was saved as a draft with problems; open it to see them on the diagram.", name=name), "warning"
+        )
     else:
         flash(_("%(name)s was saved as a draft; the engine found no problems.", name=name), "success")
     return redirect(url_for("editor.index")), 303
@@ -178,8 +211,9 @@ def upload():
 def deploy():
     """Deploy every draft as a new version of the processes."""
     try:
-        versions, created = editing.deploy_drafts(services().engine, current_user.actor,
-                                                  allow_stale=request.form.get("allow_stale") == "1")
+        versions, created = editing.deploy_drafts(
+            services().engine, current_user.actor, allow_stale=request.form.get("allow_stale") == "1"
+        )
     except EngineError as exc:
         db.session.rollback()
         _audit("process.deploy_refused", None, {"code": exc.code})

@@ -6,10 +6,12 @@ roles) sit under that household member with their name and relationship. The raw
 masked, stays beside each card for specialists. Unknown sources or fields still show, labelled by
 their key, so a source that adds a field is never hidden.
 """
+
 import json
 from datetime import date, datetime
 
-from flask_babel import format_date, gettext, lazy_gettext as _l
+from flask_babel import format_date, gettext
+from flask_babel import lazy_gettext as _l
 
 from cases.privacy import mask_identifiers
 from integrations.nik import mask_nik
@@ -23,37 +25,73 @@ PERSON_SOURCES = ("bpjs_health", "bpjs_employment", "civil_service")
 HOUSEHOLD_ORDER = ("civil_registry", "dtsen", "assets", "face", "face_index")
 
 FIELD_LABELS = {
-    "nik": _l("NIK"), "name": _l("Name"), "sex": _l("Sex"), "birth_date": _l("Date of birth"),
-    "kk_number": _l("Family card (KK)"), "district_code": _l("District code"), "district_name": _l("District"),
-    "village": _l("Village"), "address": _l("Address"), "relation": _l("Relationship"), "alive": _l("Alive"),
-    "death_date": _l("Date of death"), "photo_ref": _l("Registry photo"),
-    "disability": _l("Disability"), "pregnant": _l("Pregnant"), "school_level": _l("School level"),
-    "decile": _l("Welfare decile"), "updated_at": _l("Last updated"),
-    "member": _l("Member"), "segment": _l("Membership segment"), "active": _l("Active"),
-    "monthly_wage": _l("Monthly wage"), "employer": _l("Employer"),
+    "nik": _l("NIK"),
+    "name": _l("Name"),
+    "sex": _l("Sex"),
+    "birth_date": _l("Date of birth"),
+    "kk_number": _l("Family card (KK)"),
+    "district_code": _l("District code"),
+    "district_name": _l("District"),
+    "village": _l("Village"),
+    "address": _l("Address"),
+    "relation": _l("Relationship"),
+    "alive": _l("Alive"),
+    "death_date": _l("Date of death"),
+    "photo_ref": _l("Registry photo"),
+    "disability": _l("Disability"),
+    "pregnant": _l("Pregnant"),
+    "school_level": _l("School level"),
+    "decile": _l("Welfare decile"),
+    "updated_at": _l("Last updated"),
+    "member": _l("Member"),
+    "segment": _l("Membership segment"),
+    "active": _l("Active"),
+    "monthly_wage": _l("Monthly wage"),
+    "employer": _l("Employer"),
     "category": _l("Civil-service category"),
-    "four_wheel_vehicles": _l("Four-wheeled vehicles"), "electricity_va": _l("Electricity connection"),
-    "electricity_subsidised": _l("Subsidised electricity"), "company_roles": _l("Company roles"),
-    "outcome": _l("Result"), "distance": _l("Distance"), "threshold": _l("Threshold"),
-    "reason_code": _l("Reason code"), "model": _l("Model"), "checked_templates": _l("Faces compared"),
-    "suspected_duplicates": _l("Suspected duplicates"), "reference_quality": _l("Registry photo quality"),
+    "four_wheel_vehicles": _l("Four-wheeled vehicles"),
+    "electricity_va": _l("Electricity connection"),
+    "electricity_subsidised": _l("Subsidised electricity"),
+    "company_roles": _l("Company roles"),
+    "outcome": _l("Result"),
+    "distance": _l("Distance"),
+    "threshold": _l("Threshold"),
+    "reason_code": _l("Reason code"),
+    "model": _l("Model"),
+    "checked_templates": _l("Faces compared"),
+    "suspected_duplicates": _l("Suspected duplicates"),
+    "reference_quality": _l("Registry photo quality"),
     "selfie_quality": _l("Selfie quality"),
 }
 # Fields kept out of the readable card (they stay in the raw answer): hashes and internal references.
 HIDDEN_FIELDS = {"household", "selfie_sha256", "reference_sha256"}
 
 SEX_LABELS = {"F": _l("female"), "M": _l("male")}
-SEGMENT_LABELS = {"PBI": _l("PBI (premium paid by the state)"), "PBPU": _l("PBPU (self-paying worker)"),
-                  "PPU": _l("PPU (wage earner)"), "BP": _l("BP (not working)")}
-CATEGORY_LABELS = {
-    None: _l("not registered"), "ASN": _l("civil servant (ASN)"), "TNI": _l("soldier (TNI)"),
-    "POLRI": _l("police officer (Polri)"), "PENSIUNAN": _l("retired civil servant"),
-    "PERANGKAT_DESA": _l("village official"), "GURU_SERTIFIKASI": _l("certified teacher"),
-    "NAKES_SERTIFIKASI": _l("certified health worker"), "PEGAWAI_BUMN_BUMD": _l("state-company employee"),
+SEGMENT_LABELS = {
+    "PBI": _l("PBI (premium paid by the state)"),
+    "PBPU": _l("PBPU (self-paying worker)"),
+    "PPU": _l("PPU (wage earner)"),
+    "BP": _l("BP (not working)"),
 }
-OUTCOME_LABELS = {"match": _l("match"), "no_match": _l("no match"), "cannot_decide": _l("could not decide"),
-                  "clear": _l("no duplicate found"), "suspected": _l("duplicate suspected"),
-                  "not_checked": _l("not checked")}
+CATEGORY_LABELS = {
+    None: _l("not registered"),
+    "ASN": _l("civil servant (ASN)"),
+    "TNI": _l("soldier (TNI)"),
+    "POLRI": _l("police officer (Polri)"),
+    "PENSIUNAN": _l("retired civil servant"),
+    "PERANGKAT_DESA": _l("village official"),
+    "GURU_SERTIFIKASI": _l("certified teacher"),
+    "NAKES_SERTIFIKASI": _l("certified health worker"),
+    "PEGAWAI_BUMN_BUMD": _l("state-company employee"),
+}
+OUTCOME_LABELS = {
+    "match": _l("match"),
+    "no_match": _l("no match"),
+    "cannot_decide": _l("could not decide"),
+    "clear": _l("no duplicate found"),
+    "suspected": _l("duplicate suspected"),
+    "not_checked": _l("not checked"),
+}
 ROLE_LABELS = {"OWNER": _l("owner"), "DIRECTOR": _l("director")}
 MONEY_FIELDS = {"monthly_wage"}
 
@@ -102,8 +140,9 @@ def _value(key, value):
     if key in MONEY_FIELDS and isinstance(value, int):
         return rupiah(value)
     if key == "company_roles":
-        return "; ".join(f"{ROLE_LABELS.get(r.get('role'), r.get('role'))} · {r.get('company')}" for r in value) \
-            or gettext("none")
+        return "; ".join(
+            f"{ROLE_LABELS.get(r.get('role'), r.get('role'))} · {r.get('company')}" for r in value
+        ) or gettext("none")
     if key == "suspected_duplicates":
         return ", ".join(f"{d.get('case_number')} ({d.get('nik_masked')})" for d in value) or gettext("none")
     if isinstance(value, float):
@@ -116,13 +155,21 @@ def _value(key, value):
 def _fields(value, skip=()):
     if not isinstance(value, dict):
         return [(gettext("Answer"), str(mask_identifiers(value)))]
-    return [(str(FIELD_LABELS.get(k, k.replace("_", " "))), _value(k, v))
-            for k, v in value.items() if k not in HIDDEN_FIELDS and k not in skip]
+    return [
+        (str(FIELD_LABELS.get(k, k.replace("_", " "))), _value(k, v))
+        for k, v in value.items()
+        if k not in HIDDEN_FIELDS and k not in skip
+    ]
 
 
 def _card(record, skip=()):
-    return {"source": record.source, "title": source_label(record.source), "checked_at": record.checked_at,
-            "fields": _fields(record.value, skip), "raw": raw_json(record.value, indent=2)}
+    return {
+        "source": record.source,
+        "title": source_label(record.source),
+        "checked_at": record.checked_at,
+        "fields": _fields(record.value, skip),
+        "raw": raw_json(record.value, indent=2),
+    }
 
 
 def evidence_view(records):
@@ -141,9 +188,14 @@ def evidence_view(records):
     applicant_nik = registry.value.get("nik") if registry else None
     members, by_nik = [], {}
     for person in people:
-        member = {"name": _value("name", person.get("name")), "relation": relation_label(person.get("relation")),
-                  "nik": mask_nik(person.get("nik")), "applicant": person.get("nik") == applicant_nik,
-                  "facts": _fields(person, skip=("nik", "name", "relation")), "cards": []}
+        member = {
+            "name": _value("name", person.get("name")),
+            "relation": relation_label(person.get("relation")),
+            "nik": mask_nik(person.get("nik")),
+            "applicant": person.get("nik") == applicant_nik,
+            "facts": _fields(person, skip=("nik", "name", "relation")),
+            "cards": [],
+        }
         members.append(member)
         by_nik[person.get("nik")] = member
     household = []
@@ -151,8 +203,14 @@ def evidence_view(records):
         if source in PERSON_SOURCES:
             member = by_nik.get(nik)
             if member is None:  # a person not on the family card: shown on their own
-                member = {"name": "—", "relation": "—", "nik": mask_nik(nik), "applicant": False,
-                          "facts": [], "cards": []}
+                member = {
+                    "name": "—",
+                    "relation": "—",
+                    "nik": mask_nik(nik),
+                    "applicant": False,
+                    "facts": [],
+                    "cards": [],
+                }
                 members.append(member)
                 by_nik[nik] = member
             member["cards"].append(_card(record, skip=("nik",)))

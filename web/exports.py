@@ -8,6 +8,7 @@ for CSV files). Every export is audited: which list, its filters, how many rows.
 
     return xlsx_export("inbox", _("Tasks"), headers, rows, filters={"view": "mine"})
 """
+
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -93,11 +94,26 @@ def xlsx_export(name, title, headers, rows, filters=None, extra=None, sheets=())
     if truncated:
         note += " · " + _("Only the first %(n)d rows.", n=MAX_ROWS)
     data = workbook_bytes([(title, headers, rows), *sheets], note=note)
-    record(db.session, current_user.actor, "list.exported", target_type="list", target_id=name,
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"list": name, "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
-                   "rows": len(rows), "truncated": truncated, **(extra or {})})
+    record(
+        db.session,
+        current_user.actor,
+        "list.exported",
+        target_type="list",
+        target_id=name,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={
+            "list": name,
+            "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
+            "rows": len(rows),
+            "truncated": truncated,
+            **(extra or {}),
+        },
+    )
     db.session.commit()
     stamp = datetime.now(ZoneInfo("Asia/Jakarta")).strftime("%Y%m%d-%H%M")
-    return Response(data, mimetype=XLSX, headers={
-        "Content-Disposition": f"attachment; filename=tepat-{name}-{stamp}.xlsx", "Cache-Control": "no-store"})
+    return Response(
+        data,
+        mimetype=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=tepat-{name}-{stamp}.xlsx", "Cache-Control": "no-store"},
+    )

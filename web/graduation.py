@@ -1,5 +1,6 @@
 """Graduation for officers: the families meeting the criteria (to start a criteria graduation, which a
 caseworker then confirms), and a family's voluntary declaration recorded by its facilitator or an officer."""
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -26,8 +27,11 @@ def index():
     numbers = criteria_candidates(db.session, current_user.actor, thresholds)
     rows = []
     if numbers:
-        query = scoped(db.select(Application).where(Application.case_number.in_(numbers)),
-                       Application.district_code, current_user.actor).order_by(Application.case_number)
+        query = scoped(
+            db.select(Application).where(Application.case_number.in_(numbers)),
+            Application.district_code,
+            current_user.actor,
+        ).order_by(Application.case_number)
         rows = db.session.execute(query).scalars().all()
     return render_template("graduation.html", rows=rows, thresholds=thresholds)
 
@@ -57,11 +61,19 @@ def _start(case_number, kind):
     if kind == "voluntary" and request.form.get("confirm") != "yes":
         flash(_("Confirm that the family itself declared it is self-sufficient."), "danger")
         return redirect(url_for("casepages.show", case_number=case_number) if back else url_for("graduation.index"))
-    declared_by = ("facilitator" if "facilitator" in current_user.roles else "officer") if kind == "voluntary" \
-        else "criteria"
+    declared_by = (
+        ("facilitator" if "facilitator" in current_user.roles else "officer") if kind == "voluntary" else "criteria"
+    )
     try:
-        start_graduation(_engine(), case_number, kind, current_user.actor, declared_by,
-                         ip=request.remote_addr, user_agent=request.user_agent.string)
+        start_graduation(
+            _engine(),
+            case_number,
+            kind,
+            current_user.actor,
+            declared_by,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
         db.session.commit()
     except OutOfScope as exc:
         log_refusal("graduation.refused", "case", case_number, code=exc.code, reason="district")

@@ -9,6 +9,7 @@
 - A database that cannot be reached (OperationalError: connection refused, server gone, pool
   exhausted) answers 503 with Retry-After: a translated page, or the API's JSON error under /api.
 """
+
 import logging
 
 from flask import current_app, jsonify, render_template, request
@@ -102,13 +103,17 @@ def database_unavailable(exc):
         pass
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if request.path.startswith("/api/"):
-        from .api.errors import api_language
-
         from flask_babel import force_locale
 
+        from .api.errors import api_language
+
         with force_locale(api_language()):
-            payload = {"code": 503, "status": "Service Unavailable", "error": "DATABASE_UNAVAILABLE",
-                       "message": str(OUTAGE_MESSAGE)}
+            payload = {
+                "code": 503,
+                "status": "Service Unavailable",
+                "error": "DATABASE_UNAVAILABLE",
+                "message": str(OUTAGE_MESSAGE),
+            }
         response = jsonify(payload)
     else:
         response = current_app.make_response(render_template("unavailable.html", message=OUTAGE_MESSAGE))

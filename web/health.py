@@ -4,6 +4,7 @@
 database, and with workers (BANSOS_EXECUTION = "celery") the message broker; 503 when one is not
 there, so that a load balancer sends no traffic to this process. Neither says more than ok/failing.
 """
+
 import logging
 
 from flask import Blueprint, current_app, jsonify
@@ -30,8 +31,10 @@ def ready():
     if current_app.config["BANSOS_EXECUTION"] == "celery":
         checks["broker"] = _broker()
     ok = all(checks.values())
-    body = {"status": "ok" if ok else "unavailable",
-            "checks": {name: "ok" if passed else "failing" for name, passed in checks.items()}}
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": {name: "ok" if passed else "failing" for name, passed in checks.items()},
+    }
     return jsonify(body), 200 if ok else 503
 
 

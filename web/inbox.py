@@ -1,4 +1,5 @@
 """The inbox: queues an officer may work, with claim, release and reassignment."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -48,10 +49,21 @@ def index():
     can_reassign = current_user.has_any("supervisor", "administrator")
     # Who each task may go to (role of its queue, active, district); the batch list offers them all.
     candidates = officers_for(db.session, rows) if can_reassign else {}
-    return render_template(template, task_page=task_page, rows=rows, total=total, pages=pages, query=query, counts=counts,
-                           places=places_of(db.session, [r.business_key for r in rows]), districts=districts,
-                           is_overdue=is_overdue, can_reassign=can_reassign, candidates=candidates,
-                           batch_targets=union_of(candidates))
+    return render_template(
+        template,
+        task_page=task_page,
+        rows=rows,
+        total=total,
+        pages=pages,
+        query=query,
+        counts=counts,
+        places=places_of(db.session, [r.business_key for r in rows]),
+        districts=districts,
+        is_overdue=is_overdue,
+        can_reassign=can_reassign,
+        candidates=candidates,
+        batch_targets=union_of(candidates),
+    )
 
 
 def _query():
@@ -72,18 +84,39 @@ def export():
     from .labels import district_label, task_label, village_label
 
     query = _query()
-    rows, _total, _pages = inbox_page(db.session, current_user.actor, InboxFilter(**{**query, "page": 1}),
-                                      per_page=MAX_ROWS + 1)
+    rows, _total, _pages = inbox_page(
+        db.session, current_user.actor, InboxFilter(**{**query, "page": 1}), per_page=MAX_ROWS + 1
+    )
     places = places_of(db.session, [r.business_key for r in rows])
-    headers = [_("Case"), _("Applicant"), _("Task"), _("Village"), _("District"), _("Due"), _("Overdue"),
-               _("Priority"), _("Flags"), _("Assignee")]
+    headers = [
+        _("Case"),
+        _("Applicant"),
+        _("Task"),
+        _("Village"),
+        _("District"),
+        _("Due"),
+        _("Overdue"),
+        _("Priority"),
+        _("Flags"),
+        _("Assignee"),
+    ]
     table = []
     for t in rows:
         place = places.get(t.business_key)
-        table.append([t.business_key, place.name if place and place.name else "", task_label(t.bpmn_id, t.name),
-                      village_label(place.village if place else None),
-                      district_label(t.region, place.district_name if place else None), t.due_at, is_overdue(t),
-                      t.priority, ", ".join(_(f) for f in t.flags or []), t.assignee or ""])
+        table.append(
+            [
+                t.business_key,
+                place.name if place and place.name else "",
+                task_label(t.bpmn_id, t.name),
+                village_label(place.village if place else None),
+                district_label(t.region, place.district_name if place else None),
+                t.due_at,
+                is_overdue(t),
+                t.priority,
+                ", ".join(_(f) for f in t.flags or []),
+                t.assignee or "",
+            ]
+        )
     filters = {k: v for k, v in query.items() if k != "page"}
     return xlsx_export("inbox", _("Tasks"), headers, table, filters=filters)
 
@@ -91,7 +124,7 @@ def export():
 def task_page(business_key):
     """Where a task of this business key is worked: its case page, or its payment cycle's page."""
     if business_key.startswith("CYCLE-"):
-        return url_for("cycles.show", code=business_key[len("CYCLE-"):])
+        return url_for("cycles.show", code=business_key[len("CYCLE-") :])
     return url_for("casepages.show", case_number=business_key)
 
 
@@ -102,8 +135,13 @@ def _act(action):
     except EngineError as exc:
         db.session.rollback()
         if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
-            log_refusal("task.refused", "task", request.view_args.get("task_id"), code=exc.code,
-                        **({"reason": exc.details["reason"]} if "reason" in exc.details else {}))
+            log_refusal(
+                "task.refused",
+                "task",
+                request.view_args.get("task_id"),
+                code=exc.code,
+                **({"reason": exc.details["reason"]} if "reason" in exc.details else {}),
+            )
         flash(error_text(exc), "danger")
         return False
     return True

@@ -5,51 +5,78 @@ timeline lines are stored as codes with parameters (CaseEvent.kind and .detail) 
 render time; rows written before the parameters were kept fall back to their stored English summary,
 parsed where its shape is known.
 """
+
 import re
 
-from flask_babel import get_locale, gettext, lazy_gettext as _l
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 
 from cases.officers import district_name
 from integrations.nik import mask_nik
 
 # Human tasks by BPMN id (the diagrams' names are "Indonesian / English"; these are the wording we keep).
 TASK_LABELS = {
-    "review": _l("Review case"), "review_escalated": _l("Review case (escalated)"),
-    "approve": _l("Approve case"), "appeal_review": _l("Review appeal"),
+    "review": _l("Review case"),
+    "review_escalated": _l("Review case (escalated)"),
+    "approve": _l("Approve case"),
+    "appeal_review": _l("Review appeal"),
     "verify_objection": _l("Verify community objection"),
     "verify_objection_escalated": _l("Verify community objection (escalated)"),
-    "removal_review": _l("Review removal"), "approve_removal": _l("Approve removal"),
-    "prepare_cycle": _l("Prepare payment cycle"), "approve_cycle": _l("Approve payment cycle"),
-    "dispatch_batches": _l("Send payment files to the banks"), "review_payment": _l("Review a failed payment"),
+    "removal_review": _l("Review removal"),
+    "approve_removal": _l("Approve removal"),
+    "prepare_cycle": _l("Prepare payment cycle"),
+    "approve_cycle": _l("Approve payment cycle"),
+    "dispatch_batches": _l("Send payment files to the banks"),
+    "review_payment": _l("Review a failed payment"),
     "confirm_graduation": _l("Confirm graduation"),
 }
 
 OPERATOR_LABELS = {
-    "identity.verify": _l("identity at the civil registry"), "biometric.face_match": _l("face match"),
-    "biometric.deduplicate": _l("duplicate faces"), "dtsen.lookup": _l("DTSEN welfare register"),
-    "bpjs_health.lookup": _l("BPJS Health"), "bpjs_employment.lookup_household": _l("BPJS Employment"),
-    "assets.lookup": _l("assets"), "civil_service.lookup_household": _l("civil-service register"),
-    "benefits.calculate": _l("benefit calculation"), "payments.request_disbursement": _l("payment request"),
+    "identity.verify": _l("identity at the civil registry"),
+    "biometric.face_match": _l("face match"),
+    "biometric.deduplicate": _l("duplicate faces"),
+    "dtsen.lookup": _l("DTSEN welfare register"),
+    "bpjs_health.lookup": _l("BPJS Health"),
+    "bpjs_employment.lookup_household": _l("BPJS Employment"),
+    "assets.lookup": _l("assets"),
+    "civil_service.lookup_household": _l("civil-service register"),
+    "benefits.calculate": _l("benefit calculation"),
+    "payments.request_disbursement": _l("payment request"),
     "payments.join_cycles": _l("join the payment cycles"),
-    "cycle.freeze_list": _l("freeze the cycle list"), "cycle.compute_entitlements": _l("cycle entitlements"),
-    "cycle.make_batches": _l("payment batches"), "cycle.record_dispatch": _l("dispatch and SP2D"),
-    "cycle.follow_up": _l("failed payment follow-up"), "cycle.return_undrawn": _l("return of undrawn money"),
-    "cycle.close": _l("close the cycle"), "cycle.apply_review": _l("apply the payment review"),
+    "cycle.freeze_list": _l("freeze the cycle list"),
+    "cycle.compute_entitlements": _l("cycle entitlements"),
+    "cycle.make_batches": _l("payment batches"),
+    "cycle.record_dispatch": _l("dispatch and SP2D"),
+    "cycle.follow_up": _l("failed payment follow-up"),
+    "cycle.return_undrawn": _l("return of undrawn money"),
+    "cycle.close": _l("close the cycle"),
+    "cycle.apply_review": _l("apply the payment review"),
     "cycle.notify_paid": _l("payment notices"),
-    "notify.decision": _l("decision notice"), "notify.graduation": _l("graduation notice and thank-you letter"), "notify.objection_outcome": _l("objection outcome notice"),
+    "notify.decision": _l("decision notice"),
+    "notify.graduation": _l("graduation notice and thank-you letter"),
+    "notify.objection_outcome": _l("objection outcome notice"),
 }
 
 # Evidence sources (EvidenceRecord.source)
 SOURCE_LABELS = {
-    "civil_registry": _l("Civil registry"), "dtsen": _l("DTSEN welfare register"), "bpjs_health": _l("BPJS Health"),
-    "bpjs_employment": _l("BPJS Employment"), "assets": _l("Asset registers"),
-    "civil_service": _l("Civil-service register"), "face": _l("Face match"), "face_index": _l("Duplicate-face check"),
-    "payments": _l("Payments"), "notify": _l("Notices"),
+    "civil_registry": _l("Civil registry"),
+    "dtsen": _l("DTSEN welfare register"),
+    "bpjs_health": _l("BPJS Health"),
+    "bpjs_employment": _l("BPJS Employment"),
+    "assets": _l("Asset registers"),
+    "civil_service": _l("Civil-service register"),
+    "face": _l("Face match"),
+    "face_index": _l("Duplicate-face check"),
+    "payments": _l("Payments"),
+    "notify": _l("Notices"),
 }
 
 CHANNEL_LABELS = {"self": _l("self"), "facilitator": _l("facilitator")}
-RECHECK_OUTCOMES = {"keep": _l("still eligible"), "review": _l("an officer must review"),
-                    "exclude": _l("no longer eligible by the rules")}
+RECHECK_OUTCOMES = {
+    "keep": _l("still eligible"),
+    "review": _l("an officer must review"),
+    "exclude": _l("no longer eligible by the rules"),
+}
 MESSAGE_LABELS = {"appeal_filed": _l("appeal filed by the applicant")}
 ASSIGN_LABELS = {"claim": _l("claimed"), "unclaim": _l("released"), "reassign": _l("reassigned")}
 
@@ -118,7 +145,9 @@ def event_text(event):
     if kind == "submitted":
         channel = d.get("channel") or (_OLD_SUBMITTED.match(summary) or {"channel": None})["channel"]
         label = CHANNEL_LABELS.get(channel)
-        return gettext("Application submitted (%(channel)s)", channel=label) if label else gettext("Application submitted")
+        return (
+            gettext("Application submitted (%(channel)s)", channel=label) if label else gettext("Application submitted")
+        )
     if kind == "appeal_filed":
         return gettext("Appeal filed")
     if kind == "recheck_started":
@@ -126,22 +155,38 @@ def event_text(event):
     if kind == "recheck":
         match = _OLD_RECHECK.match(summary)
         outcome = d.get("outcome") or (match and match["outcome"])
-        count = d["change_count"] if "change_count" in d else (int(match["n"]) if match else len(d.get("changes") or []))
-        return gettext("Re-check: %(outcome)s, %(n)d change(s)", outcome=str(RECHECK_OUTCOMES.get(outcome, outcome or "—")), n=count)
+        count = (
+            d["change_count"] if "change_count" in d else (int(match["n"]) if match else len(d.get("changes") or []))
+        )
+        return gettext(
+            "Re-check: %(outcome)s, %(n)d change(s)",
+            outcome=str(RECHECK_OUTCOMES.get(outcome, outcome or "—")),
+            n=count,
+        )
     if kind == "milestone":
         return gettext("Status: %(status)s", status=status_label(d.get("status") or summary.removeprefix("Status ")))
     if kind == "bpmn_error":
-        return gettext("Check of %(source)s failed: %(code)s", source=_operator(d.get("operator")),
-                       code=gettext(d["code"]) if d.get("code") else "—")
+        return gettext(
+            "Check of %(source)s failed: %(code)s",
+            source=_operator(d.get("operator")),
+            code=gettext(d["code"]) if d.get("code") else "—",
+        )
     if kind == "retry_scheduled":
         at = d.get("retry_at") or (_OLD_RETRY.search(summary) or {"at": None})["at"]
-        return gettext("%(source)s unavailable (attempt %(n)s); next try at %(at)s", source=_operator(d.get("operator")),
-                       n=d.get("attempts", "?"), at=_when(at))
+        return gettext(
+            "%(source)s unavailable (attempt %(n)s); next try at %(at)s",
+            source=_operator(d.get("operator")),
+            n=d.get("attempts", "?"),
+            at=_when(at),
+        )
     if kind == "incident":
         return gettext("Incident on step %(step)s: %(error)s", step=d.get("bpmn_id", "?"), error=d.get("error", ""))
     if kind in ("task_created", "task_completed", "task_cancelled"):
-        text = {"task_created": _l("Task created: %(task)s"), "task_completed": _l("Task completed: %(task)s"),
-                "task_cancelled": _l("Task cancelled: %(task)s")}[kind]
+        text = {
+            "task_created": _l("Task created: %(task)s"),
+            "task_completed": _l("Task completed: %(task)s"),
+            "task_cancelled": _l("Task cancelled: %(task)s"),
+        }[kind]
         return str(text) % {"task": task_label(d.get("bpmn_id"), d.get("name"))}
     if kind in ("task_claim", "task_unclaim", "task_reassign"):
         match = _OLD_ASSIGN.match(summary)
@@ -149,8 +194,12 @@ def event_text(event):
         return _assign_text(kind.removeprefix("task_"), name, d.get("target") or (match and match["target"]))
     if kind == "message":
         return gettext("Message received: %(name)s", name=str(MESSAGE_LABELS.get(d.get("name"), d.get("name") or "—")))
-    simple = {"started": _l("Process started"), "incident_retried": _l("Incident retried"),
-              "incident_skipped": _l("Incident skipped"), "migrated": _l("Moved to a newer process version")}
+    simple = {
+        "started": _l("Process started"),
+        "incident_retried": _l("Incident retried"),
+        "incident_skipped": _l("Incident skipped"),
+        "migrated": _l("Moved to a newer process version"),
+    }
     return str(simple[kind]) if kind in simple else summary
 
 
@@ -172,8 +221,10 @@ _FORM_ERRORS = [
     (re.compile(r"^Missing data for required field\.$"), _l("This field is required.")),
     (re.compile(r"^Field may not be null\.$"), _l("This field is required.")),
     (re.compile(r"^Must be one of: .*\.$"), _l("Choose one of the options.")),
-    (re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"),
-     _l("Write between %(min)s and %(max)s characters.")),
+    (
+        re.compile(r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$"),
+        _l("Write between %(min)s and %(max)s characters."),
+    ),
     (re.compile(r"^Longer than maximum length (?P<max>\d+)\.$"), _l("Write at most %(max)s characters.")),
     (re.compile(r"^Shorter than minimum length (?P<min>\d+)\.$"), _l("Write at least %(min)s characters.")),
     (re.compile(r"^Unknown field\.$"), _l("This field is not part of the form.")),
@@ -202,8 +253,14 @@ def form_errors(messages):
 
 def register(app):
     """Make these available to every template."""
-    app.jinja_env.globals.update(status_label=status_label, district_label=district_label, task_label=task_label,
-                                 event_text=event_text, source_label=source_label, relation_label=relation_label,
-                                 village_label=village_label)
+    app.jinja_env.globals.update(
+        status_label=status_label,
+        district_label=district_label,
+        task_label=task_label,
+        event_text=event_text,
+        source_label=source_label,
+        relation_label=relation_label,
+        village_label=village_label,
+    )
     app.jinja_env.filters["form_errors"] = form_errors
     app.jinja_env.filters["mask_nik"] = mask_nik

@@ -5,6 +5,7 @@ read from the page's own `roles_required(...)`, so a menu item can never lead to
 item narrows it further (a page open to many roles that only some need in the menu). A group with one
 visible item shows as a plain link; a group with more is a dropdown.
 """
+
 from dataclasses import dataclass, field
 
 from flask import current_app, url_for

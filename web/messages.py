@@ -1,4 +1,5 @@
 """Translated texts for the engine's and the domain's refusal codes."""
+
 from flask_babel import lazy_gettext as _l
 
 ERRORS = {
@@ -20,8 +21,10 @@ ERRORS = {
     "CYCLE_UNKNOWN": _l("The payment schedule has no such cycle."),
     "CYCLE_NOT_FOUND": _l("The payment cycle does not exist."),
     "CYCLE_SUPPLEMENT_EARLY": _l("A supplementary cycle opens after the list of the cycle it completes is frozen."),
-    "GRADUATION_NOT_ALLOWED": _l("Graduation is not possible now: the family must be enrolled with no other process "
-                                 "running, and a graduation by criteria needs the last checks to meet the criteria."),
+    "GRADUATION_NOT_ALLOWED": _l(
+        "Graduation is not possible now: the family must be enrolled with no other process "
+        "running, and a graduation by criteria needs the last checks to meet the criteria."
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """An officer's notifications: the unread count in the menu, the list, marking them read."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required

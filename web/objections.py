@@ -5,6 +5,7 @@ village by initials and masked NIK only, file an objection, and follow its outco
 district open the objection from their inbox, see who objected and why, and complete the
 verification task; the recipient never learns who objected.
 """
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -13,9 +14,17 @@ from flask_login import current_user
 
 from cases.audit import record
 from cases.models import Application
-from cases.objections import (GROUND_TEXTS, ObjectionNotFound, ObjectionRefused, ObjectorUnknown,
-                              objection_or_404, objection_tasks, objections_of, resident_for,
-                              village_recipients)
+from cases.objections import (
+    GROUND_TEXTS,
+    ObjectionNotFound,
+    ObjectionRefused,
+    ObjectorUnknown,
+    objection_or_404,
+    objection_tasks,
+    objections_of,
+    resident_for,
+    village_recipients,
+)
 from cases.objections import file_objection as file_objection_op
 from engine.db import db
 from engine.errors import FormInvalid
@@ -38,20 +47,39 @@ READERS = ("caseworker", "supervisor", "administrator", "auditor")
 WORKERS = ("caseworker", "supervisor")
 
 REFUSALS = {
-    "OBJECTOR_UNKNOWN": (_l("Your NIK was not found as a living resident in the civil registry, so you cannot "
-                            "file an objection here. Please ask your village office."), 403),
-    "OBJECTION_OTHER_VILLAGE": (_l("You can only object to an enrolled family of your own village. Choose a "
-                                   "family from the list."), 403),
+    "OBJECTOR_UNKNOWN": (
+        _l(
+            "Your NIK was not found as a living resident in the civil registry, so you cannot "
+            "file an objection here. Please ask your village office."
+        ),
+        403,
+    ),
+    "OBJECTION_OTHER_VILLAGE": (
+        _l("You can only object to an enrolled family of your own village. Choose a family from the list."),
+        403,
+    ),
     "OBJECTION_DUPLICATE": (_l("You already have an objection about this family that is being verified."), 409),
-    "OBJECTION_RATE_LIMIT": (_l("You have filed as many objections as allowed in 24 hours. Please try again "
-                                "tomorrow."), 429),
+    "OBJECTION_RATE_LIMIT": (
+        _l("You have filed as many objections as allowed in 24 hours. Please try again tomorrow."),
+        429,
+    ),
 }
-STATUS_TEXTS = {"open": _l("Being verified"), "upheld": _l("Upheld: the family's enrolment is being re-checked"),
-                "dismissed": _l("Dismissed: the officer found no ground")}
-RECHECK_TEXTS = {"started": _l("Re-check started"), "already_running": _l("A re-check was already running"),
-                 "not_enrolled": _l("The family was no longer enrolled")}
-TASK_STATUS_TEXTS = {"open": _l("open"), "claimed": _l("claimed"), "completed": _l("completed"),
-                     "cancelled": _l("cancelled")}
+STATUS_TEXTS = {
+    "open": _l("Being verified"),
+    "upheld": _l("Upheld: the family's enrolment is being re-checked"),
+    "dismissed": _l("Dismissed: the officer found no ground"),
+}
+RECHECK_TEXTS = {
+    "started": _l("Re-check started"),
+    "already_running": _l("A re-check was already running"),
+    "not_enrolled": _l("The family was no longer enrolled"),
+}
+TASK_STATUS_TEXTS = {
+    "open": _l("open"),
+    "claimed": _l("claimed"),
+    "completed": _l("completed"),
+    "cancelled": _l("cancelled"),
+}
 
 
 def _ground_choices():
@@ -61,11 +89,20 @@ def _ground_choices():
 
 
 def _audit(actor, action, target_type=None, target_id=None, **detail):
-    record(db.session, actor, action, target_type, target_id, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        actor,
+        action,
+        target_type,
+        target_id,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 # --- residents -----------------------------------------------------------------------------------
+
 
 def _resident_or_refusal(applicant):
     """Return (resident, None) from the civil registry, or (None, a rendered refusal)."""
@@ -75,19 +112,34 @@ def _resident_or_refusal(applicant):
         text, status = REFUSALS["OBJECTOR_UNKNOWN"]
         return None, (render_template("objection_unavailable.html", message=str(text)), status)
     except TransientIntegrationError:
-        return None, (render_template("objection_unavailable.html",
-                                      message=_("The civil registry cannot be reached right now. Please try "
-                                                "again later.")), 503)
+        return None, (
+            render_template(
+                "objection_unavailable.html",
+                message=_("The civil registry cannot be reached right now. Please try again later."),
+            ),
+            503,
+        )
 
 
 def _form_page(resident, errors=None, values=None, status=200):
     recipients = village_recipients(db.session, resident)
-    _audit(current_applicant().audit_actor, "objection.recipients_view", "village",
-           f"{resident.district_code}/{resident.village}", listed=len(recipients))
+    _audit(
+        current_applicant().audit_actor,
+        "objection.recipients_view",
+        "village",
+        f"{resident.district_code}/{resident.village}",
+        listed=len(recipients),
+    )
     db.session.commit()
-    return render_template("objection_new.html", resident=resident, recipients=recipients,
-                           grounds=_ground_choices(), errors=errors or {}, values=values or {},
-                           per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"])), status
+    return render_template(
+        "objection_new.html",
+        resident=resident,
+        recipients=recipients,
+        grounds=_ground_choices(),
+        errors=errors or {},
+        values=values or {},
+        per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"]),
+    ), status
 
 
 @bp.get("/portal/objections")
@@ -96,9 +148,14 @@ def mine():
     """The resident's objections and their outcomes."""
     applicant = current_applicant()
     grounds = dict(_ground_choices())
-    listed = [{**row, "ground": grounds.get(row["objection"].ground, row["objection"].ground),
-               "status": str(STATUS_TEXTS[row["objection"].status])}
-              for row in objections_of(db.session, applicant.nik)]
+    listed = [
+        {
+            **row,
+            "ground": grounds.get(row["objection"].ground, row["objection"].ground),
+            "status": str(STATUS_TEXTS[row["objection"].status]),
+        }
+        for row in objections_of(db.session, applicant.nik)
+    ]
     return render_template("objection_list.html", objections=listed)
 
 
@@ -123,9 +180,13 @@ def file():
     values = {k: request.form.get(k, "").strip() for k in ("recipient", "ground", "reason")}
     payload = {k: v for k, v in values.items() if v != ""}
     try:
-        objection = file_objection_op(services().engine, resident, payload,
-                                      per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"]),
-                                      actor_label=applicant.audit_actor)
+        objection = file_objection_op(
+            services().engine,
+            resident,
+            payload,
+            per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"]),
+            actor_label=applicant.audit_actor,
+        )
         db.session.commit()
     except FormInvalid as exc:
         db.session.rollback()
@@ -138,12 +199,18 @@ def file():
         db.session.commit()
         flash(str(text), "danger")
         return _form_page(resident, values=values, status=status)
-    flash(_("Objection %(number)s was filed. An officer will verify it within 14 days; you will see the "
-            "outcome here.", number=objection.number), "success")
+    flash(
+        _(
+            "Objection %(number)s was filed. An officer will verify it within 14 days; you will see the outcome here.",
+            number=objection.number,
+        ),
+        "success",
+    )
     return redirect(url_for("objections.mine"))
 
 
 # --- officers ------------------------------------------------------------------------------------
+
 
 def objection_for_officer_or_404(number):
     """Return the objection if the signed-in officer works its district, else 404."""
@@ -163,12 +230,22 @@ def _task_page(objection, errors=None, values=None, status=200):
     mine = [t for t in tasks if t.status == "claimed" and t.assignee == current_user.actor.id]
     task_forms = {t.id: describe(forms[t.form_name]) for t in mine if t.form_name in forms}
     recipient = db.session.get(Application, objection.application_id)
-    return render_template("objection_task.html", objection=objection, recipient=recipient,
-                           recipient_nik=mask_nik(recipient.nik), objector_nik=mask_nik(objection.objector_nik),
-                           ground=dict(_ground_choices()).get(objection.ground, objection.ground),
-                           tasks=tasks, task_forms=task_forms, errors=errors or {}, values=values or {},
-                           choice_labels=CHOICE_LABELS, status_text=str(STATUS_TEXTS[objection.status]),
-                           recheck_text=RECHECK_TEXTS.get(objection.recheck), task_status=TASK_STATUS_TEXTS), status
+    return render_template(
+        "objection_task.html",
+        objection=objection,
+        recipient=recipient,
+        recipient_nik=mask_nik(recipient.nik),
+        objector_nik=mask_nik(objection.objector_nik),
+        ground=dict(_ground_choices()).get(objection.ground, objection.ground),
+        tasks=tasks,
+        task_forms=task_forms,
+        errors=errors or {},
+        values=values or {},
+        choice_labels=CHOICE_LABELS,
+        status_text=str(STATUS_TEXTS[objection.status]),
+        recheck_text=RECHECK_TEXTS.get(objection.recheck),
+        task_status=TASK_STATUS_TEXTS,
+    ), status
 
 
 @bp.get("/objections/<number>")

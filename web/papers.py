@@ -10,6 +10,7 @@ may read (reason catalogue texts, the rules' texts and the message written *for 
 never an officer's internal note), the benefits, and how and until when to appeal. It is written in
 the reader's language: Indonesian first, English when the reader chose English.
 """
+
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -93,15 +94,20 @@ def _subtitles():
 def _decision_texts():
     return {
         "approved": _("Your application was approved. Your family is registered for the programmes below."),
-        "appeal_accepted": _("Your appeal was accepted and the decision was changed: your family receives the "
-                             "assistance below."),
+        "appeal_accepted": _(
+            "Your appeal was accepted and the decision was changed: your family receives the assistance below."
+        ),
         "rejected": _("Your application was not approved, for the reasons below."),
-        "removed": _("After a periodic re-check your family no longer qualifies and leaves the programme, for "
-                     "the reasons below."),
-        "appeal_upheld": _("Your appeal was reviewed by an officer who took no part in the first decision. It was "
-                           "not accepted: the decision stays, for the reasons below."),
-        "graduated": _("Your family has left the programme self-sufficient (graduasi). Payments stop from the next "
-                       "cycle."),
+        "removed": _(
+            "After a periodic re-check your family no longer qualifies and leaves the programme, for the reasons below."
+        ),
+        "appeal_upheld": _(
+            "Your appeal was reviewed by an officer who took no part in the first decision. It was "
+            "not accepted: the decision stays, for the reasons below."
+        ),
+        "graduated": _(
+            "Your family has left the programme self-sufficient (graduasi). Payments stop from the next cycle."
+        ),
     }
 
 
@@ -125,15 +131,25 @@ def _applicant_facts(app):
 
 def _benefit_section(app):
     benefits = app.benefits or {}
-    rows = [(str(BENEFIT_PARTS.get(c.get("category"), c.get("category"))), rupiah(c.get("annual")))
-            for c in benefits.get("components") or []]
-    section = Section(_("Benefits"), paragraphs=[_("Programmes: %(list)s", list=", ".join(app.programmes or []) or "-")],
-                      rows=rows, total=(_("Cash per year"), rupiah(benefits.get("annual_cash_total"))))
+    rows = [
+        (str(BENEFIT_PARTS.get(c.get("category"), c.get("category"))), rupiah(c.get("annual")))
+        for c in benefits.get("components") or []
+    ]
+    section = Section(
+        _("Benefits"),
+        paragraphs=[_("Programmes: %(list)s", list=", ".join(app.programmes or []) or "-")],
+        rows=rows,
+        total=(_("Cash per year"), rupiah(benefits.get("annual_cash_total"))),
+    )
     if benefits.get("first_payment"):
         section.after.append(_("First payment: %(amount)s", amount=rupiah(benefits["first_payment"])))
     if benefits.get("pbi_premium_monthly"):
-        section.after.append(_("Health insurance (PBI) paid for your family: %(amount)s a month",
-                                    amount=rupiah(benefits["pbi_premium_monthly"])))
+        section.after.append(
+            _(
+                "Health insurance (PBI) paid for your family: %(amount)s a month",
+                amount=rupiah(benefits["pbi_premium_monthly"]),
+            )
+        )
     return section
 
 
@@ -150,23 +166,42 @@ def _reasons(app, locale):
 def _appeal_section(app, kind, deadline):
     if kind in ("rejected", "removed"):
         if deadline is not None and utcnow() <= deadline and (kind == "removed" or app.status == "REJECTED"):
-            return Section(_("How to appeal"), paragraphs=[
-                _("If you think this decision is wrong, you may appeal until %(date)s.",
-                  date=format_datetime(deadline, "long")),
-                _("Appeal in the portal (open case %(number)s and choose \"Appeal the decision\"), or ask your "
-                  "facilitator or the social affairs office of your district to help you. Add any documents that "
-                  "show the reasons no longer apply.", number=app.case_number)])
+            return Section(
+                _("How to appeal"),
+                paragraphs=[
+                    _(
+                        "If you think this decision is wrong, you may appeal until %(date)s.",
+                        date=format_datetime(deadline, "long"),
+                    ),
+                    _(
+                        'Appeal in the portal (open case %(number)s and choose "Appeal the decision"), or ask your '
+                        "facilitator or the social affairs office of your district to help you. Add any documents that "
+                        "show the reasons no longer apply.",
+                        number=app.case_number,
+                    ),
+                ],
+            )
         if deadline is not None:
-            return Section(_("How to appeal"), paragraphs=[
-                _("The appeal window closed on %(date)s.", date=format_datetime(deadline, "long")),
-                _("You may apply again if your situation changes.")])
+            return Section(
+                _("How to appeal"),
+                paragraphs=[
+                    _("The appeal window closed on %(date)s.", date=format_datetime(deadline, "long")),
+                    _("You may apply again if your situation changes."),
+                ],
+            )
     if kind == "appeal_upheld":
-        return Section(_("How to appeal"), paragraphs=[
-            _("This decision on your appeal is final. You may apply again if your situation changes.")])
+        return Section(
+            _("How to appeal"),
+            paragraphs=[_("This decision on your appeal is final. You may apply again if your situation changes.")],
+        )
     if kind in ("approved", "appeal_accepted"):
-        return Section(_("What to do next"), paragraphs=[
-            _("Nothing to do. Keep your account active; report changes in your family at the village office."),
-            _("If you disagree with this decision, ask the social affairs office of your district.")])
+        return Section(
+            _("What to do next"),
+            paragraphs=[
+                _("Nothing to do. Keep your account active; report changes in your family at the village office."),
+                _("If you disagree with this decision, ask the social affairs office of your district."),
+            ],
+        )
     return Section(_("What to do next"), paragraphs=[_("You may apply again if your situation changes.")])
 
 
@@ -185,13 +220,23 @@ def decision_letter(app, locale):
         sections = [Section(_("Decision"), paragraphs=[_decision_texts()[kind]])]
         if kind in ("appeal_accepted", "appeal_upheld"):
             appeal, reply = [(a, r) for a, r in appeals if a.outcome][-1]
-            lines = [_("Appeal sent on %(date)s; decided on %(decided)s.", date=format_date(appeal.filed_at, "long"),
-                       decided=format_date(appeal.decided_at, "long") if appeal.decided_at else "-")]
+            lines = [
+                _(
+                    "Appeal sent on %(date)s; decided on %(decided)s.",
+                    date=format_date(appeal.filed_at, "long"),
+                    decided=format_date(appeal.decided_at, "long") if appeal.decided_at else "-",
+                )
+            ]
             bullets = [reason_text(code, locale) for code in (reply or {}).get("reason_codes") or []]
             if (reply or {}).get("message"):
                 lines.append(_("Message from the officer") + ": " + reply["message"])
-            sections.append(Section(_("The officer's reasons") if bullets or len(lines) > 1 else _("Your appeal"),
-                                    paragraphs=lines, bullets=bullets))
+            sections.append(
+                Section(
+                    _("The officer's reasons") if bullets or len(lines) > 1 else _("Your appeal"),
+                    paragraphs=lines,
+                    bullets=bullets,
+                )
+            )
         if kind in ("rejected", "removed", "appeal_upheld"):
             reasons = _reasons(app, locale)
             paragraphs = [] if reasons else [_("No reason was recorded.")]
@@ -203,10 +248,20 @@ def decision_letter(app, locale):
                 sections.append(Section(_("Message from the officer"), paragraphs=[app.applicant_message]))
             sections.append(_benefit_section(app))
         sections.append(_appeal_section(app, kind, deadline))
-        return Paper(issuer=_issuer(), title=_("DECISION LETTER"), subtitle=_subtitles()[kind], facts=facts,
-                     sections=sections, lang=locale, filename=f"{app.case_number}-letter-{locale}.pdf",
-                     footer=_("Produced by Tepat on %(date)s. Check this decision in the portal with case number "
-                              "%(number)s.", date=format_datetime(utcnow(), "short"), number=app.case_number))
+        return Paper(
+            issuer=_issuer(),
+            title=_("DECISION LETTER"),
+            subtitle=_subtitles()[kind],
+            facts=facts,
+            sections=sections,
+            lang=locale,
+            filename=f"{app.case_number}-letter-{locale}.pdf",
+            footer=_(
+                "Produced by Tepat on %(date)s. Check this decision in the portal with case number %(number)s.",
+                date=format_datetime(utcnow(), "short"),
+                number=app.case_number,
+            ),
+        )
 
 
 def registration_receipt(app, locale):
@@ -215,28 +270,58 @@ def registration_receipt(app, locale):
         return None
     with force_locale(locale):
         officer = db.session.execute(select(Officer).where(Officer.username == app.facilitator)).scalar_one_or_none()
-        facts = [(_("Case number"), app.case_number), (_("Registered on"), format_datetime(app.created_at, "long")),
-                 *_applicant_facts(app),
-                 (_("Registered by"), f"{officer.name} ({app.facilitator})" if officer else (app.facilitator or "-")),
-                 (_("Status"), str(STATUS_TEXTS.get(app.status, (app.status, ""))[0]))]
-        sections = [
-            Section(_("What was received"), paragraphs=[
-                _("The application for social assistance (PKH, BPNT, PBI) of the person above was received "
-                  "with their consent. Keep this receipt: its case number identifies the application.")]),
-            Section(_("What happens next"), bullets=[
-                _("The registers are checked (civil registry, DTSEN, employment, assets). Some cases are "
-                  "checked by an officer by hand, in up to 3 working days."),
-                _("The applicant receives a message with the decision; the facilitator can tell them too."),
-                _("A decision letter states the reasons and, if the application is not approved, how and "
-                  "until when to appeal."),
-            ]),
-            Section(_("How to follow the application"), paragraphs=[
-                _("Sign in to the portal with the digital ID and open case %(number)s, or ask your "
-                  "facilitator or the social affairs office of your district.", number=app.case_number)]),
+        facts = [
+            (_("Case number"), app.case_number),
+            (_("Registered on"), format_datetime(app.created_at, "long")),
+            *_applicant_facts(app),
+            (_("Registered by"), f"{officer.name} ({app.facilitator})" if officer else (app.facilitator or "-")),
+            (_("Status"), str(STATUS_TEXTS.get(app.status, (app.status, ""))[0])),
         ]
-        return Paper(issuer=_issuer(), title=_("REGISTRATION RECEIPT"), subtitle=_("Assisted registration"),
-                     facts=facts, sections=sections, lang=locale, filename=f"{app.case_number}-receipt-{locale}.pdf",
-                     footer=_("Produced by Tepat on %(date)s.", date=format_datetime(utcnow(), "short")))
+        sections = [
+            Section(
+                _("What was received"),
+                paragraphs=[
+                    _(
+                        "The application for social assistance (PKH, BPNT, PBI) of the person above was received "
+                        "with their consent. Keep this receipt: its case number identifies the application."
+                    )
+                ],
+            ),
+            Section(
+                _("What happens next"),
+                bullets=[
+                    _(
+                        "The registers are checked (civil registry, DTSEN, employment, assets). Some cases are "
+                        "checked by an officer by hand, in up to 3 working days."
+                    ),
+                    _("The applicant receives a message with the decision; the facilitator can tell them too."),
+                    _(
+                        "A decision letter states the reasons and, if the application is not approved, how and "
+                        "until when to appeal."
+                    ),
+                ],
+            ),
+            Section(
+                _("How to follow the application"),
+                paragraphs=[
+                    _(
+                        "Sign in to the portal with the digital ID and open case %(number)s, or ask your "
+                        "facilitator or the social affairs office of your district.",
+                        number=app.case_number,
+                    )
+                ],
+            ),
+        ]
+        return Paper(
+            issuer=_issuer(),
+            title=_("REGISTRATION RECEIPT"),
+            subtitle=_("Assisted registration"),
+            facts=facts,
+            sections=sections,
+            lang=locale,
+            filename=f"{app.case_number}-receipt-{locale}.pdf",
+            footer=_("Produced by Tepat on %(date)s.", date=format_datetime(utcnow(), "short")),
+        )
 
 
 def _language():
@@ -250,16 +335,31 @@ def _language():
 def _pdf(paper, actor, action, app):
     if paper is None:
         abort(404)
-    record(db.session, actor, action, target_type="case", target_id=app.case_number, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail={"lang": paper.lang})
+    record(
+        db.session,
+        actor,
+        action,
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"lang": paper.lang},
+    )
     db.session.commit()
     download = request.args.get("download") == "1"
-    return Response(render(paper), mimetype=PDF, headers={
-        "Content-Disposition": f"{'attachment' if download else 'inline'}; filename={paper.filename}",
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        render(paper),
+        mimetype=PDF,
+        headers={
+            "Content-Disposition": f"{'attachment' if download else 'inline'}; filename={paper.filename}",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 # --- the applicant (portal) ---
+
 
 @portal_bp.get("/cases/<case_number>/letter.pdf")
 @applicant_required
@@ -283,6 +383,7 @@ def receipt(case_number):
 
 # --- officers ---
 
+
 @bp.get("/cases/<case_number>/letter.pdf")
 @roles_required(*READERS)
 def letter_for_officer(case_number):
@@ -300,6 +401,7 @@ def receipt_for_officer(case_number):
 
 
 # --- the facilitator who registered the person ---
+
 
 @assist_bp.get("/cases/<case_number>/receipt.pdf")
 @roles_required(FACILITATOR)

@@ -6,6 +6,7 @@ callback gets 401, a stale or replayed one, or one signed with another channel's
 refusal is audited. Lines of a good callback
 are matched, refused line by line and reconciled exactly as a results file's lines.
 """
+
 from flask import Blueprint, jsonify, request
 
 from cases.audit import record
@@ -20,9 +21,16 @@ bp = Blueprint("payment_callbacks", __name__)
 
 def _refused(exc):
     db.session.rollback()
-    record(db.session, "bank", "cycle.callback_refused", "payment_callback", None, ip=request.remote_addr,
-           user_agent=(request.user_agent.string or "")[:300],
-           detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length, **exc.detail})
+    record(
+        db.session,
+        "bank",
+        "cycle.callback_refused",
+        "payment_callback",
+        None,
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length, **exc.detail},
+    )
     db.session.commit()
     return jsonify({"error": exc.reason, "message": exc.message}), exc.status
 
@@ -38,10 +46,16 @@ def callback():
     body = request.get_data(cache=False)
     s = services()
     try:
-        row = take_callback(s.engine, s.engine.settings, body, request.headers.get(TIMESTAMP_HEADER, ""),
-                            request.headers.get(SIGNATURE_HEADER, ""))
+        row = take_callback(
+            s.engine,
+            s.engine.settings,
+            body,
+            request.headers.get(TIMESTAMP_HEADER, ""),
+            request.headers.get(SIGNATURE_HEADER, ""),
+        )
         db.session.commit()
     except CallbackRefused as exc:
         return _refused(exc)
-    return jsonify({"accepted": row.accepted, "repeated": row.repeated, "refused": row.refused,
-                    "refusals": row.refusals}), 200
+    return jsonify(
+        {"accepted": row.accepted, "repeated": row.repeated, "refused": row.refused, "refusals": row.refusals}
+    ), 200

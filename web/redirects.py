@@ -1,4 +1,5 @@
 """Where a `next` parameter may send the browser: same-origin relative paths only (no open redirect)."""
+
 from urllib.parse import urlsplit
 
 MAX_LENGTH = 2048

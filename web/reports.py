@@ -1,6 +1,7 @@
 """Programme reports: the targeting report (what each exclusion ground kept out, what eligible families
 receive), as a page and an Excel workbook, for supervisors, administrators and auditors, limited to
 their districts."""
+
 import io
 
 from flask import Blueprint, Response, current_app, render_template, request
@@ -32,9 +33,18 @@ def _report():
 
 
 def _audit(action, report):
-    record(db.session, current_user.actor, action, ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"districts": [a.code for a in report.districts], "excluded": report.total.excluded.families,
-                   "included": report.total.included.families})
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={
+            "districts": [a.code for a in report.districts],
+            "excluded": report.total.excluded.families,
+            "included": report.total.included.families,
+        },
+    )
     db.session.commit()
 
 
@@ -46,8 +56,13 @@ def targeting():
     _audit("report.targeting.view", report)
     locale = _locale()
     grounds = [(key, label_id if locale == "id" else label_en, codes) for key, label_id, label_en, codes in GROUNDS]
-    return render_template("reports_targeting.html", report=report, grounds=grounds, method=method_text(locale),
-                           scope=current_user.actor.regions)
+    return render_template(
+        "reports_targeting.html",
+        report=report,
+        grounds=grounds,
+        method=method_text(locale),
+        scope=current_user.actor.regions,
+    )
 
 
 @bp.get("/reports/targeting.xlsx")
@@ -58,10 +73,11 @@ def targeting_xlsx():
     out = io.BytesIO()
     write_xlsx(report, out, _locale())
     _audit("report.targeting.export", report)
-    return Response(out.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename=tepat-targeting.xlsx",
-                             "Cache-Control": "no-store"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=tepat-targeting.xlsx", "Cache-Control": "no-store"},
+    )
 
 
 def _district_label(code):
@@ -81,21 +97,43 @@ def programme_chart_data(figures, cycles=None):
     pay, com = ("paid", "failed", "returned"), ("checks", "compliant", "warnings", "suspended")
     return {
         "pay_quarters": {"labels": cq, "series": series(cycles.quarters, cq, pay) if cycles else {}},
-        "pay_districts": {"labels": [_district_label(d) for d in cd],
-                          "series": series(cycles.districts, cd, pay) if cycles else {}},
+        "pay_districts": {
+            "labels": [_district_label(d) for d in cd],
+            "series": series(cycles.districts, cd, pay) if cycles else {},
+        },
         "com_quarters": {"labels": cq, "series": series(cycles.quarters, cq, com) if cycles else {}},
-        "com_districts": {"labels": [_district_label(d) for d in cd],
-                          "series": series(cycles.districts, cd, com) if cycles else {}},
-        "quarters": {"labels": quarters,
-                     "series": {"enrolled": [figures.quarters[q].enrolled for q in quarters],
-                                "exits": [figures.quarters[q].exits for q in quarters]}},
-        "districts": {"labels": [_district_label(d) for d in districts],
-                      "series": {"active": [figures.active.get(d, 0) for d in districts],
-                                 "exits": [figures.districts[d].exits for d in districts]}},
-        "names": {"enrolled": _("New enrolments"), "exits": _("Exits"), "active": _("Active enrolments"),
-                  "families": _("Families"), "paid": _("Paid (credited or drawn)"), "failed": _("Failed"),
-                  "returned": _("Returned"), "checks": _("Checks recorded"), "compliant": _("Compliant"),
-                  "warnings": _("Warnings"), "suspended": _("Suspended components"), "count": _("Count")},
+        "com_districts": {
+            "labels": [_district_label(d) for d in cd],
+            "series": series(cycles.districts, cd, com) if cycles else {},
+        },
+        "quarters": {
+            "labels": quarters,
+            "series": {
+                "enrolled": [figures.quarters[q].enrolled for q in quarters],
+                "exits": [figures.quarters[q].exits for q in quarters],
+            },
+        },
+        "districts": {
+            "labels": [_district_label(d) for d in districts],
+            "series": {
+                "active": [figures.active.get(d, 0) for d in districts],
+                "exits": [figures.districts[d].exits for d in districts],
+            },
+        },
+        "names": {
+            "enrolled": _("New enrolments"),
+            "exits": _("Exits"),
+            "active": _("Active enrolments"),
+            "families": _("Families"),
+            "paid": _("Paid (credited or drawn)"),
+            "failed": _("Failed"),
+            "returned": _("Returned"),
+            "checks": _("Checks recorded"),
+            "compliant": _("Compliant"),
+            "warnings": _("Warnings"),
+            "suspended": _("Suspended components"),
+            "count": _("Count"),
+        },
     }
 
 
@@ -107,24 +145,37 @@ def programme():
 
     figures = programme_figures(db.session, current_user.actor)
     cycles = cycle_figures(db.session, current_user.actor)
-    return render_template("reports_programme.html", figures=figures, cycles=cycles,
-                           charts=programme_chart_data(figures, cycles),
-                           district_label=_district_label, scope=current_user.actor.regions)
+    return render_template(
+        "reports_programme.html",
+        figures=figures,
+        cycles=cycles,
+        charts=programme_chart_data(figures, cycles),
+        district_label=_district_label,
+        scope=current_user.actor.regions,
+    )
 
 
 @bp.get("/reports/programme.xlsx")
 @roles_required(*READERS)
 def programme_xlsx():
     """The dashboard's figures as an Excel workbook."""
-    from cases.programme_figures import cycle_figures, programme_figures, write_xlsx as write_programme
+    from cases.programme_figures import cycle_figures, programme_figures
+    from cases.programme_figures import write_xlsx as write_programme
 
     figures = programme_figures(db.session, current_user.actor)
     out = io.BytesIO()
     write_programme(figures, out, _district_label, _locale(), cycles=cycle_figures(db.session, current_user.actor))
-    record(db.session, current_user.actor, "report.programme.export", ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail={"districts": figures.district_list()})
+    record(
+        db.session,
+        current_user.actor,
+        "report.programme.export",
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"districts": figures.district_list()},
+    )
     db.session.commit()
-    return Response(out.getvalue(),
-                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename=tepat-programme.xlsx",
-                             "Cache-Control": "no-store"})
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": "attachment; filename=tepat-programme.xlsx", "Cache-Control": "no-store"},
+    )

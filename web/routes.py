@@ -1,4 +1,5 @@
 """A minimal status page until the officers' web lands."""
+
 from flask import Blueprint, current_app, jsonify, render_template_string
 from sqlalchemy import func, select
 

@@ -11,18 +11,33 @@ same chunk) skips what is done and does nothing twice. A redelivered chunk (its 
 and a chunk whose transaction itself failed run one transaction per item instead, so the item that
 kills a worker is the one counted as failed.
 """
+
 import functools
 import logging
 import time
-
 from contextlib import nullcontext
 
 from sqlalchemy import select
 
 from engine.db import db, open_transaction, utcnow
-from engine.runs import (ACTIVE, KINDS, ItemRefused, Run, RunItem, chunks_due, claim_item, claim_items, count_chunks_due,
-                         close_run_if_complete, finish_chunk, items_due, mark_hinted, mark_item_done,
-                         record_item_failure, start_if_queued)
+from engine.runs import (
+    ACTIVE,
+    KINDS,
+    ItemRefused,
+    Run,
+    RunItem,
+    chunks_due,
+    claim_item,
+    claim_items,
+    close_run_if_complete,
+    count_chunks_due,
+    finish_chunk,
+    items_due,
+    mark_hinted,
+    mark_item_done,
+    record_item_failure,
+    start_if_queued,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +69,9 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     run_kind = KINDS[session.get(Run, run_id).kind]
     due = items_due(session, run_id, seq, now or utcnow())
     if redelivered and due:
-        record_item_failure(session, engine.settings, run_id, due.pop(0),
-                            WorkerLost("a worker died while running this item"))
+        record_item_failure(
+            session, engine.settings, run_id, due.pop(0), WorkerLost("a worker died while running this item")
+        )
         session.commit()
     elif due:
         try:
@@ -93,7 +109,7 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
             return "stopped"
         try:
             with session.begin_nested():
-                with (around(item.key) if around is not None else nullcontext()):
+                with around(item.key) if around is not None else nullcontext():
                     outcome = run_kind.handle(engine, run, item.key)
                 mark_item_done(item, outcome)
         except Exception as exc:  # one item's failure never stops the others
@@ -147,8 +163,7 @@ def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
     """
     taken = 0
     while True:
-        due = [c for c in chunks_due(db.session, utcnow(), 0, limit=limit or 500)
-               if run_id is None or c[0] == run_id]
+        due = [c for c in chunks_due(db.session, utcnow(), 0, limit=limit or 500) if run_id is None or c[0] == run_id]
         db.session.rollback()
         for rid, seq in due:
             execute_chunk(engine, rid, seq)

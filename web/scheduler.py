@@ -1,4 +1,5 @@
 """The in-process APScheduler jobs: due timers and service retries, photo and evidence purges, audit anchors."""
+
 import logging
 import time
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ def run_due(app, bounded=True):
                     break
                 for instance_id, wake_at in batch:
                     if (max_instances is not None and handled >= max_instances) or (
-                            max_seconds is not None and time.monotonic() - started >= max_seconds):
+                        max_seconds is not None and time.monotonic() - started >= max_seconds
+                    ):
                         run.finished = False
                         return run
                     outcome = wake_one(engine, instance_id, now)
@@ -86,8 +88,9 @@ def run_due(app, bounded=True):
         finally:
             db.session.remove()
     if run.failed or run.incidents:
-        log.warning("wake run: %d woken, %d failed and pushed back, %d became incidents",
-                    run.woken, run.failed, run.incidents)
+        log.warning(
+            "wake run: %d woken, %d failed and pushed back, %d became incidents", run.woken, run.failed, run.incidents
+        )
     return run
 
 
@@ -141,8 +144,9 @@ def notify_officers(app, now=None):
             told = n.new_task_notices(db.session)
             told += n.deadline_reminders(db.session, app.config.get("BANSOS_DEADLINE_REMINDER_HOURS", [24, 2]), now)
             db.session.commit()
-            sent, _skipped = n.deliver_mail(db.session, services().integrations.mailer, task_label=task_label,
-                                            district_label=district_label)
+            sent, _skipped = n.deliver_mail(
+                db.session, services().integrations.mailer, task_label=task_label, district_label=district_label
+            )
             return told, sent
         except Exception:
             db.session.rollback()
@@ -171,22 +175,53 @@ def reverify_due(app, today=None):
 def start_scheduler(app):
     """Start the background job (one per process)."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(fire_due, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
-                      id="tepat-fire-due", max_instances=1, coalesce=True)
+    scheduler.add_job(
+        fire_due,
+        "interval",
+        args=[app],
+        seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+        id="tepat-fire-due",
+        max_instances=1,
+        coalesce=True,
+    )
     from .runs_exec import run_due_chunks  # tracked runs started from a page (engine/runs.py)
 
-    scheduler.add_job(run_due_chunks, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
-                      id="tepat-run-chunks", max_instances=1, coalesce=True)
-    scheduler.add_job(notify_officers, "interval", args=[app], seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
-                      id="tepat-notify-officers", max_instances=1, coalesce=True)
-    scheduler.add_job(reverify_due, "interval", args=[app], hours=1, id="tepat-reverify",
-                      max_instances=1, coalesce=True)
-    scheduler.add_job(purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos",
-                      max_instances=1, coalesce=True)
-    scheduler.add_job(purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence",
-                      max_instances=1, coalesce=True)
-    scheduler.add_job(anchor_audit, "interval", args=[app], seconds=app.config["BANSOS_AUDIT_ANCHOR_SECONDS"],
-                      id="tepat-audit-anchor", max_instances=1, coalesce=True)
+    scheduler.add_job(
+        run_due_chunks,
+        "interval",
+        args=[app],
+        seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+        id="tepat-run-chunks",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        notify_officers,
+        "interval",
+        args=[app],
+        seconds=app.config["BANSOS_SCHEDULER_INTERVAL_SECONDS"],
+        id="tepat-notify-officers",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        reverify_due, "interval", args=[app], hours=1, id="tepat-reverify", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        purge_photos, "interval", args=[app], hours=24, id="tepat-purge-photos", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        purge_evidence, "interval", args=[app], hours=24, id="tepat-purge-evidence", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        anchor_audit,
+        "interval",
+        args=[app],
+        seconds=app.config["BANSOS_AUDIT_ANCHOR_SECONDS"],
+        id="tepat-audit-anchor",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.start()
     app.extensions["tepat-scheduler"] = scheduler
     return scheduler

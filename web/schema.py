@@ -6,14 +6,14 @@ def all_metadata():
     import cases.audit  # noqa: F401  (registers the models on db.metadata)
     import cases.models  # noqa: F401
     import cases.notifications  # noqa: F401
-    import cases.programme  # noqa: F401
     import cases.portal.models  # noqa: F401
+    import cases.programme  # noqa: F401
     import cases.tokens  # noqa: F401
     import engine.models  # noqa: F401
     import engine.runs  # noqa: F401
+    import integrations.registry_faces  # noqa: F401  (registers its table on face_metadata)
     import payments.models  # noqa: F401
     from engine.db import db
-    import integrations.registry_faces  # noqa: F401  (registers its table on face_metadata)
     from integrations.face_index import face_metadata
     from integrations.sandbox.tables import sandbox_metadata
 

@@ -4,6 +4,7 @@ Limited to the officer's districts; every search is audited like a view of perso
 of query, the NIK masked, the number of results and the case numbers shown). The forms POST the
 query, so a NIK never lands in an address bar, browser history or access log; GET ?q= works too (links).
 """
+
 from flask import Blueprint, make_response, render_template, request
 from flask_login import current_user
 
@@ -34,12 +35,19 @@ def index():
         return render_template("search.html", q="", query=None, results=None, mask_nik=mask_nik)
     query = parse(text)
     results = search_cases(db.session, current_user.actor.regions, query, _page_number())
-    record(db.session, current_user.actor, "case.search", target_type="search",
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail=audit_detail(query, results))
+    record(
+        db.session,
+        current_user.actor,
+        "case.search",
+        target_type="search",
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=audit_detail(query, results),
+    )
     db.session.commit()
-    response = make_response(render_template("search.html", q=text, query=query, results=results,
-                                              per_page=PER_PAGE, mask_nik=mask_nik))
+    response = make_response(
+        render_template("search.html", q=text, query=query, results=results, per_page=PER_PAGE, mask_nik=mask_nik)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -61,10 +69,24 @@ def export():
         abort(400)
     results = search_cases(db.session, current_user.actor.regions, query, 1, per_page=COUNT_CAP)
     detail = audit_detail(query, results)
-    rows = [[c.case_number, c.applicant_name or "", mask_nik(c.nik), village_label(c.village),
-             district_label(c.district_code, c.district_name), status_label(c.status), c.created_at]
-            for c in results.rows]
+    rows = [
+        [
+            c.case_number,
+            c.applicant_name or "",
+            mask_nik(c.nik),
+            village_label(c.village),
+            district_label(c.district_code, c.district_name),
+            status_label(c.status),
+            c.created_at,
+        ]
+        for c in results.rows
+    ]
     headers = [_("Case"), _("Name"), "NIK", _("Village"), _("District"), _("Status"), _("Submitted")]
-    return xlsx_export("search", _("Cases found"), headers, rows,
-                       filters={"kind": query.kind, "query": detail["query"]},
-                       extra={"cases": detail["cases"], "more": results.capped})
+    return xlsx_export(
+        "search",
+        _("Cases found"),
+        headers,
+        rows,
+        filters={"kind": query.kind, "query": detail["query"]},
+        extra={"cases": detail["cases"], "more": results.capped},
+    )

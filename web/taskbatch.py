@@ -3,6 +3,7 @@
 Each task is checked and audited on its own (cases/taskbatch.py); the page that follows lists every
 task with its outcome and, for a refused one, why.
 """
+
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -33,8 +34,10 @@ def _reason(result, action, target_name):
     """Why a task of the batch was refused, for the officer (never naming another district's case)."""
     if result.code == "FOUR_EYES":
         if action == "reassign":
-            return _("%(name)s worked on this case earlier, so another officer must take this task (four eyes).",
-                     name=target_name)
+            return _(
+                "%(name)s worked on this case earlier, so another officer must take this task (four eyes).",
+                name=target_name,
+            )
         return error_text(result.error)
     if result.code == "NOT_ALLOWED" and action == "reassign":
         if result.error.details.get("reason") == "district" and result.business_key is None:
@@ -47,9 +50,17 @@ def _reason(result, action, target_name):
 
 def _visible(results, actor):
     """Hide the case number of a task outside the actor's districts (its existence is not confirmed)."""
-    regions = dict(db.session.execute(
-        HumanTask.__table__.select().with_only_columns(HumanTask.id, HumanTask.region)
-        .where(HumanTask.id.in_([r.task_id for r in results]))).all()) if results else {}
+    regions = (
+        dict(
+            db.session.execute(
+                HumanTask.__table__.select()
+                .with_only_columns(HumanTask.id, HumanTask.region)
+                .where(HumanTask.id.in_([r.task_id for r in results]))
+            ).all()
+        )
+        if results
+        else {}
+    )
     out = []
     for r in results:
         if r.task_id in regions and not in_scope(actor, regions[r.task_id]):
@@ -93,16 +104,44 @@ def run():
         origin = {"ip": request.remote_addr, "user_agent": (request.user_agent.string or "")[:300]}
         for r in refused:
             if r.code in ("FOUR_EYES", "NOT_ALLOWED", "NOT_AN_APPROVAL"):
-                record(db.session, actor, "task.refused", "task", r.task_id, **origin,
-                       detail={"code": r.code, "batch": action, "target": target_name,
-                               **({"reason": r.error.details["reason"]} if "reason" in r.error.details else {})})
-        record(db.session, actor, f"task.batch_{action}", target_type="task_batch", ip=request.remote_addr,
-               user_agent=(request.user_agent.string or "")[:300],
-               detail={"target": target_name, "tasks": [r.task_id for r in results],
-                       "done": [r.task_id for r in results if r.ok],
-                       "refused": {str(r.task_id): r.code for r in refused}})
+                record(
+                    db.session,
+                    actor,
+                    "task.refused",
+                    "task",
+                    r.task_id,
+                    **origin,
+                    detail={
+                        "code": r.code,
+                        "batch": action,
+                        "target": target_name,
+                        **({"reason": r.error.details["reason"]} if "reason" in r.error.details else {}),
+                    },
+                )
+        record(
+            db.session,
+            actor,
+            f"task.batch_{action}",
+            target_type="task_batch",
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+            detail={
+                "target": target_name,
+                "tasks": [r.task_id for r in results],
+                "done": [r.task_id for r in results if r.ok],
+                "refused": {str(r.task_id): r.code for r in refused},
+            },
+        )
         db.session.commit()
     status = 400 if problem else 200
-    return render_template("task_batch.html", action=action, results=results, reasons=reasons, problem=problem,
-                           target=target_name, back=back, done=len(results) - len(refused),
-                           refused=len(refused)), status
+    return render_template(
+        "task_batch.html",
+        action=action,
+        results=results,
+        reasons=reasons,
+        problem=problem,
+        target=target_name,
+        back=back,
+        done=len(results) - len(refused),
+        refused=len(refused),
+    ), status

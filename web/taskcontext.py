@@ -1,5 +1,6 @@
 """What an officer needs beside a task form on the case page: the applicant's appeal (reason and
 evidence files) beside the appeal review, the earlier human decisions beside every approval."""
+
 from flask_babel import gettext as _
 
 from cases.decisions import human_decisions, latest_appeal
@@ -11,8 +12,14 @@ APPEAL_FORMS = ("appeal_review",)
 APPROVAL_FORMS = ("approval",)
 
 # How a decision value reads on the officers' pages (msgids; choice labels of the forms).
-DECISION_WORDS = {"approve": "Approve", "reject": "Reject", "overturn": "Overturn the decision",
-                  "uphold": "Uphold the decision", "remove": "Remove from the programme", "keep": "Keep enrolled"}
+DECISION_WORDS = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "overturn": "Overturn the decision",
+    "uphold": "Uphold the decision",
+    "remove": "Remove from the programme",
+    "keep": "Keep enrolled",
+}
 
 
 def task_context(app, task):
@@ -22,8 +29,9 @@ def task_context(app, task):
         appeal = latest_appeal(db.session, app)
         if appeal is not None or task.form_name in APPEAL_FORMS:  # an approval after an appeal shows it too
             context["appeal"] = appeal
-            context["files"] = [f for f in files_of_case(db.session, app)
-                                if appeal is not None and f.appeal_id == appeal.id]
+            context["files"] = [
+                f for f in files_of_case(db.session, app) if appeal is not None and f.appeal_id == appeal.id
+            ]
     if task.form_name in APPROVAL_FORMS:
         context["decisions"] = human_decisions(db.session, app.case_number)
     return context

@@ -1,4 +1,5 @@
 """Completing a human task from a posted page form (case pages and objection pages share this)."""
+
 from flask import flash, request
 from flask_login import current_user
 
@@ -25,8 +26,9 @@ def complete_from_form(task_id):
         if key not in FORM_META and posted:
             values[key] = posted if len(posted) > 1 or key.endswith("_codes") else posted[0]
     try:
-        complete_task(services().engine, task_id, current_user.actor, values,
-                      expected_claim=request.form.get("claim_stamp"))
+        complete_task(
+            services().engine, task_id, current_user.actor, values, expected_claim=request.form.get("claim_stamp")
+        )
         db.session.commit()
     except EngineError as exc:
         db.session.rollback()

@@ -1,4 +1,5 @@
 """API token pages: each officer creates, lists and revokes their own tokens; administrators see everyone's."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,15 +16,29 @@ bp = Blueprint("tokens", __name__)
 
 
 def _audit(action, token, **detail):
-    record(db.session, current_user.actor, action, target_type="api_token", target_id=token.prefix,
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"officer": token.officer.username, "name": token.name, **detail})
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        target_type="api_token",
+        target_id=token.prefix,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"officer": token.officer.username, "name": token.name, **detail},
+    )
 
 
 def _page(secret=None, errors=None, values=None, status=200):
-    response = render_template("tokens.html", tokens=tokens_of(db.session, current_user.officer), all_view=False,
-                               secret=secret, errors=errors or {}, values=values or {}, choices=EXPIRY_CHOICES,
-                               now=utcnow())
+    response = render_template(
+        "tokens.html",
+        tokens=tokens_of(db.session, current_user.officer),
+        all_view=False,
+        secret=secret,
+        errors=errors or {},
+        values=values or {},
+        choices=EXPIRY_CHOICES,
+        now=utcnow(),
+    )
     # The page may carry a secret shown once: never cache it.
     return response, status, {"Cache-Control": "no-store"}
 
@@ -46,8 +61,9 @@ def create():
         flash(_("The token was not created; see the fields below."), "danger")
         return _page(errors=exc.messages, values=values, status=422)
     try:
-        token, secret = issue_token(db.session, current_user.officer, data["name"], data["days"],
-                                    created_by=current_user.actor.id)
+        token, secret = issue_token(
+            db.session, current_user.officer, data["name"], data["days"], created_by=current_user.actor.id
+        )
     except TokenError as exc:
         db.session.rollback()
         flash(_("The token was not created; see the fields below."), "danger")
@@ -63,8 +79,9 @@ def revoke(token_id):
     """Revoke one of the officer's tokens (administrators: anyone's)."""
     admin = current_user.has_any("administrator")
     try:
-        token = revoke_token(db.session, token_id, by=current_user.actor.id,
-                             owner=None if admin else current_user.officer)
+        token = revoke_token(
+            db.session, token_id, by=current_user.actor.id, owner=None if admin else current_user.officer
+        )
     except TokenError:
         abort(404)
     _audit("token.revoke", token)
@@ -78,5 +95,13 @@ def revoke(token_id):
 @roles_required("administrator")
 def everyone():
     """List every officer's API tokens (administrators)."""
-    return render_template("tokens.html", tokens=all_tokens(db.session), all_view=True, secret=None, errors={},
-                           values={}, choices=EXPIRY_CHOICES, now=utcnow())
+    return render_template(
+        "tokens.html",
+        tokens=all_tokens(db.session),
+        all_view=True,
+        secret=None,
+        errors={},
+        values={},
+        choices=EXPIRY_CHOICES,
+        now=utcnow(),
+    )

@@ -1,4 +1,5 @@
 """Process versions for administrators: who deployed what when, visual diff, moving running instances."""
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -59,8 +60,9 @@ def diff(process_id):
             changes[name] = diff_files(name, old.files[name], new.files[name])
         else:
             changes[name] = None  # added or removed file
-    return render_template("versions_diff.html", process_id=process_id, rows=rows, old=old, new=new,
-                           names=names, changes=changes)
+    return render_template(
+        "versions_diff.html", process_id=process_id, rows=rows, old=old, new=new, names=names, changes=changes
+    )
 
 
 @bp.get("/<process_id>/diff/<name>/data.json")
@@ -71,9 +73,14 @@ def diff_data(process_id, name):
     if name not in old.files or name not in new.files or not name.endswith(".bpmn"):
         abort(404)
     change = diff_files(name, old.files[name], new.files[name])
-    return jsonify(old=old.files[name], new=new.files[name],
-                   added=[c["id"] for c in change["added"]], removed=[c["id"] for c in change["removed"]],
-                   changed=[c["id"] for c in change["changed"]], moved=[c["id"] for c in change["moved"]])
+    return jsonify(
+        old=old.files[name],
+        new=new.files[name],
+        added=[c["id"] for c in change["added"]],
+        removed=[c["id"] for c in change["removed"]],
+        changed=[c["id"] for c in change["changed"]],
+        moved=[c["id"] for c in change["moved"]],
+    )
 
 
 @bp.get("/<process_id>/migrate")
@@ -86,12 +93,26 @@ def plan(process_id):
     except EngineError as exc:
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id))
-    record(db.session, current_user.actor, "process.migration_dry_run", target_type="process_version",
-           target_id=f"{old.id}->{new.id}", ip=request.remote_addr,
-           detail={"instances": len(checks), "movable": sum(c.can_move for c in checks)})
+    record(
+        db.session,
+        current_user.actor,
+        "process.migration_dry_run",
+        target_type="process_version",
+        target_id=f"{old.id}->{new.id}",
+        ip=request.remote_addr,
+        detail={"instances": len(checks), "movable": sum(c.can_move for c in checks)},
+    )
     db.session.commit()
-    return render_template("versions_migrate.html", process_id=process_id, rows=rows, old=old, new=new,
-                           checks=checks, verdict_text=verdict_text, batch=MIGRATE_BATCH)
+    return render_template(
+        "versions_migrate.html",
+        process_id=process_id,
+        rows=rows,
+        old=old,
+        new=new,
+        checks=checks,
+        verdict_text=verdict_text,
+        batch=MIGRATE_BATCH,
+    )
 
 
 @bp.post("/<process_id>/migrate")
@@ -111,12 +132,25 @@ def run(process_id):
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id)), 303
     moved = [r.business_key for r in results if r.can_move]
-    record(db.session, current_user.actor, "process.migrated", target_type="process_version",
-           target_id=f"{old.id}->{new.id}", ip=request.remote_addr,
-           detail={"moved": moved, "refused": [r.business_key for r in results if not r.can_move]})
+    record(
+        db.session,
+        current_user.actor,
+        "process.migrated",
+        target_type="process_version",
+        target_id=f"{old.id}->{new.id}",
+        ip=request.remote_addr,
+        detail={"moved": moved, "refused": [r.business_key for r in results if not r.can_move]},
+    )
     db.session.commit()
-    flash(_("%(moved)d of %(asked)d cases moved to version %(version)d.", moved=len(moved), asked=len(ids),
-            version=new.number), "success" if len(moved) == len(ids) else "warning")
+    flash(
+        _(
+            "%(moved)d of %(asked)d cases moved to version %(version)d.",
+            moved=len(moved),
+            asked=len(ids),
+            version=new.number,
+        ),
+        "success" if len(moved) == len(ids) else "warning",
+    )
     return redirect(url_for("versions.plan", process_id=process_id, old=old.id, new=new.id)), 303
 
 
@@ -131,12 +165,26 @@ def restore(process_id, version_id):
         db.session.rollback()
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id)), 303
-    record(db.session, current_user.actor, "process.version_restored_as_drafts", target_type="process_version",
-           target_id=str(version.id), ip=request.remote_addr, detail={"files": restored})
+    record(
+        db.session,
+        current_user.actor,
+        "process.version_restored_as_drafts",
+        target_type="process_version",
+        target_id=str(version.id),
+        ip=request.remote_addr,
+        detail={"files": restored},
+    )
     db.session.commit()
     if restored:
-        flash(_("The files of version %(id)d are now drafts: %(files)s. Deploy them to make that content current "
-                "again.", id=version.number, files=", ".join(restored)), "success")
+        flash(
+            _(
+                "The files of version %(id)d are now drafts: %(files)s. Deploy them to make that content current "
+                "again.",
+                id=version.number,
+                files=", ".join(restored),
+            ),
+            "success",
+        )
     else:
         flash(_("Version %(id)d has the same files as the deployed bundle.", id=version.number), "info")
     return redirect(url_for("editor.index")), 303
@@ -149,6 +197,12 @@ def file(process_id, version_id, name):
     version = _version_or_404(process_id, version_id)
     if name not in version.files:
         abort(404)
-    return version.files[name], 200, {"Content-Type": "application/xml; charset=utf-8",
-                                      "Content-Disposition": f"attachment; filename={name}",
-                                      "X-Content-Type-Options": "nosniff"}
+    return (
+        version.files[name],
+        200,
+        {
+            "Content-Type": "application/xml; charset=utf-8",
+            "Content-Disposition": f"attachment; filename={name}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -6,6 +6,7 @@ with backoff (engine.wakes) so that one broken instance never holds up the other
 acknowledged after the work (acks_late) and given back when a worker dies in the middle, so a
 killed worker's message is taken by another; the dispatcher re-sends anything still due anyway.
 """
+
 import functools
 import logging
 import os
@@ -63,8 +64,7 @@ def _make_celery(broker, queue):
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         # A request must not hang on a broker that is down: the dispatcher re-sends the hint.
-        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
-                                   "interval_max": 0.5},
+        task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         enable_utc=True,
@@ -104,8 +104,9 @@ def queued_chunk_hints(config):
     celery = celery_for(config)
     try:
         with celery.connection_for_write() as conn:
-            return int(conn.default_channel.queue_declare(queue=runs_queue(config["BANSOS_QUEUE"]),
-                                                          passive=True).message_count)
+            return int(
+                conn.default_channel.queue_declare(queue=runs_queue(config["BANSOS_QUEUE"]), passive=True).message_count
+            )
     except Exception:  # the broker is down, or the queue does not exist yet: we cannot tell
         log.debug("could not read the depth of the runs queue", exc_info=True)
         return None
@@ -159,8 +160,7 @@ def advance_instance(engine, instance_id, now=None, redelivered=False):
         claimed = claim_due(db.session, instance_id, now)
     except Exception:
         db.session.rollback()
-        log.warning("could not look at instance %s; the dispatcher will send it again", instance_id,
-                    exc_info=True)
+        log.warning("could not look at instance %s; the dispatcher will send it again", instance_id, exc_info=True)
         return None
     if not claimed:
         db.session.rollback()
@@ -206,8 +206,14 @@ def _after_fork(**_):
 
 
 @click.command("worker")
-@click.option("--concurrency", "-c", type=int, default=2, show_default=True,
-              help="Processes (prefork) taking messages in parallel.")
+@click.option(
+    "--concurrency",
+    "-c",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Processes (prefork) taking messages in parallel.",
+)
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--hostname", default=None, help="Node name, unique per worker (default: tepat-<pid>@<host>).")
@@ -216,14 +222,24 @@ def worker_command(concurrency, pool, loglevel, hostname):
     """Run a background worker: engine steps, timers and retries from the broker (BANSOS_EXECUTION=celery)."""
     config = current_app.config
     if config["BANSOS_EXECUTION"] != "celery":
-        click.echo("BANSOS_EXECUTION is not \"celery\": requests run the engine themselves; "
-                   "a worker would only wake what the scheduler sends it.", err=True)
+        click.echo(
+            'BANSOS_EXECUTION is not "celery": requests run the engine themselves; '
+            "a worker would only wake what the scheduler sends it.",
+            err=True,
+        )
     _FLASK["app"] = current_app._get_current_object()
     logging.getLogger("spiff").setLevel(logging.WARNING)  # every task state change is not news
     celery = celery_for(config)
-    argv = ["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-            "--without-gossip", "--without-mingle",
-            "-Q", f"{config['BANSOS_QUEUE']},{runs_queue(config['BANSOS_QUEUE'])}"]
+    argv = [
+        "worker",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        "--without-gossip",
+        "--without-mingle",
+        "-Q",
+        f"{config['BANSOS_QUEUE']},{runs_queue(config['BANSOS_QUEUE'])}",
+    ]
     # Each worker needs a node name of its own on the broker (its control queue is exclusive: a
     # second `tepat worker` with the same name stops at start-up). Default: one per process, so that
     # `honcho start -c worker=2` or two workers on one machine just work.

@@ -4,6 +4,7 @@ The key is claimed in the same transaction that creates the case: a retried uplo
 the answer, or sends again after coming back online) finds the case made the first time; two uploads
 with the same key at the same moment make one case (the unique key waits for the first to commit).
 """
+
 import hashlib
 import json
 import re
@@ -44,8 +45,9 @@ def request_hash(application, selfie):
 
 def earlier_submission(session, officer, key, digest):
     """Return the row of an earlier submission with this key (refused if it carried another request)."""
-    row = session.execute(select(ApiSubmission).where(ApiSubmission.officer == officer,
-                                                      ApiSubmission.idempotency_key == key)).scalar_one_or_none()
+    row = session.execute(
+        select(ApiSubmission).where(ApiSubmission.officer == officer, ApiSubmission.idempotency_key == key)
+    ).scalar_one_or_none()
     if row is not None and row.request_hash != digest:
         raise IdempotencyKeyReused("this Idempotency-Key was used for another application", case_number=row.case_number)
     return row

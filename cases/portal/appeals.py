@@ -1,4 +1,5 @@
 """Appeals filed in the portal: only within the window, with the evidence files attached before."""
+
 from engine.db import utcnow
 
 from ..operations import AppealNotAllowed, file_appeal
@@ -16,11 +17,14 @@ def file_portal_appeal(engine, app, reason, window, actor):
         deadline = appeal_deadline(engine.session, app, window)
         # The scheduler may not have closed the window yet: the deadline, not the status, decides.
         if deadline is None or utcnow() > deadline:
-            raise AppealWindowClosed(f"the appeal window of {app.case_number} has closed",
-                                     deadline=deadline.isoformat() if deadline else None)
+            raise AppealWindowClosed(
+                f"the appeal window of {app.case_number} has closed",
+                deadline=deadline.isoformat() if deadline else None,
+            )
     files = pending_files(engine.session, app)
-    appeal = file_appeal(engine, app.case_number, {"reason": reason, "evidence_refs": [f.key for f in files]},
-                         actor=actor)
+    appeal = file_appeal(
+        engine, app.case_number, {"reason": reason, "evidence_refs": [f.key for f in files]}, actor=actor
+    )
     for row in files:
         row.appeal_id = appeal.id
     return appeal

@@ -1,9 +1,10 @@
 """What an applicant may read about their own cases: the cases, a plain timeline, appeals and their
 outcomes, the appeal deadline."""
+
 from datetime import timedelta
 
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
 
 from engine.models import HumanTask
 
@@ -20,8 +21,15 @@ class NotYourCase(CaseNotFound):
 
 def cases_of(session, nik):
     """Return every case of this NIK, newest first."""
-    return session.execute(select(Application).where(Application.nik == nik)
-                           .order_by(Application.created_at.desc(), Application.id.desc())).scalars().all()
+    return (
+        session.execute(
+            select(Application)
+            .where(Application.nik == nik)
+            .order_by(Application.created_at.desc(), Application.id.desc())
+        )
+        .scalars()
+        .all()
+    )
 
 
 def case_of_applicant(session, case_number, nik):
@@ -34,9 +42,15 @@ def case_of_applicant(session, case_number, nik):
 
 def applicant_timeline(session, app):
     """Return the case's timeline lines an applicant sees, oldest first."""
-    return session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id,
-                                                   CaseEvent.kind.in_(APPLICANT_EVENT_KINDS))
-                           .order_by(CaseEvent.at, CaseEvent.id)).scalars().all()
+    return (
+        session.execute(
+            select(CaseEvent)
+            .where(CaseEvent.application_id == app.id, CaseEvent.kind.in_(APPLICANT_EVENT_KINDS))
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def appeal_deadline(session, app, window):
@@ -57,9 +71,11 @@ def appeal_deadline(session, app, window):
 def status_changes(session, app):
     """[(when, status)] of the case's status milestones, newest first, read from the event's structured
     detail (the status the diagram set), never from its display text."""
-    rows = session.execute(select(CaseEvent.at, CaseEvent.detail, CaseEvent.summary).where(
-        CaseEvent.application_id == app.id, CaseEvent.kind == "milestone")
-        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())).all()
+    rows = session.execute(
+        select(CaseEvent.at, CaseEvent.detail, CaseEvent.summary)
+        .where(CaseEvent.application_id == app.id, CaseEvent.kind == "milestone")
+        .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
+    ).all()
     # Rows written before milestones kept their detail (none in a database set up since) fall back to the code
     # in their summary, which was always "Status <CODE>".
     return [(at, (detail or {}).get("status") or summary.removeprefix("Status ")) for at, detail, summary in rows]
@@ -74,14 +90,27 @@ def appeals_of(session, app):
     """Return the case's appeals with what the reviewing officer wrote *for the applicant*:
     [(Appeal, {"reason_codes": [...], "message": str} or None)]. The officer's internal notes are
     never part of it."""
-    appeals = session.execute(select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id)
-                              ).scalars().all()
-    reviews = session.execute(select(HumanTask.data).where(HumanTask.business_key == app.case_number,
-                                                           HumanTask.bpmn_id == "appeal_review",
-                                                           HumanTask.status == "completed")
-                              .order_by(HumanTask.completed_at, HumanTask.id)).scalars().all()
-    replies = [{"reason_codes": list((data or {}).get("appeal_reason_codes") or []),
-                "message": (data or {}).get("appeal_message") or ""} for data in reviews]
+    appeals = session.execute(select(Appeal).where(Appeal.application_id == app.id).order_by(Appeal.id)).scalars().all()
+    reviews = (
+        session.execute(
+            select(HumanTask.data)
+            .where(
+                HumanTask.business_key == app.case_number,
+                HumanTask.bpmn_id == "appeal_review",
+                HumanTask.status == "completed",
+            )
+            .order_by(HumanTask.completed_at, HumanTask.id)
+        )
+        .scalars()
+        .all()
+    )
+    replies = [
+        {
+            "reason_codes": list((data or {}).get("appeal_reason_codes") or []),
+            "message": (data or {}).get("appeal_message") or "",
+        }
+        for data in reviews
+    ]
     decided = [a for a in appeals if a.outcome]
     by_appeal = {a.id: replies[i] if i < len(replies) else None for i, a in enumerate(decided)}
     return [(a, by_appeal.get(a.id)) for a in appeals]
@@ -89,6 +118,13 @@ def appeals_of(session, app):
 
 def cases_registered_by(session, facilitator, limit=200):
     """Return the cases a facilitator registered, newest first."""
-    return session.execute(select(Application).where(Application.facilitator == facilitator,
-                                                     Application.channel == "facilitator")
-                           .order_by(Application.created_at.desc(), Application.id.desc()).limit(limit)).scalars().all()
+    return (
+        session.execute(
+            select(Application)
+            .where(Application.facilitator == facilitator, Application.channel == "facilitator")
+            .order_by(Application.created_at.desc(), Application.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )

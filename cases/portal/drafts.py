@@ -1,4 +1,5 @@
 """Registration drafts: an application filled in step by step, kept on the server until submitted."""
+
 import secrets
 from datetime import datetime
 
@@ -26,20 +27,29 @@ def open_case_of(session, nik):
 
 def draft_of(session, nik, owner=SELF):
     """Return the draft of this person kept by `owner`, or None."""
-    return session.execute(select(RegistrationDraft).where(RegistrationDraft.nik == nik,
-                                                           RegistrationDraft.owner == owner)).scalar_one_or_none()
+    return session.execute(
+        select(RegistrationDraft).where(RegistrationDraft.nik == nik, RegistrationDraft.owner == owner)
+    ).scalar_one_or_none()
 
 
 def draft_by_key(session, key, owner):
     """Return the draft with this handle if `owner` keeps it, else None."""
-    return session.execute(select(RegistrationDraft).where(RegistrationDraft.key == str(key)[:32],
-                                                           RegistrationDraft.owner == owner)).scalar_one_or_none()
+    return session.execute(
+        select(RegistrationDraft).where(RegistrationDraft.key == str(key)[:32], RegistrationDraft.owner == owner)
+    ).scalar_one_or_none()
 
 
 def drafts_kept_by(session, owner):
     """Return the drafts `owner` keeps, most recently changed first."""
-    return session.execute(select(RegistrationDraft).where(RegistrationDraft.owner == owner)
-                           .order_by(RegistrationDraft.updated_at.desc())).scalars().all()
+    return (
+        session.execute(
+            select(RegistrationDraft)
+            .where(RegistrationDraft.owner == owner)
+            .order_by(RegistrationDraft.updated_at.desc())
+        )
+        .scalars()
+        .all()
+    )
 
 
 def start_draft(session, nik, owner=SELF, channel="self"):
@@ -47,8 +57,9 @@ def start_draft(session, nik, owner=SELF, channel="self"):
     draft = draft_of(session, nik, owner)
     if draft is not None:
         return draft
-    draft = RegistrationDraft(key=secrets.token_urlsafe(16)[:22], nik=nik, owner=owner, channel=channel, data={},
-                              steps=[])
+    draft = RegistrationDraft(
+        key=secrets.token_urlsafe(16)[:22], nik=nik, owner=owner, channel=channel, data={}, steps=[]
+    )
     open_transaction(session, RegistrationDraft)  # else on SQLite the savepoint's release commits at once
     try:
         with session.begin_nested():
@@ -95,9 +106,14 @@ def submit_draft(engine, draft, actor):
         raise DraftIncomplete(f"step {next_step(draft)} is not done", step=next_step(draft))
     data = draft.data or {}
     payload = {
-        "nik": draft.nik, "channel": draft.channel, "payment_channel": data.get("payment_channel"),
-        "bank_account": data.get("bank_account") or None, "phone": data.get("phone") or None,
-        "consent": True, "consent_version": data["consent_version"], "selfie_ref": draft.selfie_ref,
+        "nik": draft.nik,
+        "channel": draft.channel,
+        "payment_channel": data.get("payment_channel"),
+        "bank_account": data.get("bank_account") or None,
+        "phone": data.get("phone") or None,
+        "consent": True,
+        "consent_version": data["consent_version"],
+        "selfie_ref": draft.selfie_ref,
     }
     if draft.channel == "facilitator":
         payload["facilitator_id"] = draft.owner

@@ -1,5 +1,6 @@
 """Evidence files sent with appeals: type checked by content, kept outside the web root
 (content-addressed files, mode 0600), attached to the case until the appeal is sent."""
+
 import io
 import secrets
 
@@ -63,21 +64,31 @@ def check_evidence(filename, data, max_bytes):
 
 def pending_files(session, app):
     """Return the files attached to the case's appeal not yet sent."""
-    return session.execute(select(EvidenceFile).where(EvidenceFile.application_id == app.id,
-                                                      EvidenceFile.appeal_id.is_(None))
-                           .order_by(EvidenceFile.id)).scalars().all()
+    return (
+        session.execute(
+            select(EvidenceFile)
+            .where(EvidenceFile.application_id == app.id, EvidenceFile.appeal_id.is_(None))
+            .order_by(EvidenceFile.id)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def files_of_case(session, app):
     """Return every evidence file of the case."""
-    return session.execute(select(EvidenceFile).where(EvidenceFile.application_id == app.id)
-                           .order_by(EvidenceFile.id)).scalars().all()
+    return (
+        session.execute(select(EvidenceFile).where(EvidenceFile.application_id == app.id).order_by(EvidenceFile.id))
+        .scalars()
+        .all()
+    )
 
 
 def evidence_file_of(session, app, key):
     """Return the case's file with this key, or None."""
-    return session.execute(select(EvidenceFile).where(EvidenceFile.application_id == app.id,
-                                                      EvidenceFile.key == str(key)[:32])).scalar_one_or_none()
+    return session.execute(
+        select(EvidenceFile).where(EvidenceFile.application_id == app.id, EvidenceFile.key == str(key)[:32])
+    ).scalar_one_or_none()
 
 
 def attach_evidence(session, store, app, filename, data, uploaded_by, max_bytes, max_files):
@@ -86,8 +97,15 @@ def attach_evidence(session, store, app, filename, data, uploaded_by, max_bytes,
     if len(pending_files(session, app)) >= max_files:
         raise EvidenceRefused("EVIDENCE_TOO_MANY", filename, max_files=max_files)
     stem = filename.rsplit(".", 1)[0] if "." in filename else filename
-    row = EvidenceFile(key=secrets.token_urlsafe(16)[:22], application_id=app.id, filename=f"{stem[:90]}{EXTENSIONS[kind]}",
-                       content_type=EVIDENCE_TYPES[kind], size=len(data), ref=store.put(data), uploaded_by=uploaded_by)
+    row = EvidenceFile(
+        key=secrets.token_urlsafe(16)[:22],
+        application_id=app.id,
+        filename=f"{stem[:90]}{EXTENSIONS[kind]}",
+        content_type=EVIDENCE_TYPES[kind],
+        size=len(data),
+        ref=store.put(data),
+        uploaded_by=uploaded_by,
+    )
     session.add(row)
     session.flush()
     return row
@@ -95,9 +113,11 @@ def attach_evidence(session, store, app, filename, data, uploaded_by, max_bytes,
 
 def remove_pending_file(session, app, key):
     """Remove a file not yet sent with an appeal; return True if there was one."""
-    done = session.execute(delete(EvidenceFile).where(EvidenceFile.application_id == app.id,
-                                                      EvidenceFile.key == str(key)[:32],
-                                                      EvidenceFile.appeal_id.is_(None)))
+    done = session.execute(
+        delete(EvidenceFile).where(
+            EvidenceFile.application_id == app.id, EvidenceFile.key == str(key)[:32], EvidenceFile.appeal_id.is_(None)
+        )
+    )
     return done.rowcount == 1
 
 

@@ -1,4 +1,5 @@
 """Tables of the applicant portal, and the sandbox identity provider's tables on the app's metadata."""
+
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,4 +1,5 @@
 """Messages to applicants about their case: by SMS and in the portal inbox, through the notifier."""
+
 import logging
 
 from integrations.base import TransientIntegrationError

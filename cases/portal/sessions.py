@@ -3,6 +3,7 @@
 The browser keeps a random token (its hash is stored) and, in the signed session cookie, the time of
 its last request; the row keeps the start (absolute expiry) and the end (sign-out).
 """
+
 import hashlib
 import secrets
 from datetime import timedelta
@@ -22,8 +23,12 @@ def open_applicant_session(session, nik, person=None, issuer=None, client_ip=Non
     """Start a session for a verified NIK; return (token for the browser, the row)."""
     token = secrets.token_urlsafe(32)
     row = ApplicantSession(
-        token_hash=_hash(token), nik=nik, issuer=issuer, client_ip=client_ip,
-        name=getattr(person, "name", None), village=getattr(person, "village", None),
+        token_hash=_hash(token),
+        nik=nik,
+        issuer=issuer,
+        client_ip=client_ip,
+        name=getattr(person, "name", None),
+        village=getattr(person, "village", None),
         kk_number=getattr(person, "kk_number", None),
         district_code=getattr(person, "district_code", None) or nik[4:6],
     )
@@ -36,8 +41,9 @@ def applicant_session_for(session, token, max_minutes):
     """Return the live session row for a browser token, or None (unknown, signed out or too old)."""
     if not token:
         return None
-    row = session.execute(select(ApplicantSession).where(ApplicantSession.token_hash == _hash(token))
-                          ).scalar_one_or_none()
+    row = session.execute(
+        select(ApplicantSession).where(ApplicantSession.token_hash == _hash(token))
+    ).scalar_one_or_none()
     if row is None or row.ended_at is not None or utcnow() - row.created_at > timedelta(minutes=max_minutes):
         return None
     return row
@@ -45,8 +51,9 @@ def applicant_session_for(session, token, max_minutes):
 
 def end_applicant_session(session, token):
     """End the session of a browser token (sign-out); return the row or None."""
-    row = session.execute(select(ApplicantSession).where(ApplicantSession.token_hash == _hash(token or ""))
-                          ).scalar_one_or_none()
+    row = session.execute(
+        select(ApplicantSession).where(ApplicantSession.token_hash == _hash(token or ""))
+    ).scalar_one_or_none()
     if row is not None and row.ended_at is None:
         row.ended_at = utcnow()
     return row

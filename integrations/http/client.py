@@ -2,14 +2,15 @@
 
 The wire format (paths, JSON bodies, error codes) is documented in docs/integrations-http.md.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Callable
 
 import httpx
 import pybreaker
@@ -57,7 +58,7 @@ class HttpPolicy:
     max_retry_after: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: dict) -> "HttpPolicy":
+    def from_settings(cls, settings: dict) -> HttpPolicy:
         """Build the policy from the shared BANSOS_HTTP_* settings (missing ones keep the defaults)."""
         keys = {
             "read_timeout": ("BANSOS_HTTP_TIMEOUT_SECONDS", float),
@@ -70,9 +71,11 @@ class HttpPolicy:
         }
         values = {name: kind(settings[key]) for name, (key, kind) in keys.items() if settings.get(key) is not None}
         policy = cls(**values)
-        if policy.retries < 0 or policy.breaker_failures < 1 or min(
-            policy.read_timeout, policy.connect_timeout, policy.backoff, policy.breaker_reset
-        ) < 0:
+        if (
+            policy.retries < 0
+            or policy.breaker_failures < 1
+            or min(policy.read_timeout, policy.connect_timeout, policy.backoff, policy.breaker_reset) < 0
+        ):
             raise ValueError(f"BANSOS_HTTP_* settings out of range: {policy}")
         return policy
 
@@ -107,8 +110,8 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class HttpSource:

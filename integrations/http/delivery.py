@@ -1,9 +1,10 @@
 """HTTP payment gateway and notifier (wire format: docs/integrations-http.md)."""
+
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import timezone
+from datetime import UTC
 
 import httpx
 from marshmallow import fields, validate
@@ -14,7 +15,6 @@ from integrations.http.client import HttpAdapter, error_code, json_body, require
 from integrations.notify import NOTIFY_CHANNELS, Notifier
 from integrations.parsing import AnswerSchema, load_answer, parse_disbursement_receipt
 from integrations.payments import DisbursementReceipt, PaymentGateway, check_disbursement
-
 
 _SIXTEEN_DIGITS = re.compile(r"\d{16}")
 
@@ -54,15 +54,16 @@ class HttpPaymentGateway(HttpAdapter, PaymentGateway):
         """Ask the provider to pay ``amount`` rupiah to this person; return its receipt."""
         check_disbursement(reference, amount, channel, account)
         body = {
-            "reference": reference, "nik": validate_nik(nik), "amount": amount,
-            "channel": channel, "account": account or None,
+            "reference": reference,
+            "nik": validate_nik(nik),
+            "amount": amount,
+            "channel": channel,
+            "account": account or None,
         }
 
         def handle(response: httpx.Response) -> DisbursementReceipt:
             if response.status_code == 409 and error_code(response) == "REFERENCE_CONFLICT":
-                raise DisbursementConflict(
-                    self.source, f"reference {reference!r} was already used for another payment"
-                )
+                raise DisbursementConflict(self.source, f"reference {reference!r} was already used for another payment")
             require_success(response, self.source)
             raw = json_body(response, self.source)
             # The evidence time is when the provider accepted the request, also on a repeated ask.
@@ -73,9 +74,7 @@ class HttpPaymentGateway(HttpAdapter, PaymentGateway):
             return receipt
 
         # The same key on every retry: the provider pays once however often a timeout makes us ask.
-        return self.http.call(
-            "POST", "/disbursements", handle, json=body, headers={"Idempotency-Key": reference}
-        )
+        return self.http.call("POST", "/disbursements", handle, json=body, headers={"Idempotency-Key": reference})
 
 
 class HttpNotifier(HttpAdapter, Notifier):
@@ -83,8 +82,9 @@ class HttpNotifier(HttpAdapter, Notifier):
 
     source = Notifier.source
 
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
-             idempotency_key: str | None = None) -> str:
+    def send(
+        self, recipient_nik: str, channel: str, template: str, params: dict, idempotency_key: str | None = None
+    ) -> str:
         """Send one templated message and return its id."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         body = {"recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params}
@@ -109,6 +109,6 @@ class HttpNotifier(HttpAdapter, Notifier):
             messages = load_answer(_OUTBOX, self.source, json_body(response, self.source))["messages"]
             if any(m["recipient_nik"] != nik for m in messages):
                 raise MalformedResponse(self.source, "outbox lists messages to someone else")
-            return [{**m, "sent_at": m["sent_at"].astimezone(timezone.utc)} for m in messages]
+            return [{**m, "sent_at": m["sent_at"].astimezone(UTC)} for m in messages]
 
         return self.http.call("GET", "/messages", handle, params={"recipient_nik": nik})

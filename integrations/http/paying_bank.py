@@ -6,6 +6,7 @@ sent again (a retry after a lost answer) gets the first receipt again; a referen
 amount, account or NIK is refused whole with ``409 {"error": "REFERENCE_CONFLICT", "references": [...]}``.
 Results arrive later, signed, at Tepat's callback (``POST /api/payments/callback``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,10 +80,14 @@ class HttpPayingBank(HttpAdapter):
             amount = p.get("amount")
             if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0 or not p.get("reference"):
                 raise ValueError(f"payment {p.get('reference')!r}: a reference and a positive whole amount are needed")
-        body = {"batch": batch["reference"], "channel": batch["channel"], "count": len(payments),
-                "total": sum(p["amount"] for p in payments), "callback_url": callback_url,
-                "payments": [{k: p.get(k) for k in ("reference", "nik", "name", "account", "amount")}
-                             for p in payments]}
+        body = {
+            "batch": batch["reference"],
+            "channel": batch["channel"],
+            "count": len(payments),
+            "total": sum(p["amount"] for p in payments),
+            "callback_url": callback_url,
+            "payments": [{k: p.get(k) for k in ("reference", "nik", "name", "account", "amount")} for p in payments],
+        }
         wanted = {p["reference"] for p in payments}
 
         def handle(response: httpx.Response) -> BatchReceipt:
@@ -93,8 +98,7 @@ class HttpPayingBank(HttpAdapter):
             answer = load_answer(_RECEIPT, self.source, json_body(response, self.source))
             if answer["batch"] != batch["reference"] or set(answer["references"]) != wanted:
                 raise MalformedResponse(self.source, "the receipt is for other payments")
-            return BatchReceipt(answer["batch"], answer["accepted"], tuple(answer["references"]),
-                                answer["received_at"])
+            return BatchReceipt(answer["batch"], answer["accepted"], tuple(answer["references"]), answer["received_at"])
 
         # The same key and body on every retry: the bank pays each reference once, however often we ask.
         key = f"{batch['reference']}:{payments[0]['reference']}:{len(payments)}"

@@ -1,4 +1,5 @@
 """HTTP look-ups in the civil, welfare and status registries (wire format: docs/integrations-http.md)."""
+
 from __future__ import annotations
 
 import re
@@ -152,4 +153,3 @@ class HttpCivilServiceRegistry(_HttpLookup, CivilServiceRegistry):
         """Return this person's civil-service category, if any."""
         nik = _key_or_not_found(self.source, nik)
         return self._lookup(f"/people/{nik}", nik, parse_civil_service_record, "nik")
-

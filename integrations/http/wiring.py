@@ -1,4 +1,5 @@
 """Build HTTP adapters from BANSOS_<SYSTEM>_URL and the shared BANSOS_HTTP_* settings."""
+
 from __future__ import annotations
 
 from integrations.http.client import HttpAdapter, HttpPolicy

@@ -1,4 +1,5 @@
 """The identity-provider interface the portal signs applicants in with."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

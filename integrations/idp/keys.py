@@ -1,4 +1,5 @@
 """The sandbox provider's signing key: an RSA key kept as a private JWK file (mode 0600)."""
+
 from __future__ import annotations
 
 import json

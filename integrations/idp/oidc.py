@@ -4,14 +4,16 @@ Authlib drives the protocol (authorization URL, PKCE challenge, token request wi
 authentication); joserfc, Authlib's successor for JOSE, checks the ID token's signature against the
 provider's published keys and its claims (issuer, audience, nonce, expiry, issue time).
 """
+
 from __future__ import annotations
 
 import hmac
 import threading
 import time
 import warnings
-from datetime import datetime, timezone
-from typing import Callable, cast
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import cast
 
 import httpx
 from authlib.common.security import generate_token
@@ -44,11 +46,22 @@ class OidcIdentityProvider(IdentityProvider):
     discovery); the sandbox wiring passes the app itself (httpx.WSGITransport).
     """
 
-    def __init__(self, issuer: str, client_id: str, client_secret: str, *, nik_claim: str = "nik",
-                 scope: str = "openid", metadata: dict | None = None,
-                 browser_authorization_endpoint: str | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 5.0, leeway: int = 60,
-                 pending_ttl: int = 600, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        nik_claim: str = "nik",
+        scope: str = "openid",
+        metadata: dict | None = None,
+        browser_authorization_endpoint: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 5.0,
+        leeway: int = 60,
+        pending_ttl: int = 600,
+        clock: Callable[[], float] = time.time,
+    ):
         if not issuer or not client_id or not client_secret:
             raise ValueError("An OpenID Connect provider needs an issuer, a client id and a client secret.")
         self.issuer = issuer
@@ -74,9 +87,15 @@ class OidcIdentityProvider(IdentityProvider):
         verifier, nonce = generate_token(64), generate_token(32)
         with self._client(redirect_uri) as client:
             url, state = client.create_authorization_url(
-                self._browser_endpoint or metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
-        pending = {"state": state, "nonce": nonce, "code_verifier": verifier, "redirect_uri": redirect_uri,
-                   "started": int(self._clock())}
+                self._browser_endpoint or metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+            )
+        pending = {
+            "state": state,
+            "nonce": nonce,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+            "started": int(self._clock()),
+        }
         return AuthorizationRequest(url=url, pending=pending)
 
     def complete(self, pending: dict, params: dict, redirect_uri: str) -> VerifiedIdentity:
@@ -103,8 +122,10 @@ class OidcIdentityProvider(IdentityProvider):
             raise SignInFailed("NIK_MISSING", f"claim {self.nik_claim!r}: {exc.code}") from exc
         auth_time = claims.get("auth_time")
         return VerifiedIdentity(
-            nik=nik, issuer=claims["iss"], subject=str(claims["sub"]),
-            auth_time=datetime.fromtimestamp(auth_time, timezone.utc) if isinstance(auth_time, int) else None,
+            nik=nik,
+            issuer=claims["iss"],
+            subject=str(claims["sub"]),
+            auth_time=datetime.fromtimestamp(auth_time, UTC) if isinstance(auth_time, int) else None,
             claims=claims,
         )
 
@@ -138,10 +159,16 @@ class OidcIdentityProvider(IdentityProvider):
     # --- plumbing ---------------------------------------------------------------------------------
 
     def _client(self, redirect_uri: str | None = None) -> OAuth2Client:
-        return OAuth2Client(client_id=self.client_id, client_secret=self._client_secret, scope=self.scope,
-                            redirect_uri=redirect_uri, code_challenge_method="S256",
-                            token_endpoint_auth_method="client_secret_basic",
-                            transport=self._transport, timeout=self._timeout)
+        return OAuth2Client(
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            scope=self.scope,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",
+            transport=self._transport,
+            timeout=self._timeout,
+        )
 
     def _get_json(self, url: str) -> dict:
         try:
@@ -162,9 +189,13 @@ class OidcIdentityProvider(IdentityProvider):
     def _exchange(self, code: str, pending: dict, redirect_uri: str) -> dict:
         try:
             with self._client(redirect_uri) as client:
-                token = client.fetch_token(self.metadata()["token_endpoint"], grant_type="authorization_code",
-                                           code=code, code_verifier=pending["code_verifier"],
-                                           redirect_uri=redirect_uri)
+                token = client.fetch_token(
+                    self.metadata()["token_endpoint"],
+                    grant_type="authorization_code",
+                    code=code,
+                    code_verifier=pending["code_verifier"],
+                    redirect_uri=redirect_uri,
+                )
         except OAuthError as exc:
             raise SignInFailed("TOKEN_EXCHANGE_FAILED", str(exc.error)[:100]) from exc
         except httpx.HTTPError as exc:
@@ -185,10 +216,13 @@ class OidcIdentityProvider(IdentityProvider):
                 decoded = jwt.decode(id_token, self._key_set(refresh=True), algorithms=SIGNING_ALGORITHMS)
             claims = decoded.claims
             registry = jwt.JWTClaimsRegistry(
-                now=lambda: int(self._clock()), leeway=self.leeway,
+                now=lambda: int(self._clock()),
+                leeway=self.leeway,
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.client_id},
-                sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
+                sub={"essential": True},
+                exp={"essential": True},
+                iat={"essential": True},
                 nonce={"essential": True, "value": nonce},
             )
             registry.validate(claims)

@@ -7,14 +7,15 @@ Codes are six digits, single use, kept only as an HMAC, valid for a few minutes 
 code requests are rate-limited per NIK and per client address, and repeated failures lock the NIK
 or the address for a while.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -60,8 +61,15 @@ class ChallengeRefused(Exception):
     ``locked_now`` is True when this very failure caused the lock (worth an audit entry).
     """
 
-    def __init__(self, code: str, *, retry_after: int | None = None, attempts_left: int | None = None,
-                 locked_now: bool = False, nik: str | None = None):
+    def __init__(
+        self,
+        code: str,
+        *,
+        retry_after: int | None = None,
+        attempts_left: int | None = None,
+        locked_now: bool = False,
+        nik: str | None = None,
+    ):
         super().__init__(code)
         self.code = code
         self.retry_after = retry_after
@@ -109,9 +117,19 @@ class RegisteredClient:
 class SandboxIdentityServer:
     """The sandbox provider's logic; the web layer serves its pages and endpoints."""
 
-    def __init__(self, session_factory: Callable, tables: IdpTables, registry: CivilRegistry, notifier: Notifier,
-                 signing_key: RSAKey, issuer: str, clients: dict[str, RegisteredClient], secret: bytes,
-                 limits: SignInLimits = SignInLimits(), clock: Callable[[], datetime] = utc_now):
+    def __init__(
+        self,
+        session_factory: Callable,
+        tables: IdpTables,
+        registry: CivilRegistry,
+        notifier: Notifier,
+        signing_key: RSAKey,
+        issuer: str,
+        clients: dict[str, RegisteredClient],
+        secret: bytes,
+        limits: SignInLimits = SignInLimits(),
+        clock: Callable[[], datetime] = utc_now,
+    ):
         self._session_factory = session_factory
         self.t = tables
         self.registry = registry
@@ -133,12 +151,17 @@ class SandboxIdentityServer:
         """Return the OpenID Connect discovery document."""
         base = self.issuer.rstrip("/")
         return {
-            "issuer": self.issuer, "authorization_endpoint": f"{base}/authorize",
-            "token_endpoint": f"{base}/token", "jwks_uri": f"{base}/jwks",
-            "response_types_supported": ["code"], "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"], "scopes_supported": ["openid"],
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "jwks_uri": f"{base}/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["S256"], "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["authorization_code"],
             "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "nik"],
         }
 
@@ -156,8 +179,13 @@ class SandboxIdentityServer:
         # Never redirect anywhere but a registered path on this very host (no open redirect).
         if client is None:
             raise AuthorizationRequestInvalid("unauthorized_client", "unknown client", redirect=False)
-        if parts.scheme not in ("http", "https") or parts.netloc != host or parts.path not in client.redirect_paths \
-                or parts.query or parts.fragment:
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.netloc != host
+            or parts.path not in client.redirect_paths
+            or parts.query
+            or parts.fragment
+        ):
             raise AuthorizationRequestInvalid("invalid_request", "redirect_uri not registered", redirect=False)
         problems = []
         if params.get("response_type") != "code":
@@ -197,16 +225,23 @@ class SandboxIdentityServer:
         if not matches:
             # The same answer for an unknown NIK and a wrong date: the form must not tell who exists.
             self._fail("no_match", nik, client_ip, now)
-        code = f"{secrets.randbelow(10 ** 6):06d}"
+        code = f"{secrets.randbelow(10**6):06d}"
         handle = secrets.token_urlsafe(32)
         expires = now + timedelta(seconds=self.limits.code_ttl_seconds)
         session = self._session
-        session.execute(insert(self.t.challenges).values(
-            handle=handle, nik=nik, code_hash=self._code_hash(handle, code), created_at=now, expires_at=expires,
-            attempts=0, client_ip=client_ip))
+        session.execute(
+            insert(self.t.challenges).values(
+                handle=handle,
+                nik=nik,
+                code_hash=self._code_hash(handle, code),
+                created_at=now,
+                expires_at=expires,
+                attempts=0,
+                client_ip=client_ip,
+            )
+        )
         self._note("code_sent", nik, client_ip, now)
-        self.notifier.send(nik, "SMS", SIGNIN_TEMPLATE,
-                           {"code": code, "minutes": self.limits.code_ttl_seconds // 60})
+        self.notifier.send(nik, "SMS", SIGNIN_TEMPLATE, {"code": code, "minutes": self.limits.code_ttl_seconds // 60})
         session.flush()
         return Challenge(handle=handle, nik=nik, expires_at=expires, code=code)
 
@@ -232,9 +267,15 @@ class SandboxIdentityServer:
             attempts = row.attempts + 1
             session.execute(update(t).where(t.c.id == row.id).values(attempts=attempts))
             left = self.limits.code_attempts - attempts
-            self._fail("code_wrong", row.nik, client_ip, now,
-                       refusal=ChallengeRefused("CODE_WRONG", attempts_left=left, nik=row.nik) if left > 0
-                       else ChallengeRefused("TOO_MANY_ATTEMPTS", nik=row.nik))
+            self._fail(
+                "code_wrong",
+                row.nik,
+                client_ip,
+                now,
+                refusal=ChallengeRefused("CODE_WRONG", attempts_left=left, nik=row.nik)
+                if left > 0
+                else ChallengeRefused("TOO_MANY_ATTEMPTS", nik=row.nik),
+            )
         # Conditional update: of two simultaneous uses of one code exactly one succeeds.
         done = session.execute(update(t).where(t.c.id == row.id, t.c.used_at.is_(None)).values(used_at=now))
         if done.rowcount != 1:
@@ -248,10 +289,18 @@ class SandboxIdentityServer:
         """Return a single-use authorization code for a signed-in person and a checked request."""
         code = secrets.token_urlsafe(32)
         now = self._clock()
-        self._session.execute(insert(self.t.authorization_codes).values(
-            code_hash=hashlib.sha256(code.encode()).hexdigest(), client_id=request["client_id"],
-            redirect_uri=request["redirect_uri"], nonce=request["nonce"], code_challenge=request["code_challenge"],
-            nik=nik, auth_time=now, expires_at=now + timedelta(seconds=self.limits.authorization_code_ttl_seconds)))
+        self._session.execute(
+            insert(self.t.authorization_codes).values(
+                code_hash=hashlib.sha256(code.encode()).hexdigest(),
+                client_id=request["client_id"],
+                redirect_uri=request["redirect_uri"],
+                nonce=request["nonce"],
+                code_challenge=request["code_challenge"],
+                nik=nik,
+                auth_time=now,
+                expires_at=now + timedelta(seconds=self.limits.authorization_code_ttl_seconds),
+            )
+        )
         self._session.flush()
         return code
 
@@ -270,8 +319,9 @@ class SandboxIdentityServer:
         now = self._clock()
         if row is None or row.used_at is not None or as_utc(row.expires_at) <= now:
             raise TokenRequestRefused("invalid_grant", "unknown, used or expired code")
-        done = session.execute(update(t).where(and_(t.c.code_hash == code_hash, t.c.used_at.is_(None)))
-                               .values(used_at=now))
+        done = session.execute(
+            update(t).where(and_(t.c.code_hash == code_hash, t.c.used_at.is_(None))).values(used_at=now)
+        )
         if done.rowcount != 1:
             raise TokenRequestRefused("invalid_grant", "code already used")
         if row.client_id != client_id or row.redirect_uri != form.get("redirect_uri"):
@@ -283,13 +333,23 @@ class SandboxIdentityServer:
         session.flush()
         issued = int(now.timestamp())
         claims = {
-            "iss": self.issuer, "sub": self._subject(row.nik, client_id), "aud": client_id,
-            "iat": issued, "exp": issued + self.limits.id_token_ttl_seconds,
-            "auth_time": int(as_utc(row.auth_time).timestamp()), "nonce": row.nonce, "nik": row.nik,
+            "iss": self.issuer,
+            "sub": self._subject(row.nik, client_id),
+            "aud": client_id,
+            "iat": issued,
+            "exp": issued + self.limits.id_token_ttl_seconds,
+            "auth_time": int(as_utc(row.auth_time).timestamp()),
+            "nonce": row.nonce,
+            "nik": row.nik,
         }
         id_token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, self.key)
-        return {"access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
-                "expires_in": self.limits.id_token_ttl_seconds, "id_token": id_token, "scope": "openid"}
+        return {
+            "access_token": secrets.token_urlsafe(32),
+            "token_type": "Bearer",
+            "expires_in": self.limits.id_token_ttl_seconds,
+            "id_token": id_token,
+            "scope": "openid",
+        }
 
     # --- limits -----------------------------------------------------------------------------------
 
@@ -311,13 +371,22 @@ class SandboxIdentityServer:
         a = self.t.attempts
         since = now - timedelta(seconds=self.limits.lock_seconds)
         remaining = 0
-        for column, value, limit in ((a.c.nik, nik, self.limits.failures_per_nik),
-                                     (a.c.client_ip, client_ip, self.limits.failures_per_client)):
+        for column, value, limit in (
+            (a.c.nik, nik, self.limits.failures_per_nik),
+            (a.c.client_ip, client_ip, self.limits.failures_per_client),
+        ):
             if value is None:
                 continue
-            times = self._session.execute(
-                select(a.c.at).where(column == value, a.c.kind.in_(FAILURE_KINDS), a.c.at > since)
-                .order_by(a.c.at.desc()).limit(limit)).scalars().all()
+            times = (
+                self._session.execute(
+                    select(a.c.at)
+                    .where(column == value, a.c.kind.in_(FAILURE_KINDS), a.c.at > since)
+                    .order_by(a.c.at.desc())
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
             if len(times) >= limit:
                 # Free again when the oldest of the last `limit` failures leaves the window.
                 free_at = as_utc(times[-1]) + timedelta(seconds=self.limits.lock_seconds)
@@ -332,8 +401,10 @@ class SandboxIdentityServer:
     def _refuse_if_too_many_codes(self, nik, client_ip, now):
         a = self.t.attempts
         since = now - timedelta(seconds=self.limits.window_seconds)
-        for column, value, limit in ((a.c.nik, nik, self.limits.codes_per_nik),
-                                     (a.c.client_ip, client_ip, self.limits.codes_per_client)):
+        for column, value, limit in (
+            (a.c.nik, nik, self.limits.codes_per_nik),
+            (a.c.client_ip, client_ip, self.limits.codes_per_client),
+        ):
             if value is None:
                 continue
             count, oldest = self._session.execute(

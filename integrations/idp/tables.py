@@ -3,6 +3,7 @@
 Defined on a MetaData the host passes in (the app's own), so its migrations and per-test clean-up
 cover them; the provider itself only needs the Table objects and a session.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ def define_tables(metadata: MetaData) -> IdpTables:
         t = metadata.tables
         return IdpTables(t["idp_challenges"], t["idp_attempts"], t["idp_authorization_codes"])
     challenges = Table(
-        "idp_challenges", metadata,
+        "idp_challenges",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         # The browser holds this random handle, never the row id.
         Column("handle", String(64), nullable=False, unique=True),
@@ -39,7 +41,8 @@ def define_tables(metadata: MetaData) -> IdpTables:
         Column("client_ip", String(45), nullable=True),
     )
     attempts = Table(
-        "idp_attempts", metadata,
+        "idp_attempts",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("at", DateTime(timezone=True), nullable=False, index=True),
         # code_sent | no_match | code_wrong | locked
@@ -48,7 +51,8 @@ def define_tables(metadata: MetaData) -> IdpTables:
         Column("client_ip", String(45), nullable=True, index=True),
     )
     authorization_codes = Table(
-        "idp_authorization_codes", metadata,
+        "idp_authorization_codes",
+        metadata,
         Column("code_hash", String(64), primary_key=True),
         Column("client_id", String(100), nullable=False),
         Column("redirect_uri", String(500), nullable=False),

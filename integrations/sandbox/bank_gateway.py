@@ -7,13 +7,14 @@ its first receipt again, and a reference reused with another amount, account or 
 file sandbox (`paying_bank.outcome` and `draws`), posted as callbacks signed with each channel's own secret.
 Failure modes ("slow": take the part, then answer too late; "error500") let tests try retries.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -42,7 +43,7 @@ class BankSimulator:
         self._thread: threading.Thread | None = None
         self.port = 0
 
-    def start(self) -> "BankSimulator":
+    def start(self) -> BankSimulator:
         server = self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
         self.port = server.server_port
         thread = self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -108,24 +109,46 @@ class BankSimulator:
             return _json({"error": "INVALID_REQUEST", "message": "every payment needs a reference and an amount"}, 422)
         if (body.get("count"), body.get("total")) != (len(payments), sum(p["amount"] for p in payments)):
             return _json({"error": "CONTROL_TOTALS", "message": "count or total does not match the payments"}, 422)
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         with self._lock:
-            conflicts = [p["reference"] for p in payments if p["reference"] in self.accepted
-                         and any(self.accepted[p["reference"]][k] != p.get(k) for k in ("amount", "account", "nik"))]
+            conflicts = [
+                p["reference"]
+                for p in payments
+                if p["reference"] in self.accepted
+                and any(self.accepted[p["reference"]][k] != p.get(k) for k in ("amount", "account", "nik"))
+            ]
             if conflicts:
-                return _json({"error": "REFERENCE_CONFLICT", "references": conflicts,
-                              "message": "references used before for another amount, account or NIK"}, 409)
+                return _json(
+                    {
+                        "error": "REFERENCE_CONFLICT",
+                        "references": conflicts,
+                        "message": "references used before for another amount, account or NIK",
+                    },
+                    409,
+                )
             new = 0
             for p in payments:
                 if p["reference"] not in self.accepted:
-                    self.accepted[p["reference"]] = {**p, "batch": body.get("batch"), "channel": channel,
-                                                     "callback_url": body.get("callback_url")}
+                    self.accepted[p["reference"]] = {
+                        **p,
+                        "batch": body.get("batch"),
+                        "channel": channel,
+                        "callback_url": body.get("callback_url"),
+                    }
                     self.received_at[p["reference"]] = now
                     self.payouts[p["reference"]] += 1
                     new += 1
             first = min(self.received_at[p["reference"]] for p in payments)
-        return _json({"batch": body.get("batch"), "accepted": len(payments), "new": new, "received_at": first,
-                      "references": [p["reference"] for p in payments]}, 201 if new else 200)
+        return _json(
+            {
+                "batch": body.get("batch"),
+                "accepted": len(payments),
+                "new": new,
+                "received_at": first,
+                "references": [p["reference"] for p in payments],
+            },
+            201 if new else 200,
+        )
 
     # --- callbacks -------------------------------------------------------------------------
 
@@ -140,14 +163,28 @@ class BankSimulator:
                 status = "DRAWN"
             else:
                 continue
-            out.append({"reference": p["reference"], "amount": p["amount"], "status": status,
-                        "failure_code": failure, "date": day.isoformat()})
+            out.append(
+                {
+                    "reference": p["reference"],
+                    "amount": p["amount"],
+                    "status": status,
+                    "failure_code": failure,
+                    "date": day.isoformat(),
+                }
+            )
             if only is not None and len(out) >= only:
                 break
         return out
 
-    def callback(self, batch: str, results: list[dict], callback_id: str, timestamp: int | None = None,
-                 secret: str | None = None, channel: str | None = None) -> tuple[bytes, dict]:
+    def callback(
+        self,
+        batch: str,
+        results: list[dict],
+        callback_id: str,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        channel: str | None = None,
+    ) -> tuple[bytes, dict]:
         """A signed callback: (body, headers) to POST to Tepat's callback URL.
 
         Signed with the secret of the batch's channel (`<cycle>-<channel>`, or `channel`), or with `secret`.
@@ -156,8 +193,11 @@ class BankSimulator:
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         if secret is None:
             secret = self.secrets.get(channel or batch.rsplit("-", 1)[-1], "")
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: stamp,
-                   SIGNATURE_HEADER: sign(secret, stamp, body)}
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign(secret, stamp, body),
+        }
         return body, headers
 
     def post_callbacks(self, batch: str, day: date, stage: str = "credit", chunk: int = 1000, post=None) -> list:
@@ -175,6 +215,6 @@ class BankSimulator:
         post = post or (lambda u, b, h: httpx.post(u, content=b, headers=h, timeout=10))
         answers = []
         for n, start in enumerate(range(0, len(results), chunk)):
-            body, headers = self.callback(batch, results[start:start + chunk], f"{batch}-{stage}-{n}")
+            body, headers = self.callback(batch, results[start : start + chunk], f"{batch}-{stage}-{n}")
             answers.append(post(url, body, headers))
         return answers

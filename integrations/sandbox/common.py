@@ -1,8 +1,9 @@
 """Plumbing shared by the sandbox adapters: session, clock, faults and answer parsing."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,7 @@ def iso(value: date | None) -> str | None:
 
 def as_utc(value: datetime) -> datetime:
     """Return a stored datetime as aware UTC (SQLite hands back naive values)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class SandboxAdapter:

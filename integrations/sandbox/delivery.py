@@ -1,4 +1,5 @@
 """Sandbox payment gateway and notifier: requests are kept in tables instead of sent."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,6 @@ from integrations.sandbox import tables as t
 from integrations.sandbox.common import SandboxAdapter, as_utc
 from integrations.sandbox.faults import malform
 
-
 # Built once and reused with their values as parameters (no statement construction per call).
 _DISBURSEMENT_BY_REFERENCE = select(t.disbursements).where(t.disbursements.c.reference == bindparam("reference"))
 _INSERT_DISBURSEMENT = insert(t.disbursements)
@@ -26,7 +26,8 @@ _OUTBOX_BY_KEY = select(t.outbox.c.id).where(t.outbox.c.idempotency_key == bindp
 _INSERT_OUTBOX = insert(t.outbox)
 # A message with an idempotency key already used is not stored again (uq_sandbox_outbox_idempotency_key).
 _UPSERTS = {
-    name: dialect_insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.idempotency_key])
+    name: dialect_insert(t.outbox)
+    .on_conflict_do_nothing(index_elements=[t.outbox.c.idempotency_key])
     .returning(t.outbox.c.id)
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
@@ -56,14 +57,17 @@ class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
         row = session.execute(_DISBURSEMENT_BY_REFERENCE, {"reference": reference}).first()
         if row is not None:
             if (row.nik, row.amount, row.channel, row.account) != (nik, amount, channel, account):
-                raise DisbursementConflict(
-                    self.source, f"reference {reference!r} was already used for another payment"
-                )
+                raise DisbursementConflict(self.source, f"reference {reference!r} was already used for another payment")
             return self._receipt(row, malformed)
         digest = hashlib.sha256(reference.encode()).hexdigest()[:12].upper()
         values = {
-            "reference": reference, "nik": nik, "amount": amount, "channel": channel,
-            "account": account, "provider_ref": f"{channel}-{digest}", "requested_at": self._clock(),
+            "reference": reference,
+            "nik": nik,
+            "amount": amount,
+            "channel": channel,
+            "account": account,
+            "provider_ref": f"{channel}-{digest}",
+            "requested_at": self._clock(),
         }
         # A Core insert goes to the database as it is; no flush of the caller's session (that
         # would write its half-built rows early), and the receipt comes from the values sent.
@@ -76,8 +80,9 @@ class SandboxNotifier(SandboxAdapter, Notifier):
 
     source = Notifier.source
 
-    def send(self, recipient_nik: str, channel: str, template: str, params: dict,
-             idempotency_key: str | None = None) -> str:
+    def send(
+        self, recipient_nik: str, channel: str, template: str, params: dict, idempotency_key: str | None = None
+    ) -> str:
         """Send one templated message and return its id (the first one's, for a key already used)."""
         recipient_nik, params = self.checked(recipient_nik, channel, template, params)
         session = self._session
@@ -85,9 +90,17 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         if idempotency_key and dialect in _UPSERTS and self._faults.quiet(self.source, recipient_nik):
             # No fault can apply: one round trip for a new key (the INSERT that skips a used key);
             # a used key is then read, as below.
-            inserted = session.execute(_UPSERTS[dialect], {
-                "recipient_nik": recipient_nik, "channel": channel, "template": template, "params": params,
-                "sent_at": self._clock(), "idempotency_key": idempotency_key}).scalar()
+            inserted = session.execute(
+                _UPSERTS[dialect],
+                {
+                    "recipient_nik": recipient_nik,
+                    "channel": channel,
+                    "template": template,
+                    "params": params,
+                    "sent_at": self._clock(),
+                    "idempotency_key": idempotency_key,
+                },
+            ).scalar()
             if inserted is None:
                 inserted = session.execute(_OUTBOX_BY_KEY, {"key": idempotency_key}).scalar()
             return str(inserted)
@@ -98,10 +111,20 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         if self._faults.before_call(self.source, recipient_nik):
             # A garbled acknowledgement: the message may or may not have gone; nothing is stored.
             raise MalformedResponse(self.source, "sandbox: acknowledgement without a message id")
-        result = cast(CursorResult, session.execute(_INSERT_OUTBOX, {
-            "recipient_nik": recipient_nik, "channel": channel, "template": template,
-            "params": params, "sent_at": self._clock(), "idempotency_key": idempotency_key or None,
-        }))
+        result = cast(
+            CursorResult,
+            session.execute(
+                _INSERT_OUTBOX,
+                {
+                    "recipient_nik": recipient_nik,
+                    "channel": channel,
+                    "template": template,
+                    "params": params,
+                    "sent_at": self._clock(),
+                    "idempotency_key": idempotency_key or None,
+                },
+            ),
+        )
         key = result.inserted_primary_key
         assert key is not None  # a single-row INSERT has one
         return str(key[0])
@@ -109,14 +132,16 @@ class SandboxNotifier(SandboxAdapter, Notifier):
     def outbox(self, recipient_nik: str) -> list[dict]:
         """Return the messages sent to this person, oldest first."""
         rows = self._session.execute(
-            select(t.outbox)
-            .where(t.outbox.c.recipient_nik == str(recipient_nik).strip())
-            .order_by(t.outbox.c.id)
+            select(t.outbox).where(t.outbox.c.recipient_nik == str(recipient_nik).strip()).order_by(t.outbox.c.id)
         ).all()
         return [
             {
-                "message_id": str(r.id), "recipient_nik": r.recipient_nik, "channel": r.channel,
-                "template": r.template, "params": r.params, "sent_at": as_utc(r.sent_at),
+                "message_id": str(r.id),
+                "recipient_nik": r.recipient_nik,
+                "channel": r.channel,
+                "template": r.template,
+                "params": r.params,
+                "sent_at": as_utc(r.sent_at),
             }
             for r in rows
         ]

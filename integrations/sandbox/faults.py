@@ -1,4 +1,5 @@
 """Fault injection shared by every sandbox adapter."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,8 +10,14 @@ from collections import defaultdict, deque
 from integrations.base import IntegrationTimeout, IntegrationUnavailable, MalformedResponse
 
 SOURCES = (
-    "civil_registry", "dtsen", "bpjs_health", "bpjs_employment",
-    "assets", "civil_service", "payments", "notify",
+    "civil_registry",
+    "dtsen",
+    "bpjs_health",
+    "bpjs_employment",
+    "assets",
+    "civil_service",
+    "payments",
+    "notify",
 )
 FAULT_KINDS = {
     "timeout": IntegrationTimeout,

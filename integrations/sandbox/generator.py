@@ -1,4 +1,5 @@
 """Write a synthetic population of Banyuwangi as registry extract workbooks."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,11 @@ from integrations.sandbox.population import Household, PopulationSynthesiser
 
 # Reference photos (files in the shared faces folder) and the sex of the person shown.
 DEFAULT_PHOTO_PEOPLE = (
-    ("obama.jpg", "M"), ("biden.jpg", "M"), ("alex_lacamoire1.jpg", "M"),
-    ("kit_harington1.jpeg", "M"), ("rose_leslie1.jpg", "F"),
+    ("obama.jpg", "M"),
+    ("biden.jpg", "M"),
+    ("alex_lacamoire1.jpg", "M"),
+    ("kit_harington1.jpeg", "M"),
+    ("rose_leslie1.jpg", "F"),
 )
 DEFAULT_AS_OF = date(2025, 6, 30)
 DEFAULT_MINIMUM_WAGE = 2_810_000  # UMK Banyuwangi 2025, rupiah per month
@@ -23,9 +27,18 @@ PERSONAS_FILE = "personas.json"
 # Civil-service categories of the "civil servant household" ground (processes/eligibility.dmn).
 CIVIL_SERVANT_CATEGORIES = ("ASN", "TNI", "POLRI", "PENSIUNAN")
 PERSONA_KINDS = (
-    "eligible_head_with_photo", "eligible_head_without_photo", "eligible_family_with_children",
-    "civil_servant", "civil_servant_poor_family", "deceased", "high_wage", "not_in_dtsen", "rich_decile",
-    "four_wheel_vehicle", "large_electricity", "company_owner",
+    "eligible_head_with_photo",
+    "eligible_head_without_photo",
+    "eligible_family_with_children",
+    "civil_servant",
+    "civil_servant_poor_family",
+    "deceased",
+    "high_wage",
+    "not_in_dtsen",
+    "rich_decile",
+    "four_wheel_vehicle",
+    "large_electricity",
+    "company_owner",
 )
 
 
@@ -73,8 +86,7 @@ class _PersonaCollector:
             self.personas[kind] = nik
             self._used.add(nik)
             person = self._members[nik]
-            self.sign_in[kind] = {"nik": nik, "birth_date": person["birth_date"].isoformat(),
-                                  "name": person["name"]}
+            self.sign_in[kind] = {"nik": nik, "birth_date": person["birth_date"].isoformat(), "name": person["name"]}
 
     def _give_photo(self, hh: Household) -> None:
         adults = [m for m in hh.members if m["alive"] and 18 <= m["age"] <= 69]
@@ -94,15 +106,18 @@ class _PersonaCollector:
         if clean and low and self.photos:
             self._give_photo(hh)
         if clean and low and head["alive"]:
-            self._keep("eligible_head_with_photo" if head["photo_ref"] else "eligible_head_without_photo",
-                       head["nik"])
+            self._keep("eligible_head_with_photo" if head["photo_ref"] else "eligible_head_without_photo", head["nik"])
             if any(m["school_level"] or m["age"] <= 6 for m in hh.members if m["alive"]):
                 self._keep("eligible_family_with_children", head["nik"])
         for nik, category in hh.civil_service:
             if category in ("ASN", "TNI", "POLRI"):
                 self._keep("civil_servant", nik)
-        if (hh.civil_service and low and all(c in CIVIL_SERVANT_CATEGORIES for _, c in hh.civil_service)
-                and household_is_clean(hh, self.minimum_wage, ignore_civil_service=True)):
+        if (
+            hh.civil_service
+            and low
+            and all(c in CIVIL_SERVANT_CATEGORIES for _, c in hh.civil_service)
+            and household_is_clean(hh, self.minimum_wage, ignore_civil_service=True)
+        ):
             # A poor family excluded on the civil-service ground alone: the appeal demo (an overturn
             # of that one ground leaves a family the programmes still take).
             self._keep("civil_servant_poor_family", head["nik"])
@@ -128,10 +143,22 @@ class _PersonaCollector:
 
 def _person_row(m: dict, hh: Household) -> tuple:
     return (
-        m["nik"], hh.kk_number, m["name"], x.SEX_LABELS[m["sex"]], m["birth_date"],
-        x.RELATION_LABELS[m["relation"]], hh.district.code, hh.district.name, hh.village, hh.address,
-        x.ALIVE_LABELS[m["alive"]], m["death_date"], x.YES_NO[m["disability"]],
-        x.YES_NO[m["pregnant"]], m["school_level"], m["photo_ref"],
+        m["nik"],
+        hh.kk_number,
+        m["name"],
+        x.SEX_LABELS[m["sex"]],
+        m["birth_date"],
+        x.RELATION_LABELS[m["relation"]],
+        hh.district.code,
+        hh.district.name,
+        hh.village,
+        hh.address,
+        x.ALIVE_LABELS[m["alive"]],
+        m["death_date"],
+        x.YES_NO[m["disability"]],
+        x.YES_NO[m["pregnant"]],
+        m["school_level"],
+        m["photo_ref"],
     )
 
 
@@ -146,8 +173,7 @@ def _household_rows(hh: Household):
         yield x.BPJS_HEALTH, (nik, segment, x.ACTIVE_LABELS[active])
     for nik, wage, employer in hh.employment:
         yield x.BPJS_EMPLOYMENT, (nik, wage, employer)
-    yield x.ASSETS, (hh.kk_number, hh.four_wheel_vehicles, hh.electricity_va,
-                     x.YES_NO[hh.electricity_subsidised])
+    yield x.ASSETS, (hh.kk_number, hh.four_wheel_vehicles, hh.electricity_va, x.YES_NO[hh.electricity_subsidised])
     for nik, role, company in hh.company_roles:
         yield x.COMPANY_ROLES, (nik, x.ROLE_LABELS[role], company)
     for nik, category in hh.civil_service:
@@ -196,11 +222,20 @@ def generate_population(
     report.personas = {k: collector.personas[k] for k in PERSONA_KINDS if k in collector.personas}
     report.sign_in = {k: collector.sign_in[k] for k in report.personas}
     report.photo_holders = dict(collector.photo_holders)
-    (out / PERSONAS_FILE).write_text(json.dumps(
-        {"seed": seed, "people": report.people, "households": report.households,
-         "personas": report.personas, "sign_in": report.sign_in, "photo_holders": report.photo_holders},
-        indent=2, sort_keys=True,
-    ))
+    (out / PERSONAS_FILE).write_text(
+        json.dumps(
+            {
+                "seed": seed,
+                "people": report.people,
+                "households": report.households,
+                "personas": report.personas,
+                "sign_in": report.sign_in,
+                "photo_holders": report.photo_holders,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
     return report
 
 

@@ -1,4 +1,5 @@
 """The error workbook of an import: the refused rows with their reasons and original cells."""
+
 from __future__ import annotations
 
 import os
@@ -38,11 +39,27 @@ def write_error_workbook(path, errors: list, headers: dict) -> Path:
         if not rows:
             continue
         sheet = wb.create_sheet(_sheet_title(layout, used))
-        sheet.append(["WORKBOOK", "SHEET", "ROW", "COLUMNS", "REASON",
-                      *[h or f"(column {i + 1})" for i, h in enumerate(headers[layout])]])
+        sheet.append(
+            [
+                "WORKBOOK",
+                "SHEET",
+                "ROW",
+                "COLUMNS",
+                "REASON",
+                *[h or f"(column {i + 1})" for i, h in enumerate(headers[layout])],
+            ]
+        )
         for e in rows:
-            sheet.append([e.workbook, e.sheet, e.row, ", ".join(e.columns), _text_cell(sheet, e.reason),
-                          *[_text_cell(sheet, v) for v in e.values]])
+            sheet.append(
+                [
+                    e.workbook,
+                    e.sheet,
+                    e.row,
+                    ", ".join(e.columns),
+                    _text_cell(sheet, e.reason),
+                    *[_text_cell(sheet, v) for v in e.values],
+                ]
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a reader never sees half a workbook.
     handle, temporary = tempfile.mkstemp(prefix=".import-errors-", suffix=".xlsx", dir=path.parent)

@@ -1,10 +1,11 @@
 """The rules an extract row must pass: cell parsers per column type, cross-column checks, and how each
 sheet maps onto its table (used by the importer; kept apart so the sync logic reads on its own)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable
 
 from sqlalchemy import Table
 
@@ -14,6 +15,7 @@ from integrations.nik import _check_region, nik_day_code
 from integrations.registries import CIVIL_SERVICE_CATEGORIES, HEALTH_SEGMENTS
 from integrations.sandbox import extracts as x
 from integrations.sandbox import tables as t
+
 
 class RowRefused(ValueError):
     """One reason a row is refused; ``columns`` are the sheet columns at fault."""
@@ -49,6 +51,7 @@ def _text(column: str, length: int, required: bool = True, default=None):
         if len(value) > length:
             raise RowRefused(f"{column} is longer than {length} characters")
         return value
+
     return parse
 
 
@@ -59,8 +62,10 @@ def _digits(value, column: str) -> str:
     elif value.__class__ is int:
         text = str(value)
     elif isinstance(value, float):
-        raise RowRefused(f"{column} is stored as a number in floating-point form ({value:.15g}); Excel keeps "
-                   "only 15 digits, so store identity numbers as text")
+        raise RowRefused(
+            f"{column} is stored as a number in floating-point form ({value:.15g}); Excel keeps "
+            "only 15 digits, so store identity numbers as text"
+        )
     elif value is None:
         text = ""
     else:
@@ -76,11 +81,13 @@ def _nik(column: str = "NIK"):
             return validate_nik(_digits(value, column))
         except NikInvalid as exc:
             raise RowRefused(f"{column} invalid ({exc.code}): {exc.message}") from None
+
     return parse
 
 
 def _kk(column: str = "NO_KK"):
     """A family-card number: 16 digits, region code, issue date DDMMYY, serial 0001-9999."""
+
     def parse(value):
         text = _digits(value, column)
         if not (len(text) == 16 and text.isascii() and text.isdigit()):
@@ -96,6 +103,7 @@ def _kk(column: str = "NO_KK"):
         if text[12:] == "0000":
             raise RowRefused(f"{column} invalid (KK_SERIAL): serial 0000 is never issued.")
         return text
+
     return parse
 
 
@@ -134,6 +142,7 @@ def _date(column: str, required: bool = True, not_in_future: bool = False):
         if not_in_future and value > date.today():
             raise RowRefused(f"{column} {value.isoformat()} is in the future")
         return value
+
     return parse
 
 
@@ -169,6 +178,7 @@ def _int(column: str, low: int = 0, high: int = 2**31 - 1, required: bool = True
         if not low <= number <= high:
             raise RowRefused(f"{column} {number} is out of range ({low}-{high})")
         return number
+
     return parse
 
 
@@ -187,6 +197,7 @@ def _label(column: str, labels: dict, required: bool = True):
             return labels[text.upper()]
         except KeyError:
             raise RowRefused(f"{column} {text!r} is not one of {choices}") from None
+
     return parse
 
 
@@ -198,6 +209,7 @@ def _district(column: str = "KODE_KECAMATAN"):
         if text not in x.DISTRICT_BY_CODE:
             raise RowRefused(f"{column} {text!r} is not a district of Banyuwangi")
         return text
+
     return parse
 
 
@@ -242,60 +254,108 @@ class SheetSpec:
 
 
 SHEET_SPECS = (
-    SheetSpec(x.HOUSEHOLDS, t.households, (
-        ("NO_KK", "kk_number", _kk()),
-        ("KODE_KECAMATAN", "district_code", _district()),
-        ("DESA", "village", _text("DESA", 60)),
-        ("NIK_KEPALA_KELUARGA", "head_nik", _nik("NIK_KEPALA_KELUARGA")),
-    ), key=("kk_number",)),
-    SheetSpec(x.PEOPLE, t.people, (
-        ("NIK", "nik", _nik()),
-        ("NO_KK", "kk_number", _kk()),
-        ("NAMA_LENGKAP", "name", _text("NAMA_LENGKAP", 120)),
-        ("JENIS_KELAMIN", "sex", _label("JENIS_KELAMIN", _SEX)),
-        ("TANGGAL_LAHIR", "birth_date", _date("TANGGAL_LAHIR", not_in_future=True)),
-        ("HUBUNGAN_KELUARGA", "relation", _label("HUBUNGAN_KELUARGA", _RELATION)),
-        ("KODE_KECAMATAN", "district_code", _district()),
-        ("NAMA_KECAMATAN", "district_name", _text("NAMA_KECAMATAN", 60)),
-        ("DESA", "village", _text("DESA", 60)),
-        ("ALAMAT", "address", _text("ALAMAT", 200, required=False, default="")),
-        ("STATUS_HIDUP", "alive", _label("STATUS_HIDUP", _ALIVE)),
-        ("TANGGAL_MENINGGAL", "death_date", _date("TANGGAL_MENINGGAL", required=False, not_in_future=True)),
-        ("PENYANDANG_DISABILITAS", "disability", _label("PENYANDANG_DISABILITAS", _YES_NO)),
-        ("STATUS_HAMIL", "pregnant", _label("STATUS_HAMIL", _YES_NO)),
-        ("JENJANG_SEKOLAH", "school_level", _label("JENJANG_SEKOLAH", _SCHOOL, required=False)),
-        ("FOTO", "photo_ref", _text("FOTO", 200, required=False)),
-    ), key=("nik",), refs=(("kk_number", t.households),), checks=_person_checks),
-    SheetSpec(x.DTSEN, t.dtsen, (
-        ("NO_KK", "kk_number", _kk()),
-        ("DESIL", "decile", _int("DESIL", 1, 10, required=False)),
-        ("TANGGAL_PEMUTAKHIRAN", "updated_at", _date("TANGGAL_PEMUTAKHIRAN", required=False)),
-    ), key=("kk_number",), refs=(("kk_number", t.households),)),
-    SheetSpec(x.BPJS_HEALTH, t.bpjs_health, (
-        ("NIK", "nik", _nik()),
-        ("SEGMEN_PESERTA", "segment", _label("SEGMEN_PESERTA", _SEGMENT)),
-        ("STATUS_KEPESERTAAN", "active", _label("STATUS_KEPESERTAAN", _ACTIVE)),
-    ), key=("nik",), refs=(("nik", t.people),)),
-    SheetSpec(x.BPJS_EMPLOYMENT, t.bpjs_employment, (
-        ("NIK", "nik", _nik()),
-        ("UPAH_BULANAN", "monthly_wage", _int("UPAH_BULANAN", 0, _BIGINT)),
-        ("NAMA_PEMBERI_KERJA", "employer", _text("NAMA_PEMBERI_KERJA", 120, required=False)),
-    ), key=("nik",), refs=(("nik", t.people),)),
-    SheetSpec(x.ASSETS, t.assets, (
-        ("NO_KK", "kk_number", _kk()),
-        ("JUMLAH_KENDARAAN_RODA_EMPAT", "four_wheel_vehicles", _int("JUMLAH_KENDARAAN_RODA_EMPAT")),
-        ("DAYA_LISTRIK_VA", "electricity_va", _int("DAYA_LISTRIK_VA")),
-        ("SUBSIDI_LISTRIK", "electricity_subsidised", _label("SUBSIDI_LISTRIK", _YES_NO)),
-    ), key=("kk_number",), refs=(("kk_number", t.households),)),
-    SheetSpec(x.COMPANY_ROLES, t.company_roles, (
-        ("NIK", "nik", _nik()),
-        ("JABATAN", "role", _label("JABATAN", _ROLE)),
-        ("NAMA_BADAN_USAHA", "company", _text("NAMA_BADAN_USAHA", 120)),
-    ), key=("nik", "role", "company"), refs=(("nik", t.people),)),
-    SheetSpec(x.CIVIL_SERVICE, t.civil_service, (
-        ("NIK", "nik", _nik()),
-        ("KATEGORI", "category", _label("KATEGORI", _CATEGORY)),
-    ), key=("nik",), refs=(("nik", t.people),)),
+    SheetSpec(
+        x.HOUSEHOLDS,
+        t.households,
+        (
+            ("NO_KK", "kk_number", _kk()),
+            ("KODE_KECAMATAN", "district_code", _district()),
+            ("DESA", "village", _text("DESA", 60)),
+            ("NIK_KEPALA_KELUARGA", "head_nik", _nik("NIK_KEPALA_KELUARGA")),
+        ),
+        key=("kk_number",),
+    ),
+    SheetSpec(
+        x.PEOPLE,
+        t.people,
+        (
+            ("NIK", "nik", _nik()),
+            ("NO_KK", "kk_number", _kk()),
+            ("NAMA_LENGKAP", "name", _text("NAMA_LENGKAP", 120)),
+            ("JENIS_KELAMIN", "sex", _label("JENIS_KELAMIN", _SEX)),
+            ("TANGGAL_LAHIR", "birth_date", _date("TANGGAL_LAHIR", not_in_future=True)),
+            ("HUBUNGAN_KELUARGA", "relation", _label("HUBUNGAN_KELUARGA", _RELATION)),
+            ("KODE_KECAMATAN", "district_code", _district()),
+            ("NAMA_KECAMATAN", "district_name", _text("NAMA_KECAMATAN", 60)),
+            ("DESA", "village", _text("DESA", 60)),
+            ("ALAMAT", "address", _text("ALAMAT", 200, required=False, default="")),
+            ("STATUS_HIDUP", "alive", _label("STATUS_HIDUP", _ALIVE)),
+            ("TANGGAL_MENINGGAL", "death_date", _date("TANGGAL_MENINGGAL", required=False, not_in_future=True)),
+            ("PENYANDANG_DISABILITAS", "disability", _label("PENYANDANG_DISABILITAS", _YES_NO)),
+            ("STATUS_HAMIL", "pregnant", _label("STATUS_HAMIL", _YES_NO)),
+            ("JENJANG_SEKOLAH", "school_level", _label("JENJANG_SEKOLAH", _SCHOOL, required=False)),
+            ("FOTO", "photo_ref", _text("FOTO", 200, required=False)),
+        ),
+        key=("nik",),
+        refs=(("kk_number", t.households),),
+        checks=_person_checks,
+    ),
+    SheetSpec(
+        x.DTSEN,
+        t.dtsen,
+        (
+            ("NO_KK", "kk_number", _kk()),
+            ("DESIL", "decile", _int("DESIL", 1, 10, required=False)),
+            ("TANGGAL_PEMUTAKHIRAN", "updated_at", _date("TANGGAL_PEMUTAKHIRAN", required=False)),
+        ),
+        key=("kk_number",),
+        refs=(("kk_number", t.households),),
+    ),
+    SheetSpec(
+        x.BPJS_HEALTH,
+        t.bpjs_health,
+        (
+            ("NIK", "nik", _nik()),
+            ("SEGMEN_PESERTA", "segment", _label("SEGMEN_PESERTA", _SEGMENT)),
+            ("STATUS_KEPESERTAAN", "active", _label("STATUS_KEPESERTAAN", _ACTIVE)),
+        ),
+        key=("nik",),
+        refs=(("nik", t.people),),
+    ),
+    SheetSpec(
+        x.BPJS_EMPLOYMENT,
+        t.bpjs_employment,
+        (
+            ("NIK", "nik", _nik()),
+            ("UPAH_BULANAN", "monthly_wage", _int("UPAH_BULANAN", 0, _BIGINT)),
+            ("NAMA_PEMBERI_KERJA", "employer", _text("NAMA_PEMBERI_KERJA", 120, required=False)),
+        ),
+        key=("nik",),
+        refs=(("nik", t.people),),
+    ),
+    SheetSpec(
+        x.ASSETS,
+        t.assets,
+        (
+            ("NO_KK", "kk_number", _kk()),
+            ("JUMLAH_KENDARAAN_RODA_EMPAT", "four_wheel_vehicles", _int("JUMLAH_KENDARAAN_RODA_EMPAT")),
+            ("DAYA_LISTRIK_VA", "electricity_va", _int("DAYA_LISTRIK_VA")),
+            ("SUBSIDI_LISTRIK", "electricity_subsidised", _label("SUBSIDI_LISTRIK", _YES_NO)),
+        ),
+        key=("kk_number",),
+        refs=(("kk_number", t.households),),
+    ),
+    SheetSpec(
+        x.COMPANY_ROLES,
+        t.company_roles,
+        (
+            ("NIK", "nik", _nik()),
+            ("JABATAN", "role", _label("JABATAN", _ROLE)),
+            ("NAMA_BADAN_USAHA", "company", _text("NAMA_BADAN_USAHA", 120)),
+        ),
+        key=("nik", "role", "company"),
+        refs=(("nik", t.people),),
+    ),
+    SheetSpec(
+        x.CIVIL_SERVICE,
+        t.civil_service,
+        (
+            ("NIK", "nik", _nik()),
+            ("KATEGORI", "category", _label("KATEGORI", _CATEGORY)),
+        ),
+        key=("nik",),
+        refs=(("nik", t.people),),
+    ),
 )
 
 

@@ -10,12 +10,14 @@ An extract that would delete more than a set share of a table's stored rows (a s
 header only, the wrong file, a truncated export) is refused as a whole (MassDeleteRefused) unless
 the caller allows it: the sync would otherwise wipe the registry and exit as if all were well.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -93,8 +95,13 @@ class TableSync:
         return self.inserted + self.updated + self.unchanged + self.kept
 
     def as_dict(self) -> dict:
-        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
-                "deleted": self.deleted, "kept": self.kept}
+        return {
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "kept": self.kept,
+        }
 
 
 @dataclass
@@ -192,7 +199,7 @@ def _update_batch(conn, table: Table, names: tuple, key: str, rows: list) -> Non
 
 def _delete_keys(conn, table: Table, column: str, keys: list) -> None:
     for start in range(0, len(keys), _DELETE_CHUNK):
-        conn.execute(table.delete().where(table.c[column].in_(keys[start:start + _DELETE_CHUNK])))
+        conn.execute(table.delete().where(table.c[column].in_(keys[start : start + _DELETE_CHUNK])))
 
 
 class _Writer:
@@ -243,29 +250,42 @@ def _stored(conn, spec: SheetSpec, names: tuple):
 
 def _known_first(parse, good: set):
     """Skip validating an identity number that is already a good key of the table it refers to."""
+
     def parse_known(value):
         if value.__class__ is str:
             text = value.strip()
             if text in good:
                 return text
         return parse(value)
+
     return parse_known
 
 
-def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportReport, progress,
-                batch_size: int, max_delete_share: float | None) -> None:
+def _sync_sheet(
+    book,
+    header,
+    conn,
+    spec: SheetSpec,
+    keys: dict,
+    report: ImportReport,
+    progress,
+    batch_size: int,
+    max_delete_share: float | None,
+) -> None:
     layout, table = spec.layout, spec.table
     names = tuple(name for _, name, _ in spec.fields)
     width = len(header)
     targets = dict(spec.refs)
-    fields = tuple((column, header.index(column),
-                    _known_first(parse, keys[targets[name].name].good) if name in targets else parse)
-                   for column, name, parse in spec.fields)
+    fields = tuple(
+        (column, header.index(column), _known_first(parse, keys[targets[name].name].good) if name in targets else parse)
+        for column, name, parse in spec.fields
+    )
     key_at = tuple(names.index(k) for k in spec.key)
     key_columns = tuple(spec.fields[i][0] for i in key_at)
     single = key_at[0] if len(key_at) == 1 else None
-    refs = tuple((names.index(name), spec.fields[names.index(name)][0], keys[target.name])
-                 for name, target in spec.refs)
+    refs = tuple(
+        (names.index(name), spec.fields[names.index(name)][0], keys[target.name]) for name, target in spec.refs
+    )
     mine = keys[table.name] = _Keys(f"{layout.workbook}/{layout.sheet}")
     first_row: dict = {}  # key -> row number where it was first seen
     stored, ids, duplicates = _stored(conn, spec, names)
@@ -288,8 +308,11 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
         for column, index, parse in fields:
             if flags and index in flags:
                 value = values[index]
-                reason = (f"{column} holds a formula ({value}) instead of a value" if flags[index] == FORMULA
-                          else f"{column} holds the error value {value}")
+                reason = (
+                    f"{column} holds a formula ({value}) instead of a value"
+                    if flags[index] == FORMULA
+                    else f"{column} holds the error value {value}"
+                )
                 problems = problems or []
                 problems.append(RowRefused(reason, (column,)))
                 row.append(missing)
@@ -322,8 +345,16 @@ def _sync_sheet(book, header, conn, spec: SheetSpec, keys: dict, report: ImportR
                 problems.append(RowRefused(target.explain(column, value), (column,)))
         if problems:
             columns = tuple(dict.fromkeys(c for p in problems for c in p.columns))
-            report.errors.append(RowError(layout.workbook, layout.sheet, number,
-                                          "; ".join(p.message for p in problems), columns, tuple(values)))
+            report.errors.append(
+                RowError(
+                    layout.workbook,
+                    layout.sheet,
+                    number,
+                    "; ".join(p.message for p in problems),
+                    columns,
+                    tuple(values),
+                )
+            )
             if key_ok and key not in mine.good:
                 mine.refused.setdefault(key, number)
             continue
@@ -391,8 +422,17 @@ def import_extracts(
         conn = session.connection()
         keys: dict = {}
         for spec in SHEET_SPECS:
-            _sync_sheet(books[spec.layout.workbook], headers[spec.layout], conn, spec, keys, report,
-                        progress, batch_size, max_delete_share)
+            _sync_sheet(
+                books[spec.layout.workbook],
+                headers[spec.layout],
+                conn,
+                spec,
+                keys,
+                report,
+                progress,
+                batch_size,
+                max_delete_share,
+            )
     except WorkbookUnreadable as exc:  # a sheet that turned out damaged or unsafe while reading
         raise ExtractInvalid(str(exc)) from None
     finally:
@@ -402,8 +442,7 @@ def import_extracts(
         assert max_delete_share is not None  # only a limit finds mass deletes
         raise MassDeleteRefused(max_delete_share, report.mass_deletes)
     if report.errors:
-        report.error_workbook = write_error_workbook(error_workbook_path or default_errors,
-                                                     report.errors, headers)
+        report.error_workbook = write_error_workbook(error_workbook_path or default_errors, report.errors, headers)
     elif error_workbook_path is None and default_errors.is_file():
         try:
             default_errors.unlink()  # the errors of an earlier import no longer hold

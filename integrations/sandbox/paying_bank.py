@@ -6,6 +6,7 @@ same outcome every time: about 2% account closed, 2% dormant, 1% name mismatch, 
 ("draw") reports which credited families drew their money (about 85%); the others stay undrawn and are
 returned after the return period. Layout of both files: docs/payments.md.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ def _bucket(nik, salt):
 def outcome(nik, channel):
     """The failure code this family gets at this channel, or None when it is credited (paid, at the post office)."""
     bucket = _bucket(nik, "credit")
-    for code, percent in (POS_FAILURES if channel == "POS" else BANK_FAILURES):
+    for code, percent in POS_FAILURES if channel == "POS" else BANK_FAILURES:
         if bucket < percent:
             return code
         bucket -= percent
@@ -40,16 +41,27 @@ def parse_batch_file(lines):
     first = next(lines, "").rstrip("\r\n").split(",")
     if len(first) != 6 or first[0] != "H":
         raise ValueError("the first line is not a batch control header")
-    header = {"reference": first[1], "channel": first[2], "count": int(first[3]), "total": int(first[4]),
-              "hash": first[5]}
+    header = {
+        "reference": first[1],
+        "channel": first[2],
+        "count": int(first[3]),
+        "total": int(first[4]),
+        "hash": first[5],
+    }
 
     def details():
         for raw in lines:
             parts = raw.rstrip("\r\n").split(",")
             if len(parts) != 6 or parts[0] != "D":
                 raise ValueError("a batch line is not a D record")
-            yield {"reference": parts[1], "nik": parts[2], "name": parts[3], "account": parts[4],
-                   "amount": int(parts[5])}
+            yield {
+                "reference": parts[1],
+                "nik": parts[2],
+                "name": parts[3],
+                "account": parts[4],
+                "amount": int(parts[5]),
+            }
+
     return header, details()
 
 

@@ -4,14 +4,15 @@ Proportions follow the domain notes: ~2.4 people per family card, DTSEN deciles 
 ~8% of families unranked, PBI health cover for the poorer deciles, wages rising with the decile,
 ~1-2% state employees, ~1% deceased still on their family card, assets in the richer deciles.
 """
+
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
-from typing import Iterator
 
 import numpy as np
 
@@ -19,27 +20,112 @@ from integrations.nik import nik_day_code
 from integrations.sandbox.extracts import DISTRICTS, REGENCY_CODE, District
 
 MALE_NAMES = (
-    "AGUS", "BUDI", "SLAMET", "SUGENG", "JOKO", "BAMBANG", "EKO", "HADI", "WAHYU", "IMAM", "AHMAD",
-    "MUHAMMAD", "SUPRIYADI", "SUTRISNO", "RUDI", "HERU", "YUSUF", "RIZKY", "FAJAR", "DIMAS", "BAGUS",
-    "SUPARMAN", "MISNADI", "SAMSUL", "ABDUL", "ARIF", "DENI", "HENDRA", "ILHAM", "KUSNADI",
+    "AGUS",
+    "BUDI",
+    "SLAMET",
+    "SUGENG",
+    "JOKO",
+    "BAMBANG",
+    "EKO",
+    "HADI",
+    "WAHYU",
+    "IMAM",
+    "AHMAD",
+    "MUHAMMAD",
+    "SUPRIYADI",
+    "SUTRISNO",
+    "RUDI",
+    "HERU",
+    "YUSUF",
+    "RIZKY",
+    "FAJAR",
+    "DIMAS",
+    "BAGUS",
+    "SUPARMAN",
+    "MISNADI",
+    "SAMSUL",
+    "ABDUL",
+    "ARIF",
+    "DENI",
+    "HENDRA",
+    "ILHAM",
+    "KUSNADI",
 )
 FEMALE_NAMES = (
-    "SITI", "SRI", "DEWI", "NUR", "ENDANG", "WAHYUNI", "RINA", "LESTARI", "ANI", "YULIANA", "INDAH",
-    "RATNA", "SULASTRI", "SUWARNI", "KARTINI", "FITRI", "AISYAH", "PUTRI", "NABILA", "DIAN",
-    "MISNATUN", "SUPIYAH", "ROSITA", "UMI", "HALIMAH", "NINGSIH", "TITIK", "WINARSIH",
+    "SITI",
+    "SRI",
+    "DEWI",
+    "NUR",
+    "ENDANG",
+    "WAHYUNI",
+    "RINA",
+    "LESTARI",
+    "ANI",
+    "YULIANA",
+    "INDAH",
+    "RATNA",
+    "SULASTRI",
+    "SUWARNI",
+    "KARTINI",
+    "FITRI",
+    "AISYAH",
+    "PUTRI",
+    "NABILA",
+    "DIAN",
+    "MISNATUN",
+    "SUPIYAH",
+    "ROSITA",
+    "UMI",
+    "HALIMAH",
+    "NINGSIH",
+    "TITIK",
+    "WINARSIH",
 )
 SECOND_NAMES = (
-    "SANTOSO", "WIBOWO", "HIDAYAT", "SAPUTRA", "SETIAWAN", "PRASETYO", "KURNIAWAN", "RAHAYU",
-    "HANDAYANI", "SUSANTI", "WATI", "NINGRUM", "FAUZI", "MAULANA", "FIRMANSYAH", "ANGGRAENI",
+    "SANTOSO",
+    "WIBOWO",
+    "HIDAYAT",
+    "SAPUTRA",
+    "SETIAWAN",
+    "PRASETYO",
+    "KURNIAWAN",
+    "RAHAYU",
+    "HANDAYANI",
+    "SUSANTI",
+    "WATI",
+    "NINGRUM",
+    "FAUZI",
+    "MAULANA",
+    "FIRMANSYAH",
+    "ANGGRAENI",
 )
 HAMLETS = ("KRAJAN", "SUMBERSARI", "TEGALREJO", "KARANGANYAR", "SUMBERAGUNG", "PANCER", "BALUNGAN")
 COMPANY_WORDS = (
-    "SINAR", "SAMUDRA", "BLAMBANGAN", "OSING", "TANI", "MAKMUR", "JAYA", "ABADI", "SENTOSA",
-    "BAHARI", "IJEN", "AGUNG", "MANDIRI", "LESTARI", "PRIMA", "NUSA",
+    "SINAR",
+    "SAMUDRA",
+    "BLAMBANGAN",
+    "OSING",
+    "TANI",
+    "MAKMUR",
+    "JAYA",
+    "ABADI",
+    "SENTOSA",
+    "BAHARI",
+    "IJEN",
+    "AGUNG",
+    "MANDIRI",
+    "LESTARI",
+    "PRIMA",
+    "NUSA",
 )
 CIVIL_CATEGORIES = (
-    ("ASN", 40), ("GURU_SERTIFIKASI", 16), ("TNI", 8), ("POLRI", 8),
-    ("PERANGKAT_DESA", 14), ("NAKES_SERTIFIKASI", 7), ("PEGAWAI_BUMN_BUMD", 7),
+    ("ASN", 40),
+    ("GURU_SERTIFIKASI", 16),
+    ("TNI", 8),
+    ("POLRI", 8),
+    ("PERANGKAT_DESA", 14),
+    ("NAKES_SERTIFIKASI", 7),
+    ("PEGAWAI_BUMN_BUMD", 7),
 )
 # Family size 1..7: mean ~2.4, close to 1.63M people on 680k family cards.
 SIZE_WEIGHTS = (32, 28, 19, 12, 6, 2, 1)
@@ -138,14 +224,21 @@ class PopulationSynthesiser:
             for low, high, level, rate in ((7, 12, "SD", 0.97), (13, 15, "SMP", 0.9), (16, 18, "SMA", 0.75)):
                 if low <= age <= high and rng.random() < rate:
                     school = level
-        pregnant = (alive and sex == "F" and 18 <= age <= 42
-                    and relation in ("ISTRI", "KEPALA") and rng.random() < 0.06)
+        pregnant = alive and sex == "F" and 18 <= age <= 42 and relation in ("ISTRI", "KEPALA") and rng.random() < 0.06
         return {
-            "nik": self._nik(hh.district, born, sex), "kk_number": hh.kk_number,
-            "name": self._name(sex), "sex": sex, "birth_date": born, "relation": relation,
-            "age": age, "alive": alive, "death_date": death_date,
+            "nik": self._nik(hh.district, born, sex),
+            "kk_number": hh.kk_number,
+            "name": self._name(sex),
+            "sex": sex,
+            "birth_date": born,
+            "relation": relation,
+            "age": age,
+            "alive": alive,
+            "death_date": death_date,
             "disability": rng.random() < 0.012 + 0.00035 * age,
-            "pregnant": pregnant, "school_level": school, "photo_ref": None,
+            "pregnant": pregnant,
+            "school_level": school,
+            "photo_ref": None,
         }
 
     # -- family composition -----------------------------------------------------------------
@@ -155,10 +248,12 @@ class PopulationSynthesiser:
         ranked = rng.random() >= 0.08
         decile = rng.randint(1, 10) if ranked else None
         hh = Household(
-            kk_number=self._kk_number(district), district=district,
+            kk_number=self._kk_number(district),
+            district=district,
             village=rng.choice(district.villages),
             address=f"DUSUN {rng.choice(HAMLETS)} RT {rng.randint(1, 12):03d} RW {rng.randint(1, 6):03d}",
-            decile=decile, dtsen_updated=rng.choice(self._dtsen_dates) if ranked else None,
+            decile=decile,
+            dtsen_updated=rng.choice(self._dtsen_dates) if ranked else None,
         )
         head_sex = "M" if rng.random() < 0.85 else "F"
         head_age = int(rng.triangular(19, 90, 42))
@@ -201,13 +296,12 @@ class PopulationSynthesiser:
                 category = "PENSIUNAN"
             if category:
                 hh.civil_service.append((person["nik"], category))
-            employed = (category is None and 18 <= age <= 60
-                        and rng.random() < 0.03 + 0.05 * (welfare - 1))
+            employed = category is None and 18 <= age <= 60 and rng.random() < 0.03 + 0.05 * (welfare - 1)
             if employed:
                 median = 1_100_000 + 480_000 * (welfare - 1)
                 wage = max(500_000, round(median * math.exp(rng.gauss(0, 0.35)), -3))
                 hh.employment.append((person["nik"], int(wage), self._company()))
-            if 25 <= age <= 70 and rng.random() < 0.0005 * welfare ** 1.5:
+            if 25 <= age <= 70 and rng.random() < 0.0005 * welfare**1.5:
                 role = "OWNER" if rng.random() < 0.7 else "DIRECTOR"
                 hh.company_roles.append((person["nik"], role, self._company()))
             segment = self._health_segment(pbi_family, category, employed, welfare)
@@ -234,8 +328,7 @@ class PopulationSynthesiser:
         elif welfare <= 8:
             options = ((900, True, 15), (900, False, 35), (1300, False, 35), (2200, False, 15))
         else:
-            options = ((900, False, 15), (1300, False, 35), (2200, False, 35), (3500, False, 10),
-                       (5500, False, 5))
+            options = ((900, False, 15), (1300, False, 35), (2200, False, 35), (3500, False, 10), (5500, False, 5))
         va, subsidised, _ = rng.choices(options, weights=[o[2] for o in options])[0]
         hh.electricity_va, hh.electricity_subsidised = va, subsidised
         if rng.random() < _CAR_RATE[welfare - 1]:

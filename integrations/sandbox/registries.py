@@ -1,4 +1,5 @@
 """Sandbox look-ups in the civil, welfare and status registries, over the imported extracts."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,9 +59,15 @@ def _any_of(column, name, dialect):
 
 def _member(row) -> dict:
     return {
-        "nik": row.nik, "name": row.name, "relation": row.relation, "sex": row.sex,
-        "birth_date": iso(row.birth_date), "alive": row.alive, "disability": row.disability,
-        "pregnant": row.pregnant, "school_level": row.school_level,
+        "nik": row.nik,
+        "name": row.name,
+        "relation": row.relation,
+        "sex": row.sex,
+        "birth_date": iso(row.birth_date),
+        "alive": row.alive,
+        "disability": row.disability,
+        "pregnant": row.pregnant,
+        "school_level": row.school_level,
     }
 
 
@@ -79,9 +86,13 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
 
     def _raw(self, nik: str) -> dict:
         # One query: the person's whole family card (the person is one of its members).
-        stmt = _statement("family", lambda: select(t.people).where(
-            t.people.c.kk_number == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik"))
-            .scalar_subquery()))
+        stmt = _statement(
+            "family",
+            lambda: select(t.people).where(
+                t.people.c.kk_number
+                == select(t.people.c.kk_number).where(t.people.c.nik == bindparam("nik")).scalar_subquery()
+            ),
+        )
         return self._family_raw(nik, list(self._session.execute(stmt, {"nik": nik}).all()))
 
     def _family_raw(self, nik: str, members) -> dict:
@@ -90,12 +101,20 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
             raise PersonNotFound(self.source, nik)
         members = sorted(members, key=lambda m: (RELATIONS.index(m.relation), m.birth_date, m.nik))
         return {
-            "nik": person.nik, "name": person.name, "sex": person.sex,
-            "birth_date": iso(person.birth_date), "kk_number": person.kk_number,
-            "district_code": person.district_code, "district_name": person.district_name,
-            "village": person.village, "address": person.address, "relation": person.relation,
-            "alive": person.alive, "death_date": iso(person.death_date),
-            "photo_ref": person.photo_ref, "household": [_member(m) for m in members],
+            "nik": person.nik,
+            "name": person.name,
+            "sex": person.sex,
+            "birth_date": iso(person.birth_date),
+            "kk_number": person.kk_number,
+            "district_code": person.district_code,
+            "district_name": person.district_name,
+            "village": person.village,
+            "address": person.address,
+            "relation": person.relation,
+            "alive": person.alive,
+            "death_date": iso(person.death_date),
+            "photo_ref": person.photo_ref,
+            "household": [_member(m) for m in members],
         }
 
     def lookup_person(self, nik: str) -> CivilRecord:
@@ -110,16 +129,28 @@ class SandboxCivilRegistry(SandboxAdapter, CivilRegistry):
         if not wanted:
             return {}
         dialect = self._session.get_bind().dialect.name
-        stmt = _statement(("families", dialect), lambda: select(t.people).where(
-            t.people.c.kk_number.in_(select(t.people.c.kk_number).where(_any_of(t.people.c.nik, "niks", dialect)))))
+        stmt = _statement(
+            ("families", dialect),
+            lambda: select(t.people).where(
+                t.people.c.kk_number.in_(select(t.people.c.kk_number).where(_any_of(t.people.c.nik, "niks", dialect)))
+            ),
+        )
         families: dict[str | None, list] = {}
         card_of: dict[str, str | None] = {}
         for row in self._session.execute(stmt, {"niks": wanted}):
             families.setdefault(row.kk_number, []).append(row)
             card_of[row.nik] = row.kk_number
-        return {nik: (lambda nik=nik: self._answer(
-            nik, lambda: self._family_raw(nik, families.get(card_of.get(nik), [])), parse_civil_record, "household"))
-            for nik in wanted}
+        return {
+            nik: (
+                lambda nik=nik: self._answer(
+                    nik,
+                    lambda: self._family_raw(nik, families.get(card_of.get(nik), [])),
+                    parse_civil_record,
+                    "household",
+                )
+            )
+            for nik in wanted
+        }
 
     def reference_photo(self, nik: str) -> bytes | None:
         """Return the registry photo of this person, or None when there is none."""
@@ -147,10 +178,14 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
 
     def _raw(self, kk_number: str) -> dict:
         # One query: the family card, with its ranking when it has one.
-        stmt = _statement("dtsen", lambda: (
-            select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
-            .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
-            .where(t.households.c.kk_number == bindparam("kk"))))
+        stmt = _statement(
+            "dtsen",
+            lambda: (
+                select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
+                .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
+                .where(t.households.c.kk_number == bindparam("kk"))
+            ),
+        )
         row = self._session.execute(stmt, {"kk": kk_number}).first()
         if row is None:
             raise PersonNotFound(self.source, kk_number)
@@ -162,10 +197,14 @@ class SandboxDtsen(SandboxAdapter, Dtsen):
         if not wanted:
             return {}
         dialect = self._session.get_bind().dialect.name
-        stmt = _statement(("dtsen_many", dialect), lambda: (
-            select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
-            .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
-            .where(_any_of(t.households.c.kk_number, "kks", dialect))))
+        stmt = _statement(
+            ("dtsen_many", dialect),
+            lambda: (
+                select(t.households.c.kk_number, t.dtsen.c.decile, t.dtsen.c.updated_at)
+                .select_from(t.households.outerjoin(t.dtsen, t.dtsen.c.kk_number == t.households.c.kk_number))
+                .where(_any_of(t.households.c.kk_number, "kks", dialect))
+            ),
+        )
         rows = {row.kk_number: row for row in self._session.execute(stmt, {"kks": wanted})}
 
         def raw(kk):
@@ -209,10 +248,14 @@ class _PersonSource(SandboxAdapter):
         """{nik: row} for those of the given people the civil registry knows (one query)."""
         session = self._session
         dialect = session.get_bind().dialect.name
-        query = _statement((type(self), dialect), lambda: (
-            select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
-            .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
-            .where(_any_of(t.people.c.nik, "niks", dialect))))
+        query = _statement(
+            (type(self), dialect),
+            lambda: (
+                select(t.people.c.nik.label("person_nik"), *(self.table.c[c] for c in self.columns))
+                .select_from(t.people.outerjoin(self.table, self.table.c.nik == t.people.c.nik))
+                .where(_any_of(t.people.c.nik, "niks", dialect))
+            ),
+        )
         return {row.person_nik: row for row in session.execute(query, {"niks": wanted})}
 
     def _batch(self, keys, parse, many):
@@ -317,17 +360,30 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
             return {}
         session = self._session
         dialect = session.get_bind().dialect.name
-        stmt = _statement(("assets_many", dialect), lambda: (
-            select(t.households.c.kk_number.label("known"), t.assets.c.kk_number,
-                   t.assets.c.four_wheel_vehicles, t.assets.c.electricity_va, t.assets.c.electricity_subsidised)
-            .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
-            .where(_any_of(t.households.c.kk_number, "kks", dialect))))
+        stmt = _statement(
+            ("assets_many", dialect),
+            lambda: (
+                select(
+                    t.households.c.kk_number.label("known"),
+                    t.assets.c.kk_number,
+                    t.assets.c.four_wheel_vehicles,
+                    t.assets.c.electricity_va,
+                    t.assets.c.electricity_subsidised,
+                )
+                .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
+                .where(_any_of(t.households.c.kk_number, "kks", dialect))
+            ),
+        )
         rows = {row.known: row for row in session.execute(stmt, {"kks": wanted})}
-        stmt = _statement(("company_roles_many", dialect), lambda: (
-            select(t.people.c.kk_number.label("card"), t.company_roles)
-            .select_from(t.company_roles.join(t.people, t.people.c.nik == t.company_roles.c.nik))
-            .where(_any_of(t.people.c.kk_number, "kks", dialect))
-            .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
+        stmt = _statement(
+            ("company_roles_many", dialect),
+            lambda: (
+                select(t.people.c.kk_number.label("card"), t.company_roles)
+                .select_from(t.company_roles.join(t.people, t.people.c.nik == t.company_roles.c.nik))
+                .where(_any_of(t.people.c.kk_number, "kks", dialect))
+                .order_by(t.company_roles.c.nik, t.company_roles.c.id)
+            ),
+        )
         roles: dict[str, list] = {}
         for r in session.execute(stmt, {"kks": wanted}):
             roles.setdefault(r.card, []).append(r)
@@ -337,8 +393,9 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
                 raise PersonNotFound(self.source, kk)
             return self._record_raw(kk, rows[kk], roles.get(kk, []))
 
-        return {kk: (lambda kk=kk: self._answer(kk, lambda: raw(kk), parse_asset_record, "electricity_va"))
-                for kk in wanted}
+        return {
+            kk: (lambda kk=kk: self._answer(kk, lambda: raw(kk), parse_asset_record, "electricity_va")) for kk in wanted
+        }
 
     @staticmethod
     def _record_raw(kk_number, row, roles) -> dict:
@@ -356,18 +413,31 @@ class SandboxAssetRegistry(SandboxAdapter, AssetRegistry):
     def _raw(self, kk_number: str) -> dict:
         session = self._session
         # The family card with its vehicle and electricity record (when there is one), in one query.
-        stmt = _statement("assets", lambda: (
-            select(t.households.c.kk_number.label("known"), t.assets.c.kk_number,
-                   t.assets.c.four_wheel_vehicles, t.assets.c.electricity_va, t.assets.c.electricity_subsidised)
-            .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
-            .where(t.households.c.kk_number == bindparam("kk"))))
+        stmt = _statement(
+            "assets",
+            lambda: (
+                select(
+                    t.households.c.kk_number.label("known"),
+                    t.assets.c.kk_number,
+                    t.assets.c.four_wheel_vehicles,
+                    t.assets.c.electricity_va,
+                    t.assets.c.electricity_subsidised,
+                )
+                .select_from(t.households.outerjoin(t.assets, t.assets.c.kk_number == t.households.c.kk_number))
+                .where(t.households.c.kk_number == bindparam("kk"))
+            ),
+        )
         row = session.execute(stmt, {"kk": kk_number}).first()
         if row is None:
             raise PersonNotFound(self.source, kk_number)
-        stmt = _statement("company_roles", lambda: (
-            select(t.company_roles)
-            .where(t.company_roles.c.nik.in_(select(t.people.c.nik).where(t.people.c.kk_number == bindparam("kk"))))
-            .order_by(t.company_roles.c.nik, t.company_roles.c.id)))
+        stmt = _statement(
+            "company_roles",
+            lambda: (
+                select(t.company_roles)
+                .where(t.company_roles.c.nik.in_(select(t.people.c.nik).where(t.people.c.kk_number == bindparam("kk"))))
+                .order_by(t.company_roles.c.nik, t.company_roles.c.id)
+            ),
+        )
         return self._record_raw(kk_number, row, session.execute(stmt, {"kk": kk_number}).all())
 
     def lookup_household(self, kk_number: str) -> AssetRecord:

@@ -3,6 +3,7 @@
 Plain SQLAlchemy Core on its own MetaData so the adapters never depend on the web app;
 the host's migrations include ``sandbox_metadata``.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import (
@@ -144,5 +145,12 @@ mail_outbox = Table(
 
 # Tables filled from registry extracts; an import replaces exactly these.
 EXTRACT_TABLES = (
-    people, households, dtsen, bpjs_health, bpjs_employment, assets, company_roles, civil_service,
+    people,
+    households,
+    dtsen,
+    bpjs_health,
+    bpjs_employment,
+    assets,
+    company_roles,
+    civil_service,
 )

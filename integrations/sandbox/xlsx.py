@@ -15,6 +15,7 @@ Extracts come from outside, so the package is checked before openpyxl reads any 
 "billion laughs" expansion bombs work), and the sizes the zip declares must stay within bounds (a zip
 bomb inflates a small file into gigabytes). zipfile never inflates a part past its declared size.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,7 +60,7 @@ def _prolog_problem(head: bytes) -> str | None:
     root = _ROOT_START.search(text)
     if root is None:
         return f"has no root element in its first {_PROLOG_BYTES // 1024} KiB"
-    prolog = text[:root.start()].upper()
+    prolog = text[: root.start()].upper()
     if "<!DOCTYPE" in prolog or "<!ENTITY" in prolog:
         return "declares a DTD or entities (<!DOCTYPE>, <!ENTITY>), which Excel never writes"
     return None
@@ -77,14 +78,17 @@ def check_package(path) -> None:
                 if size > MAX_PART_BYTES:
                     raise WorkbookUnreadable(
                         f"{name} is refused: its part {info.filename} would inflate to {size:,} bytes "
-                        f"(at most {MAX_PART_BYTES:,}).")
+                        f"(at most {MAX_PART_BYTES:,})."
+                    )
                 if size > RATIO_FLOOR and size / packed > MAX_RATIO:
                     raise WorkbookUnreadable(
                         f"{name} is refused: its part {info.filename} would inflate {size / packed:,.0f} "
-                        f"times ({packed:,} to {size:,} bytes; at most {MAX_RATIO} times), like a zip bomb.")
+                        f"times ({packed:,} to {size:,} bytes; at most {MAX_RATIO} times), like a zip bomb."
+                    )
                 if total > MAX_TOTAL_BYTES:
                     raise WorkbookUnreadable(
-                        f"{name} is refused: it would inflate to more than {MAX_TOTAL_BYTES:,} bytes.")
+                        f"{name} is refused: it would inflate to more than {MAX_TOTAL_BYTES:,} bytes."
+                    )
             for info in archive.infolist():
                 if not info.filename.lower().endswith(_XML_SUFFIXES) or info.is_dir():
                     continue
@@ -138,7 +142,8 @@ class XlsxWorkbook:
             apply_stylesheet(reader.archive, reader.wb)
             # The worksheets themselves are not instantiated (that is where openpyxl scans them).
             self._sheets = {
-                sheet.name: rel.target for sheet, rel in reader.parser.find_sheets()
+                sheet.name: rel.target
+                for sheet, rel in reader.parser.find_sheets()
                 if rel.target in reader.valid_files and "chartsheet" not in rel.Type
             }
         except Exception as exc:  # openpyxl raises assorted errors on a damaged package
@@ -190,8 +195,13 @@ class XlsxWorkbook:
         counter = 0
         with self._archive.open(self._sheets[sheet]) as source:
             parser = etree.iterparse(
-                source, events=("end",), tag=_ROW,
-                resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                source,
+                events=("end",),
+                tag=_ROW,
+                resolve_entities=False,
+                no_network=True,
+                load_dtd=False,
+                huge_tree=False,
             )
             for _event, row in _checked(parser, self.path.name, sheet):
                 number_attr = row.get("r")

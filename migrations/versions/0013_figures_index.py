@@ -5,8 +5,8 @@ Revises: 0012
 Create Date: 2026-11-28 03:10:00.000000
 
 """
-from alembic import op
 
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0013"

@@ -5,9 +5,9 @@ Revises: 0015
 Create Date: 2026-12-06 13:40:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0016"

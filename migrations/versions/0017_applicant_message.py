@@ -5,9 +5,9 @@ Revises: 0016
 Create Date: 2026-12-06 13:45:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0017"
@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('applications', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('applicant_message', sa.Text(), nullable=True))
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("applicant_message", sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('applications', schema=None) as batch_op:
-        batch_op.drop_column('applicant_message')
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_column("applicant_message")

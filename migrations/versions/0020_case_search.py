@@ -11,9 +11,9 @@ Revises: 0019
 Create Date: 2026-12-06 13:40:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0020"
@@ -33,23 +33,36 @@ def _key(name):
 
 def upgrade():
     with op.batch_alter_table("applications", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("name_key", sa.String(length=200).with_variant(
-            sa.String(length=200, collation="C"), "postgresql"), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "name_key",
+                sa.String(length=200).with_variant(sa.String(length=200, collation="C"), "postgresql"),
+                nullable=True,
+            )
+        )
         batch_op.create_index("ix_applications_kk_number", ["kk_number"], unique=False)
         batch_op.create_index("ix_applications_name_key", ["name_key", "district_code", "id"], unique=False)
     conn = op.get_bind()
-    table = sa.table("applications", sa.column("id", sa.BigInteger), sa.column("applicant_name", sa.String),
-                     sa.column("name_key", sa.String))
+    table = sa.table(
+        "applications",
+        sa.column("id", sa.BigInteger),
+        sa.column("applicant_name", sa.String),
+        sa.column("name_key", sa.String),
+    )
     last = 0
     while True:
-        rows = conn.execute(sa.select(table.c.id, table.c.applicant_name)
-                            .where(table.c.id > last, table.c.applicant_name.is_not(None))
-                            .order_by(table.c.id).limit(BATCH)).all()
+        rows = conn.execute(
+            sa.select(table.c.id, table.c.applicant_name)
+            .where(table.c.id > last, table.c.applicant_name.is_not(None))
+            .order_by(table.c.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
             break
-        conn.execute(table.update().where(table.c.id == sa.bindparam("row_id"))
-                     .values(name_key=sa.bindparam("key")),
-                     [{"row_id": r.id, "key": _key(r.applicant_name)} for r in rows])
+        conn.execute(
+            table.update().where(table.c.id == sa.bindparam("row_id")).values(name_key=sa.bindparam("key")),
+            [{"row_id": r.id, "key": _key(r.applicant_name)} for r in rows],
+        )
         last = rows[-1].id
 
 

@@ -5,9 +5,9 @@ Revises: 0021
 Create Date: 2026-12-06 16:30:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0022"
@@ -19,8 +19,13 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("face_templates", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pending", sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index("ix_face_templates_pending", ["id"], unique=False,
-                              postgresql_where=sa.text("pending"), sqlite_where=sa.text("pending"))
+        batch_op.create_index(
+            "ix_face_templates_pending",
+            ["id"],
+            unique=False,
+            postgresql_where=sa.text("pending"),
+            sqlite_where=sa.text("pending"),
+        )
     op.create_table(
         "registry_face_templates",
         sa.Column("nik", sa.String(length=16), nullable=False),

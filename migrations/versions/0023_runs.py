@@ -5,10 +5,9 @@ Revises: 0022
 Create Date: 2026-12-06 16:30:00.000000
 
 """
-from alembic import op
+
 import sqlalchemy as sa
-
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0023"

@@ -5,9 +5,9 @@ Revises: 0025
 Create Date: 2026-12-06 17:15:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0026"

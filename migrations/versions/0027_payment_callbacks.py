@@ -5,8 +5,8 @@ Revises: 0026
 Create Date: 2026-12-06 17:50:00.000000
 
 """
-from alembic import op
 
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0027"

@@ -5,8 +5,9 @@ Revises: 0028
 Create Date: 2026-12-06 18:00:00.000000
 
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0029"
 down_revision = "0028"
@@ -32,8 +33,9 @@ def upgrade():
         sa.ForeignKeyConstraint(["cycle_id"], ["payment_cycles.id"]),
         sa.ForeignKeyConstraint(["member_id"], ["cycle_members.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("cycle_id", "member_id", "programme", "category", "member_nik",
-                            name="uq_entitlement_conditions_cycle_id"),
+        sa.UniqueConstraint(
+            "cycle_id", "member_id", "programme", "category", "member_nik", name="uq_entitlement_conditions_cycle_id"
+        ),
     )
     op.create_index("ix_entitlement_conditions_cycle", "entitlement_conditions", ["cycle_id", "status"])
     op.create_index("ix_entitlement_conditions_member_id", "entitlement_conditions", ["member_id"])
@@ -55,10 +57,13 @@ def upgrade():
         sa.ForeignKeyConstraint(["enrolment_id"], ["enrolments.id"]),
         sa.ForeignKeyConstraint(["application_id"], ["applications.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("enrolment_id", "member_nik", "category", "period", name="uq_commitment_checks_enrolment_id"),
+        sa.UniqueConstraint(
+            "enrolment_id", "member_nik", "category", "period", name="uq_commitment_checks_enrolment_id"
+        ),
     )
-    op.create_index("ix_commitment_checks_member", "commitment_checks",
-                    ["enrolment_id", "category", "member_nik", "period"])
+    op.create_index(
+        "ix_commitment_checks_member", "commitment_checks", ["enrolment_id", "category", "member_nik", "period"]
+    )
     op.create_index("ix_commitment_checks_application_id", "commitment_checks", ["application_id"])
     op.create_index("ix_commitment_checks_district_code", "commitment_checks", ["district_code"])
     op.create_table(

@@ -9,9 +9,9 @@ Revises: 0036
 Create Date: 2026-12-06 19:45:00.000000
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0030"

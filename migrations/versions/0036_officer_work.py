@@ -5,8 +5,9 @@ Revises: 0038
 Create Date: 2026-12-06 19:45:00.000000
 
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0036"
 down_revision = "0038"

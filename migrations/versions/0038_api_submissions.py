@@ -5,8 +5,9 @@ Revises: 0029
 Create Date: 2026-12-06 20:00:00.000000
 
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0038"
 down_revision = "0029"

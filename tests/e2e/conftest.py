@@ -1,4 +1,5 @@
 """Browser tests: the app on a loopback port, Debian's chromium through Playwright, a few shared steps."""
+
 import shutil
 import threading
 
@@ -8,8 +9,15 @@ from werkzeug.serving import make_server
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PASSWORD = "e2e-password-123"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # axe-core (vendored from npm) over the whole page; the CSP forbids eval, so this runs as a page function.
 AXE = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => v.id + ': ' + v.help))"
 
@@ -47,8 +55,10 @@ def watch(page):
     """Collect CSP refusals, failed requests and script errors on a page."""
     problems = []
     page.on("console", lambda msg: problems.append(msg.text[:160]) if "Content Security Policy" in msg.text else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url
-            else None)
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 and "favicon" not in r.url else None,
+    )
     page.on("pageerror", lambda exc: problems.append(str(exc)[:160]))
     return problems
 

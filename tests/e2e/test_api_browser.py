@@ -1,5 +1,6 @@
 """In headless Chromium: the API documentation (Swagger UI) works under the strict CSP, "Try it out" uses the
 signed-in session (with its CSRF token for a claim), and a token created on the page works for curl-like calls."""
+
 import re
 
 from cases.operations import create_officer
@@ -7,8 +8,6 @@ from engine.db import db
 from tests.helpers import open_task, submit
 
 from .conftest import PASSWORD, sign_in, watch
-
-
 
 
 def _execute(page, operation_id):

@@ -1,4 +1,5 @@
 """The auditor's page in a browser: every shard listed, a broken shard named with the row where it breaks."""
+
 import os
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def test_the_audit_page_lists_the_shards_and_names_a_broken_row(live, browser, c
     assert every.count() == shards and page.locator("tbody tr.table-danger").count() == 0
     _shot(page, "audit-intact.png")
 
-    broken = db.session.execute(text("SELECT shard, seq, id FROM audit_log WHERE shard >= 0 AND seq = 1 "
-                                     "ORDER BY shard LIMIT 1")).one()
+    broken = db.session.execute(
+        text("SELECT shard, seq, id FROM audit_log WHERE shard >= 0 AND seq = 1 ORDER BY shard LIMIT 1")
+    ).one()
     db.session.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = :i"), {"i": broken.id})
     db.session.commit()
     page.goto(f"{live}/audit")

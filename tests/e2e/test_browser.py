@@ -1,4 +1,5 @@
 """End to end in headless Chromium: sign in, claim a review, complete it, approve as a second officer."""
+
 from cases.operations import create_officer
 from engine.db import db
 from tests.helpers import case, submit
@@ -57,7 +58,10 @@ def test_edit_a_diagram_deploy_it_and_a_new_application_uses_the_new_version(liv
     old = db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == "application")).one()
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     refused, errors = [], []
-    page.on("console", lambda msg: refused.append((page.url, msg.text[:60])) if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: refused.append((page.url, msg.text[:60])) if "Content Security Policy" in msg.text else None,
+    )
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, live, "e2e_admin")
     page.get_by_role("button", name="Administrasi", exact=True).click()  # the menu's group (web/menu.py)
@@ -83,14 +87,15 @@ def test_edit_a_diagram_deploy_it_and_a_new_application_uses_the_new_version(liv
     page.press("#prop-priority", "Tab")
     page.click("#save")
     page.wait_for_selector("#status.alert-success")
-    assert page.locator('#canvas .djs-element.tepat-error').count() == 0
+    assert page.locator("#canvas .djs-element.tepat-error").count() == 0
 
     page.goto(f"{live}/admin/processes")
     page.get_by_role("button", name="Pasang draf sebagai versi baru").click()
     page.wait_for_selector(".alert-success")
     db.session.expire_all()
-    new = db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == "application")
-                             .order_by(ProcessVersion.id.desc())).first()
+    new = db.session.scalars(
+        select(ProcessVersion.id).where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id.desc())
+    ).first()
     assert new != old
 
     number = submit(svc, personas["not_in_dtsen"]).case_number

@@ -2,6 +2,7 @@
 (the raw answer one click away), in Indonesian and in English; the header fits on one line at 1366 px
 and at most two at 360 px for each role; every menu link opens; a 403 page leads back to the role's
 start page. Set TEPAT_SCREENSHOTS=DIR to keep screenshots of the pages."""
+
 import os
 
 import pytest
@@ -49,7 +50,11 @@ def test_the_case_page_reads_the_evidence_per_household_member(live, browser, sv
     assert "Kepala keluarga" in members.nth(0).locator(".member-name").inner_text()
     assert "Istri" in members.nth(1).locator(".member-name").inner_text()
     wife = members.nth(1).inner_text()
-    assert "Kategori kepegawaian" in wife and "aparatur sipil negara (ASN)" in wife and "{" not in wife.split("Jawaban asli")[0]
+    assert (
+        "Kategori kepegawaian" in wife
+        and "aparatur sipil negara (ASN)" in wife
+        and "{" not in wife.split("Jawaban asli")[0]
+    )
     dtsen = page.locator('.evidence-card[data-source="dtsen"]')
     assert "Desil kesejahteraan" in dtsen.inner_text()
     raw = dtsen.locator("details.raw-answer pre")

@@ -1,5 +1,6 @@
 """PKH commitments in the browser: a facilitator records a check in the field and imports a list with a bad
 row; the family sees per component why (also on a 360 px phone); the maker sees the counts."""
+
 import os
 from pathlib import Path
 

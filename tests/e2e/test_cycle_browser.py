@@ -1,17 +1,17 @@
 """A payment cycle in the browser: prepare, approve (another officer), download the bank file, upload the
 results, reconciled; the family sees its payment in the portal (also on a 360 px phone)."""
+
 import io
 import os
 from datetime import date
 from pathlib import Path
 
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from cases.models import Enrolment, EnrolmentComponent
 from cases.operations import actor_for, create_officer
 from engine.db import db
-from openpyxl import Workbook, load_workbook
-
 from integrations.sandbox.paying_bank import results_lines, results_workbook
 from payments.cycles import open_cycle
 from payments.models import PaymentCycle
@@ -57,14 +57,24 @@ def _work(page, live, task_name, choose, fill=None):
 def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live, browser, svc, personas, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for username in ("fin1", "fin2", "cw1"):
-        create_officer(db.session, username, {"fin1": "Maya Keuangan", "fin2": "Yoga Keuangan", "cw1": "Sari"}[username],
-                       ["caseworker"] if username == "cw1" else ["finance_officer"], None, password=PASSWORD)
+        create_officer(
+            db.session,
+            username,
+            {"fin1": "Maya Keuangan", "fin2": "Yoga Keuangan", "cw1": "Sari"}[username],
+            ["caseworker"] if username == "cw1" else ["finance_officer"],
+            None,
+            password=PASSWORD,
+        )
     nik = personas["eligible_head_without_photo"]
     number = submit(svc, nik).case_number
     _enrol(number)
     for n in range(12):
-        family([("PKH", "SD", 1 + n % 3), ("PKH", "child_0_6", n % 2)], district=f"{1 + n % 5:02d}",
-               channel=("BRI", "BNI", "POS")[n % 3], account=None if n % 3 == 2 else f"55{n:08d}")
+        family(
+            [("PKH", "SD", 1 + n % 3), ("PKH", "child_0_6", n % 2)],
+            district=f"{1 + n % 5:02d}",
+            channel=("BRI", "BNI", "POS")[n % 3],
+            account=None if n % 3 == 2 else f"55{n:08d}",
+        )
     db.session.commit()
     from cases.models import Officer
 
@@ -88,8 +98,13 @@ def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live,
     checker.get_by_role("link", name="CYCLE-PKH-TEST-T1").first.click()
     checker.wait_for_url("**/cycles/PKH-TEST-T1")
     _work(checker, live, "Setujui siklus pembayaran", {"cycle_approval_decision": "approve"})
-    _work(checker, live, "Kirim berkas pembayaran ke bank", {},
-          {"sp2d_number": "SP2D-0042/2026", "sp2d_date": date.today().isoformat()})
+    _work(
+        checker,
+        live,
+        "Kirim berkas pembayaran ke bank",
+        {},
+        {"sp2d_number": "SP2D-0042/2026", "sp2d_date": date.today().isoformat()},
+    )
     assert axe_violations(checker, live) == []
     # Download each batch file as the bank would get it, let the sandbox bank answer, upload the answer:
     # BRI answers with its Excel results workbook, the others with CSV.
@@ -140,7 +155,11 @@ def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live,
     report.screenshot(path=str(SHOTS / "cycle-report.png"))
     with auditor.expect_download() as download:
         report.get_by_role("link", name="Ekspor laporan ke Excel").click()
-    rows = list(load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()), read_only=True)["Laporan"].iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()), read_only=True)["Laporan"].iter_rows(
+            values_only=True
+        )
+    )
     total = rows[-1]
     assert total[0] == "Total"
     assert planned.split()[0] == str(total[3]) and f"{total[4]:,}".replace(",", ".") in planned

@@ -1,6 +1,7 @@
 """In Chromium: the appeal beside the appeal task, the earlier decisions beside the approval, and the
 portal (on a 360 px phone) showing the reasons and the message, never an officer's internal note.
 Every page passes axe and the strict CSP. Set TEPAT_SCREENSHOTS=DIR to keep screenshots of the pages."""
+
 import os
 
 from flask import current_app
@@ -29,9 +30,14 @@ def shot(page, name):
 
 
 def claim(svc, number, bpmn_id, username):
-    officer = create_officer(db.session, username, username.replace("_", " ").title(),
-                             ["appeals_officer" if bpmn_id == "appeal_review" else "supervisor"], None,
-                             password=PASSWORD)
+    officer = create_officer(
+        db.session,
+        username,
+        username.replace("_", " ").title(),
+        ["appeals_officer" if bpmn_id == "appeal_review" else "supervisor"],
+        None,
+        password=PASSWORD,
+    )
     claim_task(svc.engine, open_task(number, bpmn_id).id, actor_for(officer))
     db.session.commit()
 
@@ -40,8 +46,16 @@ def test_officers_decide_with_the_appeal_and_earlier_decisions_beside_the_form(l
     number = submit(svc, personas["civil_servant"]).case_number
     app = case_or_404(db.session, number)
     config = current_app.config
-    attach_evidence(db.session, portal_services().evidence, app, "surat_pensiun.pdf", PDF, "applicant",
-                    config["BANSOS_EVIDENCE_MAX_BYTES"], config["BANSOS_EVIDENCE_MAX_FILES"])
+    attach_evidence(
+        db.session,
+        portal_services().evidence,
+        app,
+        "surat_pensiun.pdf",
+        PDF,
+        "applicant",
+        config["BANSOS_EVIDENCE_MAX_BYTES"],
+        config["BANSOS_EVIDENCE_MAX_FILES"],
+    )
     file_portal_appeal(svc.engine, app, REASON, config["BANSOS_APPEAL_WINDOW"], actor="applicant")
     db.session.commit()
     claim(svc, number, "appeal_review", "e2e_appeals")
@@ -82,9 +96,18 @@ def test_officers_decide_with_the_appeal_and_earlier_decisions_beside_the_form(l
 def test_the_phone_shows_reasons_and_message_but_no_internal_note(live, browser, svc, personas, officers):
     nik = personas["not_in_dtsen"]
     number = submit(svc, nik).case_number
-    work(svc, number, "review", officers["cw1"], {
-        "review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF", "OTHER"],
-        "review_message": MESSAGE, "review_notes": NOTE})
+    work(
+        svc,
+        number,
+        "review",
+        officers["cw1"],
+        {
+            "review_decision": "reject",
+            "review_reason_codes": ["DECILE_ABOVE_CUTOFF", "OTHER"],
+            "review_message": MESSAGE,
+            "review_notes": NOTE,
+        },
+    )
     page = browser.new_page(viewport={"width": 360, "height": 780})
     problems = watch(page)
     portal_sign_in(page, live, nik)

@@ -11,10 +11,6 @@ from .conftest import CHROMIUM, PASSWORD, sign_in
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
-
-
-
-
 def test_desk_charts_draw_without_csp_refusals(live, browser, svc, personas):
     create_officer(db.session, "e2e_desk", "Desk Supervisor", ["supervisor"], None, password=PASSWORD)
     db.session.commit()

@@ -1,6 +1,7 @@
 """In Chromium: the process editor for administrators. A long diagram opens at a readable scale (not a
 strip); the case status, the lane's role and the four-eyes tasks are pick-lists of what exists; a choice
 is saved into the draft; nothing goes to the console. Set TEPAT_SCREENSHOTS=DIR to keep screenshots."""
+
 from cases.operations import create_officer
 from engine import editing
 from engine.db import db
@@ -24,7 +25,9 @@ def test_the_editor_opens_readably_with_pick_lists(live, browser, svc):
     page.goto(f"{live}/admin/processes/files/application.bpmn")
     page.wait_for_selector("#canvas[data-ready=true]")
     # Readable: a task is drawn at least 60 px wide (100 units at a zoom of 0.6 or more), not a thin strip.
-    width = page.eval_on_selector('#canvas [data-element-id="review"] .djs-hit', "el => el.getBoundingClientRect().width")
+    width = page.eval_on_selector(
+        '#canvas [data-element-id="review"] .djs-hit', "el => el.getBoundingClientRect().width"
+    )
     assert width >= 60, width
     shot(page, "editor-open")
 
@@ -56,7 +59,9 @@ def test_the_editor_opens_readably_with_pick_lists(live, browser, svc):
     assert 'name="excludeActorsOf" value="review,review_escalated"' in draft.xml
     from lxml import etree
 
-    lanes = {lane.get("name"): [r.text for r in lane] for lane in etree.fromstring(draft.xml.encode()).iter(
-        "{http://www.omg.org/spec/BPMN/20100524/MODEL}lane")}
+    lanes = {
+        lane.get("name"): [r.text for r in lane]
+        for lane in etree.fromstring(draft.xml.encode()).iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}lane")
+    }
     assert "review" in lanes["Supervisor"] and "review" not in lanes["Caseworker"]
     assert errors == [] and console == [], (errors, console)

@@ -1,6 +1,7 @@
 """In Chromium: a family exited by a re-check appeals from its phone (360 px), an appeals officer who took no
 part overturns it, and the next cycle pays the missed stage as arrears (rapel), seen in the portal and by the
 finance officers on the cycle page."""
+
 from sqlalchemy import select
 
 from cases.models import Enrolment
@@ -20,7 +21,8 @@ SHOTS = "/tmp/appeals_shots"
 
 
 def test_an_exited_family_appeals_on_a_phone_is_reinstated_and_paid_arrears(
-        live, browser, svc, personas, officers, dtsen_update):  # noqa: F811
+    live, browser, svc, personas, officers, dtsen_update
+):  # noqa: F811
     from cases.operations import actor_for
 
     nik = personas["eligible_family_with_children"]
@@ -28,8 +30,10 @@ def test_an_exited_family_appeals_on_a_phone_is_reinstated_and_paid_arrears(
     work(svc, number, "review", officers["cw1"], {"review_decision": "approve", "review_notes": "checked"})
     app = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
     create_officer(db.session, "e2e_appeals", "E2E Appeals", ["appeals_officer"], None, password=PASSWORD)
-    fin = {u: actor_for(create_officer(db.session, u, u.upper(), ["finance_officer"], None, password=PASSWORD))
-           for u in ("fin1", "fin2")}
+    fin = {
+        u: actor_for(create_officer(db.session, u, u.upper(), ["finance_officer"], None, password=PASSWORD))
+        for u in ("fin1", "fin2")
+    }
     db.session.commit()
     dtsen_update(app.kk_number, 9)
     recheck_enrolment(svc.engine, number)
@@ -57,8 +61,15 @@ def test_an_exited_family_appeals_on_a_phone_is_reinstated_and_paid_arrears(
     assert page.locator("[data-status]").get_attribute("data-status") == "APPEAL_REVIEW"
     assert open_task(number, "appeal_review").queue == "appeals_officer"
 
-    officer_completes(browser, live, "e2e_appeals", number, "appeal_review", {"appeal_outcome": "overturn"},
-                      {"appeal_notes": "Surat PHK sah; catatan internal."})
+    officer_completes(
+        browser,
+        live,
+        "e2e_appeals",
+        number,
+        "appeal_review",
+        {"appeal_outcome": "overturn"},
+        {"appeal_notes": "Surat PHK sah; catatan internal."},
+    )
     assert case(number).status == "ENROLLED"
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one()
     assert enrolment.ended_at is None and enrolment.arrears_from is not None

@@ -1,5 +1,6 @@
 """In Chromium: officers download their lists as Excel with the filters they chose (inbox, search results,
 the desk, the approval queue, payment cycles), and the decision letter from the case page."""
+
 import io
 from pathlib import Path
 
@@ -53,8 +54,18 @@ def test_officers_download_their_lists_with_the_filters_they_chose(live, browser
         page.locator("#search-form").get_by_role("button", name="Cari").click()
     assert downloaded_rows(page, lambda: page.click("#export-xlsx"))[1] == [a]
     # The decision letter from the case page, once decided.
-    work(svc, a, "review", officers["cw1"], {"review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
-                                              "review_message": "Silakan perbarui data DTSEN.", "review_notes": "internal"})
+    work(
+        svc,
+        a,
+        "review",
+        officers["cw1"],
+        {
+            "review_decision": "reject",
+            "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
+            "review_message": "Silakan perbarui data DTSEN.",
+            "review_notes": "internal",
+        },
+    )
     page.goto(f"{live}/cases/{a}")
     href = page.get_by_role("link", name="Surat keputusan (PDF)").get_attribute("href")
     letter = page.request.get(f"{live}{href}")

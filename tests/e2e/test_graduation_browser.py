@@ -1,5 +1,6 @@
 """In headless Chromium: a family declares graduation on a 360 px phone (with the confirmation box); the
 officers' graduation page. Set TEPAT_SCREENSHOTS=/some/dir to keep screenshots."""
+
 import os
 
 import pytest

@@ -1,6 +1,7 @@
 """In Chromium: an administrator uploads a registry extract on /admin/imports, sees a refusal that names the
 missing workbook, then sends the whole extract and follows the import run to its end. Set
 TEPAT_SCREENSHOTS=DIR to keep screenshots."""
+
 import pytest
 from flask import current_app
 

@@ -1,4 +1,5 @@
 """Officers' daily work in Chromium: many tasks at once, notifications, the browsable audit trail."""
+
 import os
 from pathlib import Path
 
@@ -47,8 +48,10 @@ def test_a_supervisor_reassigns_and_approves_several_tasks_at_once(live, browser
 
     work(svc, mine, "review", officers["cw2"], REVIEW_OK)  # then e2e_sup may approve it
     work(svc, other, "review", officers["cw2"], REVIEW_OK)
-    db.session.execute(db.text("UPDATE human_tasks SET completed_by = 'e2e_sup' WHERE business_key = :k "
-                               "AND bpmn_id = 'review'"), {"k": mine})  # e2e_sup reviewed this one: four eyes
+    db.session.execute(
+        db.text("UPDATE human_tasks SET completed_by = 'e2e_sup' WHERE business_key = :k AND bpmn_id = 'review'"),
+        {"k": mine},
+    )  # e2e_sup reviewed this one: four eyes
     db.session.commit()
     approvals = [open_task(mine, "approve").id, open_task(other, "approve").id]
     page.goto(f"{live}/desk/approvals")
@@ -80,8 +83,9 @@ def test_an_officer_sees_the_unread_count_and_reads_the_notifications(live, brow
     db.session.commit()
     from cases.operations import actor_for, officer_or_404
 
-    reassign_task(svc.engine, open_task(number, "review").id, officers["sup1"],
-                  actor_for(officer_or_404(db.session, "e2e_cw")))
+    reassign_task(
+        svc.engine, open_task(number, "review").id, officers["sup1"], actor_for(officer_or_404(db.session, "e2e_cw"))
+    )
     db.session.commit()
     page = browser.new_page()
     problems = watch(page)

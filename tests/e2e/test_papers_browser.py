@@ -1,5 +1,6 @@
 """In Chromium: an applicant downloads their decision letter from the portal on a phone (360 px), and a
 facilitator prints the receipt from the confirmation of an assisted registration."""
+
 import io
 from pathlib import Path
 
@@ -23,9 +24,18 @@ def pdf_text(data):
 def test_an_applicant_downloads_the_decision_letter_on_a_phone(live, browser, svc, personas, officers):
     SHOTS.mkdir(exist_ok=True)
     number = submit(svc, personas["not_in_dtsen"]).case_number
-    work(svc, number, "review", officers["cw1"], {
-        "review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
-        "review_message": "Silakan perbarui data DTSEN di kantor desa.", "review_notes": NOTE})
+    work(
+        svc,
+        number,
+        "review",
+        officers["cw1"],
+        {
+            "review_decision": "reject",
+            "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
+            "review_message": "Silakan perbarui data DTSEN di kantor desa.",
+            "review_notes": NOTE,
+        },
+    )
     app = case(number)
     assert app.status == "REJECTED"
     page = browser.new_page(viewport={"width": 360, "height": 740}, accept_downloads=True)

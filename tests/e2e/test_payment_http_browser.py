@@ -1,4 +1,5 @@
 """A cycle whose BRI batch went by API: the bank posts its callbacks over real HTTP, the officer sees it."""
+
 import os
 from datetime import date
 
@@ -20,11 +21,14 @@ def sim():
     server.stop()
 
 
-def test_a_batch_sent_by_api_reconciles_from_real_callbacks_and_shows_on_the_cycle_page(svc, live, browser, sim,
-                                                                                        monkeypatch, tmp_path):
-    for key, value in {"BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI")},
-                       "BANSOS_PAYMENT_CALLBACK_URL": f"{live}/api/payments/callback",
-                       "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS}.items():
+def test_a_batch_sent_by_api_reconciles_from_real_callbacks_and_shows_on_the_cycle_page(
+    svc, live, browser, sim, monkeypatch, tmp_path
+):
+    for key, value in {
+        "BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI")},
+        "BANSOS_PAYMENT_CALLBACK_URL": f"{live}/api/payments/callback",
+        "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS,
+    }.items():
         monkeypatch.setitem(svc.engine.settings, key, value)
     _dispatch(svc, _approved(svc, families=12))
     answers = sim.post_callbacks("PKH-TEST-T1-BRI", TODAY, chunk=3)  # real HTTP to the served app

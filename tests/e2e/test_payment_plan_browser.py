@@ -1,5 +1,6 @@
 """A newly enrolled family sees when its first payment comes (the cycle that pays it), on a 360 px phone, and the
 caseworker sees the same on the case page; a first stage paid at enrolment by the older path stays visible."""
+
 import os
 from datetime import date
 from pathlib import Path
@@ -32,7 +33,9 @@ def test_the_family_and_the_caseworker_see_the_expected_first_payment(live, brow
     assert "Pembayaran PKH pertama Anda ikut tahap PKH-TEST-T1" in text and "Rp" in text and "450.000" in text
     assert "Oktober 2026" in text and "Desember 2026" in text
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
-    phone.locator("section", has_text="Bantuan Anda").first.screenshot(path=str(SHOTS / "portal-expected-payment-360.png"))
+    phone.locator("section", has_text="Bantuan Anda").first.screenshot(
+        path=str(SHOTS / "portal-expected-payment-360.png")
+    )
     assert axe_violations(phone, live) == []
 
     officer = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()

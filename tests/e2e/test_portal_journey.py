@@ -1,6 +1,7 @@
 """The citizen's whole journey in headless Chromium: sign in with the digital ID, register, auto-reject,
 appeal with evidence, overturn by an appeals officer, approval by a supervisor, enrolled, seen in the portal;
 and a facilitator's assisted registration. Every portal page passes axe and the strict CSP."""
+
 import pytest
 
 from cases.operations import create_officer
@@ -111,8 +112,15 @@ def test_register_reject_appeal_overturn_approve_enrolled(live, browser, svc, po
     assert page.locator("[data-status]").get_attribute("data-status") == "APPEAL_REVIEW"
     assert open_task(number, "appeal_review").queue == "appeals_officer"
 
-    officer_completes(browser, live, "e2e_appeals", number, "appeal_review", {"appeal_outcome": "overturn"},
-                      {"appeal_notes": "Bukti pensiun sah; data BKN sudah usang."})
+    officer_completes(
+        browser,
+        live,
+        "e2e_appeals",
+        number,
+        "appeal_review",
+        {"appeal_outcome": "overturn"},
+        {"appeal_notes": "Bukti pensiun sah; data BKN sudah usang."},
+    )
     assert case(number).status == "AWAITING_APPROVAL"
     officer_completes(browser, live, "e2e_sup", number, "approve", {"approval_decision": "approve"})
     assert case(number).status == "ENROLLED"

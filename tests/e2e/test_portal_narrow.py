@@ -1,4 +1,5 @@
 """The portal's case page on a 360 px phone: every status badge wraps, nothing scrolls sideways."""
+
 from engine.db import db
 from tests.helpers import case, submit
 from web.portal.texts import STATUS_TEXTS

@@ -1,5 +1,6 @@
 """In headless Chromium: the public figures chart draws under the strict CSP and the page passes axe;
 a resident signs in with the sandbox digital ID and files a community objection."""
+
 import re
 
 import pytest
@@ -13,12 +14,6 @@ from tests.helpers import submit, work
 from .conftest import AXE, CHROMIUM, watch
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-
-
-
-
-
-
 
 
 def test_figures_chart_draws_under_csp_and_the_page_passes_axe(live, browser, svc, personas):
@@ -46,9 +41,15 @@ def test_a_resident_signs_in_and_files_an_objection(live, browser, svc, personas
     recipient = work(svc, number, "approve", officers["sup1"], {"approval_decision": "approve"})
     objector, born = db.session.execute(
         select(people.c.nik, people.c.birth_date)
-        .where(people.c.alive.is_(True), people.c.district_code == recipient.district_code,
-               people.c.village == recipient.village, people.c.kk_number != recipient.kk_number)
-        .order_by(people.c.nik).limit(1)).one()
+        .where(
+            people.c.alive.is_(True),
+            people.c.district_code == recipient.district_code,
+            people.c.village == recipient.village,
+            people.c.kk_number != recipient.kk_number,
+        )
+        .order_by(people.c.nik)
+        .limit(1)
+    ).one()
 
     page = browser.new_page()
     problems = watch(page)

@@ -1,6 +1,7 @@
 """In headless Chromium: the programme reports render (Indonesian first), without CSP refusals.
 
 Set TEPAT_SCREENSHOTS=/some/dir to keep screenshots of the pages."""
+
 import os
 
 import pytest

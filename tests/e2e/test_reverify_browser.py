@@ -1,5 +1,6 @@
 """In Chromium: an administrator starts the quarterly re-verification on /admin/runs and reads its counts by
 outcome (continue, exit). The pages pass axe and the strict CSP. TEPAT_SCREENSHOTS=DIR keeps screenshots."""
+
 from sqlalchemy import update
 
 from cases.operations import actor_for, create_officer
@@ -16,8 +17,9 @@ APPROVE = {"review_decision": "approve", "review_notes": "checked at the village
 
 
 def test_an_administrator_starts_the_quarterly_reverification(live, browser, svc, personas, population):
-    admin = create_officer(db.session, "e2e_rv", "Reverify Admin", ["administrator", "supervisor"], None,
-                           password=PASSWORD)
+    admin = create_officer(
+        db.session, "e2e_rv", "Reverify Admin", ["administrator", "supervisor"], None, password=PASSWORD
+    )
     cw = create_officer(db.session, "e2e_rv_cw", "Reverify Caseworker", ["caseworker"], None, password=PASSWORD)
     db.session.commit()
     apps = []

@@ -2,6 +2,7 @@
 while the chunks run (htmx polls the panel, no reload); a caseworker's case page follows the steps a
 completed review left to the workers. Every page passes axe and the strict CSP. Set
 TEPAT_SCREENSHOTS=DIR to keep screenshots of the pages."""
+
 from cases.operations import actor_for, create_officer
 from engine.db import db
 from engine.humantasks import claim_task
@@ -17,8 +18,9 @@ APPROVE = {"review_decision": "approve", "review_notes": "checked at the village
 
 
 def test_an_administrator_follows_a_recheck_run(live, browser, svc, personas):
-    admin = create_officer(db.session, "e2e_runs", "Runs Admin", ["administrator", "supervisor"], None,
-                           password=PASSWORD)
+    admin = create_officer(
+        db.session, "e2e_runs", "Runs Admin", ["administrator", "supervisor"], None, password=PASSWORD
+    )
     cw = create_officer(db.session, "e2e_runs_cw", "Runs Caseworker", ["caseworker"], None, password=PASSWORD)
     db.session.commit()
     for kind in ("eligible_head_without_photo", "eligible_head_with_photo"):

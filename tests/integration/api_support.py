@@ -1,4 +1,5 @@
 """Shared set-up of the API tests: one officer per role with a password and an API token, and a client."""
+
 import re
 from dataclasses import dataclass, field
 
@@ -14,8 +15,12 @@ PASSWORD = "api-test-password"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
 # Besides one officer per role (a_<role>, every district): a caseworker of district 25 only, a second
 # caseworker, and an officer who both reviews and approves (for the four-eyes rule).
-EXTRA = {"a_far": (["caseworker"], ["25"]), "a_cw2": (["caseworker"], None),
-         "a_cwsup": (["caseworker", "supervisor"], None), "a_sup2": (["supervisor"], None)}
+EXTRA = {
+    "a_far": (["caseworker"], ["25"]),
+    "a_cw2": (["caseworker"], None),
+    "a_cwsup": (["caseworker", "supervisor"], None),
+    "a_sup2": (["supervisor"], None),
+}
 
 
 @dataclass
@@ -74,5 +79,6 @@ def refusals():
     from cases.audit import AuditEntry
 
     db.session.expire_all()
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == "api.token_refused")
-                              .order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "api.token_refused").order_by(AuditEntry.id)
+    ).all()

@@ -1,4 +1,5 @@
 """Factories for payment cycle tests: enrolled families as case records, a schedule, finance officers."""
+
 from datetime import date, timedelta
 
 from cases.models import Application, Enrolment, EnrolmentComponent
@@ -67,25 +68,51 @@ def schedule(cut_off=None):
 _serial = [0]
 
 
-def family(components, district="01", channel="BRI", account="1234567890", status="ENROLLED", name="Siti Aminah",
-           enrolled_at=None, ended=False, disbursement_ref=None):
+def family(
+    components,
+    district="01",
+    channel="BRI",
+    account="1234567890",
+    status="ENROLLED",
+    name="Siti Aminah",
+    enrolled_at=None,
+    ended=False,
+    disbursement_ref=None,
+):
     """An enrolled family (application, enrolment, components); return the Application."""
     _serial[0] += 1
     n = _serial[0]
     nik = f"3510{district}{41 + n % 28}0190{n % 9999 + 1:04d}"  # a valid NIK: a woman born on day 1-28
-    app = Application(nik=nik, active_nik=nik, applicant_name=name, district_code=district, village="KALIPURO",
-                      channel="self", payment_channel=channel, bank_account=account, consent_version="v1",
-                      status=status, programmes=sorted({p for p, _, _ in components}))
+    app = Application(
+        nik=nik,
+        active_nik=nik,
+        applicant_name=name,
+        district_code=district,
+        village="KALIPURO",
+        channel="self",
+        payment_channel=channel,
+        bank_account=account,
+        consent_version="v1",
+        status=status,
+        programmes=sorted({p for p, _, _ in components}),
+    )
     db.session.add(app)
     db.session.flush()
     app.case_number = f"TPT-2026-{app.id:07d}"
-    enrolment = Enrolment(application_id=app.id, nik=nik, programmes=app.programmes, benefits={},
-                          disbursement_ref=disbursement_ref,
-                          enrolled_at=enrolled_at or utcnow(), ended_at=utcnow() if ended else None)
+    enrolment = Enrolment(
+        application_id=app.id,
+        nik=nik,
+        programmes=app.programmes,
+        benefits={},
+        disbursement_ref=disbursement_ref,
+        enrolled_at=enrolled_at or utcnow(),
+        ended_at=utcnow() if ended else None,
+    )
     db.session.add(enrolment)
     db.session.flush()
-    db.session.add_all(EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=u)
-                       for p, c, u in components)
+    db.session.add_all(
+        EnrolmentComponent(enrolment_id=enrolment.id, programme=p, category=c, units=u) for p, c, u in components
+    )
     db.session.flush()
     return app
 

@@ -1,11 +1,12 @@
 """Helpers for the portal tests (and the end-to-end journey): sign an applicant in, read the demo code.
 
-    from tests.integration.portal_helpers import portal, sign_in_applicant, latest_code  # noqa: F401
+from tests.integration.portal_helpers import portal, sign_in_applicant, latest_code  # noqa: F401
 
-    def test_x(portal, svc, personas):
-        sign_in_applicant(portal, personas["civil_servant"])   # through the sandbox OIDC provider
-        assert portal.get("/portal/home").status_code == 200
+def test_x(portal, svc, personas):
+    sign_in_applicant(portal, personas["civil_servant"])   # through the sandbox OIDC provider
+    assert portal.get("/portal/home").status_code == 200
 """
+
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,8 +16,8 @@ from sqlalchemy import select
 
 from cases.operations import create_officer
 from engine.db import db
-from tests.helpers import FreshContextClient, fresh_client  # noqa: F401  (re-exported for the portal tests)
 from integrations.sandbox.tables import outbox, people
+from tests.helpers import FreshContextClient, fresh_client  # noqa: F401  (re-exported for the portal tests)
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator")
@@ -61,9 +62,12 @@ def birth_date_of(nik):
 def latest_code(nik):
     """The last one-time code the sandbox provider sent this NIK by SMS (the sandbox outbox)."""
     db.session.expire_all()
-    row = db.session.execute(select(outbox.c.params).where(outbox.c.recipient_nik == nik,
-                                                           outbox.c.template == "signin_code")
-                             .order_by(outbox.c.id.desc()).limit(1)).scalar_one_or_none()
+    row = db.session.execute(
+        select(outbox.c.params)
+        .where(outbox.c.recipient_nik == nik, outbox.c.template == "signin_code")
+        .order_by(outbox.c.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
     return row["code"] if row else None
 
 
@@ -73,8 +77,14 @@ def start_sign_in(client, nik, birth_date=None, next_path=None):
     assert response.status_code == 302, response.status_code
     page = client.get(response.headers["Location"])
     assert page.status_code == 200, page.status_code
-    return client.post("/idp/authorize", data={"nik": nik, "birth_date": birth_date or birth_date_of(nik),
-                                               "csrf_token": csrf_of(page.get_data(as_text=True))})
+    return client.post(
+        "/idp/authorize",
+        data={
+            "nik": nik,
+            "birth_date": birth_date or birth_date_of(nik),
+            "csrf_token": csrf_of(page.get_data(as_text=True)),
+        },
+    )
 
 
 def enter_code(client, code):
@@ -109,8 +119,11 @@ def other_photo_of(faces, file_name):
     with (faces / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     person = next(r["person"] for r in rows if r["file"] == file_name)
-    return next(faces / r["file"] for r in rows if r["person"] == person and r["file"] != file_name
-                and r["faces"] == "1" and not r["note"])
+    return next(
+        faces / r["file"]
+        for r in rows
+        if r["person"] == person and r["file"] != file_name and r["faces"] == "1" and not r["note"]
+    )
 
 
 def post_form(client, path, data, page=None):
@@ -145,8 +158,12 @@ def register_self(client, selfie, payment_channel="BRI", bank_account="123456789
     assert client.get("/portal/apply").status_code == 302  # starts the server-side draft
     assert post_form(client, "/portal/apply/consent", {"agree": "yes"}).status_code == 302
     assert post_form(client, "/portal/apply/household", {"confirmed": "yes", "phone": phone}).status_code == 302
-    assert post_form(client, "/portal/apply/payment", {"payment_channel": payment_channel,
-                                                        "bank_account": bank_account}).status_code == 302
+    assert (
+        post_form(
+            client, "/portal/apply/payment", {"payment_channel": payment_channel, "bank_account": bank_account}
+        ).status_code
+        == 302
+    )
     response = post_photo(client, "/portal/apply/photo", selfie)
     assert response.status_code == 302, response.get_data(as_text=True)[-3000:]
     return client.get("/portal/apply/review")

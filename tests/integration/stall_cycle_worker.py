@@ -8,6 +8,7 @@ TEPAT_TEST_STALL_AT says where, and the fault tests (test_workers.py) kill it th
 
 It writes its pid to TEPAT_TEST_STALL_MARKER when it stalls.
 """
+
 import os
 import sys
 import time
@@ -27,6 +28,7 @@ def _stall():
                 marker.write_text(str(os.getpid()))
                 time.sleep(120)  # killed here
             return result
+
         return stalled
 
     if where == "results":

@@ -4,6 +4,7 @@ The fault test kills it with SIGKILL while it stalls, i.e. in the middle of a st
 call has been made inside the step's transaction, which is never committed. It writes its pid to
 TEPAT_TEST_STALL_MARKER when it stalls.
 """
+
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ def _stall_first_call():
                 marker.write_text(str(os.getpid()))
                 time.sleep(120)  # killed here
             return result
+
         return stalled
 
     for operator, fn in list(handlers.items()):

@@ -1,4 +1,5 @@
 """Officer administration, profiles, district coverage, desk charts and the approval queue, through the web."""
+
 import json
 import re
 
@@ -64,17 +65,36 @@ def error_beside(html, field):
 
 # --- the authorization matrix ------------------------------------------------------------------
 
-COVERED_ENDPOINTS = {"admin.officers", "admin.create", "admin.edit", "admin.act", "admin.password", "admin.regions",
-                     "profile.show", "profile.password", "desk.approvals"}
+COVERED_ENDPOINTS = {
+    "admin.officers",
+    "admin.create",
+    "admin.edit",
+    "admin.act",
+    "admin.password",
+    "admin.regions",
+    "profile.show",
+    "profile.password",
+    "desk.approvals",
+}
 
 
 def _expected(role, name, method):
     if role is None:
         return {302} if method == "GET" else {302, 400}
     if name in ADMIN_ROUTES:
-        allowed, ok = {"administrator"}, {"officers": {200}, "create_form": {200}, "create": {422},
-                                          "edit_form": {200}, "edit": {422}, "act": {302}, "password": {422},
-                                          "regions": {200}}[name]
+        allowed, ok = (
+            {"administrator"},
+            {
+                "officers": {200},
+                "create_form": {200},
+                "create": {422},
+                "edit_form": {200},
+                "edit": {422},
+                "act": {302},
+                "password": {422},
+                "regions": {200},
+            }[name],
+        )
     elif name == "approvals":
         allowed, ok = {"supervisor", "administrator"}, {200}
     else:  # the profile: every officer
@@ -86,11 +106,16 @@ def _expected(role, name, method):
 def test_authorization_matrix(web, role):
     target = officer("a_target").id
     routes = [
-        ("GET", "officers", "/admin/officers"), ("GET", "create_form", "/admin/officers/new"),
-        ("POST", "create", "/admin/officers/new"), ("GET", "edit_form", f"/admin/officers/{target}"),
-        ("POST", "edit", f"/admin/officers/{target}"), ("POST", "act", f"/admin/officers/{target}/unlock"),
-        ("POST", "password", f"/admin/officers/{target}/password"), ("GET", "regions", "/admin/regions"),
-        ("GET", "profile", "/profile"), ("POST", "profile_password", "/profile/password"),
+        ("GET", "officers", "/admin/officers"),
+        ("GET", "create_form", "/admin/officers/new"),
+        ("POST", "create", "/admin/officers/new"),
+        ("GET", "edit_form", f"/admin/officers/{target}"),
+        ("POST", "edit", f"/admin/officers/{target}"),
+        ("POST", "act", f"/admin/officers/{target}/unlock"),
+        ("POST", "password", f"/admin/officers/{target}/password"),
+        ("GET", "regions", "/admin/regions"),
+        ("GET", "profile", "/profile"),
+        ("POST", "profile_password", "/profile/password"),
         ("GET", "approvals", "/desk/approvals"),
     ]
     if role is not None:
@@ -110,8 +135,13 @@ def test_anonymous_is_sent_to_sign_in_and_a_missing_csrf_token_saves_nothing(web
     assert web.get("/admin/officers").headers["Location"].startswith("/login")
     login(web, "a_administrator")
     before = db.session.scalar(select(func.count()).select_from(Officer))
-    form = {"username": "csrf_victim", "name": "X", "roles": "caseworker", "password": "a-good-password-1",
-            "password_confirm": "a-good-password-1"}
+    form = {
+        "username": "csrf_victim",
+        "name": "X",
+        "roles": "caseworker",
+        "password": "a-good-password-1",
+        "password_confirm": "a-good-password-1",
+    }
     assert web.post("/admin/officers/new", data=form).status_code == 400
     assert web.post("/admin/officers/new", data={**form, "csrf_token": "forged"}).status_code == 400
     assert db.session.scalar(select(func.count()).select_from(Officer)) == before
@@ -119,8 +149,15 @@ def test_anonymous_is_sent_to_sign_in_and_a_missing_csrf_token_saves_nothing(web
 
 # --- creating and editing ------------------------------------------------------------------------
 
-NEW = {"username": "budi.s", "name": "Budi Santoso", "roles": ["caseworker", "supervisor"], "region_scope": "some",
-       "regions": ["03", "07"], "password": "kopi-tubruk-pagi", "password_confirm": "kopi-tubruk-pagi"}
+NEW = {
+    "username": "budi.s",
+    "name": "Budi Santoso",
+    "roles": ["caseworker", "supervisor"],
+    "region_scope": "some",
+    "regions": ["03", "07"],
+    "password": "kopi-tubruk-pagi",
+    "password_confirm": "kopi-tubruk-pagi",
+}
 
 
 def test_create_an_officer_who_then_signs_in_and_the_change_is_audited(web):
@@ -134,35 +171,43 @@ def test_create_an_officer_who_then_signs_in_and_the_change_is_audited(web):
     assert made.password_hash and "kopi" not in made.password_hash
     entry = audits("officer.create")[-1]
     assert entry.actor == "a_administrator" and entry.target_id == "budi.s"
-    assert entry.detail["after"] == {"username": "budi.s", "name": "Budi Santoso", "roles": ["caseworker", "supervisor"],
-                                     "regions": ["03", "07"], "active": True}
+    assert entry.detail["after"] == {
+        "username": "budi.s",
+        "name": "Budi Santoso",
+        "roles": ["caseworker", "supervisor"],
+        "regions": ["03", "07"],
+        "active": True,
+    }
     assert "kopi" not in json.dumps(entry.detail)
     post(web, "/logout")
     assert login(web, "budi.s", "kopi-tubruk-pagi").status_code == 302
     assert verify_chain(db.session).ok
 
 
-@pytest.mark.parametrize("change, field, text", [
-    ({"username": "a_target"}, "username", "Nama pengguna ini sudah dipakai"),
-    ({"username": "Bad Name!"}, "username", "3 sampai 40 karakter"),
-    ({"roles": ["caseworker", "wizard"]}, "roles", "Peran tidak dikenal"),
-    ({"roles": []}, "roles", "Pilih setidaknya satu peran"),
-    ({"regions": ["03", "99"]}, "regions", "Banyuwangi tidak punya kecamatan itu"),
-    ({"regions": []}, "regions", "Pilih setidaknya satu kecamatan"),
-    ({"password": "short", "password_confirm": "short"}, "password", "minimal 10 karakter"),
-    ({"password": "password123", "password_confirm": "password123"}, "password", "terlalu umum"),
-    ({"password": "aaaaabbbbbaaaaa", "password_confirm": "aaaaabbbbbaaaaa"}, "password", "5 karakter berbeda"),
-    ({"password": "xx-budi.s-xx-99", "password_confirm": "xx-budi.s-xx-99"}, "password", "nama pengguna"),
-    ({"password_confirm": "something-else-1"}, "password_confirm", "berbeda"),
-    ({"name": ""}, "name", "Isi nama 1 sampai 200"),
-])
+@pytest.mark.parametrize(
+    "change, field, text",
+    [
+        ({"username": "a_target"}, "username", "Nama pengguna ini sudah dipakai"),
+        ({"username": "Bad Name!"}, "username", "3 sampai 40 karakter"),
+        ({"roles": ["caseworker", "wizard"]}, "roles", "Peran tidak dikenal"),
+        ({"roles": []}, "roles", "Pilih setidaknya satu peran"),
+        ({"regions": ["03", "99"]}, "regions", "Banyuwangi tidak punya kecamatan itu"),
+        ({"regions": []}, "regions", "Pilih setidaknya satu kecamatan"),
+        ({"password": "short", "password_confirm": "short"}, "password", "minimal 10 karakter"),
+        ({"password": "password123", "password_confirm": "password123"}, "password", "terlalu umum"),
+        ({"password": "aaaaabbbbbaaaaa", "password_confirm": "aaaaabbbbbaaaaa"}, "password", "5 karakter berbeda"),
+        ({"password": "xx-budi.s-xx-99", "password_confirm": "xx-budi.s-xx-99"}, "password", "nama pengguna"),
+        ({"password_confirm": "something-else-1"}, "password_confirm", "berbeda"),
+        ({"name": ""}, "name", "Isi nama 1 sampai 200"),
+    ],
+)
 def test_bad_input_is_shown_beside_its_field_and_nothing_is_saved(web, change, field, text):
     login(web, "a_administrator")
     before = db.session.scalar(select(func.count()).select_from(Officer))
     response = post(web, "/admin/officers/new", {**NEW, **change})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert text in (error_beside(html, field) or ""), html[html.find("invalid-feedback") - 400:][:1200]
+    assert text in (error_beside(html, field) or ""), html[html.find("invalid-feedback") - 400 :][:1200]
     assert 'value="Budi Santoso"' in html or field == "name"  # what was typed is kept
     assert db.session.scalar(select(func.count()).select_from(Officer)) == before
     assert audits("officer.create") == []
@@ -173,23 +218,35 @@ def test_edit_roles_and_districts_with_before_and_after_in_the_audit(web):
     login(web, "a_administrator")
     assert "Target" in web.get(f"/admin/officers/{target.id}").get_data(as_text=True)
     assert audits("officer.view")[-1].target_id == "a_target"
-    response = post(web, f"/admin/officers/{target.id}", {"name": "Target Renamed", "roles": ["caseworker", "auditor"],
-                                                          "region_scope": "some", "regions": ["05", "06"]})
+    response = post(
+        web,
+        f"/admin/officers/{target.id}",
+        {"name": "Target Renamed", "roles": ["caseworker", "auditor"], "region_scope": "some", "regions": ["05", "06"]},
+    )
     assert response.status_code == 302
     changed = officer("a_target")
     assert (changed.name, changed.roles, changed.regions) == ("Target Renamed", ["auditor", "caseworker"], ["05", "06"])
     entry = audits("officer.update")[-1]
     assert entry.detail["before"]["roles"] == ["caseworker"] and entry.detail["before"]["regions"] == ["05"]
-    assert entry.detail["after"]["roles"] == ["auditor", "caseworker"] and entry.detail["after"]["regions"] == ["05", "06"]
-    post(web, f"/admin/officers/{target.id}", {"name": "Target Renamed", "roles": ["caseworker"], "region_scope": "all"})
+    assert entry.detail["after"]["roles"] == ["auditor", "caseworker"] and entry.detail["after"]["regions"] == [
+        "05",
+        "06",
+    ]
+    post(
+        web, f"/admin/officers/{target.id}", {"name": "Target Renamed", "roles": ["caseworker"], "region_scope": "all"}
+    )
     assert officer("a_target").regions is None
-    response = post(web, f"/admin/officers/{target.id}", {"name": "T", "roles": ["caseworker"], "region_scope": "some",
-                                                          "regions": ["99"]})
+    response = post(
+        web,
+        f"/admin/officers/{target.id}",
+        {"name": "T", "roles": ["caseworker"], "region_scope": "some", "regions": ["99"]},
+    )
     assert response.status_code == 422 and error_beside(response.get_data(as_text=True), "regions")
     assert officer("a_target").regions is None
 
 
 # --- the rules that keep the system administrable ----------------------------------------------
+
 
 def test_an_administrator_cannot_demote_or_deactivate_themselves(web):
     me = officer("a_administrator")
@@ -200,13 +257,18 @@ def test_an_administrator_cannot_demote_or_deactivate_themselves(web):
     assert officer("a_administrator").roles == ["administrator"]
     page = web.get(post(web, f"/admin/officers/{me.id}/deactivate").headers["Location"]).get_data(as_text=True)
     assert "administrator Anda sendiri" in page and officer("a_administrator").active
-    response = post(web, f"/admin/officers/{me.id}/password", {"password": "new-pass-word-1",
-                                                              "password_confirm": "new-pass-word-1"})
+    response = post(
+        web, f"/admin/officers/{me.id}/password", {"password": "new-pass-word-1", "password_confirm": "new-pass-word-1"}
+    )
     assert response.status_code == 422 and "profil" in error_beside(response.get_data(as_text=True), "password")
     # Another administrator may be demoted while one remains.
     other = officer("a_admin2")
-    assert post(web, f"/admin/officers/{other.id}", {"name": "Ex", "roles": ["auditor"],
-                                                      "region_scope": "all"}).status_code == 302
+    assert (
+        post(
+            web, f"/admin/officers/{other.id}", {"name": "Ex", "roles": ["auditor"], "region_scope": "all"}
+        ).status_code
+        == 302
+    )
     assert officer("a_admin2").roles == ["auditor"]
     assert audits("officer.update")[-1].detail["before"]["roles"] == ["administrator"]
 
@@ -231,6 +293,7 @@ def test_the_last_active_administrator_is_never_removed(ctx, svc):
 
 
 # --- deactivation, lock-out, passwords ---------------------------------------------------------
+
 
 def test_a_deactivated_officer_cannot_sign_in_and_their_claimed_tasks_go_back(web, svc, personas):
     from engine.humantasks import claim_task
@@ -271,8 +334,11 @@ def test_removing_a_role_releases_the_tasks_it_gave(web, svc, personas):
     db.session.commit()
     login(web, "a_administrator")
     both = officer("a_cwsup")
-    post(web, f"/admin/officers/{both.id}", {"name": "Both", "roles": ["caseworker", "supervisor"],
-                                             "region_scope": "all"})
+    post(
+        web,
+        f"/admin/officers/{both.id}",
+        {"name": "Both", "roles": ["caseworker", "supervisor"], "region_scope": "all"},
+    )
     db.session.expire_all()
     assert open_task(number, "review").assignee == "a_cwsup"  # still workable: kept
     post(web, f"/admin/officers/{both.id}", {"name": "Both", "roles": ["supervisor"], "region_scope": "all"})
@@ -302,10 +368,17 @@ def test_reset_password_by_an_administrator(web):
     target = officer("a_target")
     login(web, "a_administrator")
     response = post(web, f"/admin/officers/{target.id}/password", {"password": "tiny", "password_confirm": "tiny"})
-    assert response.status_code == 422 and "minimal 10 karakter" in error_beside(response.get_data(as_text=True),
-                                                                                "password")
-    assert post(web, f"/admin/officers/{target.id}/password", {"password": "sambal-terasi-9",
-                                                                "password_confirm": "sambal-terasi-9"}).status_code == 302
+    assert response.status_code == 422 and "minimal 10 karakter" in error_beside(
+        response.get_data(as_text=True), "password"
+    )
+    assert (
+        post(
+            web,
+            f"/admin/officers/{target.id}/password",
+            {"password": "sambal-terasi-9", "password_confirm": "sambal-terasi-9"},
+        ).status_code
+        == 302
+    )
     entry = audits("officer.password_reset")[-1]
     assert entry.target_id == "a_target" and entry.detail is None  # never the password
     post(web, "/logout")
@@ -317,16 +390,26 @@ def test_officers_change_their_own_password_with_the_current_one(web):
     login(web, "a_auditor")
     page = web.get("/profile").get_data(as_text=True)
     assert "a_auditor" in page and "Semua kecamatan" in page
-    response = post(web, "/profile/password", {"current_password": "not-my-password", "password": "nasi-goreng-77",
-                                               "password_confirm": "nasi-goreng-77"})
+    response = post(
+        web,
+        "/profile/password",
+        {"current_password": "not-my-password", "password": "nasi-goreng-77", "password_confirm": "nasi-goreng-77"},
+    )
     assert response.status_code == 422
     assert "salah" in error_beside(response.get_data(as_text=True), "current_password")
     assert audits("officer.password_change_refused")[-1].actor == "a_auditor"
-    response = post(web, "/profile/password", {"current_password": PASSWORD, "password": PASSWORD,
-                                               "password_confirm": PASSWORD})
+    response = post(
+        web, "/profile/password", {"current_password": PASSWORD, "password": PASSWORD, "password_confirm": PASSWORD}
+    )
     assert response.status_code == 422 and error_beside(response.get_data(as_text=True), "password")
-    assert post(web, "/profile/password", {"current_password": PASSWORD, "password": "nasi-goreng-77",
-                                           "password_confirm": "nasi-goreng-77"}).status_code == 302
+    assert (
+        post(
+            web,
+            "/profile/password",
+            {"current_password": PASSWORD, "password": "nasi-goreng-77", "password_confirm": "nasi-goreng-77"},
+        ).status_code
+        == 302
+    )
     assert audits("officer.password_change")[-1].actor == "a_auditor"
     post(web, "/logout")
     assert login(web, "a_auditor", PASSWORD).status_code == 401
@@ -334,6 +417,7 @@ def test_officers_change_their_own_password_with_the_current_one(web):
 
 
 # --- the list and the coverage -------------------------------------------------------------------
+
 
 def test_list_searches_filters_and_pages(web):
     for i in range(30):
@@ -384,6 +468,7 @@ def test_coverage_highlights_districts_without_a_caseworker_or_supervisor(ctx):
 
 # --- the supervisor desk -------------------------------------------------------------------------
 
+
 def desk_data(client):
     html = client.get("/desk").get_data(as_text=True)
     return json.loads(re.search(r'<script type="application/json" id="desk-data">(.*?)</script>', html, re.S).group(1))
@@ -396,22 +481,39 @@ def test_desk_chart_data_matches_the_tasks(web, svc, personas):
         second = submit(svc, personas["eligible_head_without_photo"]).case_number
         fresh = open_task(second, "review")
         # An officer completes the overdue review late.
-        work(svc, first, "review", actor_for(officer("a_caseworker")),
-             {"review_decision": "reject", "review_reason_codes": ["OTHER"],
-              "review_message": "Silakan datang ke kantor desa.", "review_notes": "x"})
+        work(
+            svc,
+            first,
+            "review",
+            actor_for(officer("a_caseworker")),
+            {
+                "review_decision": "reject",
+                "review_reason_codes": ["OTHER"],
+                "review_message": "Silakan datang ke kantor desa.",
+                "review_notes": "x",
+            },
+        )
         login(web, "a_supervisor")
         data = desk_data(web)
     db.session.expire_all()
     rows = db.session.scalars(select(HumanTask).where(HumanTask.status.in_(("open", "claimed")))).all()
     assert {r.id for r in rows} == {fresh.id}
-    sla = dict(zip(data["sla"]["codes"],
-                   zip(*(data["sla"]["series"][k] for k in ("on_track", "due_soon", "overdue")), strict=True),
-                   strict=True))
+    sla = dict(
+        zip(
+            data["sla"]["codes"],
+            zip(*(data["sla"]["series"][k] for k in ("on_track", "due_soon", "overdue")), strict=True),
+            strict=True,
+        )
+    )
     assert sla == {fresh.region: (1, 0, 0)}
     assert data["sla"]["labels"][0].startswith(fresh.region + " ")
-    officers = dict(zip(data["officers"]["labels"], zip(data["officers"]["series"]["on_time"],
-                                                        data["officers"]["series"]["late"], strict=True),
-                         strict=True))
+    officers = dict(
+        zip(
+            data["officers"]["labels"],
+            zip(data["officers"]["series"]["on_time"], data["officers"]["series"]["late"], strict=True),
+            strict=True,
+        )
+    )
     assert officers == {"a_caseworker": (0, 1)}
     districts = dict(zip(data["districts"]["codes"], data["districts"]["series"]["late"], strict=True))
     assert districts == {early.region: 1}
@@ -454,16 +556,18 @@ def test_approval_queue_shows_four_eyes_refusals(web, svc, personas):
     assert f'/cases/{number}"' in row
     post(web, "/logout")
     login(web, "a_supervisor")
-    row = re.search(rf'<tr id="approval-{task.id}".*?</tr>', web.get("/desk/approvals").get_data(as_text=True),
-                    re.S).group(0)
+    row = re.search(
+        rf'<tr id="approval-{task.id}".*?</tr>', web.get("/desk/approvals").get_data(as_text=True), re.S
+    ).group(0)
     assert f"/tasks/{task.id}/claim" in row and "Empat mata" not in row
     assert post(web, f"/tasks/{task.id}/claim").status_code == 302
     db.session.expire_all()
     assert open_task(number, "approve").assignee == "a_supervisor"
     post(web, "/logout")
     login(web, "a_administrator")  # administrators watch the queue; approving is a supervisor's role
-    row = re.search(rf'<tr id="approval-{task.id}".*?</tr>', web.get("/desk/approvals").get_data(as_text=True),
-                    re.S).group(0)
+    row = re.search(
+        rf'<tr id="approval-{task.id}".*?</tr>', web.get("/desk/approvals").get_data(as_text=True), re.S
+    ).group(0)
     assert "Bukan peran Anda" in row and "a_supervisor" in row and f"/tasks/{task.id}/claim" not in row
 
 
@@ -492,8 +596,14 @@ def test_two_administrators_demoting_each_other_at_once_leave_one(ctx, svc, monk
         with app.app_context():
             try:
                 target = db.session.execute(select(Officer).where(Officer.username == target_name)).scalar_one()
-                update_officer(services().engine, Actor(actor_name, frozenset({"administrator"})), target,
-                               target_name, ["supervisor"], None)
+                update_officer(
+                    services().engine,
+                    Actor(actor_name, frozenset({"administrator"})),
+                    target,
+                    target_name,
+                    ["supervisor"],
+                    None,
+                )
                 db.session.commit()
                 outcome[actor_name] = "demoted"
             except LastAdministrator:

@@ -1,5 +1,6 @@
 """The JSON API: authorization matrix (token and session), district scoping, a task round trip, CSRF,
 JSON errors, and the OpenAPI document against what the endpoints enforce."""
+
 import json
 
 import pytest
@@ -14,9 +15,21 @@ READERS = {"caseworker", "supervisor", "appeals_officer", "administrator", "audi
 WORKERS = {"caseworker", "supervisor", "appeals_officer"}
 
 # Endpoints this module's matrix requests as every role and anonymous (tests/integration/test_route_coverage.py).
-COVERED_ENDPOINTS = {"api_cases.index", "api_cases.search", "api_cases.show", "api_cases.diagram", "api_tasks.index", "api_tasks.show",
-                     "api_tasks.claim", "api_tasks.unclaim", "api_tasks.complete", "api_tasks.reassign",
-                     "api_processes.index", "api_processes.version", "api_processes.file"}
+COVERED_ENDPOINTS = {
+    "api_cases.index",
+    "api_cases.search",
+    "api_cases.show",
+    "api_cases.diagram",
+    "api_tasks.index",
+    "api_tasks.show",
+    "api_tasks.claim",
+    "api_tasks.unclaim",
+    "api_tasks.complete",
+    "api_tasks.reassign",
+    "api_processes.index",
+    "api_processes.version",
+    "api_processes.file",
+}
 # The OpenAPI document and its Swagger UI page describe the API and hold no data.
 PUBLIC_ENDPOINTS = {"api-docs.openapi_json", "api_docs.docs"}
 
@@ -25,11 +38,23 @@ def _expected(role, name):
     """The status each role gets, in the order the matrix requests (claim, release, complete, reassign)."""
     if role is None:
         return 200 if name in ("spec", "docs") else 401
-    allowed = {"spec": set(ROLES), "docs": set(ROLES), "cases": READERS, "search": READERS, "case": READERS,
-               "diagram": READERS,
-               "tasks": WORKERS, "task": READERS, "claim": WORKERS, "unclaim": WORKERS, "complete": WORKERS,
-               "reassign": {"supervisor", "administrator"}, "processes": READERS, "version": READERS,
-               "file": {"administrator"}}[name]
+    allowed = {
+        "spec": set(ROLES),
+        "docs": set(ROLES),
+        "cases": READERS,
+        "search": READERS,
+        "case": READERS,
+        "diagram": READERS,
+        "tasks": WORKERS,
+        "task": READERS,
+        "claim": WORKERS,
+        "unclaim": WORKERS,
+        "complete": WORKERS,
+        "reassign": {"supervisor", "administrator"},
+        "processes": READERS,
+        "version": READERS,
+        "file": {"administrator"},
+    }[name]
     if role not in allowed:
         return 403
     if name == "claim":
@@ -48,15 +73,20 @@ def test_authorization_matrix(api, svc, personas, role, mode):
     version = svc.engine.latest_version("application")
     base = f"/api/v1/processes/application/versions/{version.id}"
     routes = [
-        ("GET", "spec", "/api/v1/openapi.json"), ("GET", "docs", "/api/v1/docs"),
-        ("GET", "cases", "/api/v1/cases"), ("POST", "search", "/api/v1/cases/search"),
+        ("GET", "spec", "/api/v1/openapi.json"),
+        ("GET", "docs", "/api/v1/docs"),
+        ("GET", "cases", "/api/v1/cases"),
+        ("POST", "search", "/api/v1/cases/search"),
         ("GET", "case", f"/api/v1/cases/{number}"),
-        ("GET", "diagram", f"/api/v1/cases/{number}/diagram"), ("GET", "tasks", "/api/v1/tasks"),
-        ("GET", "task", f"/api/v1/tasks/{task.id}"), ("POST", "claim", f"/api/v1/tasks/{task.id}/claim"),
+        ("GET", "diagram", f"/api/v1/cases/{number}/diagram"),
+        ("GET", "tasks", "/api/v1/tasks"),
+        ("GET", "task", f"/api/v1/tasks/{task.id}"),
+        ("POST", "claim", f"/api/v1/tasks/{task.id}/claim"),
         ("POST", "unclaim", f"/api/v1/tasks/{task.id}/unclaim"),
         ("POST", "complete", f"/api/v1/tasks/{task.id}/complete"),
         ("POST", "reassign", f"/api/v1/tasks/{task.id}/reassign"),
-        ("GET", "processes", "/api/v1/processes"), ("GET", "version", base),
+        ("GET", "processes", "/api/v1/processes"),
+        ("GET", "version", base),
         ("GET", "file", f"{base}/files/application.bpmn"),
     ]
     username = f"a_{role}"
@@ -102,10 +132,18 @@ def test_task_round_trip_with_form_errors_four_eyes_and_conflicts(api, svc, pers
     review = open_task(number, "review")
     shown = api.get(f"/api/v1/tasks/{review.id}", "a_cwsup").get_json()
     assert shown["form"]["name"] == "case_review" and shown["case_number"] == number
-    assert {f["name"] for f in shown["form"]["fields"]} == {"review_decision", "review_reason_codes",
-                                                                  "review_message", "review_notes"}
-    assert api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json={"review_decision": "approve"}) \
-        .get_json()["error"] == "TASK_NOT_CLAIMED"
+    assert {f["name"] for f in shown["form"]["fields"]} == {
+        "review_decision",
+        "review_reason_codes",
+        "review_message",
+        "review_notes",
+    }
+    assert (
+        api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json={"review_decision": "approve"}).get_json()[
+            "error"
+        ]
+        == "TASK_NOT_CLAIMED"
+    )
     claimed = api.post(f"/api/v1/tasks/{review.id}/claim", "a_cwsup").get_json()
     assert claimed["task"]["status"] == "claimed" and claimed["task"]["assignee"] == "a_cwsup"
     assert api.post(f"/api/v1/tasks/{review.id}/claim", "a_cw2").get_json()["error"] == "TASK_ALREADY_CLAIMED"
@@ -120,8 +158,11 @@ def test_task_round_trip_with_form_errors_four_eyes_and_conflicts(api, svc, pers
     assert response.status_code == 422 and "_schema" in response.get_json()["errors"]["json"]
     assert case(number).status == "IN_REVIEW"
 
-    done = api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup",
-                    json={"review_decision": "approve", "review_notes": "checked at the village office"})
+    done = api.post(
+        f"/api/v1/tasks/{review.id}/complete",
+        "a_cwsup",
+        json={"review_decision": "approve", "review_notes": "checked at the village office"},
+    )
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["case"]["status"] == "AWAITING_APPROVAL" == case(number).status
     again = api.post(f"/api/v1/tasks/{review.id}/complete", "a_cwsup", json={"review_decision": "approve"})
@@ -200,9 +241,13 @@ def test_diagram_of_a_case_for_the_pages_script(api, svc, personas):
 
 
 def test_errors_under_api_are_json_and_pages_keep_html(api, svc):
-    for method, path, status in (("GET", "/api/v1/nothing-here", 404), ("POST", "/api/v1/cases", 405),
-                                 ("GET", "/api/v1/tasks/999999", 404), ("GET", "/api/v1/cases/TPT-0", 404),
-                                 ("GET", "/api/v1/processes/application/versions/999999", 404)):
+    for method, path, status in (
+        ("GET", "/api/v1/nothing-here", 404),
+        ("POST", "/api/v1/cases", 405),
+        ("GET", "/api/v1/tasks/999999", 404),
+        ("GET", "/api/v1/cases/TPT-0", 404),
+        ("GET", "/api/v1/processes/application/versions/999999", 404),
+    ):
         response = api.client.open(path, method=method, headers=api.bearer("a_caseworker"))
         assert response.status_code == status and response.is_json, (path, response.status_code)
         body = response.get_json()
@@ -248,8 +293,12 @@ def test_openapi_document_describes_every_endpoint_and_its_refs_resolve(app, api
     assert spec["openapi"].startswith("3.") and spec["info"]["title"] and spec["info"]["version"]
     assert {"bearerToken", "browserSession"} <= set(spec["components"]["securitySchemes"])
     assert spec["security"] == [{"bearerToken": []}, {"browserSession": []}]
-    documented = {(path, method.upper()) for path, item in spec["paths"].items()
-                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    documented = {
+        (path, method.upper())
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
     from tests.integration.test_api_applications import COVERED_ENDPOINTS as APPLICATIONS
 
     served = set()
@@ -290,8 +339,9 @@ def test_documented_request_schemas_are_what_the_endpoints_enforce(api, svc, per
     body = spec["paths"]["/api/v1/tasks/{task_id}/reassign"]["post"]["requestBody"]["content"]["application/json"]
     reassign = _resolve(spec, body["schema"]["$ref"])
     assert reassign["required"] == ["to"] and reassign["additionalProperties"] is False
-    assert api.post(f"/api/v1/tasks/{review.id}/reassign", "a_supervisor", json={}) \
-        .get_json()["errors"]["json"] == {"to": ["Missing data for required field."]}
+    assert api.post(f"/api/v1/tasks/{review.id}/reassign", "a_supervisor", json={}).get_json()["errors"]["json"] == {
+        "to": ["Missing data for required field."]
+    }
     extra = api.post(f"/api/v1/tasks/{review.id}/reassign", "a_supervisor", json={"to": "a_cw2", "why": "x"})
     assert extra.status_code == 422 and "why" in extra.get_json()["errors"]["json"]
 
@@ -305,9 +355,12 @@ def test_documented_request_schemas_are_what_the_endpoints_enforce(api, svc, per
     assert all(v["additionalProperties"] is False and "review_decision" in v["required"] for v in variants)
     choices = [v["properties"]["review_decision"]["enum"][0] for v in variants]
     api.post(f"/api/v1/tasks/{review.id}/claim", "a_caseworker")
-    for wrong, field in (({}, "review_decision"), ({"review_decision": "maybe"}, "review_decision"),
-                         ({"review_decision": choices[0], "shoe_size": 42}, "shoe_size"),
-                         ({"review_decision": choices[0], "review_notes": "x" * 2001}, "review_notes")):
+    for wrong, field in (
+        ({}, "review_decision"),
+        ({"review_decision": "maybe"}, "review_decision"),
+        ({"review_decision": choices[0], "shoe_size": 42}, "shoe_size"),
+        ({"review_decision": choices[0], "review_notes": "x" * 2001}, "review_notes"),
+    ):
         response = api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker", json=wrong)
         assert response.status_code == 422 and field in response.get_json()["errors"]["json"], wrong
     assert all(v["properties"]["review_notes"]["maxLength"] == 2000 for v in variants)
@@ -325,12 +378,26 @@ def test_tasks_of_other_processes_go_through_the_api_without_a_case(api, svc, pe
     work(svc, number, "review", actor_for(api.officers["a_cw2"]), {"review_decision": "approve"})
     app = work(svc, number, "approve", actor_for(api.officers["a_sup2"]), {"approval_decision": "approve"})
     neighbour = db.session.execute(
-        select(people.c.nik).where(people.c.alive.is_(True), people.c.kk_number != app.kk_number,
-                                   people.c.district_code == app.district_code, people.c.village == app.village)
-        .order_by(people.c.nik).limit(1)).scalar_one()
-    objection = file_objection(svc.engine, resident_for(svc.integrations, neighbour),
-                               {"recipient": app.id, "ground": "FOUR_WHEEL_VEHICLE",
-                                "reason": "He drives his own car to the market every day."}, per_day=3)
+        select(people.c.nik)
+        .where(
+            people.c.alive.is_(True),
+            people.c.kk_number != app.kk_number,
+            people.c.district_code == app.district_code,
+            people.c.village == app.village,
+        )
+        .order_by(people.c.nik)
+        .limit(1)
+    ).scalar_one()
+    objection = file_objection(
+        svc.engine,
+        resident_for(svc.integrations, neighbour),
+        {
+            "recipient": app.id,
+            "ground": "FOUR_WHEEL_VEHICLE",
+            "reason": "He drives his own car to the market every day.",
+        },
+        per_day=3,
+    )
     db.session.commit()
     task = open_task(objection.number)
     claimed = api.post(f"/api/v1/tasks/{task.id}/claim", "a_caseworker")

@@ -1,4 +1,5 @@
 """Applications through the JSON API (a facilitators' field app): the portal's checks, an idempotency key."""
+
 import io
 import json
 
@@ -37,8 +38,14 @@ def blank_png():
 
 
 def application(nik, **changes):
-    body = {"nik": nik, "applicant_name": registry_name(nik), "consent": True, "phone": "081234567890",
-            "payment_channel": "BRI", "bank_account": "1234567890"}
+    body = {
+        "nik": nik,
+        "applicant_name": registry_name(nik),
+        "consent": True,
+        "phone": "081234567890",
+        "payment_channel": "BRI",
+        "bank_account": "1234567890",
+    }
     return {**body, **changes}
 
 
@@ -53,8 +60,10 @@ def send(api, body, selfie, key="field-app-0001", as_="a_facilitator", **headers
 
 def counts():
     db.session.expire_all()
-    return (db.session.scalar(select(func.count()).select_from(Application)),
-            db.session.scalar(select(func.count()).select_from(ApiSubmission)))
+    return (
+        db.session.scalar(select(func.count()).select_from(Application)),
+        db.session.scalar(select(func.count()).select_from(ApiSubmission)),
+    )
 
 
 def test_a_field_app_registers_with_a_selfie_and_a_retry_makes_one_case(api, svc, population):
@@ -99,30 +108,44 @@ def test_another_facilitators_key_is_their_own(api, svc, population):
     assert second.get_json()["detail"]["case_number"]
 
 
-@pytest.mark.parametrize("case, status, error, field", [
-    ("no key", 422, "IDEMPOTENCY_KEY_INVALID", None),
-    ("short key", 422, "IDEMPOTENCY_KEY_INVALID", None),
-    ("not json", 422, "INVALID_REQUEST", "application"),
-    ("unknown field", 422, "INVALID_REQUEST", "salary"),
-    ("bad nik", 422, "NIK_INVALID", "nik"),
-    ("no consent", 422, "INVALID_REQUEST", "consent"),
-    ("no account for a bank", 422, "INVALID_REQUEST", "bank_account"),
-    ("consent in the future", 422, "INVALID_REQUEST", "consent_at"),
-    ("no selfie", 422, "INVALID_REQUEST", "selfie"),
-    ("no face", 422, "SELFIE_REJECTED", "selfie"),
-    ("wrong name", 422, "NAME_MISMATCH", "applicant_name"),
-    ("caseworker", 403, "NOT_ALLOWED", None),
-])
-def test_bad_submissions_are_refused_with_a_reason_and_nothing_is_kept(api, svc, population, case, status, error,
-                                                                       field):
+@pytest.mark.parametrize(
+    "case, status, error, field",
+    [
+        ("no key", 422, "IDEMPOTENCY_KEY_INVALID", None),
+        ("short key", 422, "IDEMPOTENCY_KEY_INVALID", None),
+        ("not json", 422, "INVALID_REQUEST", "application"),
+        ("unknown field", 422, "INVALID_REQUEST", "salary"),
+        ("bad nik", 422, "NIK_INVALID", "nik"),
+        ("no consent", 422, "INVALID_REQUEST", "consent"),
+        ("no account for a bank", 422, "INVALID_REQUEST", "bank_account"),
+        ("consent in the future", 422, "INVALID_REQUEST", "consent_at"),
+        ("no selfie", 422, "INVALID_REQUEST", "selfie"),
+        ("no face", 422, "SELFIE_REJECTED", "selfie"),
+        ("wrong name", 422, "NAME_MISMATCH", "applicant_name"),
+        ("caseworker", 403, "NOT_ALLOWED", None),
+    ],
+)
+def test_bad_submissions_are_refused_with_a_reason_and_nothing_is_kept(
+    api, svc, population, case, status, error, field
+):
     nik = population["personas"]["eligible_head_without_photo"]
     body, selfie, key, as_ = application(nik), blank_png(), "field-app-0002", "a_facilitator"
-    if case in ("wrong name", "no consent", "no account for a bank", "consent in the future", "bad nik", "not json",
-                "unknown field"):
+    if case in (
+        "wrong name",
+        "no consent",
+        "no account for a bank",
+        "consent in the future",
+        "bad nik",
+        "not json",
+        "unknown field",
+    ):
         selfie = selfie_of(population, population["personas"]["eligible_head_with_photo"])
     body = {
-        "not json": "{nik:", "unknown field": {**body, "salary": 1}, "bad nik": {**body, "nik": "3510x"},
-        "no consent": {**body, "consent": False}, "no account for a bank": {**body, "bank_account": None},
+        "not json": "{nik:",
+        "unknown field": {**body, "salary": 1},
+        "bad nik": {**body, "nik": "3510x"},
+        "no consent": {**body, "consent": False},
+        "no account for a bank": {**body, "bank_account": None},
         "consent in the future": {**body, "consent_at": "2099-01-01T00:00:00+07:00"},
         "wrong name": {**body, "applicant_name": "SOMEONE ELSE"},
     }.get(case, body)

@@ -1,5 +1,6 @@
 """The OpenAPI description of task completion is exact: every body valid by the published schema is
 accepted by the form, and every body the form refuses is invalid by the schema (web/api/formschemas.py)."""
+
 import copy
 import itertools
 
@@ -11,7 +12,9 @@ from forms import FORMS
 from tests.helpers import open_task, submit
 from tests.integration.api_support import api  # noqa: F401  (fixture)
 
-jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (requirements-dev.txt) checks bodies against the spec")
+jsonschema = pytest.importorskip(
+    "jsonschema", reason="jsonschema (requirements-dev.txt) checks bodies against the spec"
+)
 
 
 def _spec(client):

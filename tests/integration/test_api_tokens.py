@@ -1,5 +1,6 @@
 """API tokens: created on the page (secret shown once, only its hash stored), used, expired, revoked,
 refused for a deactivated officer; refusals audited with the origin; the token pages' matrix; the CLI."""
+
 import re
 
 import pytest
@@ -67,15 +68,21 @@ def test_token_lifecycle_create_use_expire_revoke_and_deactivated_officer(api):
     assert "token.create" in actions and "token.revoke" in actions
 
 
-@pytest.mark.parametrize("header, reason", [
-    ("Bearer tpt_" + "x" * 43, "unknown"),
-    ("Bearer not-a-tepat-token", "malformed"),
-    ("Basic YWRtaW46c2VjcmV0", "malformed"),
-    ("Bearer ", "malformed"),
-])
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        ("Bearer tpt_" + "x" * 43, "unknown"),
+        ("Bearer not-a-tepat-token", "malformed"),
+        ("Basic YWRtaW46c2VjcmV0", "malformed"),
+        ("Bearer ", "malformed"),
+    ],
+)
 def test_wrong_tokens_are_refused_and_audited_with_the_origin(api, header, reason):
-    response = api.client.get("/api/v1/cases", headers={"Authorization": header, "User-Agent": "probe/1.0"},
-                              environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    response = api.client.get(
+        "/api/v1/cases",
+        headers={"Authorization": header, "User-Agent": "probe/1.0"},
+        environ_base={"REMOTE_ADDR": "203.0.113.7"},
+    )
     assert response.status_code == 401 and response.is_json
     assert response.get_json()["error"] == "TOKEN_INVALID"
     entry = refusals()[-1]
@@ -96,8 +103,10 @@ def test_a_session_gets_messages_in_the_language_it_chose(api):
     api.login("a_auditor")
     assert api.client.get("/api/v1/tasks").get_json()["message"] == "Anda tidak berwenang melakukan ini."
     api.client.get("/lang/en")
-    assert api.client.get("/api/v1/tasks", headers={"Accept-Language": "id"}).get_json()["message"] \
+    assert (
+        api.client.get("/api/v1/tasks", headers={"Accept-Language": "id"}).get_json()["message"]
         == "You may not do this."
+    )
 
 
 def test_token_form_errors_are_shown_and_nothing_is_created(api):
@@ -122,12 +131,18 @@ def _expected_page(role, name):
 
 @pytest.mark.parametrize("role", [None, *ROLES])
 def test_token_pages_matrix(api, role):
-    own = db.session.scalars(select(ApiToken).where(ApiToken.officer_id == api.officers[f"a_{role or 'caseworker'}"].id)).first()
+    own = db.session.scalars(
+        select(ApiToken).where(ApiToken.officer_id == api.officers[f"a_{role or 'caseworker'}"].id)
+    ).first()
     other = db.session.scalars(select(ApiToken).where(ApiToken.officer_id == api.officers["a_cw2"].id)).one()
     csrf = api.login(f"a_{role}") if role else csrf_of(api.client, "/login")
-    routes = [("GET", "mine", "/tokens", None), ("POST", "create", "/tokens", {"name": "n", "days": "7"}),
-              ("POST", "revoke_own", f"/tokens/{own.id}/revoke", {}),
-              ("POST", "revoke_other", f"/tokens/{other.id}/revoke", {}), ("GET", "everyone", "/tokens/all", None)]
+    routes = [
+        ("GET", "mine", "/tokens", None),
+        ("POST", "create", "/tokens", {"name": "n", "days": "7"}),
+        ("POST", "revoke_own", f"/tokens/{own.id}/revoke", {}),
+        ("POST", "revoke_other", f"/tokens/{other.id}/revoke", {}),
+        ("GET", "everyone", "/tokens/all", None),
+    ]
     for method, name, path, data in routes:
         if method == "GET":
             status = api.client.get(path).status_code
@@ -145,8 +160,9 @@ def test_administrators_see_every_token_and_revoke_from_that_list(api):
     assert all(secret[:12] in page for secret in api.tokens.values())
     assert not any(secret in page for secret in api.tokens.values())
     target = db.session.scalars(select(ApiToken).where(ApiToken.officer_id == api.officers["a_auditor"].id)).one()
-    response = api.client.post(f"/tokens/{target.id}/revoke", data={"back": "all",
-                                                                     "csrf_token": csrf_of(api.client, "/tokens")})
+    response = api.client.post(
+        f"/tokens/{target.id}/revoke", data={"back": "all", "csrf_token": csrf_of(api.client, "/tokens")}
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/tokens/all")
     assert api.get("/api/v1/cases", "a_auditor").status_code == 401
     db.session.expire_all()
@@ -156,8 +172,9 @@ def test_administrators_see_every_token_and_revoke_from_that_list(api):
 
 def test_command_line_creates_lists_and_revokes_tokens(app, api):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["token", "create", "--officer", "a_supervisor", "--name", "nightly export",
-                                 "--days", "7"])
+    result = runner.invoke(
+        args=["token", "create", "--officer", "a_supervisor", "--name", "nightly export", "--days", "7"]
+    )
     assert result.exit_code == 0, result.output
     secret = result.output.strip().splitlines()[-1]
     assert secret.startswith("tpt_")

@@ -1,5 +1,6 @@
 """Arrears (rapel) for a family whose rejection or exit was overturned on appeal: the stages it missed since,
 as separate lines in its next cycle (regular or supplementary), at most as many as the schedule says."""
+
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -18,18 +19,25 @@ def arrears_schedule(max_stages=4, components=""):
     cut_off = utcnow().date() + timedelta(days=1)
     text = SCHEDULE.format(cut_off=cut_off.isoformat(), later=(cut_off + timedelta(days=1)).isoformat())
     text = text.replace("SD = 900000\n", "SD = 900000\n" + components, 1)
-    text += ('[[cycles]]\ncode = "PKH-TEST-T4"\nprogramme = "PKH"\nmonths = ["2027-07", "2027-08", "2027-09"]\n'
-             f'cut_off = "{cut_off.isoformat()}"\n')
-    return parse_schedule(text.replace('[programmes.PKH]\nname = "PKH"\nkind = "annual"\n',
-                                       ARREARS.format(max=max_stages), 1))
+    text += (
+        '[[cycles]]\ncode = "PKH-TEST-T4"\nprogramme = "PKH"\nmonths = ["2027-07", "2027-08", "2027-09"]\n'
+        f'cut_off = "{cut_off.isoformat()}"\n'
+    )
+    return parse_schedule(
+        text.replace('[programmes.PKH]\nname = "PKH"\nkind = "annual"\n', ARREARS.format(max=max_stages), 1)
+    )
 
 
 def lines(code):
     db.session.expire_all()
     c = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == code)).scalar_one()
-    members = {m.id: m.application_id for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))}
-    return c, {(members[e.member_id], e.category): e.amount
-               for e in db.session.scalars(select(Entitlement).where(Entitlement.cycle_id == c.id))}
+    members = {
+        m.id: m.application_id for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))
+    }
+    return c, {
+        (members[e.member_id], e.category): e.amount
+        for e in db.session.scalars(select(Entitlement).where(Entitlement.cycle_id == c.id))
+    }
 
 
 def overturn(app, since):
@@ -67,8 +75,11 @@ def test_an_overturned_family_is_paid_the_missed_stages_once_as_separate_lines(s
     c, paid = lines("PKH-TEST-T3")
     # Out for T1 and T2: both stages, each its own line at that stage's rates (2 children capped + SD).
     assert {k: v for k, v in paid.items() if k[0] == appealed.id} == {
-        (appealed.id, "child_0_6"): 1_500_000, (appealed.id, "SD"): 225_000,
-        (appealed.id, "rapel:PKH-TEST-T1"): 1_725_000, (appealed.id, "rapel:PKH-TEST-T2"): 1_725_000}
+        (appealed.id, "child_0_6"): 1_500_000,
+        (appealed.id, "SD"): 225_000,
+        (appealed.id, "rapel:PKH-TEST-T1"): 1_725_000,
+        (appealed.id, "rapel:PKH-TEST-T2"): 1_725_000,
+    }
     assert {k for k in paid if k[0] != appealed.id} == {(on_list.id, "SD"), (late.id, "SD"), (quick.id, "SD")}
     assert c.planned_total == 4 * 225_000 + 1_500_000 + 2 * 1_725_000
     # A stage the family was paid at its enrolment (the older path) is not owed again.
@@ -77,8 +88,9 @@ def test_an_overturned_family_is_paid_the_missed_stages_once_as_separate_lines(s
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
     enrolment.disbursement_ref = "TPT-9:request_disbursement"
     enrolment.enrolled_at = enrolment.enrolled_at.replace(year=2026, month=11, day=15)  # within T1's months
-    db.session.execute(Entitlement.__table__.delete().where(Entitlement.cycle_id == c.id,
-                                                            Entitlement.category.startswith("rapel:")))
+    db.session.execute(
+        Entitlement.__table__.delete().where(Entitlement.cycle_id == c.id, Entitlement.category.startswith("rapel:"))
+    )
     add_appeal_arrears(db.session, c)
     assert {k for k in lines("PKH-TEST-T3")[1] if k[1].startswith("rapel:")} == {(appealed.id, "rapel:PKH-TEST-T2")}
     db.session.commit()
@@ -131,13 +143,15 @@ def test_the_arrears_show_in_the_figures_the_batch_workbook_and_the_family_payme
     db.session.commit()
     c, paid = lines("PKH-TEST-T2")
     assert paid[(appealed.id, "rapel:PKH-TEST-T1")] == 225_000
-    assert [(r.district_code, r.channel, r.families, r.stages, r.amount) for r in arrears_figures(db.session, c.id)] == [
-        ("02", "BRI", 1, 1, 225_000)]
+    assert [
+        (r.district_code, r.channel, r.families, r.stages, r.amount) for r in arrears_figures(db.session, c.id)
+    ] == [("02", "BRI", 1, 1, 225_000)]
     assert arrears_figures(db.session, c.id, regions={"01"}) == []  # district scope
-    for bpmn_id, who, data in (("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
-                               ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
-                               ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-7",
-                                                             "sp2d_date": utcnow().date().isoformat()})):
+    for bpmn_id, who, data in (
+        ("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
+        ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
+        ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-7", "sp2d_date": utcnow().date().isoformat()}),
+    ):
         do(svc, bpmn_id, fin[who], data, code="PKH-TEST-T2")
     bri = db.session.execute(select(PaymentBatch).where(PaymentBatch.cycle_id == c.id)).scalar_one()
     out = io.BytesIO()
@@ -145,7 +159,12 @@ def test_the_arrears_show_in_the_figures_the_batch_workbook_and_the_family_payme
     rows = list(load_workbook(io.BytesIO(out.getvalue()))["Pembayaran"].values)
     assert rows[0][-1] == "rapel" and sorted((r[4], r[5]) for r in rows[1:]) == [(225_000, 0), (450_000, 225_000)]
     payment = payments_of_application(db.session, appealed.id)[0]
-    assert (payment.cycle_code, payment.amount, payment.arrears, payment.status) == ("PKH-TEST-T2", 450_000, 225_000, "sent")
+    assert (payment.cycle_code, payment.amount, payment.arrears, payment.status) == (
+        "PKH-TEST-T2",
+        450_000,
+        225_000,
+        "sent",
+    )
 
 
 def test_each_missed_month_is_priced_with_the_components_valid_in_that_month(svc):
@@ -169,15 +188,35 @@ def test_each_missed_month_is_priced_with_the_components_valid_in_that_month(svc
     schedule = arrears_schedule()
     appealed = family([("PKH", "SD", 2), ("PKH", "elderly_70", 1)], status="REJECTED")
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
-    db.session.add(EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="child_0_6", units=1,
-                                      valid_from=date(2026, 11, 15)))
-    db.session.add(MemberBenefitEnd(enrolment_id=enrolment.id, application_id=appealed.id,
-                                    member_nik="3510014101400001", reason=DECEASED, ended_on=date(2027, 2, 10),
-                                    categories=[{"programme": "PKH", "category": "elderly_70", "annual": 2_400_000}]))
+    db.session.add(
+        EnrolmentComponent(
+            enrolment_id=enrolment.id, programme="PKH", category="child_0_6", units=1, valid_from=date(2026, 11, 15)
+        )
+    )
+    db.session.add(
+        MemberBenefitEnd(
+            enrolment_id=enrolment.id,
+            application_id=appealed.id,
+            member_nik="3510014101400001",
+            reason=DECEASED,
+            ended_on=date(2027, 2, 10),
+            categories=[{"programme": "PKH", "category": "elderly_70", "annual": 2_400_000}],
+        )
+    )
     for period in ("2026-Q3", "2026-Q4"):
-        db.session.add(CommitmentCheck(enrolment_id=enrolment.id, application_id=appealed.id, district_code="01",
-                                       member_nik="3510014101150002", category="SD", period=period, attendance=40,
-                                       compliant=False, source="field"))
+        db.session.add(
+            CommitmentCheck(
+                enrolment_id=enrolment.id,
+                application_id=appealed.id,
+                district_code="01",
+                member_nik="3510014101150002",
+                category="SD",
+                period=period,
+                attendance=40,
+                compliant=False,
+                source="field",
+            )
+        )
     db.session.commit()
     for code in ("PKH-TEST-T1", "PKH-TEST-T2"):
         open_cycle(svc.engine, schedule, code, fin["fin1"])
@@ -189,7 +228,9 @@ def test_each_missed_month_is_priced_with_the_components_valid_in_that_month(svc
     db.session.commit()
     _, paid = lines("PKH-TEST-T3")
     assert {k: v for k, v in paid.items() if k[1].startswith("rapel:")} == {
-        (appealed.id, "rapel:PKH-TEST-T1"): 1_300_000, (appealed.id, "rapel:PKH-TEST-T2"): 1_375_000}
+        (appealed.id, "rapel:PKH-TEST-T1"): 1_300_000,
+        (appealed.id, "rapel:PKH-TEST-T2"): 1_375_000,
+    }
 
 
 def test_a_part_month_stage_is_rounded_down_once_per_stage(svc):
@@ -204,8 +245,11 @@ def test_a_part_month_stage_is_rounded_down_once_per_stage(svc):
     schedule = arrears_schedule(components="SMA = 2000000\n")
     appealed = family([("PKH", "SD", 1)], status="REJECTED")
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == appealed.id)).one()
-    db.session.add(EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SMA", units=1,
-                                      valid_from=date(2026, 10, 2)))
+    db.session.add(
+        EnrolmentComponent(
+            enrolment_id=enrolment.id, programme="PKH", category="SMA", units=1, valid_from=date(2026, 10, 2)
+        )
+    )
     db.session.commit()
     open_cycle(svc.engine, schedule, "PKH-TEST-T1", fin["fin1"])
     db.session.commit()

@@ -1,5 +1,6 @@
 """An overturned appeal runs the rules again: the grounds the appeals officer did not overturn still
 count, programmes are recomputed, and a family that qualifies for nothing is never enrolled (Rp0)."""
+
 import pytest
 from sqlalchemy import select
 
@@ -17,10 +18,13 @@ RETIRED = {"reason": "My husband retired years ago and gets no pension now."}
 def civil_servant_in_rich_family():
     """A living civil servant whose family's DTSEN decile is above every programme's cut-off (> 5)."""
     nik = db.session.execute(
-        select(people.c.nik).join(civil_service, civil_service.c.nik == people.c.nik)
+        select(people.c.nik)
+        .join(civil_service, civil_service.c.nik == people.c.nik)
         .join(dtsen, dtsen.c.kk_number == people.c.kk_number)
-        .where(civil_service.c.category.in_(("ASN", "TNI", "POLRI")), people.c.alive.is_(True),
-               dtsen.c.decile > 5).order_by(people.c.nik).limit(1)).scalar_one_or_none()
+        .where(civil_service.c.category.in_(("ASN", "TNI", "POLRI")), people.c.alive.is_(True), dtsen.c.decile > 5)
+        .order_by(people.c.nik)
+        .limit(1)
+    ).scalar_one_or_none()
     if nik is None:
         pytest.skip("the synthetic population has no civil servant in a family above decile 5")
     return nik
@@ -33,9 +37,17 @@ def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, offic
     assert {"CIVIL_SERVANT_HOUSEHOLD", "DECILE_ABOVE_CUTOFF"} <= codes and case(number).status == "REJECTED"
     file_appeal(svc.engine, number, RETIRED)
     db.session.commit()
-    app = work(svc, number, "appeal_review", officers["app1"],
-               {"appeal_outcome": "overturn", "appeal_overturned_ground": "CIVIL_SERVANT_HOUSEHOLD",
-                "appeal_notes": "the pension ended in 2019"})
+    app = work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "overturn",
+            "appeal_overturned_ground": "CIVIL_SERVANT_HOUSEHOLD",
+            "appeal_notes": "the pension ended in 2019",
+        },
+    )
     assert app.status == "AWAITING_APPROVAL"
     # The rules ran again: the overturned ground is set aside, the decile still fails, no programme.
     assert app.programmes == []
@@ -93,12 +105,25 @@ def test_an_approver_may_still_reject_with_their_own_reason(svc, officers):
     number = submit(svc, nik).case_number
     file_appeal(svc.engine, number, RETIRED)
     db.session.commit()
-    work(svc, number, "appeal_review", officers["app1"],
-         {"appeal_outcome": "overturn", "appeal_overturned_ground": "DECILE_ABOVE_CUTOFF", "appeal_notes": "x" * 5})
+    work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {"appeal_outcome": "overturn", "appeal_overturned_ground": "DECILE_ABOVE_CUTOFF", "appeal_notes": "x" * 5},
+    )
     assert open_task(number, "approve") is not None
-    app = work(svc, number, "approve", officers["sup1"],
-               {"approval_decision": "reject", "approval_reason_codes": ["CIVIL_SERVANT_HOUSEHOLD"],
-                "approval_notes": "still employed"})
+    app = work(
+        svc,
+        number,
+        "approve",
+        officers["sup1"],
+        {
+            "approval_decision": "reject",
+            "approval_reason_codes": ["CIVIL_SERVANT_HOUSEHOLD"],
+            "approval_notes": "still employed",
+        },
+    )
     assert app.status == "CLOSED_REJECTED" and app.reasons[0]["code"] == "CIVIL_SERVANT_HOUSEHOLD"
 
 
@@ -121,7 +146,9 @@ def test_a_case_on_the_previous_version_keeps_running_and_its_approver_is_warned
     db.session.commit()
     file_appeal(svc.engine, number, RETIRED)
     db.session.commit()
-    app = work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "overturn", "appeal_notes": "pension ended"})
+    app = work(
+        svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "overturn", "appeal_notes": "pension ended"}
+    )
     assert app.status == "AWAITING_APPROVAL"
     assert db.session.get(ProcessInstance, app.instance_id).version_id == old_version
 
@@ -132,7 +159,12 @@ def test_a_case_on_the_previous_version_keeps_running_and_its_approver_is_warned
         page = client.get(f"/cases/{number}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "data-approval-warning" in html and "versi proses lama" in html
-    app = work(svc, number, "approve", officers["sup1"],
-               {"approval_decision": "reject", "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"], "approval_notes": "Rp0"})
+    app = work(
+        svc,
+        number,
+        "approve",
+        officers["sup1"],
+        {"approval_decision": "reject", "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"], "approval_notes": "Rp0"},
+    )
     assert app.status == "CLOSED_REJECTED"
     assert db.session.scalars(select(Incident)).first() is None

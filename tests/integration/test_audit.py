@@ -2,6 +2,7 @@
 
 Also a worker for the concurrency test: `python -m tests.integration.test_audit append COUNT NAME START_AT`.
 """
+
 import csv
 import io
 import itertools
@@ -29,8 +30,17 @@ NIK = "3510011204870003"
 
 def _append(n, actor="cw1", commit_every=1, target="TPT-2026-{i:07d}"):
     for i in range(n):
-        record(db.session, actor, "case.view", "case", target.format(i=i), ip="10.0.0.1", user_agent="pytest",
-               detail={"i": i, "section": "evidence"}, roles=("caseworker",))
+        record(
+            db.session,
+            actor,
+            "case.view",
+            "case",
+            target.format(i=i),
+            ip="10.0.0.1",
+            user_agent="pytest",
+            detail={"i": i, "section": "evidence"},
+            roles=("caseworker",),
+        )
         if (i + 1) % commit_every == 0:
             db.session.commit()
     db.session.commit()
@@ -81,8 +91,14 @@ def test_empty_log_verifies(ctx):
 
 def test_chain_of_entries_verifies_in_any_batch_size(single):
     _append(7, commit_every=3)
-    record(db.session, Actor("sup1", frozenset({"supervisor"})), "task.complete", "task", 12,
-           detail={"fields": ["approval_decision"]})
+    record(
+        db.session,
+        Actor("sup1", frozenset({"supervisor"})),
+        "task.complete",
+        "task",
+        12,
+        detail={"fields": ["approval_decision"]},
+    )
     record(db.session, "anonymous", "login.failed")  # no target, no origin, no detail
     db.session.commit()
 
@@ -103,11 +119,20 @@ def test_hash_is_sha256_of_canonical_json_then_prev_hash(ctx):
 
     entry = record(db.session, "cw1", "case.view", "case", "TPT-1", detail={"b": 1, "a": [1, 2]}, roles=("x", "a"))
     db.session.commit()
-    doc = {"id": entry.id, "at": entry.at.isoformat(timespec="microseconds"), "actor": "cw1",
-           "actor_roles": ["a", "x"], "action": "case.view", "target_type": "case", "target_id": "TPT-1", "ip": None,
-           "user_agent": None, "detail": {"a": [1, 2], "b": 1},
-           "shard": audit.shard_for("case", "TPT-1", "cw1", audit.shard_count()),
-           "seq": 1}
+    doc = {
+        "id": entry.id,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "actor": "cw1",
+        "actor_roles": ["a", "x"],
+        "action": "case.view",
+        "target_type": "case",
+        "target_id": "TPT-1",
+        "ip": None,
+        "user_agent": None,
+        "detail": {"a": [1, 2], "b": 1},
+        "shard": audit.shard_for("case", "TPT-1", "cw1", audit.shard_count()),
+        "seq": 1,
+    }
     payload = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "0" * 64
     assert entry.at.utcoffset().total_seconds() == 0 and entry.at.isoformat().endswith("+00:00")
     assert entry.shard == doc["shard"] and entry.hash == hashlib.sha256(payload.encode()).hexdigest()
@@ -184,15 +209,29 @@ def test_deleting_every_row_is_found_through_the_head(single):
 
 
 def _forge(seq, prev_hash, shard=0, **fields):
-    row = {"id": 10_000_000 + seq, "at": "2026-01-01T00:00:00.000000+00:00", "actor": "mallory", "actor_roles": [],
-           "action": "case.view", "target_type": "case", "target_id": "TPT-1", "ip": None, "user_agent": None,
-           "detail": None, "shard": shard, "seq": seq, "format": 2}
+    row = {
+        "id": 10_000_000 + seq,
+        "at": "2026-01-01T00:00:00.000000+00:00",
+        "actor": "mallory",
+        "actor_roles": [],
+        "action": "case.view",
+        "target_type": "case",
+        "target_id": "TPT-1",
+        "ip": None,
+        "user_agent": None,
+        "detail": None,
+        "shard": shard,
+        "seq": seq,
+        "format": 2,
+    }
     row.update(fields)
     good_hash = entry_hash(row, prev_hash)
     db.session.execute(
-        text("INSERT INTO audit_log (id, shard, seq, format, at, actor, actor_roles, action, target_type, target_id, "
-             "detail, prev_hash, hash) VALUES (:id, :shard, :seq, 2, :at, :actor, '[]', :action, :target_type, "
-             ":target_id, NULL, :prev_hash, :hash)"),
+        text(
+            "INSERT INTO audit_log (id, shard, seq, format, at, actor, actor_roles, action, target_type, target_id, "
+            "detail, prev_hash, hash) VALUES (:id, :shard, :seq, 2, :at, :actor, '[]', :action, :target_type, "
+            ":target_id, NULL, :prev_hash, :hash)"
+        ),
         {**row, "at": "2026-01-01 00:00:00.000000", "prev_hash": prev_hash, "hash": fields.get("hash", good_hash)},
     )
     db.session.commit()
@@ -318,11 +357,16 @@ def test_anchors_name_every_shard_head_and_catch_a_removed_tail_with_its_head(ct
 
     # Remove the tail of c's shard and set its head back to match: the shard alone looks whole.
     shard_c = audit.shard_for("case", c, "cw1", audit.shard_count())
-    kept = db.session.execute(select(AuditEntry.id, AuditEntry.hash)
-                              .where(AuditEntry.shard == shard_c, AuditEntry.seq == 1)).one()
+    kept = db.session.execute(
+        select(AuditEntry.id, AuditEntry.hash).where(AuditEntry.shard == shard_c, AuditEntry.seq == 1)
+    ).one()
     _raw("DELETE FROM audit_log WHERE shard = :s AND seq > 1", s=shard_c)
-    _raw("UPDATE audit_chain_heads SET last_seq = 1, last_id = :i, last_hash = :h WHERE shard = :s",
-         i=kept.id, h=kept.hash, s=shard_c)
+    _raw(
+        "UPDATE audit_chain_heads SET last_seq = 1, last_id = :i, last_hash = :h WHERE shard = :s",
+        i=kept.id,
+        h=kept.hash,
+        s=shard_c,
+    )
     result = verify_chain(db.session)
     assert (result.ok, result.shard, result.first_bad_seq) == (False, shard_c, 2), result
     assert "anchor" in result.reason and [s.shard for s in result.broken] == [shard_c]
@@ -342,8 +386,10 @@ def test_a_shard_rewritten_with_its_head_is_caught_by_the_anchor(ctx):
         if row.AuditEntry.seq == 2:
             fields["actor"] = "mallory"
         new_hash = entry_hash(fields, prev)
-        db.session.execute(text("UPDATE audit_log SET actor = :actor, prev_hash = :p, hash = :h WHERE id = :i"),
-                           {"actor": fields["actor"], "p": prev, "h": new_hash, "i": row.AuditEntry.id})
+        db.session.execute(
+            text("UPDATE audit_log SET actor = :actor, prev_hash = :p, hash = :h WHERE id = :i"),
+            {"actor": fields["actor"], "p": prev, "h": new_hash, "i": row.AuditEntry.id},
+        )
         prev = new_hash
     db.session.execute(text("UPDATE audit_chain_heads SET last_hash = :h WHERE shard = :s"), {"h": prev, "s": shard})
     db.session.commit()
@@ -407,25 +453,39 @@ def test_the_scheduler_leader_anchors_once_per_interval_when_something_moved(ctx
     dispatcher.last_anchor -= ctx.config["BANSOS_AUDIT_ANCHOR_SECONDS"]
     dispatcher.tick()  # nothing moved since: no anchor
     assert anchors() == [1, 2]
-    latest = db.session.scalars(select(AuditEntry).where(AuditEntry.shard == audit.ANCHOR_SHARD,
-                                                         AuditEntry.seq == 2)).one()
+    latest = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.shard == audit.ANCHOR_SHARD, AuditEntry.seq == 2)
+    ).one()
     assert latest.actor == "scheduler" and latest.detail["heads"] == {
-        str(s): [seq, h] for s, (seq, h) in audit.chain_heads(db.session).items() if s >= 0}
+        str(s): [seq, h] for s, (seq, h) in audit.chain_heads(db.session).items() if s >= 0
+    }
     assert verify_chain(db.session).ok
 
 
 def _worker_env(app):
     env = dict(os.environ)
-    env.update(BANSOS_DATABASE_URL=app.config["BANSOS_DATABASE_URL"], BANSOS_VAR_DIR=app.config["BANSOS_VAR_DIR"],
-               BANSOS_PHOTO_DIR=app.config["BANSOS_PHOTO_DIR"], PYTHONPATH=str(ROOT))
+    env.update(
+        BANSOS_DATABASE_URL=app.config["BANSOS_DATABASE_URL"],
+        BANSOS_VAR_DIR=app.config["BANSOS_VAR_DIR"],
+        BANSOS_PHOTO_DIR=app.config["BANSOS_PHOTO_DIR"],
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
 def _run_workers(app, count, names):
     start_at = time.time() + 1.5
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.integration.test_audit", "append", str(count), name,
-                                 str(start_at)], cwd=ROOT, env=_worker_env(app), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for name in names]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.test_audit", "append", str(count), name, str(start_at)],
+            cwd=ROOT,
+            env=_worker_env(app),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
     outputs = [w.communicate(timeout=180) for w in workers]
     for w, (out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err
@@ -440,19 +500,21 @@ def test_concurrent_appends_from_processes_on_a_fresh_schema_make_whole_chains(c
     _run_workers(ctx, count, names)
     result = verify_chain(db.session)
     assert result.ok, result
-    entries = db.session.execute(select(AuditEntry.shard, AuditEntry.seq, AuditEntry.actor)
-                                 .where(AuditEntry.shard >= 0)).all()
+    entries = db.session.execute(
+        select(AuditEntry.shard, AuditEntry.seq, AuditEntry.actor).where(AuditEntry.shard >= 0)
+    ).all()
     assert len(entries) == count * len(names) and len({e.shard for e in entries}) > 4
     assert sorted(e.actor for e in entries) == sorted(n for n in names for _ in range(count))
     for shard in {e.shard for e in entries}:  # gap-free in every shard
-        assert sorted(e.seq for e in entries if e.shard == shard) == list(range(1, 1 + sum(
-            1 for e in entries if e.shard == shard)))
+        assert sorted(e.seq for e in entries if e.shard == shard) == list(
+            range(1, 1 + sum(1 for e in entries if e.shard == shard))
+        )
     assert result.checked == len(entries) + len(_seqs(audit.ANCHOR_SHARD)) and _seqs(audit.ANCHOR_SHARD)
 
 
 def test_export_is_ordered_by_time_says_the_shard_and_an_auditor_can_recompute_every_chain(ctx):
     _append(5)
-    record(db.session, "anonymous", "login.failed", ip="2001:db8::1", detail={"username": "x,\"y\"\nz"})
+    record(db.session, "anonymous", "login.failed", ip="2001:db8::1", detail={"username": 'x,"y"\nz'})
     db.session.commit()
     record(db.session, "sup1", "deploy", "process_version", "7", detail={"note": "été 2026 ✓", "n": 1.5})
     db.session.commit()
@@ -463,15 +525,16 @@ def test_export_is_ordered_by_time_says_the_shard_and_an_auditor_can_recompute_e
     assert export_csv(db.session, out, batch=2) == 8
     lines = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(lines[0]) == list(audit.CSV_COLUMNS)
-    stored = db.session.execute(select(AuditEntry.id, AuditEntry.shard, AuditEntry.seq, AuditEntry.hash)
-                                .order_by(AuditEntry.at, AuditEntry.id))
+    stored = db.session.execute(
+        select(AuditEntry.id, AuditEntry.shard, AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.at, AuditEntry.id)
+    )
     fields = [read_csv_row(line) for line in lines]
     assert [(f["id"], f["shard"], f["seq"], f["hash"]) for f in fields] == [tuple(r) for r in stored]
     assert [f["at"] for f in fields] == sorted(f["at"] for f in fields)
     assert fields[-1]["shard"] == audit.ANCHOR_SHARD and len({f["shard"] for f in fields}) > 2
     heads = audit.verify_rows(fields)
     assert heads == {s: h for s, h in audit.chain_heads(db.session).items()}
-    assert fields[5]["detail"] == {"username": "x,\"y\"\nz"}
+    assert fields[5]["detail"] == {"username": 'x,"y"\nz'}
 
     fields[2]["actor"] = "mallory"  # an altered line is named by shard and seq
     with pytest.raises(AuditChainBroken, match=f"shard {fields[2]['shard']} seq {fields[2]['seq']}"):
@@ -485,10 +548,23 @@ def test_export_is_ordered_by_time_says_the_shard_and_an_auditor_can_recompute_e
 
 def test_personal_data_is_masked_before_it_is_stored(ctx):
     photo = b"\xff\xd8\xff\xe0" + b"\x00" * 2000
-    entry = record(db.session, "cw1", "photo.view", "person", NIK, user_agent="UA " * 500, detail={
-        "nik": NIK, "note": f"called about NIK {NIK}.", "household": [{"kk": "3510010101010001"}, (NIK,)],
-        "photo": photo, "nik_number": int(NIK), "reason": "x" * 5000, "not_a_nik": "12345678901234567",
-    })
+    entry = record(
+        db.session,
+        "cw1",
+        "photo.view",
+        "person",
+        NIK,
+        user_agent="UA " * 500,
+        detail={
+            "nik": NIK,
+            "note": f"called about NIK {NIK}.",
+            "household": [{"kk": "3510010101010001"}, (NIK,)],
+            "photo": photo,
+            "nik_number": int(NIK),
+            "reason": "x" * 5000,
+            "not_a_nik": "12345678901234567",
+        },
+    )
     db.session.commit()
     assert entry.target_id == "3510**·120487·0003"
     detail = entry.detail
@@ -512,10 +588,13 @@ def test_engine_actions_are_audited_with_the_request_origin(ctx):
         actor = Actor("cw1", frozenset({"caseworker"}))
         with audit.origin("203.0.113.9", "Firefox"):
             signals.task_assigned.send(engine, row=row, actor=actor, action="claim", target="cw1", runtime=None)
-            signals.task_completed.send(engine, row=row, actor=actor, data={"review_decision": "approve",
-                                                                             "nik": NIK})
-        signals.incident_resolved.send(engine, incident=SimpleNamespace(id=5, bpmn_id="verify", business_key="K"),
-                                       actor=Actor("admin", frozenset({"administrator"})), action="retry")
+            signals.task_completed.send(engine, row=row, actor=actor, data={"review_decision": "approve", "nik": NIK})
+        signals.incident_resolved.send(
+            engine,
+            incident=SimpleNamespace(id=5, bpmn_id="verify", business_key="K"),
+            actor=Actor("admin", frozenset({"administrator"})),
+            action="retry",
+        )
         db.session.commit()
     finally:
         # Still connected afterwards, as create_app leaves them (disconnecting here took the engine
@@ -567,8 +646,8 @@ if __name__ == "__main__":
 def test_a_request_served_inside_another_leaves_no_origin_behind(ctx, svc, personas):
     """The portal's sign-in calls the sandbox provider's token endpoint in-process: both requests share
     one `g`, and each must reset the audit origin it set (else later engine entries carry a stale one)."""
-    from tests.integration.portal_helpers import sign_in_applicant
     from tests.helpers import fresh_client
+    from tests.integration.portal_helpers import sign_in_applicant
 
     with fresh_client() as client:
         sign_in_applicant(client, personas["civil_servant"])

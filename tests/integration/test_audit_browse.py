@@ -1,4 +1,5 @@
 """Auditors browse the trail: by officer, NIK, case, action and dates; who viewed a NIK; a formula-safe export."""
+
 import csv
 import io
 import re
@@ -31,7 +32,7 @@ def _setup(svc, personas):
     db.session.commit()
     audit.record(db.session, "fac1", "applicant.sign_in", "applicant", nik)  # stored masked
     db.session.commit()
-    audit.record(db.session, "=HYPERLINK(\"x\")", "case.view", "case", "TPT-2026-9999999")
+    audit.record(db.session, '=HYPERLINK("x")', "case.view", "case", "TPT-2026-9999999")
     db.session.commit()
     return nik, number, task
 
@@ -41,10 +42,16 @@ def test_filters_find_a_nik_through_its_cases_tasks_and_masked_form(svc, persona
     targets = targets_of(db.session, nik)
     assert targets.cases == (number,) and str(task.id) in targets.tasks and targets.masked == (mask_nik(nik),)
     rows, more, _t = browse(db.session, AuditFilter(nik=nik))
-    assert {(e.actor, e.action) for e in rows} >= {("cw1", "case.view"), ("cw2", "task.claim"),
-                                                   ("fac1", "applicant.sign_in")}
+    assert {(e.actor, e.action) for e in rows} >= {
+        ("cw1", "case.view"),
+        ("cw2", "task.claim"),
+        ("fac1", "applicant.sign_in"),
+    }
     assert all(e.target_id != "TPT-2026-9999999" for e in rows) and not more
-    assert viewers_of(db.session, nik)[0][:2] == ("cw1", 2) and [v[0] for v in viewers_of(db.session, nik)] == ["cw1", "cw2"]
+    assert viewers_of(db.session, nik)[0][:2] == ("cw1", 2) and [v[0] for v in viewers_of(db.session, nik)] == [
+        "cw1",
+        "cw2",
+    ]
     rows, _m, _t = browse(db.session, AuditFilter(actor="cw2", action="case."))
     assert [(e.actor, e.action) for e in rows] == [("cw2", "case.view")]
     assert browse(db.session, AuditFilter(case=number, action="task.claim"))[0][0].actor == "cw2"
@@ -79,14 +86,16 @@ def test_the_browser_page_and_the_export_are_audited_and_formula_safe(svc, perso
         viewers = re.search(r'<table class="table table-sm small mb-0" id="viewers">.*?</table>', html, re.S).group(0)
         assert ">cw1</a></td><td>2<" in viewers and "fac1" not in viewers
         assert "cocok tersamar" in html and html.count(nik) == 2  # the filter field and the export form only
-        bad = client.post("/audit/entries", data={"nik": "123", "date_from": "2026-12-05", "date_to": "2026-12-01",
-                                                  "csrf_token": token})
+        bad = client.post(
+            "/audit/entries",
+            data={"nik": "123", "date_from": "2026-12-05", "date_to": "2026-12-01", "csrf_token": token},
+        )
         text = bad.get_data(as_text=True)
         assert bad.status_code == 400 and "NIK terdiri dari 16 angka." in text and "sesudah tanggal pertama" in text
         export = client.get("/audit/entries.csv?action=case.view")
         assert export.status_code == 200 and export.headers["Cache-Control"] == "no-store"
         rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
-        assert {r["actor"] for r in rows} == {"cw1", "cw2", "'=HYPERLINK(\"x\")"}
+        assert {r["actor"] for r in rows} == {"cw1", "cw2", '\'=HYPERLINK("x")'}
         assert all(r["action"] == "case.view" for r in rows)
     searches = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "audit.search")).all()
     filters = [e.detail["filter"] for e in searches]

@@ -1,5 +1,6 @@
 """Bad input answers 400/404, never 500: ids beyond the databases' range, NUL characters in any text;
 an unreachable database answers 503 with Retry-After (web/guards.py)."""
+
 import io
 import re
 
@@ -62,8 +63,7 @@ def test_ids_beyond_the_column_range_are_not_found_on_every_route(app, admin):
         for value in TOO_BIG:
             path = _path(rule, ints, value)
             for method in methods:
-                response = client.open(path, method=method, data={"csrf_token": token},
-                                       headers={"X-CSRFToken": token})
+                response = client.open(path, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})
                 assert response.status_code == 404, (method, path, response.status_code)
                 if path.startswith("/api/"):
                     assert response.get_json()["error"] == "NOT_FOUND"
@@ -91,9 +91,15 @@ def test_an_objection_about_a_case_id_beyond_the_range_is_a_form_error(svc, reci
     with fresh_client() as client:
         sign_in_applicant(client, _neighbour(recipient))
         for value in TOO_BIG[1:]:
-            response = client.post("/portal/objections/new", data={
-                "recipient": str(value), "ground": "FOUR_WHEEL_VEHICLE", "reason": REASON,
-                "csrf_token": csrf_of(client, "/portal/objections/new")})
+            response = client.post(
+                "/portal/objections/new",
+                data={
+                    "recipient": str(value),
+                    "ground": "FOUR_WHEEL_VEHICLE",
+                    "reason": REASON,
+                    "csrf_token": csrf_of(client, "/portal/objections/new"),
+                },
+            )
             assert response.status_code in (400, 403, 422), response.status_code
 
 
@@ -104,21 +110,43 @@ def test_nul_in_the_login_form_is_refused_with_a_translated_message(ctx):
 
 def test_nul_in_pages_fields_query_strings_addresses_and_file_names_is_refused(admin):
     client, token = admin
-    _refused(client.post("/admin/officers/new", data={"csrf_token": token, "username": "newbie", "name": "Ne\x00w",
-                                                      "roles": "caseworker", "region_scope": "all",
-                                                      "password": "long-enough-pass", "password_confirm": "long-enough-pass"}))
+    _refused(
+        client.post(
+            "/admin/officers/new",
+            data={
+                "csrf_token": token,
+                "username": "newbie",
+                "name": "Ne\x00w",
+                "roles": "caseworker",
+                "region_scope": "all",
+                "password": "long-enough-pass",
+                "password_confirm": "long-enough-pass",
+            },
+        )
+    )
     _refused(client.post("/tokens", data={"csrf_token": token, "name": "tok\x00en", "days": "30"}))
     _refused(client.get("/inbox?district=0\x001"))
     _refused(client.get("/cases/TPT-2026-0000001%00"))
     # An upload's file name (the appeal's evidence, the assisted registration's photo): refused as parsed.
     _refused(client.post("/portal/objections/new", data={"csrf_token": token, "reason": "a reason\x00"}))
-    _refused(client.post("/assist/start", content_type="multipart/form-data",
-                         data={"csrf_token": token, "photo": (io.BytesIO(b"x"), "selfie\x00.jpg")}))
-    _refused(client.post("/assist/start", content_type="multipart/form-data",
-                         data={"csrf_token": token, "note": "a\x00", "photo": (io.BytesIO(b"x"), "selfie.jpg")}))
+    _refused(
+        client.post(
+            "/assist/start",
+            content_type="multipart/form-data",
+            data={"csrf_token": token, "photo": (io.BytesIO(b"x"), "selfie\x00.jpg")},
+        )
+    )
+    _refused(
+        client.post(
+            "/assist/start",
+            content_type="multipart/form-data",
+            data={"csrf_token": token, "note": "a\x00", "photo": (io.BytesIO(b"x"), "selfie.jpg")},
+        )
+    )
     from sqlalchemy import func, select
 
     from cases.models import Officer
+
     assert db.session.scalar(select(func.count()).select_from(Officer).where(Officer.username == "newbie")) == 0
 
 
@@ -132,16 +160,22 @@ def test_an_unreachable_database_answers_503_with_retry_after(settings_overrides
     from web import create_app
 
     # Nothing listens on port 1: every connection attempt is refused at once.
-    unreachable = create_app({**settings_overrides, "BANSOS_DATABASE_URL": "postgresql+psycopg://tepat@127.0.0.1:1/none",
-                              "BANSOS_VAR_DIR": str(tmp_path)})
+    unreachable = create_app(
+        {
+            **settings_overrides,
+            "BANSOS_DATABASE_URL": "postgresql+psycopg://tepat@127.0.0.1:1/none",
+            "BANSOS_VAR_DIR": str(tmp_path),
+        }
+    )
     client = unreachable.test_client()
     page = client.get("/status")
     assert page.status_code == 503 and page.headers["Retry-After"].isdigit()
     assert "Tepat tidak dapat menghubungi basis datanya" in page.get_data(as_text=True)
     client.get("/lang/en")
     assert "cannot reach its database" in client.get("/status").get_data(as_text=True)
-    api = client.get("/api/v1/tasks", headers={"Authorization": "Bearer tpt_abcdefgh_0123456789",
-                                               "Accept-Language": "en"})
+    api = client.get(
+        "/api/v1/tasks", headers={"Authorization": "Bearer tpt_abcdefgh_0123456789", "Accept-Language": "en"}
+    )
     assert api.status_code == 503 and api.headers["Retry-After"].isdigit()
     assert api.get_json()["error"] == "DATABASE_UNAVAILABLE"
     with unreachable.app_context():
@@ -155,9 +189,11 @@ def test_a_body_over_the_app_wide_limit_is_refused_with_a_translated_page(admin)
     response = client.post("/tokens", data={"csrf_token": token, "name": big, "days": "30"})
     assert response.status_code == 413 and "Kiriman terlalu besar" in response.get_data(as_text=True)
     parts = {f"f{i}": "x" for i in range(150)}
-    response = client.post("/tokens", data={"csrf_token": token, "name": "many", "days": "30", **parts},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/tokens", data={"csrf_token": token, "name": "many", "days": "30", **parts}, content_type="multipart/form-data"
+    )
     assert response.status_code == 413
-    refused = client.post("/api/v1/tasks/1/reassign", data=big, content_type="application/json",
-                          headers={"X-CSRFToken": token})
+    refused = client.post(
+        "/api/v1/tasks/1/reassign", data=big, content_type="application/json", headers={"X-CSRFToken": token}
+    )
     assert refused.status_code == 413 and refused.is_json

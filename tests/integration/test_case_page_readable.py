@@ -1,5 +1,6 @@
 """The officer's case page: readable evidence per household member, the criteria in plain words, where
 the family lives, the phone by role, and NIKs masked so that family members can be told apart."""
+
 import re
 from html import unescape
 

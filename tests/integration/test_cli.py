@@ -1,4 +1,5 @@
 """The command line alone walks a case through rejection, appeal, overturn and enrolment."""
+
 import re
 
 import pytest
@@ -41,7 +42,9 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas, poor_civil_serv
     assert "DUPLICATE_APPLICATION" in out
     out = run(runner, "submit", "--nik", "3510011399900001", "--account", "1234567890", code=2)
     assert "NIK_INVALID" in out
-    out = run(runner, "submit", "--nik", personas["not_in_dtsen"], "--payment-channel", "BRI", code=2)  # a bank needs an account
+    out = run(
+        runner, "submit", "--nik", personas["not_in_dtsen"], "--payment-channel", "BRI", code=2
+    )  # a bank needs an account
     assert "FORM_INVALID" in out and "bank_account" in out
 
     run(runner, "appeal", number, "--reason", "My husband retired long ago; no pension.")
@@ -49,8 +52,18 @@ def test_walk_rejection_appeal_overturn_enrolment(svc, personas, poor_civil_serv
     run(runner, "tasks", "claim", task, "--as", "appeals1")
     out = run(runner, "tasks", "complete", task, "--as", "appeals1", "-f", "appeal_outcome=maybe", code=2)
     assert "FORM_INVALID" in out and "appeal_outcome" in out
-    out = run(runner, "tasks", "complete", task, "--as", "appeals1", "-f", "appeal_outcome=overturn",
-              "-f", "appeal_notes=pension ended in 2019")
+    out = run(
+        runner,
+        "tasks",
+        "complete",
+        task,
+        "--as",
+        "appeals1",
+        "-f",
+        "appeal_outcome=overturn",
+        "-f",
+        "appeal_notes=pension ended in 2019",
+    )
     assert "AWAITING_APPROVAL" in out
     task = _task_id(run(runner, "tasks", "list", "--as", "supervisor1"), number)
     run(runner, "tasks", "claim", task, "--as", "supervisor1")

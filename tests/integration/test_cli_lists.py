@@ -1,4 +1,5 @@
 """The command line says so when a list is empty, and shows every time in WIB with the zone."""
+
 import re
 
 from cases.officers import create_officer

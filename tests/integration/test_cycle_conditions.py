@@ -1,4 +1,5 @@
 """Members' conditions in payment cycles: a deceased member's component, PKH commitments (warning, suspension)."""
+
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -26,15 +27,17 @@ child_0_6 = "health"
 
 def schedule_with_commitments():
     cut_off = date.today() + timedelta(days=1)
-    return parse_schedule(SCHEDULE.format(cut_off=cut_off.isoformat(), later=(cut_off + timedelta(days=1)).isoformat())
-                          + COMMITMENTS)
+    return parse_schedule(
+        SCHEDULE.format(cut_off=cut_off.isoformat(), later=(cut_off + timedelta(days=1)).isoformat()) + COMMITMENTS
+    )
 
 
 def entitlements(code, app):
     db.session.expire_all()
     c = db.session.execute(select(PaymentCycle).where(PaymentCycle.code == code)).scalar_one()
-    member = db.session.execute(select(CycleMember).where(CycleMember.cycle_id == c.id,
-                                                          CycleMember.application_id == app.id)).scalar_one()
+    member = db.session.execute(
+        select(CycleMember).where(CycleMember.cycle_id == c.id, CycleMember.application_id == app.id)
+    ).scalar_one()
     rows = db.session.scalars(select(Entitlement).where(Entitlement.member_id == member.id))
     return c, {e.category: (e.units, e.amount) for e in rows}
 
@@ -53,14 +56,27 @@ def test_a_deceased_childs_component_is_not_paid_from_the_next_cycle(svc):
     _, before = entitlements("PKH-TEST-T1", household)
     assert before == {"child_0_6": (2, 1_500_000), "SD": (1, 225_000)}
     # The civil registry reports one of the toddlers dead (cases/programme.end_deceased_components writes this).
-    db.session.add(MemberBenefitEnd(enrolment_id=enrolment_of(household).id, application_id=household.id,
-                                    member_nik="3510014101250001", reason=DECEASED, ended_on=date.today(),
-                                    categories=[{"programme": "PKH", "category": "child_0_6", "annual": 3_000_000}]))
+    db.session.add(
+        MemberBenefitEnd(
+            enrolment_id=enrolment_of(household).id,
+            application_id=household.id,
+            member_nik="3510014101250001",
+            reason=DECEASED,
+            ended_on=date.today(),
+            categories=[{"programme": "PKH", "category": "child_0_6", "annual": 3_000_000}],
+        )
+    )
     # A death after the next cut-off does not change it.
-    db.session.add(MemberBenefitEnd(enrolment_id=enrolment_of(other).id, application_id=other.id,
-                                    member_nik="3510014101250002", reason=DECEASED,
-                                    ended_on=date.today() + timedelta(days=30),
-                                    categories=[{"programme": "PKH", "category": "child_0_6", "annual": 3_000_000}]))
+    db.session.add(
+        MemberBenefitEnd(
+            enrolment_id=enrolment_of(other).id,
+            application_id=other.id,
+            member_nik="3510014101250002",
+            reason=DECEASED,
+            ended_on=date.today() + timedelta(days=30),
+            categories=[{"programme": "PKH", "category": "child_0_6", "annual": 3_000_000}],
+        )
+    )
     db.session.commit()
     open_cycle(svc.engine, schedule_with_commitments(), "PKH-TEST-T2", fin["fin1"])
     db.session.commit()
@@ -92,10 +108,12 @@ def test_commitments_warn_first_then_suspend_then_pay_again(svc):
     rule = sched.commitments
     household = _family_with_kk()
     # 2026-Q3: child A attended 70% of school days (below 85%): a warning in the cycle paying 2026-Q4, still paid.
-    record_check(db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2026-Q3",
-                 attendance=70)
-    record_check(db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_B, category="SD", period="2026-Q3",
-                 attendance=95)
+    record_check(
+        db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2026-Q3", attendance=70
+    )
+    record_check(
+        db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_B, category="SD", period="2026-Q3", attendance=95
+    )
     db.session.commit()
     open_cycle(svc.engine, sched, "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
@@ -105,24 +123,29 @@ def test_commitments_warn_first_then_suspend_then_pay_again(svc):
     # The family is told (SMS and portal), once.
     from integrations.sandbox.tables import outbox
 
-    sent = db.session.execute(select(outbox.c.channel, outbox.c.template).where(outbox.c.recipient_nik == household.nik)
-                              ).all()
+    sent = db.session.execute(
+        select(outbox.c.channel, outbox.c.template).where(outbox.c.recipient_nik == household.nik)
+    ).all()
     assert sorted(sent) == [("PORTAL", "commitment_warning"), ("SMS", "commitment_warning")]
     # 2026-Q4: child A again below: suspended in the cycle paying 2027-Q1 (one SD unit not paid).
-    record_check(db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2026-Q4",
-                 attendance="60")
+    record_check(
+        db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2026-Q4", attendance="60"
+    )
     db.session.commit()
     enrolment_id = enrolment_of(household).id
-    assert [s for _, cat, s, _ in family_status(db.session, rule, enrolment_id, "2027-Q1", 1, 2) if cat == "SD"] \
-        == ["suspended", "compliant"]
+    assert [s for _, cat, s, _ in family_status(db.session, rule, enrolment_id, "2027-Q1", 1, 2) if cat == "SD"] == [
+        "suspended",
+        "compliant",
+    ]
     open_cycle(svc.engine, sched, "PKH-TEST-T2", fin["fin1"])
     db.session.commit()
     c2, second = entitlements("PKH-TEST-T2", household)
     assert second == {"SD": (1, 225_000), "child_0_6": (1, 750_000)}
     assert condition_counts(db.session, c2.id) == {"suspended": (1, 1)}
     # 2027-Q1: child A attended 90%: the next cycle pays both children again.
-    record_check(db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2027-Q1",
-                 attendance=90)
+    record_check(
+        db.session, rule, fin["fin1"], kk_number=KK, nik=CHILD_A, category="SD", period="2027-Q1", attendance=90
+    )
     db.session.commit()
     open_cycle(svc.engine, sched, "PKH-TEST-T3", fin["fin1"])
     db.session.commit()
@@ -162,25 +185,34 @@ def test_the_import_refuses_bad_rows_line_by_line_and_keeps_the_good(svc):
     _family_with_kk()
     _family_with_kk(kk="3510250101260009", district="25")
     _family_with_kk(kk="3510010101260007", components=(("PKH", "SD", 1),))
-    data = _workbook([
-        (CHILD_A, KK, "SD", "2026-Q3", 80, None),                      # 2: good, not compliant
-        (CHILD_B, KK, "SD", "2026-Q3", "90%", None),                   # 3: good
-        ("3510015505200003", KK, "child_0_6", "2026-Q3", None, "Ya"),  # 4: good, health check done
-        ("12345", KK, "SD", "2026-Q3", 90, None),                      # 5: bad NIK
-        (CHILD_A, "3510019999999999", "SD", "2026-Q3", 90, None),      # 6: unknown family
-        (CHILD_A, KK, "SMA", "2026-Q3", 90, None),                     # 7: not a checked component here
-        (CHILD_A, KK, "SD", "2026-13", 90, None),                      # 8: bad period
-        (CHILD_A, KK, "SD", "2026-Q2", 140, None),                     # 9: bad attendance
-        ("3510015505200003", KK, "child_0_6", "2026-Q2", None, "mungkin"),  # 10: bad check
-        (CHILD_A, "3510250101260009", "SD", "2026-Q3", 90, None),      # 11: outside the officer's districts
-        ("3510015505200004", "3510010101260007", "child_0_6", "2026-Q3", None, "Ya"),  # 12: no such component
-    ])
+    data = _workbook(
+        [
+            (CHILD_A, KK, "SD", "2026-Q3", 80, None),  # 2: good, not compliant
+            (CHILD_B, KK, "SD", "2026-Q3", "90%", None),  # 3: good
+            ("3510015505200003", KK, "child_0_6", "2026-Q3", None, "Ya"),  # 4: good, health check done
+            ("12345", KK, "SD", "2026-Q3", 90, None),  # 5: bad NIK
+            (CHILD_A, "3510019999999999", "SD", "2026-Q3", 90, None),  # 6: unknown family
+            (CHILD_A, KK, "SMA", "2026-Q3", 90, None),  # 7: not a checked component here
+            (CHILD_A, KK, "SD", "2026-13", 90, None),  # 8: bad period
+            (CHILD_A, KK, "SD", "2026-Q2", 140, None),  # 9: bad attendance
+            ("3510015505200003", KK, "child_0_6", "2026-Q2", None, "mungkin"),  # 10: bad check
+            (CHILD_A, "3510250101260009", "SD", "2026-Q3", 90, None),  # 11: outside the officer's districts
+            ("3510015505200004", "3510010101260007", "child_0_6", "2026-Q3", None, "Ya"),  # 12: no such component
+        ]
+    )
     report = import_workbook(db.session, rule, fin["fin_far"], data, "komitmen.xlsx", regions={"01"})
     db.session.commit()
     assert report.accepted == 3
     assert [(line, code) for line, code, _ in report.refused] == [
-        (5, "BAD_NIK"), (6, "UNKNOWN_FAMILY"), (7, "BAD_COMPONENT"), (8, "BAD_PERIOD"), (9, "BAD_ATTENDANCE"),
-        (10, "BAD_CHECK"), (11, "OUT_OF_SCOPE"), (12, "NOT_A_COMPONENT")]
+        (5, "BAD_NIK"),
+        (6, "UNKNOWN_FAMILY"),
+        (7, "BAD_COMPONENT"),
+        (8, "BAD_PERIOD"),
+        (9, "BAD_ATTENDANCE"),
+        (10, "BAD_CHECK"),
+        (11, "OUT_OF_SCOPE"),
+        (12, "NOT_A_COMPONENT"),
+    ]
     checks = {(c.member_nik, c.category): c.compliant for c in db.session.scalars(select(CommitmentCheck))}
     assert checks == {(CHILD_A, "SD"): False, (CHILD_B, "SD"): True, ("3510015505200003", "child_0_6"): True}
     out = io.BytesIO()
@@ -191,8 +223,11 @@ def test_the_import_refuses_bad_rows_line_by_line_and_keeps_the_good(svc):
     entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "commitments.imported")).one()
     assert entry.detail["accepted"] == 3 and entry.detail["refused_lines"] == [5, 6, 7, 8, 9, 10, 11, 12]
     # A file that is not Excel, too large, or with another header is refused as a whole.
-    for bad, reason in ((b"NIK,No KK\n1,2\n", "NOT_EXCEL"), (b"PK" + b"\0" * (50 * 1024 * 1024), "TOO_LARGE"),
-                        (_workbook([], headers=("A", "B")), "BAD_HEADER")):
+    for bad, reason in (
+        (b"NIK,No KK\n1,2\n", "NOT_EXCEL"),
+        (b"PK" + b"\0" * (50 * 1024 * 1024), "TOO_LARGE"),
+        (_workbook([], headers=("A", "B")), "BAD_HEADER"),
+    ):
         with pytest.raises(CommitmentRefused) as refused:
             import_workbook(db.session, rule, fin["fin1"], bad, "x.xlsx")
         assert refused.value.reason == reason

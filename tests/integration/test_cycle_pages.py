@@ -1,4 +1,5 @@
 """The payment cycle pages as finance officers, readers and outsiders use them."""
+
 import io
 import re
 from datetime import date
@@ -15,25 +16,38 @@ from integrations.sandbox.paying_bank import results_lines
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
 from tests.integration.payment_support import family, schedule
-from web.labels import district_label
 from tests.integration.portal_helpers import PASSWORD, csrf_of, fresh_client, officer_login
+from web.labels import district_label
 
 TODAY = date.today()
 FOUR_EYES_TEXT = "petugas lain"
 ROLES = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator", "finance_officer")
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py requires every route in one).
-COVERED_ENDPOINTS = {"cycles.index", "cycles.open_", "cycles.show", "cycles.claim", "cycles.complete", "cycles.export",
-                     "cycles.report_export",
-                     "cycles.batch_file", "cycles.upload_results", "cycles.import_errors"}
+COVERED_ENDPOINTS = {
+    "cycles.index",
+    "cycles.open_",
+    "cycles.show",
+    "cycles.claim",
+    "cycles.complete",
+    "cycles.export",
+    "cycles.report_export",
+    "cycles.batch_file",
+    "cycles.upload_results",
+    "cycles.import_errors",
+}
 # Tasks of a cycle are the whole regency's: an officer of one district is refused (404).
 DISTRICT_SCOPED_ENDPOINTS = {"cycles.claim", "cycles.complete"}
 
 
 @pytest.fixture
 def people(svc):
-    for username, roles, regions in (("fin1", ["finance_officer"], None), ("fin2", ["finance_officer"], None),
-                                     ("fin_far", ["finance_officer"], ["25"]), ("cw", ["caseworker"], None),
-                                     ("aud", ["auditor"], None)):
+    for username, roles, regions in (
+        ("fin1", ["finance_officer"], None),
+        ("fin2", ["finance_officer"], None),
+        ("fin_far", ["finance_officer"], ["25"]),
+        ("cw", ["caseworker"], None),
+        ("aud", ["auditor"], None),
+    ):
         create_officer(db.session, username, username.upper(), roles, regions, password=PASSWORD)
     db.session.commit()
 
@@ -51,15 +65,23 @@ def post(client, path, data=None, **kwargs):
 
 def task_id(bpmn_id, code="PKH-TEST-T1"):
     db.session.expire_all()
-    return db.session.execute(select(HumanTask.id).where(HumanTask.bpmn_id == bpmn_id,
-                                                         HumanTask.business_key == f"CYCLE-{code}",
-                                                         HumanTask.status.in_(("open", "claimed")))).scalar_one()
+    return db.session.execute(
+        select(HumanTask.id).where(
+            HumanTask.bpmn_id == bpmn_id,
+            HumanTask.business_key == f"CYCLE-{code}",
+            HumanTask.status.in_(("open", "claimed")),
+        )
+    ).scalar_one()
 
 
 def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
     for n in range(9):
-        family([("PKH", "SD", 1)], district=("01", "02", "25")[n % 3], channel=("BRI", "POS")[n % 2],
-               account=f"77{n:08d}" if n % 2 == 0 else None)
+        family(
+            [("PKH", "SD", 1)],
+            district=("01", "02", "25")[n % 3],
+            channel=("BRI", "POS")[n % 2],
+            account=f"77{n:08d}" if n % 2 == 0 else None,
+        )
     db.session.commit()
     fin1, fin2 = client_for("fin1"), client_for("fin2")
     listing = fin1.get("/cycles").get_data(as_text=True)
@@ -76,23 +98,41 @@ def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
     assert "Siapkan siklus pembayaran" in page and "Keluarga pada daftar yang dibekukan" in page
     # The maker prepares on the page.
     assert post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('prepare_cycle')}/claim").status_code == 302
-    response = post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('prepare_cycle')}/complete",
-                    {"prepare_decision": "submit", "prepare_notes": "dicek"})
+    response = post(
+        fin1,
+        f"/cycles/PKH-TEST-T1/tasks/{task_id('prepare_cycle')}/complete",
+        {"prepare_decision": "submit", "prepare_notes": "dicek"},
+    )
     assert response.status_code == 302
     # The maker cannot take the approval (refused, audited); the checker can.
     response = post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('approve_cycle')}/claim", follow_redirects=True)
     assert FOUR_EYES_TEXT in response.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).where(AuditEntry.action == "task.refused")) == 1
     assert post(fin2, f"/cycles/PKH-TEST-T1/tasks/{task_id('approve_cycle')}/claim").status_code == 302
-    assert post(fin2, f"/cycles/PKH-TEST-T1/tasks/{task_id('approve_cycle')}/complete",
-                {"cycle_approval_decision": "approve"}).status_code == 302
+    assert (
+        post(
+            fin2,
+            f"/cycles/PKH-TEST-T1/tasks/{task_id('approve_cycle')}/complete",
+            {"cycle_approval_decision": "approve"},
+        ).status_code
+        == 302
+    )
     # A bad SP2D date is refused with a translated error, on the page.
     post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('dispatch_batches')}/claim")
-    response = post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('dispatch_batches')}/complete",
-                    {"sp2d_number": "SP2D-1/2026", "sp2d_date": "kemarin"})
+    response = post(
+        fin1,
+        f"/cycles/PKH-TEST-T1/tasks/{task_id('dispatch_batches')}/complete",
+        {"sp2d_number": "SP2D-1/2026", "sp2d_date": "kemarin"},
+    )
     assert response.status_code == 422
-    assert post(fin1, f"/cycles/PKH-TEST-T1/tasks/{task_id('dispatch_batches')}/complete",
-                {"sp2d_number": "SP2D-1/2026", "sp2d_date": TODAY.isoformat()}).status_code == 302
+    assert (
+        post(
+            fin1,
+            f"/cycles/PKH-TEST-T1/tasks/{task_id('dispatch_batches')}/complete",
+            {"sp2d_number": "SP2D-1/2026", "sp2d_date": TODAY.isoformat()},
+        ).status_code
+        == 302
+    )
     # The batch file, downloaded and audited; the sandbox bank answers; the answer is uploaded.
     csv = fin1.get("/cycles/PKH-TEST-T1/batches/BRI.csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
@@ -104,26 +144,43 @@ def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
     bad = f"R,PKH-TEST-T1-424242-1,{answer[1].split(',')[2]},CREDITED,,{TODAY}\n"
     total = sum(int(x.split(",")[2]) for x in answer[1:]) + int(answer[1].split(",")[2])
     body = f"H,PKH-TEST-T1-BRI,{len(answer)},{total}\n" + "".join(answer[1:]) + bad
-    response = post(fin1, "/cycles/PKH-TEST-T1/batches/BRI/results",
-                    {"results": (io.BytesIO(body.encode()), "bri.csv")}, content_type="multipart/form-data",
-                    follow_redirects=True)
+    response = post(
+        fin1,
+        "/cycles/PKH-TEST-T1/batches/BRI/results",
+        {"results": (io.BytesIO(body.encode()), "bri.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 200 and "Referensi tidak dikenal" in text
     link = re.search(r'href="(/cycles/PKH-TEST-T1/imports/\d+/errors.xlsx)"', text).group(1)
     rows = list(load_workbook(io.BytesIO(fin1.get(link).data), read_only=True)["Ditolak"].iter_rows(values_only=True))
     assert rows[1][1] == "PKH-TEST-T1-424242-1" and rows[1][2] == "UNKNOWN_REFERENCE"
-    pos = "".join(results_lines(fin1.get("/cycles/PKH-TEST-T1/batches/POS.csv").get_data(as_text=True)
-                                .splitlines(keepends=True), TODAY))
-    post(fin1, "/cycles/PKH-TEST-T1/batches/POS/results", {"results": (io.BytesIO(pos.encode()), "pos.csv")},
-         content_type="multipart/form-data")
+    pos = "".join(
+        results_lines(
+            fin1.get("/cycles/PKH-TEST-T1/batches/POS.csv").get_data(as_text=True).splitlines(keepends=True), TODAY
+        )
+    )
+    post(
+        fin1,
+        "/cycles/PKH-TEST-T1/batches/POS/results",
+        {"results": (io.BytesIO(pos.encode()), "pos.csv")},
+        content_type="multipart/form-data",
+    )
     db.session.expire_all()
     assert db.session.scalar(select(PaymentCycle.status).where(PaymentCycle.code == "PKH-TEST-T1")) == "reconciled"
     export = load_workbook(io.BytesIO(fin1.get("/cycles/PKH-TEST-T1/figures.xlsx").data), read_only=True)
     assert export.sheetnames == ["Hak", "Pembayaran", "Rapel"]
     assert sum(r[3] for r in export["Hak"].iter_rows(min_row=2, values_only=True)) == 9
     actions = set(db.session.scalars(select(AuditEntry.action)))
-    assert {"cycle.open", "cycle.batch_downloaded", "cycle.results_imported", "cycle.errors_downloaded",
-            "cycle.figures_exported", "task.complete"} <= actions
+    assert {
+        "cycle.open",
+        "cycle.batch_downloaded",
+        "cycle.results_imported",
+        "cycle.errors_downloaded",
+        "cycle.figures_exported",
+        "task.complete",
+    } <= actions
 
     # A family's payment shows on its case page.
     member_app = db.session.execute(select(Payment).where(Payment.channel == "BRI")).scalars().first()
@@ -148,8 +205,13 @@ def test_roles_and_districts_on_every_cycle_route(svc, people):
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", _actor("fin1"))
     db.session.commit()
     caseworker = client_for("cw")
-    for path in ("/cycles", "/cycles/PKH-TEST-T1", "/cycles/PKH-TEST-T1/figures.xlsx",
-                 "/cycles/PKH-TEST-T1/report.xlsx", "/cycles/PKH-TEST-T1/batches/BRI.csv"):
+    for path in (
+        "/cycles",
+        "/cycles/PKH-TEST-T1",
+        "/cycles/PKH-TEST-T1/figures.xlsx",
+        "/cycles/PKH-TEST-T1/report.xlsx",
+        "/cycles/PKH-TEST-T1/batches/BRI.csv",
+    ):
         assert caseworker.get(path).status_code == 403, path
     # An auditor reads but does not work the cycle.
     auditor = client_for("aud")
@@ -170,7 +232,9 @@ def test_roles_and_districts_on_every_cycle_route(svc, people):
     post(fin2, f"/cycles/PKH-TEST-T1/tasks/{task_id('approve_cycle')}/complete", {"cycle_approval_decision": "approve"})
     assert db.session.scalar(select(func.count()).select_from(PaymentBatch)) == 1
     assert far.get("/cycles/PKH-TEST-T1/batches/BRI.csv").status_code == 404
-    assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.file_refused")).one().actor == "fin_far"
+    assert (
+        db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.file_refused")).one().actor == "fin_far"
+    )
     assert fin1.get("/cycles/PKH-TEST-T1/batches/BRI.exe").status_code == 404
     assert fin1.get("/cycles/NOPE-1").status_code == 404
     assert fin1.get("/cycles/PKH-TEST-T1/imports/999/errors.xlsx").status_code == 404
@@ -189,14 +253,18 @@ def test_authorization_matrix(svc, people, role):
         create_officer(db.session, username, username, [role], None, password=PASSWORD)
         db.session.commit()
     client = client_for(username) if role else fresh_client().__enter__()
-    routes = [("GET", "read", "/cycles"), ("GET", "read", "/cycles/PKH-TEST-T1"),
-              ("GET", "read", "/cycles/PKH-TEST-T1/figures.xlsx"), ("GET", "read", "/cycles/PKH-TEST-T1/report.xlsx"),
-              ("POST", "work", "/cycles"),
-              ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/claim"),
-              ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/complete"),
-              ("GET", "file", "/cycles/PKH-TEST-T1/batches/BRI.csv"),
-              ("POST", "file", "/cycles/PKH-TEST-T1/batches/BRI/results"),
-              ("GET", "file", "/cycles/PKH-TEST-T1/imports/1/errors.xlsx")]
+    routes = [
+        ("GET", "read", "/cycles"),
+        ("GET", "read", "/cycles/PKH-TEST-T1"),
+        ("GET", "read", "/cycles/PKH-TEST-T1/figures.xlsx"),
+        ("GET", "read", "/cycles/PKH-TEST-T1/report.xlsx"),
+        ("POST", "work", "/cycles"),
+        ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/claim"),
+        ("POST", "work", f"/cycles/PKH-TEST-T1/tasks/{prepare}/complete"),
+        ("GET", "file", "/cycles/PKH-TEST-T1/batches/BRI.csv"),
+        ("POST", "file", "/cycles/PKH-TEST-T1/batches/BRI/results"),
+        ("GET", "file", "/cycles/PKH-TEST-T1/imports/1/errors.xlsx"),
+    ]
     readers = {"finance_officer", "supervisor", "administrator", "auditor"}
     for method, kind, path in routes:
         if method == "GET":
@@ -252,9 +320,13 @@ def test_an_upload_taken_by_the_workers_shows_as_being_taken_until_its_chunks_ar
     lines = fin1.get("/cycles/PKH-TEST-T1/batches/BRI.csv").get_data(as_text=True).splitlines(keepends=True)
     answer = "".join(results_lines(lines, TODAY))
     monkeypatch.setattr(svc.engine, "defer_steps", True)  # the workers take the chunks (no broker here: no hint)
-    response = post(fin1, "/cycles/PKH-TEST-T1/batches/BRI/results",
-                    {"results": (io.BytesIO(answer.encode()), "bri.csv")}, content_type="multipart/form-data",
-                    follow_redirects=True)
+    response = post(
+        fin1,
+        "/cycles/PKH-TEST-T1/batches/BRI/results",
+        {"results": (io.BytesIO(answer.encode()), "bri.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     text = response.get_data(as_text=True)
     assert "6 barisnya sedang diproses" in text and "sedang diproses (6 baris)" in text
     assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0

@@ -1,4 +1,5 @@
 """The auditors' report of a cycle: figures equal a small cycle computed by hand, on the page and in Excel."""
+
 import io
 from datetime import date
 
@@ -34,8 +35,13 @@ def _setup(svc):
     fin = finance_officers()
     refs = {}
     for name, (components, district, channel) in FAMILIES.items():
-        app = family(components, district=district, channel=channel,
-                     account=None if channel == "POS" else f"99{len(refs):08d}", name=f"Ibu {name}")
+        app = family(
+            components,
+            district=district,
+            channel=channel,
+            account=None if channel == "POS" else f"99{len(refs):08d}",
+            name=f"Ibu {name}",
+        )
         refs[name] = app.id
     db.session.commit()
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
@@ -47,8 +53,9 @@ def _references():
     """{family name: payment reference}, by the family's name on the frozen list."""
     from payments.models import CycleMember, Payment
 
-    rows = db.session.execute(select(CycleMember.name, Payment.reference)
-                              .join(Payment, Payment.member_id == CycleMember.id)).all()
+    rows = db.session.execute(
+        select(CycleMember.name, Payment.reference).join(Payment, Payment.member_id == CycleMember.id)
+    ).all()
     return {name.split()[-1]: reference for name, reference in rows}
 
 
@@ -71,8 +78,11 @@ def test_the_report_equals_a_cycle_computed_by_hand_at_each_step(svc):
     by_row, total = _figures()
     # Planned from the entitlements; nothing approved before the checker approves.
     assert {key: f["planned"] for key, f in by_row.items()} == {
-        ("01", "PKH", "BRI"): (2, 1_950_000), ("01", "PKH", "POS"): (1, 600_000),
-        ("02", "PKH", "BRI"): (1, 825_000), ("02", "PKH", "POS"): (1, 225_000)}
+        ("01", "PKH", "BRI"): (2, 1_950_000),
+        ("01", "PKH", "POS"): (1, 600_000),
+        ("02", "PKH", "BRI"): (1, 825_000),
+        ("02", "PKH", "POS"): (1, 225_000),
+    }
     assert total["planned"] == (5, 3_600_000) and total["approved"] == (0, 0) and total["sent"] == (0, 0)
 
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
@@ -84,19 +94,37 @@ def test_the_report_equals_a_cycle_computed_by_hand_at_each_step(svc):
     assert total["sent"] == total["awaiting"] == (5, 3_600_000)
 
     ref = _references()
-    _upload(svc, "BRI", [f"R,{ref['A']},450000,CREDITED,,{TODAY}", f"R,{ref['B']},1500000,FAILED,DORMANT,{TODAY}",
-                         f"R,{ref['C']},825000,CREDITED,,{TODAY}"], fin["fin1"])
+    _upload(
+        svc,
+        "BRI",
+        [
+            f"R,{ref['A']},450000,CREDITED,,{TODAY}",
+            f"R,{ref['B']},1500000,FAILED,DORMANT,{TODAY}",
+            f"R,{ref['C']},825000,CREDITED,,{TODAY}",
+        ],
+        fin["fin1"],
+    )
     _upload(svc, "POS", [f"R,{ref['D']},225000,PAID,,{TODAY}"], fin["fin1"])  # E: no result yet
     _upload(svc, "BRI", [f"R,{ref['A']},450000,DRAWN,,{TODAY}"], fin["fin1"])
     by_row, total = _figures()
     assert by_row[("01", "PKH", "BRI")] == {
-        "planned": (2, 1_950_000), "approved": (2, 1_950_000), "sent": (2, 1_950_000), "paid": (1, 450_000),
-        "failed": (1, 1_500_000), "returned": (0, 0), "awaiting": (0, 0)}
+        "planned": (2, 1_950_000),
+        "approved": (2, 1_950_000),
+        "sent": (2, 1_950_000),
+        "paid": (1, 450_000),
+        "failed": (1, 1_500_000),
+        "returned": (0, 0),
+        "awaiting": (0, 0),
+    }
     assert by_row[("01", "PKH", "POS")]["awaiting"] == (1, 600_000)
     assert by_row[("02", "PKH", "BRI")]["paid"] == (1, 825_000)
     assert by_row[("02", "PKH", "POS")]["paid"] == (1, 225_000)
-    assert (total["paid"], total["failed"], total["returned"], total["awaiting"]) == \
-        ((3, 1_500_000), (1, 1_500_000), (0, 0), (1, 600_000))
+    assert (total["paid"], total["failed"], total["returned"], total["awaiting"]) == (
+        (3, 1_500_000),
+        (1, 1_500_000),
+        (0, 0),
+        (1, 600_000),
+    )
 
     # The last result reconciles the cycle; at the return date C's undrawn money goes back to the treasury.
     _upload(svc, "POS", [f"R,{ref['E']},600000,FAILED,NOT_FOUND,{TODAY}"], fin["fin1"])
@@ -105,8 +133,13 @@ def test_the_report_equals_a_cycle_computed_by_hand_at_each_step(svc):
         assert wake_all(svc) >= 1
     by_row, total = _figures()
     assert by_row[("02", "PKH", "BRI")]["returned"] == (1, 825_000) and by_row[("02", "PKH", "BRI")]["paid"] == (0, 0)
-    assert (total["sent"], total["paid"], total["failed"], total["returned"], total["awaiting"]) == \
-        ((5, 3_600_000), (2, 675_000), (2, 2_100_000), (1, 825_000), (0, 0))
+    assert (total["sent"], total["paid"], total["failed"], total["returned"], total["awaiting"]) == (
+        (5, 3_600_000),
+        (2, 675_000),
+        (2, 2_100_000),
+        (1, 825_000),
+        (0, 0),
+    )
     # An officer of district 02 sees district 02 only.
     by_row, total = _figures({"02"})
     assert set(by_row) == {("02", "PKH", "BRI"), ("02", "PKH", "POS")} and total["planned"] == (2, 1_050_000)
@@ -116,8 +149,11 @@ def test_the_page_and_the_excel_export_show_the_same_figures_and_the_export_is_a
     fin, _ = _setup(svc)
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
     do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"})
-    for username, role, regions in (("aud", "auditor", None), ("sup", "supervisor", ["02"]),
-                                    ("cw", "caseworker", None)):
+    for username, role, regions in (
+        ("aud", "auditor", None),
+        ("sup", "supervisor", ["02"]),
+        ("cw", "caseworker", None),
+    ):
         create_officer(db.session, username, username.upper(), [role], regions, password=PASSWORD)
     db.session.commit()
     with fresh_client() as client:
@@ -139,8 +175,11 @@ def test_the_page_and_the_excel_export_show_the_same_figures_and_the_export_is_a
     # A supervisor of district 02 gets district 02's figures; a caseworker gets nothing.
     with fresh_client() as client:
         assert officer_login(client, "sup").status_code == 302
-        rows = list(load_workbook(io.BytesIO(client.get("/cycles/PKH-TEST-T1/report.xlsx").data),
-                                  read_only=True)["Laporan"].iter_rows(values_only=True))
+        rows = list(
+            load_workbook(io.BytesIO(client.get("/cycles/PKH-TEST-T1/report.xlsx").data), read_only=True)[
+                "Laporan"
+            ].iter_rows(values_only=True)
+        )
         assert rows[-1][3:5] == (2, 1_050_000)
     with fresh_client() as client:
         assert officer_login(client, "cw").status_code == 302
@@ -149,8 +188,8 @@ def test_the_page_and_the_excel_export_show_the_same_figures_and_the_export_is_a
 
 def test_text_in_the_report_workbook_is_never_a_formula():
     out = io.BytesIO()
-    report_workbook([("S", [["=HYPERLINK(\"http://x\")", "+1", "@SUM(A1)", "-2", 5, -3, None]])], out)
+    report_workbook([("S", [['=HYPERLINK("http://x")', "+1", "@SUM(A1)", "-2", 5, -3, None]])], out)
     book = load_workbook(io.BytesIO(out.getvalue()))
     cells = [c for c in next(book["S"].iter_rows())]
     assert [c.data_type for c in cells[:4]] == ["s"] * 4
-    assert [c.value for c in cells] == ["'=HYPERLINK(\"http://x\")", "'+1", "'@SUM(A1)", "'-2", 5, -3, None]
+    assert [c.value for c in cells] == ['\'=HYPERLINK("http://x")', "'+1", "'@SUM(A1)", "'-2", 5, -3, None]

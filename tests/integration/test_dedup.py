@@ -1,4 +1,5 @@
 """1:N face deduplication on the app's database: the handler, the index, and several processes."""
+
 import json
 
 import numpy as np
@@ -39,11 +40,11 @@ def run_dedup(svc, nik, case_number, photo_bytes):
     from tasks.base import REGISTRY, ServiceContext, load_handlers
 
     load_handlers()
-    context = ServiceContext(integrations=svc.integrations, settings={}, photos=svc.photos,
-                             business_key=case_number)
+    context = ServiceContext(integrations=svc.integrations, settings={}, photos=svc.photos, business_key=case_number)
     ref = svc.photos.put(photo_bytes) if photo_bytes is not None else None
-    result = json.loads(json.dumps(REGISTRY["biometric.deduplicate"](context, nik=nik, case_number=case_number,
-                                                                       selfie_ref=ref)))
+    result = json.loads(
+        json.dumps(REGISTRY["biometric.deduplicate"](context, nik=nik, case_number=case_number, selfie_ref=ref))
+    )
     db.session.commit()
     return result
 
@@ -52,8 +53,11 @@ def stored_templates():
     from engine.db import db
     from integrations.face_index import face_templates
 
-    return db.session.execute(select(face_templates.c.nik, face_templates.c.case_ref, face_templates.c.encoding)
-                              .where(face_templates.c.deleted_at.is_(None)).order_by(face_templates.c.id)).all()
+    return db.session.execute(
+        select(face_templates.c.nik, face_templates.c.case_ref, face_templates.c.encoding)
+        .where(face_templates.c.deleted_at.is_(None))
+        .order_by(face_templates.c.id)
+    ).all()
 
 
 def test_the_same_face_under_another_nik_is_flagged(svc, index, faces):
@@ -75,7 +79,10 @@ def test_the_same_face_under_another_nik_is_flagged(svc, index, faces):
     third = run_dedup(svc, NIK_C, "TPT-2026-0000003", (faces / "biden.jpg").read_bytes())
     assert (third["outcome"], third["suspected_duplicates"], third["checked_templates"]) == ("clear", [], 2)
     assert [(r.nik, r.case_ref, len(r.encoding)) for r in stored_templates()] == [
-        (NIK_A, "TPT-2026-0000001", 512), (NIK_B, "TPT-2026-0000002", 512), (NIK_C, "TPT-2026-0000003", 512)]
+        (NIK_A, "TPT-2026-0000001", 512),
+        (NIK_B, "TPT-2026-0000002", 512),
+        (NIK_C, "TPT-2026-0000003", 512),
+    ]
 
 
 def test_another_application_under_the_same_nik_is_not_a_duplicate(svc, index, faces):
@@ -90,8 +97,10 @@ def test_a_retried_task_stores_one_template(svc, index, faces):
     assert len(stored_templates()) == 1
 
 
-@pytest.mark.parametrize("photo, reason", [(None, "NO_SELFIE"), ("two_people.jpg", "MULTIPLE_FACES"),
-                                           (b"%PDF-1.7 not a photo", "IMAGE_TYPE_NOT_ALLOWED")])
+@pytest.mark.parametrize(
+    "photo, reason",
+    [(None, "NO_SELFIE"), ("two_people.jpg", "MULTIPLE_FACES"), (b"%PDF-1.7 not a photo", "IMAGE_TYPE_NOT_ALLOWED")],
+)
 def test_no_usable_selfie_is_not_checked(svc, index, faces, photo, reason):
     data = (faces / photo).read_bytes() if isinstance(photo, str) else photo
     result = run_dedup(svc, NIK_D, "TPT-2026-0000004", data)
@@ -114,11 +123,16 @@ def test_an_index_rebuilt_from_the_database_gives_the_same_answers(svc, index, f
     from engine.db import db
     from integrations.face_index import FaceTemplateIndex
 
-    for nik, case, name in [(NIK_A, "TPT-1", "obama.jpg"), (NIK_C, "TPT-3", "biden.jpg"),
-                            (NIK_D, "TPT-4", "rose_leslie1.jpg")]:
+    for nik, case, name in [
+        (NIK_A, "TPT-1", "obama.jpg"),
+        (NIK_C, "TPT-3", "biden.jpg"),
+        (NIK_D, "TPT-4", "rose_leslie1.jpg"),
+    ]:
         run_dedup(svc, nik, case, (faces / name).read_bytes())
-    probes = [svc.integrations.face.encode((faces / n).read_bytes())
-              for n in ("obama2.jpg", "biden2.jpg", "rose_leslie2.jpg", "kit_harington1.jpeg")]
+    probes = [
+        svc.integrations.face.encode((faces / n).read_bytes())
+        for n in ("obama2.jpg", "biden2.jpg", "rose_leslie2.jpg", "kit_harington1.jpeg")
+    ]
     before = [index.search(p, k=3) for p in probes]
     assert [[c.case_ref for c in hits] for hits in before] == [["TPT-1"], ["TPT-3"], ["TPT-4"], []]
     fresh = FaceTemplateIndex(lambda: db.session, threshold=index.threshold)  # a new process
@@ -199,6 +213,7 @@ def test_ids_committed_out_of_order_are_all_found(svc, index, faces):
 
 
 # --- the same face submitted at the same moment ----------------------------------------------------
+
 
 def test_search_and_add_holds_the_dedup_lock_until_commit(svc, index, faces):
     """SQLite: while one transaction has searched and stored, no other can search (one writer).
@@ -301,8 +316,9 @@ def test_a_concurrent_duplicate_waits_for_the_earlier_claim_only(svc, index, fac
     assert not any(r.pending for r in rows.values() if r.deleted_at is None)
     if first_ends == "rollback":
         assert rows["TPT-first"].deleted_at is not None and rows["TPT-first"].encoding is None
-    assert sorted(c.case_ref for c in index.search(obama, k=5)) == \
-        sorted(["TPT-second"] + (["TPT-first"] if first_ends == "commit" else []))
+    assert sorted(c.case_ref for c in index.search(obama, k=5)) == sorted(
+        ["TPT-second"] + (["TPT-first"] if first_ends == "commit" else [])
+    )
 
 
 def test_a_rolled_back_id_is_re_read_until_its_transaction_has_ended_only(svc, index, faces):
@@ -348,8 +364,12 @@ def _other_connection_can_take_the_lock(engine):
     return taken
 
 
-PAIRS = [("obama.jpg", "obama2.jpg"), ("biden.jpg", "biden2.jpg"), ("rose_leslie1.jpg", "rose_leslie2.jpg"),
-         ("kit_harington1.jpeg", "kit_harington2.jpeg")]
+PAIRS = [
+    ("obama.jpg", "obama2.jpg"),
+    ("biden.jpg", "biden2.jpg"),
+    ("rose_leslie1.jpg", "rose_leslie2.jpg"),
+    ("kit_harington1.jpeg", "kit_harington2.jpeg"),
+]
 
 
 def test_the_same_face_under_two_niks_at_the_same_moment_from_two_processes_is_flagged(svc, faces):
@@ -359,19 +379,28 @@ def test_the_same_face_under_two_niks_at_the_same_moment_from_two_processes_is_f
     from integrations.sandbox.tables import households, people
 
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: on SQLite the second submission cannot write (nor reach the face search) "
-                    "until the first commits; test_search_and_add_holds_the_dedup_lock_until_commit covers it")
-    niks = db.session.execute(
-        select(people.c.nik).join(households, households.c.head_nik == people.c.nik)
-        .where(people.c.alive.is_(True), people.c.photo_ref.is_(None)).order_by(people.c.nik)
-        .limit(2 * len(PAIRS))).scalars().all()
+        pytest.skip(
+            "PostgreSQL only: on SQLite the second submission cannot write (nor reach the face search) "
+            "until the first commits; test_search_and_add_holds_the_dedup_lock_until_commit covers it"
+        )
+    niks = (
+        db.session.execute(
+            select(people.c.nik)
+            .join(households, households.c.head_nik == people.c.nik)
+            .where(people.c.alive.is_(True), people.c.photo_ref.is_(None))
+            .order_by(people.c.nik)
+            .limit(2 * len(PAIRS))
+        )
+        .scalars()
+        .all()
+    )
     db.session.rollback()
     workers = [_Worker(current_app(), "submit_held") for _ in range(2)]
     try:
         for w in workers:
             assert w.wait_for("ready") == ["ready"]
         for i, pair in enumerate(PAIRS):
-            for w, nik, photo in zip(workers, niks[2 * i: 2 * i + 2], pair, strict=True):
+            for w, nik, photo in zip(workers, niks[2 * i : 2 * i + 2], pair, strict=True):
                 w.send(f"submit {nik} {faces / photo}")
             outcomes = _commit_when_both_saved_or_one_waits(workers, db.engine)
             assert sorted(outcomes) == ["clear", "suspected"], (pair, outcomes)
@@ -390,9 +419,12 @@ def _advisory_waiters(engine):
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar()
 
 
 def _commit_when_both_saved_or_one_waits(workers, engine):
@@ -435,9 +467,15 @@ class _Worker:
         from tests.integration.test_engine import _worker_env
 
         self._err = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.integration.workers", *args], cwd=ROOT,
-                                        env=_worker_env(app), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self._err, text=False)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.workers", *args],
+            cwd=ROOT,
+            env=_worker_env(app),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+            text=False,
+        )
         self._buffer = b""
         self._fd = self.process.stdout.fileno()
         os.set_blocking(self._fd, False)

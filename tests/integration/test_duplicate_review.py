@@ -1,5 +1,6 @@
 """The duplicate-face review panel: the same person's photos under two NIKs (real face matching), the
 other case as the officer may see it, both selfies with the distance, audited; never in the portal."""
+
 import pytest
 from sqlalchemy import select
 

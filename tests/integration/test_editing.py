@@ -1,4 +1,5 @@
 """Editing processes: drafts checked by the engine, deploy as a new version, moving running instances."""
+
 import re
 
 import pytest
@@ -104,14 +105,17 @@ XXE = """<?xml version="1.0"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&x;</bpmn:definitions>"""
 
 
-@pytest.mark.parametrize("name, xml, code", [
-    ("application.bpmn", XXE, "DEPLOY_REJECTED"),
-    ("application.bpmn", "<bpmn:definitions", "DEPLOY_REJECTED"),
-    ("application.bpmn", "<x>" + "a" * (3 * 1024 * 1024) + "</x>", "DEPLOY_REJECTED"),
-    ("application.bpmn", b"\xff\xfe<x/>", "DEPLOY_REJECTED"),
-    ("../escape.bpmn", "<x/>", "FILE_NAME_INVALID"),
-    ("evil.py", "<x/>", "FILE_NAME_INVALID"),
-])
+@pytest.mark.parametrize(
+    "name, xml, code",
+    [
+        ("application.bpmn", XXE, "DEPLOY_REJECTED"),
+        ("application.bpmn", "<bpmn:definitions", "DEPLOY_REJECTED"),
+        ("application.bpmn", "<x>" + "a" * (3 * 1024 * 1024) + "</x>", "DEPLOY_REJECTED"),
+        ("application.bpmn", b"\xff\xfe<x/>", "DEPLOY_REJECTED"),
+        ("../escape.bpmn", "<x/>", "FILE_NAME_INVALID"),
+        ("evil.py", "<x/>", "FILE_NAME_INVALID"),
+    ],
+)
 def test_dangerous_or_broken_files_are_refused_and_nothing_is_kept(svc, name, xml, code):
     with pytest.raises((DeployRejected, FileNameInvalid)) as refused:
         save_draft(svc.engine, name, xml, "admin")
@@ -159,8 +163,9 @@ def test_command_line_dry_run_then_apply_in_batches(svc, personas):
     out = runner.invoke(args=["processes", "migrate", "application", "--from", "1", "--to", "2"]).output
     assert "2 of 2 running instances can move" in out
     assert live_version(numbers[0]).version_id == old  # a dry run moves nothing
-    result = runner.invoke(args=["processes", "migrate", "application", "--from", "1", "--to", "2",
-                                 "--apply", "--batch", "1"])
+    result = runner.invoke(
+        args=["processes", "migrate", "application", "--from", "1", "--to", "2", "--apply", "--batch", "1"]
+    )
     assert result.exit_code == 0 and "moved 2 instances" in result.output
     db.session.expire_all()
     assert {live_version(n).version_id for n in numbers} == {new}

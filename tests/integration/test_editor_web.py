@@ -1,4 +1,5 @@
 """The administrators' process editor on the web: drafts, checks on elements, deploy, versions, diff, migration."""
+
 import io
 
 import pytest
@@ -11,9 +12,22 @@ from engine.models import ProcessDraft, ProcessInstance, ProcessVersion
 from tests.helpers import case, open_task, submit
 from tests.integration.test_web import ROLES, csrf_of, login, post, web  # noqa: F401  (fixture)
 
-COVERED_ENDPOINTS = {"editor.index", "editor.edit", "editor.source", "editor.save", "editor.discard", "editor.upload",
-                     "editor.deploy", "versions.index", "versions.diff", "versions.diff_data", "versions.plan",
-                     "versions.run", "versions.file", "versions.restore"}
+COVERED_ENDPOINTS = {
+    "editor.index",
+    "editor.edit",
+    "editor.source",
+    "editor.save",
+    "editor.discard",
+    "editor.upload",
+    "editor.deploy",
+    "versions.index",
+    "versions.diff",
+    "versions.diff_data",
+    "versions.plan",
+    "versions.run",
+    "versions.file",
+    "versions.restore",
+}
 
 
 def application_xml():
@@ -38,14 +52,22 @@ def test_only_administrators_reach_the_editor(web, svc, personas, role):
     number = submit(svc, personas["not_in_dtsen"]).case_number
     version = db.session.get(ProcessInstance, case(number).instance_id).version_id
     base = "/admin/processes"
-    routes = [("GET", f"{base}"), ("GET", f"{base}/files/application.bpmn"),
-              ("GET", f"{base}/files/application.bpmn/source.json"), ("POST", f"{base}/files/application.bpmn/draft"),
-              ("POST", f"{base}/files/application.bpmn/discard"), ("POST", f"{base}/upload"), ("POST", f"{base}/deploy"),
-              ("GET", f"{base}/application/versions"), ("GET", f"{base}/application/diff"),
-              ("GET", f"{base}/application/diff/application.bpmn/data.json?old={version}&new={version}"),
-              ("GET", f"{base}/application/migrate"), ("POST", f"{base}/application/migrate"),
-              ("GET", f"{base}/application/versions/{version}/application.bpmn"),
-              ("POST", f"{base}/application/versions/{version}/restore")]
+    routes = [
+        ("GET", f"{base}"),
+        ("GET", f"{base}/files/application.bpmn"),
+        ("GET", f"{base}/files/application.bpmn/source.json"),
+        ("POST", f"{base}/files/application.bpmn/draft"),
+        ("POST", f"{base}/files/application.bpmn/discard"),
+        ("POST", f"{base}/upload"),
+        ("POST", f"{base}/deploy"),
+        ("GET", f"{base}/application/versions"),
+        ("GET", f"{base}/application/diff"),
+        ("GET", f"{base}/application/diff/application.bpmn/data.json?old={version}&new={version}"),
+        ("GET", f"{base}/application/migrate"),
+        ("POST", f"{base}/application/migrate"),
+        ("GET", f"{base}/application/versions/{version}/application.bpmn"),
+        ("POST", f"{base}/application/versions/{version}/restore"),
+    ]
     if role is not None:
         assert login(web, f"w_{role}").status_code == 302
     for method, path in routes:
@@ -86,8 +108,9 @@ def test_save_marks_problems_on_elements_and_deploy_makes_a_version_new_cases_us
     assert answer["saved"] and answer["problems"] == []
     assert post(web, "/admin/processes/deploy").status_code == 303
     db.session.expire_all()
-    newest = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "application")
-                                .order_by(ProcessVersion.id.desc())).first()
+    newest = db.session.scalars(
+        select(ProcessVersion).where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id.desc())
+    ).first()
     assert newest.deployed_by == "w_administrator" and db.session.scalars(select(ProcessDraft)).all() == []
     number = submit(svc, personas["not_in_dtsen"]).case_number
     assert db.session.get(ProcessInstance, case(number).instance_id).version_id == newest.id
@@ -101,17 +124,24 @@ def test_save_marks_problems_on_elements_and_deploy_makes_a_version_new_cases_us
 XXE = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><d>&x;</d>"""
 
 
-@pytest.mark.parametrize("filename, content, expect", [
-    ("application.bpmn", XXE, "DOCTYPE"),
-    ("application.bpmn", b"<x>" + b"a" * (4 * 1024 * 1024) + b"</x>", "2 MiB"),
-    ("tool.exe", b"MZ\x90\x00", "a-z, 0-9"),
-    ("application.bpmn", b"not xml at all", "well-formed"),
-])
+@pytest.mark.parametrize(
+    "filename, content, expect",
+    [
+        ("application.bpmn", XXE, "DOCTYPE"),
+        ("application.bpmn", b"<x>" + b"a" * (4 * 1024 * 1024) + b"</x>", "2 MiB"),
+        ("tool.exe", b"MZ\x90\x00", "a-z, 0-9"),
+        ("application.bpmn", b"not xml at all", "well-formed"),
+    ],
+)
 def test_bad_uploads_are_refused_clearly_logged_and_nothing_is_kept(web, svc, filename, content, expect):
     login(web, "w_administrator")
     token = csrf_of(web, "/admin/processes")
-    response = web.post("/admin/processes/upload", data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
-                        content_type="multipart/form-data", follow_redirects=True)
+    response = web.post(
+        "/admin/processes/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(content), filename)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "alert-danger" in html
     assert expect in html
@@ -122,18 +152,26 @@ def test_bad_uploads_are_refused_clearly_logged_and_nothing_is_kept(web, svc, fi
 def test_an_uploaded_path_keeps_only_its_base_name(web, svc):
     login(web, "w_administrator")
     token = csrf_of(web, "/admin/processes")
-    web.post("/admin/processes/upload", data={"csrf_token": token, "file": (io.BytesIO(b"<x/>"), "../../etc/cron.bpmn")},
-             content_type="multipart/form-data")
+    web.post(
+        "/admin/processes/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(b"<x/>"), "../../etc/cron.bpmn")},
+        content_type="multipart/form-data",
+    )
     assert [d.file_name for d in db.session.scalars(select(ProcessDraft))] == ["cron.bpmn"]
 
 
 def test_upload_of_a_script_escape_is_kept_as_draft_with_the_problem_and_cannot_deploy(web, svc):
     login(web, "w_administrator")
-    xml = application_xml().replace("decided_by = 'officer'", "decided_by = ().__class__.__bases__[0].__subclasses__()", 1)
+    xml = application_xml().replace(
+        "decided_by = 'officer'", "decided_by = ().__class__.__bases__[0].__subclasses__()", 1
+    )
     token = csrf_of(web, "/admin/processes")
-    response = web.post("/admin/processes/upload", data={"csrf_token": token,
-                                                         "file": (io.BytesIO(xml.encode()), "application.bpmn")},
-                        content_type="multipart/form-data", follow_redirects=True)
+    response = web.post(
+        "/admin/processes/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(xml.encode()), "application.bpmn")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert "alert-warning" in response.get_data(as_text=True)
     draft = db.session.scalars(select(ProcessDraft)).one()
     assert {p["element_id"] for p in draft.problems} == {"review_rejected"}
@@ -149,8 +187,9 @@ def test_diff_and_migration_pages(web, svc, personas):
     save_json(web, renamed(application_xml()))
     post(web, "/admin/processes/deploy")
     db.session.expire_all()
-    new = db.session.scalars(select(ProcessVersion.id).where(ProcessVersion.process_id == "application")
-                             .order_by(ProcessVersion.id.desc())).first()
+    new = db.session.scalars(
+        select(ProcessVersion.id).where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id.desc())
+    ).first()
     html = web.get(f"/admin/processes/application/diff?old={old}&new={new}").get_data(as_text=True)
     assert "Tinjau ulang / Re-check" in html and "<code>review</code>" in html
     data = web.get(f"/admin/processes/application/diff/application.bpmn/data.json?old={old}&new={new}").get_json()
@@ -178,8 +217,9 @@ def test_restoring_an_older_version_makes_its_content_current_again_as_a_new_ver
     assert [d.file_name for d in db.session.scalars(select(ProcessDraft))] == ["application.bpmn"]
     post(web, "/admin/processes/deploy")
     db.session.expire_all()
-    versions = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "application")
-                                  .order_by(ProcessVersion.id)).all()
+    versions = db.session.scalars(
+        select(ProcessVersion).where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id)
+    ).all()
     assert len(versions) == 3 and versions[2].content_hash == first.content_hash
     number = submit(svc, personas["not_in_dtsen"]).case_number
     assert db.session.get(ProcessInstance, case(number).instance_id).version_id == versions[2].id

@@ -1,9 +1,11 @@
 """The engine runtime: versions, checks, persistence, retries and incidents, locks, crashes."""
+
 import json
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 
 import pytest
 from sqlalchemy import func, select
@@ -63,6 +65,7 @@ def tick_engine(ctx):
 
 # --- versions and checks ------------------------------------------------------------------------
 
+
 def test_deploy_is_content_addressed_and_instances_keep_their_version(svc, personas):
     before = db.session.scalar(select(func.count()).select_from(ProcessVersion))
     versions, created = svc.engine.deploy_folder()
@@ -71,7 +74,8 @@ def test_deploy_is_content_addressed_and_instances_keep_their_version(svc, perso
     number = submit(svc, personas["not_in_dtsen"]).case_number
     files = dict(old.files)
     files["application.bpmn"] = files["application.bpmn"].replace(
-        "Tinjau kasus / Review case", "Tinjau kasus (v2) / Review case (v2)")
+        "Tinjau kasus / Review case", "Tinjau kasus (v2) / Review case (v2)"
+    )
     versions, created = svc.engine.deploy_files(files, deployed_by="admin")
     db.session.commit()
     assert created and versions[0].id != old.id and versions[0].content_hash != old.content_hash
@@ -90,22 +94,28 @@ def test_state_is_saved_without_the_spec(svc, personas):
     assert len(instance.state_json) < len(instance.version.spec_json)
 
 
-@pytest.mark.parametrize("mutate, needle", [
-    (lambda x: x.replace('id="identity.verify"', 'id="identity.nonexistent"'), "identity.nonexistent"),
-    (lambda x: x.replace('value="case_review"', 'value="no_such_form"', 1), "no_such_form"),
-    (lambda x: x.replace('name="AppealsOfficer"', 'name="Janitor"'), "Janitor"),
-    (lambda x: x.replace("appeal_count = appeal_count + 1", "x = ().__class__"), "count_appeal"),
-    (lambda x: x.replace("decision == 'approve'", "__import__('os').system('id')", 1), "decision_gateway"),
-    (lambda x: x.replace("<bpmn:process ", "<bpmn:proces ", 1), "application.bpmn"),
-    (lambda x: x[: len(x) // 2], "not well-formed"),
-    (lambda x: x.replace('<?xml version="1.0" encoding="UTF-8"?>',
-                         '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
-     "DOCTYPE"),
-    (lambda x: x + "<!--" + "x" * (3 * 1024 * 1024) + "-->", "too large"),
-])
+@pytest.mark.parametrize(
+    "mutate, needle",
+    [
+        (lambda x: x.replace('id="identity.verify"', 'id="identity.nonexistent"'), "identity.nonexistent"),
+        (lambda x: x.replace('value="case_review"', 'value="no_such_form"', 1), "no_such_form"),
+        (lambda x: x.replace('name="AppealsOfficer"', 'name="Janitor"'), "Janitor"),
+        (lambda x: x.replace("appeal_count = appeal_count + 1", "x = ().__class__"), "count_appeal"),
+        (lambda x: x.replace("decision == 'approve'", "__import__('os').system('id')", 1), "decision_gateway"),
+        (lambda x: x.replace("<bpmn:process ", "<bpmn:proces ", 1), "application.bpmn"),
+        (lambda x: x[: len(x) // 2], "not well-formed"),
+        (
+            lambda x: x.replace(
+                '<?xml version="1.0" encoding="UTF-8"?>',
+                '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+            ),
+            "DOCTYPE",
+        ),
+        (lambda x: x + "<!--" + "x" * (3 * 1024 * 1024) + "-->", "too large"),
+    ],
+)
 def test_bad_diagrams_are_refused_naming_the_problem(svc, mutate, needle):
-    files = {n: (ROOT / "processes" / n).read_text() for n in ("application.bpmn", "eligibility.dmn",
-                                                                "programmes.dmn")}
+    files = {n: (ROOT / "processes" / n).read_text() for n in ("application.bpmn", "eligibility.dmn", "programmes.dmn")}
     before = db.session.scalar(select(func.count()).select_from(ProcessVersion))
     files["application.bpmn"] = mutate(files["application.bpmn"])
     with pytest.raises(DeployRejected) as err:
@@ -117,8 +127,7 @@ def test_bad_diagrams_are_refused_naming_the_problem(svc, mutate, needle):
 
 
 def test_bad_dmn_is_refused(svc):
-    files = {n: (ROOT / "processes" / n).read_text() for n in ("application.bpmn", "eligibility.dmn",
-                                                                "programmes.dmn")}
+    files = {n: (ROOT / "processes" / n).read_text() for n in ("application.bpmn", "eligibility.dmn", "programmes.dmn")}
     files["programmes.dmn"] = files["programmes.dmn"].replace('hitPolicy="COLLECT"', 'hitPolicy="SOMETIMES"')
     with pytest.raises(DeployRejected) as err:
         svc.engine.deploy_files(files)
@@ -126,6 +135,7 @@ def test_bad_dmn_is_refused(svc):
 
 
 # --- retries and incidents -----------------------------------------------------------------
+
 
 def test_transient_failure_retries_with_backoff_then_continues(tick_engine):
     tick_engine.flaky.plan = ["timeout"]
@@ -143,10 +153,10 @@ def test_transient_failure_retries_with_backoff_then_continues(tick_engine):
 
 
 def test_a_system_that_says_when_to_come_back_is_not_called_sooner(tick_engine):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     tick_engine.flaky.plan = ["maintenance"]
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     instance = tick_engine.start("flaky", "K-8", {"key": "abc"})
     db.session.commit()
     # Retry-After: 7200 outweighs the host's 60-second first backoff.
@@ -175,10 +185,10 @@ def test_retries_spent_open_an_incident_that_an_administrator_retries(tick_engin
 
 
 def test_a_service_task_s_own_retry_policy_in_the_diagram_wins_over_the_host_settings(tick_engine):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     tick_engine.flaky.plan = ["timeout", "timeout", "timeout"]
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     instance = tick_engine.start("patient", "K-9", {"key": "abc"})
     db.session.commit()
     # retryBackoffSeconds=3600: the first retry is an hour away, not the host's 60 s.
@@ -192,8 +202,11 @@ def test_a_service_task_s_own_retry_policy_in_the_diagram_wins_over_the_host_set
 
 @pytest.mark.parametrize("attempts, backoff", [("0", "60"), ("x", "60"), ("3", "0"), ("3", "99999999")])
 def test_an_insane_retry_policy_is_refused_at_deploy(tick_engine, attempts, backoff):
-    xml = _files("patient.bpmn")["patient.bpmn"].replace('value="2"', f'value="{attempts}"').replace(
-        'value="3600"', f'value="{backoff}"')
+    xml = (
+        _files("patient.bpmn")["patient.bpmn"]
+        .replace('value="2"', f'value="{attempts}"')
+        .replace('value="3600"', f'value="{backoff}"')
+    )
     with pytest.raises(DeployRejected) as refused:
         tick_engine.deploy_files({"patient.bpmn": xml})
     assert {p["code"] for p in refused.value.problems} & {"ATTEMPTS_RANGE", "BACKOFF_RANGE"}
@@ -242,16 +255,27 @@ def test_sandbox_outage_on_a_real_case_waits_and_resumes(svc, personas, officers
 
 # --- locks and crashes ------------------------------------------------------------------------
 
+
 def _worker_env(app):
     env = dict(os.environ)
-    env.update(BANSOS_DATABASE_URL=app.config["BANSOS_DATABASE_URL"], BANSOS_VAR_DIR=app.config["BANSOS_VAR_DIR"],
-               BANSOS_PHOTO_DIR=app.config["BANSOS_PHOTO_DIR"], PYTHONPATH=str(ROOT))
+    env.update(
+        BANSOS_DATABASE_URL=app.config["BANSOS_DATABASE_URL"],
+        BANSOS_VAR_DIR=app.config["BANSOS_VAR_DIR"],
+        BANSOS_PHOTO_DIR=app.config["BANSOS_PHOTO_DIR"],
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
 def _spawn(app, *args):
-    return subprocess.Popen([sys.executable, "-m", "tests.integration.workers", *map(str, args)], cwd=ROOT,
-                            env=_worker_env(app), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.workers", *map(str, args)],
+        cwd=ROOT,
+        env=_worker_env(app),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_two_processes_on_one_instance_lose_nothing_and_complete_nothing_twice(tick_engine, ctx):
@@ -307,5 +331,11 @@ def test_a_crash_between_act_and_save_keeps_the_last_state_and_a_rerun_continues
     runtime = tick_engine.open(instance.id)
     assert runtime.workflow.last_task.data["count"] == 1
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(HumanTask)
-                             .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+        )
+        == 1
+    )

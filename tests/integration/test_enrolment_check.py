@@ -1,6 +1,7 @@
 """A family that qualifies for no programme is never enrolled, on every path to enrolment: after a
 caseworker's review (processes/application.bpmn, check_enrolment before every approval) as after an
 overturned appeal (tests/integration/test_appeal_recheck.py), and the rules never auto-approve it."""
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -52,10 +53,16 @@ def test_a_family_not_in_dtsen_approved_after_review_is_not_enrolled(svc, person
     assert app.benefits in (None, {})
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == nik)).scalars().all()
     assert "decision_enrolled" not in sent and "decision_rejected" in sent
-    notice = db.session.execute(select(outbox.c.params).where(outbox.c.recipient_nik == nik,
-                                                              outbox.c.template == "decision_rejected")).scalars().first()
-    assert notice["reasons"] == [{"code": "NO_PROGRAMME", "id": reason_text("NO_PROGRAMME", "id"),
-                                  "en": reason_text("NO_PROGRAMME", "en")}]
+    notice = (
+        db.session.execute(
+            select(outbox.c.params).where(outbox.c.recipient_nik == nik, outbox.c.template == "decision_rejected")
+        )
+        .scalars()
+        .first()
+    )
+    assert notice["reasons"] == [
+        {"code": "NO_PROGRAMME", "id": reason_text("NO_PROGRAMME", "id"), "en": reason_text("NO_PROGRAMME", "en")}
+    ]
     assert INTERNAL_NOTE not in str(notice)
 
     # The applicant reads the reason and what to do next, in Indonesian; never the caseworker's note.
@@ -80,9 +87,17 @@ def test_a_family_that_qualifies_is_still_enrolled_after_review(svc, personas, o
 def test_an_approver_warned_may_reject_with_their_own_reason(svc, personas, officers):
     number = submit(svc, personas["not_in_dtsen"]).case_number
     work(svc, number, "review", officers["cw1"], {"review_decision": "approve", "review_notes": "checked"})
-    app = work(svc, number, "approve", officers["sup1"],
-               {"approval_decision": "reject", "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"],
-                "approval_notes": "not in DTSEN"})
+    app = work(
+        svc,
+        number,
+        "approve",
+        officers["sup1"],
+        {
+            "approval_decision": "reject",
+            "approval_reason_codes": ["DECILE_ABOVE_CUTOFF"],
+            "approval_notes": "not in DTSEN",
+        },
+    )
     assert app.status == "REJECTED" and [r["code"] for r in app.reasons] == ["DECILE_ABOVE_CUTOFF"]
 
 
@@ -90,8 +105,11 @@ def test_an_approver_through_the_api_is_warned_too(api, svc, personas):  # noqa:
     number = submit(svc, personas["not_in_dtsen"]).case_number
     review = open_task(number, "review")
     api.post(f"/api/v1/tasks/{review.id}/claim", "a_caseworker")
-    done = api.post(f"/api/v1/tasks/{review.id}/complete", "a_caseworker",
-                    json={"review_decision": "approve", "review_notes": "checked"})
+    done = api.post(
+        f"/api/v1/tasks/{review.id}/complete",
+        "a_caseworker",
+        json={"review_decision": "approve", "review_notes": "checked"},
+    )
     assert done.status_code == 200 and done.get_json()["case"]["status"] == "AWAITING_APPROVAL"
     approve = open_task(number, "approve")
     shown = api.get(f"/api/v1/tasks/{approve.id}", "a_supervisor").get_json()

@@ -1,5 +1,6 @@
 """Enrolment pays nothing by itself, also for a case still running the older diagram (which had a
 'request disbursement' step): the family is registered for the payment cycles, which pay it."""
+
 from sqlalchemy import func, select
 
 from cases.models import Enrolment, enrolment_components
@@ -48,12 +49,14 @@ def _enrol_with_plan(number, today):
 
     app = case(number)
     app.status, app.payment_channel, app.bank_account, app.programmes = "ENROLLED", "BRI", "0012345678", ["PKH"]
-    benefits = {"components": [{"programme": "PKH", "category": "SD", "annual": 900_000}] * 2,
-                "annual_cash_total": 1_800_000, "first_payment": 450_000}
+    benefits = {
+        "components": [{"programme": "PKH", "category": "SD", "annual": 900_000}] * 2,
+        "annual_cash_total": 1_800_000,
+        "first_payment": 450_000,
+    }
     app.benefits = benefits
     plan = build_plan(schedule(), benefits, ["PKH"], "BRI", "0012345678", today)
-    enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=["PKH"], benefits=benefits,
-                          payment_plan=plan)
+    enrolment = Enrolment(application_id=app.id, nik=app.nik, programmes=["PKH"], benefits=benefits, payment_plan=plan)
     db.session.add(enrolment)
     db.session.flush()
     db.session.add(EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SD", units=2))
@@ -74,8 +77,10 @@ def test_the_portal_and_the_case_page_show_the_expected_first_payment_then_the_c
     number = submit(svc, nik).case_number
     enrolment = _enrol_with_plan(number, date.today())
     assert [c["cycle"] for c in enrolment.payment_plan["cycles"]] == ["PKH-TEST-T1"]
-    officers = {u: actor_for(create_officer(db.session, u, u.upper(), roles, None, password=PASSWORD))
-                for u, roles in (("fin1", ["finance_officer"]), ("fin2", ["finance_officer"]), ("cw", ["caseworker"]))}
+    officers = {
+        u: actor_for(create_officer(db.session, u, u.upper(), roles, None, password=PASSWORD))
+        for u, roles in (("fin1", ["finance_officer"]), ("fin2", ["finance_officer"]), ("cw", ["caseworker"]))
+    }
     db.session.commit()
     sign_in_applicant(portal, nik)
     html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)

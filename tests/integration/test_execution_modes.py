@@ -5,6 +5,7 @@ hint only after the commit; a worker's advance decides it, a duplicate hint find
 the dispatcher re-sends what stays due; the one scheduler is elected; outbound notices carry a key
 that a re-run of the step computes again; /healthz and /readyz answer.
 """
+
 import pytest
 from sqlalchemy import func, select, text
 
@@ -53,17 +54,20 @@ def test_a_submit_leaves_the_steps_to_a_worker_and_hints_after_commit(svc, perso
     db.session.expire_all()
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "waiting" and instance.wake_at > utcnow()  # the appeal window's timer
-    notices = db.session.scalar(select(func.count()).select_from(outbox).where(
-        outbox.c.recipient_nik == app.nik))
+    notices = db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.recipient_nik == app.nik))
     # The same hint again (a duplicate delivery): nothing to do, nothing sent twice.
     assert advance_instance(worker, instance.id) == "skipped"
-    assert db.session.scalar(select(func.count()).select_from(outbox).where(
-        outbox.c.recipient_nik == app.nik)) == notices == 2
+    assert (
+        db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.recipient_nik == app.nik))
+        == notices
+        == 2
+    )
 
 
 def test_a_rolled_back_submit_sends_no_hint(svc, personas, workers_mode):
-    submit_application(svc.engine, {"nik": personas["civil_servant"], "consent": True,
-                                    "bank_account": "1234567890"}, photos=svc.photos)
+    submit_application(
+        svc.engine, {"nik": personas["civil_servant"], "consent": True, "bank_account": "1234567890"}, photos=svc.photos
+    )
     db.session.rollback()
     db.session.commit()
     assert workers_mode == []
@@ -132,8 +136,7 @@ def test_a_step_run_again_sends_its_notice_with_the_same_key(svc, personas, work
     def run_once():
         worker.wake(app.instance_id)
         db.session.flush()
-        keys = sorted(db.session.scalars(select(outbox.c.idempotency_key).where(
-            outbox.c.recipient_nik == app.nik)))
+        keys = sorted(db.session.scalars(select(outbox.c.idempotency_key).where(outbox.c.recipient_nik == app.nik)))
         db.session.rollback()  # the worker dies before its commit
         return keys
 
@@ -202,8 +205,11 @@ def test_a_worker_finding_the_instance_locked_moves_on_at_once(svc, personas, wo
         pytest.skip("row locks are PostgreSQL's; the embedded SQLite mode runs in one process")
     app = submit(svc, personas["civil_servant"])
     with db.engine.connect() as other:  # someone else (another worker, a request) holds the instance
-        other.execute(update(ProcessInstance).where(ProcessInstance.id == app.instance_id)
-                      .values(lock_version=ProcessInstance.lock_version + 1))
+        other.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == app.instance_id)
+            .values(lock_version=ProcessInstance.lock_version + 1)
+        )
         db.session.execute(text("SET LOCAL lock_timeout = '5s'"))  # a worker that waited fails, not hangs
         started = time.monotonic()
         assert advance_instance(_worker(svc), app.instance_id) == "skipped"
@@ -252,9 +258,17 @@ def test_a_message_and_a_completed_task_leave_their_steps_to_a_worker(svc, perso
     assert workers_mode == [instance_id] and advance_instance(worker, instance_id) == "woken"
     assert case(number).status == "APPEAL_REVIEW"
     workers_mode.clear()
-    work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
-                                                          "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
-                                                          "appeal_notes": "employer confirms the wage"})
+    work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "uphold",
+            "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
+            "appeal_notes": "employer confirms the wage",
+        },
+    )
     assert case(number).status == "APPEAL_REVIEW" and workers_mode == [instance_id]  # the request did not run on
     assert advance_instance(worker, instance_id) == "woken"
     assert case(number).status == "CLOSED_REJECTED"

@@ -1,5 +1,6 @@
 """A family exited by a re-check may appeal within the window stated in its notice: an appeals officer who
 took no part in the removal judges it; upheld, the family stays out; overturned, its enrolment resumes."""
+
 import pytest
 from sqlalchemy import select
 
@@ -33,7 +34,8 @@ def exited(svc, personas, officers, dtsen_update):  # noqa: F811
 
 
 def test_an_overturned_exit_restores_the_enrolment_with_a_notice_and_arrears_from_the_exit(
-        svc, personas, officers, dtsen_update, portal):  # noqa: F811
+    svc, personas, officers, dtsen_update, portal
+):  # noqa: F811
     app = exited(svc, personas, officers, dtsen_update)
     number = app.case_number
     # The applicant sees the window and files through the portal.
@@ -49,8 +51,13 @@ def test_an_overturned_exit_restores_the_enrolment_with_a_notice_and_arrears_fro
         with pytest.raises((FourEyesViolation, NotAllowed)):
             claim_task(svc.engine, open_task(number, "appeal_review").id, officers[officer])
         db.session.rollback()
-    app = work(svc, number, "appeal_review", officers["app1"],
-               {"appeal_outcome": "overturn", "appeal_notes": "termination letter seen; DTSEN not yet updated"})
+    app = work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {"appeal_outcome": "overturn", "appeal_notes": "termination letter seen; DTSEN not yet updated"},
+    )
     assert app.status == "ENROLLED" and app.active_nik == app.nik and app.reasons == []
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one()
     assert enrolment.ended_at is None and enrolment.arrears_from is not None
@@ -73,9 +80,17 @@ def test_an_upheld_exit_stays_removed_and_cannot_be_appealed_again(svc, personas
     result = ctx.test_cli_runner().invoke(args=["appeal", number, "--reason", APPEAL["reason"]])
     assert result.exit_code == 0, result.output
     assert "APPEAL_REVIEW" in result.output
-    app = work(svc, number, "appeal_review", officers["app1"],
-               {"appeal_outcome": "uphold", "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
-                "appeal_notes": "DTSEN confirmed by the village"})
+    app = work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "uphold",
+            "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
+            "appeal_notes": "DTSEN confirmed by the village",
+        },
+    )
     assert app.status == "REMOVED" and app.active_nik is None
     assert db.session.scalar(select(Enrolment.ended_at).where(Enrolment.application_id == app.id)) is not None
     sent = db.session.execute(select(outbox.c.template).where(outbox.c.recipient_nik == app.nik)).scalars().all()

@@ -1,4 +1,5 @@
 """Explainable decisions per criterion, and re-checks of enrolled families on fresh evidence."""
+
 import pytest
 from sqlalchemy import select, update
 
@@ -29,8 +30,14 @@ def test_every_criterion_is_explained_with_facts_evidence_rule_and_outcome(svc, 
     assert evidence["source"] == "bpjs_employment"
     assert db.session.get(EvidenceRecord, evidence["id"]).application_id == app.id
     assert entries["DECEASED"]["outcome"] == "pass" and entries["DECEASED"]["facts"] == {"alive": True}
-    assert {e["outcome"] for e in app.explanation} <= {"pass", "fail", "review", "not_checked", "eligible",
-                                                      "not_eligible"}
+    assert {e["outcome"] for e in app.explanation} <= {
+        "pass",
+        "fail",
+        "review",
+        "not_checked",
+        "eligible",
+        "not_eligible",
+    }
 
 
 def _enrol(svc, personas, officers):
@@ -80,8 +87,13 @@ def test_recheck_after_a_dtsen_update_records_changes_and_leads_to_removal(svc, 
     changed = {(c.get("fact"), c.get("criterion")): c for c in check.changes}
     assert changed[("decile", "DECILE_ABOVE_CUTOFF")]["to"] == 8
     assert any(c.get("criterion") == "DECILE_ABOVE_CUTOFF" and c.get("to") == "fail" for c in check.changes)
-    app = work(svc, app.case_number, "removal_review", officers["cw2"],
-               {"removal_decision": "remove", "removal_notes": "DTSEN Q3 update: decile 8"})
+    app = work(
+        svc,
+        app.case_number,
+        "removal_review",
+        officers["cw2"],
+        {"removal_decision": "remove", "removal_notes": "DTSEN Q3 update: decile 8"},
+    )
     assert app.status == "AWAITING_REMOVAL_APPROVAL"
     app = work(svc, app.case_number, "approve_removal", officers["sup2"], {"approval_decision": "approve"})
     assert app.status == "REMOVED" and app.active_nik is None

@@ -1,7 +1,7 @@
 """Officer lists to Excel (web/exports.py): each export has the page's rows under its filters and the
 officer's districts, NIKs masked as on the page, no cell a formula, and every export audited."""
+
 import io
-from integrations.nik import mask_nik
 from datetime import timedelta
 
 import pytest
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from cases.audit import AuditEntry
 from cases.operations import create_officer
 from engine.db import db, utcnow
+from integrations.nik import mask_nik
 from tests.helpers import case, fresh_client, open_task, submit, work
 from tests.integration.portal_helpers import PASSWORD, csrf_of, officer_login
 
@@ -33,8 +34,12 @@ def values(rows, column=0):
 
 def exported():
     db.session.expire_all()
-    return [(e.actor, e.target_id, e.detail) for e in
-            db.session.scalars(select(AuditEntry).where(AuditEntry.action == "list.exported").order_by(AuditEntry.id))]
+    return [
+        (e.actor, e.target_id, e.detail)
+        for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "list.exported").order_by(AuditEntry.id)
+        )
+    ]
 
 
 def login(username, roles, regions):
@@ -86,7 +91,9 @@ def test_the_search_export_masks_niks_and_keeps_to_the_officers_districts(two_di
     a, district_a, b, district_b = two_districts
     nik_b = case(b).nik
     everyone = login("cw_all", ["caseworker"], None)
-    page = everyone.post("/search", data={"q": nik_b, "csrf_token": csrf_of(everyone.get("/search").get_data(as_text=True))})
+    page = everyone.post(
+        "/search", data={"q": nik_b, "csrf_token": csrf_of(everyone.get("/search").get_data(as_text=True))}
+    )
     html = page.get_data(as_text=True)
     assert 'id="export-xlsx"' in html and "/search/export.xlsx" in html
     token = csrf_of(html)
@@ -145,15 +152,25 @@ def test_the_cycle_list_export(svc, two_districts):
     assert exported()[-1][:2] == ("fin", "cycles")
 
 
-@pytest.mark.parametrize("path,allowed", [
-    ("/inbox/export.xlsx", {"caseworker", "supervisor", "appeals_officer", "finance_officer"}),
-    ("/desk/export.xlsx", {"supervisor", "administrator"}),
-    ("/desk/approvals/export.xlsx", {"supervisor", "administrator"}),
-    ("/cycles/export.xlsx", {"finance_officer", "supervisor", "administrator", "auditor"}),
-])
+@pytest.mark.parametrize(
+    "path,allowed",
+    [
+        ("/inbox/export.xlsx", {"caseworker", "supervisor", "appeals_officer", "finance_officer"}),
+        ("/desk/export.xlsx", {"supervisor", "administrator"}),
+        ("/desk/approvals/export.xlsx", {"supervisor", "administrator"}),
+        ("/cycles/export.xlsx", {"finance_officer", "supervisor", "administrator", "auditor"}),
+    ],
+)
 def test_who_may_export_each_list(svc, path, allowed):
-    roles = ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "finance_officer",
-             "facilitator")
+    roles = (
+        "caseworker",
+        "supervisor",
+        "appeals_officer",
+        "administrator",
+        "auditor",
+        "finance_officer",
+        "facilitator",
+    )
     with fresh_client() as anonymous:
         response = anonymous.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
@@ -166,10 +183,18 @@ def test_who_may_export_search_results(svc, personas):
     number = submit(svc, personas["civil_servant"]).case_number
     with fresh_client() as anonymous:
         assert anonymous.post("/search/export.xlsx", data={"q": number}).status_code == 400  # no CSRF token
-    for role in ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "finance_officer",
-                 "facilitator"):
+    for role in (
+        "caseworker",
+        "supervisor",
+        "appeals_officer",
+        "administrator",
+        "auditor",
+        "finance_officer",
+        "facilitator",
+    ):
         client = login(f"s_{role}", [role], None)
         token = csrf_of(client.get("/profile").get_data(as_text=True))
         status = client.post("/search/export.xlsx", data={"q": number, "csrf_token": token}).status_code
-        assert (status == 200) == (role in ("caseworker", "supervisor", "appeals_officer", "administrator",
-                                            "auditor")), (role, status)
+        assert (status == 200) == (
+            role in ("caseworker", "supervisor", "appeals_officer", "administrator", "auditor")
+        ), (role, status)

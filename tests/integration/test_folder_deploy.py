@@ -1,5 +1,6 @@
 """Deploying the process folder (`tepat setup`, `make run`, `tepat deploy`): per-process versions numbered 1, 2, 3,
 and never a silent revert of a version an administrator deployed in the browser."""
+
 import shutil
 
 from flask import current_app
@@ -15,8 +16,9 @@ from tests.integration.test_editing import application_xml, renamed_review
 
 
 def numbers():
-    rows = db.session.execute(select(ProcessVersion.process_id, ProcessVersion.number, ProcessVersion.origin)
-                              .order_by(ProcessVersion.id)).all()
+    rows = db.session.execute(
+        select(ProcessVersion.process_id, ProcessVersion.number, ProcessVersion.origin).order_by(ProcessVersion.id)
+    ).all()
     return [tuple(r) for r in rows]
 
 
@@ -52,17 +54,23 @@ def test_deploying_the_folder_again_keeps_what_an_administrator_deployed_in_the_
     assert result.exit_code == 0, result.output
     current = latest_version(db.session, "application")
     assert (current.number, current.origin) == (3, "folder") and "Review file" in current.files["application.bpmn"]
-    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "deploy")
-                               .order_by(AuditEntry.id.desc())).first()
+    entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "deploy").order_by(AuditEntry.id.desc())
+    ).first()
     assert entry.actor == "admin" and entry.detail["forced"] and entry.detail["created"] == [current.id]
 
 
 def test_one_changed_file_makes_a_new_version_of_that_process_only_numbered_per_process(svc, tmp_path):
     folder = tmp_path / "processes"
     shutil.copytree(ROOT / "processes", folder)
-    assert sorted(numbers()) == [("application", 1, "folder"), ("graduation", 1, "folder"), ("objection", 1, "folder"),
-                                 ("payment_cycle", 1, "folder"), ("payment_review", 1, "folder"),
-                                 ("recheck", 1, "folder")]
+    assert sorted(numbers()) == [
+        ("application", 1, "folder"),
+        ("graduation", 1, "folder"),
+        ("objection", 1, "folder"),
+        ("payment_cycle", 1, "folder"),
+        ("payment_review", 1, "folder"),
+        ("recheck", 1, "folder"),
+    ]
     path = folder / "objection.bpmn"
     path.write_text(path.read_text().replace('name="', 'name="~', 1))
     report = svc.engine.deploy_folder(folder, deployed_by="tests")
@@ -132,6 +140,9 @@ def test_two_deploys_at_the_same_moment_get_the_next_numbers_one_after_the_other
     first.close()
     thread.join(timeout=60)
     assert outcome == {"ok": True}
-    rows = db.session.execute(select(ProcessVersion.number, ProcessVersion.deployed_by)
-                              .where(ProcessVersion.process_id == "application").order_by(ProcessVersion.id)).all()
+    rows = db.session.execute(
+        select(ProcessVersion.number, ProcessVersion.deployed_by)
+        .where(ProcessVersion.process_id == "application")
+        .order_by(ProcessVersion.id)
+    ).all()
     assert [tuple(r) for r in rows][-2:] == [(2, "first"), (3, "second")]

@@ -6,6 +6,7 @@ processed" and follows the steps (the case page polls its notice with htmx and r
 are done; the facilitator's list reloads itself as the portal's case page does);
 `tepat submit` waits for the decision with a progress line and a timeout.
 """
+
 import re
 import threading
 import time
@@ -22,7 +23,7 @@ from web.worker import advance_instance
 REFRESH = 'http-equiv="refresh"'
 
 
-POLL = "hx-trigger=\"every 2s\""
+POLL = 'hx-trigger="every 2s"'
 COVERED_ENDPOINTS = {"casepages.processing"}
 
 
@@ -35,8 +36,11 @@ def test_the_case_page_follows_the_steps_a_completed_task_left_to_the_workers(we
     html = web.get(f"/cases/{number}").get_data(as_text=True)
     assert POLL not in html and 'id="processing"' not in html  # nothing pending: an ordinary page
     assert post(web, f"/tasks/{task.id}/claim").status_code == 302
-    response = post(web, f"/cases/{number}/tasks/{task.id}",
-                    {"review_decision": "approve", "review_notes": "checked at the village office"})
+    response = post(
+        web,
+        f"/cases/{number}/tasks/{task.id}",
+        {"review_decision": "approve", "review_notes": "checked at the village office"},
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/cases/{number}")
     html = web.get(f"/cases/{number}").get_data(as_text=True)
     assert POLL in html and f"/cases/{number}/processing" in html and "Sedang diproses" in html
@@ -51,8 +55,9 @@ def test_the_case_page_follows_the_steps_a_completed_task_left_to_the_workers(we
     assert open_task(number, "approve") is not None
 
 
-@pytest.mark.parametrize("role", [None, "caseworker", "supervisor", "appeals_officer", "administrator", "auditor",
-                                  "facilitator"])
+@pytest.mark.parametrize(
+    "role", [None, "caseworker", "supervisor", "appeals_officer", "administrator", "auditor", "facilitator"]
+)
 def test_who_may_poll_a_case(web, svc, personas, role):
     number = submit(svc, personas["civil_servant"]).case_number
     if role is not None:
@@ -134,7 +139,17 @@ def test_tepat_tasks_complete_without_waiting_leaves_the_steps_to_the_workers(sv
     task = open_task(number, "review")
     claim_task(svc.engine, task.id, officers["cw1"])
     db.session.commit()
-    out = _cli("tasks", "complete", str(task.id), "--as", "cw1", "-f", "review_decision=approve",
-               "-f", "review_notes=checked at the village office", "--no-wait")
+    out = _cli(
+        "tasks",
+        "complete",
+        str(task.id),
+        "--as",
+        "cw1",
+        "-f",
+        "review_decision=approve",
+        "-f",
+        "review_notes=checked at the village office",
+        "--no-wait",
+    )
     assert f"task {task.id} completed; case {number}: IN_REVIEW" in out
     assert open_task(number, "approve") is None and workers_mode[-1] == case(number).instance_id

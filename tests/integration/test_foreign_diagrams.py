@@ -1,5 +1,6 @@
 """Diagrams from other modelers (tests/data/foreign): never a 500, a traceback or a hang; a translated problem,
 the draft kept and audited on the web, exit status 2 from `tepat deploy --folder`."""
+
 import io
 import shutil
 
@@ -32,17 +33,27 @@ REFUSED = {
 }
 ACCEPTED = ["dmn12_namespace.dmn", "dmn_prefixed_root.dmn"]
 TEXTS = {  # a word of the Indonesian sentence each problem gets
-    "CALL_CYCLE": "memanggil dirinya sendiri", "CALLED_PROCESS_MISSING": "ghost_process",
-    "TIMER_TOO_LONG": "sepuluh tahun", "DUPLICATE_ID": "twin", "NOT_EXECUTABLE": "tidak dapat dijalankan",
-    "ID_TOO_LONG": "100", "NAME_TOO_LONG": "200", "CHAIN_TOO_LONG": "150", "DMN_NO_DECISION": "tabel keputusan",
-    "DMN_EXPRESSION_INVALID": "sandbox", "DMN_NAMESPACE": "DMN",
+    "CALL_CYCLE": "memanggil dirinya sendiri",
+    "CALLED_PROCESS_MISSING": "ghost_process",
+    "TIMER_TOO_LONG": "sepuluh tahun",
+    "DUPLICATE_ID": "twin",
+    "NOT_EXECUTABLE": "tidak dapat dijalankan",
+    "ID_TOO_LONG": "100",
+    "NAME_TOO_LONG": "200",
+    "CHAIN_TOO_LONG": "150",
+    "DMN_NO_DECISION": "tabel keputusan",
+    "DMN_EXPRESSION_INVALID": "sandbox",
+    "DMN_NAMESPACE": "DMN",
 }
 
 
 def upload(client, name, content):
     token = csrf_of(client, "/admin/processes")
-    return client.post("/admin/processes/upload", data={"csrf_token": token, "file": (io.BytesIO(content), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/admin/processes/upload",
+        data={"csrf_token": token, "file": (io.BytesIO(content), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def versions():
@@ -113,10 +124,16 @@ def _unchecked_version(name, process_id):
     parser = TepatBpmnParser()
     parser.add_bpmn_file(str(FOREIGN / name))
     spec = parser.get_spec(process_id)
-    version = ProcessVersion(process_id=process_id, number=1, origin="folder", name=process_id, content_hash="unchecked-calls-itself",
-                             files={name: (FOREIGN / name).read_text()},
-                             spec_json=dump_spec(spec, parser.get_subprocess_specs(process_id)),
-                             serializer_version=SERIALIZER_VERSION)
+    version = ProcessVersion(
+        process_id=process_id,
+        number=1,
+        origin="folder",
+        name=process_id,
+        content_hash="unchecked-calls-itself",
+        files={name: (FOREIGN / name).read_text()},
+        spec_json=dump_spec(spec, parser.get_subprocess_specs(process_id)),
+        serializer_version=SERIALIZER_VERSION,
+    )
     db.session.add(version)
     db.session.flush()
     return version
@@ -138,9 +155,16 @@ def test_an_absurd_timer_at_run_time_ends_in_an_incident(svc, tmp_path):
     parser = TepatBpmnParser()
     parser.add_bpmn_file(str(path))
     spec = parser.get_spec("timer_absurd")
-    version = ProcessVersion(process_id="timer_absurd", number=1, origin="folder", name="t", content_hash="unchecked-timer",
-                             files={"timer_absurd.bpmn": xml}, spec_json=dump_spec(spec, {}),
-                             serializer_version=SERIALIZER_VERSION)
+    version = ProcessVersion(
+        process_id="timer_absurd",
+        number=1,
+        origin="folder",
+        name="t",
+        content_hash="unchecked-timer",
+        files={"timer_absurd.bpmn": xml},
+        spec_json=dump_spec(spec, {}),
+        serializer_version=SERIALIZER_VERSION,
+    )
     db.session.add(version)
     db.session.flush()
     instance = svc.engine.start("timer_absurd", "TIMER-1", {}, version=version)

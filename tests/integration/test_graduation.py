@@ -1,4 +1,5 @@
 """Graduation (graduasi): voluntary and by criteria, through processes/graduation.bpmn; the enrolment ends."""
+
 import pytest
 from sqlalchemy import select
 
@@ -60,8 +61,9 @@ def _restore(kk, decile, nik, wage_rows):
 def _saved(nik):
     kk = db.session.execute(select(t.people.c.kk_number).where(t.people.c.nik == nik)).scalar_one()
     decile = db.session.execute(select(t.dtsen.c.decile).where(t.dtsen.c.kk_number == kk)).scalar_one()
-    wages = [dict(r._mapping) for r in db.session.execute(select(t.bpjs_employment)
-                                                          .where(t.bpjs_employment.c.nik == nik))]
+    wages = [
+        dict(r._mapping) for r in db.session.execute(select(t.bpjs_employment).where(t.bpjs_employment.c.nik == nik))
+    ]
     return kk, decile, nik, wages
 
 
@@ -90,15 +92,22 @@ def test_criteria_graduation_needs_consecutive_checks_and_a_caseworker(svc, pers
         recheck_enrolment(svc.engine, number)
         db.session.commit()
         assert criteria_candidates(db.session, officers["cw1"], svc.engine.settings["BANSOS_GRADUATION"]) == [number]
-        assert criteria_candidates(db.session, officers["cw_far"], svc.engine.settings["BANSOS_GRADUATION"]) == [] \
+        assert (
+            criteria_candidates(db.session, officers["cw_far"], svc.engine.settings["BANSOS_GRADUATION"]) == []
             or case(number).district_code == "25"
+        )
         start_graduation(svc.engine, number, "criteria", officers["cw1"], "criteria")
         db.session.commit()
         assert case(number).status == "GRADUATION_REVIEW"
         task = open_task(number, "confirm_graduation")
         assert task is not None and task.queue == "caseworker"
-        app = work(svc, number, "confirm_graduation", officers["cw2"],
-                   {"graduation_decision": "graduate", "graduation_notes": "usaha warung berjalan baik"})
+        app = work(
+            svc,
+            number,
+            "confirm_graduation",
+            officers["cw2"],
+            {"graduation_decision": "graduate", "graduation_notes": "usaha warung berjalan baik"},
+        )
         assert app.status == "GRADUATED" and active_enrolment(number).ended_at is not None
         assert ("graduation_thanks", "PORTAL") in outbox_templates(svc, nik)
     finally:
@@ -116,11 +125,17 @@ def test_a_caseworker_may_keep_the_family_enrolled(svc, personas, officers):
             db.session.commit()
         start_graduation(svc.engine, number, "criteria", officers["cw1"], "criteria")
         db.session.commit()
-        app = work(svc, number, "confirm_graduation", officers["cw1"],
-                   {"graduation_decision": "keep", "graduation_notes": "pendapatan belum tetap"})
+        app = work(
+            svc,
+            number,
+            "confirm_graduation",
+            officers["cw1"],
+            {"graduation_decision": "keep", "graduation_notes": "pendapatan belum tetap"},
+        )
         assert app.status == "ENROLLED" and active_enrolment(number).ended_at is None
-        assert db.session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalars().all() \
-            == [active_enrolment(number)]  # no second enrolment row
+        assert db.session.execute(select(Enrolment).where(Enrolment.application_id == app.id)).scalars().all() == [
+            active_enrolment(number)
+        ]  # no second enrolment row
         assert not [m for m in svc.integrations.notifier.outbox(nik) if m["template"].startswith("graduation")]
     finally:
         _restore(*saved)
@@ -130,10 +145,22 @@ def test_a_caseworker_may_keep_the_family_enrolled(svc, personas, officers):
 
 from tests.helpers import fresh_client  # noqa: E402
 from tests.integration.portal_helpers import (  # noqa: E402,F401  (fixtures)
-    PASSWORD, ROLES, csrf_of, officer_login, portal, post_form, sign_in_applicant)
+    PASSWORD,
+    ROLES,
+    csrf_of,
+    officer_login,
+    portal,
+    post_form,
+    sign_in_applicant,
+)
 
-COVERED_ENDPOINTS = {"graduation.index", "graduation.start", "graduation.voluntary", "portal.graduate",
-                     "portal.graduate_send"}
+COVERED_ENDPOINTS = {
+    "graduation.index",
+    "graduation.start",
+    "graduation.voluntary",
+    "portal.graduate",
+    "portal.graduate_send",
+}
 DISTRICT_SCOPED_ENDPOINTS = {"graduation.start"}
 
 
@@ -213,8 +240,7 @@ def test_the_family_declares_graduation_in_the_portal_with_a_confirmation(portal
     assert "mandiri" in page
     messages = portal.get("/portal/messages").get_data(as_text=True)
     assert "Terima kasih" in messages
-    response = post_form(portal, f"/portal/cases/{number}/graduate", {"confirm": "yes"},
-                         page=f"/portal/cases/{number}")
+    response = post_form(portal, f"/portal/cases/{number}/graduate", {"confirm": "yes"}, page=f"/portal/cases/{number}")
     assert response.status_code == 409
     entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "graduation.start")).scalar_one()
     assert entry.actor.startswith("applicant:") and entry.detail["declared_by"] == "family"
@@ -229,8 +255,9 @@ def test_cli_starts_a_voluntary_graduation_only_when_confirmed(svc, personas, of
     assert result.exit_code == 2 and case(number).status == "ENROLLED"
     result = runner.invoke(args=["graduation", "start", number, "--kind", "criteria", "--as", "cw1"])
     assert result.exit_code == 2 and "GRADUATION_NOT_ALLOWED" in result.output
-    result = runner.invoke(args=["graduation", "start", number, "--kind", "voluntary", "--confirm", "--as", "cw1"],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        args=["graduation", "start", number, "--kind", "voluntary", "--confirm", "--as", "cw1"], catch_exceptions=False
+    )
     assert result.exit_code == 0 and "GRADUATED" in result.output
     result = runner.invoke(args=["graduation", "candidates"], catch_exceptions=False)
     assert result.exit_code == 0
@@ -253,17 +280,27 @@ def test_a_caseworker_confirms_a_criteria_graduation_on_the_case_page(svc, perso
             assert f"candidate-{enrolled}" in client.get("/graduation").get_data(as_text=True)
             assert _post(client, f"/cases/{enrolled}/graduation", {"kind": "criteria"}).status_code == 302
             task = open_task(enrolled, "confirm_graduation")
-            claim_task(svc.engine, task.id, Actor(id="g_caseworker", roles=frozenset({"caseworker"}), regions=None,
-                                                  name="g"))
+            claim_task(
+                svc.engine, task.id, Actor(id="g_caseworker", roles=frozenset({"caseworker"}), regions=None, name="g")
+            )
             db.session.commit()
             page = client.get(f"/cases/{enrolled}").get_data(as_text=True)
             assert "Konfirmasi graduasi" in page and 'name="graduation_decision"' in page
-            response = _post(client, f"/cases/{enrolled}/tasks/{task.id}",
-                             {"claim_stamp": stamp_of(client, enrolled), "graduation_decision": "graduate"})
+            response = _post(
+                client,
+                f"/cases/{enrolled}/tasks/{task.id}",
+                {"claim_stamp": stamp_of(client, enrolled), "graduation_decision": "graduate"},
+            )
             assert response.status_code == 422  # the internal note is required
-            response = _post(client, f"/cases/{enrolled}/tasks/{task.id}",
-                             {"claim_stamp": stamp_of(client, enrolled), "graduation_decision": "graduate",
-                              "graduation_notes": "warung keluarga sudah stabil"})
+            response = _post(
+                client,
+                f"/cases/{enrolled}/tasks/{task.id}",
+                {
+                    "claim_stamp": stamp_of(client, enrolled),
+                    "graduation_decision": "graduate",
+                    "graduation_notes": "warung keluarga sudah stabil",
+                },
+            )
             assert response.status_code == 302
         assert case(enrolled).status == "GRADUATED"
     finally:

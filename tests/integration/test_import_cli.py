@@ -1,4 +1,5 @@
 """`tepat sandbox import` refuses a mass deletion and bombs with exit status 2 and a bilingual message."""
+
 import shutil
 
 from flask import current_app

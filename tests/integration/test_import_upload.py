@@ -1,4 +1,5 @@
 """Registry extracts uploaded in the browser: checked at once, kept for the worker, applied as a tracked run."""
+
 import io
 import shutil
 
@@ -30,8 +31,9 @@ def import_dir(tmp_path, ctx):
 def upload(client, folder, names=WORKBOOKS, **fields):
     token = csrf_of(client, "/admin/imports")
     files = [(io.BytesIO((folder / n).read_bytes()), n) for n in names]
-    return client.post("/admin/imports", data={"csrf_token": token, "workbooks": files, **fields},
-                       content_type="multipart/form-data")
+    return client.post(
+        "/admin/imports", data={"csrf_token": token, "workbooks": files, **fields}, content_type="multipart/form-data"
+    )
 
 
 def kept_folders(import_dir):
@@ -43,8 +45,19 @@ def runs():
     return db.session.scalar(select(func.count()).select_from(Run).where(Run.kind == "import"))
 
 
-@pytest.mark.parametrize("role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor",
-                                  "administrator", "district administrator"])
+@pytest.mark.parametrize(
+    "role",
+    [
+        None,
+        "caseworker",
+        "appeals_officer",
+        "facilitator",
+        "auditor",
+        "supervisor",
+        "administrator",
+        "district administrator",
+    ],
+)
 def test_who_may_upload_an_extract(web, svc, role, population, import_dir):
     if role == "district administrator":
         create_officer(db.session, "w_dadmin", "District Admin", ["administrator"], ["05"], password=PASSWORD)
@@ -61,8 +74,14 @@ def test_who_may_upload_an_extract(web, svc, role, population, import_dir):
     if role == "administrator":
         return
     token = csrf_of(web, "/inbox")
-    sent = web.post("/admin/imports", data={"csrf_token": token, "workbooks": [
-        (io.BytesIO((population["dir"] / n).read_bytes()), n) for n in WORKBOOKS]}, content_type="multipart/form-data")
+    sent = web.post(
+        "/admin/imports",
+        data={
+            "csrf_token": token,
+            "workbooks": [(io.BytesIO((population["dir"] / n).read_bytes()), n) for n in WORKBOOKS],
+        },
+        content_type="multipart/form-data",
+    )
     assert sent.status_code == 403 and runs() == 0 and kept_folders(import_dir) == []
 
 
@@ -105,8 +124,9 @@ def test_refused_rows_come_back_as_an_error_workbook(web, svc, population, impor
 
 
 @pytest.mark.parametrize("problem", ["missing", "unknown name", "xml bomb", "not a workbook", "twice"])
-def test_a_bad_upload_is_refused_with_the_reason_and_nothing_is_kept(web, svc, population, import_dir, tmp_path,
-                                                                      problem):
+def test_a_bad_upload_is_refused_with_the_reason_and_nothing_is_kept(
+    web, svc, population, import_dir, tmp_path, problem
+):
     folder = tmp_path / "extract"
     shutil.copytree(population["dir"], folder)
     names = list(WORKBOOKS)
@@ -127,8 +147,13 @@ def test_a_bad_upload_is_refused_with_the_reason_and_nothing_is_kept(web, svc, p
     sent = upload(web, folder, names)
     text = sent.get_data(as_text=True)
     assert sent.status_code == 422 and "Ekstrak tidak diterima; tidak ada yang diubah." in text
-    expected = {"missing": "aset.xlsx", "unknown name": "gaji.xlsx", "xml bomb": "dukcapil.xlsx",
-                "not a workbook": "dtsen.xlsx", "twice": "dtsen.xlsx"}[problem]
+    expected = {
+        "missing": "aset.xlsx",
+        "unknown name": "gaji.xlsx",
+        "xml bomb": "dukcapil.xlsx",
+        "not a workbook": "dtsen.xlsx",
+        "twice": "dtsen.xlsx",
+    }[problem]
     assert expected in text.split('id="import-problems"')[1]
     assert runs() == 0 and kept_folders(import_dir) == []
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "import.refused"))

@@ -1,4 +1,5 @@
 """The inbox query: queues by role and district, filters, sorting, paging."""
+
 from datetime import timedelta
 
 from engine.core import Actor

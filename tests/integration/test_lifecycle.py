@@ -1,4 +1,5 @@
 """Every path of the application lifecycle, end to end on the real engine and database."""
+
 import csv
 import json
 from datetime import date
@@ -25,8 +26,9 @@ def other_photo_of(faces, file_name):
     with (faces / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     person = next(r["person"] for r in rows if r["file"] == file_name)
-    return next(faces / r["file"] for r in rows if r["person"] == person and r["file"] != file_name
-                and r["faces"] == "1")
+    return next(
+        faces / r["file"] for r in rows if r["person"] == person and r["file"] != file_name and r["faces"] == "1"
+    )
 
 
 def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
@@ -41,8 +43,9 @@ def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
     sources = set(db.session.scalars(select(EvidenceRecord.source).where(EvidenceRecord.application_id == app.id)))
     assert {"civil_registry", "face", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service"} <= sources
     assert "payments" not in sources  # enrolment asks no bank for anything
-    face = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id,
-                                                           EvidenceRecord.source == "face")).one()
+    face = db.session.scalars(
+        select(EvidenceRecord).where(EvidenceRecord.application_id == app.id, EvidenceRecord.source == "face")
+    ).one()
     assert face.value["outcome"] == "match" and face.value["distance"] < 0.6
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == app.id)).one()
     assert "PKH" in enrolment.programmes or "BPNT" in enrolment.programmes
@@ -58,12 +61,22 @@ def test_auto_approve_enrols_with_evidence_and_benefits(svc, population):
     # its cash programmes: those it has a component of (PKH without a child, an elder... pays nothing)
     assert plan["programmes"] == sorted({p for p, _, _ in enrolment_components(app.benefits, app.programmes)})
     assert plan["programmes"]
-    assert plan == plan_for(svc.engine.settings, db.session, app.benefits, app.programmes, app.payment_channel,
-                            app.bank_account, today=date.fromisoformat(plan["registered_on"]))
+    assert plan == plan_for(
+        svc.engine.settings,
+        db.session,
+        app.benefits,
+        app.programmes,
+        app.payment_channel,
+        app.bank_account,
+        today=date.fromisoformat(plan["registered_on"]),
+    )
     assert all(c["cut_off"] >= plan["registered_on"] and c["estimated"] > 0 for c in plan["cycles"])
     # The diagram's own notify step tells the family, by SMS and in the portal, with the expected first stage.
-    sent = db.session.execute(select(outbox.c.channel, outbox.c.params).where(
-        outbox.c.recipient_nik == nik, outbox.c.template == "decision_enrolled")).all()
+    sent = db.session.execute(
+        select(outbox.c.channel, outbox.c.params).where(
+            outbox.c.recipient_nik == nik, outbox.c.template == "decision_enrolled"
+        )
+    ).all()
     assert sorted(c for c, _ in sent) == ["PORTAL", "SMS"]
     first = min(plan["cycles"], key=lambda c: c["months"][0]) if plan["cycles"] else None
     for _, params in sent:
@@ -109,9 +122,17 @@ def test_auto_reject_then_appeal_overturned_then_approved(svc, personas, officer
         task = open_task(number, "appeal_review")
         assert task.queue == "appeals_officer" and task.due_at is not None
 
-        app = work(svc, number, "appeal_review", officers["app1"],
-                   {"appeal_outcome": "overturn", "appeal_overturned_ground": "CIVIL_SERVANT_HOUSEHOLD",
-                    "appeal_notes": "pension ended in 2019"})
+        app = work(
+            svc,
+            number,
+            "appeal_review",
+            officers["app1"],
+            {
+                "appeal_outcome": "overturn",
+                "appeal_overturned_ground": "CIVIL_SERVANT_HOUSEHOLD",
+                "appeal_notes": "pension ended in 2019",
+            },
+        )
         assert app.status == "AWAITING_APPROVAL" and app.programmes
         assert db.session.scalars(select(Appeal.outcome)).one() == "overturn"
         app = work(svc, number, "approve", officers["sup1"], SUP_APPROVE)
@@ -119,8 +140,10 @@ def test_auto_reject_then_appeal_overturned_then_approved(svc, personas, officer
         assert app.benefits["first_payment"] > 0
         # The enrolment's components, counted per category: what payment cycles freeze.
         from cases.models import EnrolmentComponent
-        components = db.session.execute(select(EnrolmentComponent.programme, EnrolmentComponent.category,
-                                               EnrolmentComponent.units)).all()
+
+        components = db.session.execute(
+            select(EnrolmentComponent.programme, EnrolmentComponent.category, EnrolmentComponent.units)
+        ).all()
         expected = {}
         for c in app.benefits["components"]:
             expected[(c["programme"], c["category"])] = expected.get((c["programme"], c["category"]), 0) + 1
@@ -132,9 +155,17 @@ def test_appeal_upheld_closes_the_case(svc, personas, officers):
     assert "WAGE_ABOVE_MINIMUM" in {r["code"] for r in case(number).reasons}
     file_appeal(svc.engine, number, {"reason": "The wage on record belongs to a job I lost in May."})
     db.session.commit()
-    app = work(svc, number, "appeal_review", officers["app1"], {"appeal_outcome": "uphold",
-                                                               "appeal_reason_codes": "APPEAL_REGISTRY_CONFIRMS",
-                                                               "appeal_notes": "employer confirms the wage"})
+    app = work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "uphold",
+            "appeal_reason_codes": "APPEAL_REGISTRY_CONFIRMS",
+            "appeal_notes": "employer confirms the wage",
+        },
+    )
     assert app.status == "CLOSED_REJECTED" and app.active_nik is None
     # Closed: the person may apply again.
     assert submit(svc, personas["high_wage"]).case_number != number
@@ -179,9 +210,17 @@ def test_manual_review_then_four_eyes_approval(svc, personas, officers):
 def test_review_rejection_by_officer(svc, personas, officers):
     number = submit(svc, personas["not_in_dtsen"]).case_number
     assert "NOT_IN_DTSEN" in {r["code"] for r in case(number).reasons}
-    app = work(svc, number, "review", officers["cw1"], {"review_decision": "reject",
-                                                       "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
-                                                       "review_notes": "field survey: decile 8"})
+    app = work(
+        svc,
+        number,
+        "review",
+        officers["cw1"],
+        {
+            "review_decision": "reject",
+            "review_reason_codes": ["DECILE_ABOVE_CUTOFF"],
+            "review_notes": "field survey: decile 8",
+        },
+    )
     assert app.status == "REJECTED" and app.decided_by == "officer"
     assert app.reasons[0]["code"] == "DECILE_ABOVE_CUTOFF"
 
@@ -216,8 +255,9 @@ def test_unknown_nik_goes_to_a_caseworker(svc):
 
 def test_photo_with_two_faces_goes_to_a_caseworker(svc, personas):
     faces = faces_or_skip()
-    number = submit(svc, personas["eligible_head_with_photo"],
-                    selfie=(faces / "two_people.jpg").read_bytes()).case_number
+    number = submit(
+        svc, personas["eligible_head_with_photo"], selfie=(faces / "two_people.jpg").read_bytes()
+    ).case_number
     app = case(number)
     assert app.status == "IN_REVIEW" and "MULTIPLE_FACES" in app.review_flags
 
@@ -349,8 +389,9 @@ def test_same_face_under_another_nik_is_flagged_for_a_caseworker(svc, population
     assert "DUPLICATE_FACE_SUSPECTED" in {r["code"] for r in second.reasons}
     task = open_task(second.case_number, "review")
     assert "DUPLICATE_FACE_SUSPECTED" in task.flags
-    dedup = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == second.id,
-                                                            EvidenceRecord.source == "face_index")).one()
+    dedup = db.session.scalars(
+        select(EvidenceRecord).where(EvidenceRecord.application_id == second.id, EvidenceRecord.source == "face_index")
+    ).one()
     assert first.case_number in json.dumps(dedup.value)
 
 

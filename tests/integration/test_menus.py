@@ -1,5 +1,6 @@
 """The officers' menu fits the role: every link it shows opens (200) for that role, and the 403 and 404
 pages offer a way back to the role's start page."""
+
 import re
 
 import pytest

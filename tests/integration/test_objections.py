@@ -1,6 +1,7 @@
 """Community objections (usul/sanggah): own village only, 14-day verification, escalation, re-check, privacy."""
+
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -8,15 +9,21 @@ from sqlalchemy import select
 
 from cases.audit import AuditEntry
 from cases.models import Application, CaseEvent, Objection, Recheck
-from cases.objections import (DuplicateObjection, RecipientNotInVillage, TooManyObjections, file_objection,
-                              resident_for, village_recipients)
+from cases.objections import (
+    DuplicateObjection,
+    RecipientNotInVillage,
+    TooManyObjections,
+    file_objection,
+    resident_for,
+    village_recipients,
+)
 from cases.operations import create_officer
 from engine.db import db
 from engine.errors import FormInvalid
 from engine.humantasks import claim_task, complete_task
 from engine.models import HumanTask
-from integrations.sandbox.tables import outbox, people
 from integrations.nik import mask_nik
+from integrations.sandbox.tables import outbox, people
 from tests.helpers import case, fresh_client, later, open_task, submit, wake_all, work
 from tests.integration.portal_helpers import sign_in_applicant
 from tests.integration.test_web import PASSWORD, ROLES, csrf_of, login
@@ -40,8 +47,9 @@ def recipient(svc, personas, officers):
 
 def _neighbour(app, same_village=True, skip=()):
     """A living resident of the recipient's village (or of another village), outside the family."""
-    query = select(people.c.nik).where(people.c.alive.is_(True), people.c.kk_number != app.kk_number,
-                                       people.c.nik.notin_(list(skip)))
+    query = select(people.c.nik).where(
+        people.c.alive.is_(True), people.c.kk_number != app.kk_number, people.c.nik.notin_(list(skip))
+    )
     if same_village:
         query = query.where(people.c.district_code == app.district_code, people.c.village == app.village)
     else:
@@ -51,8 +59,9 @@ def _neighbour(app, same_village=True, skip=()):
 
 def _file(svc, objector_nik, app, ground="FOUR_WHEEL_VEHICLE", per_day=3, reason=REASON):
     resident = resident_for(svc.integrations, objector_nik)
-    objection = file_objection(svc.engine, resident, {"recipient": app.id, "ground": ground, "reason": reason},
-                               per_day=per_day)
+    objection = file_objection(
+        svc.engine, resident, {"recipient": app.id, "ground": ground, "reason": reason}, per_day=per_day
+    )
     db.session.commit()
     return objection
 
@@ -69,9 +78,19 @@ def verify(svc, number, bpmn_id, actor, data):
 
 def _enrolled_neighbour(app, nik):
     """A second enrolled family in the same village (a record, for the daily limit)."""
-    other = Application(nik=nik, active_nik=nik, case_number=f"TPT-2026-9{nik[-6:]}", district_code=app.district_code,
-                        village=app.village, applicant_name="Second Family", consent_version="2025-01",
-                        status="ENROLLED", reasons=[], review_flags=[], programmes=["BPNT"])
+    other = Application(
+        nik=nik,
+        active_nik=nik,
+        case_number=f"TPT-2026-9{nik[-6:]}",
+        district_code=app.district_code,
+        village=app.village,
+        applicant_name="Second Family",
+        consent_version="2025-01",
+        status="ENROLLED",
+        reasons=[],
+        review_flags=[],
+        programmes=["BPNT"],
+    )
     db.session.add(other)
     db.session.commit()
     return other
@@ -79,7 +98,7 @@ def _enrolled_neighbour(app, nik):
 
 def test_objection_in_own_village_becomes_a_task_due_14_days_later(svc, recipient):
     objector = _neighbour(recipient)
-    filed_at = datetime(2026, 3, 6, 3, 0, tzinfo=timezone.utc)  # a Friday: calendar days, not working days
+    filed_at = datetime(2026, 3, 6, 3, 0, tzinfo=UTC)  # a Friday: calendar days, not working days
     with time_machine.travel(filed_at, tick=False):
         objection = _file(svc, objector, recipient)
     assert re.fullmatch(r"SGH-2026-\d{7}", objection.number)
@@ -148,8 +167,13 @@ def test_upheld_objection_starts_a_recheck_that_sends_the_family_to_review(svc, 
     task = open_task(recipient.case_number, "removal_review")
     assert task.queue == "caseworker" and "COMMUNITY_OBJECTION" in task.flags  # flagged in the inbox
     # A second officer confirms the removal (the re-check's four eyes); the reason says why, not who.
-    verify(svc, recipient.case_number, "removal_review", officers["cw2"],
-           {"removal_decision": "remove", "removal_notes": "confirmed: the family owns a car"})
+    verify(
+        svc,
+        recipient.case_number,
+        "removal_review",
+        officers["cw2"],
+        {"removal_decision": "remove", "removal_notes": "confirmed: the family owns a car"},
+    )
     verify(svc, recipient.case_number, "approve_removal", officers["sup1"], SUP_APPROVE)
     assert case(recipient.case_number).status == "REMOVED"
     reasons = case(recipient.case_number).reasons
@@ -198,6 +222,7 @@ def test_an_overdue_verification_escalates_to_a_supervisor(svc, recipient, offic
 
 # --- the web -------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def web(ctx):
     for role in ROLES:
@@ -225,17 +250,29 @@ def test_a_resident_objects_in_the_portal_and_sees_the_outcome(web, svc, recipie
     assert page.status_code == 200 and recipient.village in html
     assert recipient.nik not in html and recipient.applicant_name not in html
     assert mask_nik(recipient.nik) in html
-    response = _post(web, "/portal/objections/new", {"recipient": str(recipient.id), "ground": "FOUR_WHEEL_VEHICLE",
-                                                     "reason": "short"}, "/portal/objections/new")
+    response = _post(
+        web,
+        "/portal/objections/new",
+        {"recipient": str(recipient.id), "ground": "FOUR_WHEEL_VEHICLE", "reason": "short"},
+        "/portal/objections/new",
+    )
     assert response.status_code == 422 and "is-invalid" in response.get_data(as_text=True)
-    response = _post(web, "/portal/objections/new", {"recipient": str(recipient.id), "ground": "FOUR_WHEEL_VEHICLE",
-                                                     "reason": REASON}, "/portal/objections/new")
+    response = _post(
+        web,
+        "/portal/objections/new",
+        {"recipient": str(recipient.id), "ground": "FOUR_WHEEL_VEHICLE", "reason": REASON},
+        "/portal/objections/new",
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/portal/objections")
     mine = web.get("/portal/objections").get_data(as_text=True)
     number = re.search(r"SGH-\d{4}-\d{7}", mine).group(0)
     assert "Sedang diverifikasi" in mine and recipient.applicant_name not in mine
-    response = _post(web, "/portal/objections/new", {"recipient": str(recipient.id), "ground": "OTHER",
-                                                     "reason": REASON}, "/portal/objections/new")
+    response = _post(
+        web,
+        "/portal/objections/new",
+        {"recipient": str(recipient.id), "ground": "OTHER", "reason": REASON},
+        "/portal/objections/new",
+    )
     assert response.status_code == 409  # a duplicate, with a clear message
     assert "sedang diverifikasi" in response.get_data(as_text=True)
     verify(svc, number, "verify_objection", officers["cw1"], UPHOLD)
@@ -247,8 +284,12 @@ def test_a_resident_cannot_object_about_another_village_through_the_portal(web, 
     sign_in_resident(web, svc, _neighbour(recipient, same_village=False))
     page = web.get("/portal/objections/new").get_data(as_text=True)
     assert f'value="{recipient.id}"' not in page
-    response = _post(web, "/portal/objections/new", {"recipient": str(recipient.id), "ground": "DECEASED",
-                                                     "reason": REASON}, "/portal/objections/new")
+    response = _post(
+        web,
+        "/portal/objections/new",
+        {"recipient": str(recipient.id), "ground": "DECEASED", "reason": REASON},
+        "/portal/objections/new",
+    )
     assert response.status_code == 403 and "desa Anda sendiri" in response.get_data(as_text=True)
     assert db.session.scalars(select(Objection)).all() == []
 
@@ -269,11 +310,16 @@ def test_officers_work_the_objection_from_the_inbox(web, svc, recipient):
     assert page.status_code == 200 and REASON in html and objection.objector_name in html
     assert objector not in html and mask_nik(objector) in html  # the objector, masked
     assert recipient.case_number in html
-    response = _post(web, f"/objections/{objection.number}/tasks/{task.id}",
-                     {"objection_outcome": "upheld"}, f"/objections/{objection.number}")
+    response = _post(
+        web,
+        f"/objections/{objection.number}/tasks/{task.id}",
+        {"objection_outcome": "upheld"},
+        f"/objections/{objection.number}",
+    )
     assert response.status_code == 422 and "is-invalid" in response.get_data(as_text=True)
-    response = _post(web, f"/objections/{objection.number}/tasks/{task.id}",
-                     {**UPHOLD}, f"/objections/{objection.number}")
+    response = _post(
+        web, f"/objections/{objection.number}/tasks/{task.id}", {**UPHOLD}, f"/objections/{objection.number}"
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Objection, objection.id).status == "upheld"
@@ -294,8 +340,7 @@ def test_an_officer_of_another_district_cannot_open_the_objection(web, svc, reci
 
 
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py).
-COVERED_ENDPOINTS = {"objections.mine", "objections.new", "objections.file", "objections.show",
-                     "objections.complete"}
+COVERED_ENDPOINTS = {"objections.mine", "objections.new", "objections.file", "objections.show", "objections.complete"}
 RESIDENT = "resident"
 
 
@@ -316,10 +361,13 @@ def _expected(who, name):
 def test_authorization_matrix(web, svc, recipient, who):
     objection = _file(svc, _neighbour(recipient), recipient)
     task = open_task(objection.number, "verify_objection")
-    routes = [("GET", "mine", "/portal/objections"), ("GET", "new", "/portal/objections/new"),
-              ("POST", "file", "/portal/objections/new"),
-              ("GET", "show", f"/objections/{objection.number}"),
-              ("POST", "complete", f"/objections/{objection.number}/tasks/{task.id}")]
+    routes = [
+        ("GET", "mine", "/portal/objections"),
+        ("GET", "new", "/portal/objections/new"),
+        ("POST", "file", "/portal/objections/new"),
+        ("GET", "show", f"/objections/{objection.number}"),
+        ("POST", "complete", f"/objections/{objection.number}/tasks/{task.id}"),
+    ]
     if who == RESIDENT:
         sign_in_resident(web, svc, _neighbour(recipient, skip={objection.objector_nik}))
     elif who is not None:

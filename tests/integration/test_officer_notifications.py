@@ -1,4 +1,5 @@
 """Officers are told of new tasks, near deadlines and reassignments: in the app and by e-mail, each once."""
+
 import re
 from datetime import timedelta
 
@@ -142,8 +143,12 @@ def test_the_menu_counts_unread_and_the_page_marks_them_read(svc, personas, offi
         assert n.unread_count(db.session, "n_other") == 1
         client.post("/notifications/read", data={"csrf_token": _csrf(client, "/notifications")})
         assert 'id="unread-badge"' not in client.get("/inbox").get_data(as_text=True)
-        assert client.post("/notifications/read", data={"id": "x1", "csrf_token": _csrf(client, "/notifications")}
-                           ).status_code == 302
+        assert (
+            client.post(
+                "/notifications/read", data={"id": "x1", "csrf_token": _csrf(client, "/notifications")}
+            ).status_code
+            == 302
+        )
         bad = client.post("/profile/email", data={"email": "not an address", "csrf_token": _csrf(client, "/profile")})
         assert bad.status_code == 422 and "name@example.go.id" in bad.get_data(as_text=True)
         client.post("/profile/email", data={"email": "nia@dinsos.example", "csrf_token": _csrf(client, "/profile")})

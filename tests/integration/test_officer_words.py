@@ -1,5 +1,6 @@
 """What officers read is Indonesian first: inbox rows, statuses, timeline, task names, form errors; an
 applicant's appeal (banding) and a community objection (sanggahan) are never called the same."""
+
 import re
 from datetime import timedelta
 
@@ -39,7 +40,7 @@ def test_inbox_rows_name_the_applicant_village_and_district(web, svc, personas):
     select_html = re.search(r'<select[^>]*id="f-district".*?</select>', html, re.S).group(0)
     assert f'<option value="{app.district_code}" >{name}</option>' in select_html
     assert select_html.count("<option") == 26  # "all my districts" and Banyuwangi's 25
-    assert f"Tinjau kasus" in _row(web.get(f"/inbox?district={app.district_code}").get_data(as_text=True), task.id)
+    assert "Tinjau kasus" in _row(web.get(f"/inbox?district={app.district_code}").get_data(as_text=True), task.id)
 
 
 def test_a_district_limited_officer_picks_only_among_their_districts(web, svc, personas):
@@ -58,11 +59,14 @@ def test_case_page_status_timeline_and_tasks_are_indonesian(web, svc, personas):
     html = web.get(f"/cases/{number}").get_data(as_text=True)
     assert _badge(html) == "Dalam peninjauan"
     timeline = _timeline(html)
-    for text in ("Permohonan diajukan (mandiri)", "Status: Dalam peninjauan", "Tugas dibuat: Tinjau kasus",
-                 "Tugas Tinjau kasus: diambil"):
+    for text in (
+        "Permohonan diajukan (mandiri)",
+        "Status: Dalam peninjauan",
+        "Tugas dibuat: Tinjau kasus",
+        "Tugas Tinjau kasus: diambil",
+    ):
         assert text in timeline, text
-    for english in ("Application submitted", "Status IN_REVIEW", "IN_REVIEW", "Task created", "claim (",
-                    "Review case"):
+    for english in ("Application submitted", "Status IN_REVIEW", "IN_REVIEW", "Task created", "claim (", "Review case"):
         assert english not in timeline, english
     assert "Dukcapil" in html  # the evidence source, named
     web.get("/lang/en")
@@ -75,17 +79,28 @@ def test_timeline_rows_stored_before_codes_were_kept_stay_readable(web, svc, per
     app = case(submit(svc, personas["not_in_dtsen"]).case_number)
     at = utcnow() + timedelta(minutes=1)
     old = [  # as the previous code wrote them: English text, fewer parameters
-        ("task_claim", "Task Tinjau kasus / Review case: claim (w_caseworker)", {"task_id": 1, "target": "w_caseworker"}),
-        ("task_reassign", "Task Setujui kasus / Approve case: reassign (w_supervisor)",
-         {"task_id": 2, "target": "w_supervisor"}),
+        (
+            "task_claim",
+            "Task Tinjau kasus / Review case: claim (w_caseworker)",
+            {"task_id": 1, "target": "w_caseworker"},
+        ),
+        (
+            "task_reassign",
+            "Task Setujui kasus / Approve case: reassign (w_supervisor)",
+            {"task_id": 2, "target": "w_supervisor"},
+        ),
         ("recheck", "Re-check: exclude, 2 change(s)", {"changes": []}),
-        ("retry_scheduled", "dtsen.lookup unavailable (attempt 2), retry at 2026-12-06T10:00:00+00:00",
-         {"operator": "dtsen.lookup", "attempts": 2}),
+        (
+            "retry_scheduled",
+            "dtsen.lookup unavailable (attempt 2), retry at 2026-12-06T10:00:00+00:00",
+            {"operator": "dtsen.lookup", "attempts": 2},
+        ),
         ("something_new", "Something the renderer does not know", None),
     ]
     for i, (kind, summary, detail) in enumerate(old):
-        db.session.add(CaseEvent(application_id=app.id, kind=kind, summary=summary, detail=detail,
-                                 at=at + timedelta(seconds=i)))
+        db.session.add(
+            CaseEvent(application_id=app.id, kind=kind, summary=summary, detail=detail, at=at + timedelta(seconds=i))
+        )
     db.session.commit()
     login(web, "w_caseworker")
     timeline = _timeline(web.get(f"/cases/{app.case_number}").get_data(as_text=True))
@@ -102,13 +117,16 @@ def test_form_validation_errors_are_indonesian(web, svc, personas):
     task = open_task(number, "review")
     login(web, "w_caseworker")
     post(web, f"/tasks/{task.id}/claim")
-    stamp = re.search(r'name="claim_stamp" value="([^"]*)"',
-                      web.get(f"/cases/{number}").get_data(as_text=True)).group(1)
+    stamp = re.search(r'name="claim_stamp" value="([^"]*)"', web.get(f"/cases/{number}").get_data(as_text=True)).group(
+        1
+    )
 
     def complete(data):
         response = post(web, f"/cases/{number}/tasks/{task.id}", {"claim_stamp": stamp, **data})
         assert response.status_code == 422
-        return " ".join(re.findall(r'<div class="invalid-feedback[^"]*"[^>]*>([^<]*)</div>', response.get_data(as_text=True)))
+        return " ".join(
+            re.findall(r'<div class="invalid-feedback[^"]*"[^>]*>([^<]*)</div>', response.get_data(as_text=True))
+        )
 
     errors = complete({"review_decision": "reject"})
     assert "Pilih paling sedikit satu alasan yang akan dilihat pemohon." in errors and "Choose" not in errors
@@ -121,8 +139,11 @@ def test_form_validation_errors_are_indonesian(web, svc, personas):
 
 def _catalogue():
     with open(ROOT / "web" / "translations" / "id" / "LC_MESSAGES" / "messages.po", "rb") as f:
-        return [(m.id if isinstance(m.id, str) else m.id[0], m.string if isinstance(m.string, str) else m.string[0])
-                for m in read_po(f) if m.id]
+        return [
+            (m.id if isinstance(m.id, str) else m.id[0], m.string if isinstance(m.string, str) else m.string[0])
+            for m in read_po(f)
+            if m.id
+        ]
 
 
 def test_an_appeal_is_banding_and_a_community_objection_is_sanggahan():
@@ -169,8 +190,9 @@ def test_the_api_timeline_speaks_the_callers_language(svc, personas):
     with current_app.test_client() as client:
         texts = {}
         for language in ("id", "en"):
-            body = client.get(f"/api/v1/cases/{number}", headers={"Authorization": f"Bearer {secret}",
-                                                                   "Accept-Language": language}).get_json()
+            body = client.get(
+                f"/api/v1/cases/{number}", headers={"Authorization": f"Bearer {secret}", "Accept-Language": language}
+            ).get_json()
             texts[language] = [e["text"] for e in body["timeline"]]
     assert "Proses dimulai" in texts["id"] and "Process started" in texts["en"]
     assert all(e for e in texts["id"])

@@ -1,4 +1,5 @@
 """The open-task counters behind the inbox stay equal to a count of human_tasks through every change."""
+
 import pytest
 from sqlalchemy import func, select
 
@@ -15,8 +16,11 @@ EVERYONE = Actor("all", frozenset({"caseworker", "supervisor", "appeals_officer"
 
 def counted():
     """What a GROUP BY over human_tasks says (the former queue_counts query)."""
-    rows = db.session.execute(select(HumanTask.queue, HumanTask.region, func.count())
-                              .where(HumanTask.status == "open").group_by(HumanTask.queue, HumanTask.region))
+    rows = db.session.execute(
+        select(HumanTask.queue, HumanTask.region, func.count())
+        .where(HumanTask.status == "open")
+        .group_by(HumanTask.queue, HumanTask.region)
+    )
     return {(q, r): n for q, r, n in rows}
 
 
@@ -106,19 +110,43 @@ def _tasks(n_per_owner, owners, queue="caseworker", region="07"):
     from engine.db import utcnow
     from engine.models import ProcessInstance, ProcessVersion
 
-    version = ProcessVersion(process_id="application", number=1, name="application", content_hash="0" * 64,
-                             files={}, spec_json="{}", serializer_version="t", deployed_at=utcnow(),
-                             deployed_by="test")
+    version = ProcessVersion(
+        process_id="application",
+        number=1,
+        name="application",
+        content_hash="0" * 64,
+        files={},
+        spec_json="{}",
+        serializer_version="t",
+        deployed_at=utcnow(),
+        deployed_by="test",
+    )
     db.session.add(version)
     db.session.flush()
-    instance = ProcessInstance(version_id=version.id, business_key="TPT-C", region=region, status="running",
-                               state_json="{}", serializer_version="t")
+    instance = ProcessInstance(
+        version_id=version.id,
+        business_key="TPT-C",
+        region=region,
+        status="running",
+        state_json="{}",
+        serializer_version="t",
+    )
     db.session.add(instance)
     db.session.flush()
     for owner in owners:
         for i in range(n_per_owner):
-            db.session.add(HumanTask(instance_id=instance.id, task_guid=f"{owner}-{i}", bpmn_id="review", queue=queue,
-                                     region=region, business_key="TPT-C", status="open", assignee=owner))
+            db.session.add(
+                HumanTask(
+                    instance_id=instance.id,
+                    task_guid=f"{owner}-{i}",
+                    bpmn_id="review",
+                    queue=queue,
+                    region=region,
+                    business_key="TPT-C",
+                    status="open",
+                    assignee=owner,
+                )
+            )
     db.session.commit()
 
 
@@ -129,8 +157,8 @@ def _flip(session, task_id):
 
 
 def test_counts_are_kept_in_slot_rows_summed_on_read_and_folded(ctx):
-    from engine.queuecounts import fold_open_counts
     from engine.models import OpenTaskCount
+    from engine.queuecounts import fold_open_counts
 
     ctx.config["BANSOS_COUNTER_SLOTS"] = 4
     try:
@@ -159,7 +187,8 @@ def test_counts_are_kept_in_slot_rows_summed_on_read_and_folded(ctx):
         db.session.commit()
         check()
         assert db.session.execute(select(OpenTaskCount.slot, OpenTaskCount.open_count)).all() == [
-            (0, counted()[("caseworker", "07")])]
+            (0, counted()[("caseworker", "07")])
+        ]
     finally:
         ctx.config.pop("BANSOS_COUNTER_SLOTS")
 

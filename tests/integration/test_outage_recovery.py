@@ -1,4 +1,5 @@
 """A failing outside system never loses an application: the case waits, retries, and goes on."""
+
 import pytest
 from sqlalchemy import select
 
@@ -11,8 +12,9 @@ from tests.helpers import case, later, submit, wake_all
 from tests.unit.integrations.contract.simulator import RegistrySimulator
 
 # A small budget inside one call, so the engine's own retries (3 attempts, 60 s doubling) do the work.
-POLICY = HttpPolicy(read_timeout=0.5, connect_timeout=0.5, retries=1, backoff=0.01, breaker_failures=2,
-                    breaker_reset=60.0)
+POLICY = HttpPolicy(
+    read_timeout=0.5, connect_timeout=0.5, retries=1, backoff=0.01, breaker_failures=2, breaker_reset=60.0
+)
 
 
 @pytest.fixture
@@ -33,8 +35,9 @@ def instance_of(app):
 
 
 def dtsen_evidence(app):
-    return db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.application_id == app.id,
-                                                           EvidenceRecord.source == "dtsen")).all()
+    return db.session.scalars(
+        select(EvidenceRecord).where(EvidenceRecord.application_id == app.id, EvidenceRecord.source == "dtsen")
+    ).all()
 
 
 def test_the_case_waits_through_an_outage_and_goes_on_when_dtsen_heals(svc, personas, dtsen_server):

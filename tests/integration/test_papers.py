@@ -1,11 +1,11 @@
 """Papers for applicants (web/papers.py): decision letters and registration receipts as PDF, with the
 right facts, never an officer's internal note, only for the applicant's own case, the officers of its
 district and the facilitator who registered the person; every download audited."""
+
 import io
 import re
 
 import pytest
-from integrations.nik import mask_nik
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -13,20 +13,32 @@ from cases.audit import AuditEntry
 from cases.models import Application
 from cases.operations import create_officer
 from engine.db import db
+from integrations.nik import mask_nik
 from tests.helpers import case, fresh_client, submit, work
-from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    PASSWORD, officer_login, portal, sign_in_applicant)
+from tests.integration.portal_helpers import PASSWORD, officer_login, portal, sign_in_applicant  # noqa: F401  (fixtures)
 from tests.integration.test_explanation import dtsen_update  # noqa: F401  (fixture)
 
-COVERED_ENDPOINTS = {"portal.letter", "portal.receipt", "papers.letter_for_officer", "papers.receipt_for_officer",
-                     "assist.receipt_of_registration"}
-DISTRICT_SCOPED_ENDPOINTS = {"papers.letter_for_officer", "papers.receipt_for_officer",
-                             "assist.receipt_of_registration"}
+COVERED_ENDPOINTS = {
+    "portal.letter",
+    "portal.receipt",
+    "papers.letter_for_officer",
+    "papers.receipt_for_officer",
+    "assist.receipt_of_registration",
+}
+DISTRICT_SCOPED_ENDPOINTS = {
+    "papers.letter_for_officer",
+    "papers.receipt_for_officer",
+    "assist.receipt_of_registration",
+}
 
 NOTE = "Internal: neighbour says he works at the sugar mill"
 MESSAGE = "Silakan perbarui data DTSEN di kantor desa."
-REJECT = {"review_decision": "reject", "review_reason_codes": ["DECILE_ABOVE_CUTOFF", "OTHER"],
-          "review_message": MESSAGE, "review_notes": NOTE}
+REJECT = {
+    "review_decision": "reject",
+    "review_reason_codes": ["DECILE_ABOVE_CUTOFF", "OTHER"],
+    "review_message": MESSAGE,
+    "review_notes": NOTE,
+}
 
 
 def text_of(response):
@@ -53,7 +65,8 @@ def rejected_by_officer(svc, personas, officers):
 
 
 def test_the_rejection_letter_has_the_reasons_the_message_and_the_appeal_deadline_never_the_note(
-        portal, svc, personas, officers):
+    portal, svc, personas, officers
+):
     number = rejected_by_officer(svc, personas, officers)
     app = case(number)
     nik = app.nik
@@ -62,7 +75,9 @@ def test_the_rejection_letter_has_the_reasons_the_message_and_the_appeal_deadlin
     assert f"/portal/cases/{number}/letter.pdf" in page
     text = text_of(portal.get(f"/portal/cases/{number}/letter.pdf"))
     assert "SURAT KEPUTUSAN" in text and number in text and "tidak disetujui" in text
-    assert "Peringkat kesejahteraan (desil) keluarga di DTSEN berada di atas batas program." in text  # the catalogue's text
+    assert (
+        "Peringkat kesejahteraan (desil) keluarga di DTSEN berada di atas batas program." in text
+    )  # the catalogue's text
     assert MESSAGE in text
     assert NOTE not in text and "sugar mill" not in text
     assert "Cara mengajukan banding" in text and "Anda dapat mengajukan banding sampai" in text
@@ -100,10 +115,18 @@ def test_the_appeal_outcome_letter_has_the_officers_reasons_and_no_internal_note
     number = submit(svc, nik).case_number
     sign_in_applicant(portal, nik)
     assert appeal(portal, number).status_code == 302
-    work(svc, number, "appeal_review", officers["app1"], {
-        "appeal_outcome": "uphold", "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
-        "appeal_message": "Data BKN masih mencatat suami Anda sebagai ASN.",
-        "appeal_notes": "The civil-service register confirms it."})
+    work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "uphold",
+            "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
+            "appeal_message": "Data BKN masih mencatat suami Anda sebagai ASN.",
+            "appeal_notes": "The civil-service register confirms it.",
+        },
+    )
     text = text_of(portal.get(f"/portal/cases/{number}/letter.pdf"))
     assert "banding" in text.lower() and "tidak diterima" in text
     assert "Data resmi masih membenarkan alasan keputusan tersebut." in text
@@ -113,7 +136,8 @@ def test_the_appeal_outcome_letter_has_the_officers_reasons_and_no_internal_note
 
 
 def test_the_exit_letter_after_a_recheck_has_the_reasons_and_the_exit_appeal_deadline(
-        portal, svc, personas, officers, dtsen_update):  # noqa: F811
+    portal, svc, personas, officers, dtsen_update
+):  # noqa: F811
     from cases.operations import recheck_enrolment
 
     number = submit(svc, personas["eligible_family_with_children"]).case_number
@@ -138,12 +162,21 @@ def test_which_letter_a_case_has():
     from web.papers import letter_kind
 
     uphold, overturn, pending = (Row(outcome=o) for o in ("uphold", "overturn", None))
-    cases = [("ENROLLED", [], "approved"), ("PAYMENT_REVIEW", [], "approved"),
-             ("ENROLLED", [(overturn, None)], "appeal_accepted"), ("REJECTED", [], "rejected"),
-             ("CLOSED_REJECTED", [], "rejected"), ("CLOSED_REJECTED", [(uphold, None)], "appeal_upheld"),
-             ("REMOVED", [], "removed"), ("REMOVED", [(overturn, None), (uphold, None)], "appeal_upheld"),
-             ("REMOVED", [(overturn, None), (pending, None)], "removed"), ("GRADUATED", [], "graduated"),
-             ("APPEAL_REVIEW", [(pending, None)], None), ("SUBMITTED", [], None), ("IN_REVIEW", [], None)]
+    cases = [
+        ("ENROLLED", [], "approved"),
+        ("PAYMENT_REVIEW", [], "approved"),
+        ("ENROLLED", [(overturn, None)], "appeal_accepted"),
+        ("REJECTED", [], "rejected"),
+        ("CLOSED_REJECTED", [], "rejected"),
+        ("CLOSED_REJECTED", [(uphold, None)], "appeal_upheld"),
+        ("REMOVED", [], "removed"),
+        ("REMOVED", [(overturn, None), (uphold, None)], "appeal_upheld"),
+        ("REMOVED", [(overturn, None), (pending, None)], "removed"),
+        ("GRADUATED", [], "graduated"),
+        ("APPEAL_REVIEW", [(pending, None)], None),
+        ("SUBMITTED", [], None),
+        ("IN_REVIEW", [], None),
+    ]
     for status, appeals, expected in cases:
         assert letter_kind(Row(status=status), appeals) == expected, (status, expected)
 
@@ -153,8 +186,11 @@ def test_an_applicant_cannot_fetch_anothers_letter_or_receipt(portal, svc, perso
     theirs = submit(svc, personas["high_wage"]).case_number
     sign_in_applicant(portal, personas["civil_servant"])
     assert portal.get(f"/portal/cases/{mine}/letter.pdf").status_code == 200
-    for path in (f"/portal/cases/{theirs}/letter.pdf", f"/portal/cases/{theirs}/receipt.pdf",
-                 "/portal/cases/TPT-2026-9999999/letter.pdf"):
+    for path in (
+        f"/portal/cases/{theirs}/letter.pdf",
+        f"/portal/cases/{theirs}/receipt.pdf",
+        "/portal/cases/TPT-2026-9999999/letter.pdf",
+    ):
         assert portal.get(path).status_code == 404, path
     assert any(target == theirs for _actor, target in audit("case.view_refused"))
     # A self-registered case has no receipt; a case still being checked has no letter yet.
@@ -244,8 +280,17 @@ def test_odd_characters_in_a_message_still_print():
 
     assert plain("“Ibu’s” — ok…") == '"Ibu\'s" - ok...'
     assert plain("日本") == "??"
-    data = render(Paper(issuer="X", title="T", subtitle="S", facts=[("a", "b")],
-                        sections=[Section("H", paragraphs=["“quoted” — 日本"], bullets=["one"], rows=[("x", "Rp 1")],
-                                          total=("t", "Rp 1"))], footer="f"))
+    data = render(
+        Paper(
+            issuer="X",
+            title="T",
+            subtitle="S",
+            facts=[("a", "b")],
+            sections=[
+                Section("H", paragraphs=["“quoted” — 日本"], bullets=["one"], rows=[("x", "Rp 1")], total=("t", "Rp 1"))
+            ],
+            footer="f",
+        )
+    )
     text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
     assert '"quoted" - ??' in text and re.search(r"1\. one", text)

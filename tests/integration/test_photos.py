@@ -1,4 +1,5 @@
 """Selfies live outside the database, readable by the service only, and are purged after retention."""
+
 import os
 import stat
 import time

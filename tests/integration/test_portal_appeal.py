@@ -1,5 +1,6 @@
 """Appeals in the portal: within the 30-day window only, evidence files checked by content and served
 safely, delivered to the waiting process, and the outcome shown to the applicant."""
+
 import io
 
 import pytest
@@ -10,8 +11,7 @@ from cases.models import Appeal
 from cases.portal.models import EvidenceFile
 from engine.db import db
 from tests.helpers import case, later, open_task, submit, wake_all, work
-from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    officer_login, officer_logins, portal, post_multipart, sign_in_applicant)
+from tests.integration.portal_helpers import officer_login, officer_logins, portal, post_multipart, sign_in_applicant  # noqa: F401  (fixtures)
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 REASON = "My husband retired in 2015 and receives no pension; the register is out of date."
@@ -24,18 +24,26 @@ def png():
 
 
 def appeal(client, number, reason=REASON, files=(), **fields):
-    return post_multipart(client, f"/portal/cases/{number}/appeal", {"reason": reason, **fields}, list(files),
-                          page=f"/portal/cases/{number}/appeal")
+    return post_multipart(
+        client,
+        f"/portal/cases/{number}/appeal",
+        {"reason": reason, **fields},
+        list(files),
+        page=f"/portal/cases/{number}/appeal",
+    )
 
 
 def counts():
     db.session.expire_all()
-    return (db.session.scalar(select(func.count()).select_from(Appeal)),
-            db.session.scalar(select(func.count()).select_from(EvidenceFile)))
+    return (
+        db.session.scalar(select(func.count()).select_from(Appeal)),
+        db.session.scalar(select(func.count()).select_from(EvidenceFile)),
+    )
 
 
 def test_appeal_with_evidence_reaches_the_appeals_officer_and_the_outcome_is_shown(
-        portal, svc, personas, officers, officer_logins, app):
+    portal, svc, personas, officers, officer_logins, app
+):
     nik = personas["civil_servant"]
     number = submit(svc, nik).case_number
     sign_in_applicant(portal, nik)
@@ -69,10 +77,18 @@ def test_appeal_with_evidence_reaches_the_appeals_officer_and_the_outcome_is_sho
     assert seen.status_code == 200 and seen.headers["Content-Type"] == "image/png"
     assert "sandbox" in seen.headers["Content-Security-Policy"]
 
-    work(svc, number, "appeal_review", officers["app1"], {
-        "appeal_outcome": "uphold", "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
-        "appeal_message": "Data BKN masih mencatat suami Anda sebagai ASN.",
-        "appeal_notes": "The civil-service register confirms it."})
+    work(
+        svc,
+        number,
+        "appeal_review",
+        officers["app1"],
+        {
+            "appeal_outcome": "uphold",
+            "appeal_reason_codes": ["APPEAL_REGISTRY_CONFIRMS"],
+            "appeal_message": "Data BKN masih mencatat suami Anda sebagai ASN.",
+            "appeal_notes": "The civil-service register confirms it.",
+        },
+    )
     page = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert "Tidak disetujui (final)" in page and "Tidak diterima: keputusan tetap" in page
     assert "Data BKN masih mencatat suami Anda sebagai ASN." in page  # the message to the applicant
@@ -91,14 +107,20 @@ def test_after_the_window_the_portal_says_so_and_refuses(portal, svc, personas):
         sign_in_applicant(portal, nik)
         page = portal.get(f"/portal/cases/{number}/appeal").get_data(as_text=True)
         assert "Masa banding berakhir pada" in page and 'id="appeal-form"' not in page
-        response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON},
-                                  [("evidence", "letter.pdf", PDF)], page=f"/portal/cases/{number}")
+        response = post_multipart(
+            portal,
+            f"/portal/cases/{number}/appeal",
+            {"reason": REASON},
+            [("evidence", "letter.pdf", PDF)],
+            page=f"/portal/cases/{number}",
+        )
         assert response.status_code == 409 and "Masa banding berakhir pada" in response.get_data(as_text=True)
         assert counts() == (0, 0)
         wake_all(svc)
         assert case(number).status == "CLOSED_REJECTED"
-        response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON}, [],
-                                  page=f"/portal/cases/{number}")
+        response = post_multipart(
+            portal, f"/portal/cases/{number}/appeal", {"reason": REASON}, [], page=f"/portal/cases/{number}"
+        )
         assert response.status_code == 409
         assert "Masa banding berakhir pada" in portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert counts() == (0, 0)
@@ -107,15 +129,19 @@ def test_after_the_window_the_portal_says_so_and_refuses(portal, svc, personas):
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\0" * 200 + b"This program cannot be run"
 
 
-@pytest.mark.parametrize("name,content,expected", [
-    ("invoice.pdf", EXE, "bukan berkas PDF, JPEG, atau PNG"),
-    ("script.pdf", b"#!/bin/sh\nrm -rf /\n", "bukan berkas PDF, JPEG, atau PNG"),
-    ("animation.gif", b"GIF89a" + b"\0" * 100, "bukan berkas PDF, JPEG, atau PNG"),
-    ("broken.pdf", b"%PDF-1.4\n1 0 obj <<>> endobj\n", "rusak atau tidak lengkap"),
-    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "rusak atau tidak lengkap"),
-    ("huge.pdf", b"%PDF-1.4\n" + b"0" * (100 * 1024 * 1024), "terlalu besar: maksimal 5 MB"),
-    ("empty.pdf", b"", "kosong"),
-], ids=["renamed-exe", "script", "gif", "truncated-pdf", "broken-png", "100MB", "empty"])
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        ("invoice.pdf", EXE, "bukan berkas PDF, JPEG, atau PNG"),
+        ("script.pdf", b"#!/bin/sh\nrm -rf /\n", "bukan berkas PDF, JPEG, atau PNG"),
+        ("animation.gif", b"GIF89a" + b"\0" * 100, "bukan berkas PDF, JPEG, atau PNG"),
+        ("broken.pdf", b"%PDF-1.4\n1 0 obj <<>> endobj\n", "rusak atau tidak lengkap"),
+        ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 50, "rusak atau tidak lengkap"),
+        ("huge.pdf", b"%PDF-1.4\n" + b"0" * (100 * 1024 * 1024), "terlalu besar: maksimal 5 MB"),
+        ("empty.pdf", b"", "kosong"),
+    ],
+    ids=["renamed-exe", "script", "gif", "truncated-pdf", "broken-png", "100MB", "empty"],
+)
 def test_bad_evidence_files_are_refused_and_the_reason_text_is_kept(portal, svc, personas, name, content, expected):
     nik = personas["civil_servant"]
     number = submit(svc, nik).case_number
@@ -145,8 +171,13 @@ def test_too_many_files_a_short_reason_and_removing_a_file(portal, svc, personas
     assert "Tulis alasan dalam 10 sampai 4.000 karakter" in html and ">short</textarea>" in html
     assert counts() == (0, 2)
     keys = db.session.execute(select(EvidenceFile.key).order_by(EvidenceFile.id)).scalars().all()
-    removed = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": "kept while removing", "remove": keys[0]},
-                             [], page=f"/portal/cases/{number}/appeal")
+    removed = post_multipart(
+        portal,
+        f"/portal/cases/{number}/appeal",
+        {"reason": "kept while removing", "remove": keys[0]},
+        [],
+        page=f"/portal/cases/{number}/appeal",
+    )
     assert removed.status_code == 200 and "kept while removing" in removed.get_data(as_text=True)
     assert counts() == (0, 1)
 
@@ -164,8 +195,9 @@ def test_evidence_upload_needs_a_csrf_token(portal, svc, personas):
     nik = personas["civil_servant"]
     number = submit(svc, nik).case_number
     sign_in_applicant(portal, nik)
-    response = post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": REASON},
-                              [("evidence", "a.pdf", PDF)], page=False)
+    response = post_multipart(
+        portal, f"/portal/cases/{number}/appeal", {"reason": REASON}, [("evidence", "a.pdf", PDF)], page=False
+    )
     assert response.status_code == 400 and counts() == (0, 0)
 
 
@@ -173,9 +205,12 @@ def test_an_absurdly_large_body_is_refused_unread(portal, svc, personas):
     nik = personas["civil_servant"]
     number = submit(svc, nik).case_number
     sign_in_applicant(portal, nik)
-    response = portal.post(f"/portal/cases/{number}/appeal", data=b"x" * 16,
-                           content_type="multipart/form-data; boundary=x",
-                           environ_overrides={"CONTENT_LENGTH": str(300 * 1024 * 1024)})
+    response = portal.post(
+        f"/portal/cases/{number}/appeal",
+        data=b"x" * 16,
+        content_type="multipart/form-data; boundary=x",
+        environ_overrides={"CONTENT_LENGTH": str(300 * 1024 * 1024)},
+    )
     assert response.status_code == 413 and "terlalu besar" in response.get_data(as_text=True)
     assert counts() == (0, 0)
 
@@ -195,8 +230,13 @@ def test_bytes_of_removed_evidence_are_swept_after_the_grace_period(portal, svc,
     rows = db.session.execute(select(EvidenceFile.key, EvidenceFile.ref).order_by(EvidenceFile.id)).all()
     (_, kept), (dropped_key, dropped) = rows
     store = portal_services().evidence
-    post_multipart(portal, f"/portal/cases/{number}/appeal", {"reason": "removing the photo", "remove": dropped_key},
-                   [], page=f"/portal/cases/{number}/appeal")
+    post_multipart(
+        portal,
+        f"/portal/cases/{number}/appeal",
+        {"reason": "removing the photo", "remove": dropped_key},
+        [],
+        page=f"/portal/cases/{number}/appeal",
+    )
     assert counts() == (0, 1) and store.read(dropped) == other  # the row is gone, the bytes not yet
     assert purge_unreferenced_evidence(db.session, store) == 0  # younger than the grace period: kept
     old = time.time() - 2 * 24 * 3600
@@ -217,19 +257,25 @@ class _PartsStream:
         self.file = b"%PDF-1.4\n" + b"0" * (5 * MiB - 64) + b"\n%%EOF\n"
         head = [self._field("csrf_token", csrf_token), self._field("reason", REASON)]
         self.segments = head + [self._file_head(i) for i in range(parts)]
-        self.length = sum(len(s) for s in head) + parts * (len(self._file_head(0)) + len(self.file) + 2) + \
-            len(self._end())
+        self.length = (
+            sum(len(s) for s in head) + parts * (len(self._file_head(0)) + len(self.file) + 2) + len(self._end())
+        )
         self.read_bytes = 0
         self._pending = self._generate(parts, head)
         self._buffer = b""
 
     def _field(self, name, value):
-        return (b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
-                % (self.boundary, name.encode(), value.encode()))
+        return b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (
+            self.boundary,
+            name.encode(),
+            value.encode(),
+        )
 
     def _file_head(self, i):
-        return (b"--%s\r\nContent-Disposition: form-data; name=\"evidence\"; filename=\"f%02d.pdf\"\r\n"
-                b"Content-Type: application/pdf\r\n\r\n" % (self.boundary, i))
+        return (
+            b'--%s\r\nContent-Disposition: form-data; name="evidence"; filename="f%02d.pdf"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n" % (self.boundary, i)
+        )
 
     def _end(self):
         return b"--%s--\r\n" % self.boundary
@@ -239,7 +285,7 @@ class _PartsStream:
         for i in range(parts):
             yield self._file_head(i)
             for start in range(0, len(self.file), MiB):
-                yield self.file[start:start + MiB]
+                yield self.file[start : start + MiB]
             yield b"\r\n"
         yield self._end()
 
@@ -267,9 +313,13 @@ def test_dozens_of_large_parts_are_not_read_past_the_allowed_files(portal, svc, 
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     body = _PartsStream(token, parts=36)  # 180 MiB, under the 200 MiB refused unread
     # As a WSGI server hands it over: a Content-Length, or a chunked body the server terminates.
-    environ = {"wsgi.input": body, "CONTENT_TYPE": f"multipart/form-data; boundary={body.boundary.decode()}",
-               **({"CONTENT_LENGTH": str(body.length)} if announced else
-                  {"CONTENT_LENGTH": "", "wsgi.input_terminated": True})}
+    environ = {
+        "wsgi.input": body,
+        "CONTENT_TYPE": f"multipart/form-data; boundary={body.boundary.decode()}",
+        **(
+            {"CONTENT_LENGTH": str(body.length)} if announced else {"CONTENT_LENGTH": "", "wsgi.input_terminated": True}
+        ),
+    }
     tracemalloc.start()
     try:
         response = portal.post(f"/portal/cases/{number}/appeal", environ_overrides=environ)

@@ -1,5 +1,6 @@
 """My case: status in plain language, reasons from the explanation, benefits, messages; and isolation:
 an applicant never sees another's case, files or drafts."""
+
 from sqlalchemy import select
 
 from cases.audit import AuditEntry
@@ -8,8 +9,7 @@ from cases.portal.files import attach_evidence
 from engine.db import db
 from tests.conftest import faces_or_skip
 from tests.helpers import case, submit
-from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    other_photo_of, portal, post_form, post_multipart, sign_in_applicant)
+from tests.integration.portal_helpers import other_photo_of, portal, post_form, post_multipart, sign_in_applicant  # noqa: F401  (fixtures)
 from web.portal.wiring import portal_services
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -51,8 +51,13 @@ def test_portal_messages_and_sms_come_through_the_notifier(portal, svc, personas
 
     nik = personas["high_wage"]
     number = submit(svc, nik).case_number
-    channels = db.session.execute(select(outbox.c.channel).where(outbox.c.recipient_nik == nik,
-                                                                 outbox.c.template == "decision_rejected")).scalars().all()
+    channels = (
+        db.session.execute(
+            select(outbox.c.channel).where(outbox.c.recipient_nik == nik, outbox.c.template == "decision_rejected")
+        )
+        .scalars()
+        .all()
+    )
     assert sorted(channels) == ["PORTAL", "SMS"]
     sign_in_applicant(portal, nik)
     html = portal.get("/portal/messages").get_data(as_text=True)
@@ -82,8 +87,9 @@ def test_an_applicant_never_sees_another_applicants_case_files_or_draft(portal, 
     my_number = submit(svc, mine).case_number
     their_number = submit(svc, theirs).case_number
     their_case = case(their_number)
-    their_file = attach_evidence(db.session, portal_services().evidence, their_case, "letter.pdf", PDF,
-                                 f"applicant:{theirs}", 5 * 1024 * 1024, 5)
+    their_file = attach_evidence(
+        db.session, portal_services().evidence, their_case, "letter.pdf", PDF, f"applicant:{theirs}", 5 * 1024 * 1024, 5
+    )
     db.session.commit()
     # The other applicant has a draft with a photo, too.
     from tests.integration.portal_helpers import FreshContextClient
@@ -95,12 +101,23 @@ def test_an_applicant_never_sees_another_applicants_case_files_or_draft(portal, 
 
     sign_in_applicant(portal, mine)
     assert portal.get(f"/portal/cases/{my_number}").status_code == 200
-    for path in (f"/portal/cases/{their_number}", f"/portal/cases/{their_number}/appeal",
-                 f"/portal/cases/{their_number}/files/{their_file.key}", f"/portal/cases/{my_number}/files/{their_file.key}",
-                 "/portal/cases/TPT-2026-9999999", "/portal/cases/1", f"/portal/cases/{their_case.id}"):
+    for path in (
+        f"/portal/cases/{their_number}",
+        f"/portal/cases/{their_number}/appeal",
+        f"/portal/cases/{their_number}/files/{their_file.key}",
+        f"/portal/cases/{my_number}/files/{their_file.key}",
+        "/portal/cases/TPT-2026-9999999",
+        "/portal/cases/1",
+        f"/portal/cases/{their_case.id}",
+    ):
         assert portal.get(path).status_code == 404, path
-    sent = post_multipart(portal, f"/portal/cases/{their_number}/appeal", {"reason": "Not my case but let me try."}, [],
-                          page=f"/portal/cases/{my_number}")
+    sent = post_multipart(
+        portal,
+        f"/portal/cases/{their_number}/appeal",
+        {"reason": "Not my case but let me try."},
+        [],
+        page=f"/portal/cases/{my_number}",
+    )
     assert sent.status_code == 404
     # Guessing the next case number is no better than any other.
     guessed = f"TPT-2026-{their_case.id + 1:07d}"
@@ -110,5 +127,7 @@ def test_an_applicant_never_sees_another_applicants_case_files_or_draft(portal, 
     refused = [t for a, t in audit_actions() if a == "case.view_refused"]
     assert their_number in refused
     db.session.expire_all()
-    assert db.session.execute(select(Application.status).where(Application.case_number == their_number)
-                              ).scalar_one() == "REJECTED"
+    assert (
+        db.session.execute(select(Application.status).where(Application.case_number == their_number)).scalar_one()
+        == "REJECTED"
+    )

@@ -1,5 +1,6 @@
 """Assisted registration by facilitators: own login, own districts only, consent with the applicant's name,
 the photo on the facilitator's device, drafts kept at every step, and the list of people registered."""
+
 from sqlalchemy import select
 
 from cases.audit import AuditEntry
@@ -7,12 +8,19 @@ from cases.models import Application
 from cases.operations import create_officer
 from cases.portal.models import RegistrationDraft
 from engine.db import db
-from integrations.sandbox.tables import people
 from integrations.nik import mask_nik
+from integrations.sandbox.tables import people
 from tests.conftest import faces_or_skip
 from tests.helpers import submit
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    PASSWORD, FreshContextClient, officer_login, other_photo_of, portal, post_form, post_photo)
+    PASSWORD,
+    FreshContextClient,
+    officer_login,
+    other_photo_of,
+    portal,
+    post_form,
+    post_photo,
+)
 
 
 def facilitator(name, regions):

@@ -1,4 +1,5 @@
 """The OpenID Connect client (Authlib) against the sandbox provider: discovery, PKCE, ID-token checks."""
+
 import base64
 import json
 import time
@@ -12,8 +13,7 @@ from joserfc.jwk import RSAKey
 
 from integrations.idp.base import SignInFailed
 from integrations.idp.oidc import OidcIdentityProvider
-from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    birth_date_of, csrf_of, enter_code, latest_code, portal, sign_in_applicant)
+from tests.integration.portal_helpers import birth_date_of, csrf_of, enter_code, latest_code, portal, sign_in_applicant  # noqa: F401  (fixtures)
 from web.portal.wiring import PortalServices, portal_services
 
 ISSUER = "http://sandbox-idp.invalid/idp"
@@ -39,17 +39,24 @@ class RewritingTransport(httpx.BaseTransport):
 
 def provider(rewrite=None, **options):
     app = current_app._get_current_object()
-    return OidcIdentityProvider(ISSUER, "tepat-portal", "sandbox-client-secret",
-                                browser_authorization_endpoint="/idp/authorize",
-                                transport=RewritingTransport(app, rewrite), **options)
+    return OidcIdentityProvider(
+        ISSUER,
+        "tepat-portal",
+        "sandbox-client-secret",
+        browser_authorization_endpoint="/idp/authorize",
+        transport=RewritingTransport(app, rewrite),
+        **options,
+    )
 
 
 def authorize(client, started, nik):
     """Play the browser at the sandbox provider; return the query parameters it sends back."""
     page = client.get(started.url)
     assert page.status_code == 200, page.get_data(as_text=True)[:500]
-    client.post("/idp/authorize", data={"nik": nik, "birth_date": birth_date_of(nik),
-                                        "csrf_token": csrf_of(page.get_data(as_text=True))})
+    client.post(
+        "/idp/authorize",
+        data={"nik": nik, "birth_date": birth_date_of(nik), "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     back = enter_code(client, latest_code(nik))
     return {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).query).items()}
 
@@ -98,8 +105,11 @@ def _unsigned(token):
     return f"{_encode({'alg': 'none', 'typ': 'JWT'})}.{_encode(claims)}."
 
 
-@pytest.mark.parametrize("rewrite", [_flip_signature, _swap_claims, _signed_by_another_key, _unsigned],
-                         ids=["signature", "claims", "other-key", "alg-none"])
+@pytest.mark.parametrize(
+    "rewrite",
+    [_flip_signature, _swap_claims, _signed_by_another_key, _unsigned],
+    ids=["signature", "claims", "other-key", "alg-none"],
+)
 def test_a_tampered_id_token_is_refused(portal, svc, personas, rewrite):
     nik = personas["civil_servant"]
     idp = provider(rewrite)
@@ -139,8 +149,13 @@ def test_wrong_verifier_or_client_secret_gets_no_token(portal, svc, personas):
     assert refused.value.code == "TOKEN_EXCHANGE_FAILED"
     started = idp.begin(CALLBACK)
     params = authorize(portal, started, nik)
-    wrong = OidcIdentityProvider(ISSUER, "tepat-portal", "not-the-secret", browser_authorization_endpoint="/idp/authorize",
-                                 transport=httpx.WSGITransport(app=current_app._get_current_object()))
+    wrong = OidcIdentityProvider(
+        ISSUER,
+        "tepat-portal",
+        "not-the-secret",
+        browser_authorization_endpoint="/idp/authorize",
+        transport=httpx.WSGITransport(app=current_app._get_current_object()),
+    )
     with pytest.raises(SignInFailed) as refused:
         wrong.complete(started.pending, params, CALLBACK)
     assert refused.value.code == "TOKEN_EXCHANGE_FAILED"
@@ -158,13 +173,16 @@ def test_the_portal_signs_in_through_a_discovered_provider(portal, svc, personas
 def test_a_tampered_token_through_the_portal_signs_nobody_in(portal, svc, personas, monkeypatch):
     app = current_app._get_current_object()
     wired = portal_services()
-    monkeypatch.setitem(app.extensions, "tepat_portal",
-                        PortalServices(provider(_swap_claims), wired.sandbox_idp, wired.evidence))
+    monkeypatch.setitem(
+        app.extensions, "tepat_portal", PortalServices(provider(_swap_claims), wired.sandbox_idp, wired.evidence)
+    )
     nik = personas["high_wage"]
     start = portal.get("/portal/signin")
     page = portal.get(start.headers["Location"])
-    portal.post("/idp/authorize", data={"nik": nik, "birth_date": birth_date_of(nik),
-                                        "csrf_token": csrf_of(page.get_data(as_text=True))})
+    portal.post(
+        "/idp/authorize",
+        data={"nik": nik, "birth_date": birth_date_of(nik), "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     back = enter_code(portal, latest_code(nik))
     parts = urlsplit(back.headers["Location"])
     callback = portal.get(parts.path, query_string=parse_qs(parts.query))

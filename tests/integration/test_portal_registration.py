@@ -1,5 +1,6 @@
 """Registration in the portal: consent, family from the registry, payment, selfie with quality checks,
 drafts kept on the server, one case for a double submit."""
+
 import io
 
 import pytest
@@ -12,8 +13,17 @@ from engine.db import db
 from integrations.sandbox.tables import outbox
 from tests.conftest import faces_or_skip
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    FreshContextClient, csrf_of, other_photo_of, portal, post_form, post_multipart, post_photo, register_self, sign_in_applicant,
-    submit_registration)
+    FreshContextClient,
+    csrf_of,
+    other_photo_of,
+    portal,
+    post_form,
+    post_multipart,
+    post_photo,
+    register_self,
+    sign_in_applicant,
+    submit_registration,
+)
 
 
 def draft_of(nik):
@@ -32,7 +42,8 @@ def good_selfie(population, nik):
 
 
 def test_registration_step_by_step_with_errors_kept_and_a_draft_that_survives_a_closed_browser(
-        portal, svc, population, app):
+    portal, svc, population, app
+):
     nik = population["personas"]["eligible_head_with_photo"]
     sign_in_applicant(portal, nik)
     start = portal.get("/portal/apply")
@@ -47,12 +58,18 @@ def test_registration_step_by_step_with_errors_kept_and_a_draft_that_survives_a_
     assert "Kepala keluarga" in household and nik not in household  # from the registry, NIKs masked
     bad_phone = post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": "12ab"})
     assert bad_phone.status_code == 422 and 'value="12ab"' in bad_phone.get_data(as_text=True)
-    assert post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": "081234567890"}).status_code == 302
+    assert (
+        post_form(portal, "/portal/apply/household", {"confirmed": "yes", "phone": "081234567890"}).status_code == 302
+    )
     no_account = post_form(portal, "/portal/apply/payment", {"payment_channel": "BRI"})
-    assert no_account.status_code == 422 and 'aria-describedby="bank_account-help bank_account-err"' in \
-        no_account.get_data(as_text=True)
-    assert post_form(portal, "/portal/apply/payment", {"payment_channel": "BRI", "bank_account": "0012345678"}
-                     ).status_code == 302
+    assert (
+        no_account.status_code == 422
+        and 'aria-describedby="bank_account-help bank_account-err"' in no_account.get_data(as_text=True)
+    )
+    assert (
+        post_form(portal, "/portal/apply/payment", {"payment_channel": "BRI", "bank_account": "0012345678"}).status_code
+        == 302
+    )
     assert draft_of(nik).steps == ["consent", "household", "payment"]
 
     # The browser is closed: a new client, a new sign-in, and the draft continues at the photo.
@@ -75,8 +92,9 @@ def test_registration_step_by_step_with_errors_kept_and_a_draft_that_survives_a_
     assert case.bank_account == "0012345678" and case.phone == "081234567890" and case.selfie_ref
     assert case.consent_at < case.created_at
     assert draft_of(nik) is None
-    templates = db.session.execute(select(outbox.c.channel, outbox.c.template).where(outbox.c.recipient_nik == nik)
-                                   ).all()
+    templates = db.session.execute(
+        select(outbox.c.channel, outbox.c.template).where(outbox.c.recipient_nik == nik)
+    ).all()
     assert ("SMS", "application_received") in templates and ("PORTAL", "application_received") in templates
     page = again.get(f"/portal/cases/{number}").get_data(as_text=True)
     assert "terkirim" in page.lower() or number in page
@@ -112,8 +130,12 @@ def test_two_submits_at_the_same_moment_make_one_case(portal, svc, population, a
         client.set_cookie("session", cookie)
         clients.append(client)
     statuses = []
-    threads = [threading.Thread(target=lambda c=c: statuses.append(
-        c.post("/portal/apply/submit", data={"csrf_token": token}).status_code)) for c in clients]
+    threads = [
+        threading.Thread(
+            target=lambda c=c: statuses.append(c.post("/portal/apply/submit", data={"csrf_token": token}).status_code)
+        )
+        for c in clients
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -172,8 +194,7 @@ def test_the_registration_speaks_english_on_request(portal, svc, personas):
     assert "I agree to these look-ups and checks." in page and 'lang="en"' in page
 
 
-def test_a_submit_that_lost_the_race_before_seeing_the_winner_lands_on_the_case(portal, svc, population,
-                                                                                monkeypatch):
+def test_a_submit_that_lost_the_race_before_seeing_the_winner_lands_on_the_case(portal, svc, population, monkeypatch):
     import web.portal.apply as apply_views
 
     nik = population["personas"]["eligible_head_with_photo"]

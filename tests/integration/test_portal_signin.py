@@ -1,16 +1,26 @@
 """Portal sign-in through the sandbox digital ID: OpenID Connect, NIK + birth date, a one-time code by SMS."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 from sqlalchemy import func, select
 
 from cases.audit import AuditEntry
 from engine.db import db
-from integrations.sandbox.tables import outbox
 from integrations.nik import mask_nik
+from integrations.sandbox.tables import outbox
 from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
-    birth_date_of, csrf_of, enter_code, follow_callback, latest_code, officer_login, officer_logins, portal,
-    sign_in_applicant, start_sign_in)
+    birth_date_of,
+    csrf_of,
+    enter_code,
+    follow_callback,
+    latest_code,
+    officer_login,
+    officer_logins,
+    portal,
+    sign_in_applicant,
+    start_sign_in,
+)
 
 
 def actions():
@@ -20,12 +30,15 @@ def actions():
 
 def codes_sent(nik):
     db.session.expire_all()
-    return db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.recipient_nik == nik,
-                                                                            outbox.c.template == "signin_code"))
+    return db.session.scalar(
+        select(func.count())
+        .select_from(outbox)
+        .where(outbox.c.recipient_nik == nik, outbox.c.template == "signin_code")
+    )
 
 
 def travel(minutes):
-    return time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=minutes), tick=True)
+    return time_machine.travel(datetime.now(UTC) + timedelta(minutes=minutes), tick=True)
 
 
 def test_sign_in_with_nik_birth_date_and_code_then_sign_out(portal, svc, personas):
@@ -96,10 +109,16 @@ def test_codes_and_authorization_codes_are_single_use(portal, svc, personas):
     assert follow_callback(portal, redirect).headers["Location"].endswith("/portal/home")
     # The provider's authorization code cannot be exchanged twice.
     auth_code = location.split("code=")[1].split("&")[0]
-    again = portal.post("/idp/token", data={"grant_type": "authorization_code", "code": auth_code,
-                                            "redirect_uri": "http://localhost/portal/callback",
-                                            "code_verifier": "x" * 64},
-                        auth=("tepat-portal", "sandbox-client-secret"))
+    again = portal.post(
+        "/idp/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": auth_code,
+            "redirect_uri": "http://localhost/portal/callback",
+            "code_verifier": "x" * 64,
+        },
+        auth=("tepat-portal", "sandbox-client-secret"),
+    )
     assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
     # The browser's answer cannot be replayed into another sign-in (state is single use too).
     replay = follow_callback(portal, redirect)
@@ -158,8 +177,9 @@ def test_code_requests_are_rate_limited_per_nik_and_per_client_address(portal, s
     with travel(16):
         assert start_sign_in(portal, nik).status_code == 302
     # One address asking codes for many people is stopped too (10 codes in 15 minutes).
-    others = [n for n in population["photo_holders"]][:7] + [personas[k] for k in
-                                                            ("civil_servant", "high_wage", "deceased")]
+    others = [n for n in population["photo_holders"]][:7] + [
+        personas[k] for k in ("civil_servant", "high_wage", "deceased")
+    ]
     statuses = []
     for other in others:
         if other == nik:
@@ -211,8 +231,9 @@ def test_provider_refuses_bad_authorization_requests(portal, svc):
     no_pkce = portal.get(base + good_client)
     assert no_pkce.status_code == 302 and "error=invalid_request" in no_pkce.headers["Location"]
     assert no_pkce.headers["Location"].startswith("http://localhost/portal/callback?")
-    wrong_secret = portal.post("/idp/token", data={"grant_type": "authorization_code", "code": "x"},
-                               auth=("tepat-portal", "guess"))
+    wrong_secret = portal.post(
+        "/idp/token", data={"grant_type": "authorization_code", "code": "x"}, auth=("tepat-portal", "guess")
+    )
     assert wrong_secret.status_code == 401 and wrong_secret.get_json()["error"] == "invalid_client"
     assert portal.get("/idp/jwks").get_json()["keys"][0]["kty"] == "RSA"
     assert "d" not in portal.get("/idp/jwks").get_json()["keys"][0]  # never the private key
@@ -242,13 +263,15 @@ def test_the_pending_sign_in_survives_a_stale_session_cookie_and_is_single_use(p
     else:
         portal.delete_cookie("session")
     page = portal.get(response.headers["Location"])
-    answer = portal.post("/idp/authorize", data={"nik": nik, "birth_date": birth_date_of(nik),
-                                                 "csrf_token": csrf_of(page.get_data(as_text=True))})
+    answer = portal.post(
+        "/idp/authorize",
+        data={"nik": nik, "birth_date": birth_date_of(nik), "csrf_token": csrf_of(page.get_data(as_text=True))},
+    )
     assert answer.status_code == 302
     sent = enter_code(portal, latest_code(nik))
     callback_url = sent.headers["Location"]
     callback = follow_callback(portal, sent)
     assert callback.headers["Location"].endswith("/portal/home")
     # The same answer replayed finds no pending sign-in.
-    replay = portal.get(callback_url[callback_url.index("/portal/"):])
+    replay = portal.get(callback_url[callback_url.index("/portal/") :])
     assert replay.status_code == 302 and replay.headers["Location"].endswith("/portal/")

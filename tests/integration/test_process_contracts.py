@@ -1,6 +1,7 @@
 """Process contracts (engine/contracts.py; declared in cases/contracts.py, payments/contracts.py): a diagram that
 breaks what the code relies on is refused by the editor's "Check and save" (problem on the element, translated)
 and by `tepat deploy` (exit 2); the shipped diagrams pass."""
+
 import re
 import shutil
 
@@ -22,45 +23,102 @@ from web import process_contracts
 
 def renamed(xml, element_id):
     """The diagram with `element_id` gone (renamed, with its flows and shapes), as if deleted and redrawn."""
-    return re.sub(rf'((?:id|sourceRef|targetRef|attachedToRef|bpmnElement)="){element_id}"', rf'\1{element_id}_gone"',
-                  xml).replace(f"<bpmn:flowNodeRef>{element_id}<", f"<bpmn:flowNodeRef>{element_id}_gone<")
+    return re.sub(
+        rf'((?:id|sourceRef|targetRef|attachedToRef|bpmnElement)="){element_id}"', rf'\1{element_id}_gone"', xml
+    ).replace(f"<bpmn:flowNodeRef>{element_id}<", f"<bpmn:flowNodeRef>{element_id}_gone<")
 
 
 def as_script_task(xml, element_id):
     start = xml.index(f'<bpmn:userTask id="{element_id}"')
     end = xml.index("</bpmn:userTask>", start)
     block = xml[start:end].replace("<bpmn:userTask", "<bpmn:scriptTask", 1) + "</bpmn:scriptTask>"
-    return xml[:start] + block + xml[end + len("</bpmn:userTask>"):]
+    return xml[:start] + block + xml[end + len("</bpmn:userTask>") :]
 
 
 # (file, change, problem code, element the problem is on, a word of the Indonesian text)
 BREAKS = {
-    "appeal_review_removed": ("application.bpmn", lambda x: renamed(x, "appeal_review"),
-                              "CONTRACT_ELEMENT_MISSING", "application", "appeal_review"),
-    "approve_form_changed": ("application.bpmn", lambda x: x.replace('value="approval"', 'value="case_review"', 1),
-                             "CONTRACT_FORM", "approve", "approval"),
-    "review_made_script": ("application.bpmn", lambda x: as_script_task(x, "review"),
-                           "CONTRACT_ELEMENT_KIND", "review", "scriptTask"),
-    "bogus_status": ("application.bpmn", lambda x: x.replace('value="IN_REVIEW"', 'value="BOGUS"', 1),
-                     "CONTRACT_STATUS", "review", "BOGUS"),
-    "approve_cycle_removed": ("payment_cycle.bpmn", lambda x: renamed(x, "approve_cycle"),
-                              "CONTRACT_ELEMENT_MISSING", "payment_cycle", "approve_cycle"),
-    "decide_sets_no_decision": ("application.bpmn", lambda x: x.replace("decided_by = 'rules'", "decider = 'rules'"),
-                                "CONTRACT_VARIABLE_MISSING", "decide", "decided_by"),
-    "appeal_message_renamed": ("recheck.bpmn", lambda x: x.replace('name="appeal_filed"', 'name="appeal_sent"'),
-                               "CONTRACT_MESSAGE", "exit_appeal_received", "appeal_filed"),
-    "return_timer_removed": ("payment_cycle.bpmn", lambda x: renamed(x, "return_due"),
-                             "CONTRACT_ELEMENT_MISSING", "payment_cycle", "return_due"),
-    "graduation_form_changed": ("graduation.bpmn", lambda x: x.replace('value="graduation_confirm"',
-                                                                       'value="payment_review"', 1),
-                                "CONTRACT_FORM", "confirm_graduation", "graduation_confirm"),
-    "payment_review_made_script": ("payment_review.bpmn", lambda x: as_script_task(x, "review_payment"),
-                                   "CONTRACT_ELEMENT_KIND", "review_payment", "scriptTask"),
-    "objection_sets_status": ("objection.bpmn", lambda x: x.replace(
-        '<spiffworkflow:property name="formName" value="objection_review" />',
-        '<spiffworkflow:property name="formName" value="objection_review" />'
-        '<spiffworkflow:property name="caseStatus" value="REMOVED" />', 1), "CONTRACT_STATUS", "verify_objection",
-        "REMOVED"),
+    "appeal_review_removed": (
+        "application.bpmn",
+        lambda x: renamed(x, "appeal_review"),
+        "CONTRACT_ELEMENT_MISSING",
+        "application",
+        "appeal_review",
+    ),
+    "approve_form_changed": (
+        "application.bpmn",
+        lambda x: x.replace('value="approval"', 'value="case_review"', 1),
+        "CONTRACT_FORM",
+        "approve",
+        "approval",
+    ),
+    "review_made_script": (
+        "application.bpmn",
+        lambda x: as_script_task(x, "review"),
+        "CONTRACT_ELEMENT_KIND",
+        "review",
+        "scriptTask",
+    ),
+    "bogus_status": (
+        "application.bpmn",
+        lambda x: x.replace('value="IN_REVIEW"', 'value="BOGUS"', 1),
+        "CONTRACT_STATUS",
+        "review",
+        "BOGUS",
+    ),
+    "approve_cycle_removed": (
+        "payment_cycle.bpmn",
+        lambda x: renamed(x, "approve_cycle"),
+        "CONTRACT_ELEMENT_MISSING",
+        "payment_cycle",
+        "approve_cycle",
+    ),
+    "decide_sets_no_decision": (
+        "application.bpmn",
+        lambda x: x.replace("decided_by = 'rules'", "decider = 'rules'"),
+        "CONTRACT_VARIABLE_MISSING",
+        "decide",
+        "decided_by",
+    ),
+    "appeal_message_renamed": (
+        "recheck.bpmn",
+        lambda x: x.replace('name="appeal_filed"', 'name="appeal_sent"'),
+        "CONTRACT_MESSAGE",
+        "exit_appeal_received",
+        "appeal_filed",
+    ),
+    "return_timer_removed": (
+        "payment_cycle.bpmn",
+        lambda x: renamed(x, "return_due"),
+        "CONTRACT_ELEMENT_MISSING",
+        "payment_cycle",
+        "return_due",
+    ),
+    "graduation_form_changed": (
+        "graduation.bpmn",
+        lambda x: x.replace('value="graduation_confirm"', 'value="payment_review"', 1),
+        "CONTRACT_FORM",
+        "confirm_graduation",
+        "graduation_confirm",
+    ),
+    "payment_review_made_script": (
+        "payment_review.bpmn",
+        lambda x: as_script_task(x, "review_payment"),
+        "CONTRACT_ELEMENT_KIND",
+        "review_payment",
+        "scriptTask",
+    ),
+    "objection_sets_status": (
+        "objection.bpmn",
+        lambda x: x.replace(
+            '<spiffworkflow:property name="formName" value="objection_review" />',
+            '<spiffworkflow:property name="formName" value="objection_review" />'
+            '<spiffworkflow:property name="caseStatus" value="REMOVED" />',
+            1,
+        ),
+        "CONTRACT_STATUS",
+        "verify_objection",
+        "REMOVED",
+    ),
 }
 
 
@@ -75,7 +133,13 @@ def broken(name):
 def test_every_process_the_code_uses_has_a_contract_and_the_shipped_bundle_passes(svc):
     contracts = process_contracts()
     assert {c.process_id for c in contracts} == {
-        "application", "recheck", "graduation", "objection", "payment_cycle", "payment_review"}
+        "application",
+        "recheck",
+        "graduation",
+        "objection",
+        "payment_cycle",
+        "payment_review",
+    }
     assert svc.engine.contracts == contracts
     files = read_folder(ROOT / "processes")
     parse_bundle(files, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles, contracts)  # no refusal
@@ -93,8 +157,10 @@ def test_the_deploy_check_refuses_a_broken_contract_with_the_code_on_the_element
     parse_bundle(files, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles, ())
 
 
-@pytest.mark.parametrize("name", ["appeal_review_removed", "approve_form_changed", "review_made_script",
-                                  "bogus_status", "approve_cycle_removed"])
+@pytest.mark.parametrize(
+    "name",
+    ["appeal_review_removed", "approve_form_changed", "review_made_script", "bogus_status", "approve_cycle_removed"],
+)
 def test_editor_save_lists_the_translated_problem_on_the_element_and_deploy_refuses(web, svc, name):
     file, xml = broken(name)
     code, element, word = BREAKS[name][2:]
@@ -113,8 +179,10 @@ def test_editor_save_lists_the_translated_problem_on_the_element_and_deploy_refu
     assert db.session.scalar(select(func.count()).select_from(ProcessVersion)) == before
 
 
-@pytest.mark.parametrize("name", ["appeal_review_removed", "approve_form_changed", "review_made_script",
-                                  "bogus_status", "approve_cycle_removed"])
+@pytest.mark.parametrize(
+    "name",
+    ["appeal_review_removed", "approve_form_changed", "review_made_script", "bogus_status", "approve_cycle_removed"],
+)
 def test_tepat_deploy_prints_the_problem_and_exits_2(svc, tmp_path, name):
     file, xml = broken(name)
     folder = tmp_path / "processes"
@@ -132,8 +200,9 @@ def test_tepat_deploy_prints_the_problem_and_exits_2(svc, tmp_path, name):
 def test_a_process_absent_from_the_bundle_is_not_checked_and_an_empty_status_set_refuses_any(svc):
     files = current_bundle(db.session)[0]
     only = {"graduation.bpmn": files["graduation.bpmn"]}
-    strict = ProcessContract("graduation", {"confirm_graduation": Step("userTask", form="graduation_confirm")},
-                             statuses=frozenset())
+    strict = ProcessContract(
+        "graduation", {"confirm_graduation": Step("userTask", form="graduation_confirm")}, statuses=frozenset()
+    )
     with pytest.raises(DeployRejected) as refused:
         parse_bundle(only, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles, (strict,))
     assert {p["code"] for p in refused.value.problems} == {"CONTRACT_STATUS"}

@@ -1,4 +1,5 @@
 """Programme operations (issue 12): the registry refresh's change set and the quarterly re-verification."""
+
 import json
 import shutil
 from datetime import date
@@ -8,9 +9,19 @@ from sqlalchemy import func, select, update
 
 from cases.audit import AuditEntry
 from cases.models import Enrolment, Recheck
-from cases.programme import (REGISTRY_RECHECK, REVERIFY, MemberBenefitEnd, QuarterAlreadyRun, QuarterInvalid,
-                             RegistryChange, after_import, record_changes, reverify_if_due, snapshot_registry,
-                             start_reverify_run)
+from cases.programme import (
+    REGISTRY_RECHECK,
+    REVERIFY,
+    MemberBenefitEnd,
+    QuarterAlreadyRun,
+    QuarterInvalid,
+    RegistryChange,
+    after_import,
+    record_changes,
+    reverify_if_due,
+    snapshot_registry,
+    start_reverify_run,
+)
 from cases.runkinds import start_import_run
 from engine.core import Actor
 from engine.db import db
@@ -47,8 +58,9 @@ def _keys(run_id):
     return sorted(db.session.scalars(select(RunItem.key).where(RunItem.run_id == run_id)))
 
 
-def test_a_changed_extract_rechecks_exactly_the_changed_families(svc, personas, officers, population, registry,
-                                                                  tmp_path):
+def test_a_changed_extract_rechecks_exactly_the_changed_families(
+    svc, personas, officers, population, registry, tmp_path
+):
     changed = _enrolled(svc, officers, personas["eligible_head_without_photo"])
     same = _enrolled(svc, officers, personas["eligible_family_with_children"])
     assert changed.kk_number and same.kk_number and changed.kk_number != same.kk_number
@@ -66,7 +78,8 @@ def test_a_changed_extract_rechecks_exactly_the_changed_families(svc, personas, 
     assert imported.status == "done", imported.result
     rows = db.session.scalars(select(RegistryChange).where(RegistryChange.run_id == imported.id)).all()
     assert [(r.source, r.kk_number, r.field, r.old_value, r.new_value) for r in rows] == [
-        ("dtsen", changed.kk_number, "decile", str(decile % 4 + 1), str(decile))]
+        ("dtsen", changed.kk_number, "decile", str(decile % 4 + 1), str(decile))
+    ]
     recheck = db.session.get(Run, imported.result["recheck_run"])
     assert recheck.kind == REGISTRY_RECHECK and imported.result["families_to_recheck"] == 1
     assert _keys(recheck.id) == [changed.case_number]
@@ -74,13 +87,16 @@ def test_a_changed_extract_rechecks_exactly_the_changed_families(svc, personas, 
     db.session.expire_all()
     recheck = db.session.get(Run, recheck.id)
     assert (recheck.status, recheck.done, recheck.outcomes) == ("done", 1, {"continue": 1})
-    assert [a for a, in db.session.execute(select(Recheck.application_id))] == [changed.id]  # only that one
+    assert [a for (a,) in db.session.execute(select(Recheck.application_id))] == [changed.id]  # only that one
     assert case(same.case_number).status == "ENROLLED"
 
 
 def _member(kk, not_nik):
-    return db.session.execute(select(t.people).where(t.people.c.kk_number == kk, t.people.c.nik != not_nik)
-                              .order_by(t.people.c.birth_date.desc())).first()
+    return db.session.execute(
+        select(t.people)
+        .where(t.people.c.kk_number == kk, t.people.c.nik != not_nik)
+        .order_by(t.people.c.birth_date.desc())
+    ).first()
 
 
 def test_a_death_ends_the_members_components_at_once_and_rechecks_the_family(svc, personas, officers, registry):
@@ -89,8 +105,9 @@ def test_a_death_ends_the_members_components_at_once_and_rechecks_the_family(svc
     child = _member(family.kk_number, family.nik)
     assert child is not None and child.alive
     snapshot_registry(db.session)
-    db.session.execute(update(t.people).where(t.people.c.nik == child.nik).values(alive=False,
-                                                                                 death_date=date(2026, 11, 2)))
+    db.session.execute(
+        update(t.people).where(t.people.c.nik == child.nik).values(alive=False, death_date=date(2026, 11, 2))
+    )
     assert record_changes(db.session) == 1
     recheck, ended = after_import(svc.engine, None)
     db.session.commit()
@@ -98,7 +115,11 @@ def test_a_death_ends_the_members_components_at_once_and_rechecks_the_family(svc
     end = db.session.scalars(select(MemberBenefitEnd)).one()
     enrolment = db.session.scalar(select(Enrolment).where(Enrolment.application_id == family.id))
     assert (end.enrolment_id, end.member_nik, end.reason, end.ended_on) == (
-        enrolment.id, child.nik, "DECEASED", date(2026, 11, 2))
+        enrolment.id,
+        child.nik,
+        "DECEASED",
+        date(2026, 11, 2),
+    )
     assert end.categories and all(c["programme"] == "PKH" for c in end.categories)
     assert _keys(recheck.id) == [family.case_number]  # not the other family
     # The same change seen again ends nothing twice.
@@ -109,12 +130,19 @@ def test_a_death_ends_the_members_components_at_once_and_rechecks_the_family(svc
     db.session.expire_all()
     assert db.session.get(Run, recheck.id).outcomes == {"continue": 1}
     assert case(other.case_number).status == "ENROLLED"
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.action == "run.start", AuditEntry.target_id == str(recheck.id))) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "run.start", AuditEntry.target_id == str(recheck.id))
+        )
+        == 1
+    )
 
 
 def test_the_quarterly_reverification_exit_needs_four_eyes_and_a_notice_with_the_appeal_window(
-        svc, personas, officers, registry):
+    svc, personas, officers, registry
+):
     from integrations.sandbox.tables import outbox
 
     staying = _enrolled(svc, officers, personas["eligible_head_without_photo"])
@@ -137,8 +165,13 @@ def test_the_quarterly_reverification_exit_needs_four_eyes_and_a_notice_with_the
     assert (run.status, run.done, run.outcomes) == ("done", 2, {"continue": 1, "exit": 1})
     assert case(staying.case_number).status == "ENROLLED"
     assert case(leaving.case_number).status == "REMOVAL_REVIEW" and open_task(leaving.case_number, "removal_review")
-    work(svc, leaving.case_number, "removal_review", officers["cwsup"],
-         {"removal_decision": "remove", "removal_notes": "DTSEN decile 9"})
+    work(
+        svc,
+        leaving.case_number,
+        "removal_review",
+        officers["cwsup"],
+        {"removal_decision": "remove", "removal_notes": "DTSEN decile 9"},
+    )
     from engine.humantasks import claim_task
 
     with pytest.raises(FourEyesViolation):  # the reviewer may not approve their own removal
@@ -147,8 +180,9 @@ def test_the_quarterly_reverification_exit_needs_four_eyes_and_a_notice_with_the
     app = work(svc, leaving.case_number, "approve_removal", officers["sup2"], {"approval_decision": "approve"})
     assert app.status == "REMOVED"
     assert db.session.scalar(select(Enrolment.ended_at).where(Enrolment.application_id == leaving.id)) is not None
-    notice = db.session.execute(select(outbox.c.params).where(outbox.c.recipient_nik == leaving.nik,
-                                                              outbox.c.template == "decision_removed")).first()
+    notice = db.session.execute(
+        select(outbox.c.params).where(outbox.c.recipient_nik == leaving.nik, outbox.c.template == "decision_removed")
+    ).first()
     assert notice is not None
     codes = [r["code"] for r in notice.params["reasons"]]
     assert "DECILE_ABOVE_CUTOFF" in codes and all(r["id"] for r in notice.params["reasons"])
@@ -185,8 +219,9 @@ def test_tepat_reverify_runs_the_quarter_once_and_refuses_bad_input(svc, persona
 COVERED_ENDPOINTS = {"admin.start_reverify"}
 
 
-@pytest.mark.parametrize("role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor",
-                                  "administrator"])
+@pytest.mark.parametrize(
+    "role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor", "administrator"]
+)
 def test_the_reverify_button_by_role(web, svc, role):  # noqa: F811
     from tests.integration.test_web import login, post
 
@@ -201,7 +236,9 @@ def test_the_reverify_button_by_role(web, svc, role):  # noqa: F811
     assert started.status_code == (302 if role == "administrator" else 403)
     db.session.expire_all()
     runs = db.session.scalars(select(Run)).all()
-    assert [(r.kind, r.params) for r in runs] == ([(REVERIFY, {"quarter": "2026Q4"})] if role == "administrator" else [])
+    assert [(r.kind, r.params) for r in runs] == (
+        [(REVERIFY, {"quarter": "2026Q4"})] if role == "administrator" else []
+    )
     if role == "administrator":
         assert db.session.scalar(select(AuditEntry.actor).where(AuditEntry.action == "run.start")) == "w_administrator"
         again = post(web, "/admin/runs/reverify", {"quarter": "2026Q4"})
@@ -218,8 +255,9 @@ def test_an_administrator_of_one_district_reverifies_only_its_families(svc, pers
     local = Actor(id="admin_far", roles=frozenset({"administrator"}), regions=frozenset({other}))
     run = start_reverify_run(svc.engine, local, "2026Q4")
     assert (run.total, run.regions) == (0, [other])
-    run = start_reverify_run(svc.engine, Actor(id="a2", roles=frozenset({"administrator"}),
-                                               regions=frozenset({app.district_code})), "2026Q4")
+    run = start_reverify_run(
+        svc.engine, Actor(id="a2", roles=frozenset({"administrator"}), regions=frozenset({app.district_code})), "2026Q4"
+    )
     assert run.total == 1 and _keys(run.id) == [app.case_number]
 
 
@@ -238,12 +276,14 @@ def test_the_leader_dispatcher_starts_the_quarter_when_enabled(svc, personas, of
     assert run.status == "done" and run.outcomes == {"continue": 1}  # inline: the same tick ran it
 
 
-def test_tepat_sandbox_import_keeps_the_change_set_and_starts_the_recheck(svc, personas, officers, population,
-                                                                          registry, ctx, tmp_path):
+def test_tepat_sandbox_import_keeps_the_change_set_and_starts_the_recheck(
+    svc, personas, officers, population, registry, ctx, tmp_path
+):
     changed = _enrolled(svc, officers, personas["eligible_head_without_photo"])
     _enrolled(svc, officers, personas["eligible_family_with_children"])
-    earlier = RegistryChange(run_id=None, source="dtsen", kk_number=changed.kk_number, field="decile",
-                             old_value="1", new_value="2")  # an earlier inline import's change: not again
+    earlier = RegistryChange(
+        run_id=None, source="dtsen", kk_number=changed.kk_number, field="decile", old_value="1", new_value="2"
+    )  # an earlier inline import's change: not again
     db.session.add(earlier)
     db.session.execute(update(t.assets).where(t.assets.c.kk_number == changed.kk_number).values(four_wheel_vehicles=3))
     db.session.commit()
@@ -256,8 +296,12 @@ def test_tepat_sandbox_import_keeps_the_change_set_and_starts_the_recheck(svc, p
     run = db.session.scalars(select(Run).where(Run.kind == REGISTRY_RECHECK)).one()
     assert _keys(run.id) == [changed.case_number]
     change = db.session.scalars(select(RegistryChange).where(RegistryChange.id > earlier.id)).one()
-    assert (change.source, change.field, change.old_value, change.new_value) == ("assets", "four_wheel_vehicles",
-                                                                                 "3", "0")
+    assert (change.source, change.field, change.old_value, change.new_value) == (
+        "assets",
+        "four_wheel_vehicles",
+        "3",
+        "0",
+    )
 
 
 def test_new_employment_above_the_minimum_wage_rechecks_the_family_to_an_exit(svc, personas, officers, registry):
@@ -270,7 +314,12 @@ def test_new_employment_above_the_minimum_wage_rechecks_the_family_to_an_exit(sv
     assert record_changes(db.session) == 1
     change = db.session.scalars(select(RegistryChange)).one()
     assert (change.source, change.nik, change.kk_number, change.old_value, change.new_value) == (
-        "bpjs_employment", family.nik, family.kk_number, None, str(wage))
+        "bpjs_employment",
+        family.nik,
+        family.kk_number,
+        None,
+        str(wage),
+    )
     recheck, ended = after_import(svc.engine, None)
     db.session.commit()
     assert ended == 0 and _keys(recheck.id) == [family.case_number]
@@ -290,7 +339,13 @@ def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(
     assert record_changes(db.session) == 1
     change = db.session.scalars(select(RegistryChange)).one()
     assert (change.source, change.field, change.nik, change.kk_number, change.old_value, change.new_value) == (
-        "assets", "roles", member.nik, family.kk_number, None, "DIRECTOR:1,OWNER:0")
+        "assets",
+        "roles",
+        member.nik,
+        family.kk_number,
+        None,
+        "DIRECTOR:1,OWNER:0",
+    )
     recheck, _ended = after_import(svc.engine, None)
     db.session.commit()
     assert _keys(recheck.id) == [family.case_number]  # not the other family
@@ -305,8 +360,10 @@ def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(
     snapshot_registry(db.session)
     db.session.execute(t.company_roles.insert().values(nik=member.nik, role="OWNER", company="CV Sentosa"))
     assert record_changes(db.session) == 1
-    assert db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first().new_value == \
-        "DIRECTOR:1,OWNER:1"
+    assert (
+        db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first().new_value
+        == "DIRECTOR:1,OWNER:1"
+    )
     snapshot_registry(db.session)
     assert record_changes(db.session) == 0
     # A role given up: the old value, and NULL when the person holds none any more.
@@ -315,16 +372,20 @@ def test_a_member_who_becomes_a_company_director_rechecks_the_family_to_an_exit(
     assert record_changes(db.session) == 1
     gone = db.session.scalars(select(RegistryChange).order_by(RegistryChange.id.desc())).first()
     assert (gone.nik, gone.kk_number, gone.old_value, gone.new_value) == (
-        member.nik, family.kk_number, "DIRECTOR:1,OWNER:1", None)
+        member.nik,
+        family.kk_number,
+        "DIRECTOR:1,OWNER:1",
+        None,
+    )
 
 
 def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, personas):
     """On the app's database (SQLite, or PostgreSQL's `= ANY(array)`): a re-check chunk's set-based answers
     (tasks.prefetch.prefetch_families) equal each family's own look-ups."""
+    from dataclasses import replace
+
     from integrations.base import PersonNotFound
     from tasks.prefetch import prefetch_families, take, using
-
-    from dataclasses import replace
 
     def same(record):  # the answer and its evidence's value, not the moment it was asked
         if isinstance(record, list):
@@ -333,8 +394,10 @@ def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, pers
 
     integrations = svc.engine.script_engine.integrations
     operators = svc.engine.operators(svc.engine.latest_version("recheck"))
-    niks = [personas[p] for p in ("eligible_family_with_children", "company_owner", "four_wheel_vehicle",
-                                  "eligible_head_without_photo")] + ["3510011708459999"]
+    niks = [
+        personas[p]
+        for p in ("eligible_family_with_children", "company_owner", "four_wheel_vehicle", "eligible_head_without_photo")
+    ] + ["3510011708459999"]
     answers = prefetch_families(integrations, operators, niks)
     with using(answers):
         for nik in niks[:-1]:
@@ -343,12 +406,16 @@ def test_a_chunks_registry_answers_are_those_of_the_one_by_one_lookups(svc, pers
             household = tuple(m["nik"] for m in person.household)
             kk = person.kk_number
             for kind, key, ask in (
-                    ("dtsen", kk, lambda kk=kk: integrations.dtsen.lookup_household(kk)),
-                    ("assets", kk, lambda kk=kk: integrations.assets.lookup_household(kk)),
-                    ("bpjs_health", nik, lambda nik=nik: integrations.bpjs_health.lookup(nik)),
-                    ("bpjs_employment", household,
-                     lambda h=household: integrations.bpjs_employment.lookup_household(list(h))),
-                    ("civil_service", household, lambda h=household: integrations.civil_service.lookup_household(list(h)))):
+                ("dtsen", kk, lambda kk=kk: integrations.dtsen.lookup_household(kk)),
+                ("assets", kk, lambda kk=kk: integrations.assets.lookup_household(kk)),
+                ("bpjs_health", nik, lambda nik=nik: integrations.bpjs_health.lookup(nik)),
+                (
+                    "bpjs_employment",
+                    household,
+                    lambda h=household: integrations.bpjs_employment.lookup_household(list(h)),
+                ),
+                ("civil_service", household, lambda h=household: integrations.civil_service.lookup_household(list(h))),
+            ):
                 assert (kind, key) in answers, kind
                 assert same(take(kind, key, lambda: None)) == same(ask()), kind
         with pytest.raises(PersonNotFound):  # an unknown NIK: the error is kept for its step

@@ -1,6 +1,7 @@
 """The programme dashboard: enrolments and exits per quarter and district, tables, Excel, roles, districts."""
+
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask import current_app
@@ -18,18 +19,26 @@ COVERED_ENDPOINTS = {"reports.programme", "reports.programme_xlsx"}
 
 
 def at(y, m, d, h=3):
-    return datetime(y, m, d, h, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, tzinfo=UTC)
 
 
 def _enrolment(n, district, enrolled_at, ended_at=None, status="ENROLLED", cash=1_000_000, first=None):
-    app = Application(nik=f"35100{n:011d}", consent_version="v1", district_code=district, status=status,
-                      case_number=f"P-{n}")
+    app = Application(
+        nik=f"35100{n:011d}", consent_version="v1", district_code=district, status=status, case_number=f"P-{n}"
+    )
     db.session.add(app)
     db.session.flush()
-    db.session.add(Enrolment(application_id=app.id, nik=app.nik, programmes=["PKH"],
-                             benefits={"annual_cash_total": cash, "first_payment": first or cash // 4},
-                             disbursement_ref=f"D-{n}" if first != 0 else None, enrolled_at=enrolled_at,
-                             ended_at=ended_at))
+    db.session.add(
+        Enrolment(
+            application_id=app.id,
+            nik=app.nik,
+            programmes=["PKH"],
+            benefits={"annual_cash_total": cash, "first_payment": first or cash // 4},
+            disbursement_ref=f"D-{n}" if first != 0 else None,
+            enrolled_at=enrolled_at,
+            ended_at=ended_at,
+        )
+    )
 
 
 @pytest.fixture
@@ -43,7 +52,17 @@ def enrolments(ctx):
 
 
 def test_quarters_follow_western_indonesian_time():
-    assert quarter_of(at(2026, 3, 31, 16, )) == "2026-Q1"
+    assert (
+        quarter_of(
+            at(
+                2026,
+                3,
+                31,
+                16,
+            )
+        )
+        == "2026-Q1"
+    )
     assert quarter_of(at(2026, 3, 31, 17)) == "2026-Q2"
 
 
@@ -91,9 +110,11 @@ def test_page_tables_and_workbook(web):
     assert 'id="table-pay-quarters"' in html and 'id="table-com-quarters"' in html
     sheets = load_workbook(io.BytesIO(web.get("/reports/programme.xlsx").data))
     rows = list(sheets["Per triwulan"].iter_rows(min_row=2, values_only=True))
-    assert rows == [("2026-Q1", 2, 0, 0, 0, 0, 2_000_000, 2, 500_000),
-                    ("2026-Q2", 2, 1, 0, 0, 1, 3_000_000, 2, 750_000),
-                    ("2026-Q3", 1, 0, 1, 0, 1, 3_000_000, 0, 0)]
+    assert rows == [
+        ("2026-Q1", 2, 0, 0, 0, 0, 2_000_000, 2, 500_000),
+        ("2026-Q2", 2, 1, 0, 0, 1, 3_000_000, 2, 750_000),
+        ("2026-Q3", 1, 0, 1, 0, 1, 3_000_000, 0, 0),
+    ]
 
 
 def test_a_supervisor_of_district_02_sees_only_it(web):
@@ -106,8 +127,9 @@ def test_a_supervisor_of_district_02_sees_only_it(web):
 
 def test_cli(enrolments, tmp_path):
     out = tmp_path / "p.xlsx"
-    result = current_app.test_cli_runner().invoke(args=["report", "programme", "--xlsx", str(out)],
-                                                  catch_exceptions=False)
+    result = current_app.test_cli_runner().invoke(
+        args=["report", "programme", "--xlsx", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "2026-Q2" in result.output and out.exists()
 
@@ -117,7 +139,6 @@ def test_cli(enrolments, tmp_path):
 from cases.programme_figures import cycle_figures, cycle_quarter  # noqa: E402
 from payments.models import CommitmentCheck, CycleMember, EntitlementCondition, Payment, PaymentCycle  # noqa: E402
 from tests.integration.payment_support import family  # noqa: E402
-
 
 CUT_OFF = at(2026, 9, 30)
 
@@ -130,8 +151,14 @@ def _cycle(code, months, cut_off=CUT_OFF):
 
 
 def _member(cycle, app):
-    m = CycleMember(cycle_id=cycle.id, enrolment_id=app.id, application_id=app.id, nik=app.nik,
-                    district_code=app.district_code, channel="BRI")
+    m = CycleMember(
+        cycle_id=cycle.id,
+        enrolment_id=app.id,
+        application_id=app.id,
+        nik=app.nik,
+        district_code=app.district_code,
+        channel="BRI",
+    )
     db.session.add(m)
     db.session.flush()
     return m
@@ -142,15 +169,33 @@ _ref = [0]
 
 def _pay(cycle, member, status, amount, attempt=1):
     _ref[0] += 1
-    db.session.add(Payment(cycle_id=cycle.id, member_id=member.id, reference=f"R-{_ref[0]}", channel="BRI",
-                           amount=amount, status=status, attempt=attempt))
+    db.session.add(
+        Payment(
+            cycle_id=cycle.id,
+            member_id=member.id,
+            reference=f"R-{_ref[0]}",
+            channel="BRI",
+            amount=amount,
+            status=status,
+            attempt=attempt,
+        )
+    )
 
 
 def _check(app, period, compliant, category="SD"):
     enrolment = db.session.query(Enrolment).filter_by(application_id=app.id).one()
-    db.session.add(CommitmentCheck(enrolment_id=enrolment.id, application_id=app.id, district_code=app.district_code,
-                                   member_nik=app.nik, category=category, period=period, compliant=compliant,
-                                   source="field"))
+    db.session.add(
+        CommitmentCheck(
+            enrolment_id=enrolment.id,
+            application_id=app.id,
+            district_code=app.district_code,
+            member_nik=app.nik,
+            category=category,
+            period=period,
+            compliant=compliant,
+            source="field",
+        )
+    )
 
 
 @pytest.fixture
@@ -173,8 +218,16 @@ def cycles(enrolments):
     _check(c, "2026-Q3", False)
     _check(c, "2026-Q4", False)
     for member, status in ((mb, "warning"), (mc4, "suspended"), (ma4, "deceased")):
-        db.session.add(EntitlementCondition(cycle_id=member.cycle_id, member_id=member.id, programme="PKH",
-                                            category="SD", member_nik=member.nik, status=status))
+        db.session.add(
+            EntitlementCondition(
+                cycle_id=member.cycle_id,
+                member_id=member.id,
+                programme="PKH",
+                category="SD",
+                member_nik=member.nik,
+                status=status,
+            )
+        )
     db.session.commit()
 
 
@@ -196,8 +249,12 @@ def test_payment_and_commitment_figures(cycles):
     assert f.quarter_list() == ["2026-Q3", "2026-Q4"]
     only02 = cycle_figures(db.session, Actor(id="t", roles=frozenset(), regions=["02"], name="t"))
     assert only02.district_list() == ["02"]
-    assert (only02.quarters["2026-Q3"].paid, only02.quarters["2026-Q3"].failed, only02.quarters["2026-Q3"].checks,
-            only02.quarters["2026-Q4"].paid_amount) == (0, 1, 1, 700_000)
+    assert (
+        only02.quarters["2026-Q3"].paid,
+        only02.quarters["2026-Q3"].failed,
+        only02.quarters["2026-Q3"].checks,
+        only02.quarters["2026-Q4"].paid_amount,
+    ) == (0, 1, 1, 700_000)
 
 
 def test_page_and_workbook_show_payments_and_commitments(cycles, web):
@@ -208,15 +265,18 @@ def test_page_and_workbook_show_payments_and_commitments(cycles, web):
     assert "belum tersedia" not in html
     sheets = load_workbook(io.BytesIO(web.get("/reports/programme.xlsx").data))
     assert list(sheets["Pembayaran per triwulan"].iter_rows(min_row=2, values_only=True)) == [
-        ("2026-Q3", 0, 0, 1, 300_000, 0, 0), ("2026-Q4", 1, 700_000, 0, 0, 0, 0)]
+        ("2026-Q3", 0, 0, 1, 300_000, 0, 0),
+        ("2026-Q4", 1, 700_000, 0, 0, 0, 0),
+    ]
     assert list(sheets["Komitmen per kecamatan"].iter_rows(min_row=2, values_only=True))[0][1:] == (2, 0, 0, 1)
     assert "Komitmen per triwulan" in sheets.sheetnames and "Pembayaran per kecamatan" in sheets.sheetnames
 
 
 def test_cli_prints_payments_and_commitments(cycles, tmp_path):
     out = tmp_path / "p.xlsx"
-    result = current_app.test_cli_runner().invoke(args=["report", "programme", "--xlsx", str(out)],
-                                                  catch_exceptions=False)
+    result = current_app.test_cli_runner().invoke(
+        args=["report", "programme", "--xlsx", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     q3 = [line.split() for line in result.output.splitlines() if line.startswith("2026-Q3")][-1]
     assert q3 == ["2026-Q3", "2", "1500000", "1", "0", "3", "1", "1", "0"]

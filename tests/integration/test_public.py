@@ -1,4 +1,5 @@
 """Public figures: counts match the database, small village cells are suppressed, no personal data leaks."""
+
 import csv
 import io
 import json
@@ -8,8 +9,16 @@ from collections import Counter, defaultdict
 import pytest
 from sqlalchemy import select
 
-from cases.figures import (APPROVED_STATUSES, HIDDEN, REJECTED_STATUSES, REMOVED_STATUSES, Area, cache,
-                           compute_figures, suppress_villages)
+from cases.figures import (
+    APPROVED_STATUSES,
+    HIDDEN,
+    REJECTED_STATUSES,
+    REMOVED_STATUSES,
+    Area,
+    cache,
+    compute_figures,
+    suppress_villages,
+)
 from cases.models import Appeal, Application
 from cases.operations import file_appeal
 from engine.db import db
@@ -35,9 +44,10 @@ def _fresh_figures():
 @pytest.fixture
 def handful(svc, personas, officers):
     """A handful of cases in several states: rejected, appealed, in review, enrolled."""
-    numbers = {kind: submit(svc, personas[kind]).case_number
-               for kind in ("civil_servant", "rich_decile", "deceased", "not_in_dtsen",
-                            "eligible_head_without_photo")}
+    numbers = {
+        kind: submit(svc, personas[kind]).case_number
+        for kind in ("civil_servant", "rich_decile", "deceased", "not_in_dtsen", "eligible_head_without_photo")
+    }
     file_appeal(svc.engine, numbers["civil_servant"], {"reason": "My husband retired years ago, no pension."})
     db.session.commit()
     number = numbers["eligible_head_without_photo"]
@@ -115,9 +125,11 @@ def _village(name, **counts):
 
 def test_suppression_hides_what_subtraction_would_reveal():
     # One small cell in a column: another village's cell is hidden too, a zero first (shown "<5").
-    villages = [_village("A", approved=20, rejected=2, in_review=9), _village("B", approved=30, rejected=0,
-                                                                             in_review=12),
-                _village("C", approved=25, rejected=11, in_review=7)]
+    villages = [
+        _village("A", approved=20, rejected=2, in_review=9),
+        _village("B", approved=30, rejected=0, in_review=12),
+        _village("C", approved=25, rejected=11, in_review=7),
+    ]
     suppress_villages(villages, 5)
     assert villages[0].rejected == "<5"
     assert villages[1].rejected == "<5"  # the zero, hidden as the complement of A's 2 in the column
@@ -134,8 +146,10 @@ def test_suppression_hides_what_subtraction_would_reveal():
 
 
 def test_suppression_hides_a_larger_count_as_a_star_when_no_zero_is_left():
-    villages = [_village("A", approved=6, rejected=3, in_review=8, removed=5),
-                _village("B", approved=7, rejected=9, in_review=10, removed=6)]
+    villages = [
+        _village("A", approved=6, rejected=3, in_review=8, removed=5),
+        _village("B", approved=7, rejected=9, in_review=10, removed=6),
+    ]
     suppress_villages(villages, 5)
     assert villages[0].rejected == "<5"
     assert villages[0].removed == HIDDEN  # the smallest other count of A's row (5)
@@ -161,9 +175,9 @@ def test_figures_are_cached_for_a_minute(handful, svc, personas):
 
 @pytest.fixture
 def client(ctx):
+    from cases.operations import create_officer
     from tests.helpers import fresh_client
     from tests.integration.test_web import PASSWORD
-    from cases.operations import create_officer
 
     for role in ROLES:
         create_officer(db.session, f"w_{role}", role.title(), [role], None, password=PASSWORD)

@@ -6,6 +6,7 @@ personas file that ``tepat setup`` wrote, ``<case>`` from the last ``tepat submi
 the last ``tepat tasks list`` (that case's task). A comment that starts with a status (``#
 ENROLLED``) is what the command must show. Every ``tepat`` command must exit 0.
 """
+
 import json
 import os
 import re
@@ -32,7 +33,7 @@ def _split_comment(line):
         elif ch in "'\"":
             quote = ch
         elif ch == "#" and (i == 0 or line[i - 1].isspace()):
-            return line[:i].strip(), line[i + 1:].strip()
+            return line[:i].strip(), line[i + 1 :].strip()
     return line.strip(), ""
 
 
@@ -78,13 +79,18 @@ def fresh_app(tmp_path):
             conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     var = tmp_path / "var"
-    app = create_app({
-        "BANSOS_DATABASE_URL": url, "BANSOS_VAR_DIR": str(var), "BANSOS_PHOTO_DIR": str(var / "photos"),
-        "BANSOS_EVIDENCE_DIR": str(var / "evidence"),
-        "BANSOS_IDP_SANDBOX_KEY_FILE": str(var / "idp" / "sandbox-signing-key.json"),
-        "BANSOS_SANDBOX_PHOTO_DIR": str(FACES_DIR), "BANSOS_SCHEDULER_ENABLED": False,
-        "BANSOS_SANDBOX_FAULTS": {},
-    })
+    app = create_app(
+        {
+            "BANSOS_DATABASE_URL": url,
+            "BANSOS_VAR_DIR": str(var),
+            "BANSOS_PHOTO_DIR": str(var / "photos"),
+            "BANSOS_EVIDENCE_DIR": str(var / "evidence"),
+            "BANSOS_IDP_SANDBOX_KEY_FILE": str(var / "idp" / "sandbox-signing-key.json"),
+            "BANSOS_SANDBOX_PHOTO_DIR": str(FACES_DIR),
+            "BANSOS_SCHEDULER_ENABLED": False,
+            "BANSOS_SANDBOX_FAULTS": {},
+        }
+    )
     yield app
     with app.app_context():
         db.session.remove()
@@ -140,8 +146,9 @@ def test_the_readme_walk_runs_as_written(fresh_app):
             found = re.search(rf"^#(\d+)\s+\w+\s+{re.escape(case)}\s", output, re.M) if case else None
             task = found.group(1) if found else None
         if expected:
-            assert re.search(rf"(status: |: ){expected}\b", output), \
+            assert re.search(rf"(status: |: ){expected}\b", output), (
                 f"README step should show {expected}: {line}\n{output}"
+            )
     assert len(seen) == 3
     with fresh_app.app_context():
         statuses = dict(db.session.execute(select(Application.case_number, Application.status)).all())
@@ -167,8 +174,7 @@ def test_empty_lists_say_so_and_times_are_in_wib(ctx, svc, personas):
     create_officer(db.session, "cw_walk", "Walk", ["caseworker"], None, password="a-long-password")
     db.session.commit()
     assert runner.invoke(args=["tasks", "list", "--as", "cw_walk"]).output.strip() == "Tidak ada tugas. / No tasks."
-    assert runner.invoke(args=["incidents", "list"]).output.strip() == \
-        "Tidak ada insiden terbuka. / No open incidents."
+    assert runner.invoke(args=["incidents", "list"]).output.strip() == "Tidak ada insiden terbuka. / No open incidents."
     out = runner.invoke(args=["submit", "--nik", personas["not_in_dtsen"]]).output  # no account: PT Pos
     number = re.search(r"case (TPT-\d{4}-\d{7}): ", out).group(1)
     from cases.models import Application

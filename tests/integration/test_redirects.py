@@ -1,19 +1,43 @@
 """No open redirect: every `next` (officers' sign-in, language switch, the portal's digital-ID sign-in)."""
+
 from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 
-from tests.integration.portal_helpers import officer_logins, portal  # noqa: F401  (fixtures)
-from tests.integration.portal_helpers import enter_code, follow_callback, latest_code, start_sign_in
+from tests.integration.portal_helpers import (  # noqa: F401  (fixtures)
+    enter_code,
+    follow_callback,
+    latest_code,
+    officer_logins,
+    portal,
+    start_sign_in,
+)
 from web.redirects import local_referrer, safe_next
 
 # Raw query-string values (already URL-encoded as an attacker would send them).
 BYPASSES = [
-    "//evil.example", "/%09/evil.example", "/%0d/evil.example", "/%0a/evil.example", "/%0D%0A/evil.example",
-    "%09//evil.example", "/%5Cevil.example", "%5C%5Cevil.example", "/%5C/evil.example", "%2F%2Fevil.example",
-    "https://evil.example", "https:evil.example", "http:/evil.example", "javascript:alert(1)",
-    "%20//evil.example", "/%20/evil.example", "/%00/evil.example", "/%E3%80%80/evil.example",
-    "/%E2%80%8B/evil.example", "///evil.example", "evil.example", "/%7F/evil.example",
+    "//evil.example",
+    "/%09/evil.example",
+    "/%0d/evil.example",
+    "/%0a/evil.example",
+    "/%0D%0A/evil.example",
+    "%09//evil.example",
+    "/%5Cevil.example",
+    "%5C%5Cevil.example",
+    "/%5C/evil.example",
+    "%2F%2Fevil.example",
+    "https://evil.example",
+    "https:evil.example",
+    "http:/evil.example",
+    "javascript:alert(1)",
+    "%20//evil.example",
+    "/%20/evil.example",
+    "/%00/evil.example",
+    "/%E3%80%80/evil.example",
+    "/%E2%80%8B/evil.example",
+    "///evil.example",
+    "evil.example",
+    "/%7F/evil.example",
 ]
 GOOD = ["/inbox", "/cases/TPT-2026-0000001?tab=evidence", "/portal/case#messages"]
 
@@ -47,8 +71,10 @@ def test_officer_sign_in_never_redirects_off_site(portal, officer_logins):
     for raw in BYPASSES:
         page = portal.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
-        response = portal.post(f"/login?next={raw}", data={"username": officer_logins["caseworker"],
-                                                            "password": "correct-horse-battery", "csrf_token": token})
+        response = portal.post(
+            f"/login?next={raw}",
+            data={"username": officer_logins["caseworker"], "password": "correct-horse-battery", "csrf_token": token},
+        )
         if "%00" in raw:  # web/guards.py refuses a NUL anywhere in a request, before any redirect
             assert response.status_code == 400, raw
             continue

@@ -1,4 +1,5 @@
 """Registry photos encoded once on the app's database: the 1:1 handler and the encode-photos command."""
+
 import json
 
 from flask import current_app
@@ -11,8 +12,12 @@ from tests.conftest import faces_or_skip
 def people_with_photos(limit):
     from integrations.sandbox.tables import people
 
-    return db.session.execute(select(people.c.nik, people.c.photo_ref).where(people.c.photo_ref.is_not(None))
-                              .order_by(people.c.nik).limit(limit)).all()
+    return db.session.execute(
+        select(people.c.nik, people.c.photo_ref)
+        .where(people.c.photo_ref.is_not(None))
+        .order_by(people.c.nik)
+        .limit(limit)
+    ).all()
 
 
 def kept_rows():
@@ -32,14 +37,16 @@ def test_the_face_match_handler_encodes_the_registry_photo_once(svc, monkeypatch
     monkeypatch.setattr(svc.integrations, "face", FaceRecognitionMatcher(cache_size=0))
     encoded = []
     real = face_module.face_recognition.face_encodings
-    monkeypatch.setattr(face_module.face_recognition, "face_encodings",
-                        lambda *a, **k: encoded.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        face_module.face_recognition, "face_encodings", lambda *a, **k: encoded.append(1) or real(*a, **k)
+    )
     load_handlers()
     selfie = (faces / photo_ref).read_bytes()
     outcomes = []
     for i in range(3):
-        context = ServiceContext(integrations=svc.integrations, settings={}, photos=svc.photos,
-                                 business_key=f"TPT-R-{i}")
+        context = ServiceContext(
+            integrations=svc.integrations, settings={}, photos=svc.photos, business_key=f"TPT-R-{i}"
+        )
         ref = svc.photos.put(selfie + i.to_bytes(4, "big"))  # a new selfie each time
         result = json.loads(json.dumps(REGISTRY["biometric.face_match"](context, nik=nik, selfie_ref=ref)))
         db.session.commit()
@@ -62,5 +69,9 @@ def test_encode_photos_ahead_of_applications_is_idempotent_and_audited(svc):
     assert {r.nik for r in kept_rows()} == {nik for nik, _ in expected}
     again = runner.invoke(args=["sandbox", "encode-photos", "--limit", "3"], catch_exceptions=False)
     assert "0 registry photos encoded" in again.output and len(kept_rows()) == 3
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "sandbox.encode_photos")) == 2
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "sandbox.encode_photos")
+        )
+        == 2
+    )

@@ -3,6 +3,7 @@
 A test module with an authorization matrix declares `COVERED_ENDPOINTS` (endpoints its matrix requests
 as every role, anonymous included) and may declare `PUBLIC_ENDPOINTS` (open to anyone by design).
 """
+
 import importlib
 import pkgutil
 
@@ -36,8 +37,11 @@ def test_every_route_on_a_district_bound_object_is_in_the_district_scope_matrix(
 
     The applicant portal's routes are the applicant's own case (checked by owner, not district).
     """
-    bound = {rule.endpoint for rule in app.url_map.iter_rules()
-             if set(rule.arguments) & DISTRICT_BOUND_ARGUMENTS and not rule.endpoint.startswith("portal.")}
+    bound = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if set(rule.arguments) & DISTRICT_BOUND_ARGUMENTS and not rule.endpoint.startswith("portal.")
+    }
     scoped = _declared("DISTRICT_SCOPED_ENDPOINTS")
     assert sorted(bound - scoped) == []
     assert sorted(scoped - bound) == [], "declared district-scoped endpoints that no longer exist"

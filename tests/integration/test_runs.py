@@ -4,6 +4,7 @@ Inline the command or the scheduler job runs the chunks in process; with workers
 `workers_mode` fixture: steps deferred, hints recorded) a worker's `execute_chunk` runs them. A chunk
 run again does nothing twice; a failing item is tried again with backoff and then reported.
 """
+
 import pytest
 from sqlalchemy import func, select
 
@@ -14,9 +15,9 @@ from engine.db import db
 from engine.errors import NotAllowed
 from engine.runs import Run, RunItem, create_run, register_kind
 from tests.helpers import case, submit, work
+from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
 from tests.integration.test_web import web  # noqa: F401  (fixture)
 from tests.integration.test_workers import cluster  # noqa: F401  (fixture)
-from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
 from web.runs_exec import execute_chunk, run_in_process
 
 ADMIN = Actor(id="admin", roles=frozenset({"administrator", "supervisor"}))
@@ -77,8 +78,11 @@ def test_a_recheck_run_on_workers_and_a_redelivered_chunk_does_nothing_twice(svc
     # The message again (redelivered after a crash, or the dispatcher's re-sent hint): nothing twice.
     assert execute_chunk(worker, run.id, 1) == "stopped"
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(CaseEvent)
-                             .where(CaseEvent.kind == "recheck_started")) == events == 2
+    assert (
+        db.session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "recheck_started"))
+        == events
+        == 2
+    )
     assert db.session.get(Run, run.id).done == 2
 
 
@@ -88,8 +92,7 @@ def test_a_chunk_cut_short_by_a_crash_is_finished_without_redoing_its_done_items
     worker = _worker(svc)
     first = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.seq == 1))
     # A worker did item 1 and died before the chunk's end: item 1 is done, the chunk is not.
-    from engine.runs import claim_item, mark_item_done
-    from engine.runs import KINDS
+    from engine.runs import KINDS, claim_item, mark_item_done
 
     item = claim_item(db.session, run.id, 1)
     mark_item_done(item, KINDS["recheck"].handle(worker, db.session.get(Run, run.id), first.key))
@@ -134,8 +137,9 @@ def test_a_failing_item_is_tried_again_with_backoff_then_reported(svc, ctx):
 
 
 def test_an_import_run_records_its_tables_and_a_bad_folder_fails_at_once(svc, population, tmp_path, ctx):
-    run = start_import_run(svc.engine, ADMIN, str(population["dir"]), errors_path=str(tmp_path / "errors.xlsx"),
-                           max_delete_share=0.1)
+    run = start_import_run(
+        svc.engine, ADMIN, str(population["dir"]), errors_path=str(tmp_path / "errors.xlsx"), max_delete_share=0.1
+    )
     db.session.commit()
     run_in_process(svc.engine, run.id, wait=True)
     db.session.expire_all()
@@ -198,12 +202,19 @@ def test_the_command_line_leaves_a_run_to_the_workers_and_prints_its_id(svc, pop
     assert execute_chunk(_worker(svc), run_id, 1) == "stopped"
 
 
-COVERED_ENDPOINTS = {"admin.runs", "admin.run", "admin.run_progress", "admin.start_recheck", "admin.cancel_run",
-                     "admin.run_errors"}
+COVERED_ENDPOINTS = {
+    "admin.runs",
+    "admin.run",
+    "admin.run_progress",
+    "admin.start_recheck",
+    "admin.cancel_run",
+    "admin.run_errors",
+}
 
 
-@pytest.mark.parametrize("role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor",
-                                  "administrator"])
+@pytest.mark.parametrize(
+    "role", [None, "caseworker", "appeals_officer", "facilitator", "auditor", "supervisor", "administrator"]
+)
 def test_the_runs_pages_by_role(web, svc, role, population, tmp_path):
     from tests.integration.test_web import login, post
 
@@ -214,22 +225,34 @@ def test_the_runs_pages_by_role(web, svc, role, population, tmp_path):
     db.session.commit()
     if role is not None:
         assert login(web, f"w_{role}").status_code == 302
+
     def status(path):
         response = web.get(path)
         response.close()  # the workbook is streamed from its file
         return response.status_code
 
-    get = {path: status(path) for path in (
-        "/admin/runs", f"/admin/runs/{rechecking.id}", f"/admin/runs/{rechecking.id}/progress",
-        f"/admin/runs/{imported.id}", f"/admin/runs/{imported.id}/errors.xlsx")}
+    get = {
+        path: status(path)
+        for path in (
+            "/admin/runs",
+            f"/admin/runs/{rechecking.id}",
+            f"/admin/runs/{rechecking.id}/progress",
+            f"/admin/runs/{imported.id}",
+            f"/admin/runs/{imported.id}/errors.xlsx",
+        )
+    }
     if role is None:
         assert set(get.values()) == {302}
         assert web.post("/admin/runs/recheck").status_code in (302, 400)
         return
     readers = {"auditor": 200, "supervisor": 200, "administrator": 200}
     expected = readers.get(role, 403)
-    assert get["/admin/runs"] == get[f"/admin/runs/{rechecking.id}"] == get[f"/admin/runs/{rechecking.id}/progress"] \
+    assert (
+        get["/admin/runs"]
+        == get[f"/admin/runs/{rechecking.id}"]
+        == get[f"/admin/runs/{rechecking.id}/progress"]
         == expected
+    )
     assert get[f"/admin/runs/{imported.id}"] == {"supervisor": 404}.get(role, expected)  # imports: not theirs
     assert get[f"/admin/runs/{imported.id}/errors.xlsx"] == {"administrator": 200}.get(role, 403)
     started = post(web, "/admin/runs/recheck")
@@ -281,8 +304,11 @@ def test_a_recheck_run_on_real_workers_with_its_hints_lost(svc, enrolled, cluste
     run = db.session.get(Run, run.id)
     assert (run.status, run.done, run.failed) == ("done", 2, 0), cluster.logs()
     for app in enrolled:
-        events = db.session.scalar(select(func.count()).select_from(CaseEvent).where(
-            CaseEvent.application_id == app.id, CaseEvent.kind == "recheck_started"))
+        events = db.session.scalar(
+            select(func.count())
+            .select_from(CaseEvent)
+            .where(CaseEvent.application_id == app.id, CaseEvent.kind == "recheck_started")
+        )
         assert events == 1
 
 

@@ -1,4 +1,5 @@
 """Officers' case search (/search): NIK or family card, case number, name prefix; district limits; audit."""
+
 import re
 
 import pytest
@@ -38,8 +39,9 @@ def _far_officer(district):
 
 def _searches():
     db.session.expire_all()
-    return db.session.scalars(select(AuditEntry).where(AuditEntry.action == "case.search")
-                              .order_by(AuditEntry.id)).all()
+    return db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "case.search").order_by(AuditEntry.id)
+    ).all()
 
 
 def search(client, q, page=None):
@@ -134,12 +136,23 @@ def test_every_search_is_audited_with_the_nik_masked(client, svc, personas):
 def test_name_search_pages_and_caps_its_count(client, svc, personas):
     app = case(submit(svc, personas["not_in_dtsen"]).case_number)
     # Many families of one name: the count stops at COUNT_CAP and pages are read in index order.
-    db.session.add_all([Application(nik=f"35100101010{i:05d}", case_number=f"TPT-2026-9{i:06d}",
-                                    applicant_name=f"Sulastri Uji {i:04d}", district_code=app.district_code,
-                                    consent_version="2025-01") for i in range(COUNT_CAP + 5)])
+    db.session.add_all(
+        [
+            Application(
+                nik=f"35100101010{i:05d}",
+                case_number=f"TPT-2026-9{i:06d}",
+                applicant_name=f"Sulastri Uji {i:04d}",
+                district_code=app.district_code,
+                consent_version="2025-01",
+            )
+            for i in range(COUNT_CAP + 5)
+        ]
+    )
     db.session.commit()
-    assert db.session.scalar(select(Application.name_key).where(Application.case_number == "TPT-2026-9000000")) \
+    assert (
+        db.session.scalar(select(Application.name_key).where(Application.case_number == "TPT-2026-9000000"))
         == "sulastri uji 0000"
+    )
     login(client, "s_supervisor")
     html = search(client, "SULASTRI  uji")
     assert "Ditemukan lebih dari 1000 kasus" in html

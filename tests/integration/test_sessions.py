@@ -1,5 +1,6 @@
 """Officer sessions end on the server: sign-out, password change or reset and deactivation sign out every
 copy of the session cookie (web/auth.py checks the officer's session epoch on each request)."""
+
 import re
 from contextlib import ExitStack
 
@@ -33,8 +34,7 @@ def csrf_of(client, path="/login"):
 def signed_in(username, password=PASSWORD):
     """A new browser signed in as `username` (the caller closes it)."""
     client = BROWSERS.enter_context(fresh_client())
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": csrf_of(client)})
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_of(client)})
     assert response.status_code == 302
     return client
 
@@ -76,8 +76,14 @@ def test_a_password_reset_ends_every_session_of_the_officer(officers):
     browser = signed_in("s_worker")
     thief = copy_of(browser)
     admin = signed_in("s_admin")
-    assert post(admin, f"/admin/officers/{officer_id('s_worker')}/password",
-                {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}).status_code == 302
+    assert (
+        post(
+            admin,
+            f"/admin/officers/{officer_id('s_worker')}/password",
+            {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+        ).status_code
+        == 302
+    )
     assert not is_signed_in(browser) and not is_signed_in(thief)
     assert is_signed_in(admin)
 
@@ -86,8 +92,11 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_the_current_one(off
     browser = signed_in("s_worker")
     thief = copy_of(browser)
     other = signed_in("s_worker")
-    response = post(other, "/profile/password", {"current_password": PASSWORD, "password": NEW_PASSWORD,
-                                                 "password_confirm": NEW_PASSWORD})
+    response = post(
+        other,
+        "/profile/password",
+        {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     assert is_signed_in(other)
     assert not is_signed_in(browser) and not is_signed_in(thief)

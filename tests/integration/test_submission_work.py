@@ -5,6 +5,7 @@ registry, the case row written four times, evidence rows one INSERT each, the pr
 empty and then updated. These tests count the SQL statements of one real submission (real engine,
 real sandbox registry, on the test database) with a SQLAlchemy ``before_cursor_execute`` event.
 """
+
 import re
 from contextlib import contextmanager
 
@@ -16,8 +17,16 @@ from engine.models import ProcessInstance
 from integrations.sandbox.tables import people
 from tests.helpers import case, submit
 
-REGISTRY_TABLES = ("sandbox_people", "sandbox_households", "sandbox_dtsen", "sandbox_bpjs_health",
-                   "sandbox_bpjs_employment", "sandbox_assets", "sandbox_company_roles", "sandbox_civil_service")
+REGISTRY_TABLES = (
+    "sandbox_people",
+    "sandbox_households",
+    "sandbox_dtsen",
+    "sandbox_bpjs_health",
+    "sandbox_bpjs_employment",
+    "sandbox_assets",
+    "sandbox_company_roles",
+    "sandbox_civil_service",
+)
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|SAVEPOINT)\b", re.I)
 
 
@@ -56,7 +65,8 @@ def test_household_look_ups_are_one_query_per_registry_whatever_the_family_size(
     # The same answers, in the order asked, as the person-by-person look-up gives.
     assert [r.nik for r in wages] == niks and [r.nik for r in categories] == niks
     assert [(r.member, r.monthly_wage) for r in wages] == [
-        (r.member, r.monthly_wage) for r in (employment.lookup(n) for n in niks)]
+        (r.member, r.monthly_wage) for r in (employment.lookup(n) for n in niks)
+    ]
     assert [r.category for r in categories] == [civil_service.lookup(n).category for n in niks]
 
 
@@ -85,8 +95,16 @@ def test_one_submission_sends_few_statements_and_writes_each_row_once(svc, perso
     assert len(household) >= 3
     # The case row: one INSERT (it claims the NIK and gives the id), one UPDATE with everything else.
     assert len([s for s in sent if s.startswith("INSERT INTO applications")]) == 1
-    assert len([s for s in sent if s.startswith("UPDATE applications SET") and "WHERE 0 = 1" not in s
-                and "WHERE false" not in s]) == 1, [s[:80] for s in sent if s.startswith("UPDATE applications")]
+    assert (
+        len(
+            [
+                s
+                for s in sent
+                if s.startswith("UPDATE applications SET") and "WHERE 0 = 1" not in s and "WHERE false" not in s
+            ]
+        )
+        == 1
+    ), [s[:80] for s in sent if s.startswith("UPDATE applications")]
     # The engine state is inserted once, whole, and not updated afterwards.
     assert len([s for s in sent if s.startswith("INSERT INTO process_instances")]) == 1
     assert not [s for s in sent if s.startswith("UPDATE process_instances")]
@@ -139,8 +157,15 @@ def test_a_submission_racing_an_uncommitted_one_for_the_same_nik_waits_then_is_r
         pytest.skip("PostgreSQL only: on SQLite the first writer holds the database's write lock, one at a time")
     nik = personas["not_in_dtsen"]
     first = Session(db.engine)
-    row = Application(nik=nik, active_nik=nik, district_code=nik[4:6], channel="self", consent_version="v1",
-                      status="SUBMITTED", case_number="TPT-RACE-1")
+    row = Application(
+        nik=nik,
+        active_nik=nik,
+        district_code=nik[4:6],
+        channel="self",
+        consent_version="v1",
+        status="SUBMITTED",
+        case_number="TPT-RACE-1",
+    )
     first.add(row)
     first.flush()  # holds the NIK, uncommitted
     outcome = {}
@@ -180,8 +205,10 @@ def test_a_version_deployed_by_another_process_is_used_by_the_next_submission(sv
     with statements() as sent:
         second = case(submit(svc, personas["eligible_family_with_children"]).case_number)
     assert not [s for s in sent if s.startswith("SELECT") and "process_versions" in s], sent
-    assert db.session.get(ProcessInstance, second.instance_id).version_id == \
-        db.session.get(ProcessInstance, first.instance_id).version_id
+    assert (
+        db.session.get(ProcessInstance, second.instance_id).version_id
+        == db.session.get(ProcessInstance, first.instance_id).version_id
+    )
     # Another process (its own connection and engine, not this engine) deploys a new version.
     files = dict(svc.engine.version_files(db.session.get(ProcessInstance, first.instance_id).version))
     name = next(n for n in files if n.endswith("eligibility.dmn"))
@@ -193,7 +220,10 @@ def test_a_version_deployed_by_another_process_is_used_by_the_next_submission(sv
     assert svc.engine.remembered_version("application").id != newest  # this engine has not seen it
     third = case(submit(svc, personas["not_in_dtsen"]).case_number)
     assert db.session.get(ProcessInstance, third.instance_id).version_id == newest
-    assert "<!-- elsewhere -->" in svc.engine.version_files(db.session.get(ProcessInstance, third.instance_id).version)[name]
+    assert (
+        "<!-- elsewhere -->"
+        in svc.engine.version_files(db.session.get(ProcessInstance, third.instance_id).version)[name]
+    )
     assert third.rule_version != first.rule_version
     assert svc.engine.remembered_version("application").id == newest
 
@@ -213,7 +243,9 @@ def test_a_notice_with_a_used_idempotency_key_is_stored_once_and_answers_the_fir
     assert again == first
     db.session.commit()
     assert notifier.send(nik, "SMS", "decision_approve", {"case_number": "TPT-X"}, idempotency_key="perf10:k1") == first
-    assert db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.idempotency_key == "perf10:k1")) == 1
+    assert (
+        db.session.scalar(select(func.count()).select_from(outbox).where(outbox.c.idempotency_key == "perf10:k1")) == 1
+    )
     # With a fault injected for the recipient the call still goes through the fault check first.
     svc.integrations.faults.inject("notify", nik, "timeout")
     with pytest.raises(IntegrationTimeout):

@@ -4,8 +4,9 @@ The households below are written as the civil registry answers them (the case's 
 evidence); the amounts are the settings' (BANSOS_BENEFITS, the domain's figures), computed by hand in
 the comments.
 """
+
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask import current_app
@@ -21,7 +22,7 @@ from engine.db import db
 from tests.helpers import fresh_client
 from tests.integration.test_web import PASSWORD, ROLES, login
 
-DECIDED = datetime(2026, 6, 1, 3, 0, tzinfo=timezone.utc)
+DECIDED = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
 EVERYWHERE = Actor(id="t", roles=frozenset({"administrator"}), regions=None, name="t")
 
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py).
@@ -29,21 +30,46 @@ COVERED_ENDPOINTS = {"reports.targeting", "reports.targeting_xlsx"}
 
 
 def person(nik, birth, alive=True, **extra):
-    return {"nik": nik, "name": "X", "relation": "other", "sex": "F", "birth_date": birth, "alive": alive,
-            "disability": False, "pregnant": False, "school_level": None, **extra}
+    return {
+        "nik": nik,
+        "name": "X",
+        "relation": "other",
+        "sex": "F",
+        "birth_date": birth,
+        "alive": alive,
+        "disability": False,
+        "pregnant": False,
+        "school_level": None,
+        **extra,
+    }
 
 
 def _case(n, district, status, reasons=(), programmes=(), household=None, benefits=None, older=None):
-    app = Application(nik=f"35100{n:011d}", consent_version="v1", district_code=district, status=status,
-                      reasons=[r if isinstance(r, dict) else {"code": r, "effect": "reject"} for r in reasons],
-                      programmes=list(programmes), benefits=benefits, decided_at=DECIDED,
-                      case_number=f"T-{n}", decision="approve" if status == "ENROLLED" else "reject")
+    app = Application(
+        nik=f"35100{n:011d}",
+        consent_version="v1",
+        district_code=district,
+        status=status,
+        reasons=[r if isinstance(r, dict) else {"code": r, "effect": "reject"} for r in reasons],
+        programmes=list(programmes),
+        benefits=benefits,
+        decided_at=DECIDED,
+        case_number=f"T-{n}",
+        decision="approve" if status == "ENROLLED" else "reject",
+    )
     db.session.add(app)
     db.session.flush()
     for members in (older, household):
         if members is not None:
-            db.session.add(EvidenceRecord(application_id=app.id, source="civil_registry", operator="civil_registry",
-                                          checked_at=DECIDED, value={"nik": app.nik, "household": members}))
+            db.session.add(
+                EvidenceRecord(
+                    application_id=app.id,
+                    source="civil_registry",
+                    operator="civil_registry",
+                    checked_at=DECIDED,
+                    value={"nik": app.nik, "household": members},
+                )
+            )
     return app
 
 
@@ -53,28 +79,74 @@ def world(svc):
     # A (01): deceased applicant AND wage above UMK. Living: spouse, three children aged 4, 3, 2 (PKH caps
     # young children at 2: 2 x 3,000,000) and a primary-school child (900,000); BPNT 12 x 200,000.
     # Cash 6,000,000 + 900,000 + 2,400,000 = 9,300,000; PBI 5 living x 42,000 x 12 = 2,520,000.
-    _case(1, "01", "REJECTED", ["DECEASED", "WAGE_ABOVE_MINIMUM"], ["PKH", "BPNT", "PBI"], [
-        person("a1", "1950-01-01", alive=False), person("a2", "1980-05-05"), person("a3", "2022-01-01"),
-        person("a4", "2023-01-01"), person("a5", "2024-01-01"), person("a6", "2017-03-03", school_level="SD")],
-        older=[person("a1", "1950-01-01"), person("a7", "2010-01-01", school_level="SMA")])  # an older answer
+    _case(
+        1,
+        "01",
+        "REJECTED",
+        ["DECEASED", "WAGE_ABOVE_MINIMUM"],
+        ["PKH", "BPNT", "PBI"],
+        [
+            person("a1", "1950-01-01", alive=False),
+            person("a2", "1980-05-05"),
+            person("a3", "2022-01-01"),
+            person("a4", "2023-01-01"),
+            person("a5", "2024-01-01"),
+            person("a6", "2017-03-03", school_level="SD"),
+        ],
+        older=[person("a1", "1950-01-01"), person("a7", "2010-01-01", school_level="SMA")],
+    )  # an older answer
     # B (01): decile 7, no programme: would have been paid Rp0.
-    _case(2, "01", "CLOSED_REJECTED", ["DECILE_ABOVE_CUTOFF"], [], [person("b1", "1970-01-01"),
-                                                                    person("b2", "2020-01-01")])
+    _case(
+        2,
+        "01",
+        "CLOSED_REJECTED",
+        ["DECILE_ABOVE_CUTOFF"],
+        [],
+        [person("b1", "1970-01-01"), person("b2", "2020-01-01")],
+    )
     # G (01): removed after enrolment for a car. Senior-secondary child 2,000,000 + BPNT 2,400,000 = 4,400,000;
     # PBI 2 x 42,000 x 12 = 1,008,000.
-    _case(3, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], [
-        person("g1", "1975-01-01"), person("g2", "2009-01-01", school_level="SMA")])
+    _case(
+        3,
+        "01",
+        "REMOVED",
+        ["FOUR_WHEEL_VEHICLE"],
+        ["PKH", "BPNT", "PBI"],
+        [person("g1", "1975-01-01"), person("g2", "2009-01-01", school_level="SMA")],
+    )
     # C (02): civil-servant household. Elderly 86 (2,400,000), disabled adult (2,400,000), pregnant
     # (3,000,000), BPNT 2,400,000 = 10,200,000; PBI 3 x 504,000 = 1,512,000.
-    _case(4, "02", "REJECTED", ["CIVIL_SERVANT_HOUSEHOLD"], ["PKH", "BPNT", "PBI"], [
-        person("c1", "1940-01-01"), person("c2", "1975-01-01", disability=True),
-        person("c3", "1995-01-01", pregnant=True)])
+    _case(
+        4,
+        "02",
+        "REJECTED",
+        ["CIVIL_SERVANT_HOUSEHOLD"],
+        ["PKH", "BPNT", "PBI"],
+        [
+            person("c1", "1940-01-01"),
+            person("c2", "1975-01-01", disability=True),
+            person("c3", "1995-01-01", pregnant=True),
+        ],
+    )
     # D (02): an officer's rejection as a duplicate; decile 5: PBI only, 2 x 504,000 = 1,008,000, no cash.
-    _case(5, "02", "REJECTED", [{"code": "DUPLICATE", "by": "officer"}], ["PBI"], [
-        person("d1", "1960-01-01"), person("d2", "1961-01-01")])
+    _case(
+        5,
+        "02",
+        "REJECTED",
+        [{"code": "DUPLICATE", "by": "officer"}],
+        ["PBI"],
+        [person("d1", "1960-01-01"), person("d2", "1961-01-01")],
+    )
     # E (01): enrolled: 5,000,000 cash and 84,000 a month of PBI premium (1,008,000 a year).
-    _case(6, "01", "ENROLLED", [], ["PKH", "PBI"], [person("e1", "1980-01-01")],
-          benefits={"annual_cash_total": 5_000_000, "pbi_premium_monthly": 84_000})
+    _case(
+        6,
+        "01",
+        "ENROLLED",
+        [],
+        ["PKH", "PBI"],
+        [person("e1", "1980-01-01")],
+        benefits={"annual_cash_total": 5_000_000, "pbi_premium_monthly": 84_000},
+    )
     # F (01): still in review: not counted.
     _case(7, "01", "IN_REVIEW", ["DECEASED"], ["PKH"], [person("f1", "1980-01-01")])
     db.session.commit()
@@ -96,14 +168,21 @@ def test_savings_equal_the_hand_computed_case(world):
     assert (g["assets"].families, g["assets"].cash, g["assets"].pbi) == (1, 4_400_000, 1_008_000)
     assert (g["civil_servant"].families, g["duplicate"].families, g["other"].families) == (0, 0, 0)
     # Any ground: A once (not twice), B, G.
-    assert (d01.excluded.families, d01.excluded.cash, d01.excluded.pbi, d01.excluded.zero) == \
-        (3, 13_700_000, 3_528_000, 1)
+    assert (d01.excluded.families, d01.excluded.cash, d01.excluded.pbi, d01.excluded.zero) == (
+        3,
+        13_700_000,
+        3_528_000,
+        1,
+    )
     assert (d01.included.families, d01.included.cash, d01.included.pbi) == (1, 5_000_000, 1_008_000)
     g = d02.grounds
-    assert (g["civil_servant"].families, g["civil_servant"].cash, g["civil_servant"].pbi) == \
-        (1, 10_200_000, 1_512_000)
-    assert (g["duplicate"].families, g["duplicate"].cash, g["duplicate"].pbi, g["duplicate"].zero) == \
-        (1, 0, 1_008_000, 0)
+    assert (g["civil_servant"].families, g["civil_servant"].cash, g["civil_servant"].pbi) == (1, 10_200_000, 1_512_000)
+    assert (g["duplicate"].families, g["duplicate"].cash, g["duplicate"].pbi, g["duplicate"].zero) == (
+        1,
+        0,
+        1_008_000,
+        0,
+    )
     assert (d02.excluded.families, d02.excluded.total, d02.included.families) == (2, 12_720_000, 0)
     t = report.total
     assert (t.excluded.families, t.excluded.total, t.excluded.zero) == (5, 29_948_000, 1)
@@ -115,8 +194,11 @@ def test_savings_equal_the_hand_computed_case(world):
 def test_an_officer_of_one_district_sees_only_it(world):
     report = _report(["02"])
     assert [d.code for d in report.districts] == ["02"]
-    assert (report.total.excluded.families, report.total.excluded.total, report.total.included.families) == \
-        (2, 12_720_000, 0)
+    assert (report.total.excluded.families, report.total.excluded.total, report.total.included.families) == (
+        2,
+        12_720_000,
+        0,
+    )
 
 
 @pytest.fixture
@@ -169,13 +251,16 @@ def test_a_supervisor_of_district_02_does_not_see_district_01(web):
 
 def test_cli_prints_the_report_and_writes_the_workbook(world, tmp_path):
     out = tmp_path / "t.xlsx"
-    result = current_app.test_cli_runner().invoke(args=["report", "targeting", "--xlsx", str(out)],
-                                                  catch_exceptions=False)
+    result = current_app.test_cli_runner().invoke(
+        args=["report", "targeting", "--xlsx", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "29,948,000" in result.output and "Cara menghitung" in result.output
     sheet = load_workbook(out).active
-    assert any(r[2] == "Pengecualian: Meninggal dunia" and r[0] == "01" and r[3] == 1 and r[6] == 11_820_000
-               for r in sheet.iter_rows(values_only=True))
+    assert any(
+        r[2] == "Pengecualian: Meninggal dunia" and r[0] == "01" and r[3] == 1 and r[6] == 11_820_000
+        for r in sheet.iter_rows(values_only=True)
+    )
 
 
 def test_cases_decided_by_the_engine_land_under_their_grounds(svc, personas, officers):
@@ -192,14 +277,21 @@ def test_cases_decided_by_the_engine_land_under_their_grounds(svc, personas, off
     assert case(enrolled).status == "ENROLLED"
     expected_grounds, expected_total = {}, 0
     from cases.targeting import grounds_of
+
     for number in numbers.values():
         app = case(number)
         assert app.status == "REJECTED"
-        household = db.session.execute(select(EvidenceRecord.value).where(
-            EvidenceRecord.application_id == app.id, EvidenceRecord.source == "civil_registry")
-            .order_by(EvidenceRecord.id.desc()).limit(1)).scalar_one()["household"]
-        amounts = calculate(household, app.programmes, benefits, today=app.decided_at.date()) if app.programmes \
+        household = db.session.execute(
+            select(EvidenceRecord.value)
+            .where(EvidenceRecord.application_id == app.id, EvidenceRecord.source == "civil_registry")
+            .order_by(EvidenceRecord.id.desc())
+            .limit(1)
+        ).scalar_one()["household"]
+        amounts = (
+            calculate(household, app.programmes, benefits, today=app.decided_at.date())
+            if app.programmes
             else {"annual_cash_total": 0, "pbi_premium_monthly": 0}
+        )
         amount = amounts["annual_cash_total"] + 12 * amounts["pbi_premium_monthly"]
         expected_total += amount
         for key in grounds_of(app.reasons):
@@ -224,6 +316,7 @@ def test_the_cached_report_is_recomputed_when_a_case_changes(world):
     app = db.session.execute(select(Application).where(Application.case_number == "T-7")).scalar_one()
     app.status, app.decided_at = "REJECTED", DECIDED
     from engine.db import utcnow
+
     app.updated_at = utcnow()
     db.session.commit()
     again = cache.get(db.session, EVERYWHERE, benefits)
@@ -243,23 +336,45 @@ def test_a_removed_family_counts_with_the_household_its_removal_saw_not_a_later_
     version = svc.engine.latest_version("recheck")
     seen = [person("h1", "1975-01-01"), person("h2", "2009-01-01", school_level="SMA")]
     removed = _case(8, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], seen)
-    decision_evidence = db.session.scalars(select(EvidenceRecord.id).where(
-        EvidenceRecord.application_id == removed.id)).one()
-    later = EvidenceRecord(application_id=removed.id, source="civil_registry", operator="civil_registry",
-                           checked_at=datetime(2026, 9, 1, tzinfo=timezone.utc),
-                           value={"nik": removed.nik, "household": [person("h1", "1975-01-01")]})
-    other = _case(9, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"],
-                  [person("i1", "1975-01-01")], older=seen)
+    decision_evidence = db.session.scalars(
+        select(EvidenceRecord.id).where(EvidenceRecord.application_id == removed.id)
+    ).one()
+    later = EvidenceRecord(
+        application_id=removed.id,
+        source="civil_registry",
+        operator="civil_registry",
+        checked_at=datetime(2026, 9, 1, tzinfo=UTC),
+        value={"nik": removed.nik, "household": [person("h1", "1975-01-01")]},
+    )
+    other = _case(
+        9, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], [person("i1", "1975-01-01")], older=seen
+    )
     db.session.add(later)
     for app, evidence in ((removed, [{"id": decision_evidence, "source": "civil_registry"}]), (other, [])):
-        instance = ProcessInstance(version_id=version.id, business_key=app.case_number, status="completed",
-                                   state_json="{}", serializer_version="1")
+        instance = ProcessInstance(
+            version_id=version.id,
+            business_key=app.case_number,
+            status="completed",
+            state_json="{}",
+            serializer_version="1",
+        )
         db.session.add(instance)
         db.session.flush()
-        db.session.add(Recheck(application_id=app.id, instance_id=instance.id, outcome="exclude",
-                               explanation=[{"criterion": "DECEASED", "outcome": "pass", "evidence": evidence},
-                                            {"criterion": "FOUR_WHEEL_VEHICLE", "outcome": "fail",
-                                             "evidence": [{"id": 10 ** 9, "source": "assets"}]}]))
+        db.session.add(
+            Recheck(
+                application_id=app.id,
+                instance_id=instance.id,
+                outcome="exclude",
+                explanation=[
+                    {"criterion": "DECEASED", "outcome": "pass", "evidence": evidence},
+                    {
+                        "criterion": "FOUR_WHEEL_VEHICLE",
+                        "outcome": "fail",
+                        "evidence": [{"id": 10**9, "source": "assets"}],
+                    },
+                ],
+            )
+        )
     db.session.commit()
     assert later.id > decision_evidence  # the later answer is the newest
     g = _report().total.grounds["assets"]

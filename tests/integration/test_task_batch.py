@@ -1,13 +1,14 @@
 """Many tasks at once: supervisors reassign and approve a selection; each task checked and audited alone."""
+
 import re
 
 import pytest
 from sqlalchemy import select
 
 from cases.audit import AuditEntry
+from cases.models import Officer
 from cases.operations import create_officer
 from cases.taskbatch import approve_many, officers_for, reassign_many
-from cases.models import Officer
 from engine.db import db
 from tests.helpers import case, fresh_client, open_task, submit, work
 
@@ -72,18 +73,22 @@ def test_batch_pages_list_each_outcome_and_audit_the_batch(svc, officers, two_ap
         html = client.get("/desk/approvals").get_data(as_text=True)
         assert f'name="task_ids" value="{ids[0]}" form="batch"' in html and 'id="batch-approve"' in html
         token = _csrf(client, "/desk/approvals")
-        response = client.post("/tasks/batch", data={"action": "approve", "task_ids": [str(i) for i in ids],
-                                                     "back": "approvals", "csrf_token": token})
+        response = client.post(
+            "/tasks/batch",
+            data={"action": "approve", "task_ids": [str(i) for i in ids], "back": "approvals", "csrf_token": token},
+        )
         page = response.get_data(as_text=True)
         assert response.status_code == 200 and "2 tugas disetujui, 0 ditolak" in page
         assert f'id="result-{ids[0]}" class=""' in page
-        refused = client.post("/tasks/batch", data={"action": "approve", "task_ids": [str(i) for i in ids],
-                                                    "csrf_token": token}).get_data(as_text=True)
+        refused = client.post(
+            "/tasks/batch", data={"action": "approve", "task_ids": [str(i) for i in ids], "csrf_token": token}
+        ).get_data(as_text=True)
         assert refused.count("table-danger") == 2 and "0 tugas disetujui, 2 ditolak" in refused
         empty = client.post("/tasks/batch", data={"action": "approve", "csrf_token": token})
         assert empty.status_code == 400 and "Pilih setidaknya satu tugas." in empty.get_data(as_text=True)
-        stranger = client.post("/tasks/batch", data={"action": "reassign", "to": "nobody", "task_ids": "1",
-                                                     "csrf_token": token})
+        stranger = client.post(
+            "/tasks/batch", data={"action": "reassign", "to": "nobody", "task_ids": "1", "csrf_token": token}
+        )
         assert stranger.status_code == 400
     assert open_task(first, "approve") is None and open_task(second, "approve") is None
     batches = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "task.batch_approve")).all()
@@ -97,8 +102,10 @@ def test_caseworkers_may_not_run_batches(svc, officers):
     with fresh_client() as client:
         client.post("/login", data={"username": "b_cw", "password": PASSWORD, "csrf_token": _csrf(client, "/login")})
         token = _csrf(client, "/inbox")
-        assert client.post("/tasks/batch", data={"action": "approve", "task_ids": "1",
-                                                 "csrf_token": token}).status_code == 403
+        assert (
+            client.post("/tasks/batch", data={"action": "approve", "task_ids": "1", "csrf_token": token}).status_code
+            == 403
+        )
 
 
 def test_a_refused_reassignment_is_audited_per_task(svc, personas, officers):
@@ -112,9 +119,20 @@ def test_a_refused_reassignment_is_audited_per_task(svc, personas, officers):
         html = client.get("/inbox").get_data(as_text=True)
         row = re.search(rf'<tr class="[^"]*" id="task-{task.id}">.*?</tr>', html, re.S).group(0)
         assert '<option value="cw1">' in row and '<option value="cw_far">' not in row
-        page = client.post("/tasks/batch", data={"action": "reassign", "to": "cw_far", "task_ids": str(task.id),
-                                                 "csrf_token": _csrf(client, "/inbox")}).get_data(as_text=True)
+        page = client.post(
+            "/tasks/batch",
+            data={
+                "action": "reassign",
+                "to": "cw_far",
+                "task_ids": str(task.id),
+                "csrf_token": _csrf(client, "/inbox"),
+            },
+        ).get_data(as_text=True)
         assert "cw_far tidak boleh mengambil tugas ini" in page
     [refusal] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "task.refused")).all()
-    assert (refusal.target_id, refusal.detail["code"], refusal.detail["target"]) == (str(task.id), "NOT_ALLOWED", "cw_far")
+    assert (refusal.target_id, refusal.detail["code"], refusal.detail["target"]) == (
+        str(task.id),
+        "NOT_ALLOWED",
+        "cw_far",
+    )
     assert open_task(number, "review").assignee is None

@@ -1,4 +1,5 @@
 """Instances whose wake keeps failing are pushed back, then become incidents; they never starve the others."""
+
 from datetime import timedelta
 
 import pytest
@@ -8,8 +9,8 @@ from sqlalchemy import func, insert, select
 from engine.core import Actor
 from engine.db import db, utcnow
 from engine.errors import IncidentNotSkippable
-from engine.scope import OutOfScope
 from engine.models import Incident, ProcessInstance
+from engine.scope import OutOfScope
 from engine.spec import SERIALIZER_VERSION
 from engine.wakes import WAKE_BPMN_ID, wake_backoff_seconds
 from tests.helpers import case, later, submit
@@ -26,12 +27,25 @@ def _healthy_and_broken(svc, personas):
     number = submit(svc, personas["rich_decile"]).case_number
     healthy = db.session.get(ProcessInstance, case(number).instance_id)
     now = utcnow()
-    db.session.execute(insert(ProcessInstance), [
-        {"version_id": healthy.version_id, "business_key": f"BROKEN-{i:03d}", "region": "01",
-         "status": "waiting", "state_json": '{"broken": true}', "serializer_version": SERIALIZER_VERSION,
-         "wake_at": healthy.wake_at - timedelta(days=1), "lock_version": 0, "wake_failures": 0,
-         "created_at": now, "updated_at": now}
-        for i in range(BROKEN)])
+    db.session.execute(
+        insert(ProcessInstance),
+        [
+            {
+                "version_id": healthy.version_id,
+                "business_key": f"BROKEN-{i:03d}",
+                "region": "01",
+                "status": "waiting",
+                "state_json": '{"broken": true}',
+                "serializer_version": SERIALIZER_VERSION,
+                "wake_at": healthy.wake_at - timedelta(days=1),
+                "lock_version": 0,
+                "wake_failures": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(BROKEN)
+        ],
+    )
     db.session.commit()
     return number
 
@@ -41,8 +55,7 @@ def _broken():
     return db.session.scalars(select(ProcessInstance).where(ProcessInstance.business_key.like("BROKEN-%"))).all()
 
 
-def test_a_healthy_timer_fires_in_one_run_and_failing_wakes_back_off_then_become_incidents(
-        svc, personas, monkeypatch):
+def test_a_healthy_timer_fires_in_one_run_and_failing_wakes_back_off_then_become_incidents(svc, personas, monkeypatch):
     app = current_app._get_current_object()
     settings = svc.engine.settings
     monkeypatch.setitem(settings, "BANSOS_WAKE_MAX_FAILURES", 3)  # the default is 5; fewer runs here
@@ -55,8 +68,9 @@ def test_a_healthy_timer_fires_in_one_run_and_failing_wakes_back_off_then_become
         broken = _broken()
         assert len(broken) == BROKEN and {b.wake_failures for b in broken} == {1}
         first = wake_backoff_seconds(settings, 1)
-        assert all(started + timedelta(seconds=first) <= b.wake_at <= utcnow() + timedelta(seconds=first)
-                   for b in broken)
+        assert all(
+            started + timedelta(seconds=first) <= b.wake_at <= utcnow() + timedelta(seconds=first) for b in broken
+        )
         assert run_due(app).woken == 0  # pushed back: not due again in the same minute
         assert {b.wake_failures for b in _broken()} == {1}
     for failures in range(2, bound + 1):  # each run a day later, past any backoff
@@ -112,8 +126,10 @@ def test_a_bounded_run_stops_and_timers_fire_handles_every_due_instance(svc, per
         assert "1 instance(s) woken" in result.output
         assert f"failed to wake: {BROKEN - 40}" in result.output
     assert case(number).status == "CLOSED_REJECTED"
-    assert db.session.scalar(select(func.count()).select_from(ProcessInstance)
-                             .where(ProcessInstance.wake_failures == 1)) == BROKEN
+    assert (
+        db.session.scalar(select(func.count()).select_from(ProcessInstance).where(ProcessInstance.wake_failures == 1))
+        == BROKEN
+    )
 
 
 def test_a_successful_wake_clears_the_failure_count(svc, personas):

@@ -1,4 +1,5 @@
 """Officers' web: sign-in and lock-out, CSRF, headers, translations, the authorization matrix, task forms."""
+
 import re
 
 import pytest
@@ -53,8 +54,9 @@ def test_sign_in_lock_out_and_sign_out(web):
 
 def test_open_redirect_after_login_is_ignored(web):
     token = csrf_of(web)
-    response = web.post("/login?next=//evil.example/x", data={"username": "w_caseworker", "password": PASSWORD,
-                                                             "csrf_token": token})
+    response = web.post(
+        "/login?next=//evil.example/x", data={"username": "w_caseworker", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
 
 
@@ -88,21 +90,51 @@ def _expected(role, route):
     workers = {"caseworker", "supervisor", "appeals_officer"}
     if role is None:
         return {302} if route[0] == "GET" else {302, 400}
-    allowed = {"inbox": workers, "case": readers, "photo": workers, "claim": workers,
-               "unclaim": workers, "reassign": {"supervisor", "administrator"}, "complete": workers,
-               "desk": {"supervisor", "administrator"}, "resolve": {"administrator"},
-               "audit": {"auditor", "administrator"}, "export": {"auditor", "administrator"}}[route[1]]
+    allowed = {
+        "inbox": workers,
+        "case": readers,
+        "photo": workers,
+        "claim": workers,
+        "unclaim": workers,
+        "reassign": {"supervisor", "administrator"},
+        "complete": workers,
+        "desk": {"supervisor", "administrator"},
+        "resolve": {"administrator"},
+        "audit": {"auditor", "administrator"},
+        "export": {"auditor", "administrator"},
+    }[route[1]]
     if role not in allowed:
         return {403}
-    return {"inbox": {200}, "case": {200}, "photo": {200, 404}, "claim": {302},
-            "unclaim": {302, 409}, "reassign": {302, 400}, "complete": {409, 422, 302}, "desk": {200},
-            "resolve": {302, 404}, "audit": {200}, "export": {200}}[route[1]]
+    return {
+        "inbox": {200},
+        "case": {200},
+        "photo": {200, 404},
+        "claim": {302},
+        "unclaim": {302, 409},
+        "reassign": {302, 400},
+        "complete": {409, 422, 302},
+        "desk": {200},
+        "resolve": {302, 404},
+        "audit": {200},
+        "export": {200},
+    }[route[1]]
 
 
 # Endpoints this module's matrix checks (tests/integration/test_route_coverage.py requires every route in one).
-COVERED_ENDPOINTS = {"inbox.index", "inbox.claim", "inbox.unclaim", "inbox.reassign", "casepages.show",
-                     "casepages.complete", "casepages.photo", "desk.index", "desk.resolve",
-                     "auditpages.index", "auditpages.export", "auth.logout"}
+COVERED_ENDPOINTS = {
+    "inbox.index",
+    "inbox.claim",
+    "inbox.unclaim",
+    "inbox.reassign",
+    "casepages.show",
+    "casepages.complete",
+    "casepages.photo",
+    "desk.index",
+    "desk.resolve",
+    "auditpages.index",
+    "auditpages.export",
+    "auth.logout",
+}
 PUBLIC_ENDPOINTS = {"static", "status.index", "status.health", "status.favicon", "auth.login", "auth.set_language"}
 
 
@@ -166,8 +198,9 @@ def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, 
     post(web, f"/tasks/{review.id}/claim")
     response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stale, "review_decision": "approve"})
     assert response.status_code == 409 and open_task(number, "review") is not None
-    response = post(web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stamp_of(web, number),
-                                                                "review_decision": "approve"})
+    response = post(
+        web, f"/cases/{number}/tasks/{review.id}", {"claim_stamp": stamp_of(web, number), "review_decision": "approve"}
+    )
     assert response.status_code == 302
     assert case(number).status == "AWAITING_APPROVAL"
     # The same form sent twice (double submit): the second is refused, nothing happens twice.
@@ -179,8 +212,11 @@ def test_review_form_errors_four_eyes_and_stale_forms_through_the_web(web, svc, 
     post(web, "/logout")
     login(web, "w_supervisor")
     post(web, f"/tasks/{approve.id}/claim")
-    response = post(web, f"/cases/{number}/tasks/{approve.id}", {"claim_stamp": stamp_of(web, number),
-                                                                 "approval_decision": "approve"})
+    response = post(
+        web,
+        f"/cases/{number}/tasks/{approve.id}",
+        {"claim_stamp": stamp_of(web, number), "approval_decision": "approve"},
+    )
     assert response.status_code == 302
     assert case(number).status == "ENROLLED"
 

@@ -5,6 +5,7 @@ work runs, the broker restarted; two schedulers at once. Every case still reache
 notice goes out twice; nothing is left due. Skipped on SQLite (the embedded default runs in
 process) and when RabbitMQ does not answer. Every wait has a deadline: a hang fails, it never blocks.
 """
+
 import os
 import shutil
 import signal
@@ -35,8 +36,7 @@ def _broker_or_skip():
     try:
         socket.create_connection((url.hostname or "127.0.0.1", url.port or 5672), timeout=1).close()
     except OSError as exc:
-        pytest.skip(f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({exc}); "
-                    "`.ci/run` starts it")
+        pytest.skip(f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({exc}); `.ci/run` starts it")
 
 
 @pytest.fixture
@@ -46,22 +46,41 @@ def cluster(svc, settings_overrides, tmp_path):
         pytest.skip("workers need PostgreSQL (SKIP LOCKED, advisory locks); the embedded SQLite mode runs in process")
     _broker_or_skip()
     queue = f"tepat-test-{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, "BANSOS_EXECUTION": "celery", "BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": queue,
-           "BANSOS_DISPATCH_INTERVAL_SECONDS": "0.5", "BANSOS_DISPATCH_RESEND_SECONDS": "2",
-           "BANSOS_WAKE_BACKOFF_SECONDS": "1", "BANSOS_SCHEDULER_ENABLED": "false",
-           "BANSOS_SERVICE_BACKOFF_SECONDS": "1", "PYTHONUNBUFFERED": "1",
-           **{k: str(v) for k, v in settings_overrides.items() if isinstance(v, (str, int, float))
-              and not isinstance(v, bool)}}
+    env = {
+        **os.environ,
+        "BANSOS_EXECUTION": "celery",
+        "BANSOS_BROKER_URL": BROKER,
+        "BANSOS_QUEUE": queue,
+        "BANSOS_DISPATCH_INTERVAL_SECONDS": "0.5",
+        "BANSOS_DISPATCH_RESEND_SECONDS": "2",
+        "BANSOS_WAKE_BACKOFF_SECONDS": "1",
+        "BANSOS_SCHEDULER_ENABLED": "false",
+        "BANSOS_SERVICE_BACKOFF_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+        **{
+            k: str(v)
+            for k, v in settings_overrides.items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+        },
+    }
     env.pop("BANSOS_SANDBOX_FAULTS", None)
     procs = {}
 
     def start(name, *args, module="web.cli", **extra_env):
         # Node names unique to this test: the broker is shared, and a node's control queue is exclusive
         # (two workers named "b@test" at once, from two test runs, would stop one of them).
-        args = [f"{a[:-len('@test')]}-{queue[-10:]}@test" if a.endswith("@test") else a for a in args]
+        args = [f"{a[: -len('@test')]}-{queue[-10:]}@test" if a.endswith("@test") else a for a in args]
         log = open(tmp_path / f"{name}.log", "w")
-        procs[name] = (subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, stdout=log,
-                                        stderr=subprocess.STDOUT, env={**env, **extra_env}), log)
+        procs[name] = (
+            subprocess.Popen(
+                [sys.executable, "-m", module, *args],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**env, **extra_env},
+            ),
+            log,
+        )
         return procs[name][0]
 
     def logs():
@@ -74,8 +93,9 @@ def cluster(svc, settings_overrides, tmp_path):
     engine.defer_steps = True  # this process is the web: it leaves the steps to the workers
     engine.hint_sender = hint_sender({"BANSOS_BROKER_URL": BROKER, "BANSOS_QUEUE": queue})
     try:
-        yield type("Cluster", (), {"start": staticmethod(start), "procs": procs, "logs": staticmethod(logs),
-                                   "tmp": tmp_path})
+        yield type(
+            "Cluster", (), {"start": staticmethod(start), "procs": procs, "logs": staticmethod(logs), "tmp": tmp_path}
+        )
     finally:
         engine.defer_steps, engine.hint_sender = saved
         for proc, _log in procs.values():
@@ -105,29 +125,46 @@ def _wait(predicate, cluster, what, deadline):
 
 
 def _undecided(numbers):
-    rows = db.session.execute(select(Application.case_number, Application.status)
-                              .where(Application.case_number.in_(numbers))).all()
+    rows = db.session.execute(
+        select(Application.case_number, Application.status).where(Application.case_number.in_(numbers))
+    ).all()
     return [n for n, status in rows if status == "SUBMITTED"]
 
 
 def _milestones(app):
     """The statuses on a case's timeline, in order."""
-    events = db.session.scalars(select(CaseEvent).where(CaseEvent.application_id == app.id,
-                                                        CaseEvent.kind == "milestone").order_by(CaseEvent.id))
+    events = db.session.scalars(
+        select(CaseEvent)
+        .where(CaseEvent.application_id == app.id, CaseEvent.kind == "milestone")
+        .order_by(CaseEvent.id)
+    )
     return [(e.detail or {}).get("status") for e in events]
 
 
 def _nothing_due():
-    return db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE))) == 0
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.wake_at <= utcnow(), ProcessInstance.status.in_(WAKEABLE))
+        )
+        == 0
+    )
 
 
 def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc, population):
     faces = faces_or_skip()
     personas = population["personas"]
     marker = cluster.tmp / "stalled"
-    cluster.start("stalling", "--pool", "solo", "--hostname", "stalling@test",
-                  module="tests.integration.stall_worker", TEPAT_TEST_STALL_MARKER=str(marker))
+    cluster.start(
+        "stalling",
+        "--pool",
+        "solo",
+        "--hostname",
+        "stalling@test",
+        module="tests.integration.stall_worker",
+        TEPAT_TEST_STALL_MARKER=str(marker),
+    )
     cluster.start("worker-b", "worker", "--pool", "solo", "--hostname", "b@test")
     cluster.start("scheduler", "scheduler")
     deadline = time.monotonic() + DEADLINE
@@ -144,8 +181,12 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
     _wait(marker.exists, cluster, "the stalling worker to reach a step", deadline)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # in the middle of a step, its effects uncommitted
     # Every other database connection (the worker, the scheduler) is cut while the work goes on.
-    db.session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    db.session.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    )
     db.session.commit()
 
     _wait(lambda: not _undecided(numbers) and _nothing_due(), cluster, "every case's decision", deadline)
@@ -157,13 +198,17 @@ def test_killed_worker_and_cut_connections_every_case_decided_once(cluster, svc,
     assert db.session.scalar(select(func.count()).select_from(disbursements)) == 0
     enrolments = db.session.scalars(select(Enrolment).where(Enrolment.nik == enrolled.nik)).all()
     assert len(enrolments) == 1 and enrolments[0].payment_plan and enrolments[0].disbursement_ref is None
-    components = db.session.execute(select(EnrolmentComponent.programme, EnrolmentComponent.category,
-                                           EnrolmentComponent.units)
-                                    .where(EnrolmentComponent.enrolment_id == enrolments[0].id)).all()
+    components = db.session.execute(
+        select(EnrolmentComponent.programme, EnrolmentComponent.category, EnrolmentComponent.units).where(
+            EnrolmentComponent.enrolment_id == enrolments[0].id
+        )
+    ).all()
     assert sorted(tuple(c) for c in components) == enrolment_components(enrolled.benefits, enrolled.programmes)
-    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, outbox.c.template,
-                                     func.count()).group_by(outbox.c.recipient_nik, outbox.c.channel,
-                                                            outbox.c.template)).all()
+    sent = db.session.execute(
+        select(outbox.c.recipient_nik, outbox.c.channel, outbox.c.template, func.count()).group_by(
+            outbox.c.recipient_nik, outbox.c.channel, outbox.c.template
+        )
+    ).all()
     assert sent and all(count == 1 for *_, count in sent), sent  # no notice twice
     # Each case has one decision on its timeline, and no instance is stuck or an incident.
     for number in numbers:
@@ -186,9 +231,19 @@ def test_two_schedulers_fire_each_timer_once(cluster, svc, personas):
         rejected = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage", "company_owner")]
     finally:
         svc.engine.settings["BANSOS_APPEAL_WINDOW"] = window
-    _wait(lambda: db.session.scalar(select(func.count()).select_from(Application).where(
-        Application.case_number.in_(rejected), Application.status == "CLOSED_REJECTED")) == len(rejected),
-        cluster, "the appeal windows to close", deadline)
+    _wait(
+        lambda: (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Application)
+                .where(Application.case_number.in_(rejected), Application.status == "CLOSED_REJECTED")
+            )
+            == len(rejected)
+        ),
+        cluster,
+        "the appeal windows to close",
+        deadline,
+    )
     for number in rejected:
         app = db.session.scalar(select(Application).where(Application.case_number == number))
         assert _milestones(app).count("CLOSED_REJECTED") == 1, _milestones(app)
@@ -221,8 +276,11 @@ def test_a_broker_restart_loses_no_case(cluster, svc, personas):
     for number in numbers:
         app = db.session.scalar(select(Application).where(Application.case_number == number))
         assert app.status == "REJECTED" and _milestones(app).count("REJECTED") == 1, (number, _milestones(app))
-    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
-                              .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
+    sent = db.session.execute(
+        select(outbox.c.recipient_nik, outbox.c.channel, func.count()).group_by(
+            outbox.c.recipient_nik, outbox.c.channel
+        )
+    ).all()
     assert len(sent) == 2 * len(numbers) and all(count == 1 for *_, count in sent), sent
 
 
@@ -242,8 +300,12 @@ def test_a_payment_cycles_set_based_steps_run_on_the_workers(cluster, svc):
     db.session.commit()
     cycle = db.session.execute(select(PaymentCycle)).scalar_one()
     assert cycle.frozen_at is None  # the web process did not run the steps
-    _wait(lambda: db.session.execute(select(PaymentCycle.status)).scalar_one() == "entitled", cluster,
-          "the worker to freeze the list and compute entitlements", time.monotonic() + 60)
+    _wait(
+        lambda: db.session.execute(select(PaymentCycle.status)).scalar_one() == "entitled",
+        cluster,
+        "the worker to freeze the list and compute entitlements",
+        time.monotonic() + 60,
+    )
     db.session.expire_all()
     cycle = db.session.execute(select(PaymentCycle)).scalar_one()
     assert cycle.member_count == 30 and cycle.planned_total == 30 * 225_000
@@ -276,8 +338,12 @@ def test_two_workers_without_a_node_name_both_run(cluster, svc, personas):
     first = cluster.start("worker-1", "worker", "--pool", "solo")
     second = cluster.start("worker-2", "worker", "--pool", "solo")
     deadline = time.monotonic() + DEADLINE
-    _wait(lambda: all(" ready." in (cluster.tmp / f"{n}.log").read_text() for n in ("worker-1", "worker-2")),
-          cluster, "both workers to be ready", deadline)
+    _wait(
+        lambda: all(" ready." in (cluster.tmp / f"{n}.log").read_text() for n in ("worker-1", "worker-2")),
+        cluster,
+        "both workers to be ready",
+        deadline,
+    )
     numbers = [submit(svc, personas[k]).case_number for k in ("rich_decile", "high_wage")]
     _wait(lambda: not _undecided(numbers), cluster, "the decisions", deadline)
     assert first.poll() is None and second.poll() is None, cluster.logs()  # neither stopped at start-up
@@ -298,8 +364,13 @@ def _dispatched_cycle(svc, families, channels=("BRI", "BNI", "POS")):
     fin = finance_officers()
     for n in range(families):
         channel = channels[n % len(channels)]
-        family([("PKH", "SD", 1 + n % 2)], district=f"{1 + n % 4:02d}", channel=channel,
-               account=None if channel == "POS" else f"00{n:08d}", name=f"Ibu Nur {n}")
+        family(
+            [("PKH", "SD", 1 + n % 2)],
+            district=f"{1 + n % 4:02d}",
+            channel=channel,
+            account=None if channel == "POS" else f"00{n:08d}",
+            name=f"Ibu Nur {n}",
+        )
     db.session.commit()
     engine = svc.engine
     saved, engine.defer_steps = engine.defer_steps, False  # the set-up runs here; the fault is on the workers
@@ -335,8 +406,17 @@ def test_a_worker_killed_during_the_http_dispatch_pays_nobody_twice_and_the_cycl
         fin = _dispatched_cycle(svc, 40, channels=("BRI",))
         http = {"BANSOS_PAYMENT_CHANNELS": f'{{"BRI": "{sim.url("BRI")}"}}', "BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
         marker = cluster.tmp / "stalled"
-        cluster.start("stalling", "--pool", "solo", "--hostname", "stall-d@test",
-                      module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="dispatch", **http)
+        cluster.start(
+            "stalling",
+            "--pool",
+            "solo",
+            "--hostname",
+            "stall-d@test",
+            module="tests.integration.stall_cycle_worker",
+            TEPAT_TEST_STALL_MARKER=str(marker),
+            TEPAT_TEST_STALL_AT="dispatch",
+            **http,
+        )
         cluster.start("scheduler", "scheduler", **http)
         deadline = time.monotonic() + CYCLE_DEADLINE
         do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-1", "sp2d_date": utcnow().date().isoformat()})
@@ -359,8 +439,10 @@ def test_a_worker_killed_during_the_http_dispatch_pays_nobody_twice_and_the_cycl
         sent = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.batch_sent")).one()
         assert (sent.detail["resumed_after_parts"], sent.detail["sent"], sent.detail["parts"]) == (2, 30, 1)
         assert bri.status == "dispatched" and bri.downloaded_by == "http" and bri.sent_through == max(refs)
-        assert db.session.scalar(select(func.count()).where(Payment.cycle_id == bri.cycle_id,
-                                                            Payment.status != "sent")) == 0
+        assert (
+            db.session.scalar(select(func.count()).where(Payment.cycle_id == bri.cycle_id, Payment.status != "sent"))
+            == 0
+        )
     finally:
         sim.stop()
 
@@ -385,13 +467,23 @@ def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_rec
     monkeypatch.setattr(results, "ITEM_LINES", 7)  # 30 lines a batch: 5 chunks of lines, each its own transaction
     fast = {"BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
     marker = cluster.tmp / "stalled"
-    cluster.start("stalling", "--pool", "solo", "--hostname", "stall-r@test",
-                  module="tests.integration.stall_cycle_worker", TEPAT_TEST_STALL_MARKER=str(marker), TEPAT_TEST_STALL_AT="results", **fast)
+    cluster.start(
+        "stalling",
+        "--pool",
+        "solo",
+        "--hostname",
+        "stall-r@test",
+        module="tests.integration.stall_cycle_worker",
+        TEPAT_TEST_STALL_MARKER=str(marker),
+        TEPAT_TEST_STALL_AT="results",
+        **fast,
+    )
     cluster.start("scheduler", "scheduler", **fast)
     deadline = time.monotonic() + CYCLE_DEADLINE
     batches = db.session.execute(select(PaymentBatch).order_by(PaymentBatch.channel)).scalars().all()
-    answers = {b.id: "".join(results_lines(list(batch_csv_lines(db.session, b)), utcnow().date())).encode()
-               for b in batches}
+    answers = {
+        b.id: "".join(results_lines(list(batch_csv_lines(db.session, b)), utcnow().date())).encode() for b in batches
+    }
     for b in batches:  # the upload stages the lines; the workers take them
         row = import_and_advance(engine, b, answers[b.id], f"{b.reference}.csv", fin["fin2"])
         db.session.commit()
@@ -399,8 +491,12 @@ def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_rec
     _wait(marker.exists, cluster, "the stalling worker to take a chunk", deadline)
     os.kill(int(marker.read_text()), signal.SIGKILL)  # the second chunk's lines taken, not committed
     cluster.start("worker", "worker", "--pool", "solo", "--hostname", "after-r@test", **fast)
-    _wait(lambda: _cycle_status() == "reconciled" and not _runs_active(), cluster,
-          "the imports to resume and the cycle to reconcile", deadline)
+    _wait(
+        lambda: _cycle_status() == "reconciled" and not _runs_active(),
+        cluster,
+        "the imports to resume and the cycle to reconcile",
+        deadline,
+    )
     imports = db.session.scalars(select(PaymentResultImport)).all()
     assert len(imports) == 3 and all(i.status == "applied" for i in imports), cluster.logs()
     # Nothing lost, nothing taken twice: every line accepted once, every payment has its result.
@@ -408,13 +504,18 @@ def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_rec
     assert db.session.scalar(select(func.count()).where(Payment.status == "sent")) == 0
     assert all(b.status == "reconciled" for b in db.session.scalars(select(PaymentBatch)))
     # Each family paid told once (SMS and portal); one review per failure to review.
-    sent = db.session.execute(select(outbox.c.recipient_nik, outbox.c.channel, func.count())
-                              .where(outbox.c.template == "payment_paid")
-                              .group_by(outbox.c.recipient_nik, outbox.c.channel)).all()
+    sent = db.session.execute(
+        select(outbox.c.recipient_nik, outbox.c.channel, func.count())
+        .where(outbox.c.template == "payment_paid")
+        .group_by(outbox.c.recipient_nik, outbox.c.channel)
+    ).all()
     paid = db.session.scalar(select(func.count()).where(Payment.status.in_(("credited", "drawn"))))
     assert len(sent) == 2 * paid and all(n == 1 for *_, n in sent)
     reviews = db.session.scalar(select(func.count()).where(Payment.next_action == "review"))
     started = db.session.scalar(select(func.count()).where(Payment.review_instance_id.is_not(None)))
-    review_instances = db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.business_key.in_(select(Application.case_number))))
+    review_instances = db.session.scalar(
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.business_key.in_(select(Application.case_number)))
+    )
     assert started == reviews and review_instances == reviews

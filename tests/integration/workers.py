@@ -1,4 +1,5 @@
 """Worker processes for the lock and crash tests: `python -m tests.integration.workers MODE ARGS...`."""
+
 import json
 import os
 import sys
@@ -47,8 +48,9 @@ def loop(instance_id, name, start_at):
         db.session.rollback()
         if status == "completed":
             break
-        row = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id,
-                                                        HumanTask.status == "open").limit(1))
+        row = db.session.scalar(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "open").limit(1)
+        )
         db.session.rollback()
         if row is None:
             time.sleep(0.002)
@@ -122,8 +124,9 @@ def submit_held():
     for line in sys.stdin:
         _, nik, photo = line.split()
         with open(photo, "rb") as handle:
-            app = submit_application(engine, {"nik": nik, "consent": True, "bank_account": "1234567890"},
-                                     photos=photos, selfie=handle.read())
+            app = submit_application(
+                engine, {"nik": nik, "consent": True, "bank_account": "1234567890"}, photos=photos, selfie=handle.read()
+            )
         number = app.case_number
         db.session.commit()
         dedup = db.session.execute(_dedup_query(number)).scalar_one()
@@ -136,8 +139,11 @@ def _dedup_query(number):
 
     from cases.models import Application, EvidenceRecord
 
-    return select(EvidenceRecord.value).join(Application, Application.id == EvidenceRecord.application_id).where(
-        Application.case_number == number, EvidenceRecord.source == "face_index")
+    return (
+        select(EvidenceRecord.value)
+        .join(Application, Application.id == EvidenceRecord.application_id)
+        .where(Application.case_number == number, EvidenceRecord.source == "face_index")
+    )
 
 
 if __name__ == "__main__":

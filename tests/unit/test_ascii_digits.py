@@ -1,4 +1,5 @@
 """Fields that must be digits take 0-9 only: Arabic-Indic, full-width and other Unicode digits are refused."""
+
 import pytest
 from marshmallow import ValidationError
 
@@ -33,8 +34,12 @@ def test_bank_account_and_phone_refuse_other_digits(value):
 
 
 def test_ascii_numbers_are_accepted():
-    assert ApplicationSubmissionSchema().validate({"nik": NIK, "consent": True, "bank_account": "0012345678",
-                                                   "phone": "+6281234567890"}) == {}
+    assert (
+        ApplicationSubmissionSchema().validate(
+            {"nik": NIK, "consent": True, "bank_account": "0012345678", "phone": "+6281234567890"}
+        )
+        == {}
+    )
     assert PaymentStepSchema().validate({"payment_channel": "BRI", "bank_account": "1234567890"}) == {}
     assert HouseholdStepSchema().validate({"confirmed": True, "phone": "081234567890"}) == {}
 

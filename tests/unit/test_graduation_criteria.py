@@ -1,4 +1,5 @@
 """Graduation by criteria: the newest N checks must all be over both thresholds (cases/graduation.py)."""
+
 from cases.graduation import _Check, meets_criteria
 
 T = {"min_decile": 4, "min_monthly_income": 2_000_000, "consecutive_checks": 2}

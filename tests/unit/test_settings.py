@@ -1,12 +1,19 @@
 """Settings: the environment overrides the defaults; a BANSOS_* name that is no setting is refused."""
+
 import pytest
 
 from settings import UnknownSettings, load_settings
 
 
 def test_the_environment_overrides_defaults_with_their_types():
-    settings = load_settings(environ={"BANSOS_SESSION_MINUTES": "45", "BANSOS_FORCE_HTTPS": "yes",
-                                      "BANSOS_LANE_ROLES": '{"Caseworker": "caseworker"}', "PATH": "/bin"})
+    settings = load_settings(
+        environ={
+            "BANSOS_SESSION_MINUTES": "45",
+            "BANSOS_FORCE_HTTPS": "yes",
+            "BANSOS_LANE_ROLES": '{"Caseworker": "caseworker"}',
+            "PATH": "/bin",
+        }
+    )
     assert settings["BANSOS_SESSION_MINUTES"] == 45 and settings["BANSOS_FORCE_HTTPS"] is True
     assert settings["BANSOS_LANE_ROLES"] == {"Caseworker": "caseworker"}
 

@@ -1,4 +1,5 @@
 """Administration of officers: accounts, roles and districts, district coverage; officers' own profile."""
+
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -1,4 +1,5 @@
 """Marshmallow schemas of the officer administration forms, with translated messages."""
+
 from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
@@ -14,8 +15,11 @@ class _Form(Schema):
 
 
 def _name():
-    return fields.String(required=True, error_messages=_REQUIRED,
-                         validate=validate.Length(min=1, max=200, error=_l("Enter a name of 1 to 200 characters.")))
+    return fields.String(
+        required=True,
+        error_messages=_REQUIRED,
+        validate=validate.Length(min=1, max=200, error=_l("Enter a name of 1 to 200 characters.")),
+    )
 
 
 def _password():
@@ -28,21 +32,37 @@ class _Assignment(_Form):
 
     name = _name()
     # Where notifications are mailed (cases/notifications.py); empty: in the app only.
-    email = fields.String(load_default=None, allow_none=True, validate=[
-        validate.Length(max=254), validate.Email(error=_l("Enter one e-mail address, like name@example.go.id."))])
+    email = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[
+            validate.Length(max=254),
+            validate.Email(error=_l("Enter one e-mail address, like name@example.go.id.")),
+        ],
+    )
 
     @pre_load
     def _empty_email(self, data, **kwargs):
         if isinstance(data, dict) and data.get("email") == "":
             data = {**data, "email": None}
         return data
-    roles = fields.List(fields.String(validate=validate.OneOf(OFFICER_ROLES, error=_l("Unknown role."))),
-                        required=True, error_messages={"required": _l("Choose at least one role.")},
-                        validate=validate.Length(min=1, error=_l("Choose at least one role.")))
-    region_scope = fields.String(load_default="all", validate=validate.OneOf(
-        ["all", "some"], error=_l("Choose all districts or some districts.")))
-    regions = fields.List(fields.String(validate=validate.OneOf(
-        DISTRICT_CODES, error=_l("Banyuwangi has no such district (codes 01 to 25)."))), load_default=list)
+
+    roles = fields.List(
+        fields.String(validate=validate.OneOf(OFFICER_ROLES, error=_l("Unknown role."))),
+        required=True,
+        error_messages={"required": _l("Choose at least one role.")},
+        validate=validate.Length(min=1, error=_l("Choose at least one role.")),
+    )
+    region_scope = fields.String(
+        load_default="all",
+        validate=validate.OneOf(["all", "some"], error=_l("Choose all districts or some districts.")),
+    )
+    regions = fields.List(
+        fields.String(
+            validate=validate.OneOf(DISTRICT_CODES, error=_l("Banyuwangi has no such district (codes 01 to 25)."))
+        ),
+        load_default=list,
+    )
 
     @validates_schema
     def _some_districts(self, data, **kwargs):
@@ -51,9 +71,16 @@ class _Assignment(_Form):
 
 
 class CreateOfficerForm(_Assignment):
-    username = fields.String(required=True, error_messages=_REQUIRED, validate=validate.Regexp(
-        USERNAME_PATTERN, error=_l("3 to 40 characters: lower-case letters, digits, dot, dash or underscore, "
-                                   "starting with a letter.")))
+    username = fields.String(
+        required=True,
+        error_messages=_REQUIRED,
+        validate=validate.Regexp(
+            USERNAME_PATTERN,
+            error=_l(
+                "3 to 40 characters: lower-case letters, digits, dot, dash or underscore, starting with a letter."
+            ),
+        ),
+    )
     password = _password()
     password_confirm = fields.String(required=True, error_messages=_REQUIRED)
 
@@ -91,8 +118,11 @@ class OfficerQuery(_Form):
 
 def form_input(form, multi=("roles", "regions")):
     """Turn a request's form into the dict the schemas load (lists for multi-valued fields, no CSRF token)."""
-    data = {k: v.strip() if k not in ("password", "password_confirm", "current_password") else v
-            for k, v in form.items() if k not in multi and k != "csrf_token"}
+    data = {
+        k: v.strip() if k not in ("password", "password_confirm", "current_password") else v
+        for k, v in form.items()
+        if k not in multi and k != "csrf_token"
+    }
     for key in multi:
         if key in form:
             data[key] = form.getlist(key)

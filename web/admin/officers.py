@@ -1,4 +1,5 @@
 """Administrators' pages: the officer list, create and edit accounts, lock and password actions, coverage."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -8,9 +9,20 @@ from marshmallow import ValidationError
 from cases.accounts import WeakPassword
 from cases.audit import record
 from cases.officer_queries import OfficerFilter, district_coverage, search_officers
-from cases.officers import (LastAdministrator, OfficerNotFound, SelfLockout, UsernameTaken, add_officer,
-                            deactivate_officer, district_choices, officer_by_id_or_404, reactivate_officer,
-                            reset_password, unlock_officer, update_officer)
+from cases.officers import (
+    LastAdministrator,
+    OfficerNotFound,
+    SelfLockout,
+    UsernameTaken,
+    add_officer,
+    deactivate_officer,
+    district_choices,
+    officer_by_id_or_404,
+    reactivate_officer,
+    reset_password,
+    unlock_officer,
+    update_officer,
+)
 from engine.db import db, utcnow
 from engine.scope import OutOfScope, may_manage
 
@@ -18,13 +30,22 @@ from .. import services
 from ..auth import roles_required
 from ..refusals import log_refusal
 from . import bp
-from .forms import (CreateOfficerForm, EditOfficerForm, OfficerQuery, ResetPasswordForm, flat_errors, form_input,
-                    password_error)
+from .forms import (
+    CreateOfficerForm,
+    EditOfficerForm,
+    OfficerQuery,
+    ResetPasswordForm,
+    flat_errors,
+    form_input,
+    password_error,
+)
 
 ADMINS = ("administrator",)
 REFUSALS = {
-    "SELF_LOCKOUT": _l("You cannot remove your own administrator role or deactivate yourself; ask another "
-                       "administrator. Change your own password on your profile page."),
+    "SELF_LOCKOUT": _l(
+        "You cannot remove your own administrator role or deactivate yourself; ask another "
+        "administrator. Change your own password on your profile page."
+    ),
     "LAST_ADMINISTRATOR": _l("This is the last active administrator: appoint another administrator first."),
     "NOT_ALLOWED": _l("You may give only districts that you work in yourself."),
 }
@@ -50,8 +71,12 @@ def _officer_or_404(officer_id):
 def _out_of_scope(exc):
     """A district-limited administrator gave districts beyond their own: audited, shown beside the districts."""
     db.session.rollback()
-    log_refusal("officer.refused", "officer", request.form.get("username") or request.view_args.get("officer_id"),
-                reason="grant")
+    log_refusal(
+        "officer.refused",
+        "officer",
+        request.form.get("username") or request.view_args.get("officer_id"),
+        reason="grant",
+    )
     return {"regions": [str(REFUSALS["NOT_ALLOWED"])]}
 
 
@@ -67,9 +92,16 @@ def _form_error(errors, status=422):
 def _render_form(officer, values, errors, password_errors=None, status=200):
     own = current_user.actor.regions  # a district-limited administrator offers only their own districts
     districts = [(code, name) for code, name in district_choices() if own is None or code in own]
-    return render_template("admin_officer_form.html", officer=officer, values=values, errors=errors,
-                           password_errors=password_errors or {}, districts=districts,
-                           every_district=own is None, now=utcnow()), status
+    return render_template(
+        "admin_officer_form.html",
+        officer=officer,
+        values=values,
+        errors=errors,
+        password_errors=password_errors or {},
+        districts=districts,
+        every_district=own is None,
+        now=utcnow(),
+    ), status
 
 
 @bp.get("/officers")
@@ -83,8 +115,15 @@ def officers():
         flash(_("Some filters were not valid and were ignored."), "warning")
         query = OfficerQuery().load({k: v for k, v in args.items() if k not in exc.messages})
     rows, total, pages = search_officers(db.session, OfficerFilter(**query), within=current_user.actor.regions)
-    return render_template("admin_officers.html", rows=rows, total=total, pages=pages, query=query,
-                           districts=dict(district_choices()), now=utcnow())
+    return render_template(
+        "admin_officers.html",
+        rows=rows,
+        total=total,
+        pages=pages,
+        query=query,
+        districts=dict(district_choices()),
+        now=utcnow(),
+    )
 
 
 @bp.route("/officers/new", methods=["GET", "POST"])
@@ -97,8 +136,16 @@ def create():
     values = form_input(request.form)
     try:
         data = CreateOfficerForm().load(values)
-        officer = add_officer(db.session, current_user.actor, data["username"], data["name"], data["roles"],
-                              _regions(data), data["password"], origin=origin())
+        officer = add_officer(
+            db.session,
+            current_user.actor,
+            data["username"],
+            data["name"],
+            data["roles"],
+            _regions(data),
+            data["password"],
+            origin=origin(),
+        )
         _set_email(officer, data.get("email"))
         db.session.commit()
     except ValidationError as exc:
@@ -122,14 +169,26 @@ def _set_email(officer, email):
     if (email or None) == officer.email:
         return
     officer.email = email or None
-    record(db.session, current_user.actor, "officer.email_changed", target_type="officer", target_id=officer.username,
-           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300],
-           detail={"email": "set" if email else "cleared"})
+    record(
+        db.session,
+        current_user.actor,
+        "officer.email_changed",
+        target_type="officer",
+        target_id=officer.username,
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail={"email": "set" if email else "cleared"},
+    )
 
 
 def _values_of(officer):
-    return {"email": officer.email or "", "name": officer.name, "roles": list(officer.roles or []),
-            "region_scope": "all" if officer.regions is None else "some", "regions": list(officer.regions or [])}
+    return {
+        "email": officer.email or "",
+        "name": officer.name,
+        "roles": list(officer.roles or []),
+        "region_scope": "all" if officer.regions is None else "some",
+        "regions": list(officer.regions or []),
+    }
 
 
 @bp.route("/officers/<int:officer_id>", methods=["GET", "POST"])
@@ -139,15 +198,23 @@ def edit(officer_id):
     officer = _officer_or_404(officer_id)
     if request.method == "GET":
         page = _render_form(officer, _values_of(officer), {})
-        record(db.session, current_user.actor, "officer.view", target_type="officer", target_id=officer.username,
-               ip=request.remote_addr, user_agent=request.user_agent.string)
+        record(
+            db.session,
+            current_user.actor,
+            "officer.view",
+            target_type="officer",
+            target_id=officer.username,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
         db.session.commit()
         return page
     values = form_input(request.form)
     try:
         data = EditOfficerForm().load(values)
-        released = update_officer(services().engine, current_user.actor, officer, data["name"], data["roles"],
-                                  _regions(data), origin=origin())
+        released = update_officer(
+            services().engine, current_user.actor, officer, data["name"], data["roles"], _regions(data), origin=origin()
+        )
         _set_email(officer, data.get("email"))
         db.session.commit()
     except ValidationError as exc:
@@ -184,8 +251,11 @@ def act(officer_id, action):
         db.session.rollback()
         flash(str(REFUSALS[exc.code]), "danger")
         return redirect(url_for("admin.edit", officer_id=officer_id))
-    messages = {"deactivate": _("The account is deactivated: it can no longer sign in."),
-                "reactivate": _("The account is active again."), "unlock": _("The account is unlocked.")}
+    messages = {
+        "deactivate": _("The account is deactivated: it can no longer sign in."),
+        "reactivate": _("The account is active again."),
+        "unlock": _("The account is unlocked."),
+    }
     flash(messages[action], "success")
     if released:
         flash(_("%(n)d claimed task(s) went back to their queues.", n=len(released)), "info")

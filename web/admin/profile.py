@@ -1,12 +1,12 @@
 """An officer's own profile: roles, districts, last sign-in, and a password change."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate
 
-from cases.audit import record
-
 from cases.accounts import WeakPassword
+from cases.audit import record
 from cases.officers import OFFICER_ROLES, WrongPassword, change_own_password, district_choices
 from engine.db import db
 
@@ -32,18 +32,28 @@ def email():
         return _page({"email": [_("Enter one e-mail address, like name@example.go.id.")]}, 422)
     officer = current_user.officer
     officer.email = value
-    record(db.session, current_user.actor, "officer.email_changed", target_type="officer", target_id=officer.username,
-           ip=request.remote_addr, user_agent=(request.user_agent.string or "")[:300],
-           detail={"email": "set" if value else "cleared"})
+    record(
+        db.session,
+        current_user.actor,
+        "officer.email_changed",
+        target_type="officer",
+        target_id=officer.username,
+        ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+        detail={"email": "set" if value else "cleared"},
+    )
     db.session.commit()
-    flash(_("Your notification e-mail address is saved.") if value else _("Notifications are no longer mailed to you."),
-          "success")
+    flash(
+        _("Your notification e-mail address is saved.") if value else _("Notifications are no longer mailed to you."),
+        "success",
+    )
     return redirect(url_for("profile.show"))
 
 
 def _page(errors=None, status=200):
-    return render_template("profile.html", officer=current_user.officer, errors=errors or {},
-                           districts=dict(district_choices())), status
+    return render_template(
+        "profile.html", officer=current_user.officer, errors=errors or {}, districts=dict(district_choices())
+    ), status
 
 
 @profile_bp.get("/profile")
@@ -59,8 +69,14 @@ def password():
     """Change one's own password (the current one is required)."""
     try:
         data = ChangePasswordForm().load(form_input(request.form))
-        change_own_password(db.session, current_user.actor, current_user.officer, data["current_password"],
-                            data["password"], origin=origin())
+        change_own_password(
+            db.session,
+            current_user.actor,
+            current_user.officer,
+            data["current_password"],
+            data["password"],
+            origin=origin(),
+        )
         db.session.commit()
         keep_session(current_user.officer)  # the other sessions end; this one goes on
     except ValidationError as exc:

@@ -4,6 +4,7 @@ Administrators see every run (of their districts), auditors read them, superviso
 the re-check runs of their districts (cases/runkinds.py decides). A run another officer may not see
 answers 404 (audited); the progress follows itself (htmx polls the progress panel while it runs).
 """
+
 from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
@@ -23,7 +24,6 @@ from . import bp
 from .officers import origin
 
 
-
 def _run_or_404(run_id):
     try:
         run = run_or_404(db.session, run_id)
@@ -36,14 +36,22 @@ def _run_or_404(run_id):
 
 
 def _labels():
-    return {"recheck": _("Re-check of enrolled families"), "import": _("Registry import"),
-            "reverify": _("Quarterly re-verification"),
-            "registry_recheck": _("Re-check of families changed in the registry")}
+    return {
+        "recheck": _("Re-check of enrolled families"),
+        "import": _("Registry import"),
+        "reverify": _("Quarterly re-verification"),
+        "registry_recheck": _("Re-check of families changed in the registry"),
+    }
 
 
 def _status_labels():
-    return {"queued": _("Queued"), "running": _("Running"), "done": _("Finished"), "failed": _("Failed"),
-            "cancelled": _("Cancelled")}
+    return {
+        "queued": _("Queued"),
+        "running": _("Running"),
+        "done": _("Finished"),
+        "failed": _("Failed"),
+        "cancelled": _("Cancelled"),
+    }
 
 
 @bp.get("/runs")
@@ -53,10 +61,16 @@ def runs():
     actor = current_user.actor
     latest = db.session.scalars(select(Run).order_by(Run.id.desc()).limit(200)).all()
     shown = [r for r in latest if may_see(actor, r)][:50]
-    return render_template("admin_runs.html", runs=shown, kind_labels=_labels(), status_labels=_status_labels(),
-                           may_start_recheck=may_start(actor, RECHECK),
-                           may_start_reverify=may_start(actor, REVERIFY), current_quarter=_current_quarter(),
-                           following=any(not r.finished for r in shown))
+    return render_template(
+        "admin_runs.html",
+        runs=shown,
+        kind_labels=_labels(),
+        status_labels=_status_labels(),
+        may_start_recheck=may_start(actor, RECHECK),
+        may_start_reverify=may_start(actor, REVERIFY),
+        current_quarter=_current_quarter(),
+        following=any(not r.finished for r in shown),
+    )
 
 
 @bp.get("/runs/<int:run_id>")
@@ -64,10 +78,15 @@ def runs():
 def run(run_id):
     """One run: progress bar, counts by outcome, failures, the error workbook of an import."""
     found = _run_or_404(run_id)
-    return render_template("admin_run.html", run=found, failures=failures(db.session, found.id),
-                           kind_labels=_labels(), status_labels=_status_labels(),
-                           may_cancel=may_cancel(current_user.actor, found),
-                           has_error_file=_error_file(found) is not None)
+    return render_template(
+        "admin_run.html",
+        run=found,
+        failures=failures(db.session, found.id),
+        kind_labels=_labels(),
+        status_labels=_status_labels(),
+        may_cancel=may_cancel(current_user.actor, found),
+        has_error_file=_error_file(found) is not None,
+    )
 
 
 @bp.get("/runs/<int:run_id>/progress")
@@ -75,8 +94,12 @@ def run(run_id):
 def run_progress(run_id):
     """The progress panel alone (what the page polls while the run is active)."""
     found = _run_or_404(run_id)
-    return render_template("_run_progress.html", run=found, status_labels=_status_labels(),
-                           may_cancel=may_cancel(current_user.actor, found))
+    return render_template(
+        "_run_progress.html",
+        run=found,
+        status_labels=_status_labels(),
+        may_cancel=may_cancel(current_user.actor, found),
+    )
 
 
 @bp.post("/runs/recheck")
@@ -124,8 +147,14 @@ def start_reverify():
         return redirect(url_for("admin.runs"))
     except QuarterAlreadyRun as exc:
         db.session.rollback()
-        flash(_("The re-verification of %(quarter)s was already started (run %(id)s).", quarter=quarter.upper(),
-                id=exc.details.get("run_id")), "warning")
+        flash(
+            _(
+                "The re-verification of %(quarter)s was already started (run %(id)s).",
+                quarter=quarter.upper(),
+                id=exc.details.get("run_id"),
+            ),
+            "warning",
+        )
         return redirect(url_for("admin.runs"))
     except EngineError:
         db.session.rollback()
@@ -166,5 +195,10 @@ def run_errors(run_id):
     path = _error_file(found)
     if path is None:
         abort(404)
-    return send_file(path, as_attachment=True, download_name=f"run-{found.id}-import-errors.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=f"run-{found.id}-import-errors.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        max_age=0,
+    )

@@ -4,6 +4,7 @@ The OpenAPI document is served at /api/v1/openapi.json and rendered by Swagger U
 both public (they describe the API and hold no data). Every other endpoint needs a bearer token or
 the signed-in session (see auth.py); every error under /api is JSON (see errors.py).
 """
+
 from http import HTTPStatus
 
 from flask import Blueprint, render_template, url_for
@@ -22,7 +23,7 @@ class ApiErrorSchema(Schema):
     status = fields.String(metadata={"description": "HTTP status name"})
     error = fields.String(metadata={"description": "Stable error code, e.g. TOKEN_EXPIRED, FOUR_EYES, FORM_INVALID"})
     message = fields.String(metadata={"description": "Message in the caller's language (Indonesian or English)"})
-    errors = fields.Dict(metadata={"description": "Field errors by location, e.g. {\"json\": {\"field\": [...]}}"})
+    errors = fields.Dict(metadata={"description": 'Field errors by location, e.g. {"json": {"field": [...]}}'})
     detail = fields.Dict(metadata={"description": "More about a refusal (e.g. the earlier task for FOUR_EYES)"})
 
 
@@ -75,19 +76,30 @@ def init_api(app):
     from . import applications, cases, processes, tasks
 
     app.config.update(
-        API_TITLE="Tepat API", API_VERSION="1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX=API_PREFIX,
+        API_TITLE="Tepat API",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
         OPENAPI_JSON_PATH="openapi.json",
-        API_SPEC_OPTIONS={"info": {"description": SPEC_DESCRIPTION},
-                          "security": [{"bearerToken": []}, {"browserSession": []}]},
+        API_SPEC_OPTIONS={
+            "info": {"description": SPEC_DESCRIPTION},
+            "security": [{"bearerToken": []}, {"browserSession": []}],
+        },
     )
     api = TepatApi(app)
-    api.spec.components.security_scheme("bearerToken", {
-        "type": "http", "scheme": "bearer", "description": "An officer's API token (tpt_...)"})
-    api.spec.components.security_scheme("browserSession", {
-        "type": "apiKey", "in": "cookie", "name": app.config.get("SESSION_COOKIE_NAME", "session"),
-        "description": "The signed-in officer's session; writes also need the X-CSRFToken header"})
+    api.spec.components.security_scheme(
+        "bearerToken", {"type": "http", "scheme": "bearer", "description": "An officer's API token (tpt_...)"}
+    )
+    api.spec.components.security_scheme(
+        "browserSession",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": app.config.get("SESSION_COOKIE_NAME", "session"),
+            "description": "The signed-in officer's session; writes also need the X-CSRFToken header",
+        },
+    )
     from .formschemas import register_form_schemas
-
     from .schemas import ApiApplicationSchema
 
     api.spec.components.schema("ApiApplication", schema=ApiApplicationSchema)  # the upload's JSON part

@@ -6,6 +6,7 @@ districts, the name against the civil registry, consent, the payment account, on
 selfie, one open case per person. A retried upload with the same key answers the case made the first
 time (200, replayed); the same key with another application is refused (422).
 """
+
 import json
 from datetime import timedelta
 
@@ -33,23 +34,41 @@ from .auth import api_roles_required, caller
 from .errors import abort_for_engine_error, api_abort, api_language, api_text, register_json_errors
 from .schemas import ApiApplicationSchema, SubmittedSchema
 
-bp = Blueprint("api_applications", __name__, url_prefix=f"{API_PREFIX}/applications",
-               description="Applications registered by facilitators from a field app or a village system.")
+bp = Blueprint(
+    "api_applications",
+    __name__,
+    url_prefix=f"{API_PREFIX}/applications",
+    description="Applications registered by facilitators from a field app or a village system.",
+)
 register_json_errors(bp)
 FACILITATOR = "facilitator"
 SUBMIT_BODY = {
     "required": True,
-    "description": ("multipart/form-data with two parts: `application` (JSON, the ApiApplication schema) and "
-                    "`selfie` (a JPEG or PNG photo with exactly one face)."),
-    "content": {"multipart/form-data": {
-        "schema": {"type": "object", "required": ["application", "selfie"], "properties": {
-            "application": {"$ref": "#/components/schemas/ApiApplication"},
-            "selfie": {"type": "string", "format": "binary"}}},
-        "encoding": {"application": {"contentType": "application/json"}}}},
+    "description": (
+        "multipart/form-data with two parts: `application` (JSON, the ApiApplication schema) and "
+        "`selfie` (a JPEG or PNG photo with exactly one face)."
+    ),
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["application", "selfie"],
+                "properties": {
+                    "application": {"$ref": "#/components/schemas/ApiApplication"},
+                    "selfie": {"type": "string", "format": "binary"},
+                },
+            },
+            "encoding": {"application": {"contentType": "application/json"}},
+        }
+    },
 }
-KEY_HEADER = {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string",
-              "pattern": "^[A-Za-z0-9_.:-]{8,64}$"},
-              "description": "A key the client makes once per registration (e.g. a UUID) and sends again on retry."}
+KEY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,64}$"},
+    "description": "A key the client makes once per registration (e.g. a UUID) and sends again on retry.",
+}
 
 
 def _field_errors(errors, status=422, code="INVALID_REQUEST", detail=None):
@@ -64,8 +83,16 @@ def _face_text(code, **params):
 def _refuse(action, nik, **detail):
     """Keep an audit entry of a refused submission (the view's transaction is rolled back)."""
     db.session.rollback()
-    record(db.session, caller().actor, action, target_type="applicant", target_id=nik, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=caller().audit_detail(**detail))
+    record(
+        db.session,
+        caller().actor,
+        action,
+        target_type="applicant",
+        target_id=nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=caller().audit_detail(**detail),
+    )
     db.session.commit()
 
 
@@ -83,8 +110,11 @@ def _read_request():
     if selfie is None:
         _field_errors({"selfie": [api_text("SELFIE_MISSING")]})
     if selfie.too_large:
-        _field_errors({"selfie": [_face_text("IMAGE_TOO_LARGE", max_mb=max_bytes // (1024 * 1024))]},
-                      code="SELFIE_REJECTED", detail={"reason": "IMAGE_TOO_LARGE"})
+        _field_errors(
+            {"selfie": [_face_text("IMAGE_TOO_LARGE", max_mb=max_bytes // (1024 * 1024))]},
+            code="SELFIE_REJECTED",
+            detail={"reason": "IMAGE_TOO_LARGE"},
+        )
     return application, selfie.data
 
 
@@ -94,8 +124,10 @@ def _validate(application):
         data = ApiApplicationSchema().load(application)
     except ValidationError as exc:
         _field_errors(exc.messages)
-    from forms.portal import PaymentStepSchema  # the pages' own rules for the account and phone
-    from forms.portal import HouseholdStepSchema
+    from forms.portal import (
+        HouseholdStepSchema,
+        PaymentStepSchema,  # the pages' own rules for the account and phone
+    )
 
     try:
         PaymentStepSchema().load({"payment_channel": data["payment_channel"], "bank_account": data["bank_account"]})
@@ -120,15 +152,18 @@ def _check_person(data, nik, selfie):
         person = services().integrations.civil_registry.lookup_person(nik)
     except (PersonNotFound, TransientIntegrationError):
         person = None  # as on the pages: an officer checks the identity later
-    if person is not None and " ".join(person.name.split()).casefold() != " ".join(
-            data["applicant_name"].split()).casefold():
+    if (
+        person is not None
+        and " ".join(person.name.split()).casefold() != " ".join(data["applicant_name"].split()).casefold()
+    ):
         _field_errors({"applicant_name": [api_text("NAME_MISMATCH")]}, code="NAME_MISMATCH")
     try:
         services().integrations.face.encode(selfie)
     except ImageRejected as exc:
         _refuse("registration.photo_refused", nik, reason=exc.code)
-        _field_errors({"selfie": [_face_text(exc.code, **exc.params)]}, code="SELFIE_REJECTED",
-                      detail={"reason": exc.code})
+        _field_errors(
+            {"selfie": [_face_text(exc.code, **exc.params)]}, code="SELFIE_REJECTED", detail={"reason": exc.code}
+        )
 
 
 def _answer(app, replayed):
@@ -176,14 +211,20 @@ def submit():
         abort_for_engine_error(exc)
     if claimed.case_number:  # the same upload at the same moment: the other request made the case
         return _answer(_case(claimed.case_number), True), 200
-    payload = {"nik": nik, "channel": "facilitator", "facilitator_id": caller().actor.id,
-               "payment_channel": data["payment_channel"],
-               "bank_account": None if data["payment_channel"] == "POS" else data["bank_account"],
-               "phone": data["phone"], "consent": True,
-               "consent_version": current_app.config["BANSOS_CONSENT_VERSION"]}
+    payload = {
+        "nik": nik,
+        "channel": "facilitator",
+        "facilitator_id": caller().actor.id,
+        "payment_channel": data["payment_channel"],
+        "bank_account": None if data["payment_channel"] == "POS" else data["bank_account"],
+        "phone": data["phone"],
+        "consent": True,
+        "consent_version": current_app.config["BANSOS_CONSENT_VERSION"],
+    }
     try:
-        app = submit_application(services().engine, payload, photos=services().photos, selfie=selfie,
-                                 actor=caller().actor.id)
+        app = submit_application(
+            services().engine, payload, photos=services().photos, selfie=selfie, actor=caller().actor.id
+        )
     except DuplicateApplication as exc:  # a concurrent registration of the same person won
         db.session.rollback()
         api_abort(409, "DUPLICATE_APPLICATION", detail={"case_number": exc.details.get("case_number")})
@@ -193,9 +234,16 @@ def submit():
         app.consent_at = data["consent_at"]
     claimed.case_number = app.case_number
     notify_applicant(services().integrations.notifier, nik, "application_received", {"case_number": app.case_number})
-    record(db.session, caller().actor, "application.submit", target_type="case", target_id=app.case_number,
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail=caller().audit_detail(channel="facilitator", nik=mask_nik(nik)))
+    record(
+        db.session,
+        caller().actor,
+        "application.submit",
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=caller().audit_detail(channel="facilitator", nik=mask_nik(nik)),
+    )
     return _answer(app, False), 201, {"Location": f"{API_PREFIX}/cases/{app.case_number}"}
 
 

@@ -4,6 +4,7 @@ Token requests carry no ambient credential, so they need no CSRF token; session 
 something must send the CSRF token in the X-CSRFToken header, as htmx does. A refused token is written
 to the audit log with the client's address.
 """
+
 import functools
 from dataclasses import dataclass
 
@@ -20,8 +21,13 @@ from engine.db import db, unit_of_work
 
 from .errors import api_abort
 
-REFUSAL_CODES = {"malformed": "TOKEN_INVALID", "unknown": "TOKEN_INVALID", "expired": "TOKEN_EXPIRED",
-                 "revoked": "TOKEN_REVOKED", "officer_inactive": "OFFICER_INACTIVE"}
+REFUSAL_CODES = {
+    "malformed": "TOKEN_INVALID",
+    "unknown": "TOKEN_INVALID",
+    "expired": "TOKEN_EXPIRED",
+    "revoked": "TOKEN_REVOKED",
+    "officer_inactive": "OFFICER_INACTIVE",
+}
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,22 @@ def _refuse_token(exc, presented):
     """Audit a refused token (origin address, why, which token) and answer 401."""
     token = exc.token
     actor = token.officer.username if token is not None else "-"
-    record(db.session, actor, "api.token_refused", target_type="api_token",
-           target_id=token.prefix if token is not None else presented_prefix(presented),
-           ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"reason": exc.reason, "path": request.path[:200], "method": request.method})
+    record(
+        db.session,
+        actor,
+        "api.token_refused",
+        target_type="api_token",
+        target_id=token.prefix if token is not None else presented_prefix(presented),
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"reason": exc.reason, "path": request.path[:200], "method": request.method},
+    )
     db.session.commit()  # the refusal is kept whatever happens next
-    api_abort(401, REFUSAL_CODES.get(exc.reason, "TOKEN_INVALID"),
-              headers={"WWW-Authenticate": 'Bearer realm="tepat", error="invalid_token"'})
+    api_abort(
+        401,
+        REFUSAL_CODES.get(exc.reason, "TOKEN_INVALID"),
+        headers={"WWW-Authenticate": 'Bearer realm="tepat", error="invalid_token"'},
+    )
 
 
 def _from_token(header):
@@ -103,9 +118,16 @@ def refuse_out_of_scope(target_type, target_id):
     """Audit a refused request for another district's object (kept: the view's transaction is rolled back)."""
     api_caller = caller()
     db.session.rollback()
-    record(db.session, api_caller.actor.id, f"{target_type}.refused", target_type=target_type,
-           target_id=str(target_id), ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail=api_caller.audit_detail(reason="district", path=request.path[:200], method=request.method))
+    record(
+        db.session,
+        api_caller.actor.id,
+        f"{target_type}.refused",
+        target_type=target_type,
+        target_id=str(target_id),
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=api_caller.audit_detail(reason="district", path=request.path[:200], method=request.method),
+    )
     db.session.commit()
 
 

@@ -1,4 +1,5 @@
 """Cases: the list of the caller's districts, one case with its decision and timeline, its diagram."""
+
 from flask import request
 from flask_smorest import Blueprint
 
@@ -15,11 +16,21 @@ from . import API_PREFIX, documented_errors
 from .auth import api_roles_required, caller, refuse_out_of_scope
 from .errors import api_abort, register_json_errors
 from .present import case_decisions_out, case_detail_out
-from .schemas import (CaseDetailSchema, CaseListQuery, CasePageSchema, CaseSearchResultSchema, CaseSearchSchema,
-                      DiagramSchema)
+from .schemas import (
+    CaseDetailSchema,
+    CaseListQuery,
+    CasePageSchema,
+    CaseSearchResultSchema,
+    CaseSearchSchema,
+    DiagramSchema,
+)
 
-bp = Blueprint("api_cases", __name__, url_prefix=f"{API_PREFIX}/cases",
-               description="Cases (applications) of the caller's districts.")
+bp = Blueprint(
+    "api_cases",
+    __name__,
+    url_prefix=f"{API_PREFIX}/cases",
+    description="Cases (applications) of the caller's districts.",
+)
 register_json_errors(bp)
 
 
@@ -46,8 +57,7 @@ def index(query):
     Filter by status and district; a district outside the caller's gives an empty list.
     """
     page = list_cases(db.session, caller().actor.regions, **query)
-    return {"items": page.rows, "total": page.total, "page": page.page, "pages": page.pages,
-            "per_page": page.per_page}
+    return {"items": page.rows, "total": page.total, "page": page.page, "pages": page.pages, "per_page": page.per_page}
 
 
 @bp.route("/search", methods=["POST"])
@@ -63,10 +73,24 @@ def search(body):
     query = parse(body["q"])
     results = search_cases(db.session, caller().actor.regions, query, body["page"])
     who = caller()
-    record(db.session, who.actor, "case.search", target_type="search", ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=who.audit_detail(**audit_detail(query, results)))
-    return {"kind": query.kind, "more": results.capped, "items": results.rows, "total": results.total,
-            "page": results.page, "pages": results.pages, "per_page": PER_PAGE}
+    record(
+        db.session,
+        who.actor,
+        "case.search",
+        target_type="search",
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=who.audit_detail(**audit_detail(query, results)),
+    )
+    return {
+        "kind": query.kind,
+        "more": results.capped,
+        "items": results.rows,
+        "total": results.total,
+        "page": results.page,
+        "pages": results.pages,
+        "per_page": PER_PAGE,
+    }
 
 
 @bp.route("/<case_number>")
@@ -82,8 +106,16 @@ def show(case_number):
     shown = case_detail_out(app, case_records(db.session, app))
     shown.update(case_decisions_out(app))
     who = caller()
-    record(db.session, who.actor, "case.view", target_type="case", target_id=app.case_number,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail=who.audit_detail())
+    record(
+        db.session,
+        who.actor,
+        "case.view",
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=who.audit_detail(),
+    )
     return shown
 
 

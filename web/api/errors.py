@@ -1,4 +1,5 @@
 """JSON errors for everything under /api: a stable code, a translated message, field errors."""
+
 from flask import jsonify, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -15,9 +16,17 @@ API_PREFIX = "/api/"
 
 # The stable `error` code when a view gives none, by HTTP status.
 STATUS_CODES = {
-    400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "NOT_ALLOWED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "INVALID_REQUEST",
-    429: "TOO_MANY_REQUESTS", 500: "SERVER_ERROR",
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "NOT_ALLOWED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "INVALID_REQUEST",
+    429: "TOO_MANY_REQUESTS",
+    500: "SERVER_ERROR",
 }
 MESSAGES = {
     **ERRORS,
@@ -27,7 +36,9 @@ MESSAGES = {
     "TOKEN_EXPIRED": _l("The API token has expired."),
     "TOKEN_REVOKED": _l("The API token was revoked."),
     "OFFICER_INACTIVE": _l("The officer of this API token is deactivated."),
-    "CSRF_FAILED": _l("The CSRF token is missing or not valid: a signed-in browser sends it in the X-CSRFToken header."),
+    "CSRF_FAILED": _l(
+        "The CSRF token is missing or not valid: a signed-in browser sends it in the X-CSRFToken header."
+    ),
     "NOT_FOUND": _l("Not found."),
     "METHOD_NOT_ALLOWED": _l("This method is not allowed here."),
     "CONFLICT": _l("The request conflicts with the current state. Reload and try again."),
@@ -37,23 +48,34 @@ MESSAGES = {
     "TOO_MANY_REQUESTS": _l("Too many attempts. Try again later."),
     "SERVER_ERROR": _l("Something went wrong."),
     "TEXT_HAS_NUL": NUL_MESSAGE,
-    "IDEMPOTENCY_KEY_INVALID": _l("Send an Idempotency-Key header of 8 to 64 letters, digits, _ . : or -, made once "
-                                  "per registration."),
-    "IDEMPOTENCY_KEY_REUSED": _l("This Idempotency-Key was already used for another application. Make a new key "
-                                 "for each registration."),
+    "IDEMPOTENCY_KEY_INVALID": _l(
+        "Send an Idempotency-Key header of 8 to 64 letters, digits, _ . : or -, made once per registration."
+    ),
+    "IDEMPOTENCY_KEY_REUSED": _l(
+        "This Idempotency-Key was already used for another application. Make a new key for each registration."
+    ),
     "SELFIE_MISSING": _l("Send the applicant's photo in the selfie part."),
     "SELFIE_REJECTED": _l("The photo cannot be used; see the reason."),
     "CONSENT_REQUIRED": _l("The applicant must agree to the data look-ups."),
     "CONSENT_TIME_INVALID": _l("The consent time lies in the future or too far in the past."),
-    "NAME_MISMATCH": _l("The name does not match the civil registry's record for this NIK. Ask the applicant again "
-                        "and check the identity card."),
+    "NAME_MISMATCH": _l(
+        "The name does not match the civil registry's record for this NIK. Ask the applicant again "
+        "and check the identity card."
+    ),
     "OUTSIDE_DISTRICT": _l("This NIK belongs to a district that is not one of yours."),
 }
 # Engine refusals as HTTP statuses; anything else the engine refuses is a conflict with the case's state.
 ENGINE_STATUS = {
-    "TASK_NOT_FOUND": 404, "CASE_NOT_FOUND": 404, "NOT_ALLOWED": 403, "FOUR_EYES": 403, "FORM_INVALID": 422,
-    "TASK_ALREADY_CLAIMED": 409, "TASK_NOT_READY": 409, "TASK_NOT_CLAIMED": 409,
-    "IDEMPOTENCY_KEY_INVALID": 422, "IDEMPOTENCY_KEY_REUSED": 422,
+    "TASK_NOT_FOUND": 404,
+    "CASE_NOT_FOUND": 404,
+    "NOT_ALLOWED": 403,
+    "FOUR_EYES": 403,
+    "FORM_INVALID": 422,
+    "TASK_ALREADY_CLAIMED": 409,
+    "TASK_NOT_READY": 409,
+    "TASK_NOT_CLAIMED": 409,
+    "IDEMPOTENCY_KEY_INVALID": 422,
+    "IDEMPOTENCY_KEY_REUSED": 422,
 }
 
 
@@ -128,7 +150,11 @@ def register_json_errors(blueprint):
 def routing_error_as_json():
     """Before each request: an unknown path or method under /api gets a JSON 404/405, never an HTML page."""
     exc = request.routing_exception
-    if exc is not None and isinstance(exc, HTTPException) and (exc.code or 0) >= 400 \
-            and request.path.startswith(API_PREFIX):
+    if (
+        exc is not None
+        and isinstance(exc, HTTPException)
+        and (exc.code or 0) >= 400
+        and request.path.startswith(API_PREFIX)
+    ):
         return json_error(exc)
     return None

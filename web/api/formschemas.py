@@ -8,6 +8,7 @@ marshmallow converter, and each variant's extra rules are found by loading sampl
 form itself (the same `load` the API runs), so a change in forms/ changes the published schema too.
 Startup fails (DescriptionError) if a form's rules cannot be described this way.
 """
+
 import copy
 
 from marshmallow import validate
@@ -73,8 +74,9 @@ def _variant(schema_cls, base, field, choice):
     else:
         raise DescriptionError(f"{schema_cls.__name__} with {field}={choice!r} never loads")
     # An optional field the form refuses next to this choice is left out of the variant (forbidden).
-    forbidden = {name for name in props
-                 if name not in required and _errors(schema_cls, {**body, name: _sample(props[name])})}
+    forbidden = {
+        name for name in props if name not in required and _errors(schema_cls, {**body, name: _sample(props[name])})
+    }
     variant = copy.deepcopy(base)
     variant["properties"][field] = {**props[field], "enum": [choice]}
     for name in forbidden:
@@ -103,10 +105,14 @@ def form_components(converter, schema_cls):
         if not any(conditional for _schema, conditional in variants.values()):
             continue
         parts = {f"{name}_{choice}": schema for choice, (schema, _c) in variants.items()}
-        top = {"oneOf": [{"$ref": f"#/components/schemas/{part}"} for part in parts],
-               "discriminator": {"propertyName": field,
-                                 "mapping": {choice: f"#/components/schemas/{name}_{choice}" for choice in choices}},
-               "description": (schema_cls.__doc__ or "").strip()}
+        top = {
+            "oneOf": [{"$ref": f"#/components/schemas/{part}"} for part in parts],
+            "discriminator": {
+                "propertyName": field,
+                "mapping": {choice: f"#/components/schemas/{name}_{choice}" for choice in choices},
+            },
+            "description": (schema_cls.__doc__ or "").strip(),
+        }
         return {name: top, **parts}
     return {name: base}
 
@@ -128,5 +134,7 @@ def form_json_schema(api, schema_cls):
     top = components[schema_cls.__name__]
     if "oneOf" not in top:
         return top
-    return {"oneOf": [components[ref["$ref"].rsplit("/", 1)[1]] for ref in top["oneOf"]],
-            "discriminator": {"propertyName": top["discriminator"]["propertyName"]}}
+    return {
+        "oneOf": [components[ref["$ref"].rsplit("/", 1)[1]] for ref in top["oneOf"]],
+        "discriminator": {"propertyName": top["discriminator"]["propertyName"]},
+    }

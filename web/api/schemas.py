@@ -1,4 +1,5 @@
 """Request and response schemas of the JSON API (task forms themselves are in forms/)."""
+
 from marshmallow import Schema, fields, validate
 
 from cases.officers import district_name
@@ -16,11 +17,16 @@ class _Strict(Schema):
 
 # --- requests --------------------------------------------------------------------------------
 
+
 class CaseListQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Z_]{3,40}$"),
-                           metadata={"description": "Case status, e.g. IN_REVIEW"})
-    district = fields.String(load_default=None, validate=validate.Regexp(r"^\d{2}$"),
-                             metadata={"description": "District code (two digits)"})
+    status = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[A-Z_]{3,40}$"),
+        metadata={"description": "Case status, e.g. IN_REVIEW"},
+    )
+    district = fields.String(
+        load_default=None, validate=validate.Regexp(r"^\d{2}$"), metadata={"description": "District code (two digits)"}
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
 
@@ -28,39 +34,58 @@ class CaseListQuery(Schema):
 class CaseSearchSchema(_Strict):
     """A case search, sent in the body so a NIK stays out of addresses and logs."""
 
-    q = fields.String(required=True, validate=validate.Length(min=1, max=100),
-                      metadata={"description": "A NIK or family-card number (16 digits), a case number "
-                                               "(TPT-YYYY-NNNNNNN, any case, spaces allowed) or the start of "
-                                               "a name (3 letters or more, any case)"})
+    q = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "A NIK or family-card number (16 digits), a case number "
+            "(TPT-YYYY-NNNNNNN, any case, spaces allowed) or the start of "
+            "a name (3 letters or more, any case)"
+        },
+    )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
 
 
 class ReassignSchema(_Strict):
     """Whom to give the task to."""
 
-    to = fields.String(required=True, validate=validate.Length(min=1, max=100),
-                       metadata={"description": "Username of an active officer who may work the task"})
+    to = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Username of an active officer who may work the task"},
+    )
 
 
 class ApiApplicationSchema(_Strict):
     """The `application` part of POST /api/v1/applications (the selfie is the `selfie` file part)."""
 
     nik = fields.String(required=True, metadata={"description": "The applicant's NIK (16 digits)"})
-    applicant_name = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                                   metadata={"description": "The applicant's full name as they say it; it must match "
-                                                            "the civil registry's record"})
-    consent = fields.Boolean(required=True, metadata={"description": "The applicant agreed to the data look-ups "
-                                                                     "(must be true)"})
-    consent_at = fields.AwareDateTime(load_default=None, metadata={
-        "description": "When the applicant agreed (ISO 8601 with zone), for registrations queued offline; "
-                       "not in the future, at most BANSOS_API_OFFLINE_MAX_DAYS old"})
+    applicant_name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The applicant's full name as they say it; it must match the civil registry's record"},
+    )
+    consent = fields.Boolean(
+        required=True, metadata={"description": "The applicant agreed to the data look-ups (must be true)"}
+    )
+    consent_at = fields.AwareDateTime(
+        load_default=None,
+        metadata={
+            "description": "When the applicant agreed (ISO 8601 with zone), for registrations queued offline; "
+            "not in the future, at most BANSOS_API_OFFLINE_MAX_DAYS old"
+        },
+    )
     phone = fields.String(load_default=None, allow_none=True)
     payment_channel = fields.String(required=True, validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
-    bank_account = fields.String(load_default=None, allow_none=True,
-                                 metadata={"description": "6-20 digits; required unless payment_channel is POS"})
+    bank_account = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "6-20 digits; required unless payment_channel is POS"},
+    )
 
 
 # --- responses -------------------------------------------------------------------------------
+
 
 class PageMeta(_Out):
     total = fields.Integer()
@@ -182,19 +207,23 @@ class CaseDetailSchema(_Out):
     applicant = fields.Nested(ApplicantSchema)
     household = fields.List(fields.Dict(), metadata={"description": "Household members, NIKs masked"})
     reasons = fields.List(fields.Dict())
-    applicant_message = fields.String(allow_none=True, metadata={"description": "The officer's message to the "
-                                                                               "applicant with the decision"})
+    applicant_message = fields.String(
+        allow_none=True, metadata={"description": "The officer's message to the applicant with the decision"}
+    )
     review_flags = fields.List(fields.String())
     programmes = fields.List(fields.String())
     benefits = fields.Dict(allow_none=True)
-    explanation = fields.List(fields.Dict(), metadata={"description": "One entry per rule: facts, evidence, "
-                                                                      "outcome, texts (id, en)"})
+    explanation = fields.List(
+        fields.Dict(), metadata={"description": "One entry per rule: facts, evidence, outcome, texts (id, en)"}
+    )
     timeline = fields.List(fields.Nested(EventSchema))
     evidence = fields.List(fields.Nested(EvidenceSchema))
     tasks = fields.List(fields.Nested(TaskSchema))
     appeals = fields.List(fields.Nested(AppealOutSchema))
-    decisions = fields.List(fields.Nested(HumanDecisionSchema),
-                            metadata={"description": "The officers' decisions on the case, oldest first"})
+    decisions = fields.List(
+        fields.Nested(HumanDecisionSchema),
+        metadata={"description": "The officers' decisions on the case, oldest first"},
+    )
 
 
 class DiagramSchema(_Out):
@@ -238,20 +267,29 @@ class EnrolmentBlockerSchema(_Out):
 
 
 class ApprovalWarningSchema(_Out):
-    blockers = fields.List(fields.Nested(EnrolmentBlockerSchema),
-                           metadata={"description": "Why the family cannot be enrolled: approving rejects the case "
-                                                    "with these reasons"})
+    blockers = fields.List(
+        fields.Nested(EnrolmentBlockerSchema),
+        metadata={"description": "Why the family cannot be enrolled: approving rejects the case with these reasons"},
+    )
     overturned = fields.List(fields.String(), metadata={"description": "Grounds the appeals officer set aside"})
-    legacy = fields.Boolean(metadata={"description": "The case runs an older process version without the check: "
-                                                     "approving would enrol the family with no benefit"})
+    legacy = fields.Boolean(
+        metadata={
+            "description": "The case runs an older process version without the check: "
+            "approving would enrol the family with no benefit"
+        }
+    )
 
 
 class TaskDetailSchema(TaskSchema):
     form = fields.Nested(TaskFormSchema, allow_none=True)
     approval_warning = fields.Nested(
-        ApprovalWarningSchema, allow_none=True,
-        metadata={"description": "On an approval task whose family qualifies for no programme or still fails a "
-                                 "ground: what the approver must know before approving (else null)"})
+        ApprovalWarningSchema,
+        allow_none=True,
+        metadata={
+            "description": "On an approval task whose family qualifies for no programme or still fails a "
+            "ground: what the approver must know before approving (else null)"
+        },
+    )
 
 
 class CaseStateSchema(_Out):
@@ -262,8 +300,11 @@ class CaseStateSchema(_Out):
 
 class TaskActionSchema(_Out):
     task = fields.Nested(TaskSchema)
-    case = fields.Nested(CaseStateSchema, allow_none=True,
-                         metadata={"description": "The case after the action (null for tasks of other processes)"})
+    case = fields.Nested(
+        CaseStateSchema,
+        allow_none=True,
+        metadata={"description": "The case after the action (null for tasks of other processes)"},
+    )
 
 
 class VersionSchema(_Out):
@@ -275,8 +316,9 @@ class VersionSchema(_Out):
     deployed_at = fields.DateTime()
     deployed_by = fields.String(allow_none=True)
     latest = fields.Boolean()
-    instances = fields.Dict(keys=fields.String(), values=fields.Integer(),
-                            metadata={"description": "Instances on this version by status"})
+    instances = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "Instances on this version by status"}
+    )
 
 
 class FileInfoSchema(_Out):
@@ -301,5 +343,6 @@ class SubmittedSchema(_Out):
     case_number = fields.String()
     status = fields.String()
     decision = fields.String(allow_none=True)
-    replayed = fields.Boolean(metadata={"description": "True when this Idempotency-Key made the case earlier: "
-                                                      "nothing new was created"})
+    replayed = fields.Boolean(
+        metadata={"description": "True when this Idempotency-Key made the case earlier: nothing new was created"}
+    )

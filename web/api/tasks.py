@@ -1,4 +1,5 @@
 """Tasks: the caller's inbox, one task with its form, and claim, release, complete, reassign."""
+
 from flask import request
 from flask_smorest import Blueprint
 
@@ -20,17 +21,26 @@ from .errors import abort_for_engine_error, api_abort, api_text, register_json_e
 from .present import form_out, task_out
 from .schemas import ReassignSchema, TaskActionSchema, TaskDetailSchema, TaskPageSchema
 
-bp = Blueprint("api_tasks", __name__, url_prefix=f"{API_PREFIX}/tasks",
-               description="Human tasks: the caller's queues, claiming, completing with the task's form.")
+bp = Blueprint(
+    "api_tasks",
+    __name__,
+    url_prefix=f"{API_PREFIX}/tasks",
+    description="Human tasks: the caller's queues, claiming, completing with the task's form.",
+)
 register_json_errors(bp)
 SUPERVISORS = ("supervisor", "administrator")
 COMPLETE_BODY = {
     "required": True,
-    "description": ("The task's form: the schema named by the task's form_name (GET /api/v1/tasks/{id}). A form "
-                    "whose fields depend on a decision (e.g. a rejection needs a reason code) is a oneOf of one "
-                    "schema per decision value; every body valid by the schema is accepted."),
-    "content": {"application/json": {"schema": {
-        "oneOf": [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in FORMS.values()]}}},
+    "description": (
+        "The task's form: the schema named by the task's form_name (GET /api/v1/tasks/{id}). A form "
+        "whose fields depend on a decision (e.g. a rejection needs a reason code) is a oneOf of one "
+        "schema per decision value; every body valid by the schema is accepted."
+    ),
+    "content": {
+        "application/json": {
+            "schema": {"oneOf": [{"$ref": f"#/components/schemas/{cls.__name__}"} for cls in FORMS.values()]}
+        }
+    },
 }
 
 
@@ -54,8 +64,10 @@ def _result(task_id):
         app = case_or_404(db.session, row.business_key)
     except CaseNotFound:  # a task of another kind of process (e.g. a community objection)
         return {"task": task_out(row), "case": None}
-    return {"task": task_out(row), "case": {"case_number": app.case_number, "status": app.status,
-                                            "decision": app.decision}}
+    return {
+        "task": task_out(row),
+        "case": {"case_number": app.case_number, "status": app.status, "decision": app.decision},
+    }
 
 
 def _act(task_id, action, errors_field=None):
@@ -80,8 +92,14 @@ def index(query):
     actor = caller().actor
     rows, total, pages = inbox_page(db.session, actor, InboxFilter(**query))
     counts = sorted(queue_counts(db.session, actor).items(), key=lambda x: (x[0][0], x[0][1] or ""))
-    return {"items": [task_out(r) for r in rows], "total": total, "page": query["page"], "pages": pages,
-            "per_page": PER_PAGE, "queues": [{"queue": q, "district": r, "open": n} for (q, r), n in counts]}
+    return {
+        "items": [task_out(r) for r in rows],
+        "total": total,
+        "page": query["page"],
+        "pages": pages,
+        "per_page": PER_PAGE,
+        "queues": [{"queue": q, "district": r, "open": n} for (q, r), n in counts],
+    }
 
 
 @bp.route("/<int:task_id>")
@@ -94,8 +112,11 @@ def show(task_id):
     An approval task of a family that cannot be enrolled carries approval_warning: approving it rejects the case.
     """
     row = task_for_caller_or_404(task_id)
-    return {**task_out(row), "form": form_out(services().engine.forms, row.form_name),
-            "approval_warning": approval_warning(services().engine, row)}
+    return {
+        **task_out(row),
+        "form": form_out(services().engine.forms, row.form_name),
+        "approval_warning": approval_warning(services().engine, row),
+    }
 
 
 @bp.route("/<int:task_id>/claim", methods=["POST"])

@@ -1,5 +1,6 @@
 """The applicant portal: sign-in with the digital ID, registration, my case, appeals; and the
 facilitators' assisted registration. `current_applicant` / `applicant_required` are in .session."""
+
 from datetime import datetime
 
 from flask import Blueprint, render_template, request
@@ -31,11 +32,17 @@ def register(app):
     from engine.db import db
 
     from .. import csrf
-    from . import apply, appeal, assist, evidence, graduation, idp_pages, mycase, signin  # noqa: F401  (routes on bp)
+    from . import appeal, apply, assist, evidence, graduation, idp_pages, mycase, signin  # noqa: F401  (routes on bp)
     from .session import current_applicant
 
-    for view in (idp_pages.token, apply.apply_photo, apply.apply_photo_check, appeal.appeal_send, assist.photo,
-                 assist.photo_check):
+    for view in (
+        idp_pages.token,
+        apply.apply_photo,
+        apply.apply_photo_check,
+        appeal.appeal_send,
+        assist.photo,
+        assist.photo_check,
+    ):
         csrf.exempt(view)
     app.jinja_env.globals["current_applicant"] = current_applicant
     app.jinja_env.globals["appeal_files_of"] = lambda case: files_of_case(db.session, case)
@@ -43,4 +50,3 @@ def register(app):
     app.jinja_env.filters["fromiso"] = datetime.fromisoformat
     for blueprint in (bp, idp_pages.bp, evidence.bp, assist.bp):
         app.register_blueprint(blueprint)
-

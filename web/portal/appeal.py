@@ -1,4 +1,5 @@
 """The applicant's appeal: a reason and evidence files, within the window; and their files."""
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -31,14 +32,31 @@ def _limits():
 def _page(app, reason="", errors=None, file_errors=(), status=200):
     deadline, can_appeal = appeal_window(app)
     max_bytes, max_files = _limits()
-    return render_template("portal/appeal.html", app=app, reason=reason, errors=errors or {},
-                           file_errors=list(file_errors), pending=pending_files(db.session, app), deadline=deadline,
-                           can_appeal=can_appeal, max_mb=max_bytes // (1024 * 1024), max_files=max_files), status
+    return render_template(
+        "portal/appeal.html",
+        app=app,
+        reason=reason,
+        errors=errors or {},
+        file_errors=list(file_errors),
+        pending=pending_files(db.session, app),
+        deadline=deadline,
+        can_appeal=can_appeal,
+        max_mb=max_bytes // (1024 * 1024),
+        max_files=max_files,
+    ), status
 
 
 def _audit(action, app, **detail):
-    record(db.session, current_applicant().audit_actor, action, target_type="case", target_id=app.case_number,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        current_applicant().audit_actor,
+        action,
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 @bp.get("/cases/<case_number>/appeal")
@@ -67,8 +85,9 @@ def appeal_send(case_number):
     file_errors = []
     for upload in uploads:
         try:
-            row = attach_evidence(db.session, portal_services().evidence, app, upload.filename, upload.data, actor,
-                                  max_bytes, max_files)
+            row = attach_evidence(
+                db.session, portal_services().evidence, app, upload.filename, upload.data, actor, max_bytes, max_files
+            )
             _audit("evidence.attach", app, file=row.key, type=row.content_type, size=row.size)
         except EvidenceRefused as exc:
             file_errors.append(evidence_text(exc, max_files))
@@ -89,11 +108,17 @@ def appeal_send(case_number):
         errors["reason"] = _("Write the reason in 10 to 4,000 characters.")
     if errors or file_errors or form.get("attach"):
         db.session.commit()  # the good files stay attached, for the next try
-        return _page(app, reason, errors=errors, file_errors=file_errors,
-                     status=413 if body.stopped else 422 if errors or file_errors else 200)
+        return _page(
+            app,
+            reason,
+            errors=errors,
+            file_errors=file_errors,
+            status=413 if body.stopped else 422 if errors or file_errors else 200,
+        )
     try:
-        filed = file_portal_appeal(services().engine, app, data["reason"], current_app.config["BANSOS_APPEAL_WINDOW"],
-                                   actor=actor)
+        filed = file_portal_appeal(
+            services().engine, app, data["reason"], current_app.config["BANSOS_APPEAL_WINDOW"], actor=actor
+        )
     except AppealNotAllowed as exc:
         db.session.rollback()
         flash(error_text(exc), "danger")
@@ -112,8 +137,10 @@ def appeal_send(case_number):
 def _stopped_text(stopped, max_files):
     if stopped == TOO_MANY_FILES:
         return _("At most %(n)d files can be sent at once; the other files were not read.", n=max_files)
-    return _("The files sent together were too large (at most %(mb)d MB in all); the rest was not read.",
-             mb=HARD_LIMIT // (1024 * 1024))
+    return _(
+        "The files sent together were too large (at most %(mb)d MB in all); the rest was not read.",
+        mb=HARD_LIMIT // (1024 * 1024),
+    )
 
 
 @bp.get("/cases/<case_number>/files/<key>")

@@ -1,4 +1,5 @@
 """The applicant's own registration: consent, family, payment, photo, review and submit."""
+
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
@@ -18,9 +19,15 @@ from .wizard import Flow, check_photo, post_photo, post_step, show_step
 
 def applicant_flow():
     """The registration flow of the signed-in applicant."""
-    return Flow(channel="self", actor=current_applicant().audit_actor, step_endpoint="portal.apply_step",
-                photo_check_endpoint="portal.apply_photo_check", submit_endpoint="portal.apply_submit",
-                base_template="portal/applicant_base.html", selfie_preview_endpoint="portal.apply_selfie")
+    return Flow(
+        channel="self",
+        actor=current_applicant().audit_actor,
+        step_endpoint="portal.apply_step",
+        photo_check_endpoint="portal.apply_photo_check",
+        submit_endpoint="portal.apply_submit",
+        base_template="portal/applicant_base.html",
+        selfie_preview_endpoint="portal.apply_selfie",
+    )
 
 
 def _existing_case():
@@ -95,8 +102,11 @@ def apply_selfie():
     kind = sniff_image_type(data) if data else None
     if kind is None:
         abort(404)
-    return Response(data, mimetype=f"image/{kind.lower()}",
-                    headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        mimetype=f"image/{kind.lower()}",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @bp.post("/apply/submit")
@@ -126,14 +136,23 @@ def apply_submit():
             flash(_("Your application is being sent. Open your case in a moment."), "info")
             return redirect(url_for("portal.home"))
     if created:
-        notify_applicant(services().integrations.notifier, applicant.nik, "application_received",
-                         {"case_number": app.case_number})
-    record(db.session, applicant.audit_actor, "application.submit" if created else "application.submit_again",
-           target_type="case", target_id=app.case_number, ip=request.remote_addr, user_agent=request.user_agent.string)
+        notify_applicant(
+            services().integrations.notifier, applicant.nik, "application_received", {"case_number": app.case_number}
+        )
+    record(
+        db.session,
+        applicant.audit_actor,
+        "application.submit" if created else "application.submit_again",
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
     db.session.commit()
     if created:
         flash(_("Your application was sent: %(number)s.", number=app.case_number), "success")
     else:
-        flash(_("Your application was already sent: %(number)s. Nothing was sent twice.", number=app.case_number),
-              "info")
+        flash(
+            _("Your application was already sent: %(number)s. Nothing was sent twice.", number=app.case_number), "info"
+        )
     return redirect(url_for("portal.case", case_number=app.case_number))

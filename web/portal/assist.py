@@ -1,13 +1,22 @@
 """Assisted registration: facilitators (officers with the facilitator role) register people without
 phones, only in their own districts; small pages, and the draft is kept on the server at every step."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from cases.audit import record
 from cases.portal.casefile import cases_registered_by
-from cases.portal.drafts import (DraftIncomplete, discard_draft, draft_by_key, drafts_kept_by, next_step, open_case_of,
-                                 start_draft, submit_draft)
+from cases.portal.drafts import (
+    DraftIncomplete,
+    discard_draft,
+    draft_by_key,
+    drafts_kept_by,
+    next_step,
+    open_case_of,
+    start_draft,
+    submit_draft,
+)
 from cases.portal.notices import notify_applicant
 from engine.db import db
 from engine.errors import EngineError
@@ -28,15 +37,30 @@ FACILITATOR = "facilitator"
 
 
 def _audit(action, nik=None, **detail):
-    record(db.session, current_user.actor, action, target_type="applicant", target_id=nik, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        current_user.actor,
+        action,
+        target_type="applicant",
+        target_id=nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 def facilitator_flow(draft):
     """The registration flow of one of the signed-in facilitator's drafts."""
-    return Flow(channel="facilitator", actor=current_user.actor.id, audit_actor=current_user.actor,
-                step_endpoint="assist.step", photo_check_endpoint="assist.photo_check", submit_endpoint="assist.submit",
-                base_template="portal/assist_base.html", url_args={"key": draft.key})
+    return Flow(
+        channel="facilitator",
+        actor=current_user.actor.id,
+        audit_actor=current_user.actor,
+        step_endpoint="assist.step",
+        photo_check_endpoint="assist.photo_check",
+        submit_endpoint="assist.submit",
+        base_template="portal/assist_base.html",
+        url_args={"key": draft.key},
+    )
 
 
 def draft_or_404(key):
@@ -51,16 +75,25 @@ def draft_or_404(key):
 
 def _index(nik="", error=None, status=200):
     actor = current_user.actor
-    registered = [(c, mask_nik(c.nik), STATUS_TEXTS.get(c.status, (c.status, ""))[0])
-                  for c in cases_registered_by(db.session, actor.id)]
+    registered = [
+        (c, mask_nik(c.nik), STATUS_TEXTS.get(c.status, (c.status, ""))[0])
+        for c in cases_registered_by(db.session, actor.id)
+    ]
     drafts = [(d, mask_nik(d.nik)) for d in drafts_kept_by(db.session, actor.id)]
     # With workers a new registration is checked after the request: the list follows it (reloads itself).
     checking = services().engine.defer_steps and any(c.status == "SUBMITTED" for c, _m, _s in registered)
     asked = request.args.get("registered")
     just = next((c for c, _m, _s in registered if c.case_number == asked and c.channel == "facilitator"), None)
-    page = render_template("portal/assist_index.html", registered=registered, drafts=drafts, nik=nik, error=error,
-                           checking=checking, just_registered=just,
-                           regions=sorted(actor.regions) if actor.regions is not None else None)
+    page = render_template(
+        "portal/assist_index.html",
+        registered=registered,
+        drafts=drafts,
+        nik=nik,
+        error=error,
+        checking=checking,
+        just_registered=just,
+        regions=sorted(actor.regions) if actor.regions is not None else None,
+    )
     _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
     db.session.commit()
     return page, status
@@ -85,12 +118,25 @@ def start():
     if not in_scope(current_user.actor, nik[4:6]):
         _audit("assist.outside_region", nik, district=nik[4:6])
         db.session.commit()
-        return _index(raw, _("This NIK belongs to district %(district)s, which is not one of yours. The facilitators of "
-                             "that district register its residents.", district=nik[4:6]), 403)
+        return _index(
+            raw,
+            _(
+                "This NIK belongs to district %(district)s, which is not one of yours. The facilitators of "
+                "that district register its residents.",
+                district=nik[4:6],
+            ),
+            403,
+        )
     existing = open_case_of(db.session, nik)
     if existing is not None:
-        return _index(raw, _("This person already has an application (%(number)s); it was not registered again.",
-                             number=existing.case_number), 409)
+        return _index(
+            raw,
+            _(
+                "This person already has an application (%(number)s); it was not registered again.",
+                number=existing.case_number,
+            ),
+            409,
+        )
     draft = start_draft(db.session, nik, owner=current_user.actor.id, channel="facilitator")
     _audit("assist.start", nik)
     db.session.commit()
@@ -147,17 +193,37 @@ def submit(key):
             flash(_("The application is being sent. It will appear in the list in a moment."), "info")
             return redirect(url_for("assist.index"))
     if created:
-        notify_applicant(services().integrations.notifier, nik, "application_received", {"case_number": app.case_number})
-    record(db.session, current_user.actor, "application.submit" if created else "application.submit_again",
-           target_type="case", target_id=app.case_number, ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail={"channel": "facilitator"})
+        notify_applicant(
+            services().integrations.notifier, nik, "application_received", {"case_number": app.case_number}
+        )
+    record(
+        db.session,
+        current_user.actor,
+        "application.submit" if created else "application.submit_again",
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"channel": "facilitator"},
+    )
     db.session.commit()
     if created:
-        flash(_("Registered: %(number)s. Status: %(status)s.", number=app.case_number,
-                status=STATUS_TEXTS.get(app.status, (app.status, ""))[0]), "success")
+        flash(
+            _(
+                "Registered: %(number)s. Status: %(status)s.",
+                number=app.case_number,
+                status=STATUS_TEXTS.get(app.status, (app.status, ""))[0],
+            ),
+            "success",
+        )
     else:
-        flash(_("This person already has an application (%(number)s); it was not registered again.",
-                number=app.case_number), "info")
+        flash(
+            _(
+                "This person already has an application (%(number)s); it was not registered again.",
+                number=app.case_number,
+            ),
+            "info",
+        )
     # The list then offers this registration's receipt to print or share (web/papers.py).
     return redirect(url_for("assist.index", registered=app.case_number))
 

@@ -1,4 +1,5 @@
 """Serving appeal evidence files: to the applicant and to officers who may see the case, never inline."""
+
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, request
@@ -22,11 +23,20 @@ def send_evidence(row):
     data = portal_services().evidence.read(row.ref)
     if data is None:
         abort(404)
-    disposition = f"attachment; filename=\"evidence{row.filename[row.filename.rfind('.'):]}\"; " \
-                  f"filename*=UTF-8''{quote(row.filename)}"
-    return Response(data, mimetype=row.content_type, headers={
-        "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
-        "Cross-Origin-Resource-Policy": "same-origin"})
+    disposition = (
+        f'attachment; filename="evidence{row.filename[row.filename.rfind(".") :]}"; '
+        f"filename*=UTF-8''{quote(row.filename)}"
+    )
+    return Response(
+        data,
+        mimetype=row.content_type,
+        headers={
+            "Content-Disposition": disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Cross-Origin-Resource-Policy": "same-origin",
+        },
+    )
 
 
 @bp.get("/cases/<case_number>/evidence-files/<key>")
@@ -41,7 +51,15 @@ def officer_file(case_number, key):
     if row is None:
         abort(404)
     response = send_evidence(row)
-    record(db.session, current_user.actor, "evidence.view", target_type="case", target_id=app.case_number,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail={"file": row.key})
+    record(
+        db.session,
+        current_user.actor,
+        "evidence.view",
+        target_type="case",
+        target_id=app.case_number,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail={"file": row.key},
+    )
     db.session.commit()
     return response

@@ -1,5 +1,6 @@
 """Voluntary graduation (graduasi mandiri) in the portal: the family declares it is self-sufficient, with a
 confirmation; processes/graduation.bpmn ends the enrolment and sends the notice and the thank-you letter."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -37,12 +38,27 @@ def graduate_send(case_number):
         return _page(app, _("Tick the box to confirm that your family is self-sufficient."), 422)
     actor = current_applicant().audit_actor
     try:
-        start_graduation(services().engine, app.case_number, "voluntary", actor, "family", ip=request.remote_addr,
-                         user_agent=request.user_agent.string)
+        start_graduation(
+            services().engine,
+            app.case_number,
+            "voluntary",
+            actor,
+            "family",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+        )
     except EngineError as exc:
         db.session.rollback()
-        record(db.session, actor, "graduation.refused", "case", app.case_number, ip=request.remote_addr,
-               user_agent=request.user_agent.string, detail={"code": exc.code})
+        record(
+            db.session,
+            actor,
+            "graduation.refused",
+            "case",
+            app.case_number,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"code": exc.code},
+        )
         db.session.commit()
         flash(error_text(exc), "danger")
         return _page(app, status=409)

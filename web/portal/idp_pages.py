@@ -4,14 +4,15 @@ It stands in for Dukcapil's digital ID in the demo and the tests: the portal sig
 exactly as through a real provider (authorization code, PKCE, signed ID token). Only served when
 BANSOS_IDP_BACKEND is "sandbox".
 """
+
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields
 
 from cases.audit import record
 from engine.db import db
-from integrations.digits import Digits
 from integrations.base import TransientIntegrationError
+from integrations.digits import Digits
 from integrations.idp.sandbox import AuthorizationRequestInvalid, ChallengeRefused, TokenRequestRefused
 
 from .messages import sign_in_text
@@ -34,8 +35,16 @@ def _server():
 
 
 def _audit(action, nik=None, **detail):
-    record(db.session, "idp-sandbox", action, target_type="applicant", target_id=nik,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        "idp-sandbox",
+        action,
+        target_type="applicant",
+        target_id=nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 def _no_store(response):
@@ -107,16 +116,23 @@ def identify():
         challenge = server.start_challenge(data["nik"], data["birth_date"], request.remote_addr)
     except ChallengeRefused as exc:
         if exc.code in ("NO_MATCH", "LOCKED", "RATE_LIMITED"):
-            action = {"NO_MATCH": "idp.identity_failed", "LOCKED": "idp.refused_locked",
-                      "RATE_LIMITED": "idp.rate_limited"}[exc.code]
+            action = {
+                "NO_MATCH": "idp.identity_failed",
+                "LOCKED": "idp.refused_locked",
+                "RATE_LIMITED": "idp.rate_limited",
+            }[exc.code]
             _audit("idp.locked" if exc.locked_now else action, data["nik"], code=exc.code)
         db.session.commit()  # the failure counts towards the lock
         status = 429 if exc.code in ("LOCKED", "RATE_LIMITED") else 400
         return render_template("portal/idp_identity.html", values=values, errors={}, refusal=sign_in_text(exc)), status
     except TransientIntegrationError:
         db.session.rollback()
-        return render_template("portal/idp_identity.html", values=values, errors={},
-                               refusal=sign_in_text(ChallengeRefused("PROVIDER_UNAVAILABLE"))), 503
+        return render_template(
+            "portal/idp_identity.html",
+            values=values,
+            errors={},
+            refusal=sign_in_text(ChallengeRefused("PROVIDER_UNAVAILABLE")),
+        ), 503
     _audit("idp.code_sent", challenge.nik)
     db.session.commit()
     session[CHALLENGE_KEY] = challenge.handle
@@ -153,8 +169,12 @@ def check_code():
         db.session.commit()  # the attempt counts
         restart = exc.code not in ("CODE_WRONG",)
         status = 429 if exc.code == "LOCKED" else 400
-        return render_template("portal/idp_code.html", refusal=sign_in_text(exc), restart=restart,
-                               demo_code=None if restart else _demo_code()), status
+        return render_template(
+            "portal/idp_code.html",
+            refusal=sign_in_text(exc),
+            restart=restart,
+            demo_code=None if restart else _demo_code(),
+        ), status
     code = server.issue_authorization_code(nik, checked)
     _audit("idp.code_verified", nik)
     db.session.commit()

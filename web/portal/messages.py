@@ -1,4 +1,5 @@
 """Translated texts for the portal's refusal codes (sign-in, registration, appeals)."""
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -27,11 +28,14 @@ def sign_in_text(exc):
     """Return the text for a ChallengeRefused or SignInFailed."""
     code = exc.code
     if code == "LOCKED":
-        return _("Too many failed attempts. Sign-in is locked for %(minutes)d minutes.",
-                 minutes=minutes(exc.retry_after))
+        return _(
+            "Too many failed attempts. Sign-in is locked for %(minutes)d minutes.", minutes=minutes(exc.retry_after)
+        )
     if code == "RATE_LIMITED":
-        return _("Too many codes were requested. Wait %(minutes)d minutes before asking again.",
-                 minutes=minutes(exc.retry_after))
+        return _(
+            "Too many codes were requested. Wait %(minutes)d minutes before asking again.",
+            minutes=minutes(exc.retry_after),
+        )
     if code == "CODE_WRONG":
         return _("The code is wrong. %(left)d attempt(s) left.", left=exc.attempts_left or 0)
     return str(SIGN_IN.get(code, SIGN_IN["PROVIDER_UNAVAILABLE"]))
@@ -47,6 +51,9 @@ def evidence_text(exc, max_files=None):
     if exc.code == "EVIDENCE_DAMAGED":
         return _("%(name)s is damaged or incomplete and cannot be opened.", name=name)
     if exc.code == "EVIDENCE_TOO_MANY":
-        return _("%(name)s was not added: at most %(n)d files per appeal.", name=name,
-                 n=exc.details.get("max_files", max_files or 5))
+        return _(
+            "%(name)s was not added: at most %(n)d files per appeal.",
+            name=name,
+            n=exc.details.get("max_files", max_files or 5),
+        )
     return _("%(name)s is empty.", name=name)

@@ -1,33 +1,54 @@
 """The applicant's own cases: home, the case page (status, timeline, decision and reasons, benefits,
 what to do next) and the portal messages."""
+
 from flask import abort, current_app, render_template, request
 from flask_babel import get_locale
 
 from cases.audit import record
 from cases.operations import CaseNotFound
-from cases.portal.casefile import (NotYourCase, appeal_deadline, appeals_of, applicant_timeline, case_of_applicant,
-                                   cases_of)
+from cases.portal.casefile import (
+    NotYourCase,
+    appeal_deadline,
+    appeals_of,
+    applicant_timeline,
+    case_of_applicant,
+    cases_of,
+)
 from cases.portal.drafts import draft_of
 from cases.portal.files import files_of_case
 from cases.portal.notices import portal_notices
 from engine.db import db, utcnow
 from forms.reason_codes import applicant_reason_texts
 from integrations.base import TransientIntegrationError
+from payments.queries import expected_first_payments, payments_of_application
 
 from .. import services
 from . import bp
 from .session import applicant_required, current_applicant
-from payments.queries import expected_first_payments, payments_of_application
-
-from .texts import (APPEAL_OUTCOMES, BENEFIT_PARTS, EVENT_TEXTS, NOTICE_PARAMS, NOTICE_TEXTS, OUTCOME_TEXTS,
-                    PAYMENT_STATUS_TEXTS, STATUS_TEXTS)
+from .texts import (
+    APPEAL_OUTCOMES,
+    BENEFIT_PARTS,
+    EVENT_TEXTS,
+    NOTICE_PARAMS,
+    NOTICE_TEXTS,
+    OUTCOME_TEXTS,
+    PAYMENT_STATUS_TEXTS,
+    STATUS_TEXTS,
+)
 
 
 def _audit(action, case_number=None, **detail):
     applicant = current_applicant()
-    record(db.session, applicant.audit_actor, action, target_type="case" if case_number else "applicant",
-           target_id=case_number or applicant.nik, ip=request.remote_addr, user_agent=request.user_agent.string,
-           detail=detail or None)
+    record(
+        db.session,
+        applicant.audit_actor,
+        action,
+        target_type="case" if case_number else "applicant",
+        target_id=case_number or applicant.nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 def own_case_or_404(case_number):
@@ -52,8 +73,9 @@ def notices_for(nik, limit=None):
     for message in found[:limit]:
         params = message["params"] or {}
         # A notice that names a stage has its own wording where there is one (decision_enrolled+cycle).
-        template = ((params.get("cycle") and NOTICE_TEXTS.get(f"{message['template']}+cycle"))
-                    or NOTICE_TEXTS.get(message["template"]))
+        template = (params.get("cycle") and NOTICE_TEXTS.get(f"{message['template']}+cycle")) or NOTICE_TEXTS.get(
+            message["template"]
+        )
         if template is not None:
             texts.append((message["sent_at"], str(template) % {key: str(params.get(key, "")) for key in NOTICE_PARAMS}))
     return texts
@@ -84,8 +106,9 @@ def _commitments(app, locale):
         rule = load_schedule(current_app.config["BANSOS_PROCESS_DIR"]).commitments
     except ScheduleInvalid:
         return []
-    return portal_status(db.session, rule, app.id, datetime.now(ZoneInfo("Asia/Jakarta")).date(),
-                         english=locale != "id")
+    return portal_status(
+        db.session, rule, app.id, datetime.now(ZoneInfo("Asia/Jakarta")).date(), english=locale != "id"
+    )
 
 
 @bp.get("/home")
@@ -95,9 +118,15 @@ def home():
     applicant = current_applicant()
     cases = cases_of(db.session, applicant.nik)
     draft = draft_of(db.session, applicant.nik)
-    return render_template("portal/home.html", applicant=applicant, cases=cases, draft=draft,
-                           open_case=next((c for c in cases if c.active_nik), None),
-                           notices=notices_for(applicant.nik, 3), status_texts=STATUS_TEXTS)
+    return render_template(
+        "portal/home.html",
+        applicant=applicant,
+        cases=cases,
+        draft=draft,
+        open_case=next((c for c in cases if c.active_nik), None),
+        notices=notices_for(applicant.nik, 3),
+        status_texts=STATUS_TEXTS,
+    )
 
 
 @bp.get("/messages")
@@ -121,16 +150,34 @@ def case(case_number):
     locale = str(get_locale() or "id")
     explanation = app.explanation or []
     page = render_template(
-        "portal/case.html", app=app, status_text=STATUS_TEXTS.get(app.status, (app.status, "")),
-        events=applicant_timeline(db.session, app), event_texts=EVENT_TEXTS, status_texts=STATUS_TEXTS,
-        reasons=applicant_reason_texts(app.reasons, locale), message=app.applicant_message,
-        failed=[e for e in explanation if e.get("outcome") == "fail"
-                or (e.get("outcome") == "review" and app.status in BEING_REVIEWED)], explanation=explanation,
-        outcome_texts=OUTCOME_TEXTS, benefit_parts=BENEFIT_PARTS, deadline=deadline, can_appeal=can_appeal,
-        appeals=appeals_of(db.session, app), appeal_outcomes=APPEAL_OUTCOMES, files=files_of_case(db.session, app),
-        locale=locale, now=utcnow(), payments=payments_of_application(db.session, app.id),
+        "portal/case.html",
+        app=app,
+        status_text=STATUS_TEXTS.get(app.status, (app.status, "")),
+        events=applicant_timeline(db.session, app),
+        event_texts=EVENT_TEXTS,
+        status_texts=STATUS_TEXTS,
+        reasons=applicant_reason_texts(app.reasons, locale),
+        message=app.applicant_message,
+        failed=[
+            e
+            for e in explanation
+            if e.get("outcome") == "fail" or (e.get("outcome") == "review" and app.status in BEING_REVIEWED)
+        ],
+        explanation=explanation,
+        outcome_texts=OUTCOME_TEXTS,
+        benefit_parts=BENEFIT_PARTS,
+        deadline=deadline,
+        can_appeal=can_appeal,
+        appeals=appeals_of(db.session, app),
+        appeal_outcomes=APPEAL_OUTCOMES,
+        files=files_of_case(db.session, app),
+        locale=locale,
+        now=utcnow(),
+        payments=payments_of_application(db.session, app.id),
         expected=expected_first_payments(db.session, app.id),
-        payment_status_texts=PAYMENT_STATUS_TEXTS, commitments=_commitments(app, locale))
+        payment_status_texts=PAYMENT_STATUS_TEXTS,
+        commitments=_commitments(app, locale),
+    )
     _audit("case.view", app.case_number)
     db.session.commit()
     return page

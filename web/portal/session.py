@@ -16,6 +16,7 @@ An officer's session is never an applicant (and the other way round): signing in
 the other. Sessions end on sign-out, after ``BANSOS_APPLICANT_SESSION_MINUTES`` without a request
 and after ``BANSOS_APPLICANT_SESSION_MAX_MINUTES`` in any case.
 """
+
 import functools
 import time
 from dataclasses import dataclass
@@ -72,8 +73,14 @@ def current_applicant():
             g.tepat_applicant_expired = True
         else:
             session[SEEN_KEY] = int(time.time())
-            applicant = Applicant(nik=row.nik, name=row.name, district_code=row.district_code, village=row.village,
-                                  kk_number=row.kk_number, signed_in_at=row.created_at)
+            applicant = Applicant(
+                nik=row.nik,
+                name=row.name,
+                district_code=row.district_code,
+                village=row.village,
+                kk_number=row.kk_number,
+                signed_in_at=row.created_at,
+            )
     g.tepat_applicant = applicant
     return applicant
 

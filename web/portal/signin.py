@@ -1,4 +1,5 @@
 """Portal sign-in with the digital ID (OpenID Connect), and sign-out."""
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -42,8 +43,16 @@ def _callback_url():
 
 
 def _audit(actor, action, nik=None, **detail):
-    record(db.session, actor, action, target_type="applicant", target_id=nik, ip=request.remote_addr,
-           user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        actor,
+        action,
+        target_type="applicant",
+        target_id=nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 @bp.get("/")
@@ -63,10 +72,15 @@ def signin():
         flash(sign_in_text(exc), "danger")
         return redirect(url_for("portal.index"))
     response = redirect(started.url)
-    response.set_cookie(PENDING_COOKIE, _pending_serializer().dumps({**started.pending,
-                                                                      "next": safe_next(request.args.get("next"))}),
-                        max_age=PENDING_MAX_AGE, path=url_for("portal.callback"), httponly=True, samesite="Lax",
-                        secure=current_app.config["BANSOS_FORCE_HTTPS"])
+    response.set_cookie(
+        PENDING_COOKIE,
+        _pending_serializer().dumps({**started.pending, "next": safe_next(request.args.get("next"))}),
+        max_age=PENDING_MAX_AGE,
+        path=url_for("portal.callback"),
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["BANSOS_FORCE_HTTPS"],
+    )
     return response
 
 
@@ -86,8 +100,9 @@ def callback():
         person = services().integrations.civil_registry.lookup_person(identity.nik)
     except IntegrationError:
         person = None  # signed in all the same; the pages that need the registry look it up again
-    token, row = open_applicant_session(db.session, identity.nik, person, issuer=identity.issuer,
-                                        client_ip=request.remote_addr)
+    token, row = open_applicant_session(
+        db.session, identity.nik, person, issuer=identity.issuer, client_ip=request.remote_addr
+    )
     _audit(f"applicant:{identity.nik}", "applicant.sign_in", identity.nik, issuer=identity.issuer)
     db.session.commit()
     remember_applicant(token)

@@ -15,6 +15,7 @@
 Views that take uploads are exempt from the app-wide CSRF check (it would read the whole body
 first); `read_upload_form` checks the CSRF token itself, after the limits.
 """
+
 import dataclasses
 from dataclasses import dataclass
 from tempfile import TemporaryFile
@@ -150,8 +151,7 @@ class _Reader:
     """Feed the body to Werkzeug's multipart decoder chunk by chunk, and stop at the limits."""
 
     def __init__(self, boundary, max_file_bytes, max_files, max_total):
-        self.decoder = MultipartDecoder(boundary, max_form_memory_size=FIELDS_LIMIT,
-                                        max_parts=max_files + FIELD_PARTS)
+        self.decoder = MultipartDecoder(boundary, max_form_memory_size=FIELDS_LIMIT, max_parts=max_files + FIELD_PARTS)
         self.max_file_bytes, self.max_files, self.max_total = max_file_bytes, max_files, max_total
         self.fields, self.uploads, self.files_seen, self.field_bytes = [], [], 0, 0
         self.part, self.sink = None, None

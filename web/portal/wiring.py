@@ -1,4 +1,5 @@
 """The portal's services: the identity provider, the sandbox provider, the evidence-file store."""
+
 import hashlib
 
 import httpx
@@ -44,23 +45,37 @@ def build_portal_services(app):
     evidence = FilePhotoStore(config["BANSOS_EVIDENCE_DIR"], max_bytes=int(config["BANSOS_EVIDENCE_MAX_BYTES"]))
     client = (config["BANSOS_IDP_CLIENT_ID"], config["BANSOS_IDP_CLIENT_SECRET"])
     if backend == "oidc":
-        identity = OidcIdentityProvider(config["BANSOS_IDP_ISSUER"], *client, nik_claim=config["BANSOS_IDP_NIK_CLAIM"],
-                                        scope=config["BANSOS_IDP_SCOPE"])
+        identity = OidcIdentityProvider(
+            config["BANSOS_IDP_ISSUER"],
+            *client,
+            nik_claim=config["BANSOS_IDP_NIK_CLAIM"],
+            scope=config["BANSOS_IDP_SCOPE"],
+        )
         return PortalServices(identity, None, evidence)
     if backend != "sandbox":
         raise ValueError(f"BANSOS_IDP_BACKEND={backend!r} is not available; use 'sandbox' or 'oidc'.")
     integrations = services().integrations
     issuer = config["BANSOS_IDP_SANDBOX_ISSUER"]
     server = SandboxIdentityServer(
-        lambda: db.session, IDP_TABLES, integrations.civil_registry, integrations.notifier,
-        load_or_create_signing_key(config["BANSOS_IDP_SANDBOX_KEY_FILE"]), issuer,
+        lambda: db.session,
+        IDP_TABLES,
+        integrations.civil_registry,
+        integrations.notifier,
+        load_or_create_signing_key(config["BANSOS_IDP_SANDBOX_KEY_FILE"]),
+        issuer,
         {client[0]: RegisteredClient(secret=client[1], redirect_paths=(CALLBACK_PATH,))},
-        secret=_secret(config, "sandbox-idp"))
+        secret=_secret(config, "sandbox-idp"),
+    )
     # The portal is the sandbox provider's client like any other: the token and key requests go
     # through HTTP to this same app (in-process), the browser to its local authorize page.
     identity = OidcIdentityProvider(
-        issuer, *client, scope="openid", metadata=server.discovery(),
-        browser_authorization_endpoint=_authorize_path(app), transport=httpx.WSGITransport(app=app))
+        issuer,
+        *client,
+        scope="openid",
+        metadata=server.discovery(),
+        browser_authorization_endpoint=_authorize_path(app),
+        transport=httpx.WSGITransport(app=app),
+    )
     return PortalServices(identity, server, evidence)
 
 

@@ -3,6 +3,7 @@
 A `Flow` says whose registration it is and where its pages are; the step functions validate, keep
 each step in the server-side draft, and render. Nothing entered is lost on an error.
 """
+
 from dataclasses import dataclass, field
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
@@ -16,8 +17,8 @@ from cases.portal.drafts import STEPS, may_open, next_step, record_selfie, recor
 from engine.db import db, utcnow
 from forms.portal import ConsentStepSchema, HouseholdStepSchema, PaymentStepSchema
 from integrations.base import PersonNotFound, TransientIntegrationError
-from integrations.face import ImageRejected
 from integrations.digits import has_other_digits
+from integrations.face import ImageRejected
 from integrations.face_messages import face_message
 from integrations.nik import mask_nik
 
@@ -25,15 +26,32 @@ from .. import services
 from .consent import consent_text
 from .uploads import read_upload_form
 
-STEP_TITLES = {"consent": _l("Consent"), "household": _l("Your family"), "payment": _l("Payment"),
-               "photo": _l("Photo"), "review": _l("Check and send")}
-RELATION_LABELS = {
-    "KEPALA": _l("Head of family"), "SUAMI": _l("Husband"), "ISTRI": _l("Wife"), "ANAK": _l("Child"),
-    "MENANTU": _l("Child-in-law"), "CUCU": _l("Grandchild"), "ORANG_TUA": _l("Parent"), "MERTUA": _l("Parent-in-law"),
-    "FAMILI_LAIN": _l("Other relative"), "LAINNYA": _l("Other"),
+STEP_TITLES = {
+    "consent": _l("Consent"),
+    "household": _l("Your family"),
+    "payment": _l("Payment"),
+    "photo": _l("Photo"),
+    "review": _l("Check and send"),
 }
-PAYMENT_LABELS = {"BRI": "Bank BRI", "BNI": "Bank BNI", "MANDIRI": "Bank Mandiri", "BTN": "Bank BTN",
-                  "POS": _l("PT Pos Indonesia (cash at the post office)")}
+RELATION_LABELS = {
+    "KEPALA": _l("Head of family"),
+    "SUAMI": _l("Husband"),
+    "ISTRI": _l("Wife"),
+    "ANAK": _l("Child"),
+    "MENANTU": _l("Child-in-law"),
+    "CUCU": _l("Grandchild"),
+    "ORANG_TUA": _l("Parent"),
+    "MERTUA": _l("Parent-in-law"),
+    "FAMILI_LAIN": _l("Other relative"),
+    "LAINNYA": _l("Other"),
+}
+PAYMENT_LABELS = {
+    "BRI": "Bank BRI",
+    "BNI": "Bank BNI",
+    "MANDIRI": "Bank Mandiri",
+    "BTN": "Bank BTN",
+    "POS": _l("PT Pos Indonesia (cash at the post office)"),
+}
 
 
 @dataclass
@@ -69,8 +87,16 @@ def face_text(code, **params):
 
 
 def audit(flow, action, draft, **detail):
-    record(db.session, flow.audit_actor or flow.actor, action, target_type="applicant", target_id=draft.nik,
-           ip=request.remote_addr, user_agent=request.user_agent.string, detail=detail or None)
+    record(
+        db.session,
+        flow.audit_actor or flow.actor,
+        action,
+        target_type="applicant",
+        target_id=draft.nik,
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+        detail=detail or None,
+    )
 
 
 def registry_record(nik):
@@ -78,11 +104,14 @@ def registry_record(nik):
     try:
         return services().integrations.civil_registry.lookup_person(nik), None
     except PersonNotFound:
-        return None, _("The civil registry has no record of this NIK. You can still apply; an officer will check "
-                       "your identity.")
+        return None, _(
+            "The civil registry has no record of this NIK. You can still apply; an officer will check your identity."
+        )
     except TransientIntegrationError:
-        return None, _("The civil registry cannot be reached right now, so your details cannot be shown. Your draft "
-                       "is kept; please try again later.")
+        return None, _(
+            "The civil registry cannot be reached right now, so your details cannot be shown. Your draft "
+            "is kept; please try again later."
+        )
 
 
 def _digits_only(value):
@@ -92,17 +121,30 @@ def _digits_only(value):
 
 def render_step(flow, draft, step, errors=None, values=None, status=200, notice=None):
     """Render a registration step with the draft's values (or the values just sent)."""
-    context = {"flow": flow, "draft": draft, "step": step, "steps": STEPS, "titles": STEP_TITLES,
-               "done": set(draft.steps or []), "errors": errors or {}, "values": values or dict(draft.data or {}),
-               "masked_nik": mask_nik(draft.nik), "payment_labels": PAYMENT_LABELS, "notice": notice,
-               "relation_labels": RELATION_LABELS}
+    context = {
+        "flow": flow,
+        "draft": draft,
+        "step": step,
+        "steps": STEPS,
+        "titles": STEP_TITLES,
+        "done": set(draft.steps or []),
+        "errors": errors or {},
+        "values": values or dict(draft.data or {}),
+        "masked_nik": mask_nik(draft.nik),
+        "payment_labels": PAYMENT_LABELS,
+        "notice": notice,
+        "relation_labels": RELATION_LABELS,
+    }
     if step == "consent":
         context["consent"] = consent_text(current_app.config["BANSOS_CONSENT_VERSION"])
         context["consent_version"] = current_app.config["BANSOS_CONSENT_VERSION"]
     if step in ("household", "review"):
         person, problem = registry_record(draft.nik)
-        context.update(person=person, notice=notice or problem,
-                       members=[{**m, "nik": mask_nik(m["nik"])} for m in (person.household if person else [])])
+        context.update(
+            person=person,
+            notice=notice or problem,
+            members=[{**m, "nik": mask_nik(m["nik"])} for m in (person.household if person else [])],
+        )
         audit(flow, "registry.view", draft, step=step)
         db.session.commit()
     if step == "photo":
@@ -144,26 +186,36 @@ def post_step(flow, draft, step):
             if not data["applicant_name"]:
                 errors["applicant_name"] = _("Type the applicant's full name as they say it.")
             elif person is not None and not _same_name(person.name, data["applicant_name"]):
-                errors["applicant_name"] = _("The name does not match the civil registry's record for this NIK. Ask "
-                                             "the applicant again and check the identity card.")
+                errors["applicant_name"] = _(
+                    "The name does not match the civil registry's record for this NIK. Ask "
+                    "the applicant again and check the identity card."
+                )
         if not errors:
-            kept = {"consent_version": current_app.config["BANSOS_CONSENT_VERSION"],
-                    "consent_at": utcnow().isoformat(), "consent_by": flow.actor,
-                    "consent_name": data["applicant_name"] if flow.channel == "facilitator" else None}
+            kept = {
+                "consent_version": current_app.config["BANSOS_CONSENT_VERSION"],
+                "consent_at": utcnow().isoformat(),
+                "consent_by": flow.actor,
+                "consent_name": data["applicant_name"] if flow.channel == "facilitator" else None,
+            }
     elif step == "household":
         values = {"confirmed": form.get("confirmed") == "yes", "phone": form.get("phone", "").strip() or None}
         try:
             kept = HouseholdStepSchema().load(values)
         except ValidationError as exc:
             if "confirmed" in exc.messages:
-                errors["confirmed"] = _("Confirm the details. If something is wrong, have it corrected at Dukcapil "
-                                        "first; your draft is kept.")
+                errors["confirmed"] = _(
+                    "Confirm the details. If something is wrong, have it corrected at Dukcapil "
+                    "first; your draft is kept."
+                )
             if "phone" in exc.messages:
                 errors["phone"] = _digits_only(values["phone"]) or _(
-                    "Enter a phone number of 8 to 15 digits, or leave it empty.")
+                    "Enter a phone number of 8 to 15 digits, or leave it empty."
+                )
     else:
-        values = {"payment_channel": form.get("payment_channel", ""),
-                  "bank_account": form.get("bank_account", "").replace(" ", "") or None}
+        values = {
+            "payment_channel": form.get("payment_channel", ""),
+            "bank_account": form.get("bank_account", "").replace(" ", "") or None,
+        }
         try:
             kept = PaymentStepSchema().load(values)
             if kept["payment_channel"] == "POS":
@@ -173,7 +225,8 @@ def post_step(flow, draft, step):
                 errors["payment_channel"] = _("Choose how the assistance is paid.")
             if "bank_account" in exc.messages:
                 errors["bank_account"] = _digits_only(values["bank_account"]) or _(
-                    "Enter the account number: 6 to 20 digits (needed unless paid at the post office).")
+                    "Enter the account number: 6 to 20 digits (needed unless paid at the post office)."
+                )
     if errors:
         return render_step(flow, draft, step, errors=errors, values={**(draft.data or {}), **values}, status=422)
     record_step(draft, step, kept)

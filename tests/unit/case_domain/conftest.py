@@ -1,5 +1,6 @@
 """Fast unit tests of the case domain: an in-memory SQLite database with only the tables a test needs,
 an app context for the settings the domain reads (no app, no registry, no engine run)."""
+
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine

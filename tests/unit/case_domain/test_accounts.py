@@ -1,17 +1,24 @@
 """Officers' passwords and sign-in (cases/accounts.py), on an in-memory officers table."""
+
 from datetime import timedelta
 
 import pytest
 
-from cases.accounts import (AccountLocked, LoginFailed, WeakPassword, authenticate, check_password, set_password)
+from cases.accounts import AccountLocked, LoginFailed, WeakPassword, authenticate, check_password, set_password
 from cases.models import Officer
 from engine.db import utcnow
 
 
-@pytest.mark.parametrize("password, code", [
-    ("short1!", "PASSWORD_TOO_SHORT"), ("x" * 201, "PASSWORD_TOO_LONG"), ("aaaaabbbbb", "PASSWORD_TOO_SIMPLE"),
-    ("banyuwangi123", "PASSWORD_TOO_COMMON"), ("my-siti-password", "PASSWORD_HAS_USERNAME"),
-])
+@pytest.mark.parametrize(
+    "password, code",
+    [
+        ("short1!", "PASSWORD_TOO_SHORT"),
+        ("x" * 201, "PASSWORD_TOO_LONG"),
+        ("aaaaabbbbb", "PASSWORD_TOO_SIMPLE"),
+        ("banyuwangi123", "PASSWORD_TOO_COMMON"),
+        ("my-siti-password", "PASSWORD_HAS_USERNAME"),
+    ],
+)
 def test_weak_passwords_are_refused_with_their_rule(password, code):
     with pytest.raises(WeakPassword) as refused:
         check_password(password, "siti")

@@ -1,4 +1,5 @@
 """The role list is defined once (cases/roles.py); every role has its Indonesian label."""
+
 from pathlib import Path
 
 from cases.officers import OFFICER_ROLES

@@ -1,5 +1,6 @@
 """Small rules of the case domain, each on plain values: search queries, quarters, CSV cells, reason codes,
 targeting grounds."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -12,31 +13,39 @@ from cases.search import parse
 from cases.targeting import enrolled_benefit, grounds_of
 
 
-@pytest.mark.parametrize("typed, kind, value", [
-    ("3510 2412 0981 0001", "nik", "3510241209810001"),
-    ("3510.2412.0981.0001", "nik", "3510241209810001"),
-    ("tpt-2026-0000064", "case", "TPT-2026-0000064"),
-    ("TPT20260000064", "case", "TPT-2026-0000064"),
-    ("  Siti   Aminah ", "name", "siti aminah"),
-    ("si", "too_short", "si"),
-    ("siti 12", "invalid", "siti 12"),
-    ("", "invalid", ""),
-])
+@pytest.mark.parametrize(
+    "typed, kind, value",
+    [
+        ("3510 2412 0981 0001", "nik", "3510241209810001"),
+        ("3510.2412.0981.0001", "nik", "3510241209810001"),
+        ("tpt-2026-0000064", "case", "TPT-2026-0000064"),
+        ("TPT20260000064", "case", "TPT-2026-0000064"),
+        ("  Siti   Aminah ", "name", "siti aminah"),
+        ("si", "too_short", "si"),
+        ("siti 12", "invalid", "siti 12"),
+        ("", "invalid", ""),
+    ],
+)
 def test_what_an_officer_typed_in_the_search_box(typed, kind, value):
     query = parse(typed)
     assert (query.kind, query.value) == (kind, value)
 
 
 def test_quarters():
-    assert [quarter_of(date(2026, m, 1)) for m in (1, 3, 4, 7, 12)] == ["2026Q1", "2026Q1", "2026Q2", "2026Q3",
-                                                                         "2026Q4"]
+    assert [quarter_of(date(2026, m, 1)) for m in (1, 3, 4, 7, 12)] == [
+        "2026Q1",
+        "2026Q1",
+        "2026Q2",
+        "2026Q3",
+        "2026Q4",
+    ]
     assert parse_quarter(" 2026q4 ") == "2026Q4"
     for bad in ("2026Q5", "26Q1", "2026-Q1", None):
         with pytest.raises(QuarterInvalid):
             parse_quarter(bad)
 
 
-@pytest.mark.parametrize("value", ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "'quoted", "plain"])
+@pytest.mark.parametrize("value", ['=HYPERLINK("x")', "+1", "-2+3", "@SUM(A1)", "\tx", "'quoted", "plain"])
 def test_csv_cells_are_never_formulas_and_restore_exactly(value):
     cell = neutralise(value)
     assert not str(cell).startswith(("=", "+", "-", "@", "\t")) and restore(cell) == value

@@ -1,4 +1,5 @@
 """The payment plan enrolment records: which cycle pays a newly enrolled family first, and an estimate."""
+
 from datetime import date
 
 from payments.plan import build_plan, effective_channel, first_cycles
@@ -7,14 +8,22 @@ from tests.integration.payment_support import SCHEDULE
 
 # PKH-TEST-T1 (Oct-Dec 2026) cut-off 2026-12-10, its susulan PKH-TEST-T1-S1 cut-off 2026-12-24,
 # PKH-TEST-T2 (Jan-Mar 2027) and T3 cut-off 2026-12-10 too in the test schedule: use distinct dates here.
-TEXT = (SCHEDULE.format(cut_off="2026-12-10", later="2026-12-24")
-        .replace('months = ["2027-01", "2027-02", "2027-03"]\ncut_off = "2026-12-10"',
-                 'months = ["2027-01", "2027-02", "2027-03"]\ncut_off = "2027-03-10"')
-        .replace('months = ["2027-04", "2027-05", "2027-06"]\ncut_off = "2026-12-10"',
-                 'months = ["2027-04", "2027-05", "2027-06"]\ncut_off = "2027-06-10"'))
+TEXT = (
+    SCHEDULE.format(cut_off="2026-12-10", later="2026-12-24")
+    .replace(
+        'months = ["2027-01", "2027-02", "2027-03"]\ncut_off = "2026-12-10"',
+        'months = ["2027-01", "2027-02", "2027-03"]\ncut_off = "2027-03-10"',
+    )
+    .replace(
+        'months = ["2027-04", "2027-05", "2027-06"]\ncut_off = "2026-12-10"',
+        'months = ["2027-04", "2027-05", "2027-06"]\ncut_off = "2027-06-10"',
+    )
+)
 SCHEDULE_2026 = parse_schedule(TEXT)
-BENEFITS = {"components": [{"programme": "PKH", "category": "child_0_6"}] * 3
-            + [{"programme": "PKH", "category": "SD"}, {"programme": "BPNT", "category": "food"}]}
+BENEFITS = {
+    "components": [{"programme": "PKH", "category": "child_0_6"}] * 3
+    + [{"programme": "PKH", "category": "SD"}, {"programme": "BPNT", "category": "food"}]
+}
 
 
 def codes(today, closed=()):

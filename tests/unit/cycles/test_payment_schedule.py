@@ -1,4 +1,5 @@
 """The payment schedule file: the shipped one loads; every broken rule is named."""
+
 from pathlib import Path
 
 import pytest
@@ -30,23 +31,31 @@ cut_off = "2026-03-10"
 """
 
 
-@pytest.mark.parametrize("change, finding", [
-    (("kind = \"annual\"", "kind = \"weekly\""), "kind must be one of"),
-    (("SD = 900000", "SD = -5"), "positive whole number of rupiah"),
-    (("SD = 900000", "SD = 900001"), "does not divide into whole rupiah"),
-    (("programme = \"PKH\"", "programme = \"PKHX\""), "unknown programme"),
-    (("\"2026-03\"]", "\"2026-13\"]"), "is not a month"),
-    (("\"2026-03\"]", "\"2026-01\"]"), "1 to 12 different months"),
-    (("cut_off = \"2026-03-10\"", "cut_off = \"soon\""), "cut_off must be a date"),
-    (("code = \"PKH-X\"", "code = \"pkh x\""), "the code must be capitals"),
-    (("[programmes.PKH.components]", "[programmes.PKH.caps]\nXX = 1\n[programmes.PKH.components]"), "cap for unknown"),
-    (("[programmes.PKH]", "return_after_days = 0\n[programmes.PKH]"), "return_after_days"),
-    (("cut_off = \"2026-03-10\"", "cut_off = \"2026-03-10\"\nsupplements = \"PKH-NONE\""), "not a regular cycle"),
-    (("kind", "kind = = "), "not valid TOML"),
-    (("[programmes.PKH.components]", "arrears = true\narrears_max_stages = 0\n[programmes.PKH.components]"),
-     "arrears_max_stages"),
-    (("[programmes.PKH.components]", "arrears = \"yes\"\n[programmes.PKH.components]"), "arrears must be true"),
-])
+@pytest.mark.parametrize(
+    "change, finding",
+    [
+        (('kind = "annual"', 'kind = "weekly"'), "kind must be one of"),
+        (("SD = 900000", "SD = -5"), "positive whole number of rupiah"),
+        (("SD = 900000", "SD = 900001"), "does not divide into whole rupiah"),
+        (('programme = "PKH"', 'programme = "PKHX"'), "unknown programme"),
+        (('"2026-03"]', '"2026-13"]'), "is not a month"),
+        (('"2026-03"]', '"2026-01"]'), "1 to 12 different months"),
+        (('cut_off = "2026-03-10"', 'cut_off = "soon"'), "cut_off must be a date"),
+        (('code = "PKH-X"', 'code = "pkh x"'), "the code must be capitals"),
+        (
+            ("[programmes.PKH.components]", "[programmes.PKH.caps]\nXX = 1\n[programmes.PKH.components]"),
+            "cap for unknown",
+        ),
+        (("[programmes.PKH]", "return_after_days = 0\n[programmes.PKH]"), "return_after_days"),
+        (('cut_off = "2026-03-10"', 'cut_off = "2026-03-10"\nsupplements = "PKH-NONE"'), "not a regular cycle"),
+        (("kind", "kind = = "), "not valid TOML"),
+        (
+            ("[programmes.PKH.components]", "arrears = true\narrears_max_stages = 0\n[programmes.PKH.components]"),
+            "arrears_max_stages",
+        ),
+        (("[programmes.PKH.components]", 'arrears = "yes"\n[programmes.PKH.components]'), "arrears must be true"),
+    ],
+)
 def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
     assert parse_schedule(GOOD).cycles["PKH-X"].months == ("2026-01", "2026-02", "2026-03")
     with pytest.raises(ScheduleInvalid) as refused:
@@ -55,7 +64,9 @@ def test_a_broken_schedule_is_refused_with_what_is_wrong(change, finding):
 
 
 def test_a_supplementary_cycle_pays_the_same_stage_later():
-    text = GOOD + """
+    text = (
+        GOOD
+        + """
 [[cycles]]
 code = "PKH-X-S1"
 programme = "PKH"
@@ -63,6 +74,7 @@ months = ["2026-01", "2026-02", "2026-03"]
 cut_off = "2026-03-25"
 supplements = "PKH-X"
 """
+    )
     assert parse_schedule(text).cycles["PKH-X-S1"].supplements == "PKH-X"
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(text.replace('cut_off = "2026-03-25"', 'cut_off = "2026-03-01"'))
@@ -100,8 +112,11 @@ def test_commitments_are_configuration_checked_when_read():
     assert rule.compliant("SD", attendance=85) and not rule.compliant("SD", attendance=84)
     assert rule.compliant("child_0_6", checked=True) and not rule.compliant("pregnant", checked=False)
     text = (ROOT / "processes" / "payment_schedule.toml").read_text(encoding="utf-8")
-    broken = text.replace("suspend_after = 2", "suspend_after = 0").replace('SD = "school"', 'SD = "exam"') \
+    broken = (
+        text.replace("suspend_after = 2", "suspend_after = 0")
+        .replace('SD = "school"', 'SD = "exam"')
         .replace("school_attendance_min = 85", "school_attendance_min = 120")
+    )
     with pytest.raises(ScheduleInvalid) as refused:
         parse_schedule(broken)
     problems = " | ".join(refused.value.problems)

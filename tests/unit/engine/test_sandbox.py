@@ -3,6 +3,7 @@
 Every refusal test asserts the specific exception type (and usually part of the message),
 so a regression that lets the code run - or fail for an unrelated reason - is caught.
 """
+
 import json
 import sys
 import time
@@ -53,18 +54,24 @@ def test_arithmetic_and_comparisons(env):
 
 
 def test_comprehensions_and_assignment_visible_in_task_data(env):
-    data = run(env, "\n".join([
-        "squares = [i * i for i in range(5) if i % 2 == 0]",
-        "by_name = {p['name']: p['age'] for p in people}",
-        "adults = sorted(name for name, age in by_name.items() if age >= 18)",
-        "total = sum(by_name.values())",
-        "count = 0",
-        "for p in people:",
-        "    count += 1",
-        "scores = {'a': 1}",
-        "scores['a'] += 4",
-        "first, (second, third) = 1, (2, 3)",
-    ]), people=[{"name": "ani", "age": 30}, {"name": "budi", "age": 12}])
+    data = run(
+        env,
+        "\n".join(
+            [
+                "squares = [i * i for i in range(5) if i % 2 == 0]",
+                "by_name = {p['name']: p['age'] for p in people}",
+                "adults = sorted(name for name, age in by_name.items() if age >= 18)",
+                "total = sum(by_name.values())",
+                "count = 0",
+                "for p in people:",
+                "    count += 1",
+                "scores = {'a': 1}",
+                "scores['a'] += 4",
+                "first, (second, third) = 1, (2, 3)",
+            ]
+        ),
+        people=[{"name": "ani", "age": 30}, {"name": "budi", "age": 12}],
+    )
     assert data["squares"] == [0, 4, 16]
     assert data["by_name"] == {"ani": 30, "budi": 12}
     assert data["adults"] == ["ani"]
@@ -76,17 +83,25 @@ def test_comprehensions_and_assignment_visible_in_task_data(env):
 
 
 def test_builtins_string_methods_and_fstrings(env):
-    data = run(env, "\n".join([
-        "n = len(items)",
-        "up = name.upper()",
-        "msg = f'{name!r} has {n:>3} items, {ratio:.2f}'",
-        "parts = ','.join(items)",
-        "padded = name.ljust(6, '.')",
-        "best = max(items, key=len)",
-        "pairs = list(enumerate(zip(items, [1, 2])))",
-        "flags = [isinstance(n, int), any([]), all([]), bool(0), abs(-2), round(2.567, 1)]",
-        "print('debug output is discarded')",
-    ]), items=["ab", "cde"], name="ani", ratio=2 / 3)
+    data = run(
+        env,
+        "\n".join(
+            [
+                "n = len(items)",
+                "up = name.upper()",
+                "msg = f'{name!r} has {n:>3} items, {ratio:.2f}'",
+                "parts = ','.join(items)",
+                "padded = name.ljust(6, '.')",
+                "best = max(items, key=len)",
+                "pairs = list(enumerate(zip(items, [1, 2])))",
+                "flags = [isinstance(n, int), any([]), all([]), bool(0), abs(-2), round(2.567, 1)]",
+                "print('debug output is discarded')",
+            ]
+        ),
+        items=["ab", "cde"],
+        name="ani",
+        ratio=2 / 3,
+    )
     assert data["n"] == 2
     assert data["up"] == "ANI"
     assert data["msg"] == "'ani' has   2 items, 0.67"
@@ -169,32 +184,35 @@ def test_call_service_is_left_to_the_host(env):
 # escape attempts: compile-time refusals
 
 
-@pytest.mark.parametrize("source, fragment", [
-    ("__import__('os')", '"__import__" is an invalid variable name'),
-    ("import os", "import statements are not allowed"),
-    ("from os import path", "import statements are not allowed"),
-    ("import os as _o", "import statements are not allowed"),
-    ("x = ().__class__.__bases__[0].__subclasses__()", '"__class__" is an invalid attribute name'),
-    ("x = data.__dict__", '"__dict__" is an invalid attribute name'),
-    ("x = [].append.__self__", '"__self__" is an invalid attribute name'),
-    ("x = (lambda: 0).__globals__", '"__globals__" is an invalid attribute name'),
-    ("f = lambda: 0\nx = f.__code__", '"__code__" is an invalid attribute name'),
-    ("x = (lambda: 0).__builtins__", '"__builtins__" is an invalid attribute name'),
-    ("x = (y for y in []).gi_frame", '"gi_frame" is a restricted name'),
-    ("g = (y for y in [])\nx = g.gi_code", '"gi_code" is a restricted name'),
-    ("x = (y for y in []).gi_frame.f_back.f_globals", '"f_globals" is a restricted name'),
-    ("x = _getattr_", '"_getattr_" is an invalid variable name'),
-    ("_write_ = None", '"_write_" is an invalid variable name'),
-    ("x = __builtins__", '"__builtins__" is an invalid variable name'),
-    ("eval('1')", "Eval calls are not allowed"),
-    ("exec('x=1')", "Exec calls are not allowed"),
-    ("class A:\n    pass", "class definitions are not allowed"),
-    ("try:\n    x = 1\nexcept:\n    pass", "bare 'except:' is not allowed"),
-    ("try:\n    x = 1\nfinally:\n    pass", "try/finally is not allowed"),
-    ("try:\n    x = 1\nexcept f():\n    pass", "must be a name or a tuple of names"),
-    ("with f() as x:\n    pass", "with statements are not allowed"),
-    ("x = (", "SyntaxError"),
-])
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("__import__('os')", '"__import__" is an invalid variable name'),
+        ("import os", "import statements are not allowed"),
+        ("from os import path", "import statements are not allowed"),
+        ("import os as _o", "import statements are not allowed"),
+        ("x = ().__class__.__bases__[0].__subclasses__()", '"__class__" is an invalid attribute name'),
+        ("x = data.__dict__", '"__dict__" is an invalid attribute name'),
+        ("x = [].append.__self__", '"__self__" is an invalid attribute name'),
+        ("x = (lambda: 0).__globals__", '"__globals__" is an invalid attribute name'),
+        ("f = lambda: 0\nx = f.__code__", '"__code__" is an invalid attribute name'),
+        ("x = (lambda: 0).__builtins__", '"__builtins__" is an invalid attribute name'),
+        ("x = (y for y in []).gi_frame", '"gi_frame" is a restricted name'),
+        ("g = (y for y in [])\nx = g.gi_code", '"gi_code" is a restricted name'),
+        ("x = (y for y in []).gi_frame.f_back.f_globals", '"f_globals" is a restricted name'),
+        ("x = _getattr_", '"_getattr_" is an invalid variable name'),
+        ("_write_ = None", '"_write_" is an invalid variable name'),
+        ("x = __builtins__", '"__builtins__" is an invalid variable name'),
+        ("eval('1')", "Eval calls are not allowed"),
+        ("exec('x=1')", "Exec calls are not allowed"),
+        ("class A:\n    pass", "class definitions are not allowed"),
+        ("try:\n    x = 1\nexcept:\n    pass", "bare 'except:' is not allowed"),
+        ("try:\n    x = 1\nfinally:\n    pass", "try/finally is not allowed"),
+        ("try:\n    x = 1\nexcept f():\n    pass", "must be a name or a tuple of names"),
+        ("with f() as x:\n    pass", "with statements are not allowed"),
+        ("x = (", "SyntaxError"),
+    ],
+)
 def test_rejected_at_compile_time(env, source, fragment):
     data = {"data": {}, "f": None}
     with pytest.raises(ScriptRejected) as info:
@@ -213,34 +231,40 @@ def test_rejected_expression(env):
 # escape attempts: runtime refusals
 
 
-@pytest.mark.parametrize("source, exc_type, fragment", [
-    ("open('/etc/passwd')", NameError, "'open'"),
-    ("getattr(x, '__class__')", NameError, "'getattr'"),
-    ("type(1)", NameError, "'type'"),
-    ("globals()", NameError, "'globals'"),
-    ("locals()", NameError, "'locals'"),
-    ("vars()", NameError, "'vars'"),
-    ("dir()", NameError, "'dir'"),
-    ("compile('1', 's', 'eval')", NameError, "'compile'"),
-    ("setattr(x, 'y', 1)", NameError, "'setattr'"),
-    ("BaseException", NameError, "'BaseException'"),
-    ("'{0.__class__}'.format(1)", NotImplementedError, "format"),
-    ("'{0.__class__}'.format_map({})", NotImplementedError, "format"),
-    ("str.format('{0.__class__}', 1)", NotImplementedError, "format"),
-])
+@pytest.mark.parametrize(
+    "source, exc_type, fragment",
+    [
+        ("open('/etc/passwd')", NameError, "'open'"),
+        ("getattr(x, '__class__')", NameError, "'getattr'"),
+        ("type(1)", NameError, "'type'"),
+        ("globals()", NameError, "'globals'"),
+        ("locals()", NameError, "'locals'"),
+        ("vars()", NameError, "'vars'"),
+        ("dir()", NameError, "'dir'"),
+        ("compile('1', 's', 'eval')", NameError, "'compile'"),
+        ("setattr(x, 'y', 1)", NameError, "'setattr'"),
+        ("BaseException", NameError, "'BaseException'"),
+        ("'{0.__class__}'.format(1)", NotImplementedError, "format"),
+        ("'{0.__class__}'.format_map({})", NotImplementedError, "format"),
+        ("str.format('{0.__class__}', 1)", NotImplementedError, "format"),
+    ],
+)
 def test_refused_at_runtime(env, source, exc_type, fragment):
     with pytest.raises(exc_type) as info:
         env.evaluate(source, {"x": 1})
     assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("source", [
-    "len.foo = 1",
-    "str.upper = None",
-    "int.real = 1",
-    "double.attr = 1",
-    "x = range(3)\nx.start = 5",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "len.foo = 1",
+        "str.upper = None",
+        "int.real = 1",
+        "double.attr = 1",
+        "x = range(3)\nx.start = 5",
+    ],
+)
 def test_attribute_writes_on_builtins_refused(env, source):
     with pytest.raises(TypeError, match="attribute-less object"):
         env.execute(source, {})
@@ -261,43 +285,46 @@ def test_caught_exceptions_do_not_expose_internals(env):
 # arithmetic / memory bombs
 
 
-@pytest.mark.parametrize("source, fragment", [
-    ("10 ** 10 ** 10", "power too large"),
-    ("pow(10, 100000)", "power too large"),
-    ("x = 2\nx **= 100000", "power too large"),
-    ("'a' * 10 ** 9", "repetition too large"),
-    ("10 ** 9 * 'a'", "repetition too large"),
-    ("[0] * (10 ** 7)", "repetition too large"),
-    ("x = 'ab'\nx *= 10 ** 9", "repetition too large"),
-    ("range(10 ** 12)", "range too long"),
-    ("range(10 ** 30)", "range too long"),
-    ("list(range(0, 10 ** 13, 2))", "range too long"),
-    ("1 << 10 ** 9", "shift too large"),
-    ("x = 1\nx <<= 100000", "shift too large"),
-    ("(10 ** 5000) * (10 ** 5001)", "product too large"),
-    ("'a' * 600000 + 'b' * 600000", "concatenation too large"),
-    ("'a'.ljust(10 ** 9)", "string too large"),
-    ("str.center('a', 10 ** 9)", "string too large"),
-    ("'1'.zfill(10 ** 9)", "string too large"),
-    ("('\\t' * 1000).expandtabs(10 ** 6)", "string too large"),
-    ("','.join(['a' * 1000] * 10000)", "string too large"),
-    ("('a' * 1000).replace('a', 'b' * 10000)", "string too large"),
-    ("f'{1:>1000000000}'", "format width too large"),
-    ("f'{1:>{w}}'", "format width too large"),
-    ("'%1000000000d' % 1", "format width too large"),
-    ("'%*d' % (10 ** 9, 1)", "'*' width"),
-])
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("10 ** 10 ** 10", "power too large"),
+        ("pow(10, 100000)", "power too large"),
+        ("x = 2\nx **= 100000", "power too large"),
+        ("'a' * 10 ** 9", "repetition too large"),
+        ("10 ** 9 * 'a'", "repetition too large"),
+        ("[0] * (10 ** 7)", "repetition too large"),
+        ("x = 'ab'\nx *= 10 ** 9", "repetition too large"),
+        ("range(10 ** 12)", "range too long"),
+        ("range(10 ** 30)", "range too long"),
+        ("list(range(0, 10 ** 13, 2))", "range too long"),
+        ("1 << 10 ** 9", "shift too large"),
+        ("x = 1\nx <<= 100000", "shift too large"),
+        ("(10 ** 5000) * (10 ** 5001)", "product too large"),
+        ("'a' * 600000 + 'b' * 600000", "concatenation too large"),
+        ("'a'.ljust(10 ** 9)", "string too large"),
+        ("str.center('a', 10 ** 9)", "string too large"),
+        ("'1'.zfill(10 ** 9)", "string too large"),
+        ("('\\t' * 1000).expandtabs(10 ** 6)", "string too large"),
+        ("','.join(['a' * 1000] * 10000)", "string too large"),
+        ("('a' * 1000).replace('a', 'b' * 10000)", "string too large"),
+        ("f'{1:>1000000000}'", "format width too large"),
+        ("f'{1:>{w}}'", "format width too large"),
+        ("'%1000000000d' % 1", "format width too large"),
+        ("'%*d' % (10 ** 9, 1)", "'*' width"),
+    ],
+)
 def test_resource_bombs_refused(env, source, fragment):
     start = time.monotonic()
     with pytest.raises(ResourceLimitExceeded) as info:
-        env.execute(source, {"w": 10 ** 9})
+        env.execute(source, {"w": 10**9})
     assert fragment in str(info.value)
     assert time.monotonic() - start < 1.0
 
 
 def test_reasonable_sizes_still_work(env):
     data = run(env, "a = 2 ** 1000\nb = 'ab' * 1000\nc = [0] * 1000\nd = f'{1:>10}'\nn = len(range(1000000))")
-    assert data["a"] == 2 ** 1000 and len(data["b"]) == 2000 and len(data["c"]) == 1000
+    assert data["a"] == 2**1000 and len(data["b"]) == 2000 and len(data["c"]) == 1000
     assert data["d"] == "         1" and data["n"] == 1000000
 
 
@@ -311,18 +338,21 @@ def test_sum_refuses_non_numeric_start(env):
 # time limit
 
 
-@pytest.mark.parametrize("source", [
-    "while True: pass",
-    "while 1:\n    pass",
-    "x = 0\nwhile True:\n    x += 1",
-    "for i in range(1000000):\n    for j in range(1000000):\n        pass",
-    "x = sum(1 for a in range(10 ** 6) for b in range(10 ** 6))",
-    "x = [0 for a in range(10 ** 6) for b in range(10 ** 6) for c in range(10 ** 6)]",
-    "x = any(False for a in range(10 ** 6) for b in range(10 ** 6))",
-    "def f(n):\n    while True:\n        n += 1\nf(0)",
-    # catching the timeout must not help: it is not an Exception and BaseException is not exposed
-    "while True:\n    try:\n        while True:\n            pass\n    except Exception:\n        pass",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "while True: pass",
+        "while 1:\n    pass",
+        "x = 0\nwhile True:\n    x += 1",
+        "for i in range(1000000):\n    for j in range(1000000):\n        pass",
+        "x = sum(1 for a in range(10 ** 6) for b in range(10 ** 6))",
+        "x = [0 for a in range(10 ** 6) for b in range(10 ** 6) for c in range(10 ** 6)]",
+        "x = any(False for a in range(10 ** 6) for b in range(10 ** 6))",
+        "def f(n):\n    while True:\n        n += 1\nf(0)",
+        # catching the timeout must not help: it is not an Exception and BaseException is not exposed
+        "while True:\n    try:\n        while True:\n            pass\n    except Exception:\n        pass",
+    ],
+)
 def test_time_limit(env, source):
     start = time.monotonic()
     with pytest.raises(ScriptTimeout, match="time limit"):
@@ -416,8 +446,9 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 def make_workflow(script, x, time_limit=SMALL_LIMIT):
     parser = SpiffBpmnParser(validator=VALIDATOR)
     parser.add_bpmn_str(BPMN.replace("SCRIPT", script).encode(), "sandboxed.bpmn")
-    engine = PythonScriptEngine(environment=SandboxedEnvironment(
-        environment_globals={"double": double}, time_limit=time_limit))
+    engine = PythonScriptEngine(
+        environment=SandboxedEnvironment(environment_globals={"double": double}, time_limit=time_limit)
+    )
     workflow = BpmnWorkflow(parser.get_spec("sandboxed"), script_engine=engine)
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data["x"] = x

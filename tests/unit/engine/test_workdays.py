@@ -1,4 +1,4 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +16,7 @@ def wib(*args):
 def test_friday_plus_three_is_wednesday_same_time():
     start = wib(2025, 3, 7, 10, 0)  # Friday
     result = add_working_days(start, 3)
-    assert result.tzinfo == timezone.utc
+    assert result.tzinfo == UTC
     assert result == wib(2025, 3, 12, 10, 0)  # Wednesday
     assert result.astimezone(WIB).weekday() == 2
 
@@ -31,9 +31,9 @@ def test_holidays_are_skipped():
 
 def test_days_are_counted_in_jakarta_time():
     # Thursday 20:00 UTC is already Friday 03:00 in Jakarta: +1 working day -> Monday 03:00 WIB
-    start = datetime(2025, 3, 6, 20, 0, tzinfo=timezone.utc)
+    start = datetime(2025, 3, 6, 20, 0, tzinfo=UTC)
     assert add_working_days(start, 1) == wib(2025, 3, 10, 3, 0)
-    assert add_working_days(start, 1) == datetime(2025, 3, 9, 20, 0, tzinfo=timezone.utc)
+    assert add_working_days(start, 1) == datetime(2025, 3, 9, 20, 0, tzinfo=UTC)
 
 
 def test_weekend_start_and_zero_and_naive():

@@ -1,4 +1,5 @@
 """The version diff reports what changed, not how a modeler happened to order attributes and properties."""
+
 import re
 from pathlib import Path
 
@@ -24,13 +25,20 @@ def _counts(diff):
 def test_attribute_order_is_no_change():
     other = _reversed_attributes(APPLICATION)
     assert other != APPLICATION
-    assert _counts(diff_files("application.bpmn", APPLICATION, other)) == {"added": 0, "removed": 0, "changed": 0,
-                                                                         "moved": 0}
+    assert _counts(diff_files("application.bpmn", APPLICATION, other)) == {
+        "added": 0,
+        "removed": 0,
+        "changed": 0,
+        "moved": 0,
+    }
 
 
 def test_property_order_is_no_change_but_a_new_value_is():
-    block = re.search(r'(<spiffworkflow:property name="formName" value="approval" />)\s*'
-                      r'(<spiffworkflow:property name="[^"]+" value="[^"]*" />)', APPLICATION)
+    block = re.search(
+        r'(<spiffworkflow:property name="formName" value="approval" />)\s*'
+        r'(<spiffworkflow:property name="[^"]+" value="[^"]*" />)',
+        APPLICATION,
+    )
     assert block, "the approval task's properties"
     swapped = APPLICATION.replace(block.group(0), f"{block.group(2)}\n{block.group(1)}")
     assert _counts(diff_files("application.bpmn", APPLICATION, swapped))["changed"] == 0

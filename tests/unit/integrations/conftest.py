@@ -1,4 +1,5 @@
 """Fixtures for the integrations tests: a generated population in a SQLite file database."""
+
 import os
 import shutil
 from pathlib import Path

@@ -1,7 +1,8 @@
 """The face-template index: vectorised search, and staying in step with its table."""
+
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def vectors(n, seed=1):
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
     def __call__(self):
         return self.now
@@ -42,13 +43,15 @@ class Clock:
 
 # -- TemplateMatrix ------------------------------------------------------------------------------
 
+
 def test_search_agrees_with_brute_force():
     data = vectors(5000)
     niks = [nik(i % 1000) for i in range(5000)]
     matrix = TemplateMatrix(chunk_rows=1024)
     for start in range(0, 5000, 1500):  # several appends: the matrix grows in chunks
-        matrix.add_many(range(start + 1, min(start + 1500, 5000) + 1), niks[start:start + 1500],
-                        data[start:start + 1500])
+        matrix.add_many(
+            range(start + 1, min(start + 1500, 5000) + 1), niks[start : start + 1500], data[start : start + 1500]
+        )
     assert len(matrix) == 5000
     rng = np.random.default_rng(2)
     for probe in data[rng.choice(5000, 20)] + rng.normal(scale=0.02, size=(20, 128)).astype(np.float32):
@@ -86,6 +89,7 @@ def test_templates_are_validated():
 
 # -- FaceTemplateIndex on a database -------------------------------------------------------------
 
+
 @pytest.fixture
 def engine(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'faces.sqlite'}")
@@ -115,8 +119,15 @@ def open_index(engine, clock):
 
 def insert_row(engine, id_, nik_, vector, clock, case_ref="TPT-1"):
     with engine.begin() as conn:
-        conn.execute(insert(face_templates).values(id=id_, nik=nik_, case_ref=case_ref, created_at=clock(),
-                                                   encoding=as_template(vector).astype("<f4").tobytes()))
+        conn.execute(
+            insert(face_templates).values(
+                id=id_,
+                nik=nik_,
+                case_ref=case_ref,
+                created_at=clock(),
+                encoding=as_template(vector).astype("<f4").tobytes(),
+            )
+        )
 
 
 def test_rows_are_stored_as_512_byte_templates_and_only_committed_ones_are_found(open_index, engine):
@@ -250,11 +261,12 @@ def test_a_snapshot_that_disagrees_with_the_table_is_not_trusted(open_index, eng
 
 # -- the approximate index (large populations), forced on a small one ----------------------------
 
+
 def realistic(n, seed=3):
     """Templates spread like dlib encodings: different people 0.65-1.0 apart."""
     rng = np.random.default_rng(seed)
     spectrum = np.arange(1, 129) ** -0.35
-    spectrum /= np.sqrt((spectrum ** 2).sum())
+    spectrum /= np.sqrt((spectrum**2).sum())
     v = rng.normal(size=(n, 128)) * spectrum * 0.6 + rng.normal(size=128) * 0.115
     return v.astype(np.float32)
 

@@ -47,11 +47,14 @@ def test_two_faces_are_rejected(matcher, faces):
     assert caught.value.code == "MULTIPLE_FACES"
 
 
-@pytest.mark.parametrize("data, code", [
-    (b"not an image", "IMAGE_TYPE_NOT_ALLOWED"),  # no JPEG/PNG/WebP signature: the type is refused
-    (b"", "IMAGE_INVALID"),
-    (b"\xff\xd8\xff\xe0 truncated jpeg", "IMAGE_INVALID"),  # a JPEG signature, then nothing usable
-])
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (b"not an image", "IMAGE_TYPE_NOT_ALLOWED"),  # no JPEG/PNG/WebP signature: the type is refused
+        (b"", "IMAGE_INVALID"),
+        (b"\xff\xd8\xff\xe0 truncated jpeg", "IMAGE_INVALID"),  # a JPEG signature, then nothing usable
+    ],
+)
 def test_non_images_are_rejected(matcher, data, code):
     with pytest.raises(ImageRejected) as caught:
         matcher.verify(data, None)
@@ -80,8 +83,9 @@ def test_repeated_photos_are_encoded_once(faces, monkeypatch):
     matcher = FaceRecognitionMatcher(threshold=0.6, cache_size=2)
     encoded = []
     real = face_module.face_recognition.face_encodings
-    monkeypatch.setattr(face_module.face_recognition, "face_encodings",
-                        lambda *a, **k: encoded.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        face_module.face_recognition, "face_encodings", lambda *a, **k: encoded.append(1) or real(*a, **k)
+    )
     reference = photo(faces, "obama.jpg")
     matcher.verify(photo(faces, "obama2.jpg"), reference)
     matcher.verify(photo(faces, "obama2.jpg"), reference)

@@ -1,4 +1,5 @@
 """Photo checks before a face is compared: type, size, decoding, orientation, one usable face."""
+
 import csv
 import io
 import itertools
@@ -72,6 +73,7 @@ def sparse_png(width, height):
 
 # -- the real photos -----------------------------------------------------------------------------
 
+
 def single_face_photos(manifest):
     return [(row["file"], row["person"]) for row in manifest if row["faces"] == "1"]
 
@@ -115,6 +117,7 @@ def test_two_faces_are_refused(matcher, faces):
 
 # -- file type, size and integrity ---------------------------------------------------------------
 
+
 def test_type_is_decided_by_content_not_name(matcher, faces, tmp_path):
     png = encoded(upright(faces, "obama2.jpg"), "PNG")
     renamed = tmp_path / "selfie.jpg"  # a PNG called .jpg is simply a PNG
@@ -138,7 +141,7 @@ def test_other_types_are_refused(matcher, faces, kind):
         "pdf": lambda: encoded(obama, "PDF"),
         "elf": lambda: b"\x7fELF\x02\x01\x01" + b"\x00" * 200,
         "exe": lambda: b"MZ\x90\x00" + b"\x00" * 200,
-        "text": lambda: "Ini bukan foto.".encode(),
+        "text": lambda: b"Ini bukan foto.",
     }[kind]()
     assert rejection(matcher, data).code == "IMAGE_TYPE_NOT_ALLOWED"
 
@@ -157,11 +160,14 @@ def test_byte_limit_is_configurable(faces):
     assert rejection(FaceRecognitionMatcher(max_bytes=len(data) - 1), data).code == "IMAGE_TOO_LARGE"
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(png_header_only(20_000, 20_000), id="header-claims-20000x20000"),
-    pytest.param(sparse_png(20_000, 20_000), id="real-sparse-20000x20000"),
-    pytest.param(sparse_png(20_000, 20), id="real-20000x20"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(png_header_only(20_000, 20_000), id="header-claims-20000x20000"),
+        pytest.param(sparse_png(20_000, 20_000), id="real-sparse-20000x20000"),
+        pytest.param(sparse_png(20_000, 20), id="real-20000x20"),
+    ],
+)
 def test_huge_dimensions_are_refused_from_the_header(matcher, data, monkeypatch):
     # If the pixels were decoded, the header-only PNG would fail as IMAGE_INVALID instead.
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("pixels must not be decoded"))
@@ -183,11 +189,12 @@ def test_truncated_jpeg_is_invalid(matcher, faces, cut):
 
 def test_corrupt_png_is_invalid(matcher, faces):
     data = bytearray(encoded(upright(faces, "obama2.jpg"), "PNG"))
-    data[len(data) // 2: len(data) // 2 + 64] = b"\x00" * 64  # damages the compressed pixel data
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64  # damages the compressed pixel data
     assert rejection(matcher, bytes(data)).code == "IMAGE_INVALID"
 
 
 # -- orientation and colour ----------------------------------------------------------------------
+
 
 def test_exif_orientation_is_applied(matcher, faces):
     rotated = upright(faces, "obama.jpg").transpose(Image.Transpose.ROTATE_90)  # pixels lie on their side
@@ -210,6 +217,7 @@ def test_greyscale_transparent_and_palette_photos_match(matcher, faces, mode):
 
 
 # -- the face itself -----------------------------------------------------------------------------
+
 
 def test_photo_without_a_face(matcher):
     assert rejection(matcher, encoded(Image.new("RGB", (300, 300), (180, 170, 160)), "PNG")).code == "NO_FACE"
@@ -245,6 +253,7 @@ def test_sharpness_ignores_light_but_not_blur(faces):
 
 # -- encode and the reference photo ----------------------------------------------------------------
 
+
 def test_encode_returns_a_template_and_applies_the_checks(matcher, faces):
     template = matcher.encode(photo(faces, "obama.jpg"))
     assert template.dtype == np.float32 and template.shape == (128,)
@@ -259,14 +268,18 @@ def test_encode_returns_a_template_and_applies_the_checks(matcher, faces):
 
 def test_a_bad_reference_is_recorded_but_is_not_the_applicants_fault(matcher, faces):
     blurred = encoded(upright(faces, "obama.jpg").filter(ImageFilter.GaussianBlur(8)), quality=92)
-    for reference, problem in [(blurred, "IMAGE_BLURRY"), (b"GIF89a" + bytes(40), "IMAGE_TYPE_NOT_ALLOWED"),
-                               (photo(faces, "two_people.jpg"), "MULTIPLE_FACES")]:
+    for reference, problem in [
+        (blurred, "IMAGE_BLURRY"),
+        (b"GIF89a" + bytes(40), "IMAGE_TYPE_NOT_ALLOWED"),
+        (photo(faces, "two_people.jpg"), "MULTIPLE_FACES"),
+    ]:
         result = matcher.verify(photo(faces, "obama2.jpg"), reference)
         assert (result.outcome, result.reason_code) == ("cannot_decide", "REFERENCE_UNUSABLE")
         assert result.evidence.value["reference_problem"] == problem
 
 
 # -- the message catalogue -------------------------------------------------------------------------
+
 
 def test_every_code_has_indonesian_and_english_text():
     for code, (id_text, en_text) in FACE_MESSAGES.items():

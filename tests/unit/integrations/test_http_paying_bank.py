@@ -1,4 +1,5 @@
 """The HTTP paying-bank client against the loopback bank simulator: idempotent sends, conflicts, retries."""
+
 import json
 import time
 from datetime import date
@@ -17,8 +18,16 @@ BATCH = {"reference": "PKH-X-BRI", "channel": "BRI"}
 
 
 def payments(n=5, amount=450000):
-    return [{"reference": f"PKH-X-{i}-1", "nik": f"35100141019{i:05d}", "name": f"IBU {i}",
-             "account": f"00{i:08d}", "amount": amount} for i in range(1, n + 1)]
+    return [
+        {
+            "reference": f"PKH-X-{i}-1",
+            "nik": f"35100141019{i:05d}",
+            "name": f"IBU {i}",
+            "account": f"00{i:08d}",
+            "amount": amount,
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 @pytest.fixture
@@ -82,11 +91,19 @@ def test_a_500_is_retried_within_the_call(sim, bank):
 def test_an_answer_about_other_payments_is_malformed():
     def lying(request):
         body = json.loads(request.content)
-        return httpx.Response(200, json={"batch": body["batch"], "accepted": 1, "references": ["OTHER-1"],
-                                         "received_at": "2026-01-05T03:00:00+00:00"})
+        return httpx.Response(
+            200,
+            json={
+                "batch": body["batch"],
+                "accepted": 1,
+                "references": ["OTHER-1"],
+                "received_at": "2026-01-05T03:00:00+00:00",
+            },
+        )
 
-    client = HttpPayingBank("http://bank.test", HttpPolicy(**{**FAST, "retries": 0}),
-                            transport=httpx.MockTransport(lying))
+    client = HttpPayingBank(
+        "http://bank.test", HttpPolicy(**{**FAST, "retries": 0}), transport=httpx.MockTransport(lying)
+    )
     with pytest.raises(MalformedResponse):
         client.send_part(BATCH, payments(1))
     with pytest.raises(ValueError):
@@ -97,8 +114,9 @@ def test_callbacks_carry_the_sandbox_banks_deterministic_results_and_a_checkable
     bank.send_part(BATCH, payments(40), "http://tepat.test/cb")
     results = sim.results("PKH-X-BRI", date(2026, 1, 5))
     assert len(results) == 40
-    assert {r["reference"] for r in results if r["status"] == "FAILED"} == \
-        {p["reference"] for p in payments(40) if outcome(p["nik"], "BRI")}
+    assert {r["reference"] for r in results if r["status"] == "FAILED"} == {
+        p["reference"] for p in payments(40) if outcome(p["nik"], "BRI")
+    }
     body, headers = sim.callback("PKH-X-BRI", results, "cb-1", timestamp=1_700_000_000)
     assert headers["X-Tepat-Signature"] == sign("s3cret", "1700000000", body)
     assert signature_ok("s3cret", "1700000000", body, headers["X-Tepat-Signature"])
@@ -113,8 +131,9 @@ def test_callbacks_carry_the_sandbox_banks_deterministic_results_and_a_checkable
 def test_the_channel_setting_names_known_channels_with_file_or_a_url():
     from payments.dispatch import http_channels
 
-    assert http_channels({"BANSOS_PAYMENT_CHANNELS": {"BRI": "https://bri.test/api", "POS": "file"}}) == \
-        {"BRI": "https://bri.test/api"}
+    assert http_channels({"BANSOS_PAYMENT_CHANNELS": {"BRI": "https://bri.test/api", "POS": "file"}}) == {
+        "BRI": "https://bri.test/api"
+    }
     assert http_channels({}) == {}
     for bad in ({"BRI": "ftp://x"}, {"BRI": "http"}, {"XYZ": "file"}, ["BRI"]):
         with pytest.raises(ValueError):

@@ -1,6 +1,8 @@
 """The HTTP adapters against a real loopback server that misbehaves: timeouts, retries, breaker."""
+
 import threading
 import time
+from datetime import UTC
 
 import httpx
 import pytest
@@ -20,8 +22,7 @@ from tests.unit.integrations.contract.simulator import RegistrySimulator, copy_s
 
 UNKNOWN_KK = "3510010101059999"
 # Short timeouts and no real sleeping between retries (waits are recorded instead).
-FAST = dict(read_timeout=0.3, connect_timeout=0.5, retries=2, backoff=0.05, breaker_failures=100,
-            breaker_reset=30.0)
+FAST = dict(read_timeout=0.3, connect_timeout=0.5, retries=2, backoff=0.05, breaker_failures=100, breaker_reset=30.0)
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -80,13 +81,16 @@ def test_a_healthy_answer_is_parsed_with_evidence(make, sim, kk):
     assert record.evidence.value["kk_number"] == kk and sim.count("dtsen") == 1
 
 
-@pytest.mark.parametrize("mode, error", [
-    ("slow", IntegrationTimeout),
-    ("error500", IntegrationUnavailable),
-    ("throttled", IntegrationUnavailable),
-    ("not_json", MalformedResponse),
-    ("wrong_shape", MalformedResponse),
-])
+@pytest.mark.parametrize(
+    "mode, error",
+    [
+        ("slow", IntegrationTimeout),
+        ("error500", IntegrationUnavailable),
+        ("throttled", IntegrationUnavailable),
+        ("not_json", MalformedResponse),
+        ("wrong_shape", MalformedResponse),
+    ],
+)
 def test_each_failure_is_retried_with_backoff_then_reported(make, sim, kk, mode, error):
     dtsen = make(HttpDtsen, retries=2, backoff=0.05)
     sim.fail(mode)
@@ -115,11 +119,11 @@ def test_a_long_retry_after_ends_the_call_and_is_reported_to_the_engine(make, si
 
 
 def test_retry_after_as_seconds_or_an_http_date():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from integrations.http.client import retry_after_seconds
 
-    now = datetime(2026, 11, 28, 4, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
     answer = lambda value: httpx.Response(503, headers={"Retry-After": value} if value else {})  # noqa: E731
     assert retry_after_seconds(answer("120"), now) == 120
     assert retry_after_seconds(answer("Sat, 28 Nov 2026 04:05:00 GMT"), now) == 300
@@ -253,8 +257,9 @@ def test_a_payment_retried_after_a_lost_answer_is_paid_once(make, sim, personas,
     assert payments.request_disbursement("LOST-ANSWER-1", personas["rich_decile"], 600_000, "POS", None) == receipt
     time.sleep(0.2)  # let the late first request finish
     with registry_db.connect() as conn:
-        rows = conn.scalar(select(func.count()).select_from(t.disbursements)
-                           .where(t.disbursements.c.reference == "LOST-ANSWER-1"))
+        rows = conn.scalar(
+            select(func.count()).select_from(t.disbursements).where(t.disbursements.c.reference == "LOST-ANSWER-1")
+        )
     assert rows == 1
 
 

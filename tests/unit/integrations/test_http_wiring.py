@@ -1,4 +1,5 @@
 """Choosing HTTP adapters from settings: backends, URLs and the shared policy."""
+
 import pytest
 
 from integrations.factory import build_integrations
@@ -11,8 +12,16 @@ from settings import load_settings
 
 
 def close_all(built):
-    for name in ("civil_registry", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service",
-                 "payments", "notifier"):
+    for name in (
+        "civil_registry",
+        "dtsen",
+        "bpjs_health",
+        "bpjs_employment",
+        "assets",
+        "civil_service",
+        "payments",
+        "notifier",
+    ):
         close = getattr(getattr(built, name), "close", None)
         if close:
             close()
@@ -46,10 +55,14 @@ def test_http_settings_come_from_the_environment(monkeypatch):
 
 def test_each_system_can_be_switched_to_http_on_its_own():
     settings = {
-        "BANSOS_IDENTITY_BACKEND": "http", "BANSOS_IDENTITY_URL": "http://127.0.0.1:9/civil_registry",
-        "BANSOS_PAYMENTS_BACKEND": "http", "BANSOS_PAYMENTS_URL": "https://bank.example/api/",
-        "BANSOS_NOTIFY_BACKEND": "http", "BANSOS_NOTIFY_URL": "http://127.0.0.1:9/notify",
-        "BANSOS_HTTP_BREAKER_FAILURES": 7, "BANSOS_HTTP_BREAKER_RESET_SECONDS": 12,
+        "BANSOS_IDENTITY_BACKEND": "http",
+        "BANSOS_IDENTITY_URL": "http://127.0.0.1:9/civil_registry",
+        "BANSOS_PAYMENTS_BACKEND": "http",
+        "BANSOS_PAYMENTS_URL": "https://bank.example/api/",
+        "BANSOS_NOTIFY_BACKEND": "http",
+        "BANSOS_NOTIFY_URL": "http://127.0.0.1:9/notify",
+        "BANSOS_HTTP_BREAKER_FAILURES": 7,
+        "BANSOS_HTTP_BREAKER_RESET_SECONDS": 12,
     }
     built = build_integrations(settings, lambda: None)
     try:

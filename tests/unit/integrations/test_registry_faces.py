@@ -1,4 +1,5 @@
 """Registry photos encoded once: one face encoding per application, the same verdicts as before."""
+
 import io
 
 import numpy as np
@@ -35,8 +36,9 @@ def encodings(monkeypatch):
     """Count the face encodings the matcher really computes."""
     counted = []
     real = face_module.face_recognition.face_encodings
-    monkeypatch.setattr(face_module.face_recognition, "face_encodings",
-                        lambda *a, **k: counted.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        face_module.face_recognition, "face_encodings", lambda *a, **k: counted.append(1) or real(*a, **k)
+    )
     return counted
 
 
@@ -49,8 +51,7 @@ def without_time(result):
     return result.outcome, result.distance, result.reason_code, value
 
 
-def test_the_registry_photo_is_encoded_once_then_each_application_encodes_its_selfie_only(
-        faces, session, encodings):
+def test_the_registry_photo_is_encoded_once_then_each_application_encodes_its_selfie_only(faces, session, encodings):
     matcher = FaceRecognitionMatcher(cache_size=0)  # no in-process cache: only the table can help
     kept = RegistryFaceTemplates(lambda: session, matcher)
     reference = (faces / "obama.jpg").read_bytes()
@@ -80,7 +81,8 @@ def test_a_changed_registry_photo_is_encoded_again(faces, session, encodings):
 
 @pytest.mark.parametrize("name, problem", [("two_people.jpg", "MULTIPLE_FACES"), (None, "NO_FACE")])
 def test_an_unusable_registry_photo_gives_the_same_outcome_and_is_not_decoded_again(
-        faces, session, encodings, name, problem):
+    faces, session, encodings, name, problem
+):
     if name:
         reference = (faces / name).read_bytes()
     else:
@@ -91,8 +93,11 @@ def test_an_unusable_registry_photo_gives_the_same_outcome_and_is_not_decoded_ag
     kept = RegistryFaceTemplates(lambda: session, matcher)
     selfie = (faces / "obama.jpg").read_bytes()
     direct = matcher.verify(selfie, reference)
-    assert (direct.outcome, direct.reason_code, direct.evidence.value["reference_problem"]) == \
-        ("cannot_decide", "REFERENCE_UNUSABLE", problem)
+    assert (direct.outcome, direct.reason_code, direct.evidence.value["reference_problem"]) == (
+        "cannot_decide",
+        "REFERENCE_UNUSABLE",
+        problem,
+    )
     first = kept.verify(NIK, selfie, reference)
     session.commit()
     assert without_time(first) == without_time(direct)
@@ -114,8 +119,11 @@ def test_no_registry_photo_and_a_bad_selfie_behave_as_before(faces, session):
 
 def test_encode_registry_ahead_of_time_then_forget(faces, session, encodings):
     kept = RegistryFaceTemplates(lambda: session, FaceRecognitionMatcher(cache_size=0))
-    people = [(NIK, (faces / "obama.jpg").read_bytes()), ("3510020202910002", None),
-              ("3510030303920003", (faces / "biden.jpg").read_bytes())]
+    people = [
+        (NIK, (faces / "obama.jpg").read_bytes()),
+        ("3510020202910002", None),
+        ("3510030303920003", (faces / "biden.jpg").read_bytes()),
+    ]
     assert kept.encode_registry(people) == 2
     assert kept.encode_registry(people) == 0  # kept already
     session.commit()

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +20,7 @@ UMK = 2_810_000
 
 
 def at(day):
-    return lambda: datetime(2025, 7, day, 3, 0, tzinfo=timezone.utc)
+    return lambda: datetime(2025, 7, day, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -58,10 +58,12 @@ def test_civil_registry_returns_person_household_and_evidence(adapters, personas
     assert record.relation == "KEPALA" and record.alive and record.death_date is None
     assert record.photo_ref and record.kk_number.startswith("3510" + record.district_code)
     assert record.household[0]["nik"] == record.nik
-    assert all(set(m) == {"nik", "name", "relation", "sex", "birth_date", "alive", "disability",
-                          "pregnant", "school_level"} for m in record.household)
+    assert all(
+        set(m) == {"nik", "name", "relation", "sex", "birth_date", "alive", "disability", "pregnant", "school_level"}
+        for m in record.household
+    )
     assert record.evidence.source == "civil_registry"
-    assert record.evidence.checked_at == datetime(2025, 7, 1, 3, tzinfo=timezone.utc)
+    assert record.evidence.checked_at == datetime(2025, 7, 1, 3, tzinfo=UTC)
     assert record.evidence.to_dict()["checked_at"] == "2025-07-01T03:00:00+00:00"
     assert record.evidence.value["nik"] == record.nik
 
@@ -95,9 +97,7 @@ def test_dtsen_deciles(adapters, personas, session):
 
 def test_bpjs_health_members_and_non_members(adapters, session):
     pbi = session.scalar(select(t.bpjs_health.c.nik).where(t.bpjs_health.c.segment == "PBI"))
-    outsider = session.scalar(
-        select(t.people.c.nik).where(t.people.c.nik.not_in(select(t.bpjs_health.c.nik)))
-    )
+    outsider = session.scalar(select(t.people.c.nik).where(t.people.c.nik.not_in(select(t.bpjs_health.c.nik))))
     member = adapters["health"].lookup(pbi)
     other = adapters["health"].lookup(outsider)
     assert (member.member, member.segment) == (True, "PBI")
@@ -137,22 +137,40 @@ def _answer_or_error(call):
 
 def test_batch_lookups_answer_exactly_as_the_one_by_one_lookups(adapters, personas, session):
     """A chunk's set-based look-ups (one query per source) give each key what its own look-up gives."""
-    niks = [personas[p] for p in ("eligible_head_with_photo", "company_owner", "four_wheel_vehicle",
-                                  "large_electricity", "eligible_family_with_children")] + [UNKNOWN_NIK]
+    niks = [
+        personas[p]
+        for p in (
+            "eligible_head_with_photo",
+            "company_owner",
+            "four_wheel_vehicle",
+            "large_electricity",
+            "eligible_family_with_children",
+        )
+    ] + [UNKNOWN_NIK]
     cards = [kk_of(session, n) for n in niks if kk_of(session, n)] + [UNKNOWN_KK]
     households = [tuple(m["nik"] for m in adapters["civil"].lookup_person(n).household) for n in niks[:-1]]
     households.append((niks[0], UNKNOWN_NIK))
-    cases = [("civil", "lookup_person", niks), ("health", "lookup", niks), ("dtsen", "lookup_household", cards),
-             ("assets", "lookup_household", cards), ("employment", "lookup_household", households),
-             ("civil_service", "lookup_household", households)]
+    cases = [
+        ("civil", "lookup_person", niks),
+        ("health", "lookup", niks),
+        ("dtsen", "lookup_household", cards),
+        ("assets", "lookup_household", cards),
+        ("employment", "lookup_household", households),
+        ("civil_service", "lookup_household", households),
+    ]
     for name, method, keys in cases:
         calls = adapters[name].batch_lookup(keys)
         assert list(calls) == list(dict.fromkeys(keys)), name
         for key in keys:
-            one = _answer_or_error(lambda name=name, method=method, key=key: getattr(adapters[name], method)(
-                list(key) if isinstance(key, tuple) else key))
+            one = _answer_or_error(
+                lambda name=name, method=method, key=key: getattr(adapters[name], method)(
+                    list(key) if isinstance(key, tuple) else key
+                )
+            )
             assert _answer_or_error(calls[key]) == one, (name, key)
     owner_card = kk_of(session, personas["company_owner"])
     assert adapters["assets"].batch_lookup([owner_card])[owner_card]().company_roles  # the roles come along
-    assert all(adapters[name].batch_lookup([]) == {} for name in adapters if name != "civil") \
+    assert (
+        all(adapters[name].batch_lookup([]) == {} for name in adapters if name != "civil")
         and adapters["civil"].batch_lookup([]) == {}
+    )

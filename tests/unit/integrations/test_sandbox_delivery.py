@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ OTHER = "3510025708450002"
 
 
 def clock():
-    return datetime(2025, 7, 1, 1, 2, 3, tzinfo=timezone.utc)
+    return datetime(2025, 7, 1, 1, 2, 3, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -41,14 +41,17 @@ def test_reused_reference_for_another_payment_conflicts(gateway):
         gateway.request_disbursement("REF-1", NIK, 900_000, "BNI", "123")
 
 
-@pytest.mark.parametrize("args", [
-    ("", NIK, 1, "BRI", "1"),
-    ("R", NIK, 0, "BRI", "1"),
-    ("R", NIK, 10.5, "BRI", "1"),
-    ("R", NIK, True, "BRI", "1"),
-    ("R", NIK, 100, "PAYPAL", "1"),
-    ("R", NIK, 100, "MANDIRI", None),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("", NIK, 1, "BRI", "1"),
+        ("R", NIK, 0, "BRI", "1"),
+        ("R", NIK, 10.5, "BRI", "1"),
+        ("R", NIK, True, "BRI", "1"),
+        ("R", NIK, 100, "PAYPAL", "1"),
+        ("R", NIK, 100, "MANDIRI", None),
+    ],
+)
 def test_bad_disbursement_arguments(gateway, args):
     with pytest.raises(ValueError):
         gateway.request_disbursement(*args)
@@ -71,9 +74,15 @@ def test_notifier_outbox(notifier):
     assert notifier.outbox("3510011708450009") == []
 
 
-@pytest.mark.parametrize("channel, template, params", [
-    ("FAX", "t", {}), ("SMS", "", {}), ("SMS", "t", {"when": object()}), ("SMS", "t", ["x"]),
-])
+@pytest.mark.parametrize(
+    "channel, template, params",
+    [
+        ("FAX", "t", {}),
+        ("SMS", "", {}),
+        ("SMS", "t", {"when": object()}),
+        ("SMS", "t", ["x"]),
+    ],
+)
 def test_bad_messages_are_refused(notifier, channel, template, params):
     with pytest.raises(ValueError):
         notifier.send(NIK, channel, template, params)

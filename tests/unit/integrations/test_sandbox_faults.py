@@ -31,8 +31,13 @@ def calls(session, faults, nik, kk):
         ("bpjs_employment", nik, lambda: SandboxBpjsEmployment(factory, faults).lookup(nik)),
         ("assets", kk, lambda: SandboxAssetRegistry(factory, faults).lookup_household(kk)),
         ("civil_service", nik, lambda: SandboxCivilServiceRegistry(factory, faults).lookup(nik)),
-        ("payments", "PAY-1", lambda: SandboxPaymentGateway(factory, faults).request_disbursement(
-            "PAY-1", nik, 600_000, "BRI", "0123456789")),
+        (
+            "payments",
+            "PAY-1",
+            lambda: SandboxPaymentGateway(factory, faults).request_disbursement(
+                "PAY-1", nik, 600_000, "BRI", "0123456789"
+            ),
+        ),
         ("notify", nik, lambda: SandboxNotifier(factory, faults).send(nik, "SMS", next(refs), {})),
     ]
 
@@ -100,11 +105,14 @@ def test_latency_sleeps():
     assert slept == [0.25]
 
 
-@pytest.mark.parametrize("config", [
-    {"dukcapil": {"timeout_rate": 0.1}},
-    {"dtsen": {"timeout_rat": 0.1}},
-    {"dtsen": {"timeout_rate": 0.7, "malformed_rate": 0.7}},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"dukcapil": {"timeout_rate": 0.1}},
+        {"dtsen": {"timeout_rat": 0.1}},
+        {"dtsen": {"timeout_rate": 0.7, "malformed_rate": 0.7}},
+    ],
+)
 def test_bad_fault_settings_are_refused(config):
     with pytest.raises(ValueError):
         SandboxFaults(config)

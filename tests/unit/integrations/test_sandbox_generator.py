@@ -57,10 +57,16 @@ def test_import_round_trip_counts(population, loaded_engine):
     report = loaded_engine.import_report
     assert report.errors == []
     for layout in x.ALL_SHEETS:
-        table = {x.PEOPLE: t.people, x.HOUSEHOLDS: t.households, x.DTSEN: t.dtsen,
-                 x.BPJS_HEALTH: t.bpjs_health, x.BPJS_EMPLOYMENT: t.bpjs_employment,
-                 x.ASSETS: t.assets, x.COMPANY_ROLES: t.company_roles,
-                 x.CIVIL_SERVICE: t.civil_service}[layout]
+        table = {
+            x.PEOPLE: t.people,
+            x.HOUSEHOLDS: t.households,
+            x.DTSEN: t.dtsen,
+            x.BPJS_HEALTH: t.bpjs_health,
+            x.BPJS_EMPLOYMENT: t.bpjs_employment,
+            x.ASSETS: t.assets,
+            x.COMPANY_ROLES: t.company_roles,
+            x.CIVIL_SERVICE: t.civil_service,
+        }[layout]
         assert report.counts[table.name] == population.rows[f"{layout.workbook}/{layout.sheet}"]
     assert report.counts["sandbox_people"] == 5000
     assert report.counts["sandbox_households"] == population.households
@@ -89,9 +95,11 @@ def test_proportions_are_plausible(session):
 
 
 def _decile_of_person(session):
-    return dict(session.execute(
-        select(t.people.c.nik, t.dtsen.c.decile).join(t.dtsen, t.dtsen.c.kk_number == t.people.c.kk_number)
-    ).all())
+    return dict(
+        session.execute(
+            select(t.people.c.nik, t.dtsen.c.decile).join(t.dtsen, t.dtsen.c.kk_number == t.people.c.kk_number)
+        ).all()
+    )
 
 
 def test_poorer_families_get_pbi_and_lower_wages(session):
@@ -124,9 +132,7 @@ def test_personas_cover_every_kind_and_are_distinct(population, session):
     assert set(personas) == set(PERSONA_KINDS)
     assert len(set(personas.values())) == len(personas)
     assert load_personas(population.out_dir)["personas"] == personas
-    photo_head = session.execute(
-        select(t.people).where(t.people.c.nik == personas["eligible_head_with_photo"])
-    ).one()
+    photo_head = session.execute(select(t.people).where(t.people.c.nik == personas["eligible_head_with_photo"])).one()
     assert photo_head.relation == "KEPALA" and photo_head.alive and photo_head.photo_ref
     assert sorted(population.photo_holders.values()) == sorted(
         ["obama.jpg", "biden.jpg", "alex_lacamoire1.jpg", "kit_harington1.jpeg", "rose_leslie1.jpg"]

@@ -1,4 +1,5 @@
 """The importer refuses what would wreck the registry: mass deletions, XML entity bombs, zip bombs."""
+
 import zipfile
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 from integrations.sandbox import tables as t
 from integrations.sandbox.importer import ExtractInvalid, MassDeleteRefused, import_extracts
 from integrations.sandbox.xlsx import WorkbookUnreadable, XlsxWorkbook
+
 
 @pytest.fixture
 def loaded(folder, empty_session):
@@ -41,8 +43,11 @@ def rewrite_part(path, member, change):
 
 
 # Nine levels of ten: one reference would expand to a thousand million "lol"s.
-LAUGHS = ('<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
-          + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)) + "]>")
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol0 "lol">'
+    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    + "]>"
+)
 
 
 def billion_laughs(data: bytes) -> bytes:
@@ -60,7 +65,8 @@ def test_a_header_only_people_sheet_is_refused_and_changes_nothing(folder, loade
         import_extracts(folder, loaded)
     loaded.rollback()
     assert [(m.table, m.deleting, m.stored) for m in refused.value.tables] == [
-        ("sandbox_people", before["sandbox_people"], before["sandbox_people"])]
+        ("sandbox_people", before["sandbox_people"], before["sandbox_people"])
+    ]
     assert "10%" in str(refused.value) and "sandbox_people" in str(refused.value)
     assert counts(loaded) == before
 
@@ -91,11 +97,14 @@ def test_deleting_up_to_the_share_is_allowed_and_above_it_refused(folder, loaded
 
 
 # -- bombs ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("workbook, member", [
-    ("dukcapil.xlsx", "xl/worksheets/sheet1.xml"),  # parsed by our streaming reader (lxml)
-    ("dtsen.xlsx", "xl/workbook.xml"),  # parsed by openpyxl
-    ("aset.xlsx", "[Content_Types].xml"),
-])
+@pytest.mark.parametrize(
+    "workbook, member",
+    [
+        ("dukcapil.xlsx", "xl/worksheets/sheet1.xml"),  # parsed by our streaming reader (lxml)
+        ("dtsen.xlsx", "xl/workbook.xml"),  # parsed by openpyxl
+        ("aset.xlsx", "[Content_Types].xml"),
+    ],
+)
 def test_an_entity_expansion_bomb_is_refused_with_a_clear_error(folder, loaded, workbook, member):
     before = counts(loaded)
     rewrite_part(folder / workbook, member, billion_laughs)
@@ -122,8 +131,11 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(folder, loaded):
 
 
 def test_a_sheet_that_breaks_while_streaming_is_an_extract_error_not_a_crash(folder, loaded):
-    rewrite_part(folder / "dtsen.xlsx", "xl/worksheets/sheet1.xml",
-                 lambda data: data.replace(b"</sheetData>", b"<row><c></row></sheetData>", 1))
+    rewrite_part(
+        folder / "dtsen.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda data: data.replace(b"</sheetData>", b"<row><c></row></sheetData>", 1),
+    )
     with pytest.raises(ExtractInvalid) as refused:
         import_extracts(folder, loaded)
     assert "dtsen.xlsx: sheet DTSEN is not well-formed XML" in str(refused.value)

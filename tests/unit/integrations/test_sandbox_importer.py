@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -37,8 +37,12 @@ def errors_at(report, sheet):
 
 def referenced_niks(folder):
     niks = set()
-    for name, sheet in (("bpjs_kesehatan.xlsx", "PESERTA"), ("bpjs_ketenagakerjaan.xlsx", "PESERTA"),
-                        ("aset.xlsx", "PENGURUS_BADAN_USAHA"), ("kepegawaian.xlsx", "PEGAWAI")):
+    for name, sheet in (
+        ("bpjs_kesehatan.xlsx", "PESERTA"),
+        ("bpjs_ketenagakerjaan.xlsx", "PESERTA"),
+        ("aset.xlsx", "PENGURUS_BADAN_USAHA"),
+        ("kepegawaian.xlsx", "PEGAWAI"),
+    ):
         niks |= {row[0] for row in read_rows(folder / name, sheet)[1:]}
     return niks
 
@@ -65,11 +69,15 @@ def write_statements(session):
 
 # -- bad rows ------------------------------------------------------------------------------------
 def test_bad_rows_are_reported_and_skipped(folder, empty_session):
-    edit_cells(folder / "dukcapil.xlsx", "PENDUDUK", {
-        (5, 1): "35100117O8450001",  # letter O in the NIK
-        (9, 1): "3510991708450001",  # no district 99 in Banyuwangi
-        (12, 4): "ALIEN",  # unknown sex label
-    })
+    edit_cells(
+        folder / "dukcapil.xlsx",
+        "PENDUDUK",
+        {
+            (5, 1): "35100117O8450001",  # letter O in the NIK
+            (9, 1): "3510991708450001",  # no district 99 in Banyuwangi
+            (12, 4): "ALIEN",  # unknown sex label
+        },
+    )
     edit_cells(folder / "kepegawaian.xlsx", "PEGAWAI", {(2, 2): "RAJA"})
     report = import_extracts(folder, empty_session)
     people = errors_at(report, "PENDUDUK")
@@ -82,9 +90,12 @@ def test_bad_rows_are_reported_and_skipped(folder, empty_session):
     # hold them) or the NIK of a refused row (12).
     others = [e for e in report.errors if e.sheet not in ("PENDUDUK", "PEGAWAI")]
     assert all(e.columns == ("NIK",) for e in others)
-    assert all(e.reason.endswith(("is not in dukcapil.xlsx/PENDUDUK",
-                                  "refers to dukcapil.xlsx/PENDUDUK row 12, which was refused"))
-               for e in others)
+    assert all(
+        e.reason.endswith(
+            ("is not in dukcapil.xlsx/PENDUDUK", "refers to dukcapil.xlsx/PENDUDUK row 12, which was refused")
+        )
+        for e in others
+    )
     assert report.counts["sandbox_people"] == SMALL_POPULATION - 3
     assert count(empty_session, t.people) == SMALL_POPULATION - 3
     assert report.sync["sandbox_people"].inserted == SMALL_POPULATION - 3
@@ -102,20 +113,23 @@ def test_duplicate_nik_points_at_the_first_row(folder, empty_session):
     assert empty_session.scalar(select(t.people.c.name).where(t.people.c.nik == first[0])) == first[2]
 
 
-@pytest.mark.parametrize("edits, column, words", [
-    ({(2, 5): "2001-02-30"}, "TANGGAL_LAHIR", "'2001-02-30' is not a date"),  # impossible date
-    ({(2, 5): "kemarin"}, "TANGGAL_LAHIR", "'kemarin' is not a date"),
-    ({(2, 12): 12345}, "TANGGAL_MENINGGAL", "holds the number 12345, not a date"),
-    ({(2, 5): date(2999, 1, 1)}, "TANGGAL_LAHIR", "is in the future"),
-    ({(2, 2): "35100101010500"}, "NO_KK", "'35100101010500' is not 16 digits"),  # malformed KK
-    ({(2, 2): "3510990101050001"}, "NO_KK", "KK_REGION"),
-    ({(2, 2): "3510013201050001"}, "NO_KK", "KK_DATE"),
-    ({(2, 1): "351001170845"}, "NIK", "NIK_FORMAT"),  # malformed NIK
-    ({(2, 3): None}, "NAMA_LENGKAP", "NAMA_LENGKAP is empty"),
-    ({(2, 3): "X" * 121}, "NAMA_LENGKAP", "longer than 120 characters"),
-    ({(2, 3): "=CONCAT(\"BUDI\", \" SANTOSO\")"}, "NAMA_LENGKAP", "holds a formula"),
-    ({(2, 11): "=A1"}, "STATUS_HIDUP", "holds a formula (=A1) instead of a value"),
-])
+@pytest.mark.parametrize(
+    "edits, column, words",
+    [
+        ({(2, 5): "2001-02-30"}, "TANGGAL_LAHIR", "'2001-02-30' is not a date"),  # impossible date
+        ({(2, 5): "kemarin"}, "TANGGAL_LAHIR", "'kemarin' is not a date"),
+        ({(2, 12): 12345}, "TANGGAL_MENINGGAL", "holds the number 12345, not a date"),
+        ({(2, 5): date(2999, 1, 1)}, "TANGGAL_LAHIR", "is in the future"),
+        ({(2, 2): "35100101010500"}, "NO_KK", "'35100101010500' is not 16 digits"),  # malformed KK
+        ({(2, 2): "3510990101050001"}, "NO_KK", "KK_REGION"),
+        ({(2, 2): "3510013201050001"}, "NO_KK", "KK_DATE"),
+        ({(2, 1): "351001170845"}, "NIK", "NIK_FORMAT"),  # malformed NIK
+        ({(2, 3): None}, "NAMA_LENGKAP", "NAMA_LENGKAP is empty"),
+        ({(2, 3): "X" * 121}, "NAMA_LENGKAP", "longer than 120 characters"),
+        ({(2, 3): '=CONCAT("BUDI", " SANTOSO")'}, "NAMA_LENGKAP", "holds a formula"),
+        ({(2, 11): "=A1"}, "STATUS_HIDUP", "holds a formula (=A1) instead of a value"),
+    ],
+)
 def test_bad_person_cells(folder, empty_session, edits, column, words):
     edit_cells(folder / "dukcapil.xlsx", "PENDUDUK", edits)
     report = import_extracts(folder, empty_session)
@@ -160,7 +174,8 @@ def test_reference_to_a_refused_household_names_its_row(folder, empty_session):
     assert "KODE_KECAMATAN '99'" in errors_at(report, "KELUARGA")[2].reason
     members = [e for e in report.errors if e.sheet == "PENDUDUK"]
     assert members and all(
-        e.reason == f"NO_KK {kk} refers to dukcapil.xlsx/KELUARGA row 2, which was refused" for e in members)
+        e.reason == f"NO_KK {kk} refers to dukcapil.xlsx/KELUARGA row 2, which was refused" for e in members
+    )
 
 
 def test_several_problems_in_one_row_are_all_named(folder, empty_session):
@@ -241,21 +256,42 @@ def test_a_file_that_is_no_workbook_is_refused(folder, empty_session):
 
 # -- sync ----------------------------------------------------------------------------------------
 def test_import_replaces_extracts_but_keeps_ledgers(small_extracts, empty_session):
-    empty_session.execute(insert(t.people).values(
-        nik="3510011708459999", kk_number="3510010101059999", name="OLD", sex="M",
-        birth_date=date(1945, 8, 17), relation="KEPALA",
-        district_code="01", district_name="PESANGGARAN", village="X", address="", alive=True,
-        disability=False, pregnant=False,
-    ))
-    empty_session.execute(insert(t.outbox).values(
-        recipient_nik="3510011708459999", channel="SMS", template="t", params={},
-        sent_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
-    ))
+    empty_session.execute(
+        insert(t.people).values(
+            nik="3510011708459999",
+            kk_number="3510010101059999",
+            name="OLD",
+            sex="M",
+            birth_date=date(1945, 8, 17),
+            relation="KEPALA",
+            district_code="01",
+            district_name="PESANGGARAN",
+            village="X",
+            address="",
+            alive=True,
+            disability=False,
+            pregnant=False,
+        )
+    )
+    empty_session.execute(
+        insert(t.outbox).values(
+            recipient_nik="3510011708459999",
+            channel="SMS",
+            template="t",
+            params={},
+            sent_at=datetime(2025, 1, 1, tzinfo=UTC),
+        )
+    )
     # The one stored person is all of the table: a deletion only allowed when asked for.
     report = import_extracts(small_extracts, empty_session, max_delete_share=None)
     assert report.counts["sandbox_people"] == SMALL_POPULATION
     assert report.sync["sandbox_people"].as_dict() == {
-        "inserted": SMALL_POPULATION, "updated": 0, "unchanged": 0, "deleted": 1, "kept": 0}
+        "inserted": SMALL_POPULATION,
+        "updated": 0,
+        "unchanged": 0,
+        "deleted": 1,
+        "kept": 0,
+    }
     assert count(empty_session, t.people) == SMALL_POPULATION
     assert count(empty_session, t.outbox) == 1
     assert report.error_workbook is None and not (small_extracts / ERROR_WORKBOOK).exists()
@@ -283,7 +319,12 @@ def test_a_changed_row_updates_exactly_one_row(folder, empty_session):
     writes = write_statements(empty_session)
     report = import_extracts(folder, empty_session)
     assert report.sync["sandbox_people"].as_dict() == {
-        "inserted": 0, "updated": 1, "unchanged": SMALL_POPULATION - 1, "deleted": 0, "kept": 0}
+        "inserted": 0,
+        "updated": 1,
+        "unchanged": SMALL_POPULATION - 1,
+        "deleted": 0,
+        "kept": 0,
+    }
     assert report.total("updated") == 1 and report.total("inserted") == report.total("deleted") == 0
     assert len(writes) == 1 and writes[0].startswith("UPDATE sandbox_people")
     assert empty_session.scalar(select(t.people.c.address).where(t.people.c.nik == nik)) == "JL. MERDEKA 17"
@@ -312,8 +353,7 @@ def test_a_refused_row_keeps_its_stored_version(folder, empty_session):
     assert errors_at(report, "PENDUDUK")[number].reason == "NAMA_LENGKAP is empty"
     assert report.sync["sandbox_people"].kept == 1 and report.total("deleted") == 0
     assert report.counts["sandbox_people"] == SMALL_POPULATION
-    stored = empty_session.execute(select(t.people.c.name, t.people.c.address)
-                                   .where(t.people.c.nik == cells[0])).one()
+    stored = empty_session.execute(select(t.people.c.name, t.people.c.address).where(t.people.c.nik == cells[0])).one()
     assert tuple(stored) == (cells[2], cells[9] or "")
 
 
@@ -345,8 +385,7 @@ def test_a_failure_mid_import_leaves_the_old_data(small_extracts, tmp_path, empt
 
 def test_progress_is_reported_per_table(small_extracts, empty_session):
     progress = []
-    import_extracts(small_extracts, empty_session, progress=lambda s, n: progress.append((s, n)),
-                    batch_size=300)
+    import_extracts(small_extracts, empty_session, progress=lambda s, n: progress.append((s, n)), batch_size=300)
     people = [n for s, n in progress if s == "sandbox_people"]
     assert people == [300, 600, 900, SMALL_POPULATION]
     assert {s for s, _ in progress} == {table.name for table in t.EXTRACT_TABLES}

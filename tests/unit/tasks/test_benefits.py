@@ -1,4 +1,5 @@
 """Benefit amounts per the programme rules: PKH components with caps, BPNT, PBI, in integer rupiah."""
+
 from datetime import date
 
 from settings import DefaultSettings
@@ -14,19 +15,25 @@ def member(born, **kw):
 
 def test_pkh_components_are_capped_per_category():
     household = [
-        member("1990-01-01", pregnant=True), member("1992-01-01", pregnant=True), member("1994-01-01", pregnant=True),
-        member("2022-01-01"), member("2023-01-01"), member("2024-01-01"),      # three children 0-6: cap 2
-        member("2014-01-01", school_level="SD"), member("2011-01-01", school_level="SMP"),
+        member("1990-01-01", pregnant=True),
+        member("1992-01-01", pregnant=True),
+        member("1994-01-01", pregnant=True),
+        member("2022-01-01"),
+        member("2023-01-01"),
+        member("2024-01-01"),  # three children 0-6: cap 2
+        member("2014-01-01", school_level="SD"),
+        member("2011-01-01", school_level="SMP"),
         member("2008-01-01", school_level="SMA"),
-        member("1950-01-01"), member("1949-01-01"),                            # two elderly 70+: cap 1
-        member("1980-01-01", disability=True), member("1981-01-01", disability=True),  # cap 1
+        member("1950-01-01"),
+        member("1949-01-01"),  # two elderly 70+: cap 1
+        member("1980-01-01", disability=True),
+        member("1981-01-01", disability=True),  # cap 1
     ]
     result = calculate(household, ["PKH"], AMOUNTS, today=TODAY)
     by_category = {}
     for c in result["components"]:
         by_category[c["category"]] = by_category.get(c["category"], 0) + 1
-    assert by_category == {"pregnant": 2, "child_0_6": 2, "SD": 1, "SMP": 1, "SMA": 1, "elderly_70": 1,
-                           "disability": 1}
+    assert by_category == {"pregnant": 2, "child_0_6": 2, "SD": 1, "SMP": 1, "SMA": 1, "elderly_70": 1, "disability": 1}
     expected = 2 * 3_000_000 + 2 * 3_000_000 + 900_000 + 1_500_000 + 2_000_000 + 2_400_000 + 2_400_000
     assert result["annual_cash_total"] == expected
     assert result["first_payment"] == expected // 4

@@ -1,4 +1,5 @@
 """tasks.prefetch: answers asked before a submission writes are taken once, errors raised by the step."""
+
 import pytest
 
 from integrations.base import IntegrationTimeout, PersonNotFound
@@ -20,6 +21,7 @@ class _Source:
             if isinstance(self.answer, Exception):
                 raise self.answer
             return self.answer
+
         return call
 
 
@@ -30,14 +32,29 @@ class _Integrations:
 
 def _integrations(dtsen_answer="decile 3"):
     person = _Record(kk_number="3510010101010001", household=[{"nik": "3510014101800001"}, {"nik": "3510015101100002"}])
-    return _Integrations(civil_registry=_Source(person), dtsen=_Source(dtsen_answer), bpjs_health=_Source("h"),
-                         bpjs_employment=_Source(["e1", "e2"]), assets=_Source("a"), civil_service=_Source(["c1", "c2"]),
-                         face=_Source("encoding"))
+    return _Integrations(
+        civil_registry=_Source(person),
+        dtsen=_Source(dtsen_answer),
+        bpjs_health=_Source("h"),
+        bpjs_employment=_Source(["e1", "e2"]),
+        assets=_Source("a"),
+        civil_service=_Source(["c1", "c2"]),
+        face=_Source("encoding"),
+    )
 
 
-ALL = frozenset({"identity.verify", "biometric.face_match", "biometric.deduplicate", "dtsen.lookup",
-                 "bpjs_health.lookup", "bpjs_employment.lookup_household", "assets.lookup",
-                 "civil_service.lookup_household"})
+ALL = frozenset(
+    {
+        "identity.verify",
+        "biometric.face_match",
+        "biometric.deduplicate",
+        "dtsen.lookup",
+        "bpjs_health.lookup",
+        "bpjs_employment.lookup_household",
+        "assets.lookup",
+        "civil_service.lookup_household",
+    }
+)
 
 
 def test_prefetched_answers_are_taken_once_then_the_source_is_asked_again():

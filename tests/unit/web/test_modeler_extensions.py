@@ -1,4 +1,5 @@
 """The editor's moddle descriptor knows every SpiffWorkflow extension our diagrams use (else bpmn-js would drop it)."""
+
 import json
 import re
 from pathlib import Path

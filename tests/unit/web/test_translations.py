@@ -1,4 +1,5 @@
 """Every string the web shows has an Indonesian translation (Indonesian first, English second)."""
+
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -13,7 +14,8 @@ def test_every_web_string_is_translated_to_indonesian():
         catalog = read_po(handle)
     found = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT / "web"), METHODS, keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None}):
+        str(ROOT / "web"), METHODS, keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None}
+    ):
         found.add(message if isinstance(message, str) else message[0])
     assert found, "no strings extracted: the extraction itself is broken"
     missing = sorted(m for m in found if m not in catalog or not catalog[m].string)

@@ -1,21 +1,26 @@
 """Both implementations, built by the real factory over the same generated population."""
+
 import pytest
 from sqlalchemy import select
 
 from integrations.factory import build_integrations
 from integrations.http.wiring import HTTP_ADAPTERS, url_setting
 from integrations.sandbox import tables as t
-from tests.unit.integrations.contract.simulator import copy_sqlite, RegistrySimulator
+from tests.unit.integrations.contract.simulator import RegistrySimulator, copy_sqlite
 
 # A JPEG header is all the adapters check; the face matcher is not part of this contract.
 FAKE_JPEG = b"\xff\xd8\xff\xe0" + b"registry photo" * 8
 IMPLEMENTATIONS = ("sandbox", "http")
 # backend setting -> path prefix of that system on the simulator
 SYSTEM_OF = {
-    "BANSOS_IDENTITY_BACKEND": "civil_registry", "BANSOS_DTSEN_BACKEND": "dtsen",
-    "BANSOS_BPJS_HEALTH_BACKEND": "bpjs_health", "BANSOS_BPJS_EMPLOYMENT_BACKEND": "bpjs_employment",
-    "BANSOS_ASSETS_BACKEND": "assets", "BANSOS_CIVIL_SERVICE_BACKEND": "civil_service",
-    "BANSOS_PAYMENTS_BACKEND": "payments", "BANSOS_NOTIFY_BACKEND": "notify",
+    "BANSOS_IDENTITY_BACKEND": "civil_registry",
+    "BANSOS_DTSEN_BACKEND": "dtsen",
+    "BANSOS_BPJS_HEALTH_BACKEND": "bpjs_health",
+    "BANSOS_BPJS_EMPLOYMENT_BACKEND": "bpjs_employment",
+    "BANSOS_ASSETS_BACKEND": "assets",
+    "BANSOS_CIVIL_SERVICE_BACKEND": "civil_service",
+    "BANSOS_PAYMENTS_BACKEND": "payments",
+    "BANSOS_NOTIFY_BACKEND": "notify",
 }
 
 
@@ -55,8 +60,16 @@ def http_integrations(simulator):
     settings.update({"BANSOS_HTTP_RETRIES": 0, "BANSOS_HTTP_TIMEOUT_SECONDS": 10.0})
     built = build_integrations(settings, lambda: None)
     yield built
-    for name in ("civil_registry", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service",
-                 "payments", "notifier"):
+    for name in (
+        "civil_registry",
+        "dtsen",
+        "bpjs_health",
+        "bpjs_employment",
+        "assets",
+        "civil_service",
+        "payments",
+        "notifier",
+    ):
         getattr(built, name).close()
 
 

@@ -3,6 +3,7 @@
 Answers come from the sandbox adapters over a sandbox database, so the HTTP adapters can be
 compared with the sandbox ones on the same data. Failure modes make it misbehave on purpose.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,17 @@ from integrations.sandbox.registries import (
     SandboxDtsen,
 )
 
-SYSTEMS = ("civil_registry", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service",
-           "payments", "notify")
-FAILURE_MODES = ("slow", "error500", "throttled", "throttled_briefly", "throttled_for_an_hour", "not_json", "wrong_shape",
-                 "bad_request")
+SYSTEMS = ("civil_registry", "dtsen", "bpjs_health", "bpjs_employment", "assets", "civil_service", "payments", "notify")
+FAILURE_MODES = (
+    "slow",
+    "error500",
+    "throttled",
+    "throttled_briefly",
+    "throttled_for_an_hour",
+    "not_json",
+    "wrong_shape",
+    "bad_request",
+)
 _LOOKUPS = {  # endpoint -> (sandbox class, method name)
     "person": (SandboxCivilRegistry, "lookup_person"),
     "dtsen": (SandboxDtsen, "lookup_household"),
@@ -40,18 +48,20 @@ _LOOKUPS = {  # endpoint -> (sandbox class, method name)
     "assets": (SandboxAssetRegistry, "lookup_household"),
     "civil_service": (SandboxCivilServiceRegistry, "lookup"),
 }
-_URLS = Map([
-    Rule("/civil_registry/people/<key>", endpoint="person", methods=["GET"]),
-    Rule("/civil_registry/people/<key>/photo", endpoint="photo", methods=["GET"]),
-    Rule("/dtsen/households/<key>", endpoint="dtsen", methods=["GET"]),
-    Rule("/bpjs_health/members/<key>", endpoint="bpjs_health", methods=["GET"]),
-    Rule("/bpjs_employment/members/<key>", endpoint="bpjs_employment", methods=["GET"]),
-    Rule("/assets/households/<key>", endpoint="assets", methods=["GET"]),
-    Rule("/civil_service/people/<key>", endpoint="civil_service", methods=["GET"]),
-    Rule("/payments/disbursements", endpoint="disburse", methods=["POST"]),
-    Rule("/notify/messages", endpoint="send", methods=["POST"]),
-    Rule("/notify/messages", endpoint="outbox", methods=["GET"]),
-])
+_URLS = Map(
+    [
+        Rule("/civil_registry/people/<key>", endpoint="person", methods=["GET"]),
+        Rule("/civil_registry/people/<key>/photo", endpoint="photo", methods=["GET"]),
+        Rule("/dtsen/households/<key>", endpoint="dtsen", methods=["GET"]),
+        Rule("/bpjs_health/members/<key>", endpoint="bpjs_health", methods=["GET"]),
+        Rule("/bpjs_employment/members/<key>", endpoint="bpjs_employment", methods=["GET"]),
+        Rule("/assets/households/<key>", endpoint="assets", methods=["GET"]),
+        Rule("/civil_service/people/<key>", endpoint="civil_service", methods=["GET"]),
+        Rule("/payments/disbursements", endpoint="disburse", methods=["POST"]),
+        Rule("/notify/messages", endpoint="send", methods=["POST"]),
+        Rule("/notify/messages", endpoint="outbox", methods=["GET"]),
+    ]
+)
 
 
 def copy_sqlite(engine, path):
@@ -96,7 +106,7 @@ class RegistrySimulator:
 
     # --- control ---------------------------------------------------------------------------
 
-    def start(self) -> "RegistrySimulator":
+    def start(self) -> RegistrySimulator:
         """Listen on 127.0.0.1 (the same port again after stop())."""
         self._server = make_server("127.0.0.1", self.port, self._wsgi, threaded=True)
         self.port = self._server.server_port
@@ -173,10 +183,12 @@ class RegistrySimulator:
         return {
             "error500": lambda: _error(500, "INTERNAL", "simulated failure"),
             "throttled": lambda: _error(429, "TOO_MANY_REQUESTS", "simulated throttling"),
-            "throttled_briefly": lambda: _with_header(_error(429, "TOO_MANY_REQUESTS", "wait a moment"),
-                                                      "Retry-After", "2"),
-            "throttled_for_an_hour": lambda: _with_header(_error(503, "MAINTENANCE", "back in an hour"),
-                                                          "Retry-After", "3600"),
+            "throttled_briefly": lambda: _with_header(
+                _error(429, "TOO_MANY_REQUESTS", "wait a moment"), "Retry-After", "2"
+            ),
+            "throttled_for_an_hour": lambda: _with_header(
+                _error(503, "MAINTENANCE", "back in an hour"), "Retry-After", "3600"
+            ),
             "not_json": lambda: Response("<html>maintenance</html>", content_type="text/html"),
             "wrong_shape": lambda: _json({"status": "ok", "data": []}),
             "bad_request": lambda: _error(400, "BAD_REQUEST", "simulated rejection"),
@@ -210,7 +222,10 @@ class RegistrySimulator:
             return _error(422, "INVALID_REQUEST", "Idempotency-Key must equal the reference")
         try:
             receipt = SandboxPaymentGateway(factory).request_disbursement(
-                body.get("reference"), body.get("nik"), body.get("amount"), body.get("channel"),
+                body.get("reference"),
+                body.get("nik"),
+                body.get("amount"),
+                body.get("channel"),
                 body.get("account"),
             )
         except DisbursementConflict as exc:

@@ -1,4 +1,5 @@
 """The interface contracts, checked the same way against the sandbox and the HTTP implementations."""
+
 import dataclasses
 import uuid
 
@@ -13,8 +14,14 @@ from .conftest import FAKE_JPEG
 UNKNOWN_NIK = "3510011708459999"
 UNKNOWN_KK = "3510010101059999"
 NEVER_MESSAGED_NIK = "3510015505809998"
-COMPARED_PERSONAS = ("eligible_head_with_photo", "civil_servant", "deceased", "high_wage", "not_in_dtsen",
-                     "rich_decile")
+COMPARED_PERSONAS = (
+    "eligible_head_with_photo",
+    "civil_servant",
+    "deceased",
+    "high_wage",
+    "not_in_dtsen",
+    "rich_decile",
+)
 
 
 def kk_of(engine, nik):
@@ -40,6 +47,7 @@ def without_evidence(record):
 
 # --- registries ------------------------------------------------------------------------------
 
+
 def test_known_people_get_the_same_answers_from_every_implementation(
     sandbox_integrations, http_integrations, personas, loaded_engine
 ):
@@ -55,8 +63,12 @@ def test_known_people_get_the_same_answers_from_every_implementation(
 
 
 def test_unknown_numbers_are_not_found(impl):
-    for lookup in (impl.civil_registry.lookup_person, impl.bpjs_health.lookup, impl.bpjs_employment.lookup,
-                   impl.civil_service.lookup):
+    for lookup in (
+        impl.civil_registry.lookup_person,
+        impl.bpjs_health.lookup,
+        impl.bpjs_employment.lookup,
+        impl.civil_service.lookup,
+    ):
         for nik in (UNKNOWN_NIK, "not a nik", ""):
             with pytest.raises(PersonNotFound):
                 lookup(nik)
@@ -104,6 +116,7 @@ def test_reference_photos_are_bytes_or_none(impl, personas):
 
 # --- payments --------------------------------------------------------------------------------
 
+
 def test_payments_are_idempotent_by_reference(impl, personas):
     nik, reference = personas["eligible_head_with_photo"], f"TEST-{uuid.uuid4()}"
     first = impl.payments.request_disbursement(reference, nik, 600_000, "BRI", "1234567890")
@@ -119,8 +132,13 @@ def test_payments_are_idempotent_by_reference(impl, personas):
 
 def test_payment_arguments_are_checked_before_anything_is_paid(impl, personas):
     nik, reference = personas["eligible_head_with_photo"], f"TEST-{uuid.uuid4()}"
-    for amount, channel, account in ((0, "BRI", "1"), (True, "BRI", "1"), (1000, "BRI", None),
-                                     (1000, "PAYPAL", "1"), (10.5, "POS", None)):
+    for amount, channel, account in (
+        (0, "BRI", "1"),
+        (True, "BRI", "1"),
+        (1000, "BRI", None),
+        (1000, "PAYPAL", "1"),
+        (10.5, "POS", None),
+    ):
         with pytest.raises(ValueError):
             impl.payments.request_disbursement(reference, nik, amount, channel, account)
     with pytest.raises(NikInvalid):
@@ -131,6 +149,7 @@ def test_payment_arguments_are_checked_before_anything_is_paid(impl, personas):
 
 # --- notifications ---------------------------------------------------------------------------
 
+
 def test_sent_messages_appear_in_the_outbox_oldest_first(impl, personas):
     nik = personas["civil_servant"]
     first = impl.notifier.send(nik, "SMS", "decision_rejected", {"case": "TPT-1", "reasons": ["A", "B"]})
@@ -139,8 +158,13 @@ def test_sent_messages_appear_in_the_outbox_oldest_first(impl, personas):
     outbox = impl.notifier.outbox(nik)
     assert [m["message_id"] for m in outbox[-2:]] == [first, second]
     latest = outbox[-2]
-    assert latest == {**latest, "recipient_nik": nik, "channel": "SMS", "template": "decision_rejected",
-                      "params": {"case": "TPT-1", "reasons": ["A", "B"]}}
+    assert latest == {
+        **latest,
+        "recipient_nik": nik,
+        "channel": "SMS",
+        "template": "decision_rejected",
+        "params": {"case": "TPT-1", "reasons": ["A", "B"]},
+    }
     assert set(latest) == {"message_id", "recipient_nik", "channel", "template", "params", "sent_at"}
     assert latest["sent_at"].tzinfo is not None and latest["sent_at"].utcoffset().total_seconds() == 0
     assert outbox[-2]["sent_at"] <= outbox[-1]["sent_at"]
