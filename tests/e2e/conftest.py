@@ -19,7 +19,12 @@ FLAGS = [
     "--disable-sync",
 ]
 # axe-core (vendored from npm) over the whole page; the CSP forbids eval, so this runs as a page function.
-AXE = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => v.id + ': ' + v.help))"
+# Each violation as "id: help", and where (the first three elements' selectors), to find it from a failed run.
+AXE = (
+    "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => v.id + ': ' + v.help"
+    " + ' @ ' + v.nodes.slice(0, 3).map(n => n.target.join(' ') + ' ' + (n.failureSummary || '').slice(0, 160))"
+    ".join(' | ')))"
+)
 
 
 @pytest.fixture
@@ -64,6 +69,14 @@ def watch(page):
 
 
 def axe_violations(page, base):
-    """Run axe-core on the current page; return its violations (id: help)."""
+    """Run axe-core on the current page; return its violations (id: help @ where).
+
+    The pointer is moved off the page and the focus taken away first, and Bootstrap's 0.15 s colour
+    transitions are let finish: a button still hovered after a click is measured half-way between two
+    colours otherwise (a colour-contrast "violation" that depends on timing).
+    """
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+    page.wait_for_timeout(300)
     page.add_script_tag(url=f"{base}/static/vendor/axe.min.js")
     return page.evaluate(AXE)
