@@ -182,6 +182,10 @@ class DefaultSettings:
     BANSOS_SMTP_PASSWORD = ""
     BANSOS_SMTP_STARTTLS = True
     BANSOS_MAIL_FROM = "tepat@localhost"
+    # The address officers open Tepat at (e.g. https://tepat.dinsos.example, a path prefix allowed): the
+    # base of the links in officers' e-mails. Empty: a link made during a request uses its host, one
+    # made by the scheduler is the page's path only.
+    BANSOS_PUBLIC_URL = ""
     BANSOS_DEADLINE_REMINDER_HOURS = [24, 2]
     BANSOS_AUDIT_ANCHOR_SECONDS = 300
     # Rows per queue and district behind the inbox's open-task counts (summed on read): concurrent

@@ -13,7 +13,7 @@ each with a unique ``dedupe_key``: a step run again, a scheduler run repeated, n
   BANSOS_DEADLINE_REMINDER_HOURS, once per task, threshold and deadline.
 
 Mail: `deliver_mail` sends each pending notification to its officer's e-mail address through the
-configured mailer with the key ``officer-notification:<id>`` (the sandbox mailer sends a key once,
+configured mailer (each text with a link to the task's page, from `link`) with the key ``officer-notification:<id>`` (the sandbox mailer sends a key once,
 SMTP repeats its Message-ID), then marks it sent; officers without an address are marked no_address.
 """
 
@@ -258,24 +258,26 @@ def describe(n, task_label=None, district_label=None):
     return n.kind
 
 
-def mail_text(n, task_label=None, district_label=None):
-    """(subject, body) of a notification's e-mail: Indonesian first, then English."""
+def mail_text(n, task_label=None, district_label=None, link=None):
+    """(subject, body) of a notification's e-mail: Indonesian first, then English.
+
+    `link(n)` gives the address of the task's page (or the queue's inbox) that each text carries.
+    """
+    url = link(n) if link else None
     parts = []
     for locale in ("id", "en"):
         with force_locale(locale):
-            parts.append(
-                (
-                    _("Tepat: a notification for you"),
-                    describe(n, task_label, district_label),
-                    _("Open Tepat to see it. You receive this because you are an officer of Tepat."),
-                )
-            )
+            lines = [describe(n, task_label, district_label)]
+            if url:
+                lines.append(_("Open it: %(link)s", link=url))
+            lines.append(_("Open Tepat to see it. You receive this because you are an officer of Tepat."))
+            parts.append((_("Tepat: a notification for you"), "\n".join(lines)))
     subject = f"{parts[0][0]} / {parts[1][0]}"
-    body = "\n\n".join(f"{text}\n{footer}" for _s, text, footer in parts)
+    body = "\n\n".join(text for _s, text in parts)
     return subject, body
 
 
-def deliver_mail(session, mailer, batch=200, task_label=None, district_label=None, commit=None):
+def deliver_mail(session, mailer, batch=200, task_label=None, district_label=None, commit=None, link=None):
     """Mail pending notifications to their officers' addresses; return (sent, without address).
 
     Each message is committed on its own (`commit`, default session.commit) right after it was sent,
@@ -306,7 +308,7 @@ def deliver_mail(session, mailer, batch=200, task_label=None, district_label=Non
             row.mail_status = "no_address"
             skipped += 1
         else:
-            subject, body = mail_text(row, task_label, district_label)
+            subject, body = mail_text(row, task_label, district_label, link)
             mailer.send(address, subject, body, f"officer-notification:{row.id}")
             row.mail_status, row.mailed_at = "sent", utcnow()
             sent += 1

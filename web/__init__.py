@@ -58,6 +58,9 @@ def create_app(overrides=None, scheduler=False):
             "needs scrypt or pbkdf2 with at least 100,000 iterations"
         )
     accounts.check_hash_method(settings["BANSOS_PASSWORD_HASH_METHOD"])
+    from .links import check_public_url
+
+    check_public_url(settings["BANSOS_PUBLIC_URL"])
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["BANSOS_DATABASE_URL"]

@@ -125,14 +125,28 @@ def login():
 
 
 def landing_page(user):
-    """Where an officer starts: the inbox for those who work tasks, the audit page for auditors."""
-    if user.has_any("caseworker", "supervisor", "appeals_officer", "finance_officer"):
+    """Where an officer starts: the role's own first page, one every role holding it may open (never a 403).
+
+    Task workers start at the inbox, finance officers at the payment cycles, auditors and administrators
+    in the audit browser, facilitators at their assisted registrations.
+    """
+    if user.has_any("caseworker", "supervisor", "appeals_officer"):
         return url_for("inbox.index")
+    if user.has_any("finance_officer"):
+        return url_for("cycles.index")
     if user.has_any("auditor", "administrator"):
-        return url_for("auditpages.index")
+        return url_for("auditpages.entries")
     if user.has_any("facilitator"):
         return url_for("assist.index")
     return url_for("status.index")
+
+
+@bp.get("/")
+def start():
+    """The site's address: every signed-in officer goes to their role's start page; anyone else signs in."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return redirect(landing_page(current_user))
 
 
 def _audit(username, action):
@@ -166,4 +180,4 @@ def set_language(code):
     """Switch the interface language (Indonesian or English)."""
     if code in ("id", "en"):
         session["lang"] = code
-    return redirect(safe_next(request.args.get("next")) or url_for("inbox.index"))
+    return redirect(safe_next(request.args.get("next")) or url_for("auth.start"))

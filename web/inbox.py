@@ -17,6 +17,7 @@ from integrations.digits import Digits
 
 from . import services
 from .auth import roles_required
+from .links import task_target
 from .messages import error_text
 from .redirects import local_referrer
 from .refusals import log_refusal
@@ -35,7 +36,6 @@ class InboxQuery(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
 
 
-@bp.get("/")
 @bp.get("/inbox")
 @roles_required(*WORKERS)
 def index():
@@ -123,9 +123,8 @@ def export():
 
 def task_page(business_key):
     """Where a task of this business key is worked: its case page, or its payment cycle's page."""
-    if business_key.startswith("CYCLE-"):
-        return url_for("cycles.show", code=business_key[len("CYCLE-") :])
-    return url_for("casepages.show", case_number=business_key)
+    endpoint, values = task_target(business_key)
+    return url_for(endpoint, **values)
 
 
 def _act(action):

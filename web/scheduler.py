@@ -138,6 +138,7 @@ def notify_officers(app, now=None):
 
     from . import services
     from .labels import district_label, task_label
+    from .links import notification_link
 
     with app.app_context():
         try:
@@ -145,7 +146,11 @@ def notify_officers(app, now=None):
             told += n.deadline_reminders(db.session, app.config.get("BANSOS_DEADLINE_REMINDER_HOURS", [24, 2]), now)
             db.session.commit()
             sent, _skipped = n.deliver_mail(
-                db.session, services().integrations.mailer, task_label=task_label, district_label=district_label
+                db.session,
+                services().integrations.mailer,
+                task_label=task_label,
+                district_label=district_label,
+                link=notification_link,
             )
             return told, sent
         except Exception:

@@ -98,6 +98,7 @@ ROLE_SETS = {
     "auditor": ["auditor"],
     "finance": ["finance_officer"],
 }
+START_PAGES = {"caseworker": "/inbox", "admin": "/inbox", "facilitator": "/assist/", "auditor": "/audit/entries", "finance": "/cycles"}
 
 
 @pytest.mark.parametrize("who", sorted(ROLE_SETS))
@@ -109,6 +110,12 @@ def test_the_header_fits_and_every_menu_link_opens(live, browser, who):
     problems = watch(page)
     sign_in(page, live, username)
     page.wait_for_load_state()
+    # The site's address leads every role to its own start page (it answered 403 to facilitators and auditors).
+    response = page.goto(f"{live}/")
+    assert response.status == 200 and page.url == f"{live}{START_PAGES[who]}", (response.status, page.url)
+    shot(page, f"start-{who}")
+    brand = page.locator(".navbar-brand, .portal-brand").first
+    assert brand.get_attribute("href") == START_PAGES[who]
     if who == "facilitator":  # the assisted-registration pages have the portal's header; use a full page
         page.goto(f"{live}/graduation")
     measured = page.evaluate(HEADER_ROWS)

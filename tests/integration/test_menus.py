@@ -11,6 +11,9 @@ from engine.db import db
 from tests.helpers import fresh_client
 from tests.integration.test_web import PASSWORD, login
 
+# Endpoints this module's matrix requests as every role and anonymous (tests/integration/test_route_coverage.py).
+COVERED_ENDPOINTS = {"auth.start"}
+
 COMBINATIONS = [(role,) for role in OFFICER_ROLES] + [("administrator", "supervisor"), ("caseworker", "supervisor")]
 
 
@@ -19,20 +22,53 @@ def _menu_links(html):
     return [link for link in re.findall(r'href="([^"#]+)"', header) if not link.startswith(("/lang/", "/static/"))]
 
 
+# Each role's own start page (where sign-in, the site's address "/" and the brand link lead).
+START_PAGES = {
+    "caseworker": "/inbox",
+    "supervisor": "/inbox",
+    "appeals_officer": "/inbox",
+    "finance_officer": "/cycles",
+    "auditor": "/audit/entries",
+    "administrator": "/audit/entries",
+    "facilitator": "/assist/",
+    "administrator+supervisor": "/inbox",
+    "caseworker+supervisor": "/inbox",
+}
+
+
+def test_every_role_has_a_start_page():
+    assert {"+".join(c) for c in COMBINATIONS} == set(START_PAGES)
+
+
 @pytest.mark.parametrize("roles", COMBINATIONS, ids=["+".join(c) for c in COMBINATIONS])
 def test_every_menu_link_opens_for_the_role(ctx, roles):
     username = "m_" + "_".join(roles)
     create_officer(db.session, username, "Menu " + " ".join(roles).title(), list(roles), None, password=PASSWORD)
     db.session.commit()
+    start = START_PAGES["+".join(roles)]
     with fresh_client() as client:
         landing = login(client, username)
-        assert landing.status_code == 302
-        home = client.get(landing.headers["Location"])
-        assert home.status_code == 200, (roles, landing.headers["Location"])
-        links = _menu_links(home.get_data(as_text=True))
+        assert landing.status_code == 302 and landing.headers["Location"] == start
+        # The site's address sends the officer to the same start page (it answered 403 to some roles).
+        root = client.get("/")
+        assert root.status_code == 302 and root.headers["Location"] == start, (roles, root.status_code)
+        home = client.get(start)
+        assert home.status_code == 200, (roles, start)
+        html = home.get_data(as_text=True)
+        brand = re.search(r'<a class="(?:navbar-brand|portal-brand)[^"]*" href="([^"]+)"', html).group(1)
+        assert brand == start, (roles, brand)
+        links = _menu_links(html)
         assert len(links) >= 4, links  # brand, the role's pages, profile, tokens, public figures
         for link in sorted(set(links)):
             assert client.get(link).status_code == 200, (roles, link)
+        # The language switch without a page to return to leads to the start page too (it led to the inbox).
+        assert client.get("/lang/en").headers["Location"] == "/"
+
+
+def test_the_sites_address_asks_anonymous_visitors_to_sign_in(ctx):
+    with fresh_client() as anonymous:
+        response = anonymous.get("/")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
 def test_facilitators_and_auditors_see_only_their_pages(ctx):

@@ -3,6 +3,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from cases import notifications as n
@@ -66,7 +67,8 @@ def test_a_reassigned_task_and_a_near_deadline_are_told_to_the_holder(svc, perso
     assert n.unread_count(db.session, "cw2") == 2
 
 
-def test_mail_goes_once_to_officers_with_an_address(svc, personas, officers, ctx):
+def test_mail_goes_once_to_officers_with_an_address(svc, personas, officers, ctx, monkeypatch):
+    monkeypatch.setitem(ctx.config, "BANSOS_PUBLIC_URL", "https://tepat.dinsos.example/tepat/")
     db.session.execute(Officer.__table__.update().where(Officer.username == "cw2").values(email="cw2@dinsos.example"))
     db.session.commit()
     number = submit(svc, personas["not_in_dtsen"]).case_number
@@ -78,11 +80,43 @@ def test_mail_goes_once_to_officers_with_an_address(svc, personas, officers, ctx
     mails = SandboxMailer(lambda: db.session).outbox("cw2@dinsos.example")
     assert len(mails) == 1 and "Tepat" in mails[0]["subject"] and number in mails[0]["body"]
     assert "memberi Anda tugas" in mails[0]["body"] and "gave you the task" in mails[0]["body"]
+    # Both texts link to the task's case page, absolute, under the configured public address.
+    link = f"https://tepat.dinsos.example/tepat/cases/{number}"
+    assert f"Buka: {link}\n" in mails[0]["body"] and f"Open it: {link}\n" in mails[0]["body"]
     assert {r.officer: r.mail_status for r in _told("reassigned")} == {"cw2": "sent", "cw1": "no_address"}
     assert notify_officers(ctx)[1] == 0  # a second run mails nothing again
     mailer = SandboxMailer(lambda: db.session)
     assert mailer.send("x@y.example", "s", "b", "k1") == mailer.send("x@y.example", "s", "b", "k1")
     assert db.session.scalar(select(func.count()).select_from(mail_outbox)) == 2
+
+
+def test_every_kind_of_notice_links_to_its_page_from_the_base_the_request_or_the_path(ctx, monkeypatch):
+    from web.links import check_public_url, notification_link
+
+    reassigned = n.OfficerNotification(kind="reassigned", business_key="BSN-2026-000042", detail={"by": "sup1"})
+    due = n.OfficerNotification(kind="due_soon", business_key="CYCLE-2026-Q3-PKH", detail={"hours": 2})
+    new = n.OfficerNotification(kind="new_tasks", detail={"queue": "caseworker", "region": "24", "count": 3})
+    monkeypatch.setitem(ctx.config, "BANSOS_PUBLIC_URL", "")
+    # No base configured and no request (the scheduler): the path only.
+    assert notification_link(reassigned) == "/cases/BSN-2026-000042"
+    assert notification_link(due) == "/cycles/2026-Q3-PKH"
+    assert notification_link(new) == "/inbox?queue=caseworker&district=24"
+    # No base configured, during a request: that request's host.
+    with ctx.test_request_context("/", base_url="http://10.1.2.3:8000/"):
+        assert notification_link(reassigned) == "http://10.1.2.3:8000/cases/BSN-2026-000042"
+    # A base configured wins over the request's host.
+    monkeypatch.setitem(ctx.config, "BANSOS_PUBLIC_URL", "https://tepat.dinsos.example")
+    with ctx.test_request_context("/", base_url="http://10.1.2.3:8000/"):
+        assert notification_link(due) == "https://tepat.dinsos.example/cycles/2026-Q3-PKH"
+    assert notification_link(new) == "https://tepat.dinsos.example/inbox?queue=caseworker&district=24"
+    subject, body = n.mail_text(new, link=notification_link)
+    assert body.count("https://tepat.dinsos.example/inbox?queue=caseworker&district=24") == 2
+    # Without a link function the texts are as before (no "Open it:" line).
+    assert "Buka:" not in n.mail_text(new)[1] and "Open it:" not in n.mail_text(new)[1]
+    check_public_url("https://tepat.dinsos.example/tepat")
+    for wrong in ("tepat.dinsos.example", "ftp://tepat.example", "https://", "https://x.example/?a=1"):
+        with pytest.raises(ValueError, match="BANSOS_PUBLIC_URL"):
+            check_public_url(wrong)
 
 
 def test_smtp_mailer_repeats_the_message_id_for_a_key():
