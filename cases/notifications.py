@@ -13,7 +13,8 @@ each with a unique ``dedupe_key``: a step run again, a scheduler run repeated, n
   BANSOS_DEADLINE_REMINDER_HOURS, once per task, threshold and deadline.
 
 Mail: `deliver_mail` sends each pending notification to its officer's e-mail address through the
-configured mailer (each text with a link to the task's page, from `link`) with the key ``officer-notification:<id>`` (the sandbox mailer sends a key once,
+configured mailer (each text with a link to the task's page, from `link`) with the key
+``officer-notification:<id>`` (the sandbox mailer sends a key once,
 SMTP repeats its Message-ID), then marks it sent; officers without an address are marked no_address.
 """
 

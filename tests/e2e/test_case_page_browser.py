@@ -98,7 +98,13 @@ ROLE_SETS = {
     "auditor": ["auditor"],
     "finance": ["finance_officer"],
 }
-START_PAGES = {"caseworker": "/inbox", "admin": "/inbox", "facilitator": "/assist/", "auditor": "/audit/entries", "finance": "/cycles"}
+START_PAGES = {
+    "caseworker": "/inbox",
+    "admin": "/inbox",
+    "facilitator": "/assist/",
+    "auditor": "/audit/entries",
+    "finance": "/cycles",
+}
 
 
 @pytest.mark.parametrize("who", sorted(ROLE_SETS))

@@ -275,11 +275,15 @@ def test_no_letter_before_a_decision(portal, svc, personas, officers):
     assert "letter.pdf" not in page
 
 
-def test_odd_characters_in_a_message_still_print():
-    from cases.paperpdf import Paper, Section, plain, render
+def _squeezed(text):
+    """Extracted text without whitespace (and the NULs pypdf puts between CJK glyphs)."""
+    return "".join(text.replace("\x00", "").split())
 
-    assert plain("“Ibu’s” — ok…") == '"Ibu\'s" - ok...'
-    assert plain("日本") == "??"
+
+def test_odd_characters_in_a_message_still_print():
+    from cases.paperpdf import Paper, Section, font_files, render
+
+    assert {"regular", "bold", "cjk"} <= set(font_files())  # the Unicode fonts are installed (requirements.txt)
     data = render(
         Paper(
             issuer="X",
@@ -287,10 +291,37 @@ def test_odd_characters_in_a_message_still_print():
             subtitle="S",
             facts=[("a", "b")],
             sections=[
-                Section("H", paragraphs=["“quoted” — 日本"], bullets=["one"], rows=[("x", "Rp 1")], total=("t", "Rp 1"))
+                Section(
+                    "H", paragraphs=["“quoted” — 日本…"], bullets=["one"], rows=[("x", "Rp 1")], total=("t", "Rp 1")
+                )
             ],
             footer="f",
         )
     )
     text = " ".join(PdfReader(io.BytesIO(data)).pages[0].extract_text().split())
-    assert '"quoted" - ??' in text and re.search(r"1\. one", text)
+    assert "“quoted”—日本…" in _squeezed(text) and "?" not in text and re.search(r"1\. one", text)
+
+
+# Names and addresses outside Latin-1: a dotted consonant, typographic quotes and dash, Chinese, Arabic, emoji.
+ODD_NAME = "Ṣiti “Aminah” — Nur 王小明 😀"
+ODD_VILLAGE = "Kampung محمد"
+
+
+def test_a_letter_and_a_receipt_print_names_outside_latin_1_as_written(portal, svc, personas, officers, assisted):
+    def check(paper, text):
+        text = _squeezed(text)
+        assert _squeezed(ODD_NAME) in text, (paper, text)
+        # Shaped right to left (HarfBuzz): the Arabic name is extracted in its own order.
+        assert "Kampung" in text and "محمد" in text, (paper, text)
+        assert "?" not in text, paper
+
+    number = rejected_by_officer(svc, personas, officers)
+    for n in (number, assisted):
+        app = case(n)  # (reloads: each change is committed before the next)
+        app.applicant_name, app.village = ODD_NAME, ODD_VILLAGE
+        db.session.commit()
+    sign_in_applicant(portal, case(number).nik)
+    check("letter", text_of(portal.get(f"/portal/cases/{number}/letter.pdf")))
+    with fresh_client() as facilitator:
+        officer_login(facilitator, "fac_home")
+        check("receipt", text_of(facilitator.get(f"/assist/cases/{assisted}/receipt.pdf")))
