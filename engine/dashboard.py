@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from .db import utcnow
-from .models import HumanTask, Incident, ProcessInstance
+from .models import HumanTask, Incident, ProcessInstance, ProcessVersion
 from .scope import scoped
 
 
@@ -66,3 +66,35 @@ def open_incidents(session, actor, limit=200):
     )
     query = scoped(query, ProcessInstance.region, actor)
     return list(session.execute(query.order_by(Incident.id).limit(limit)).scalars())
+
+
+def step_names(engine, incidents):
+    """{incident id: the name its step has in its own process version's diagram} (absent: no name)."""
+    instances = {i.instance_id for i in incidents}
+    if not instances:
+        return {}
+    version_of = dict(
+        engine.session.execute(
+            select(ProcessInstance.id, ProcessInstance.version_id).where(ProcessInstance.id.in_(instances))
+        ).all()
+    )
+    per_version, names = {}, {}
+    for incident in incidents:
+        version_id = version_of.get(incident.instance_id)
+        if version_id not in per_version:
+            version = engine.session.get(ProcessVersion, version_id) if version_id is not None else None
+            per_version[version_id] = _names_in(*engine.specs_for(version)) if version is not None else {}
+        name = per_version[version_id].get(incident.bpmn_id)
+        if name:
+            names[incident.id] = name
+    return names
+
+
+def _names_in(spec, subprocess_specs):
+    """{bpmn_id: bpmn_name} of every named element of a process and its called processes."""
+    return {
+        ts.bpmn_id: ts.bpmn_name
+        for s in (spec, *subprocess_specs.values())
+        for ts in s.task_specs.values()
+        if getattr(ts, "bpmn_id", None) and getattr(ts, "bpmn_name", None)
+    }

@@ -7,13 +7,20 @@ from flask_login import current_user
 
 from cases.officers import district_name
 from engine.approvals import approval_queue
-from engine.dashboard import open_incidents, sla_by_district, throughput_by_district, throughput_by_officer
+from engine.dashboard import (
+    open_incidents,
+    sla_by_district,
+    step_names,
+    throughput_by_district,
+    throughput_by_officer,
+)
 from engine.db import db
 from engine.errors import EngineError
 from engine.scope import OutOfScope
 
 from . import services
 from .auth import roles_required
+from .labels import task_label
 from .messages import error_text
 from .refusals import log_refusal
 
@@ -24,6 +31,33 @@ THROUGHPUT_DAYS = 14
 def _district_label(code):
     name = district_name(code) if code else ""
     return f"{code} {name}".strip() if code else _("no district")
+
+
+ERROR_SUMMARY_CHARS = 160
+
+
+def error_summary(error):
+    """An incident's error in one line of at most ERROR_SUMMARY_CHARS characters (the full text is logged)."""
+    text = " ".join((error or "").split())
+    return text if len(text) <= ERROR_SUMMARY_CHARS else text[: ERROR_SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def incident_rows(incidents):
+    """The desk's incidents as shown on the page and in its export: [(incident, step, error summary)].
+
+    The step is the task's name in its process version's diagram (in the officer's language for the
+    diagrams' "Indonesian / English" names), its id when the diagram gives it no name; an incident of
+    a process the scheduler could not wake has no step.
+    """
+    names = step_names(services().engine, incidents)
+    rows = []
+    for i in incidents:
+        if i.task_guid:
+            step = task_label(i.bpmn_id, names.get(i.id))
+        else:
+            step = _("the scheduler could not wake the process")
+        rows.append((i, step, error_summary(i.error)))
+    return rows
 
 
 def chart_data(sla, by_officer, by_district):
@@ -74,7 +108,7 @@ def index():
         days=THROUGHPUT_DAYS,
         charts=chart_data(sla, by_officer, by_district),
         district_label=_district_label,
-        incidents=open_incidents(db.session, actor),
+        incidents=incident_rows(open_incidents(db.session, actor)),
     )
 
 
@@ -109,7 +143,7 @@ def export():
             (
                 _("Incidents"),
                 ["#", _("Case"), _("Task"), _("Error"), _("Attempts")],
-                [[i.id, i.business_key, i.bpmn_id or "", (i.error or "")[:500], i.attempts] for i in incidents],
+                [[i.id, i.business_key, step, error, i.attempts] for i, step, error in incident_rows(incidents)],
             ),
         ],
     )

@@ -12,7 +12,7 @@ from cases.audit import AuditEntry
 from cases.operations import create_officer
 from engine.db import db, utcnow
 from integrations.nik import mask_nik
-from tests.helpers import case, fresh_client, open_task, submit, work
+from tests.helpers import case, fresh_client, later, open_task, submit, wake_all, work
 from tests.integration.portal_helpers import PASSWORD, csrf_of, officer_login
 
 COVERED_ENDPOINTS = {"inbox.export", "search.export", "desk.export", "desk.approvals_export", "cycles.list_export"}
@@ -141,6 +141,33 @@ def test_the_approval_queue_and_desk_exports_keep_to_the_supervisors_districts(s
     _note, _headers, everyone_sla = sheet_rows(everyone.get("/desk/export.xlsx"))
     assert len(everyone_sla) == 2
     assert [t for _a, t, _d in exported()] == ["approvals", "approvals", "desk", "desk", "desk"]
+
+
+def test_the_desk_export_names_an_incidents_step_and_summarises_its_error_as_the_page_does(svc, personas):
+    from engine.models import Incident
+
+    # The health-insurance registry times out on every attempt: an incident on the step "BPJS Kesehatan".
+    nik = personas["civil_servant"]
+    svc.integrations.faults.inject("bpjs_health", nik, "timeout", times=3)
+    number = submit(svc, nik).case_number
+    for day in (1, 2):
+        with later(day):
+            wake_all(svc)
+    incident = db.session.scalars(select(Incident).where(Incident.business_key == number)).one()
+    assert incident.bpmn_id == "lookup_bpjs_health"
+    incident.error = "IntegrationUnavailable: bpjs timed out\n" + "  Traceback line " * 40  # a long, multi-line error
+    db.session.commit()
+    supervisor = login("sup_inc", ["supervisor"], None)
+    page = supervisor.get("/desk").get_data(as_text=True)
+    _note, headers, rows = sheet_rows(supervisor.get("/desk/export.xlsx"), sheet=3)
+    assert headers == ["#", "Kasus", "Tugas", "Galat", "Percobaan"]
+    [row] = [[c.value for c in r] for r in rows]
+    assert row[:3] == [incident.id, number, "BPJS Kesehatan"]  # the diagram's name, not lookup_bpjs_health
+    assert row[3].startswith("IntegrationUnavailable: bpjs timed out Traceback line") and row[3].endswith("…")
+    assert len(row[3]) <= 160
+    assert "\n" not in row[3] and row[4] == incident.attempts
+    # The page shows the same step name and the same summary.
+    assert "BPJS Kesehatan" in page and "lookup_bpjs_health" not in page and f"<code>{row[3]}</code>" in page
 
 
 def test_the_cycle_list_export(svc, two_districts):
