@@ -1,10 +1,14 @@
 """The duplicate-face review: the other cases the 1:N search matched, as one officer may see them.
 
 The dedup evidence (tasks/biometric.py, source ``face_index``) names each other case, its masked NIK
-and the face distance. An officer sees the other case's name, masked NIK, status and selfie only if
+and the face distance. The NIK itself is not stored there, only its mask of the day: answers stored
+before the mask changed (``3510********0001``, now ``3510**·201178·0001``) would show the old one, so
+every display re-masks it from the other case's NIK (`as_shown`). An officer sees the other case's name, masked NIK, status and selfie only if
 that case is in their districts; otherwise only the fact that it exists elsewhere, without personal
 data. Every other case shown with its personal data is audited as a view of that case.
 """
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -16,6 +20,54 @@ from .models import Application, EvidenceRecord
 
 DEDUP_SOURCE = "face_index"
 FLAG = "DUPLICATE_FACE_SUSPECTED"
+
+
+@dataclass(frozen=True)
+class ShownEvidence:
+    """An evidence record as officers see it (a copy: the stored answer is never changed)."""
+
+    id: int
+    source: str
+    operator: str | None
+    checked_at: object
+    value: object
+
+
+def as_shown(session, records):
+    """The records (EvidenceRecord rows) as shown: each 1:N search answer names every other case with
+    its NIK masked in today's format, from that case's NIK (the stored mask is kept for a case that
+    cannot be found)."""
+    numbers = {
+        match.get("case_number")
+        for r in records
+        if r.source == DEDUP_SOURCE and isinstance(r.value, dict)
+        for match in (r.value.get("suspected_duplicates") or [])
+        if isinstance(match, dict)
+    } - {None}
+    niks = (
+        dict(
+            session.execute(
+                select(Application.case_number, Application.nik).where(Application.case_number.in_(numbers))
+            ).all()
+        )
+        if numbers
+        else {}
+    )
+    shown = []
+    for r in records:
+        value = r.value
+        if r.source == DEDUP_SOURCE and isinstance(value, dict) and value.get("suspected_duplicates"):
+            value = {
+                **value,
+                "suspected_duplicates": [
+                    {**m, "nik_masked": mask_nik(niks[m.get("case_number")])}
+                    if isinstance(m, dict) and niks.get(m.get("case_number"))
+                    else m
+                    for m in value["suspected_duplicates"]
+                ],
+            }
+        shown.append(ShownEvidence(r.id, r.source, r.operator, r.checked_at, value))
+    return shown
 
 
 def latest_dedup(session, app):

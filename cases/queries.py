@@ -65,12 +65,15 @@ def case_records(session, app):
         .scalars()
         .all()
     )
-    evidence = (
+    from .duplicates import as_shown
+
+    evidence = as_shown(  # the other cases of a face search with their NIKs masked in today's format
+        session,
         session.execute(
             select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
         )
         .scalars()
-        .all()
+        .all(),
     )
     events = (
         session.execute(

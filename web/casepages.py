@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cases.audit import record
-from cases.duplicates import audit_duplicate_views, duplicate_review, officer_reasons
+from cases.duplicates import as_shown, audit_duplicate_views, duplicate_review, officer_reasons
 from cases.enrolment_check import approval_warning
 from cases.models import CaseEvent, EvidenceRecord
 from cases.objections import is_objection_number
@@ -77,12 +77,13 @@ def _page(app, errors=None, values=None, status=200):
         .scalars()
         .all()
     )
-    evidence = (
+    evidence = as_shown(  # the other cases of a face search with their NIKs masked in today's format
+        db.session,
         db.session.execute(
             select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
         )
         .scalars()
-        .all()
+        .all(),
     )
     events = (
         db.session.execute(

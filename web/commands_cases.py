@@ -214,6 +214,7 @@ def _print_decision(app):
 def case_show(case_number, evidence, username):
     """Show a case: status, decision and reasons, benefits, timeline."""
     from cases.audit import record
+    from cases.duplicates import as_shown
     from cases.models import CaseEvent, EvidenceRecord
     from cases.operations import case_or_404
     from cases.privacy import mask_identifiers
@@ -245,12 +246,13 @@ def case_show(case_number, evidence, username):
     _print_payment_plan(app)
     _print_appeals_and_decisions(app)
     events = db.session.execute(select(CaseEvent).where(CaseEvent.application_id == app.id)).scalars().all()
-    checks = (
+    checks = as_shown(  # the other cases of a face search with their NIKs masked in today's format
+        db.session,
         db.session.execute(
             select(EvidenceRecord).where(EvidenceRecord.application_id == app.id).order_by(EvidenceRecord.id)
         )
         .scalars()
-        .all()
+        .all(),
     )
     lines = [(e.at, 0, e.id, f"{e.actor:12} {_in_both_languages(event_text, e)}") for e in events]
     lines += [(ev.checked_at, 1, ev.id, f"{'system':12} {_in_both_languages(_check_answered, ev)}") for ev in checks]

@@ -1,6 +1,8 @@
 """The duplicate-face review panel: the same person's photos under two NIKs (real face matching), the
 other case as the officer may see it, both selfies with the distance, audited; never in the portal."""
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -94,3 +96,54 @@ def test_the_applicant_never_sees_the_other_case(same_face_twice, portal):  # no
         assert first.case_number not in html and first.applicant_name not in html
         assert OFFICER_WORDING not in html and "Bandingkan kedua swafoto" not in html
     assert "Wajah yang sama ditemukan" in pages[1].get_data(as_text=True)  # the applicant's own wording
+
+
+def test_a_face_search_stored_with_the_old_nik_mask_shows_todays_mask(svc, personas):
+    """Face-search answers store each other case's NIK masked, never the NIK; answers stored before the
+    mask changed hold the old format (3510********0001). Every display masks again from the other
+    case's NIK; a case that cannot be found keeps its stored mask. The stored answer is not changed."""
+    from datetime import UTC, datetime
+
+    from cases.models import EvidenceRecord
+    from cases.queries import case_records
+
+    first = case(submit(svc, personas["not_in_dtsen"]).case_number)
+    second = case(submit(svc, personas["eligible_head_without_photo"]).case_number)
+    old_mask = first.nik[:4] + "*" * 8 + first.nik[-4:]
+    stored = {
+        "outcome": "suspected",
+        "threshold": 0.5,
+        "suspected_duplicates": [
+            {"case_number": first.case_number, "nik_masked": old_mask, "distance": 0.31},
+            {"case_number": "TPT-2020-0999999", "nik_masked": "3510********0009", "distance": 0.42},
+        ],
+    }
+    db.session.add(
+        EvidenceRecord(
+            application_id=second.id,
+            source="face_index",
+            operator="biometric.deduplicate",
+            checked_at=datetime.now(UTC),
+            value=stored,
+        )
+    )
+    db.session.commit()
+    new_mask = mask_nik(first.nik)
+    assert new_mask != old_mask and "·" in new_mask
+    create_officer(db.session, "d_mask", "Mask Reader", ["caseworker"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        login(client, "d_mask")
+        page = html.unescape(client.get(f"/cases/{second.case_number}").get_data(as_text=True))
+    assert f"{first.case_number} ({new_mask})" in page  # the readable card
+    assert f'"nik_masked": "{new_mask}"' in page  # the raw answer for specialists
+    assert old_mask not in page and first.nik not in page
+    assert "3510********0009" in page  # no case to mask from: the stored mask stays
+    # The API's case detail (and the CLI) read the same records.
+    shown = next(
+        e.value for e in case_records(db.session, case(second.case_number)).evidence if e.source == "face_index"
+    )
+    assert [d["nik_masked"] for d in shown["suspected_duplicates"]] == [new_mask, "3510********0009"]
+    db.session.expire_all()
+    row = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.source == "face_index")).one()
+    assert row.value == stored  # the stored evidence is as it was
