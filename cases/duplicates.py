@@ -3,7 +3,8 @@
 The dedup evidence (tasks/biometric.py, source ``face_index``) names each other case, its masked NIK
 and the face distance. The NIK itself is not stored there, only its mask of the day: answers stored
 before the mask changed (``3510********0001``, now ``3510**·201178·0001``) would show the old one, so
-every display re-masks it from the other case's NIK (`as_shown`). An officer sees the other case's name, masked NIK, status and selfie only if
+every display re-masks it from the other case's NIK (`as_shown`).
+An officer sees the other case's name, masked NIK, status and selfie only if
 that case is in their districts; otherwise only the fact that it exists elsewhere, without personal
 data. Every other case shown with its personal data is audited as a view of that case.
 """
