@@ -46,3 +46,28 @@ def test_an_administrator_creates_an_officer_in_the_browser(live, browser, svc):
     page.wait_for_selector(".alert-success")
     assert "e2e_new" in page.locator("h1").inner_text()
     assert page.locator("#region-12").is_checked() and not page.locator("#region-11").is_checked()
+
+
+def test_the_desk_names_an_incidents_step_and_summarises_its_error(live, browser, svc, personas):
+    import os
+
+    from tests.helpers import later, wake_all
+
+    create_officer(db.session, "e2e_desk_inc", "Desk Supervisor", ["supervisor"], None, password=PASSWORD)
+    db.session.commit()
+    nik = personas["civil_servant"]
+    svc.integrations.faults.inject("bpjs_health", nik, "timeout", times=3)
+    number = submit(svc, nik).case_number
+    for day in (1, 2):
+        with later(day):
+            wake_all(svc)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, live, "e2e_desk_inc")
+    page.goto(f"{live}/desk")
+    row = page.locator("tr", has=page.get_by_role("link", name=number))
+    cells = row.locator("td")
+    assert cells.nth(2).inner_text().startswith("BPJS Kesehatan")  # the diagram's name, not lookup_bpjs_health
+    assert "\n" not in cells.nth(3).inner_text() and len(cells.nth(3).inner_text()) <= 160
+    if os.environ.get("TEPAT_SCREENSHOTS"):
+        row.scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(os.environ["TEPAT_SCREENSHOTS"], "desk-incident.png"), full_page=True)
