@@ -5,8 +5,9 @@ the family would have been paid had the ground not applied: the same benefit fun
 (tasks/benefits.py `calculate`, with the settings' amounts, BANSOS_BENEFITS) applied to the household
 the civil registry reported for the decision (the case's civil_registry evidence) and to the programmes
 the rules found the family's DTSEN decile qualifies for (recorded on the case with the decision; for a
-removed family, on the re-check that removed it). Ages are counted on the day of the decision. A family whose decile qualifies it for no programme would have
-been paid nothing: its would-be benefit is 0 and it is counted apart ("of which Rp0").
+removed family, on the re-check that removed it). Ages are counted on the day of the decision. A family
+whose decile qualifies it for no programme would have been paid nothing: its would-be benefit is 0 and it
+is counted apart ("of which Rp0").
 
 Each family is counted once under every ground it failed (its reason codes), and once in the "any
 ground" line; the money of a family failing two grounds appears under both grounds but only once in the

@@ -331,7 +331,6 @@ def test_a_removed_family_counts_with_the_household_its_removal_saw_not_a_later_
     I was removed the same way but its re-check kept no civil-registry evidence: the newest answer,
     one head: 2,400,000 + 504,000 = 2,904,000."""
 
-    version = svc.engine.latest_version("recheck")
     seen = [person("h1", "1975-01-01"), person("h2", "2009-01-01", school_level="SMA")]
     removed = _case(8, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], seen)
     decision_evidence = db.session.scalars(
@@ -415,7 +414,9 @@ def test_a_removed_family_counts_with_the_programmes_and_the_day_of_its_removal(
     l_ = _case(12, "02", "REMOVED", ["WAGE_ABOVE_MINIMUM"], ["PBI"], [person("l1", "1960-01-01")])
     _removed_on_recheck(svc, j, [{"criterion": "FOUR_WHEEL_VEHICLE", "outcome": "fail"}, *_programme_rules("PBI")])
     _removed_on_recheck(
-        svc, k, [{"criterion": "WAGE_ABOVE_MINIMUM", "outcome": "fail"}, *_programme_rules("PKH", "BPNT", "PBI")],
+        svc,
+        k,
+        [{"criterion": "WAGE_ABOVE_MINIMUM", "outcome": "fail"}, *_programme_rules("PKH", "BPNT", "PBI")],
         checked_at=removal_day,
     )
     _removed_on_recheck(svc, l_, [{"criterion": "WAGE_ABOVE_MINIMUM", "outcome": "fail"}])
