@@ -506,3 +506,49 @@ def test_a_runs_backlog_waiting_in_the_queue_is_not_hinted_again(svc, ctx):
     finally:
         ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = resend
     assert len(sent) == 12 and {seq for _run, seq in sent} == {1, 2, 3, 4, 5} and run.id
+
+
+def test_on_sqlite_another_writer_is_not_kept_waiting_by_a_chunk_of_rechecks(svc, enrolled, ctx):
+    """SQLite has one write lock. A chunk makes its set-based look-ups before any write and then holds the
+    lock for one item at a time: a write of the web's (another connection, waiting at most 0.2 s here) goes
+    through while the chunk looks up its families' registry answers and between one family's re-check and
+    the next, after the first family's re-check has written its events and process."""
+    import time
+
+    from sqlalchemy import text
+
+    from cases import programme
+    from cases.runkinds import _recheck_one
+
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writers do not wait for one another's transactions")
+    waits = []
+
+    def web_write(run_id):
+        started = time.monotonic()
+        with db.engine.connect() as other:
+            other.exec_driver_sql("PRAGMA busy_timeout = 200")
+            other.execute(text("UPDATE runs SET started_by = started_by WHERE id = :id"), {"id": run_id})
+            other.commit()
+        waits.append(time.monotonic() - started)
+
+    def prepare(engine, run, keys):
+        web_write(run.id)  # while the chunk's look-ups are made
+        return programme._prepare_families(engine, run, keys)
+
+    def handle(engine, run, key):
+        if key == enrolled[1].case_number:
+            web_write(run.id)  # the first family's re-check is written; the second's is under way
+        return _recheck_one(engine, run, key)
+
+    register_kind("test.recheck_probe", handle, prepare=prepare)
+    run = create_run(db.session, "test.recheck_probe", {}, "admin", [a.case_number for a in enrolled], 10)
+    db.session.commit()
+    assert execute_chunk(svc.engine, run.id, 1) == "done"
+    assert len(waits) == 2 and max(waits) < 0.2, waits
+    assert [(i.status, i.attempts) for i in _items(run)] == [("done", 1)] * 2
+    from cases.models import CaseEvent
+
+    assert (
+        db.session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "recheck_started")) == 2
+    )
