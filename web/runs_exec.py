@@ -249,8 +249,11 @@ def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
     while True:
         due = [c for c in chunks_due(db.session, utcnow(), 0, limit=limit or 500) if run_id is None or c[0] == run_id]
         db.session.rollback()
+        busy = 0
         for rid, seq in due:
-            execute_chunk(engine, rid, seq)
+            if execute_chunk(engine, rid, seq) == "busy":  # another process is at it: it finishes it
+                busy += 1
+                continue
             taken += 1
             if progress is not None and rid == run_id:
                 progress(db.session.get(Run, rid))
@@ -262,7 +265,7 @@ def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
         db.session.refresh(run)
         if run.status not in ACTIVE:
             return taken
-        if not due:
+        if not due or busy == len(due):
             db.session.rollback()
             time.sleep(0.5)
 
