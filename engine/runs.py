@@ -25,7 +25,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func, insert, literal, select, text, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import UTCDateTime, db, utcnow
@@ -429,21 +442,42 @@ def _file_hold(database, key):
 
 def worker_token():
     """Who takes a chunk: host and process (only for the error text of an item a worker died in)."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+    pid = os.getpid()
+    if _TOKEN.get("pid") != pid:  # computed once per process (a forked worker has its own)
+        _TOKEN.update(pid=pid, token=f"{socket.gethostname()}:{pid}"[:120])
+    return _TOKEN["token"]
+
+
+_TOKEN: dict = {}
+
+
+_CHUNKS = RunChunk.__table__
+_MARK_TAKEN = (
+    update(_CHUNKS)
+    .where(_CHUNKS.c.run_id == bindparam("r"), _CHUNKS.c.seq == bindparam("s"))
+    .values(
+        taken_item=bindparam("item", type_=Integer()),
+        taken_by=bindparam("by", type_=String()),
+        taken_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
 
 
 def mark_taken(session, run_id, chunk_seq, item_seq, now=None):
-    """Record that this worker begins `item_seq` of the chunk (None: it finished; nothing of it under way)."""
+    """Record that this worker begins `item_seq` of the chunk (None: it finished; nothing of it under way).
+
+    One Core statement in the session's transaction (it runs once per item on SQLite: kept cheap).
+    """
     taken = item_seq is not None
-    session.execute(
-        update(RunChunk)
-        .where(RunChunk.run_id == run_id, RunChunk.seq == chunk_seq)
-        .values(
-            taken_item=item_seq,
-            taken_by=worker_token() if taken else None,
-            taken_at=(now or utcnow()) if taken else None,
-        )
-        .execution_options(synchronize_session=False)
+    session.connection().execute(
+        _MARK_TAKEN,
+        {
+            "r": run_id,
+            "s": chunk_seq,
+            "item": item_seq,
+            "by": worker_token() if taken else None,
+            "at": (now or utcnow()) if taken else None,
+        },
     )
 
 

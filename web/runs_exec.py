@@ -194,13 +194,24 @@ def _items_one_by_one(engine, run_kind, run_id, seq, due):
         else {}
     )
     around = _prepare(engine, run_kind, run, seq, [keys[s] for s in due if s in keys])
+    session.commit()  # nothing written: the look-ups' read transaction ends
+    # Each item's commit keeps what is loaded (as the chunk's one transaction does): the next item does
+    # not reload the run and everything before it. A rollback (a failed item) still expires everything.
+    real = session()
+    expire_on_commit, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        return _each_item(engine, run_kind, run_id, seq, due, around)
+    finally:
+        real.expire_on_commit = expire_on_commit
+
+
+def _each_item(engine, run_kind, run_id, seq, due, around):
+    session = db.session
     marked = None
     for n, item_seq in enumerate(due):
         following = due[n + 1] if n + 1 < len(due) else None
-        session.rollback()  # end the read transaction: each item is its own
-        run = session.get(Run, run_id)
-        if run.status not in ACTIVE:  # cancelled meanwhile: leave the rest undone
-            session.rollback()
+        if n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+            session.rollback()  # cancelled meanwhile: leave the rest undone
             if marked is not None:
                 mark_taken(session, run_id, seq, None)
                 session.commit()
@@ -211,9 +222,10 @@ def _items_one_by_one(engine, run_kind, run_id, seq, due):
             marked = item_seq
         item = claim_item(session, run_id, item_seq)
         if item is None:  # done meanwhile, or another worker holds it
-            session.rollback()
+            session.commit()  # nothing written
             continue
         try:
+            run = session.get(Run, run_id)
             with around(item.key) if around is not None else nullcontext():
                 outcome = run_kind.handle(engine, run, item.key)
             mark_item_done(item, outcome)
