@@ -4,9 +4,10 @@ For every family excluded (its application rejected, or its enrolment removed) t
 the family would have been paid had the ground not applied: the same benefit functions the engine uses
 (tasks/benefits.py `calculate`, with the settings' amounts, BANSOS_BENEFITS) applied to the household
 the civil registry reported for the decision (the case's civil_registry evidence) and to the programmes
-the rules found the family's DTSEN decile qualifies for (recorded on the case with the decision). Ages
-are counted on the day of the decision. A family whose decile qualifies it for no programme would have
-been paid nothing: its would-be benefit is 0 and it is counted apart ("of which Rp0").
+the rules found the family's DTSEN decile qualifies for (recorded on the case with the decision; for a
+removed family, on the re-check that removed it). Ages are counted on the day of the decision. A family
+whose decile qualifies it for no programme would have been paid nothing: its would-be benefit is 0 and it
+is counted apart ("of which Rp0").
 
 Each family is counted once under every ground it failed (its reason codes), and once in the "any
 ground" line; the money of a family failing two grounds appears under both grounds but only once in the
@@ -167,12 +168,16 @@ def enrolled_benefit(benefits):
     return int(benefits.get("annual_cash_total") or 0), int(benefits.get("pbi_premium_monthly") or 0) * 12
 
 
-def _removal_evidence(session, actor):
-    """{application id: civil_registry evidence id} the removal of each REMOVED case was decided on.
+def _removals(session, actor):
+    """{application id: (civil_registry evidence id or None, programmes or None, day)} of each REMOVED case.
 
     A removal is decided on its re-check (the case's newest Recheck: a removed case is not re-checked
     again); the re-check's explanation keeps the evidence each criterion used, and the civil registry's
-    is the household the decision saw. An answer the case received after that does not count.
+    is the household the decision saw. An answer the case received after that does not count. The same
+    explanation keeps the re-check's programme rules (PROGRAMME_<name>: eligible or not): the programmes
+    the family's decile qualified for when it was removed, which may differ from those of its enrolment
+    (its decile moved meanwhile). None where the re-check kept no such entry (the enrolment's then).
+    The day is the re-check's: ages are counted on it.
     """
     a, r = Application, Recheck
     newest = scoped(
@@ -184,30 +189,34 @@ def _removal_evidence(session, actor):
         actor,
     )
     found = {}
-    for app_id, explanation in session.execute(select(r.application_id, r.explanation).where(r.id.in_(newest))):
+    rows = session.execute(select(r.application_id, r.explanation, r.checked_at).where(r.id.in_(newest)))
+    for app_id, explanation, checked_at in rows:
+        entries = [entry for entry in explanation or [] if isinstance(entry, dict)]
         ids = [
             ev.get("id")
-            for entry in explanation or []
-            if isinstance(entry, dict)
+            for entry in entries
             for ev in entry.get("evidence") or []
             if isinstance(ev, dict) and ev.get("source") == "civil_registry"
         ]
         ids = [i for i in ids if isinstance(i, int)]
-        if ids:
-            found[app_id] = max(ids)
+        rules = [e for e in entries if str(e.get("criterion") or "").startswith("PROGRAMME_")]
+        programmes = (
+            [e["criterion"][len("PROGRAMME_") :] for e in rules if e.get("outcome") == "eligible"] if rules else None
+        )
+        found[app_id] = (max(ids) if ids else None, programmes, checked_at.date() if checked_at else None)
     return found
 
 
-def _households(session, actor):
+def _households(session, actor, removals):
     """The household each excluded case's decision saw: {application id: [member]}.
 
     A rejected case: the newest civil_registry answer (its decision is the last run that asked). A
-    removed case: the answer its removal's re-check used (`_removal_evidence`), not a newer one; the
+    removed case: the answer its removal's re-check used (`_removals`), not a newer one; the
     newest when the re-check kept none. One query over the excluded cases of `actor`'s districts,
     reading only the answer's household (a JSON path, on SQLite and PostgreSQL alike).
     """
     a, ev = Application, EvidenceRecord
-    decided_on = _removal_evidence(session, actor)
+    decided_on = {app_id: ev_id for app_id, (ev_id, _p, _d) in removals.items() if ev_id is not None}
     query = scoped(
         select(ev.application_id, ev.id, ev.value["household"].label("household"))
         .join(a, a.id == ev.application_id)
@@ -255,7 +264,8 @@ def targeting_report(session, actor, benefits, district_names=None):
         actor,
     )
     rows = session.execute(query).all()
-    households = _households(session, actor)
+    removals = _removals(session, actor)
+    households = _households(session, actor, removals)
     areas = {}
     for row in rows:
         code = row.district_code or "??"
@@ -266,7 +276,12 @@ def targeting_report(session, actor, benefits, district_names=None):
         if row.status in APPROVED_STATUSES:
             area.included.add(*enrolled_benefit(row.benefits))
             continue
-        cash, pbi = would_be_benefit(households.get(row.id), row.programmes, benefits, _decision_day(row))
+        # A removed family: the programmes and the day of its removal's re-check (its decile then), else
+        # its enrolment's.
+        _ev, programmes, day = removals.get(row.id, (None, None, None)) if row.status == "REMOVED" else (None,) * 3
+        if programmes is None:
+            programmes = row.programmes
+        cash, pbi = would_be_benefit(households.get(row.id), programmes, benefits, day or _decision_day(row))
         for key in grounds_of(row.reasons):
             area.grounds[key].add(cash, pbi)
         area.excluded.add(cash, pbi)
@@ -372,7 +387,8 @@ METHOD = {
         "diterimanya seandainya alasan pengecualian tidak berlaku, dengan fungsi yang sama yang dipakai mesin "
         "keputusan (tasks/benefits.py) dan besaran manfaat dari pengaturan, atas data keluarga dari Dukcapil "
         "pada saat keputusan dan program yang sesuai dengan desil DTSEN keluarga itu. Umur dihitung pada "
-        "tanggal keputusan.",
+        "tanggal keputusan. Bagi keluarga yang dikeluarkan dari kepesertaan, keputusan itu adalah pemeriksaan "
+        "ulang yang mengeluarkannya: data keluarga, desil dan program pada saat itu, bukan pada saat terdaftar.",
         "Keluarga yang desilnya tidak memenuhi program apa pun tidak akan menerima apa-apa: manfaatnya Rp0 "
         'dan dihitung tersendiri ("di antaranya manfaat Rp0").',
         "Keluarga yang gagal pada beberapa alasan dihitung pada setiap alasan itu, tetapi hanya sekali pada "
@@ -384,7 +400,9 @@ METHOD = {
         "Method: for every family rejected or removed, the benefit it would have received had the exclusion "
         "not applied is computed with the same functions the decision engine uses (tasks/benefits.py) and the "
         "amounts in the settings, from the household the civil registry reported at the decision and the "
-        "programmes the family's DTSEN decile qualifies for. Ages are counted on the day of the decision.",
+        "programmes the family's DTSEN decile qualifies for. Ages are counted on the day of the decision. For a "
+        "family removed from the programme the decision is the re-check that removed it: its household, decile "
+        "and programmes then, not at enrolment.",
         "A family whose decile qualifies for no programme would have received nothing: its benefit is Rp0 and "
         'it is counted apart ("of which Rp0").',
         'A family failing several grounds is counted under each of them, but once only in the "families '

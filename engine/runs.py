@@ -17,11 +17,28 @@ Like the rest of the engine nothing here commits: the driver (web/runs_exec.py) 
 item and once per chunk end.
 """
 
+import os
+import socket
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, func, insert, literal, select, update
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import UTCDateTime, db, utcnow
@@ -78,6 +95,13 @@ class RunChunk(db.Model):
     due_at: Mapped[object | None] = mapped_column(UTCDateTime, nullable=True)  # when it next has work
     hinted_at: Mapped[object | None] = mapped_column(UTCDateTime, nullable=True)  # last hint sent
     done_at: Mapped[object | None] = mapped_column(UTCDateTime, nullable=True)
+    # The item a worker began and has not finished: committed before its work starts and cleared (or moved
+    # to the next item) by the commit that ends that work. Found set by the next taker of the chunk (who
+    # holds it, see hold_chunk), it says that worker died in that item's work: that item is charged a try.
+    # A message redelivered for a lost connection finds it clear (or the chunk held): nothing is charged.
+    taken_item: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    taken_by: Mapped[str | None] = mapped_column(String(120), nullable=True)  # host:pid, for the error text
+    taken_at: Mapped[object | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class RunItem(db.Model):
@@ -325,6 +349,144 @@ def record_item_failure(session, settings, run_id, seq, error, permanent=False, 
     item.next_try_at = now + timedelta(seconds=backoff_seconds(settings, item.attempts))
     session.flush()
     return "retry"
+
+
+# --- who holds a chunk, and what a worker that died in it left ---------------------------------------------
+
+_HELD: set = set()  # (database, run, chunk) held by a thread of this process
+_HELD_GUARD = threading.Lock()
+_LOCK_FILES: dict = {}  # SQLite database path -> the open lock file of this process
+
+
+def hold_key(run_id, chunk_seq):
+    """The chunk's lock key: PostgreSQL's advisory lock (bigint), the lock file's byte offset on SQLite."""
+    return (0x7C << 56) | (int(run_id) << 24) | (int(chunk_seq) & 0xFFFFFF)
+
+
+@contextmanager
+def hold_chunk(session, run_id, chunk_seq):
+    """Hold the chunk for as long as this process works on it; yields False if someone else holds it.
+
+    The hold lives as long as its holder: PostgreSQL's session advisory lock, on a connection of its own
+    (a worker that dies loses its connection, and the lock with it); on SQLite a byte-range lock on a file
+    beside the database (the operating system drops it with the process); and within the process a set
+    (threads). So whoever takes a chunk knows that no live worker is at it: a mark (`taken_item`) found
+    then was left by a worker that died, while a message redelivered because a broker connection was lost
+    finds the chunk held (its worker still at it) or its mark cleared (done), and charges nothing.
+    """
+    bind = session.get_bind()
+    local = (str(bind.engine.url), int(run_id), int(chunk_seq))
+    with _HELD_GUARD:
+        taken = local in _HELD
+        if not taken:
+            _HELD.add(local)
+    if taken:
+        yield False
+        return
+    try:
+        if bind.dialect.name == "postgresql":
+            with _pg_hold(bind.engine, hold_key(run_id, chunk_seq)) as held:
+                yield held
+        else:
+            with _file_hold(bind.engine.url.database, hold_key(run_id, chunk_seq)) as held:
+                yield held
+    finally:
+        with _HELD_GUARD:
+            _HELD.discard(local)
+
+
+@contextmanager
+def _pg_hold(engine, key):
+    conn = engine.connect()
+    try:
+        held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+        conn.commit()  # the lock is the connection's, not the transaction's: nothing left idle in one
+        if not held:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+            except Exception:  # never give a connection holding the lock back to the pool
+                conn.invalidate()
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _file_hold(database, key):
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks here: the process's own hold only
+        fcntl = None
+    if fcntl is None or not database or database == ":memory:":
+        yield True
+        return
+    with _HELD_GUARD:
+        fd = _LOCK_FILES.get(database)
+        if fd is None:  # kept open: closing any descriptor of the file would drop this process's locks
+            fd = _LOCK_FILES[database] = os.open(f"{database}.runs-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, key, os.SEEK_SET)
+    except OSError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, key, os.SEEK_SET)
+
+
+def worker_token():
+    """Who takes a chunk: host and process (only for the error text of an item a worker died in)."""
+    pid = os.getpid()
+    if _TOKEN.get("pid") != pid:  # computed once per process (a forked worker has its own)
+        _TOKEN.update(pid=pid, token=f"{socket.gethostname()}:{pid}"[:120])
+    return _TOKEN["token"]
+
+
+_TOKEN: dict = {}
+
+
+_CHUNKS = RunChunk.__table__
+_MARK_TAKEN = (
+    update(_CHUNKS)
+    .where(_CHUNKS.c.run_id == bindparam("r"), _CHUNKS.c.seq == bindparam("s"))
+    .values(
+        taken_item=bindparam("item", type_=Integer()),
+        taken_by=bindparam("by", type_=String()),
+        taken_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
+
+
+def mark_taken(session, run_id, chunk_seq, item_seq, now=None):
+    """Record that this worker begins `item_seq` of the chunk (None: it finished; nothing of it under way).
+
+    One Core statement in the session's transaction (it runs once per item on SQLite: kept cheap).
+    """
+    taken = item_seq is not None
+    session.connection().execute(
+        _MARK_TAKEN,
+        {
+            "r": run_id,
+            "s": chunk_seq,
+            "item": item_seq,
+            "by": worker_token() if taken else None,
+            "at": (now or utcnow()) if taken else None,
+        },
+    )
+
+
+def left_by_a_dead_worker(session, run_id, chunk_seq):
+    """(item seq, who) a worker began in this chunk and never finished, or None. Call it holding the chunk."""
+    row = session.execute(
+        select(RunChunk.taken_item, RunChunk.taken_by).where(RunChunk.run_id == run_id, RunChunk.seq == chunk_seq)
+    ).first()
+    return (row.taken_item, row.taken_by) if row is not None and row.taken_item is not None else None
 
 
 def finish_chunk(session, run_id, chunk_seq, now=None):

@@ -32,9 +32,12 @@ from engine.runs import (
     close_run_if_complete,
     count_chunks_due,
     finish_chunk,
+    hold_chunk,
     items_due,
+    left_by_a_dead_worker,
     mark_hinted,
     mark_item_done,
+    mark_taken,
     record_item_failure,
     start_if_queued,
 )
@@ -49,38 +52,75 @@ class WorkerLost(Exception):
 
 
 def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
-    """Do the due items of one chunk in one transaction; close the chunk (and the run) when it can.
+    """Do the due items of one chunk; close the chunk (and the run) when it can.
 
     Returns "done" (the chunk is closed), "later" (items back off; the dispatcher sends it again when
-    due), "already" (closed before: nothing done), "stopped" (the run is not active) or None.
+    due), "already" (closed before: nothing done), "stopped" (the run is not active), "busy" (another
+    live worker holds the chunk: it will finish it) or None.
 
-    `redelivered`: the broker gives the message again because the worker that had it died. Items run
-    in order and done ones are skipped, so the first item still due is the one it died on: that
-    counts as a failed attempt (backoff, then failed) instead of running it at once, so an item
-    that kills its worker does not kill one worker after another. (A chunk's transaction is all or
-    nothing, so the first due item may not be the one it died on; it gets one attempt counted, and
-    the rest run one transaction each, so a second death is pinned on the right item.)
+    A try is charged to an item only when its work began and did not end: the chunk's `taken_item` is
+    committed before the work starts and cleared (or moved on) by the commit that ends it, and the chunk is
+    held (engine.runs.hold_chunk) by its live worker. So a taker that finds the mark set, holding the chunk,
+    knows the worker before it died in that item: the item is charged a failed attempt (backoff, then
+    failed) instead of running at once, so an item that kills its worker does not kill one worker after
+    another, and the rest run one transaction each, so a second death is pinned on the right item. A
+    message the broker gives again because a connection was lost (`redelivered`, its worker alive) finds
+    the chunk held, or done, or never begun: nothing is charged. (A chunk's one transaction is all or
+    nothing: its mark names its first item, which may not be the one it died on.)
     """
     session = db.session
     status = start_if_queued(session, run_id, now)
     session.commit()
     if status not in ACTIVE:
         return "stopped" if status else None
+    with hold_chunk(session, run_id, seq) as held:
+        if not held:
+            session.rollback()
+            log.info("run %s chunk %s: another worker holds it (redelivered: %s)", run_id, seq, redelivered)
+            return "busy"
+        try:
+            return _execute_held(engine, run_id, seq, now, redelivered)
+        except Exception:  # not a death (this worker lives): no item of it is under way any more
+            session.rollback()
+            try:
+                mark_taken(session, run_id, seq, None)
+                session.commit()
+            except Exception:  # noqa: BLE001 - the database is failing; the error below is the news
+                session.rollback()
+            raise
+
+
+def _execute_held(engine, run_id, seq, now, redelivered):
+    session = db.session
     run_kind = KINDS[session.get(Run, run_id).kind]
     due = items_due(session, run_id, seq, now or utcnow())
-    if redelivered and due:
+    left = left_by_a_dead_worker(session, run_id, seq)
+    one_by_one = session.get_bind().dialect.name == "sqlite"  # short write transactions (docs/deploy.md)
+    if left is not None:
+        item_seq, who = left
         record_item_failure(
-            session, engine.settings, run_id, due.pop(0), WorkerLost("a worker died while running this item")
+            session,
+            engine.settings,
+            run_id,
+            item_seq,
+            WorkerLost(f"a worker ({who}) died while running this item"),
         )
+        mark_taken(session, run_id, seq, None)
         session.commit()
-    elif due:
+        due = [s for s in due if s != item_seq]
+        one_by_one = True
+    elif redelivered:
+        log.info("run %s chunk %s redelivered with no work under way (a lost connection): nothing charged", run_id, seq)
+    if due and not one_by_one:
+        mark_taken(session, run_id, seq, due[0])
+        session.commit()
         try:
             return _chunk_in_one_transaction(engine, run_kind, run_id, seq, due)
         except Exception:  # the transaction itself failed (not one item): one transaction per item
             session.rollback()
             log.warning("run %s chunk %s: one transaction failed; item by item", run_id, seq, exc_info=True)
             due = items_due(session, run_id, seq, now or utcnow())
-    stopped = _items_one_by_one(engine, run_kind, run_id, due)
+    stopped = _items_one_by_one(engine, run_kind, run_id, seq, due)
     if stopped:
         return stopped
     outcome = finish_chunk(session, run_id, seq)
@@ -90,6 +130,17 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     return outcome
 
 
+def _prepare(engine, run_kind, run, seq, keys):
+    """The kind's set-based look-ups for these keys (reads only), or None."""
+    if run_kind.prepare is None or not keys:
+        return None
+    try:
+        return run_kind.prepare(engine, run, list(keys))
+    except Exception:  # noqa: BLE001 - the items load what they need themselves
+        log.warning("run %s chunk %s: prepare failed", run.id, seq, exc_info=True)
+        return None
+
+
 def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
     """Run the chunk's due items in ONE transaction, a savepoint each; close the chunk; commit."""
     session = db.session
@@ -97,14 +148,10 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
     open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
     items = claim_items(session, run_id, due)
     run = session.get(Run, run_id)
-    around = None
-    if run_kind.prepare is not None and items:
-        try:
-            around = run_kind.prepare(engine, run, [item.key for item in items])
-        except Exception:  # noqa: BLE001 - the items load what they need themselves
-            log.warning("run %s chunk %s: prepare failed", run_id, seq, exc_info=True)
+    around = _prepare(engine, run_kind, run, seq, [item.key for item in items])
     for n, item in enumerate(items):
         if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+            mark_taken(session, run_id, seq, None)
             session.commit()  # cancelled meanwhile: keep what is done, leave the rest undone
             return "stopped"
         try:
@@ -117,6 +164,7 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
             if not permanent:
                 log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
             record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
+    mark_taken(session, run_id, seq, None)  # the work ends with this commit
     outcome = finish_chunk(session, run_id, seq)
     if outcome == "done":
         close_run_if_complete(session, run_id)
@@ -124,23 +172,66 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
     return outcome
 
 
-def _items_one_by_one(engine, run_kind, run_id, due):
-    """Run the items one transaction each (a redelivered chunk); return "stopped" if the run stopped."""
+def _items_one_by_one(engine, run_kind, run_id, seq, due):
+    """Run the items one transaction each; return "stopped" if the run stopped.
+
+    The chunk's look-ups (the kind's `prepare`: registry answers, set-based) are made first, before
+    any write: on SQLite they hold no lock, and each item's transaction holds the database's one write
+    lock only for that item's work, so the web's writes wait for one item at most, not a whole chunk.
+    The chunk's mark names the item under way: it is committed before the first item and moved to the
+    next item by each item's own commit.
+    """
     session = db.session
-    for item_seq in due:
-        session.rollback()  # end the read transaction: each item is its own
-        run = session.get(Run, run_id)
-        if run.status not in ACTIVE:  # cancelled meanwhile: leave the rest undone
-            session.rollback()
+    session.rollback()
+    run = session.get(Run, run_id)
+    keys = (
+        dict(
+            session.execute(
+                select(RunItem.seq, RunItem.key).where(RunItem.run_id == run_id, RunItem.seq.in_(due))
+            ).all()
+        )
+        if due
+        else {}
+    )
+    around = _prepare(engine, run_kind, run, seq, [keys[s] for s in due if s in keys])
+    session.commit()  # nothing written: the look-ups' read transaction ends
+    # Each item's commit keeps what is loaded (as the chunk's one transaction does): the next item does
+    # not reload the run and everything before it. A rollback (a failed item) still expires everything.
+    real = session()
+    expire_on_commit, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        return _each_item(engine, run_kind, run_id, seq, due, around)
+    finally:
+        real.expire_on_commit = expire_on_commit
+
+
+def _each_item(engine, run_kind, run_id, seq, due, around):
+    session = db.session
+    marked = None
+    for n, item_seq in enumerate(due):
+        following = due[n + 1] if n + 1 < len(due) else None
+        if n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+            session.rollback()  # cancelled meanwhile: leave the rest undone
+            if marked is not None:
+                mark_taken(session, run_id, seq, None)
+                session.commit()
             return "stopped"
+        if marked != item_seq:
+            mark_taken(session, run_id, seq, item_seq)  # its work begins
+            session.commit()
+            marked = item_seq
         item = claim_item(session, run_id, item_seq)
         if item is None:  # done meanwhile, or another worker holds it
-            session.rollback()
+            session.commit()  # nothing written
             continue
         try:
-            outcome = run_kind.handle(engine, run, item.key)
+            run = session.get(Run, run_id)
+            with around(item.key) if around is not None else nullcontext():
+                outcome = run_kind.handle(engine, run, item.key)
             mark_item_done(item, outcome)
+            mark_taken(session, run_id, seq, following)  # this item's work ends, the next one's begins
             session.commit()
+            marked = following
         except Exception as exc:  # one item's failure never stops the others
             session.rollback()
             permanent = isinstance(exc, ItemRefused)
@@ -148,10 +239,15 @@ def _items_one_by_one(engine, run_kind, run_id, due):
                 log.warning("run %s item %s failed", run_id, item_seq, exc_info=True)
             try:
                 record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
+                mark_taken(session, run_id, seq, following)
                 session.commit()
+                marked = following
             except Exception:  # the database is failing: the item stays pending, the dispatcher re-sends
                 session.rollback()
                 log.warning("could not record the failure of run %s item %s", run_id, item_seq, exc_info=True)
+    if marked is not None:
+        mark_taken(session, run_id, seq, None)
+        session.commit()
     return None
 
 
@@ -165,8 +261,11 @@ def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
     while True:
         due = [c for c in chunks_due(db.session, utcnow(), 0, limit=limit or 500) if run_id is None or c[0] == run_id]
         db.session.rollback()
+        busy = 0
         for rid, seq in due:
-            execute_chunk(engine, rid, seq)
+            if execute_chunk(engine, rid, seq) == "busy":  # another process is at it: it finishes it
+                busy += 1
+                continue
             taken += 1
             if progress is not None and rid == run_id:
                 progress(db.session.get(Run, rid))
@@ -178,7 +277,7 @@ def run_in_process(engine, run_id=None, limit=None, wait=False, progress=None):
         db.session.refresh(run)
         if run.status not in ACTIVE:
             return taken
-        if not due:
+        if not due or busy == len(due):
             db.session.rollback()
             time.sleep(0.5)
 

@@ -13,7 +13,7 @@ from cases.runkinds import start_import_run, start_recheck_run
 from engine.core import Actor
 from engine.db import db
 from engine.errors import NotAllowed
-from engine.runs import Run, RunItem, create_run, register_kind
+from engine.runs import Run, RunChunk, RunItem, create_run, register_kind
 from tests.helpers import case, submit, work
 from tests.integration.test_execution_modes import _worker, workers_mode  # noqa: F401  (fixture)
 from tests.integration.test_web import web  # noqa: F401  (fixture)
@@ -329,16 +329,141 @@ def test_an_import_under_way_reports_its_rows_read_beside_its_transaction(svc, c
     assert "civil_registry: 5000 rows read" in progress_line(run)
 
 
-def test_a_chunk_redelivered_after_its_worker_died_counts_the_item_it_died_on(svc, ctx):
+def _items(run):
+    db.session.expire_all()
+    return db.session.scalars(select(RunItem).where(RunItem.run_id == run.id).order_by(RunItem.seq)).all()
+
+
+def test_a_chunk_whose_worker_died_in_an_item_charges_that_item_and_only_after_the_death(svc, ctx, tmp_path):
+    """A real process holds the chunk and begins item "x" (as a worker does), then is killed with SIGKILL.
+
+    While it lives, the chunk's message given again (a lost broker connection) finds it held: "busy", nothing
+    run, nothing charged. Once it is dead, the next taker charges "x" one try (it backs off instead of killing
+    the next worker at once) and runs the rest.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from flask import current_app
+
+    from tests.conftest import ROOT
+
     calls = []
     register_kind("test.deadly", lambda engine, run, key: calls.append(key) or "ok")
     run = create_run(db.session, "test.deadly", {}, "admin", ["x", "y"], 10)
     db.session.commit()
-    # The first delivery's worker was killed on "x"; the broker gives the message again.
-    assert execute_chunk(svc.engine, run.id, 1, redelivered=True) == "later"
+    marker = tmp_path / "holding"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.chunk_holder",
+            current_app.config["BANSOS_DATABASE_URL"],
+            str(run.id),
+            "1",
+            "1",
+            str(marker),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder did not take the chunk"
+            time.sleep(0.05)
+        assert execute_chunk(svc.engine, run.id, 1, redelivered=True) == "busy"  # its worker is alive
+        assert calls == [] and [(i.status, i.attempts, i.error) for i in _items(run)] == [("pending", 0, None)] * 2
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        outcome = execute_chunk(svc.engine, run.id, 1, redelivered=True)
+        while outcome == "busy" and time.monotonic() < deadline:  # the server notices the dead connection
+            time.sleep(0.1)
+            outcome = execute_chunk(svc.engine, run.id, 1, redelivered=True)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=10)
+    assert outcome == "later"
     assert calls == ["y"]  # "x" backs off instead of killing the next worker at once
-    x = db.session.scalar(select(RunItem).where(RunItem.run_id == run.id, RunItem.key == "x"))
-    assert (x.status, x.attempts) == ("pending", 1) and "worker died" in x.error
+    x, y = _items(run)
+    assert (x.status, x.attempts) == ("pending", 1) and "worker" in x.error and f":{holder.pid}" in x.error
+    assert x.next_try_at is not None and (y.status, y.attempts, y.error) == ("done", 1, None)
+    chunk = db.session.get(RunChunk, (run.id, 1))
+    assert (chunk.taken_item, chunk.taken_by) == (None, None)
+
+
+def test_a_chunk_redelivered_after_a_lost_connection_charges_nothing(svc, ctx):
+    """The broker gives the message again (its `redelivered` flag set) but no worker died in it: the first
+    delivery never began (a reserved message, its connection lost) or finished cleanly before its ack was
+    lost. The database shows no work under way: every item runs once, no try is charged."""
+    calls = []
+    register_kind("test.lost", lambda engine, run, key: calls.append(key) or "ok")
+    run = create_run(db.session, "test.lost", {}, "admin", ["x", "y"], 10)
+    db.session.commit()
+    assert execute_chunk(svc.engine, run.id, 1, redelivered=True) == "done"
+    assert calls == ["x", "y"]
+    assert [(i.status, i.attempts, i.error) for i in _items(run)] == [("done", 1, None)] * 2
+    # And again, the first delivery's work being committed: nothing run, nothing charged.
+    assert execute_chunk(svc.engine, run.id, 1, redelivered=True) == "stopped"
+    assert calls == ["x", "y"] and [i.attempts for i in _items(run)] == [1, 1]
+
+
+def test_a_message_redelivered_while_its_worker_is_at_work_is_busy_and_charges_nothing(svc, ctx):
+    """Another thread of the same process is given the chunk while this one runs it: busy."""
+    import threading
+
+    from flask import current_app
+
+    seen, app = [], current_app._get_current_object()
+
+    def redelivered(engine, run_id):
+        with app.app_context():  # a session of its own, as a second worker thread has
+            try:
+                seen.append(execute_chunk(engine, run_id, 1, redelivered=True))
+            finally:
+                db.session.remove()
+
+    def handle(engine, run, key):
+        if key == "x":
+            thread = threading.Thread(target=redelivered, args=(engine, run.id))
+            thread.start()
+            thread.join(30)
+        return "ok"
+
+    register_kind("test.busy", handle)
+    run = create_run(db.session, "test.busy", {}, "admin", ["x", "y"], 10)
+    db.session.commit()
+    assert execute_chunk(svc.engine, run.id, 1) == "done" and seen == ["busy"]
+    assert [(i.status, i.attempts, i.error) for i in _items(run)] == [("done", 1, None)] * 2
+
+
+def test_the_chunk_names_the_item_under_way_and_clears_it_when_the_work_ends(svc, ctx):
+    """What a worker's death would leave, read from another connection while each item runs: on SQLite (one
+    transaction per item) the item under way; on PostgreSQL (the chunk's one transaction) its first item.
+    Nothing once the chunk's work is committed."""
+    marks = []
+
+    def handle(engine, run, key):
+        with db.engine.connect() as other:
+            marks.append(
+                other.execute(select(RunChunk.taken_item).where(RunChunk.run_id == run.id, RunChunk.seq == 1)).scalar()
+            )
+        return "ok"
+
+    register_kind("test.marks", handle)
+    run = create_run(db.session, "test.marks", {}, "admin", ["a", "b", "c"], 10)
+    db.session.commit()
+    assert execute_chunk(svc.engine, run.id, 1) == "done"
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    assert marks == ([1, 2, 3] if sqlite else [1, 1, 1])
+    chunk = db.session.get(RunChunk, (run.id, 1))
+    db.session.refresh(chunk)
+    assert (chunk.taken_item, chunk.taken_by, chunk.taken_at) == (None, None, None)
 
 
 def test_the_dispatcher_resends_hints_for_chunks_still_due_and_only_then(svc, ctx):
@@ -381,3 +506,49 @@ def test_a_runs_backlog_waiting_in_the_queue_is_not_hinted_again(svc, ctx):
     finally:
         ctx.config["BANSOS_DISPATCH_RESEND_SECONDS"] = resend
     assert len(sent) == 12 and {seq for _run, seq in sent} == {1, 2, 3, 4, 5} and run.id
+
+
+def test_on_sqlite_another_writer_is_not_kept_waiting_by_a_chunk_of_rechecks(svc, enrolled, ctx):
+    """SQLite has one write lock. A chunk makes its set-based look-ups before any write and then holds the
+    lock for one item at a time: a write of the web's (another connection, waiting at most 0.2 s here) goes
+    through while the chunk looks up its families' registry answers and between one family's re-check and
+    the next, after the first family's re-check has written its events and process."""
+    import time
+
+    from sqlalchemy import text
+
+    from cases import programme
+    from cases.runkinds import _recheck_one
+
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writers do not wait for one another's transactions")
+    waits = []
+
+    def web_write(run_id):
+        started = time.monotonic()
+        with db.engine.connect() as other:
+            other.exec_driver_sql("PRAGMA busy_timeout = 200")
+            other.execute(text("UPDATE runs SET started_by = started_by WHERE id = :id"), {"id": run_id})
+            other.commit()
+        waits.append(time.monotonic() - started)
+
+    def prepare(engine, run, keys):
+        web_write(run.id)  # while the chunk's look-ups are made
+        return programme._prepare_families(engine, run, keys)
+
+    def handle(engine, run, key):
+        if key == enrolled[1].case_number:
+            web_write(run.id)  # the first family's re-check is written; the second's is under way
+        return _recheck_one(engine, run, key)
+
+    register_kind("test.recheck_probe", handle, prepare=prepare)
+    run = create_run(db.session, "test.recheck_probe", {}, "admin", [a.case_number for a in enrolled], 10)
+    db.session.commit()
+    assert execute_chunk(svc.engine, run.id, 1) == "done"
+    assert len(waits) == 2 and max(waits) < 0.2, waits
+    assert [(i.status, i.attempts) for i in _items(run)] == [("done", 1)] * 2
+    from cases.models import CaseEvent
+
+    assert (
+        db.session.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "recheck_started")) == 2
+    )

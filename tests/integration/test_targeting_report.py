@@ -330,10 +330,7 @@ def test_a_removed_family_counts_with_the_household_its_removal_saw_not_a_later_
     (with the later answer it would be 2,400,000 + 504,000 = 2,904,000).
     I was removed the same way but its re-check kept no civil-registry evidence: the newest answer,
     one head: 2,400,000 + 504,000 = 2,904,000."""
-    from cases.models import Recheck
-    from engine.models import ProcessInstance
 
-    version = svc.engine.latest_version("recheck")
     seen = [person("h1", "1975-01-01"), person("h2", "2009-01-01", school_level="SMA")]
     removed = _case(8, "01", "REMOVED", ["FOUR_WHEEL_VEHICLE"], ["PKH", "BPNT", "PBI"], seen)
     decision_evidence = db.session.scalars(
@@ -351,31 +348,82 @@ def test_a_removed_family_counts_with_the_household_its_removal_saw_not_a_later_
     )
     db.session.add(later)
     for app, evidence in ((removed, [{"id": decision_evidence, "source": "civil_registry"}]), (other, [])):
-        instance = ProcessInstance(
-            version_id=version.id,
-            business_key=app.case_number,
-            status="completed",
-            state_json="{}",
-            serializer_version="1",
-        )
-        db.session.add(instance)
-        db.session.flush()
-        db.session.add(
-            Recheck(
-                application_id=app.id,
-                instance_id=instance.id,
-                outcome="exclude",
-                explanation=[
-                    {"criterion": "DECEASED", "outcome": "pass", "evidence": evidence},
-                    {
-                        "criterion": "FOUR_WHEEL_VEHICLE",
-                        "outcome": "fail",
-                        "evidence": [{"id": 10**9, "source": "assets"}],
-                    },
-                ],
-            )
+        _removed_on_recheck(
+            svc,
+            app,
+            [
+                {"criterion": "DECEASED", "outcome": "pass", "evidence": evidence},
+                {"criterion": "FOUR_WHEEL_VEHICLE", "outcome": "fail", "evidence": [{"id": 10**9, "source": "assets"}]},
+            ],
         )
     db.session.commit()
     assert later.id > decision_evidence  # the later answer is the newest
     g = _report().total.grounds["assets"]
     assert (g.families, g.cash, g.pbi) == (2, 4_400_000 + 2_400_000, 1_008_000 + 504_000)
+
+
+def _removed_on_recheck(svc, app, explanation, checked_at=None):
+    """The Recheck (and its finished instance) that removed `app`, with this explanation."""
+    from cases.models import Recheck
+    from engine.models import ProcessInstance
+
+    instance = ProcessInstance(
+        version_id=svc.engine.latest_version("recheck").id,
+        business_key=app.case_number,
+        status="completed",
+        state_json="{}",
+        serializer_version="1",
+    )
+    db.session.add(instance)
+    db.session.flush()
+    recheck = Recheck(application_id=app.id, instance_id=instance.id, outcome="exclude", explanation=explanation)
+    if checked_at is not None:
+        recheck.checked_at = checked_at
+    db.session.add(recheck)
+    return recheck
+
+
+def _programme_rules(*eligible):
+    return [
+        {"criterion": f"PROGRAMME_{p}", "outcome": "eligible" if p in eligible else "not_eligible", "evidence": []}
+        for p in ("PKH", "BPNT", "PBI")
+    ]
+
+
+def test_a_removed_family_counts_with_the_programmes_and_the_day_of_its_removal(svc):
+    """The programmes are those the removal's re-check found the decile qualifies for, not the enrolment's.
+
+    J enrolled at decile 2 (PKH, BPNT, PBI) with a head, a spouse and a child of 3; by its removal (a car)
+    the decile had moved to 5: PBI only, 3 living x 42,000 x 12 = 1,512,000, no cash (with the enrolment's
+    programmes it would be child 3,000,000 + BPNT 2,400,000 = 5,400,000 cash more).
+    K enrolled at decile 5 (PBI only); its removal (wage above UMK) found decile 2: PKH, BPNT, PBI. Its one
+    member, born 1 September 1956, was 69 at the enrolment decision (1 June 2026) and 70 at the re-check
+    (1 November 2026), when ages are counted: elderly 2,400,000 + BPNT 2,400,000 = 4,800,000 cash;
+    PBI 504,000 (with the enrolment's programmes: PBI 504,000 only).
+    L's re-check kept no programme rule (an older diagram): its enrolment's programmes, PBI: 504,000."""
+    removal_day = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+    j = _case(
+        10,
+        "01",
+        "REMOVED",
+        ["FOUR_WHEEL_VEHICLE"],
+        ["PKH", "BPNT", "PBI"],
+        [person("j1", "1985-01-01"), person("j2", "1986-01-01"), person("j3", "2023-06-01")],
+    )
+    k = _case(11, "02", "REMOVED", ["WAGE_ABOVE_MINIMUM"], ["PBI"], [person("k1", "1956-09-01")])
+    l_ = _case(12, "02", "REMOVED", ["WAGE_ABOVE_MINIMUM"], ["PBI"], [person("l1", "1960-01-01")])
+    _removed_on_recheck(svc, j, [{"criterion": "FOUR_WHEEL_VEHICLE", "outcome": "fail"}, *_programme_rules("PBI")])
+    _removed_on_recheck(
+        svc,
+        k,
+        [{"criterion": "WAGE_ABOVE_MINIMUM", "outcome": "fail"}, *_programme_rules("PKH", "BPNT", "PBI")],
+        checked_at=removal_day,
+    )
+    _removed_on_recheck(svc, l_, [{"criterion": "WAGE_ABOVE_MINIMUM", "outcome": "fail"}])
+    db.session.commit()
+    report = _report()
+    d01, d02 = report.districts
+    assert (d01.grounds["assets"].families, d01.grounds["assets"].cash, d01.grounds["assets"].pbi) == (1, 0, 1_512_000)
+    wage = d02.grounds["wage"]
+    assert (wage.families, wage.cash, wage.pbi) == (2, 4_800_000, 504_000 + 504_000)
+    assert (report.total.excluded.families, report.total.excluded.total) == (3, 1_512_000 + 5_304_000 + 504_000)
