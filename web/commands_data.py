@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from cases.officers import OFFICER_ROLES
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .cli import _services, commits, wib
 
@@ -267,20 +267,20 @@ def sandbox_encode_photos(limit, batch):
     encoded = 0
     for lo in range(0, len(niks), batch):
         chunk = niks[lo : lo + batch]
-        encoded += svc.integrations.registry_faces.encode_registry(
-            (nik, registry.reference_photo(nik)) for nik in chunk
-        )
-        db.session.commit()
+        with unit_of_work(db.session):  # one unit per batch: what is encoded stays encoded
+            encoded += svc.integrations.registry_faces.encode_registry(
+                (nik, registry.reference_photo(nik)) for nik in chunk
+            )
         click.echo(f"{min(lo + batch, len(niks))}/{len(niks)} people, {encoded} photos encoded", err=True)
-    record(
-        db.session,
-        "cli",
-        "sandbox.encode_photos",
-        target_type="registry_face_templates",
-        user_agent="cli",
-        detail={"people": len(niks), "encoded": encoded},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            "cli",
+            "sandbox.encode_photos",
+            target_type="registry_face_templates",
+            user_agent="cli",
+            detail={"people": len(niks), "encoded": encoded},
+        )
     click.echo(f"{encoded} registry photos encoded ({len(niks)} people with a photo)")
 
 
@@ -343,14 +343,14 @@ def audit_verify(batch):
     from cases.audit import ANCHOR_SHARD, chain_head, record, verify_chain
 
     result = verify_chain(db.session, batch=batch)
-    record(
-        db.session,
-        "cli",
-        "audit.verify",
-        user_agent="cli",
-        detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            "cli",
+            "audit.verify",
+            user_agent="cli",
+            detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
+        )
     anchored = wib(result.anchored_at) if result.anchored_at else "never"
     for shard in result.shards:
         name = "anchors" if shard.shard == ANCHOR_SHARD else f"shard {shard.shard}"
@@ -381,8 +381,8 @@ def audit_anchor():
     """Record every shard's head in the anchor chain now (the scheduler does it periodically)."""
     from cases.audit import anchor
 
-    entry = anchor(db.session, "cli", user_agent="cli")
-    db.session.commit()
+    with unit_of_work(db.session):
+        entry = anchor(db.session, "cli", user_agent="cli")
     if entry is None:
         click.echo("no shard moved since the last anchor: nothing to anchor")
     else:
@@ -398,8 +398,8 @@ def audit_export(out_path):
 
     with open(out_path, "w", newline="", encoding="utf-8") as out:
         count = export_csv(db.session, out)
-    record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
     click.echo(f"{count} entries -> {out_path}")
 
 
