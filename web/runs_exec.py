@@ -19,7 +19,7 @@ from contextlib import nullcontext
 
 from sqlalchemy import select
 
-from engine.db import db, open_transaction, utcnow
+from engine.db import db, open_transaction, unit_of_work, utcnow
 from engine.runs import (
     ACTIVE,
     KINDS,
@@ -62,31 +62,30 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     the rest run one transaction each, so a second death is pinned on the right item.)
     """
     session = db.session
-    status = start_if_queued(session, run_id, now)
-    session.commit()
+    with unit_of_work(session):  # the run starts (queued -> running) in a unit of its own
+        status = start_if_queued(session, run_id, now)
     if status not in ACTIVE:
         return "stopped" if status else None
     run_kind = KINDS[session.get(Run, run_id).kind]
     due = items_due(session, run_id, seq, now or utcnow())
     if redelivered and due:
-        record_item_failure(
-            session, engine.settings, run_id, due.pop(0), WorkerLost("a worker died while running this item")
-        )
-        session.commit()
+        with unit_of_work(session):
+            record_item_failure(
+                session, engine.settings, run_id, due.pop(0), WorkerLost("a worker died while running this item")
+            )
     elif due:
         try:
             return _chunk_in_one_transaction(engine, run_kind, run_id, seq, due)
-        except Exception:  # the transaction itself failed (not one item): one transaction per item
-            session.rollback()
+        except Exception:  # the transaction itself failed (not one item; rolled back): one transaction per item
             log.warning("run %s chunk %s: one transaction failed; item by item", run_id, seq, exc_info=True)
             due = items_due(session, run_id, seq, now or utcnow())
     stopped = _items_one_by_one(engine, run_kind, run_id, due)
     if stopped:
         return stopped
-    outcome = finish_chunk(session, run_id, seq)
-    if outcome == "done":
-        close_run_if_complete(session, run_id)
-    session.commit()
+    with unit_of_work(session):
+        outcome = finish_chunk(session, run_id, seq)
+        if outcome == "done":
+            close_run_if_complete(session, run_id)
     return outcome
 
 
@@ -94,33 +93,32 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
     """Run the chunk's due items in ONE transaction, a savepoint each; close the chunk; commit."""
     session = db.session
     session.rollback()
-    open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
-    items = claim_items(session, run_id, due)
-    run = session.get(Run, run_id)
-    around = None
-    if run_kind.prepare is not None and items:
-        try:
-            around = run_kind.prepare(engine, run, [item.key for item in items])
-        except Exception:  # noqa: BLE001 - the items load what they need themselves
-            log.warning("run %s chunk %s: prepare failed", run_id, seq, exc_info=True)
-    for n, item in enumerate(items):
-        if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
-            session.commit()  # cancelled meanwhile: keep what is done, leave the rest undone
-            return "stopped"
-        try:
-            with session.begin_nested():
-                with around(item.key) if around is not None else nullcontext():
-                    outcome = run_kind.handle(engine, run, item.key)
-                mark_item_done(item, outcome)
-        except Exception as exc:  # one item's failure never stops the others
-            permanent = isinstance(exc, ItemRefused)
-            if not permanent:
-                log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
-            record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
-    outcome = finish_chunk(session, run_id, seq)
-    if outcome == "done":
-        close_run_if_complete(session, run_id)
-    session.commit()
+    with unit_of_work(session):  # the chunk: its items, a savepoint each, and its close
+        open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
+        items = claim_items(session, run_id, due)
+        run = session.get(Run, run_id)
+        around = None
+        if run_kind.prepare is not None and items:
+            try:
+                around = run_kind.prepare(engine, run, [item.key for item in items])
+            except Exception:  # noqa: BLE001 - the items load what they need themselves
+                log.warning("run %s chunk %s: prepare failed", run_id, seq, exc_info=True)
+        for n, item in enumerate(items):
+            if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+                return "stopped"  # cancelled meanwhile: the unit commits what is done, the rest is left undone
+            try:
+                with session.begin_nested():
+                    with around(item.key) if around is not None else nullcontext():
+                        outcome = run_kind.handle(engine, run, item.key)
+                    mark_item_done(item, outcome)
+            except Exception as exc:  # one item's failure never stops the others
+                permanent = isinstance(exc, ItemRefused)
+                if not permanent:
+                    log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
+                record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
+        outcome = finish_chunk(session, run_id, seq)
+        if outcome == "done":
+            close_run_if_complete(session, run_id)
     return outcome
 
 
@@ -138,19 +136,17 @@ def _items_one_by_one(engine, run_kind, run_id, due):
             session.rollback()
             continue
         try:
-            outcome = run_kind.handle(engine, run, item.key)
-            mark_item_done(item, outcome)
-            session.commit()
-        except Exception as exc:  # one item's failure never stops the others
-            session.rollback()
+            with unit_of_work(session):  # the item's claim, its work and its done mark
+                outcome = run_kind.handle(engine, run, item.key)
+                mark_item_done(item, outcome)
+        except Exception as exc:  # one item's failure never stops the others (its unit was rolled back)
             permanent = isinstance(exc, ItemRefused)
             if not permanent:
                 log.warning("run %s item %s failed", run_id, item_seq, exc_info=True)
             try:
-                record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
-                session.commit()
+                with unit_of_work(session):  # a second unit: the failure is kept
+                    record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
             except Exception:  # the database is failing: the item stays pending, the dispatcher re-sends
-                session.rollback()
                 log.warning("could not record the failure of run %s item %s", run_id, item_seq, exc_info=True)
     return None
 
@@ -220,9 +216,9 @@ def dispatch_chunks(app, send, now=None, queued=None):
             due = chunks_due(db.session, now, resend, limit=limit)
             if not due:
                 return 0
-            send(due)
-            mark_hinted(db.session, due, now)
-            db.session.commit()
+            with unit_of_work(db.session):  # a hint sent is marked (a crash in between: sent again, harmless)
+                send(due)
+                mark_hinted(db.session, due, now)
             return len(due)
         except Exception:  # the broker or the database is down: the chunks stay due
             db.session.rollback()
