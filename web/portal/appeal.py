@@ -103,7 +103,7 @@ def _attach_and_file(app, body, reason, max_bytes, max_files):
     """Attach the files sent, then file the appeal; return the page's errors instead if it cannot be filed yet."""
     form, uploads = body.form, body.uploads
     actor = current_applicant().audit_actor
-    file_errors: list[str] = []
+    file_errors = []
     for upload in uploads:
         try:
             row = attach_evidence(
