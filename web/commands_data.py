@@ -96,8 +96,7 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
         report = import_extracts(
             folder, db.session, progress=progress, error_workbook_path=errors_path, max_delete_share=limit
         )
-    except ExtractInvalid as exc:
-        db.session.rollback()
+    except ExtractInvalid as exc:  # sys.exit: @commits rolls the command's unit back
         click.echo(
             "Error [EXTRACT_INVALID] Ekstrak tidak dapat diimpor; tidak ada yang diubah. / "
             "The extracts cannot be imported; nothing was changed.",
@@ -106,8 +105,7 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
-    except MassDeleteRefused as exc:
-        db.session.rollback()
+    except MassDeleteRefused as exc:  # likewise
         click.echo(
             f"Error [MASS_DELETE] Impor ditolak: akan menghapus lebih dari {exc.limit:.0%} baris "
             f"yang tersimpan; tidak ada yang diubah. / Import refused: it would delete more than "
