@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from engine.db import unit_of_work
 from engine.errors import EngineError
 from engine.humantasks import claim_task, complete_task, reassign_task, task_or_404
 from engine.scope import in_scope
@@ -69,11 +70,10 @@ def _each(session, task_ids, act):
             results.append(BatchResult(task_id, None, False, exc.code, exc))
             continue
         try:
-            act(task_id)
-            session.commit()
+            with unit_of_work(session):  # one unit per task: a refused task does not undo the others
+                act(task_id)
             results.append(BatchResult(task_id, key, True))
         except EngineError as exc:
-            session.rollback()
             results.append(BatchResult(task_id, key, False, exc.code, exc))
     return results
 

@@ -18,7 +18,7 @@ from cases.audit_browse import (
     is_masked_match,
     viewers_of,
 )
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.nik import mask_nik
 
 from .auth import roles_required
@@ -31,15 +31,15 @@ bp = Blueprint("auditpages", __name__)
 def index():
     """Verify every shard's chain and the anchors now and show the result, shard by shard."""
     result = verify_chain(db.session)
-    record(
-        db.session,
-        current_user.actor,
-        "audit.verify",
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "audit.verify",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
+        )
     return render_template("audit.html", result=result, anchor_shard=ANCHOR_SHARD)
 
 
@@ -49,15 +49,15 @@ def export():
     """Download every audit entry with its hashes, for an independent check."""
     out = io.StringIO()
     count = export_csv(db.session, out)
-    record(
-        db.session,
-        current_user.actor,
-        "audit.export",
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"rows": count},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "audit.export",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"rows": count},
+        )
     return Response(
         out.getvalue(),
         mimetype="text/csv",
@@ -131,15 +131,15 @@ def entries():
     f, errors = _request_filter()
     rows, has_more, targets = browse(db.session, f)
     viewers = viewers_of(db.session, f.nik, f.date_from, f.date_to) if f.nik else []
-    record(
-        db.session,
-        current_user.actor,
-        "audit.search",
-        ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:300],
-        detail={"filter": _audited_filter(f), "page": f.page, "rows": len(rows)},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "audit.search",
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+            detail={"filter": _audited_filter(f), "page": f.page, "rows": len(rows)},
+        )
     return render_template(
         "audit_entries.html",
         f=f,
@@ -163,15 +163,15 @@ def export_entries():
         return Response("\n".join(errors.values()), status=400, mimetype="text/plain")
     out = io.StringIO()
     count, cut = export_filtered(db.session, f, out)
-    record(
-        db.session,
-        current_user.actor,
-        "audit.export_filtered",
-        ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:300],
-        detail={"filter": _audited_filter(f), "rows": count, "cut": cut},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "audit.export_filtered",
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+            detail={"filter": _audited_filter(f), "rows": count, "cut": cut},
+        )
     headers = {"Content-Disposition": "attachment; filename=tepat-audit-entries.csv", "Cache-Control": "no-store"}
     if cut:
         headers["X-Tepat-Rows-Cut-At"] = str(EXPORT_MAX)

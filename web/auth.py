@@ -12,7 +12,7 @@ from cases.audit import record
 from cases.models import Officer
 from cases.officers import OFFICER_ROLES  # noqa: F401  (the one role list; pages import it from here)
 from cases.operations import actor_for
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.digits import is_ascii_digits
 
 from .redirects import safe_next
@@ -101,20 +101,24 @@ def login():
         except ValidationError:
             flash(_("Enter your username and password."), "danger")
             return render_template("login.html"), 400
-        try:
-            officer = authenticate(db.session, data["username"], data["password"])
-        except AccountLocked:
-            _audit(data["username"], "login.locked")
-            db.session.commit()
+        refused = None
+        with unit_of_work(db.session):  # a refusal commits too: the failure count and the audit entry are kept
+            try:
+                officer = authenticate(db.session, data["username"], data["password"])
+            except AccountLocked as exc:
+                refused = exc
+                _audit(data["username"], "login.locked")
+            except LoginFailed as exc:
+                refused = exc
+                _audit(data["username"], "login.failed")
+            else:
+                _audit(officer.username, "login.success")
+        if isinstance(refused, AccountLocked):
             flash(_("Too many failed sign-ins. The account is locked for 15 minutes."), "danger")
             return render_template("login.html"), 429
-        except LoginFailed:
-            _audit(data["username"], "login.failed")
-            db.session.commit()  # keep the failure count and the audit entry
+        if refused is not None:
             flash(_("Wrong username or password."), "danger")
             return render_template("login.html"), 401
-        _audit(officer.username, "login.success")
-        db.session.commit()
         session.clear()  # no session fixation
         session.permanent = True
         session[EPOCH_KEY] = officer.session_epoch or 0
@@ -167,9 +171,9 @@ def logout():
     if current_user.is_authenticated:
         from cases.officers import end_sessions
 
-        end_sessions(current_user.officer)  # every session of this officer ends, copies of the cookie too
-        _audit(current_user.actor.id, "logout")
-        db.session.commit()
+        with unit_of_work(db.session):
+            end_sessions(current_user.officer)  # every session of this officer ends, copies of the cookie too
+            _audit(current_user.actor.id, "logout")
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -12,7 +12,7 @@ from cases.models import CaseEvent, EvidenceRecord
 from cases.objections import is_objection_number
 from cases.operations import CaseNotFound, case_or_404
 from cases.privacy import mask_identifiers, mask_phone
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.dispatch import steps_pending
 from engine.errors import FormInvalid
 from engine.humantasks import task_or_404
@@ -142,8 +142,8 @@ def show(case_number):
         return redirect(url_for("objections.show", number=case_number))
     app = case_for_officer_or_404(case_number)
     page = _page(app)
-    _audit("case.view", app.case_number)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("case.view", app.case_number)
     return page
 
 
@@ -179,14 +179,14 @@ def complete(case_number, task_id):
     if row.business_key != app.case_number:
         abort(404)
     values, refusal = complete_from_form(task_id)
-    if isinstance(refusal, FormInvalid):
-        page = _page(case_or_404(db.session, case_number), errors=refusal.errors, values=values, status=422)
-    elif refusal is not None:
-        page = _page(case_or_404(db.session, case_number), status=409)
-    else:
+    if refusal is None:
         flash(_("Task completed."), "success")
         return redirect(url_for("casepages.show", case_number=case_number))
-    db.session.commit()  # the audit of the other cases the re-rendered page shows
+    with unit_of_work(db.session):  # a second unit: the audit of the other cases the re-rendered page shows
+        if isinstance(refusal, FormInvalid):
+            page = _page(case_or_404(db.session, case_number), errors=refusal.errors, values=values, status=422)
+        else:
+            page = _page(case_or_404(db.session, case_number), status=409)
     return page
 
 
@@ -205,8 +205,8 @@ def photo(case_number, which):
     kind = sniff_image_type(data) if data else None
     if kind is None:
         abort(404)
-    _audit("photo.view", app.case_number, which=which)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("photo.view", app.case_number, which=which)
     return Response(
         data,
         mimetype=f"image/{kind.lower()}",

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .cli import _actor, _services, commits, wib
 from .labels import event_text
@@ -60,11 +60,11 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator, wait, time
         "facilitator_id": facilitator,
     }
     data = Path(selfie).read_bytes() if selfie else None
-    app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data, actor=facilitator or "applicant")
-    db.session.flush()
-    number = app.case_number
-    if svc.engine.defer_steps:  # the workers check it after this commit
-        db.session.commit()
+    with unit_of_work(db.session):  # a unit of its own (nested in the command's): the workers see it committed
+        app = submit_application(svc.engine, payload, photos=svc.photos, selfie=data, actor=facilitator or "applicant")
+        db.session.flush()
+        number = app.case_number
+    if svc.engine.defer_steps:  # the workers check it after that commit
         click.echo(f"case {number}: {app.status}")
         if not wait:
             click.echo(f"the workers check it; follow it with: tepat case show {number}")
@@ -146,12 +146,11 @@ def recheck(case_numbers, all_enrolled, wait, username):
     failures = 0
     for number in case_numbers:
         try:
-            recheck_enrolment(_services().engine, number)
-            db.session.commit()
+            with unit_of_work(db.session):  # one unit per case: a refused case does not undo the others
+                recheck_enrolment(_services().engine, number)
             app = case_or_404(db.session, number)
             click.echo(f"{number}: {app.status}")
         except EngineError as exc:
-            db.session.rollback()
             failures += 1
             click.echo(f"{number}: Error [{exc.code}] {exc.message}", err=True)
     if failures:
@@ -411,11 +410,11 @@ def tasks_complete(task_id, username, fields, wait):
         name, _, value = item.partition("=")
         data[name.strip()] = value
     engine = _services().engine
-    row = complete_task(engine, task_id, _actor(username), data)
-    db.session.flush()
-    key = row.business_key
-    if engine.defer_steps and wait:  # the workers run what follows, after this commit
-        db.session.commit()
+    with unit_of_work(db.session):  # a unit of its own (nested in the command's): the workers see it committed
+        row = complete_task(engine, task_id, _actor(username), data)
+        db.session.flush()
+        key = row.business_key
+    if engine.defer_steps and wait:  # the workers run what follows, after that commit
         if not wait_for_steps(engine, key, float(current_app.config["BANSOS_SUBMIT_WAIT_SECONDS"])):
             click.echo(f"the workers have not finished yet: tepat case show {key}", err=True)
     app = case_or_404(db.session, key)

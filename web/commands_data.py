@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from cases.officers import OFFICER_ROLES
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .cli import _services, commits, wib
 
@@ -96,8 +96,7 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
         report = import_extracts(
             folder, db.session, progress=progress, error_workbook_path=errors_path, max_delete_share=limit
         )
-    except ExtractInvalid as exc:
-        db.session.rollback()
+    except ExtractInvalid as exc:  # sys.exit: @commits rolls the command's unit back
         click.echo(
             "Error [EXTRACT_INVALID] Ekstrak tidak dapat diimpor; tidak ada yang diubah. / "
             "The extracts cannot be imported; nothing was changed.",
@@ -106,8 +105,7 @@ def sandbox_import(folder, errors_path, progress_every, allow_mass_delete, on_wo
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
-    except MassDeleteRefused as exc:
-        db.session.rollback()
+    except MassDeleteRefused as exc:  # likewise
         click.echo(
             f"Error [MASS_DELETE] Impor ditolak: akan menghapus lebih dari {exc.limit:.0%} baris "
             f"yang tersimpan; tidak ada yang diubah. / Import refused: it would delete more than "
@@ -267,20 +265,20 @@ def sandbox_encode_photos(limit, batch):
     encoded = 0
     for lo in range(0, len(niks), batch):
         chunk = niks[lo : lo + batch]
-        encoded += svc.integrations.registry_faces.encode_registry(
-            (nik, registry.reference_photo(nik)) for nik in chunk
-        )
-        db.session.commit()
+        with unit_of_work(db.session):  # one unit per batch: what is encoded stays encoded
+            encoded += svc.integrations.registry_faces.encode_registry(
+                (nik, registry.reference_photo(nik)) for nik in chunk
+            )
         click.echo(f"{min(lo + batch, len(niks))}/{len(niks)} people, {encoded} photos encoded", err=True)
-    record(
-        db.session,
-        "cli",
-        "sandbox.encode_photos",
-        target_type="registry_face_templates",
-        user_agent="cli",
-        detail={"people": len(niks), "encoded": encoded},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            "cli",
+            "sandbox.encode_photos",
+            target_type="registry_face_templates",
+            user_agent="cli",
+            detail={"people": len(niks), "encoded": encoded},
+        )
     click.echo(f"{encoded} registry photos encoded ({len(niks)} people with a photo)")
 
 
@@ -343,14 +341,14 @@ def audit_verify(batch):
     from cases.audit import ANCHOR_SHARD, chain_head, record, verify_chain
 
     result = verify_chain(db.session, batch=batch)
-    record(
-        db.session,
-        "cli",
-        "audit.verify",
-        user_agent="cli",
-        detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            "cli",
+            "audit.verify",
+            user_agent="cli",
+            detail={"ok": result.ok, "checked": result.checked, "broken_shards": [s.shard for s in result.broken]},
+        )
     anchored = wib(result.anchored_at) if result.anchored_at else "never"
     for shard in result.shards:
         name = "anchors" if shard.shard == ANCHOR_SHARD else f"shard {shard.shard}"
@@ -381,8 +379,8 @@ def audit_anchor():
     """Record every shard's head in the anchor chain now (the scheduler does it periodically)."""
     from cases.audit import anchor
 
-    entry = anchor(db.session, "cli", user_agent="cli")
-    db.session.commit()
+    with unit_of_work(db.session):
+        entry = anchor(db.session, "cli", user_agent="cli")
     if entry is None:
         click.echo("no shard moved since the last anchor: nothing to anchor")
     else:
@@ -398,8 +396,8 @@ def audit_export(out_path):
 
     with open(out_path, "w", newline="", encoding="utf-8") as out:
         count = export_csv(db.session, out)
-    record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(db.session, "cli", "audit.export", user_agent="cli", detail={"rows": count})
     click.echo(f"{count} entries -> {out_path}")
 
 

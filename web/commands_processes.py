@@ -3,7 +3,7 @@
 import click
 from sqlalchemy import select
 
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .cli import _services, commits, wib
 
@@ -64,32 +64,32 @@ def migrate(process_id, from_number, to_number, apply, batch, username):
         verdict = "can move" if check.can_move else "cannot move: " + "; ".join(r["message"] for r in check.reasons)
         click.echo(f"{check.business_key}\t{check.status}\t{','.join(check.positions)}\t{verdict}")
     click.echo(f"{len(movable)} of {len(checks)} running instances can move from version {from_number} to {to_number}")
-    record(
-        db.session,
-        username,
-        "process.migration_dry_run",
-        target_type="process_version",
-        target_id=f"{from_id}->{to_id}",
-        user_agent="cli",
-        detail={"instances": len(checks), "movable": len(movable)},
-    )
-    if not apply:
-        return
-    db.session.commit()
-    moved = 0
-    for start in range(0, len(movable), batch):
-        ids = [c.instance_id for c in movable[start : start + batch]]
-        results = migration.migrate(engine, from_id, to_id, ids)
-        done = [r.business_key for r in results if r.can_move]
+    with unit_of_work(db.session):  # a unit of its own, nested in the command's (kept if a batch fails)
         record(
             db.session,
             username,
-            "process.migrated",
+            "process.migration_dry_run",
             target_type="process_version",
             target_id=f"{from_id}->{to_id}",
             user_agent="cli",
-            detail={"moved": done, "refused": [r.business_key for r in results if not r.can_move]},
+            detail={"instances": len(checks), "movable": len(movable)},
         )
-        db.session.commit()
+    if not apply:
+        return
+    moved = 0
+    for start in range(0, len(movable), batch):
+        ids = [c.instance_id for c in movable[start : start + batch]]
+        with unit_of_work(db.session):  # one unit per batch: a failing batch leaves the earlier ones moved
+            results = migration.migrate(engine, from_id, to_id, ids)
+            done = [r.business_key for r in results if r.can_move]
+            record(
+                db.session,
+                username,
+                "process.migrated",
+                target_type="process_version",
+                target_id=f"{from_id}->{to_id}",
+                user_agent="cli",
+                detail={"moved": done, "refused": [r.business_key for r in results if not r.can_move]},
+            )
         moved += len(done)
     click.echo(f"moved {moved} instances")

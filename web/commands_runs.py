@@ -6,7 +6,7 @@ import time
 import click
 from flask.cli import with_appcontext
 
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .cli import _services, commits, wib
 
@@ -167,11 +167,9 @@ def start_run(start):
     from .cli import ERROR_TEXT
 
     try:
-        run = start(_services().engine)
-        db.session.commit()
-        return run
+        with unit_of_work(db.session):
+            return start(_services().engine)
     except EngineError as exc:
-        db.session.rollback()
         click.echo(f"Error [{exc.code}] {ERROR_TEXT.get(exc.code, exc.code)}: {exc.message}", err=True)
         sys.exit(2)
 

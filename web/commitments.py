@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from cases.audit import record
 from cases.models import Application, Enrolment, EnrolmentComponent
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
 from payments.commitments import (
@@ -142,42 +142,40 @@ def record_one():
     form = request.form
     kk = (form.get("kk") or "").strip()
     try:
-        row = record_check(
-            db.session,
-            rule,
-            current_user.actor,
-            kk_number=kk,
-            nik=form.get("nik"),
-            category=form.get("category"),
-            period=form.get("period"),
-            attendance=form.get("attendance"),
-            checked=form.get("checked"),
-            source="field",
-            regions=current_user.actor.regions,
-        )
+        with unit_of_work(db.session):
+            row = record_check(
+                db.session,
+                rule,
+                current_user.actor,
+                kk_number=kk,
+                nik=form.get("nik"),
+                category=form.get("category"),
+                period=form.get("period"),
+                attendance=form.get("attendance"),
+                checked=form.get("checked"),
+                source="field",
+                regions=current_user.actor.regions,
+            )
+            record(
+                db.session,
+                current_user.actor,
+                "commitments.recorded",
+                "commitment_check",
+                str(row.id),
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+                detail={
+                    "member": mask_nik(row.member_nik),
+                    "category": row.category,
+                    "period": row.period,
+                    "compliant": row.compliant,
+                },
+            )
     except CommitmentRefused as exc:
-        db.session.rollback()
         if exc.reason == "OUT_OF_SCOPE":
-            log_refusal("commitments.record_refused", "family", kk, reason="district")
-            db.session.commit()
+            log_refusal("commitments.record_refused", "family", kk, reason="district")  # a unit of its own
         flash(reason_text(exc.reason), "danger")
         return redirect(url_for("commitments.index", kk=kk if kk.isdigit() else None))
-    record(
-        db.session,
-        current_user.actor,
-        "commitments.recorded",
-        "commitment_check",
-        str(row.id),
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={
-            "member": mask_nik(row.member_nik),
-            "category": row.category,
-            "period": row.period,
-            "compliant": row.compliant,
-        },
-    )
-    db.session.commit()
     flash(
         _("Check recorded: %(result)s.", result=_("commitment met") if row.compliant else _("commitment not met")),
         "success" if row.compliant else "warning",
@@ -196,22 +194,21 @@ def upload():
         return redirect(url_for("commitments.index"))
     data = upload.stream.read(MAX_FILE_BYTES + 1)
     try:
-        report = import_workbook(
-            db.session, rule, current_user.actor, data, upload.filename, regions=current_user.actor.regions
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            report = import_workbook(
+                db.session, rule, current_user.actor, data, upload.filename, regions=current_user.actor.regions
+            )
     except CommitmentRefused as exc:
-        db.session.rollback()
-        record(
-            db.session,
-            current_user.actor,
-            "commitments.import_refused",
-            "commitment_import",
-            upload.filename[:100],
-            ip=request.remote_addr,
-            detail={"reason": exc.reason},
-        )
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, nothing of the file
+            record(
+                db.session,
+                current_user.actor,
+                "commitments.import_refused",
+                "commitment_import",
+                upload.filename[:100],
+                ip=request.remote_addr,
+                detail={"reason": exc.reason},
+            )
         flash(_("The file was refused, nothing was taken: %(reason)s", reason=reason_text(exc.reason)), "danger")
         return _page("", status=400)[0], 400
     flash(
@@ -229,21 +226,20 @@ def errors(import_id):
     if row is None or row.imported_by != current_user.actor.id:
         if row is not None:
             log_refusal("commitments.errors_refused", "commitment_import", str(import_id), reason="owner")
-            db.session.commit()
         abort(404)
     out = io.BytesIO()
     error_workbook(
         [(line, code, values) for line, code, values in row.refusals], out, english=str(get_locale() or "id") != "id"
     )
-    record(
-        db.session,
-        current_user.actor,
-        "commitments.errors_downloaded",
-        "commitment_import",
-        str(row.id),
-        ip=request.remote_addr,
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "commitments.errors_downloaded",
+            "commitment_import",
+            str(row.id),
+            ip=request.remote_addr,
+        )
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

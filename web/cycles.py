@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 
 from cases.audit import record
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.humantasks import claim_task, task_or_404
 from engine.models import HumanTask
@@ -198,14 +198,12 @@ def open_():
         flash(_("Choose a cycle from the schedule."), "danger")
         return redirect(url_for("cycles.index"))
     try:
-        cycle = open_cycle(services().engine, _schedule(), data["code"], current_user.actor)
-        db.session.commit()
+        with unit_of_work(db.session):
+            cycle = open_cycle(services().engine, _schedule(), data["code"], current_user.actor)
     except ScheduleInvalid as exc:
-        db.session.rollback()
         flash(_("The payment schedule has errors: %(errors)s", errors="; ".join(exc.problems)), "danger")
         return redirect(url_for("cycles.index"))
     except EngineError as exc:
-        db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("cycles.index"))
     flash(_("Cycle %(code)s opened.", code=cycle.code), "success")
@@ -299,10 +297,9 @@ def claim(code, task_id):
     """Claim a cycle task (the engine checks role, districts and four eyes)."""
     cycle, row = _cycle_task_or_404(code, task_id)
     try:
-        claim_task(services().engine, row.id, current_user.actor)
-        db.session.commit()
+        with unit_of_work(db.session):
+            claim_task(services().engine, row.id, current_user.actor)
     except EngineError as exc:
-        db.session.rollback()
         if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
             log_refusal("task.refused", "task", task_id, code=exc.code)
         flash(error_text(exc), "danger")
@@ -355,8 +352,8 @@ def export(code):
         sheet.append([district_label(row.district_code), row.channel, row.families, row.stages, row.amount])
     out = io.BytesIO()
     book.save(out)
-    _audit("cycle.figures_exported", "payment_cycle", cycle.code)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("cycle.figures_exported", "payment_cycle", cycle.code)
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -403,15 +400,15 @@ def report_export(code):
         body.append([label, row.programme, row.channel, *[v for c in REPORT_COLUMNS for v in row.figures[c]]])
     out = io.BytesIO()
     report_workbook([(_("Cycle"), about), (_("Report"), body)], out)
-    _audit(
-        "cycle.report_exported",
-        "payment_cycle",
-        cycle.code,
-        districts=sorted(regions) if regions else "all",
-        paid=total.figures["paid"][1],
-        sent=total.figures["sent"][1],
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit(
+            "cycle.report_exported",
+            "payment_cycle",
+            cycle.code,
+            districts=sorted(regions) if regions else "all",
+            paid=total.figures["paid"][1],
+            sent=total.figures["sent"][1],
+        )
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -437,17 +434,17 @@ def batch_file(code, channel, ext):
         abort(404)
     cycle, batch = _batch_or_404(code, channel)
     _regency_wide_or_404("payment_batch", batch.reference)
-    batch.downloaded_by = current_user.actor.id
-    _audit(
-        "cycle.batch_downloaded",
-        "payment_batch",
-        batch.reference,
-        format=ext,
-        count=batch.count,
-        total=batch.total,
-        sha256=batch.control_hash,
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        batch.downloaded_by = current_user.actor.id
+        _audit(
+            "cycle.batch_downloaded",
+            "payment_batch",
+            batch.reference,
+            format=ext,
+            count=batch.count,
+            total=batch.total,
+            sha256=batch.control_hash,
+        )
     if ext == "csv":
         body = "".join(batch_csv_lines(db.session, batch)).encode("utf-8")
         mimetype = "text/csv"
@@ -478,10 +475,9 @@ def upload_results(code, channel):
         )
         return redirect(url_for("cycles.show", code=cycle.code))
     try:
-        row = import_and_advance(services().engine, batch, data, upload.filename, current_user.actor)
-        db.session.commit()
+        with unit_of_work(db.session):
+            row = import_and_advance(services().engine, batch, data, upload.filename, current_user.actor)
     except EngineError as exc:
-        db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("cycles.show", code=cycle.code))
     if row.status == "refused":
@@ -526,8 +522,8 @@ def import_errors(code, import_id):
     _regency_wide_or_404("payment_batch", batch.reference)
     out = io.BytesIO()
     error_workbook(row, out)
-    _audit("cycle.errors_downloaded", "payment_batch", batch.reference, import_id=row.id)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("cycle.errors_downloaded", "payment_batch", batch.reference, import_id=row.id)
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

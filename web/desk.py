@@ -14,7 +14,7 @@ from engine.dashboard import (
     throughput_by_district,
     throughput_by_officer,
 )
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.scope import OutOfScope
 
@@ -204,14 +204,13 @@ def resolve(incident_id, action):
     """Run a failed task again, or complete it without running it."""
     engine = services().engine
     try:
-        if action == "retry":
-            engine.retry_incident(incident_id, current_user.actor)
-        else:
-            engine.skip_incident(incident_id, current_user.actor)
-        db.session.commit()
+        with unit_of_work(db.session):
+            if action == "retry":
+                engine.retry_incident(incident_id, current_user.actor)
+            else:
+                engine.skip_incident(incident_id, current_user.actor)
         flash(_("Incident handled."), "success")
     except EngineError as exc:
-        db.session.rollback()
         if isinstance(exc, OutOfScope):
             log_refusal("incident.refused", "incident", incident_id, code=exc.code, reason="district")
         flash(error_text(exc), "danger")

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from cases.audit import record
 from engine import editing
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 
 from . import CSP, services, talisman
@@ -141,15 +141,14 @@ def save(name):
     if not isinstance(xml, str) or not xml:
         return jsonify(saved=False, problems=[], message=_("The editor sent no diagram.")), 400
     try:
-        problems = editing.save_draft(services().engine, name, xml, current_user.actor)
+        with unit_of_work(db.session):
+            problems = editing.save_draft(services().engine, name, xml, current_user.actor)
+            _audit("process.draft_saved", name, {"problems": len(problems)})
     except EngineError as exc:
-        db.session.rollback()
         problems = getattr(exc, "problems", None) or []
-        _audit("process.draft_refused", name, {"code": exc.code})
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, the draft is not
+            _audit("process.draft_refused", name, {"code": exc.code})
         return jsonify(saved=False, problems=_with_text(problems), message=refusal_text(exc)), 422
-    _audit("process.draft_saved", name, {"problems": len(problems)})
-    db.session.commit()
     return jsonify(
         saved=True,
         problems=_with_text(problems),
@@ -164,10 +163,12 @@ def save(name):
 def discard(name):
     """Throw a draft away."""
     name = _file_name_or_404(name)
-    if editing.discard_draft(db.session, name):
-        _audit("process.draft_discarded", name)
+    with unit_of_work(db.session):
+        discarded = editing.discard_draft(db.session, name)
+        if discarded:
+            _audit("process.draft_discarded", name)
+    if discarded:
         flash(_("The draft of %(name)s was discarded.", name=name), "success")
-    db.session.commit()
     return redirect(url_for("editor.index"))
 
 
@@ -176,9 +177,9 @@ def discard(name):
 def upload():
     """Take a .bpmn/.dmn file from disk as a draft (checked exactly like an edit)."""
     if (request.content_length or 0) > UPLOAD_LIMIT:
+        with unit_of_work(db.session):
+            _audit("process.upload_refused", None, {"reason": "too large", "bytes": request.content_length})
         flash(_("The file is too large (at most 2 MiB)."), "danger")
-        _audit("process.upload_refused", None, {"reason": "too large", "bytes": request.content_length})
-        db.session.commit()
         return redirect(url_for("editor.index")), 303
     request.max_content_length = UPLOAD_LIMIT
     upload_file = request.files.get("file")
@@ -188,15 +189,14 @@ def upload():
     name = upload_file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].lower()
     content = upload_file.read(UPLOAD_LIMIT + 1)
     try:
-        problems = editing.save_draft(services().engine, name, content, current_user.actor)
+        with unit_of_work(db.session):
+            problems = editing.save_draft(services().engine, name, content, current_user.actor)
+            _audit("process.draft_uploaded", name, {"problems": len(problems), "bytes": len(content)})
     except EngineError as exc:
-        db.session.rollback()
-        _audit("process.upload_refused", name[:100], {"code": exc.code})
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, the draft is not
+            _audit("process.upload_refused", name[:100], {"code": exc.code})
         flash(refusal_text(exc), "danger")
         return redirect(url_for("editor.index")), 303
-    _audit("process.draft_uploaded", name, {"problems": len(problems), "bytes": len(content)})
-    db.session.commit()
     if problems:
         flash(
             _("%(name)s was saved as a draft with problems; open it to see them on the diagram.", name=name), "warning"
@@ -211,18 +211,17 @@ def upload():
 def deploy():
     """Deploy every draft as a new version of the processes."""
     try:
-        versions, created = editing.deploy_drafts(
-            services().engine, current_user.actor, allow_stale=request.form.get("allow_stale") == "1"
-        )
+        with unit_of_work(db.session):
+            versions, created = editing.deploy_drafts(
+                services().engine, current_user.actor, allow_stale=request.form.get("allow_stale") == "1"
+            )
+            detail = {"created": created, "versions": {v.process_id: v.id for v in versions}}
+            _audit("process.deployed", ",".join(str(i) for i in created) or None, detail)
     except EngineError as exc:
-        db.session.rollback()
-        _audit("process.deploy_refused", None, {"code": exc.code})
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, the deployment is not
+            _audit("process.deploy_refused", None, {"code": exc.code})
         flash(refusal_text(exc), "danger")
         return redirect(url_for("editor.index")), 303
-    detail = {"created": created, "versions": {v.process_id: v.id for v in versions}}
-    _audit("process.deployed", ",".join(str(i) for i in created) or None, detail)
-    db.session.commit()
     made = ", ".join(f"{v.process_id} {v.number}" for v in versions if v.id in created) or "-"
     flash(_("Deployed: new applications now use version(s) %(ids)s.", ids=made), "success")
     return redirect(url_for("editor.index")), 303

@@ -21,7 +21,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from cases.audit import record
-from engine.db import db
+from engine.db import db, unit_of_work
 
 MAX_ROWS = 5000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -94,23 +94,23 @@ def xlsx_export(name, title, headers, rows, filters=None, extra=None, sheets=())
     if truncated:
         note += " · " + _("Only the first %(n)d rows.", n=MAX_ROWS)
     data = workbook_bytes([(title, headers, rows), *sheets], note=note)
-    record(
-        db.session,
-        current_user.actor,
-        "list.exported",
-        target_type="list",
-        target_id=name,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={
-            "list": name,
-            "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
-            "rows": len(rows),
-            "truncated": truncated,
-            **(extra or {}),
-        },
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "list.exported",
+            target_type="list",
+            target_id=name,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={
+                "list": name,
+                "filters": {k: v for k, v in (filters or {}).items() if v not in (None, "")},
+                "rows": len(rows),
+                "truncated": truncated,
+                **(extra or {}),
+            },
+        )
     stamp = datetime.now(ZoneInfo("Asia/Jakarta")).strftime("%Y%m%d-%H%M")
     return Response(
         data,

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from cases.graduation import criteria_candidates, start_graduation
 from cases.models import Application
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.scope import OutOfScope, scoped
 
@@ -65,21 +65,20 @@ def _start(case_number, kind):
         ("facilitator" if "facilitator" in current_user.roles else "officer") if kind == "voluntary" else "criteria"
     )
     try:
-        start_graduation(
-            _engine(),
-            case_number,
-            kind,
-            current_user.actor,
-            declared_by,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            start_graduation(
+                _engine(),
+                case_number,
+                kind,
+                current_user.actor,
+                declared_by,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
     except OutOfScope as exc:
         log_refusal("graduation.refused", "case", case_number, code=exc.code, reason="district")
         abort(404)
     except EngineError as exc:
-        db.session.rollback()
         if exc.code == "CASE_NOT_FOUND":
             abort(404)
         log_refusal("graduation.refused", "case", case_number, code=exc.code)

@@ -9,7 +9,7 @@ from cases.officers import district_choices
 from cases.operations import CaseNotFound, actor_for, officer_or_404
 from cases.queries import places_of
 from cases.taskbatch import officers_for, union_of
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.humantasks import claim_task, queue_counts, reassign_task, unclaim_task
 from engine.inbox import SORTS, InboxFilter, inbox_page, is_overdue
@@ -129,10 +129,9 @@ def task_page(business_key):
 
 def _act(action):
     try:
-        action()
-        db.session.commit()
+        with unit_of_work(db.session):
+            action()
     except EngineError as exc:
-        db.session.rollback()
         if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
             log_refusal(
                 "task.refused",

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.notifications import describe, mark_read, notifications_of, unread_count
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .inbox import task_page
 from .labels import district_label, task_label
@@ -33,8 +33,8 @@ def read():
     if raw and ids is None:
         flash(_("That notification does not exist."), "danger")
         return redirect(url_for("notifications.index"))
-    count = mark_read(db.session, current_user.actor.id, ids)
-    db.session.commit()
+    with unit_of_work(db.session):
+        count = mark_read(db.session, current_user.actor.id, ids)
     if ids is None:
         flash(_("%(n)d notification(s) marked as read.", n=count), "success")
     return redirect(url_for("notifications.index"))

@@ -26,7 +26,7 @@ from cases.objections import (
     village_recipients,
 )
 from cases.objections import file_objection as file_objection_op
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import FormInvalid
 from engine.humantasks import task_or_404
 from engine.scope import in_scope
@@ -123,14 +123,14 @@ def _resident_or_refusal(applicant):
 
 def _form_page(resident, errors=None, values=None, status=200):
     recipients = village_recipients(db.session, resident)
-    _audit(
-        current_applicant().audit_actor,
-        "objection.recipients_view",
-        "village",
-        f"{resident.district_code}/{resident.village}",
-        listed=len(recipients),
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit(
+            current_applicant().audit_actor,
+            "objection.recipients_view",
+            "village",
+            f"{resident.district_code}/{resident.village}",
+            listed=len(recipients),
+        )
     return render_template(
         "objection_new.html",
         resident=resident,
@@ -180,23 +180,21 @@ def file():
     values = {k: request.form.get(k, "").strip() for k in ("recipient", "ground", "reason")}
     payload = {k: v for k, v in values.items() if v != ""}
     try:
-        objection = file_objection_op(
-            services().engine,
-            resident,
-            payload,
-            per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"]),
-            actor_label=applicant.audit_actor,
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            objection = file_objection_op(
+                services().engine,
+                resident,
+                payload,
+                per_day=int(current_app.config["BANSOS_OBJECTIONS_PER_DAY"]),
+                actor_label=applicant.audit_actor,
+            )
     except FormInvalid as exc:
-        db.session.rollback()
         flash(_("The objection has errors; see the fields below."), "danger")
         return _form_page(resident, errors=exc.errors, values=values, status=422)
     except ObjectionRefused as exc:
-        db.session.rollback()
         text, status = REFUSALS.get(exc.code, (str(exc), 400))
-        _audit(applicant.audit_actor, "objection.refused", "objection", None, reason=exc.code)
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, the objection is not
+            _audit(applicant.audit_actor, "objection.refused", "objection", None, reason=exc.code)
         flash(str(text), "danger")
         return _form_page(resident, values=values, status=status)
     flash(
@@ -254,8 +252,8 @@ def show(number):
     """Show an objection to an officer of its district: who objected, about whom, why; the task form."""
     objection = objection_for_officer_or_404(number)
     page = _task_page(objection)
-    _audit(current_user.actor, "objection.view", "objection", objection.number)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit(current_user.actor, "objection.view", "objection", objection.number)
     return page
 
 

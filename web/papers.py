@@ -26,7 +26,7 @@ from cases.officers import district_name
 from cases.operations import CaseNotFound, case_or_404
 from cases.paperpdf import Paper, Section, render
 from cases.portal.casefile import appeal_deadline, appeals_of
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from engine.scope import in_scope
 from forms.reason_codes import applicant_reason_texts, reason_text
 from integrations.nik import mask_nik
@@ -335,17 +335,17 @@ def _language():
 def _pdf(paper, actor, action, app):
     if paper is None:
         abort(404)
-    record(
-        db.session,
-        actor,
-        action,
-        target_type="case",
-        target_id=app.case_number,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"lang": paper.lang},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            actor,
+            action,
+            target_type="case",
+            target_id=app.case_number,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"lang": paper.lang},
+        )
     download = request.args.get("download") == "1"
     return Response(
         render(paper),

@@ -10,7 +10,7 @@ are matched, refused line by line and reconciled exactly as a results file's lin
 from flask import Blueprint, jsonify, request
 
 from cases.audit import record
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.http.paying_bank import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from payments.dispatch import MAX_CALLBACK_BYTES, CallbackRefused, take_callback
 
@@ -20,18 +20,17 @@ bp = Blueprint("payment_callbacks", __name__)
 
 
 def _refused(exc):
-    db.session.rollback()
-    record(
-        db.session,
-        "bank",
-        "cycle.callback_refused",
-        "payment_callback",
-        None,
-        ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:300],
-        detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length, **exc.detail},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):  # the refusal alone (the callback's unit, if any, was rolled back)
+        record(
+            db.session,
+            "bank",
+            "cycle.callback_refused",
+            "payment_callback",
+            None,
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+            detail={"reason": exc.reason, "path": request.path, "bytes": request.content_length, **exc.detail},
+        )
     return jsonify({"error": exc.reason, "message": exc.message}), exc.status
 
 
@@ -46,16 +45,16 @@ def callback():
     body = request.get_data(cache=False)
     s = services()
     try:
-        row = take_callback(
-            s.engine,
-            s.engine.settings,
-            body,
-            request.headers.get(TIMESTAMP_HEADER, ""),
-            request.headers.get(SIGNATURE_HEADER, ""),
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            row = take_callback(
+                s.engine,
+                s.engine.settings,
+                body,
+                request.headers.get(TIMESTAMP_HEADER, ""),
+                request.headers.get(SIGNATURE_HEADER, ""),
+            )
     except CallbackRefused as exc:
-        return _refused(exc)
+        return _refused(exc)  # a second unit: the refusal is kept, nothing of the callback
     return jsonify(
         {"accepted": row.accepted, "repeated": row.repeated, "refused": row.refused, "refusals": row.refusals}
     ), 200

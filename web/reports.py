@@ -13,7 +13,7 @@ from cases.audit import record
 from cases.officers import district_name
 from cases.targeting import GROUNDS, method_text, write_xlsx
 from cases.targeting import cache as report_cache
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .auth import roles_required
 
@@ -33,19 +33,19 @@ def _report():
 
 
 def _audit(action, report):
-    record(
-        db.session,
-        current_user.actor,
-        action,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={
-            "districts": [a.code for a in report.districts],
-            "excluded": report.total.excluded.families,
-            "included": report.total.included.families,
-        },
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            action,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={
+                "districts": [a.code for a in report.districts],
+                "excluded": report.total.excluded.families,
+                "included": report.total.included.families,
+            },
+        )
 
 
 @bp.get("/reports/targeting")
@@ -165,15 +165,15 @@ def programme_xlsx():
     figures = programme_figures(db.session, current_user.actor)
     out = io.BytesIO()
     write_programme(figures, out, _district_label, _locale(), cycles=cycle_figures(db.session, current_user.actor))
-    record(
-        db.session,
-        current_user.actor,
-        "report.programme.export",
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"districts": figures.district_list()},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "report.programme.export",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"districts": figures.district_list()},
+        )
     return Response(
         out.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -19,7 +19,7 @@ from contextlib import nullcontext
 
 from sqlalchemy import select
 
-from engine.db import db, open_transaction, utcnow
+from engine.db import db, open_transaction, unit_of_work, utcnow
 from engine.runs import (
     ACTIVE,
     KINDS,
@@ -69,8 +69,8 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
     nothing: its mark names its first item, which may not be the one it died on.)
     """
     session = db.session
-    status = start_if_queued(session, run_id, now)
-    session.commit()
+    with unit_of_work(session):  # the run starts (queued -> running) in a unit of its own
+        status = start_if_queued(session, run_id, now)
     if status not in ACTIVE:
         return "stopped" if status else None
     with hold_chunk(session, run_id, seq) as held:
@@ -83,10 +83,10 @@ def execute_chunk(engine, run_id, seq, now=None, redelivered=False):
         except Exception:  # not a death (this worker lives): no item of it is under way any more
             session.rollback()
             try:
-                mark_taken(session, run_id, seq, None)
-                session.commit()
+                with unit_of_work(session):
+                    mark_taken(session, run_id, seq, None)
             except Exception:  # noqa: BLE001 - the database is failing; the error below is the news
-                session.rollback()
+                pass
             raise
 
 
@@ -98,35 +98,34 @@ def _execute_held(engine, run_id, seq, now, redelivered):
     one_by_one = session.get_bind().dialect.name == "sqlite"  # short write transactions (docs/deploy.md)
     if left is not None:
         item_seq, who = left
-        record_item_failure(
-            session,
-            engine.settings,
-            run_id,
-            item_seq,
-            WorkerLost(f"a worker ({who}) died while running this item"),
-        )
-        mark_taken(session, run_id, seq, None)
-        session.commit()
+        with unit_of_work(session):
+            record_item_failure(
+                session,
+                engine.settings,
+                run_id,
+                item_seq,
+                WorkerLost(f"a worker ({who}) died while running this item"),
+            )
+            mark_taken(session, run_id, seq, None)
         due = [s for s in due if s != item_seq]
         one_by_one = True
     elif redelivered:
         log.info("run %s chunk %s redelivered with no work under way (a lost connection): nothing charged", run_id, seq)
     if due and not one_by_one:
-        mark_taken(session, run_id, seq, due[0])
-        session.commit()
+        with unit_of_work(session):  # the chunk's work begins
+            mark_taken(session, run_id, seq, due[0])
         try:
             return _chunk_in_one_transaction(engine, run_kind, run_id, seq, due)
-        except Exception:  # the transaction itself failed (not one item): one transaction per item
-            session.rollback()
+        except Exception:  # the transaction itself failed (not one item; rolled back): one transaction per item
             log.warning("run %s chunk %s: one transaction failed; item by item", run_id, seq, exc_info=True)
             due = items_due(session, run_id, seq, now or utcnow())
     stopped = _items_one_by_one(engine, run_kind, run_id, seq, due)
     if stopped:
         return stopped
-    outcome = finish_chunk(session, run_id, seq)
-    if outcome == "done":
-        close_run_if_complete(session, run_id)
-    session.commit()
+    with unit_of_work(session):
+        outcome = finish_chunk(session, run_id, seq)
+        if outcome == "done":
+            close_run_if_complete(session, run_id)
     return outcome
 
 
@@ -145,30 +144,29 @@ def _chunk_in_one_transaction(engine, run_kind, run_id, seq, due):
     """Run the chunk's due items in ONE transaction, a savepoint each; close the chunk; commit."""
     session = db.session
     session.rollback()
-    open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
-    items = claim_items(session, run_id, due)
-    run = session.get(Run, run_id)
-    around = _prepare(engine, run_kind, run, seq, [item.key for item in items])
-    for n, item in enumerate(items):
-        if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
-            mark_taken(session, run_id, seq, None)
-            session.commit()  # cancelled meanwhile: keep what is done, leave the rest undone
-            return "stopped"
-        try:
-            with session.begin_nested():
-                with around(item.key) if around is not None else nullcontext():
-                    outcome = run_kind.handle(engine, run, item.key)
-                mark_item_done(item, outcome)
-        except Exception as exc:  # one item's failure never stops the others
-            permanent = isinstance(exc, ItemRefused)
-            if not permanent:
-                log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
-            record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
-    mark_taken(session, run_id, seq, None)  # the work ends with this commit
-    outcome = finish_chunk(session, run_id, seq)
-    if outcome == "done":
-        close_run_if_complete(session, run_id)
-    session.commit()
+    with unit_of_work(session):  # the chunk: its items, a savepoint each, and its close
+        open_transaction(session, RunItem)  # on SQLite a savepoint opened first would be the transaction
+        items = claim_items(session, run_id, due)
+        run = session.get(Run, run_id)
+        around = _prepare(engine, run_kind, run, seq, [item.key for item in items])
+        for n, item in enumerate(items):
+            if n and n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
+                mark_taken(session, run_id, seq, None)
+                return "stopped"  # cancelled meanwhile: keep what is done (committed), leave the rest undone
+            try:
+                with session.begin_nested():
+                    with around(item.key) if around is not None else nullcontext():
+                        outcome = run_kind.handle(engine, run, item.key)
+                    mark_item_done(item, outcome)
+            except Exception as exc:  # one item's failure never stops the others
+                permanent = isinstance(exc, ItemRefused)
+                if not permanent:
+                    log.warning("run %s item %s failed", run_id, item.seq, exc_info=True)
+                record_item_failure(session, engine.settings, run_id, item.seq, exc, permanent=permanent)
+        mark_taken(session, run_id, seq, None)  # the work ends with this commit
+        outcome = finish_chunk(session, run_id, seq)
+        if outcome == "done":
+            close_run_if_complete(session, run_id)
     return outcome
 
 
@@ -194,7 +192,7 @@ def _items_one_by_one(engine, run_kind, run_id, seq, due):
         else {}
     )
     around = _prepare(engine, run_kind, run, seq, [keys[s] for s in due if s in keys])
-    session.commit()  # nothing written: the look-ups' read transaction ends
+    session.rollback()  # nothing written: the look-ups' read transaction ends
     # Each item's commit keeps what is loaded (as the chunk's one transaction does): the next item does
     # not reload the run and everything before it. A rollback (a failed item) still expires everything.
     real = session()
@@ -213,41 +211,39 @@ def _each_item(engine, run_kind, run_id, seq, due, around):
         if n % 10 == 0 and session.scalar(select(Run.status).where(Run.id == run_id)) not in ACTIVE:
             session.rollback()  # cancelled meanwhile: leave the rest undone
             if marked is not None:
-                mark_taken(session, run_id, seq, None)
-                session.commit()
+                with unit_of_work(session):
+                    mark_taken(session, run_id, seq, None)
             return "stopped"
         if marked != item_seq:
-            mark_taken(session, run_id, seq, item_seq)  # its work begins
-            session.commit()
+            with unit_of_work(session):
+                mark_taken(session, run_id, seq, item_seq)  # its work begins
             marked = item_seq
-        item = claim_item(session, run_id, item_seq)
-        if item is None:  # done meanwhile, or another worker holds it
-            session.commit()  # nothing written
-            continue
+        with unit_of_work(session):  # nothing written when the item is gone
+            item = claim_item(session, run_id, item_seq)
+            if item is None:  # done meanwhile, or another worker holds it
+                continue
         try:
-            run = session.get(Run, run_id)
-            with around(item.key) if around is not None else nullcontext():
-                outcome = run_kind.handle(engine, run, item.key)
-            mark_item_done(item, outcome)
-            mark_taken(session, run_id, seq, following)  # this item's work ends, the next one's begins
-            session.commit()
+            with unit_of_work(session):  # the item's work, and the mark moved on to the next item
+                run = session.get(Run, run_id)
+                with around(item.key) if around is not None else nullcontext():
+                    outcome = run_kind.handle(engine, run, item.key)
+                mark_item_done(item, outcome)
+                mark_taken(session, run_id, seq, following)  # this item's work ends, the next one's begins
             marked = following
-        except Exception as exc:  # one item's failure never stops the others
-            session.rollback()
+        except Exception as exc:  # one item's failure (rolled back) never stops the others
             permanent = isinstance(exc, ItemRefused)
             if not permanent:
                 log.warning("run %s item %s failed", run_id, item_seq, exc_info=True)
             try:
-                record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
-                mark_taken(session, run_id, seq, following)
-                session.commit()
+                with unit_of_work(session):
+                    record_item_failure(session, engine.settings, run_id, item_seq, exc, permanent=permanent)
+                    mark_taken(session, run_id, seq, following)
                 marked = following
             except Exception:  # the database is failing: the item stays pending, the dispatcher re-sends
-                session.rollback()
                 log.warning("could not record the failure of run %s item %s", run_id, item_seq, exc_info=True)
     if marked is not None:
-        mark_taken(session, run_id, seq, None)
-        session.commit()
+        with unit_of_work(session):
+            mark_taken(session, run_id, seq, None)
     return None
 
 
@@ -320,10 +316,10 @@ def dispatch_chunks(app, send, now=None, queued=None):
             if not due:
                 return 0
             send(due)
-            mark_hinted(db.session, due, now)
-            db.session.commit()
+            with unit_of_work(db.session):
+                mark_hinted(db.session, due, now)
             return len(due)
-        except Exception:  # the broker or the database is down: the chunks stay due
+        except Exception:  # the broker or the database is down: the chunks stay due (rolled back)
             db.session.rollback()
             log.warning("scheduler: could not send run chunk hints", exc_info=True)
             return 0

@@ -28,18 +28,15 @@ def wake_one(engine, instance_id, now):
     never stops the others, and never leaves it first in line (engine.wakes).
     """
     try:
-        engine.wake(instance_id, now)
-        db.session.commit()
+        with unit_of_work(db.session):
+            engine.wake(instance_id, now)
         return "woken"
-    except Exception as exc:  # one broken instance must not stop the others
-        db.session.rollback()
+    except Exception as exc:  # one broken instance must not stop the others (its unit was rolled back)
         log.warning("waking instance %s failed", instance_id, exc_info=True)
         try:
-            outcome = engine.wake_failed(instance_id, exc)
-            db.session.commit()
-            return outcome
+            with unit_of_work(db.session):  # a second unit: the failure (backoff or incident) is kept
+                return engine.wake_failed(instance_id, exc)
         except Exception:  # the database itself is failing: the next run tries again
-            db.session.rollback()
             log.exception("recording the failed wake of instance %s failed", instance_id)
             return None
 
@@ -142,20 +139,18 @@ def notify_officers(app, now=None):
 
     with app.app_context():
         try:
-            told = n.new_task_notices(db.session)
-            told += n.deadline_reminders(db.session, app.config.get("BANSOS_DEADLINE_REMINDER_HOURS", [24, 2]), now)
-            db.session.commit()
-            sent, _skipped = n.deliver_mail(
-                db.session,
-                services().integrations.mailer,
-                task_label=task_label,
-                district_label=district_label,
-                link=notification_link,
-            )
+            with unit_of_work(db.session):  # the notices first, in a unit of their own
+                told = n.new_task_notices(db.session)
+                told += n.deadline_reminders(db.session, app.config.get("BANSOS_DEADLINE_REMINDER_HOURS", [24, 2]), now)
+            with unit_of_work(db.session):  # deliver_mail commits each message as it goes (cases/notifications.py)
+                sent, _skipped = n.deliver_mail(
+                    db.session,
+                    services().integrations.mailer,
+                    task_label=task_label,
+                    district_label=district_label,
+                    link=notification_link,
+                )
             return told, sent
-        except Exception:
-            db.session.rollback()
-            raise
         finally:
             db.session.remove()
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from cases.audit import record
 from cases.search import COUNT_CAP, PER_PAGE, audit_detail, parse, search_cases
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.nik import mask_nik
 
 from .auth import roles_required
@@ -35,16 +35,16 @@ def index():
         return render_template("search.html", q="", query=None, results=None, mask_nik=mask_nik)
     query = parse(text)
     results = search_cases(db.session, current_user.actor.regions, query, _page_number())
-    record(
-        db.session,
-        current_user.actor,
-        "case.search",
-        target_type="search",
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail=audit_detail(query, results),
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "case.search",
+            target_type="search",
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail=audit_detail(query, results),
+        )
     response = make_response(
         render_template("search.html", q=text, query=query, results=results, per_page=PER_PAGE, mask_nik=mask_nik)
     )

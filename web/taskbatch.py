@@ -11,7 +11,7 @@ from flask_login import current_user
 from cases.audit import record
 from cases.operations import CaseNotFound, officer_or_404
 from cases.taskbatch import MAX_BATCH, approve_many, reassign_many
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.models import HumanTask
 from engine.scope import in_scope
 
@@ -118,21 +118,21 @@ def run():
                         **({"reason": r.error.details["reason"]} if "reason" in r.error.details else {}),
                     },
                 )
-        record(
-            db.session,
-            actor,
-            f"task.batch_{action}",
-            target_type="task_batch",
-            ip=request.remote_addr,
-            user_agent=(request.user_agent.string or "")[:300],
-            detail={
-                "target": target_name,
-                "tasks": [r.task_id for r in results],
-                "done": [r.task_id for r in results if r.ok],
-                "refused": {str(r.task_id): r.code for r in refused},
-            },
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            record(
+                db.session,
+                actor,
+                f"task.batch_{action}",
+                target_type="task_batch",
+                ip=request.remote_addr,
+                user_agent=(request.user_agent.string or "")[:300],
+                detail={
+                    "target": target_name,
+                    "tasks": [r.task_id for r in results],
+                    "done": [r.task_id for r in results if r.ok],
+                    "refused": {str(r.task_id): r.code for r in refused},
+                },
+            )
     status = 400 if problem else 200
     return render_template(
         "task_batch.html",

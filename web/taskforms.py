@@ -3,7 +3,7 @@
 from flask import flash, request
 from flask_login import current_user
 
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.humantasks import complete_task
 
@@ -26,12 +26,11 @@ def complete_from_form(task_id):
         if key not in FORM_META and posted:
             values[key] = posted if len(posted) > 1 or key.endswith("_codes") else posted[0]
     try:
-        complete_task(
-            services().engine, task_id, current_user.actor, values, expected_claim=request.form.get("claim_stamp")
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            complete_task(
+                services().engine, task_id, current_user.actor, values, expected_claim=request.form.get("claim_stamp")
+            )
     except EngineError as exc:
-        db.session.rollback()
         if exc.code in ("FOUR_EYES", "NOT_ALLOWED"):
             log_refusal("task.refused", "task", task_id, code=exc.code)
         flash(error_text(exc), "danger")

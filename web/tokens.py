@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 
 from cases.audit import record
 from cases.tokens import TokenError, all_tokens, issue_token, revoke_token, tokens_of
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from forms.tokens import EXPIRY_CHOICES, ApiTokenForm
 
 from .auth import OFFICER_ROLES, roles_required
@@ -61,15 +61,14 @@ def create():
         flash(_("The token was not created; see the fields below."), "danger")
         return _page(errors=exc.messages, values=values, status=422)
     try:
-        token, secret = issue_token(
-            db.session, current_user.officer, data["name"], data["days"], created_by=current_user.actor.id
-        )
+        with unit_of_work(db.session):
+            token, secret = issue_token(
+                db.session, current_user.officer, data["name"], data["days"], created_by=current_user.actor.id
+            )
+            _audit("token.create", token, days=data["days"])
     except TokenError as exc:
-        db.session.rollback()
         flash(_("The token was not created; see the fields below."), "danger")
         return _page(errors={exc.details.get("field", "name"): [exc.message]}, values=values, status=422)
-    _audit("token.create", token, days=data["days"])
-    db.session.commit()
     return _page(secret=secret, status=201)
 
 
@@ -79,13 +78,13 @@ def revoke(token_id):
     """Revoke one of the officer's tokens (administrators: anyone's)."""
     admin = current_user.has_any("administrator")
     try:
-        token = revoke_token(
-            db.session, token_id, by=current_user.actor.id, owner=None if admin else current_user.officer
-        )
+        with unit_of_work(db.session):
+            token = revoke_token(
+                db.session, token_id, by=current_user.actor.id, owner=None if admin else current_user.officer
+            )
+            _audit("token.revoke", token)
     except TokenError:
         abort(404)
-    _audit("token.revoke", token)
-    db.session.commit()
     flash(_("Token %(name)s revoked.", name=token.name), "success")
     back = "tokens.everyone" if admin and request.form.get("back") == "all" else "tokens.mine"
     return redirect(url_for(back))

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from cases.audit import record
 from engine import editing, migration
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.models import ProcessVersion
 from engine.xmldiff import diff_files
@@ -93,16 +93,16 @@ def plan(process_id):
     except EngineError as exc:
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id))
-    record(
-        db.session,
-        current_user.actor,
-        "process.migration_dry_run",
-        target_type="process_version",
-        target_id=f"{old.id}->{new.id}",
-        ip=request.remote_addr,
-        detail={"instances": len(checks), "movable": sum(c.can_move for c in checks)},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "process.migration_dry_run",
+            target_type="process_version",
+            target_id=f"{old.id}->{new.id}",
+            ip=request.remote_addr,
+            detail={"instances": len(checks), "movable": sum(c.can_move for c in checks)},
+        )
     return render_template(
         "versions_migrate.html",
         process_id=process_id,
@@ -126,22 +126,21 @@ def run(process_id):
         flash(_("Choose at least one case to move."), "warning")
         return redirect(url_for("versions.plan", process_id=process_id, old=old.id, new=new.id)), 303
     try:
-        results = migration.migrate(services().engine, old.id, new.id, ids)
+        with unit_of_work(db.session):
+            results = migration.migrate(services().engine, old.id, new.id, ids)
+            moved = [r.business_key for r in results if r.can_move]
+            record(
+                db.session,
+                current_user.actor,
+                "process.migrated",
+                target_type="process_version",
+                target_id=f"{old.id}->{new.id}",
+                ip=request.remote_addr,
+                detail={"moved": moved, "refused": [r.business_key for r in results if not r.can_move]},
+            )
     except EngineError as exc:
-        db.session.rollback()
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id)), 303
-    moved = [r.business_key for r in results if r.can_move]
-    record(
-        db.session,
-        current_user.actor,
-        "process.migrated",
-        target_type="process_version",
-        target_id=f"{old.id}->{new.id}",
-        ip=request.remote_addr,
-        detail={"moved": moved, "refused": [r.business_key for r in results if not r.can_move]},
-    )
-    db.session.commit()
     flash(
         _(
             "%(moved)d of %(asked)d cases moved to version %(version)d.",
@@ -160,21 +159,20 @@ def restore(process_id, version_id):
     """Copy an older version's files into drafts, to check and deploy again (a roll-back)."""
     version = _version_or_404(process_id, version_id)
     try:
-        restored = editing.restore_as_drafts(services().engine, version, current_user.actor)
+        with unit_of_work(db.session):
+            restored = editing.restore_as_drafts(services().engine, version, current_user.actor)
+            record(
+                db.session,
+                current_user.actor,
+                "process.version_restored_as_drafts",
+                target_type="process_version",
+                target_id=str(version.id),
+                ip=request.remote_addr,
+                detail={"files": restored},
+            )
     except EngineError as exc:
-        db.session.rollback()
         flash(refusal_text(exc), "danger")
         return redirect(url_for("versions.index", process_id=process_id)), 303
-    record(
-        db.session,
-        current_user.actor,
-        "process.version_restored_as_drafts",
-        target_type="process_version",
-        target_id=str(version.id),
-        ip=request.remote_addr,
-        detail={"files": restored},
-    )
-    db.session.commit()
     if restored:
         flash(
             _(

@@ -18,7 +18,7 @@ from celery.signals import worker_process_init
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from engine.dispatch import claim_due
 
 log = logging.getLogger(__name__)
@@ -166,9 +166,8 @@ def advance_instance(engine, instance_id, now=None, redelivered=False):
         db.session.rollback()
         return "skipped"
     if redelivered:
-        outcome = engine.wake_failed(instance_id, WorkerLost("a worker died while advancing this instance"), now)
-        db.session.commit()
-        return outcome
+        with unit_of_work(db.session):
+            return engine.wake_failed(instance_id, WorkerLost("a worker died while advancing this instance"), now)
     return wake_one(engine, instance_id, now)  # under our lock: the wake's own lock is ours already
 
 

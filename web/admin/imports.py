@@ -16,7 +16,7 @@ from flask_login import current_user
 from werkzeug.utils import secure_filename
 
 from cases.runkinds import start_import_run
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from integrations.sandbox import extracts
 from integrations.sandbox.xlsx import WorkbookUnreadable, check_package
@@ -130,31 +130,30 @@ def start_import():
         _discard(folder)
         from cases.audit import record
 
-        record(
-            db.session,
-            current_user.actor,
-            "import.refused",
-            target_type="run",
-            ip=ip,
-            user_agent=agent,
-            detail={"files": [u.filename[:80] for u in body.uploads][:10], "problems": len(problems)},
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            record(
+                db.session,
+                current_user.actor,
+                "import.refused",
+                target_type="run",
+                ip=ip,
+                user_agent=agent,
+                detail={"files": [u.filename[:80] for u in body.uploads][:10], "problems": len(problems)},
+            )
         return _page(problems, 422)
     allow_mass_delete = body.form.get("allow_mass_delete") == "yes"
     try:
-        run = start_import_run(
-            services().engine,
-            current_user.actor,
-            folder,
-            errors_path=folder / "import-errors.xlsx",
-            max_delete_share=None if allow_mass_delete else current_app.config["BANSOS_IMPORT_MAX_DELETE_SHARE"],
-            ip=ip,
-            user_agent=agent,
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            run = start_import_run(
+                services().engine,
+                current_user.actor,
+                folder,
+                errors_path=folder / "import-errors.xlsx",
+                max_delete_share=None if allow_mass_delete else current_app.config["BANSOS_IMPORT_MAX_DELETE_SHARE"],
+                ip=ip,
+                user_agent=agent,
+            )
     except EngineError:
-        db.session.rollback()
         _discard(folder)
         return _page([_("You may not start imports.")], 403)
     flash(

@@ -23,7 +23,7 @@ from cases.officers import (
     unlock_officer,
     update_officer,
 )
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from engine.scope import OutOfScope, may_manage
 
 from .. import services
@@ -70,8 +70,7 @@ def _officer_or_404(officer_id):
 
 def _out_of_scope(exc):
     """A district-limited administrator gave districts beyond their own: audited, shown beside the districts."""
-    db.session.rollback()
-    log_refusal(
+    log_refusal(  # its own unit (the refused change was rolled back)
         "officer.refused",
         "officer",
         request.form.get("username") or request.view_args.get("officer_id"),
@@ -135,19 +134,19 @@ def create():
         return _render_form(None, {"region_scope": scope, "roles": [], "regions": []}, {})
     values = form_input(request.form)
     try:
-        data = CreateOfficerForm().load(values)
-        officer = add_officer(
-            db.session,
-            current_user.actor,
-            data["username"],
-            data["name"],
-            data["roles"],
-            _regions(data),
-            data["password"],
-            origin=origin(),
-        )
-        _set_email(officer, data.get("email"))
-        db.session.commit()
+        with unit_of_work(db.session):
+            data = CreateOfficerForm().load(values)
+            officer = add_officer(
+                db.session,
+                current_user.actor,
+                data["username"],
+                data["name"],
+                data["roles"],
+                _regions(data),
+                data["password"],
+                origin=origin(),
+            )
+            _set_email(officer, data.get("email"))
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
     except UsernameTaken:
@@ -159,7 +158,6 @@ def create():
     else:
         flash(_("Officer %(name)s created.", name=officer.username), "success")
         return redirect(url_for("admin.edit", officer_id=officer.id))
-    db.session.rollback()
     errors, status = _form_error(errors)
     return _render_form(None, values, errors, status=status)
 
@@ -198,25 +196,31 @@ def edit(officer_id):
     officer = _officer_or_404(officer_id)
     if request.method == "GET":
         page = _render_form(officer, _values_of(officer), {})
-        record(
-            db.session,
-            current_user.actor,
-            "officer.view",
-            target_type="officer",
-            target_id=officer.username,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
-        )
-        db.session.commit()
+        with unit_of_work(db.session):
+            record(
+                db.session,
+                current_user.actor,
+                "officer.view",
+                target_type="officer",
+                target_id=officer.username,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
         return page
     values = form_input(request.form)
     try:
-        data = EditOfficerForm().load(values)
-        released = update_officer(
-            services().engine, current_user.actor, officer, data["name"], data["roles"], _regions(data), origin=origin()
-        )
-        _set_email(officer, data.get("email"))
-        db.session.commit()
+        with unit_of_work(db.session):
+            data = EditOfficerForm().load(values)
+            released = update_officer(
+                services().engine,
+                current_user.actor,
+                officer,
+                data["name"],
+                data["roles"],
+                _regions(data),
+                origin=origin(),
+            )
+            _set_email(officer, data.get("email"))
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
     except (SelfLockout, LastAdministrator) as exc:
@@ -228,7 +232,6 @@ def edit(officer_id):
         if released:
             flash(_("%(n)d claimed task(s) went back to their queues.", n=len(released)), "info")
         return redirect(url_for("admin.edit", officer_id=officer_id))
-    db.session.rollback()
     errors, status = _form_error(errors)
     return _render_form(_officer_or_404(officer_id), values, errors, status=status)
 
@@ -240,15 +243,14 @@ def act(officer_id, action):
     officer = _officer_or_404(officer_id)
     actor = current_user.actor
     try:
-        if action == "deactivate":
-            released = deactivate_officer(services().engine, actor, officer, origin=origin())
-        elif action == "reactivate":
-            released = reactivate_officer(db.session, actor, officer, origin=origin())
-        else:
-            released = unlock_officer(db.session, actor, officer, origin=origin())
-        db.session.commit()
+        with unit_of_work(db.session):
+            if action == "deactivate":
+                released = deactivate_officer(services().engine, actor, officer, origin=origin())
+            elif action == "reactivate":
+                released = reactivate_officer(db.session, actor, officer, origin=origin())
+            else:
+                released = unlock_officer(db.session, actor, officer, origin=origin())
     except (SelfLockout, LastAdministrator) as exc:
-        db.session.rollback()
         flash(str(REFUSALS[exc.code]), "danger")
         return redirect(url_for("admin.edit", officer_id=officer_id))
     messages = {
@@ -269,9 +271,9 @@ def password(officer_id):
     officer = _officer_or_404(officer_id)
     values = form_input(request.form)
     try:
-        data = ResetPasswordForm().load(values)
-        reset_password(db.session, current_user.actor, officer, data["password"], origin=origin())
-        db.session.commit()
+        with unit_of_work(db.session):
+            data = ResetPasswordForm().load(values)
+            reset_password(db.session, current_user.actor, officer, data["password"], origin=origin())
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
     except WeakPassword as exc:
@@ -281,7 +283,6 @@ def password(officer_id):
     else:
         flash(_("New password set. Give it to the officer in person."), "success")
         return redirect(url_for("admin.edit", officer_id=officer_id))
-    db.session.rollback()
     errors, status = _form_error(errors)
     officer = _officer_or_404(officer_id)
     return _render_form(officer, _values_of(officer), {}, password_errors=errors, status=status)

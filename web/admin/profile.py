@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from cases.accounts import WeakPassword
 from cases.audit import record
 from cases.officers import OFFICER_ROLES, WrongPassword, change_own_password, district_choices
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from ..auth import keep_session, roles_required
 from . import profile_bp
@@ -31,18 +31,18 @@ def email():
         flash(_("The form has errors; see the fields below."), "danger")
         return _page({"email": [_("Enter one e-mail address, like name@example.go.id.")]}, 422)
     officer = current_user.officer
-    officer.email = value
-    record(
-        db.session,
-        current_user.actor,
-        "officer.email_changed",
-        target_type="officer",
-        target_id=officer.username,
-        ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:300],
-        detail={"email": "set" if value else "cleared"},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        officer.email = value
+        record(
+            db.session,
+            current_user.actor,
+            "officer.email_changed",
+            target_type="officer",
+            target_id=officer.username,
+            ip=request.remote_addr,
+            user_agent=(request.user_agent.string or "")[:300],
+            detail={"email": "set" if value else "cleared"},
+        )
     flash(
         _("Your notification e-mail address is saved.") if value else _("Notifications are no longer mailed to you."),
         "success",
@@ -67,29 +67,31 @@ def show():
 @roles_required(*OFFICER_ROLES)
 def password():
     """Change one's own password (the current one is required)."""
+    wrong = False
     try:
-        data = ChangePasswordForm().load(form_input(request.form))
-        change_own_password(
-            db.session,
-            current_user.actor,
-            current_user.officer,
-            data["current_password"],
-            data["password"],
-            origin=origin(),
-        )
-        db.session.commit()
-        keep_session(current_user.officer)  # the other sessions end; this one goes on
+        with unit_of_work(db.session):
+            data = ChangePasswordForm().load(form_input(request.form))
+            try:
+                change_own_password(
+                    db.session,
+                    current_user.actor,
+                    current_user.officer,
+                    data["current_password"],
+                    data["password"],
+                    origin=origin(),
+                )
+            except WrongPassword:
+                wrong = True  # committed all the same: keep the audit entry of the refused attempt
     except ValidationError as exc:
         errors = flat_errors(exc.messages)
-        db.session.rollback()
-    except WrongPassword:
-        db.session.commit()  # keep the audit entry of the refused attempt
-        errors = {"current_password": [_("The current password is wrong.")]}
     except WeakPassword as exc:
-        db.session.rollback()
         errors = {"password": [password_error(exc)]}
     else:
-        flash(_("Your password is changed."), "success")
-        return redirect(url_for("profile.show"))
+        if wrong:
+            errors = {"current_password": [_("The current password is wrong.")]}
+        else:
+            keep_session(current_user.officer)  # the other sessions end; this one goes on
+            flash(_("Your password is changed."), "success")
+            return redirect(url_for("profile.show"))
     flash(_("The form has errors; see the fields below."), "danger")
     return _page(errors, 422)

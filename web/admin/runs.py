@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from cases.runkinds import READERS, RECHECK, REVERIFY, cancel, may_cancel, may_see, may_start, start_recheck_run
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.runs import Run, RunNotFound, failures, run_or_404
 
@@ -108,10 +108,9 @@ def start_recheck():
     """Start re-checking every enrolled family of the officer's districts."""
     ip, agent = origin()
     try:
-        started = start_recheck_run(services().engine, current_user.actor, ip=ip, user_agent=agent)
-        db.session.commit()
+        with unit_of_work(db.session):
+            started = start_recheck_run(services().engine, current_user.actor, ip=ip, user_agent=agent)
     except EngineError:
-        db.session.rollback()
         abort(403)
     flash(_("Run %(id)d started: %(n)d families to re-check.", id=started.id, n=started.total), "success")
     return redirect(url_for("admin.run", run_id=started.id))
@@ -139,14 +138,12 @@ def start_reverify():
     ip, agent = origin()
     quarter = (request.form.get("quarter") or "").strip() or _current_quarter()
     try:
-        started = start_reverify_run(services().engine, current_user.actor, quarter, ip=ip, user_agent=agent)
-        db.session.commit()
+        with unit_of_work(db.session):
+            started = start_reverify_run(services().engine, current_user.actor, quarter, ip=ip, user_agent=agent)
     except QuarterInvalid:
-        db.session.rollback()
         flash(_("That is not a quarter: write it as 2026Q4."), "danger")
         return redirect(url_for("admin.runs"))
     except QuarterAlreadyRun as exc:
-        db.session.rollback()
         flash(
             _(
                 "The re-verification of %(quarter)s was already started (run %(id)s).",
@@ -157,7 +154,6 @@ def start_reverify():
         )
         return redirect(url_for("admin.runs"))
     except EngineError:
-        db.session.rollback()
         abort(403)
     flash(_("Run %(id)d started: %(n)d families to re-verify.", id=started.id, n=started.total), "success")
     return redirect(url_for("admin.run", run_id=started.id))
@@ -173,11 +169,10 @@ def cancel_run(run_id):
         abort(403)
     ip, agent = origin()
     try:
-        cancel(services().engine, current_user.actor, run_id, ip=ip, user_agent=agent)
-        db.session.commit()
+        with unit_of_work(db.session):
+            cancel(services().engine, current_user.actor, run_id, ip=ip, user_agent=agent)
         flash(_("The run was cancelled."), "success")
     except EngineError:
-        db.session.rollback()
         flash(_("The run has already finished."), "warning")
     return redirect(url_for("admin.run", run_id=run_id))
 

@@ -19,7 +19,7 @@ from cases.operations import DuplicateApplication, submit_application
 from cases.portal.api_submissions import check_key, claim_key, earlier_submission, request_hash
 from cases.portal.drafts import open_case_of
 from cases.portal.notices import notify_applicant
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from engine.errors import EngineError
 from engine.scope import in_scope
 from integrations.base import PersonNotFound, TransientIntegrationError
@@ -83,17 +83,17 @@ def _face_text(code, **params):
 def _refuse(action, nik, **detail):
     """Keep an audit entry of a refused submission (the view's transaction is rolled back)."""
     db.session.rollback()
-    record(
-        db.session,
-        caller().actor,
-        action,
-        target_type="applicant",
-        target_id=nik,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail=caller().audit_detail(**detail),
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            caller().actor,
+            action,
+            target_type="applicant",
+            target_id=nik,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail=caller().audit_detail(**detail),
+        )
 
 
 def _read_request():

@@ -63,17 +63,17 @@ def _refuse_token(exc, presented):
     """Audit a refused token (origin address, why, which token) and answer 401."""
     token = exc.token
     actor = token.officer.username if token is not None else "-"
-    record(
-        db.session,
-        actor,
-        "api.token_refused",
-        target_type="api_token",
-        target_id=token.prefix if token is not None else presented_prefix(presented),
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"reason": exc.reason, "path": request.path[:200], "method": request.method},
-    )
-    db.session.commit()  # the refusal is kept whatever happens next
+    with unit_of_work(db.session):  # the refusal is kept whatever happens next
+        record(
+            db.session,
+            actor,
+            "api.token_refused",
+            target_type="api_token",
+            target_id=token.prefix if token is not None else presented_prefix(presented),
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"reason": exc.reason, "path": request.path[:200], "method": request.method},
+        )
     api_abort(
         401,
         REFUSAL_CODES.get(exc.reason, "TOKEN_INVALID"),
@@ -118,17 +118,17 @@ def refuse_out_of_scope(target_type, target_id):
     """Audit a refused request for another district's object (kept: the view's transaction is rolled back)."""
     api_caller = caller()
     db.session.rollback()
-    record(
-        db.session,
-        api_caller.actor.id,
-        f"{target_type}.refused",
-        target_type=target_type,
-        target_id=str(target_id),
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail=api_caller.audit_detail(reason="district", path=request.path[:200], method=request.method),
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            api_caller.actor.id,
+            f"{target_type}.refused",
+            target_type=target_type,
+            target_id=str(target_id),
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail=api_caller.audit_detail(reason="district", path=request.path[:200], method=request.method),
+        )
 
 
 def api_roles_required(*roles):

@@ -5,11 +5,10 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from cases.audit import record
-from cases.operations import AppealNotAllowed
 from cases.portal.appeals import file_portal_appeal
 from cases.portal.files import EvidenceRefused, attach_evidence, evidence_file_of, pending_files, remove_pending_file
 from cases.portal.notices import notify_applicant
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from forms.portal import AppealStepSchema
 
@@ -74,13 +73,35 @@ def appeal_send(case_number):
     max_bytes, max_files = _limits()
     # Stops reading at the first file beyond max_files (or past HARD_LIMIT bytes sent unannounced).
     body = read_upload_form(max_bytes, max_files)
-    form, uploads = body.form, body.uploads
-    reason = form.get("reason", "")
+    reason = body.form.get("reason", "")
     _deadline, can_appeal = appeal_window(app)
     if not can_appeal:
-        _audit("appeal.refused_closed", app)
-        db.session.commit()
+        with unit_of_work(db.session):
+            _audit("appeal.refused_closed", app)
         return _page(app, reason, status=409)
+    try:
+        with unit_of_work(db.session):  # one unit: the files attached and the appeal filed (or the files alone)
+            again = _attach_and_file(app, body, reason, max_bytes, max_files)
+    except _NotFiled as refused:  # rolled back, this request's files with it
+        flash(error_text(refused.error), "danger")
+        return _page(app, reason, status=409)
+    if again is not None:  # committed: the good files stay attached, for the next try
+        return _page(app, reason, **again)
+    flash(_("Your appeal was sent. An officer who took no part in the decision will review it."), "success")
+    return redirect(url_for("portal.case", case_number=app.case_number))
+
+
+class _NotFiled(Exception):
+    """The engine refused the appeal (AppealNotAllowed, or any EngineError): the unit rolls back."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _attach_and_file(app, body, reason, max_bytes, max_files):
+    """Attach the files sent, then file the appeal; return the page's errors instead if it cannot be filed yet."""
+    form, uploads = body.form, body.uploads
     actor = current_applicant().audit_actor
     file_errors = []
     for upload in uploads:
@@ -99,39 +120,27 @@ def appeal_send(case_number):
     if removed:  # a file's "remove" button: the reason typed so far stays on the page
         if remove_pending_file(db.session, app, removed):
             _audit("evidence.remove", app, file=removed)
-        db.session.commit()
-        return _page(app, reason, file_errors=file_errors, status=413 if body.stopped else 200)
+        return {"file_errors": file_errors, "status": 413 if body.stopped else 200}
     errors = {}
     try:
         data = AppealStepSchema().load({"reason": reason.strip()})
     except ValidationError:
         errors["reason"] = _("Write the reason in 10 to 4,000 characters.")
     if errors or file_errors or form.get("attach"):
-        db.session.commit()  # the good files stay attached, for the next try
-        return _page(
-            app,
-            reason,
-            errors=errors,
-            file_errors=file_errors,
-            status=413 if body.stopped else 422 if errors or file_errors else 200,
-        )
+        return {
+            "errors": errors,
+            "file_errors": file_errors,
+            "status": 413 if body.stopped else 422 if errors or file_errors else 200,
+        }
     try:
         filed = file_portal_appeal(
             services().engine, app, data["reason"], current_app.config["BANSOS_APPEAL_WINDOW"], actor=actor
         )
-    except AppealNotAllowed as exc:
-        db.session.rollback()
-        flash(error_text(exc), "danger")
-        return _page(app, reason, status=409)
     except EngineError as exc:
-        db.session.rollback()
-        flash(error_text(exc), "danger")
-        return _page(app, reason, status=409)
+        raise _NotFiled(exc) from exc
     notify_applicant(services().integrations.notifier, app.nik, "appeal_received", {"case_number": app.case_number})
     _audit("appeal.file", app, appeal=filed.id, files=len(filed.evidence_refs or []))
-    db.session.commit()
-    flash(_("Your appeal was sent. An officer who took no part in the decision will review it."), "success")
-    return redirect(url_for("portal.case", case_number=app.case_number))
+    return None
 
 
 def _stopped_text(stopped, max_files):
@@ -153,6 +162,6 @@ def evidence_file(case_number, key):
     if row is None:
         abort(404)
     response = send_evidence(row)
-    _audit("evidence.view", app, file=row.key)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("evidence.view", app, file=row.key)
     return response

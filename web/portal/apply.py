@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from cases.audit import record
 from cases.portal.drafts import DraftIncomplete, draft_of, next_step, open_case_of, start_draft, submit_draft
 from cases.portal.notices import notify_applicant
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from integrations.face import sniff_image_type
 
@@ -46,8 +46,8 @@ def apply():
     found = _existing_case()
     if found:
         return found
-    draft = start_draft(db.session, current_applicant().nik)
-    db.session.commit()
+    with unit_of_work(db.session):
+        draft = start_draft(db.session, current_applicant().nik)
     return redirect(url_for("portal.apply_step", step=next_step(draft)))
 
 
@@ -118,37 +118,39 @@ def apply_submit():
     if draft is None:
         return _existing_case() or redirect(url_for("portal.apply"))
     try:
-        app, created = submit_draft(services().engine, draft, actor=applicant.audit_actor)
+        with unit_of_work(db.session):
+            app, created = submit_draft(services().engine, draft, actor=applicant.audit_actor)
+            if app is None:
+                # A simultaneous submit won but its case is not visible in this transaction's snapshot yet
+                # (SQLite): nothing of ours to keep; look again in a fresh transaction.
+                db.session.rollback()
+                app = open_case_of(db.session, applicant.nik)
+            if app is not None:
+                if created:
+                    notify_applicant(
+                        services().integrations.notifier,
+                        applicant.nik,
+                        "application_received",
+                        {"case_number": app.case_number},
+                    )
+                record(
+                    db.session,
+                    applicant.audit_actor,
+                    "application.submit" if created else "application.submit_again",
+                    target_type="case",
+                    target_id=app.case_number,
+                    ip=request.remote_addr,
+                    user_agent=request.user_agent.string,
+                )
     except DraftIncomplete as exc:
-        db.session.rollback()
         flash(_("Please finish this step first."), "warning")
         return redirect(url_for("portal.apply_step", step=exc.details["step"]))
     except EngineError as exc:
-        db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("portal.apply_step", step="review"))
     if app is None:
-        # A simultaneous submit won but its case is not visible in this transaction's snapshot yet
-        # (SQLite): nothing of ours to keep; look again in a fresh transaction.
-        db.session.rollback()
-        app = open_case_of(db.session, applicant.nik)
-        if app is None:
-            flash(_("Your application is being sent. Open your case in a moment."), "info")
-            return redirect(url_for("portal.home"))
-    if created:
-        notify_applicant(
-            services().integrations.notifier, applicant.nik, "application_received", {"case_number": app.case_number}
-        )
-    record(
-        db.session,
-        applicant.audit_actor,
-        "application.submit" if created else "application.submit_again",
-        target_type="case",
-        target_id=app.case_number,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-    )
-    db.session.commit()
+        flash(_("Your application is being sent. Open your case in a moment."), "info")
+        return redirect(url_for("portal.home"))
     if created:
         flash(_("Your application was sent: %(number)s.", number=app.case_number), "success")
     else:

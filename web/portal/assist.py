@@ -18,7 +18,7 @@ from cases.portal.drafts import (
     submit_draft,
 )
 from cases.portal.notices import notify_applicant
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.scope import in_scope
 from integrations.nik import NikInvalid, mask_nik, validate_nik
@@ -67,8 +67,8 @@ def draft_or_404(key):
     """Return the signed-in facilitator's draft with this key, in one of their districts, else 404."""
     draft = draft_by_key(db.session, key, current_user.actor.id)
     if draft is None or not in_scope(current_user.actor, draft.nik[4:6]):
-        _audit("assist.draft_refused", key=str(key)[:32])
-        db.session.commit()
+        with unit_of_work(db.session):
+            _audit("assist.draft_refused", key=str(key)[:32])
         abort(404)
     return draft
 
@@ -94,8 +94,8 @@ def _index(nik="", error=None, status=200):
         just_registered=just,
         regions=sorted(actor.regions) if actor.regions is not None else None,
     )
-    _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("assist.list_view", shown=len(registered) + len(drafts))  # names of the people registered
     return page, status
 
 
@@ -116,8 +116,8 @@ def start():
     except NikInvalid:
         return _index(raw, str(SIGN_IN["NIK_INVALID"]), 422)
     if not in_scope(current_user.actor, nik[4:6]):
-        _audit("assist.outside_region", nik, district=nik[4:6])
-        db.session.commit()
+        with unit_of_work(db.session):
+            _audit("assist.outside_region", nik, district=nik[4:6])
         return _index(
             raw,
             _(
@@ -137,9 +137,9 @@ def start():
             ),
             409,
         )
-    draft = start_draft(db.session, nik, owner=current_user.actor.id, channel="facilitator")
-    _audit("assist.start", nik)
-    db.session.commit()
+    with unit_of_work(db.session):
+        draft = start_draft(db.session, nik, owner=current_user.actor.id, channel="facilitator")
+        _audit("assist.start", nik)
     return redirect(url_for("assist.step", key=draft.key, step=next_step(draft)))
 
 
@@ -176,37 +176,37 @@ def submit(key):
     draft = draft_or_404(key)
     nik = draft.nik
     try:
-        app, created = submit_draft(services().engine, draft, actor=current_user.actor.id)
+        with unit_of_work(db.session):
+            app, created = submit_draft(services().engine, draft, actor=current_user.actor.id)
+            if app is None:
+                # A simultaneous submit won but its case is not in this transaction's snapshot yet (SQLite):
+                # drop this attempt (the draft stays) and look again in a fresh transaction.
+                db.session.rollback()
+                app = open_case_of(db.session, nik)
+            if app is not None:
+                if created:
+                    notify_applicant(
+                        services().integrations.notifier, nik, "application_received", {"case_number": app.case_number}
+                    )
+                record(
+                    db.session,
+                    current_user.actor,
+                    "application.submit" if created else "application.submit_again",
+                    target_type="case",
+                    target_id=app.case_number,
+                    ip=request.remote_addr,
+                    user_agent=request.user_agent.string,
+                    detail={"channel": "facilitator"},
+                )
     except DraftIncomplete as exc:
-        db.session.rollback()
         flash(_("Please finish this step first."), "warning")
         return redirect(url_for("assist.step", key=key, step=exc.details["step"]))
     except EngineError as exc:
-        db.session.rollback()
         flash(error_text(exc), "danger")
         return redirect(url_for("assist.step", key=key, step="review"))
     if app is None:
-        # A simultaneous submit won but its case is not in this transaction's snapshot yet (SQLite).
-        db.session.rollback()
-        app = open_case_of(db.session, nik)
-        if app is None:
-            flash(_("The application is being sent. It will appear in the list in a moment."), "info")
-            return redirect(url_for("assist.index"))
-    if created:
-        notify_applicant(
-            services().integrations.notifier, nik, "application_received", {"case_number": app.case_number}
-        )
-    record(
-        db.session,
-        current_user.actor,
-        "application.submit" if created else "application.submit_again",
-        target_type="case",
-        target_id=app.case_number,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"channel": "facilitator"},
-    )
-    db.session.commit()
+        flash(_("The application is being sent. It will appear in the list in a moment."), "info")
+        return redirect(url_for("assist.index"))
     if created:
         flash(
             _(
@@ -233,8 +233,8 @@ def submit(key):
 def discard(key):
     """Throw a draft away."""
     draft = draft_or_404(key)
-    _audit("assist.discard", draft.nik)
-    discard_draft(db.session, draft)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("assist.discard", draft.nik)
+        discard_draft(db.session, draft)
     flash(_("The draft was removed."), "success")
     return redirect(url_for("assist.index"))

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, request
 
 from cases.audit import record
 from cases.portal.files import evidence_file_of
-from engine.db import db
+from engine.db import db, unit_of_work
 
 from .. import talisman
 from ..auth import roles_required
@@ -51,15 +51,15 @@ def officer_file(case_number, key):
     if row is None:
         abort(404)
     response = send_evidence(row)
-    record(
-        db.session,
-        current_user.actor,
-        "evidence.view",
-        target_type="case",
-        target_id=app.case_number,
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        detail={"file": row.key},
-    )
-    db.session.commit()
+    with unit_of_work(db.session):
+        record(
+            db.session,
+            current_user.actor,
+            "evidence.view",
+            target_type="case",
+            target_id=app.case_number,
+            ip=request.remote_addr,
+            user_agent=request.user_agent.string,
+            detail={"file": row.key},
+        )
     return response

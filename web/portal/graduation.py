@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from cases.audit import record
 from cases.graduation import start_graduation
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.errors import EngineError
 
 from .. import services
@@ -38,30 +38,29 @@ def graduate_send(case_number):
         return _page(app, _("Tick the box to confirm that your family is self-sufficient."), 422)
     actor = current_applicant().audit_actor
     try:
-        start_graduation(
-            services().engine,
-            app.case_number,
-            "voluntary",
-            actor,
-            "family",
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
-        )
+        with unit_of_work(db.session):
+            start_graduation(
+                services().engine,
+                app.case_number,
+                "voluntary",
+                actor,
+                "family",
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
     except EngineError as exc:
-        db.session.rollback()
-        record(
-            db.session,
-            actor,
-            "graduation.refused",
-            "case",
-            app.case_number,
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string,
-            detail={"code": exc.code},
-        )
-        db.session.commit()
+        with unit_of_work(db.session):  # a second unit: the refusal is kept, the graduation is not
+            record(
+                db.session,
+                actor,
+                "graduation.refused",
+                "case",
+                app.case_number,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+                detail={"code": exc.code},
+            )
         flash(error_text(exc), "danger")
         return _page(app, status=409)
-    db.session.commit()
     flash(_("Thank you. Your family's graduation is recorded; a letter was sent to you."), "success")
     return redirect(url_for("portal.case", case_number=app.case_number))

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields
 
 from cases.audit import record
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.base import TransientIntegrationError
 from integrations.digits import Digits
 from integrations.idp.sandbox import AuthorizationRequestInvalid, ChallengeRefused, TokenRequestRefused
@@ -71,12 +71,14 @@ def token():
     server = _server()
     auth = request.authorization
     basic = (auth.username, auth.password) if auth and auth.type == "basic" else None
-    try:
-        answer = server.exchange(request.form.to_dict(), basic)
-        db.session.commit()
-    except TokenRequestRefused as exc:
-        db.session.commit()  # a used-up code stays used up
-        return _no_store(jsonify(error=exc.error, error_description=exc.description)), exc.status
+    refused = None
+    with unit_of_work(db.session):  # a refused exchange commits too: a used-up code stays used up
+        try:
+            answer = server.exchange(request.form.to_dict(), basic)
+        except TokenRequestRefused as exc:
+            refused = exc
+    if refused is not None:
+        return _no_store(jsonify(error=refused.error, error_description=refused.description)), refused.status
     return _no_store(jsonify(answer))
 
 
@@ -112,29 +114,34 @@ def identify():
         if "birth_date" in exc.messages:
             errors["birth_date"] = _("Enter your date of birth.")
         return render_template("portal/idp_identity.html", values=values, errors=errors), 400
+    refused = None
     try:
-        challenge = server.start_challenge(data["nik"], data["birth_date"], request.remote_addr)
-    except ChallengeRefused as exc:
-        if exc.code in ("NO_MATCH", "LOCKED", "RATE_LIMITED"):
-            action = {
-                "NO_MATCH": "idp.identity_failed",
-                "LOCKED": "idp.refused_locked",
-                "RATE_LIMITED": "idp.rate_limited",
-            }[exc.code]
-            _audit("idp.locked" if exc.locked_now else action, data["nik"], code=exc.code)
-        db.session.commit()  # the failure counts towards the lock
-        status = 429 if exc.code in ("LOCKED", "RATE_LIMITED") else 400
-        return render_template("portal/idp_identity.html", values=values, errors={}, refusal=sign_in_text(exc)), status
-    except TransientIntegrationError:
-        db.session.rollback()
+        with unit_of_work(db.session):  # a refusal commits too: the failure counts towards the lock
+            try:
+                challenge = server.start_challenge(data["nik"], data["birth_date"], request.remote_addr)
+            except ChallengeRefused as exc:
+                refused = exc
+                if exc.code in ("NO_MATCH", "LOCKED", "RATE_LIMITED"):
+                    action = {
+                        "NO_MATCH": "idp.identity_failed",
+                        "LOCKED": "idp.refused_locked",
+                        "RATE_LIMITED": "idp.rate_limited",
+                    }[exc.code]
+                    _audit("idp.locked" if exc.locked_now else action, data["nik"], code=exc.code)
+            else:
+                _audit("idp.code_sent", challenge.nik)
+    except TransientIntegrationError:  # rolled back: the registry did not answer, nothing counts
         return render_template(
             "portal/idp_identity.html",
             values=values,
             errors={},
             refusal=sign_in_text(ChallengeRefused("PROVIDER_UNAVAILABLE")),
         ), 503
-    _audit("idp.code_sent", challenge.nik)
-    db.session.commit()
+    if refused is not None:
+        status = 429 if refused.code in ("LOCKED", "RATE_LIMITED") else 400
+        return render_template(
+            "portal/idp_identity.html", values=values, errors={}, refusal=sign_in_text(refused)
+        ), status
     session[CHALLENGE_KEY] = challenge.handle
     if current_app.config["BANSOS_DEMO_SHOW_OTP"]:
         session[DEMO_CODE_KEY] = challenge.code
@@ -161,23 +168,26 @@ def check_code():
     checked = session.get(REQUEST_KEY)
     if CHALLENGE_KEY not in session or checked is None:
         return render_template("portal/idp_error.html", expired=True), 400
-    try:
-        nik = server.verify_code(session[CHALLENGE_KEY], request.form.get("code", ""), request.remote_addr)
-    except ChallengeRefused as exc:
-        if exc.code in ("CODE_WRONG", "TOO_MANY_ATTEMPTS", "LOCKED"):
-            _audit("idp.locked" if exc.locked_now else "idp.code_failed", exc.nik, code=exc.code)
-        db.session.commit()  # the attempt counts
-        restart = exc.code not in ("CODE_WRONG",)
-        status = 429 if exc.code == "LOCKED" else 400
+    refused = None
+    with unit_of_work(db.session):  # a refusal commits too: the attempt counts
+        try:
+            nik = server.verify_code(session[CHALLENGE_KEY], request.form.get("code", ""), request.remote_addr)
+        except ChallengeRefused as exc:
+            refused = exc
+            if exc.code in ("CODE_WRONG", "TOO_MANY_ATTEMPTS", "LOCKED"):
+                _audit("idp.locked" if exc.locked_now else "idp.code_failed", exc.nik, code=exc.code)
+        else:
+            code = server.issue_authorization_code(nik, checked)
+            _audit("idp.code_verified", nik)
+    if refused is not None:
+        restart = refused.code not in ("CODE_WRONG",)
+        status = 429 if refused.code == "LOCKED" else 400
         return render_template(
             "portal/idp_code.html",
-            refusal=sign_in_text(exc),
+            refusal=sign_in_text(refused),
             restart=restart,
             demo_code=None if restart else _demo_code(),
         ), status
-    code = server.issue_authorization_code(nik, checked)
-    _audit("idp.code_verified", nik)
-    db.session.commit()
     for key in (REQUEST_KEY, CHALLENGE_KEY, DEMO_CODE_KEY):
         session.pop(key, None)
     return redirect(server.redirect_with(checked, code=code))

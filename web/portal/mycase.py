@@ -17,7 +17,7 @@ from cases.portal.casefile import (
 from cases.portal.drafts import draft_of
 from cases.portal.files import files_of_case
 from cases.portal.notices import portal_notices
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from forms.reason_codes import applicant_reason_texts
 from integrations.base import TransientIntegrationError
 from payments.queries import expected_first_payments, payments_of_application
@@ -56,8 +56,8 @@ def own_case_or_404(case_number):
     try:
         return case_of_applicant(db.session, case_number, current_applicant().nik)
     except NotYourCase:
-        _audit("case.view_refused", case_number)
-        db.session.commit()
+        with unit_of_work(db.session):
+            _audit("case.view_refused", case_number)
         abort(404)
     except CaseNotFound:
         abort(404)
@@ -178,6 +178,6 @@ def case(case_number):
         payment_status_texts=PAYMENT_STATUS_TEXTS,
         commitments=_commitments(app, locale),
     )
-    _audit("case.view", app.case_number)
-    db.session.commit()
+    with unit_of_work(db.session):
+        _audit("case.view", app.case_number)
     return page

@@ -6,7 +6,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from cases.audit import record
 from cases.portal.sessions import end_applicant_session, open_applicant_session
-from engine.db import db
+from engine.db import db, unit_of_work
 from integrations.base import IntegrationError
 from integrations.idp.base import SignInFailed
 
@@ -92,19 +92,19 @@ def callback():
         # First, before this request writes anything: the token request may reach this same app.
         identity = portal_services().identity.complete(pending, request.args.to_dict(), _callback_url())
     except SignInFailed as exc:
-        _audit("applicant", "applicant.sign_in_failed", code=exc.code, reason=str(exc)[:100])
-        db.session.commit()
+        with unit_of_work(db.session):
+            _audit("applicant", "applicant.sign_in_failed", code=exc.code, reason=str(exc)[:100])
         flash(sign_in_text(exc), "danger")
         return _forget_pending(redirect(url_for("portal.index")))
     try:
         person = services().integrations.civil_registry.lookup_person(identity.nik)
     except IntegrationError:
         person = None  # signed in all the same; the pages that need the registry look it up again
-    token, row = open_applicant_session(
-        db.session, identity.nik, person, issuer=identity.issuer, client_ip=request.remote_addr
-    )
-    _audit(f"applicant:{identity.nik}", "applicant.sign_in", identity.nik, issuer=identity.issuer)
-    db.session.commit()
+    with unit_of_work(db.session):
+        token, row = open_applicant_session(
+            db.session, identity.nik, person, issuer=identity.issuer, client_ip=request.remote_addr
+        )
+        _audit(f"applicant:{identity.nik}", "applicant.sign_in", identity.nik, issuer=identity.issuer)
     remember_applicant(token)
     return _forget_pending(redirect(safe_next((pending or {}).get("next")) or url_for("portal.home")))
 
@@ -121,9 +121,9 @@ def signout():
     applicant = current_applicant()
     token = forget_applicant()
     if token:
-        end_applicant_session(db.session, token)
-        if applicant is not None:
-            _audit(applicant.audit_actor, "applicant.sign_out", applicant.nik)
-        db.session.commit()
+        with unit_of_work(db.session):
+            end_applicant_session(db.session, token)
+            if applicant is not None:
+                _audit(applicant.audit_actor, "applicant.sign_out", applicant.nik)
     flash(_("You have signed out."), "success")
     return redirect(url_for("portal.index"))

@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 
 from cases.audit import record
 from cases.portal.drafts import STEPS, may_open, next_step, record_selfie, record_step
-from engine.db import db, utcnow
+from engine.db import db, unit_of_work, utcnow
 from forms.portal import ConsentStepSchema, HouseholdStepSchema, PaymentStepSchema
 from integrations.base import PersonNotFound, TransientIntegrationError
 from integrations.digits import has_other_digits
@@ -145,8 +145,8 @@ def render_step(flow, draft, step, errors=None, values=None, status=200, notice=
             notice=notice or problem,
             members=[{**m, "nik": mask_nik(m["nik"])} for m in (person.household if person else [])],
         )
-        audit(flow, "registry.view", draft, step=step)
-        db.session.commit()
+        with unit_of_work(db.session):
+            audit(flow, "registry.view", draft, step=step)
     if step == "photo":
         context["max_mb"] = current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"] // (1024 * 1024)
     return render_template(f"portal/step_{step}.html", **context), status
@@ -229,9 +229,9 @@ def post_step(flow, draft, step):
                 )
     if errors:
         return render_step(flow, draft, step, errors=errors, values={**(draft.data or {}), **values}, status=422)
-    record_step(draft, step, kept)
-    audit(flow, "registration.step", draft, step=step)
-    db.session.commit()
+    with unit_of_work(db.session):
+        record_step(draft, step, kept)
+        audit(flow, "registration.step", draft, step=step)
     return redirect(flow.step_url(next_step(draft)))
 
 
@@ -261,12 +261,12 @@ def post_photo(flow, draft):
         return redirect(flow.step_url(next_step(draft)))
     problem = check_photo_bytes(upload)
     if problem:
-        audit(flow, "registration.photo_refused", draft)
-        db.session.commit()
+        with unit_of_work(db.session):
+            audit(flow, "registration.photo_refused", draft)
         return render_step(flow, draft, "photo", errors={"selfie": problem}, status=422)
-    record_selfie(draft, services().photos.put(upload.data))
-    audit(flow, "registration.step", draft, step="photo")
-    db.session.commit()
+    with unit_of_work(db.session):
+        record_selfie(draft, services().photos.put(upload.data))
+        audit(flow, "registration.step", draft, step="photo")
     return redirect(flow.step_url(next_step(draft)))
 
 
