@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from cases.models import Application, Enrolment, EnrolmentComponent, Objection
+from cases.statuses import CaseStatus
 from engine.db import utcnow
 from engine.errors import EngineError
 
@@ -212,7 +213,7 @@ def freeze_members(session, cycle_id):
         .join(Application, Application.id == Enrolment.application_id)
         .where(
             Enrolment.ended_at.is_(None),
-            Application.status == "ENROLLED",
+            Application.status == CaseStatus.ENROLLED,
             Enrolment.enrolled_at <= cycle.cut_off,
             in_programme,
             ~objected,
@@ -756,7 +757,7 @@ def reviews_due(cycle_id):
             Payment.status == "failed",
             Payment.next_action == "review",
             Payment.review_instance_id.is_(None),
-            Application.status == "ENROLLED",
+            Application.status == CaseStatus.ENROLLED,
         )
     )
 

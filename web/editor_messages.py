@@ -87,6 +87,16 @@ def problem_text(problem, with_place=False):
             status=params.get("status"),
             allowed=params.get("allowed"),
         ),
+        "CONTRACT_REASON_CODE": lambda: _(
+            "The reason code %(code)s is not in Tepat's catalogue of reasons (forms/reason_codes.py).",
+            code=params.get("reason"),
+        ),
+        "CONTRACT_REASON_TEXT": lambda: _(
+            "The text of the reason %(code)s (%(lang)s) must be the catalogue's: %(expected)s",
+            code=params.get("reason"),
+            lang=params.get("lang"),
+            expected=params.get("expected"),
+        ),
     }
     make = texts.get(problem.get("code"))
     text = make() if make else problem.get("message", "")
