@@ -45,7 +45,7 @@ class ProcessContract:
     statuses: the caseStatus values the code understands (None: not checked; empty: none may be set).
     """
 
-    process_id: str
+    process_id: str | None  # None (DEFAULT): every process no other contract names
     elements: dict = field(default_factory=dict)  # {element id: Step}
     statuses: frozenset | None = None
 

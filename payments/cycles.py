@@ -32,6 +32,7 @@ from cases.models import Application, Enrolment, EnrolmentComponent, Objection
 from cases.statuses import CaseStatus
 from engine.db import utcnow
 from engine.errors import EngineError
+from integrations.payments import BANK_CHANNELS, PaymentChannel  # noqa: F401  (BANK_CHANNELS: payments.dispatch)
 
 from .conditions import apply_member_conditions
 from .models import (
@@ -49,8 +50,7 @@ PROCESS_ID = "payment_cycle"
 # A cycle's process and tasks belong to the whole regency (Banyuwangi, 3510), not to one district:
 # only officers of every district see and work them (engine/scope.py compares regions as given).
 REGENCY_REGION = "3510"
-BANK_CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "BSI")
-POS = "POS"
+POS = PaymentChannel.POS.value
 
 
 class CycleError(EngineError):

@@ -88,11 +88,11 @@ def problem_text(problem, with_place=False):
             allowed=params.get("allowed"),
         ),
         "CONTRACT_REASON_CODE": lambda: _(
-            "The reason code %(code)s is not in Tepat's catalogue of reasons (forms/reason_codes.py).",
+            "Tepat does not know the reason code %(code)s (the catalogue of reasons: forms/reason_codes.py).",
             code=params.get("reason"),
         ),
         "CONTRACT_REASON_TEXT": lambda: _(
-            "The text of the reason %(code)s (%(lang)s) must be the catalogue's: %(expected)s",
+            "Tepat relies on the catalogue's text for the reason %(code)s (%(lang)s): %(expected)s",
             code=params.get("reason"),
             lang=params.get("lang"),
             expected=params.get("expected"),
