@@ -12,8 +12,8 @@ Texts that had drifted apart before this catalogue (kept: the first): WAGE_ABOVE
 the DMN said "a wage reported to BPJS Ketenagakerjaan"), CIVIL_SERVANT_HOUSEHOLD Indonesian (officer
 form; the DMN said "ASN/TNI/Polri"), FACE_NOT_MATCHED (officer form; the DMN added "an officer must
 verify it", wrong once an officer refused), COMPANY_OWNER (the DMN's "registered owner or director";
-the form said "owns or manages"), DECILE_ABOVE_CUTOFF (merged: the DMN's "every programme" without its
-"(deciles 1-5)", which an administrator may change in the table), NO_PROGRAMME (the portal's text with
+the form said "owns or manages"), DECILE_ABOVE_CUTOFF (officer form, plainer for an applicant; the DMN's
+"(deciles 1-5)" goes stale when an administrator changes the table), NO_PROGRAMME (the portal's text with
 what to do; the diagram and the approval warning carried two shorter ones).
 """
 
@@ -150,8 +150,8 @@ REASONS = {
         "Owner or director of a company",
     ),
     R.DECILE_ABOVE_CUTOFF: Reason(
-        "Desil kesejahteraan keluarga di DTSEN di atas batas setiap program.",
-        "The household's DTSEN welfare decile is above the cut-off of every programme.",
+        "Peringkat kesejahteraan (desil) keluarga di DTSEN berada di atas batas program.",
+        "The household's welfare rank in DTSEN is above the programme's limit.",
         "Desil DTSEN di atas batas",
         "DTSEN decile above the cut-off",
     ),
