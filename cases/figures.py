@@ -24,10 +24,9 @@ from sqlalchemy import case, func, select
 from engine.db import utcnow
 
 from .models import Appeal, Application
-from .statuses import APPROVED_STATUSES, REJECTED_STATUSES, REMOVED_STATUSES  # noqa: F401
+from .statuses import APPROVED_STATUSES, REJECTED_STATUSES, REMOVED_STATUSES
 
-# Statuses in each published category; every other status counts as "in review" (still in process).
-# (defined in cases/statuses.py)
+# Statuses in each published category: cases/statuses.py; every other status counts as "in review".
 # The categories add up to `registered`.
 CATEGORIES = ("approved", "rejected", "in_review", "removed")
 COUNTS = ("registered", *CATEGORIES, "appeals")

@@ -13,7 +13,7 @@ from integrations.nik import NikInvalid, mask_nik, validate_nik
 from tasks.prefetch import prefetch_application, using
 
 from .models import Appeal, Application, CaseEvent, Officer
-from .statuses import CLOSED_STATUSES, CaseStatus  # noqa: F401  (CLOSED_STATUSES: read from here by older imports)
+from .statuses import CaseStatus
 
 PROCESS_ID = "application"
 # session.info key: {case number: Application} of the cases submitted in this session, so that the
@@ -176,7 +176,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         phone=data.get("phone"),
         consent_version=data["consent_version"],
         selfie_ref=data.get("selfie_ref"),
-        status=CaseStatus.SUBMITTED,
+        status=CaseStatus.SUBMITTED.value,
     )
     # Slow work first, before this transaction writes anything (on SQLite the first write takes the
     # database's write lock until commit): the registry look-ups of the first run and the selfie's

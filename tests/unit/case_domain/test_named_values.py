@@ -12,12 +12,13 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel, force_locale
 
-from cases import figures, listeners, operations, targeting
+from cases import figures, listeners, targeting
 from cases.contracts import REASON_CATALOGUE, case_contracts
 from cases.objections import GROUND_TEXTS
 from cases.statuses import (
     APPROVED_STATUSES,
     BEING_REVIEWED,
+    CLOSED_STATUSES,
     DECIDED_STATUSES,
     DECISION_STATUSES,
     EXCLUDED_STATUSES,
@@ -96,7 +97,7 @@ def test_the_groupings_come_from_the_enum_and_the_old_names_are_the_same_objects
     for group in (APPROVED_STATUSES, REJECTED_STATUSES, REMOVED_STATUSES, EXCLUDED_STATUSES, BEING_REVIEWED):
         assert all(isinstance(s, CaseStatus) for s in group)
     assert figures.APPROVED_STATUSES is APPROVED_STATUSES and figures.REJECTED_STATUSES is REJECTED_STATUSES
-    assert operations.CLOSED_STATUSES == (CaseStatus.CLOSED_REJECTED,)
+    assert CLOSED_STATUSES == (CaseStatus.CLOSED_REJECTED,)
     assert listeners.DECISION_STATUSES is DECISION_STATUSES and targeting.EXCLUDED_STATUSES is EXCLUDED_STATUSES
     # the published categories do not overlap; every decided status is in one of them
     assert not set(APPROVED_STATUSES) & set(REJECTED_STATUSES) and not set(REJECTED_STATUSES) & set(REMOVED_STATUSES)
