@@ -4,12 +4,15 @@ Each entry names the code that relies on it. Change a contract together with tha
 diagram that breaks one is refused by the editor's "Check and save" and by `tepat deploy`.
 """
 
-from engine.contracts import ProcessContract, Step
+from engine.contracts import DEFAULT, ProcessContract, ReasonCatalogue, Step
+from forms.reason_codes import REASONS, ReasonCode
 
-from .listeners import CLOSED_STATUSES, DECISION_STATUSES
 from .objections import PROCESS_ID as OBJECTION_PROCESS
 from .objections import REVIEW_FORM as OBJECTION_FORM
 from .operations import PROCESS_ID as APPLICATION_PROCESS
+from .statuses import CLOSED_STATUSES, DECISION_STATUSES, CaseStatus
+
+S = CaseStatus
 
 # The message cases.operations.file_appeal sends to a case waiting in its appeal window.
 APPEAL_MESSAGE = "appeal_filed"
@@ -30,7 +33,7 @@ APPLICATION = ProcessContract(
         "appeal_window_closed": Step("timer"),
     },
     # cases.listeners._apply_status; cases.figures counts them.
-    statuses=frozenset({"SUBMITTED", "IN_REVIEW_ESCALATED", "APPEAL_REVIEW", *DECISION_STATUSES, *CLOSED_STATUSES}),
+    statuses=frozenset({S.SUBMITTED, S.IN_REVIEW_ESCALATED, S.APPEAL_REVIEW, *DECISION_STATUSES, *CLOSED_STATUSES}),
 )
 
 RECHECK = ProcessContract(
@@ -46,13 +49,13 @@ RECHECK = ProcessContract(
         "exit_appeal_window_closed": Step("timer"),
     },
     # cases.listeners._record_recheck: ENROLLED after APPEAL_REVIEW reinstates, REMOVED ends the enrolment.
-    statuses=frozenset({"ENROLLED", "REMOVAL_REVIEW", "AWAITING_REMOVAL_APPROVAL", "REMOVED", "APPEAL_REVIEW"}),
+    statuses=frozenset({S.ENROLLED, S.REMOVAL_REVIEW, S.AWAITING_REMOVAL_APPROVAL, S.REMOVED, S.APPEAL_REVIEW}),
 )
 
 GRADUATION = ProcessContract(
     "graduation",  # cases.graduation.start_graduation, cases.listeners._record_graduation
     elements={"confirm_graduation": Step("userTask", form="graduation_confirm")},
-    statuses=frozenset({"GRADUATION_REVIEW", "ENROLLED", "GRADUATED"}),
+    statuses=frozenset({S.GRADUATION_REVIEW, S.ENROLLED, S.GRADUATED}),
 )
 
 OBJECTION = ProcessContract(
@@ -62,6 +65,18 @@ OBJECTION = ProcessContract(
 )
 
 
+# Any other process (an administrator's new one) may set a case status, but only one of the list.
+OTHER_PROCESSES = ProcessContract(DEFAULT, statuses=frozenset(CaseStatus))
+
+# The reason codes a decision table or a script may write, with the texts it must write beside them.
+REASON_CATALOGUE = ReasonCatalogue(
+    codes=frozenset(c.value for c in ReasonCode),
+    texts={code.value: {"id": reason.id, "en": reason.en} for code, reason in REASONS.items()},
+)
+
+del S
+
+
 def case_contracts():
     """The case processes' contracts, for the engine's deploy checks (wired in web.build_services)."""
-    return (APPLICATION, RECHECK, GRADUATION, OBJECTION)
+    return (APPLICATION, RECHECK, GRADUATION, OBJECTION, OTHER_PROCESSES, REASON_CATALOGUE)

@@ -6,8 +6,9 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from engine.models import ProcessInstance
+from forms.reason_codes import REASONS, ReasonCode
 
-NO_PROGRAMME_CODE = "NO_PROGRAMME"
+NO_PROGRAMME_CODE = ReasonCode.NO_PROGRAMME.value
 
 
 def _task_data(engine, row):
@@ -46,8 +47,8 @@ def approval_warning(engine, row):
                 {
                     "code": NO_PROGRAMME_CODE,
                     "effect": "reject",
-                    "id": "Keluarga tidak memenuhi syarat program bansos mana pun (PKH, BPNT, atau PBI).",
-                    "en": "The family qualifies for no assistance programme (PKH, BPNT or PBI).",
+                    "id": REASONS[ReasonCode.NO_PROGRAMME].id,
+                    "en": REASONS[ReasonCode.NO_PROGRAMME].en,
                 }
             ],
             "overturned": [],

@@ -24,11 +24,9 @@ from sqlalchemy import case, func, select
 from engine.db import utcnow
 
 from .models import Appeal, Application
+from .statuses import APPROVED_STATUSES, REJECTED_STATUSES, REMOVED_STATUSES
 
-# Statuses in each published category; every other status counts as "in review" (still in process).
-APPROVED_STATUSES = ("ENROLLED", "REMOVAL_REVIEW", "AWAITING_REMOVAL_APPROVAL", "PAYMENT_REVIEW", "GRADUATION_REVIEW")
-REJECTED_STATUSES = ("REJECTED", "CLOSED_REJECTED", "APPEAL_REVIEW")
-REMOVED_STATUSES = ("REMOVED", "GRADUATED")  # left the programme: removed, or graduated self-sufficient
+# Statuses in each published category: cases/statuses.py; every other status counts as "in review".
 # The categories add up to `registered`.
 CATEGORIES = ("approved", "rejected", "in_review", "removed")
 COUNTS = ("registered", *CATEGORIES, "appeals")

@@ -15,6 +15,7 @@ from engine.scope import require_in_scope, scoped
 from .audit import record
 from .models import Application, Recheck
 from .operations import CaseError, add_event, case_or_404
+from .statuses import CaseStatus
 
 KINDS = ("voluntary", "criteria")
 
@@ -64,7 +65,7 @@ def criteria_candidates(session, actor, thresholds):
     inner = scoped(
         select(Application.case_number, Recheck.application_id, Recheck.explanation, rank)
         .join(Application, Application.id == Recheck.application_id)
-        .where(Application.status == "ENROLLED"),
+        .where(Application.status == CaseStatus.ENROLLED),
         Application.district_code,
         actor,
     ).subquery()
@@ -104,7 +105,7 @@ def start_graduation(engine, case_number, kind, actor, declared_by, ip=None, use
     app = case_or_404(session, case_number)
     if not isinstance(actor, str):
         require_in_scope(actor, app.district_code, "case", case_number)
-    if app.status != "ENROLLED":
+    if app.status != CaseStatus.ENROLLED:
         raise GraduationNotAllowed(f"case {case_number} is {app.status}, not enrolled", status=app.status)
     if engine.instance_for_key(case_number) is not None:
         raise GraduationNotAllowed(f"case {case_number} already has a process running")

@@ -19,7 +19,8 @@ from .models import (
     enrolment_components,
 )
 from .objections import record_objection_review
-from .operations import CLOSED_STATUSES, SUBMITTED_KEY, add_event
+from .operations import SUBMITTED_KEY, add_event
+from .statuses import CLOSED_STATUSES, DECISION_STATUSES, CaseStatus
 
 # Built once (rows go in as parameters): no statement construction per run.
 _INSERT_EVIDENCE = insert(EvidenceRecord.__table__)
@@ -29,7 +30,6 @@ _INSERT_EVIDENCE_RETURNING = _INSERT_EVIDENCE.returning(
 _INSERT_EVENTS = insert(CaseEvent.__table__)
 _INSERT_ENROLMENT = insert(Enrolment.__table__).returning(Enrolment.__table__.c.id)
 _INSERT_COMPONENTS = insert(EnrolmentComponent.__table__)
-DECISION_STATUSES = {"REJECTED", "ENROLLED", "CLOSED_REJECTED", "IN_REVIEW", "AWAITING_APPROVAL"}
 
 
 def _application(session, runtime):
@@ -157,7 +157,10 @@ def _record(engine, session, runtime):
         _record_recheck(session, app, status, runtime)
     elif runtime.instance.version.process_id == "payment_review":
         # A failed payment under review suspends the family from cycles (PAYMENT_REVIEW) and back; nothing else.
-        if status in ("PAYMENT_REVIEW", "ENROLLED") and app.status in ("ENROLLED", "PAYMENT_REVIEW"):
+        if status in (CaseStatus.PAYMENT_REVIEW, CaseStatus.ENROLLED) and app.status in (
+            CaseStatus.ENROLLED,
+            CaseStatus.PAYMENT_REVIEW,
+        ):
             app.status = status
     elif runtime.instance.version.process_id == "graduation":
         _record_graduation(session, app, status, runtime)
@@ -220,9 +223,9 @@ def _record_recheck(session, app, status, runtime):
         )
     if status and status != app.status:
         before, app.status = app.status, status
-        if status == "ENROLLED" and before == "APPEAL_REVIEW":
+        if status == CaseStatus.ENROLLED and before == CaseStatus.APPEAL_REVIEW:
             _reinstate(session, app, runtime)
-        if status == "REMOVED":
+        if status == CaseStatus.REMOVED:
             app.active_nik = None
             app.reasons = data.get("reasons") or []
             app.applicant_message = data.get("approval_message") or data.get("removal_message") or None
@@ -276,7 +279,7 @@ def _record_graduation(session, app, status, runtime):
     if not status or status == app.status:
         return
     app.status = status
-    if status != "GRADUATED":
+    if status != CaseStatus.GRADUATED:
         return
     data = runtime.current_data
     app.active_nik = None
@@ -313,11 +316,11 @@ def _apply_status(session, app, status, runtime, first_run=False):
         app.review_flags = data.get("review_flags") or []
         app.programmes = data.get("programmes") or []
         app.rule_version = rule_version(runtime.instance.version)
-        if app.decision in ("approve", "reject") and status != "AWAITING_APPROVAL":
+        if app.decision in ("approve", "reject") and status != CaseStatus.AWAITING_APPROVAL:
             app.decided_at = utcnow()
     if status in CLOSED_STATUSES:
         app.active_nik = None
-    if status == "ENROLLED":
+    if status == CaseStatus.ENROLLED:
         app.benefits = data.get("benefits")
         # An instance of an older diagram may have paid the first stage at enrolment (its reference is kept for
         # the history); since the cycles pay every family, enrolment records the payment plan instead.

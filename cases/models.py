@@ -5,6 +5,8 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from engine.db import UTCDateTime, db, utcnow
 
+from .statuses import CaseStatus
+
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -70,7 +72,7 @@ class Application(db.Model):
     consent_version: Mapped[str] = mapped_column(String(20))
     consent_at: Mapped[object] = mapped_column(UTCDateTime, default=utcnow)
     selfie_ref: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(30), default="SUBMITTED", index=True)
+    status: Mapped[str] = mapped_column(String(30), default=CaseStatus.SUBMITTED.value, index=True)
     decision: Mapped[str | None] = mapped_column(String(10))
     decided_by: Mapped[str | None] = mapped_column(String(20))
     reasons: Mapped[list] = mapped_column(JSON, default=list)

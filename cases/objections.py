@@ -20,39 +20,22 @@ from engine.db import open_transaction, utcnow
 from engine.errors import FormInvalid
 from engine.models import HumanTask
 from forms import ObjectionSchema
+from forms.reason_codes import OBJECTION_GROUNDS, REASONS, ReasonCode
 from integrations.base import PersonNotFound
 from integrations.nik import NikInvalid, mask_nik, validate_nik
 
 from .audit import record
 from .models import Application, Objection
 from .operations import CaseError, RecheckNotAllowed, recheck_enrolment
+from .statuses import CaseStatus
 
 PROCESS_ID = "objection"
 REVIEW_FORM = "objection_review"
 NUMBER_PREFIX = "SGH"
 
-# What each ground says, in Indonesian and English (shown to residents and officers, and put in
-# the re-check's reasons when an objection is upheld).
-GROUND_TEXTS = {
-    "DECEASED": ("Penerima sudah meninggal dunia", "The recipient has died"),
-    "NOT_IN_VILLAGE": (
-        "Tidak tinggal di desa ini / tidak ditemukan di alamat",
-        "Does not live in this village / not found at the address",
-    ),
-    "CIVIL_SERVANT": (
-        "Anggota keluarga ASN, TNI atau Polri (aktif atau pensiun)",
-        "A household member is a civil servant, soldier or police officer (active or retired)",
-    ),
-    "STATE_PAID": ("Digaji dari APBN/APBD", "Paid from state or regional budgets"),
-    "VILLAGE_OFFICIAL": ("Anggota keluarga perangkat desa", "A household member is a village official"),
-    "CERTIFIED_PROFESSIONAL": ("Guru atau tenaga kesehatan bersertifikat", "A certified teacher or health worker"),
-    "COMPANY_OWNER": ("Pemilik atau direksi perusahaan", "Owner or director of a company"),
-    "WAGE_ABOVE_MINIMUM": ("Penghasilan di atas UMK", "Earns more than the regional minimum wage"),
-    "LARGE_ELECTRICITY": ("Listrik 900 VA atau lebih tanpa subsidi", "Electricity of 900 VA or more, not subsidised"),
-    "FOUR_WHEEL_VEHICLE": ("Memiliki mobil (kendaraan roda empat)", "Owns a car (four-wheeled vehicle)"),
-    "AID_ELSEWHERE": ("Sudah menerima bantuan yang sama di tempat lain", "Already receives the same aid elsewhere"),
-    "OTHER": ("Alasan lain", "Another reason"),
-}
+# What each ground says, in Indonesian and English (shown to residents and officers, and put in the
+# re-check's reasons when an objection is upheld): the catalogue's short label of its reason code.
+GROUND_TEXTS = {ground: (REASONS[code].label_id, REASONS[code].label_en) for ground, code in OBJECTION_GROUNDS.items()}
 
 
 class ObjectionRefused(CaseError):
@@ -122,7 +105,7 @@ def village_recipients(session, resident):
         select(Application.id, Application.applicant_name, Application.nik).where(
             Application.district_code == resident.district_code,
             Application.village == resident.village,
-            Application.status == "ENROLLED",
+            Application.status == CaseStatus.ENROLLED,
             Application.nik != resident.nik,
         )
     ).all()
@@ -148,7 +131,7 @@ def file_objection(engine, resident, payload, per_day, actor_label=None):
     app = session.get(Application, data["recipient"])
     if (
         app is None
-        or app.status != "ENROLLED"
+        or app.status != CaseStatus.ENROLLED
         or app.district_code != resident.district_code
         or app.village != resident.village
         or app.nik == resident.nik
@@ -247,12 +230,13 @@ def is_objection_number(value):
 
 def _upheld_reason(objection):
     id_text, en_text = GROUND_TEXTS.get(objection.ground, GROUND_TEXTS["OTHER"])
+    upheld = REASONS[ReasonCode.COMMUNITY_OBJECTION]
     return {
-        "code": "COMMUNITY_OBJECTION",
+        "code": ReasonCode.COMMUNITY_OBJECTION.value,
         "effect": "review",
         "ref": objection.number,
-        "id": f"Sanggahan masyarakat dinyatakan beralasan oleh petugas: {id_text}.",
-        "en": f"A community objection was upheld by an officer: {en_text}.",
+        "id": f"{upheld.id.rstrip('.')}: {id_text}.",
+        "en": f"{upheld.en.rstrip('.')}: {en_text}.",
     }
 
 
@@ -272,7 +256,7 @@ def record_objection_review(engine, row, actor, data, **_):
             objection.recheck = "started"
         except RecheckNotAllowed:
             # Already under a re-check (it decides), or no longer enrolled: nothing more to start.
-            objection.recheck = "already_running" if app.status == "ENROLLED" else "not_enrolled"
+            objection.recheck = "already_running" if app.status == CaseStatus.ENROLLED else "not_enrolled"
         record(
             session,
             actor,

@@ -13,9 +13,9 @@ from integrations.nik import NikInvalid, mask_nik, validate_nik
 from tasks.prefetch import prefetch_application, using
 
 from .models import Appeal, Application, CaseEvent, Officer
+from .statuses import CaseStatus
 
 PROCESS_ID = "application"
-CLOSED_STATUSES = ("CLOSED_REJECTED",)
 # session.info key: {case number: Application} of the cases submitted in this session, so that the
 # engine's listener (cases.listeners) finds the case without querying for it.
 SUBMITTED_KEY = "tepat_submitted_applications"
@@ -176,7 +176,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         phone=data.get("phone"),
         consent_version=data["consent_version"],
         selfie_ref=data.get("selfie_ref"),
-        status="SUBMITTED",
+        status=CaseStatus.SUBMITTED.value,
     )
     # Slow work first, before this transaction writes anything (on SQLite the first write takes the
     # database's write lock until commit): the registry look-ups of the first run and the selfie's
@@ -261,7 +261,7 @@ def file_appeal(engine, case_number, payload, actor="applicant"):
         data = AppealSchema().load(payload)
     except ValidationError as exc:
         raise FormInvalid("the appeal has errors", exc.messages) from exc
-    if app.status == "REMOVED":
+    if app.status == CaseStatus.REMOVED:
         # An exit after a re-check is appealable while its re-check process waits in the appeal window
         # (processes/recheck.bpmn, exit_appeal_window); after the window, or a judged appeal, it is final.
         instance = engine.instance_for_key(case_number)
@@ -269,7 +269,7 @@ def file_appeal(engine, case_number, payload, actor="applicant"):
             raise AppealNotAllowed(
                 f"case {case_number} cannot be appealed now (the appeal window has closed)", status=app.status
             )
-    elif app.status != "REJECTED":
+    elif app.status != CaseStatus.REJECTED:
         raise AppealNotAllowed(f"case {case_number} cannot be appealed now (status {app.status})", status=app.status)
     appeal = Appeal(application_id=app.id, reason=data["reason"], evidence_refs=data["evidence_refs"])
     session.add(appeal)
@@ -294,7 +294,7 @@ def recheck_enrolment(engine, case_number, actor="system", review_reasons=()):
     review even when the rules still pass, e.g. a verified community objection.
     """
     app = case_or_404(engine.session, case_number)
-    if app.status != "ENROLLED":
+    if app.status != CaseStatus.ENROLLED:
         raise RecheckNotAllowed(f"case {case_number} is {app.status}, not enrolled", status=app.status)
     if engine.instance_for_key(case_number) is not None:
         raise RecheckNotAllowed(f"case {case_number} already has a process running")

@@ -47,14 +47,16 @@ from engine.db import UTCDateTime, db, utcnow
 from engine.errors import EngineError, NotAllowed
 from engine.runs import CANCELLED, FAILED, Run, create_run, register_kind
 from engine.scope import scoped
+from forms.reason_codes import ReasonCode
 from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
 
 from .audit import record
 from .models import _ID, Application, Enrolment, Recheck
+from .statuses import CaseStatus
 
 REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"
-DECEASED = "DECEASED"
+DECEASED = ReasonCode.DECEASED.value  # a member benefit ended: the reason code
 
 
 class RegistrySnapshot(db.Model):
@@ -242,7 +244,7 @@ def touched_enrolled(run_id, since=0):
             and_(change.nik.is_not(None), change.nik == Application.nik),
         ),
     )
-    return select(Application.case_number).where(Application.status == "ENROLLED", touched.exists())
+    return select(Application.case_number).where(Application.status == CaseStatus.ENROLLED, touched.exists())
 
 
 def end_deceased_components(session, settings, run_id=None, today=None, since=0):
@@ -273,7 +275,7 @@ def end_deceased_components(session, settings, run_id=None, today=None, since=0)
         .join(
             Application,
             and_(
-                Application.status == "ENROLLED",
+                Application.status == CaseStatus.ENROLLED,
                 or_(Application.kk_number == t.people.c.kk_number, Application.nik == RegistryChange.nik),
             ),
         )
@@ -452,7 +454,9 @@ def start_reverify_run(engine, actor, quarter, ip=None, user_agent=None):
     if existing is not None:
         raise QuarterAlreadyRun(f"the re-verification of {quarter} is run {existing.id}", run_id=existing.id)
     keys = scoped(
-        select(Application.case_number).where(Application.status == "ENROLLED"), Application.district_code, actor
+        select(Application.case_number).where(Application.status == CaseStatus.ENROLLED),
+        Application.district_code,
+        actor,
     )
     run = create_run(
         engine.session,

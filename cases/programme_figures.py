@@ -18,6 +18,7 @@ from sqlalchemy import select
 from engine.scope import scoped
 
 from .models import Application, Enrolment
+from .statuses import CaseStatus
 
 WIB = ZoneInfo("Asia/Jakarta")
 EXIT_KINDS = ("removed", "graduated", "other")
@@ -61,9 +62,9 @@ class ProgrammeFigures:
 
 
 def _exit_kind(status):
-    if status == "REMOVED":
+    if status == CaseStatus.REMOVED:
         return "removed"
-    if status == "GRADUATED":
+    if status == CaseStatus.GRADUATED:
         return "graduated"
     return "other"
 

@@ -20,6 +20,7 @@ from engine.scope import scoped
 
 from .audit import record
 from .models import Application
+from .statuses import CaseStatus
 
 IMPORT, RECHECK = "import", "recheck"
 REGISTRY_RECHECK, REVERIFY = "registry_recheck", "reverify"  # cases/programme.py
@@ -163,7 +164,9 @@ def start_recheck_run(engine, actor, ip=None, user_agent=None):
     if not may_start(actor, RECHECK):
         raise NotAllowed("only administrators and supervisors start re-check runs", what="run")
     keys = scoped(
-        select(Application.case_number).where(Application.status == "ENROLLED"), Application.district_code, actor
+        select(Application.case_number).where(Application.status == CaseStatus.ENROLLED),
+        Application.district_code,
+        actor,
     )
     run = create_run(
         engine.session,

@@ -29,48 +29,50 @@ from datetime import date
 from sqlalchemy import func, select
 
 from engine.scope import scoped
+from forms.reason_codes import ReasonCode
 from tasks.benefits import calculate
 
-from .figures import APPROVED_STATUSES, REJECTED_STATUSES
+from .figures import APPROVED_STATUSES
 from .models import Application, EvidenceRecord, Recheck
+from .statuses import EXCLUDED_STATUSES, CaseStatus
 
-EXCLUDED_STATUSES = (*REJECTED_STATUSES, "REMOVED")
-
-# The report's grounds, in order: (key, Indonesian label, English label, reason codes). A code not
-# listed falls under "other".
+# The report's grounds, in order: (key, Indonesian label, English label, reason codes of the catalogue,
+# forms/reason_codes.py). A code not listed falls under "other".
+R = ReasonCode
 GROUNDS = (
-    ("deceased", "Meninggal dunia", "Deceased", ("DECEASED",)),
+    ("deceased", "Meninggal dunia", "Deceased", (R.DECEASED,)),
     (
         "civil_servant",
         "ASN/TNI/Polri (atau keluarganya)",
         "Civil servant, soldier or police (or their household)",
-        ("CIVIL_SERVANT_HOUSEHOLD",),
+        (R.CIVIL_SERVANT_HOUSEHOLD,),
     ),
-    ("duplicate", "Wajah/keluarga ganda", "Duplicate face or family", ("DUPLICATE", "DUPLICATE_FACE_SUSPECTED")),
-    ("decile", "Desil DTSEN di atas batas", "DTSEN decile above the cut-off", ("DECILE_ABOVE_CUTOFF",)),
+    ("duplicate", "Wajah/keluarga ganda", "Duplicate face or family", (R.DUPLICATE, R.DUPLICATE_FACE_SUSPECTED)),
+    ("decile", "Desil DTSEN di atas batas", "DTSEN decile above the cut-off", (R.DECILE_ABOVE_CUTOFF,)),
     (
         "assets",
         "Aset (mobil, listrik non-subsidi, lainnya)",
         "Assets (car, non-subsidised electricity, other)",
-        ("ASSETS_ABOVE_LIMIT", "FOUR_WHEEL_VEHICLE", "ELECTRICITY_NON_SUBSIDISED"),
+        (R.ASSETS_ABOVE_LIMIT, R.FOUR_WHEEL_VEHICLE, R.ELECTRICITY_NON_SUBSIDISED),
     ),
     (
         "wage",
         "Upah di atas UMK (BPJS Ketenagakerjaan)",
         "Wage above the regional minimum (BPJS employment)",
-        ("WAGE_ABOVE_MINIMUM",),
+        (R.WAGE_ABOVE_MINIMUM,),
     ),
     (
         "state_paid",
         "Dibayar APBN/APBD, perangkat desa, guru/tenaga kesehatan bersertifikat",
         "Paid from state budgets, village official, certified teacher or health worker",
-        ("STATE_PAID_EMPLOYEE", "VILLAGE_OFFICIAL", "CERTIFIED_PROFESSIONAL"),
+        (R.STATE_PAID_EMPLOYEE, R.VILLAGE_OFFICIAL, R.CERTIFIED_PROFESSIONAL),
     ),
-    ("company", "Pemilik/pengurus perusahaan", "Company owner or director", ("COMPANY_OWNER",)),
+    ("company", "Pemilik/pengurus perusahaan", "Company owner or director", (R.COMPANY_OWNER,)),
     ("other", "Alasan lain (identitas, wajah, lainnya)", "Other reasons (identity, face, other)", ()),
 )
+del R
 GROUND_KEYS = tuple(g[0] for g in GROUNDS)
-_CODE_GROUND = {code: key for key, _i, _e, codes in GROUNDS for code in codes}
+_CODE_GROUND = {code.value: key for key, _i, _e, codes in GROUNDS for code in codes}
 
 
 @dataclass
@@ -183,7 +185,7 @@ def _removals(session, actor):
     newest = scoped(
         select(func.max(r.id))
         .join(a, a.id == r.application_id)
-        .where(a.status == "REMOVED")
+        .where(a.status == CaseStatus.REMOVED)
         .group_by(r.application_id),
         a.district_code,
         actor,

@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from integrations.digits import is_ascii_digits
 
 from . import bundle_checks as checks
-from .contracts import contract_problems
+from .contracts import contract_problems, reason_problems
 from .errors import DeployRejected
 from .sandbox import validate as validate_script
 
@@ -333,6 +333,7 @@ def parse_bundle(files, operators, forms, lane_roles, contracts=()):
         specs[pid] = (spec, subprocess_specs)
         dependencies[pid] = _dependencies(parser, spec, subprocess_specs, table_files)
     problems.extend(contract_problems(parser, list(specs), contracts))  # what the code relies on
+    problems.extend(reason_problems(parser, list(specs), contracts))  # the reason codes it knows
     if not executable and not problems:
         problems.append(_problem(None, None, "the bundle holds no executable process", code="NO_PROCESS"))
     if problems:

@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from integrations.digits import Digits, is_ascii_digits
+from integrations.payments import CHANNELS, PaymentChannel
 
 
 class ApplicationSubmissionSchema(Schema):
@@ -14,9 +15,7 @@ class ApplicationSubmissionSchema(Schema):
     nik = fields.String(required=True)
     channel = fields.String(load_default="self", validate=validate.OneOf(["self", "facilitator"]))
     facilitator_id = fields.String(load_default=None, allow_none=True)
-    payment_channel = fields.String(
-        load_default="BRI", validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"])
-    )
+    payment_channel = fields.String(load_default=PaymentChannel.BRI.value, validate=validate.OneOf(CHANNELS))
     bank_account = fields.String(
         load_default=None, allow_none=True, validate=Digits(6, 20, error="account number: 6-20 digits")
     )
@@ -30,7 +29,7 @@ class ApplicationSubmissionSchema(Schema):
     @validates_schema
     def _account_for_bank_channels(self, data, **kwargs):
         # Banks pay into an account (KKS); only the post office pays out in cash.
-        if data.get("payment_channel", "BRI") != "POS" and not data.get("bank_account"):
+        if data.get("payment_channel", PaymentChannel.BRI) != PaymentChannel.POS and not data.get("bank_account"):
             raise ValidationError("a bank account number is required unless paid by PT Pos", "bank_account")
 
     @validates("consent")

@@ -2,21 +2,11 @@
 
 from marshmallow import Schema, fields, validate
 
-# The exclusion grounds of the programme a resident can point to (domain.md), and "other".
-OBJECTION_GROUNDS = (
-    "DECEASED",
-    "NOT_IN_VILLAGE",
-    "CIVIL_SERVANT",
-    "STATE_PAID",
-    "VILLAGE_OFFICIAL",
-    "CERTIFIED_PROFESSIONAL",
-    "COMPANY_OWNER",
-    "WAGE_ABOVE_MINIMUM",
-    "LARGE_ELECTRICITY",
-    "FOUR_WHEEL_VEHICLE",
-    "AID_ELSEWHERE",
-    "OTHER",
-)
+from .reason_codes import OBJECTION_GROUNDS as GROUND_CODES
+
+# The exclusion grounds of the programme a resident can point to (domain.md), and "other": each one's
+# reason code and texts are in the catalogue (forms/reason_codes.py).
+OBJECTION_GROUNDS = tuple(GROUND_CODES)
 
 
 class ObjectionSchema(Schema):

@@ -3,8 +3,9 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from integrations.digits import Digits
+from integrations.payments import CHANNELS, PaymentChannel
 
-PAYMENT_CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "POS")
+PAYMENT_CHANNELS = CHANNELS
 
 
 class ConsentStepSchema(Schema):
@@ -29,7 +30,7 @@ class PaymentStepSchema(Schema):
 
     @validates_schema
     def _account_for_banks(self, data, **kwargs):
-        if data.get("payment_channel") != "POS" and not data.get("bank_account"):
+        if data.get("payment_channel") != PaymentChannel.POS and not data.get("bank_account"):
             raise ValidationError("a bank account number is required unless paid by PT Pos", "bank_account")
 
 

@@ -8,7 +8,7 @@ applicant; the notes are internal (officers only) and never leave the officers' 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .objection import ObjectionReviewForm
-from .reason_codes import APPEAL_REASONS, OTHER, REJECTION_REASONS
+from .reason_codes import APPEAL_REASONS, OTHER, REJECTION_REASONS, RULE_REJECTION_CODES
 
 MESSAGE_MAX = 1000
 NOTES_MAX = 2000
@@ -85,22 +85,11 @@ class ApprovalForm(_Strict):
         return data
 
 
-# The exclusion grounds of processes/eligibility.dmn that reject a family; an appeals officer who
-# overturns names the one they judged wrong (ALL: every ground of the rejection). The rules then run
-# again with that ground set aside: every other failing ground still counts (application.bpmn).
-OVERTURNABLE_GROUNDS = (
-    "ALL",
-    "DECEASED",
-    "CIVIL_SERVANT_HOUSEHOLD",
-    "STATE_PAID_EMPLOYEE",
-    "VILLAGE_OFFICIAL",
-    "CERTIFIED_PROFESSIONAL",
-    "WAGE_ABOVE_MINIMUM",
-    "FOUR_WHEEL_VEHICLE",
-    "ELECTRICITY_NON_SUBSIDISED",
-    "COMPANY_OWNER",
-    "DECILE_ABOVE_CUTOFF",
-)
+# The exclusion grounds of processes/eligibility.dmn that reject a family (the catalogue's
+# RULE_REJECTION_CODES); an appeals officer who overturns names the one they judged wrong (ALL: every
+# ground of the rejection). The rules then run again with that ground set aside: every other failing
+# ground still counts (application.bpmn).
+OVERTURNABLE_GROUNDS = ("ALL", *(code.value for code in RULE_REJECTION_CODES))
 
 
 class AppealReviewForm(_Strict):

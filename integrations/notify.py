@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from enum import StrEnum
 
 from integrations.nik import validate_nik
 
-NOTIFY_CHANNELS = ("SMS", "EMAIL", "PORTAL")
+
+class NoticeChannel(StrEnum):
+    """How a message reaches an applicant."""
+
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    PORTAL = "PORTAL"
+
+
+NOTIFY_CHANNELS = tuple(c.value for c in NoticeChannel)
+# What a notice about the applicant's case or payments goes by (cases/portal/notices.py, tasks/).
+APPLICANT_CHANNELS = (NoticeChannel.SMS.value, NoticeChannel.PORTAL.value)
 
 
 class Notifier(ABC):

@@ -4,12 +4,34 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 
 from integrations.base import Evidence
 
-CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "POS")
+
+class PaymentChannel(StrEnum):
+    """Who pays a family (Application.payment_channel, a payment's channel): the one list, used by the forms,
+    the API, the CLI, the cycles, the dispatch settings and the portal."""
+
+    BRI = "BRI"
+    BNI = "BNI"
+    MANDIRI = "MANDIRI"
+    BTN = "BTN"
+    POS = "POS"
+
+
+# Each channel's label (English msgid where it needs translating; bank names are not translated).
+CHANNEL_LABELS = {
+    PaymentChannel.BRI: "Bank BRI",
+    PaymentChannel.BNI: "Bank BNI",
+    PaymentChannel.MANDIRI: "Bank Mandiri",
+    PaymentChannel.BTN: "Bank BTN",
+    PaymentChannel.POS: "PT Pos Indonesia (cash at the post office)",
+}
+CHANNELS = tuple(c.value for c in PaymentChannel)
+BANK_CHANNELS = tuple(c.value for c in PaymentChannel if c is not PaymentChannel.POS)
 # The post office pays out in cash (community pay-outs, home delivery): no account needed.
-CHANNELS_WITHOUT_ACCOUNT = frozenset({"POS"})
+CHANNELS_WITHOUT_ACCOUNT = frozenset({PaymentChannel.POS.value})
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from cases.models import Application, Enrolment, EnrolmentComponent
+from cases.statuses import CaseStatus
 from engine.errors import EngineError
 from integrations.nik import mask_nik
 
@@ -141,7 +142,9 @@ def record_check(
     found = session.execute(
         select(Application.id, Application.district_code, Enrolment.id)
         .join(Enrolment, Enrolment.application_id == Application.id)
-        .where(Application.kk_number == kk_number, Application.status == "ENROLLED", Enrolment.ended_at.is_(None))
+        .where(
+            Application.kk_number == kk_number, Application.status == CaseStatus.ENROLLED, Enrolment.ended_at.is_(None)
+        )
     ).first()
     if found is None:
         raise CommitmentRefused("UNKNOWN_FAMILY")

@@ -40,6 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from integrations.notify import APPLICANT_CHANNELS
+
 from .models import CommitmentCheck, CycleMember, CycleMemberComponent, CycleRate, Entitlement, EntitlementCondition
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -282,7 +284,7 @@ def notify_conditions(session, notifier, cycle_id):
         .distinct()
     ).all()
     for member_id, nik, status in rows:
-        for medium in ("SMS", "PORTAL"):
+        for medium in APPLICANT_CHANNELS:
             notifier.send(
                 nik,
                 medium,

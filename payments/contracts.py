@@ -1,5 +1,6 @@
 """What the payment code relies on inside the payment processes (checked at every deploy by engine/contracts.py)."""
 
+from cases.statuses import CaseStatus
 from engine.contracts import ProcessContract, Step
 
 from .cycles import PROCESS_ID as CYCLE_PROCESS
@@ -26,7 +27,7 @@ PAYMENT_REVIEW = ProcessContract(
     REVIEW_PROCESS_ID,
     elements={"review_payment": Step("userTask", form="payment_review")},
     # cases.listeners._record: a review only suspends the family from cycles and back.
-    statuses=frozenset({"PAYMENT_REVIEW", "ENROLLED"}),
+    statuses=frozenset({CaseStatus.PAYMENT_REVIEW, CaseStatus.ENROLLED}),
 )
 
 

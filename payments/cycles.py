@@ -29,8 +29,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from cases.models import Application, Enrolment, EnrolmentComponent, Objection
+from cases.statuses import CaseStatus
 from engine.db import utcnow
 from engine.errors import EngineError
+from integrations.payments import BANK_CHANNELS, PaymentChannel  # noqa: F401  (BANK_CHANNELS: payments.dispatch)
 
 from .conditions import apply_member_conditions
 from .models import (
@@ -48,8 +50,7 @@ PROCESS_ID = "payment_cycle"
 # A cycle's process and tasks belong to the whole regency (Banyuwangi, 3510), not to one district:
 # only officers of every district see and work them (engine/scope.py compares regions as given).
 REGENCY_REGION = "3510"
-BANK_CHANNELS = ("BRI", "BNI", "MANDIRI", "BTN", "BSI")
-POS = "POS"
+POS = PaymentChannel.POS.value
 
 
 class CycleError(EngineError):
@@ -212,7 +213,7 @@ def freeze_members(session, cycle_id):
         .join(Application, Application.id == Enrolment.application_id)
         .where(
             Enrolment.ended_at.is_(None),
-            Application.status == "ENROLLED",
+            Application.status == CaseStatus.ENROLLED,
             Enrolment.enrolled_at <= cycle.cut_off,
             in_programme,
             ~objected,
@@ -756,7 +757,7 @@ def reviews_due(cycle_id):
             Payment.status == "failed",
             Payment.next_action == "review",
             Payment.review_instance_id.is_(None),
-            Application.status == "ENROLLED",
+            Application.status == CaseStatus.ENROLLED,
         )
     )
 

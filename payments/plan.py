@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from cases.models import enrolment_components
+from integrations.payments import PaymentChannel
 
 from .models import PaymentCycle
 
 log = logging.getLogger(__name__)
 JAKARTA = ZoneInfo("Asia/Jakarta")
-POS = "POS"
+POS = PaymentChannel.POS.value
 
 
 def today_in_jakarta(now=None):

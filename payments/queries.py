@@ -6,6 +6,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from cases.models import Application, Enrolment
+from integrations.payments import PaymentChannel
 
 from .models import CycleMember, Entitlement, Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 
@@ -104,7 +105,7 @@ def _paid_at_enrolment(session, where):
                 ", ".join(cash),
                 "",
                 int((benefits or {}).get("first_payment") or 0),
-                channel or "POS",
+                channel or PaymentChannel.POS.value,
                 "sent",
                 None,
                 None,

@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, delete, exists, func, insert, literal, null, 
 
 from engine.db import utcnow
 from engine.errors import EngineError
+from integrations.notify import APPLICANT_CHANNELS
 
 from .models import Payment, PaymentBatch, PaymentCycle, PaymentResultImport
 from .resultfile import REASONS as WORKBOOK_REASONS
@@ -513,7 +514,7 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
     told = []
     for payment_id, reference, amount, channel, nik in session.execute(query).all():
         params = {"programme": cycle.programme, "cycle": cycle.code, "amount": _rupiah(amount), "channel": channel}
-        for medium in ("SMS", "PORTAL"):
+        for medium in APPLICANT_CHANNELS:
             notifier.send(nik, medium, "payment_paid", params, idempotency_key=f"payment:{reference}:paid:{medium}")
         told.append(payment_id)
     now = utcnow()

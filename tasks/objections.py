@@ -1,5 +1,7 @@
 """Community objections: telling the objector the outcome."""
 
+from integrations.notify import APPLICANT_CHANNELS
+
 from .base import handler
 
 
@@ -15,6 +17,6 @@ def notify_objection_outcome(ctx, nik, objection_number, outcome):
             params,
             idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None,
         )
-        for channel in ("SMS", "PORTAL")
+        for channel in APPLICANT_CHANNELS
     ]
     return {"message_ids": ids}

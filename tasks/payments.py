@@ -1,6 +1,7 @@
 """Joining the payment cycles at enrolment, and decision notices."""
 
 from forms.reason_codes import applicant_reason_text
+from integrations.notify import APPLICANT_CHANNELS
 
 from .base import handler
 
@@ -64,6 +65,6 @@ def notify_decision(ctx, nik, case_number, decision, reasons, message=None, appe
             params,
             idempotency_key=f"{ctx.idempotency_key}:{channel}" if ctx.idempotency_key else None,
         )
-        for channel in ("SMS", "PORTAL")
+        for channel in APPLICANT_CHANNELS
     ]
     return {"message_ids": ids}

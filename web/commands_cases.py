@@ -11,6 +11,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from engine.db import db, unit_of_work
+from integrations.payments import CHANNELS, PaymentChannel
 
 from .cli import _actor, _services, commits, wib
 from .labels import event_text
@@ -23,7 +24,7 @@ from .labels import event_text
 @click.option("--selfie", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option(
     "--payment-channel",
-    type=click.Choice(["BRI", "BNI", "MANDIRI", "BTN", "POS"]),
+    type=click.Choice(CHANNELS),
     default=None,
     help="bank of --account (default BRI); without an account the benefit is paid at the post "
     "office (POS, PT Pos Indonesia)",
@@ -49,7 +50,7 @@ def submit(nik, selfie, payment_channel, account, phone, facilitator, wait, time
 
     svc = _services()
     if payment_channel is None:
-        payment_channel = "BRI" if account else "POS"
+        payment_channel = PaymentChannel.BRI.value if account else PaymentChannel.POS.value
     payload = {
         "nik": nik,
         "consent": True,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from cases.audit import record
 from cases.models import Application, Enrolment, EnrolmentComponent
+from cases.statuses import CaseStatus
 from engine.db import db, unit_of_work
 from integrations.nik import mask_nik
 from integrations.sandbox import tables as t
@@ -57,7 +58,9 @@ def _family(kk_number):
     found = db.session.execute(
         select(Application, Enrolment.id)
         .join(Enrolment, Enrolment.application_id == Application.id)
-        .where(Application.kk_number == kk_number, Application.status == "ENROLLED", Enrolment.ended_at.is_(None))
+        .where(
+            Application.kk_number == kk_number, Application.status == CaseStatus.ENROLLED, Enrolment.ended_at.is_(None)
+        )
     ).first()
     if found is None:
         return None, None

@@ -89,11 +89,12 @@ STATUS_PROPERTY = re.compile(r'name="caseStatus"\s+value="([A-Z][A-Z0-9_]{1,39})
 
 
 def _known_statuses(files):
-    """[(code, label)]: the statuses the portal explains and every status a deployed diagram sets."""
-    from .labels import status_label
-    from .portal.texts import STATUS_TEXTS
+    """[(code, label)]: every case status (cases/statuses.py) and every status a deployed diagram sets."""
+    from cases.statuses import CaseStatus
 
-    codes = set(STATUS_TEXTS)
+    from .labels import status_label
+
+    codes = {status.value for status in CaseStatus}
     for xml in files.values():
         codes.update(STATUS_PROPERTY.findall(xml))
     return sorted(((code, status_label(code)) for code in codes), key=lambda pair: str(pair[1]).casefold())

@@ -87,6 +87,16 @@ def problem_text(problem, with_place=False):
             status=params.get("status"),
             allowed=params.get("allowed"),
         ),
+        "CONTRACT_REASON_CODE": lambda: _(
+            "Tepat does not know the reason code %(code)s (the catalogue of reasons: forms/reason_codes.py).",
+            code=params.get("reason"),
+        ),
+        "CONTRACT_REASON_TEXT": lambda: _(
+            "Tepat relies on the catalogue's text for the reason %(code)s (%(lang)s): %(expected)s",
+            code=params.get("reason"),
+            lang=params.get("lang"),
+            expected=params.get("expected"),
+        ),
     }
     make = texts.get(problem.get("code"))
     text = make() if make else problem.get("message", "")

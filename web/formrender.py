@@ -2,7 +2,7 @@
 
 from marshmallow import fields, validate
 
-from forms.reason_codes import CATALOGUE
+from forms.reason_codes import ReasonCode, reason_label
 
 # Field and choice labels, as msgids: the template translates them.
 # What the applicant will read is labelled as such; the notes are labelled internal.
@@ -40,26 +40,38 @@ LABELS = {
     "payment_review_decision": "Decision",
     "payment_review_notes": INTERNAL_NOTE,
 }
-CHOICE_LABELS = {
-    "approve": "Approve",
-    "reject": "Reject",
-    "overturn": "Overturn the decision",
-    "uphold": "Uphold the decision",
-    "remove": "Remove from the programme",
-    "keep": "Keep enrolled",
-    "graduate": "Graduate: the family leaves the programme self-sufficient",
-    "upheld": "Upheld: re-check the family's enrolment",
-    "dismissed": "Dismissed: no ground found",
-    "ALL": "Every ground of the rejection",
-    "submit": "Submit for approval",
-    "cancel": "Cancel the cycle",
-    "return": "Return to the maker",
-    "retry_next_cycle": "Pay it again in the next cycle (the data is right now)",
-    "switch_to_pos": "Pay it through PT Pos in the next cycle",
-    "no_repeat": "Do not pay it again",
-    # reason codes: their catalogue texts (English source strings, translated where shown)
-    **CATALOGUE,
-}
+
+
+class _ChoiceLabels(dict):
+    """Choice labels by value: msgids the caller translates; a reason code is worded by the catalogue
+    (forms/reason_codes.py) in the current language (translating that text again leaves it as it is)."""
+
+    def get(self, key, default=None):
+        if key in ReasonCode.__members__ and key not in self:
+            return reason_label(key)
+        return super().get(key, default)
+
+
+CHOICE_LABELS = _ChoiceLabels(
+    {
+        "approve": "Approve",
+        "reject": "Reject",
+        "overturn": "Overturn the decision",
+        "uphold": "Uphold the decision",
+        "remove": "Remove from the programme",
+        "keep": "Keep enrolled",
+        "graduate": "Graduate: the family leaves the programme self-sufficient",
+        "upheld": "Upheld: re-check the family's enrolment",
+        "dismissed": "Dismissed: no ground found",
+        "ALL": "Every ground of the rejection",
+        "submit": "Submit for approval",
+        "cancel": "Cancel the cycle",
+        "return": "Return to the maker",
+        "retry_next_cycle": "Pay it again in the next cycle (the data is right now)",
+        "switch_to_pos": "Pay it through PT Pos in the next cycle",
+        "no_repeat": "Do not pay it again",
+    }
+)
 
 
 def describe(schema_cls):

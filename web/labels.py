@@ -1,6 +1,7 @@
 """What officers read, in their language: statuses, task names, districts, timeline lines, form errors.
 
-One place for each: a status code has one translation (`status_label`, the code is the msgid);
+One place for each: a case status has one label (cases/statuses.py, `status_label`; the templates compare
+with the `CaseStatus` global);
 timeline lines are stored as codes with parameters (CaseEvent.kind and .detail) and worded here at
 render time; rows written before the parameters were kept fall back to their stored English summary,
 parsed where its shape is known.
@@ -12,6 +13,8 @@ from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 from cases.officers import district_name
+from cases.statuses import CaseStatus
+from cases.statuses import status_label as _case_status_label
 from integrations.nik import mask_nik
 
 # Human tasks by BPMN id (the diagrams' names are "Indonesian / English"; these are the wording we keep).
@@ -82,8 +85,9 @@ ASSIGN_LABELS = {"claim": _l("claimed"), "unclaim": _l("released"), "reassign": 
 
 
 def status_label(code):
-    """Return the one translation of a case status code (the code itself when unknown)."""
-    return gettext(code) if code else "—"
+    """Return a case status's label in the officer's language (cases/statuses.py; other codes translated as
+    they are, e.g. a payment cycle's)."""
+    return _case_status_label(code)
 
 
 def district_label(code, registry_name=None):
@@ -255,6 +259,7 @@ def register(app):
     """Make these available to every template."""
     app.jinja_env.globals.update(
         status_label=status_label,
+        CaseStatus=CaseStatus,
         district_label=district_label,
         task_label=task_label,
         event_text=event_text,

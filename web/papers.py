@@ -26,6 +26,7 @@ from cases.officers import district_name
 from cases.operations import CaseNotFound, case_or_404
 from cases.paperpdf import Paper, Section, render
 from cases.portal.casefile import appeal_deadline, appeals_of
+from cases.statuses import APPROVED_STATUSES, DECIDED_STATUSES, CaseStatus
 from engine.db import db, unit_of_work, utcnow
 from engine.scope import in_scope
 from forms.reason_codes import applicant_reason_texts, reason_text
@@ -44,8 +45,8 @@ from .refusals import log_refusal
 bp = Blueprint("papers", __name__)
 PDF = "application/pdf"
 # Statuses in which the family is enrolled (a re-check, a payment review or a graduation check runs).
-ENROLLED_STATES = ("ENROLLED", "REMOVAL_REVIEW", "AWAITING_REMOVAL_APPROVAL", "PAYMENT_REVIEW", "GRADUATION_REVIEW")
-DECIDED_STATES = (*ENROLLED_STATES, "REJECTED", "CLOSED_REJECTED", "REMOVED", "GRADUATED")
+ENROLLED_STATES = APPROVED_STATUSES
+DECIDED_STATES = DECIDED_STATUSES
 
 
 def has_letter(app):
@@ -69,13 +70,13 @@ def letter_kind(app, appeals):
     last = decided[-1].outcome if decided else None
     if app.status in ENROLLED_STATES:
         return "appeal_accepted" if last == "overturn" else "approved"
-    if app.status == "REJECTED":
+    if app.status == CaseStatus.REJECTED:
         return "rejected"
-    if app.status in ("CLOSED_REJECTED", "REMOVED"):
+    if app.status in (CaseStatus.CLOSED_REJECTED, CaseStatus.REMOVED):
         if last == "uphold":
             return "appeal_upheld"
-        return "rejected" if app.status == "CLOSED_REJECTED" else "removed"
-    if app.status == "GRADUATED":
+        return "rejected" if app.status == CaseStatus.CLOSED_REJECTED else "removed"
+    if app.status == CaseStatus.GRADUATED:
         return "graduated"
     return None
 
@@ -165,7 +166,7 @@ def _reasons(app, locale):
 
 def _appeal_section(app, kind, deadline):
     if kind in ("rejected", "removed"):
-        if deadline is not None and utcnow() <= deadline and (kind == "removed" or app.status == "REJECTED"):
+        if deadline is not None and utcnow() <= deadline and (kind == "removed" or app.status == CaseStatus.REJECTED):
             return Section(
                 _("How to appeal"),
                 paragraphs=[

@@ -3,6 +3,7 @@
 from engine.db import utcnow
 
 from ..operations import AppealNotAllowed, file_appeal
+from ..statuses import CaseStatus
 from .casefile import appeal_deadline
 from .files import pending_files
 
@@ -13,7 +14,7 @@ class AppealWindowClosed(AppealNotAllowed):
 
 def file_portal_appeal(engine, app, reason, window, actor):
     """File the applicant's appeal with the files attached so far; refused outside the window."""
-    if app.status in ("REJECTED", "REMOVED"):
+    if app.status in (CaseStatus.REJECTED, CaseStatus.REMOVED):
         deadline = appeal_deadline(engine.session, app, window)
         # The scheduler may not have closed the window yet: the deadline, not the status, decides.
         if deadline is None or utcnow() > deadline:

@@ -10,6 +10,7 @@ from engine.models import HumanTask
 
 from ..models import Appeal, Application, CaseEvent
 from ..operations import CaseNotFound, case_or_404
+from ..statuses import CaseStatus
 
 # Timeline lines an applicant sees (the checks themselves are officers' detail).
 APPLICANT_EVENT_KINDS = ("submitted", "milestone", "appeal_filed", "recheck", "reinstated")
@@ -61,7 +62,7 @@ def appeal_deadline(session, app, window):
     moment the process's timer starts too.
     """
     # An exit after a re-check (REMOVED) opens its own window when the exit takes effect.
-    started_by = "REMOVED" if app.status == "REMOVED" else "REJECTED"
+    started_by = CaseStatus.REMOVED.value if app.status == CaseStatus.REMOVED else CaseStatus.REJECTED.value
     rejected = next((at for at, status in status_changes(session, app) if status == started_by), None)
     if rejected is None:
         return None

@@ -3,10 +3,11 @@
 import logging
 
 from integrations.base import TransientIntegrationError
+from integrations.notify import APPLICANT_CHANNELS, NoticeChannel
 
 log = logging.getLogger(__name__)
-NOTICE_CHANNELS = ("SMS", "PORTAL")
-PORTAL = "PORTAL"
+NOTICE_CHANNELS = APPLICANT_CHANNELS
+PORTAL = NoticeChannel.PORTAL.value
 
 
 def notify_applicant(notifier, nik, template, params, channels=NOTICE_CHANNELS):

@@ -82,9 +82,9 @@ def test_overturning_one_ground_of_two_leaves_the_family_not_enrolled(svc, offic
     html = portal.get(f"/portal/cases/{number}").get_data(as_text=True)
     reasons = html.split('id="reasons-title"', 1)[1].split("</ul>", 1)[0]
     assert "Keluarga tidak memenuhi syarat program bansos mana pun" in reasons
-    assert "Desil kesejahteraan DTSEN di atas batas program" in reasons
-    assert "ASN/TNI/Polri" not in reasons
-    assert "Dikesampingkan dalam banding: Ada anggota keluarga ASN/TNI/Polri" in html
+    assert "Peringkat kesejahteraan (desil) keluarga di DTSEN berada di atas batas program." in reasons
+    assert "ASN, TNI atau Polri" not in reasons
+    assert "Dikesampingkan dalam banding: Ada anggota keluarga yang menjadi ASN, TNI atau Polri" in html
 
 
 def test_overturning_every_ground_still_enrols_only_with_a_programme(svc, officers):

@@ -151,7 +151,8 @@ def test_the_exit_letter_after_a_recheck_has_the_reasons_and_the_exit_appeal_dea
     sign_in_applicant(portal, app.nik)
     text = text_of(portal.get(f"/portal/cases/{number}/letter.pdf"))
     assert "pemeriksaan ulang berkala" in text and "keluar dari program" in text
-    assert "Alasan keputusan 1. Desil kesejahteraan DTSEN di atas batas program (desil 1-5)." in text  # the rule's text
+    # the rule's text, the catalogue's (forms/reason_codes.py)
+    assert "Alasan keputusan 1. Peringkat kesejahteraan (desil) keluarga di DTSEN berada di atas batas program." in text
     assert "Anda dapat mengajukan banding sampai" in text
     assert NOTE not in text
 

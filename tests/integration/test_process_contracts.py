@@ -9,7 +9,7 @@ import pytest
 from flask import current_app
 from sqlalchemy import func, select
 
-from engine.contracts import ProcessContract, Step, contract_problems
+from engine.contracts import DEFAULT, ProcessContract, ReasonCatalogue, Step, contract_problems
 from engine.db import db
 from engine.deploy import read_folder
 from engine.editing import current_bundle
@@ -119,6 +119,28 @@ BREAKS = {
         "verify_objection",
         "REMOVED",
     ),
+    # the reason catalogue (forms/reason_codes.py): an unknown code, a text drifted from the catalogue's
+    "unknown_reason_code": (
+        "eligibility.dmn",
+        lambda x: x.replace("'code': 'VILLAGE_OFFICIAL'", "'code': 'VILLAGE_HEAD'"),
+        "CONTRACT_REASON_CODE",
+        "o_village_official",
+        "VILLAGE_HEAD",
+    ),
+    "drifted_reason_text": (
+        "eligibility.dmn",
+        lambda x: x.replace("'Ada anggota keluarga perangkat desa.'", "'Ada anggota keluarga kepala desa.'"),
+        "CONTRACT_REASON_TEXT",
+        "o_village_official",
+        "Ada anggota keluarga perangkat desa.",
+    ),
+    "unknown_reason_code_in_script": (
+        "application.bpmn",
+        lambda x: x.replace("[{'code': 'NO_PROGRAMME'", "[{'code': 'NO_PROGRAM'"),
+        "CONTRACT_REASON_CODE",
+        "check_enrolment",
+        "NO_PROGRAM",
+    ),
 }
 
 
@@ -132,7 +154,7 @@ def broken(name):
 
 def test_every_process_the_code_uses_has_a_contract_and_the_shipped_bundle_passes(svc):
     contracts = process_contracts()
-    assert {c.process_id for c in contracts} == {
+    assert {c.process_id for c in contracts if isinstance(c, ProcessContract) and c.process_id} == {
         "application",
         "recheck",
         "graduation",
@@ -141,6 +163,9 @@ def test_every_process_the_code_uses_has_a_contract_and_the_shipped_bundle_passe
         "payment_review",
     }
     assert svc.engine.contracts == contracts
+    # every other process may set only a case status of cases/statuses.py; reasons come from one catalogue
+    assert any(isinstance(c, ProcessContract) and c.process_id is DEFAULT for c in contracts)
+    assert any(isinstance(c, ReasonCatalogue) for c in contracts)
     files = read_folder(ROOT / "processes")
     parse_bundle(files, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles, contracts)  # no refusal
 
@@ -159,7 +184,15 @@ def test_the_deploy_check_refuses_a_broken_contract_with_the_code_on_the_element
 
 @pytest.mark.parametrize(
     "name",
-    ["appeal_review_removed", "approve_form_changed", "review_made_script", "bogus_status", "approve_cycle_removed"],
+    [
+        "appeal_review_removed",
+        "approve_form_changed",
+        "review_made_script",
+        "bogus_status",
+        "approve_cycle_removed",
+        "unknown_reason_code",
+        "drifted_reason_text",
+    ],
 )
 def test_editor_save_lists_the_translated_problem_on_the_element_and_deploy_refuses(web, svc, name):
     file, xml = broken(name)
@@ -209,3 +242,23 @@ def test_a_process_absent_from_the_bundle_is_not_checked_and_an_empty_status_set
     assert len(refused.value.problems) == 3  # GRADUATION_REVIEW, ENROLLED, GRADUATED
     parse_bundle(only, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles, process_contracts())
     assert contract_problems(None, [], process_contracts()) == []
+
+
+def test_a_new_process_may_set_only_a_status_of_the_list(svc):
+    """A process no contract names (an administrator's new one) is checked against cases/statuses.py."""
+    files = read_folder(ROOT / "processes")
+    copy = (
+        files["graduation.bpmn"]
+        .replace('processRef="graduation"', 'processRef="graduation_copy"')
+        .replace('<bpmn:process id="graduation"', '<bpmn:process id="graduation_copy"')
+    )
+    assert copy.count("graduation_copy") == 2
+    parse_bundle({**files, "copy.bpmn": copy}, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles,
+                 process_contracts())  # fmt: skip
+    bogus = copy.replace('value="GRADUATED"', 'value="SELF_SUFFICIENT"')
+    with pytest.raises(DeployRejected) as refused:
+        parse_bundle({**files, "copy.bpmn": bogus}, svc.engine.handlers, svc.engine.forms, svc.engine.lane_roles,
+                     process_contracts())  # fmt: skip
+    assert [(p["code"], p["file"], p["params"]["status"]) for p in refused.value.problems] == [
+        ("CONTRACT_STATUS", "copy.bpmn", "SELF_SUFFICIENT")
+    ]

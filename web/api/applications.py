@@ -26,6 +26,7 @@ from integrations.base import PersonNotFound, TransientIntegrationError
 from integrations.face import ImageRejected
 from integrations.face_messages import face_message
 from integrations.nik import NikInvalid, mask_nik, validate_nik
+from integrations.payments import PaymentChannel
 
 from .. import services
 from ..portal.uploads import read_upload_form
@@ -216,7 +217,7 @@ def submit():
         "channel": "facilitator",
         "facilitator_id": caller().actor.id,
         "payment_channel": data["payment_channel"],
-        "bank_account": None if data["payment_channel"] == "POS" else data["bank_account"],
+        "bank_account": None if data["payment_channel"] == PaymentChannel.POS else data["bank_account"],
         "phone": data["phone"],
         "consent": True,
         "consent_version": current_app.config["BANSOS_CONSENT_VERSION"],

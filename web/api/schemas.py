@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from cases.officers import district_name
 from integrations.nik import mask_nik
+from integrations.payments import CHANNELS
 
 
 class _Out(Schema):
@@ -76,7 +77,7 @@ class ApiApplicationSchema(_Strict):
         },
     )
     phone = fields.String(load_default=None, allow_none=True)
-    payment_channel = fields.String(required=True, validate=validate.OneOf(["BRI", "BNI", "MANDIRI", "BTN", "POS"]))
+    payment_channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     bank_account = fields.String(
         load_default=None,
         allow_none=True,

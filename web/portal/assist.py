@@ -18,6 +18,7 @@ from cases.portal.drafts import (
     submit_draft,
 )
 from cases.portal.notices import notify_applicant
+from cases.statuses import CaseStatus
 from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.scope import in_scope
@@ -81,7 +82,7 @@ def _index(nik="", error=None, status=200):
     ]
     drafts = [(d, mask_nik(d.nik)) for d in drafts_kept_by(db.session, actor.id)]
     # With workers a new registration is checked after the request: the list follows it (reloads itself).
-    checking = services().engine.defer_steps and any(c.status == "SUBMITTED" for c, _m, _s in registered)
+    checking = services().engine.defer_steps and any(c.status == CaseStatus.SUBMITTED for c, _m, _s in registered)
     asked = request.args.get("registered")
     just = next((c for c, _m, _s in registered if c.case_number == asked and c.channel == "facilitator"), None)
     page = render_template(

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from cases.audit import record
 from cases.graduation import start_graduation
+from cases.statuses import CaseStatus
 from engine.db import db, unit_of_work
 from engine.errors import EngineError
 
@@ -32,7 +33,7 @@ def graduate(case_number):
 def graduate_send(case_number):
     """Start the voluntary graduation once the family confirmed its declaration."""
     app = own_case_or_404(case_number)
-    if app.status != "ENROLLED":
+    if app.status != CaseStatus.ENROLLED:
         return _page(app, status=409)
     if request.form.get("confirm") != "yes":
         return _page(app, _("Tick the box to confirm that your family is self-sufficient."), 422)

@@ -17,6 +17,7 @@ from cases.portal.casefile import (
 from cases.portal.drafts import draft_of
 from cases.portal.files import files_of_case
 from cases.portal.notices import portal_notices
+from cases.statuses import BEING_REVIEWED, CaseStatus
 from engine.db import db, unit_of_work, utcnow
 from forms.reason_codes import applicant_reason_texts
 from integrations.base import TransientIntegrationError
@@ -85,11 +86,11 @@ def appeal_window(app):
     """Return (deadline or None, open now?) for the case's appeal."""
     deadline = appeal_deadline(db.session, app, current_app.config["BANSOS_APPEAL_WINDOW"])
     open_now = deadline is not None and utcnow() <= deadline
-    if app.status == "REMOVED":
+    if app.status == CaseStatus.REMOVED:
         # An exit is appealable while its re-check waits in the appeal window (not after a judged appeal).
         instance = services().engine.instance_for_key(app.case_number)
         return deadline, open_now and instance is not None and instance.version.process_id == "recheck"
-    return deadline, app.status == "REJECTED" and open_now
+    return deadline, app.status == CaseStatus.REJECTED and open_now
 
 
 def _commitments(app, locale):
@@ -100,7 +101,7 @@ def _commitments(app, locale):
     from payments.commitments import portal_status
     from payments.schedule import ScheduleInvalid, load_schedule
 
-    if app.status != "ENROLLED":
+    if app.status != CaseStatus.ENROLLED:
         return []
     try:
         rule = load_schedule(current_app.config["BANSOS_PROCESS_DIR"]).commitments
@@ -138,7 +139,6 @@ def messages():
 
 # While officers check a case, the criteria they must verify explain the wait; once decided, "could
 # not decide" is no reason for the decision and is not listed among its reasons.
-BEING_REVIEWED = {"SUBMITTED", "IN_REVIEW", "IN_REVIEW_ESCALATED", "AWAITING_APPROVAL"}
 
 
 @bp.get("/cases/<case_number>")

@@ -2,73 +2,75 @@
 
 from flask_babel import lazy_gettext as _l
 
-# status -> (headline, explanation)
+from cases.statuses import CaseStatus
+
+# status (cases/statuses.py, every one) -> (headline, explanation)
 STATUS_TEXTS = {
-    "SUBMITTED": (
+    CaseStatus.SUBMITTED: (
         _l("Received, being checked"),
         _l("Your application was received. The registers are being checked; this usually takes a few minutes."),
     ),
-    "IN_REVIEW": (
+    CaseStatus.IN_REVIEW: (
         _l("Being checked by an officer"),
         _l(
             "Some things could not be decided automatically, so an officer checks your application by hand. "
             "This takes up to 3 working days."
         ),
     ),
-    "IN_REVIEW_ESCALATED": (
+    CaseStatus.IN_REVIEW_ESCALATED: (
         _l("Being checked by a supervisor"),
         _l("The check took longer than planned and was passed to a supervisor."),
     ),
-    "AWAITING_APPROVAL": (
+    CaseStatus.AWAITING_APPROVAL: (
         _l("Waiting for approval"),
         _l("An officer recommended your application. A second officer must confirm the decision."),
     ),
-    "ENROLLED": (
+    CaseStatus.ENROLLED: (
         _l("Approved: your family receives assistance"),
         _l("Your family is registered for the programmes below. Payments go to the account you gave."),
     ),
-    "REJECTED": (
+    CaseStatus.REJECTED: (
         _l("Not approved"),
         _l("Your application was not approved for the reasons below. If you think this is wrong, you can appeal."),
     ),
-    "APPEAL_REVIEW": (
+    CaseStatus.APPEAL_REVIEW: (
         _l("Appeal being reviewed"),
         _l(
             "An officer who took no part in the first decision is reviewing your appeal. This takes up to "
             "10 working days."
         ),
     ),
-    "CLOSED_REJECTED": (
+    CaseStatus.CLOSED_REJECTED: (
         _l("Not approved (final)"),
         _l("The decision is final. You may apply again if your situation changes."),
     ),
-    "REMOVAL_REVIEW": (
+    CaseStatus.REMOVAL_REVIEW: (
         _l("Being re-checked"),
         _l("A periodic re-check found changes; an officer is checking whether your family still qualifies."),
     ),
-    "AWAITING_REMOVAL_APPROVAL": (
+    CaseStatus.AWAITING_REMOVAL_APPROVAL: (
         _l("Being re-checked"),
         _l("A periodic re-check found changes; a second officer is confirming the result."),
     ),
-    "PAYMENT_REVIEW": (
+    CaseStatus.PAYMENT_REVIEW: (
         _l("Payment being checked"),
         _l(
             "A payment to your family could not be made with the data we hold; an officer is checking "
             "it. Your family stays enrolled."
         ),
     ),
-    "REMOVED": (
+    CaseStatus.REMOVED: (
         _l("No longer receiving assistance"),
         _l("After a re-check your family no longer qualifies. You may apply again if your situation changes."),
     ),
-    "GRADUATION_REVIEW": (
+    CaseStatus.GRADUATION_REVIEW: (
         _l("Graduation being confirmed"),
         _l(
             "Your family's recent checks show it may be self-sufficient; an officer is confirming it "
             "with you and your facilitator."
         ),
     ),
-    "GRADUATED": (
+    CaseStatus.GRADUATED: (
         _l("Graduated: self-sufficient"),
         _l(
             "Your family has left the programme self-sufficient (graduasi). Payments stop from the next "

@@ -21,6 +21,7 @@ from integrations.digits import has_other_digits
 from integrations.face import ImageRejected
 from integrations.face_messages import face_message
 from integrations.nik import mask_nik
+from integrations.payments import CHANNEL_LABELS, PaymentChannel
 
 from .. import services
 from .consent import consent_text
@@ -45,13 +46,8 @@ RELATION_LABELS = {
     "FAMILI_LAIN": _l("Other relative"),
     "LAINNYA": _l("Other"),
 }
-PAYMENT_LABELS = {
-    "BRI": "Bank BRI",
-    "BNI": "Bank BNI",
-    "MANDIRI": "Bank Mandiri",
-    "BTN": "Bank BTN",
-    "POS": _l("PT Pos Indonesia (cash at the post office)"),
-}
+# integrations/payments.py CHANNEL_LABELS, translated where a label needs it
+PAYMENT_LABELS = {channel.value: _l(label) for channel, label in CHANNEL_LABELS.items()}
 
 
 @dataclass
@@ -218,7 +214,7 @@ def post_step(flow, draft, step):
         }
         try:
             kept = PaymentStepSchema().load(values)
-            if kept["payment_channel"] == "POS":
+            if kept["payment_channel"] == PaymentChannel.POS:
                 kept["bank_account"] = None
         except ValidationError as exc:
             if "payment_channel" in exc.messages:
