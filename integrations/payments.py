@@ -17,6 +17,7 @@ class PaymentChannel(StrEnum):
     BNI = "BNI"
     MANDIRI = "MANDIRI"
     BTN = "BTN"
+    BSI = "BSI"  # Bank Syariah Indonesia: the paying bank in Aceh (Qanun Aceh 11/2018), domain.md
     POS = "POS"
 
 
@@ -26,6 +27,7 @@ CHANNEL_LABELS = {
     PaymentChannel.BNI: "Bank BNI",
     PaymentChannel.MANDIRI: "Bank Mandiri",
     PaymentChannel.BTN: "Bank BTN",
+    PaymentChannel.BSI: "Bank Syariah Indonesia (BSI)",
     PaymentChannel.POS: "PT Pos Indonesia (cash at the post office)",
 }
 CHANNELS = tuple(c.value for c in PaymentChannel)
