@@ -535,8 +535,30 @@ def import_errors(code, import_id):
     )
 
 
+RUNWAY_READERS = ("administrator", "finance_officer")
+
+
+def schedule_runway():
+    """[(programme, [uncovered months])] of the payment schedule, for administrators and finance officers.
+
+    The months from this one (Jakarta time) to the schedule's `warn_months_ahead` ahead that a programme has
+    no cycle for: the schedule must be extended before new enrolments and the portal's expected payment
+    have nowhere to go. Empty for other readers.
+    """
+    from datetime import datetime
+
+    from payments.cycles import JAKARTA
+    from payments.schedule import runway_warnings
+
+    if not current_user.is_authenticated or not current_user.has_any(*RUNWAY_READERS):
+        return []
+    return runway_warnings(current_app.config["BANSOS_PROCESS_DIR"], datetime.now(JAKARTA).date())
+
+
 def register(app):
     """Helpers the cycle templates use."""
     from flask_babel import format_date, format_decimal
 
-    app.jinja_env.globals.update(reason_text=_reason, format_date=format_date, format_decimal=format_decimal)
+    app.jinja_env.globals.update(
+        reason_text=_reason, format_date=format_date, format_decimal=format_decimal, schedule_runway=schedule_runway
+    )
