@@ -17,7 +17,7 @@ from integrations.sandbox.tables import outbox
 from payments.bankfile import bank_name, batch_csv_lines, batch_xlsx
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
-from payments.results import error_workbook, import_and_advance
+from payments.results import error_workbook
 from tests.helpers import later, wake_all
 from tests.integration.payment_support import family, finance_officers, schedule, take_uploads
 from tests.integration.test_payment_cycles import cycle, do
