@@ -537,6 +537,9 @@ def import_progress(code, import_id):
         )
     )
     response.headers["Cache-Control"] = "no-store"
+    if request.headers.get("HX-Request") and row.status in ("applied", "refused"):
+        # The panel was following it: the whole page reloads once, so its batch and report figures are current.
+        response.headers["HX-Refresh"] = "true"
     return response
 
 
