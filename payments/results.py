@@ -278,7 +278,7 @@ def stage_results(session, batch, data, file_name, actor, row=None, progress=Non
             if (header["count"], header["total"]) != (seen_count, seen_total):
                 raise ResultFileRefused("the control line does not match the file's lines", reason="CONTROL_TOTALS")
             stager.flush()
-            row.control = {"count": header["count"], "total": header["total"]}  # type: ignore[attr-defined]
+            row.control = {"count": header["count"], "total": header["total"]}
         except ResultFileRefused:
             stager.rows = []
             session.execute(delete(PaymentResultLine).where(PaymentResultLine.import_id == row.id))
