@@ -472,3 +472,31 @@ def test_a_kept_file_gone_before_its_check_is_refused_with_a_reason(svc, dispatc
     assert row.status == "refused" and row.refusals[0]["code"] == "NOT_STORED"
     assert batch("BRI").status == "dispatched"
     assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.results_refused")).one()
+
+
+def test_the_lines_read_are_reported_beside_the_check_on_postgresql(svc, dispatched, monkeypatch):
+    """While a worker checks a file (one transaction), the lines read so far are written on its run from another
+    connection, for the page's panel; the check is not blocked by it (PostgreSQL: SQLite has one writer)."""
+    import payments.results as results
+    import payments.runs as runs
+    from engine.runs import Run
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's one writer is the check's until it commits: no progress beside it")
+    monkeypatch.setattr(results, "STAGE_ROWS", 5)  # 20 lines: told every 5
+    real, seen = runs._lines_reporter, []
+
+    def reporting_at_once(session, run_id, every=2.0):
+        report = real(session, run_id, every=0)
+
+        def spy(lines):
+            report(lines)
+            with db.engine.connect() as other:  # what the page's request reads meanwhile
+                seen.append(other.execute(select(Run.result).where(Run.id == run_id)).scalar_one())
+
+        return spy
+
+    monkeypatch.setattr(runs, "_lines_reporter", reporting_at_once)
+    row = upload(svc, batch("BRI"), results_lines(file_of(batch("BRI")), TODAY), dispatched["fin1"])
+    assert row.status == "applied" and row.accepted == 20
+    assert seen == [{"lines_read": n} for n in (5, 10, 15, 20)]
