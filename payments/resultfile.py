@@ -93,6 +93,14 @@ def result_lines(data, file_name=""):
 
 _CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:c|row)[\s/>]")
+
+
+def _count(part, pattern, tag):
+    """How many `tag` elements a sheet part opens: bytes.count for the usual unprefixed XML, else the pattern."""
+    if _PREFIXED.search(part) is not None:
+        return len(pattern.findall(part))
+    return sum(part.count(b"<" + tag + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
 
 
 def _check_bounds(path):
@@ -105,7 +113,7 @@ def _check_bounds(path):
             for info in archive.infolist():
                 if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
                     part = archive.read(info)
-                    if len(_CELL.findall(part)) > MAX_CELLS_PER_ROW * (len(_ROW.findall(part)) + 1):
+                    if _count(part, _CELL, b"c") > MAX_CELLS_PER_ROW * (_count(part, _ROW, b"row") + 1):
                         raise ResultsUnreadable(f"{info.filename} has rows of too many cells", "TOO_MANY_ROWS")
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error) as exc:
         raise ResultsUnreadable(f"not an .xlsx workbook ({exc})", "NOT_EXCEL") from None
@@ -178,12 +186,13 @@ def _result_lines(book):
             raise ResultsUnreadable("sheet Hasil does not start with the documented headers", "BAD_LAYOUT")
         out.extend("\n" for _ in range(number - expected))  # rows the sheet leaves out: line numbers stay rows
         expected = number + 1
-        out.append(
-            ""
-            if all(v in (None, "") for v in values)
-            else "R," + ",".join(_text(v, as_date=(i == 4)) for i, v in enumerate(values))
-        )
-        out[-1] += "\n"
+        if all(v is None or v == "" for v in values):
+            out.append("\n")
+        elif len(values) == 5:  # the layout's width (a wider row is malformed, and joined as it is below)
+            reference, amount, status, failure, day = values
+            out.append(f"R,{_text(reference)},{_text(amount)},{_text(status)},{_text(failure)},{_text(day, True)}\n")
+        else:
+            out.append("R," + ",".join(_text(v, as_date=(i == 4)) for i, v in enumerate(values)) + "\n")
     if expected == 1:
         raise ResultsUnreadable("sheet Hasil is empty", "BAD_LAYOUT")
     return out
@@ -193,6 +202,14 @@ def _text(value, as_date=False):
     """A cell as the CSV field it stands for; a comma or line break in text can never move a field."""
     if value is None:
         return ""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        value = value.strip()
+        if "," in value or "\r" in value or "\n" in value:
+            return value.replace(",", ";").replace("\r", " ").replace("\n", " ")
+        return value
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"  # never an amount: the line is refused as malformed
     if isinstance(value, datetime):

@@ -63,6 +63,10 @@ REASONS = {
     ),
     "NOT_TEXT": ("Berkas bukan teks UTF-8", "The file is not UTF-8 text"),
     "TOO_LARGE": ("Berkas terlalu besar", "The file is too large"),
+    "NOT_STORED": (
+        "Berkas yang diunggah tidak ditemukan lagi di server; unggah kembali",
+        "The uploaded file is no longer on the server; upload it again",
+    ),
 }
 REASONS.update(WORKBOOK_REASONS)  # an Excel results file's own refusals
 
@@ -221,26 +225,31 @@ class _Stager:
         self.rows = []
 
 
-def stage_results(session, batch, data, file_name, actor):
+def stage_results(session, batch, data, file_name, actor, row=None, progress=None):
     """Check a results file whole and stage its lines; return the PaymentResultImport.
 
     Its status is "refused" (the file itself is wrong: nothing staged, audited) or "importing" (its lines
-    are staged, none taken yet: `take_lines` and `finish_import` do that).
+    are staged, none taken yet: `take_lines` and `finish_import` do that). `row`: the import of a file
+    received before (status "received", `receive_results`); without it a new one. `progress(lines)` is
+    told the lines read so far every STAGE_ROWS lines. The file's control line is kept on the row as
+    `control` ({"count", "total"}; not a column) for whoever shows the outcome.
     """
     from cases.audit import record
 
     from .models import PaymentResultLine
 
     digest = hashlib.sha256(data).hexdigest()
-    row = PaymentResultImport(
-        batch_id=batch.id,
-        file_name=(file_name or "")[:200],
-        file_sha256=digest,
-        uploaded_by=getattr(actor, "id", actor),
-        status="importing",
-        refusals=[],
-    )
-    session.add(row)
+    if row is None:
+        row = PaymentResultImport(
+            batch_id=batch.id,
+            file_name=(file_name or "")[:200],
+            file_sha256=digest,
+            uploaded_by=getattr(actor, "id", actor),
+            status="importing",
+            refusals=[],
+        )
+        session.add(row)
+    row.status = "importing"
     session.flush()
     try:
         if len(data) > MAX_FILE_BYTES:
@@ -264,10 +273,13 @@ def stage_results(session, batch, data, file_name, actor):
                 seen_count += 1
                 seen_total += counted
                 stager.add(checked)
+                if progress is not None and seen_count % STAGE_ROWS == 0:
+                    progress(seen_count)
             # The file's own control line must agree with its lines (every result line, good or refused).
             if (header["count"], header["total"]) != (seen_count, seen_total):
                 raise ResultFileRefused("the control line does not match the file's lines", reason="CONTROL_TOTALS")
             stager.flush()
+            row.control = {"count": header["count"], "total": header["total"]}
         except ResultFileRefused:
             stager.rows = []
             session.execute(delete(PaymentResultLine).where(PaymentResultLine.import_id == row.id))
@@ -552,6 +564,57 @@ def import_and_advance(engine, batch, data, file_name, actor, follow_up=True):
         run_follow_ups_inline(engine)
     session.expire_all()
     return session.get(PaymentResultImport, row_id)
+
+
+RECEIVED = "received"  # kept, waiting for the run that checks and stages it (payments/runs.py)
+
+
+def receive_results(engine, batch, data, file_name, actor, folder, ip=None, user_agent=None):
+    """Keep an uploaded results file under `folder` and start the run that checks and takes it; return (row, run).
+
+    Nothing is read here (the request stays short whatever the file's size): the import row is "received",
+    and a tracked run ("payment_results_file", payments/runs.py) checks the file whole and stages its lines
+    on the workers (in process inline), then starts the run that takes them in chunks. The file is kept
+    as the registry import keeps its extracts (BANSOS_IMPORT_DIR), under a name of our own.
+    """
+    import secrets
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from cases.audit import record
+
+    from .resultfile import is_workbook
+    from .runs import start_results_file_run
+
+    session = engine.session
+    digest = hashlib.sha256(data).hexdigest()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    suffix = "xlsx" if is_workbook(data, file_name) else "csv"
+    path = Path(folder) / f"{stamp}-{secrets.token_hex(4)}-{batch.reference}.{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    row = PaymentResultImport(
+        batch_id=batch.id,
+        file_name=(file_name or "")[:200],
+        file_sha256=digest,
+        uploaded_by=getattr(actor, "id", actor),
+        status=RECEIVED,
+        refusals=[],
+    )
+    session.add(row)
+    session.flush()
+    run = start_results_file_run(engine, row, batch, actor, path)
+    record(
+        session,
+        actor,
+        "cycle.results_received",
+        "payment_batch",
+        batch.reference,
+        ip=ip,
+        user_agent=user_agent,
+        detail={"file": row.file_name, "sha256": digest, "bytes": len(data), "import_id": row.id, "run": run.id},
+    )
+    return row, run
 
 
 def advance_if_reconciled(engine, batch):

@@ -3,6 +3,9 @@
 Each is work on many rows split into items, each item one transaction (its work and its `done` mark
 commit together, so an item is never done twice, whoever runs it and however often):
 
+- "payment_results_file": one item, an uploaded results file kept on disk (`results.receive_results`): it is
+  checked whole and its lines staged in the item's transaction (`results.stage_results`), then the
+  "payment_results" run below is started. A worker killed in it rolls the staging back: the item runs again.
 - "payment_results": one item per ITEM_LINES staged lines of a results import (`results.take_lines`); the
   item that takes the last lines finishes the import (counts, reconciliation, audit) and moves the cycle
   on when every batch is reconciled.
@@ -22,22 +25,130 @@ from sqlalchemy import func, select
 from engine.runs import ACTIVE, ItemRefused, Run, create_run, register_kind
 
 RESULTS, NOTICES, REVIEWS = "payment_results", "payment_notices", "payment_reviews"
+RESULTS_FILE = "payment_results_file"
 FOLLOW_UPS = (NOTICES, REVIEWS)
 NOTICE_IDS = 1000  # payment ids per notices item
 REVIEW_IDS = 2000  # payment ids per reviews item (about 2% of payments fail for a review)
-CHUNK_ITEMS = {RESULTS: 2, NOTICES: 5, REVIEWS: 5}
+CHUNK_ITEMS = {RESULTS: 2, NOTICES: 5, REVIEWS: 5, RESULTS_FILE: 1}
 
 
 def _hint(engine, run):
     from engine.dispatch import hint_after_commit
 
     sender = getattr(engine, "chunk_hint_sender", None)
-    if engine.defer_steps and sender is not None:
+    # On a worker (steps not deferred there) a run started by another run's item is hinted too.
+    on_workers = engine.defer_steps or engine.settings.get("BANSOS_EXECUTION") == "celery"
+    if on_workers and sender is not None:
         for seq in range(1, (run.total + run.chunk_size - 1) // run.chunk_size + 1):
             hint_after_commit(engine.session, sender, (run.id, seq))
 
 
 # --- results imports --------------------------------------------------------------------------------
+
+
+def start_results_file_run(engine, row, batch, actor, path):
+    """The run checking and staging a received results file (one item); hinted to the workers in celery mode."""
+    run = create_run(
+        engine.session,
+        RESULTS_FILE,
+        {"import_id": row.id, "batch": batch.reference, "path": str(path), "actor": str(getattr(actor, "id", actor))},
+        getattr(actor, "id", actor),
+        [str(row.id)],
+        CHUNK_ITEMS[RESULTS_FILE],
+    )
+    _hint(engine, run)
+    return run
+
+
+def _lines_reporter(session, run_id, every=2.0):
+    """Report the lines read of a file being staged on its run, every few seconds, in transactions of their own.
+
+    The staging is one transaction (all or nothing), so its progress is written beside it on another
+    connection. PostgreSQL only: SQLite's single writer is the staging's until it commits.
+    """
+    import time
+
+    from sqlalchemy import update
+
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return None
+    state = {"at": time.monotonic()}
+
+    def progress(lines):
+        now = time.monotonic()
+        if now - state["at"] < every:
+            return
+        state["at"] = now
+        with bind.engine.connect() as conn:
+            conn.execute(update(Run).where(Run.id == run_id).values(result={"lines_read": lines}))
+            conn.commit()
+
+    return progress
+
+
+def _results_file_item(engine, run, key):
+    from pathlib import Path
+
+    from cases.audit import record
+
+    from .models import PaymentBatch, PaymentResultImport
+    from .results import RECEIVED, stage_results
+
+    session = engine.session
+    row = session.get(PaymentResultImport, int(key))
+    if row is None:
+        raise ItemRefused(f"no results import {key}")
+    if row.status != RECEIVED:  # staged (or refused) by an earlier attempt that committed
+        return "already"
+    batch = session.get(PaymentBatch, row.batch_id)
+    try:
+        data = Path(run.params["path"]).read_bytes()
+    except OSError:
+        row.status, row.refused = "refused", 1
+        row.refusals = [{"line": 0, "reference": "", "code": "NOT_STORED"}]
+        record(
+            session,
+            row.uploaded_by,
+            "cycle.results_refused",
+            "payment_batch",
+            batch.reference,
+            detail={"file": row.file_name, "sha256": row.file_sha256, "reason": "NOT_STORED"},
+        )
+        run.result = {"import_id": row.id, "refused": "NOT_STORED"}
+        return "refused"
+    row = stage_results(
+        session, batch, data, row.file_name, row.uploaded_by, row=row, progress=_lines_reporter(session, run.id)
+    )
+    if row.status == "refused":
+        run.result = {"import_id": row.id, "refused": row.refusals[0]["code"]}
+        return "refused"
+    take = start_results_run(engine, row, batch, row.uploaded_by)
+    run.result = {
+        "import_id": row.id,
+        "lines": row.lines,
+        "control": getattr(row, "control", None),
+        "take_run": take.id,
+    }
+    return "staged"
+
+
+def import_runs(session, import_ids):
+    """{import id: (file run, take run)} of the given results imports (either may be None: CLI and callbacks)."""
+    wanted = {int(i) for i in import_ids}
+    found = {}
+    if not wanted:
+        return found
+    runs = session.scalars(
+        select(Run).where(Run.kind.in_((RESULTS_FILE, RESULTS))).order_by(Run.id.desc()).limit(20 * len(wanted) + 50)
+    )
+    for run in runs:
+        import_id = (run.params or {}).get("import_id")
+        if import_id in wanted:
+            pair = found.setdefault(import_id, [None, None])
+            slot = 0 if run.kind == RESULTS_FILE else 1
+            pair[slot] = pair[slot] or run
+    return {k: tuple(v) for k, v in found.items()}
 
 
 def start_results_run(engine, row, batch, actor):
@@ -154,6 +265,7 @@ def run_follow_ups_inline(engine):
 
 def register_run_kinds():
     """Declare the results, notices and reviews kinds (called by web/bootstrap.py, once per process)."""
+    register_kind(RESULTS_FILE, _results_file_item)
     register_kind(RESULTS, _results_item)
     register_kind(NOTICES, _notices_item)
     register_kind(REVIEWS, _reviews_item)

@@ -13,6 +13,7 @@ CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9-]{2,39}$")
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 CATEGORY_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 FILE_NAME = "payment_schedule.toml"
+DEFAULT_RUNWAY_MONTHS = 3  # warn when a programme has no cycle paying one of the months this far ahead
 
 
 class ScheduleInvalid(ValueError):
@@ -84,6 +85,27 @@ class Schedule:
     programmes: dict  # code -> Programme
     cycles: dict  # code -> CycleSpec
     commitments: CommitmentRule | None = None
+    # How many months ahead (after the current one) every programme must have a cycle paying each month;
+    # `runway_gaps` names the programmes that do not (`warn_months_ahead` in the file).
+    runway_months: int = DEFAULT_RUNWAY_MONTHS
+
+    def runway_gaps(self, today, months=None):
+        """[(programme, [uncovered months "YYYY-MM"])] for the months from today's to `months` months ahead.
+
+        A month is covered for a programme when one of its cycles (a regular one or a supplement) pays it.
+        Empty when every programme can be paid up to then: the schedule must be extended before it runs out.
+        """
+        ahead = self.runway_months if months is None else months
+        window = [_month_after(today, step) for step in range(ahead + 1)]
+        covered = {}
+        for spec in self.cycles.values():
+            covered.setdefault(spec.programme, set()).update(spec.months)
+        gaps = []
+        for code in sorted(self.programmes):
+            missing = [month for month in window if month not in covered.get(code, set())]
+            if missing:
+                gaps.append((code, missing))
+        return gaps
 
     def rates(self, cycle_code):
         """[(programme, category, amount per unit, cap)] a cycle pays."""
@@ -100,6 +122,12 @@ class Schedule:
         ]
 
 
+def _month_after(day, steps):
+    """The month `steps` months after the month of `day`, as "YYYY-MM"."""
+    index = day.year * 12 + day.month - 1 + steps
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _positive_int(value):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -114,6 +142,10 @@ def parse_schedule(text):
     days = raw.get("return_after_days", 105)
     if not _positive_int(days) or days > 3660:
         problems.append("return_after_days must be a whole number of days from 1 to 3660")
+    runway = raw.get("warn_months_ahead", DEFAULT_RUNWAY_MONTHS)
+    if not isinstance(runway, int) or isinstance(runway, bool) or not 0 <= runway <= 24:
+        problems.append("warn_months_ahead must be a whole number of months from 0 to 24")
+        runway = DEFAULT_RUNWAY_MONTHS
     programmes = {}
     for code, entry in (raw.get("programmes") or {}).items():
         where = f"programme {code}"
@@ -205,7 +237,7 @@ def parse_schedule(text):
     commitments = _commitments(raw.get("commitments"), programmes, problems)
     if problems:
         raise ScheduleInvalid(problems)
-    return Schedule(days, programmes, cycles, commitments)
+    return Schedule(days, programmes, cycles, commitments, runway)
 
 
 def _commitments(entry, programmes, problems):
@@ -244,3 +276,15 @@ def load_schedule(folder):
     except (OSError, UnicodeDecodeError) as exc:
         raise ScheduleInvalid([f"{path.name}: cannot be read ({exc.__class__.__name__})"]) from exc
     return parse_schedule(text)
+
+
+def runway_warnings(folder, today, months=None):
+    """The runway check of the schedule file of `folder`: [(programme, [uncovered months])].
+
+    An unreadable schedule gives no gaps here (the schedule's own check reports it).
+    """
+    try:
+        schedule = load_schedule(folder)
+    except ScheduleInvalid:
+        return []
+    return schedule.runway_gaps(today, months)

@@ -37,7 +37,7 @@ def cycle():
 @cycle.command("check", help="Check processes/payment_schedule.toml; list its cycles.")
 @commits
 def check():
-    from payments.schedule import ScheduleInvalid, load_schedule
+    from payments.schedule import FILE_NAME, ScheduleInvalid, load_schedule
 
     try:
         schedule = load_schedule(current_app.config["BANSOS_PROCESS_DIR"])
@@ -51,6 +51,19 @@ def check():
             f"{code:<16} {spec.programme:<6} {','.join(spec.months):<26} cut-off {spec.cut_off}  "
             f"({len(schedule.rates(code))} components, Rp {total:,} per unit of each)"
         )
+    from datetime import datetime
+
+    from payments.cycles import JAKARTA
+
+    today = datetime.now(JAKARTA).date()
+    gaps = schedule.runway_gaps(today)
+    for programme, months in gaps:
+        click.echo(
+            f"Peringatan / Warning: jadwal {programme} tidak memiliki siklus untuk / "
+            f"{programme} has no cycle for {', '.join(months)} (add the coming cycles to {FILE_NAME})"
+        )
+    if not gaps:
+        click.echo(f"Every programme has cycles up to {schedule.runway_months} months ahead of {today:%Y-%m}.")
 
 
 @cycle.command("list", help="Opened cycles, newest first.")

@@ -7,6 +7,7 @@ district handles them. Every action and every file handed out is in the audit tr
 """
 
 import io
+from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -35,7 +36,8 @@ from payments.models import PaymentBatch, PaymentResultImport
 from payments.queries import PROGRESS, batches_of, cycles, imports_of
 from payments.report import COLUMNS as REPORT_COLUMNS
 from payments.report import cycle_report, report_workbook
-from payments.results import REASONS, error_workbook, import_and_advance
+from payments.results import REASONS, error_workbook, receive_results
+from payments.runs import import_runs
 from payments.schedule import ScheduleInvalid, load_schedule
 
 from . import services
@@ -235,6 +237,11 @@ def _figures(cycle):
     return rows, by_district, by_channel, payment_figures(db.session, cycle.id, regions)
 
 
+def _followed(imports):
+    """The imports whose progress or outcome the page shows in full: the newest, and any still being taken."""
+    return [i for n, i in enumerate(imports) if n == 0 or i.status in ("received", "importing")]
+
+
 def _page(cycle, errors=None, values=None, status=200):
     forms = services().engine.forms
     tasks = _tasks(cycle)
@@ -254,8 +261,11 @@ def _page(cycle, errors=None, values=None, status=200):
         by_district=by_district,
         by_channel=by_channel,
         paid=paid,
-        batches=batches_of(db.session, cycle.id),
-        imports=imports_of(db.session, cycle.id),
+        batches=(batches := batches_of(db.session, cycle.id)),
+        batch_by_id={b.id: b for b in batches},
+        imports=(imports := imports_of(db.session, cycle.id)),
+        followed=_followed(imports),
+        import_runs=import_runs(db.session, [i.id for i in imports]),
         reasons=REASONS,
         district_label=district_label,
         payment_status_texts=PAYMENT_STATUS_TEXTS,
@@ -460,7 +470,7 @@ def batch_file(code, channel, ext):
 @bp.post("/cycles/<code>/batches/<channel>/results")
 @roles_required(*WORKERS)
 def upload_results(code, channel):
-    """Take a results file for a batch: each line matched, refused lines listed with their reasons."""
+    """Keep a results file for a batch; a run checks it and takes its lines in the background (progress below)."""
     cycle, batch = _batch_or_404(code, channel)
     _regency_wide_or_404("payment_batch", batch.reference)
     upload = request.files.get("results")
@@ -474,34 +484,59 @@ def upload_results(code, channel):
             "danger",
         )
         return redirect(url_for("cycles.show", code=cycle.code))
+    folder = Path(current_app.config["BANSOS_IMPORT_DIR"]) / "results"
     try:
         with unit_of_work(db.session):
-            row = import_and_advance(services().engine, batch, data, upload.filename, current_user.actor)
+            row, _run = receive_results(
+                services().engine,
+                batch,
+                data,
+                upload.filename,
+                current_user.actor,
+                folder,
+                ip=request.remote_addr,
+                user_agent=request.user_agent.string,
+            )
     except EngineError as exc:
         flash(error_text(exc), "danger")
         return redirect(url_for("cycles.show", code=cycle.code))
-    if row.status == "refused":
-        reason = REASONS.get(row.refusals[0]["code"], ("", ""))
-        flash(_("The file was refused, nothing was taken: %(reason)s", reason=_reason(reason)), "danger")
-    elif row.status == "importing":  # on the workers, in chunks (payments/runs.py)
-        flash(
-            _(
-                "The file was checked; its %(lines)s lines are being taken. Reload this page to see the figures.",
-                lines=row.lines,
-            ),
-            "info",
+    flash(
+        _(
+            "The results file was received. It is checked and its lines are taken in the background: "
+            "follow the progress below."
+        ),
+        "info",
+    )
+    return redirect(url_for("cycles.show", code=cycle.code, _anchor=f"import-{row.id}"))
+
+
+@bp.get("/cycles/<code>/imports/<int:import_id>/progress")
+@roles_required(*READERS)
+def import_progress(code, import_id):
+    """One results import's progress, then its outcome (the panel of the cycle page asks for itself while it runs)."""
+    cycle = _cycle_or_404(code)
+    row = db.session.get(PaymentResultImport, import_id)
+    batch = db.session.get(PaymentBatch, row.batch_id) if row is not None else None
+    if batch is None or batch.cycle_id != cycle.id:
+        abort(404)
+    response = Response(
+        render_template(
+            "_results_import.html",
+            cycle=cycle,
+            i=row,
+            batch=batch,
+            runs=import_runs(db.session, [row.id]).get(row.id, (None, None)),
+            reasons=REASONS,
+            batch_status_texts=BATCH_STATUS_TEXTS,
+            regency_wide=current_user.actor.regions is None,
+            may_work=current_user.has_any(*WORKERS),
         )
-    else:
-        flash(
-            _(
-                "Results taken: %(accepted)s, already known: %(repeated)s, refused: %(refused)s.",
-                accepted=row.accepted,
-                repeated=row.repeated,
-                refused=row.refused,
-            ),
-            "warning" if row.refused else "success",
-        )
-    return redirect(url_for("cycles.show", code=cycle.code))
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if request.headers.get("HX-Request") and row.status in ("applied", "refused"):
+        # The panel was following it: the whole page reloads once, so its batch and report figures are current.
+        response.headers["HX-Refresh"] = "true"
+    return response
 
 
 def _reason(pair):
@@ -531,8 +566,30 @@ def import_errors(code, import_id):
     )
 
 
+RUNWAY_READERS = ("administrator", "finance_officer")
+
+
+def schedule_runway():
+    """[(programme, [uncovered months])] of the payment schedule, for administrators and finance officers.
+
+    The months from this one (Jakarta time) to the schedule's `warn_months_ahead` ahead that a programme has
+    no cycle for: the schedule must be extended before new enrolments and the portal's expected payment
+    have nowhere to go. Empty for other readers.
+    """
+    from datetime import datetime
+
+    from payments.cycles import JAKARTA
+    from payments.schedule import runway_warnings
+
+    if not current_user.is_authenticated or not current_user.has_any(*RUNWAY_READERS):
+        return []
+    return runway_warnings(current_app.config["BANSOS_PROCESS_DIR"], datetime.now(JAKARTA).date())
+
+
 def register(app):
     """Helpers the cycle templates use."""
     from flask_babel import format_date, format_decimal
 
-    app.jinja_env.globals.update(reason_text=_reason, format_date=format_date, format_decimal=format_decimal)
+    app.jinja_env.globals.update(
+        reason_text=_reason, format_date=format_date, format_decimal=format_decimal, schedule_runway=schedule_runway
+    )

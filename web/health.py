@@ -2,7 +2,9 @@
 
 /healthz answers while the process serves requests. /readyz also checks what a request needs: the
 database, and with workers (BANSOS_EXECUTION = "celery") the message broker; 503 when one is not
-there, so that a load balancer sends no traffic to this process. Neither says more than ok/failing.
+there, so that a load balancer sends no traffic to this process. Neither says more than ok/failing, except
+/readyz's `details.payment_schedule`: which programmes the payment schedule stops paying within its warning
+window (payments/schedule.py), a note for the operators that never makes the process unready.
 """
 
 import logging
@@ -34,8 +36,25 @@ def ready():
     body = {
         "status": "ok" if ok else "unavailable",
         "checks": {name: "ok" if passed else "failing" for name, passed in checks.items()},
+        # Not a check (it never makes the process unready): the payment schedule must be extended soon.
+        "details": {"payment_schedule": _schedule_runway()},
     }
     return jsonify(body), 200 if ok else 503
+
+
+def _schedule_runway():
+    """ "ok", or which programmes the payment schedule stops paying within its warning window (no months named)."""
+    from datetime import datetime
+
+    from payments.cycles import JAKARTA
+    from payments.schedule import runway_warnings
+
+    try:
+        gaps = runway_warnings(current_app.config["BANSOS_PROCESS_DIR"], datetime.now(JAKARTA).date())
+    except Exception:  # a detail, never a reason to be unready
+        log.warning("readiness: the payment schedule could not be checked", exc_info=True)
+        return "unknown"
+    return "runs out soon: " + ", ".join(code for code, _months in gaps) if gaps else "ok"
 
 
 def _database():

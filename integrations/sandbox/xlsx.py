@@ -124,6 +124,9 @@ def _checked(parser, name: str, sheet: str):
         raise WorkbookUnreadable(f"{name}: sheet {sheet} is not well-formed XML ({exc}).") from None
 
 
+_DATE_CACHE = 4096  # distinct date cells converted once per workbook
+
+
 class XlsxWorkbook:
     """One workbook opened for streaming; use as a context manager or call close()."""
 
@@ -154,6 +157,7 @@ class XlsxWorkbook:
         self._timedelta_styles = {str(i) for i in reader.wb._timedelta_formats}
         self._epoch = reader.wb.epoch
         self._columns: dict[str, int] = {}
+        self._dates: dict[tuple, object] = {}
 
     @property
     def sheetnames(self) -> list[str]:
@@ -178,10 +182,18 @@ class XlsxWorkbook:
     def _number(self, text: str, style):
         value = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
         if style is not None and style in self._date_styles:
+            # A column of dates repeats a few days: each serial is converted once (immutable results).
+            key = (text, style)
+            cached = self._dates.get(key)
+            if cached is not None:
+                return cached
             try:
-                return from_excel(value, self._epoch, timedelta=style in self._timedelta_styles)
+                cached = from_excel(value, self._epoch, timedelta=style in self._timedelta_styles)
             except (OverflowError, ValueError):
                 return value  # a serial outside the calendar stays a number (and fails as a date)
+            if len(self._dates) < _DATE_CACHE:
+                self._dates[key] = cached
+            return cached
         return value
 
     def rows(self, sheet: str, width: int | None = None) -> Iterator[tuple[int, list, dict | None]]:

@@ -16,7 +16,7 @@ from integrations.sandbox.paying_bank import results_lines, results_workbook
 from payments.cycles import open_cycle
 from payments.models import PaymentCycle
 from tests.helpers import case, submit
-from tests.integration.payment_support import family, schedule
+from tests.integration.payment_support import family, schedule, take_uploads
 
 from .conftest import PASSWORD, axe_violations, sign_in, watch
 from .test_portal_journey import portal_sign_in
@@ -121,8 +121,12 @@ def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live,
             answer.write_text("".join(results_lines(lines, date.today())))
         checker.set_input_files(f"#results-{channel}", str(answer))
         checker.locator("tr", has_text=f"PKH-TEST-T1-{channel}").get_by_role("button", name="Unggah hasil").click()
-        checker.wait_for_selector(".alert-success, .alert-warning")
-        assert "Hasil diambil" in checker.locator(".alert").first.inner_text()
+        checker.wait_for_selector(".alert-info")  # kept; checked and taken in the background
+        assert "diproses di latar belakang" in checker.locator(".alert-info").inner_text()
+        take_uploads(svc)  # what the in-process scheduler does (it is off in tests)
+        checker.wait_for_selector(".results-import[data-status=applied]")  # the panel asked for itself again
+        assert "Cocok dan diambil" in checker.locator(".results-import").first.inner_text()
+        checker.goto(f"{live}/cycles/PKH-TEST-T1")
     checker.screenshot(path=str(SHOTS / "cycle-reconciled.png"), full_page=True)
     db.session.expire_all()
     assert db.session.scalar(select(PaymentCycle.status)) == "reconciled"
@@ -137,9 +141,12 @@ def test_prepare_approve_download_upload_reconciled_and_the_family_sees_it(live,
     book.save(hostile)
     checker.set_input_files("#results-BRI", str(hostile))
     checker.locator("tr", has_text="PKH-TEST-T1-BRI").get_by_role("button", name="Unggah hasil").click()
-    checker.wait_for_selector(".alert-danger")
-    assert "berisi rumus" in checker.locator(".alert-danger").inner_text()
-    checker.locator(".alert-danger").screenshot(path=str(SHOTS / "cycle-hostile-workbook.png"))
+    checker.wait_for_selector(".results-import[data-status=received]")
+    take_uploads(svc)
+    refused = checker.locator(".results-import[data-status=refused]")
+    refused.wait_for()
+    assert "berisi rumus" in refused.inner_text()
+    refused.screenshot(path=str(SHOTS / "cycle-hostile-workbook.png"))
     assert problems == [] and problems2 == [], problems + problems2
 
     # An auditor reads the cycle report and exports it to Excel: the page's total is the workbook's.

@@ -124,3 +124,19 @@ def finance_officers():
         out[username] = actor_for(create_officer(db.session, username, username.upper(), ["finance_officer"], regions))
     db.session.commit()
     return out
+
+
+def take_uploads(svc):
+    """What the in-process scheduler (or a worker) does after a results upload: run every due chunk of every
+    active run (the file's check and staging, then the chunks of its lines, then the follow-ups) until none is due.
+    Returns how many chunks were taken."""
+    from web.runs_exec import run_in_process
+
+    taken = 0
+    while True:
+        db.session.rollback()
+        now = run_in_process(svc.engine)
+        if not now:
+            db.session.expire_all()
+            return taken
+        taken += now

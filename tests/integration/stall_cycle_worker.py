@@ -3,6 +3,7 @@
 TEPAT_TEST_STALL_AT says where, and the fault tests (test_workers.py) kill it there with SIGKILL:
 
 - "results": in a results import's second chunk, its lines taken but not committed (payments/results.take_lines);
+- "results_file": in the check of an uploaded results file, its lines staged but not committed (results._Stager);
 - "dispatch": in the HTTP dispatch, after the bank took the third part and before that part is remembered
   (parts of 5 payments here).
 
@@ -35,6 +36,10 @@ def _stall():
         import payments.results as results
 
         results.take_lines = stall_after(results.take_lines, 2)
+    elif where == "results_file":
+        import payments.results as results
+
+        results._Stager.flush = stall_after(results._Stager.flush, 1)
     elif where == "dispatch":
         import integrations.http.paying_bank as paying_bank
 

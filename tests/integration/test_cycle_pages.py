@@ -15,7 +15,7 @@ from engine.models import HumanTask
 from integrations.sandbox.paying_bank import results_lines
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
-from tests.integration.payment_support import family, schedule
+from tests.integration.payment_support import family, schedule, take_uploads
 from tests.integration.portal_helpers import PASSWORD, csrf_of, fresh_client, officer_login
 from web.labels import district_label
 
@@ -34,6 +34,7 @@ COVERED_ENDPOINTS = {
     "cycles.batch_file",
     "cycles.upload_results",
     "cycles.import_errors",
+    "cycles.import_progress",
 }
 # Tasks of a cycle are the whole regency's: an officer of one district is refused (404).
 DISTRICT_SCOPED_ENDPOINTS = {"cycles.claim", "cycles.complete"}
@@ -152,7 +153,19 @@ def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
         follow_redirects=True,
     )
     text = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Referensi tidak dikenal" in text
+    # The request only keeps the file: the page follows its check and taking (the in-process scheduler's work).
+    assert response.status_code == 200 and "diproses di latar belakang" in text
+    assert 'data-status="received"' in text and "Memeriksa berkas" in text and 'hx-trigger="every 2s"' in text
+    import_id = re.search(r'id="import-(\d+)"', text).group(1)
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
+    assert take_uploads(svc) >= 2  # the file's run, then the run of its lines
+    panel = fin1.get(f"/cycles/PKH-TEST-T1/imports/{import_id}/progress")
+    assert panel.status_code == 200 and panel.headers["Cache-Control"] == "no-store"
+    panel_text = panel.get_data(as_text=True)
+    assert 'data-status="applied"' in panel_text and "hx-trigger" not in panel_text  # done: it stops asking
+    assert 'data-figure="refused">1' in panel_text and "Baris kontrol berkas" in panel_text
+    text = fin1.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
+    assert "Referensi tidak dikenal" in text
     link = re.search(r'href="(/cycles/PKH-TEST-T1/imports/\d+/errors.xlsx)"', text).group(1)
     rows = list(load_workbook(io.BytesIO(fin1.get(link).data), read_only=True)["Ditolak"].iter_rows(values_only=True))
     assert rows[1][1] == "PKH-TEST-T1-424242-1" and rows[1][2] == "UNKNOWN_REFERENCE"
@@ -167,7 +180,7 @@ def test_the_cycle_pages_from_opening_to_reconciled(svc, people):
         {"results": (io.BytesIO(pos.encode()), "pos.csv")},
         content_type="multipart/form-data",
     )
-    db.session.expire_all()
+    take_uploads(svc)
     assert db.session.scalar(select(PaymentCycle.status).where(PaymentCycle.code == "PKH-TEST-T1")) == "reconciled"
     export = load_workbook(io.BytesIO(fin1.get("/cycles/PKH-TEST-T1/figures.xlsx").data), read_only=True)
     assert export.sheetnames == ["Hak", "Pembayaran", "Rapel"]
@@ -264,6 +277,7 @@ def test_authorization_matrix(svc, people, role):
         ("GET", "file", "/cycles/PKH-TEST-T1/batches/BRI.csv"),
         ("POST", "file", "/cycles/PKH-TEST-T1/batches/BRI/results"),
         ("GET", "file", "/cycles/PKH-TEST-T1/imports/1/errors.xlsx"),
+        ("GET", "read", "/cycles/PKH-TEST-T1/imports/1/progress"),
     ]
     readers = {"finance_officer", "supervisor", "administrator", "auditor"}
     for method, kind, path in routes:
@@ -302,10 +316,10 @@ def test_an_officer_of_one_district_cannot_claim_or_complete_the_regencys_cycle_
 
 
 def test_an_upload_taken_by_the_workers_shows_as_being_taken_until_its_chunks_are_done(svc, people, monkeypatch):
-    """Celery mode: the upload checks and stages the file; the page says its lines are being taken, then the
-    figures once the run's chunks are done (here run in process, as a worker would)."""
+    """Celery mode: the upload only keeps the file; the page says it is being checked, then that its lines are being
+    taken, then the figures once the runs' chunks are done (here run in process, as a worker would)."""
     from engine.runs import Run
-    from payments.runs import run_inline
+    from payments.runs import RESULTS, RESULTS_FILE, run_inline
     from tests.integration.test_payment_cycles import do
 
     for n in range(6):
@@ -328,11 +342,15 @@ def test_an_upload_taken_by_the_workers_shows_as_being_taken_until_its_chunks_ar
         follow_redirects=True,
     )
     text = response.get_data(as_text=True)
-    assert "6 barisnya sedang diproses" in text and "sedang diproses (6 baris)" in text
+    assert "Memeriksa berkas" in text and "sedang diperiksa" in text
     assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
     monkeypatch.setattr(svc.engine, "defer_steps", False)
-    run_inline(svc.engine, db.session.scalars(select(Run.id).where(Run.kind == "payment_results")).one())
+    run_inline(svc.engine, db.session.scalars(select(Run.id).where(Run.kind == RESULTS_FILE)).one())
     text = fin1.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
-    assert "sedang diproses" not in text
+    assert "Mengambil baris" in text and "sedang diproses (6 baris)" in text and 'value="0"' in text
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
+    run_inline(svc.engine, db.session.scalars(select(Run.id).where(Run.kind == RESULTS)).one())
+    text = fin1.get("/cycles/PKH-TEST-T1").get_data(as_text=True)
+    assert "sedang diproses" not in text and 'data-figure="accepted">6' in text
     db.session.expire_all()
     assert db.session.scalar(select(PaymentBatch.status).where(PaymentBatch.channel == "BRI")) == "reconciled"

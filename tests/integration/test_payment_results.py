@@ -3,6 +3,7 @@
 import hashlib
 import io
 from datetime import date
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -16,9 +17,9 @@ from integrations.sandbox.tables import outbox
 from payments.bankfile import bank_name, batch_csv_lines, batch_xlsx
 from payments.cycles import open_cycle
 from payments.models import Payment, PaymentBatch, PaymentCycle
-from payments.results import error_workbook, import_and_advance
+from payments.results import error_workbook
 from tests.helpers import later, wake_all
-from tests.integration.payment_support import family, finance_officers, schedule
+from tests.integration.payment_support import family, finance_officers, schedule, take_uploads
 from tests.integration.test_payment_cycles import cycle, do
 
 TODAY = date.today()
@@ -56,10 +57,22 @@ def file_of(batch_row):
 
 
 def upload(svc, batch_row, lines, actor, name="hasil.csv"):
+    """A results file as the cycle page takes it: kept, then checked and taken by the runs (as the in-process
+    scheduler or the workers do); return the import row afterwards."""
+    from flask import current_app
+
+    from payments.models import PaymentResultImport
+    from payments.results import receive_results
+    from tests.integration.payment_support import take_uploads
+
     data = "".join(lines).encode() if isinstance(lines, list) else lines
-    row = import_and_advance(svc.engine, batch_row, data, name, actor)
+    folder = Path(current_app.config["BANSOS_IMPORT_DIR"]) / "results"
+    row, _run = receive_results(svc.engine, batch_row, data, name, actor, folder)
+    row_id = row.id
     db.session.commit()
-    return row
+    assert db.session.get(PaymentResultImport, row_id).status == "received"  # nothing read in the request
+    take_uploads(svc)
+    return db.session.get(PaymentResultImport, row_id)
 
 
 def test_the_batch_file_has_a_control_header_that_matches_its_lines(svc, dispatched):
@@ -388,3 +401,102 @@ def test_a_crash_during_the_import_keeps_the_chunks_taken_and_the_import_resumes
         # The same file again: every line a repeat.
         again = upload(svc, batch("BRI"), answer, dispatched["fin1"])
         assert (again.accepted, again.repeated) == (0, 20)
+
+
+def test_a_crash_while_the_file_is_checked_loses_nothing_and_the_run_checks_it_again(svc, dispatched, monkeypatch):
+    """The file's check and staging is one item, one transaction: a worker dying in it (here: after the first
+    lines were staged) rolls it all back; the import stays "received", and the item, run again after its backoff,
+    stages the file once and the lines are taken once."""
+    import payments.results as results
+    from engine.runs import Run, RunItem
+    from payments.models import PaymentResultImport, PaymentResultLine
+    from payments.runs import RESULTS, RESULTS_FILE
+
+    monkeypatch.setattr(results, "STAGE_ROWS", 5)  # 20 lines: staged 5 at a time
+    bri = batch("BRI")
+    answer = results_lines(file_of(bri), TODAY)
+    real_flush = results._Stager.flush
+    calls = {"n": 0}
+
+    def dies_on_the_second_flush(self):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real_flush(self)
+
+    monkeypatch.setattr(results._Stager, "flush", dies_on_the_second_flush)
+    row = upload(svc, bri, answer, dispatched["fin1"])
+    assert calls["n"] == 2 and row.status == "received" and row.lines == 0
+    assert db.session.scalar(select(func.count()).select_from(PaymentResultLine)) == 0  # the first flush rolled back
+    assert db.session.scalar(select(func.count()).where(Payment.status != "sent")) == 0
+    file_run = db.session.scalars(select(Run).where(Run.kind == RESULTS_FILE)).one()
+    item = db.session.scalars(select(RunItem).where(RunItem.run_id == file_run.id)).one()
+    assert item.status == "pending" and "worker killed" in item.error
+    assert db.session.scalar(select(func.count()).select_from(Run).where(Run.kind == RESULTS)) == 0
+    monkeypatch.setattr(results._Stager, "flush", real_flush)
+    with later(1):  # after the item's backoff
+        take_uploads(svc)
+        row = db.session.get(PaymentResultImport, row.id)
+        assert (row.status, row.lines, row.accepted, row.repeated, row.refused) == ("applied", 20, 20, 0, 0)
+        assert db.session.scalar(select(func.count()).select_from(PaymentResultLine)) == 20
+        assert batch("BRI").status == "reconciled"
+        runs = db.session.scalars(select(Run).order_by(Run.id).where(Run.kind.in_((RESULTS_FILE, RESULTS)))).all()
+        assert [(r.kind, r.status) for r in runs] == [(RESULTS_FILE, "done"), (RESULTS, "done")]
+        assert runs[0].result["control"] == {"count": 20, "total": batch("BRI").total}
+        assert runs[0].result["take_run"] == runs[1].id
+        # Run again (a redelivered hint): nothing happens twice.
+        assert take_uploads(svc) == 0
+    received = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.results_received")).one()
+    assert received.detail["import_id"] == row.id and received.detail["bytes"] == len("".join(answer).encode())
+    assert len(db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.results_imported")).all()) == 1
+
+
+def test_a_kept_file_gone_before_its_check_is_refused_with_a_reason(svc, dispatched):
+    """The file is kept on disk between the upload and its check; if it is gone the import is refused, audited."""
+    from flask import current_app
+
+    from payments.models import PaymentResultImport
+    from payments.results import receive_results
+    from tests.integration.payment_support import take_uploads
+
+    bri = batch("BRI")
+    data = "".join(results_lines(file_of(bri), TODAY)).encode()
+    folder = Path(current_app.config["BANSOS_IMPORT_DIR"]) / "results"
+    row, run = receive_results(svc.engine, bri, data, "hasil.csv", dispatched["fin1"], folder)
+    db.session.commit()
+    kept = Path(run.params["path"])
+    assert kept.parent == folder and kept.read_bytes() == data and kept.suffix == ".csv"
+    kept.unlink()
+    take_uploads(svc)
+    row = db.session.get(PaymentResultImport, row.id)
+    assert row.status == "refused" and row.refusals[0]["code"] == "NOT_STORED"
+    assert batch("BRI").status == "dispatched"
+    assert db.session.scalars(select(AuditEntry).where(AuditEntry.action == "cycle.results_refused")).one()
+
+
+def test_the_lines_read_are_reported_beside_the_check_on_postgresql(svc, dispatched, monkeypatch):
+    """While a worker checks a file (one transaction), the lines read so far are written on its run from another
+    connection, for the page's panel; the check is not blocked by it (PostgreSQL: SQLite has one writer)."""
+    import payments.results as results
+    import payments.runs as runs
+    from engine.runs import Run
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's one writer is the check's until it commits: no progress beside it")
+    monkeypatch.setattr(results, "STAGE_ROWS", 5)  # 20 lines: told every 5
+    real, seen = runs._lines_reporter, []
+
+    def reporting_at_once(session, run_id, every=2.0):
+        report = real(session, run_id, every=0)
+
+        def spy(lines):
+            report(lines)
+            with db.engine.connect() as other:  # what the page's request reads meanwhile
+                seen.append(other.execute(select(Run.result).where(Run.id == run_id)).scalar_one())
+
+        return spy
+
+    monkeypatch.setattr(runs, "_lines_reporter", reporting_at_once)
+    row = upload(svc, batch("BRI"), results_lines(file_of(batch("BRI")), TODAY), dispatched["fin1"])
+    assert row.status == "applied" and row.accepted == 20
+    assert seen == [{"lines_read": n} for n in (5, 10, 15, 20)]

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -519,3 +520,60 @@ def test_a_worker_killed_during_a_results_import_loses_nothing_and_the_cycle_rec
         .where(ProcessInstance.business_key.in_(select(Application.case_number)))
     )
     assert started == reviews and review_instances == reviews
+
+
+def test_a_worker_killed_while_it_checks_an_uploaded_results_file_loses_nothing(cluster, svc):
+    """The upload only keeps the file; a worker checks and stages it in one transaction. Killed there (its lines
+    staged, not committed), nothing of it stays; another worker takes the item again, stages the file once, and
+    its lines are taken once: the cycle reconciles."""
+    from flask import current_app
+
+    from integrations.sandbox.paying_bank import results_lines
+    from payments.bankfile import batch_csv_lines
+    from payments.models import Payment, PaymentBatch, PaymentResultImport, PaymentResultLine
+    from payments.results import receive_results
+    from tests.integration.test_payment_cycles import do
+
+    fin = _dispatched_cycle(svc, 30)
+    engine = svc.engine
+    saved, engine.defer_steps = engine.defer_steps, False
+    try:
+        do(svc, "dispatch_batches", fin["fin1"], {"sp2d_number": "SP2D-2", "sp2d_date": utcnow().date().isoformat()})
+    finally:
+        engine.defer_steps = saved
+    assert _cycle_status() == "dispatched"
+    fast = {"BANSOS_RUN_ITEM_BACKOFF_SECONDS": "1"}
+    marker = cluster.tmp / "stalled"
+    cluster.start(
+        "stalling",
+        "--pool",
+        "solo",
+        "--hostname",
+        "stall-f@test",
+        module="tests.integration.stall_cycle_worker",
+        TEPAT_TEST_STALL_MARKER=str(marker),
+        TEPAT_TEST_STALL_AT="results_file",
+        **fast,
+    )
+    cluster.start("scheduler", "scheduler", **fast)
+    deadline = time.monotonic() + CYCLE_DEADLINE
+    folder = Path(current_app.config["BANSOS_IMPORT_DIR"]) / "results"
+    for b in db.session.execute(select(PaymentBatch).order_by(PaymentBatch.channel)).scalars().all():
+        data = "".join(results_lines(list(batch_csv_lines(db.session, b)), utcnow().date())).encode()
+        row, _run = receive_results(engine, b, data, f"{b.reference}.csv", fin["fin2"], folder)
+        db.session.commit()
+        assert row.status == "received"
+    _wait(marker.exists, cluster, "the stalling worker to stage a file", deadline)
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # a file's lines staged, not committed
+    cluster.start("worker", "worker", "--pool", "solo", "--hostname", "after-f@test", **fast)
+    _wait(
+        lambda: _cycle_status() == "reconciled" and not _runs_active(),
+        cluster,
+        "the files to be checked again and the cycle to reconcile",
+        deadline,
+    )
+    imports = db.session.scalars(select(PaymentResultImport)).all()
+    assert len(imports) == 3 and all(i.status == "applied" for i in imports), cluster.logs()
+    assert sum(i.accepted for i in imports) == 30 and sum(i.repeated + i.refused for i in imports) == 0
+    assert db.session.scalar(select(func.count()).select_from(PaymentResultLine)) == 30  # staged once
+    assert db.session.scalar(select(func.count()).where(Payment.status == "sent")) == 0

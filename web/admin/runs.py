@@ -41,6 +41,8 @@ def _labels():
         "import": _("Registry import"),
         "reverify": _("Quarterly re-verification"),
         "registry_recheck": _("Re-check of families changed in the registry"),
+        "payment_results_file": _("Check of an uploaded payment results file"),
+        "payment_results": _("Payment results taken in parts"),
     }
 
 

@@ -1,5 +1,6 @@
 """The payment schedule file: the shipped one loads; every broken rule is named."""
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,86 @@ def test_commitments_are_configuration_checked_when_read():
         parse_schedule(broken)
     problems = " | ".join(refused.value.problems)
     assert "school_attendance_min" in problems and "suspend_after" in problems and "SD must be checked" in problems
+
+
+# --- the schedule must not run out (runway check) -------------------------------------------------------
+
+
+def test_the_shipped_schedule_has_the_2027_stages_of_the_domain():
+    schedule = load_schedule(ROOT / "processes")
+    for programme in ("PKH", "BPNT"):
+        stages = [schedule.cycles[f"{programme}-2027-T{n}"] for n in range(1, 5)]
+        # Four quarterly stages covering every month of 2027 once, each cut off on the 10th of its last month.
+        assert [m for s in stages for m in s.months] == [f"2027-{n:02d}" for n in range(1, 13)]
+        assert [s.cut_off for s in stages] == [date(2027, 3 * n, 10) for n in range(1, 5)]
+        assert all(s.supplements is None for s in stages)
+    assert schedule.rates("BPNT-2027-T2") == [("BPNT", "food", 600_000, None)]  # Rp200,000 a month, a quarter at once
+    pkh = dict((c, a) for _p, c, a, _cap in schedule.rates("PKH-2027-T3"))
+    assert pkh["SMA"] == 500_000 and pkh["disability"] == 600_000
+    assert schedule.runway_months == 3
+    # Today (December 2026) nothing is missing up to three months ahead; in October 2027 January 2028 is.
+    assert schedule.runway_gaps(date(2026, 12, 6)) == []
+    assert schedule.runway_gaps(date(2027, 10, 1)) == [("BPNT", ["2028-01"]), ("PKH", ["2028-01"])]
+
+
+RUNS_OUT = (
+    GOOD
+    + """
+[programmes.BPNT]
+kind = "monthly"
+[programmes.BPNT.components]
+food = 200000
+[[cycles]]
+code = "PKH-Y"
+programme = "PKH"
+months = ["2026-04", "2026-05", "2026-06"]
+cut_off = "2026-06-10"
+[[cycles]]
+code = "BPNT-X"
+programme = "BPNT"
+months = ["2026-01", "2026-02"]
+cut_off = "2026-02-10"
+"""
+)
+
+
+def test_a_schedule_that_runs_out_names_each_programme_and_month_missing():
+    schedule = parse_schedule(RUNS_OUT)
+    assert schedule.runway_months == 3  # the default
+    # In January every programme is paid this month; three months ahead (April) BPNT has nothing, from March on.
+    assert schedule.runway_gaps(date(2026, 1, 15)) == [("BPNT", ["2026-03", "2026-04"])]
+    # In May the PKH schedule ends with June; BPNT has nothing at all in the window.
+    assert schedule.runway_gaps(date(2026, 5, 31)) == [
+        ("BPNT", ["2026-05", "2026-06", "2026-07", "2026-08"]),
+        ("PKH", ["2026-07", "2026-08"]),
+    ]
+    # The window crosses the year; a programme without any cycle is missing every month.
+    bare = parse_schedule(RUNS_OUT.split('[[cycles]]\ncode = "BPNT-X"')[0])
+    assert "BPNT-X" not in bare.cycles and "BPNT" in bare.programmes
+    assert bare.runway_gaps(date(2026, 12, 1), months=1) == [
+        ("BPNT", ["2026-12", "2027-01"]),
+        ("PKH", ["2026-12", "2027-01"]),
+    ]
+
+
+def test_the_warning_window_is_configurable():
+    longer = parse_schedule("warn_months_ahead = 6\n" + RUNS_OUT)
+    assert longer.runway_months == 6
+    assert ("PKH", ["2026-07"]) in longer.runway_gaps(date(2026, 1, 15))
+    assert parse_schedule("warn_months_ahead = 0\n" + RUNS_OUT).runway_gaps(date(2026, 6, 1)) == [("BPNT", ["2026-06"])]
+    for bad in ("-1", "25", "true", '"3"'):
+        with pytest.raises(ScheduleInvalid) as refused:
+            parse_schedule(f"warn_months_ahead = {bad}\n" + RUNS_OUT)
+        assert any("warn_months_ahead" in p for p in refused.value.problems)
+
+
+def test_the_runway_check_reads_the_schedule_file_and_ignores_a_broken_one(tmp_path):
+    from payments.schedule import FILE_NAME, runway_warnings
+
+    (tmp_path / FILE_NAME).write_text(RUNS_OUT, encoding="utf-8")
+    assert runway_warnings(tmp_path, date(2026, 6, 20), months=1) == [
+        ("BPNT", ["2026-06", "2026-07"]),
+        ("PKH", ["2026-07"]),
+    ]
+    (tmp_path / FILE_NAME).write_text("kind = = ", encoding="utf-8")
+    assert runway_warnings(tmp_path, date(2026, 6, 20)) == []  # `tepat cycle check` reports the broken file
