@@ -165,11 +165,10 @@ def test_health_and_readiness(ctx):
     client = ctx.test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json() == {
-        "status": "ok",
-        "checks": {"database": "ok"},
-        "details": {"payment_schedule": "ok"},
-    }
+    body = ready.get_json()
+    # The schedule's runway depends on today's date (test_schedule_runway.py pins it); it never fails readiness.
+    assert ready.status_code == 200 and body["status"] == "ok" and body["checks"] == {"database": "ok"}
+    assert set(body["details"]) == {"payment_schedule"}
     ctx.config["BANSOS_EXECUTION"], broker = "celery", ctx.config["BANSOS_BROKER_URL"]
     ctx.config["BANSOS_BROKER_URL"] = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens there
     try:
