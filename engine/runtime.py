@@ -10,7 +10,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
-from . import dispatch, signals
+from . import dispatch, signals, walk
 from .db import utcnow
 from .errors import InstanceNotFound
 from .models import HumanTask, ProcessInstance
@@ -50,6 +50,7 @@ class InstanceRuntime:
         workflow.tepat_instance_id = instance.id
         workflow.tepat_session = self.session
         workflow.script_engine = engine.script_engine
+        walk.install(workflow)  # its READY/WAITING queries as plain walks (same tasks, same order)
 
     # --- loading -----------------------------------------------------------------------------
 

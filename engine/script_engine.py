@@ -186,7 +186,40 @@ def step_key(task):
     """
     top = task.workflow.top_workflow
     name = task.task_spec.name
-    visits = sum(
-        len(wf.get_tasks(state=TaskState.COMPLETED, spec_name=name)) for wf in (top, *top.subprocesses.values())
-    )
+    if top.subprocesses:
+        # SpiffWorkflow's BPMN iterator also walks into subprocesses (so their tasks count for the
+        # top workflow and again for their own): kept as it is.
+        visits = sum(
+            len(wf.get_tasks(state=TaskState.COMPLETED, spec_name=name)) for wf in (top, *top.subprocesses.values())
+        )
+    else:
+        visits = completed_count(top, name)
     return f"tepat:{top.task_tree.id}:{name}:{visits + 1}"
+
+
+# How deep SpiffWorkflow's TaskIterator (Workflow.get_tasks) looks: it does not go below this depth.
+_ITERATOR_MAX_DEPTH = 1000
+
+
+def completed_count(workflow, spec_name):
+    """len(workflow.get_tasks(state=TaskState.COMPLETED, spec_name=spec_name)) for a workflow without
+    subprocesses, without SpiffWorkflow's task iterator (its per-task bookkeeping cost more than the
+    rest of a service call's idempotency key).
+
+    The same tasks as the iterator finds for that filter: it only goes down through finished tasks
+    (a filter on COMPLETED sets its minimum state to COMPLETED) and not below depth 1000. Counting
+    needs no order, so a plain walk over the finished part of the tree does.
+    """
+    tasks = workflow.tasks
+    completed = TaskState.COMPLETED  # and every state above it (ERROR, CANCELLED) is finished
+    count = 0
+    stack = [(workflow.task_tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        state = node._state
+        if state == completed and node.task_spec.name == spec_name:
+            count += 1
+        if state >= completed and node._children and depth < _ITERATOR_MAX_DEPTH:
+            depth += 1
+            stack.extend((tasks[child], depth) for child in node._children)
+    return count
