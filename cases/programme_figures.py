@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from engine.scope import scoped
+from payments.models import PaymentStatus
 
 from .models import Application, Enrolment
 from .statuses import CaseStatus
@@ -180,7 +181,7 @@ def write_xlsx(figures, out, district_label, locale="id", cycles=None):
 # commitment check counts in the quarter it checks (its period) and its family's district; warnings and
 # suspended components (entitlement_conditions) count in their cycle's quarter.
 
-PAID = ("credited", "drawn")
+PAID = (PaymentStatus.CREDITED, PaymentStatus.DRAWN)
 
 
 @dataclass
@@ -236,7 +237,7 @@ def cycle_figures(session, actor):
         select(c.months, c.cut_off, m.district_code, p.status, func.count(), func.sum(p.amount))
         .join(m, m.id == p.member_id)
         .join(c, c.id == p.cycle_id)
-        .where(p.status.in_((*PAID, "failed", "returned")))
+        .where(p.status.in_((*PAID, PaymentStatus.FAILED, PaymentStatus.RETURNED)))
         .group_by(c.months, c.cut_off, m.district_code, p.status),
         m.district_code,
         actor,

@@ -36,13 +36,16 @@ from integrations.payments import BANK_CHANNELS, PaymentChannel  # noqa: F401  (
 
 from .conditions import apply_member_conditions
 from .models import (
+    BatchStatus,
     CycleMember,
     CycleMemberComponent,
     CycleRate,
+    CycleStatus,
     Entitlement,
     Payment,
     PaymentBatch,
     PaymentCycle,
+    PaymentStatus,
 )
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -122,7 +125,7 @@ def open_cycle(engine, schedule, code, actor):
         months=",".join(spec.months),
         cut_off=cut_off_instant(spec.cut_off),
         return_after_days=schedule.return_after_days,
-        status="open",
+        status=CycleStatus.OPEN,
         opened_by=actor.id,
         supplements_cycle_id=main.id if main else None,
         arrears_max_stages=schedule.programmes[spec.programme].arrears_max_stages,
@@ -279,7 +282,7 @@ def _carry_failures(session, cycle):
         .where(
             PaymentCycle.programme == cycle.programme,
             PaymentCycle.id != cycle.id,
-            Payment.status == "failed",
+            Payment.status == PaymentStatus.FAILED,
             Payment.next_action.in_(RETRY_ACTIONS),
             Payment.carried_to_cycle_id.is_(None),
         )
@@ -396,7 +399,7 @@ def add_appeal_arrears(session, cycle):
             PaymentCycle.programme == cycle.programme,
             PaymentCycle.supplements_cycle_id.is_(None),
             PaymentCycle.months < cycle.months,
-            PaymentCycle.status != "cancelled",
+            PaymentCycle.status != CycleStatus.CANCELLED,
         )
     ).all()
     if not stages:
@@ -633,7 +636,7 @@ def build_batches(session, cycle_id):
                 CycleMember.channel,
                 CycleMember.account,
                 func.sum(Entitlement.amount),
-                literal("planned"),
+                literal(PaymentStatus.PLANNED),
             )
             .join(Entitlement, Entitlement.member_id == CycleMember.id)
             .where(CycleMember.cycle_id == cycle.id)
@@ -691,14 +694,14 @@ def record_dispatch(session, cycle_id, sp2d_date=None):
         cycle.return_at = cycle.sp2d_at + timedelta(days=cycle.return_after_days)
         session.execute(
             update(Payment)
-            .where(Payment.cycle_id == cycle.id, Payment.status == "planned")
-            .values(status="sent")
+            .where(Payment.cycle_id == cycle.id, Payment.status == PaymentStatus.PLANNED)
+            .values(status=PaymentStatus.SENT)
             .execution_options(synchronize_session=False)
         )
         session.execute(
             update(PaymentBatch)
-            .where(PaymentBatch.cycle_id == cycle.id, PaymentBatch.status == "ready")
-            .values(status="dispatched", dispatched_at=now)
+            .where(PaymentBatch.cycle_id == cycle.id, PaymentBatch.status == BatchStatus.READY)
+            .values(status=BatchStatus.DISPATCHED, dispatched_at=now)
             .execution_options(synchronize_session=False)
         )
         session.flush()
@@ -723,7 +726,7 @@ def follow_up_failures(session, cycle_id):
             update(Payment)
             .where(
                 Payment.cycle_id == cycle_id,
-                Payment.status == "failed",
+                Payment.status == PaymentStatus.FAILED,
                 Payment.next_action.is_(None),
                 Payment.result_code == code,
             )
@@ -732,7 +735,7 @@ def follow_up_failures(session, cycle_id):
         ).rowcount
     count += session.execute(
         update(Payment)
-        .where(Payment.cycle_id == cycle_id, Payment.status == "failed", Payment.next_action.is_(None))
+        .where(Payment.cycle_id == cycle_id, Payment.status == PaymentStatus.FAILED, Payment.next_action.is_(None))
         .values(next_action="review")
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -754,7 +757,7 @@ def reviews_due(cycle_id):
         .join(Application, Application.id == CycleMember.application_id)
         .where(
             Payment.cycle_id == cycle_id,
-            Payment.status == "failed",
+            Payment.status == PaymentStatus.FAILED,
             Payment.next_action == "review",
             Payment.review_instance_id.is_(None),
             Application.status == CaseStatus.ENROLLED,
@@ -818,14 +821,14 @@ def return_undrawn(session, cycle_id):
     """Money credited but not drawn by the return date goes back to the treasury; return (count, total)."""
     now = utcnow()
     cycle = session.get(PaymentCycle, cycle_id)
-    undrawn = and_(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "sent")))
+    undrawn = and_(Payment.cycle_id == cycle.id, Payment.status.in_((PaymentStatus.CREDITED, PaymentStatus.SENT)))
     count, total = session.execute(
         select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(undrawn)
     ).one()
     session.execute(
         update(Payment)
         .where(undrawn)
-        .values(status="returned", returned_at=now)
+        .values(status=PaymentStatus.RETURNED, returned_at=now)
         .execution_options(synchronize_session=False)
     )
     session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from engine.errors import EngineError
 
 from .bankfile import bank_name, batch_of
-from .models import CycleMember, Payment, PaymentBatch, PaymentResultImport
+from .models import BatchStatus, CycleMember, Payment, PaymentBatch, PaymentResultImport
 from .results import advance_if_reconciled, check_result, take_results
 
 MAX_CALLBACK_BYTES = 10 * 1024 * 1024
@@ -305,7 +305,7 @@ def take_callback(engine, settings, body, timestamp, signature, now=None):
             403,
             {"signed_by": signer, "batch": batch.reference, "batch_channel": batch.channel},
         )
-    if batch.status not in ("dispatched", "partial", "reconciled"):
+    if batch.status not in (BatchStatus.DISPATCHED, BatchStatus.PARTIAL, BatchStatus.RECONCILED):
         raise CallbackRefused("the batch has not been sent", "NOT_DISPATCHED", 409)
     if secret_kind == "previous":  # the bank still signs with the secret being rotated out
         from cases.audit import record

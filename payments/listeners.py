@@ -6,21 +6,21 @@ from engine import signals
 from engine.db import utcnow
 
 from .cycles import PROCESS_ID, start_reviews
-from .models import PaymentCycle
+from .models import CycleStatus, PaymentCycle
 
 # The diagram's caseStatus values and the cycle status each one means.
 STATUS_BY_MILESTONE = {
-    "FROZEN": "frozen",
-    "ENTITLED": "entitled",
-    "IN_PREPARATION": "entitled",
-    "AWAITING_APPROVAL": "entitled",
-    "APPROVED": "approved",
-    "AWAITING_DISPATCH": "approved",
-    "DISPATCHED": "dispatched",
-    "RECONCILED": "reconciled",
-    "AWAITING_RETURN": "reconciled",
-    "CLOSED": "closed",
-    "CANCELLED": "cancelled",
+    "FROZEN": CycleStatus.FROZEN,
+    "ENTITLED": CycleStatus.ENTITLED,
+    "IN_PREPARATION": CycleStatus.ENTITLED,
+    "AWAITING_APPROVAL": CycleStatus.ENTITLED,
+    "APPROVED": CycleStatus.APPROVED,
+    "AWAITING_DISPATCH": CycleStatus.APPROVED,
+    "DISPATCHED": CycleStatus.DISPATCHED,
+    "RECONCILED": CycleStatus.RECONCILED,
+    "AWAITING_RETURN": CycleStatus.RECONCILED,
+    "CLOSED": CycleStatus.CLOSED,
+    "CANCELLED": CycleStatus.CANCELLED,
 }
 
 
@@ -72,7 +72,7 @@ def record_cycle_saved(engine, runtime):
                 cycle.code,
                 detail={"step": entry.get("bpmn_id"), "error": str(entry.get("error"))[:300]},
             )
-    if cycle.status in ("closed", "cancelled") and cycle.closed_at is None:
+    if cycle.status in (CycleStatus.CLOSED, CycleStatus.CANCELLED) and cycle.closed_at is None:
         cycle.closed_at = utcnow()
 
 

@@ -4,6 +4,8 @@ Money is whole rupiah (BigInteger). A cycle's members and their components are c
 and never change afterwards, whatever happens to the registry or the enrolment.
 """
 
+from enum import StrEnum
+
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -11,11 +13,53 @@ from engine.db import UTCDateTime, db, utcnow
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
-# open -> frozen -> entitled -> approved -> dispatched -> reconciled -> closed (or cancelled)
-CYCLE_STATUSES = ("open", "frozen", "entitled", "approved", "dispatched", "reconciled", "closed", "cancelled")
-# planned -> sent -> credited -> drawn | returned; sent -> failed
-PAYMENT_STATUSES = ("planned", "sent", "credited", "failed", "drawn", "returned")
-BATCH_STATUSES = ("ready", "dispatched", "partial", "reconciled")
+
+class CycleStatus(StrEnum):
+    """A cycle's status: open -> frozen -> entitled -> approved -> dispatched -> reconciled -> closed (or cancelled).
+    Set by payment_cycle.bpmn's steps (payments/listeners.py maps the diagram's statuses); labels in web/cycles.py."""
+
+    OPEN = "open"
+    FROZEN = "frozen"
+    ENTITLED = "entitled"
+    APPROVED = "approved"
+    DISPATCHED = "dispatched"
+    RECONCILED = "reconciled"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class PaymentStatus(StrEnum):
+    """A payment's status: planned -> sent -> credited -> drawn | returned; sent -> failed (or drawn at once)."""
+
+    PLANNED = "planned"
+    SENT = "sent"
+    CREDITED = "credited"
+    FAILED = "failed"
+    DRAWN = "drawn"
+    RETURNED = "returned"
+
+
+class BatchStatus(StrEnum):
+    """A paying channel's batch: ready -> dispatched -> partial (some results) -> reconciled."""
+
+    READY = "ready"
+    DISPATCHED = "dispatched"
+    PARTIAL = "partial"
+    RECONCILED = "reconciled"
+
+
+class ResultImportStatus(StrEnum):
+    """A results file: received (stored) -> importing (its lines being taken) -> applied; or refused whole."""
+
+    RECEIVED = "received"
+    IMPORTING = "importing"
+    APPLIED = "applied"
+    REFUSED = "refused"
+
+
+CYCLE_STATUSES = tuple(CycleStatus)
+PAYMENT_STATUSES = tuple(PaymentStatus)
+BATCH_STATUSES = tuple(BatchStatus)
 
 
 class PaymentCycle(db.Model):
@@ -33,7 +77,7 @@ class PaymentCycle(db.Model):
     arrears_max_stages: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # A supplementary (susulan) cycle names the cycle whose stage it completes.
     supplements_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cycles.id"))
-    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=CycleStatus.OPEN.value, index=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     planned_total: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -132,7 +176,7 @@ class PaymentBatch(db.Model):
     total: Mapped[int] = mapped_column(BigInteger, default=0)
     # sha256 of the batch's payment lines in reference order (docs/payments.md): the file's control hash.
     control_hash: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default="ready")
+    status: Mapped[str] = mapped_column(String(20), default=BatchStatus.READY.value)
     downloaded_by: Mapped[str | None] = mapped_column(String(100))
     dispatched_at: Mapped[object | None] = mapped_column(UTCDateTime)
     results_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -163,7 +207,7 @@ class Payment(db.Model):
     account: Mapped[str | None] = mapped_column(String(20))
     amount: Mapped[int] = mapped_column(BigInteger)
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("payment_batches.id"))
-    status: Mapped[str] = mapped_column(String(20), default="planned")
+    status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PLANNED.value)
     # The bank's or post office's result code (ACCOUNT_CLOSED, DORMANT, NAME_MISMATCH, ...).
     result_code: Mapped[str | None] = mapped_column(String(40))
     result_at: Mapped[object | None] = mapped_column(UTCDateTime)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from cases.models import enrolment_components
 from integrations.payments import PaymentChannel
 
-from .models import PaymentCycle
+from .models import CycleStatus, PaymentCycle
 
 log = logging.getLogger(__name__)
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -106,7 +106,7 @@ def closed_cycle_codes(session):
     return set(
         session.execute(
             select(PaymentCycle.code).where(
-                (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == "cancelled")
+                (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == CycleStatus.CANCELLED)
             )
         ).scalars()
     )

@@ -8,10 +8,19 @@ from sqlalchemy import func, select
 from cases.models import Application, Enrolment
 from integrations.payments import PaymentChannel
 
-from .models import CycleMember, Entitlement, Payment, PaymentBatch, PaymentCycle, PaymentResultImport
+from .models import (
+    CycleMember,
+    CycleStatus,
+    Entitlement,
+    Payment,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentResultImport,
+    PaymentStatus,
+)
 
 # The steps of a cycle as its page shows them, in order.
-PROGRESS = ("open", "frozen", "entitled", "approved", "dispatched", "reconciled", "closed")
+PROGRESS = tuple(s for s in CycleStatus if s is not CycleStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,7 @@ def _family_payments(session, where):
         )
         .join(CycleMember, CycleMember.id == Payment.member_id)
         .join(PaymentCycle, PaymentCycle.id == Payment.cycle_id)
-        .where(where, Payment.status != "planned")
+        .where(where, Payment.status != PaymentStatus.PLANNED)
         .order_by(PaymentCycle.id.desc(), Payment.attempt.desc())
     )
     return [FamilyPayment(*row) for row in session.execute(query)]
@@ -159,7 +168,7 @@ def expected_first_payments(session, application_id):
             select(PaymentCycle.programme)
             .join(Payment, Payment.cycle_id == PaymentCycle.id)
             .join(CycleMember, CycleMember.id == Payment.member_id)
-            .where(CycleMember.application_id == application_id, Payment.status != "planned")
+            .where(CycleMember.application_id == application_id, Payment.status != PaymentStatus.PLANNED)
         ).scalars()
     )
     return [

@@ -25,7 +25,16 @@ from engine.db import utcnow
 from engine.errors import EngineError
 from integrations.notify import APPLICANT_CHANNELS
 
-from .models import Payment, PaymentBatch, PaymentCycle, PaymentResultImport
+from .models import (
+    BatchStatus,
+    CycleStatus,
+    Payment,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentResultImport,
+    PaymentStatus,
+    ResultImportStatus,
+)
 from .resultfile import REASONS as WORKBOOK_REASONS
 from .resultfile import ResultsUnreadable, result_lines
 
@@ -34,9 +43,17 @@ MAX_LISTED = 5000  # refusals kept with an import (all are counted)
 CHUNK = 2000
 FAILURE_CODES = ("ACCOUNT_CLOSED", "DORMANT", "NAME_MISMATCH", "NIK_MISMATCH", "OVER_LIMIT", "NOT_FOUND")
 # Result status in the file -> payment status.
-RESULT_STATUSES = {"CREDITED": "credited", "FAILED": "failed", "DRAWN": "drawn", "PAID": "drawn"}
+RESULT_STATUSES = {
+    "CREDITED": PaymentStatus.CREDITED,
+    "FAILED": PaymentStatus.FAILED,
+    "DRAWN": PaymentStatus.DRAWN,
+    "PAID": PaymentStatus.DRAWN,
+}
 # Which results may follow which payment status (a repeat of the same result is "repeated").
-ALLOWED_FROM = {"sent": {"credited", "failed", "drawn"}, "credited": {"drawn"}}
+ALLOWED_FROM = {
+    PaymentStatus.SENT: {PaymentStatus.CREDITED, PaymentStatus.FAILED, PaymentStatus.DRAWN},
+    PaymentStatus.CREDITED: {PaymentStatus.DRAWN},
+}
 REFERENCE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,59}$")
 AMOUNT = re.compile(r"^[0-9]{1,15}$")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -245,16 +262,16 @@ def stage_results(session, batch, data, file_name, actor, row=None, progress=Non
             file_name=(file_name or "")[:200],
             file_sha256=digest,
             uploaded_by=getattr(actor, "id", actor),
-            status="importing",
+            status=ResultImportStatus.IMPORTING,
             refusals=[],
         )
         session.add(row)
-    row.status = "importing"
+    row.status = ResultImportStatus.IMPORTING
     session.flush()
     try:
         if len(data) > MAX_FILE_BYTES:
             raise ResultFileRefused("the file is too large", reason="TOO_LARGE")
-        if batch.status not in ("dispatched", "partial", "reconciled"):
+        if batch.status not in (BatchStatus.DISPATCHED, BatchStatus.PARTIAL, BatchStatus.RECONCILED):
             raise ResultFileRefused("the batch has not been sent", reason="NOT_DISPATCHED")
         try:  # CSV text, or an Excel workbook's rows as the same lines (payments/resultfile.py)
             text = result_lines(data, file_name)
@@ -285,7 +302,7 @@ def stage_results(session, batch, data, file_name, actor, row=None, progress=Non
             session.execute(delete(PaymentResultLine).where(PaymentResultLine.import_id == row.id))
             raise
     except ResultFileRefused as exc:
-        row.status = "refused"
+        row.status = ResultImportStatus.REFUSED
         row.refusals = [{"line": 0, "reference": "", "code": exc.details.get("reason", "MALFORMED")}]
         row.refused = 1
         session.flush()
@@ -366,7 +383,7 @@ def take_lines(session, row, batch, first, last):
             status=lines.c.status,
             result_code=lines.c.failure,
             result_at=now,
-            drawn_at=case((lines.c.status == "drawn", stamp), else_=null()),
+            drawn_at=case((lines.c.status == PaymentStatus.DRAWN, stamp), else_=null()),
         )
         .execution_options(synchronize_session=False)
     )
@@ -390,7 +407,7 @@ def finish_import(session, row, batch, actor, action="cycle.results_imported"):
         .with_for_update()
     )
     row = session.scalars(query).one()
-    if row.status != "importing":
+    if row.status != ResultImportStatus.IMPORTING:
         return False
     lines = (PaymentResultLine.import_id == row.id,)
     if (
@@ -415,7 +432,7 @@ def finish_import(session, row, batch, actor, action="cycle.results_imported"):
             .limit(MAX_LISTED)
         )
     ]
-    row.status = "applied"
+    row.status = ResultImportStatus.APPLIED
     reconciled = reconcile(session, batch)
     session.flush()
     record(
@@ -443,7 +460,7 @@ def import_results(session, batch, data, file_name, actor):
     (The upload takes it in chunks instead: `import_and_advance`.)
     """
     row = stage_results(session, batch, data, file_name, actor)
-    if row.status == "importing":
+    if row.status == ResultImportStatus.IMPORTING:
         for first, last in line_ranges(session, row.id):
             take_lines(session, row, batch, first, last)
         finish_import(session, row, batch, actor)
@@ -457,7 +474,7 @@ def take_results(session, batch, row, lines, refusals, actor, action):
     `check_result`), `refusals` the lines already refused; `row` (a PaymentResultImport) gets the counts and
     refusals. The lines are staged and taken by the same statements as a results file's.
     """
-    row.status = "importing"
+    row.status = ResultImportStatus.IMPORTING
     session.add(row)
     session.flush()
     stager = _Stager(session, row.id)
@@ -476,27 +493,30 @@ def reconcile(session, batch):
     Reconciled: no payment of the batch is still waiting for a result, and the count and sum of the
     payments with a result equal the batch's control count and total.
     """
-    waiting = session.scalar(select(func.count()).where(Payment.batch_id == batch.id, Payment.status == "sent"))
+    waiting = session.scalar(
+        select(func.count()).where(Payment.batch_id == batch.id, Payment.status == PaymentStatus.SENT)
+    )
     count, total = session.execute(
         select(func.count(), func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.batch_id == batch.id, Payment.status.in_(("credited", "failed", "drawn"))
+            Payment.batch_id == batch.id,
+            Payment.status.in_((PaymentStatus.CREDITED, PaymentStatus.FAILED, PaymentStatus.DRAWN)),
         )
     ).one()
     batch.results_count = int(count)
-    if batch.status == "reconciled":
+    if batch.status == BatchStatus.RECONCILED:
         return False
     if waiting == 0 and int(count) == batch.count and int(total) == batch.total:
         batch.status, batch.reconciled_at = "reconciled", utcnow()
         return True
     if count:
-        batch.status = "partial"
+        batch.status = BatchStatus.PARTIAL
     return False
 
 
 def cycle_reconciled(session, cycle_id):
     """True when every batch of the cycle is reconciled."""
     open_batches = session.scalar(
-        select(func.count()).where(PaymentBatch.cycle_id == cycle_id, PaymentBatch.status != "reconciled")
+        select(func.count()).where(PaymentBatch.cycle_id == cycle_id, PaymentBatch.status != BatchStatus.RECONCILED)
     )
     return open_batches == 0
 
@@ -519,7 +539,11 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
     query = (
         select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
         .join(CycleMember, CycleMember.id == Payment.member_id)
-        .where(Payment.cycle_id == cycle.id, Payment.status.in_(("credited", "drawn")), Payment.notified_at.is_(None))
+        .where(
+            Payment.cycle_id == cycle.id,
+            Payment.status.in_((PaymentStatus.CREDITED, PaymentStatus.DRAWN)),
+            Payment.notified_at.is_(None),
+        )
     )
     if low is not None:
         query = query.where(Payment.id.between(low, high))
@@ -552,7 +576,7 @@ def import_and_advance(engine, batch, data, file_name, actor, follow_up=True):
 
     session = engine.session
     row = stage_results(session, batch, data, file_name, actor)
-    if row.status != "importing":
+    if row.status != ResultImportStatus.IMPORTING:
         return row
     run = start_results_run(engine, row, batch, actor)
     if engine.defer_steps:
@@ -566,7 +590,7 @@ def import_and_advance(engine, batch, data, file_name, actor, follow_up=True):
     return session.get(PaymentResultImport, row_id)
 
 
-RECEIVED = "received"  # kept, waiting for the run that checks and stages it (payments/runs.py)
+RECEIVED = ResultImportStatus.RECEIVED  # kept, waiting for the run that checks and stages it (payments/runs.py)
 
 
 def receive_results(engine, batch, data, file_name, actor, folder, ip=None, user_agent=None):
@@ -623,7 +647,7 @@ def advance_if_reconciled(engine, batch):
 
     session = engine.session
     cycle = session.get(PaymentCycle, batch.cycle_id)
-    if cycle.status == "dispatched" and cycle_reconciled(session, cycle.id):
+    if cycle.status == CycleStatus.DISPATCHED and cycle_reconciled(session, cycle.id):
         engine.send_message(business_key(cycle.code), "cycle_reconciled", {"cycle_id": cycle.id})
         return True
     return False

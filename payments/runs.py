@@ -24,6 +24,8 @@ from sqlalchemy import func, select
 
 from engine.runs import ACTIVE, ItemRefused, Run, create_run, register_kind
 
+from .models import ResultImportStatus
+
 RESULTS, NOTICES, REVIEWS = "payment_results", "payment_notices", "payment_reviews"
 RESULTS_FILE = "payment_results_file"
 FOLLOW_UPS = (NOTICES, REVIEWS)
@@ -105,7 +107,7 @@ def _results_file_item(engine, run, key):
     try:
         data = Path(run.params["path"]).read_bytes()
     except OSError:
-        row.status, row.refused = "refused", 1
+        row.status, row.refused = ResultImportStatus.REFUSED, 1
         row.refusals = [{"line": 0, "reference": "", "code": "NOT_STORED"}]
         record(
             session,
@@ -120,7 +122,7 @@ def _results_file_item(engine, run, key):
     row = stage_results(
         session, batch, data, row.file_name, row.uploaded_by, row=row, progress=_lines_reporter(session, run.id)
     )
-    if row.status == "refused":
+    if row.status == ResultImportStatus.REFUSED:
         run.result = {"import_id": row.id, "refused": row.refusals[0]["code"]}
         return "refused"
     take = start_results_run(engine, row, batch, row.uploaded_by)

@@ -32,7 +32,7 @@ from payments.cycles import (
     open_cycle,
     payment_figures,
 )
-from payments.models import PaymentBatch, PaymentResultImport
+from payments.models import BatchStatus, CycleStatus, PaymentBatch, PaymentResultImport, PaymentStatus
 from payments.queries import PROGRESS, batches_of, cycles, imports_of
 from payments.report import COLUMNS as REPORT_COLUMNS
 from payments.report import cycle_report, report_workbook
@@ -53,29 +53,29 @@ WORKERS = ("finance_officer",)
 READERS = ("finance_officer", "supervisor", "administrator", "auditor")
 MAX_RESULTS_BYTES = 15 * 1024 * 1024  # under the app's request limit (BANSOS_MAX_REQUEST_BYTES)
 
-STATUS_TEXTS = {
-    "open": _l("Opened"),
-    "frozen": _l("List frozen"),
-    "entitled": _l("Entitlements calculated"),
-    "approved": _l("Approved"),
-    "dispatched": _l("Sent to the banks"),
-    "reconciled": _l("Reconciled"),
-    "closed": _l("Closed"),
-    "cancelled": _l("Cancelled"),
+STATUS_TEXTS = {  # every CycleStatus (tests/unit: each status has its label)
+    CycleStatus.OPEN: _l("Opened"),
+    CycleStatus.FROZEN: _l("List frozen"),
+    CycleStatus.ENTITLED: _l("Entitlements calculated"),
+    CycleStatus.APPROVED: _l("Approved"),
+    CycleStatus.DISPATCHED: _l("Sent to the banks"),
+    CycleStatus.RECONCILED: _l("Reconciled"),
+    CycleStatus.CLOSED: _l("Closed"),
+    CycleStatus.CANCELLED: _l("Cancelled"),
 }
 PAYMENT_STATUS_TEXTS = {
-    "planned": _l("planned"),
-    "sent": _l("sent"),
-    "credited": _l("credited"),
-    "failed": _l("failed"),
-    "drawn": _l("drawn"),
-    "returned": _l("returned to the treasury"),
+    PaymentStatus.PLANNED: _l("planned"),
+    PaymentStatus.SENT: _l("sent"),
+    PaymentStatus.CREDITED: _l("credited"),
+    PaymentStatus.FAILED: _l("failed"),
+    PaymentStatus.DRAWN: _l("drawn"),
+    PaymentStatus.RETURNED: _l("returned to the treasury"),
 }
 BATCH_STATUS_TEXTS = {
-    "ready": _l("ready"),
-    "dispatched": _l("sent"),
-    "partial": _l("partial results"),
-    "reconciled": _l("reconciled"),
+    BatchStatus.READY: _l("ready"),
+    BatchStatus.DISPATCHED: _l("sent"),
+    BatchStatus.PARTIAL: _l("partial results"),
+    BatchStatus.RECONCILED: _l("reconciled"),
 }
 NEXT_ACTION_TEXTS = {
     "switch_to_pos": _l("switch to PT Pos"),

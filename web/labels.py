@@ -16,6 +16,7 @@ from cases.officers import district_name
 from cases.statuses import CaseStatus
 from cases.statuses import status_label as _case_status_label
 from integrations.nik import mask_nik
+from payments.models import BatchStatus, CycleStatus, PaymentStatus
 
 # Human tasks by BPMN id (the diagrams' names are "Indonesian / English"; these are the wording we keep).
 TASK_LABELS = {
@@ -260,6 +261,9 @@ def register(app):
     app.jinja_env.globals.update(
         status_label=status_label,
         CaseStatus=CaseStatus,
+        CycleStatus=CycleStatus,
+        BatchStatus=BatchStatus,
+        PaymentStatus=PaymentStatus,
         district_label=district_label,
         task_label=task_label,
         event_text=event_text,

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 
 from cases.statuses import CaseStatus
+from payments.models import PaymentStatus
 
 # status (cases/statuses.py, every one) -> (headline, explanation)
 STATUS_TEXTS = {
@@ -155,11 +156,11 @@ NOTICE_TEXTS = {
 # The message parameters the texts above may use (each message fills what it has; the rest stay empty).
 NOTICE_PARAMS = ("case_number", "programme", "cycle", "amount", "channel")
 
-# A payment's state as the applicant reads it (payments.models.PAYMENT_STATUSES).
+# A payment's state as the applicant reads it (payments.models.PaymentStatus; a planned payment is not shown).
 PAYMENT_STATUS_TEXTS = {
-    "sent": _l("Sent to the bank or post office"),
-    "credited": _l("Paid into your account"),
-    "failed": _l("Not paid: an officer will follow up"),
-    "drawn": _l("Received"),
-    "returned": _l("Not drawn in time: returned to the state treasury"),
+    PaymentStatus.SENT: _l("Sent to the bank or post office"),
+    PaymentStatus.CREDITED: _l("Paid into your account"),
+    PaymentStatus.FAILED: _l("Not paid: an officer will follow up"),
+    PaymentStatus.DRAWN: _l("Received"),
+    PaymentStatus.RETURNED: _l("Not drawn in time: returned to the state treasury"),
 }
