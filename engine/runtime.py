@@ -171,12 +171,16 @@ class InstanceRuntime:
         if self.instance.id is None:
             # The new instance's id, for its task rows and listeners (inserted with its whole state).
             _insert_new_instance(self.session, self.instance)
-            self.workflow.tepat_instance_id = self.instance.id
+            self.inserted()
         self._write_rows(ready_manual, errors, now)
         # Listeners first, then one flush: a row they change (the case) is written once, not once
         # before and once after them.
         signals.instance_saved.send(self.engine, runtime=self)
         self.session.flush()
+
+    def inserted(self):
+        """The new instance's row is in: its id is the workflow's from now on (service calls use it)."""
+        self.workflow.tepat_instance_id = self.instance.id
 
     def _prepare_save(self, now):
         """Set the instance's state, status and wake time from the workflow; return (ready user tasks, errors)."""
@@ -308,7 +312,7 @@ def save_new_many(engine, runtimes):
     _insert_new_instances(engine.session, [runtime.instance for runtime in runtimes])
     batch = SaveBatch(runtimes)
     for runtime, (ready_manual, errors) in zip(runtimes, prepared, strict=True):
-        runtime.workflow.tepat_instance_id = runtime.instance.id
+        runtime.inserted()
         runtime._write_rows(ready_manual, errors, now)
     try:
         for runtime in runtimes:
