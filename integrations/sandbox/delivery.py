@@ -159,7 +159,7 @@ class SandboxNotifier(SandboxAdapter, Notifier):
             )
             keys.append(key)
         session.execute(_SKIP_USED_KEYS[dialect], rows)
-        ids = {}
+        ids: dict[str, int] = {}
         for start in range(0, len(keys), 1000):
             ids.update(
                 session.execute(
