@@ -526,9 +526,16 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
     if low is not None:
         mark = mark.where(payments.c.id.between(low, high))
     rows = sorted(session.execute(mark).all())
-    messages = []
+    messages, shared = [], {}  # the parameters of a message, one dict per amount and channel (read only)
     for _payment_id, reference, amount, channel, nik in rows:
-        params = {"programme": cycle.programme, "cycle": cycle.code, "amount": _rupiah(amount), "channel": channel}
+        params = shared.get((amount, channel))
+        if params is None:
+            params = shared[amount, channel] = {
+                "programme": cycle.programme,
+                "cycle": cycle.code,
+                "amount": _rupiah(amount),
+                "channel": channel,
+            }
         for medium in ("SMS", "PORTAL"):
             messages.append((nik, medium, "payment_paid", params, f"payment:{reference}:paid:{medium}"))
     send_all(notifier, messages)
