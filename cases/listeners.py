@@ -40,7 +40,38 @@ def _application(session, runtime):
         app = submitted["application"]  # at hand: no query
         if app in session and inspect(app).persistent:
             return app, submitted
+    batch = getattr(runtime, "save_batch", None)
+    if batch is not None:  # instances saved together (engine.start_many): their cases read in one query
+        return _batch_applications(session, batch).get(key), None
     return session.execute(select(Application).where(Application.case_number == key)).scalar_one_or_none(), None
+
+
+_BATCH_APPLICATIONS, _BATCH_EVENTS = "cases.applications", "cases.events"
+
+
+def _batch_applications(session, batch):
+    """{case number: case} of every instance of a batched save, read once for the whole batch."""
+    found = batch.memo.get(_BATCH_APPLICATIONS)
+    if found is None:
+        keys = sorted({runtime.instance.business_key for runtime in batch.runtimes})
+        found = batch.memo[_BATCH_APPLICATIONS] = {}
+        for start in range(0, len(keys), 500):
+            query = select(Application).where(Application.case_number.in_(keys[start : start + 500]))
+            found.update((app.case_number, app) for app in session.scalars(query))
+    return found
+
+
+def _insert_events(session, runtime, events):
+    """Timeline lines as one multi-row INSERT: now, or for a batched save once for the whole batch."""
+    batch = getattr(runtime, "save_batch", None)
+    if batch is None:
+        session.execute(_INSERT_EVENTS, events)
+        return
+    pending = batch.memo.get(_BATCH_EVENTS)
+    if pending is None:
+        pending = batch.memo[_BATCH_EVENTS] = []
+        batch.after.append(lambda: session.execute(_INSERT_EVENTS, pending))
+    pending.extend(events)
 
 
 def _summary(entry):
@@ -150,7 +181,7 @@ def _record(engine, session, runtime):
     elif submitted is not None:
         runtime.tepat_evidence = []
     if events:
-        session.execute(_INSERT_EVENTS, events)
+        _insert_events(session, runtime, events)
     # Set before the status is applied: the case row is then written once, by the caller's flush.
     app.updated_at = utcnow()
     if runtime.instance.version.process_id == "recheck":

@@ -182,6 +182,29 @@ class Engine:
         runtime.save()
         return runtime.instance
 
+    def start_many(self, process_id, starts, version=None):
+        """Start one instance of the latest (or given) version per (business key, data, region) of `starts`.
+
+        Each instance gets what `start` gives it: its own workflow state with its own task ids, status,
+        human task rows, journal and listener calls. Where the first start's run cannot have used its
+        data (only the start event, then a user task to wait at), the others of the same data shape
+        are derived from it instead of run again (engine/startbatch.py, checked against a real run);
+        all are saved together (runtime.save_new_many): one multi-row INSERT for the instances and one
+        flush for their rows, instead of one each. Returns the instances in the order of `starts`.
+        """
+        from .runtime import save_new_many
+        from .startbatch import start_all
+
+        starts = list(starts)
+        if not starts:
+            return []
+        if version is None:
+            with self.session.no_autoflush:
+                version = self.latest_version(process_id)
+        runtimes = start_all(self, version, starts)
+        save_new_many(self, runtimes)
+        return [runtime.instance for runtime in runtimes]
+
     def open(self, instance_id):
         """Lock and load an instance; the caller acts, runs and saves."""
         return InstanceRuntime.open(self, instance_id)

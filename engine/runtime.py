@@ -45,6 +45,7 @@ class InstanceRuntime:
         self.current_data = {}  # data at the case's current position, set by save()
         self.steps = 0
         self.deferred = False  # run() left the engine steps to a worker (engine.dispatch)
+        self.save_batch = None  # the SaveBatch while listeners of a batched save run (save_new_many)
         workflow.tepat_journal = self.journal
         workflow.tepat_business_key = instance.business_key
         workflow.tepat_instance_id = instance.id
@@ -167,6 +168,23 @@ class InstanceRuntime:
     def save(self):
         """Write state, human tasks, status and next wake time; flush, and tell listeners."""
         now = utcnow()
+        ready_manual, errors = self._prepare_save(now)
+        if self.instance.id is None:
+            # The new instance's id, for its task rows and listeners (inserted with its whole state).
+            _insert_new_instance(self.session, self.instance)
+            self.inserted()
+        self._write_rows(ready_manual, errors, now)
+        # Listeners first, then one flush: a row they change (the case) is written once, not once
+        # before and once after them.
+        signals.instance_saved.send(self.engine, runtime=self)
+        self.session.flush()
+
+    def inserted(self):
+        """The new instance's row is in: its id is the workflow's from now on (service calls use it)."""
+        self.workflow.tepat_instance_id = self.instance.id
+
+    def _prepare_save(self, now):
+        """Set the instance's state, status and wake time from the workflow; return (ready user tasks, errors)."""
         workflow = self.workflow
         inst = self.instance
         inst.state_json = dump_state(workflow)
@@ -199,19 +217,15 @@ class InstanceRuntime:
             if frontier is not None
             else (workflow.last_task.data if workflow.last_task is not None else workflow.data)
         )
-        if inst.id is None:
-            # The new instance's id, for its task rows and listeners (inserted with its whole state).
-            _insert_new_instance(self.session, inst)
-            workflow.tepat_instance_id = inst.id
+        return ready_manual, errors
+
+    def _write_rows(self, ready_manual, errors, now):
+        """The saved instance's human task rows, incidents and work hint (its row has an id by now)."""
         self._sync_human_tasks(ready_manual, now)
         for task in errors:
             self.engine.open_incident(self, task)
         if self.deferred:
-            dispatch.hint_after_commit(self.session, self.engine.hint_sender, inst.id)
-        # Listeners first, then one flush: a row they change (the case) is written once, not once
-        # before and once after them.
-        signals.instance_saved.send(self.engine, runtime=self)
-        self.session.flush()
+            dispatch.hint_after_commit(self.session, self.engine.hint_sender, self.instance.id)
 
     @staticmethod
     def _frontier(tasks):
@@ -264,6 +278,54 @@ class InstanceRuntime:
             )
 
 
+class SaveBatch:
+    """New instances saved together (`save_new_many`): what their listeners may share.
+
+    Each runtime of the batch has `save_batch` set while the listeners of `instance_saved` run. A
+    listener may keep what the whole batch needs in `memo` (e.g. rows read once for every instance)
+    and leave work to `after` (callables run once, in order, after every runtime's listeners and before
+    the batch's one flush), e.g. one multi-row INSERT instead of one per instance.
+    """
+
+    def __init__(self, runtimes):
+        self.runtimes = runtimes
+        self.memo = {}
+        self.after = []
+
+    def run_after(self):
+        for callback in self.after:
+            callback()
+        self.after = []
+
+
+def save_new_many(engine, runtimes):
+    """Save new runtimes (created and run, never saved) as `save` would, each one, with fewer statements.
+
+    Every instance gets the state, status, wake time, human task rows, incidents, hints and listener
+    calls `save` gives it; the differences are only in how the rows reach the database: the instances
+    go in as one multi-row INSERT ... RETURNING (ids in the order given), their task rows and the
+    listeners' rows with one flush at the end.
+    """
+    if not runtimes:
+        return
+    now = utcnow()
+    prepared = [runtime._prepare_save(now) for runtime in runtimes]
+    _insert_new_instances(engine.session, [runtime.instance for runtime in runtimes])
+    batch = SaveBatch(runtimes)
+    for runtime, (ready_manual, errors) in zip(runtimes, prepared, strict=True):
+        runtime.inserted()
+        runtime._write_rows(ready_manual, errors, now)
+    try:
+        for runtime in runtimes:
+            runtime.save_batch = batch
+            signals.instance_saved.send(engine, runtime=runtime)
+        batch.run_after()
+    finally:
+        for runtime in runtimes:
+            runtime.save_batch = None
+    engine.session.flush()
+
+
 _INSERT_INSTANCE: dict = {}  # {columns the INSERT returns: statement}
 
 
@@ -293,6 +355,38 @@ def _insert_new_instance(session, inst):
     state.dict.update(zip(returned, row, strict=False))
     make_transient_to_detached(inst)  # loaded state, nothing pending: later changes are one UPDATE
     session.add(inst)
+
+
+def _insert_new_instances(session, instances):
+    """INSERT new (pending) instances with one multi-row Core statement per shape of columns and make
+    them persistent, as `_insert_new_instance` does for one (ids returned in the order given)."""
+    from sqlalchemy import insert
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy.orm import make_transient_to_detached
+
+    groups = {}
+    columns = None
+    for inst in instances:
+        state = sa_inspect(inst)
+        if columns is None:
+            columns = [(prop.key, prop.columns[0]) for prop in state.mapper.column_attrs]
+        values = {key: state.dict[key] for key, column in columns if key in state.dict and not column.primary_key}
+        groups.setdefault(tuple(sorted(values)), []).append((inst, state, values))
+    table = ProcessInstance.__table__
+    for keys, members in groups.items():
+        returned = tuple(key for key, _column in columns if key not in keys)
+        stmt = insert(table).returning(
+            *(column for key, column in columns if key in returned), sort_by_parameter_order=True
+        )
+        for inst, _state, _values in members:
+            session.expunge(inst)
+        rows = session.execute(
+            stmt, [values for _inst, _state, values in members], execution_options={"autoflush": False}
+        ).all()
+        for (inst, state, _values), row in zip(members, rows, strict=True):
+            state.dict.update(zip(returned, row, strict=False))
+            make_transient_to_detached(inst)
+            session.add(inst)
 
 
 def human_task_fields(task, lane_roles, holidays, now):

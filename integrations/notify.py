@@ -46,6 +46,14 @@ class Notifier(ABC):
     ) -> str:
         """Send one templated message and return its id."""
 
+    def send_many(self, messages: list[tuple]) -> list[str]:
+        """Send [(recipient_nik, channel, template, params, idempotency_key)] as ``send`` sends each; return
+        their ids in order. Implementations may send them in bulk (the sandbox: one statement)."""
+        return [
+            self.send(nik, channel, template, params, idempotency_key=key)
+            for nik, channel, template, params, key in messages
+        ]
+
     @abstractmethod
     def outbox(self, recipient_nik: str) -> list[dict]:
         """Return the messages sent to this person, oldest first."""

@@ -536,32 +536,54 @@ def notify_paid(session, notifier, cycle_id, low=None, high=None):
     from .models import CycleMember
 
     cycle = session.get(PaymentCycle, cycle_id)
-    query = (
-        select(Payment.id, Payment.reference, Payment.amount, Payment.channel, CycleMember.nik)
-        .join(CycleMember, CycleMember.id == Payment.member_id)
+    payments = Payment.__table__
+    members = CycleMember.__table__
+    # Marked and read in one statement (no list of ids sent back): the rows this transaction marks are the
+    # ones it tells; a rollback (a failed send) unmarks them with the messages the sandbox kept.
+    mark = (
+        update(payments)
         .where(
-            Payment.cycle_id == cycle.id,
-            Payment.status.in_((PaymentStatus.CREDITED, PaymentStatus.DRAWN)),
-            Payment.notified_at.is_(None),
+            payments.c.cycle_id == cycle.id,
+            payments.c.status.in_((PaymentStatus.CREDITED, PaymentStatus.DRAWN)),
+            payments.c.notified_at.is_(None),
+        )
+        .values(notified_at=utcnow())
+        .returning(
+            payments.c.id,
+            payments.c.reference,
+            payments.c.amount,
+            payments.c.channel,
+            select(members.c.nik).where(members.c.id == payments.c.member_id).scalar_subquery(),
         )
     )
     if low is not None:
-        query = query.where(Payment.id.between(low, high))
-    told = []
-    for payment_id, reference, amount, channel, nik in session.execute(query).all():
-        params = {"programme": cycle.programme, "cycle": cycle.code, "amount": _rupiah(amount), "channel": channel}
+        mark = mark.where(payments.c.id.between(low, high))
+    rows = sorted(session.execute(mark).all())
+    messages, shared = [], {}  # the parameters of a message, one dict per amount and channel (read only)
+    for _payment_id, reference, amount, channel, nik in rows:
+        params = shared.get((amount, channel))
+        if params is None:
+            params = shared[amount, channel] = {
+                "programme": cycle.programme,
+                "cycle": cycle.code,
+                "amount": _rupiah(amount),
+                "channel": channel,
+            }
         for medium in APPLICANT_CHANNELS:
-            notifier.send(nik, medium, "payment_paid", params, idempotency_key=f"payment:{reference}:paid:{medium}")
-        told.append(payment_id)
-    now = utcnow()
-    for start in range(0, len(told), CHUNK):
-        session.execute(
-            update(Payment)
-            .where(Payment.id.in_(told[start : start + CHUNK]))
-            .values(notified_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return len(told)
+            messages.append((nik, medium, "payment_paid", params, f"payment:{reference}:paid:{medium}"))
+    send_all(notifier, messages)
+    return len(rows)
+
+
+def send_all(notifier, messages):
+    """Send [(nik, channel, template, params, idempotency key)]: in bulk where the notifier can (send_many)."""
+    many = getattr(notifier, "send_many", None)
+    if many is not None:
+        return many(messages)
+    return [
+        notifier.send(nik, channel, template, params, idempotency_key=key)
+        for nik, channel, template, params, key in messages
+    ]
 
 
 def import_and_advance(engine, batch, data, file_name, actor, follow_up=True):

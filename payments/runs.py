@@ -29,9 +29,11 @@ from .models import ResultImportStatus
 RESULTS, NOTICES, REVIEWS = "payment_results", "payment_notices", "payment_reviews"
 RESULTS_FILE = "payment_results_file"
 FOLLOW_UPS = (NOTICES, REVIEWS)
-NOTICE_IDS = 1000  # payment ids per notices item
-REVIEW_IDS = 2000  # payment ids per reviews item (about 2% of payments fail for a review)
-CHUNK_ITEMS = {RESULTS: 2, NOTICES: 5, REVIEWS: 5, RESULTS_FILE: 1}
+# Items big enough that their fixed costs (run bookkeeping, the open task counts at commit, a review batch's
+# two engine runs) are spread over many rows, small enough to keep a transaction short (a few seconds).
+NOTICE_IDS = 5000  # payment ids per notices item (one UPDATE ... RETURNING, the messages in bulk)
+REVIEW_IDS = 10000  # payment ids per reviews item (about 2% of payments fail for a review: ~200 reviews)
+CHUNK_ITEMS = {RESULTS: 2, NOTICES: 5, REVIEWS: 2, RESULTS_FILE: 1}
 
 
 def _hint(engine, run):

@@ -31,6 +31,10 @@ _UPSERTS = {
     .returning(t.outbox.c.id)
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
+_SKIP_USED_KEYS = {  # the same, for many messages at once (no ids back: read by key afterwards)
+    name: dialect_insert(t.outbox).on_conflict_do_nothing(index_elements=[t.outbox.c.idempotency_key])
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class SandboxPaymentGateway(SandboxAdapter, PaymentGateway):
@@ -128,6 +132,43 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         key = result.inserted_primary_key
         assert key is not None  # a single-row INSERT has one
         return str(key[0])
+
+    def send_many(self, messages: list[tuple]) -> list[str]:
+        """Send many messages; when every one has a key and no fault can apply, with one multi-row INSERT
+        that skips the keys already used (and one query for the ids), else one by one as ``send``."""
+        session = self._session
+        dialect = session.get_bind().dialect.name
+        if not messages:
+            return []
+        if dialect not in _UPSERTS or not all(
+            m[4] and self._faults.quiet(self.source, str(m[0]).strip()) for m in messages
+        ):
+            return super().send_many(messages)
+        rows, keys = [], []
+        for nik, channel, template, params, key in messages:
+            nik, params = self.checked(nik, channel, template, params)
+            rows.append(
+                {
+                    "recipient_nik": nik,
+                    "channel": channel,
+                    "template": template,
+                    "params": params,
+                    "sent_at": self._clock(),
+                    "idempotency_key": key,
+                }
+            )
+            keys.append(key)
+        session.execute(_SKIP_USED_KEYS[dialect], rows)
+        ids: dict[str, int] = {}
+        for start in range(0, len(keys), 1000):
+            ids.update(
+                session.execute(
+                    select(t.outbox.c.idempotency_key, t.outbox.c.id).where(
+                        t.outbox.c.idempotency_key.in_(keys[start : start + 1000])
+                    )
+                ).all()
+            )
+        return [str(ids[key]) for key in keys]
 
     def outbox(self, recipient_nik: str) -> list[dict]:
         """Return the messages sent to this person, oldest first."""

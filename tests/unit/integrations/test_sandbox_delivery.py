@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from integrations.base import DisbursementConflict, NikInvalid
+from integrations.base import DisbursementConflict, MalformedResponse, NikInvalid
 from integrations.sandbox import tables as t
 from integrations.sandbox.delivery import SandboxNotifier, SandboxPaymentGateway
 
@@ -86,3 +86,28 @@ def test_notifier_outbox(notifier):
 def test_bad_messages_are_refused(notifier, channel, template, params):
     with pytest.raises(ValueError):
         notifier.send(NIK, channel, template, params)
+
+
+def test_many_messages_go_in_one_statement_and_a_used_key_sends_nothing_again(notifier, empty_session):
+    first = notifier.send(NIK, "SMS", "payment_paid", {"amount": "Rp 1"}, idempotency_key="k-1")
+    ids = notifier.send_many(
+        [
+            (NIK, "SMS", "payment_paid", {"amount": "Rp 1"}, "k-1"),  # sent before: its id, nothing new
+            (NIK, "PORTAL", "payment_paid", {"amount": "Rp 1"}, "k-2"),
+            (OTHER, "SMS", "payment_paid", {"amount": "Rp 2"}, "k-3"),
+        ]
+    )
+    assert ids[0] == first and len(set(ids)) == 3
+    assert [m["message_id"] for m in notifier.outbox(NIK)] == ids[:2]
+    assert notifier.outbox(OTHER)[0]["params"] == {"amount": "Rp 2"}
+    assert notifier.send_many([(OTHER, "SMS", "payment_paid", {"amount": "Rp 2"}, "k-3")]) == [ids[2]]
+    assert empty_session.scalar(select(func.count()).select_from(t.outbox)) == 3
+    with pytest.raises(ValueError):
+        notifier.send_many([(NIK, "FAX", "payment_paid", {}, "k-4")])
+
+
+def test_many_messages_with_a_fault_for_one_recipient_go_one_by_one(notifier, faults):
+    faults.inject("notify", OTHER, "malformed")
+    with pytest.raises(MalformedResponse):
+        notifier.send_many([(NIK, "SMS", "t", {}, "k-1"), (OTHER, "SMS", "t", {}, "k-2")])
+    assert len(notifier.outbox(NIK)) == 1 and notifier.outbox(OTHER) == []
