@@ -506,7 +506,7 @@ def reconcile(session, batch):
     if batch.status == BatchStatus.RECONCILED:
         return False
     if waiting == 0 and int(count) == batch.count and int(total) == batch.total:
-        batch.status, batch.reconciled_at = "reconciled", utcnow()
+        batch.status, batch.reconciled_at = BatchStatus.RECONCILED, utcnow()
         return True
     if count:
         batch.status = BatchStatus.PARTIAL
