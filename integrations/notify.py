@@ -59,13 +59,18 @@ class Notifier(ABC):
         """Return the messages sent to this person, oldest first."""
 
     @staticmethod
-    def checked(recipient_nik, channel, template, params):
-        """Validate a message's arguments as every implementation must; return (nik, JSON round-tripped params)."""
-        recipient_nik = validate_nik(recipient_nik)
+    def checked_head(channel, template):
+        """Validate a message's channel and template (part of `checked`)."""
         if channel not in NOTIFY_CHANNELS:
             raise ValueError(f"Unknown channel {channel!r}; use one of {NOTIFY_CHANNELS}.")
         if not isinstance(template, str) or not template.strip():
             raise ValueError("A message needs a template name.")
+
+    @staticmethod
+    def checked(recipient_nik, channel, template, params):
+        """Validate a message's arguments as every implementation must; return (nik, JSON round-tripped params)."""
+        recipient_nik = validate_nik(recipient_nik)
+        Notifier.checked_head(channel, template)
         if not isinstance(params, dict):
             raise ValueError("Message parameters must be a dict.")
         try:

@@ -6,7 +6,8 @@ import hashlib
 from types import SimpleNamespace
 from typing import cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -24,6 +25,9 @@ _DISBURSEMENT_BY_REFERENCE = select(t.disbursements).where(t.disbursements.c.ref
 _INSERT_DISBURSEMENT = insert(t.disbursements)
 _OUTBOX_BY_KEY = select(t.outbox.c.id).where(t.outbox.c.idempotency_key == bindparam("key"))
 _INSERT_OUTBOX = insert(t.outbox)
+_OUTBOX_IDS_BY_KEYS = select(t.outbox.c.idempotency_key, t.outbox.c.id).where(
+    t.outbox.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(String)))
+)
 # A message with an idempotency key already used is not stored again (uq_sandbox_outbox_idempotency_key).
 _UPSERTS = {
     name: dialect_insert(t.outbox)
@@ -145,29 +149,46 @@ class SandboxNotifier(SandboxAdapter, Notifier):
         ):
             return super().send_many(messages)
         rows, keys = [], []
+        # Checked as `send` checks each message, once per distinct recipient and parameters object: a cycle's
+        # notices repeat both (two channels per family, one parameters dict per amount and channel).
+        niks: dict[str, str] = {}
+        params_seen: dict[int, tuple] = {}
+        now = self._clock()
         for nik, channel, template, params, key in messages:
-            nik, params = self.checked(nik, channel, template, params)
+            seen = params_seen.get(id(params))
+            if seen is None or seen[0] is not params:
+                _nik, kept = self.checked(nik, channel, template, params)
+                niks.setdefault(str(nik), _nik)
+                seen = params_seen[id(params)] = (params, kept)
+            else:
+                Notifier.checked_head(channel, template)
+            valid = niks.get(str(nik))
+            if valid is None:
+                valid = niks[str(nik)] = validate_nik(nik)
             rows.append(
                 {
-                    "recipient_nik": nik,
+                    "recipient_nik": valid,
                     "channel": channel,
                     "template": template,
-                    "params": params,
-                    "sent_at": self._clock(),
+                    "params": seen[1],
+                    "sent_at": now,
                     "idempotency_key": key,
                 }
             )
             keys.append(key)
         session.execute(_SKIP_USED_KEYS[dialect], rows)
         ids: dict[str, int] = {}
-        for start in range(0, len(keys), 1000):
-            ids.update(
-                session.execute(
-                    select(t.outbox.c.idempotency_key, t.outbox.c.id).where(
-                        t.outbox.c.idempotency_key.in_(keys[start : start + 1000])
-                    )
-                ).all()
-            )
+        if dialect == "postgresql":  # one statement for every key (an array parameter: no query per 1,000 keys)
+            ids.update(session.execute(_OUTBOX_IDS_BY_KEYS, {"keys": keys}).all())
+        else:
+            for start in range(0, len(keys), 1000):
+                ids.update(
+                    session.execute(
+                        select(t.outbox.c.idempotency_key, t.outbox.c.id).where(
+                            t.outbox.c.idempotency_key.in_(keys[start : start + 1000])
+                        )
+                    ).all()
+                )
         return [str(ids[key]) for key in keys]
 
     def outbox(self, recipient_nik: str) -> list[dict]:

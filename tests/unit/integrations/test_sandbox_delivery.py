@@ -111,3 +111,18 @@ def test_many_messages_with_a_fault_for_one_recipient_go_one_by_one(notifier, fa
     with pytest.raises(MalformedResponse):
         notifier.send_many([(NIK, "SMS", "t", {}, "k-1"), (OTHER, "SMS", "t", {}, "k-2")])
     assert len(notifier.outbox(NIK)) == 1 and notifier.outbox(OTHER) == []
+
+
+def test_many_messages_sharing_one_parameters_dict_are_each_checked(notifier, empty_session):
+    shared = {"amount": "Rp 750.000"}  # a cycle's notices share one dict per amount and channel
+    ids = notifier.send_many(
+        [(NIK, "SMS", "payment_paid", shared, "s-1"), (OTHER, "PORTAL", "payment_paid", shared, "s-2")]
+    )
+    assert len(set(ids)) == 2 and notifier.outbox(OTHER)[0]["params"] == shared
+    with pytest.raises(ValueError):  # a bad NIK after the shared dict was checked once
+        notifier.send_many(
+            [(NIK, "SMS", "payment_paid", shared, "s-3"), ("12345", "SMS", "payment_paid", shared, "s-4")]
+        )
+    with pytest.raises(ValueError):  # a bad channel, likewise
+        notifier.send_many([(NIK, "SMS", "payment_paid", shared, "s-5"), (NIK, "FAX", "payment_paid", shared, "s-6")])
+    assert empty_session.scalar(select(func.count()).select_from(t.outbox)) == 2
