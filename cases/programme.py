@@ -458,34 +458,20 @@ def start_reverify_run(engine, actor, quarter, ip=None, user_agent=None):
         Application.district_code,
         actor,
     )
-    run = create_run(
-        engine.session,
+    from .runkinds import start_run
+
+    return start_run(
+        engine,
+        actor,
         REVERIFY,
         {"quarter": quarter},
-        actor.id,
         keys,
         engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50),
         regions=actor.regions,
-    )
-    record(
-        engine.session,
-        actor,
-        "run.start",
-        target_type="run",
-        target_id=str(run.id),
         ip=ip,
         user_agent=user_agent,
-        detail={
-            "kind": REVERIFY,
-            "quarter": quarter,
-            "total": run.total,
-            "regions": sorted(actor.regions) if actor.regions else None,
-        },
+        detail={"quarter": quarter},
     )
-    from .runkinds import _hint
-
-    _hint(engine, run)
-    return run
 
 
 def reverify_if_due(engine, today=None):

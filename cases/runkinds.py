@@ -159,6 +159,25 @@ def _hint(engine, run):
             hint_after_commit(engine.session, sender, (run.id, seq))
 
 
+def start_run(engine, actor, kind, params, keys, chunk_size, regions, ip=None, user_agent=None, detail=None):
+    """Create a run started by an officer, audit its start ("run.start": kind, total, regions and `detail`) and
+    hint its chunks to the workers after the commit; return the run (flushed). Callers check who may start it."""
+    run = create_run(engine.session, kind, params, actor.id, keys, chunk_size, regions=regions)
+    audited = {"kind": kind, **(detail or {}), "total": run.total, "regions": sorted(regions) if regions else None}
+    record(
+        engine.session,
+        actor,
+        "run.start",
+        target_type="run",
+        target_id=str(run.id),
+        ip=ip,
+        user_agent=user_agent,
+        detail=audited,
+    )
+    _hint(engine, run)
+    return run
+
+
 def start_recheck_run(engine, actor, ip=None, user_agent=None):
     """Start re-checking every enrolled case of the actor's districts; return the run (flushed)."""
     if not may_start(actor, RECHECK):
@@ -168,27 +187,17 @@ def start_recheck_run(engine, actor, ip=None, user_agent=None):
         Application.district_code,
         actor,
     )
-    run = create_run(
-        engine.session,
+    return start_run(
+        engine,
+        actor,
         RECHECK,
         {"all_enrolled": True},
-        actor.id,
         keys,
         engine.settings.get("BANSOS_RUN_CHUNK_SIZE", 50),
         regions=actor.regions,
-    )
-    record(
-        engine.session,
-        actor,
-        "run.start",
-        target_type="run",
-        target_id=str(run.id),
         ip=ip,
         user_agent=user_agent,
-        detail={"kind": RECHECK, "total": run.total, "regions": sorted(actor.regions) if actor.regions else None},
     )
-    _hint(engine, run)
-    return run
 
 
 def start_import_run(engine, actor, folder, errors_path=None, max_delete_share=None, ip=None, user_agent=None):
@@ -200,19 +209,18 @@ def start_import_run(engine, actor, folder, errors_path=None, max_delete_share=N
         "errors_path": str(errors_path) if errors_path else None,
         "max_delete_share": max_delete_share,
     }
-    run = create_run(engine.session, IMPORT, params, actor.id, [str(folder)], 1, regions=None)
-    record(
-        engine.session,
+    return start_run(
+        engine,
         actor,
-        "run.start",
-        target_type="run",
-        target_id=str(run.id),
+        IMPORT,
+        params,
+        [str(folder)],
+        1,
+        regions=None,
         ip=ip,
         user_agent=user_agent,
-        detail={"kind": IMPORT, "folder": str(folder)},
+        detail={"folder": str(folder)},
     )
-    _hint(engine, run)
-    return run
 
 
 def cancel(engine, actor, run_id, ip=None, user_agent=None):
