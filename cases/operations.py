@@ -205,6 +205,11 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         )
     if selfie is not None:  # stored only once the case exists: a refused submission keeps no photo
         selfie_ref = photos.put(selfie)
+        kept = getattr(engine.script_engine.integrations, "selfie_faces", None)
+        if kept is not None and engine.defer_steps:
+            # With workers the face steps run in another process: keep the template (the caller's check
+            # encoded it already; else it is encoded here, once) so they do not encode the selfie again.
+            kept.keep(selfie)
     else:
         selfie_ref = app.selfie_ref
     case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"

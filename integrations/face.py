@@ -221,6 +221,32 @@ class FaceRecognitionMatcher(FaceMatcher):
         assert encoded.encoding is not None  # a photo without a problem is encoded
         return encoded.encoding.copy()  # the cached array must not be changed by callers
 
+    def knows(self, digest: str) -> bool:
+        """True when the photo with this SHA-256 is in the cache (no encoding needed)."""
+        with self._lock:
+            return digest in self._cache
+
+    def quality_of(self, digest: str) -> dict:
+        """The quality figures of a cached photo, by its SHA-256 ({} when not cached)."""
+        with self._lock:
+            cached = self._cache.get(digest)
+            return dict(cached.quality) if cached is not None else {}
+
+    def remember(self, digest: str, encoding: np.ndarray, quality: dict) -> None:
+        """Cache an encoding made earlier (possibly by another process) for the photo with this SHA-256.
+
+        Only for a photo that passed the checks: its encoding and quality figures as ``encode`` gave them
+        (integrations.selfie_faces keeps them in the database).
+        """
+        encoded = _Encoded(np.asarray(encoding, dtype=np.float32).copy(), None, dict(quality or {}))
+        if encoded.encoding is None or encoded.encoding.shape != (ENCODING_SIZE,):
+            raise ValueError("a face encoding has 128 numbers")
+        with self._lock:
+            self._cache[digest] = encoded
+            self._cache.move_to_end(digest)
+            while len(self._cache) > max(self._cache_size, 1):  # kept at least until the next encoding
+                self._cache.popitem(last=False)
+
     def cache_info(self) -> dict:
         """Return the number of cached encodings and the cache capacity."""
         with self._lock:

@@ -27,6 +27,7 @@ from integrations.sandbox.registries import (
     SandboxCivilServiceRegistry,
     SandboxDtsen,
 )
+from integrations.selfie_faces import SelfieFaceTemplates
 
 # setting -> sandbox class; the civil registry is built apart because it also needs the photo folder.
 _SANDBOX_BACKENDS = {
@@ -61,6 +62,8 @@ class Integrations:
     faults: SandboxFaults
     # E-mail to officers (notifications): the sandbox outbox or SMTP.
     mailer: OfficerMailer | None = None
+    # Templates of checked selfies (our table): the face steps on a worker do not encode them again.
+    selfie_faces: SelfieFaceTemplates | None = None
 
 
 def _wants_http(settings: dict, key: str) -> bool:
@@ -103,5 +106,6 @@ def build_integrations(settings: dict, session_factory: Callable[[], Session]) -
         ann_min_size=int(settings.get("BANSOS_FACE_INDEX_ANN_MIN_SIZE", 200_000)),
     )
     registry_faces = RegistryFaceTemplates(session_factory, face)
+    adapters["selfie_faces"] = SelfieFaceTemplates(session_factory, face)
     adapters["mailer"] = build_mailer(settings, session_factory)
     return Integrations(face=face, face_index=face_index, registry_faces=registry_faces, faults=faults, **adapters)

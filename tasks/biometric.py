@@ -31,6 +31,7 @@ def face_match(ctx, nik, selfie_ref):
             "reason_code": "SELFIE_MISSING",
             "evidence": [],
         }
+    _recall(ctx, selfie_ref)
     reference = take(
         "civil_registry.reference_photo", nik, lambda: ctx.integrations.civil_registry.reference_photo(nik)
     )
@@ -62,6 +63,7 @@ def deduplicate(ctx, nik, case_number, selfie_ref):
     selfie = ctx.photos.read(selfie_ref)
     if selfie is None:
         return _not_checked("SELFIE_MISSING", threshold)
+    _recall(ctx, selfie_ref)
     try:
         encoding = ctx.integrations.face.encode(selfie)  # cached: the 1:1 check encoded it already
     except ImageRejected as exc:
@@ -97,6 +99,13 @@ def deduplicate(ctx, nik, case_number, selfie_ref):
         "checked_templates": checked,
         "evidence": [Evidence(DEDUP_SOURCE, utc_now(), value).to_dict()],
     }
+
+
+def _recall(ctx, selfie_ref):
+    """Take the template the upload check kept (integrations/selfie_faces.py) instead of encoding again."""
+    kept = getattr(ctx.integrations, "selfie_faces", None)
+    if kept is not None:
+        kept.recall(selfie_ref, ctx.integrations.face)
 
 
 def _not_checked(reason, threshold):

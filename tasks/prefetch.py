@@ -19,6 +19,7 @@ The engine's semantics are kept:
 - With workers (BANSOS_EXECUTION=celery) nothing is prefetched: the run happens later, elsewhere.
 """
 
+import hashlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -65,6 +66,9 @@ def prefetch_application(integrations, operators, nik, selfie=None):
 
     if selfie is not None and operators & {"biometric.face_match", "biometric.deduplicate"}:
         try:
+            kept = getattr(integrations, "selfie_faces", None)
+            if kept is not None:  # checked by another process (the portal's photo step): not encoded again
+                kept.recall(hashlib.sha256(selfie).hexdigest(), integrations.face)
             integrations.face.encode(selfie)  # the matcher keeps the encoding for both face steps
         except Exception:  # noqa: BLE001 - a photo problem is the face steps' to report
             pass

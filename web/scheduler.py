@@ -97,11 +97,21 @@ def fire_due(app):
 
 
 def purge_photos(app):
-    """Delete selfies older than the retention setting; return how many."""
+    """Delete selfies, and their kept face templates, older than the retention setting; return how many photos."""
     from . import services
 
+    days = app.config["BANSOS_PHOTO_RETENTION_DAYS"]
     with app.app_context():
-        return services().photos.purge_older_than(app.config["BANSOS_PHOTO_RETENTION_DAYS"])
+        kept = services().integrations.selfie_faces
+        if kept is not None:
+            try:
+                with unit_of_work(db.session):
+                    templates = kept.purge_older_than(days)
+                if templates:
+                    log.info("purged %d selfie face templates older than %s days", templates, days)
+            finally:
+                db.session.remove()
+        return services().photos.purge_older_than(days)
 
 
 def purge_evidence(app):

@@ -12,6 +12,7 @@ def all_metadata():
     import engine.models  # noqa: F401
     import engine.runs  # noqa: F401
     import integrations.registry_faces  # noqa: F401  (registers its table on face_metadata)
+    import integrations.selfie_faces  # noqa: F401  (registers its table on face_metadata)
     import payments.models  # noqa: F401
     from engine.db import db
     from integrations.face_index import face_metadata

@@ -245,6 +245,13 @@ def check_photo_bytes(upload):
     return None
 
 
+def keep_selfie_template(data):
+    """Keep the template the check just made (a cache hit), so the face steps do not encode again."""
+    kept = services().integrations.selfie_faces
+    if kept is not None:
+        kept.keep(data)
+
+
 def _selfie_upload():
     form, uploads = read_upload_form(current_app.config["BANSOS_FACE_MAX_IMAGE_BYTES"], max_files=1)
     return next((u for u in uploads if u.field == "selfie"), None)
@@ -262,6 +269,7 @@ def post_photo(flow, draft):
         return render_step(flow, draft, "photo", errors={"selfie": problem}, status=422)
     with unit_of_work(db.session):
         record_selfie(draft, services().photos.put(upload.data))
+        keep_selfie_template(upload.data)
         audit(flow, "registration.step", draft, step="photo")
     return redirect(flow.step_url(next_step(draft)))
 
