@@ -34,10 +34,16 @@ class ShownEvidence:
     value: object
 
 
-def as_shown(session, records):
+def as_shown(session, records, actor=None):
     """The records (EvidenceRecord rows) as shown: each 1:N search answer names every other case with
     its NIK masked in today's format, from that case's NIK (the stored mask is kept for a case that
-    cannot be found)."""
+    cannot be found).
+
+    ``actor``: the officer who reads them. For an officer limited to some districts, another case outside
+    them (or one not found) is named by its case number only, its masked NIK left out (``nik_masked``
+    None, ``elsewhere`` True), as the duplicate panel shows it; None (the command line of the
+    deployment's operators) shows every mask.
+    """
     numbers = {
         match.get("case_number")
         for r in records
@@ -45,28 +51,32 @@ def as_shown(session, records):
         for match in (r.value.get("suspected_duplicates") or [])
         if isinstance(match, dict)
     } - {None}
-    niks = (
-        dict(
-            session.execute(
-                select(Application.case_number, Application.nik).where(Application.case_number.in_(numbers))
+    found = (
+        {
+            number: (nik, district)
+            for number, nik, district in session.execute(
+                select(Application.case_number, Application.nik, Application.district_code).where(
+                    Application.case_number.in_(numbers)
+                )
             ).all()
-        )
+        }
         if numbers
         else {}
     )
+
+    def one(match):
+        if not isinstance(match, dict):
+            return match
+        nik, district = found.get(match.get("case_number"), (None, None))
+        if actor is not None and actor.regions is not None and (nik is None or not actor.in_region(district)):
+            return {**match, "nik_masked": None, "elsewhere": True}
+        return {**match, "nik_masked": mask_nik(nik)} if nik else match
+
     shown = []
     for r in records:
         value = r.value
         if r.source == DEDUP_SOURCE and isinstance(value, dict) and value.get("suspected_duplicates"):
-            value = {
-                **value,
-                "suspected_duplicates": [
-                    {**m, "nik_masked": mask_nik(niks[m.get("case_number")])}
-                    if isinstance(m, dict) and niks.get(m.get("case_number"))
-                    else m
-                    for m in value["suspected_duplicates"]
-                ],
-            }
+            value = {**value, "suspected_duplicates": [one(m) for m in value["suspected_duplicates"]]}
         shown.append(ShownEvidence(r.id, r.source, r.operator, r.checked_at, value))
     return shown
 

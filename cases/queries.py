@@ -54,8 +54,8 @@ class CaseRecords:
         return next((e.value for e in reversed(self.evidence) if e.source == "civil_registry"), {})
 
 
-def case_records(session, app):
-    """Return the case's open tasks, evidence (oldest first) and timeline."""
+def case_records(session, app, actor=None):
+    """Return the case's open tasks, evidence (oldest first, as `actor` may see it) and timeline."""
     tasks = (
         session.execute(
             select(HumanTask)
@@ -74,6 +74,7 @@ def case_records(session, app):
         )
         .scalars()
         .all(),
+        actor,
     )
     events = (
         session.execute(

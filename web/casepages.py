@@ -84,6 +84,7 @@ def _page(app, errors=None, values=None, status=200):
         )
         .scalars()
         .all(),
+        current_user.actor,
     )
     events = (
         db.session.execute(

@@ -144,7 +144,9 @@ def _value(key, value):
             f"{ROLE_LABELS.get(r.get('role'), r.get('role'))} · {r.get('company')}" for r in value
         ) or gettext("none")
     if key == "suspected_duplicates":
-        return ", ".join(f"{d.get('case_number')} ({d.get('nik_masked')})" for d in value) or gettext("none")
+        return ", ".join(
+            f"{d.get('case_number')} ({d.get('nik_masked') or gettext('another district')})" for d in value
+        ) or gettext("none")
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, (list, dict)):

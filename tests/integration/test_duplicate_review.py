@@ -147,3 +147,32 @@ def test_a_face_search_stored_with_the_old_nik_mask_shows_todays_mask(svc, perso
     db.session.expire_all()
     row = db.session.scalars(select(EvidenceRecord).where(EvidenceRecord.source == "face_index")).one()
     assert row.value == stored  # the stored evidence is as it was
+
+
+def test_the_evidence_card_of_another_districts_duplicate_names_no_nik(same_face_twice):
+    """The face-search answer on the case page and in the API names the other case's masked NIK only to
+    an officer of its district (as the panel does); to others only its case number, "another district"."""
+    from cases.queries import case_records
+    from engine.core import Actor
+
+    first, second = same_face_twice
+    if first.district_code == second.district_code:
+        first.district_code = "99" if second.district_code != "99" else "98"
+        db.session.commit()
+    masked = mask_nik(first.nik)
+    create_officer(db.session, "d_card", "Card Reader", ["caseworker"], [second.district_code], password=PASSWORD)
+    create_officer(db.session, "d_all", "All Districts", ["caseworker"], None, password=PASSWORD)
+    db.session.commit()
+    with fresh_client() as client:
+        login(client, "d_card")
+        page = html.unescape(client.get(f"/cases/{second.case_number}").get_data(as_text=True))
+    assert masked not in page and first.nik not in page
+    assert f"{first.case_number} (kecamatan lain)" in page
+    with fresh_client() as client:
+        login(client, "d_all")
+        page = html.unescape(client.get(f"/cases/{second.case_number}").get_data(as_text=True))
+    assert f"{first.case_number} ({masked})" in page
+    # The API's case detail reads the records as its caller may see them.
+    near = Actor("d_card", frozenset({"caseworker"}), frozenset({second.district_code}))
+    [found] = [e.value for e in case_records(db.session, second, near).evidence if e.source == "face_index"]
+    assert found["suspected_duplicates"][0]["nik_masked"] is None and found["suspected_duplicates"][0]["elsewhere"]

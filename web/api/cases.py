@@ -103,7 +103,7 @@ def show(case_number):
     Each call is a view of personal data and is written to the audit log, as on the case page.
     """
     app = case_for_caller_or_404(case_number)
-    shown = case_detail_out(app, case_records(db.session, app))
+    shown = case_detail_out(app, case_records(db.session, app, caller().actor))
     shown.update(case_decisions_out(app))
     who = caller()
     record(
