@@ -223,6 +223,10 @@ class DefaultSettings:
     # (with several machines, storage every worker reads), and the largest workbook taken.
     BANSOS_IMPORT_DIR = str(VAR_DIR / "imports")
     BANSOS_IMPORT_MAX_FILE_BYTES = 512 * 1024 * 1024
+    # Days the uploaded extracts (the whole population's NIKs) and their error workbook are kept after
+    # their import ended; then the daily housekeeping deletes them (the run's counts stay). Payment results
+    # files are financial records and are kept.
+    BANSOS_IMPORT_RETENTION_DAYS = 30
 
     # Demo data loaded by `make run` on an empty database.
     BANSOS_DEMO_PEOPLE = 2000

@@ -240,3 +240,44 @@ def cancel(engine, actor, run_id, ip=None, user_agent=None):
         detail={"kind": run.kind, "done": run.done, "failed": run.failed, "total": run.total},
     )
     return run
+
+
+def purge_import_files(session, import_dir, days, now=None):
+    """Delete the extracts uploaded in the browser (and their error workbook) of imports that ended more
+    than `days` ago; return the runs whose files were deleted. The caller commits.
+
+    Only folders inside `import_dir` (BANSOS_IMPORT_DIR, where the upload page keeps them) are touched: a
+    folder given to `tepat sandbox import` belongs to its operator. The run keeps its counts and records
+    when its files went (params["files_purged_at"]); one audit entry names the runs.
+    """
+    import shutil
+    from datetime import timedelta
+    from pathlib import Path
+
+    from engine.core import SYSTEM
+    from engine.db import utcnow
+    from engine.runs import CANCELLED, DONE, FAILED, Run
+
+    now = now or utcnow()
+    root = Path(import_dir).resolve()
+    runs = session.scalars(
+        select(Run).where(
+            Run.kind == IMPORT, Run.status.in_((DONE, FAILED, CANCELLED)), Run.finished_at < now - timedelta(days=days)
+        )
+    ).all()
+    purged = []
+    for run in runs:
+        params = dict(run.params or {})
+        if params.get("files_purged_at") or not params.get("folder"):
+            continue
+        folder = Path(params["folder"]).resolve()
+        if folder == root or not folder.is_relative_to(root):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        params["files_purged_at"] = now.isoformat()
+        run.params = params
+        run.error_file = None
+        purged.append(run.id)
+    if purged:
+        record(session, SYSTEM, "import.files_purged", target_type="run", detail={"runs": purged, "days": days})
+    return purged

@@ -115,13 +115,21 @@ def purge_photos(app):
 
 
 def purge_evidence(app):
-    """Delete evidence files no appeal or draft refers to any more; return how many."""
+    """Delete evidence files no appeal or draft refers to any more, and uploaded registry extracts past
+    their retention (BANSOS_IMPORT_RETENTION_DAYS); return how many evidence files."""
     from cases.portal.files import purge_unreferenced_evidence
+    from cases.runkinds import purge_import_files
 
     from .portal.wiring import portal_services
 
     with app.app_context():
         try:
+            with unit_of_work(db.session):
+                runs = purge_import_files(
+                    db.session, app.config["BANSOS_IMPORT_DIR"], app.config["BANSOS_IMPORT_RETENTION_DAYS"]
+                )
+            if runs:
+                log.info("deleted the uploaded extracts of import runs %s (retention)", runs)
             return purge_unreferenced_evidence(db.session, portal_services().evidence)
         finally:
             db.session.remove()

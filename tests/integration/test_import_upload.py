@@ -123,6 +123,59 @@ def test_refused_rows_come_back_as_an_error_workbook(web, svc, population, impor
     workbook.close()
 
 
+def test_uploaded_extracts_are_deleted_after_their_retention_and_the_run_says_so(
+    web, svc, population, import_dir, tmp_path
+):
+    from datetime import timedelta
+
+    from cases.runkinds import start_import_run
+    from engine.core import Actor
+    from engine.db import utcnow
+    from web.scheduler import purge_evidence
+
+    folder = tmp_path / "extract"
+    shutil.copytree(population["dir"], folder)
+    book = openpyxl.load_workbook(folder / "dtsen.xlsx")
+    book["DTSEN"].cell(row=2, column=2, value="sebelas")  # a refused row: an error workbook is written
+    book.save(folder / "dtsen.xlsx")
+    assert login(web, "w_administrator").status_code == 302
+    assert upload(web, folder).status_code == 302
+    run = db.session.scalar(select(Run).where(Run.kind == "import"))
+    run_in_process(svc.engine, run.id, wait=True)
+    # An import of an operator's own folder (`tepat sandbox import`): never deleted by the housekeeping.
+    own = start_import_run(svc.engine, Actor("operator", frozenset({"administrator"})), folder)
+    own.status, own.finished_at = "done", utcnow()
+    db.session.commit()
+    [kept] = kept_folders(import_dir)
+    days = current_app.config["BANSOS_IMPORT_RETENTION_DAYS"]
+    purge_evidence(current_app._get_current_object())
+    assert kept.is_dir()  # still within the retention period
+    workbook = web.get(f"/admin/runs/{run.id}/errors.xlsx")
+    assert workbook.status_code == 200
+    workbook.close()
+    db.session.expire_all()
+    for old in db.session.scalars(select(Run).where(Run.kind == "import")):
+        old.finished_at = utcnow() - timedelta(days=days + 1)
+    db.session.commit()
+    purge_evidence(current_app._get_current_object())
+    assert not kept.exists() and kept_folders(import_dir) == [] and (folder / "dtsen.xlsx").is_file()
+    assert web.get(f"/admin/runs/{run.id}/errors.xlsx").status_code == 404
+    page = web.get(f"/admin/runs/{run.id}").get_data(as_text=True)
+    assert "data-files-purged" in page and "di akhir masa simpannya" in page and "sandbox_people" in page
+    assert "data-files-purged" not in web.get(f"/admin/runs/{own.id}").get_data(as_text=True)
+    db.session.expire_all()
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "import.files_purged")).all()
+    assert entry.detail["runs"] == [run.id]
+    purge_evidence(current_app._get_current_object())  # a second pass: nothing more
+    db.session.expire_all()
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "import.files_purged")
+        )
+        == 1
+    )
+
+
 @pytest.mark.parametrize("problem", ["missing", "unknown name", "xml bomb", "not a workbook", "twice"])
 def test_a_bad_upload_is_refused_with_the_reason_and_nothing_is_kept(
     web, svc, population, import_dir, tmp_path, problem
