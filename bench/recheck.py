@@ -10,7 +10,8 @@ lost when the broker dropped the workers' connections, the leader dispatcher's r
 due and not hinted within BANSOS_DISPATCH_RESEND_SECONDS are hinted again; how many is printed): every family
 re-checked once (one Recheck row and
 one run item done each), outcomes by kind against the registry's planted mix (1 in 20 families
-above the decile cut-off: exit; 1 in 20 not in DTSEN: review; the rest continue). Not a test.
+above the decile cut-off: exit; 1 in 20 not in DTSEN: review; the rest continue). The planner statistics
+are refreshed every minute as autovacuum would (this machine runs PostgreSQL with autovacuum off). Not a test.
 
     PYTHONPATH=. python bench/recheck.py --n 2000 [--workers 1,2] [--chunk-size 50]
         [--database postgresql+psycopg://postgres@127.0.0.1:5432/tepat_recheck_bench]
@@ -135,6 +136,23 @@ def populate(session, n):
     return expected
 
 
+ANALYSE_EVERY = 60
+
+
+def analyse(engine):
+    """Refresh the planner's statistics, as autovacuum's analyze does on a production server.
+
+    This machine's PostgreSQL runs with autovacuum off: without it the tables that grow during the run
+    (evidence, rechecks, process instances) keep the statistics of their empty start, and the plans
+    cached on the workers' connections go on scanning them (each family slower than the one before).
+    ANALYZE also makes the connections plan again. Run after the bulk load and every ANALYSE_EVERY s.
+    """
+    from sqlalchemy import text
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+
+
 def measure(url, n, workers, chunk_size, timeout):
     from sqlalchemy import func, select
 
@@ -163,12 +181,7 @@ def measure(url, n, workers, chunk_size, timeout):
         t0 = time.perf_counter()
         expected = populate(db.session, n)
         populated = time.perf_counter() - t0
-        # Statistics for the bulk-loaded tables, as autovacuum's analyze would give them in production
-        # (a server with autovacuum off, as this machine's, would otherwise plan with none).
-        from sqlalchemy import text
-
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+        analyse(db.engine)
         svc = services()
         svc.engine.deploy_folder(deployed_by="bench")
         db.session.commit()
@@ -213,7 +226,11 @@ def measure(url, n, workers, chunk_size, timeout):
             run_id = run.id
             deadline = time.monotonic() + timeout
             resent, seen, moved = 0, -1, time.monotonic()
+            analysed = time.monotonic()
             while time.monotonic() < deadline:
+                if time.monotonic() - analysed >= ANALYSE_EVERY:
+                    analyse(db.engine)
+                    analysed = time.monotonic()
                 db.session.rollback()
                 run = db.session.get(Run, run_id)
                 db.session.refresh(run)
