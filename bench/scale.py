@@ -183,6 +183,9 @@ def _all_pids():
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
+ANALYSE_EVERY = 60
+
+
 class CpuMeter:
     """Samples the CPU of the worker process trees and of this database's PostgreSQL backends."""
 
@@ -234,10 +237,26 @@ class CpuMeter:
         self._thread.start()
 
     def _loop(self):
+        analysed = time.monotonic()
         while not self._stop.wait(0.5):
             self.sample()
             if self.probe is not None:
                 self._sample_waits()
+                if time.monotonic() - analysed >= ANALYSE_EVERY:
+                    self._analyse()
+                    analysed = time.monotonic()
+
+    def _analyse(self):
+        """Refresh the planner's statistics as autovacuum's analyze would on a production server: this
+        machine's PostgreSQL runs with autovacuum off, and the plans cached on the workers' connections
+        would otherwise keep scanning the tables that grow during the run (see bench/recheck.py)."""
+        from sqlalchemy import text
+
+        try:
+            with self.probe.connect() as conn:
+                conn.execute(text("ANALYZE"))
+        except Exception:  # noqa: BLE001 - the next round tries again
+            pass
 
     def _sample_waits(self):
         """Backends of this database running a statement, and those waiting for a lock (advisory or row)."""
@@ -734,6 +753,8 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
         with probe.connect() as conn:
             before = table_figures(conn)
         prepare_drafts(app, niks, plan, checked)
+        with probe.connect() as conn:  # statistics of the loaded tables, as autovacuum would give them
+            conn.exec_driver_sql("ANALYZE")
         with app.app_context():
             from engine.db import db
 
