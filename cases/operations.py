@@ -209,7 +209,7 @@ def submit_application(engine, payload, photos=None, selfie=None, actor="applica
         if kept is not None and engine.defer_steps:
             # With workers the face steps run in another process: keep the template (the caller's check
             # encoded it already; else it is encoded here, once) so they do not encode the selfie again.
-            kept.keep(selfie)
+            kept.keep(selfie, engine.script_engine.integrations.face)
     else:
         selfie_ref = app.selfie_ref
     case_number = f"TPT-{utcnow():%Y}-{app.id:07d}"

@@ -247,9 +247,9 @@ def check_photo_bytes(upload):
 
 def keep_selfie_template(data):
     """Keep the template the check just made (a cache hit), so the face steps do not encode again."""
-    kept = services().integrations.selfie_faces
-    if kept is not None:
-        kept.keep(data)
+    integrations = services().integrations
+    if integrations.selfie_faces is not None:
+        integrations.selfie_faces.keep(data, integrations.face)
 
 
 def _selfie_upload():
