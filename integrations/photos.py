@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-_REF = re.compile(r"^[0-9a-f]{64}$")
+REF_PATTERN = re.compile(r"^[0-9a-f]{64}$")  # a photo's reference: its SHA-256
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 
@@ -22,7 +22,7 @@ class FilePhotoStore:
         self.max_bytes = max_bytes
 
     def _path(self, ref):
-        if not isinstance(ref, str) or not _REF.match(ref):
+        if not isinstance(ref, str) or not REF_PATTERN.match(ref):
             raise ValueError("invalid photo reference")
         return self.root / ref[:2] / ref
 

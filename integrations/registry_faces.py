@@ -47,7 +47,7 @@ registry_face_templates = Table(
 )
 
 # Both dialects' INSERTs have ON CONFLICT DO NOTHING (the generic Insert has not).
-_INSERTS: dict[str, Callable[[Table], PgInsert | SqliteInsert]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+INSERTS: dict[str, Callable[[Table], PgInsert | SqliteInsert]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 class RegistryFaceTemplates:
@@ -65,7 +65,7 @@ class RegistryFaceTemplates:
         kept per matcher model.
         """
         matcher = matcher or self._matcher
-        model = _model(matcher)
+        model = template_model(matcher)
         digest = hashlib.sha256(photo).hexdigest() if isinstance(photo, (bytes, bytearray, memoryview)) else ""
         session = self._session_factory()
         if digest:
@@ -109,7 +109,7 @@ class RegistryFaceTemplates:
         for nik, photo in people:
             if photo is None:
                 continue
-            before = self._kept(nik, hashlib.sha256(photo).hexdigest(), _model(self._matcher))
+            before = self._kept(nik, hashlib.sha256(photo).hexdigest(), template_model(self._matcher))
             if not before:
                 self.reference(nik, photo)
                 count += 1
@@ -150,11 +150,12 @@ class RegistryFaceTemplates:
             "quality": face.quality or None,
             "encoded_at": self._clock(),
         }
-        make = _INSERTS.get(dialect)
+        make = INSERTS.get(dialect)
         if make is None:
             raise NotImplementedError(f"no registry face templates for {dialect}")
         session.execute(make(registry_face_templates).values(**values).on_conflict_do_nothing())
 
 
-def _model(matcher: FaceMatcher) -> str:
+def template_model(matcher: FaceMatcher) -> str:
+    """The key a matcher's templates are kept under (another model does not reuse them)."""
     return str(getattr(matcher, "model", type(matcher).__name__))[:64]

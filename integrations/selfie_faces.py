@@ -11,33 +11,28 @@ selfie is never encoded again, whichever process runs the step.
 
 Only usable selfies are kept (the upload check refuses the others before they are stored). The
 template is biometric data under UU PDP, derived from the photo: it follows the photo's retention
-(``purge_older_than`` with BANSOS_PHOTO_RETENTION_DAYS, in the same scheduler job) and
-``forget`` erases it with the photo. Rows are written in the caller's transaction with "insert, or
-nothing if already there": a rolled-back upload loses only the row, and the step encodes instead.
+(``purge_older_than`` with BANSOS_PHOTO_RETENTION_DAYS, in the same scheduler job). Rows are written in
+the caller's transaction with "insert, or nothing if already there": a rolled-back upload loses only the
+row, and the step encodes instead.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import cast
 
 import numpy as np
 from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Table, delete, select
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from integrations.base import utc_now
 from integrations.face import FaceMatcher, ImageRejected
 from integrations.face_index import TEMPLATE_BYTES, face_metadata
-
-_REF = re.compile(r"^[0-9a-f]{64}$")
+from integrations.photos import REF_PATTERN
+from integrations.registry_faces import INSERTS, template_model
 
 selfie_face_templates = Table(
     "selfie_face_templates",
@@ -48,13 +43,6 @@ selfie_face_templates = Table(
     Column("quality", JSON, nullable=True),
     Column("encoded_at", DateTime(timezone=True), nullable=False, index=True),
 )
-
-# Both dialects' INSERTs have ON CONFLICT DO NOTHING (the generic Insert has not).
-_INSERTS: dict[str, Callable[[Table], PgInsert | SqliteInsert]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-
-
-def _model(matcher: FaceMatcher) -> str:
-    return str(getattr(matcher, "model", type(matcher).__name__))[:64]
 
 
 def _keeps_templates(matcher: FaceMatcher) -> bool:
@@ -84,12 +72,12 @@ class SelfieFaceTemplates:
             return False
         digest = hashlib.sha256(selfie).hexdigest()
         session = self._session_factory()
-        make = _INSERTS.get(session.get_bind().dialect.name)
+        make = INSERTS.get(session.get_bind().dialect.name)
         if make is None:
             return False
         values = {
             "photo_sha256": digest,
-            "model": _model(matcher),
+            "model": template_model(matcher),
             "encoding": np.asarray(encoding, dtype="<f4").tobytes(),
             "quality": matcher.quality_of(digest) or None,  # type: ignore[attr-defined]
             "encoded_at": self._clock(),
@@ -104,7 +92,7 @@ class SelfieFaceTemplates:
         No query when the matcher has it cached (the same process checked the photo).
         """
         matcher = matcher or self._matcher
-        if not _keeps_templates(matcher) or not isinstance(ref, str) or not _REF.match(ref):
+        if not _keeps_templates(matcher) or not isinstance(ref, str) or not REF_PATTERN.match(ref):
             return False
         if matcher.knows(ref):  # type: ignore[attr-defined]
             return True
@@ -113,7 +101,7 @@ class SelfieFaceTemplates:
             .execute(
                 select(selfie_face_templates.c.encoding, selfie_face_templates.c.quality).where(
                     selfie_face_templates.c.photo_sha256 == ref,
-                    selfie_face_templates.c.model == _model(matcher),
+                    selfie_face_templates.c.model == template_model(matcher),
                 )
             )
             .first()
@@ -122,19 +110,6 @@ class SelfieFaceTemplates:
             return False
         matcher.remember(ref, np.frombuffer(row.encoding, dtype="<f4").copy(), dict(row.quality or {}))  # type: ignore[attr-defined]
         return True
-
-    def forget(self, refs: Iterable[str]) -> int:
-        """Erase the templates of these selfies (erasure with the photo); the caller commits."""
-        refs = [r for r in refs if isinstance(r, str) and _REF.match(r)]
-        if not refs:
-            return 0
-        result = cast(
-            CursorResult,
-            self._session_factory().execute(
-                delete(selfie_face_templates).where(selfie_face_templates.c.photo_sha256.in_(refs))
-            ),
-        )
-        return int(result.rowcount or 0)
 
     def purge_older_than(self, days: float) -> int:
         """Delete templates kept more than ``days`` ago (the photos' retention); the caller commits."""
