@@ -102,3 +102,20 @@ def civil_servant_in_poor_family(nik):
         db.session.rollback()
         db.session.execute(civil_service.delete().where(civil_service.c.nik == nik))
         db.session.commit()
+
+
+def count_encodings(monkeypatch):
+    """Record the SHA-256 of every photo a FaceRecognitionMatcher really encodes (not served from a cache)."""
+    import hashlib
+
+    from integrations.face import FaceRecognitionMatcher
+
+    seen = []
+    real = FaceRecognitionMatcher._encode
+
+    def counting(self, data):
+        seen.append(hashlib.sha256(data).hexdigest())
+        return real(self, data)
+
+    monkeypatch.setattr(FaceRecognitionMatcher, "_encode", counting)
+    return seen

@@ -14,6 +14,7 @@ from engine.db import db
 from engine.models import ProcessInstance
 from integrations.face import FaceRecognitionMatcher
 from integrations.selfie_faces import selfie_face_templates
+from tests.helpers import count_encodings
 from tests.integration.api_support import api  # noqa: F401  (fixture)
 from tests.integration.portal_helpers import (  # noqa: F401  (fixture)
     portal,
@@ -47,13 +48,7 @@ def test_a_portal_selfie_is_encoded_once_though_a_worker_runs_the_face_steps(por
     nik = population["personas"]["eligible_head_with_photo"]
     selfie = good_selfie(population, nik)
     ref = hashlib.sha256(selfie).hexdigest()
-    encoded = []
-    real = FaceRecognitionMatcher._encode
-    monkeypatch.setattr(
-        FaceRecognitionMatcher,
-        "_encode",
-        lambda self, data: encoded.append(hashlib.sha256(data).hexdigest()) or real(self, data),
-    )
+    encoded = count_encodings(monkeypatch)
     # The web process's matcher, its cache empty (another test may have checked this photo already).
     monkeypatch.setattr(svc.integrations, "face", FaceRecognitionMatcher(threshold=svc.integrations.face.threshold))
     sign_in_applicant(portal, nik)
