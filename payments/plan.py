@@ -101,15 +101,15 @@ def build_plan(schedule, benefits, programmes, channel, account, today, closed_c
     }
 
 
+# Asked once per enrolment: built once.
+_CLOSED_CYCLES = select(PaymentCycle.code).where(
+    (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == CycleStatus.CANCELLED)
+)
+
+
 def closed_cycle_codes(session):
     """Codes of the cycles whose list is frozen or that were cancelled: a new family cannot join them."""
-    return set(
-        session.execute(
-            select(PaymentCycle.code).where(
-                (PaymentCycle.frozen_at.is_not(None)) | (PaymentCycle.status == CycleStatus.CANCELLED)
-            )
-        ).scalars()
-    )
+    return set(session.execute(_CLOSED_CYCLES).scalars())
 
 
 def schedule_of(settings):

@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 KINDS = ("annual", "monthly")
@@ -268,14 +269,21 @@ def _commitments(entry, programmes, problems):
     return CommitmentRule(programme, minimum, warn, suspend, tuple(sorted(categories.items())))
 
 
+@lru_cache(maxsize=8)
+def _parsed(text):
+    # A Schedule is frozen and nobody changes its mappings: one parse per distinct text. Each enrolment reads
+    # the schedule for its payment plan; parsing and checking the TOML cost more than the rest of the plan.
+    return parse_schedule(text)
+
+
 def load_schedule(folder):
-    """Read and check the schedule file of the process folder."""
+    """Read and check the schedule file of the process folder (read every time: an edit counts at once)."""
     path = Path(folder) / FILE_NAME
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScheduleInvalid([f"{path.name}: cannot be read ({exc.__class__.__name__})"]) from exc
-    return parse_schedule(text)
+    return _parsed(text)
 
 
 def runway_warnings(folder, today, months=None):

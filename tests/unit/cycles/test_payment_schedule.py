@@ -205,3 +205,20 @@ def test_the_runway_check_reads_the_schedule_file_and_ignores_a_broken_one(tmp_p
     ]
     (tmp_path / FILE_NAME).write_text("kind = = ", encoding="utf-8")
     assert runway_warnings(tmp_path, date(2026, 6, 20)) == []  # `tepat cycle check` reports the broken file
+
+
+def test_the_schedule_is_parsed_once_per_text_and_an_edit_counts_at_once(tmp_path):
+    # Every enrolment reads the schedule for its payment plan: the same file is parsed once, and an
+    # administrator's edit of the file is seen by the next read.
+    text = (ROOT / "processes" / "payment_schedule.toml").read_text(encoding="utf-8")
+    (tmp_path / "payment_schedule.toml").write_text(text, encoding="utf-8")
+    first = load_schedule(tmp_path)
+    assert load_schedule(tmp_path) is first
+    edited = text.replace("return_after_days = ", "return_after_days = 1", 1)
+    assert edited != text
+    (tmp_path / "payment_schedule.toml").write_text(edited, encoding="utf-8")
+    again = load_schedule(tmp_path)
+    assert again is not first and again.return_after_days == int(f"1{first.return_after_days}")
+    (tmp_path / "payment_schedule.toml").write_text("not = [valid", encoding="utf-8")
+    with pytest.raises(ScheduleInvalid):
+        load_schedule(tmp_path)
