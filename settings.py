@@ -161,6 +161,10 @@ class DefaultSettings:
     # and after how many seconds a hint sent for work still not done is sent again (a lost message).
     BANSOS_DISPATCH_INTERVAL_SECONDS = 5.0
     BANSOS_DISPATCH_RESEND_SECONDS = 60.0
+    # Threads the native math libraries (numpy's OpenBLAS, faiss's OpenMP) of EACH process may use. A
+    # deployment runs one process per core, so 1; 0 leaves the libraries their default (all cores), whose
+    # idle threads spin and take cores from the other processes (engine/native_threads.py).
+    BANSOS_NATIVE_THREADS = 1
 
     # In-process scheduler for timers and retries (off in tests; they call the job directly).
     # Off in the web processes of a deployment: `tepat scheduler` runs the one scheduler instead.

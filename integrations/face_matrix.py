@@ -147,6 +147,10 @@ class AnnMatrix:
     def __init__(self, train_vectors, nlist: int | None = None, nprobe: int | None = None):
         import faiss  # only needed by large populations
 
+        from engine.native_threads import apply_to_faiss
+
+        apply_to_faiss(faiss)
+
         train_vectors = np.ascontiguousarray(np.asarray(train_vectors, dtype=np.float32).reshape(-1, DIMENSION))
         if nlist is None:
             nlist = self.cells_for(len(train_vectors))

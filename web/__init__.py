@@ -61,6 +61,9 @@ def create_app(overrides=None, scheduler=False):
     from .links import check_public_url
 
     check_public_url(settings["BANSOS_PUBLIC_URL"])
+    from engine import native_threads
+
+    native_threads.limit(settings["BANSOS_NATIVE_THREADS"])  # one process per core: no spinning helpers
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["BANSOS_DATABASE_URL"]

@@ -197,6 +197,9 @@ def _after_fork(**_):
     """A forked pool process must not share the parent's database connections."""
     app = _FLASK.get("app")
     if app is not None:
+        from engine import native_threads
+
+        native_threads.limit(app.config["BANSOS_NATIVE_THREADS"])  # the child's own thread pools
         with app.app_context():
             db.engine.dispose(close=False)
 
