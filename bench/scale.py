@@ -28,7 +28,8 @@ Figures per W: applications per second (commit of the first submit to the decisi
 p50 / p95 time from submit to decision (with a backlog this is mostly time in the queue), the
 workers' CPU per application (utime + stime of each worker's process tree from /proc, over the run),
 PostgreSQL's CPU per application (the server processes serving this database, from /proc; shared
-background processes such as the WAL writer are left out), transactions and tuples per application
+background processes such as the WAL writer are left out), both again for each fifth of the decisions (whether an
+application costs more as the tables and the face index grow during the run), transactions and tuples per application
 (``pg_stat_database`` of this database), rows and bytes written per application (count(*) and
 ``pg_total_relation_size`` per table before the drafts and after the run), how long the dedup
 advisory lock is held per application and how many backends wait for it (``pg_locks`` and
@@ -292,6 +293,10 @@ class CpuMeter:
         self.waits["active"] += len(rows)
         self.waits["advisory"] += sum(1 for t, e in rows if t == "Lock" and e == "advisory")
         self.waits["other_locks"] += sum(1 for t, e in rows if t == "Lock" and e != "advisory")
+
+    def totals(self):
+        """CPU seconds so far per kind (as of the last sample)."""
+        return {kind: sum(last - first for first, last in list(pids.values())) for kind, pids in self.seen.items()}
 
     def stop(self):
         self._stop.set()
@@ -609,13 +614,16 @@ def feed(app, niks):
     return numbers, elapsed, cpu, statements[0]
 
 
-def wait_decided(app, n, timeout):
+def wait_decided(app, n, timeout, meter=None):
+    """Wait until every application has left SUBMITTED; returns (done, series), `series` being
+    (decided so far, CPU seconds so far per kind) at each poll, for the CPU of each part of the run."""
     from sqlalchemy import func, select
 
     from cases.models import Application
     from engine.db import db
 
     deadline = time.monotonic() + timeout
+    series = []
     with app.app_context():
         try:
             while time.monotonic() < deadline:
@@ -624,10 +632,12 @@ def wait_decided(app, n, timeout):
                 )
                 total = db.session.scalar(select(func.count()).select_from(Application))
                 db.session.rollback()
+                if meter is not None:
+                    series.append((total - left, meter.totals()))
                 if total >= n and left == 0:
-                    return True
+                    return True, series
                 time.sleep(0.5)
-            return False
+            return False, series
         finally:
             db.session.remove()
 
@@ -795,7 +805,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
         meter.start()
         if not args.backlog:
             numbers, feed_seconds, feed_cpu, feed_statements = feed(web, niks)
-        complete = wait_decided(web, args.n, args.timeout)
+        complete, series = wait_decided(web, args.n, args.timeout, meter)
         cpu = meter.stop()
         with probe.connect() as conn:
             counters_after = db_counters(conn, BENCH_DB)
@@ -831,6 +841,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
             tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after},
             outcomes=outcomes,
             backlog=args.backlog,
+            by_part=cpu_by_part(series, args.n),
         )
         return result
     finally:
@@ -838,6 +849,31 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
             stop_workers(procs)
         purge_queue(args.broker, args.queue, delete=True)
         drop()
+
+
+def cpu_by_part(series, n, parts=5):
+    """Worker and PostgreSQL CPU per application in each fifth of the decisions (from the polls'
+    samples, the nearest poll after each boundary): whether the cost of an application grows as the
+    tables and the face index grow during the run."""
+    out = []
+    if not series:
+        return out
+    start = (0, {k: 0.0 for k in series[0][1]})
+    for i in range(1, parts + 1):
+        bound = n * i // parts
+        end = next((s for s in series if s[0] >= bound), series[-1])
+        decided = end[0] - start[0]
+        if decided > 0:
+            out.append(
+                (
+                    start[0],
+                    end[0],
+                    (end[1]["workers"] - start[1]["workers"]) / decided * 1000,
+                    (end[1]["postgres"] - start[1]["postgres"]) / decided * 1000,
+                )
+            )
+        start = end
+    return out
 
 
 def report(r, n):
@@ -880,6 +916,11 @@ def report(r, n):
         f"the upload check's encoding ({r['check_ms']:.0f} ms, an earlier web request) an application costs "
         f"{whole:.0f} ms"
     )
+    if r.get("by_part"):
+        print(
+            "  CPU per application by part of the run (decisions from-to: workers / PostgreSQL ms): "
+            + ", ".join(f"{a}-{b}: {w:.0f} / {p:.0f}" for a, b, w, p in r["by_part"])
+        )
     wt = r["waits"]
     if wt["samples"]:
         print(
