@@ -103,6 +103,7 @@ def register_cli(app):
         commands_data.audit,
         commands_data.deploy,
         commands_data.setup,
+        commands_data.face_index,
         commands_cases.tasks,
         commands_cases.case,
         commands_cases.incidents,
