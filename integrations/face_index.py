@@ -211,6 +211,7 @@ class FaceTemplateIndex:
             raise ValueError("The deduplication threshold must be between 0 and 2.")
         self._session_factory = session_factory
         self.snapshot_path = Path(snapshot_path) if snapshot_path else None
+        self.snapshot_templates: int | None = None  # live templates in the last file written
         self.threshold = float(threshold)
         self._clock = clock
         self._late = timedelta(seconds=late_commit_seconds)
@@ -319,13 +320,17 @@ class FaceTemplateIndex:
             return len(self._matrix)
 
     def save_snapshot(self) -> Path:
-        """Write the in-memory copy to ``snapshot_path`` (replacing it atomically) and return the path."""
+        """Write the in-memory copy to ``snapshot_path`` (replacing it atomically) and return the path.
+
+        ``snapshot_templates`` is then the number of live templates in the file, counted under the same
+        lock as the write (a template committed just after is in the table, not in the file)."""
         path = self.snapshot_path
         if not path:
             raise ValueError("no snapshot_path configured")
         with self._connect() as conn, self._lock:
             self._sync(conn)
             self._write_snapshot(path)
+            self.snapshot_templates = len(self._matrix)
         return path
 
     # -- searching ---------------------------------------------------------------------------------

@@ -493,7 +493,7 @@ def face_index_snapshot():
         )
         sys.exit(2)
     path = index.save_snapshot()  # catches up with the table first (from the previous file, if it agrees)
-    templates = index.size
+    templates = index.snapshot_templates  # what the file holds, counted with the write
     with unit_of_work(db.session):
         record(
             db.session,

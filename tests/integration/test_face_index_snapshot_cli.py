@@ -81,3 +81,36 @@ def test_a_snapshot_run_again_catches_up_with_new_templates(svc, tmp_path, monke
     restarted = FaceTemplateIndex(lambda: db.session, snapshot_path=snapshot)
     monkeypatch.setattr(restarted, "_rebuild_locked", pytest.fail)
     assert restarted.size == 4
+
+
+def test_the_count_reported_is_what_the_file_holds_not_what_came_after(svc, tmp_path, monkeypatch):
+    """A template committed between the write and the report is in the table, not in the file: not counted."""
+    from datetime import UTC, datetime
+
+    from integrations.face_index import face_templates
+
+    index = svc.integrations.face_index
+    _fresh(index, monkeypatch)
+    monkeypatch.setattr(index, "snapshot_path", tmp_path / "faces.npz")
+    vectors = _templates(2, seed=13)
+    index.add("3510010101900020", "TPT-SNAP-X", vectors[0])
+    db.session.commit()
+    write = index._write_snapshot
+
+    def write_then_another_process_commits(path):
+        write(path)
+        with db.engine.begin() as conn:  # another connection, as another process's submission would
+            conn.execute(
+                face_templates.insert().values(
+                    nik="3510010101900021",
+                    case_ref="TPT-SNAP-Y",
+                    encoding=vectors[1].astype("<f4").tobytes(),
+                    created_at=datetime.now(UTC).replace(tzinfo=None),
+                    pending=False,
+                )
+            )
+
+    monkeypatch.setattr(index, "_write_snapshot", write_then_another_process_commits)
+    out = current_app.test_cli_runner().invoke(args=["face-index", "snapshot"], catch_exceptions=False)
+    assert "1 templat wajah ditulis" in out.output, out.output
+    assert index.size == 2  # the table has both; the next catch-up takes the second
