@@ -4,8 +4,8 @@ Every flush notes how each human task's (status, queue, region) changed: a task 
 one to its queue and district, a task leaving it (claimed, cancelled, deleted, moved) takes one away.
 The notes are applied when the session commits, as one upsert per (queue, district) in key order,
 each into one of up to BANSOS_COUNTER_SLOTS slot rows of the key: on PostgreSQL the first slot row
-no other transaction holds (SELECT ... FOR UPDATE SKIP LOCKED), else (all held, or SQLite) a slot
-picked at random. The counter rows stay locked only while the transaction commits, concurrent
+no other transaction holds (an UPDATE of the row a FOR UPDATE SKIP LOCKED sub-select picks: one
+statement per key), else (all held, none yet, or SQLite) a slot picked at random. The counter rows stay locked only while the transaction commits, concurrent
 transactions on a hot queue lock different slots instead of queueing, and every transaction takes
 one row per key in key order (no deadlocks). Reads sum the
 slots. A rollback forgets the notes with the changes, a savepoint's rollback only the notes made
@@ -18,7 +18,7 @@ Only ORM changes are seen. Code that changes human_tasks with Core statements mu
 import random
 from collections import Counter
 
-from sqlalchemy import delete, event, func, insert, inspect, literal_column, select
+from sqlalchemy import delete, event, func, insert, inspect, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from .models import HumanTask, OpenTaskCount
@@ -88,6 +88,19 @@ def _upsert(session):
     )
 
 
+def _add_to_free_slot(key, delta):
+    """PostgreSQL: add `delta` to the first slot row of `key` that no other transaction holds; RETURNING
+    its slot, or no row when there is none (every slot row held, or none yet)."""
+    free = select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1).with_for_update(skip_locked=True)
+    free = free.cte("free_slot")
+    return (
+        update(_table)
+        .where(key, _table.c.slot == free.c.slot)
+        .values(open_count=_table.c.open_count + delta)
+        .returning(_table.c.slot)
+    )
+
+
 def _apply(session):
     session.flush()  # notes of changes made since the last flush
     deltas = Counter()
@@ -101,16 +114,14 @@ def _apply(session):
         free_slots = slots > 1 and session.get_bind().dialect.name == "postgresql"
         for row in rows:  # one key at a time, in key order: locks are taken in a fixed order
             if free_slots:
-                # A slot row no other transaction holds (it stays locked by us until commit); when every
-                # existing one is held, a new slot row (the rows grow with the load, up to `slots`).
+                # The first slot row no other transaction holds, locked and added to in one statement (it
+                # stays locked by us until commit); when every existing one is held, a new slot row (the
+                # rows grow with the load, up to `slots`).
                 key = (_table.c.queue == row["queue"]) & (_table.c.region == row["region"]) & (_table.c.slot < slots)
-                free = session.execute(
-                    select(_table.c.slot).where(key).order_by(_table.c.slot).limit(1).with_for_update(skip_locked=True)
-                ).scalar()
-                if free is None:
-                    existing = set(session.scalars(select(_table.c.slot).where(key)))
-                    free = _random.choice([n for n in range(slots) if n not in existing] or range(slots))
-                row["slot"] = free
+                if session.execute(_add_to_free_slot(key, row["open_count"])).first() is not None:
+                    continue
+                existing = set(session.scalars(select(_table.c.slot).where(key)))
+                row["slot"] = _random.choice([n for n in range(slots) if n not in existing] or range(slots))
             session.execute(stmt.values(**row))
 
 

@@ -168,6 +168,23 @@ def test_counts_are_kept_in_slot_rows_summed_on_read_and_folded(ctx):
             _flip(db.session, ids[i % 7])
         check()
         if db.engine.dialect.name == "postgresql":
+            # A change to a key whose slot rows exist: one statement finds a free slot row and adds to it.
+            from sqlalchemy import event
+
+            sent = []
+
+            def note(conn, cursor, statement, parameters, context, executemany):
+                if "open_task_counts" in statement:
+                    sent.append(statement)
+
+            event.listen(db.engine, "before_cursor_execute", note)
+            try:
+                _flip(db.session, ids[0])
+            finally:
+                event.remove(db.engine, "before_cursor_execute", note)
+            assert len(sent) == 1 and sent[0].lstrip().startswith("WITH"), sent
+            check()
+        if db.engine.dialect.name == "postgresql":
             # Another transaction holds every slot row of the key: a change goes to another slot, without waiting.
             from sqlalchemy import text
             from sqlalchemy.orm import Session
