@@ -2,14 +2,15 @@
 
 Every flush notes how each human task's (status, queue, region) changed: a task entering "open" adds
 one to its queue and district, a task leaving it (claimed, cancelled, deleted, moved) takes one away.
-The notes are applied when the session commits, as one upsert per (queue, district) in key order,
+The notes are applied when the session commits, one key (queue, district) at a time in key order,
 each into one of up to BANSOS_COUNTER_SLOTS slot rows of the key: on PostgreSQL the first slot row
 no other transaction holds (an UPDATE of the row a FOR UPDATE SKIP LOCKED sub-select picks: one
-statement per key), else (all held, none yet, or SQLite) a slot picked at random. The counter rows stay locked only while the transaction commits, concurrent
-transactions on a hot queue lock different slots instead of queueing, and every transaction takes
-one row per key in key order (no deadlocks). Reads sum the
-slots. A rollback forgets the notes with the changes, a savepoint's rollback only the notes made
-inside it. ``fold_open_counts`` folds the slots back into slot 0 (a repair, or to keep rows few).
+statement per key), else (all held, none yet, or SQLite) an upsert into a slot picked at random. The
+counter rows stay locked only while the transaction commits, concurrent transactions on a hot queue
+lock different slots instead of queueing, and every transaction takes one row per key in key order
+(no deadlocks). Reads sum the slots. A rollback forgets the notes with the changes, a savepoint's
+rollback only the notes made inside it. ``fold_open_counts`` folds the slots back into slot 0 (a
+repair, or to keep rows few).
 
 Only ORM changes are seen. Code that changes human_tasks with Core statements must call
 ``rebuild_open_counts`` afterwards (the benchmark's bulk loader does).
