@@ -155,8 +155,8 @@ def test_an_appeal_is_banding_and_a_community_objection_is_sanggahan():
     assert [i for i, s in objections if "banding" in s.lower()] == []
     words = dict(catalogue)
     assert words["Appeal"] == "Banding" and words["Community objection"] == "Sanggahan masyarakat"
-    assert words["appeals_officer"] == "petugas banding" and words["APPEAL_REVIEW"] == "Banding sedang ditinjau"
-    assert "sanggah" not in words["REJECTED"].lower()
+    assert words["appeals_officer"] == "petugas banding" and words["Appeal under review"] == "Banding sedang ditinjau"
+    assert "sanggah" not in words["Rejected (appeal window open)"].lower()
     diagram = (ROOT / "processes" / "application.bpmn").read_text(encoding="utf-8")
     assert "sanggah" not in diagram.lower() and "Tinjau banding / Review appeal" in diagram
 
