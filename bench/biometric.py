@@ -236,14 +236,36 @@ def bench_search(size, probes, planted):
     print(f"    exact p95 / ANN p95 = {percentile(exact_t, 95) / percentile(ann_t, 95):.0f}x")
 
 
+def insert_templates(engine, vectors, niks, first, last, case_prefix, now):
+    """Store templates first..last-1 as face_templates rows (case_ref = prefix + 7-digit number), 10,000 a statement."""
+    from sqlalchemy import insert
+
+    from integrations.face_index import face_templates
+
+    with engine.begin() as conn:
+        for lo in range(first, last, 10_000):
+            conn.execute(
+                insert(face_templates),
+                [
+                    {
+                        "nik": f"{niks[i]:016d}",
+                        "case_ref": f"{case_prefix}{i:07d}",
+                        "created_at": now,
+                        "encoding": vectors[i].astype("<f4").tobytes(),
+                    }
+                    for i in range(lo, min(lo + 10_000, last))
+                ],
+            )
+
+
 def bench_rebuild(rows, catch_up=0):
     """Start-up of a worker's index: every row read (and, from ``BANSOS_FACE_INDEX_ANN_MIN_SIZE`` rows on,
     the approximate index trained) against starting from a snapshot file (``tepat face-index snapshot``),
     and from a snapshot that is `catch_up` templates behind the table (written before they were added)."""
-    from sqlalchemy import create_engine, insert
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from integrations.face_index import FaceTemplateIndex, face_metadata, face_templates
+    from integrations.face_index import FaceTemplateIndex, face_metadata
 
     vectors, niks = synthetic_templates(rows + catch_up, seed=7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,20 +274,7 @@ def bench_rebuild(rows, catch_up=0):
         now = datetime.now(UTC)
 
         def insert_rows(first, last):
-            with engine.begin() as conn:
-                for lo in range(first, last, 10_000):
-                    conn.execute(
-                        insert(face_templates),
-                        [
-                            {
-                                "nik": f"{niks[i]:016d}",
-                                "case_ref": f"TPT-2026-{i:07d}",
-                                "created_at": now,
-                                "encoding": vectors[i].astype("<f4").tobytes(),
-                            }
-                            for i in range(lo, min(lo + 10_000, last))
-                        ],
-                    )
+            insert_templates(engine, vectors, niks, first, last, "TPT-2026-", now)
 
         insert_rows(0, rows)
         snapshot = Path(tmp) / "face-index.npz"
@@ -331,30 +340,17 @@ def bench_dedup_postgres(url, templates, gaps, applications, threads, rest_ms):
     """
     import threading
 
-    from sqlalchemy import create_engine, insert, text
+    from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
-    from integrations.face_index import FaceTemplateIndex, face_metadata, face_templates
+    from integrations.face_index import FaceTemplateIndex, face_metadata
 
     engine = create_engine(url, pool_size=threads + 4, max_overflow=threads * 2)
     face_metadata.drop_all(engine)
     face_metadata.create_all(engine)
     vectors, niks = synthetic_templates(templates, seed=5)
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        for lo in range(0, templates, 10_000):
-            conn.execute(
-                insert(face_templates),
-                [
-                    {
-                        "nik": f"{niks[i]:016d}",
-                        "case_ref": f"TPT-B-{i:07d}",
-                        "created_at": now,
-                        "encoding": vectors[i].astype("<f4").tobytes(),
-                    }
-                    for i in range(lo, min(lo + 10_000, templates))
-                ],
-            )
+    insert_templates(engine, vectors, niks, 0, templates, "TPT-B-", now)
     fresh, _ = synthetic_templates(applications * (threads + 1) + 10, seed=6)
     counter = iter(range(10**9))
 
