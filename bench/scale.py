@@ -190,6 +190,22 @@ def _all_pids():
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
+def _machine_stat():
+    """(busy, steal, iowait) CPU seconds of the whole machine so far, from /proc/stat's cpu line."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK, iowait / CLK_TCK
+
+
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip()
+    except OSError:
+        return "?"
+
+
 ANALYSE_EVERY = 60
 
 
@@ -240,8 +256,34 @@ class CpuMeter:
                 self.seen[kind][pid] = (first, st[1])
 
     def start(self):
+        self._machine = (time.monotonic(), _machine_stat(), self._everyone())
         self.sample()
         self._thread.start()
+
+    @staticmethod
+    def _everyone():
+        return {pid: st[1] for pid in _all_pids() if (st := _proc_stat(pid)) is not None}
+
+    def machine(self):
+        """The whole machine over the measured window: cores busy, stolen by the host, waiting on I/O,
+        and the processes outside the measured kinds that used the most CPU (command: cores)."""
+        started, (busy0, steal0, iowait0), cpu0 = self._machine
+        wall = time.monotonic() - started
+        busy1, steal1, iowait1 = _machine_stat()
+        ours = {pid for pids in self.seen.values() for pid in pids}
+        others = {}
+        for pid, cpu in self._everyone().items():
+            if pid not in ours:
+                name = _comm(pid)
+                others[name] = others.get(name, 0.0) + cpu - cpu0.get(pid, 0.0)
+        top = sorted(((cores / wall, name) for name, cores in others.items() if cores > 0), reverse=True)[:4]
+        return {
+            "busy": (busy1 - busy0) / wall,
+            "steal": (steal1 - steal0) / wall,
+            "iowait": (iowait1 - iowait0) / wall,
+            "others": sum(c for c in others.values() if c > 0) / wall,
+            "top": top,
+        }
 
     def _loop(self):
         analysed = time.monotonic()
@@ -302,6 +344,7 @@ class CpuMeter:
         self._stop.set()
         self._thread.join()
         self.sample()
+        self.whole_machine = self.machine()
         return {kind: sum(last - first for first, last in pids.values()) for kind, pids in self.seen.items()}
 
 
@@ -837,6 +880,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
             feed_cpu=feed_cpu,
             feed_statements=feed_statements,
             waits=meter.waits,
+            machine=meter.whole_machine,
             counters={k: counters_after[k] - counters_before[k] for k in counters_before},
             tables={t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after},
             outcomes=outcomes,
@@ -916,6 +960,13 @@ def report(r, n):
         f"the upload check's encoding ({r['check_ms']:.0f} ms, an earlier web request) an application costs "
         f"{whole:.0f} ms"
     )
+    m = r.get("machine")
+    if m:
+        print(
+            f"  the whole machine meanwhile: {m['busy']:.2f} cores of {os.cpu_count()} busy, of which other processes "
+            f"{m['others']:.2f} ({', '.join(f'{name} {cores:.2f}' for cores, name in m['top'])}); "
+            f"stolen by the host {m['steal']:.2f}, idle waiting on I/O {m['iowait']:.2f}"
+        )
     if r.get("by_part"):
         print(
             "  CPU per application by part of the run (decisions from-to: workers / PostgreSQL ms): "
