@@ -530,9 +530,7 @@ def purge_queue(broker, queue, delete=False):
                 pass
 
 
-def start_workers(count, env, logdir, pin=False):
-    """Start `count` workers (one process each, `--concurrency 1`); `pin`: `tepat worker --cpu k`, worker k
-    and its pool process on core k mod the cores only (as tepat-worker@k does), PostgreSQL and the rest anywhere."""
+def start_workers(count, env, logdir):
     procs = []
     for k in range(count):
         log = open(logdir / f"worker{k}.log", "w")
@@ -550,7 +548,6 @@ def start_workers(count, env, logdir, pin=False):
                 "INFO",
                 "--hostname",
                 f"scale{k}@%h",
-                *(["--cpu", str(k)] if pin else []),
             ],
             cwd=ROOT,
             env=env,
@@ -836,7 +833,7 @@ def run_once(workers, args, tmp, extracts, plan, server_url, checked):
         web = create_app(settings(url, run_tmp, args.queue, args.broker))
         if args.backlog:  # every application submitted (and hinted) before a worker runs
             numbers, feed_seconds, feed_cpu, feed_statements = feed(web, niks)
-        procs = start_workers(workers, env, run_tmp, pin=args.pin)
+        procs = start_workers(workers, env, run_tmp)
         scheduler = None
         if args.scheduler:
             scheduler = start_scheduler(env, run_tmp)
@@ -1057,12 +1054,6 @@ def main():
         help="submit every application before the workers start, and time the workers alone (first decision "
         "to last): the web's submits then do not share the cores with the workers",
     )
-    parser.add_argument(
-        "--pin",
-        action="store_true",
-        help="start worker k with `tepat worker --cpu k` (pinned to core k mod the cores, as tepat-worker@k); "
-        "PostgreSQL, the broker and the scheduler stay unpinned",
-    )
     parser.add_argument("--keep-logs", default=None, help="copy the worker logs of each run to this folder")
     args = parser.parse_args()
     if args.quick:
@@ -1103,11 +1094,6 @@ def main():
                 f"BANSOS_DISPATCH_RESEND_SECONDS={os.environ.get('BANSOS_DISPATCH_RESEND_SECONDS', 'default')})"
                 if args.scheduler
                 else "none (--no-scheduler)"
-            )
-            + (
-                "; workers pinned, `tepat worker --cpu k` (--pin), PostgreSQL and broker unpinned"
-                if args.pin
-                else "; no process pinned to a core"
             )
         )
         checked, check_cpu = check_selfies(plan)

@@ -207,20 +207,6 @@ def _after_fork(**_):
 # --- the command ------------------------------------------------------------------------------------
 
 
-def pin_to_core(index):
-    """Run this process, and the pool processes it forks later, on one core only; return the core.
-
-    The core is `index` modulo the cores this process may use (in their order), so that workers
-    numbered 0..k-1 or 1..k spread evenly over any machine. Why (docs/scaling.md §1.12): on 2 cores,
-    two unpinned workers with their PostgreSQL backends moved between the cores and paid about 18%
-    more CPU per application than one worker did; pinned, they paid none.
-    """
-    cores = sorted(os.sched_getaffinity(0))
-    core = cores[index % len(cores)]
-    os.sched_setaffinity(0, {core})
-    return core
-
-
 @click.command("worker")
 @click.option(
     "--concurrency",
@@ -233,20 +219,10 @@ def pin_to_core(index):
 @click.option("--pool", type=click.Choice(["prefork", "solo", "threads"]), default="prefork", show_default=True)
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--hostname", default=None, help="Node name, unique per worker (default: tepat-<pid>@<host>).")
-@click.option(
-    "--cpu",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Pin this worker and its pool processes to one core: core CPU mod the cores this process may use "
-    "(tepat-worker@N passes N). Run one worker with --concurrency 1 per core.",
-)
 @with_appcontext
-def worker_command(concurrency, pool, loglevel, hostname, cpu):
+def worker_command(concurrency, pool, loglevel, hostname):
     """Run a background worker: engine steps, timers and retries from the broker (BANSOS_EXECUTION=celery)."""
     config = current_app.config
-    if cpu is not None:
-        core = pin_to_core(cpu)
-        click.echo(f"worker pinned to core {core}", err=True)
     if config["BANSOS_EXECUTION"] != "celery":
         click.echo(
             'BANSOS_EXECUTION is not "celery": requests run the engine themselves; '
