@@ -152,16 +152,18 @@ def test_compiled_code_is_cached():
     assert info.misses == 1 and info.hits == 4
 
 
-def test_cached_evaluate_is_cheap():
+def test_an_expression_is_compiled_once_and_then_taken_from_the_cache():
+    """Evaluating the same expression again compiles nothing (no timing here: speed is for bench/)."""
+    from engine.sandbox import compile_sandboxed
+
     environment = SandboxedEnvironment()
     context = {"decile": 3, "region": "JKT", "income": 1_500_000}
-    environment.evaluate("decile <= 4", context)
-    n = 2000
-    start = time.perf_counter()
-    for _ in range(n):
-        environment.evaluate("decile <= 4", context)
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 100e-6  # ~5 µs measured; generous bound for slow CI machines
+    assert environment.evaluate("decile <= 4 and income > 1", context) is True
+    before = compile_sandboxed.cache_info()
+    for decile in range(1, 11):
+        assert environment.evaluate("decile <= 4 and income > 1", {**context, "decile": decile}) is (decile <= 4)
+    after = compile_sandboxed.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (10, 0)
 
 
 def test_validate():
@@ -319,7 +321,7 @@ def test_resource_bombs_refused(env, source, fragment):
     with pytest.raises(ResourceLimitExceeded) as info:
         env.execute(source, {"w": 10**9})
     assert fragment in str(info.value)
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 5.0  # refused up front: unrefused, each would run for minutes or exhaust memory
 
 
 def test_reasonable_sizes_still_work(env):
@@ -358,14 +360,14 @@ def test_time_limit(env, source):
     with pytest.raises(ScriptTimeout, match="time limit"):
         env.execute(source, {})
     elapsed = time.monotonic() - start
-    assert SMALL_LIMIT <= elapsed < 2.0
+    assert SMALL_LIMIT <= elapsed < 5.0  # stopped by the limit (room for a stalled shared machine): else never
 
 
 def test_time_limit_on_expression(env):
     start = time.monotonic()
     with pytest.raises(ScriptTimeout):
         env.evaluate("max(a * b for a in range(10 ** 6) for b in range(10 ** 6))", {})
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 5.0
 
 
 def test_previous_trace_function_restored():
